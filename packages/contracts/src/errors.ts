@@ -1,0 +1,40 @@
+/**
+ * Error codes that cross a process boundary. On the wire an error is
+ * `{ code, message }`; any code a receiver does not know maps to `INTERNAL`.
+ */
+export const ErrorCode = {
+  badRequest: 'BAD_REQUEST',
+  notFound: 'NOT_FOUND',
+  unavailable: 'UNAVAILABLE',
+  timeout: 'TIMEOUT',
+  internal: 'INTERNAL',
+} as const;
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface WireError {
+  readonly code: ErrorCodeValue;
+  readonly message: string;
+}
+
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+
+export function toWireErrorCode(code: unknown): ErrorCodeValue {
+  return typeof code === 'string' && KNOWN_CODES.has(code) ? (code as ErrorCodeValue) : ErrorCode.internal;
+}
+
+/** Reasons the gateway refuses something a device sent; each is a metric label. */
+export const DenialReason = {
+  notAuthenticated: 'not_authenticated',
+  clientIdMismatch: 'client_id_mismatch',
+  topicNotAllowed: 'topic_not_allowed',
+  unknownTopic: 'unknown_topic',
+  retainRefused: 'retain_refused',
+  malformedPayload: 'malformed_payload',
+  clockSkew: 'clock_skew',
+  packetTooLarge: 'packet_too_large',
+  connectTimeout: 'connect_timeout',
+  rateLimited: 'rate_limited',
+  overloaded: 'overloaded',
+  protocolError: 'protocol_error',
+} as const;
+export type DenialReasonValue = (typeof DenialReason)[keyof typeof DenialReason];

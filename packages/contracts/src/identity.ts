@@ -1,0 +1,10 @@
+/**
+ * A device id is the lowercase hex SHA-256 of the device public key's
+ * SubjectPublicKeyInfo (DER). It is derived, never assigned, so it cannot
+ * change for the life of the key and a device cannot choose another's id.
+ */
+export const DEVICE_ID_PATTERN = /^[0-9a-f]{64}$/;
+
+export function isDeviceId(value: string): boolean {
+  return DEVICE_ID_PATTERN.test(value);
+}

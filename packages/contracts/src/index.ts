@@ -1,0 +1,31 @@
+export { DEVICE_ID_PATTERN, isDeviceId } from './identity.js';
+export {
+  DEVICE_TOPIC_ROOT,
+  DevicePublishTopic,
+  DeviceSubscribeTopic,
+  deviceCommandTopic,
+  deviceTopic,
+  parseDeviceTopic,
+} from './topics.js';
+export type { DevicePublishKind, DeviceSubscribeKind, ParsedDeviceTopic } from './topics.js';
+export { Durable, QueueGroup, Stream, Subject, streamName, withPrefix } from './subjects.js';
+export type { SubjectName } from './subjects.js';
+export {
+  DeviceLatestReplySchema,
+  DeviceLatestRequestSchema,
+  DeviceTelemetrySchema,
+  IngestStatsReplySchema,
+  IngestStatsRequestSchema,
+  MAX_CLOCK_AHEAD_MS,
+  MAX_METRICS_PER_READING,
+  MAX_READING_AGE_MS,
+  METRIC_NAME_PATTERN,
+  MetricValueSchema,
+  TelemetryReadingSchema,
+  readingMessageId,
+} from './telemetry.js';
+export type { DeviceLatestReply, DeviceLatestRequest, DeviceTelemetry, IngestStatsReply, TelemetryReading } from './telemetry.js';
+export { DenialReason, ErrorCode, toWireErrorCode } from './errors.js';
+export type { DenialReasonValue, ErrorCodeValue, WireError } from './errors.js';
+export { RequestContracts, isRequestSubject } from './request-map.js';
+export type { ReplyOf, RequestOf, RequestSubject } from './request-map.js';

@@ -1,0 +1,26 @@
+import type { z } from 'zod';
+import { Subject } from './subjects.js';
+import {
+  DeviceLatestReplySchema,
+  DeviceLatestRequestSchema,
+  IngestStatsReplySchema,
+  IngestStatsRequestSchema,
+} from './telemetry.js';
+
+/**
+ * Every request/reply subject with the schema of its request and its reply.
+ * Both sides validate against these, so a message that crosses a process
+ * boundary is checked when it is sent and when it is received.
+ */
+export const RequestContracts = {
+  [Subject.telemetryDeviceLatest]: { request: DeviceLatestRequestSchema, reply: DeviceLatestReplySchema },
+  [Subject.telemetryIngestStats]: { request: IngestStatsRequestSchema, reply: IngestStatsReplySchema },
+} as const;
+
+export type RequestSubject = keyof typeof RequestContracts;
+export type RequestOf<S extends RequestSubject> = z.infer<(typeof RequestContracts)[S]['request']>;
+export type ReplyOf<S extends RequestSubject> = z.infer<(typeof RequestContracts)[S]['reply']>;
+
+export function isRequestSubject(subject: string): subject is RequestSubject {
+  return Object.hasOwn(RequestContracts, subject);
+}

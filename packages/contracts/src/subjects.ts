@@ -1,0 +1,39 @@
+/**
+ * NATS subjects, `<context>.<entity>.<verb>`. Every subject can be given a
+ * prefix (see `withPrefix`) so that parallel test runs and several
+ * installations can share one NATS server without seeing each other.
+ */
+export const Subject = {
+  /** JetStream: one message per accepted device reading (gateway → telemetry). */
+  telemetryReadingReceived: 'telemetry.reading.received',
+  /** Request/reply: the newest reading of one device. */
+  telemetryDeviceLatest: 'telemetry.device.latest',
+  /** Request/reply: ingest counters of the telemetry service. */
+  telemetryIngestStats: 'telemetry.ingest.stats',
+} as const;
+export type SubjectName = (typeof Subject)[keyof typeof Subject];
+
+/** JetStream streams and the subjects each one captures. */
+export const Stream = {
+  telemetry: { name: 'TELEMETRY', subjects: [`${Subject.telemetryReadingReceived}`] },
+} as const;
+
+/** Durable consumer names. Every replica of a service shares its durable. */
+export const Durable = {
+  telemetryIngest: 'telemetry-ingest',
+} as const;
+
+/** Queue groups: one per service, so each request is answered by one replica. */
+export const QueueGroup = {
+  telemetry: 'telemetry',
+  gateway: 'gateway',
+} as const;
+
+export function withPrefix(prefix: string, subject: string): string {
+  return prefix.length === 0 ? subject : `${prefix}.${subject}`;
+}
+
+/** Stream names may not contain dots; a prefix becomes an underscore-joined tag. */
+export function streamName(prefix: string, name: string): string {
+  return prefix.length === 0 ? name : `${prefix.replaceAll('.', '_').toUpperCase()}_${name}`;
+}

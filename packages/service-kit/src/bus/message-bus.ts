@@ -1,0 +1,67 @@
+/**
+ * The message bus every service talks through. Two implementations share
+ * these semantics: `NatsBus` (NATS core request/reply with queue groups, and
+ * JetStream for durable streams) and `InProcessBus` (the embedded mode).
+ *
+ * Subjects and stream names given here are *unprefixed*; each bus applies its
+ * own prefix so several installations or test runs can share a NATS server.
+ */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+export type RawHandler = (data: Uint8Array) => Promise<Uint8Array>;
+
+export interface StreamOptions {
+  readonly name: string;
+  readonly subjects: readonly string[];
+  /** Messages older than this are discarded by the stream. */
+  readonly maxAgeMs: number;
+  /** Window in which a repeated message id is dropped as a duplicate. */
+  readonly duplicateWindowMs: number;
+}
+
+export interface PublishOptions {
+  /** Idempotency key: a second publish with the same id inside the window is dropped. */
+  readonly msgId: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface DurableMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Stream sequence: unique and increasing within a stream. */
+  readonly streamSequence: number;
+  readonly deliveryCount: number;
+  ack(): void;
+  /** Ask for redelivery, after `delayMs` if given. */
+  nak(delayMs?: number): void;
+  /** Never deliver this message again (poison message). */
+  term(): void;
+}
+
+export interface DurableConsumerOptions {
+  readonly stream: string;
+  /** Replicas that give the same durable name share one position in the stream. */
+  readonly durable: string;
+  readonly filterSubject: string;
+  /** The most unacknowledged messages the server hands this durable at once. */
+  readonly maxAckPending: number;
+  /** Redeliver a message not acknowledged in this time. */
+  readonly ackWaitMs: number;
+}
+
+export interface MessageBus {
+  /** Sends a request; resolves with the first reply. Rejects with `BusError`. */
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /** Answers requests on `subject`; replicas with the same `queue` share the load. */
+  serve(subject: string, queue: string, handler: RawHandler): Closable;
+  ensureStream(options: StreamOptions): Promise<void>;
+  /** Resolves once the stream has stored the message (or dropped it as a duplicate). */
+  publishDurable(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ duplicate: boolean }>;
+  consumeDurable(options: DurableConsumerOptions, onMessage: (message: DurableMessage) => void): Promise<Closable>;
+  /** Stops taking new work, lets in-flight work finish, then disconnects. */
+  drain(): Promise<void>;
+  readonly kind: 'nats' | 'in-process';
+}

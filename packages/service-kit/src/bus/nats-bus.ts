@@ -1,0 +1,169 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, headers as natsHeaders, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { ErrorCode, streamName, withPrefix } from '@rampart/contracts';
+import { BusError } from './bus-error.js';
+import type {
+  Closable,
+  DurableConsumerOptions,
+  DurableMessage,
+  MessageBus,
+  PublishOptions,
+  RawHandler,
+  StreamOptions,
+} from './message-bus.js';
+
+const NANOS_PER_MS = 1_000_000;
+
+export interface NatsBusOptions {
+  readonly url: string;
+  readonly prefix: string;
+  readonly name: string;
+  readonly onError: (error: unknown) => void;
+}
+
+function isNoResponders(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
+  return /no.?responders|503/i.test(text);
+}
+
+function isTimeout(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
+  return /timeout/i.test(text);
+}
+
+/** `MessageBus` over NATS core (request/reply, queue groups) and JetStream. */
+export class NatsBus implements MessageBus {
+  readonly kind = 'nats' as const;
+  private readonly subscriptions = new Set<Subscription>();
+
+  private constructor(
+    private readonly connection: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly options: NatsBusOptions,
+  ) {}
+
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    const connection = await connect({
+      servers: options.url,
+      name: options.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    });
+    const jsm = await jetstreamManager(connection);
+    return new NatsBus(connection, jetstream(connection), jsm, options);
+  }
+
+  private subject(subject: string): string {
+    return withPrefix(this.options.prefix, subject);
+  }
+
+  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    try {
+      const reply = await this.connection.request(this.subject(subject), data, { timeout: timeoutMs });
+      return reply.data;
+    } catch (error) {
+      if (isNoResponders(error)) throw BusError.noResponders(subject);
+      if (isTimeout(error)) throw BusError.timeout(subject, timeoutMs);
+      throw new BusError(ErrorCode.unavailable, `request on ${subject} failed`, { cause: error });
+    }
+  }
+
+  serve(subject: string, queue: string, handler: RawHandler): Closable {
+    const subscription = this.connection.subscribe(this.subject(subject), {
+      queue,
+      callback: (error, message) => {
+        if (error !== null) {
+          this.options.onError(error);
+          return;
+        }
+        handler(message.data).then(
+          (reply) => message.respond(reply),
+          (handlerError: unknown) => this.options.onError(handlerError),
+        );
+      },
+    });
+    this.subscriptions.add(subscription);
+    return {
+      close: async () => {
+        this.subscriptions.delete(subscription);
+        await subscription.drain();
+      },
+    };
+  }
+
+  async ensureStream(options: StreamOptions): Promise<void> {
+    const name = streamName(this.options.prefix, options.name);
+    const config = {
+      name,
+      subjects: options.subjects.map((s) => this.subject(s)),
+      max_age: options.maxAgeMs * NANOS_PER_MS,
+      duplicate_window: options.duplicateWindowMs * NANOS_PER_MS,
+    };
+    try {
+      await this.jsm.streams.info(name);
+      await this.jsm.streams.update(name, config);
+    } catch (error) {
+      if (!/not found/i.test(String(error))) throw error;
+      await this.jsm.streams.add(config);
+    }
+  }
+
+  async publishDurable(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ duplicate: boolean }> {
+    const h = natsHeaders();
+    for (const [key, value] of Object.entries(options.headers ?? {})) h.set(key, value);
+    try {
+      const ack = await this.js.publish(this.subject(subject), data, { msgID: options.msgId, headers: h });
+      return { duplicate: ack.duplicate };
+    } catch (error) {
+      throw new BusError(ErrorCode.unavailable, `durable publish on ${subject} failed`, { cause: error });
+    }
+  }
+
+  async consumeDurable(options: DurableConsumerOptions, onMessage: (message: DurableMessage) => void): Promise<Closable> {
+    const stream = streamName(this.options.prefix, options.stream);
+    const config = {
+      durable_name: options.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: this.subject(options.filterSubject),
+      max_ack_pending: options.maxAckPending,
+      ack_wait: options.ackWaitMs * NANOS_PER_MS,
+    };
+    try {
+      await this.jsm.consumers.info(stream, options.durable);
+      await this.jsm.consumers.update(stream, options.durable, config);
+    } catch (error) {
+      if (!/not found/i.test(String(error))) throw error;
+      await this.jsm.consumers.add(stream, config);
+    }
+    const consumer = await this.js.consumers.get(stream, options.durable);
+    const messages = await consumer.consume({
+      max_messages: Math.min(options.maxAckPending, 10_000),
+      callback: (m) => {
+        const hdrs: Record<string, string> = {};
+        if (m.headers !== undefined) for (const [key, values] of m.headers) hdrs[key] = values[0] ?? '';
+        onMessage({
+          subject: m.subject,
+          data: m.data,
+          headers: hdrs,
+          streamSequence: m.seq,
+          deliveryCount: m.info.deliveryCount,
+          ack: () => m.ack(),
+          nak: (delayMs?: number) => m.nak(delayMs),
+          term: () => m.term(),
+        });
+      },
+    });
+    return {
+      close: async () => {
+        await messages.close();
+      },
+    };
+  }
+
+  async drain(): Promise<void> {
+    if (this.connection.isClosed()) return;
+    await this.connection.drain();
+  }
+}

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+export interface ConfigIssue {
+  readonly key: string;
+  readonly message: string;
+}
+
+/** Start-up configuration is invalid; `issues` names every bad key at once. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly service: string,
+    readonly issues: readonly ConfigIssue[],
+  ) {
+    super(`${service}: invalid configuration: ${issues.map((i) => `${i.key}: ${i.message}`).join('; ')}`);
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Validates the environment against a schema of environment variable names
+ * and returns the typed result. Every problem is reported, not only the
+ * first, so an operator fixes a deployment in one go.
+ */
+export function loadConfig<S extends z.ZodType>(service: string, schema: S, env: Env): z.infer<S> {
+  // Empty strings mean "unset" in most deployment tools; treat them so.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({
+    key: issue.path.length > 0 ? issue.path.map(String).join('.') : '(environment)',
+    message: issue.message,
+  }));
+  throw new ConfigError(service, issues);
+}
+
+/** Helpers for environment values, each with a named unit. */
+export const env = {
+  port: () => z.coerce.number().int().min(0).max(65535),
+  positiveInt: () => z.coerce.number().int().positive(),
+  milliseconds: () => z.coerce.number().int().positive(),
+  bool: () =>
+    z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+  url: (protocols: readonly string[]) =>
+    z
+      .string()
+      .url()
+      .refine((v) => protocols.some((p) => v.startsWith(`${p}://`)), `must be a ${protocols.join(' or ')} URL`),
+};
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
+
+/** Keys every service reads. */
+export const commonEnvShape = {
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  HTTP_HOST: z.string().min(1).default(DEFAULT_HTTP_HOST),
+  NATS_URL: env.url(['nats', 'tls']).optional(),
+  /** Prefix for every NATS subject and stream, to share one NATS server. */
+  BUS_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/i, 'letters, digits, _ and - separated by dots')
+    .default(''),
+  OTEL_EXPORTER_OTLP_ENDPOINT: env.url(['http', 'https']).optional(),
+  SHUTDOWN_TIMEOUT_MS: env.milliseconds().default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
+};

@@ -1,0 +1,98 @@
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import { BusTransport } from './bus/bus-transport.js';
+import { NestPinoLogger } from './logger.js';
+import { closeServiceRuntime, type ServiceRuntime } from './service-runtime.js';
+
+export interface HttpServiceOptions {
+  readonly runtime: ServiceRuntime;
+  /** The root Nest module (a dynamic module carrying the runtime's providers). */
+  readonly module: unknown;
+  readonly host: string;
+  readonly port: number;
+  /** Answer `@MessagePattern` requests on the bus in this queue group. */
+  readonly queueGroup?: string;
+  /** Adds routes before listening, e.g. OpenAPI documents. */
+  readonly configure?: (app: INestApplication) => void;
+  readonly shutdownTimeoutMs: number;
+}
+
+export interface RunningService {
+  readonly app: INestApplication;
+  readonly url: string;
+  /** Stops taking work, drains, closes every resource; idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a NestJS HTTP application (and its bus transport) for a service.
+ * Shutdown order: readiness fails first, then HTTP and bus handlers stop,
+ * then the bus drains and pools close, bounded by `shutdownTimeoutMs`.
+ */
+export async function startHttpService(options: HttpServiceOptions): Promise<RunningService> {
+  const { runtime } = options;
+  const app = await NestFactory.create(options.module as never, {
+    logger: new NestPinoLogger(runtime.logger),
+    abortOnError: false,
+    bufferLogs: false,
+  });
+  if (options.queueGroup !== undefined) {
+    app.connectMicroservice<MicroserviceOptions>(
+      {
+        strategy: new BusTransport(runtime.bus, options.queueGroup, (subject, error) =>
+          runtime.logger.error({ err: error, subject }, 'request handler failed'),
+        ),
+      },
+      { inheritAppConfig: true },
+    );
+    await app.startAllMicroservices();
+  }
+  options.configure?.(app);
+  await app.listen(options.port, options.host);
+  const address = app.getHttpServer().address() as AddressInfo;
+  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${address.port}`;
+  runtime.logger.info({ url, bus: runtime.bus.kind }, `${runtime.name} listening`);
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      runtime.readiness.markShuttingDown();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          runtime.logger.warn({ timeoutMs: options.shutdownTimeoutMs }, 'shutdown timed out; closing anyway');
+          resolve();
+        }, options.shutdownTimeoutMs);
+        timer.unref();
+      });
+      await Promise.race([app.close(), deadline]);
+      clearTimeout(timer);
+      await closeServiceRuntime(runtime);
+      runtime.logger.info(`${runtime.name} stopped`);
+    })();
+    return closing;
+  };
+  return { app, url, close };
+}
+
+/** Closes the given services on SIGTERM/SIGINT, then exits. */
+export function closeOnSignals(close: () => Promise<void>, onError: (error: unknown) => void): void {
+  let signalled = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      process.exit(130);
+    }
+    signalled = true;
+    close().then(
+      () => process.exit(signal === 'SIGINT' ? 130 : 0),
+      (error: unknown) => {
+        onError(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', handler);
+  process.once('SIGINT', handler);
+}

@@ -1,0 +1,29 @@
+export { BusError, BusTransport, InProcessBus, NatsBus, TypedBus, subjectMatches } from './bus/index.js';
+export type {
+  Closable,
+  DurableConsumerOptions,
+  DurableMessage,
+  MessageBus,
+  NatsBusOptions,
+  PublishOptions,
+  RawHandler,
+  StreamOptions,
+} from './bus/index.js';
+export { decodeJson, encodeJson } from './bus/typed-bus.js';
+export { ConfigError, DEFAULT_HTTP_HOST, DEFAULT_SHUTDOWN_TIMEOUT_MS, LOG_LEVELS, commonEnvShape, env, loadConfig } from './config.js';
+export type { ConfigIssue, Env } from './config.js';
+export { DEFAULT_DB_POOL_SIZE, openDatabase } from './database.js';
+export type { DatabaseOptions } from './database.js';
+export { Readiness } from './health.js';
+export type { ReadinessProbe, ReadinessReport } from './health.js';
+export { closeOnSignals, startHttpService } from './http-service.js';
+export type { HttpServiceOptions, RunningService } from './http-service.js';
+export { NestPinoLogger, createLogger } from './logger.js';
+export type { Logger } from './logger.js';
+export { Observability } from './observability.js';
+export type { ObservabilityOptions } from './observability.js';
+export { OpsController } from './ops.controller.js';
+export { closeServiceRuntime, createServiceRuntime } from './service-runtime.js';
+export type { RuntimeOptions, ServiceRuntime } from './service-runtime.js';
+export { CLOCK, DATA_SOURCE, LOGGER, MESSAGE_BUS, OBSERVABILITY, READINESS, SERVICE_CONFIG, systemClock } from './tokens.js';
+export type { Clock } from './tokens.js';

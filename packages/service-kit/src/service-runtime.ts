@@ -1,0 +1,65 @@
+import type { DataSource } from 'typeorm';
+import { InProcessBus } from './bus/in-process-bus.js';
+import type { MessageBus } from './bus/message-bus.js';
+import { NatsBus } from './bus/nats-bus.js';
+import { Readiness } from './health.js';
+import type { Logger } from './logger.js';
+import { Observability } from './observability.js';
+
+/**
+ * What every service process holds besides its own logic: logger, metrics and
+ * traces, readiness probes and the bus. Built once at start-up, closed once
+ * at shutdown, in reverse order.
+ */
+export interface ServiceRuntime {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly observability: Observability;
+  readonly readiness: Readiness;
+  readonly bus: MessageBus;
+  /** Whether this runtime owns the bus (and must drain it) or shares one. */
+  readonly ownsBus: boolean;
+  dataSource?: DataSource;
+}
+
+export interface RuntimeOptions {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly natsUrl?: string | undefined;
+  readonly busPrefix: string;
+  readonly otlpEndpoint?: string | undefined;
+  /** A bus shared with other services in the same process (embedded mode). */
+  readonly sharedBus?: MessageBus;
+}
+
+export async function createServiceRuntime(options: RuntimeOptions): Promise<ServiceRuntime> {
+  const observability = new Observability({
+    serviceName: options.name,
+    otlpEndpoint: options.otlpEndpoint,
+    onExportError: (error) => options.logger.warn({ err: error }, 'telemetry export failed'),
+  });
+  const readiness = new Readiness();
+  let bus: MessageBus;
+  let ownsBus = true;
+  if (options.sharedBus !== undefined) {
+    bus = options.sharedBus;
+    ownsBus = false;
+  } else if (options.natsUrl !== undefined) {
+    bus = await NatsBus.connect({
+      url: options.natsUrl,
+      prefix: options.busPrefix,
+      name: options.name,
+      onError: (error) => options.logger.error({ err: error }, 'bus handler failed'),
+    });
+  } else {
+    bus = new InProcessBus(options.busPrefix);
+  }
+  return { name: options.name, logger: options.logger, observability, readiness, bus, ownsBus };
+}
+
+export async function closeServiceRuntime(runtime: ServiceRuntime): Promise<void> {
+  runtime.readiness.markShuttingDown();
+  if (runtime.ownsBus) await runtime.bus.drain().catch((error: unknown) => runtime.logger.warn({ err: error }, 'bus drain failed'));
+  if (runtime.dataSource?.isInitialized === true) await runtime.dataSource.destroy();
+  await runtime.observability.shutdown();
+}

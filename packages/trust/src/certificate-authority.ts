@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { EC_P256, ECDSA_SHA256, subtle, x509 } from './crypto-provider.js';
+
+export const DEFAULT_CA_VALIDITY_DAYS = 3650;
+export const DEFAULT_DEVICE_IDENTITY_VALIDITY_DAYS = 7300;
+export const DEFAULT_SERVER_CERT_VALIDITY_DAYS = 397;
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Backdate new certificates a little so small clock skew does not reject them. */
+const BACKDATE_MS = 5 * 60 * 1000;
+
+function serial(): string {
+  // Positive 16-byte serial (RFC 5280 §4.1.2.2: at most 20 octets, positive).
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0] ?? 0) & 0x7f;
+  return bytes.toString('hex');
+}
+
+function validity(days: number): { notBefore: Date; notAfter: Date } {
+  const now = Date.now();
+  return { notBefore: new Date(now - BACKDATE_MS), notAfter: new Date(now + days * DAY_MS) };
+}
+
+/** What a CA needs to be stored and loaded again; the private key is PKCS#8 PEM. */
+export interface StoredCertificateAuthority {
+  readonly certificatePem: string;
+  readonly privateKeyPem: string;
+}
+
+export interface IssuedServerCertificate {
+  readonly certificatePem: string;
+  readonly privateKeyPem: string;
+}
+
+/**
+ * A certificate authority whose private key stays inside this object: it
+ * signs, it does not hand the key out (except to `export()`, used only to
+ * persist a development CA on the operator's own disk).
+ */
+export class CertificateAuthority {
+  readonly #signingKey: CryptoKey;
+  readonly certificate: x509.X509Certificate;
+
+  private constructor(certificate: x509.X509Certificate, signingKey: CryptoKey) {
+    this.certificate = certificate;
+    this.#signingKey = signingKey;
+  }
+
+  get certificatePem(): string {
+    return this.certificate.toString('pem');
+  }
+
+  static async create(commonName: string, validityDays = DEFAULT_CA_VALIDITY_DAYS): Promise<CertificateAuthority> {
+    const keys = (await subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: serial(),
+      name: `CN=${commonName}`,
+      ...validity(validityDays),
+      keys,
+      signingAlgorithm: ECDSA_SHA256,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ],
+    });
+    return new CertificateAuthority(certificate, keys.privateKey);
+  }
+
+  static async load(stored: StoredCertificateAuthority): Promise<CertificateAuthority> {
+    const certificate = new x509.X509Certificate(stored.certificatePem);
+    const der = x509.PemConverter.decodeFirst(stored.privateKeyPem);
+    const signingKey = await subtle.importKey('pkcs8', der, EC_P256, true, ['sign']);
+    return new CertificateAuthority(certificate, signingKey);
+  }
+
+  async export(): Promise<StoredCertificateAuthority> {
+    const pkcs8 = await subtle.exportKey('pkcs8', this.#signingKey);
+    return {
+      certificatePem: this.certificatePem,
+      privateKeyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'),
+    };
+  }
+
+  /**
+   * Issues a manufacturer-endorsed device identity (IDevID, IEEE 802.1AR
+   * style): subject CN and a URI SAN carry the device id; clientAuth only.
+   */
+  async issueDeviceIdentity(
+    deviceId: string,
+    subjectPublicKeySpki: Uint8Array,
+    validityDays = DEFAULT_DEVICE_IDENTITY_VALIDITY_DAYS,
+  ): Promise<x509.X509Certificate> {
+    const publicKey = await subtle.importKey('spki', new Uint8Array(subjectPublicKeySpki), EC_P256, true, ['verify']);
+    return x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject: `CN=${deviceId}`,
+      issuer: this.certificate.subject,
+      ...validity(validityDays),
+      publicKey,
+      signingKey: this.#signingKey,
+      signingAlgorithm: ECDSA_SHA256,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
+        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: `urn:rampart:device:${deviceId}` }]),
+        await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
+      ],
+    });
+  }
+
+  /** Issues a TLS server certificate (serverAuth) for the given DNS names and IPs. */
+  async issueServerCertificate(
+    commonName: string,
+    dnsNames: readonly string[],
+    ipAddresses: readonly string[],
+    validityDays = DEFAULT_SERVER_CERT_VALIDITY_DAYS,
+  ): Promise<IssuedServerCertificate> {
+    const keys = (await subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const certificate = await x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject: `CN=${commonName}`,
+      issuer: this.certificate.subject,
+      ...validity(validityDays),
+      publicKey: keys.publicKey,
+      signingKey: this.#signingKey,
+      signingAlgorithm: ECDSA_SHA256,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+        new x509.SubjectAlternativeNameExtension([
+          ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
+          ...ipAddresses.map((value) => ({ type: 'ip' as const, value })),
+        ]),
+      ],
+    });
+    const pkcs8 = await subtle.exportKey('pkcs8', keys.privateKey);
+    return { certificatePem: certificate.toString('pem'), privateKeyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') };
+  }
+}

@@ -1,0 +1,53 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CertificateAuthority, type IssuedServerCertificate } from './certificate-authority.js';
+
+/**
+ * The keys a development installation needs: a manufacturer CA that endorses
+ * emulated devices, a platform CA, and the gateway's TLS server certificate.
+ * Stored in a folder owned by the operator (mode 0700, keys 0600); a
+ * production installation brings its own manufacturer roots instead.
+ */
+export interface DevelopmentPki {
+  readonly manufacturerCa: CertificateAuthority;
+  readonly platformCa: CertificateAuthority;
+  readonly gatewayServer: IssuedServerCertificate;
+}
+
+async function readIfPresent(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+async function loadOrCreateCa(dir: string, name: string, commonName: string): Promise<CertificateAuthority> {
+  const certificatePem = await readIfPresent(join(dir, `${name}.crt`));
+  const privateKeyPem = await readIfPresent(join(dir, `${name}.key`));
+  if (certificatePem !== undefined && privateKeyPem !== undefined) {
+    return CertificateAuthority.load({ certificatePem, privateKeyPem });
+  }
+  const ca = await CertificateAuthority.create(commonName);
+  const stored = await ca.export();
+  await writeFile(join(dir, `${name}.crt`), stored.certificatePem, { mode: 0o644 });
+  await writeFile(join(dir, `${name}.key`), stored.privateKeyPem, { mode: 0o600 });
+  return ca;
+}
+
+export async function loadOrCreateDevelopmentPki(dir: string): Promise<DevelopmentPki> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const manufacturerCa = await loadOrCreateCa(dir, 'manufacturer-ca', 'Rampart Development Manufacturer CA');
+  const platformCa = await loadOrCreateCa(dir, 'platform-ca', 'Rampart Development Platform Root CA');
+  let certificatePem = await readIfPresent(join(dir, 'gateway.crt'));
+  let privateKeyPem = await readIfPresent(join(dir, 'gateway.key'));
+  if (certificatePem === undefined || privateKeyPem === undefined) {
+    const issued = await platformCa.issueServerCertificate('rampart-gateway', ['localhost', 'rampart-gateway'], ['127.0.0.1', '::1']);
+    certificatePem = issued.certificatePem;
+    privateKeyPem = issued.privateKeyPem;
+    await writeFile(join(dir, 'gateway.crt'), certificatePem, { mode: 0o644 });
+    await writeFile(join(dir, 'gateway.key'), privateKeyPem, { mode: 0o600 });
+  }
+  return { manufacturerCa, platformCa, gatewayServer: { certificatePem, privateKeyPem } };
+}
