@@ -27,3 +27,4 @@ export { closeServiceRuntime, createServiceRuntime } from './service-runtime.js'
 export type { RuntimeOptions, ServiceRuntime } from './service-runtime.js';
 export { CLOCK, DATA_SOURCE, LOGGER, MESSAGE_BUS, OBSERVABILITY, READINESS, SERVICE_CONFIG, systemClock } from './tokens.js';
 export type { Clock } from './tokens.js';
+export { ZodValidationPipe } from './zod-validation.pipe.js';

@@ -1,4 +1,4 @@
-import { createPublicKey, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { deviceIdFromPublicKey } from './device-id.js';
 
 export class PeerIdentityError extends Error {
@@ -26,7 +26,7 @@ export function deviceIdFromVerifiedCertificate(certificate: X509Certificate | u
   if (usages !== undefined && !usages.includes(CLIENT_AUTH_OID)) {
     throw new PeerIdentityError('certificate is not for client authentication', 'not_client_auth');
   }
-  const derived = deviceIdFromPublicKey(createPublicKey(certificate.publicKey));
+  const derived = deviceIdFromPublicKey(certificate.publicKey);
   const cn = /(?:^|\n)CN=([^\n]+)/.exec(certificate.subject)?.[1];
   if (cn !== derived) {
     throw new PeerIdentityError(`certificate subject ${cn ?? '(none)'} does not match its key`, 'subject_mismatch');

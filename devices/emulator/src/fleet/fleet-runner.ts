@@ -1,0 +1,152 @@
+import mqtt from 'mqtt';
+import type { CertificateAuthority } from '@rampart/trust';
+import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint } from '../device/emulated-device.js';
+import { LatencyRecorder } from '../device/latency-recorder.js';
+import { manufactureDevice } from '../mcu/manufacture.js';
+
+export const DEFAULT_CONNECT_RATE_PER_SEC = 200;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+
+export interface FleetOptions {
+  readonly devices: number;
+  readonly ratePerDevice: number;
+  readonly durationMs: number;
+  readonly metricsPerReading: number;
+  readonly endpoint: GatewayEndpoint;
+  /** Needed for the TLS endpoint: endorses each device's identity. */
+  readonly manufacturerCa?: CertificateAuthority;
+  /** The CA that signed the gateway's server certificate. */
+  readonly gatewayCaPem?: string;
+  /** New connections per second, so a fleet start is a ramp, not a storm. */
+  readonly connectRatePerSec?: number;
+  readonly drainTimeoutMs?: number;
+  readonly onProgress?: (progress: FleetProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface FleetProgress {
+  readonly elapsedMs: number;
+  readonly online: number;
+  readonly published: number;
+  readonly acknowledged: number;
+  readonly pending: number;
+}
+
+export interface FleetReport {
+  readonly devices: number;
+  readonly devicesConnected: number;
+  readonly published: number;
+  readonly acknowledged: number;
+  /** Readings never acknowledged by the gateway when the run ended. */
+  readonly unacknowledged: number;
+  /** Readings a device threw away because its offline buffer was full. */
+  readonly droppedOnDevice: number;
+  readonly reconnects: number;
+  readonly connectFailures: number;
+  readonly durationMs: number;
+  readonly acknowledgedPerSecond: number;
+  readonly ackLatencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
+  readonly deviceIds: readonly string[];
+}
+
+export const realEnvironment: DeviceEnvironment = {
+  now: () => Date.now(),
+  random: Math.random,
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (timer) => clearTimeout(timer),
+  connect: (options) => mqtt.connect(options),
+};
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Manufactures a fleet, connects it at a bounded rate, publishes for the
+ * duration, then stops producing and waits for every pending reading to be
+ * acknowledged before disconnecting. The report counts what was published,
+ * acknowledged and left unacknowledged.
+ */
+export async function runFleet(options: FleetOptions, env: DeviceEnvironment = realEnvironment): Promise<FleetReport> {
+  const devices: EmulatedDevice[] = [];
+  for (let i = 0; i < options.devices; i++) {
+    if (options.endpoint.kind === 'tls') {
+      if (options.manufacturerCa === undefined || options.gatewayCaPem === undefined) {
+        throw new Error('a TLS endpoint needs the manufacturer CA and the gateway CA');
+      }
+      const made = await manufactureDevice(options.manufacturerCa);
+      devices.push(
+        new EmulatedDevice(
+          {
+            deviceId: made.security.deviceId,
+            endpoint: options.endpoint,
+            tlsContext: made.security.tlsContext(made.identityCertificatePem, options.gatewayCaPem),
+            ratePerSecond: options.ratePerDevice,
+            metricsPerReading: options.metricsPerReading,
+          },
+          env,
+        ),
+      );
+    } else {
+      const { SecuritySubsystem } = await import('../mcu/security-subsystem.js');
+      const security = new SecuritySubsystem();
+      devices.push(
+        new EmulatedDevice(
+          { deviceId: security.deviceId, endpoint: options.endpoint, ratePerSecond: options.ratePerDevice, metricsPerReading: options.metricsPerReading },
+          env,
+        ),
+      );
+    }
+  }
+
+  const started = Date.now();
+  const progress = (): FleetProgress => ({
+    elapsedMs: Date.now() - started,
+    online: devices.filter((d) => d.online).length,
+    published: devices.reduce((n, d) => n + d.stats.published, 0),
+    acknowledged: devices.reduce((n, d) => n + d.stats.acknowledged, 0),
+    pending: devices.reduce((n, d) => n + d.pendingCount, 0),
+  });
+  const ticker = setInterval(() => options.onProgress?.(progress()), 1_000);
+  try {
+    const connectGapMs = 1000 / (options.connectRatePerSec ?? DEFAULT_CONNECT_RATE_PER_SEC);
+    for (const device of devices) {
+      if (options.signal?.aborted === true) break;
+      device.start();
+      await sleep(connectGapMs, options.signal);
+    }
+    const remaining = options.durationMs - (Date.now() - started);
+    if (remaining > 0) await sleep(remaining, options.signal);
+    const drainTimeout = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    await Promise.all(devices.map((d) => d.stopPublishing(drainTimeout)));
+  } finally {
+    clearInterval(ticker);
+    await Promise.all(devices.map((d) => d.stop()));
+  }
+  const durationMs = Date.now() - started;
+  const latency = new LatencyRecorder(100_000, env.random);
+  for (const device of devices) latency.merge(device.latency);
+  const sum = (pick: (d: EmulatedDevice) => number): number => devices.reduce((n, d) => n + pick(d), 0);
+  const acknowledged = sum((d) => d.stats.acknowledged);
+  options.onProgress?.(progress());
+  return {
+    devices: devices.length,
+    devicesConnected: devices.filter((d) => d.stats.everConnected).length,
+    published: sum((d) => d.stats.published),
+    acknowledged,
+    unacknowledged: sum((d) => d.pendingCount),
+    droppedOnDevice: sum((d) => d.stats.dropped),
+    reconnects: sum((d) => d.stats.reconnects),
+    connectFailures: sum((d) => d.stats.connectFailures),
+    durationMs,
+    acknowledgedPerSecond: Math.round((acknowledged / durationMs) * 1000),
+    ackLatencyMs: { p50: latency.percentile(50), p95: latency.percentile(95), p99: latency.percentile(99) },
+    deviceIds: devices.map((d) => d.deviceId),
+  };
+}

@@ -1,0 +1,10 @@
+export { SecuritySubsystem } from './mcu/security-subsystem.js';
+export { manufactureDevice } from './mcu/manufacture.js';
+export type { ManufacturedDevice } from './mcu/manufacture.js';
+export { EmulatedDevice, DEFAULT_MAX_PENDING } from './device/emulated-device.js';
+export type { ConnectFn, DeviceEnvironment, DeviceOptions, DeviceStats, GatewayEndpoint } from './device/emulated-device.js';
+export { fullJitterBackoff } from './device/backoff.js';
+export { LatencyRecorder } from './device/latency-recorder.js';
+export { TelemetrySource, metricNames } from './device/telemetry-source.js';
+export { runFleet, realEnvironment } from './fleet/fleet-runner.js';
+export type { FleetOptions, FleetProgress, FleetReport } from './fleet/fleet-runner.js';

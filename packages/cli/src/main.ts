@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { fleetRun } from './commands/fleet.js';
+import { telemetryQuery } from './commands/telemetry.js';
+import { up } from './commands/up.js';
+import { parseDuration } from './embedded/duration.js';
+import type { OutputFormat } from './output.js';
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number`);
+    return n;
+  };
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is 0–65535 (0 picks a free one)');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+}
+
+function duration(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+const outputOption = () => new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text');
+const env = process.env;
+
+const program = new Command('rampart').description('Rampart: secure fleets of microcontroller-class devices').showHelpAfterError();
+
+program
+  .command('up')
+  .description('Start the whole platform in this process (embedded mode)')
+  .option('--fleet', 'also run an emulated fleet through the telemetry scenario', false)
+  .option('--devices <n>', 'devices in the fleet', positiveInt('--devices'), Number(env['DEVICES'] ?? 100))
+  .option('--rate <perSecond>', 'readings per second per device', positiveNumber, Number(env['RATE'] ?? 1))
+  .option('--duration <time>', 'how long the fleet publishes (30s, 2m …)', duration, parseDuration(env['DURATION'] ?? '30s'))
+  .option('--metrics <n>', 'metrics per reading', positiveInt('--metrics'), 8)
+  .option('--once', 'run the scenario, report, and exit (non-zero on any loss)', env['ONCE'] === '1')
+  .option('--data-dir <dir>', 'where keys and the embedded database live', env['RAMPART_DATA_DIR'] ?? '.rampart')
+  .option('--report <file>', 'where to write the run report', 'reports/demo.json')
+  .option('--mqtt-port <port>', 'MQTT over TLS port', port, Number(env['MQTT_PORT'] ?? 8883))
+  .option('--api-port <port>', 'telemetry REST API port', port, Number(env['API_PORT'] ?? 8081))
+  .option('--gateway-http-port <port>', 'gateway health/metrics port', port, Number(env['GATEWAY_HTTP_PORT'] ?? 8080))
+  .addOption(outputOption())
+  .action(async (o: { fleet: boolean; devices: number; rate: number; duration: number; metrics: number; once: boolean; dataDir: string; report: string; mqttPort: number; apiPort: number; gatewayHttpPort: number; output: OutputFormat }) => {
+    process.exitCode = await up({ ...o, durationMs: o.duration });
+  });
+
+const fleet = program.command('fleet').description('Emulated device fleets');
+fleet
+  .command('run')
+  .description('Run an emulated fleet against a running gateway')
+  .option('--gateway <host:port>', 'the gateway MQTT/TLS endpoint', '127.0.0.1:8883')
+  .option('--pki <dir>', 'development PKI folder (manufacturer CA, platform CA)', '.rampart/pki')
+  .option('--devices <n>', 'devices', positiveInt('--devices'), 100)
+  .option('--rate <perSecond>', 'readings per second per device', positiveNumber, 1)
+  .option('--duration <time>', 'how long to publish', duration, 30_000)
+  .option('--metrics <n>', 'metrics per reading', positiveInt('--metrics'), 8)
+  .addOption(outputOption())
+  .action(async (o: { gateway: string; pki: string; devices: number; rate: number; duration: number; metrics: number; output: OutputFormat }) => {
+    process.exitCode = await fleetRun({ ...o, pkiDir: o.pki, durationMs: o.duration });
+  });
+
+const telemetry = program.command('telemetry').description('Query stored telemetry').option('--api <url>', 'telemetry API', env['RAMPART_API'] ?? 'http://127.0.0.1:8081');
+const api = (): string => telemetry.opts<{ api: string }>().api;
+telemetry
+  .command('latest <deviceId>')
+  .description('newest value of each metric of a device')
+  .addOption(outputOption())
+  .action(async (deviceId: string, o: { output: OutputFormat }) => {
+    process.exitCode = await telemetryQuery(api(), `/v1/devices/${encodeURIComponent(deviceId)}/telemetry/latest`, o.output);
+  });
+telemetry
+  .command('range <deviceId> <metric>')
+  .description('values of one metric in a time range')
+  .option('--from <time>', 'epoch ms or ISO 8601')
+  .option('--to <time>', 'epoch ms or ISO 8601')
+  .addOption(outputOption())
+  .action(async (deviceId: string, metric: string, o: { from?: string; to?: string; output: OutputFormat }) => {
+    const q = new URLSearchParams({ metric, ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
+    process.exitCode = await telemetryQuery(api(), `/v1/devices/${encodeURIComponent(deviceId)}/telemetry?${q}`, o.output);
+  });
+telemetry
+  .command('devices')
+  .description('devices by last seen')
+  .addOption(outputOption())
+  .action(async (o: { output: OutputFormat }) => {
+    process.exitCode = await telemetryQuery(api(), '/v1/devices', o.output);
+  });
+telemetry
+  .command('aggregate <metric>')
+  .description('fleet aggregate of a metric')
+  .option('--bucket <seconds>', 'bucket width in seconds', '60')
+  .addOption(outputOption())
+  .action(async (metric: string, o: { bucket: string; output: OutputFormat }) => {
+    process.exitCode = await telemetryQuery(api(), `/v1/telemetry/aggregate?${new URLSearchParams({ metric, bucketSeconds: o.bucket })}`, o.output);
+  });
+telemetry
+  .command('stats')
+  .description('what has been stored')
+  .addOption(outputOption())
+  .action(async (o: { output: OutputFormat }) => {
+    process.exitCode = await telemetryQuery(api(), '/v1/telemetry/stats', o.output);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.stderr.write(`rampart: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,20 @@
+import { BadRequestException, type PipeTransform } from '@nestjs/common';
+import type { z } from 'zod';
+
+/**
+ * Validates a route parameter, query or body against a schema at the HTTP
+ * edge; a bad request gets a 400 that names each problem.
+ */
+export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {
+  constructor(private readonly schema: S) {}
+
+  transform(value: unknown): z.infer<S> {
+    const result = this.schema.safeParse(value);
+    if (result.success) return result.data;
+    throw new BadRequestException({
+      code: 'BAD_REQUEST',
+      message: 'invalid request',
+      details: result.error.issues.map((i) => `${i.path.map(String).join('.') || 'value'}: ${i.message}`),
+    });
+  }
+}

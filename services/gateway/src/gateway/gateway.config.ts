@@ -1,0 +1,99 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { commonEnvShape, env, loadConfig, type Env } from '@rampart/service-kit';
+
+export const DEFAULT_MQTT_PORT = 8883;
+export const DEFAULT_HTTP_PORT = 8080;
+/** Device packets are small; 16 KiB leaves room for a crash dump excerpt. */
+export const DEFAULT_MAX_PACKET_BYTES = 16 * 1024;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_CONNECTIONS = 50_000;
+export const DEFAULT_DEVICE_RATE_PER_SEC = 20;
+export const DEFAULT_DEVICE_RATE_BURST = 100;
+export const DEFAULT_BRIDGE_MAX_IN_FLIGHT = 2_048;
+export const DEFAULT_BRIDGE_MAX_WAITING = 8_192;
+export const DEFAULT_STREAM_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+export const gatewayEnvSchema = z.object({
+  ...commonEnvShape,
+  HTTP_PORT: env.port().default(DEFAULT_HTTP_PORT),
+  MQTT_HOST: z.string().min(1).default('0.0.0.0'),
+  MQTT_PORT: env.port().default(DEFAULT_MQTT_PORT),
+  TLS_CERT_FILE: z.string().min(1, 'path to the gateway TLS certificate (PEM)'),
+  TLS_KEY_FILE: z.string().min(1, 'path to the gateway TLS private key (PEM)'),
+  MANUFACTURER_CA_FILE: z.string().min(1, 'path to the trusted manufacturer CA certificates (PEM)'),
+  DEV_LISTENER_PORT: env.port().optional(),
+  DEV_LISTENER_HOST: z.string().refine(isLoopback, 'the development listener binds only to loopback').default('127.0.0.1'),
+  MAX_PACKET_BYTES: env.positiveInt().max(256 * 1024 * 1024).default(DEFAULT_MAX_PACKET_BYTES),
+  CONNECT_TIMEOUT_MS: env.milliseconds().default(DEFAULT_CONNECT_TIMEOUT_MS),
+  MAX_CONNECTIONS: env.positiveInt().default(DEFAULT_MAX_CONNECTIONS),
+  DEVICE_RATE_PER_SEC: env.positiveInt().default(DEFAULT_DEVICE_RATE_PER_SEC),
+  DEVICE_RATE_BURST: env.positiveInt().default(DEFAULT_DEVICE_RATE_BURST),
+  BRIDGE_MAX_IN_FLIGHT: env.positiveInt().default(DEFAULT_BRIDGE_MAX_IN_FLIGHT),
+  BRIDGE_MAX_WAITING: env.positiveInt().default(DEFAULT_BRIDGE_MAX_WAITING),
+  TELEMETRY_STREAM_MAX_AGE_MS: env.milliseconds().default(DEFAULT_STREAM_MAX_AGE_MS),
+  TELEMETRY_DUPLICATE_WINDOW_MS: env.milliseconds().default(DEFAULT_DUPLICATE_WINDOW_MS),
+});
+
+export interface GatewayConfig {
+  readonly logLevel: z.infer<typeof gatewayEnvSchema>['LOG_LEVEL'];
+  readonly http: { readonly host: string; readonly port: number };
+  readonly natsUrl: string | undefined;
+  readonly busPrefix: string;
+  readonly otlpEndpoint: string | undefined;
+  readonly shutdownTimeoutMs: number;
+  readonly mqtt: {
+    readonly host: string;
+    readonly port: number;
+    readonly tlsCertFile: string;
+    readonly tlsKeyFile: string;
+    readonly manufacturerCaFile: string;
+  };
+  /** Plain-TCP listener with an open identity policy, for debugging only. */
+  readonly devListener: { readonly host: string; readonly port: number } | undefined;
+  readonly limits: {
+    readonly maxPacketBytes: number;
+    readonly connectTimeoutMs: number;
+    readonly maxConnections: number;
+    readonly deviceRatePerSec: number;
+    readonly deviceRateBurst: number;
+    readonly bridgeMaxInFlight: number;
+    readonly bridgeMaxWaiting: number;
+  };
+  readonly telemetryStream: { readonly maxAgeMs: number; readonly duplicateWindowMs: number };
+}
+
+export function loadGatewayConfig(source: Env): GatewayConfig {
+  const e = loadConfig('gateway', gatewayEnvSchema, source);
+  return {
+    logLevel: e.LOG_LEVEL,
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
+    natsUrl: e.NATS_URL,
+    busPrefix: e.BUS_PREFIX,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    mqtt: {
+      host: e.MQTT_HOST,
+      port: e.MQTT_PORT,
+      tlsCertFile: e.TLS_CERT_FILE,
+      tlsKeyFile: e.TLS_KEY_FILE,
+      manufacturerCaFile: e.MANUFACTURER_CA_FILE,
+    },
+    devListener: e.DEV_LISTENER_PORT === undefined ? undefined : { host: e.DEV_LISTENER_HOST, port: e.DEV_LISTENER_PORT },
+    limits: {
+      maxPacketBytes: e.MAX_PACKET_BYTES,
+      connectTimeoutMs: e.CONNECT_TIMEOUT_MS,
+      maxConnections: e.MAX_CONNECTIONS,
+      deviceRatePerSec: e.DEVICE_RATE_PER_SEC,
+      deviceRateBurst: e.DEVICE_RATE_BURST,
+      bridgeMaxInFlight: e.BRIDGE_MAX_IN_FLIGHT,
+      bridgeMaxWaiting: e.BRIDGE_MAX_WAITING,
+    },
+    telemetryStream: { maxAgeMs: e.TELEMETRY_STREAM_MAX_AGE_MS, duplicateWindowMs: e.TELEMETRY_DUPLICATE_WINDOW_MS },
+  };
+}

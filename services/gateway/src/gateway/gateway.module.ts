@@ -1,0 +1,53 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { LOGGER, OBSERVABILITY, OpsController, READINESS, systemClock, type ServiceRuntime } from '@rampart/service-kit';
+import { GatewayMetrics } from './gateway-metrics.js';
+import { MqttGateway, type MqttGatewayOptions } from './mqtt-gateway.js';
+import { TelemetryBridge, type TelemetryStreamSettings } from './telemetry-bridge.js';
+
+/** Closes the MQTT listeners first on shutdown, so devices stop sending before the bus drains. */
+@Injectable()
+export class GatewayLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(MqttGateway) private readonly gateway: MqttGateway) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.gateway.close();
+  }
+}
+
+export interface GatewayModuleOptions {
+  readonly runtime: ServiceRuntime;
+  readonly gateway: MqttGatewayOptions;
+  readonly telemetryStream: TelemetryStreamSettings;
+}
+
+@Module({})
+export class GatewayModule {
+  static forRoot(options: GatewayModuleOptions): DynamicModule {
+    const { runtime } = options;
+    return {
+      module: GatewayModule,
+      controllers: [OpsController],
+      providers: [
+        { provide: LOGGER, useValue: runtime.logger },
+        { provide: OBSERVABILITY, useValue: runtime.observability },
+        { provide: READINESS, useValue: runtime.readiness },
+        {
+          provide: MqttGateway,
+          useFactory: () => {
+            const bridge = new TelemetryBridge(runtime.bus, systemClock, options.telemetryStream);
+            let gateway: MqttGateway | undefined;
+            const metrics = new GatewayMetrics(
+              runtime.observability.meter,
+              () => gateway?.inFlight ?? 0,
+              () => gateway?.waiting ?? 0,
+            );
+            gateway = new MqttGateway(options.gateway, bridge, metrics, runtime.logger, systemClock);
+            return gateway;
+          },
+        },
+        GatewayLifecycle,
+      ],
+      exports: [MqttGateway],
+    };
+  }
+}

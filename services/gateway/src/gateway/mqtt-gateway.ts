@@ -1,0 +1,387 @@
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
+import { DenialReason, isDeviceId, type DenialReasonValue } from '@rampart/contracts';
+import type { Clock, Logger } from '@rampart/service-kit';
+import { PeerIdentityError, deviceIdFromVerifiedCertificate } from '@rampart/trust';
+import { guardSocket, PacketTooLargeError } from '../mqtt/packet-size-guard.js';
+import { Admission } from './admission.js';
+import { authorizeDevicePublish, authorizeDeviceSubscribe } from './device-acl.js';
+import type { GatewayMetrics } from './gateway-metrics.js';
+import type { TelemetryBridge } from './telemetry-bridge.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** Aedes routes this many messages concurrently; our admission bounds what reaches it. */
+const AEDES_CONCURRENCY = 1_000;
+const SHED_LOG_INTERVAL_MS = 10_000;
+
+export interface MqttGatewayOptions {
+  readonly mqtt: { readonly host: string; readonly port: number };
+  readonly tls: { readonly certificatePem: string; readonly privateKeyPem: string; readonly manufacturerCaPem: string };
+  readonly devListener: { readonly host: string; readonly port: number } | undefined;
+  readonly limits: {
+    readonly maxPacketBytes: number;
+    readonly connectTimeoutMs: number;
+    readonly maxConnections: number;
+    readonly deviceRatePerSec: number;
+    readonly deviceRateBurst: number;
+    readonly bridgeMaxInFlight: number;
+    readonly bridgeMaxWaiting: number;
+  };
+}
+
+/** What the gateway knows about a connection before MQTT starts. */
+interface ConnectionInfo {
+  /** Device id proven by the client certificate; undefined on the dev listener. */
+  readonly certifiedId: string | undefined;
+  readonly listener: 'tls' | 'dev';
+  readonly remoteAddress: string;
+  bucket?: TokenBucket;
+}
+
+class DenialError extends Error {
+  constructor(readonly reason: DenialReasonValue, message: string) {
+    super(message);
+  }
+}
+
+function authError(message: string, returnCode: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+/**
+ * The MQTT front door: Aedes behind TLS with manufacturer-endorsed client
+ * certificates, a per-device topic namespace, hostile-input limits and a
+ * bridge from device telemetry to the telemetry stream.
+ */
+export class MqttGateway {
+  private readonly connections = new WeakMap<Duplex, ConnectionInfo>();
+  private readonly admission: Admission;
+  private aedes: Aedes | undefined;
+  private tlsServer: TlsServer | undefined;
+  private devServer: TcpServer | undefined;
+  private readonly sockets = new Set<Socket>();
+  private shedSinceLog = 0;
+  private shedTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: MqttGatewayOptions,
+    private readonly bridge: TelemetryBridge,
+    private readonly metrics: GatewayMetrics,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+  ) {
+    this.admission = new Admission(options.limits.bridgeMaxInFlight, options.limits.bridgeMaxWaiting);
+  }
+
+  get inFlight(): number {
+    return this.admission.active;
+  }
+
+  get waiting(): number {
+    return this.admission.queued;
+  }
+
+  get connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
+  async start(): Promise<{ mqttPort: number; devPort: number | undefined }> {
+    await this.bridge.start();
+    const aedes = await Aedes.createBroker({
+      concurrency: AEDES_CONCURRENCY,
+      connectTimeout: this.options.limits.connectTimeoutMs,
+      // Device ids are 64 hex characters, longer than MQTT 3.1's 23.
+      maxClientsIdLength: 64,
+      maxTopicLevels: 8,
+      queueLimit: 16,
+      preConnect: (client, packet, callback) => this.preConnect(client, packet, callback),
+      authenticate: (client, _username, _password, callback) => this.authenticate(client, callback),
+      authorizePublish: (client, packet, callback) => this.authorizePublish(client, packet, callback),
+      authorizeSubscribe: (client, subscription, callback) => this.authorizeSubscribe(client, subscription, callback),
+      // Nothing a device sends is routed to another device; the check is kept
+      // here too so a future topic cannot leak by accident.
+      authorizeForward: (client, packet) => (packet.topic.startsWith(`devices/${client.id}/`) ? packet : null),
+    });
+    this.aedes = aedes;
+    aedes.on('clientReady', () => this.metrics.connectionAccepted());
+    aedes.on('clientDisconnect', (client) => this.onClientGone(client));
+    aedes.on('clientError', (client, error) => this.onClientError(client, error));
+    aedes.on('connectionError', (client, error) => this.onClientError(client, error));
+
+    this.tlsServer = createTlsServer(
+      {
+        cert: this.options.tls.certificatePem,
+        key: this.options.tls.privateKeyPem,
+        ca: this.options.tls.manufacturerCaPem,
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: this.options.limits.connectTimeoutMs,
+      },
+      (socket) => this.acceptTls(socket),
+    );
+    this.tlsServer.on('tlsClientError', (error) => {
+      this.metrics.connectionRefused(DenialReason.notAuthenticated);
+      this.logger.warn({ err: error.message }, 'TLS handshake refused');
+    });
+    const mqttPort = await listen(this.tlsServer, this.options.mqtt.host, this.options.mqtt.port);
+    this.logger.info({ host: this.options.mqtt.host, port: mqttPort }, 'MQTT over TLS listening (client certificates required)');
+
+    let devPort: number | undefined;
+    if (this.options.devListener !== undefined) {
+      this.devServer = createTcpServer((socket) => this.acceptDev(socket));
+      devPort = await listen(this.devServer, this.options.devListener.host, this.options.devListener.port);
+      this.logger.warn(
+        { host: this.options.devListener.host, port: devPort },
+        'DEVELOPMENT LISTENER ON: plain TCP, client ids are taken on trust. Never enable this in production.',
+      );
+    }
+    this.shedTimer = setInterval(() => this.logShed(), SHED_LOG_INTERVAL_MS);
+    this.shedTimer.unref();
+    return { mqttPort, devPort };
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  private acceptTls(socket: TLSSocket): void {
+    this.track(socket);
+    let certifiedId: string;
+    try {
+      certifiedId = deviceIdFromVerifiedCertificate(socket.getPeerX509Certificate());
+    } catch (error) {
+      const reason = error instanceof PeerIdentityError ? error.reason : 'invalid';
+      this.metrics.connectionRefused(DenialReason.notAuthenticated);
+      this.logger.warn({ remote: socket.remoteAddress, reason, err: (error as Error).message }, 'client certificate refused');
+      socket.destroy();
+      return;
+    }
+    this.handle(socket, { certifiedId, listener: 'tls', remoteAddress: socket.remoteAddress ?? '' });
+  }
+
+  private acceptDev(socket: Socket): void {
+    this.track(socket);
+    this.handle(socket, { certifiedId: undefined, listener: 'dev', remoteAddress: socket.remoteAddress ?? '' });
+  }
+
+  private handle(socket: Socket, info: ConnectionInfo): void {
+    if (this.aedes === undefined) return;
+    const stream = guardSocket(socket, this.options.limits.maxPacketBytes, (error) => {
+      const reason = error instanceof PacketTooLargeError ? DenialReason.packetTooLarge : DenialReason.protocolError;
+      this.metrics.denied(reason);
+      this.logger.warn({ remote: info.remoteAddress, reason, err: error.message }, 'connection closed: packet refused');
+    });
+    this.connections.set(stream, info);
+    this.aedes.handle(stream);
+  }
+
+  private info(client: Client): ConnectionInfo | undefined {
+    return this.connections.get(client.conn as Duplex);
+  }
+
+  /** Connection count limit and the will message's ACL, before authentication. */
+  private preConnect(client: Client, packet: ConnectPacket, callback: (error: Error | null, ok: boolean) => void): void {
+    if ((this.aedes?.connectedClients ?? 0) >= this.options.limits.maxConnections) {
+      this.metrics.connectionRefused(DenialReason.overloaded);
+      callback(new DenialError(DenialReason.overloaded, 'connection limit reached'), false);
+      return;
+    }
+    // A will is a publish the device arranges in advance; it obeys the same
+    // ACL, checked now so a forbidden will never waits in the broker.
+    const will = packet.will;
+    if (will !== undefined && will !== null) {
+      const decision = authorizeDevicePublish(packet.clientId, will.topic);
+      if (!decision.allowed) {
+        this.metrics.connectionRefused(decision.reason);
+        this.logger.warn({ clientId: packet.clientId, topic: will.topic, reason: decision.reason }, 'will refused');
+        callback(new DenialError(decision.reason, 'will topic not allowed'), false);
+        return;
+      }
+    }
+    callback(null, true);
+  }
+
+  /** The client id must be the device id its certificate proves [MQTT-3.1.3-2 leaves ids to the server]. */
+  private authenticate(client: Client, callback: (error: AuthenticateError | null, ok: boolean | null) => void): void {
+    const info = this.info(client);
+    if (info === undefined) {
+      callback(authError('unknown connection', 5), false);
+      return;
+    }
+    if (info.listener === 'tls') {
+      if (client.id !== info.certifiedId) {
+        this.metrics.connectionRefused(DenialReason.clientIdMismatch);
+        this.logger.warn({ clientId: client.id, certified: info.certifiedId }, 'client id does not match certificate');
+        callback(authError('client id does not match the certificate', 2), false);
+        return;
+      }
+    } else if (!isDeviceId(client.id)) {
+      this.metrics.connectionRefused(DenialReason.clientIdMismatch);
+      callback(authError('client id is not a device id', 2), false);
+      return;
+    }
+    info.bucket = new TokenBucket(this.options.limits.deviceRatePerSec, this.options.limits.deviceRateBurst, this.clock.now());
+    callback(null, true);
+  }
+
+  private authorizeSubscribe(client: Client, subscription: Subscription, callback: (error: Error | null, sub?: Subscription | null) => void): void {
+    const decision = authorizeDeviceSubscribe(client.id, subscription.topic);
+    if (decision.allowed) {
+      callback(null, subscription);
+      return;
+    }
+    // [MQTT-3.9.3]: 0x80 in the SUBACK refuses this filter; the session goes on.
+    this.metrics.denied(decision.reason);
+    this.logger.warn({ deviceId: client.id, filter: subscription.topic, reason: decision.reason }, 'subscription refused');
+    callback(null, null);
+  }
+
+  /**
+   * The publish path. Order matters: ACL, then limits, then payload, then
+   * the stream. Only after the stream has stored the reading does Aedes send
+   * PUBACK, so an acknowledged reading is never lost.
+   */
+  private authorizePublish(client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void): void {
+    if (client === null) {
+      callback(new Error('broker-originated publishes are not accepted'));
+      return;
+    }
+    const decision = authorizeDevicePublish(client.id, packet.topic);
+    if (!decision.allowed) {
+      // [MQTT-3.3.5-2]: 3.1.1 has no way to refuse a PUBLISH but to close the connection.
+      this.metrics.denied(decision.reason);
+      this.logger.warn({ deviceId: client.id, topic: packet.topic, reason: decision.reason }, 'publish refused');
+      callback(new DenialError(decision.reason, `publish to ${packet.topic} refused`));
+      return;
+    }
+    this.metrics.messageIn(decision.kind);
+    if (packet.retain) {
+      // Retained device messages would outlive the device's session and reach
+      // later subscribers; the gateway never stores them.
+      this.metrics.denied(DenialReason.retainRefused);
+      packet.retain = false;
+    }
+    const info = this.info(client);
+    if (info === undefined) {
+      callback(new Error('unknown connection'));
+      return;
+    }
+    this.admit(info, packet).then(
+      (admitted) => {
+        if (!admitted) {
+          // Shed: acknowledged per QoS and discarded [MQTT-3.3.5-2].
+          callback(null);
+          return;
+        }
+        this.bridgeTelemetry(client, packet, callback);
+      },
+      (error: unknown) => callback(error as Error),
+    );
+  }
+
+  /** Rate limit and global admission; true once a bridge slot is held. */
+  private async admit(info: ConnectionInfo, packet: PublishPacket): Promise<boolean> {
+    const bucket = info.bucket;
+    if (bucket !== undefined && !bucket.tryTake(this.clock.now())) {
+      if (packet.qos === 0) {
+        this.shed('rate_limited');
+        return false;
+      }
+      // QoS 1 over the rate waits: the client's read loop stalls and TCP
+      // slows the sender instead of the gateway buffering.
+      await delay(bucket.waitMs(this.clock.now()));
+      bucket.tryTake(this.clock.now());
+    }
+    const slot = packet.qos === 0 ? this.admission.tryAcquire() : await this.admission.acquire();
+    if (!slot) {
+      this.shed('overloaded');
+      return false;
+    }
+    return true;
+  }
+
+  /** Holds an admission slot until the stream has answered. */
+  private bridgeTelemetry(client: Client, packet: PublishPacket, callback: (error?: Error | null) => void): void {
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    this.bridge.forward(client.id, payload).then(
+      (outcome) => {
+        this.admission.release();
+        if (outcome.kind === 'rejected') {
+          this.metrics.denied(outcome.reason);
+          this.logger.warn({ deviceId: client.id, reason: outcome.reason, detail: outcome.detail }, 'reading refused');
+        } else {
+          this.metrics.bridgedReading();
+        }
+        callback(null);
+      },
+      (error: unknown) => {
+        this.admission.release();
+        this.metrics.bridgeFailed();
+        this.logger.error({ deviceId: client.id, err: error }, 'telemetry stream unavailable; closing connection so the device retries');
+        // No PUBACK: the device still holds the reading and will resend it.
+        callback(new Error('telemetry stream unavailable'));
+      },
+    );
+  }
+
+  private shed(reason: 'rate_limited' | 'overloaded'): void {
+    this.metrics.shedMessage(reason);
+    this.shedSinceLog++;
+  }
+
+  private logShed(): void {
+    if (this.shedSinceLog === 0) return;
+    this.logger.warn({ shed: this.shedSinceLog, totals: this.metrics.totals.shed }, 'device messages shed to protect the gateway');
+    this.shedSinceLog = 0;
+  }
+
+  private onClientGone(client: Client): void {
+    void client;
+    this.metrics.connectionClosed();
+  }
+
+  private onClientError(client: Client | null, error: Error): void {
+    const message = error.message;
+    if (/connect did not arrive in time/.test(message)) {
+      this.metrics.denied(DenialReason.connectTimeout);
+      this.logger.warn({ reason: DenialReason.connectTimeout }, 'connection closed: no CONNECT in time');
+    } else if (error instanceof DenialError) {
+      // Already counted and logged where it was decided.
+    } else if (!/ECONNRESET|EPIPE|premature close|write after end/i.test(message)) {
+      this.metrics.denied(DenialReason.protocolError);
+      this.logger.warn({ clientId: client?.id, err: message }, 'client error');
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.shedTimer);
+    this.logShed();
+    const closing: Array<Promise<void>> = [];
+    for (const server of [this.tlsServer, this.devServer]) {
+      if (server !== undefined) closing.push(new Promise((resolve) => server.close(() => resolve())));
+    }
+    const aedes = this.aedes;
+    if (aedes !== undefined) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(closing);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function listen(server: TcpServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : port);
+    });
+  });
+}

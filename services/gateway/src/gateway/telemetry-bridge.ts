@@ -1,0 +1,71 @@
+import {
+  DenialReason,
+  DeviceTelemetrySchema,
+  MAX_CLOCK_AHEAD_MS,
+  MAX_READING_AGE_MS,
+  Stream,
+  Subject,
+  readingMessageId,
+  type DenialReasonValue,
+  type TelemetryReading,
+} from '@rampart/contracts';
+import { encodeJson, type Clock, type MessageBus } from '@rampart/service-kit';
+
+export type BridgeOutcome =
+  | { readonly kind: 'stored'; readonly duplicate: boolean }
+  | { readonly kind: 'rejected'; readonly reason: DenialReasonValue; readonly detail: string };
+
+export interface TelemetryStreamSettings {
+  readonly maxAgeMs: number;
+  readonly duplicateWindowMs: number;
+}
+
+/**
+ * Turns a device's telemetry PUBLISH into a reading on the telemetry stream.
+ * The payload is hostile until it parses against the contract; the device id
+ * comes from the authenticated connection, never from the payload. The
+ * message id (device id + sequence) makes a retransmission a no-op in the
+ * stream's duplicate window and in the database.
+ */
+export class TelemetryBridge {
+  constructor(
+    private readonly bus: MessageBus,
+    private readonly clock: Clock,
+    private readonly settings: TelemetryStreamSettings,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.bus.ensureStream({
+      name: Stream.telemetry.name,
+      subjects: Stream.telemetry.subjects,
+      maxAgeMs: this.settings.maxAgeMs,
+      duplicateWindowMs: this.settings.duplicateWindowMs,
+    });
+  }
+
+  parse(deviceId: string, payload: Buffer): TelemetryReading | { reason: DenialReasonValue; detail: string } {
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return { reason: DenialReason.malformedPayload, detail: 'payload is not JSON' };
+    }
+    const parsed = DeviceTelemetrySchema.safeParse(json);
+    if (!parsed.success) return { reason: DenialReason.malformedPayload, detail: parsed.error.issues[0]?.message ?? 'invalid' };
+    const now = this.clock.now();
+    const { seq, ts, metrics } = parsed.data;
+    if (ts > now + MAX_CLOCK_AHEAD_MS || ts < now - MAX_READING_AGE_MS) {
+      return { reason: DenialReason.clockSkew, detail: `timestamp ${ts} is outside the accepted window` };
+    }
+    return { deviceId, seq, ts, receivedAt: now, metrics };
+  }
+
+  async forward(deviceId: string, payload: Buffer): Promise<BridgeOutcome> {
+    const reading = this.parse(deviceId, payload);
+    if ('reason' in reading) return { kind: 'rejected', reason: reading.reason, detail: reading.detail };
+    const { duplicate } = await this.bus.publishDurable(Subject.telemetryReadingReceived, encodeJson(reading), {
+      msgId: readingMessageId(deviceId, reading.seq),
+    });
+    return { kind: 'stored', duplicate };
+  }
+}

@@ -1,0 +1,10 @@
+export { loadGatewayConfig, gatewayEnvSchema } from './gateway/gateway.config.js';
+export type { GatewayConfig } from './gateway/gateway.config.js';
+export { MqttGateway } from './gateway/mqtt-gateway.js';
+export type { MqttGatewayOptions } from './gateway/mqtt-gateway.js';
+export { GatewayMetrics } from './gateway/gateway-metrics.js';
+export { TelemetryBridge } from './gateway/telemetry-bridge.js';
+export { authorizeDevicePublish, authorizeDeviceSubscribe } from './gateway/device-acl.js';
+export { PacketSizeGuard, PacketTooLargeError } from './mqtt/packet-size-guard.js';
+export { startGateway } from './start-gateway.js';
+export type { RunningGateway } from './start-gateway.js';

@@ -1,0 +1,7 @@
+export { loadTelemetryConfig, telemetryEnvSchema } from './telemetry/telemetry.config.js';
+export type { TelemetryConfig } from './telemetry/telemetry.config.js';
+export { IngestService } from './telemetry/ingest.service.js';
+export { ReadingsRepository } from './telemetry/readings.repository.js';
+export { telemetryMigrations } from './migrations/index.js';
+export { startTelemetry } from './start-telemetry.js';
+export type { RunningTelemetry } from './start-telemetry.js';

@@ -1,0 +1,157 @@
+import type { Counter, Histogram, Meter } from '@opentelemetry/api';
+import { Durable, Stream, Subject, TelemetryReadingSchema, type TelemetryReading } from '@rampart/contracts';
+import { decodeJson, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
+import type { ReadingsRepository } from './readings.repository.js';
+
+export interface IngestSettings {
+  readonly batchSize: number;
+  readonly flushMs: number;
+  readonly maxAckPending: number;
+  readonly ackWaitMs: number;
+  readonly retryDelayMs: number;
+}
+
+export interface IngestCounters {
+  readingsStored: number;
+  rowsStored: number;
+  duplicates: number;
+  poison: number;
+  failedBatches: number;
+}
+
+/**
+ * The telemetry stream's durable consumer, shared by every replica. Messages
+ * are batched and written in one statement; they are acknowledged only after
+ * that statement commits, so a crash at any point means redelivery, and
+ * redelivery is harmless because the insert is idempotent. A message that
+ * can never be valid is terminated (not retried forever) and counted.
+ */
+export class IngestService {
+  private batch: DurableMessage[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private subscription: Closable | undefined;
+  private stopped = false;
+  readonly counters: IngestCounters = { readingsStored: 0, rowsStored: 0, duplicates: 0, poison: 0, failedBatches: 0 };
+  private readonly rowsCounter: Counter;
+  private readonly readingsCounter: Counter;
+  private readonly poisonCounter: Counter;
+  private readonly failedCounter: Counter;
+  private readonly batchSeconds: Histogram;
+
+  constructor(
+    private readonly bus: MessageBus,
+    private readonly repository: ReadingsRepository,
+    private readonly settings: IngestSettings,
+    private readonly logger: Logger,
+    meter: Meter,
+  ) {
+    this.rowsCounter = meter.createCounter('rampart_telemetry_rows_stored_total', { description: 'Rows committed' });
+    this.readingsCounter = meter.createCounter('rampart_telemetry_readings_stored_total', { description: 'Readings committed' });
+    this.poisonCounter = meter.createCounter('rampart_telemetry_poison_total', { description: 'Stream messages that can never be stored' });
+    this.failedCounter = meter.createCounter('rampart_telemetry_batch_failures_total', { description: 'Batches that failed and were redelivered' });
+    this.batchSeconds = meter.createHistogram('rampart_telemetry_batch_seconds', { description: 'Time to commit one batch', unit: 's' });
+  }
+
+  async start(): Promise<void> {
+    await this.bus.ensureStream({
+      name: Stream.telemetry.name,
+      subjects: Stream.telemetry.subjects,
+      // The gateway owns the stream's limits; these apply only if the
+      // telemetry service starts first and creates it.
+      maxAgeMs: 24 * 60 * 60 * 1000,
+      duplicateWindowMs: 2 * 60 * 1000,
+    });
+    this.subscription = await this.bus.consumeDurable(
+      {
+        stream: Stream.telemetry.name,
+        durable: Durable.telemetryIngest,
+        filterSubject: Subject.telemetryReadingReceived,
+        maxAckPending: this.settings.maxAckPending,
+        ackWaitMs: this.settings.ackWaitMs,
+      },
+      (message) => this.receive(message),
+    );
+  }
+
+  private receive(message: DurableMessage): void {
+    if (this.stopped) {
+      message.nak();
+      return;
+    }
+    this.batch.push(message);
+    if (this.batch.length >= this.settings.batchSize) {
+      this.scheduleFlush(0);
+    } else if (this.timer === undefined) {
+      this.scheduleFlush(this.settings.flushMs);
+    }
+  }
+
+  private scheduleFlush(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const messages = this.batch.splice(0, this.settings.batchSize);
+      if (this.batch.length > 0) this.scheduleFlush(this.batch.length >= this.settings.batchSize ? 0 : this.settings.flushMs);
+      // Batches commit one after another, so acknowledgements follow commits in order.
+      this.flushing = this.flushing.then(() => this.flush(messages));
+    }, delayMs);
+  }
+
+  private async flush(messages: DurableMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const readings: TelemetryReading[] = [];
+    const accepted: DurableMessage[] = [];
+    for (const message of messages) {
+      const reading = this.decode(message);
+      if (reading === undefined) continue;
+      readings.push(reading);
+      accepted.push(message);
+    }
+    const started = performance.now();
+    try {
+      const result = await this.repository.insertBatch(readings);
+      for (const message of accepted) message.ack();
+      this.counters.readingsStored += result.readings;
+      this.counters.rowsStored += result.rows;
+      this.counters.duplicates += readings.length - result.readings;
+      this.readingsCounter.add(result.readings);
+      this.rowsCounter.add(result.rows);
+      this.batchSeconds.record((performance.now() - started) / 1000);
+    } catch (error) {
+      this.counters.failedBatches++;
+      this.failedCounter.add(1);
+      this.logger.error({ err: error, messages: accepted.length }, 'batch not stored; it will be redelivered');
+      for (const message of accepted) message.nak(this.settings.retryDelayMs);
+    }
+  }
+
+  private decode(message: DurableMessage): TelemetryReading | undefined {
+    try {
+      const parsed = TelemetryReadingSchema.safeParse(decodeJson(message.data));
+      if (parsed.success) return parsed.data;
+      this.poison(message, parsed.error.issues[0]?.message ?? 'invalid');
+    } catch {
+      this.poison(message, 'not JSON');
+    }
+    return undefined;
+  }
+
+  private poison(message: DurableMessage, detail: string): void {
+    this.counters.poison++;
+    this.poisonCounter.add(1);
+    this.logger.warn({ streamSequence: message.streamSequence, detail }, 'stream message can never be stored; terminated');
+    message.term();
+  }
+
+  /** Stops consuming, commits what is buffered, and leaves the rest for redelivery. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.subscription?.close();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const remaining = this.batch.splice(0);
+    this.flushing = this.flushing.then(() => this.flush(remaining));
+    await this.flushing;
+  }
+}

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { commonEnvShape, env, loadConfig, type Env } from '@rampart/service-kit';
+
+export const DEFAULT_HTTP_PORT = 8081;
+export const DEFAULT_INGEST_BATCH_SIZE = 2_000;
+export const DEFAULT_INGEST_FLUSH_MS = 100;
+export const DEFAULT_INGEST_MAX_ACK_PENDING = 20_000;
+export const DEFAULT_INGEST_ACK_WAIT_MS = 30_000;
+export const DEFAULT_RETENTION_DAYS = 30;
+export const DEFAULT_PARTITION_MAINTENANCE_MS = 60 * 60 * 1000;
+export const DEFAULT_RETRY_DELAY_MS = 1_000;
+
+export const telemetryEnvSchema = z
+  .object({
+    ...commonEnvShape,
+    HTTP_PORT: env.port().default(DEFAULT_HTTP_PORT),
+    DATABASE_URL: env.url(['postgres', 'postgresql']),
+    DB_POOL_SIZE: env.positiveInt().max(200).default(10),
+    INGEST_BATCH_SIZE: env.positiveInt().max(50_000).default(DEFAULT_INGEST_BATCH_SIZE),
+    INGEST_FLUSH_MS: env.milliseconds().default(DEFAULT_INGEST_FLUSH_MS),
+    INGEST_MAX_ACK_PENDING: env.positiveInt().default(DEFAULT_INGEST_MAX_ACK_PENDING),
+    INGEST_ACK_WAIT_MS: env.milliseconds().default(DEFAULT_INGEST_ACK_WAIT_MS),
+    INGEST_RETRY_DELAY_MS: env.milliseconds().default(DEFAULT_RETRY_DELAY_MS),
+    RETENTION_DAYS: env.positiveInt().min(2, 'at least 2 days: readings up to 24 h old are accepted').default(DEFAULT_RETENTION_DAYS),
+    PARTITION_MAINTENANCE_MS: env.milliseconds().default(DEFAULT_PARTITION_MAINTENANCE_MS),
+  })
+  .refine((e) => e.INGEST_MAX_ACK_PENDING >= e.INGEST_BATCH_SIZE, {
+    path: ['INGEST_MAX_ACK_PENDING'],
+    message: 'must be at least INGEST_BATCH_SIZE, or a batch can never fill',
+  });
+
+export interface TelemetryConfig {
+  readonly logLevel: z.infer<typeof telemetryEnvSchema>['LOG_LEVEL'];
+  readonly http: { readonly host: string; readonly port: number };
+  readonly natsUrl: string | undefined;
+  readonly busPrefix: string;
+  readonly otlpEndpoint: string | undefined;
+  readonly shutdownTimeoutMs: number;
+  readonly database: { readonly url: string; readonly poolSize: number };
+  readonly ingest: {
+    readonly batchSize: number;
+    readonly flushMs: number;
+    readonly maxAckPending: number;
+    readonly ackWaitMs: number;
+    readonly retryDelayMs: number;
+  };
+  readonly retention: { readonly days: number; readonly maintenanceMs: number };
+}
+
+export function loadTelemetryConfig(source: Env): TelemetryConfig {
+  const e = loadConfig('telemetry', telemetryEnvSchema, source);
+  return {
+    logLevel: e.LOG_LEVEL,
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
+    natsUrl: e.NATS_URL,
+    busPrefix: e.BUS_PREFIX,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    database: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE },
+    ingest: {
+      batchSize: e.INGEST_BATCH_SIZE,
+      flushMs: e.INGEST_FLUSH_MS,
+      maxAckPending: e.INGEST_MAX_ACK_PENDING,
+      ackWaitMs: e.INGEST_ACK_WAIT_MS,
+      retryDelayMs: e.INGEST_RETRY_DELAY_MS,
+    },
+    retention: { days: e.RETENTION_DAYS, maintenanceMs: e.PARTITION_MAINTENANCE_MS },
+  };
+}
