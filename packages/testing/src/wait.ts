@@ -1,0 +1,24 @@
+/**
+ * Polls `check` until it returns a value other than undefined/false, or
+ * fails after `timeoutMs` with the last observed state. Tests wait on
+ * conditions, never on fixed sleeps.
+ */
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  { timeoutMs = 10_000, intervalMs = 25, describe = 'condition' }: { timeoutMs?: number; intervalMs?: number; describe?: string } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${describe}`, { cause: lastError });
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

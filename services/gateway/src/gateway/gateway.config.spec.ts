@@ -1,0 +1,29 @@
+import { ConfigError } from '@rampart/service-kit';
+import { describe, expect, it } from 'vitest';
+import { loadGatewayConfig } from './gateway.config.js';
+
+const valid = { TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem', MANUFACTURER_CA_FILE: 'ca.pem' };
+
+describe('loadGatewayConfig', () => {
+  it('applies documented defaults', () => {
+    const config = loadGatewayConfig(valid);
+    expect(config.mqtt.port).toBe(8883);
+    expect(config.devListener).toBeUndefined();
+    expect(config.limits.maxPacketBytes).toBe(16 * 1024);
+  });
+
+  it('names every bad key at once', () => {
+    try {
+      loadGatewayConfig({ MQTT_PORT: '70000', MAX_PACKET_BYTES: 'lots', NATS_URL: 'http://x' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const keys = (error as ConfigError).issues.map((i) => i.key).sort();
+      expect(keys).toEqual(['MANUFACTURER_CA_FILE', 'MAX_PACKET_BYTES', 'MQTT_PORT', 'NATS_URL', 'TLS_CERT_FILE', 'TLS_KEY_FILE']);
+    }
+  });
+
+  it('refuses a development listener on a non-loopback address', () => {
+    expect(() => loadGatewayConfig({ ...valid, DEV_LISTENER_PORT: '1884', DEV_LISTENER_HOST: '0.0.0.0' })).toThrow(/DEV_LISTENER_HOST/);
+  });
+});

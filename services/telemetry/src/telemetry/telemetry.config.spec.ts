@@ -1,0 +1,21 @@
+import { ConfigError } from '@rampart/service-kit';
+import { describe, expect, it } from 'vitest';
+import { loadTelemetryConfig } from './telemetry.config.js';
+
+describe('loadTelemetryConfig', () => {
+  it('needs a PostgreSQL URL', () => {
+    expect(() => loadTelemetryConfig({})).toThrow(/DATABASE_URL/);
+    expect(() => loadTelemetryConfig({ DATABASE_URL: 'mysql://x/y' })).toThrow(/DATABASE_URL: must be a postgres or postgresql URL/);
+  });
+
+  it('names every bad key, including cross-field rules', () => {
+    try {
+      loadTelemetryConfig({ DATABASE_URL: 'postgres://h/db', INGEST_BATCH_SIZE: '5000', INGEST_MAX_ACK_PENDING: '100', RETENTION_DAYS: '1', LOG_LEVEL: 'loud' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const keys = (error as ConfigError).issues.map((i) => i.key).sort();
+      expect(keys).toEqual(expect.arrayContaining(['LOG_LEVEL', 'RETENTION_DAYS']));
+    }
+  });
+});

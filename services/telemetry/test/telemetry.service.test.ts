@@ -1,0 +1,91 @@
+import { ErrorCode, Stream, Subject, readingMessageId, type TelemetryReading } from '@rampart/contracts';
+import { NatsBus, TypedBus, createLogger, encodeJson } from '@rampart/service-kit';
+import { TEST_NATS_URL, createTestDatabase, uniqueBusPrefix, waitFor, type TestDatabase } from '@rampart/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadTelemetryConfig } from '../src/telemetry/telemetry.config.js';
+import { startTelemetry, type RunningTelemetry } from '../src/start-telemetry.js';
+
+const device = (n: number) => n.toString(16).padStart(64, 'd');
+
+describe('telemetry service', () => {
+  let db: TestDatabase;
+  let service: RunningTelemetry;
+  let bus: NatsBus;
+  const prefix = uniqueBusPrefix('tel');
+
+  async function publish(reading: TelemetryReading): Promise<void> {
+    await bus.publishDurable(Subject.telemetryReadingReceived, encodeJson(reading), { msgId: readingMessageId(reading.deviceId, reading.seq) });
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'telemetry-test', onError: () => undefined });
+    await bus.ensureStream({ name: Stream.telemetry.name, subjects: Stream.telemetry.subjects, maxAgeMs: 3_600_000, duplicateWindowMs: 60_000 });
+    const config = loadTelemetryConfig({
+      DATABASE_URL: db.url,
+      NATS_URL: TEST_NATS_URL,
+      BUS_PREFIX: prefix,
+      HTTP_PORT: '0',
+      INGEST_FLUSH_MS: '20',
+      INGEST_RETRY_DELAY_MS: '50',
+    });
+    service = await startTelemetry(config, createLogger('telemetry', 'silent'));
+  });
+
+  afterAll(async () => {
+    await service?.close();
+    await bus?.drain();
+    await db?.drop();
+  });
+
+  it('stores readings from the stream and answers REST queries', async () => {
+    const now = Date.now();
+    for (let seq = 0; seq < 5; seq++) await publish({ deviceId: device(1), seq, ts: now - 5000 + seq, receivedAt: now, metrics: { temp: seq } });
+    await waitFor(async () => (await service.repository.storedForDevices([device(1)])).readingsStored === 5, { describe: '5 stored readings' });
+    const latest = (await (await fetch(`${service.url}/v1/devices/${device(1)}/telemetry/latest`)).json()) as { metrics: Array<{ value: number }> };
+    expect(latest.metrics).toEqual([{ metric: 'temp', value: 4, ts: now - 5000 + 4 }]);
+    const range = (await (await fetch(`${service.url}/v1/devices/${device(1)}/telemetry?metric=temp&from=${now - 10_000}`)).json()) as { points: unknown[] };
+    expect(range.points).toHaveLength(5);
+    const stats = (await (await fetch(`${service.url}/v1/telemetry/stats`)).json()) as { readingsStored: number };
+    expect(stats.readingsStored).toBeGreaterThanOrEqual(5);
+    const openapi = (await (await fetch(`${service.url}/docs/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(openapi.paths)).toContain('/v1/devices/{deviceId}/telemetry/latest');
+  });
+
+  it('answers bus requests validated against the contracts', async () => {
+    const typed = new TypedBus(bus);
+    const reply = await typed.request(Subject.telemetryDeviceLatest, { deviceId: device(1) });
+    expect(reply.deviceId).toBe(device(1));
+    expect(reply.metrics.length).toBe(1);
+    const raw = JSON.parse(new TextDecoder().decode(await bus.request(Subject.telemetryDeviceLatest, encodeJson({ deviceId: 'nope' }), 2000))) as {
+      ok: boolean;
+      error: { code: string };
+    };
+    expect(raw).toMatchObject({ ok: false, error: { code: ErrorCode.badRequest } });
+  });
+
+  it('refuses bad query input with 400 and a reason', async () => {
+    const response = await fetch(`${service.url}/v1/devices/${device(1)}/telemetry?metric=TEMP;DROP&limit=-1`);
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { code: string; details: string[] };
+    expect(body.code).toBe('BAD_REQUEST');
+    expect(body.details.join(' ')).toMatch(/metric/);
+    expect((await fetch(`${service.url}/v1/devices/xyz/telemetry/latest`)).status).toBe(400);
+  });
+
+  it('terminates a poison message without blocking the readings behind it', async () => {
+    await bus.publishDurable(Subject.telemetryReadingReceived, new TextEncoder().encode('{"not":"a reading"}'), { msgId: 'poison-1' });
+    const now = Date.now();
+    await publish({ deviceId: device(2), seq: 1, ts: now, receivedAt: now, metrics: { temp: 1 } });
+    await waitFor(async () => (await service.repository.storedForDevices([device(2)])).readingsStored === 1, { describe: 'reading after poison' });
+    expect(service.ingest.counters.poison).toBe(1);
+  });
+
+  it('reports ready only while its database answers', async () => {
+    const ready = await fetch(`${service.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, checks: { database: { ok: true } } });
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/rampart_telemetry_rows_stored_total/);
+  });
+});

@@ -1,0 +1,46 @@
+import swc from 'unplugin-swc';
+import { defineConfig } from 'vitest/config';
+
+/**
+ * One runner for the whole repo. SWC compiles the sources so NestJS gets
+ * decorator metadata; the `rampart-source` export condition makes workspace
+ * packages resolve to their TypeScript sources, so tests never need a build
+ * (the end-to-end tests, which start the built services as processes, do).
+ */
+const shared = {
+  plugins: [swc.vite({ module: { type: 'es6' }, jsc: { target: 'es2022', parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true } } })],
+  resolve: { conditions: ['rampart-source'] },
+  ssr: { resolve: { conditions: ['rampart-source'] } },
+};
+
+export default defineConfig({
+  ...shared,
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['{packages,services,devices}/*/src/**/*.spec.ts'], testTimeout: 10_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['{packages,services,devices}/*/test/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.test.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+          // Each e2e file starts several processes; two at once fill a 2-core machine.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
