@@ -83,6 +83,11 @@ export class MqttGateway {
     return this.admission.queued;
   }
 
+  /** Running tallies of connections, messages, denials and shed load. */
+  get totals(): GatewayMetrics['totals'] {
+    return this.metrics.totals;
+  }
+
   get connectedClients(): number {
     return this.aedes?.connectedClients ?? 0;
   }

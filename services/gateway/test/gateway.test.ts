@@ -1,0 +1,197 @@
+import { connect as tlsConnect } from 'node:tls';
+import mqttPacket from 'mqtt-packet';
+import { SecuritySubsystem } from '@rampart/emulator';
+import { CertificateAuthority } from '@rampart/trust';
+import { waitFor } from '@rampart/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GatewayHarness, closed, connected, reading, socketClosed } from './gateway-harness.js';
+
+function connectPacket(clientId: string): Buffer {
+  return mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 30 });
+}
+
+describe('gateway', () => {
+  let gw: GatewayHarness;
+
+  beforeAll(async () => {
+    gw = await GatewayHarness.start({ CONNECT_TIMEOUT_MS: '500', MAX_PACKET_BYTES: '4096' });
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  describe('the telemetry path', () => {
+    it('acknowledges a QoS 1 reading only once it is in the stream, with the certified device id', async () => {
+      const device = await gw.device();
+      const client = gw.client(device);
+      await connected(client);
+      await client.publishAsync(`devices/${device.id}/telemetry`, reading(1), { qos: 1 });
+      await waitFor(() => gw.received.some((r) => (r as { deviceId: string }).deviceId === device.id), { describe: 'reading in stream' });
+      await client.endAsync();
+    });
+
+    it('acknowledges and discards a malformed reading, counts it, and keeps the session', async () => {
+      const device = await gw.device();
+      const client = gw.client(device);
+      await connected(client);
+      const before = gw.totals.denials['malformed_payload'] ?? 0;
+      await client.publishAsync(`devices/${device.id}/telemetry`, '{"seq": "x"}', { qos: 1 });
+      await client.publishAsync(`devices/${device.id}/telemetry`, 'not json', { qos: 1 });
+      expect(gw.totals.denials['malformed_payload']).toBe(before + 2);
+      expect(client.connected).toBe(true);
+      await client.publishAsync(`devices/${device.id}/telemetry`, reading(2), { qos: 1 });
+      await client.endAsync();
+    });
+
+    it('never stores a retained device message', async () => {
+      const device = await gw.device();
+      const client = gw.client(device);
+      await connected(client);
+      const before = gw.totals.denials['retain_refused'] ?? 0;
+      await client.publishAsync(`devices/${device.id}/telemetry`, reading(3), { qos: 1, retain: true });
+      expect(gw.totals.denials['retain_refused']).toBe(before + 1);
+      await client.endAsync();
+      const observer = await gw.device();
+      const watcher = gw.client(observer);
+      await connected(watcher);
+      const got: string[] = [];
+      watcher.on('message', (topic) => got.push(topic));
+      // Even a filter the ACL would allow receives no retained message from the device.
+      await watcher.subscribeAsync(`devices/${observer.id}/commands/#`, { qos: 1 });
+      await watcher.endAsync();
+      expect(got).toEqual([]);
+    });
+  });
+
+  describe('topic ACL', () => {
+    it.each(['#', '+/#', 'devices/+/telemetry', 'devices/#', '$SYS/#', 'devices/OTHER/commands/#'])(
+      'refuses subscribing to %s with 0x80 in the SUBACK and keeps the session [MQTT-3.9.3]',
+      async (filter) => {
+        const device = await gw.device();
+        const client = gw.client(device);
+        await connected(client);
+        const other = await gw.device();
+        // mqtt.js reports a refused filter as an error carrying the SUBACK.
+        const error = (await client.subscribeAsync(filter.replace('OTHER', other.id), { qos: 1 }).catch((e: unknown) => e)) as {
+          packet?: { granted?: number[] };
+        };
+        expect(error.packet?.granted).toEqual([128]);
+        expect(client.connected).toBe(true);
+        await client.endAsync();
+      },
+    );
+
+    it.each([
+      ['another device', (_me: string, other: string) => `devices/${other}/telemetry`, 'topic_not_allowed'],
+      ['$SYS', () => '$SYS/broker/uptime', 'topic_not_allowed'],
+      ['an unknown topic', (me: string) => `devices/${me}/firmware`, 'unknown_topic'],
+    ])('closes the connection on a publish to %s [MQTT-3.3.5-2]', async (_label, topicOf, reason) => {
+      const device = await gw.device();
+      const other = await gw.device();
+      const client = gw.client(device);
+      await connected(client);
+      const before = gw.totals.denials[reason] ?? 0;
+      const gone = closed(client);
+      client.publish(topicOf(device.id, other.id), reading(1), { qos: 1 });
+      await gone;
+      expect(gw.totals.denials[reason]).toBe(before + 1);
+    });
+
+    it('refuses a connection whose will targets another device', async () => {
+      const device = await gw.device();
+      const other = await gw.device();
+      const before = gw.totals.denials['topic_not_allowed'] ?? 0;
+      const client = gw.client(device, { will: { topic: `devices/${other.id}/telemetry`, payload: Buffer.from(reading(1)), qos: 1, retain: false } });
+      await expect(connected(client)).rejects.toThrow();
+      client.end(true);
+      expect(gw.totals.denials['topic_not_allowed']).toBe(before + 1);
+    });
+  });
+
+  describe('authentication', () => {
+    it('refuses a client id that is not the certified device id (CONNACK 0x02)', async () => {
+      const device = await gw.device();
+      const other = await gw.device();
+      const before = gw.totals.denials['client_id_mismatch'] ?? 0;
+      const client = gw.client(device, { clientId: other.id });
+      await expect(connected(client)).rejects.toThrow(/Identifier rejected/i);
+      client.end(true);
+      expect(gw.totals.denials['client_id_mismatch']).toBe(before + 1);
+    });
+
+    it('refuses a TLS client without a certificate', async () => {
+      const before = gw.totals.denials['not_authenticated'] ?? 0;
+      const socket = tlsConnect({ host: '127.0.0.1', port: gw.port, servername: 'localhost', ca: gw.pki.platformCa.certificatePem });
+      socket.on('error', () => undefined);
+      await socketClosed(socket);
+      await waitFor(() => (gw.totals.denials['not_authenticated'] ?? 0) > before, { describe: 'denial counted' });
+    });
+
+    it('refuses a certificate from a manufacturer it does not trust', async () => {
+      const rogue = await CertificateAuthority.create('rogue manufacturer');
+      const security = new SecuritySubsystem();
+      const cert = (await rogue.issueDeviceIdentity(security.deviceId, security.publicKeySpki)).toString('pem');
+      const before = gw.totals.denials['not_authenticated'] ?? 0;
+      const client = gw.client({ id: security.deviceId, security, certificatePem: cert });
+      await expect(connected(client)).rejects.toThrow();
+      client.end(true);
+      await waitFor(() => (gw.totals.denials['not_authenticated'] ?? 0) > before, { describe: 'denial counted' });
+    });
+  });
+
+  describe('hostile input', () => {
+    it('closes a connection that never sends CONNECT', async () => {
+      const device = await gw.device();
+      const before = gw.totals.denials['connect_timeout'] ?? 0;
+      const socket = await gw.rawSocket(device);
+      await socketClosed(socket);
+      expect(gw.totals.denials['connect_timeout']).toBe(before + 1);
+    });
+
+    it('closes a connection that declares a 256 MB packet, before buffering it', async () => {
+      const device = await gw.device();
+      const before = gw.totals.denials['packet_too_large'] ?? 0;
+      const heapBefore = process.memoryUsage().heapUsed;
+      const socket = await gw.rawSocket(device);
+      socket.on('error', () => undefined);
+      socket.write(connectPacket(device.id));
+      // PUBLISH with Remaining Length 268,435,455, then a trickle of body.
+      socket.write(Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]));
+      socket.write(Buffer.alloc(1024));
+      await socketClosed(socket);
+      expect(gw.totals.denials['packet_too_large']).toBe(before + 1);
+      expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * 1024 * 1024);
+    });
+
+    it('closes a connection that sends a packet over the size limit', async () => {
+      const device = await gw.device();
+      const client = gw.client(device);
+      await connected(client);
+      const before = gw.totals.denials['packet_too_large'] ?? 0;
+      const gone = closed(client);
+      client.publish(`devices/${device.id}/telemetry`, Buffer.alloc(8192, 0x20), { qos: 0 });
+      await gone;
+      expect(gw.totals.denials['packet_too_large']).toBe(before + 1);
+    });
+
+    it('closes a connection that sends garbage instead of MQTT', async () => {
+      const device = await gw.device();
+      const socket = await gw.rawSocket(device);
+      socket.on('error', () => undefined);
+      socket.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      await socketClosed(socket);
+    });
+
+    it('still serves devices after all of the above, and shows the counts on /metrics', async () => {
+      const device = await gw.device();
+      const client = gw.client(device);
+      await connected(client);
+      await client.publishAsync(`devices/${device.id}/telemetry`, reading(9), { qos: 1 });
+      await client.endAsync();
+      const text = await (await fetch(`${gw.running.url}/metrics`)).text();
+      expect(text).toMatch(/rampart_gateway_denials_total\{reason="packet_too_large"[^}]*\} [1-9]/);
+      expect(text).toMatch(/rampart_gateway_connections_total\{result="accepted"[^}]*\} [1-9]/);
+    });
+  });
+});
