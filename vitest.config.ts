@@ -8,7 +8,16 @@ import { defineConfig } from 'vitest/config';
  * (the end-to-end tests, which start the built services as processes, do).
  */
 const shared = {
-  plugins: [swc.vite({ module: { type: 'es6' }, jsc: { target: 'es2022', parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true } } })],
+  plugins: [
+    swc.vite({
+      module: { type: 'es6' },
+      jsc: {
+        target: 'es2022',
+        parser: { syntax: 'typescript', decorators: true },
+        transform: { legacyDecorator: true, decoratorMetadata: true },
+      },
+    }),
+  ],
   resolve: { conditions: ['rampart-source'] },
   ssr: { resolve: { conditions: ['rampart-source'] } },
 };

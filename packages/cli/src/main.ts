@@ -55,9 +55,24 @@ program
   .option('--api-port <port>', 'telemetry REST API port', port, Number(env['API_PORT'] ?? 8081))
   .option('--gateway-http-port <port>', 'gateway health/metrics port', port, Number(env['GATEWAY_HTTP_PORT'] ?? 8080))
   .addOption(outputOption())
-  .action(async (o: { fleet: boolean; devices: number; rate: number; duration: number; metrics: number; once: boolean; dataDir: string; report: string; mqttPort: number; apiPort: number; gatewayHttpPort: number; output: OutputFormat }) => {
-    process.exitCode = await up({ ...o, durationMs: o.duration });
-  });
+  .action(
+    async (o: {
+      fleet: boolean;
+      devices: number;
+      rate: number;
+      duration: number;
+      metrics: number;
+      once: boolean;
+      dataDir: string;
+      report: string;
+      mqttPort: number;
+      apiPort: number;
+      gatewayHttpPort: number;
+      output: OutputFormat;
+    }) => {
+      process.exitCode = await up({ ...o, durationMs: o.duration });
+    },
+  );
 
 const fleet = program.command('fleet').description('Emulated device fleets');
 fleet
@@ -70,11 +85,16 @@ fleet
   .option('--duration <time>', 'how long to publish', duration, 30_000)
   .option('--metrics <n>', 'metrics per reading', positiveInt('--metrics'), 8)
   .addOption(outputOption())
-  .action(async (o: { gateway: string; pki: string; devices: number; rate: number; duration: number; metrics: number; output: OutputFormat }) => {
-    process.exitCode = await fleetRun({ ...o, pkiDir: o.pki, durationMs: o.duration });
-  });
+  .action(
+    async (o: { gateway: string; pki: string; devices: number; rate: number; duration: number; metrics: number; output: OutputFormat }) => {
+      process.exitCode = await fleetRun({ ...o, pkiDir: o.pki, durationMs: o.duration });
+    },
+  );
 
-const telemetry = program.command('telemetry').description('Query stored telemetry').option('--api <url>', 'telemetry API', env['RAMPART_API'] ?? 'http://127.0.0.1:8081');
+const telemetry = program
+  .command('telemetry')
+  .description('Query stored telemetry')
+  .option('--api <url>', 'telemetry API', env['RAMPART_API'] ?? 'http://127.0.0.1:8081');
 const api = (): string => telemetry.opts<{ api: string }>().api;
 telemetry
   .command('latest <deviceId>')
@@ -106,7 +126,11 @@ telemetry
   .option('--bucket <seconds>', 'bucket width in seconds', '60')
   .addOption(outputOption())
   .action(async (metric: string, o: { bucket: string; output: OutputFormat }) => {
-    process.exitCode = await telemetryQuery(api(), `/v1/telemetry/aggregate?${new URLSearchParams({ metric, bucketSeconds: o.bucket })}`, o.output);
+    process.exitCode = await telemetryQuery(
+      api(),
+      `/v1/telemetry/aggregate?${new URLSearchParams({ metric, bucketSeconds: o.bucket })}`,
+      o.output,
+    );
   });
 telemetry
   .command('stats')

@@ -1,11 +1,6 @@
 import type { z } from 'zod';
 import { Subject } from './subjects.js';
-import {
-  DeviceLatestReplySchema,
-  DeviceLatestRequestSchema,
-  IngestStatsReplySchema,
-  IngestStatsRequestSchema,
-} from './telemetry.js';
+import { DeviceLatestReplySchema, DeviceLatestRequestSchema, IngestStatsReplySchema, IngestStatsRequestSchema } from './telemetry.js';
 
 /**
  * Every request/reply subject with the schema of its request and its reply.

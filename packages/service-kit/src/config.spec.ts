@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, env, loadConfig } from './config.js';
+import { type ConfigError, env, loadConfig } from './config.js';
 
 describe('loadConfig', () => {
   const schema = z.object({ PORT: env.port(), NAME: z.string().min(1), FLAG: env.bool().default(false) });

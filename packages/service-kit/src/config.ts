@@ -40,8 +40,7 @@ export const env = {
   port: () => z.coerce.number().int().min(0).max(65535),
   positiveInt: () => z.coerce.number().int().positive(),
   milliseconds: () => z.coerce.number().int().positive(),
-  bool: () =>
-    z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+  bool: () => z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
   url: (protocols: readonly string[]) =>
     z
       .string()

@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -51,7 +52,7 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
   }
   options.configure?.(app);
   await app.listen(options.port, options.host);
-  const address = app.getHttpServer().address() as AddressInfo;
+  const address = (app.getHttpServer() as HttpServer).address() as AddressInfo;
   const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${address.port}`;
   runtime.logger.info({ url, bus: runtime.bus.kind }, `${runtime.name} listening`);
 

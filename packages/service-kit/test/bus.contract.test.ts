@@ -12,9 +12,10 @@ const decode = (data: Uint8Array) => new TextDecoder().decode(data);
 type Create = (prefix: string) => Promise<MessageBus>;
 /** A second replica's view of the same bus: another NATS connection, or the same in-process bus. */
 type Peer = (bus: MessageBus, prefix: string) => Promise<MessageBus | undefined>;
-const connectNats: Create = (prefix) => NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'bus-contract-test', onError: () => undefined });
+const connectNats: Create = (prefix) =>
+  NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'bus-contract-test', onError: () => undefined });
 const implementations: Array<[string, Create, Peer]> = [
-  ['InProcessBus', async (prefix) => new InProcessBus(prefix), async () => undefined],
+  ['InProcessBus', (prefix) => Promise.resolve(new InProcessBus(prefix)), () => Promise.resolve(undefined)],
   ['NatsBus', connectNats, (_bus, prefix) => connectNats(prefix)],
 ];
 
@@ -36,13 +37,13 @@ describe.each(implementations)('%s', (_name, create, peer) => {
 
   it('answers a request from one member of a queue group', async () => {
     const answeredBy: string[] = [];
-    bus.serve('svc.thing.get', 'svc', async (data) => {
+    bus.serve('svc.thing.get', 'svc', (data) => {
       answeredBy.push('a');
-      return encode(`a:${decode(data)}`);
+      return Promise.resolve(encode(`a:${decode(data)}`));
     });
-    bus.serve('svc.thing.get', 'svc', async (data) => {
+    bus.serve('svc.thing.get', 'svc', (data) => {
       answeredBy.push('b');
-      return encode(`b:${decode(data)}`);
+      return Promise.resolve(encode(`b:${decode(data)}`));
     });
     const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => bus.request('svc.thing.get', encode(String(i)), 2_000)));
     expect(replies.map(decode).every((r) => /^[ab]:\d+$/.test(r))).toBe(true);

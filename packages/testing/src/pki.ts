@@ -5,7 +5,12 @@ import { loadOrCreateDevelopmentPki, type DevelopmentPki } from '@rampart/trust'
 
 export interface TestPki extends DevelopmentPki {
   readonly dir: string;
-  readonly files: { readonly gatewayCert: string; readonly gatewayKey: string; readonly manufacturerCa: string; readonly platformCa: string };
+  readonly files: {
+    readonly gatewayCert: string;
+    readonly gatewayKey: string;
+    readonly manufacturerCa: string;
+    readonly platformCa: string;
+  };
   remove(): Promise<void>;
 }
 

@@ -50,7 +50,7 @@ export class CertificateAuthority {
   }
 
   static async create(commonName: string, validityDays = DEFAULT_CA_VALIDITY_DAYS): Promise<CertificateAuthority> {
-    const keys = (await subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const keys = await subtle.generateKey(EC_P256, true, ['sign', 'verify']);
     const certificate = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serial(),
       name: `CN=${commonName}`,
@@ -116,7 +116,7 @@ export class CertificateAuthority {
     ipAddresses: readonly string[],
     validityDays = DEFAULT_SERVER_CERT_VALIDITY_DAYS,
   ): Promise<IssuedServerCertificate> {
-    const keys = (await subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const keys = await subtle.generateKey(EC_P256, true, ['sign', 'verify']);
     const certificate = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
       subject: `CN=${commonName}`,

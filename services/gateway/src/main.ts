@@ -7,7 +7,10 @@ try {
   const config = loadGatewayConfig(process.env);
   const logger = createLogger('gateway', config.logLevel);
   const running = await startGateway(config, logger);
-  closeOnSignals(running.close, (error) => logger.error({ err: error }, 'shutdown failed'));
+  closeOnSignals(
+    () => running.close(),
+    (error) => logger.error({ err: error }, 'shutdown failed'),
+  );
 } catch (error) {
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\n`);

@@ -51,8 +51,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger, shared
     await service.close();
     throw error;
   }
-  runtime.readiness.register('mqtt', async () => {
-    if (gateway.connectedClients < 0) throw new Error('broker closed');
-  });
+  runtime.readiness.register('mqtt', () => (gateway.listening ? Promise.resolve() : Promise.reject(new Error('MQTT listener closed'))));
   return { ...service, gateway, mqttPort: started.mqttPort, devPort: started.devPort };
 }

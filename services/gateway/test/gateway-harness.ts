@@ -1,6 +1,6 @@
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Durable, Stream, Subject } from '@rampart/contracts';
-import { SecuritySubsystem, manufactureDevice } from '@rampart/emulator';
+import { type SecuritySubsystem, manufactureDevice } from '@rampart/emulator';
 import { NatsBus, createLogger, decodeJson, type Closable } from '@rampart/service-kit';
 import { TEST_NATS_URL, createTestPki, uniqueBusPrefix, type TestPki } from '@rampart/testing';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -42,7 +42,13 @@ export class GatewayHarness {
     const bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'gateway-test', onError: () => undefined });
     const received: unknown[] = [];
     const consumer = await bus.consumeDurable(
-      { stream: Stream.telemetry.name, durable: Durable.telemetryIngest, filterSubject: Subject.telemetryReadingReceived, maxAckPending: 1000, ackWaitMs: 5000 },
+      {
+        stream: Stream.telemetry.name,
+        durable: Durable.telemetryIngest,
+        filterSubject: Subject.telemetryReadingReceived,
+        maxAckPending: 1000,
+        ackWaitMs: 5000,
+      },
       (m) => {
         received.push(decodeJson(m.data));
         m.ack();

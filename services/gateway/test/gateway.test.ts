@@ -102,7 +102,9 @@ describe('gateway', () => {
       const device = await gw.device();
       const other = await gw.device();
       const before = gw.totals.denials['topic_not_allowed'] ?? 0;
-      const client = gw.client(device, { will: { topic: `devices/${other.id}/telemetry`, payload: Buffer.from(reading(1)), qos: 1, retain: false } });
+      const client = gw.client(device, {
+        will: { topic: `devices/${other.id}/telemetry`, payload: Buffer.from(reading(1)), qos: 1, retain: false },
+      });
       await expect(connected(client)).rejects.toThrow();
       client.end(true);
       expect(gw.totals.denials['topic_not_allowed']).toBe(before + 1);

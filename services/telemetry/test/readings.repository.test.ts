@@ -42,7 +42,9 @@ describe(ReadingsRepository.name, () => {
     const batch = [reading(3, 1), reading(3, 2)];
     await repository.insertBatch(batch);
     expect(await repository.insertBatch([...batch, reading(3, 3)])).toEqual({ readings: 1, rows: 2 });
-    const rows = await queryDatabase<{ n: string }>(db.url, `SELECT count(*) AS n FROM telemetry.readings WHERE device_id = $1`, [device(3)]);
+    const rows = await queryDatabase<{ n: string }>(db.url, `SELECT count(*) AS n FROM telemetry.readings WHERE device_id = $1`, [
+      device(3),
+    ]);
     expect(Number(rows[0]?.n)).toBe(6);
     expect((await repository.storedForDevices([device(3)])).readingsStored).toBe(3);
   });
@@ -68,11 +70,15 @@ describe(ReadingsRepository.name, () => {
   it('creates daily partitions on demand and drops those past retention', async () => {
     const old = now - 10 * DAY;
     await repository.insertBatch([reading(5, 1, old)]);
-    const before = await queryDatabase<{ n: string }>(db.url, `SELECT count(*) AS n FROM telemetry.readings WHERE device_id = $1`, [device(5)]);
+    const before = await queryDatabase<{ n: string }>(db.url, `SELECT count(*) AS n FROM telemetry.readings WHERE device_id = $1`, [
+      device(5),
+    ]);
     expect(Number(before[0]?.n)).toBe(2);
     const dropped = await repository.partitions.dropExpired(now, 5);
     expect(dropped.length).toBeGreaterThanOrEqual(1);
-    const after = await queryDatabase<{ n: string }>(db.url, `SELECT count(*) AS n FROM telemetry.readings WHERE device_id = $1`, [device(5)]);
+    const after = await queryDatabase<{ n: string }>(db.url, `SELECT count(*) AS n FROM telemetry.readings WHERE device_id = $1`, [
+      device(5),
+    ]);
     expect(Number(after[0]?.n)).toBe(0);
     // Recent data survives retention.
     expect((await repository.latest(device(4))).metrics.length).toBe(2);

@@ -14,13 +14,20 @@ describe('telemetry service', () => {
   const prefix = uniqueBusPrefix('tel');
 
   async function publish(reading: TelemetryReading): Promise<void> {
-    await bus.publishDurable(Subject.telemetryReadingReceived, encodeJson(reading), { msgId: readingMessageId(reading.deviceId, reading.seq) });
+    await bus.publishDurable(Subject.telemetryReadingReceived, encodeJson(reading), {
+      msgId: readingMessageId(reading.deviceId, reading.seq),
+    });
   }
 
   beforeAll(async () => {
     db = await createTestDatabase();
     bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'telemetry-test', onError: () => undefined });
-    await bus.ensureStream({ name: Stream.telemetry.name, subjects: Stream.telemetry.subjects, maxAgeMs: 3_600_000, duplicateWindowMs: 60_000 });
+    await bus.ensureStream({
+      name: Stream.telemetry.name,
+      subjects: Stream.telemetry.subjects,
+      maxAgeMs: 3_600_000,
+      duplicateWindowMs: 60_000,
+    });
     const config = loadTelemetryConfig({
       DATABASE_URL: db.url,
       NATS_URL: TEST_NATS_URL,
@@ -40,11 +47,18 @@ describe('telemetry service', () => {
 
   it('stores readings from the stream and answers REST queries', async () => {
     const now = Date.now();
-    for (let seq = 0; seq < 5; seq++) await publish({ deviceId: device(1), seq, ts: now - 5000 + seq, receivedAt: now, metrics: { temp: seq } });
-    await waitFor(async () => (await service.repository.storedForDevices([device(1)])).readingsStored === 5, { describe: '5 stored readings' });
-    const latest = (await (await fetch(`${service.url}/v1/devices/${device(1)}/telemetry/latest`)).json()) as { metrics: Array<{ value: number }> };
+    for (let seq = 0; seq < 5; seq++)
+      await publish({ deviceId: device(1), seq, ts: now - 5000 + seq, receivedAt: now, metrics: { temp: seq } });
+    await waitFor(async () => (await service.repository.storedForDevices([device(1)])).readingsStored === 5, {
+      describe: '5 stored readings',
+    });
+    const latest = (await (await fetch(`${service.url}/v1/devices/${device(1)}/telemetry/latest`)).json()) as {
+      metrics: Array<{ value: number }>;
+    };
     expect(latest.metrics).toEqual([{ metric: 'temp', value: 4, ts: now - 5000 + 4 }]);
-    const range = (await (await fetch(`${service.url}/v1/devices/${device(1)}/telemetry?metric=temp&from=${now - 10_000}`)).json()) as { points: unknown[] };
+    const range = (await (await fetch(`${service.url}/v1/devices/${device(1)}/telemetry?metric=temp&from=${now - 10_000}`)).json()) as {
+      points: unknown[];
+    };
     expect(range.points).toHaveLength(5);
     const stats = (await (await fetch(`${service.url}/v1/telemetry/stats`)).json()) as { readingsStored: number };
     expect(stats.readingsStored).toBeGreaterThanOrEqual(5);
@@ -57,7 +71,9 @@ describe('telemetry service', () => {
     const reply = await typed.request(Subject.telemetryDeviceLatest, { deviceId: device(1) });
     expect(reply.deviceId).toBe(device(1));
     expect(reply.metrics.length).toBe(1);
-    const raw = JSON.parse(new TextDecoder().decode(await bus.request(Subject.telemetryDeviceLatest, encodeJson({ deviceId: 'nope' }), 2000))) as {
+    const raw = JSON.parse(
+      new TextDecoder().decode(await bus.request(Subject.telemetryDeviceLatest, encodeJson({ deviceId: 'nope' }), 2000)),
+    ) as {
       ok: boolean;
       error: { code: string };
     };
@@ -77,7 +93,9 @@ describe('telemetry service', () => {
     await bus.publishDurable(Subject.telemetryReadingReceived, new TextEncoder().encode('{"not":"a reading"}'), { msgId: 'poison-1' });
     const now = Date.now();
     await publish({ deviceId: device(2), seq: 1, ts: now, receivedAt: now, metrics: { temp: 1 } });
-    await waitFor(async () => (await service.repository.storedForDevices([device(2)])).readingsStored === 1, { describe: 'reading after poison' });
+    await waitFor(async () => (await service.repository.storedForDevices([device(2)])).readingsStored === 1, {
+      describe: 'reading after poison',
+    });
     expect(service.ingest.counters.poison).toBe(1);
   });
 

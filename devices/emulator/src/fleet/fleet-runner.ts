@@ -98,7 +98,12 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
       const security = new SecuritySubsystem();
       devices.push(
         new EmulatedDevice(
-          { deviceId: security.deviceId, endpoint: options.endpoint, ratePerSecond: options.ratePerDevice, metricsPerReading: options.metricsPerReading },
+          {
+            deviceId: security.deviceId,
+            endpoint: options.endpoint,
+            ratePerSecond: options.ratePerDevice,
+            metricsPerReading: options.metricsPerReading,
+          },
           env,
         ),
       );

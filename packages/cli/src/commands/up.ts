@@ -132,6 +132,9 @@ export async function up(options: UpOptions): Promise<number> {
     return exitCode;
   }
   process.stderr.write('Serving until Ctrl-C.\n');
-  closeOnSignals(platform.close, (error) => process.stderr.write(`shutdown failed: ${String(error)}\n`));
+  closeOnSignals(
+    () => platform.close(),
+    (error) => process.stderr.write(`shutdown failed: ${String(error)}\n`),
+  );
   return new Promise<number>(() => undefined);
 }

@@ -268,37 +268,36 @@ export class InProcessBus implements MessageBus {
     list.push(responder);
     this.responders.set(full, list);
     return {
-      close: async () => {
+      close: () => {
         const current = this.responders.get(full) ?? [];
         this.responders.set(
           full,
           current.filter((r) => r !== responder),
         );
+        return Promise.resolve();
       },
     };
   }
 
-  async ensureStream(options: StreamOptions): Promise<void> {
+  ensureStream(options: StreamOptions): Promise<void> {
     const name = streamName(this.prefix, options.name);
-    if (this.streams.has(name)) return;
-    this.streams.set(
-      name,
-      new InProcessStream({ ...options, name, subjects: options.subjects.map((s) => withPrefix(this.prefix, s)) }),
-    );
+    if (this.streams.has(name)) return Promise.resolve();
+    this.streams.set(name, new InProcessStream({ ...options, name, subjects: options.subjects.map((s) => withPrefix(this.prefix, s)) }));
+    return Promise.resolve();
   }
 
-  async publishDurable(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ duplicate: boolean }> {
-    if (this.draining) throw new BusError('UNAVAILABLE', 'bus is draining');
+  publishDurable(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ duplicate: boolean }> {
+    if (this.draining) return Promise.reject(new BusError('UNAVAILABLE', 'bus is draining'));
     const full = withPrefix(this.prefix, subject);
     for (const stream of this.streams.values()) {
-      if (stream.captures(full)) return stream.append(full, data.slice(), options);
+      if (stream.captures(full)) return Promise.resolve(stream.append(full, data.slice(), options));
     }
-    throw BusError.noResponders(`stream for ${subject}`);
+    return Promise.reject(BusError.noResponders(`stream for ${subject}`));
   }
 
-  async consumeDurable(options: DurableConsumerOptions, onMessage: (message: DurableMessage) => void): Promise<Closable> {
+  consumeDurable(options: DurableConsumerOptions, onMessage: (message: DurableMessage) => void): Promise<Closable> {
     const stream = this.streams.get(streamName(this.prefix, options.stream));
-    if (stream === undefined) throw new BusError('NOT_FOUND', `stream ${options.stream} does not exist`);
+    if (stream === undefined) return Promise.reject(new BusError('NOT_FOUND', `stream ${options.stream} does not exist`));
     let durable = stream.durables.get(options.durable);
     if (durable === undefined) {
       durable = new InProcessDurable(stream, { ...options, filterSubject: withPrefix(this.prefix, options.filterSubject) });
@@ -306,16 +305,18 @@ export class InProcessBus implements MessageBus {
     }
     const owner = durable;
     owner.addListener(onMessage);
-    return {
-      close: async () => {
+    return Promise.resolve({
+      close: () => {
         owner.removeListener(onMessage);
+        return Promise.resolve();
       },
-    };
+    });
   }
 
-  async drain(): Promise<void> {
+  drain(): Promise<void> {
     this.draining = true;
     this.responders.clear();
     for (const stream of this.streams.values()) for (const durable of stream.durables.values()) durable.close();
+    return Promise.resolve();
   }
 }

@@ -45,11 +45,7 @@ export function errorEnvelope(error: unknown): Envelope {
 export class TypedBus {
   constructor(private readonly bus: MessageBus) {}
 
-  async request<S extends RequestSubject>(
-    subject: S,
-    request: RequestOf<S>,
-    timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
-  ): Promise<ReplyOf<S>> {
+  async request<S extends RequestSubject>(subject: S, request: RequestOf<S>, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<ReplyOf<S>> {
     const contract = RequestContracts[subject];
     const checked = contract.request.safeParse(request);
     if (!checked.success) throw new BusError(ErrorCode.badRequest, `invalid request for ${subject}: ${checked.error.message}`);

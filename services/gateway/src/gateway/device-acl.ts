@@ -8,8 +8,7 @@ import {
 } from '@rampart/contracts';
 
 export type PublishDecision =
-  | { readonly allowed: true; readonly kind: DevicePublishKind }
-  | { readonly allowed: false; readonly reason: DenialReasonValue };
+  { readonly allowed: true; readonly kind: DevicePublishKind } | { readonly allowed: false; readonly reason: DenialReasonValue };
 
 export type SubscribeDecision = { readonly allowed: true } | { readonly allowed: false; readonly reason: DenialReasonValue };
 

@@ -27,8 +27,12 @@ export class GatewayMetrics {
     this.connections = meter.createCounter('rampart_gateway_connections_total', { description: 'MQTT connections by result' });
     this.activeConnections = meter.createUpDownCounter('rampart_gateway_connections_active', { description: 'Connected devices' });
     this.messages = meter.createCounter('rampart_gateway_messages_total', { description: 'PUBLISH packets received from devices' });
-    this.denials = meter.createCounter('rampart_gateway_denials_total', { description: 'Refused connections, publishes and subscriptions by reason' });
-    this.shed = meter.createCounter('rampart_gateway_shed_total', { description: 'Device messages dropped to protect the gateway, by reason' });
+    this.denials = meter.createCounter('rampart_gateway_denials_total', {
+      description: 'Refused connections, publishes and subscriptions by reason',
+    });
+    this.shed = meter.createCounter('rampart_gateway_shed_total', {
+      description: 'Device messages dropped to protect the gateway, by reason',
+    });
     this.bridged = meter.createCounter('rampart_gateway_bridged_total', { description: 'Readings stored in the telemetry stream' });
     this.bridgeErrors = meter.createCounter('rampart_gateway_bridge_errors_total', { description: 'Stream publishes that failed' });
     meter

@@ -29,7 +29,10 @@ export const gatewayEnvSchema = z.object({
   MANUFACTURER_CA_FILE: z.string().min(1, 'path to the trusted manufacturer CA certificates (PEM)'),
   DEV_LISTENER_PORT: env.port().optional(),
   DEV_LISTENER_HOST: z.string().refine(isLoopback, 'the development listener binds only to loopback').default('127.0.0.1'),
-  MAX_PACKET_BYTES: env.positiveInt().max(256 * 1024 * 1024).default(DEFAULT_MAX_PACKET_BYTES),
+  MAX_PACKET_BYTES: env
+    .positiveInt()
+    .max(256 * 1024 * 1024)
+    .default(DEFAULT_MAX_PACKET_BYTES),
   CONNECT_TIMEOUT_MS: env.milliseconds().default(DEFAULT_CONNECT_TIMEOUT_MS),
   MAX_CONNECTIONS: env.positiveInt().default(DEFAULT_MAX_CONNECTIONS),
   DEVICE_RATE_PER_SEC: env.positiveInt().default(DEFAULT_DEVICE_RATE_PER_SEC),

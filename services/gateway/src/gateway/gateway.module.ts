@@ -35,14 +35,15 @@ export class GatewayModule {
           provide: MqttGateway,
           useFactory: () => {
             const bridge = new TelemetryBridge(runtime.bus, systemClock, options.telemetryStream);
-            let gateway: MqttGateway | undefined;
+            // The gauges read the gateway that is created right after them.
+            const holder: { gateway?: MqttGateway } = {};
             const metrics = new GatewayMetrics(
               runtime.observability.meter,
-              () => gateway?.inFlight ?? 0,
-              () => gateway?.waiting ?? 0,
+              () => holder.gateway?.inFlight ?? 0,
+              () => holder.gateway?.waiting ?? 0,
             );
-            gateway = new MqttGateway(options.gateway, bridge, metrics, runtime.logger, systemClock);
-            return gateway;
+            holder.gateway = new MqttGateway(options.gateway, bridge, metrics, runtime.logger, systemClock);
+            return holder.gateway;
           },
         },
         GatewayLifecycle,

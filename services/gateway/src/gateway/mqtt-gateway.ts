@@ -1,6 +1,5 @@
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import { DenialReason, isDeviceId, type DenialReasonValue } from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
@@ -41,13 +40,18 @@ interface ConnectionInfo {
 }
 
 class DenialError extends Error {
-  constructor(readonly reason: DenialReasonValue, message: string) {
+  constructor(
+    readonly reason: DenialReasonValue,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 function authError(message: string, returnCode: number): AuthenticateError {
-  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+  // AuthErrorCode is a const enum in Aedes's types; the numbers are MQTT's CONNACK codes [MQTT-3.2.2.3].
+  const error: AuthenticateError = Object.assign(new Error(message), { returnCode: returnCode });
+  return error;
 }
 
 /**
@@ -56,7 +60,7 @@ function authError(message: string, returnCode: number): AuthenticateError {
  * bridge from device telemetry to the telemetry stream.
  */
 export class MqttGateway {
-  private readonly connections = new WeakMap<Duplex, ConnectionInfo>();
+  private readonly connections = new WeakMap<object, ConnectionInfo>();
   private readonly admission: Admission;
   private aedes: Aedes | undefined;
   private tlsServer: TlsServer | undefined;
@@ -86,6 +90,10 @@ export class MqttGateway {
   /** Running tallies of connections, messages, denials and shed load. */
   get totals(): GatewayMetrics['totals'] {
     return this.metrics.totals;
+  }
+
+  get listening(): boolean {
+    return this.tlsServer?.listening === true;
   }
 
   get connectedClients(): number {
@@ -185,7 +193,7 @@ export class MqttGateway {
   }
 
   private info(client: Client): ConnectionInfo | undefined {
-    return this.connections.get(client.conn as Duplex);
+    return this.connections.get(client.conn);
   }
 
   /** Connection count limit and the will message's ACL, before authentication. */
@@ -233,7 +241,11 @@ export class MqttGateway {
     callback(null, true);
   }
 
-  private authorizeSubscribe(client: Client, subscription: Subscription, callback: (error: Error | null, sub?: Subscription | null) => void): void {
+  private authorizeSubscribe(
+    client: Client,
+    subscription: Subscription,
+    callback: (error: Error | null, sub?: Subscription | null) => void,
+  ): void {
     const decision = authorizeDeviceSubscribe(client.id, subscription.topic);
     if (decision.allowed) {
       callback(null, subscription);

@@ -13,7 +13,13 @@ async function bridgeWithConsumer(): Promise<{ bridge: TelemetryBridge; received
   await bridge.start();
   const received: unknown[] = [];
   await bus.consumeDurable(
-    { stream: Stream.telemetry.name, durable: 'test', filterSubject: Subject.telemetryReadingReceived, maxAckPending: 100, ackWaitMs: 1000 },
+    {
+      stream: Stream.telemetry.name,
+      durable: 'test',
+      filterSubject: Subject.telemetryReadingReceived,
+      maxAckPending: 100,
+      ackWaitMs: 1000,
+    },
     (m) => {
       received.push(decodeJson(m.data));
       m.ack();
@@ -43,7 +49,10 @@ describe(TelemetryBridge.name, () => {
     ['a bad metric name', JSON.stringify({ seq: 1, ts: now, metrics: { 'DROP TABLE': 1 } })],
     ['a non-number value', JSON.stringify({ seq: 1, ts: now, metrics: { a: '1' } })],
     ['a negative seq', JSON.stringify({ seq: -1, ts: now, metrics: { a: 1 } })],
-    ['a huge metric count', JSON.stringify({ seq: 1, ts: now, metrics: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`m${i}`, i])) })],
+    [
+      'a huge metric count',
+      JSON.stringify({ seq: 1, ts: now, metrics: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`m${i}`, i])) }),
+    ],
   ])('refuses a payload with %s', async (_label, payload) => {
     const { bridge } = await bridgeWithConsumer();
     expect(await bridge.forward(deviceId, Buffer.from(payload))).toMatchObject({ kind: 'rejected', reason: 'malformed_payload' });

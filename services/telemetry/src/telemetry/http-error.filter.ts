@@ -16,7 +16,10 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (error instanceof HttpException) {
       status = error.getStatus();
       const payload = error.getResponse();
-      body = typeof payload === 'object' && payload !== null && 'code' in payload ? payload : { code: status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', message: error.message };
+      body =
+        typeof payload === 'object' && payload !== null && 'code' in payload
+          ? payload
+          : { code: status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', message: error.message };
     } else if (error instanceof QueryRangeError) {
       status = 400;
       body = { code: 'BAD_REQUEST', message: error.message };

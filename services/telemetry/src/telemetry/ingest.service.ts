@@ -49,7 +49,9 @@ export class IngestService {
     this.rowsCounter = meter.createCounter('rampart_telemetry_rows_stored_total', { description: 'Rows committed' });
     this.readingsCounter = meter.createCounter('rampart_telemetry_readings_stored_total', { description: 'Readings committed' });
     this.poisonCounter = meter.createCounter('rampart_telemetry_poison_total', { description: 'Stream messages that can never be stored' });
-    this.failedCounter = meter.createCounter('rampart_telemetry_batch_failures_total', { description: 'Batches that failed and were redelivered' });
+    this.failedCounter = meter.createCounter('rampart_telemetry_batch_failures_total', {
+      description: 'Batches that failed and were redelivered',
+    });
     this.batchSeconds = meter.createHistogram('rampart_telemetry_batch_seconds', { description: 'Time to commit one batch', unit: 's' });
   }
 

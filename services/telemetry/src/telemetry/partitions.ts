@@ -33,8 +33,10 @@ export class Partitions {
         );
       } catch (error) {
         // Another replica may have created it between our check and create.
-        const exists = await this.dataSource.query(`SELECT to_regclass($1) AS oid`, [`telemetry.${partitionName(day)}`]);
-        if ((exists as Array<{ oid: string | null }>)[0]?.oid === null) throw error;
+        const exists = await this.dataSource.query<Array<{ oid: string | null }>>(`SELECT to_regclass($1) AS oid`, [
+          `telemetry.${partitionName(day)}`,
+        ]);
+        if (exists[0]?.oid === null) throw error;
       }
       this.known.add(day);
     }
@@ -43,13 +45,13 @@ export class Partitions {
   /** Drops partitions wholly older than `retentionDays`; returns their names. */
   async dropExpired(now: number, retentionDays: number): Promise<string[]> {
     const cutoff = dayOf(now) - retentionDays * DAY_MS;
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<Array<{ name: string }>>(
       `SELECT c.relname AS name FROM pg_inherits i
          JOIN pg_class c ON c.oid = i.inhrelid
          JOIN pg_class p ON p.oid = i.inhparent
          JOIN pg_namespace n ON n.oid = p.relnamespace
         WHERE n.nspname = 'telemetry' AND p.relname = 'readings'`,
-    )) as Array<{ name: string }>;
+    );
     const dropped: string[] = [];
     for (const { name } of rows) {
       const match = PARTITION_NAME.exec(name);

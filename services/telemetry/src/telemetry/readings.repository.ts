@@ -70,7 +70,7 @@ export class ReadingsRepository {
       }
     }
     await this.partitions.ensure(days);
-    const result = (await this.dataSource.query(
+    const result = await this.dataSource.query<Array<{ readings: string; rows: string }>>(
       `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::bigint[], $5::float8[], $6::float8[])
            AS t(device_id, metric, ts_ms, seq, value, received_ms)
@@ -95,43 +95,43 @@ export class ReadingsRepository {
        )
        SELECT coalesce(sum(readings), 0)::bigint AS readings, coalesce(sum(rows), 0)::bigint AS rows FROM per_device`,
       [deviceIds, metrics, ts, seqs, values, receivedAt],
-    )) as Array<{ readings: string; rows: string }>;
+    );
     const row = result[0];
     return { readings: Number(row?.readings ?? 0), rows: Number(row?.rows ?? 0) };
   }
 
   async latest(deviceId: string): Promise<{ lastSeen: number | null; metrics: MetricPoint[] }> {
-    const seen = (await this.dataSource.query(
+    const seen = await this.dataSource.query<Array<{ last_seen: number }>>(
       `SELECT (extract(epoch FROM last_seen) * 1000)::float8 AS last_seen FROM telemetry.device_last_seen WHERE device_id = $1`,
       [deviceId],
-    )) as Array<{ last_seen: number }>;
+    );
     const lastSeen = seen[0]?.last_seen ?? null;
     if (lastSeen === null) return { lastSeen: null, metrics: [] };
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<Array<{ metric: string; value: number; ts: number }>>(
       `SELECT DISTINCT ON (metric) metric, value, (extract(epoch FROM ts) * 1000)::float8 AS ts
          FROM telemetry.readings WHERE device_id = $1
         ORDER BY metric, ts DESC`,
       [deviceId],
-    )) as Array<{ metric: string; value: number; ts: number }>;
+    );
     return { lastSeen: Math.round(lastSeen), metrics: rows.map((r) => ({ metric: r.metric, value: r.value, ts: Math.round(r.ts) })) };
   }
 
   async range(deviceId: string, metric: string, from: number, to: number, limit: number): Promise<MetricPoint[]> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<Array<{ metric: string; value: number; ts: number }>>(
       `SELECT metric, value, (extract(epoch FROM ts) * 1000)::float8 AS ts FROM telemetry.readings
         WHERE device_id = $1 AND metric = $2 AND ts >= to_timestamp($3 / 1000.0) AND ts < to_timestamp($4 / 1000.0)
         ORDER BY ts LIMIT $5`,
       [deviceId, metric, from, to, limit],
-    )) as Array<{ metric: string; value: number; ts: number }>;
+    );
     return rows.map((r) => ({ metric: r.metric, value: r.value, ts: Math.round(r.ts) }));
   }
 
   async lastSeen(limit: number, offset: number): Promise<DeviceLastSeen[]> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<Array<{ device_id: string; last_seen: number; last_seq: string; readings: string }>>(
       `SELECT device_id, (extract(epoch FROM last_seen) * 1000)::float8 AS last_seen, last_seq, readings
          FROM telemetry.device_last_seen ORDER BY last_seen DESC, device_id LIMIT $1 OFFSET $2`,
       [limit, offset],
-    )) as Array<{ device_id: string; last_seen: number; last_seq: string; readings: string }>;
+    );
     return rows.map((r) => ({
       deviceId: r.device_id,
       lastSeen: Math.round(r.last_seen),
@@ -141,7 +141,9 @@ export class ReadingsRepository {
   }
 
   async aggregate(metric: string, from: number, to: number, bucketSeconds: number): Promise<AggregateBucket[]> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<
+      Array<{ start: number; count: string; devices: string; min: number; max: number; avg: number }>
+    >(
       `SELECT (extract(epoch FROM date_bin(make_interval(secs => $4), ts, TIMESTAMPTZ 'epoch')) * 1000)::float8 AS start,
               count(*)::bigint AS count, count(DISTINCT device_id)::bigint AS devices,
               min(value) AS min, max(value) AS max, avg(value) AS avg
@@ -149,7 +151,7 @@ export class ReadingsRepository {
         WHERE metric = $1 AND ts >= to_timestamp($2 / 1000.0) AND ts < to_timestamp($3 / 1000.0)
         GROUP BY 1 ORDER BY 1`,
       [metric, from, to, bucketSeconds],
-    )) as Array<{ start: number; count: string; devices: string; min: number; max: number; avg: number }>;
+    );
     return rows.map((r) => ({
       start: Math.round(r.start),
       count: Number(r.count),
@@ -161,21 +163,21 @@ export class ReadingsRepository {
   }
 
   async totals(): Promise<IngestTotals> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<Array<{ readings: string; rows: string; devices: string }>>(
       `SELECT coalesce(sum(readings), 0)::bigint AS readings, coalesce(sum(rows), 0)::bigint AS rows, count(*)::bigint AS devices
          FROM telemetry.device_last_seen`,
-    )) as Array<{ readings: string; rows: string; devices: string }>;
+    );
     const row = rows[0];
     return { readingsStored: Number(row?.readings ?? 0), rowsStored: Number(row?.rows ?? 0), devices: Number(row?.devices ?? 0) };
   }
 
   /** Readings stored for the given devices (used to reconcile a fleet run). */
   async storedForDevices(deviceIds: readonly string[]): Promise<IngestTotals> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<Array<{ readings: string; rows: string; devices: string }>>(
       `SELECT coalesce(sum(readings), 0)::bigint AS readings, coalesce(sum(rows), 0)::bigint AS rows, count(*)::bigint AS devices
          FROM telemetry.device_last_seen WHERE device_id = ANY($1::text[])`,
       [deviceIds],
-    )) as Array<{ readings: string; rows: string; devices: string }>;
+    );
     const row = rows[0];
     return { readingsStored: Number(row?.readings ?? 0), rowsStored: Number(row?.rows ?? 0), devices: Number(row?.devices ?? 0) };
   }

@@ -10,7 +10,13 @@ describe('loadTelemetryConfig', () => {
 
   it('names every bad key, including cross-field rules', () => {
     try {
-      loadTelemetryConfig({ DATABASE_URL: 'postgres://h/db', INGEST_BATCH_SIZE: '5000', INGEST_MAX_ACK_PENDING: '100', RETENTION_DAYS: '1', LOG_LEVEL: 'loud' });
+      loadTelemetryConfig({
+        DATABASE_URL: 'postgres://h/db',
+        INGEST_BATCH_SIZE: '5000',
+        INGEST_MAX_ACK_PENDING: '100',
+        RETENTION_DAYS: '1',
+        LOG_LEVEL: 'loud',
+      });
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);

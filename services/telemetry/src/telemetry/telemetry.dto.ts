@@ -3,16 +3,14 @@ import { DEVICE_ID_PATTERN, METRIC_NAME_PATTERN } from '@rampart/contracts';
 import { z } from 'zod';
 
 /** Time in a query: epoch milliseconds or an ISO 8601 date. */
-const instant = z
-  .string()
-  .transform((v, ctx) => {
-    const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-    if (!Number.isFinite(ms)) {
-      ctx.addIssue({ code: 'custom', message: 'expected epoch milliseconds or an ISO 8601 date' });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const instant = z.string().transform((v, ctx) => {
+  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'expected epoch milliseconds or an ISO 8601 date' });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 export const DeviceIdParam = z.string().regex(DEVICE_ID_PATTERN, 'a device id is 64 lowercase hex characters');
 

@@ -1,0 +1,59 @@
+# Thin verbs over package scripts. Node 24 and the pinned pnpm come from
+# scripts/ensure-node.sh (from the npm registry) when the machine's are older.
+SHELL := /bin/bash
+TOOL_PATH := $(shell scripts/ensure-node.sh)
+export PATH := $(if $(TOOL_PATH),$(TOOL_PATH):)$(PATH)
+
+DEVICES ?= 100
+DURATION ?= 30s
+RATE ?= 1
+export DEVICES DURATION RATE ONCE
+
+.PHONY: all install build demo up test test-unit test-integration test-e2e check lint format bench services clean
+
+all: build
+
+node_modules/.modules.yaml: pnpm-lock.yaml package.json
+	pnpm install --frozen-lockfile
+	@touch $@
+
+install: node_modules/.modules.yaml
+
+build: install
+	pnpm build
+
+## The main job: every service in one process with an emulated fleet (no servers needed).
+demo: build
+	node packages/cli/dist/main.js up --fleet
+
+## Distributed mode on one machine: each service its own process, on the machine's NATS and PostgreSQL.
+up: build services
+	scripts/up-distributed.sh
+
+services:
+	scripts/ensure-services.sh
+
+test: build services
+	pnpm test
+
+test-unit: install
+	pnpm test:unit
+
+test-integration: install services
+	pnpm test:integration
+
+test-e2e: build services
+	pnpm test:e2e
+
+check: build
+	pnpm check
+
+format: install
+	pnpm format
+
+## make bench runs every benchmark; make bench NAME=gateway-throughput runs one.
+bench: build services
+	node bench/run.js $(NAME)
+
+clean:
+	rm -rf packages/*/dist services/*/dist devices/*/dist reports

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Makes sure PostgreSQL (127.0.0.1:5432) and NATS with JetStream
+# (127.0.0.1:4222) are running for the integration and end-to-end tests,
+# starting the machine's own servers if they have stopped. The embedded
+# mode (`make demo`) needs neither.
+set -euo pipefail
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() {
+  local port=$1 name=$2
+  for _ in $(seq 1 100); do listening "$port" && return 0; sleep 0.1; done
+  echo "ensure-services: $name did not start on port $port" >&2
+  return 1
+}
+
+if ! listening 5432; then
+  if ! command -v pg_ctlcluster >/dev/null; then
+    echo "ensure-services: installing PostgreSQL from Debian" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+  fi
+  echo "ensure-services: starting PostgreSQL" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
+  wait_for 5432 PostgreSQL
+fi
+
+if ! listening 4222; then
+  if ! command -v nats-server >/dev/null && [[ ! -x /usr/sbin/nats-server ]]; then
+    echo "ensure-services: installing nats-server from Debian" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >&2
+  fi
+  echo "ensure-services: starting NATS with JetStream" >&2
+  mkdir -p /var/lib/nats-server
+  start-stop-daemon --start --oknodo --background --exec "$(command -v nats-server || echo /usr/sbin/nats-server)" -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+  wait_for 4222 NATS
+fi
