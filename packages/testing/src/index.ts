@@ -5,3 +5,4 @@ export { freePort } from './ports.js';
 export { createTestPki } from './pki.js';
 export type { TestPki } from './pki.js';
 export { waitFor } from './wait.js';
+export { removeBusPrefix } from './nats-cleanup.js';

@@ -1,0 +1,44 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENTRY, ServiceProcess } from '../support/service-process.js';
+
+describe('embedded mode (rampart up --fleet --once)', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rampart-embedded-'));
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs every service in one process, with embedded PostgreSQL and the in-process bus, and loses nothing', async () => {
+    const report = join(dir, 'demo.json');
+    const cli = ServiceProcess.start(
+      'rampart-up',
+      ENTRY.cli,
+      {
+        DEVICES: '40',
+        DURATION: '6s',
+        RATE: '2',
+        ONCE: '1',
+        RAMPART_DATA_DIR: join(dir, 'data'),
+        MQTT_PORT: '0',
+        API_PORT: '0',
+        GATEWAY_HTTP_PORT: '0',
+        LOG_LEVEL: 'warn',
+      },
+      ['up', '--fleet', '--report', report, '--output', 'json'],
+    );
+    const { code } = await cli.exited;
+    expect(code, cli.stderr.join('\n')).toBe(0);
+    const result = JSON.parse(await readFile(report, 'utf8')) as Record<string, number | string | boolean>;
+    expect(result).toMatchObject({ devices: 40, devicesConnected: 40, lost: 0, unacknowledged: 0, bus: 'in-process', database: 'embedded', ok: true });
+    expect(result['telemetryAcknowledged']).toBe(result['telemetryPublished']);
+    expect(result['telemetryStored']).toBe(result['telemetryAcknowledged']);
+    expect(Number(result['telemetryPublished'])).toBeGreaterThan(300);
+  });
+});
