@@ -3,7 +3,12 @@ import { ENTRY, ServiceProcess } from '../support/service-process.js';
 
 describe('service start-up configuration', () => {
   it('the gateway refuses to start on a bad environment and names every bad key', async () => {
-    const proc = ServiceProcess.start('gateway', ENTRY.gateway, { MQTT_PORT: 'eighty', NATS_URL: 'http://nats', DEV_LISTENER_PORT: '1884', DEV_LISTENER_HOST: '10.0.0.1' });
+    const proc = ServiceProcess.start('gateway', ENTRY.gateway, {
+      MQTT_PORT: 'eighty',
+      NATS_URL: 'http://nats',
+      DEV_LISTENER_PORT: '1884',
+      DEV_LISTENER_HOST: '10.0.0.1',
+    });
     const { code } = await proc.exited;
     expect(code).toBe(78);
     const message = proc.stderr.join('\n');
@@ -13,7 +18,11 @@ describe('service start-up configuration', () => {
   });
 
   it('the telemetry service refuses to start on a bad environment and names every bad key', async () => {
-    const proc = ServiceProcess.start('telemetry', ENTRY.telemetry, { DATABASE_URL: 'mysql://db/x', INGEST_BATCH_SIZE: '0', RETENTION_DAYS: '1' });
+    const proc = ServiceProcess.start('telemetry', ENTRY.telemetry, {
+      DATABASE_URL: 'mysql://db/x',
+      INGEST_BATCH_SIZE: '0',
+      RETENTION_DAYS: '1',
+    });
     const { code } = await proc.exited;
     expect(code).toBe(78);
     const message = proc.stderr.join('\n');

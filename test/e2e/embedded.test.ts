@@ -36,7 +36,15 @@ describe('embedded mode (rampart up --fleet --once)', () => {
     const { code } = await cli.exited;
     expect(code, cli.stderr.join('\n')).toBe(0);
     const result = JSON.parse(await readFile(report, 'utf8')) as Record<string, number | string | boolean>;
-    expect(result).toMatchObject({ devices: 40, devicesConnected: 40, lost: 0, unacknowledged: 0, bus: 'in-process', database: 'embedded', ok: true });
+    expect(result).toMatchObject({
+      devices: 40,
+      devicesConnected: 40,
+      lost: 0,
+      unacknowledged: 0,
+      bus: 'in-process',
+      database: 'embedded',
+      ok: true,
+    });
     expect(result['telemetryAcknowledged']).toBe(result['telemetryPublished']);
     expect(result['telemetryStored']).toBe(result['telemetryAcknowledged']);
     expect(Number(result['telemetryPublished'])).toBeGreaterThan(300);
