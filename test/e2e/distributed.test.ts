@@ -11,7 +11,7 @@ import {
   type TestPki,
 } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceProcess, scrapeMetric, startGatewayProcess, startTelemetryProcess } from '../support/service-process.js';
+import { type ServiceProcess, scrapeMetric, startGatewayProcess, startTelemetryProcess } from '../support/service-process.js';
 
 const METRICS_PER_READING = 4;
 

@@ -4,7 +4,7 @@ import mqtt, { type IClientOptions } from 'mqtt';
 import { manufactureDevice, type ManufacturedDevice } from '@rampart/emulator';
 import { TEST_NATS_URL, createTestPki, removeBusPrefix, uniqueBusPrefix, type TestPki } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceProcess, residentBytes, scrapeMetric, startGatewayProcess } from '../support/service-process.js';
+import { type ServiceProcess, residentBytes, scrapeMetric, startGatewayProcess } from '../support/service-process.js';
 
 const FLOOD_MS = 60_000;
 const FLOODERS = 24;
