@@ -21,10 +21,19 @@ export {
   MAX_READING_AGE_MS,
   METRIC_NAME_PATTERN,
   MetricValueSchema,
+  MAX_READINGS_PER_BATCH,
+  TelemetryBatchSchema,
   TelemetryReadingSchema,
-  readingMessageId,
+  batchMessageId,
 } from './telemetry.js';
-export type { DeviceLatestReply, DeviceLatestRequest, DeviceTelemetry, IngestStatsReply, TelemetryReading } from './telemetry.js';
+export type {
+  DeviceLatestReply,
+  DeviceLatestRequest,
+  DeviceTelemetry,
+  IngestStatsReply,
+  TelemetryBatch,
+  TelemetryReading,
+} from './telemetry.js';
 export { DenialReason, ErrorCode, toWireErrorCode } from './errors.js';
 export type { DenialReasonValue, ErrorCodeValue, WireError } from './errors.js';
 export { RequestContracts, isRequestSubject } from './request-map.js';

@@ -4,8 +4,8 @@
  * installations can share one NATS server without seeing each other.
  */
 export const Subject = {
-  /** JetStream: one message per accepted device reading (gateway → telemetry). */
-  telemetryReadingReceived: 'telemetry.reading.received',
+  /** JetStream: a batch of accepted device readings (gateway → telemetry). */
+  telemetryBatchReceived: 'telemetry.batch.received',
   /** Request/reply: the newest reading of one device. */
   telemetryDeviceLatest: 'telemetry.device.latest',
   /** Request/reply: ingest counters of the telemetry service. */
@@ -15,7 +15,7 @@ export type SubjectName = (typeof Subject)[keyof typeof Subject];
 
 /** JetStream streams and the subjects each one captures. */
 export const Stream = {
-  telemetry: { name: 'TELEMETRY', subjects: [`${Subject.telemetryReadingReceived}`] },
+  telemetry: { name: 'TELEMETRY', subjects: [Subject.telemetryBatchReceived] },
 } as const;
 
 /** Durable consumer names. Every replica of a service shares its durable. */

@@ -35,9 +35,25 @@ export const TelemetryReadingSchema = z
   .strict();
 export type TelemetryReading = z.infer<typeof TelemetryReadingSchema>;
 
-/** The message id that makes a reading idempotent end to end. */
-export function readingMessageId(deviceId: string, seq: number): string {
-  return `${deviceId}:${seq}`;
+/** Readings the gateway packs into one stream message at most. */
+export const MAX_READINGS_PER_BATCH = 1_000;
+
+/**
+ * One stream message: readings the gateway accepted within a few
+ * milliseconds, from any devices. Batching amortises the stream's per-message
+ * cost; exactly-once storage rests on the reading's identity (device id +
+ * sequence), which the database enforces, not on the stream message.
+ */
+export const TelemetryBatchSchema = z
+  .object({
+    readings: z.array(TelemetryReadingSchema).min(1).max(MAX_READINGS_PER_BATCH),
+  })
+  .strict();
+export type TelemetryBatch = z.infer<typeof TelemetryBatchSchema>;
+
+/** The stream message id of a batch: unique per gateway process, reused only when that batch is retried. */
+export function batchMessageId(origin: string, batchSeq: number): string {
+  return `${origin}:${batchSeq}`;
 }
 
 export const DeviceLatestRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();

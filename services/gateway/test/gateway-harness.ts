@@ -45,12 +45,12 @@ export class GatewayHarness {
       {
         stream: Stream.telemetry.name,
         durable: Durable.telemetryIngest,
-        filterSubject: Subject.telemetryReadingReceived,
+        filterSubject: Subject.telemetryBatchReceived,
         maxAckPending: 1000,
         ackWaitMs: 5000,
       },
       (m) => {
-        received.push(decodeJson(m.data));
+        received.push(...(decodeJson(m.data) as { readings: unknown[] }).readings);
         m.ack();
       },
     );

@@ -1,4 +1,4 @@
-import { ErrorCode, Stream, Subject, readingMessageId, type TelemetryReading } from '@rampart/contracts';
+import { ErrorCode, Stream, Subject, type TelemetryReading } from '@rampart/contracts';
 import { NatsBus, TypedBus, createLogger, encodeJson } from '@rampart/service-kit';
 import { TEST_NATS_URL, createTestDatabase, uniqueBusPrefix, waitFor, type TestDatabase } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,10 +13,9 @@ describe('telemetry service', () => {
   let bus: NatsBus;
   const prefix = uniqueBusPrefix('tel');
 
-  async function publish(reading: TelemetryReading): Promise<void> {
-    await bus.publishDurable(Subject.telemetryReadingReceived, encodeJson(reading), {
-      msgId: readingMessageId(reading.deviceId, reading.seq),
-    });
+  let batchSeq = 0;
+  async function publish(...readings: TelemetryReading[]): Promise<void> {
+    await bus.publishDurable(Subject.telemetryBatchReceived, encodeJson({ readings }), { msgId: `test:${batchSeq++}` });
   }
 
   beforeAll(async () => {
@@ -90,7 +89,7 @@ describe('telemetry service', () => {
   });
 
   it('terminates a poison message without blocking the readings behind it', async () => {
-    await bus.publishDurable(Subject.telemetryReadingReceived, new TextEncoder().encode('{"not":"a reading"}'), { msgId: 'poison-1' });
+    await bus.publishDurable(Subject.telemetryBatchReceived, new TextEncoder().encode('{"not":"a reading"}'), { msgId: 'poison-1' });
     const now = Date.now();
     await publish({ deviceId: device(2), seq: 1, ts: now, receivedAt: now, metrics: { temp: 1 } });
     await waitFor(async () => (await service.repository.storedForDevices([device(2)])).readingsStored === 1, {

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { MAX_READINGS_PER_BATCH } from '@rampart/contracts';
 import { commonEnvShape, env, loadConfig, type Env } from '@rampart/service-kit';
 
 export const DEFAULT_MQTT_PORT = 8883;
@@ -12,6 +13,8 @@ export const DEFAULT_DEVICE_RATE_PER_SEC = 20;
 export const DEFAULT_DEVICE_RATE_BURST = 100;
 export const DEFAULT_BRIDGE_MAX_IN_FLIGHT = 2_048;
 export const DEFAULT_BRIDGE_MAX_WAITING = 8_192;
+export const DEFAULT_BRIDGE_BATCH_MAX_READINGS = 256;
+export const DEFAULT_BRIDGE_BATCH_MAX_DELAY_MS = 2;
 export const DEFAULT_STREAM_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
@@ -39,6 +42,8 @@ export const gatewayEnvSchema = z.object({
   DEVICE_RATE_BURST: env.positiveInt().default(DEFAULT_DEVICE_RATE_BURST),
   BRIDGE_MAX_IN_FLIGHT: env.positiveInt().default(DEFAULT_BRIDGE_MAX_IN_FLIGHT),
   BRIDGE_MAX_WAITING: env.positiveInt().default(DEFAULT_BRIDGE_MAX_WAITING),
+  BRIDGE_BATCH_MAX_READINGS: env.positiveInt().max(MAX_READINGS_PER_BATCH).default(DEFAULT_BRIDGE_BATCH_MAX_READINGS),
+  BRIDGE_BATCH_MAX_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(DEFAULT_BRIDGE_BATCH_MAX_DELAY_MS),
   TELEMETRY_STREAM_MAX_AGE_MS: env.milliseconds().default(DEFAULT_STREAM_MAX_AGE_MS),
   TELEMETRY_DUPLICATE_WINDOW_MS: env.milliseconds().default(DEFAULT_DUPLICATE_WINDOW_MS),
 });
@@ -68,7 +73,11 @@ export interface GatewayConfig {
     readonly bridgeMaxInFlight: number;
     readonly bridgeMaxWaiting: number;
   };
-  readonly telemetryStream: { readonly maxAgeMs: number; readonly duplicateWindowMs: number };
+  readonly telemetryStream: {
+    readonly maxAgeMs: number;
+    readonly duplicateWindowMs: number;
+    readonly batch: { readonly maxReadings: number; readonly maxDelayMs: number };
+  };
 }
 
 export function loadGatewayConfig(source: Env): GatewayConfig {
@@ -97,6 +106,10 @@ export function loadGatewayConfig(source: Env): GatewayConfig {
       bridgeMaxInFlight: e.BRIDGE_MAX_IN_FLIGHT,
       bridgeMaxWaiting: e.BRIDGE_MAX_WAITING,
     },
-    telemetryStream: { maxAgeMs: e.TELEMETRY_STREAM_MAX_AGE_MS, duplicateWindowMs: e.TELEMETRY_DUPLICATE_WINDOW_MS },
+    telemetryStream: {
+      maxAgeMs: e.TELEMETRY_STREAM_MAX_AGE_MS,
+      duplicateWindowMs: e.TELEMETRY_DUPLICATE_WINDOW_MS,
+      batch: { maxReadings: e.BRIDGE_BATCH_MAX_READINGS, maxDelayMs: e.BRIDGE_BATCH_MAX_DELAY_MS },
+    },
   };
 }

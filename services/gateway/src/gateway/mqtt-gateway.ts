@@ -385,6 +385,8 @@ export class MqttGateway {
     if (aedes !== undefined) await new Promise<void>((resolve) => aedes.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     await Promise.all(closing);
+    // Readings already accepted still go to the stream before the bus drains.
+    await this.bridge.drain();
   }
 }
 

@@ -1,27 +1,30 @@
 import { InProcessBus, decodeJson } from '@rampart/service-kit';
 import { Stream, Subject } from '@rampart/contracts';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TelemetryBridge } from './telemetry-bridge.js';
 
 const deviceId = 'c'.repeat(64);
 const now = 1_800_000_000_000;
 const clock = { now: () => now };
 
-async function bridgeWithConsumer(): Promise<{ bridge: TelemetryBridge; received: unknown[] }> {
+async function bridgeWithConsumer(): Promise<{
+  bridge: TelemetryBridge;
+  received: Array<{ readings: Array<{ deviceId: string; seq: number }> }>;
+}> {
   const bus = new InProcessBus();
-  const bridge = new TelemetryBridge(bus, clock, { maxAgeMs: 60_000, duplicateWindowMs: 60_000 });
+  const bridge = new TelemetryBridge(bus, clock, { maxAgeMs: 60_000, duplicateWindowMs: 60_000, batch: { maxReadings: 3, maxDelayMs: 5 } });
   await bridge.start();
-  const received: unknown[] = [];
+  const received: Array<{ readings: Array<{ deviceId: string; seq: number }> }> = [];
   await bus.consumeDurable(
     {
       stream: Stream.telemetry.name,
       durable: 'test',
-      filterSubject: Subject.telemetryReadingReceived,
+      filterSubject: Subject.telemetryBatchReceived,
       maxAckPending: 100,
       ackWaitMs: 1000,
     },
     (m) => {
-      received.push(decodeJson(m.data));
+      received.push(decodeJson(m.data) as { readings: Array<{ deviceId: string; seq: number }> });
       m.ack();
     },
   );
@@ -30,16 +33,27 @@ async function bridgeWithConsumer(): Promise<{ bridge: TelemetryBridge; received
 
 describe(TelemetryBridge.name, () => {
   it('stores a valid reading with the device id from the connection, not the payload', async () => {
-    const { bridge } = await bridgeWithConsumer();
+    const { bridge, received } = await bridgeWithConsumer();
     const outcome = await bridge.forward(deviceId, Buffer.from(JSON.stringify({ seq: 1, ts: now, metrics: { temp: 1 } })));
-    expect(outcome).toEqual({ kind: 'stored', duplicate: false });
+    expect(outcome).toEqual({ kind: 'stored' });
+    await vi.waitFor(() =>
+      expect(received.flatMap((b) => b.readings)).toEqual([{ deviceId, seq: 1, ts: now, receivedAt: now, metrics: { temp: 1 } }]),
+    );
   });
 
-  it('drops a resend of the same sequence number as a duplicate', async () => {
-    const { bridge } = await bridgeWithConsumer();
-    const payload = Buffer.from(JSON.stringify({ seq: 7, ts: now, metrics: { temp: 1 } }));
-    await bridge.forward(deviceId, payload);
-    expect(await bridge.forward(deviceId, payload)).toEqual({ kind: 'stored', duplicate: true });
+  it('packs readings from many devices into one stream message, sent when full or after the delay', async () => {
+    const { bridge, received } = await bridgeWithConsumer();
+    const other = 'e'.repeat(64);
+    const payload = (seq: number) => Buffer.from(JSON.stringify({ seq, ts: now, metrics: { temp: seq } }));
+    // Three readings fill a batch (maxReadings 3); the fourth goes out on the 5 ms timer.
+    await Promise.all([
+      bridge.forward(deviceId, payload(1)),
+      bridge.forward(other, payload(2)),
+      bridge.forward(deviceId, payload(3)),
+      bridge.forward(other, payload(4)),
+    ]);
+    await vi.waitFor(() => expect(received.map((b) => b.readings.length)).toEqual([3, 1]));
+    expect(received[0]?.readings.map((r) => r.deviceId)).toEqual([deviceId, other, deviceId]);
   });
 
   it.each([

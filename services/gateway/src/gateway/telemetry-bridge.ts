@@ -4,35 +4,38 @@ import {
   MAX_CLOCK_AHEAD_MS,
   MAX_READING_AGE_MS,
   Stream,
-  Subject,
-  readingMessageId,
   type DenialReasonValue,
   type TelemetryReading,
 } from '@rampart/contracts';
-import { encodeJson, type Clock, type MessageBus } from '@rampart/service-kit';
+import type { Clock, MessageBus } from '@rampart/service-kit';
+import { ReadingBatcher, type BatchSettings } from './reading-batcher.js';
 
 export type BridgeOutcome =
-  | { readonly kind: 'stored'; readonly duplicate: boolean }
-  | { readonly kind: 'rejected'; readonly reason: DenialReasonValue; readonly detail: string };
+  { readonly kind: 'stored' } | { readonly kind: 'rejected'; readonly reason: DenialReasonValue; readonly detail: string };
 
 export interface TelemetryStreamSettings {
   readonly maxAgeMs: number;
   readonly duplicateWindowMs: number;
+  readonly batch: BatchSettings;
 }
 
 /**
  * Turns a device's telemetry PUBLISH into a reading on the telemetry stream.
  * The payload is hostile until it parses against the contract; the device id
  * comes from the authenticated connection, never from the payload. The
- * message id (device id + sequence) makes a retransmission a no-op in the
- * stream's duplicate window and in the database.
+ * reading's identity (device id + sequence) makes a retransmission a no-op
+ * in the database.
  */
 export class TelemetryBridge {
+  private readonly batcher: ReadingBatcher;
+
   constructor(
     private readonly bus: MessageBus,
     private readonly clock: Clock,
     private readonly settings: TelemetryStreamSettings,
-  ) {}
+  ) {
+    this.batcher = new ReadingBatcher(bus, settings.batch);
+  }
 
   async start(): Promise<void> {
     await this.bus.ensureStream({
@@ -63,9 +66,12 @@ export class TelemetryBridge {
   async forward(deviceId: string, payload: Buffer): Promise<BridgeOutcome> {
     const reading = this.parse(deviceId, payload);
     if ('reason' in reading) return { kind: 'rejected', reason: reading.reason, detail: reading.detail };
-    const { duplicate } = await this.bus.publishDurable(Subject.telemetryReadingReceived, encodeJson(reading), {
-      msgId: readingMessageId(deviceId, reading.seq),
-    });
-    return { kind: 'stored', duplicate };
+    await this.batcher.add(reading);
+    return { kind: 'stored' };
+  }
+
+  /** Sends readings still waiting for their batch. */
+  drain(): Promise<void> {
+    return this.batcher.drain();
   }
 }

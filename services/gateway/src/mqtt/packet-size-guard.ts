@@ -94,6 +94,15 @@ export function guardSocket(socket: Socket, maxPacketBytes: number, onViolation:
       }
       socket.write(chunk, (error) => callback(error ?? null));
     },
+    // Packets Aedes writes while the socket is busy (PUBACKs for a whole
+    // read batch) leave in one socket write instead of one each.
+    writev(chunks, callback) {
+      if (socket.destroyed) {
+        callback();
+        return;
+      }
+      socket.write(Buffer.concat(chunks.map((c) => c.chunk as Buffer)), (error) => callback(error ?? null));
+    },
     final(callback) {
       socket.end(callback);
     },

@@ -1,5 +1,5 @@
 import type { Counter, Histogram, Meter } from '@opentelemetry/api';
-import { Durable, Stream, Subject, TelemetryReadingSchema, type TelemetryReading } from '@rampart/contracts';
+import { Durable, Stream, Subject, TelemetryBatchSchema, type TelemetryReading } from '@rampart/contracts';
 import { decodeJson, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
 import type { ReadingsRepository } from './readings.repository.js';
 
@@ -20,14 +20,16 @@ export interface IngestCounters {
 }
 
 /**
- * The telemetry stream's durable consumer, shared by every replica. Messages
- * are batched and written in one statement; they are acknowledged only after
- * that statement commits, so a crash at any point means redelivery, and
+ * The telemetry stream's durable consumer, shared by every replica. Stream
+ * messages (each a batch of readings from the gateway) are gathered until
+ * `batchSize` readings or `flushMs`, written in one statement, and
+ * acknowledged only after that statement commits, so a crash at any point means redelivery, and
  * redelivery is harmless because the insert is idempotent. A message that
  * can never be valid is terminated (not retried forever) and counted.
  */
 export class IngestService {
-  private batch: DurableMessage[] = [];
+  private batch: Array<{ message: DurableMessage; readings: TelemetryReading[] }> = [];
+  private batchReadings = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private subscription: Closable | undefined;
@@ -68,7 +70,7 @@ export class IngestService {
       {
         stream: Stream.telemetry.name,
         durable: Durable.telemetryIngest,
-        filterSubject: Subject.telemetryReadingReceived,
+        filterSubject: Subject.telemetryBatchReceived,
         maxAckPending: this.settings.maxAckPending,
         ackWaitMs: this.settings.ackWaitMs,
       },
@@ -81,35 +83,43 @@ export class IngestService {
       message.nak();
       return;
     }
-    this.batch.push(message);
-    if (this.batch.length >= this.settings.batchSize) {
+    const readings = this.decode(message);
+    if (readings === undefined) return;
+    this.batch.push({ message, readings });
+    this.batchReadings += readings.length;
+    if (this.batchReadings >= this.settings.batchSize) {
       this.scheduleFlush(0);
     } else if (this.timer === undefined) {
       this.scheduleFlush(this.settings.flushMs);
     }
   }
 
+  private takeBatch(): Array<{ message: DurableMessage; readings: TelemetryReading[] }> {
+    let count = 0;
+    let take = 0;
+    while (take < this.batch.length && (take === 0 || count + (this.batch[take]?.readings.length ?? 0) <= this.settings.batchSize)) {
+      count += this.batch[take]?.readings.length ?? 0;
+      take++;
+    }
+    this.batchReadings -= count;
+    return this.batch.splice(0, take);
+  }
+
   private scheduleFlush(delayMs: number): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      const messages = this.batch.splice(0, this.settings.batchSize);
-      if (this.batch.length > 0) this.scheduleFlush(this.batch.length >= this.settings.batchSize ? 0 : this.settings.flushMs);
+      const taken = this.takeBatch();
+      if (this.batch.length > 0) this.scheduleFlush(this.batchReadings >= this.settings.batchSize ? 0 : this.settings.flushMs);
       // Batches commit one after another, so acknowledgements follow commits in order.
-      this.flushing = this.flushing.then(() => this.flush(messages));
+      this.flushing = this.flushing.then(() => this.flush(taken));
     }, delayMs);
   }
 
-  private async flush(messages: DurableMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    const readings: TelemetryReading[] = [];
-    const accepted: DurableMessage[] = [];
-    for (const message of messages) {
-      const reading = this.decode(message);
-      if (reading === undefined) continue;
-      readings.push(reading);
-      accepted.push(message);
-    }
+  private async flush(taken: Array<{ message: DurableMessage; readings: TelemetryReading[] }>): Promise<void> {
+    if (taken.length === 0) return;
+    const readings = taken.flatMap((t) => t.readings);
+    const accepted = taken.map((t) => t.message);
     const started = performance.now();
     try {
       const result = await this.repository.insertBatch(readings);
@@ -128,10 +138,10 @@ export class IngestService {
     }
   }
 
-  private decode(message: DurableMessage): TelemetryReading | undefined {
+  private decode(message: DurableMessage): TelemetryReading[] | undefined {
     try {
-      const parsed = TelemetryReadingSchema.safeParse(decodeJson(message.data));
-      if (parsed.success) return parsed.data;
+      const parsed = TelemetryBatchSchema.safeParse(decodeJson(message.data));
+      if (parsed.success) return parsed.data.readings;
       this.poison(message, parsed.error.issues[0]?.message ?? 'invalid');
     } catch {
       this.poison(message, 'not JSON');
@@ -153,6 +163,7 @@ export class IngestService {
     clearTimeout(this.timer);
     this.timer = undefined;
     const remaining = this.batch.splice(0);
+    this.batchReadings = 0;
     this.flushing = this.flushing.then(() => this.flush(remaining));
     await this.flushing;
   }

@@ -1,0 +1,18 @@
+// make bench runs every benchmark; make bench NAME=<name> runs one. Each
+// prints a ratio against a baseline measured in the same run and writes
+// reports/bench/<name>.json.
+const BENCHMARKS = {
+  'gateway-throughput': () => import('./gateway-throughput.js'),
+  'telemetry-ingest': () => import('./telemetry-ingest.js'),
+};
+
+const wanted = process.argv[2];
+if (wanted !== undefined && !(wanted in BENCHMARKS)) {
+  process.stderr.write(`unknown benchmark "${wanted}"; choose one of: ${Object.keys(BENCHMARKS).join(', ')}\n`);
+  process.exit(2);
+}
+for (const [name, load] of Object.entries(BENCHMARKS)) {
+  if (wanted !== undefined && name !== wanted) continue;
+  process.stdout.write(`${name} …\n`);
+  await (await load()).run();
+}
