@@ -9,6 +9,8 @@ export interface IngestSettings {
   readonly maxAckPending: number;
   readonly ackWaitMs: number;
   readonly retryDelayMs: number;
+  /** Batches written at once, each on its own connection. */
+  readonly concurrency: number;
 }
 
 export interface IngestCounters {
@@ -31,7 +33,8 @@ export class IngestService {
   private batch: Array<{ message: DurableMessage; readings: TelemetryReading[] }> = [];
   private batchReadings = 0;
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
+  /** One chain per concurrent writer; a batch goes to the chain that frees up first. */
+  private readonly writers: Array<Promise<void>>;
   private subscription: Closable | undefined;
   private stopped = false;
   readonly counters: IngestCounters = { readingsStored: 0, rowsStored: 0, duplicates: 0, poison: 0, failedBatches: 0 };
@@ -55,6 +58,17 @@ export class IngestService {
       description: 'Batches that failed and were redelivered',
     });
     this.batchSeconds = meter.createHistogram('rampart_telemetry_batch_seconds', { description: 'Time to commit one batch', unit: 's' });
+    this.writers = Array.from({ length: settings.concurrency }, () => Promise.resolve());
+  }
+
+  private turn = 0;
+
+  /** Queues a batch behind one writer (round robin), so at most `concurrency` statements run at once. */
+  private write(taken: Array<{ message: DurableMessage; readings: TelemetryReading[] }>): Promise<void> {
+    const index = this.turn++ % this.writers.length;
+    const next = (this.writers[index] ?? Promise.resolve()).then(() => this.flush(taken));
+    this.writers[index] = next;
+    return next;
   }
 
   async start(): Promise<void> {
@@ -111,8 +125,8 @@ export class IngestService {
       this.timer = undefined;
       const taken = this.takeBatch();
       if (this.batch.length > 0) this.scheduleFlush(this.batchReadings >= this.settings.batchSize ? 0 : this.settings.flushMs);
-      // Batches commit one after another, so acknowledgements follow commits in order.
-      this.flushing = this.flushing.then(() => this.flush(taken));
+      // Each message is acknowledged after its own batch commits; order between batches does not matter.
+      void this.write(taken);
     }, delayMs);
   }
 
@@ -164,7 +178,7 @@ export class IngestService {
     this.timer = undefined;
     const remaining = this.batch.splice(0);
     this.batchReadings = 0;
-    this.flushing = this.flushing.then(() => this.flush(remaining));
-    await this.flushing;
+    void this.write(remaining);
+    await Promise.all(this.writers);
   }
 }

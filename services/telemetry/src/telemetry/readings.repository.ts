@@ -77,6 +77,8 @@ export class ReadingsRepository {
        ), inserted AS (
          INSERT INTO telemetry.readings (device_id, metric, ts, seq, value, received_at)
          SELECT device_id, metric, to_timestamp(ts_ms / 1000.0), seq, value, to_timestamp(received_ms / 1000.0) FROM input
+         -- Key order: concurrent writers then take index locks in the same order and cannot deadlock.
+         ORDER BY device_id, metric, ts_ms, seq
          ON CONFLICT DO NOTHING
          RETURNING device_id, seq, received_at
        ), per_device AS (
@@ -85,7 +87,7 @@ export class ReadingsRepository {
            FROM inserted GROUP BY device_id
        ), upserted AS (
          INSERT INTO telemetry.device_last_seen AS d (device_id, last_seen, last_seq, readings, rows)
-         SELECT device_id, last_seen, last_seq, readings, rows FROM per_device
+         SELECT device_id, last_seen, last_seq, readings, rows FROM per_device ORDER BY device_id
          ON CONFLICT (device_id) DO UPDATE SET
            last_seen = GREATEST(d.last_seen, excluded.last_seen),
            last_seq  = GREATEST(d.last_seq, excluded.last_seq),

@@ -10,6 +10,7 @@ export const DEFAULT_INGEST_ACK_WAIT_MS = 30_000;
 export const DEFAULT_RETENTION_DAYS = 30;
 export const DEFAULT_PARTITION_MAINTENANCE_MS = 60 * 60 * 1000;
 export const DEFAULT_RETRY_DELAY_MS = 1_000;
+export const DEFAULT_INGEST_CONCURRENCY = 2;
 
 export const telemetryEnvSchema = z.object({
   ...commonEnvShape,
@@ -21,6 +22,7 @@ export const telemetryEnvSchema = z.object({
   INGEST_MAX_ACK_PENDING: env.positiveInt().default(DEFAULT_INGEST_MAX_ACK_PENDING),
   INGEST_ACK_WAIT_MS: env.milliseconds().default(DEFAULT_INGEST_ACK_WAIT_MS),
   INGEST_RETRY_DELAY_MS: env.milliseconds().default(DEFAULT_RETRY_DELAY_MS),
+  INGEST_CONCURRENCY: env.positiveInt().max(16).default(DEFAULT_INGEST_CONCURRENCY),
   RETENTION_DAYS: env.positiveInt().min(2, 'at least 2 days: readings up to 24 h old are accepted').default(DEFAULT_RETENTION_DAYS),
   PARTITION_MAINTENANCE_MS: env.milliseconds().default(DEFAULT_PARTITION_MAINTENANCE_MS),
 });
@@ -39,6 +41,7 @@ export interface TelemetryConfig {
     readonly maxAckPending: number;
     readonly ackWaitMs: number;
     readonly retryDelayMs: number;
+    readonly concurrency: number;
   };
   readonly retention: { readonly days: number; readonly maintenanceMs: number };
 }
@@ -59,6 +62,7 @@ export function loadTelemetryConfig(source: Env): TelemetryConfig {
       maxAckPending: e.INGEST_MAX_ACK_PENDING,
       ackWaitMs: e.INGEST_ACK_WAIT_MS,
       retryDelayMs: e.INGEST_RETRY_DELAY_MS,
+      concurrency: e.INGEST_CONCURRENCY,
     },
     retention: { days: e.RETENTION_DAYS, maintenanceMs: e.PARTITION_MAINTENANCE_MS },
   };
