@@ -17,8 +17,7 @@ if [[ "$DATABASE_URL" == *"127.0.0.1:5432/${DB_NAME}" ]]; then
 fi
 
 # The development PKI (manufacturer CA, platform CA, gateway certificate).
-node --input-type=module -e "import { loadOrCreateDevelopmentPki } from '@rampart/trust'; await loadOrCreateDevelopmentPki(process.argv[1]);" "$PKI" 2>/dev/null \
-  || (cd packages/trust && node --input-type=module -e "import { loadOrCreateDevelopmentPki } from './dist/index.js'; await loadOrCreateDevelopmentPki(process.argv[1]);" "$ROOT/$PKI")
+node packages/cli/dist/main.js pki init --dir "$PKI"
 
 pids=()
 cleanup() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait || true; }

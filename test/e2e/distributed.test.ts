@@ -43,8 +43,11 @@ describe('distributed mode: kill the telemetry service mid-stream', () => {
   });
 
   it('stores every acknowledged reading exactly once', async () => {
-    const a = await startTelemetryProcess('telemetry-a', telemetryEnv);
-    const b = await startTelemetryProcess('telemetry-b', telemetryEnv);
+    // Started together: they must agree on migrations without racing.
+    const [a, b] = await Promise.all([
+      startTelemetryProcess('telemetry-a', telemetryEnv),
+      startTelemetryProcess('telemetry-b', telemetryEnv),
+    ]);
     processes.push(a.process, b.process);
     const gateway = await startGatewayProcess('gateway', {
       NATS_URL: TEST_NATS_URL,

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { fleetRun } from './commands/fleet.js';
 import { telemetryQuery } from './commands/telemetry.js';
 import { up } from './commands/up.js';
+import { loadOrCreateDevelopmentPki } from '@rampart/trust';
 import { parseDuration } from './embedded/duration.js';
 import type { OutputFormat } from './output.js';
 
@@ -90,6 +91,17 @@ fleet
       process.exitCode = await fleetRun({ ...o, pkiDir: o.pki, durationMs: o.duration });
     },
   );
+
+program
+  .command('pki')
+  .description('Development keys and certificates')
+  .command('init')
+  .description('create (or keep) the development manufacturer CA, platform CA and gateway certificate')
+  .option('--dir <dir>', 'where to keep them', `${env['RAMPART_DATA_DIR'] ?? '.rampart'}/pki`)
+  .action(async (o: { dir: string }) => {
+    await loadOrCreateDevelopmentPki(o.dir);
+    process.stdout.write(`development PKI in ${o.dir}\n`);
+  });
 
 const telemetry = program
   .command('telemetry')
