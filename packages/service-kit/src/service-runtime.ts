@@ -1,4 +1,6 @@
+import type { Provider } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { LOGGER, OBSERVABILITY, READINESS } from './tokens.js';
 import { InProcessBus } from './bus/in-process-bus.js';
 import type { MessageBus } from './bus/message-bus.js';
 import { NatsBus } from './bus/nats-bus.js';
@@ -62,4 +64,13 @@ export async function closeServiceRuntime(runtime: ServiceRuntime): Promise<void
   if (runtime.ownsBus) await runtime.bus.drain().catch((error: unknown) => runtime.logger.warn({ err: error }, 'bus drain failed'));
   if (runtime.dataSource?.isInitialized === true) await runtime.dataSource.destroy();
   await runtime.observability.shutdown();
+}
+
+/** The providers every service module gets from its runtime. */
+export function runtimeProviders(runtime: ServiceRuntime): Provider[] {
+  return [
+    { provide: LOGGER, useValue: runtime.logger },
+    { provide: OBSERVABILITY, useValue: runtime.observability },
+    { provide: READINESS, useValue: runtime.readiness },
+  ];
 }

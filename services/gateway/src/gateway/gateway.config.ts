@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_READINGS_PER_BATCH } from '@rampart/contracts';
-import { commonEnvShape, env, loadConfig, type Env } from '@rampart/service-kit';
+import { commonConfig, commonEnvShape, env, loadConfig, type CommonConfig, type Env } from '@rampart/service-kit';
+import type { TelemetryStreamSettings } from './telemetry-bridge.js';
 
 export const DEFAULT_MQTT_PORT = 8883;
 export const DEFAULT_HTTP_PORT = 8080;
@@ -48,13 +49,18 @@ export const gatewayEnvSchema = z.object({
   TELEMETRY_DUPLICATE_WINDOW_MS: env.milliseconds().default(DEFAULT_DUPLICATE_WINDOW_MS),
 });
 
-export interface GatewayConfig {
-  readonly logLevel: z.infer<typeof gatewayEnvSchema>['LOG_LEVEL'];
-  readonly http: { readonly host: string; readonly port: number };
-  readonly natsUrl: string | undefined;
-  readonly busPrefix: string;
-  readonly otlpEndpoint: string | undefined;
-  readonly shutdownTimeoutMs: number;
+/** Limits that protect the gateway from hostile or runaway devices. */
+export interface GatewayLimits {
+  readonly maxPacketBytes: number;
+  readonly connectTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly deviceRatePerSec: number;
+  readonly deviceRateBurst: number;
+  readonly bridgeMaxInFlight: number;
+  readonly bridgeMaxWaiting: number;
+}
+
+export interface GatewayConfig extends CommonConfig {
   readonly mqtt: {
     readonly host: string;
     readonly port: number;
@@ -64,31 +70,14 @@ export interface GatewayConfig {
   };
   /** Plain-TCP listener with an open identity policy, for debugging only. */
   readonly devListener: { readonly host: string; readonly port: number } | undefined;
-  readonly limits: {
-    readonly maxPacketBytes: number;
-    readonly connectTimeoutMs: number;
-    readonly maxConnections: number;
-    readonly deviceRatePerSec: number;
-    readonly deviceRateBurst: number;
-    readonly bridgeMaxInFlight: number;
-    readonly bridgeMaxWaiting: number;
-  };
-  readonly telemetryStream: {
-    readonly maxAgeMs: number;
-    readonly duplicateWindowMs: number;
-    readonly batch: { readonly maxReadings: number; readonly maxDelayMs: number };
-  };
+  readonly limits: GatewayLimits;
+  readonly telemetryStream: TelemetryStreamSettings;
 }
 
 export function loadGatewayConfig(source: Env): GatewayConfig {
   const e = loadConfig('gateway', gatewayEnvSchema, source);
   return {
-    logLevel: e.LOG_LEVEL,
-    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
-    natsUrl: e.NATS_URL,
-    busPrefix: e.BUS_PREFIX,
-    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    ...commonConfig(e),
     mqtt: {
       host: e.MQTT_HOST,
       port: e.MQTT_PORT,

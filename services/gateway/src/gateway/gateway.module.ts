@@ -1,5 +1,5 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { LOGGER, OBSERVABILITY, OpsController, READINESS, systemClock, type ServiceRuntime } from '@rampart/service-kit';
+import { OpsController, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { MqttGateway, type MqttGatewayOptions } from './mqtt-gateway.js';
 import { TelemetryBridge, type TelemetryStreamSettings } from './telemetry-bridge.js';
@@ -28,9 +28,7 @@ export class GatewayModule {
       module: GatewayModule,
       controllers: [OpsController],
       providers: [
-        { provide: LOGGER, useValue: runtime.logger },
-        { provide: OBSERVABILITY, useValue: runtime.observability },
-        { provide: READINESS, useValue: runtime.readiness },
+        ...runtimeProviders(runtime),
         {
           provide: MqttGateway,
           useFactory: () => {

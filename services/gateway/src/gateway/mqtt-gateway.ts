@@ -6,6 +6,7 @@ import type { Clock, Logger } from '@rampart/service-kit';
 import { PeerIdentityError, deviceIdFromVerifiedCertificate } from '@rampart/trust';
 import { guardSocket, PacketTooLargeError } from '../mqtt/packet-size-guard.js';
 import { Admission } from './admission.js';
+import type { GatewayLimits } from './gateway.config.js';
 import { authorizeDevicePublish, authorizeDeviceSubscribe } from './device-acl.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { TelemetryBridge } from './telemetry-bridge.js';
@@ -19,15 +20,7 @@ export interface MqttGatewayOptions {
   readonly mqtt: { readonly host: string; readonly port: number };
   readonly tls: { readonly certificatePem: string; readonly privateKeyPem: string; readonly manufacturerCaPem: string };
   readonly devListener: { readonly host: string; readonly port: number } | undefined;
-  readonly limits: {
-    readonly maxPacketBytes: number;
-    readonly connectTimeoutMs: number;
-    readonly maxConnections: number;
-    readonly deviceRatePerSec: number;
-    readonly deviceRateBurst: number;
-    readonly bridgeMaxInFlight: number;
-    readonly bridgeMaxWaiting: number;
-  };
+  readonly limits: GatewayLimits;
 }
 
 /** What the gateway knows about a connection before MQTT starts. */

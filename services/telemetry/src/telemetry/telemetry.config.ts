@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { commonEnvShape, env, loadConfig, type Env } from '@rampart/service-kit';
+import { commonConfig, commonEnvShape, env, loadConfig, type CommonConfig, type Env } from '@rampart/service-kit';
+import type { IngestSettings } from './ingest.service.js';
 
 export const DEFAULT_HTTP_PORT = 8081;
 export const DEFAULT_INGEST_BATCH_SIZE = 2_000;
@@ -27,34 +28,16 @@ export const telemetryEnvSchema = z.object({
   PARTITION_MAINTENANCE_MS: env.milliseconds().default(DEFAULT_PARTITION_MAINTENANCE_MS),
 });
 
-export interface TelemetryConfig {
-  readonly logLevel: z.infer<typeof telemetryEnvSchema>['LOG_LEVEL'];
-  readonly http: { readonly host: string; readonly port: number };
-  readonly natsUrl: string | undefined;
-  readonly busPrefix: string;
-  readonly otlpEndpoint: string | undefined;
-  readonly shutdownTimeoutMs: number;
+export interface TelemetryConfig extends CommonConfig {
   readonly database: { readonly url: string; readonly poolSize: number };
-  readonly ingest: {
-    readonly batchSize: number;
-    readonly flushMs: number;
-    readonly maxAckPending: number;
-    readonly ackWaitMs: number;
-    readonly retryDelayMs: number;
-    readonly concurrency: number;
-  };
+  readonly ingest: IngestSettings;
   readonly retention: { readonly days: number; readonly maintenanceMs: number };
 }
 
 export function loadTelemetryConfig(source: Env): TelemetryConfig {
   const e = loadConfig('telemetry', telemetryEnvSchema, source);
   return {
-    logLevel: e.LOG_LEVEL,
-    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
-    natsUrl: e.NATS_URL,
-    busPrefix: e.BUS_PREFIX,
-    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    ...commonConfig(e),
     database: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE },
     ingest: {
       batchSize: e.INGEST_BATCH_SIZE,

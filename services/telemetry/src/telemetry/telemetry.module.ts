@@ -1,6 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { LOGGER, OBSERVABILITY, OpsController, READINESS, systemClock, type ServiceRuntime } from '@rampart/service-kit';
+import { OpsController, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
 import { HttpErrorFilter } from './http-error.filter.js';
 import { IngestService } from './ingest.service.js';
 import type { ReadingsRepository } from './readings.repository.js';
@@ -38,9 +38,7 @@ export class TelemetryModule {
       module: TelemetryModule,
       controllers: [OpsController, TelemetryController, TelemetryHandler],
       providers: [
-        { provide: LOGGER, useValue: runtime.logger },
-        { provide: OBSERVABILITY, useValue: runtime.observability },
-        { provide: READINESS, useValue: runtime.readiness },
+        ...runtimeProviders(runtime),
         { provide: APP_FILTER, useValue: new HttpErrorFilter(runtime.logger) },
         { provide: TelemetryQueryService, useValue: new TelemetryQueryService(options.repository, systemClock) },
         { provide: IngestService, useValue: options.ingest },
