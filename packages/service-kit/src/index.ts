@@ -38,3 +38,4 @@ export { CLOCK, DATA_SOURCE, LOGGER, MESSAGE_BUS, OBSERVABILITY, READINESS, SERV
 export type { Clock } from './tokens.js';
 export { ZodValidationPipe } from './zod-validation.pipe.js';
 export { EXIT_CONFIG, runServiceMain } from './service-main.js';
+export { linkFromHeaders, traceHeaders } from './trace-context.js';

@@ -6,7 +6,13 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
 
 export const DEFAULT_METRIC_EXPORT_INTERVAL_MS = 15_000;
 /** Fraction of root traces kept; device traffic is high-volume. */
@@ -16,6 +22,8 @@ export interface ObservabilityOptions {
   readonly serviceName: string;
   readonly otlpEndpoint?: string | undefined;
   readonly traceSampleRatio?: number;
+  /** Extra span processors (tests use an in-memory exporter). */
+  readonly spanProcessors?: readonly SpanProcessor[];
   readonly onExportError?: (error: unknown) => void;
 }
 
@@ -37,7 +45,7 @@ export class Observability {
     const resource = resourceFromAttributes({ 'service.name': options.serviceName, 'service.namespace': 'rampart' });
     this.prometheus = new PrometheusExporter({ preventServerStart: true });
     const readers: MetricReader[] = [this.prometheus];
-    const spanProcessors = [];
+    const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
     if (options.otlpEndpoint !== undefined) {
       const base = options.otlpEndpoint.replace(/\/$/, '');
       readers.push(

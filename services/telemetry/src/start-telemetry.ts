@@ -46,7 +46,14 @@ export async function startTelemetry(config: TelemetryConfig, logger: Logger, sh
     );
     const repository = new ReadingsRepository(runtime.dataSource);
     runtime.readiness.register('database', () => repository.ping());
-    const ingest = new IngestService(runtime.bus, repository, config.ingest, logger, runtime.observability.meter);
+    const ingest = new IngestService(
+      runtime.bus,
+      repository,
+      config.ingest,
+      logger,
+      runtime.observability.meter,
+      runtime.observability.tracer,
+    );
     const retention = new RetentionJob(repository, systemClock, config.retention.days, config.retention.maintenanceMs, logger);
     await retention.runOnce();
     service = await startHttpService({

@@ -32,7 +32,7 @@ export class GatewayModule {
         {
           provide: MqttGateway,
           useFactory: () => {
-            const bridge = new TelemetryBridge(runtime.bus, systemClock, options.telemetryStream);
+            const bridge = new TelemetryBridge(runtime.bus, systemClock, options.telemetryStream, runtime.observability.tracer);
             // The gauges read the gateway that is created right after them.
             const holder: { gateway?: MqttGateway } = {};
             const metrics = new GatewayMetrics(

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MAX_READINGS_PER_BATCH, Subject, batchMessageId, type TelemetryReading } from '@rampart/contracts';
-import { encodeJson, type MessageBus } from '@rampart/service-kit';
+import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { encodeJson, traceHeaders, type MessageBus } from '@rampart/service-kit';
 
 export const DEFAULT_BATCH_MAX_READINGS = 256;
 export const DEFAULT_BATCH_MAX_DELAY_MS = 2;
@@ -34,6 +35,7 @@ export class ReadingBatcher {
   constructor(
     private readonly bus: MessageBus,
     private readonly settings: BatchSettings,
+    private readonly tracer: Tracer,
   ) {
     if (settings.maxReadings > MAX_READINGS_PER_BATCH) throw new RangeError(`a batch holds at most ${MAX_READINGS_PER_BATCH} readings`);
   }
@@ -53,16 +55,28 @@ export class ReadingBatcher {
     if (batch.length === 0) return;
     this.pending = [];
     const payload = encodeJson({ readings: batch.map((w) => w.reading) });
-    const sending = this.bus
-      .publishDurable(Subject.telemetryBatchReceived, payload, { msgId: batchMessageId(this.origin, this.batchSeq++) })
-      .then(
+    const msgId = batchMessageId(this.origin, this.batchSeq++);
+    // The producer span's context travels in the message headers, so the
+    // telemetry service's write links back to it.
+    const attributes = {
+      'messaging.system': 'nats',
+      'messaging.destination.name': Subject.telemetryBatchReceived,
+      'messaging.batch.message_count': batch.length,
+    };
+    const sending = this.tracer.startActiveSpan('telemetry.batch publish', { kind: SpanKind.PRODUCER, attributes }, (span) =>
+      this.bus.publishDurable(Subject.telemetryBatchReceived, payload, { msgId, headers: traceHeaders() }).then(
         () => {
+          span.end();
           for (const w of batch) w.resolve();
         },
         (error: unknown) => {
+          span.recordException(error as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
           for (const w of batch) w.reject(error);
         },
-      );
+      ),
+    );
     this.inFlight.add(sending);
     void sending.finally(() => this.inFlight.delete(sending));
   }

@@ -1,4 +1,5 @@
-import { InProcessBus, decodeJson } from '@rampart/service-kit';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import { InProcessBus, Observability, decodeJson, linkFromHeaders } from '@rampart/service-kit';
 import { Stream, Subject } from '@rampart/contracts';
 import { describe, expect, it, vi } from 'vitest';
 import { TelemetryBridge } from './telemetry-bridge.js';
@@ -6,13 +7,25 @@ import { TelemetryBridge } from './telemetry-bridge.js';
 const deviceId = 'c'.repeat(64);
 const now = 1_800_000_000_000;
 const clock = { now: () => now };
+const spans = new InMemorySpanExporter();
+const observability = new Observability({
+  serviceName: 'test',
+  traceSampleRatio: 1,
+  spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
+});
+const headersSeen: Array<Readonly<Record<string, string>>> = [];
 
 async function bridgeWithConsumer(): Promise<{
   bridge: TelemetryBridge;
   received: Array<{ readings: Array<{ deviceId: string; seq: number }> }>;
 }> {
   const bus = new InProcessBus();
-  const bridge = new TelemetryBridge(bus, clock, { maxAgeMs: 60_000, duplicateWindowMs: 60_000, batch: { maxReadings: 3, maxDelayMs: 5 } });
+  const bridge = new TelemetryBridge(
+    bus,
+    clock,
+    { maxAgeMs: 60_000, duplicateWindowMs: 60_000, batch: { maxReadings: 3, maxDelayMs: 5 } },
+    observability.tracer,
+  );
   await bridge.start();
   const received: Array<{ readings: Array<{ deviceId: string; seq: number }> }> = [];
   await bus.consumeDurable(
@@ -25,6 +38,7 @@ async function bridgeWithConsumer(): Promise<{
     },
     (m) => {
       received.push(decodeJson(m.data) as { readings: Array<{ deviceId: string; seq: number }> });
+      headersSeen.push(m.headers);
       m.ack();
     },
   );
@@ -54,6 +68,21 @@ describe(TelemetryBridge.name, () => {
     ]);
     await vi.waitFor(() => expect(received.map((b) => b.readings.length)).toEqual([3, 1]));
     expect(received[0]?.readings.map((r) => r.deviceId)).toEqual([deviceId, other, deviceId]);
+  });
+
+  it('carries the publishing span in the stream message, so the consumer can link to it', async () => {
+    const { bridge, received } = await bridgeWithConsumer();
+    spans.reset();
+    headersSeen.length = 0;
+    await bridge.forward(deviceId, Buffer.from(JSON.stringify({ seq: 9, ts: now, metrics: { temp: 1 } })));
+    await vi.waitFor(() => expect(received).toHaveLength(1));
+    // The publish span ends once the stream has acknowledged the batch.
+    const published = await vi.waitFor(() => {
+      const span = spans.getFinishedSpans().find((s) => s.name === 'telemetry.batch publish');
+      expect(span).toBeDefined();
+      return span;
+    });
+    expect(linkFromHeaders(headersSeen[0] ?? {})?.context.spanId).toBe(published?.spanContext().spanId);
   });
 
   it.each([

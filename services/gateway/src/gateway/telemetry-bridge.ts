@@ -7,6 +7,7 @@ import {
   type DenialReasonValue,
   type TelemetryReading,
 } from '@rampart/contracts';
+import type { Tracer } from '@opentelemetry/api';
 import type { Clock, MessageBus } from '@rampart/service-kit';
 import { ReadingBatcher, type BatchSettings } from './reading-batcher.js';
 
@@ -33,8 +34,9 @@ export class TelemetryBridge {
     private readonly bus: MessageBus,
     private readonly clock: Clock,
     private readonly settings: TelemetryStreamSettings,
+    tracer: Tracer,
   ) {
-    this.batcher = new ReadingBatcher(bus, settings.batch);
+    this.batcher = new ReadingBatcher(bus, settings.batch, tracer);
   }
 
   async start(): Promise<void> {

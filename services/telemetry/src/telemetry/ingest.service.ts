@@ -1,6 +1,6 @@
-import type { Counter, Histogram, Meter } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, type Counter, type Histogram, type Link, type Meter, type Tracer } from '@opentelemetry/api';
 import { Durable, Stream, Subject, TelemetryBatchSchema, type TelemetryReading } from '@rampart/contracts';
-import { decodeJson, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
+import { decodeJson, linkFromHeaders, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
 import type { ReadingsRepository } from './readings.repository.js';
 
 export interface IngestSettings {
@@ -12,6 +12,9 @@ export interface IngestSettings {
   /** Batches written at once, each on its own connection. */
   readonly concurrency: number;
 }
+
+/** A write span links to at most this many producer spans. */
+const MAX_SPAN_LINKS = 32;
 
 export interface IngestCounters {
   readingsStored: number;
@@ -50,6 +53,7 @@ export class IngestService {
     private readonly settings: IngestSettings,
     private readonly logger: Logger,
     meter: Meter,
+    private readonly tracer: Tracer,
   ) {
     this.rowsCounter = meter.createCounter('rampart_telemetry_rows_stored_total', { description: 'Rows committed' });
     this.readingsCounter = meter.createCounter('rampart_telemetry_readings_stored_total', { description: 'Readings committed' });
@@ -134,6 +138,25 @@ export class IngestService {
     if (taken.length === 0) return;
     const readings = taken.flatMap((t) => t.readings);
     const accepted = taken.map((t) => t.message);
+    const links = accepted
+      .slice(0, MAX_SPAN_LINKS)
+      .map((m) => linkFromHeaders(m.headers))
+      .filter((l): l is Link => l !== undefined);
+    const attributes = { 'messaging.batch.message_count': accepted.length, 'rampart.readings': readings.length };
+    await this.tracer.startActiveSpan('telemetry.batch write', { kind: SpanKind.CONSUMER, links, attributes }, async (span) => {
+      try {
+        await this.store(readings, accepted);
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  /** Writes one batch and settles its messages: ack after commit, nak (redeliver later) on failure. */
+  private async store(readings: TelemetryReading[], accepted: DurableMessage[]): Promise<void> {
     const started = performance.now();
     try {
       const result = await this.repository.insertBatch(readings);
@@ -149,6 +172,7 @@ export class IngestService {
       this.failedCounter.add(1);
       this.logger.error({ err: error, messages: accepted.length }, 'batch not stored; it will be redelivered');
       for (const message of accepted) message.nak(this.settings.retryDelayMs);
+      throw error;
     }
   }
 
