@@ -5,7 +5,8 @@
 // "Delivered" is what reaches the sink: a subscriber for Aedes and
 // Mosquitto, the JetStream telemetry stream for the gateway (devices may
 // not subscribe to each other's telemetry): readings whose stream batch was
-// acknowledged, as the gateway counts them.
+// acknowledged, as the gateway counts them. BENCH_GATEWAY_ENV (JSON) overrides
+// gateway settings for experiments.
 import { randomBytes } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
@@ -76,6 +77,7 @@ async function gateway(qos) {
       DEVICE_RATE_PER_SEC: '1000000',
       DEVICE_RATE_BURST: '1000000',
       TELEMETRY_STREAM_MAX_AGE_MS: '300000',
+      ...(process.env.BENCH_GATEWAY_ENV ? JSON.parse(process.env.BENCH_GATEWAY_ENV) : {}),
     },
     (l) => typeof l.msg === 'string' && l.msg.startsWith('DEVELOPMENT LISTENER ON'),
   );

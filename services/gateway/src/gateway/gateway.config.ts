@@ -12,7 +12,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_CONNECTIONS = 50_000;
 export const DEFAULT_DEVICE_RATE_PER_SEC = 20;
 export const DEFAULT_DEVICE_RATE_BURST = 100;
-export const DEFAULT_BRIDGE_MAX_IN_FLIGHT = 2_048;
+/** Readings whose batch is being stored; the stream round trip, not CPU, is what this covers. */
+export const DEFAULT_BRIDGE_MAX_IN_FLIGHT = 8_192;
 export const DEFAULT_BRIDGE_MAX_WAITING = 8_192;
 export const DEFAULT_BRIDGE_BATCH_MAX_READINGS = 256;
 export const DEFAULT_BRIDGE_BATCH_MAX_DELAY_MS = 2;
