@@ -4,6 +4,7 @@
 const BENCHMARKS = {
   'gateway-throughput': () => import('./gateway-throughput.js'),
   'telemetry-ingest': () => import('./telemetry-ingest.js'),
+  'attestation-throughput': () => import('./attestation-throughput.js'),
 };
 
 const wanted = process.argv[2];

@@ -49,7 +49,12 @@ export class CertificateAuthority {
     return this.certificate.toString('pem');
   }
 
-  static async create(commonName: string, validityDays = DEFAULT_CA_VALIDITY_DAYS): Promise<CertificateAuthority> {
+  /**
+   * A self-signed root. `pathLength` 0 for a CA that signs end-entity
+   * certificates directly (a manufacturer CA), 1 for the platform root that
+   * signs tenant intermediates.
+   */
+  static async create(commonName: string, validityDays = DEFAULT_CA_VALIDITY_DAYS, pathLength = 0): Promise<CertificateAuthority> {
     const keys = await subtle.generateKey(EC_P256, true, ['sign', 'verify']);
     const certificate = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serial(),
@@ -58,9 +63,32 @@ export class CertificateAuthority {
       keys,
       signingAlgorithm: ECDSA_SHA256,
       extensions: [
+        new x509.BasicConstraintsExtension(true, pathLength, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ],
+    });
+    return new CertificateAuthority(certificate, keys.privateKey);
+  }
+
+  /** An intermediate CA under this one (`pathlen:0`): it signs device certificates only. */
+  async issueIntermediate(commonName: string, validityDays: number, notBefore?: Date): Promise<CertificateAuthority> {
+    const keys = await subtle.generateKey(EC_P256, true, ['sign', 'verify']);
+    const window = validity(validityDays);
+    const certificate = await x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject: `CN=${commonName}`,
+      issuer: this.certificate.subject,
+      notBefore: notBefore ?? window.notBefore,
+      notAfter: new Date((notBefore ?? window.notBefore).getTime() + validityDays * DAY_MS),
+      publicKey: keys.publicKey,
+      signingKey: this.#signingKey,
+      signingAlgorithm: ECDSA_SHA256,
+      extensions: [
         new x509.BasicConstraintsExtension(true, 0, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
       ],
     });
     return new CertificateAuthority(certificate, keys.privateKey);

@@ -23,13 +23,13 @@ async function readIfPresent(path: string): Promise<string | undefined> {
   }
 }
 
-async function loadOrCreateCa(dir: string, name: string, commonName: string): Promise<CertificateAuthority> {
+async function loadOrCreateCa(dir: string, name: string, commonName: string, pathLength: number): Promise<CertificateAuthority> {
   const certificatePem = await readIfPresent(join(dir, `${name}.crt`));
   const privateKeyPem = await readIfPresent(join(dir, `${name}.key`));
   if (certificatePem !== undefined && privateKeyPem !== undefined) {
     return CertificateAuthority.load({ certificatePem, privateKeyPem });
   }
-  const ca = await CertificateAuthority.create(commonName);
+  const ca = await CertificateAuthority.create(commonName, undefined, pathLength);
   const stored = await ca.export();
   await writeFile(join(dir, `${name}.crt`), stored.certificatePem, { mode: 0o644 });
   await writeFile(join(dir, `${name}.key`), stored.privateKeyPem, { mode: 0o600 });
@@ -38,8 +38,8 @@ async function loadOrCreateCa(dir: string, name: string, commonName: string): Pr
 
 export async function loadOrCreateDevelopmentPki(dir: string): Promise<DevelopmentPki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const manufacturerCa = await loadOrCreateCa(dir, 'manufacturer-ca', 'Rampart Development Manufacturer CA');
-  const platformCa = await loadOrCreateCa(dir, 'platform-ca', 'Rampart Development Platform Root CA');
+  const manufacturerCa = await loadOrCreateCa(dir, 'manufacturer-ca', 'Rampart Development Manufacturer CA', 0);
+  const platformCa = await loadOrCreateCa(dir, 'platform-ca', 'Rampart Development Platform Root CA', 1);
   let certificatePem = await readIfPresent(join(dir, 'gateway.crt'));
   let privateKeyPem = await readIfPresent(join(dir, 'gateway.key'));
   if (certificatePem === undefined || privateKeyPem === undefined) {

@@ -4,3 +4,5 @@ export { deviceIdFromPublicKey, deviceIdFromPublicKeyPem, deviceIdFromSpki } fro
 export { PeerIdentityError, deviceIdFromVerifiedCertificate } from './peer-identity.js';
 export { loadOrCreateDevelopmentPki } from './development-pki.js';
 export type { DevelopmentPki } from './development-pki.js';
+export { OperationalCertificateIssuer, derToPem } from './operational-issuer.js';
+export type { OperationalCertificateRequest } from './operational-issuer.js';
