@@ -8,3 +8,5 @@ export { LatencyRecorder } from './device/latency-recorder.js';
 export { TelemetrySource, metricNames } from './device/telemetry-source.js';
 export { runFleet, realEnvironment } from './fleet/fleet-runner.js';
 export type { FleetOptions, FleetProgress, FleetReport } from './fleet/fleet-runner.js';
+export { createSignedEvidence, measure } from './mcu/attestation-evidence.js';
+export type { BootState } from './mcu/attestation-evidence.js';

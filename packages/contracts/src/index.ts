@@ -38,3 +38,14 @@ export { DenialReason, ErrorCode, toWireErrorCode } from './errors.js';
 export type { DenialReasonValue, ErrorCodeValue, WireError } from './errors.js';
 export { RequestContracts, isRequestSubject } from './request-map.js';
 export type { ReplyOf, RequestOf, RequestSubject } from './request-map.js';
+export {
+  AttestationEvidenceSchema,
+  AttestationReason,
+  BootMeasurementSchema,
+  BootStageSchema,
+  FIXED_BOOT_STAGES,
+  MAX_EVIDENCE_BYTES,
+  NONCE_BYTES,
+  SignedEvidenceSchema,
+} from './attestation.js';
+export type { AttestationEvidence, AttestationReasonCode, BootMeasurement, SignedEvidence } from './attestation.js';

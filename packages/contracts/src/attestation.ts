@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { DEVICE_ID_PATTERN } from './identity.js';
+
+/** Evidence larger than this is refused before it is parsed. */
+export const MAX_EVIDENCE_BYTES = 16 * 1024;
+export const NONCE_BYTES = 32;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** Boot stages in measurement order; apps are `app:<name>`. */
+export const FIXED_BOOT_STAGES = ['rom', 'bootloader', 'security-monitor', 'os'] as const;
+export const BootStageSchema = z.union([z.enum(FIXED_BOOT_STAGES), z.string().regex(/^app:[a-z0-9][a-z0-9-]{0,62}$/)]);
+
+export const BootMeasurementSchema = z.object({ stage: BootStageSchema, sha256: z.string().regex(SHA256_HEX) }).strict();
+export type BootMeasurement = z.infer<typeof BootMeasurementSchema>;
+
+/**
+ * What a device attests to. The device signs these exact bytes (no
+ * canonicalisation): see `SignedEvidenceSchema`.
+ */
+export const AttestationEvidenceSchema = z
+  .object({
+    deviceId: z.string().regex(DEVICE_ID_PATTERN),
+    nonce: z.string().regex(BASE64URL).length(43), // 32 bytes, base64url without padding
+    bootLog: z.array(BootMeasurementSchema).min(FIXED_BOOT_STAGES.length).max(36),
+    /** Anti-rollback counters by component (fuse values). */
+    securityVersions: z.record(z.string().regex(/^[a-z0-9:-]{1,64}$/), z.number().int().min(0).max(0xffff)),
+    versions: z.object({ os: z.string().min(1).max(64), apps: z.record(z.string().max(64), z.string().max(64)) }).strict(),
+    /** The manufacturer-endorsed identity certificate (IDevID), PEM. */
+    endorsement: z
+      .string()
+      .min(1)
+      .max(8 * 1024),
+  })
+  .strict();
+export type AttestationEvidence = z.infer<typeof AttestationEvidenceSchema>;
+
+/** On the wire: the evidence JSON bytes and an ECDSA P-256/SHA-256 signature over them, both base64url. */
+export const SignedEvidenceSchema = z
+  .object({
+    evidence: z
+      .string()
+      .regex(BASE64URL)
+      .max(Math.ceil((MAX_EVIDENCE_BYTES * 4) / 3)),
+    signature: z.string().regex(BASE64URL).max(200),
+  })
+  .strict();
+export type SignedEvidence = z.infer<typeof SignedEvidenceSchema>;
+
+/** Why an attestation failed; each is recorded, audited and counted. */
+export const AttestationReason = {
+  malformedEvidence: 'MALFORMED_EVIDENCE',
+  evidenceTooLarge: 'EVIDENCE_TOO_LARGE',
+  endorsementInvalid: 'ENDORSEMENT_INVALID',
+  deviceMismatch: 'DEVICE_MISMATCH',
+  signatureInvalid: 'SIGNATURE_INVALID',
+  nonceUnknown: 'NONCE_UNKNOWN',
+  nonceExpired: 'NONCE_EXPIRED',
+  nonceReplayed: 'NONCE_REPLAYED',
+  nonceOtherDevice: 'NONCE_OTHER_DEVICE',
+  measurementUnknown: 'MEASUREMENT_UNKNOWN',
+  measurementRevoked: 'MEASUREMENT_REVOKED',
+  bootLogIncomplete: 'BOOT_LOG_INCOMPLETE',
+  securityVersionBelowFloor: 'SECURITY_VERSION_BELOW_FLOOR',
+  deviceRevoked: 'DEVICE_REVOKED',
+  claimedByOtherTenant: 'CLAIMED_BY_OTHER_TENANT',
+  deviceUnclaimed: 'DEVICE_UNCLAIMED',
+} as const;
+export type AttestationReasonCode = (typeof AttestationReason)[keyof typeof AttestationReason];

@@ -1,0 +1,165 @@
+import { X509Certificate, verify as verifySignature } from 'node:crypto';
+import {
+  AttestationEvidenceSchema,
+  AttestationReason,
+  FIXED_BOOT_STAGES,
+  MAX_EVIDENCE_BYTES,
+  SignedEvidenceSchema,
+  type AttestationEvidence,
+  type AttestationReasonCode,
+} from '@rampart/contracts';
+import { deviceIdFromPublicKey } from '@rampart/trust';
+import type { NonceStore } from './nonce-store.js';
+
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+
+/** Known-good measurements (from image releases) and anti-rollback floors. */
+export interface AttestationPolicy {
+  /** `measurementKey(stage, sha256)` → released or revoked. */
+  readonly measurements: ReadonlyMap<string, 'released' | 'revoked'>;
+  /** Component → lowest acceptable security version. */
+  readonly floors: ReadonlyMap<string, number>;
+}
+
+export function measurementKey(stage: string, sha256: string): string {
+  return `${stage}|${sha256}`;
+}
+
+export interface DeviceState {
+  readonly claimedBy: string | null;
+  readonly revoked: boolean;
+}
+
+export interface VerificationContext {
+  readonly now: number;
+  readonly policy: AttestationPolicy;
+  readonly nonces: NonceStore;
+  readonly device: (deviceId: string) => Promise<DeviceState | undefined>;
+  /** When the request names a tenant, a device claimed by another one is refused. */
+  readonly expectedTenant?: string;
+}
+
+export type Verdict =
+  | { readonly pass: true; readonly evidence: AttestationEvidence; readonly tenantId: string; readonly devicePublicKeySpki: Buffer }
+  | { readonly pass: false; readonly reasons: readonly AttestationReasonCode[]; readonly deviceId: string | undefined };
+
+function fail(reasons: AttestationReasonCode[], deviceId?: string): Verdict {
+  return { pass: false, reasons, deviceId };
+}
+
+/**
+ * Checks one device's signed evidence. Order matters: nothing the device
+ * sends is trusted until the endorsement chains to a manufacturer root and
+ * the signature verifies with the endorsed key; only then is the nonce spent
+ * (so nobody else can burn a device's nonce), and only then are the device's
+ * claims compared with policy. Policy failures are all reported, not only
+ * the first.
+ */
+export class EvidenceVerifier {
+  private readonly roots: readonly X509Certificate[];
+
+  constructor(manufacturerRootsPem: readonly string[]) {
+    this.roots = manufacturerRootsPem.map((pem) => new X509Certificate(pem));
+  }
+
+  async verify(raw: Uint8Array, context: VerificationContext): Promise<Verdict> {
+    if (raw.byteLength > MAX_EVIDENCE_BYTES * 2) return fail([AttestationReason.evidenceTooLarge]);
+    const parsed = this.parse(raw);
+    if ('reason' in parsed) return fail([parsed.reason]);
+    const { evidence, evidenceBytes, signature } = parsed;
+
+    const endorsement = this.checkEndorsement(evidence, context.now);
+    if ('reason' in endorsement) return fail([endorsement.reason], evidence.deviceId);
+    if (!verifySignature('sha256', evidenceBytes, endorsement.certificate.publicKey, signature)) {
+      return fail([AttestationReason.signatureInvalid], evidence.deviceId);
+    }
+
+    const nonce = await context.nonces.consume(evidence.nonce, evidence.deviceId, context.now);
+    if (!nonce.ok) return fail([nonce.reason], evidence.deviceId);
+
+    const reasons: AttestationReasonCode[] = [];
+    const device = await context.device(evidence.deviceId);
+    if (device?.revoked === true) reasons.push(AttestationReason.deviceRevoked);
+    const tenantId = device?.claimedBy ?? null;
+    if (tenantId === null) reasons.push(AttestationReason.deviceUnclaimed);
+    else if (context.expectedTenant !== undefined && tenantId !== context.expectedTenant)
+      reasons.push(AttestationReason.claimedByOtherTenant);
+    reasons.push(...this.checkMeasurements(evidence, context.policy));
+    reasons.push(...this.checkFloors(evidence, context.policy));
+    if (reasons.length > 0 || tenantId === null) return fail([...new Set(reasons)], evidence.deviceId);
+    return {
+      pass: true,
+      evidence,
+      tenantId,
+      devicePublicKeySpki: endorsement.certificate.publicKey.export({ type: 'spki', format: 'der' }),
+    };
+  }
+
+  private parse(
+    raw: Uint8Array,
+  ): { evidence: AttestationEvidence; evidenceBytes: Buffer; signature: Buffer } | { reason: AttestationReasonCode } {
+    let envelope: unknown;
+    try {
+      envelope = JSON.parse(Buffer.from(raw).toString('utf8'));
+    } catch {
+      return { reason: AttestationReason.malformedEvidence };
+    }
+    const signed = SignedEvidenceSchema.safeParse(envelope);
+    if (!signed.success) return { reason: AttestationReason.malformedEvidence };
+    const evidenceBytes = Buffer.from(signed.data.evidence, 'base64url');
+    if (evidenceBytes.length > MAX_EVIDENCE_BYTES) return { reason: AttestationReason.evidenceTooLarge };
+    let body: unknown;
+    try {
+      body = JSON.parse(evidenceBytes.toString('utf8'));
+    } catch {
+      return { reason: AttestationReason.malformedEvidence };
+    }
+    const evidence = AttestationEvidenceSchema.safeParse(body);
+    if (!evidence.success) return { reason: AttestationReason.malformedEvidence };
+    return { evidence: evidence.data, evidenceBytes, signature: Buffer.from(signed.data.signature, 'base64url') };
+  }
+
+  /** The IDevID must chain to a trusted manufacturer root, be in date, be for client auth, and name the key it holds. */
+  private checkEndorsement(
+    evidence: AttestationEvidence,
+    now: number,
+  ): { certificate: X509Certificate } | { reason: AttestationReasonCode } {
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(evidence.endorsement);
+    } catch {
+      return { reason: AttestationReason.endorsementInvalid };
+    }
+    const issuedByRoot = this.roots.some((root) => certificate.checkIssued(root) && certificate.verify(root.publicKey));
+    const inDate = new Date(certificate.validFrom).getTime() <= now && now <= new Date(certificate.validTo).getTime();
+    const usages = certificate.keyUsage;
+    const forClientAuth = usages === undefined || usages.includes(CLIENT_AUTH_OID);
+    if (!issuedByRoot || !inDate || !forClientAuth || certificate.ca) return { reason: AttestationReason.endorsementInvalid };
+    if (deviceIdFromPublicKey(certificate.publicKey) !== evidence.deviceId) return { reason: AttestationReason.deviceMismatch };
+    return { certificate };
+  }
+
+  private checkMeasurements(evidence: AttestationEvidence, policy: AttestationPolicy): AttestationReasonCode[] {
+    const reasons: AttestationReasonCode[] = [];
+    // The fixed stages come first, in boot order, each exactly once.
+    const fixed = evidence.bootLog.slice(0, FIXED_BOOT_STAGES.length).map((m) => m.stage);
+    const stages = evidence.bootLog.map((m) => m.stage);
+    if (fixed.join() !== FIXED_BOOT_STAGES.join() || new Set(stages).size !== stages.length) {
+      reasons.push(AttestationReason.bootLogIncomplete);
+    }
+    for (const { stage, sha256 } of evidence.bootLog) {
+      const known = policy.measurements.get(measurementKey(stage, sha256));
+      if (known === undefined) reasons.push(AttestationReason.measurementUnknown);
+      else if (known === 'revoked') reasons.push(AttestationReason.measurementRevoked);
+    }
+    return reasons;
+  }
+
+  private checkFloors(evidence: AttestationEvidence, policy: AttestationPolicy): AttestationReasonCode[] {
+    for (const [component, floor] of policy.floors) {
+      const version = evidence.securityVersions[component];
+      if (version === undefined || version < floor) return [AttestationReason.securityVersionBelowFloor];
+    }
+    return [];
+  }
+}
