@@ -67,3 +67,25 @@ export const AttestationReason = {
   deviceUnclaimed: 'DEVICE_UNCLAIMED',
 } as const;
 export type AttestationReasonCode = (typeof AttestationReason)[keyof typeof AttestationReason];
+
+/** Request/reply: the gateway asks for a nonce for a device it has authenticated by its IDevID. */
+export const NonceIssueRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();
+export const NonceIssueReplySchema = z.object({ nonce: z.string(), expiresAt: z.number().int() });
+export type NonceIssueReply = z.infer<typeof NonceIssueReplySchema>;
+
+/** Request/reply: the gateway forwards a device's signed evidence, as the device sent it. */
+export const EvidenceVerifyRequestSchema = z
+  .object({ deviceId: z.string().regex(DEVICE_ID_PATTERN), evidence: z.string().max(MAX_EVIDENCE_BYTES * 2) })
+  .strict();
+export const EvidenceVerifyReplySchema = z.discriminatedUnion('pass', [
+  z.object({
+    pass: z.literal(true),
+    /** The operational certificate (LDevID), PEM. */
+    certificatePem: z.string(),
+    /** Tenant CA then platform root, PEM. */
+    chainPem: z.string(),
+    notAfter: z.number().int(),
+  }),
+  z.object({ pass: z.literal(false), reasons: z.array(z.string()) }),
+]);
+export type EvidenceVerifyReply = z.infer<typeof EvidenceVerifyReplySchema>;

@@ -41,6 +41,10 @@ export type { ReplyOf, RequestOf, RequestSubject } from './request-map.js';
 export {
   AttestationEvidenceSchema,
   AttestationReason,
+  EvidenceVerifyReplySchema,
+  EvidenceVerifyRequestSchema,
+  NonceIssueReplySchema,
+  NonceIssueRequestSchema,
   BootMeasurementSchema,
   BootStageSchema,
   FIXED_BOOT_STAGES,
@@ -48,4 +52,11 @@ export {
   NONCE_BYTES,
   SignedEvidenceSchema,
 } from './attestation.js';
-export type { AttestationEvidence, AttestationReasonCode, BootMeasurement, SignedEvidence } from './attestation.js';
+export type {
+  AttestationEvidence,
+  AttestationReasonCode,
+  BootMeasurement,
+  EvidenceVerifyReply,
+  NonceIssueReply,
+  SignedEvidence,
+} from './attestation.js';

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { EvidenceVerifyReplySchema, EvidenceVerifyRequestSchema, NonceIssueReplySchema, NonceIssueRequestSchema } from './attestation.js';
 import { Subject } from './subjects.js';
 import { DeviceLatestReplySchema, DeviceLatestRequestSchema, IngestStatsReplySchema, IngestStatsRequestSchema } from './telemetry.js';
 
@@ -10,6 +11,8 @@ import { DeviceLatestReplySchema, DeviceLatestRequestSchema, IngestStatsReplySch
 export const RequestContracts = {
   [Subject.telemetryDeviceLatest]: { request: DeviceLatestRequestSchema, reply: DeviceLatestReplySchema },
   [Subject.telemetryIngestStats]: { request: IngestStatsRequestSchema, reply: IngestStatsReplySchema },
+  [Subject.attestationNonceIssue]: { request: NonceIssueRequestSchema, reply: NonceIssueReplySchema },
+  [Subject.attestationEvidenceVerify]: { request: EvidenceVerifyRequestSchema, reply: EvidenceVerifyReplySchema },
 } as const;
 
 export type RequestSubject = keyof typeof RequestContracts;

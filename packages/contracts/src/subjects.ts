@@ -10,6 +10,10 @@ export const Subject = {
   telemetryDeviceLatest: 'telemetry.device.latest',
   /** Request/reply: ingest counters of the telemetry service. */
   telemetryIngestStats: 'telemetry.ingest.stats',
+  /** Request/reply: a single-use nonce for a device's attestation. */
+  attestationNonceIssue: 'attestation.nonce.issue',
+  /** Request/reply: verify signed evidence; on pass, an operational certificate. */
+  attestationEvidenceVerify: 'attestation.evidence.verify',
 } as const;
 export type SubjectName = (typeof Subject)[keyof typeof Subject];
 
@@ -27,6 +31,7 @@ export const Durable = {
 export const QueueGroup = {
   telemetry: 'telemetry',
   gateway: 'gateway',
+  attestation: 'attestation',
 } as const;
 
 export function withPrefix(prefix: string, subject: string): string {

@@ -39,3 +39,5 @@ export type { Clock } from './tokens.js';
 export { ZodValidationPipe } from './zod-validation.pipe.js';
 export { EXIT_CONFIG, runServiceMain } from './service-main.js';
 export { linkFromHeaders, traceHeaders } from './trace-context.js';
+export { HttpErrorFilter } from './http-error.filter.js';
+export type { MappedError } from './http-error.filter.js';

@@ -43,7 +43,7 @@ describe(EvidenceVerifier.name, () => {
     const made = await manufactureDevice(manufacturer);
     const nonces = new InMemoryNonceStore(30_000);
     const { nonce } = await nonces.issue(made.security.deviceId, now);
-    const context = { now, nonces, policy: policyFor(goodBoot), device: () => Promise.resolve(device) };
+    const context = { now, nonces, policy: () => Promise.resolve(policyFor(goodBoot)), device: () => Promise.resolve(device) };
     return { made, nonces, nonce, context };
   }
 
@@ -141,7 +141,7 @@ describe(EvidenceVerifier.name, () => {
     expect(
       await verifier.verify(encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, goodBoot)), {
         ...context,
-        policy: revokedPolicy,
+        policy: () => Promise.resolve(revokedPolicy),
       }),
     ).toMatchObject({ pass: false, reasons: [AttestationReason.measurementRevoked] });
     ({ nonce } = await nonces.issue(made.security.deviceId, now));

@@ -32,7 +32,8 @@ export interface DeviceState {
 
 export interface VerificationContext {
   readonly now: number;
-  readonly policy: AttestationPolicy;
+  /** The policy for this evidence's boot log (looked up only once the evidence is authentic). */
+  readonly policy: (evidence: AttestationEvidence) => Promise<AttestationPolicy>;
   readonly nonces: NonceStore;
   readonly device: (deviceId: string) => Promise<DeviceState | undefined>;
   /** When the request names a tenant, a device claimed by another one is refused. */
@@ -84,8 +85,9 @@ export class EvidenceVerifier {
     if (tenantId === null) reasons.push(AttestationReason.deviceUnclaimed);
     else if (context.expectedTenant !== undefined && tenantId !== context.expectedTenant)
       reasons.push(AttestationReason.claimedByOtherTenant);
-    reasons.push(...this.checkMeasurements(evidence, context.policy));
-    reasons.push(...this.checkFloors(evidence, context.policy));
+    const policy = await context.policy(evidence);
+    reasons.push(...this.checkMeasurements(evidence, policy));
+    reasons.push(...this.checkFloors(evidence, policy));
     if (reasons.length > 0 || tenantId === null) return fail([...new Set(reasons)], evidence.deviceId);
     return {
       pass: true,

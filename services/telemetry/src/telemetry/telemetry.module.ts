@@ -1,7 +1,7 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { OpsController, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
-import { HttpErrorFilter } from './http-error.filter.js';
+import { HttpErrorFilter, OpsController, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
+import { QueryRangeError } from './telemetry-query.service.js';
 import { IngestService } from './ingest.service.js';
 import type { ReadingsRepository } from './readings.repository.js';
 import { RetentionJob } from './retention.job.js';
@@ -39,7 +39,12 @@ export class TelemetryModule {
       controllers: [OpsController, TelemetryController, TelemetryHandler],
       providers: [
         ...runtimeProviders(runtime),
-        { provide: APP_FILTER, useValue: new HttpErrorFilter(runtime.logger) },
+        {
+          provide: APP_FILTER,
+          useValue: new HttpErrorFilter(runtime.logger, (error) =>
+            error instanceof QueryRangeError ? { status: 400, code: 'BAD_REQUEST', message: error.message } : undefined,
+          ),
+        },
         { provide: TelemetryQueryService, useValue: new TelemetryQueryService(options.repository, systemClock) },
         { provide: IngestService, useValue: options.ingest },
         { provide: RetentionJob, useValue: options.retention },

@@ -1,28 +1,40 @@
-import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
+import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
-import type { Logger } from '@rampart/service-kit';
-import { QueryRangeError } from './telemetry-query.service.js';
+import type { Logger } from './logger.js';
 
-/** The HTTP edge's one error mapping: `{ code, message }` bodies, no stack traces out. */
+export interface MappedError {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/**
+ * The HTTP edge's one error mapping: `{ code, message }` bodies, domain
+ * errors mapped by the service, anything else a logged 500 with no detail.
+ */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly mapDomainError: (error: unknown) => MappedError | undefined = () => undefined,
+  ) {}
 
   catch(error: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw error;
     const response = host.switchToHttp().getResponse<ServerResponse>();
     let status = 500;
     let body: unknown = { code: 'INTERNAL', message: 'internal error' };
-    if (error instanceof HttpException) {
+    const mapped = this.mapDomainError(error);
+    if (mapped !== undefined) {
+      status = mapped.status;
+      body = { code: mapped.code, message: mapped.message };
+    } else if (error instanceof HttpException) {
       status = error.getStatus();
       const payload = error.getResponse();
       body =
         typeof payload === 'object' && payload !== null && 'code' in payload
           ? payload
           : { code: status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', message: error.message };
-    } else if (error instanceof QueryRangeError) {
-      status = 400;
-      body = { code: 'BAD_REQUEST', message: error.message };
     } else {
       this.logger.error({ err: error }, 'request failed');
     }

@@ -1,0 +1,124 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ZodValidationPipe } from '@rampart/service-kit';
+import type { z } from 'zod';
+import { CurrentPrincipal } from '../access/current-principal.js';
+import { Requires, type Principal } from '../access/principal.js';
+import {
+  ComponentParam,
+  DeviceIdParam,
+  FloorBody,
+  ListQuery,
+  MeasurementBody,
+  RevokeBody,
+  TenantCreateBody,
+  TokenCreateBody,
+} from './api.dto.js';
+import { TenancyService } from './tenancy.service.js';
+
+@ApiTags('platform')
+@ApiBearerAuth()
+@Controller('v1')
+export class PlatformController {
+  constructor(@Inject(TenancyService) private readonly tenancy: TenancyService) {}
+
+  @Post('tenants')
+  @Requires('Platform')
+  @ApiOperation({ summary: 'Create a tenant, its CA, and its first Administrator token (shown once)' })
+  createTenant(@CurrentPrincipal() p: Principal, @Body(new ZodValidationPipe(TenantCreateBody)) body: z.infer<typeof TenantCreateBody>) {
+    return this.tenancy.createTenant(p, body.id, body.name);
+  }
+
+  @Put('measurements')
+  @HttpCode(204)
+  @Requires('Platform')
+  @ApiOperation({ summary: 'Mark a boot-stage measurement known-good (released) or revoked' })
+  async setMeasurement(
+    @CurrentPrincipal() p: Principal,
+    @Body(new ZodValidationPipe(MeasurementBody)) body: z.infer<typeof MeasurementBody>,
+  ) {
+    await this.tenancy.setMeasurement(p, body.stage, body.sha256, body.status, body.imageVersion ?? null);
+  }
+
+  @Put('security-floors/:component')
+  @HttpCode(204)
+  @Requires('Platform')
+  @ApiOperation({ summary: 'Raise the lowest accepted security version of a component (never lowers it)' })
+  async setFloor(
+    @CurrentPrincipal() p: Principal,
+    @Param('component', new ZodValidationPipe(ComponentParam)) component: string,
+    @Body(new ZodValidationPipe(FloorBody)) body: z.infer<typeof FloorBody>,
+  ) {
+    await this.tenancy.setFloor(p, component, body.minVersion);
+  }
+}
+
+@ApiTags('tenant')
+@ApiBearerAuth()
+@Controller('v1')
+export class TenantController {
+  constructor(@Inject(TenancyService) private readonly tenancy: TenancyService) {}
+
+  @Post('tokens')
+  @Requires('Administrator')
+  @ApiOperation({ summary: 'Create an API token for this tenant (shown once)' })
+  createToken(@CurrentPrincipal() p: Principal, @Body(new ZodValidationPipe(TokenCreateBody)) body: z.infer<typeof TokenCreateBody>) {
+    return this.tenancy.createToken(p, body.role);
+  }
+
+  @Get('devices')
+  @Requires('Reader')
+  @ApiOperation({ summary: "This tenant's devices" })
+  devices(@CurrentPrincipal() p: Principal, @Query(new ZodValidationPipe(ListQuery)) q: z.infer<typeof ListQuery>) {
+    return this.tenancy.listDevices(p, q.limit, q.offset);
+  }
+
+  @Get('devices/:deviceId')
+  @Requires('Reader')
+  device(@CurrentPrincipal() p: Principal, @Param('deviceId', new ZodValidationPipe(DeviceIdParam)) id: string) {
+    return this.tenancy.device(p, id);
+  }
+
+  @Put('devices/:deviceId/claim')
+  @Requires('Administrator')
+  @ApiOperation({ summary: 'Claim a device: idempotent for this tenant, permanent, refused (409) if another tenant holds it' })
+  claim(@CurrentPrincipal() p: Principal, @Param('deviceId', new ZodValidationPipe(DeviceIdParam)) id: string) {
+    return this.tenancy.claim(p, id);
+  }
+
+  @Post('devices/:deviceId/revoke')
+  @Requires('Administrator')
+  revoke(
+    @CurrentPrincipal() p: Principal,
+    @Param('deviceId', new ZodValidationPipe(DeviceIdParam)) id: string,
+    @Body(new ZodValidationPipe(RevokeBody)) body: z.infer<typeof RevokeBody>,
+  ) {
+    return this.tenancy.setRevoked(p, id, true, body.reason);
+  }
+
+  @Post('devices/:deviceId/unrevoke')
+  @Requires('Administrator')
+  unrevoke(@CurrentPrincipal() p: Principal, @Param('deviceId', new ZodValidationPipe(DeviceIdParam)) id: string) {
+    return this.tenancy.setRevoked(p, id, false, null);
+  }
+
+  @Get('attestations')
+  @Requires('Reader')
+  @ApiOperation({ summary: 'Attestation verdicts of this tenant, newest first' })
+  attestations(@CurrentPrincipal() p: Principal, @Query(new ZodValidationPipe(ListQuery)) q: z.infer<typeof ListQuery>) {
+    return this.tenancy.attestations(p, q.limit);
+  }
+
+  @Get('audit')
+  @Requires('Administrator')
+  audit(@CurrentPrincipal() p: Principal, @Query(new ZodValidationPipe(ListQuery)) q: z.infer<typeof ListQuery>) {
+    return this.tenancy.auditLog(p, q.limit);
+  }
+
+  @Get('ca-certificates')
+  @Requires('Reader')
+  @ApiOperation({ summary: "This tenant's CA certificates (current, next) and the platform root" })
+  caCertificates(@CurrentPrincipal() p: Principal) {
+    return this.tenancy.caCertificates(p);
+  }
+}

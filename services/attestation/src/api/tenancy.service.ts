@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import type { TenantAuthorities } from '../ca/tenant-authorities.js';
+import { hashToken } from '../access/auth.guard.js';
+import { actorOf, type Principal } from '../access/principal.js';
+import type { AttestationRepository, DeviceRow, Role } from '../attestation/attestation.repository.js';
+
+export class TenancyError extends Error {
+  override readonly name = 'TenancyError';
+  constructor(
+    readonly code: 'NOT_FOUND' | 'CONFLICT',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function tenantOf(principal: Principal): string {
+  if (principal.kind !== 'tenant') throw new Error('a tenant principal is required');
+  return principal.tenantId;
+}
+
+/** Tokens are shown once; only their hash is stored. */
+function newToken(): string {
+  return `rmp_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * Tenants, tokens, device claims and revocation, and the tenant's logs.
+ * Every query is scoped to the caller's tenant; every change is audited.
+ */
+export class TenancyService {
+  constructor(
+    private readonly repository: AttestationRepository,
+    private readonly authorities: TenantAuthorities,
+  ) {}
+
+  async createTenant(principal: Principal, id: string, name: string): Promise<{ id: string; name: string; administratorToken: string }> {
+    const token = newToken();
+    await this.repository.transaction(async (tx) => {
+      if (!(await tx.createTenant(id, name))) throw new TenancyError('CONFLICT', `tenant ${id} exists`);
+      await this.authorities.createTenantCa(id, tx);
+      await tx.createToken(id, 'Administrator', hashToken(token));
+      await tx.audit({ tenantId: id, actor: actorOf(principal), action: 'tenant.create', subject: id, detail: { name } });
+    });
+    return { id, name, administratorToken: token };
+  }
+
+  async createToken(principal: Principal, role: Role): Promise<{ token: string; role: Role }> {
+    const tenantId = tenantOf(principal);
+    const token = newToken();
+    const id = await this.repository.createToken(tenantId, role, hashToken(token));
+    await this.repository.audit({ tenantId, actor: actorOf(principal), action: 'token.create', subject: id, detail: { role } });
+    return { token, role };
+  }
+
+  listDevices(principal: Principal, limit: number, offset: number): Promise<DeviceRow[]> {
+    return this.repository.listDevices(tenantOf(principal), limit, offset);
+  }
+
+  async device(principal: Principal, deviceId: string): Promise<DeviceRow> {
+    const row = await this.repository.device(tenantOf(principal), deviceId);
+    // Another tenant's device and an unknown one look the same: nothing leaks.
+    if (row === undefined) throw new TenancyError('NOT_FOUND', 'no such device');
+    return row;
+  }
+
+  async claim(principal: Principal, deviceId: string): Promise<{ deviceId: string; claimed: 'claimed' | 'already-yours' }> {
+    const tenantId = tenantOf(principal);
+    const outcome = await this.repository.claim(deviceId, tenantId);
+    await this.repository.audit({ tenantId, actor: actorOf(principal), action: `device.claim.${outcome}`, subject: deviceId });
+    if (outcome === 'claimed-by-other') throw new TenancyError('CONFLICT', 'the device is claimed by another tenant');
+    return { deviceId, claimed: outcome };
+  }
+
+  async setRevoked(principal: Principal, deviceId: string, revoked: boolean, reason: string | null): Promise<DeviceRow> {
+    const tenantId = tenantOf(principal);
+    if (!(await this.repository.setRevoked(deviceId, tenantId, revoked, reason))) throw new TenancyError('NOT_FOUND', 'no such device');
+    await this.repository.audit({
+      tenantId,
+      actor: actorOf(principal),
+      action: revoked ? 'device.revoke' : 'device.unrevoke',
+      subject: deviceId,
+      detail: { reason },
+    });
+    return this.device(principal, deviceId);
+  }
+
+  attestations(principal: Principal, limit: number) {
+    return this.repository.verdicts(tenantOf(principal), limit);
+  }
+
+  auditLog(principal: Principal, limit: number) {
+    return this.repository.auditLog(tenantOf(principal), limit);
+  }
+
+  caCertificates(principal: Principal) {
+    return this.authorities.caCertificates(tenantOf(principal));
+  }
+
+  async setMeasurement(
+    principal: Principal,
+    stage: string,
+    sha256: string,
+    status: 'released' | 'revoked',
+    imageVersion: string | null,
+  ): Promise<void> {
+    await this.repository.upsertMeasurement(stage, sha256, status, imageVersion);
+    await this.repository.audit({
+      tenantId: null,
+      actor: actorOf(principal),
+      action: `measurement.${status}`,
+      subject: `${stage}:${sha256}`,
+      detail: { imageVersion },
+    });
+  }
+
+  async setFloor(principal: Principal, component: string, minVersion: number): Promise<void> {
+    await this.repository.setFloor(component, minVersion);
+    await this.repository.audit({
+      tenantId: null,
+      actor: actorOf(principal),
+      action: 'security-floor.raise',
+      subject: component,
+      detail: { minVersion },
+    });
+  }
+}

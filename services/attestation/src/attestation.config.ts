@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { commonConfig, commonEnvShape, env, loadConfig, type CommonConfig, type Env } from '@rampart/service-kit';
+
+export const DEFAULT_HTTP_PORT = 8083;
+export const DEFAULT_DEVICE_CERT_VALIDITY_HOURS = 24;
+export const DEFAULT_NONCE_TTL_MS = 60_000;
+export const DEFAULT_TENANT_CA_VALIDITY_DAYS = 365;
+
+export const attestationEnvSchema = z.object({
+  ...commonEnvShape,
+  HTTP_PORT: env.port().default(DEFAULT_HTTP_PORT),
+  DATABASE_URL: env.url(['postgres', 'postgresql']),
+  DB_POOL_SIZE: env.positiveInt().max(200).default(10),
+  PLATFORM_CA_CERT_FILE: z.string().min(1, 'path to the platform root CA certificate (PEM)'),
+  PLATFORM_CA_KEY_FILE: z.string().min(1, 'path to the platform root CA private key (PEM, from a mounted secret)'),
+  MANUFACTURER_CA_FILE: z.string().min(1, 'path to the trusted manufacturer CA certificates (PEM)'),
+  /** Key-encryption key for tenant CA private keys at rest: 32 bytes, base64. */
+  CA_KEY_ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64 encoded (openssl rand -base64 32)'),
+  /** Operator token for platform-level acts (creating tenants, known-good measurements): at least 32 characters. */
+  PLATFORM_ADMIN_TOKEN: z.string().min(32, 'at least 32 characters'),
+  DEVICE_CERT_VALIDITY_HOURS: env
+    .positiveInt()
+    .max(24 * 30)
+    .default(DEFAULT_DEVICE_CERT_VALIDITY_HOURS),
+  NONCE_TTL_MS: env
+    .milliseconds()
+    .max(10 * 60_000)
+    .default(DEFAULT_NONCE_TTL_MS),
+  TENANT_CA_VALIDITY_DAYS: env.positiveInt().max(3650).default(DEFAULT_TENANT_CA_VALIDITY_DAYS),
+});
+
+export interface AttestationConfig extends CommonConfig {
+  readonly database: { readonly url: string; readonly poolSize: number };
+  readonly ca: {
+    readonly platformCertFile: string;
+    readonly platformKeyFile: string;
+    readonly manufacturerCaFile: string;
+    readonly keyEncryptionKey: Buffer;
+    readonly deviceCertValidityHours: number;
+    readonly tenantCaValidityDays: number;
+  };
+  readonly nonceTtlMs: number;
+  readonly platformAdminToken: string;
+}
+
+export function loadAttestationConfig(source: Env): AttestationConfig {
+  const e = loadConfig('attestation', attestationEnvSchema, source);
+  return {
+    ...commonConfig(e),
+    database: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE },
+    ca: {
+      platformCertFile: e.PLATFORM_CA_CERT_FILE,
+      platformKeyFile: e.PLATFORM_CA_KEY_FILE,
+      manufacturerCaFile: e.MANUFACTURER_CA_FILE,
+      keyEncryptionKey: Buffer.from(e.CA_KEY_ENCRYPTION_KEY, 'base64'),
+      deviceCertValidityHours: e.DEVICE_CERT_VALIDITY_HOURS,
+      tenantCaValidityDays: e.TENANT_CA_VALIDITY_DAYS,
+    },
+    nonceTtlMs: e.NONCE_TTL_MS,
+    platformAdminToken: e.PLATFORM_ADMIN_TOKEN,
+  };
+}

@@ -1,0 +1,50 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, Reflector } from '@nestjs/core';
+import { HttpErrorFilter, OpsController, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
+import { AuthGuard } from './access/auth.guard.js';
+import { PlatformController, TenantController } from './api/tenancy.controller.js';
+import { TenancyError, TenancyService } from './api/tenancy.service.js';
+import { AttestationHandler } from './attestation/attestation.handler.js';
+import type { AttestationRepository } from './attestation/attestation.repository.js';
+import { AttestationService } from './attestation/attestation.service.js';
+
+export interface AttestationModuleOptions {
+  readonly runtime: ServiceRuntime;
+  readonly repository: AttestationRepository;
+  readonly attestation: AttestationService;
+  readonly tenancy: TenancyService;
+  readonly platformAdminToken: string;
+}
+
+@Module({})
+export class AttestationModule {
+  static forRoot(options: AttestationModuleOptions): DynamicModule {
+    const { runtime } = options;
+    const denials = runtime.observability.meter.createCounter('rampart_attestation_api_denials_total', {
+      description: 'Refused API requests',
+    });
+    return {
+      module: AttestationModule,
+      controllers: [OpsController, PlatformController, TenantController, AttestationHandler],
+      providers: [
+        ...runtimeProviders(runtime),
+        { provide: AttestationService, useValue: options.attestation },
+        { provide: TenancyService, useValue: options.tenancy },
+        {
+          provide: APP_GUARD,
+          inject: [Reflector],
+          useFactory: (reflector: Reflector) =>
+            new AuthGuard(reflector, options.repository, options.platformAdminToken, runtime.logger, denials),
+        },
+        {
+          provide: APP_FILTER,
+          useValue: new HttpErrorFilter(runtime.logger, (error) =>
+            error instanceof TenancyError
+              ? { status: error.code === 'NOT_FOUND' ? 404 : 409, code: error.code, message: error.message }
+              : undefined,
+          ),
+        },
+      ],
+    };
+  }
+}

@@ -1,0 +1,20 @@
+import { Controller, Inject } from '@nestjs/common';
+import { MessagePattern } from '@nestjs/microservices';
+import { Subject, type EvidenceVerifyReply, type NonceIssueReply } from '@rampart/contracts';
+import { AttestationService } from './attestation.service.js';
+
+/** Bus requests from the gateway; the transport has validated them against the contracts. */
+@Controller()
+export class AttestationHandler {
+  constructor(@Inject(AttestationService) private readonly attestation: AttestationService) {}
+
+  @MessagePattern(Subject.attestationNonceIssue)
+  nonce(request: { deviceId: string }): Promise<NonceIssueReply> {
+    return this.attestation.issueNonce(request.deviceId);
+  }
+
+  @MessagePattern(Subject.attestationEvidenceVerify)
+  verify(request: { deviceId: string; evidence: string }): Promise<EvidenceVerifyReply> {
+    return this.attestation.verify(request.deviceId, request.evidence);
+  }
+}

@@ -1,0 +1,307 @@
+import type { AttestationReasonCode } from '@rampart/contracts';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { AttestationPolicy, DeviceState } from './evidence-verifier.js';
+import { measurementKey } from './evidence-verifier.js';
+
+export type Role = 'Administrator' | 'Contributor' | 'Reader';
+
+export interface DeviceRow {
+  readonly id: string;
+  readonly tenantId: string | null;
+  readonly firstSeenAt: string | null;
+  readonly claimedAt: string | null;
+  readonly revoked: boolean;
+  readonly revokedReason: string | null;
+  readonly lastAttestedAt: string | null;
+  readonly lastPass: boolean | null;
+}
+
+export interface TenantCaRow {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly certificatePem: string;
+  readonly encryptedKey: Buffer;
+  readonly notAfter: string;
+  readonly status: 'current' | 'next' | 'retired';
+}
+
+export interface AuditEntry {
+  readonly tenantId: string | null;
+  readonly actor: string;
+  readonly action: string;
+  readonly subject?: string;
+  readonly detail?: Record<string, unknown>;
+}
+
+type Db = Pick<DataSource | EntityManager, 'query'>;
+
+const DEVICE_COLUMNS = `id, tenant_id AS "tenantId", first_seen_at AS "firstSeenAt", claimed_at AS "claimedAt", revoked,
+  revoked_reason AS "revokedReason", last_attested_at AS "lastAttestedAt", last_pass AS "lastPass"`;
+
+/** All SQL of the attestation service. Tenant-scoped reads take the tenant id and never return another's rows. */
+export class AttestationRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  transaction<T>(work: (repository: AttestationRepository, db: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction((manager) => work(new AttestationRepository(manager as unknown as DataSource), manager));
+  }
+
+  private get db(): Db {
+    return { query: (sql: string, params?: unknown[]) => this.rows(sql, params) } as Db;
+  }
+
+  /**
+   * TypeORM answers an UPDATE or DELETE with `[rows, affectedCount]` and any
+   * other statement with the rows; this always gives the rows.
+   */
+  private async rows(sql: string, params?: unknown[]): Promise<unknown> {
+    const result: unknown = await this.dataSource.query(sql, params);
+    if (/^\s*(UPDATE|DELETE)\b/i.test(sql) || /^\s*WITH\b[\s\S]*\)\s*(UPDATE|DELETE)\b/i.test(sql)) {
+      return Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) ? result[0] : result;
+    }
+    return result;
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('SELECT 1');
+  }
+
+  // Tenants and tokens
+
+  async createTenant(id: string, name: string): Promise<boolean> {
+    const rows = await this.db.query<Array<{ id: string }>>(
+      `INSERT INTO attestation.tenants (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [id, name],
+    );
+    return rows.length === 1;
+  }
+
+  async listTenants(): Promise<Array<{ id: string; name: string }>> {
+    return this.db.query(`SELECT id, name FROM attestation.tenants ORDER BY id`);
+  }
+
+  async createToken(tenantId: string, role: Role, tokenHash: string): Promise<string> {
+    const rows = await this.db.query<Array<{ id: string }>>(
+      `INSERT INTO attestation.api_tokens (tenant_id, role, token_hash) VALUES ($1, $2, $3) RETURNING id`,
+      [tenantId, role, tokenHash],
+    );
+    return rows[0]?.id ?? '';
+  }
+
+  async findToken(tokenHash: string): Promise<{ id: string; tenantId: string; role: Role } | undefined> {
+    const rows = await this.db.query<Array<{ id: string; tenantId: string; role: Role }>>(
+      `SELECT id, tenant_id AS "tenantId", role FROM attestation.api_tokens WHERE token_hash = $1 AND revoked_at IS NULL`,
+      [tokenHash],
+    );
+    return rows[0];
+  }
+
+  // Devices
+
+  async recordSeen(deviceId: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO attestation.devices (id, first_seen_at) VALUES ($1, now())
+       ON CONFLICT (id) DO UPDATE SET first_seen_at = coalesce(attestation.devices.first_seen_at, now())`,
+      [deviceId],
+    );
+  }
+
+  async deviceState(deviceId: string): Promise<DeviceState | undefined> {
+    const rows = await this.db.query<Array<{ tenantId: string | null; revoked: boolean }>>(
+      `SELECT tenant_id AS "tenantId", revoked FROM attestation.devices WHERE id = $1`,
+      [deviceId],
+    );
+    const row = rows[0];
+    return row === undefined ? undefined : { claimedBy: row.tenantId, revoked: row.revoked };
+  }
+
+  /**
+   * Claims a device for a tenant. Idempotent for the same tenant; refused for
+   * any other once claimed (claiming is permanent).
+   */
+  async claim(deviceId: string, tenantId: string): Promise<'claimed' | 'already-yours' | 'claimed-by-other'> {
+    await this.db.query(`INSERT INTO attestation.devices (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, [deviceId]);
+    const rows = await this.db.query<Array<{ id: string }>>(
+      `UPDATE attestation.devices SET tenant_id = $2, claimed_at = now() WHERE id = $1 AND tenant_id IS NULL RETURNING id`,
+      [deviceId, tenantId],
+    );
+    if (rows.length === 1) return 'claimed';
+    const state = await this.deviceState(deviceId);
+    return state?.claimedBy === tenantId ? 'already-yours' : 'claimed-by-other';
+  }
+
+  async setRevoked(deviceId: string, tenantId: string, revoked: boolean, reason: string | null): Promise<boolean> {
+    const rows = await this.db.query<Array<{ id: string }>>(
+      `UPDATE attestation.devices SET revoked = $3, revoked_reason = $4 WHERE id = $1 AND tenant_id = $2 RETURNING id`,
+      [deviceId, tenantId, revoked, reason],
+    );
+    return rows.length === 1;
+  }
+
+  async listDevices(tenantId: string, limit: number, offset: number): Promise<DeviceRow[]> {
+    return this.db.query(`SELECT ${DEVICE_COLUMNS} FROM attestation.devices WHERE tenant_id = $1 ORDER BY id LIMIT $2 OFFSET $3`, [
+      tenantId,
+      limit,
+      offset,
+    ]);
+  }
+
+  async device(tenantId: string, deviceId: string): Promise<DeviceRow | undefined> {
+    const rows = await this.db.query<DeviceRow[]>(`SELECT ${DEVICE_COLUMNS} FROM attestation.devices WHERE tenant_id = $1 AND id = $2`, [
+      tenantId,
+      deviceId,
+    ]);
+    return rows[0];
+  }
+
+  // Nonces
+
+  async insertNonce(nonce: string, deviceId: string, expiresAt: Date): Promise<void> {
+    await this.db.query(`INSERT INTO attestation.nonces (nonce, device_id, expires_at) VALUES ($1, $2, $3)`, [nonce, deviceId, expiresAt]);
+  }
+
+  /** Marks a nonce used if it belongs to the device and is unused; returns what it was before. */
+  async spendNonce(nonce: string, deviceId: string): Promise<{ deviceId: string; expiresAt: Date; wasUsed: boolean } | undefined> {
+    const rows = await this.db.query<Array<{ deviceId: string; expiresAt: Date; wasUsed: boolean }>>(
+      `WITH before AS (SELECT nonce, device_id, expires_at, used_at FROM attestation.nonces WHERE nonce = $1 FOR UPDATE)
+       UPDATE attestation.nonces n SET used_at = coalesce(n.used_at, now())
+         FROM before WHERE n.nonce = before.nonce AND before.device_id = $2
+       RETURNING before.device_id AS "deviceId", before.expires_at AS "expiresAt", before.used_at IS NOT NULL AS "wasUsed"`,
+      [nonce, deviceId],
+    );
+    if (rows[0] !== undefined) return rows[0];
+    const other = await this.db.query<Array<{ deviceId: string; expiresAt: Date }>>(
+      `SELECT device_id AS "deviceId", expires_at AS "expiresAt" FROM attestation.nonces WHERE nonce = $1`,
+      [nonce],
+    );
+    return other[0] === undefined ? undefined : { ...other[0], wasUsed: false };
+  }
+
+  async deleteExpiredNonces(before: Date): Promise<number> {
+    const rows = await this.db.query<Array<{ n: string }>>(
+      `WITH gone AS (DELETE FROM attestation.nonces WHERE expires_at < $1 RETURNING 1) SELECT count(*) AS n FROM gone`,
+      [before],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  // Policy
+
+  /** The policy entries relevant to one boot log (the full list can be large). */
+  async policyFor(bootLog: ReadonlyArray<{ stage: string; sha256: string }>): Promise<AttestationPolicy> {
+    const rows = await this.db.query<Array<{ stage: string; sha256: string; status: 'released' | 'revoked' }>>(
+      `SELECT m.stage, m.sha256, m.status FROM attestation.measurements m
+         JOIN unnest($1::text[], $2::text[]) AS e(stage, sha256) ON e.stage = m.stage AND e.sha256 = m.sha256`,
+      [bootLog.map((m) => m.stage), bootLog.map((m) => m.sha256)],
+    );
+    const floors = await this.db.query<Array<{ component: string; min_version: number }>>(
+      `SELECT component, min_version FROM attestation.security_floors`,
+    );
+    return {
+      measurements: new Map(rows.map((r) => [measurementKey(r.stage, r.sha256), r.status])),
+      floors: new Map(floors.map((f) => [f.component, f.min_version])),
+    };
+  }
+
+  async upsertMeasurement(stage: string, sha256: string, status: 'released' | 'revoked', imageVersion: string | null): Promise<void> {
+    await this.db.query(
+      `INSERT INTO attestation.measurements (stage, sha256, status, image_version) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (stage, sha256) DO UPDATE SET status = excluded.status, image_version = coalesce(excluded.image_version, attestation.measurements.image_version), updated_at = now()`,
+      [stage, sha256, status, imageVersion],
+    );
+  }
+
+  async setFloor(component: string, minVersion: number): Promise<void> {
+    await this.db.query(
+      `INSERT INTO attestation.security_floors (component, min_version) VALUES ($1, $2)
+       ON CONFLICT (component) DO UPDATE SET min_version = GREATEST(attestation.security_floors.min_version, excluded.min_version)`,
+      [component, minVersion],
+    );
+  }
+
+  // Verdicts, certificates, audit
+
+  async recordVerdict(
+    deviceId: string | null,
+    tenantId: string | null,
+    pass: boolean,
+    reasons: readonly AttestationReasonCode[],
+  ): Promise<void> {
+    await this.db.query(`INSERT INTO attestation.verdicts (device_id, tenant_id, pass, reasons) VALUES ($1, $2, $3, $4)`, [
+      deviceId,
+      tenantId,
+      pass,
+      reasons,
+    ]);
+    if (deviceId !== null) {
+      await this.db.query(`UPDATE attestation.devices SET last_attested_at = now(), last_pass = $2 WHERE id = $1`, [deviceId, pass]);
+    }
+  }
+
+  async verdicts(tenantId: string, limit: number): Promise<Array<{ deviceId: string; at: string; pass: boolean; reasons: string[] }>> {
+    return this.db.query(
+      `SELECT device_id AS "deviceId", at, pass, reasons FROM attestation.verdicts WHERE tenant_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
+      [tenantId, limit],
+    );
+  }
+
+  async currentTenantCa(tenantId: string): Promise<TenantCaRow | undefined> {
+    const rows = await this.db.query<TenantCaRow[]>(
+      `SELECT id, tenant_id AS "tenantId", certificate_pem AS "certificatePem", encrypted_key AS "encryptedKey", not_after AS "notAfter", status
+         FROM attestation.tenant_cas WHERE tenant_id = $1 AND status = 'current'`,
+      [tenantId],
+    );
+    return rows[0];
+  }
+
+  async tenantCas(tenantId: string): Promise<Array<Omit<TenantCaRow, 'encryptedKey'>>> {
+    return this.db.query(
+      `SELECT id, tenant_id AS "tenantId", certificate_pem AS "certificatePem", not_after AS "notAfter", status
+         FROM attestation.tenant_cas WHERE tenant_id = $1 AND status <> 'retired' ORDER BY not_before`,
+      [tenantId],
+    );
+  }
+
+  async insertTenantCa(
+    tenantId: string,
+    certificatePem: string,
+    encryptedKey: Buffer,
+    notBefore: Date,
+    notAfter: Date,
+    status: 'current' | 'next',
+  ): Promise<string> {
+    const rows = await this.db.query<Array<{ id: string }>>(
+      `INSERT INTO attestation.tenant_cas (tenant_id, certificate_pem, encrypted_key, not_before, not_after, status)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+      [tenantId, certificatePem, encryptedKey, notBefore, notAfter, status],
+    );
+    return rows[0]?.id ?? '';
+  }
+
+  async recordIssued(serial: string, deviceId: string, tenantId: string, caId: string, notBefore: Date, notAfter: Date): Promise<void> {
+    await this.db.query(
+      `INSERT INTO attestation.issued_certificates (serial, device_id, tenant_id, ca_id, not_before, not_after) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [serial, deviceId, tenantId, caId, notBefore, notAfter],
+    );
+  }
+
+  async audit(entry: AuditEntry): Promise<void> {
+    await this.db.query(`INSERT INTO attestation.audit_log (tenant_id, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)`, [
+      entry.tenantId,
+      entry.actor,
+      entry.action,
+      entry.subject ?? null,
+      JSON.stringify(entry.detail ?? {}),
+    ]);
+  }
+
+  async auditLog(
+    tenantId: string,
+    limit: number,
+  ): Promise<Array<{ at: string; actor: string; action: string; subject: string | null; detail: unknown }>> {
+    return this.db.query(
+      `SELECT at, actor, action, subject, detail FROM attestation.audit_log WHERE tenant_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
+      [tenantId, limit],
+    );
+  }
+}

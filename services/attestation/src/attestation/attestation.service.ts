@@ -1,0 +1,81 @@
+import type { Counter, Meter } from '@opentelemetry/api';
+import { AttestationReason, type EvidenceVerifyReply, type NonceIssueReply } from '@rampart/contracts';
+import type { Clock, Logger } from '@rampart/service-kit';
+import type { TenantAuthorities } from '../ca/tenant-authorities.js';
+import type { AttestationRepository } from './attestation.repository.js';
+import type { EvidenceVerifier } from './evidence-verifier.js';
+import type { NonceStore } from './nonce-store.js';
+
+/**
+ * The attestation protocol: nonce, then evidence, then a verdict — on pass
+ * an operational certificate from the device's tenant CA; on fail no
+ * certificate, a recorded verdict with reason codes, an audit entry, a
+ * counter and a log line.
+ */
+export class AttestationService {
+  private readonly verdicts: Counter;
+
+  constructor(
+    private readonly repository: AttestationRepository,
+    private readonly verifier: EvidenceVerifier,
+    private readonly nonces: NonceStore,
+    private readonly authorities: TenantAuthorities,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    meter: Meter,
+  ) {
+    this.verdicts = meter.createCounter('rampart_attestation_verdicts_total', { description: 'Attestation verdicts by result and reason' });
+  }
+
+  /** The gateway asks on behalf of a device it authenticated by IDevID; that makes the device known. */
+  async issueNonce(deviceId: string): Promise<NonceIssueReply> {
+    await this.repository.recordSeen(deviceId);
+    return this.nonces.issue(deviceId, this.clock.now());
+  }
+
+  async verify(connectionDeviceId: string, evidence: string): Promise<EvidenceVerifyReply> {
+    const now = this.clock.now();
+    const verdict = await this.verifier.verify(Buffer.from(evidence, 'utf8'), {
+      now,
+      nonces: this.nonces,
+      device: (id) => this.repository.deviceState(id),
+      policy: (e) => this.repository.policyFor(e.bootLog),
+    });
+    if (verdict.pass && verdict.evidence.deviceId !== connectionDeviceId) {
+      const state = await this.repository.deviceState(connectionDeviceId);
+      return this.refuse(connectionDeviceId, state?.claimedBy ?? null, [AttestationReason.deviceMismatch]);
+    }
+    if (!verdict.pass) {
+      // Recorded against the device the gateway authenticated, never the id the evidence claims:
+      // forged evidence naming another device must not touch that device's record.
+      const state = await this.repository.deviceState(connectionDeviceId);
+      return this.refuse(connectionDeviceId, state?.claimedBy ?? null, verdict.reasons);
+    }
+    const { deviceId } = verdict.evidence;
+    const issued = await this.authorities.issueDeviceCertificate(verdict.tenantId, deviceId, verdict.devicePublicKeySpki, now);
+    await this.repository.transaction(async (tx) => {
+      await tx.recordIssued(issued.serial, deviceId, verdict.tenantId, issued.caId, issued.notBefore, issued.notAfter);
+      await tx.recordVerdict(deviceId, verdict.tenantId, true, []);
+      await tx.audit({
+        tenantId: verdict.tenantId,
+        actor: `device:${deviceId}`,
+        action: 'attestation.pass',
+        subject: deviceId,
+        detail: { serial: issued.serial, notAfter: issued.notAfter.toISOString(), os: verdict.evidence.versions.os },
+      });
+    });
+    this.verdicts.add(1, { result: 'pass' });
+    return { pass: true, certificatePem: issued.certificatePem, chainPem: issued.chainPem, notAfter: issued.notAfter.getTime() };
+  }
+
+  private async refuse(deviceId: string, tenantId: string | null, reasons: readonly string[]): Promise<EvidenceVerifyReply> {
+    const codes = reasons as Parameters<AttestationRepository['recordVerdict']>[3];
+    await this.repository.transaction(async (tx) => {
+      await tx.recordVerdict(deviceId, tenantId, false, codes);
+      await tx.audit({ tenantId, actor: `device:${deviceId}`, action: 'attestation.fail', subject: deviceId, detail: { reasons } });
+    });
+    for (const reason of reasons) this.verdicts.add(1, { result: 'fail', reason });
+    this.logger.warn({ deviceId, tenantId, reasons }, 'attestation refused');
+    return { pass: false, reasons: [...reasons] };
+  }
+}

@@ -1,0 +1,83 @@
+import { X509Certificate } from 'node:crypto';
+import { type CertificateAuthority, OperationalCertificateIssuer, derToPem } from '@rampart/trust';
+import type { AttestationRepository } from '../attestation/attestation.repository.js';
+import type { KeyVault } from './key-vault.js';
+
+const HOUR_MS = 3_600_000;
+/** Certificates start a little in the past so small device clock skew does not reject them. */
+const BACKDATE_MS = 5 * 60_000;
+
+export interface IssuedCertificate {
+  readonly certificatePem: string;
+  readonly chainPem: string;
+  readonly serial: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/**
+ * The platform root (its key from a mounted secret) and one intermediate CA
+ * per tenant (`pathlen:0`), whose private keys are sealed at rest. Issues
+ * operational device certificates from the tenant's current CA.
+ */
+export class TenantAuthorities {
+  private readonly issuers = new Map<string, { caId: string; issuer: OperationalCertificateIssuer; chainPem: string }>();
+
+  constructor(
+    private readonly platform: CertificateAuthority,
+    private readonly repository: AttestationRepository,
+    private readonly vault: KeyVault,
+    private readonly settings: { readonly deviceCertValidityHours: number; readonly tenantCaValidityDays: number },
+  ) {}
+
+  get platformCertificatePem(): string {
+    return this.platform.certificatePem;
+  }
+
+  async createTenantCa(tenantId: string, repository = this.repository): Promise<void> {
+    const ca = await this.platform.issueIntermediate(`Rampart tenant ${tenantId} CA`, this.settings.tenantCaValidityDays);
+    const stored = await ca.export();
+    await repository.insertTenantCa(
+      tenantId,
+      stored.certificatePem,
+      this.vault.seal(stored.privateKeyPem, tenantId),
+      ca.certificate.notBefore,
+      ca.certificate.notAfter,
+      'current',
+    );
+  }
+
+  private async issuerFor(tenantId: string): Promise<{ caId: string; issuer: OperationalCertificateIssuer; chainPem: string }> {
+    const row = await this.repository.currentTenantCa(tenantId);
+    if (row === undefined) throw new Error(`tenant ${tenantId} has no current CA`);
+    const cached = this.issuers.get(tenantId);
+    if (cached?.caId === row.id) return cached;
+    const certificate = new X509Certificate(row.certificatePem);
+    const issuer = new OperationalCertificateIssuer(certificate.raw, this.vault.open(row.encryptedKey, tenantId), tenantId);
+    const entry = { caId: row.id, issuer, chainPem: `${row.certificatePem.trim()}\n${this.platform.certificatePem.trim()}\n` };
+    this.issuers.set(tenantId, entry);
+    return entry;
+  }
+
+  async issueDeviceCertificate(
+    tenantId: string,
+    deviceId: string,
+    publicKeySpki: Uint8Array,
+    now: number,
+  ): Promise<IssuedCertificate & { caId: string }> {
+    const { caId, issuer, chainPem } = await this.issuerFor(tenantId);
+    const notBefore = new Date(now - BACKDATE_MS);
+    const notAfter = new Date(now + this.settings.deviceCertValidityHours * HOUR_MS);
+    const der = issuer.issue({ deviceId, tenantId, subjectPublicKeySpki: publicKeySpki, notBefore, notAfter });
+    const serial = new X509Certificate(der).serialNumber.toLowerCase();
+    return { caId, certificatePem: derToPem(der), chainPem, serial, notBefore, notAfter };
+  }
+
+  async caCertificates(tenantId: string): Promise<Array<{ status: string; notAfter: string; certificatePem: string }>> {
+    const rows = await this.repository.tenantCas(tenantId);
+    return [
+      ...rows.map((r) => ({ status: r.status, notAfter: new Date(r.notAfter).toISOString(), certificatePem: r.certificatePem })),
+      { status: 'root', notAfter: this.platform.certificate.notAfter.toISOString(), certificatePem: this.platform.certificatePem },
+    ];
+  }
+}

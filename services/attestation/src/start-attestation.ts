@@ -1,0 +1,109 @@
+import { readFile } from 'node:fs/promises';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { QueueGroup } from '@rampart/contracts';
+import {
+  closeServiceRuntime,
+  createServiceRuntime,
+  openDatabase,
+  startHttpService,
+  systemClock,
+  type Logger,
+  type MessageBus,
+  type RunningService,
+} from '@rampart/service-kit';
+import { CertificateAuthority } from '@rampart/trust';
+import type { AttestationConfig } from './attestation.config.js';
+import { AttestationModule } from './attestation.module.js';
+import { TenancyService } from './api/tenancy.service.js';
+import { AttestationRepository } from './attestation/attestation.repository.js';
+import { AttestationService } from './attestation/attestation.service.js';
+import { EvidenceVerifier } from './attestation/evidence-verifier.js';
+import { PgNonceStore } from './attestation/pg-nonce-store.js';
+import { KeyVault } from './ca/key-vault.js';
+import { TenantAuthorities } from './ca/tenant-authorities.js';
+import { attestationMigrations } from './migrations/index.js';
+
+export interface RunningAttestation extends RunningService {
+  readonly repository: AttestationRepository;
+  readonly authorities: TenantAuthorities;
+}
+
+/** Splits a PEM bundle into its certificates. */
+function certificatesIn(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+export async function startAttestation(config: AttestationConfig, logger: Logger, sharedBus?: MessageBus): Promise<RunningAttestation> {
+  const runtime = await createServiceRuntime({
+    name: 'attestation',
+    logger,
+    natsUrl: config.natsUrl,
+    busPrefix: config.busPrefix,
+    otlpEndpoint: config.otlpEndpoint,
+    ...(sharedBus === undefined ? {} : { sharedBus }),
+  });
+  let service: RunningService | undefined;
+  try {
+    const [platformCertificatePem, platformKeyPem, manufacturerBundle] = await Promise.all([
+      readFile(config.ca.platformCertFile, 'utf8'),
+      readFile(config.ca.platformKeyFile, 'utf8'),
+      readFile(config.ca.manufacturerCaFile, 'utf8'),
+    ]);
+    const manufacturerRoots = certificatesIn(manufacturerBundle);
+    if (manufacturerRoots.length === 0) throw new Error(`MANUFACTURER_CA_FILE holds no certificate: ${config.ca.manufacturerCaFile}`);
+    const platform = await CertificateAuthority.load({ certificatePem: platformCertificatePem, privateKeyPem: platformKeyPem });
+    runtime.dataSource = await openDatabase(
+      {
+        url: config.database.url,
+        schema: 'attestation',
+        migrations: attestationMigrations,
+        poolSize: config.database.poolSize,
+        applicationName: 'rampart-attestation',
+      },
+      logger,
+    );
+    const repository = new AttestationRepository(runtime.dataSource);
+    runtime.readiness.register('database', () => repository.ping());
+    const authorities = new TenantAuthorities(platform, repository, new KeyVault(config.ca.keyEncryptionKey), config.ca);
+    const attestation = new AttestationService(
+      repository,
+      new EvidenceVerifier(manufacturerRoots),
+      new PgNonceStore(repository, config.nonceTtlMs),
+      authorities,
+      systemClock,
+      logger,
+      runtime.observability.meter,
+    );
+    service = await startHttpService({
+      runtime,
+      module: AttestationModule.forRoot({
+        runtime,
+        repository,
+        attestation,
+        tenancy: new TenancyService(repository, authorities),
+        platformAdminToken: config.platformAdminToken,
+      }),
+      host: config.http.host,
+      port: config.http.port,
+      queueGroup: QueueGroup.attestation,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      configure: (app) => {
+        const document = SwaggerModule.createDocument(
+          app,
+          new DocumentBuilder()
+            .setTitle('Rampart attestation')
+            .setVersion('1')
+            .addBearerAuth()
+            .setDescription('Tenants, devices, attestation, CA')
+            .build(),
+        );
+        SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+      },
+    });
+    return { ...service, repository, authorities };
+  } catch (error) {
+    if (service !== undefined) await service.close();
+    else await closeServiceRuntime(runtime);
+    throw error;
+  }
+}

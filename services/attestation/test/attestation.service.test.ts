@@ -1,0 +1,211 @@
+import { execFile } from 'node:child_process';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { AttestationReason, Subject } from '@rampart/contracts';
+import { createSignedEvidence, manufactureDevice, measure, type BootState, type ManufacturedDevice } from '@rampart/emulator';
+import { NatsBus, TypedBus, createLogger } from '@rampart/service-kit';
+import { TEST_NATS_URL, createTestDatabase, createTestPki, uniqueBusPrefix, type TestDatabase, type TestPki } from '@rampart/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAttestationConfig } from '../src/attestation.config.js';
+import { startAttestation, type RunningAttestation } from '../src/start-attestation.js';
+
+const run = promisify(execFile);
+const image = (name: string) => measure(Buffer.from(`image ${name}`));
+const boot: BootState = {
+  bootLog: [
+    { stage: 'rom', sha256: image('rom') },
+    { stage: 'bootloader', sha256: image('bl 2') },
+    { stage: 'security-monitor', sha256: image('sm 1') },
+    { stage: 'os', sha256: image('os 1.0') },
+  ],
+  securityVersions: { os: 2 },
+  versions: { os: '1.0', apps: {} },
+};
+
+describe('attestation service', () => {
+  let db: TestDatabase;
+  let pki: TestPki;
+  let service: RunningAttestation;
+  let bus: NatsBus;
+  let typed: TypedBus;
+  const platformToken = randomBytes(24).toString('hex');
+  const tokens: Record<string, string> = {};
+
+  async function api(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: any }> {
+    const response = await fetch(`${service.url}${path}`, {
+      method,
+      headers: {
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+  }
+
+  async function attest(device: ManufacturedDevice, state: BootState = boot, connectionId = device.security.deviceId) {
+    const { nonce } = await typed.request(Subject.attestationNonceIssue, { deviceId: device.security.deviceId });
+    const evidence = JSON.stringify(createSignedEvidence(device.security, device.identityCertificatePem, nonce, state));
+    return { evidence, reply: await typed.request(Subject.attestationEvidenceVerify, { deviceId: connectionId, evidence }) };
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pki = await createTestPki();
+    const prefix = uniqueBusPrefix('att');
+    service = await startAttestation(
+      loadAttestationConfig({
+        DATABASE_URL: db.url,
+        NATS_URL: TEST_NATS_URL,
+        BUS_PREFIX: prefix,
+        HTTP_PORT: '0',
+        PLATFORM_CA_CERT_FILE: pki.files.platformCa,
+        PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
+        MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+        CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        PLATFORM_ADMIN_TOKEN: platformToken,
+      }),
+      createLogger('attestation', 'silent'),
+    );
+    bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'attestation-test', onError: () => undefined });
+    typed = new TypedBus(bus);
+    for (const tenant of ['acme', 'globex']) {
+      const created = await api('POST', '/v1/tenants', platformToken, { id: tenant, name: tenant.toUpperCase() });
+      expect(created.status).toBe(201);
+      tokens[tenant] = created.body.administratorToken;
+    }
+    tokens['acmeReader'] = (await api('POST', '/v1/tokens', tokens['acme'], { role: 'Reader' })).body.token;
+    for (const m of boot.bootLog)
+      expect((await api('PUT', '/v1/measurements', platformToken, { ...m, status: 'released' })).status).toBe(204);
+    expect((await api('PUT', '/v1/security-floors/os', platformToken, { minVersion: 2 })).status).toBe(204);
+  });
+
+  afterAll(async () => {
+    await service?.close();
+    await bus?.drain();
+    await db?.drop();
+    await pki?.remove();
+  });
+
+  it('attests a claimed device and issues a 24 h certificate that openssl verifies up to the platform root', async () => {
+    const device = await manufactureDevice(pki.manufacturerCa);
+    expect((await api('PUT', `/v1/devices/${device.security.deviceId}/claim`, tokens['acme'])).body).toEqual({
+      deviceId: device.security.deviceId,
+      claimed: 'claimed',
+    });
+    const { reply } = await attest(device);
+    expect(reply.pass).toBe(true);
+    if (!reply.pass) return;
+    const cert = new X509Certificate(reply.certificatePem);
+    expect(cert.subjectAltName).toContain('urn:rampart:tenant:acme');
+    expect(new Date(cert.validTo).getTime() - Date.now()).toBeGreaterThan(23 * 3_600_000);
+    await writeFile(join(pki.dir, 'leaf.pem'), reply.certificatePem);
+    await writeFile(join(pki.dir, 'chain.pem'), reply.chainPem);
+    const { stdout } = await run('openssl', [
+      'verify',
+      '-x509_strict',
+      '-purpose',
+      'sslclient',
+      '-CAfile',
+      pki.files.platformCa,
+      '-untrusted',
+      join(pki.dir, 'chain.pem'),
+      join(pki.dir, 'leaf.pem'),
+    ]);
+    expect(stdout).toMatch(/OK/);
+  });
+
+  it('refuses a replayed evidence, records the verdict and audits it', async () => {
+    const device = await manufactureDevice(pki.manufacturerCa);
+    await api('PUT', `/v1/devices/${device.security.deviceId}/claim`, tokens['acme']);
+    const { evidence, reply } = await attest(device);
+    expect(reply.pass).toBe(true);
+    const replay = await typed.request(Subject.attestationEvidenceVerify, { deviceId: device.security.deviceId, evidence });
+    expect(replay).toEqual({ pass: false, reasons: [AttestationReason.nonceReplayed] });
+    const log = await api('GET', '/v1/attestations', tokens['acmeReader']);
+    expect(
+      log.body.filter((v: { deviceId: string }) => v.deviceId === device.security.deviceId).map((v: { pass: boolean }) => v.pass),
+    ).toEqual([false, true]);
+    const audit = await api('GET', '/v1/audit', tokens['acme']);
+    expect(
+      audit.body.some(
+        (a: { action: string; subject: string }) => a.action === 'attestation.fail' && a.subject === device.security.deviceId,
+      ),
+    ).toBe(true);
+  });
+
+  it('refuses an unclaimed device, a revoked one, and an unknown measurement — no certificate', async () => {
+    const unclaimed = await manufactureDevice(pki.manufacturerCa);
+    expect((await attest(unclaimed)).reply).toEqual({ pass: false, reasons: [AttestationReason.deviceUnclaimed] });
+    const revoked = await manufactureDevice(pki.manufacturerCa);
+    await api('PUT', `/v1/devices/${revoked.security.deviceId}/claim`, tokens['acme']);
+    expect((await api('POST', `/v1/devices/${revoked.security.deviceId}/revoke`, tokens['acme'], { reason: 'stolen' })).body).toMatchObject(
+      { revoked: true, revokedReason: 'stolen' },
+    );
+    expect((await attest(revoked)).reply).toEqual({ pass: false, reasons: [AttestationReason.deviceRevoked] });
+    await api('POST', `/v1/devices/${revoked.security.deviceId}/unrevoke`, tokens['acme']);
+    const patched: BootState = {
+      ...boot,
+      bootLog: boot.bootLog.map((m) => (m.stage === 'os' ? { stage: 'os', sha256: image('os patched') } : m)),
+    };
+    expect((await attest(revoked, patched)).reply).toEqual({ pass: false, reasons: [AttestationReason.measurementUnknown] });
+    expect((await attest(revoked)).reply.pass).toBe(true);
+  });
+
+  it("never lets one device's connection attest as another", async () => {
+    const victim = await manufactureDevice(pki.manufacturerCa);
+    const attacker = await manufactureDevice(pki.manufacturerCa);
+    await api('PUT', `/v1/devices/${victim.security.deviceId}/claim`, tokens['acme']);
+    const { reply } = await attest(victim, boot, attacker.security.deviceId);
+    expect(reply).toEqual({ pass: false, reasons: [AttestationReason.deviceMismatch] });
+    const shown = await api('GET', `/v1/devices/${victim.security.deviceId}`, tokens['acme']);
+    expect(shown.body.lastPass).toBeNull();
+  });
+
+  describe('tenancy and roles', () => {
+    it('makes claiming permanent: idempotent for the owner, 409 for anyone else', async () => {
+      const device = await manufactureDevice(pki.manufacturerCa);
+      const id = device.security.deviceId;
+      expect((await api('PUT', `/v1/devices/${id}/claim`, tokens['acme'])).body.claimed).toBe('claimed');
+      expect((await api('PUT', `/v1/devices/${id}/claim`, tokens['acme'])).body.claimed).toBe('already-yours');
+      expect((await api('PUT', `/v1/devices/${id}/claim`, tokens['globex'])).status).toBe(409);
+    });
+
+    it("hides one tenant's devices, logs and CA from another", async () => {
+      const device = await manufactureDevice(pki.manufacturerCa);
+      const id = device.security.deviceId;
+      await api('PUT', `/v1/devices/${id}/claim`, tokens['acme']);
+      expect((await api('GET', `/v1/devices/${id}`, tokens['globex'])).status).toBe(404);
+      expect((await api('GET', '/v1/devices', tokens['globex'])).body.some((d: { id: string }) => d.id === id)).toBe(false);
+      expect((await api('POST', `/v1/devices/${id}/revoke`, tokens['globex'], { reason: 'hostile' })).status).toBe(404);
+      const globexAudit = await api('GET', '/v1/audit', tokens['globex']);
+      expect(globexAudit.body.some((a: { subject: string }) => a.subject === id)).toBe(false);
+      const cas = await api('GET', '/v1/ca-certificates', tokens['globex']);
+      expect(cas.body.map((c: { certificatePem: string }) => new X509Certificate(c.certificatePem).subject)).not.toContain(
+        'CN=Rampart tenant acme CA',
+      );
+    });
+
+    it('lets a Reader read but not change anything, and refuses missing or unknown tokens', async () => {
+      const device = await manufactureDevice(pki.manufacturerCa);
+      expect((await api('GET', '/v1/devices', tokens['acmeReader'])).status).toBe(200);
+      expect((await api('PUT', `/v1/devices/${device.security.deviceId}/claim`, tokens['acmeReader'])).status).toBe(403);
+      expect((await api('POST', '/v1/tokens', tokens['acmeReader'], { role: 'Administrator' })).status).toBe(403);
+      expect((await api('GET', '/v1/audit', tokens['acmeReader'])).status).toBe(403);
+      expect((await api('GET', '/v1/devices', undefined)).status).toBe(401);
+      expect((await api('GET', '/v1/devices', `rmp_${'x'.repeat(40)}`)).status).toBe(401);
+      expect((await api('POST', '/v1/tenants', tokens['acme'], { id: 'evil', name: 'x' })).status).toBe(403);
+      expect((await api('PUT', '/v1/measurements', tokens['acme'], { ...boot.bootLog[0], status: 'revoked' })).status).toBe(403);
+    });
+
+    it('refuses bad input with 400 and keeps stored data intact', async () => {
+      expect((await api('PUT', '/v1/devices/not-a-device/claim', tokens['acme'])).status).toBe(400);
+      expect((await api('POST', '/v1/tenants', platformToken, { id: 'Bad Id!', name: '' })).status).toBe(400);
+      expect((await api('POST', '/v1/tenants', platformToken, { id: 'acme', name: 'again' })).status).toBe(409);
+      expect((await api('GET', '/v1/devices', tokens['acme'])).status).toBe(200);
+    });
+  });
+});
