@@ -73,6 +73,7 @@ async function gateway(qos) {
       TLS_CERT_FILE: join(pki, 'gateway.crt'),
       TLS_KEY_FILE: join(pki, 'gateway.key'),
       MANUFACTURER_CA_FILE: join(pki, 'manufacturer-ca.crt'),
+      PLATFORM_CA_FILE: join(pki, 'platform-ca.crt'),
       // The limiter stays on, set above what the load can reach.
       DEVICE_RATE_PER_SEC: '1000000',
       DEVICE_RATE_BURST: '1000000',

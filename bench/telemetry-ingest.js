@@ -165,6 +165,7 @@ async function endToEnd(db) {
       TLS_CERT_FILE: join(pki, 'gateway.crt'),
       TLS_KEY_FILE: join(pki, 'gateway.key'),
       MANUFACTURER_CA_FILE: join(pki, 'manufacturer-ca.crt'),
+      PLATFORM_CA_FILE: join(pki, 'platform-ca.crt'),
       DEVICE_RATE_PER_SEC: '1000000',
       DEVICE_RATE_BURST: '1000000',
     },

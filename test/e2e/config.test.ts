@@ -28,4 +28,24 @@ describe('service start-up configuration', () => {
     const message = proc.stderr.join('\n');
     for (const key of ['DATABASE_URL', 'INGEST_BATCH_SIZE', 'RETENTION_DAYS']) expect(message).toContain(key);
   });
+
+  it('the attestation service refuses to start on a bad environment and names every bad key', async () => {
+    const proc = ServiceProcess.start('attestation', ENTRY.attestation, {
+      CA_KEY_ENCRYPTION_KEY: 'short',
+      PLATFORM_ADMIN_TOKEN: 'guessable',
+    });
+    const { code } = await proc.exited;
+    expect(code).toBe(78);
+    const message = proc.stderr.join('\n');
+    for (const key of [
+      'DATABASE_URL',
+      'PLATFORM_CA_CERT_FILE',
+      'PLATFORM_CA_KEY_FILE',
+      'MANUFACTURER_CA_FILE',
+      'CA_KEY_ENCRYPTION_KEY',
+      'PLATFORM_ADMIN_TOKEN',
+    ]) {
+      expect(message).toContain(key);
+    }
+  });
 });

@@ -1,4 +1,6 @@
-import { runFleet, type FleetProgress, type FleetReport } from '@rampart/emulator';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { demoKnownGood, runFleet, type FleetProgress, type FleetReport } from '@rampart/emulator';
 import {
   TEST_NATS_URL,
   createTestDatabase,
@@ -11,16 +13,23 @@ import {
   type TestPki,
 } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServiceProcess, scrapeMetric, startGatewayProcess, startTelemetryProcess } from '../support/service-process.js';
+import {
+  type ServiceProcess,
+  scrapeMetric,
+  startAttestationProcess,
+  startGatewayProcess,
+  startTelemetryProcess,
+} from '../support/service-process.js';
 
 const METRICS_PER_READING = 4;
 
 /**
  * The distributed topology as separate processes on real NATS (JetStream)
- * and PostgreSQL: one gateway, two telemetry replicas sharing a durable
- * consumer. Both replicas are killed with SIGKILL mid-stream and one is
- * restarted; every reading the gateway acknowledged must end up stored
- * exactly once.
+ * and PostgreSQL: the attestation service, one gateway, two telemetry
+ * replicas sharing a durable consumer. Every device attests (IDevID → nonce
+ * → evidence → LDevID) before its telemetry is accepted. Both telemetry
+ * replicas are killed with SIGKILL mid-stream and one is restarted; every
+ * reading the gateway acknowledged must end up stored exactly once.
  */
 describe('distributed mode: kill the telemetry service mid-stream', () => {
   let db: TestDatabase;
@@ -42,7 +51,32 @@ describe('distributed mode: kill the telemetry service mid-stream', () => {
     await pki?.remove();
   });
 
-  it('stores every acknowledged reading exactly once', async () => {
+  it('attests every device, then stores every acknowledged reading exactly once', async () => {
+    const operatorToken = randomBytes(24).toString('hex');
+    const attestation = await startAttestationProcess('attestation', {
+      DATABASE_URL: db.url,
+      NATS_URL: TEST_NATS_URL,
+      BUS_PREFIX: prefix,
+      PLATFORM_CA_CERT_FILE: pki.files.platformCa,
+      PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
+      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+      CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      PLATFORM_ADMIN_TOKEN: operatorToken,
+    });
+    processes.push(attestation.process);
+    const call = async (method: string, path: string, token: string, body?: unknown) => {
+      const response = await fetch(`${attestation.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      expect(response.status, `${method} ${path}`).toBeLessThan(300);
+      return response.status === 204 ? undefined : ((await response.json()) as Record<string, string>);
+    };
+    const tenantToken = (await call('POST', '/v1/tenants', operatorToken, { id: 'fleet', name: 'Fleet' }))!['administratorToken']!;
+    for (const image of demoKnownGood())
+      await call('PUT', '/v1/measurements', operatorToken, { stage: image.stage, sha256: image.sha256, status: 'released' });
+
     // Started together: they must agree on migrations without racing.
     const [a, b] = await Promise.all([
       startTelemetryProcess('telemetry-a', telemetryEnv),
@@ -55,6 +89,7 @@ describe('distributed mode: kill the telemetry service mid-stream', () => {
       TLS_CERT_FILE: pki.files.gatewayCert,
       TLS_KEY_FILE: pki.files.gatewayKey,
       MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+      PLATFORM_CA_FILE: pki.files.platformCa,
       DEVICE_RATE_PER_SEC: '100',
       TELEMETRY_STREAM_MAX_AGE_MS: '600000',
     });
@@ -71,6 +106,9 @@ describe('distributed mode: kill the telemetry service mid-stream', () => {
       gatewayCaPem: pki.platformCa.certificatePem,
       onProgress: (p) => {
         progress = p;
+      },
+      beforeStart: async (devices) => {
+        for (const device of devices) await call('PUT', `/v1/devices/${device.security.deviceId}/claim`, tenantToken);
       },
     });
 
@@ -93,6 +131,8 @@ describe('distributed mode: kill the telemetry service mid-stream', () => {
 
     const report = await fleet;
     expect(report.devicesConnected).toBe(40);
+    expect(report.devicesAttested).toBe(40);
+    expect(report.attestationFailures).toBe(0);
     expect(report.unacknowledged).toBe(0);
     expect(report.acknowledged).toBe(report.published);
 

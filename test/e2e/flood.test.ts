@@ -2,7 +2,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { manufactureDevice, type ManufacturedDevice } from '@rampart/emulator';
-import { TEST_NATS_URL, createTestPki, removeBusPrefix, uniqueBusPrefix, type TestPki } from '@rampart/testing';
+import { TEST_NATS_URL, createTestPki, createTestTenantIssuer, removeBusPrefix, uniqueBusPrefix, type TestPki } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServiceProcess, residentBytes, scrapeMetric, startGatewayProcess } from '../support/service-process.js';
 
@@ -32,6 +32,7 @@ describe('60 s overload flood', () => {
       TLS_CERT_FILE: pki.files.gatewayCert,
       TLS_KEY_FILE: pki.files.gatewayKey,
       MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+      PLATFORM_CA_FILE: pki.files.platformCa,
       DEVICE_RATE_PER_SEC: '50',
       DEVICE_RATE_BURST: '100',
       NODE_OPTIONS: `--max-old-space-size=${HEAP_LIMIT_MB}`,
@@ -45,13 +46,16 @@ describe('60 s overload flood', () => {
     await pki?.remove();
   });
 
+  /** The TLS context of a device holding an operational certificate (floods happen after attestation). */
+  let operationalPem: (device: ManufacturedDevice) => string;
+
   function flood(device: ManufacturedDevice, qos: 0 | 1, until: number): Promise<number> {
     return new Promise((resolve) => {
       const socket: TLSSocket = tlsConnect({
         host: '127.0.0.1',
         port: gateway.mqttPort,
         servername: 'localhost',
-        secureContext: device.security.tlsContext(device.identityCertificatePem, pki.platformCa.certificatePem),
+        secureContext: device.security.tlsContext(operationalPem(device), pki.platformCa.certificatePem),
       });
       let sent = 0;
       let seq = 0;
@@ -97,6 +101,11 @@ describe('60 s overload flood', () => {
   }
 
   it('stays alive with bounded memory, counts shed load, and serves devices afterwards', async () => {
+    const issue = await createTestTenantIssuer(pki.platformCa);
+    operationalPem = (device) => {
+      const issued = issue(device);
+      return `${issued.certificatePem}${issued.chainPem}`;
+    };
     const devices = await Promise.all(Array.from({ length: FLOODERS }, () => manufactureDevice(pki.manufacturerCa)));
     const until = Date.now() + FLOOD_MS;
     const samples: number[] = [];
@@ -135,7 +144,7 @@ describe('60 s overload flood', () => {
       clientId: good.security.deviceId,
       reconnectPeriod: 0,
       servername: 'localhost',
-      secureContext: good.security.tlsContext(good.identityCertificatePem, pki.platformCa.certificatePem),
+      secureContext: good.security.tlsContext(operationalPem(good), pki.platformCa.certificatePem),
     } as IClientOptions);
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());

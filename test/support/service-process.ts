@@ -7,6 +7,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const ENTRY = {
   gateway: `${REPO_ROOT}services/gateway/dist/main.js`,
   telemetry: `${REPO_ROOT}services/telemetry/dist/main.js`,
+  attestation: `${REPO_ROOT}services/attestation/dist/main.js`,
   cli: `${REPO_ROOT}packages/cli/dist/main.js`,
 } as const;
 
@@ -91,6 +92,16 @@ export class ServiceProcess {
 export async function startTelemetryProcess(name: string, env: Record<string, string>): Promise<{ process: ServiceProcess; url: string }> {
   const proc = ServiceProcess.start(name, ENTRY.telemetry, { HTTP_PORT: '0', ...env });
   const line = await proc.waitForLog((l) => l.msg === 'telemetry listening');
+  return { process: proc, url: String(line['url']) };
+}
+
+/** Starts the attestation service and resolves with its HTTP URL once it listens. */
+export async function startAttestationProcess(
+  name: string,
+  env: Record<string, string>,
+): Promise<{ process: ServiceProcess; url: string }> {
+  const proc = ServiceProcess.start(name, ENTRY.attestation, { HTTP_PORT: '0', ...env });
+  const line = await proc.waitForLog((l) => l.msg === 'attestation listening');
   return { process: proc, url: String(line['url']) };
 }
 

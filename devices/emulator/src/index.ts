@@ -10,3 +10,5 @@ export { runFleet, realEnvironment } from './fleet/fleet-runner.js';
 export type { FleetOptions, FleetProgress, FleetReport } from './fleet/fleet-runner.js';
 export { createSignedEvidence, measure } from './mcu/attestation-evidence.js';
 export type { BootState } from './mcu/attestation-evidence.js';
+export { demoBootState, demoKnownGood } from './mcu/demo-images.js';
+export type { DeviceIdentity, OperationalCertificate } from './device/emulated-device.js';

@@ -55,6 +55,7 @@ program
   .option('--mqtt-port <port>', 'MQTT over TLS port', port, Number(env['MQTT_PORT'] ?? 8883))
   .option('--api-port <port>', 'telemetry REST API port', port, Number(env['API_PORT'] ?? 8081))
   .option('--gateway-http-port <port>', 'gateway health/metrics port', port, Number(env['GATEWAY_HTTP_PORT'] ?? 8080))
+  .option('--attestation-api-port <port>', 'attestation REST API port', port, Number(env['ATTESTATION_API_PORT'] ?? 8083))
   .addOption(outputOption())
   .action(
     async (o: {
@@ -68,6 +69,7 @@ program
       report: string;
       mqttPort: number;
       apiPort: number;
+      attestationApiPort: number;
       gatewayHttpPort: number;
       output: OutputFormat;
     }) => {

@@ -89,3 +89,9 @@ export const EvidenceVerifyReplySchema = z.discriminatedUnion('pass', [
   z.object({ pass: z.literal(false), reasons: z.array(z.string()) }),
 ]);
 export type EvidenceVerifyReply = z.infer<typeof EvidenceVerifyReplySchema>;
+
+/** What the platform publishes on `devices/<id>/attest/response`. */
+export type AttestationResponse =
+  | { readonly type: 'nonce'; readonly nonce: string; readonly expiresAt: number }
+  | { readonly type: 'verdict'; readonly verdict: EvidenceVerifyReply }
+  | { readonly type: 'error'; readonly code: string; readonly message: string };

@@ -36,5 +36,7 @@ export const DenialReason = {
   rateLimited: 'rate_limited',
   overloaded: 'overloaded',
   protocolError: 'protocol_error',
+  /** Only attestation is open to a device on its manufacturer identity. */
+  notAttested: 'not_attested',
 } as const;
 export type DenialReasonValue = (typeof DenialReason)[keyof typeof DenialReason];

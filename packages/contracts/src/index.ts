@@ -1,5 +1,8 @@
 export { DEVICE_ID_PATTERN, isDeviceId } from './identity.js';
 export {
+  ALLOWED_PUBLISH,
+  ALLOWED_SUBSCRIBE,
+  attestResponseTopic,
   DEVICE_TOPIC_ROOT,
   DevicePublishTopic,
   DeviceSubscribeTopic,
@@ -7,7 +10,7 @@ export {
   deviceTopic,
   parseDeviceTopic,
 } from './topics.js';
-export type { DevicePublishKind, DeviceSubscribeKind, ParsedDeviceTopic } from './topics.js';
+export type { DeviceCredential, DevicePublishKind, DeviceSubscribeKind, ParsedDeviceTopic } from './topics.js';
 export { Durable, QueueGroup, Stream, Subject, streamName, withPrefix } from './subjects.js';
 export type { SubjectName } from './subjects.js';
 export {
@@ -53,6 +56,7 @@ export {
   SignedEvidenceSchema,
 } from './attestation.js';
 export type {
+  AttestationResponse,
   AttestationEvidence,
   AttestationReasonCode,
   BootMeasurement,

@@ -5,17 +5,44 @@
  */
 export const DEVICE_TOPIC_ROOT = 'devices';
 
-/** Topics a device publishes to (device → platform). */
+/** Topics a device publishes to (device → platform), relative to `devices/<id>/`. */
 export const DevicePublishTopic = {
   telemetry: 'telemetry',
+  /** Ask for an attestation nonce (payload ignored). */
+  attestRequest: 'attest/request',
+  /** Signed evidence (`SignedEvidence` JSON). */
+  attestEvidence: 'attest/evidence',
 } as const;
 export type DevicePublishKind = keyof typeof DevicePublishTopic;
 
-/** Topic filters a device may subscribe to (platform → device). */
+/** Topic areas a device may subscribe below (platform → device). */
 export const DeviceSubscribeTopic = {
   commands: 'commands',
+  /** `attest/response`: nonces and verdicts (`AttestationResponse`). */
+  attest: 'attest',
 } as const;
 export type DeviceSubscribeKind = keyof typeof DeviceSubscribeTopic;
+
+/**
+ * What a device may do depends on the certificate it connected with: the
+ * manufacturer identity (IDevID) only attests; an operational certificate
+ * (LDevID) from its tenant's CA unlocks the whole namespace.
+ */
+export type DeviceCredential = 'identity' | 'operational';
+
+export const ALLOWED_PUBLISH: Readonly<Record<DeviceCredential, readonly DevicePublishKind[]>> = {
+  identity: ['attestRequest', 'attestEvidence'],
+  operational: ['telemetry', 'attestRequest', 'attestEvidence'],
+};
+
+export const ALLOWED_SUBSCRIBE: Readonly<Record<DeviceCredential, readonly DeviceSubscribeKind[]>> = {
+  identity: ['attest'],
+  operational: ['commands', 'attest'],
+};
+
+export function attestResponseTopic(deviceId: string): string {
+  return `${DEVICE_TOPIC_ROOT}/${deviceId}/attest/response`;
+}
 
 export function deviceTopic(deviceId: string, kind: DevicePublishKind): string {
   return `${DEVICE_TOPIC_ROOT}/${deviceId}/${DevicePublishTopic[kind]}`;

@@ -6,3 +6,5 @@ export { createTestPki } from './pki.js';
 export type { TestPki } from './pki.js';
 export { waitFor } from './wait.js';
 export { removeBusPrefix } from './nats-cleanup.js';
+export { createTestTenantIssuer } from './operational.js';
+export type { TestOperationalCertificate } from './operational.js';

@@ -20,16 +20,17 @@ export async function startGateway(config: GatewayConfig, logger: Logger, shared
     otlpEndpoint: config.otlpEndpoint,
     ...(sharedBus === undefined ? {} : { sharedBus }),
   });
-  const [certificatePem, privateKeyPem, manufacturerCaPem] = await Promise.all([
+  const [certificatePem, privateKeyPem, manufacturerCaPem, platformCaPem] = await Promise.all([
     readFile(config.mqtt.tlsCertFile, 'utf8'),
     readFile(config.mqtt.tlsKeyFile, 'utf8'),
     readFile(config.mqtt.manufacturerCaFile, 'utf8'),
+    readFile(config.mqtt.platformCaFile, 'utf8'),
   ]);
   const module = GatewayModule.forRoot({
     runtime,
     gateway: {
       mqtt: config.mqtt,
-      tls: { certificatePem, privateKeyPem, manufacturerCaPem },
+      tls: { certificatePem, privateKeyPem, manufacturerCaPem, platformCaPem },
       devListener: config.devListener,
       limits: config.limits,
     },

@@ -2,7 +2,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Durable, Stream, Subject } from '@rampart/contracts';
 import { type SecuritySubsystem, manufactureDevice } from '@rampart/emulator';
 import { NatsBus, createLogger, decodeJson, type Closable } from '@rampart/service-kit';
-import { TEST_NATS_URL, createTestPki, uniqueBusPrefix, type TestPki } from '@rampart/testing';
+import { TEST_NATS_URL, createTestPki, createTestTenantIssuer, uniqueBusPrefix, type TestPki } from '@rampart/testing';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { loadGatewayConfig } from '../src/gateway/gateway.config.js';
 import { startGateway, type RunningGateway } from '../src/start-gateway.js';
@@ -22,6 +22,7 @@ export class GatewayHarness {
     readonly running: RunningGateway,
     readonly bus: NatsBus,
     private readonly consumer: Closable,
+    private readonly issueOperational: Awaited<ReturnType<typeof createTestTenantIssuer>>,
   ) {}
 
   static async start(env: Record<string, string> = {}): Promise<GatewayHarness> {
@@ -36,6 +37,7 @@ export class GatewayHarness {
       TLS_CERT_FILE: pki.files.gatewayCert,
       TLS_KEY_FILE: pki.files.gatewayKey,
       MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+      PLATFORM_CA_FILE: pki.files.platformCa,
       ...env,
     });
     const running = await startGateway(config, createLogger('gateway', 'silent'));
@@ -54,7 +56,7 @@ export class GatewayHarness {
         m.ack();
       },
     );
-    return new GatewayHarness(received, pki, running, bus, consumer);
+    return new GatewayHarness(received, pki, running, bus, consumer, await createTestTenantIssuer(pki.platformCa));
   }
 
   get port(): number {
@@ -65,9 +67,17 @@ export class GatewayHarness {
     return this.running.gateway.totals;
   }
 
-  async device(): Promise<TestDevice> {
+  /** A device on its manufacturer identity (IDevID): it may only attest. */
+  async identityDevice(): Promise<TestDevice> {
     const made = await manufactureDevice(this.pki.manufacturerCa);
     return { id: made.security.deviceId, security: made.security, certificatePem: made.identityCertificatePem };
+  }
+
+  /** A device holding an operational certificate (LDevID) from a test tenant CA: the whole namespace is open. */
+  async device(): Promise<TestDevice> {
+    const made = await manufactureDevice(this.pki.manufacturerCa);
+    const operational = this.issueOperational(made);
+    return { id: made.security.deviceId, security: made.security, certificatePem: `${operational.certificatePem}${operational.chainPem}` };
   }
 
   /** An MQTT 3.1.1 client over TLS presenting `device`'s identity. */

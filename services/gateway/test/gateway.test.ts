@@ -111,6 +111,28 @@ describe('gateway', () => {
     });
   });
 
+  describe('credentials', () => {
+    it('lets a device on its manufacturer identity attest, and nothing else', async () => {
+      const device = await gw.identityDevice();
+      const client = gw.client(device);
+      await connected(client);
+      const refused = (await client.subscribeAsync(`devices/${device.id}/commands/#`, { qos: 1 }).catch((e: unknown) => e)) as {
+        packet?: { granted?: number[] };
+      };
+      expect(refused.packet?.granted).toEqual([128]);
+      await client.subscribeAsync(`devices/${device.id}/attest/response`, { qos: 1 });
+      // No attestation service is running here: the gateway answers with the bus error.
+      const answer = new Promise<string>((resolve) => client.once('message', (_topic, payload) => resolve(payload.toString())));
+      await client.publishAsync(`devices/${device.id}/attest/request`, '{}', { qos: 1 });
+      expect(JSON.parse(await answer)).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
+      const before = gw.totals.denials['not_attested'] ?? 0;
+      const gone = closed(client);
+      client.publish(`devices/${device.id}/telemetry`, reading(1), { qos: 1 });
+      await gone;
+      expect(gw.totals.denials['not_attested']).toBe(before + 1);
+    });
+  });
+
   describe('authentication', () => {
     it('refuses a client id that is not the certified device id (CONNACK 0x02)', async () => {
       const device = await gw.device();
@@ -134,6 +156,7 @@ describe('gateway', () => {
       const rogue = await CertificateAuthority.create('rogue manufacturer');
       const security = new SecuritySubsystem();
       const cert = (await rogue.issueDeviceIdentity(security.deviceId, security.publicKeySpki)).toString('pem');
+      // (an operational-looking certificate from an unknown CA is refused the same way)
       const before = gw.totals.denials['not_authenticated'] ?? 0;
       const client = gw.client({ id: security.deviceId, security, certificatePem: cert });
       await expect(connected(client)).rejects.toThrow();

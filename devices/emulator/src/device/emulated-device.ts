@@ -1,5 +1,7 @@
-import type { SecureContext } from 'node:tls';
-import { deviceTopic } from '@rampart/contracts';
+import { X509Certificate } from 'node:crypto';
+import { attestResponseTopic, deviceTopic, type AttestationResponse } from '@rampart/contracts';
+import { createSignedEvidence, type BootState } from '../mcu/attestation-evidence.js';
+import type { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { fullJitterBackoff } from './backoff.js';
 import { LatencyRecorder } from './latency-recorder.js';
@@ -23,11 +25,31 @@ export type GatewayEndpoint =
   | { readonly kind: 'tls'; readonly host: string; readonly port: number; readonly servername?: string }
   | { readonly kind: 'dev'; readonly host: string; readonly port: number };
 
+/** What a device needs to attest: its security subsystem, IDevID, the gateway's CA and its boot state. */
+export interface DeviceIdentity {
+  readonly security: SecuritySubsystem;
+  readonly identityCertificatePem: string;
+  readonly gatewayCaPem: string;
+  readonly boot: BootState;
+}
+
+export interface OperationalCertificate {
+  readonly certificatePem: string;
+  /** Tenant CA (and root) certificates sent with the leaf. */
+  readonly chainPem: string;
+  readonly notAfter: number;
+}
+
+/** Renew the operational certificate once this share of its lifetime has passed. */
+const RENEW_AT_LIFETIME = 0.8;
+
 export interface DeviceOptions {
   readonly deviceId: string;
   readonly endpoint: GatewayEndpoint;
-  /** TLS context with the device's identity; required for the TLS endpoint. */
-  readonly tlsContext?: SecureContext;
+  /** For the TLS endpoint: the device attests with this identity and then uses its operational certificate. */
+  readonly identity?: DeviceIdentity;
+  /** An operational certificate issued earlier (the device skips attestation until it expires). */
+  readonly operational?: OperationalCertificate;
   readonly ratePerSecond: number;
   readonly metricsPerReading: number;
   readonly maxPending?: number;
@@ -41,6 +63,9 @@ export interface DeviceStats {
   reconnects: number;
   connectFailures: number;
   everConnected: boolean;
+  attestations: number;
+  attestationFailures: number;
+  lastAttestationReasons: readonly string[];
 }
 
 type State = 'idle' | 'connecting' | 'online' | 'backoff' | 'stopped';
@@ -75,7 +100,14 @@ export class EmulatedDevice {
     reconnects: 0,
     connectFailures: 0,
     everConnected: false,
+    attestations: 0,
+    attestationFailures: 0,
+    lastAttestationReasons: [],
   };
+  private operational: OperationalCertificate | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  /** Which certificate the current connection uses. */
+  private credential: 'identity' | 'operational' = 'identity';
   readonly latency: LatencyRecorder;
 
   constructor(
@@ -85,6 +117,16 @@ export class EmulatedDevice {
     this.source = new TelemetrySource(options.metricsPerReading, env.random);
     this.topic = deviceTopic(options.deviceId, 'telemetry');
     this.latency = new LatencyRecorder(1_000, env.random);
+    this.operational = options.operational;
+  }
+
+  /** True once the device holds an operational certificate. */
+  get attested(): boolean {
+    return this.operational !== undefined;
+  }
+
+  get operationalCertificate(): OperationalCertificate | undefined {
+    return this.operational;
   }
 
   get deviceId(): string {
@@ -125,26 +167,96 @@ export class EmulatedDevice {
       host: endpoint.host,
       port: endpoint.port,
     };
-    const client =
-      endpoint.kind === 'tls'
-        ? this.env.connect({
-            ...common,
-            protocol: 'mqtts',
-            secureContext: this.options.tlsContext,
-            servername: endpoint.servername ?? 'localhost',
-            rejectUnauthorized: true,
-          } as IClientOptions)
-        : this.env.connect({ ...common, protocol: 'mqtt' });
+    if (this.operational !== undefined && this.operational.notAfter <= this.env.now()) this.operational = undefined;
+    let client: MqttClient;
+    if (endpoint.kind === 'tls') {
+      const identity = this.options.identity;
+      if (identity === undefined) throw new Error('a TLS endpoint needs the device identity');
+      this.credential = this.operational === undefined ? 'identity' : 'operational';
+      const certificatePem =
+        this.operational === undefined ? identity.identityCertificatePem : `${this.operational.certificatePem}${this.operational.chainPem}`;
+      client = this.env.connect({
+        ...common,
+        protocol: 'mqtts',
+        secureContext: identity.security.tlsContext(certificatePem, identity.gatewayCaPem),
+        servername: endpoint.servername ?? 'localhost',
+        rejectUnauthorized: true,
+      } as IClientOptions);
+    } else {
+      this.credential = 'operational';
+      client = this.env.connect({ ...common, protocol: 'mqtt' });
+    }
     this.client = client;
     client.on('connect', () => {
       if (this.client !== client) return;
       this.state = 'online';
       this.attempt = 0;
       this.stats.everConnected = true;
-      this.resendPending();
+      if (endpoint.kind === 'tls') client.subscribe(attestResponseTopic(this.options.deviceId), { qos: 1 });
+      if (this.credential === 'identity') this.requestAttestation();
+      else this.resendPending();
+    });
+    client.on('message', (topic, payload) => {
+      if (this.client === client && topic === attestResponseTopic(this.options.deviceId)) this.onAttestResponse(payload);
     });
     client.on('close', () => this.onConnectionLost(client));
     client.on('error', () => this.onConnectionLost(client));
+  }
+
+  private requestAttestation(): void {
+    this.client?.publish(deviceTopic(this.options.deviceId, 'attestRequest'), '{}', { qos: 1 });
+  }
+
+  /** Nonce → signed evidence; verdict → keep the certificate and move to it. */
+  private onAttestResponse(payload: Buffer): void {
+    const identity = this.options.identity;
+    if (identity === undefined) return;
+    let response: AttestationResponse;
+    try {
+      response = JSON.parse(payload.toString('utf8')) as AttestationResponse;
+    } catch {
+      return;
+    }
+    if (response.type === 'nonce') {
+      const evidence = createSignedEvidence(identity.security, identity.identityCertificatePem, response.nonce, identity.boot);
+      this.client?.publish(deviceTopic(this.options.deviceId, 'attestEvidence'), JSON.stringify(evidence), { qos: 1 });
+      return;
+    }
+    const verdict = response.type === 'verdict' ? response.verdict : { pass: false as const, reasons: [response.code] };
+    if (!verdict.pass) {
+      this.stats.attestationFailures++;
+      this.stats.lastAttestationReasons = verdict.reasons;
+      // Quarantined: drop the connection and try again later, with backoff.
+      this.client?.end(true);
+      return;
+    }
+    this.stats.attestations++;
+    this.operational = { certificatePem: verdict.certificatePem, chainPem: verdict.chainPem, notAfter: verdict.notAfter };
+    this.scheduleRenewal(verdict.certificatePem);
+    if (this.credential === 'identity') {
+      // Reconnect at once with the operational certificate: no backoff for a planned switch.
+      const client = this.client;
+      this.client = undefined;
+      client?.removeAllListeners();
+      client?.on('error', () => undefined);
+      client?.end(true);
+      for (const entry of this.pending.values()) entry.inFlight = false;
+      if (this.state !== 'stopped') this.connect();
+    }
+  }
+
+  private scheduleRenewal(certificatePem: string): void {
+    this.env.clearTimer(this.renewTimer);
+    const certificate = new X509Certificate(certificatePem);
+    const from = new Date(certificate.validFrom).getTime();
+    const to = new Date(certificate.validTo).getTime();
+    const at = from + (to - from) * RENEW_AT_LIFETIME;
+    this.renewTimer = this.env.setTimer(
+      () => {
+        if (this.state === 'online') this.requestAttestation();
+      },
+      Math.max(0, at - this.env.now()),
+    );
   }
 
   private onConnectionLost(client: MqttClient): void {
@@ -191,7 +303,8 @@ export class EmulatedDevice {
   private send(seq: number): void {
     const client = this.client;
     const entry = this.pending.get(seq);
-    if (client === undefined || this.state !== 'online' || entry === undefined || entry.inFlight) return;
+    if (client === undefined || this.state !== 'online' || this.credential !== 'operational' || entry === undefined || entry.inFlight)
+      return;
     entry.inFlight = true;
     entry.sentAt = this.env.now();
     client.publish(this.topic, entry.payload, { qos: 1 }, (error) => {
@@ -232,6 +345,7 @@ export class EmulatedDevice {
   async stop(): Promise<void> {
     this.env.clearTimer(this.publishTimer);
     this.env.clearTimer(this.reconnectTimer);
+    this.env.clearTimer(this.renewTimer);
     this.state = 'stopped';
     const client = this.client;
     this.client = undefined;

@@ -1,8 +1,11 @@
 import mqtt from 'mqtt';
 import type { CertificateAuthority } from '@rampart/trust';
-import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint } from '../device/emulated-device.js';
+import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint, type OperationalCertificate } from '../device/emulated-device.js';
 import { LatencyRecorder } from '../device/latency-recorder.js';
-import { manufactureDevice } from '../mcu/manufacture.js';
+import type { BootState } from '../mcu/attestation-evidence.js';
+import { demoBootState } from '../mcu/demo-images.js';
+import { manufactureDevice, type ManufacturedDevice } from '../mcu/manufacture.js';
+import { SecuritySubsystem } from '../mcu/security-subsystem.js';
 
 export const DEFAULT_CONNECT_RATE_PER_SEC = 200;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -19,6 +22,12 @@ export interface FleetOptions {
   readonly gatewayCaPem?: string;
   /** New connections per second, so a fleet start is a ramp, not a storm. */
   readonly connectRatePerSec?: number;
+  /** The images every device boots (default: the demo image set). */
+  readonly boot?: BootState;
+  /** Runs once the devices are manufactured, before any connects (e.g. to claim them for a tenant). */
+  readonly beforeStart?: (devices: readonly ManufacturedDevice[]) => Promise<void>;
+  /** Hands each device an operational certificate up front instead of attesting (tests of other paths). */
+  readonly preIssue?: (device: ManufacturedDevice) => Promise<OperationalCertificate>;
   readonly drainTimeoutMs?: number;
   readonly onProgress?: (progress: FleetProgress) => void;
   readonly signal?: AbortSignal;
@@ -43,6 +52,9 @@ export interface FleetReport {
   readonly droppedOnDevice: number;
   readonly reconnects: number;
   readonly connectFailures: number;
+  /** Devices that hold an operational certificate at the end. */
+  readonly devicesAttested: number;
+  readonly attestationFailures: number;
   readonly durationMs: number;
   readonly acknowledgedPerSecond: number;
   readonly ackLatencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
@@ -75,18 +87,27 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export async function runFleet(options: FleetOptions, env: DeviceEnvironment = realEnvironment): Promise<FleetReport> {
   const devices: EmulatedDevice[] = [];
+  const boot = options.boot ?? demoBootState();
+  const manufactured: ManufacturedDevice[] = [];
   for (let i = 0; i < options.devices; i++) {
     if (options.endpoint.kind === 'tls') {
       if (options.manufacturerCa === undefined || options.gatewayCaPem === undefined) {
         throw new Error('a TLS endpoint needs the manufacturer CA and the gateway CA');
       }
       const made = await manufactureDevice(options.manufacturerCa);
+      manufactured.push(made);
       devices.push(
         new EmulatedDevice(
           {
             deviceId: made.security.deviceId,
             endpoint: options.endpoint,
-            tlsContext: made.security.tlsContext(made.identityCertificatePem, options.gatewayCaPem),
+            identity: {
+              security: made.security,
+              identityCertificatePem: made.identityCertificatePem,
+              gatewayCaPem: options.gatewayCaPem,
+              boot,
+            },
+            ...(options.preIssue === undefined ? {} : { operational: await options.preIssue(made) }),
             ratePerSecond: options.ratePerDevice,
             metricsPerReading: options.metricsPerReading,
           },
@@ -94,7 +115,6 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
         ),
       );
     } else {
-      const { SecuritySubsystem } = await import('../mcu/security-subsystem.js');
       const security = new SecuritySubsystem();
       devices.push(
         new EmulatedDevice(
@@ -109,6 +129,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
       );
     }
   }
+  await options.beforeStart?.(manufactured);
 
   const started = Date.now();
   const progress = (): FleetProgress => ({
@@ -149,6 +170,8 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
     droppedOnDevice: sum((d) => d.stats.dropped),
     reconnects: sum((d) => d.stats.reconnects),
     connectFailures: sum((d) => d.stats.connectFailures),
+    devicesAttested: devices.filter((d) => d.attested).length,
+    attestationFailures: sum((d) => d.stats.attestationFailures),
     durationMs,
     acknowledgedPerSecond: Math.round((acknowledged / durationMs) * 1000),
     ackLatencyMs: { p50: latency.percentile(50), p95: latency.percentile(95), p99: latency.percentile(99) },

@@ -16,6 +16,7 @@ export interface UpOptions {
   readonly report: string;
   readonly mqttPort: number;
   readonly apiPort: number;
+  readonly attestationApiPort: number;
   readonly gatewayHttpPort: number;
   readonly output: OutputFormat;
 }
@@ -26,6 +27,8 @@ const RECONCILE_TIMEOUT_MS = 60_000;
 export interface DemoReport {
   readonly devices: number;
   readonly devicesConnected: number;
+  readonly devicesAttested: number;
+  readonly attestationFailures: number;
   readonly telemetryPublished: number;
   readonly telemetryAcknowledged: number;
   readonly telemetryStored: number;
@@ -62,6 +65,7 @@ export async function up(options: UpOptions): Promise<number> {
       busPrefix: process.env['BUS_PREFIX'] ?? '',
       mqttPort: options.mqttPort,
       apiPort: options.apiPort,
+      attestationApiPort: options.attestationApiPort,
       gatewayHttpPort: options.gatewayHttpPort,
       devListenerPort: undefined,
       // Each demo device publishes `rate` per second; leave headroom for resends.
@@ -73,6 +77,7 @@ export async function up(options: UpOptions): Promise<number> {
     `Rampart is up (bus: ${platform.bus.kind}, database: ${platform.database.embedded ? 'embedded PGlite' : 'external PostgreSQL'})`,
     `  MQTT over TLS   mqtts://127.0.0.1:${platform.gateway.mqttPort}  (device certificates from ${platform.pkiDir}/manufacturer-ca.crt)`,
     `  Telemetry API   ${platform.telemetry.url}/v1   OpenAPI: ${platform.telemetry.url}/docs`,
+    `  Attestation API ${platform.attestation.url}/v1   OpenAPI: ${platform.attestation.url}/docs  (tenant "${platform.tenant.id}" token in ${options.dataDir}/secrets)`,
     `  Metrics         ${platform.gateway.url}/metrics  ${platform.telemetry.url}/metrics`,
   ].join('\n');
   process.stderr.write(`${where}\n`);
@@ -89,6 +94,18 @@ export async function up(options: UpOptions): Promise<number> {
       manufacturerCa: platform.pki.manufacturerCa,
       gatewayCaPem: platform.pki.platformCa.certificatePem,
       onProgress: progressPrinter(),
+      // The tenant claims its devices before they first connect, as an operator would.
+      beforeStart: async (devices) => {
+        for (const device of devices) {
+          await platform.platformClient.expect(
+            'PUT',
+            `/v1/devices/${device.security.deviceId}/claim`,
+            platform.tenant.adminToken,
+            undefined,
+            [200],
+          );
+        }
+      },
     });
     endProgress();
     const stored = await reconcile(platform, fleet);
@@ -96,6 +113,8 @@ export async function up(options: UpOptions): Promise<number> {
     const report: DemoReport = {
       devices: fleet.devices,
       devicesConnected: fleet.devicesConnected,
+      devicesAttested: fleet.devicesAttested,
+      attestationFailures: fleet.attestationFailures,
       telemetryPublished: fleet.published,
       telemetryAcknowledged: fleet.acknowledged,
       telemetryStored: stored.readings,
@@ -108,7 +127,7 @@ export async function up(options: UpOptions): Promise<number> {
       ackLatencyMs: fleet.ackLatencyMs,
       bus: platform.bus.kind,
       database: platform.database.embedded ? 'embedded' : 'external',
-      ok: lost === 0 && fleet.unacknowledged === 0 && fleet.devicesConnected === fleet.devices,
+      ok: lost === 0 && fleet.unacknowledged === 0 && fleet.devicesConnected === fleet.devices && fleet.devicesAttested === fleet.devices,
     };
     const reportPath = resolve(options.report);
     await mkdir(dirname(reportPath), { recursive: true });
@@ -116,6 +135,7 @@ export async function up(options: UpOptions): Promise<number> {
     print(options.output, report, () =>
       [
         `Devices connected      ${report.devicesConnected}/${report.devices}`,
+        `Devices attested       ${report.devicesAttested}/${report.devices}  (failures ${report.attestationFailures})`,
         `Telemetry published    ${report.telemetryPublished}`,
         `  acknowledged         ${report.telemetryAcknowledged}`,
         `  stored               ${report.telemetryStored}  (${report.rowsStored} rows)`,

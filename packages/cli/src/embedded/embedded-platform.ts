@@ -1,9 +1,17 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loadAttestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
+import { demoKnownGood } from '@rampart/emulator';
 import { startGateway, loadGatewayConfig, type RunningGateway } from '@rampart/gateway';
 import { InProcessBus, NatsBus, type Logger, type MessageBus } from '@rampart/service-kit';
 import { startTelemetry, loadTelemetryConfig, type RunningTelemetry } from '@rampart/telemetry';
 import { loadOrCreateDevelopmentPki, type DevelopmentPki } from '@rampart/trust';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database.js';
+import { PlatformClient } from './platform-client.js';
+import { loadOrCreateSecret, newKeyEncryptionKey, newOperatorToken } from './secrets.js';
+
+/** The tenant the demo fleet belongs to. */
+export const DEMO_TENANT = 'demo';
 
 export interface EmbeddedOptions {
   readonly dataDir: string;
@@ -12,6 +20,7 @@ export interface EmbeddedOptions {
   readonly busPrefix: string;
   readonly mqttPort: number;
   readonly apiPort: number;
+  readonly attestationApiPort: number;
   readonly gatewayHttpPort: number;
   readonly devListenerPort: number | undefined;
   /** Gateway limits tuned for a demo fleet on one machine. */
@@ -23,6 +32,10 @@ export interface EmbeddedPlatform {
   readonly pkiDir: string;
   readonly gateway: RunningGateway;
   readonly telemetry: RunningTelemetry;
+  readonly attestation: RunningAttestation;
+  /** The demo tenant and its Administrator token (kept in the data folder). */
+  readonly tenant: { readonly id: string; readonly adminToken: string };
+  readonly platformClient: PlatformClient;
   readonly database: { readonly url: string; readonly embedded: boolean };
   readonly bus: MessageBus;
   close(): Promise<void>;
@@ -66,6 +79,35 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
       bus,
     );
     closers.push(() => telemetry.close());
+    const secrets = join(options.dataDir, 'secrets');
+    const operatorToken = await loadOrCreateSecret(secrets, 'platform-operator.token', newOperatorToken);
+    const attestation = await startAttestation(
+      loadAttestationConfig({
+        ...common,
+        HTTP_PORT: String(options.attestationApiPort),
+        DATABASE_URL: databaseUrl,
+        PLATFORM_CA_CERT_FILE: join(pkiDir, 'platform-ca.crt'),
+        PLATFORM_CA_KEY_FILE: join(pkiDir, 'platform-ca.key'),
+        MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
+        CA_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'ca-key-encryption.key', newKeyEncryptionKey),
+        PLATFORM_ADMIN_TOKEN: operatorToken,
+      }),
+      loggerFor('attestation'),
+      bus,
+    );
+    closers.push(() => attestation.close());
+    const platformClient = new PlatformClient(attestation.url);
+    const tenant = await ensureDemoTenant(platformClient, operatorToken, secrets);
+    // The demo devices boot these images: the operator registers them as known-good.
+    for (const image of demoKnownGood()) {
+      await platformClient.expect(
+        'PUT',
+        '/v1/measurements',
+        operatorToken,
+        { stage: image.stage, sha256: image.sha256, status: 'released', imageVersion: image.imageVersion },
+        [204],
+      );
+    }
     const gateway = await startGateway(
       loadGatewayConfig({
         ...common,
@@ -75,6 +117,7 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
         TLS_CERT_FILE: join(pkiDir, 'gateway.crt'),
         TLS_KEY_FILE: join(pkiDir, 'gateway.key'),
         MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
+        PLATFORM_CA_FILE: join(pkiDir, 'platform-ca.crt'),
         DEVICE_RATE_PER_SEC: String(options.deviceRatePerSec),
         ...(options.devListenerPort === undefined ? {} : { DEV_LISTENER_PORT: String(options.devListenerPort) }),
       }),
@@ -87,6 +130,9 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
       pkiDir,
       gateway,
       telemetry,
+      attestation,
+      tenant,
+      platformClient,
       bus,
       database: { url: databaseUrl, embedded: database !== undefined },
       close: closeAll,
@@ -95,4 +141,25 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     await closeAll();
     throw error;
   }
+}
+
+/** Creates the demo tenant once; later starts reuse its stored Administrator token. */
+async function ensureDemoTenant(
+  client: PlatformClient,
+  operatorToken: string,
+  secrets: string,
+): Promise<{ id: string; adminToken: string }> {
+  const path = join(secrets, `tenant-${DEMO_TENANT}.token`);
+  try {
+    return { id: DEMO_TENANT, adminToken: (await readFile(path, 'utf8')).trim() };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const result = await client.call('POST', '/v1/tenants', operatorToken, { id: DEMO_TENANT, name: 'Demo' });
+  if (result.status === 409)
+    throw new Error(`the ${DEMO_TENANT} tenant exists but its token is not in ${path}; remove the data folder to start afresh`);
+  if (result.status !== 201) throw new Error(`creating the ${DEMO_TENANT} tenant failed: ${result.status} ${JSON.stringify(result.body)}`);
+  const adminToken = (result.body as { administratorToken: string }).administratorToken;
+  await writeFile(path, `${adminToken}\n`, { mode: 0o600 });
+  return { id: DEMO_TENANT, adminToken };
 }

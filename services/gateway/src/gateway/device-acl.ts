@@ -1,9 +1,12 @@
 import {
+  ALLOWED_PUBLISH,
+  ALLOWED_SUBSCRIBE,
   DenialReason,
   DevicePublishTopic,
   DeviceSubscribeTopic,
   parseDeviceTopic,
   type DenialReasonValue,
+  type DeviceCredential,
   type DevicePublishKind,
 } from '@rampart/contracts';
 
@@ -13,32 +16,43 @@ export type PublishDecision =
 export type SubscribeDecision = { readonly allowed: true } | { readonly allowed: false; readonly reason: DenialReasonValue };
 
 const publishKinds = new Map<string, DevicePublishKind>(
-  Object.entries(DevicePublishTopic).map(([kind, level]) => [level, kind as DevicePublishKind]),
+  Object.entries(DevicePublishTopic).map(([kind, path]) => [path, kind as DevicePublishKind]),
 );
-const subscribeLevels = new Set<string>(Object.values(DeviceSubscribeTopic));
+const subscribeAreas = new Map<string, keyof typeof DeviceSubscribeTopic>(
+  Object.entries(DeviceSubscribeTopic).map(([kind, area]) => [area, kind as keyof typeof DeviceSubscribeTopic]),
+);
 
 /**
- * A device publishes only to the known topics under its own id. Anything
- * else — another device's namespace, `$SYS`, a wildcard, an unknown topic —
- * is refused with the reason.
+ * A device publishes only to the known topics under its own id that its
+ * credential allows. Anything else — another device's namespace, `$SYS`, a
+ * wildcard, an unknown topic, telemetry before attestation — is refused with
+ * the reason.
  */
-export function authorizeDevicePublish(deviceId: string, topic: string): PublishDecision {
+export function authorizeDevicePublish(deviceId: string, topic: string, credential: DeviceCredential = 'operational'): PublishDecision {
   const parsed = parseDeviceTopic(topic);
   if (parsed === undefined || parsed.deviceId !== deviceId) return { allowed: false, reason: DenialReason.topicNotAllowed };
-  const kind = parsed.rest.length === 1 ? publishKinds.get(parsed.rest[0] ?? '') : undefined;
+  const kind = publishKinds.get(parsed.rest.join('/'));
   if (kind === undefined) return { allowed: false, reason: DenialReason.unknownTopic };
+  if (!ALLOWED_PUBLISH[credential].includes(kind)) return { allowed: false, reason: DenialReason.notAttested };
   return { allowed: true, kind };
 }
 
 /**
- * A device subscribes only to filters inside `devices/<own id>/<allowed>/`.
- * Wildcards are allowed only after that prefix, so `#`, `+/…`, `devices/+/…`
- * and `$SYS/#` can never match another device's or the broker's topics.
+ * A device subscribes only to filters inside `devices/<own id>/<area>/` for
+ * the areas its credential allows. Wildcards are allowed only after that
+ * prefix, so `#`, `+/…`, `devices/+/…` and `$SYS/#` never match another
+ * device's or the broker's topics.
  */
-export function authorizeDeviceSubscribe(deviceId: string, filter: string): SubscribeDecision {
+export function authorizeDeviceSubscribe(
+  deviceId: string,
+  filter: string,
+  credential: DeviceCredential = 'operational',
+): SubscribeDecision {
   const levels = filter.split('/');
   const [root, id, area] = levels;
   if (root !== 'devices' || id !== deviceId || area === undefined) return { allowed: false, reason: DenialReason.topicNotAllowed };
-  if (!subscribeLevels.has(area)) return { allowed: false, reason: DenialReason.unknownTopic };
+  const kind = subscribeAreas.get(area);
+  if (kind === undefined) return { allowed: false, reason: DenialReason.unknownTopic };
+  if (!ALLOWED_SUBSCRIBE[credential].includes(kind)) return { allowed: false, reason: DenialReason.notAttested };
   return { allowed: true };
 }

@@ -2,7 +2,7 @@ import { ConfigError } from '@rampart/service-kit';
 import { describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from './gateway.config.js';
 
-const valid = { TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem', MANUFACTURER_CA_FILE: 'ca.pem' };
+const valid = { TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem', MANUFACTURER_CA_FILE: 'ca.pem', PLATFORM_CA_FILE: 'root.pem' };
 
 describe('loadGatewayConfig', () => {
   it('applies documented defaults', () => {
@@ -19,7 +19,15 @@ describe('loadGatewayConfig', () => {
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
       const keys = (error as ConfigError).issues.map((i) => i.key).sort();
-      expect(keys).toEqual(['MANUFACTURER_CA_FILE', 'MAX_PACKET_BYTES', 'MQTT_PORT', 'NATS_URL', 'TLS_CERT_FILE', 'TLS_KEY_FILE']);
+      expect(keys).toEqual([
+        'MANUFACTURER_CA_FILE',
+        'MAX_PACKET_BYTES',
+        'MQTT_PORT',
+        'NATS_URL',
+        'PLATFORM_CA_FILE',
+        'TLS_CERT_FILE',
+        'TLS_KEY_FILE',
+      ]);
     }
   });
 

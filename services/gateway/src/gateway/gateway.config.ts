@@ -32,6 +32,7 @@ export const gatewayEnvSchema = z.object({
   TLS_CERT_FILE: z.string().min(1, 'path to the gateway TLS certificate (PEM)'),
   TLS_KEY_FILE: z.string().min(1, 'path to the gateway TLS private key (PEM)'),
   MANUFACTURER_CA_FILE: z.string().min(1, 'path to the trusted manufacturer CA certificates (PEM)'),
+  PLATFORM_CA_FILE: z.string().min(1, 'path to the platform root CA certificate (PEM) that operational device certificates chain to'),
   DEV_LISTENER_PORT: env.port().optional(),
   DEV_LISTENER_HOST: z.string().refine(isLoopback, 'the development listener binds only to loopback').default('127.0.0.1'),
   MAX_PACKET_BYTES: env
@@ -68,6 +69,7 @@ export interface GatewayConfig extends CommonConfig {
     readonly tlsCertFile: string;
     readonly tlsKeyFile: string;
     readonly manufacturerCaFile: string;
+    readonly platformCaFile: string;
   };
   /** Plain-TCP listener with an open identity policy, for debugging only. */
   readonly devListener: { readonly host: string; readonly port: number } | undefined;
@@ -85,6 +87,7 @@ export function loadGatewayConfig(source: Env): GatewayConfig {
       tlsCertFile: e.TLS_CERT_FILE,
       tlsKeyFile: e.TLS_KEY_FILE,
       manufacturerCaFile: e.MANUFACTURER_CA_FILE,
+      platformCaFile: e.PLATFORM_CA_FILE,
     },
     devListener: e.DEV_LISTENER_PORT === undefined ? undefined : { host: e.DEV_LISTENER_HOST, port: e.DEV_LISTENER_PORT },
     limits: {

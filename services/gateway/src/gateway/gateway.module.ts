@@ -1,5 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { OpsController, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
+import { OpsController, TypedBus, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
+import { AttestationBridge } from './attestation-bridge.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { MqttGateway, type MqttGatewayOptions } from './mqtt-gateway.js';
 import { TelemetryBridge, type TelemetryStreamSettings } from './telemetry-bridge.js';
@@ -40,7 +41,8 @@ export class GatewayModule {
               () => holder.gateway?.inFlight ?? 0,
               () => holder.gateway?.waiting ?? 0,
             );
-            holder.gateway = new MqttGateway(options.gateway, bridge, metrics, runtime.logger, systemClock);
+            const attestation = new AttestationBridge(new TypedBus(runtime.bus));
+            holder.gateway = new MqttGateway(options.gateway, bridge, attestation, metrics, runtime.logger, systemClock);
             return holder.gateway;
           },
         },

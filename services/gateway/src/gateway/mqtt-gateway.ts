@@ -1,11 +1,20 @@
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
-import { DenialReason, isDeviceId, type DenialReasonValue } from '@rampart/contracts';
+import {
+  DenialReason,
+  attestResponseTopic,
+  isDeviceId,
+  type AttestationResponse,
+  type DenialReasonValue,
+  type DeviceCredential,
+} from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
 import { PeerIdentityError, deviceIdFromVerifiedCertificate } from '@rampart/trust';
 import { guardSocket, PacketTooLargeError } from '../mqtt/packet-size-guard.js';
+import { X509Certificate } from 'node:crypto';
 import { Admission } from './admission.js';
+import type { AttestationBridge } from './attestation-bridge.js';
 import type { GatewayLimits } from './gateway.config.js';
 import { authorizeDevicePublish, authorizeDeviceSubscribe } from './device-acl.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
@@ -18,7 +27,14 @@ const SHED_LOG_INTERVAL_MS = 10_000;
 
 export interface MqttGatewayOptions {
   readonly mqtt: { readonly host: string; readonly port: number };
-  readonly tls: { readonly certificatePem: string; readonly privateKeyPem: string; readonly manufacturerCaPem: string };
+  readonly tls: {
+    readonly certificatePem: string;
+    readonly privateKeyPem: string;
+    /** Roots of device identities (IDevID): a device on one of these may only attest. */
+    readonly manufacturerCaPem: string;
+    /** The platform root that tenant CAs, and so operational certificates (LDevID), chain to. */
+    readonly platformCaPem: string;
+  };
   readonly devListener: { readonly host: string; readonly port: number } | undefined;
   readonly limits: GatewayLimits;
 }
@@ -28,8 +44,11 @@ interface ConnectionInfo {
   /** Device id proven by the client certificate; undefined on the dev listener. */
   readonly certifiedId: string | undefined;
   readonly listener: 'tls' | 'dev';
+  readonly credential: DeviceCredential;
   readonly remoteAddress: string;
   bucket?: TokenBucket;
+  /** One attestation message in flight per connection. */
+  attesting: boolean;
 }
 
 class DenialError extends Error {
@@ -65,12 +84,16 @@ export class MqttGateway {
   constructor(
     private readonly options: MqttGatewayOptions,
     private readonly bridge: TelemetryBridge,
+    private readonly attestation: AttestationBridge,
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
     private readonly clock: Clock,
   ) {
     this.admission = new Admission(options.limits.bridgeMaxInFlight, options.limits.bridgeMaxWaiting);
+    this.manufacturerRoots = certificatesIn(options.tls.manufacturerCaPem).map((pem) => new X509Certificate(pem));
   }
+
+  private readonly manufacturerRoots: readonly X509Certificate[];
 
   get inFlight(): number {
     return this.admission.active;
@@ -120,11 +143,14 @@ export class MqttGateway {
       {
         cert: this.options.tls.certificatePem,
         key: this.options.tls.privateKeyPem,
-        ca: this.options.tls.manufacturerCaPem,
+        // Both kinds of device certificate verify during the handshake; which one it is decides the ACL.
+        ca: [...certificatesIn(this.options.tls.manufacturerCaPem), ...certificatesIn(this.options.tls.platformCaPem)],
         requestCert: true,
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
         handshakeTimeout: this.options.limits.connectTimeoutMs,
+        // PUBACKs are small and latency-bound; Nagle would hold them for the peer's delayed ACK.
+        noDelay: true,
       },
       (socket) => this.acceptTls(socket),
     );
@@ -137,7 +163,7 @@ export class MqttGateway {
 
     let devPort: number | undefined;
     if (this.options.devListener !== undefined) {
-      this.devServer = createTcpServer((socket) => this.acceptDev(socket));
+      this.devServer = createTcpServer({ noDelay: true }, (socket) => this.acceptDev(socket));
       devPort = await listen(this.devServer, this.options.devListener.host, this.options.devListener.port);
       this.logger.warn(
         { host: this.options.devListener.host, port: devPort },
@@ -157,8 +183,13 @@ export class MqttGateway {
   private acceptTls(socket: TLSSocket): void {
     this.track(socket);
     let certifiedId: string;
+    let credential: DeviceCredential;
     try {
-      certifiedId = deviceIdFromVerifiedCertificate(socket.getPeerX509Certificate());
+      const certificate = socket.getPeerX509Certificate();
+      certifiedId = deviceIdFromVerifiedCertificate(certificate);
+      credential = this.manufacturerRoots.some((root) => certificate?.checkIssued(root) === true && certificate.verify(root.publicKey))
+        ? 'identity'
+        : 'operational';
     } catch (error) {
       const reason = error instanceof PeerIdentityError ? error.reason : 'invalid';
       this.metrics.connectionRefused(DenialReason.notAuthenticated);
@@ -166,12 +197,20 @@ export class MqttGateway {
       socket.destroy();
       return;
     }
-    this.handle(socket, { certifiedId, listener: 'tls', remoteAddress: socket.remoteAddress ?? '' });
+    this.logger.debug({ deviceId: certifiedId, credential, resumed: socket.isSessionReused() }, 'device certificate accepted');
+    this.handle(socket, { certifiedId, listener: 'tls', credential, remoteAddress: socket.remoteAddress ?? '', attesting: false });
   }
 
   private acceptDev(socket: Socket): void {
     this.track(socket);
-    this.handle(socket, { certifiedId: undefined, listener: 'dev', remoteAddress: socket.remoteAddress ?? '' });
+    // The development listener takes ids on trust and grants the operational namespace.
+    this.handle(socket, {
+      certifiedId: undefined,
+      listener: 'dev',
+      credential: 'operational',
+      remoteAddress: socket.remoteAddress ?? '',
+      attesting: false,
+    });
   }
 
   private handle(socket: Socket, info: ConnectionInfo): void {
@@ -200,7 +239,7 @@ export class MqttGateway {
     // ACL, checked now so a forbidden will never waits in the broker.
     const will = packet.will;
     if (will !== undefined && will !== null) {
-      const decision = authorizeDevicePublish(packet.clientId, will.topic);
+      const decision = authorizeDevicePublish(packet.clientId, will.topic, this.info(client)?.credential ?? 'identity');
       if (!decision.allowed) {
         this.metrics.connectionRefused(decision.reason);
         this.logger.warn({ clientId: packet.clientId, topic: will.topic, reason: decision.reason }, 'will refused');
@@ -239,7 +278,7 @@ export class MqttGateway {
     subscription: Subscription,
     callback: (error: Error | null, sub?: Subscription | null) => void,
   ): void {
-    const decision = authorizeDeviceSubscribe(client.id, subscription.topic);
+    const decision = authorizeDeviceSubscribe(client.id, subscription.topic, this.info(client)?.credential ?? 'identity');
     if (decision.allowed) {
       callback(null, subscription);
       return;
@@ -260,7 +299,12 @@ export class MqttGateway {
       callback(new Error('broker-originated publishes are not accepted'));
       return;
     }
-    const decision = authorizeDevicePublish(client.id, packet.topic);
+    const info = this.info(client);
+    if (info === undefined) {
+      callback(new Error('unknown connection'));
+      return;
+    }
+    const decision = authorizeDevicePublish(client.id, packet.topic, info.credential);
     if (!decision.allowed) {
       // [MQTT-3.3.5-2]: 3.1.1 has no way to refuse a PUBLISH but to close the connection.
       this.metrics.denied(decision.reason);
@@ -275,9 +319,8 @@ export class MqttGateway {
       this.metrics.denied(DenialReason.retainRefused);
       packet.retain = false;
     }
-    const info = this.info(client);
-    if (info === undefined) {
-      callback(new Error('unknown connection'));
+    if (decision.kind !== 'telemetry') {
+      this.attest(client, info, decision.kind, packet, callback);
       return;
     }
     this.admit(info, packet).then(
@@ -290,6 +333,53 @@ export class MqttGateway {
         this.bridgeTelemetry(client, packet, callback);
       },
       (error: unknown) => callback(error as Error),
+    );
+  }
+
+  /**
+   * Attestation messages go to the attestation service; its answer comes
+   * back on `devices/<id>/attest/response`. The PUBLISH is acknowledged at
+   * once: the device waits for the response message, not the PUBACK.
+   */
+  private attest(
+    client: Client,
+    info: ConnectionInfo,
+    kind: 'attestRequest' | 'attestEvidence',
+    packet: PublishPacket,
+    callback: (error?: Error | null) => void,
+  ): void {
+    if (info.attesting || (info.bucket !== undefined && !info.bucket.tryTake(this.clock.now()))) {
+      this.shed('rate_limited');
+      callback(null);
+      return;
+    }
+    info.attesting = true;
+    callback(null);
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const deviceId = client.id;
+    const pending = kind === 'attestRequest' ? this.attestation.requestNonce(deviceId) : this.attestation.submitEvidence(deviceId, payload);
+    void pending.then((response) => {
+      info.attesting = false;
+      this.respond(deviceId, response);
+    });
+  }
+
+  private respond(deviceId: string, response: AttestationResponse): void {
+    if (response.type === 'verdict' && !response.verdict.pass) {
+      this.logger.warn({ deviceId, reasons: response.verdict.reasons }, 'attestation refused');
+    }
+    this.aedes?.publish(
+      {
+        cmd: 'publish',
+        topic: attestResponseTopic(deviceId),
+        payload: Buffer.from(JSON.stringify(response)),
+        qos: 1,
+        retain: false,
+        dup: false,
+      },
+      (error) => {
+        if (error) this.logger.warn({ deviceId, err: error.message }, 'attestation response not delivered');
+      },
     );
   }
 
@@ -381,6 +471,10 @@ export class MqttGateway {
     // Readings already accepted still go to the stream before the bus drains.
     await this.bridge.drain();
   }
+}
+
+function certificatesIn(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
 function delay(ms: number): Promise<void> {
