@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Distributed mode on one machine: the gateway and two telemetry replicas,
-# each its own process, against real NATS (JetStream) and PostgreSQL.
-# Ctrl-C stops them all (SIGTERM: each drains and closes cleanly).
+# Distributed mode on one machine: the attestation service, the gateway and
+# two telemetry replicas, each its own process, against real NATS (JetStream)
+# and PostgreSQL. Ctrl-C stops them all (SIGTERM: each drains and closes).
+# Development secrets (CA key-encryption key, operator token, the demo
+# tenant's token) are made once under .rampart/secrets.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -9,27 +11,47 @@ cd "$ROOT"
 export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
 DB_NAME="${RAMPART_DB:-rampart}"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/${DB_NAME}}"
-PKI="${RAMPART_DATA_DIR:-.rampart}/pki"
+DATA="${RAMPART_DATA_DIR:-.rampart}"
+PKI="$DATA/pki"
+SECRETS="$DATA/secrets"
+CLI="node packages/cli/dist/main.js"
 
 if [[ "$DATABASE_URL" == *"127.0.0.1:5432/${DB_NAME}" ]]; then
   psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = '${DB_NAME}'" postgres | grep -q 1 \
     || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE ${DB_NAME}" postgres >/dev/null
 fi
 
-# The development PKI (manufacturer CA, platform CA, gateway certificate).
-node packages/cli/dist/main.js pki init --dir "$PKI"
+$CLI pki init --dir "$PKI" >/dev/null
+mkdir -p "$SECRETS" && chmod 700 "$SECRETS"
+secret() { [[ -s "$SECRETS/$1" ]] || (umask 077 && eval "$2" > "$SECRETS/$1"); cat "$SECRETS/$1"; }
+KEK="$(secret ca-key-encryption.key 'openssl rand -base64 32')"
+OPERATOR="$(secret platform-operator.token 'echo rmp_op_$(openssl rand -hex 32)')"
 
 pids=()
 cleanup() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait || true; }
 trap cleanup EXIT INT TERM
 
+HTTP_PORT=8083 PLATFORM_CA_CERT_FILE="$PKI/platform-ca.crt" PLATFORM_CA_KEY_FILE="$PKI/platform-ca.key" \
+  MANUFACTURER_CA_FILE="$PKI/manufacturer-ca.crt" CA_KEY_ENCRYPTION_KEY="$KEK" PLATFORM_ADMIN_TOKEN="$OPERATOR" \
+  node services/attestation/dist/main.js & pids+=($!)
 HTTP_PORT=8081 node services/telemetry/dist/main.js & pids+=($!)
 HTTP_PORT=8082 node services/telemetry/dist/main.js & pids+=($!)
 HTTP_PORT=8080 MQTT_PORT="${MQTT_PORT:-8883}" TLS_CERT_FILE="$PKI/gateway.crt" TLS_KEY_FILE="$PKI/gateway.key" \
-  MANUFACTURER_CA_FILE="$PKI/manufacturer-ca.crt" node services/gateway/dist/main.js & pids+=($!)
+  MANUFACTURER_CA_FILE="$PKI/manufacturer-ca.crt" PLATFORM_CA_FILE="$PKI/platform-ca.crt" node services/gateway/dist/main.js & pids+=($!)
+
+for _ in $(seq 1 100); do curl -sf http://127.0.0.1:8083/readyz >/dev/null && break; sleep 0.1; done
+# The demo tenant (once) and the emulator's images as known-good.
+if [[ ! -s "$SECRETS/tenant-demo.token" ]]; then
+  $CLI tenant create demo --name Demo --token "$OPERATOR" --output json \
+    | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).administratorToken))' \
+    > "$SECRETS/tenant-demo.token"
+  chmod 600 "$SECRETS/tenant-demo.token"
+fi
+$CLI measurement release-demo-images --token "$OPERATOR" >/dev/null
 
 cat >&2 <<MSG
-Rampart (distributed) is starting: gateway mqtts://127.0.0.1:${MQTT_PORT:-8883}, telemetry http://127.0.0.1:8081 and :8082
-Run a fleet against it:  node packages/cli/dist/main.js fleet run --gateway 127.0.0.1:${MQTT_PORT:-8883} --pki $PKI
+Rampart (distributed) is up: gateway mqtts://127.0.0.1:${MQTT_PORT:-8883}, attestation http://127.0.0.1:8083, telemetry http://127.0.0.1:8081 and :8082
+Run a fleet against it:
+  $CLI fleet run --gateway 127.0.0.1:${MQTT_PORT:-8883} --pki $PKI --token \$(cat $SECRETS/tenant-demo.token)
 MSG
 wait -n "${pids[@]}"

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { demoKnownGood } from '@rampart/emulator';
 import { fleetRun } from './commands/fleet.js';
+import { apiCall } from './commands/platform-api.js';
 import { telemetryQuery } from './commands/telemetry.js';
 import { up } from './commands/up.js';
 import { loadOrCreateDevelopmentPki } from '@rampart/trust';
@@ -87,9 +89,21 @@ fleet
   .option('--rate <perSecond>', 'readings per second per device', positiveNumber, 1)
   .option('--duration <time>', 'how long to publish', duration, 30_000)
   .option('--metrics <n>', 'metrics per reading', positiveInt('--metrics'), 8)
+  .option('--api <url>', 'attestation API, to claim the new devices', env['RAMPART_ATTESTATION_API'] ?? 'http://127.0.0.1:8083')
+  .option('--token <token>', "a tenant Administrator token: the fleet's devices are claimed for that tenant", env['RAMPART_TOKEN'] ?? '')
   .addOption(outputOption())
   .action(
-    async (o: { gateway: string; pki: string; devices: number; rate: number; duration: number; metrics: number; output: OutputFormat }) => {
+    async (o: {
+      gateway: string;
+      pki: string;
+      devices: number;
+      rate: number;
+      duration: number;
+      metrics: number;
+      api: string;
+      token: string;
+      output: OutputFormat;
+    }) => {
       process.exitCode = await fleetRun({ ...o, pkiDir: o.pki, durationMs: o.duration });
     },
   );
@@ -104,6 +118,94 @@ program
     await loadOrCreateDevelopmentPki(o.dir);
     process.stdout.write(`development PKI in ${o.dir}\n`);
   });
+
+// Tenants, devices, CA certificates and attestation logs: the attestation API.
+const apiOptions = (command: Command): Command =>
+  command
+    .option('--api <url>', 'attestation API', env['RAMPART_ATTESTATION_API'] ?? 'http://127.0.0.1:8083')
+    .option('--token <token>', 'API token (tenant token, or the platform operator token)', env['RAMPART_TOKEN'] ?? '')
+    .addOption(outputOption());
+type ApiFlags = { api: string; token: string; output: OutputFormat };
+
+const tenant = program.command('tenant').description('Tenants (platform operator)');
+apiOptions(
+  tenant
+    .command('create <id>')
+    .description('create a tenant and its CA; prints its first Administrator token')
+    .option('--name <name>', 'display name'),
+).action(async (id: string, o: ApiFlags & { name?: string }) => {
+  process.exitCode = await apiCall(o, 'POST', '/v1/tenants', { id, name: o.name ?? id });
+});
+apiOptions(tenant.command('token <role>').description('create an API token (Administrator, Contributor or Reader) for your tenant')).action(
+  async (role: string, o: ApiFlags) => {
+    process.exitCode = await apiCall(o, 'POST', '/v1/tokens', { role });
+  },
+);
+
+const device = program.command('device').description("Your tenant's devices");
+apiOptions(device.command('list').description('list devices')).action(async (o: ApiFlags) => {
+  process.exitCode = await apiCall(o, 'GET', '/v1/devices');
+});
+apiOptions(device.command('show <deviceId>').description('one device')).action(async (id: string, o: ApiFlags) => {
+  process.exitCode = await apiCall(o, 'GET', `/v1/devices/${encodeURIComponent(id)}`);
+});
+apiOptions(device.command('claim <deviceId>').description('claim a device for your tenant (permanent)')).action(
+  async (id: string, o: ApiFlags) => {
+    process.exitCode = await apiCall(o, 'PUT', `/v1/devices/${encodeURIComponent(id)}/claim`);
+  },
+);
+apiOptions(device.command('revoke <deviceId>').description('revoke a device').requiredOption('--reason <reason>', 'why')).action(
+  async (id: string, o: ApiFlags & { reason: string }) => {
+    process.exitCode = await apiCall(o, 'POST', `/v1/devices/${encodeURIComponent(id)}/revoke`, { reason: o.reason });
+  },
+);
+apiOptions(device.command('unrevoke <deviceId>').description('lift a revocation')).action(async (id: string, o: ApiFlags) => {
+  process.exitCode = await apiCall(o, 'POST', `/v1/devices/${encodeURIComponent(id)}/unrevoke`);
+});
+
+const caCertificate = program.command('ca-certificate').description("Your tenant's CA certificates");
+apiOptions(caCertificate.command('list').description('current and next tenant CA, and the platform root')).action(async (o: ApiFlags) => {
+  process.exitCode = await apiCall(o, 'GET', '/v1/ca-certificates');
+});
+
+const attestationCommand = program.command('attestation').description('Attestation');
+apiOptions(attestationCommand.command('log').description('verdicts, newest first')).action(async (o: ApiFlags) => {
+  process.exitCode = await apiCall(o, 'GET', '/v1/attestations');
+});
+
+const measurement = program.command('measurement').description('Known-good boot measurements (platform operator)');
+apiOptions(
+  measurement
+    .command('release <stage> <sha256>')
+    .description('mark a measurement known-good')
+    .option('--image-version <version>', 'image version'),
+).action(async (stage: string, sha256: string, o: ApiFlags & { imageVersion?: string }) => {
+  process.exitCode = await apiCall(o, 'PUT', '/v1/measurements', {
+    stage,
+    sha256,
+    status: 'released',
+    ...(o.imageVersion ? { imageVersion: o.imageVersion } : {}),
+  });
+});
+apiOptions(measurement.command('revoke <stage> <sha256>').description('revoke a measurement')).action(
+  async (stage: string, sha256: string, o: ApiFlags) => {
+    process.exitCode = await apiCall(o, 'PUT', '/v1/measurements', { stage, sha256, status: 'revoked' });
+  },
+);
+apiOptions(measurement.command('release-demo-images').description('mark the emulator image set known-good')).action(async (o: ApiFlags) => {
+  for (const image of demoKnownGood()) {
+    const code = await apiCall({ ...o, output: 'json' }, 'PUT', '/v1/measurements', {
+      stage: image.stage,
+      sha256: image.sha256,
+      status: 'released',
+      imageVersion: image.imageVersion,
+    });
+    if (code !== 0) {
+      process.exitCode = code;
+      return;
+    }
+  }
+});
 
 const telemetry = program
   .command('telemetry')

@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertificateAuthority, type IssuedServerCertificate } from './certificate-authority.js';
+import { x509 } from './crypto-provider.js';
 
 /**
  * The keys a development installation needs: a manufacturer CA that endorses
@@ -23,10 +24,18 @@ async function readIfPresent(path: string): Promise<string | undefined> {
   }
 }
 
+/** The path length a stored CA allows below itself (undefined: unlimited). */
+function pathLengthOf(certificatePem: string): number | undefined {
+  const constraints = new x509.X509Certificate(certificatePem).getExtension(x509.BasicConstraintsExtension);
+  return constraints?.pathLength;
+}
+
 async function loadOrCreateCa(dir: string, name: string, commonName: string, pathLength: number): Promise<CertificateAuthority> {
   const certificatePem = await readIfPresent(join(dir, `${name}.crt`));
   const privateKeyPem = await readIfPresent(join(dir, `${name}.key`));
-  if (certificatePem !== undefined && privateKeyPem !== undefined) {
+  const allowed = certificatePem === undefined ? undefined : pathLengthOf(certificatePem);
+  // A CA made by an older version with too short a path (a platform root must allow tenant CAs) is replaced.
+  if (certificatePem !== undefined && privateKeyPem !== undefined && (allowed === undefined || allowed >= pathLength)) {
     return CertificateAuthority.load({ certificatePem, privateKeyPem });
   }
   const ca = await CertificateAuthority.create(commonName, undefined, pathLength);
@@ -42,7 +51,11 @@ export async function loadOrCreateDevelopmentPki(dir: string): Promise<Developme
   const platformCa = await loadOrCreateCa(dir, 'platform-ca', 'Rampart Development Platform Root CA', 1);
   let certificatePem = await readIfPresent(join(dir, 'gateway.crt'));
   let privateKeyPem = await readIfPresent(join(dir, 'gateway.key'));
-  if (certificatePem === undefined || privateKeyPem === undefined) {
+  const issuedByCurrentRoot =
+    certificatePem !== undefined &&
+    new x509.X509Certificate(certificatePem).issuer === platformCa.certificate.subject &&
+    (await new x509.X509Certificate(certificatePem).verify({ publicKey: platformCa.certificate.publicKey, signatureOnly: true }));
+  if (certificatePem === undefined || privateKeyPem === undefined || !issuedByCurrentRoot) {
     const issued = await platformCa.issueServerCertificate('rampart-gateway', ['localhost', 'rampart-gateway'], ['127.0.0.1', '::1']);
     certificatePem = issued.certificatePem;
     privateKeyPem = issued.privateKeyPem;

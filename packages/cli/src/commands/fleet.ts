@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runFleet, type FleetReport } from '@rampart/emulator';
 import { CertificateAuthority } from '@rampart/trust';
+import { PlatformClient } from '../embedded/platform-client.js';
 import { endProgress, print, progressPrinter, type OutputFormat } from '../output.js';
 
 export interface FleetRunOptions {
@@ -11,6 +12,9 @@ export interface FleetRunOptions {
   readonly rate: number;
   readonly durationMs: number;
   readonly metrics: number;
+  /** Attestation API and a tenant Administrator token to claim the devices with. */
+  readonly api: string;
+  readonly token: string;
   readonly output: OutputFormat;
 }
 
@@ -37,12 +41,22 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
     manufacturerCa,
     gatewayCaPem,
     onProgress: progressPrinter(),
+    beforeStart: async (devices) => {
+      if (options.token === '') {
+        process.stderr.write('no --token: devices are not claimed and will fail attestation (DEVICE_UNCLAIMED)\n');
+        return;
+      }
+      const client = new PlatformClient(options.api.replace(/\/$/, ''));
+      for (const device of devices)
+        await client.expect('PUT', `/v1/devices/${device.security.deviceId}/claim`, options.token, undefined, [200]);
+    },
   });
   endProgress();
   const { deviceIds, ...summary } = report;
   print(options.output, { ...summary, deviceIds }, () =>
     [
       `Devices connected  ${report.devicesConnected}/${report.devices}`,
+      `Devices attested   ${report.devicesAttested}/${report.devices}  (failures ${report.attestationFailures})`,
       `Published          ${report.published}`,
       `Acknowledged       ${report.acknowledged}  (${report.acknowledgedPerSecond}/s)`,
       `Unacknowledged     ${report.unacknowledged}`,
@@ -50,5 +64,5 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
       `Ack latency ms     p50 ${report.ackLatencyMs.p50}  p95 ${report.ackLatencyMs.p95}  p99 ${report.ackLatencyMs.p99}`,
     ].join('\n'),
   );
-  return report.unacknowledged === 0 && report.devicesConnected === report.devices ? 0 : 1;
+  return report.unacknowledged === 0 && report.devicesConnected === report.devices && report.devicesAttested === report.devices ? 0 : 1;
 }
