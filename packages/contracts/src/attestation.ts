@@ -95,3 +95,11 @@ export type AttestationResponse =
   | { readonly type: 'nonce'; readonly nonce: string; readonly expiresAt: number }
   | { readonly type: 'verdict'; readonly verdict: EvidenceVerifyReply }
   | { readonly type: 'error'; readonly code: string; readonly message: string };
+
+export const DeviceRevocationEventSchema = z
+  .object({ deviceId: z.string().regex(DEVICE_ID_PATTERN), revoked: z.boolean(), reason: z.string().max(500).nullable() })
+  .strict();
+export type DeviceRevocationEvent = z.infer<typeof DeviceRevocationEventSchema>;
+
+export const RevocationsListRequestSchema = z.object({}).strict();
+export const RevocationsListReplySchema = z.object({ deviceIds: z.array(z.string().regex(DEVICE_ID_PATTERN)) });

@@ -38,5 +38,6 @@ export const DenialReason = {
   protocolError: 'protocol_error',
   /** Only attestation is open to a device on its manufacturer identity. */
   notAttested: 'not_attested',
+  deviceRevoked: 'device_revoked',
 } as const;
 export type DenialReasonValue = (typeof DenialReason)[keyof typeof DenialReason];

@@ -44,8 +44,11 @@ export type { ReplyOf, RequestOf, RequestSubject } from './request-map.js';
 export {
   AttestationEvidenceSchema,
   AttestationReason,
+  DeviceRevocationEventSchema,
   EvidenceVerifyReplySchema,
   EvidenceVerifyRequestSchema,
+  RevocationsListReplySchema,
+  RevocationsListRequestSchema,
   NonceIssueReplySchema,
   NonceIssueRequestSchema,
   BootMeasurementSchema,
@@ -56,6 +59,7 @@ export {
   SignedEvidenceSchema,
 } from './attestation.js';
 export type {
+  DeviceRevocationEvent,
   AttestationResponse,
   AttestationEvidence,
   AttestationReasonCode,

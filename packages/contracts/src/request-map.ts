@@ -1,5 +1,12 @@
 import type { z } from 'zod';
-import { EvidenceVerifyReplySchema, EvidenceVerifyRequestSchema, NonceIssueReplySchema, NonceIssueRequestSchema } from './attestation.js';
+import {
+  EvidenceVerifyReplySchema,
+  EvidenceVerifyRequestSchema,
+  NonceIssueReplySchema,
+  NonceIssueRequestSchema,
+  RevocationsListReplySchema,
+  RevocationsListRequestSchema,
+} from './attestation.js';
 import { Subject } from './subjects.js';
 import { DeviceLatestReplySchema, DeviceLatestRequestSchema, IngestStatsReplySchema, IngestStatsRequestSchema } from './telemetry.js';
 
@@ -13,6 +20,7 @@ export const RequestContracts = {
   [Subject.telemetryIngestStats]: { request: IngestStatsRequestSchema, reply: IngestStatsReplySchema },
   [Subject.attestationNonceIssue]: { request: NonceIssueRequestSchema, reply: NonceIssueReplySchema },
   [Subject.attestationEvidenceVerify]: { request: EvidenceVerifyRequestSchema, reply: EvidenceVerifyReplySchema },
+  [Subject.attestationRevocationsList]: { request: RevocationsListRequestSchema, reply: RevocationsListReplySchema },
 } as const;
 
 export type RequestSubject = keyof typeof RequestContracts;

@@ -14,6 +14,10 @@ export const Subject = {
   attestationNonceIssue: 'attestation.nonce.issue',
   /** Request/reply: verify signed evidence; on pass, an operational certificate. */
   attestationEvidenceVerify: 'attestation.evidence.verify',
+  /** Broadcast: a device was revoked or un-revoked; every gateway replica acts on it. */
+  attestationDeviceRevocation: 'attestation.device.revocation',
+  /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */
+  attestationRevocationsList: 'attestation.revocations.list',
 } as const;
 export type SubjectName = (typeof Subject)[keyof typeof Subject];
 

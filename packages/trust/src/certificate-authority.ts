@@ -137,6 +137,24 @@ export class CertificateAuthority {
     });
   }
 
+  /**
+   * A CRL (RFC 5280 §5) listing `entries`, valid until `nextUpdate`; PEM.
+   * Serial numbers are hex as certificates carry them.
+   */
+  async issueCrl(entries: ReadonlyArray<{ serialHex: string; revokedAt: Date }>, thisUpdate: Date, nextUpdate: Date): Promise<string> {
+    const crl = await x509.X509CrlGenerator.create({
+      issuer: this.certificate.subject,
+      thisUpdate,
+      nextUpdate,
+      signingKey: this.#signingKey,
+      signingAlgorithm: ECDSA_SHA256,
+      extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey)],
+      entries: entries.map((e) => ({ serialNumber: e.serialHex, revocationDate: e.revokedAt })),
+    });
+    // OpenSSL and most relying parties read the RFC 7468 label "X509 CRL".
+    return x509.PemConverter.encode(crl.rawData, 'X509 CRL');
+  }
+
   /** Issues a TLS server certificate (serverAuth) for the given DNS names and IPs. */
   async issueServerCertificate(
     commonName: string,

@@ -2,7 +2,9 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, Reflector } from '@nestjs/core';
 import { HttpErrorFilter, OpsController, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
 import { AuthGuard } from './access/auth.guard.js';
+import { CrlController } from './api/crl.controller.js';
 import { PlatformController, TenantController } from './api/tenancy.controller.js';
+import { TenantAuthorities } from './ca/tenant-authorities.js';
 import { TenancyError, TenancyService } from './api/tenancy.service.js';
 import { AttestationHandler } from './attestation/attestation.handler.js';
 import type { AttestationRepository } from './attestation/attestation.repository.js';
@@ -13,6 +15,7 @@ export interface AttestationModuleOptions {
   readonly repository: AttestationRepository;
   readonly attestation: AttestationService;
   readonly tenancy: TenancyService;
+  readonly authorities: TenantAuthorities;
   readonly platformAdminToken: string;
 }
 
@@ -25,11 +28,12 @@ export class AttestationModule {
     });
     return {
       module: AttestationModule,
-      controllers: [OpsController, PlatformController, TenantController, AttestationHandler],
+      controllers: [OpsController, PlatformController, TenantController, CrlController, AttestationHandler],
       providers: [
         ...runtimeProviders(runtime),
         { provide: AttestationService, useValue: options.attestation },
         { provide: TenancyService, useValue: options.tenancy },
+        { provide: TenantAuthorities, useValue: options.authorities },
         {
           provide: APP_GUARD,
           inject: [Reflector],

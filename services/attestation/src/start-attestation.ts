@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { QueueGroup } from '@rampart/contracts';
+import { QueueGroup, Subject } from '@rampart/contracts';
 import {
   closeServiceRuntime,
   createServiceRuntime,
+  encodeJson,
   openDatabase,
   startHttpService,
   systemClock,
@@ -80,8 +81,11 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
         runtime,
         repository,
         attestation,
-        tenancy: new TenancyService(repository, authorities),
+        tenancy: new TenancyService(repository, authorities, (event) =>
+          runtime.bus.broadcast(Subject.attestationDeviceRevocation, encodeJson(event)),
+        ),
         platformAdminToken: config.platformAdminToken,
+        authorities,
       }),
       host: config.http.host,
       port: config.http.port,

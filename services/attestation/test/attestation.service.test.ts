@@ -6,7 +6,15 @@ import { promisify } from 'node:util';
 import { AttestationReason, Subject } from '@rampart/contracts';
 import { createSignedEvidence, manufactureDevice, measure, type BootState, type ManufacturedDevice } from '@rampart/emulator';
 import { NatsBus, TypedBus, createLogger } from '@rampart/service-kit';
-import { TEST_NATS_URL, createTestDatabase, createTestPki, uniqueBusPrefix, type TestDatabase, type TestPki } from '@rampart/testing';
+import {
+  TEST_NATS_URL,
+  createTestDatabase,
+  createTestPki,
+  uniqueBusPrefix,
+  waitFor,
+  type TestDatabase,
+  type TestPki,
+} from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAttestationConfig } from '../src/attestation.config.js';
 import { startAttestation, type RunningAttestation } from '../src/start-attestation.js';
@@ -153,6 +161,49 @@ describe('attestation service', () => {
     };
     expect((await attest(revoked, patched)).reply).toEqual({ pass: false, reasons: [AttestationReason.measurementUnknown] });
     expect((await attest(revoked)).reply.pass).toBe(true);
+  });
+
+  it('announces a revocation to every gateway and puts the device on the deny-list', async () => {
+    const device = await manufactureDevice(pki.manufacturerCa);
+    const id = device.security.deviceId;
+    await api('PUT', `/v1/devices/${id}/claim`, tokens['acme']);
+    const { reply } = await attest(device);
+    if (!reply.pass) throw new Error('attestation failed');
+    const events: unknown[] = [];
+    const listening = await bus.listen(Subject.attestationDeviceRevocation, (data) =>
+      events.push(JSON.parse(new TextDecoder().decode(data))),
+    );
+    expect((await api('POST', `/v1/devices/${id}/revoke`, tokens['acme'], { reason: 'lost' })).status).toBe(201);
+    await waitFor(() => events.length === 1, { describe: 'revocation event' });
+    expect(events[0]).toEqual({ deviceId: id, revoked: true, reason: 'lost' });
+    expect((await typed.request(Subject.attestationRevocationsList, {})).deviceIds).toContain(id);
+    const audit = await api('GET', '/v1/audit', tokens['acme']);
+    expect(
+      audit.body.find((a: { action: string; subject: string }) => a.action === 'device.revoke' && a.subject === id)?.detail,
+    ).toMatchObject({ certificatesRevoked: 1 });
+    // The signed CRL now lists the device's certificate: openssl refuses the chain with -crl_check.
+    const crl = await fetch(`${service.url}/v1/tenants/acme/crl`);
+    expect(crl.status).toBe(200);
+    await writeFile(join(pki.dir, 'acme.crl'), await crl.text());
+    await writeFile(join(pki.dir, 'revoked.pem'), reply.certificatePem);
+    await writeFile(join(pki.dir, 'acme-chain.pem'), reply.chainPem);
+    await expect(
+      run('openssl', [
+        'verify',
+        '-crl_check',
+        '-CAfile',
+        pki.files.platformCa,
+        '-untrusted',
+        join(pki.dir, 'acme-chain.pem'),
+        '-CRLfile',
+        join(pki.dir, 'acme.crl'),
+        join(pki.dir, 'revoked.pem'),
+      ]),
+    ).rejects.toThrow(/certificate revoked/);
+    await api('POST', `/v1/devices/${id}/unrevoke`, tokens['acme']);
+    await waitFor(() => events.length === 2, { describe: 'un-revocation event' });
+    expect((await typed.request(Subject.attestationRevocationsList, {})).deviceIds).not.toContain(id);
+    await listening.close();
   });
 
   it("never lets one device's connection attest as another", async () => {

@@ -2,6 +2,8 @@ import { connect as tlsConnect } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import { SecuritySubsystem } from '@rampart/emulator';
 import { CertificateAuthority } from '@rampart/trust';
+import { Subject } from '@rampart/contracts';
+import { encodeJson } from '@rampart/service-kit';
 import { waitFor } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayHarness, closed, connected, reading, socketClosed } from './gateway-harness.js';
@@ -130,6 +132,37 @@ describe('gateway', () => {
       client.publish(`devices/${device.id}/telemetry`, reading(1), { qos: 1 });
       await gone;
       expect(gw.totals.denials['not_attested']).toBe(before + 1);
+    });
+  });
+
+  describe('revocation', () => {
+    it('disconnects a revoked device within seconds, refuses it until un-revoked, and counts it', async () => {
+      const device = await gw.device();
+      const client = gw.client(device);
+      await connected(client);
+      const gone = closed(client);
+      const before = gw.totals.denials['device_revoked'] ?? 0;
+      await gw.bus.broadcast(Subject.attestationDeviceRevocation, encodeJson({ deviceId: device.id, revoked: true, reason: 'stolen' }));
+      await gone;
+      const again = gw.client(device);
+      await expect(connected(again)).rejects.toThrow(/Not authorized/i);
+      again.end(true);
+      expect(gw.totals.denials['device_revoked']).toBe(before + 2);
+      await gw.bus.broadcast(Subject.attestationDeviceRevocation, encodeJson({ deviceId: device.id, revoked: false, reason: null }));
+      await waitFor(
+        async () => {
+          const retry = gw.client(device);
+          try {
+            await connected(retry);
+            await retry.endAsync();
+            return true;
+          } catch {
+            retry.end(true);
+            return false;
+          }
+        },
+        { describe: 'readmitted after un-revoke' },
+      );
     });
   });
 

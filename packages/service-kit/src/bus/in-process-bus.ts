@@ -313,8 +313,34 @@ export class InProcessBus implements MessageBus {
     });
   }
 
+  private readonly listeners = new Map<string, Set<(data: Uint8Array) => void>>();
+
+  broadcast(subject: string, data: Uint8Array): Promise<void> {
+    const full = withPrefix(this.prefix, subject);
+    for (const [filter, handlers] of this.listeners) {
+      if (!subjectMatches(filter, full)) continue;
+      // Delivered from a fresh stack, as a network would.
+      for (const handler of handlers) setImmediate(() => handler(data.slice()));
+    }
+    return Promise.resolve();
+  }
+
+  listen(subject: string, handler: (data: Uint8Array) => void): Promise<Closable> {
+    const full = withPrefix(this.prefix, subject);
+    const set = this.listeners.get(full) ?? new Set();
+    set.add(handler);
+    this.listeners.set(full, set);
+    return Promise.resolve({
+      close: () => {
+        set.delete(handler);
+        return Promise.resolve();
+      },
+    });
+  }
+
   drain(): Promise<void> {
     this.draining = true;
+    this.listeners.clear();
     this.responders.clear();
     for (const stream of this.streams.values()) for (const durable of stream.durables.values()) durable.close();
     return Promise.resolve();

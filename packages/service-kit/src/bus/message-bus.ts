@@ -61,6 +61,10 @@ export interface MessageBus {
   /** Resolves once the stream has stored the message (or dropped it as a duplicate). */
   publishDurable(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ duplicate: boolean }>;
   consumeDurable(options: DurableConsumerOptions, onMessage: (message: DurableMessage) => void): Promise<Closable>;
+  /** Fire-and-forget event to every subscriber (every replica, no queue group): for signals like revocations. */
+  broadcast(subject: string, data: Uint8Array): Promise<void>;
+  /** Receives every event on `subject`; resolves once the subscription is in place. */
+  listen(subject: string, handler: (data: Uint8Array) => void): Promise<Closable>;
   /** Stops taking new work, lets in-flight work finish, then disconnects. */
   drain(): Promise<void>;
   readonly kind: 'nats' | 'in-process';

@@ -162,6 +162,30 @@ export class NatsBus implements MessageBus {
     };
   }
 
+  async broadcast(subject: string, data: Uint8Array): Promise<void> {
+    this.connection.publish(this.subject(subject), data);
+    // Flushed so the event has left this process when the caller goes on.
+    await this.connection.flush();
+  }
+
+  async listen(subject: string, handler: (data: Uint8Array) => void): Promise<Closable> {
+    const subscription = this.connection.subscribe(this.subject(subject), {
+      callback: (error, message) => {
+        if (error !== null) this.options.onError(error);
+        else handler(message.data);
+      },
+    });
+    this.subscriptions.add(subscription);
+    // A round trip to the server: after it, the subscription is registered and sees every later event.
+    await this.connection.flush();
+    return {
+      close: async () => {
+        this.subscriptions.delete(subscription);
+        await subscription.drain();
+      },
+    };
+  }
+
   async drain(): Promise<void> {
     if (this.connection.isClosed()) return;
     await this.connection.drain();

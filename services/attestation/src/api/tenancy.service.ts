@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { DeviceRevocationEvent } from '@rampart/contracts';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
 import { hashToken } from '../access/auth.guard.js';
 import { actorOf, type Principal } from '../access/principal.js';
@@ -32,6 +33,8 @@ export class TenancyService {
   constructor(
     private readonly repository: AttestationRepository,
     private readonly authorities: TenantAuthorities,
+    /** Tells every gateway replica, which disconnects or readmits the device. */
+    private readonly announceRevocation: (event: DeviceRevocationEvent) => Promise<void>,
   ) {}
 
   async createTenant(principal: Principal, id: string, name: string): Promise<{ id: string; name: string; administratorToken: string }> {
@@ -74,14 +77,19 @@ export class TenancyService {
 
   async setRevoked(principal: Principal, deviceId: string, revoked: boolean, reason: string | null): Promise<DeviceRow> {
     const tenantId = tenantOf(principal);
-    if (!(await this.repository.setRevoked(deviceId, tenantId, revoked, reason))) throw new TenancyError('NOT_FOUND', 'no such device');
-    await this.repository.audit({
-      tenantId,
-      actor: actorOf(principal),
-      action: revoked ? 'device.revoke' : 'device.unrevoke',
-      subject: deviceId,
-      detail: { reason },
+    await this.repository.transaction(async (tx) => {
+      if (!(await tx.setRevoked(deviceId, tenantId, revoked, reason))) throw new TenancyError('NOT_FOUND', 'no such device');
+      const certificatesRevoked = revoked ? await tx.revokeCertificates(deviceId) : 0;
+      await tx.audit({
+        tenantId,
+        actor: actorOf(principal),
+        action: revoked ? 'device.revoke' : 'device.unrevoke',
+        subject: deviceId,
+        detail: { reason, certificatesRevoked },
+      });
     });
+    // After the commit: every gateway replica disconnects (or readmits) the device.
+    await this.announceRevocation({ deviceId, revoked, reason });
     return this.device(principal, deviceId);
   }
 

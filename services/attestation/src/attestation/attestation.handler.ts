@@ -13,6 +13,11 @@ export class AttestationHandler {
     return this.attestation.issueNonce(request.deviceId);
   }
 
+  @MessagePattern(Subject.attestationRevocationsList)
+  async revocations(): Promise<{ deviceIds: string[] }> {
+    return { deviceIds: await this.attestation.revokedDevices() };
+  }
+
   @MessagePattern(Subject.attestationEvidenceVerify)
   verify(request: { deviceId: string; evidence: string }): Promise<EvidenceVerifyReply> {
     return this.attestation.verify(request.deviceId, request.evidence);

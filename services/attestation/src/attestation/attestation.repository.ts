@@ -138,6 +138,29 @@ export class AttestationRepository {
     return rows.length === 1;
   }
 
+  /** Revoked, unexpired certificates issued by one CA. */
+  async revokedCertificates(caId: string): Promise<Array<{ serial: string; revokedAt: Date }>> {
+    return this.db.query(
+      `SELECT serial, revoked_at AS "revokedAt" FROM attestation.issued_certificates
+        WHERE ca_id = $1 AND revoked_at IS NOT NULL AND not_after > now() ORDER BY revoked_at, serial`,
+      [caId],
+    );
+  }
+
+  async revokedDeviceIds(): Promise<string[]> {
+    const rows = await this.db.query<Array<{ id: string }>>(`SELECT id FROM attestation.devices WHERE revoked ORDER BY id`);
+    return rows.map((r) => r.id);
+  }
+
+  /** Marks every unexpired certificate of a device revoked (they then appear on the CRL). */
+  async revokeCertificates(deviceId: string): Promise<number> {
+    const rows = await this.db.query<Array<{ serial: string }>>(
+      `UPDATE attestation.issued_certificates SET revoked_at = now() WHERE device_id = $1 AND revoked_at IS NULL AND not_after > now() RETURNING serial`,
+      [deviceId],
+    );
+    return rows.length;
+  }
+
   async listDevices(tenantId: string, limit: number, offset: number): Promise<DeviceRow[]> {
     return this.db.query(`SELECT ${DEVICE_COLUMNS} FROM attestation.devices WHERE tenant_id = $1 ORDER BY id LIMIT $2 OFFSET $3`, [
       tenantId,

@@ -33,6 +33,10 @@ export class AttestationService {
     return this.nonces.issue(deviceId, this.clock.now());
   }
 
+  revokedDevices(): Promise<string[]> {
+    return this.repository.revokedDeviceIds();
+  }
+
   async verify(connectionDeviceId: string, evidence: string): Promise<EvidenceVerifyReply> {
     const now = this.clock.now();
     const verdict = await this.verifier.verify(Buffer.from(evidence, 'utf8'), {

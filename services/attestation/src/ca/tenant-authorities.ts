@@ -1,11 +1,14 @@
 import { X509Certificate } from 'node:crypto';
-import { type CertificateAuthority, OperationalCertificateIssuer, derToPem } from '@rampart/trust';
+import { CertificateAuthority, OperationalCertificateIssuer, derToPem } from '@rampart/trust';
 import type { AttestationRepository } from '../attestation/attestation.repository.js';
 import type { KeyVault } from './key-vault.js';
 
 const HOUR_MS = 3_600_000;
 /** Certificates start a little in the past so small device clock skew does not reject them. */
 const BACKDATE_MS = 5 * 60_000;
+/** A CRL promises its next update within a day and is made again every hour. */
+const CRL_VALIDITY_MS = 24 * HOUR_MS;
+const CRL_REFRESH_MS = HOUR_MS;
 
 export interface IssuedCertificate {
   readonly certificatePem: string;
@@ -71,6 +74,32 @@ export class TenantAuthorities {
     const der = issuer.issue({ deviceId, tenantId, subjectPublicKeySpki: publicKeySpki, notBefore, notAfter });
     const serial = new X509Certificate(der).serialNumber.toLowerCase();
     return { caId, certificatePem: derToPem(der), chainPem, serial, notBefore, notAfter };
+  }
+
+  private readonly crls = new Map<string, { key: string; pem: string; madeAt: number }>();
+
+  /**
+   * The current tenant CA's CRL: made again whenever the revoked set changes
+   * and at least every `CRL_REFRESH_MS`, well before its `nextUpdate`.
+   */
+  async crlPem(tenantId: string, now: number): Promise<string | undefined> {
+    const row = await this.repository.currentTenantCa(tenantId);
+    if (row === undefined) return undefined;
+    const revoked = await this.repository.revokedCertificates(row.id);
+    const key = `${row.id}|${revoked.map((r) => r.serial).join(',')}`;
+    const cached = this.crls.get(tenantId);
+    if (cached?.key === key && now - cached.madeAt < CRL_REFRESH_MS) return cached.pem;
+    const ca = await CertificateAuthority.load({
+      certificatePem: row.certificatePem,
+      privateKeyPem: this.vault.open(row.encryptedKey, tenantId),
+    });
+    const pem = await ca.issueCrl(
+      revoked.map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revokedAt) })),
+      new Date(now),
+      new Date(now + CRL_VALIDITY_MS),
+    );
+    this.crls.set(tenantId, { key, pem, madeAt: now });
+    return pem;
   }
 
   async caCertificates(tenantId: string): Promise<Array<{ status: string; notAfter: string; certificatePem: string }>> {

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { OpsController, TypedBus, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
 import { AttestationBridge } from './attestation-bridge.js';
+import { RevocationWatcher } from './revocation-watcher.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { MqttGateway, type MqttGatewayOptions } from './mqtt-gateway.js';
 import { TelemetryBridge, type TelemetryStreamSettings } from './telemetry-bridge.js';
@@ -41,8 +42,12 @@ export class GatewayModule {
               () => holder.gateway?.inFlight ?? 0,
               () => holder.gateway?.waiting ?? 0,
             );
-            const attestation = new AttestationBridge(new TypedBus(runtime.bus));
-            holder.gateway = new MqttGateway(options.gateway, bridge, attestation, metrics, runtime.logger, systemClock);
+            const typed = new TypedBus(runtime.bus);
+            const attestation = new AttestationBridge(typed);
+            const revocations = new RevocationWatcher(runtime.bus, typed, runtime.logger, (deviceId) =>
+              holder.gateway?.disconnect(deviceId),
+            );
+            holder.gateway = new MqttGateway(options.gateway, bridge, attestation, revocations, metrics, runtime.logger, systemClock);
             return holder.gateway;
           },
         },

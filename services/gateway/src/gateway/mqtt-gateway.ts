@@ -85,6 +85,7 @@ export class MqttGateway {
     private readonly options: MqttGatewayOptions,
     private readonly bridge: TelemetryBridge,
     private readonly attestation: AttestationBridge,
+    private readonly revocations: { isRevoked(deviceId: string): boolean; start(): Promise<void>; stop(): Promise<void> },
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
     private readonly clock: Clock,
@@ -94,6 +95,15 @@ export class MqttGateway {
   }
 
   private readonly manufacturerRoots: readonly X509Certificate[];
+
+  /** Closes a device's session at once (revocation). */
+  disconnect(deviceId: string): void {
+    const clients = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients;
+    const client = clients?.[deviceId];
+    if (client === undefined) return;
+    this.metrics.denied(DenialReason.deviceRevoked);
+    client.close();
+  }
 
   get inFlight(): number {
     return this.admission.active;
@@ -118,6 +128,7 @@ export class MqttGateway {
 
   async start(): Promise<{ mqttPort: number; devPort: number | undefined }> {
     await this.bridge.start();
+    await this.revocations.start();
     const aedes = await Aedes.createBroker({
       concurrency: AEDES_CONCURRENCY,
       connectTimeout: this.options.limits.connectTimeoutMs,
@@ -258,6 +269,13 @@ export class MqttGateway {
       return;
     }
     if (info.listener === 'tls') {
+      // A revoked device keeps only its manufacturer identity: it may attest (and be refused), nothing more.
+      if (info.credential === 'operational' && this.revocations.isRevoked(client.id)) {
+        this.metrics.connectionRefused(DenialReason.deviceRevoked);
+        this.logger.warn({ deviceId: client.id }, 'revoked device refused');
+        callback(authError('device revoked', 5), false);
+        return;
+      }
       if (client.id !== info.certifiedId) {
         this.metrics.connectionRefused(DenialReason.clientIdMismatch);
         this.logger.warn({ clientId: client.id, certified: info.certifiedId }, 'client id does not match certificate');
@@ -470,6 +488,7 @@ export class MqttGateway {
     await Promise.all(closing);
     // Readings already accepted still go to the stream before the bus drains.
     await this.bridge.drain();
+    await this.revocations.stop();
   }
 }
 
