@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL (127.0.0.1:5432) and NATS with JetStream
 # (127.0.0.1:4222) are running for the integration and end-to-end tests,
-# starting the machine's own servers if they have stopped. The embedded
-# mode (`make demo`) needs neither.
+# starting the machine's own servers if they have stopped, and that the
+# independent peers the tests use (openssl, mosquitto_pub) are installed.
+# The embedded mode (`make demo`) needs none of this.
 set -euo pipefail
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -34,4 +35,12 @@ if ! listening 4222; then
   start-stop-daemon --start --oknodo --background --exec "$(command -v nats-server || echo /usr/sbin/nats-server)" -- \
     -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
   wait_for 4222 NATS
+fi
+
+missing=()
+command -v openssl >/dev/null || missing+=(openssl)
+command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients)
+if (( ${#missing[@]} > 0 )); then
+  echo "ensure-services: installing ${missing[*]} from Debian" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 fi

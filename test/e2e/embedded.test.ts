@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,5 +50,19 @@ describe('embedded mode (rampart up --fleet --once)', () => {
     expect(result['telemetryAcknowledged']).toBe(result['telemetryPublished']);
     expect(result['telemetryStored']).toBe(result['telemetryAcknowledged']);
     expect(Number(result['telemetryPublished'])).toBeGreaterThan(300);
+    expect(result).toMatchObject({ devicesAttested: 40, attestationFailures: 0 });
+    // The issued chain verifies with openssl, as the README tells a reader to check it.
+    const { stdout } = await promisify(execFile)('openssl', [
+      'verify',
+      '-x509_strict',
+      '-purpose',
+      'sslclient',
+      '-CAfile',
+      join(dir, 'platform-root.pem'),
+      '-untrusted',
+      join(dir, 'ca-chain.pem'),
+      join(dir, 'device-certificate.pem'),
+    ]);
+    expect(stdout).toMatch(/OK/);
   });
 });

@@ -59,6 +59,8 @@ export interface FleetReport {
   readonly acknowledgedPerSecond: number;
   readonly ackLatencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
   readonly deviceIds: readonly string[];
+  /** One device's operational certificate and chain, for inspection (public material only). */
+  readonly sampleCertificate?: { readonly deviceId: string; readonly certificatePem: string; readonly chainPem: string };
 }
 
 export const realEnvironment: DeviceEnvironment = {
@@ -176,5 +178,13 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
     acknowledgedPerSecond: Math.round((acknowledged / durationMs) * 1000),
     ackLatencyMs: { p50: latency.percentile(50), p95: latency.percentile(95), p99: latency.percentile(99) },
     deviceIds: devices.map((d) => d.deviceId),
+    ...sample(devices),
   };
+}
+
+function sample(devices: readonly EmulatedDevice[]): Pick<FleetReport, 'sampleCertificate'> {
+  const device = devices.find((d) => d.operationalCertificate !== undefined);
+  const certificate = device?.operationalCertificate;
+  if (device === undefined || certificate === undefined) return {};
+  return { sampleCertificate: { deviceId: device.deviceId, certificatePem: certificate.certificatePem, chainPem: certificate.chainPem } };
 }

@@ -1,5 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { runFleet, type FleetReport } from '@rampart/emulator';
 import { closeOnSignals, createLogger } from '@rampart/service-kit';
 import { startEmbeddedPlatform, type EmbeddedPlatform } from '../embedded/embedded-platform.js';
@@ -132,6 +132,13 @@ export async function up(options: UpOptions): Promise<number> {
     const reportPath = resolve(options.report);
     await mkdir(dirname(reportPath), { recursive: true });
     await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    if (fleet.sampleCertificate !== undefined) {
+      // Public material to inspect: openssl verify -x509_strict -purpose sslclient -CAfile <root> -untrusted <chain> <certificate>
+      const dir = dirname(reportPath);
+      await writeFile(join(dir, 'device-certificate.pem'), fleet.sampleCertificate.certificatePem);
+      await writeFile(join(dir, 'ca-chain.pem'), fleet.sampleCertificate.chainPem);
+      await writeFile(join(dir, 'platform-root.pem'), platform.pki.platformCa.certificatePem);
+    }
     print(options.output, report, () =>
       [
         `Devices connected      ${report.devicesConnected}/${report.devices}`,
