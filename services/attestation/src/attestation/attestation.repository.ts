@@ -98,10 +98,14 @@ export class AttestationRepository {
 
   // Devices
 
+  /** Writes only when something changes (a new device, or a claimed one seen for the first time): no WAL on the hot path. */
   async recordSeen(deviceId: string): Promise<void> {
     await this.db.query(
-      `INSERT INTO attestation.devices (id, first_seen_at) VALUES ($1, now())
-       ON CONFLICT (id) DO UPDATE SET first_seen_at = coalesce(attestation.devices.first_seen_at, now())`,
+      `WITH inserted AS (
+         INSERT INTO attestation.devices (id, first_seen_at) VALUES ($1, now()) ON CONFLICT (id) DO NOTHING RETURNING id
+       )
+       UPDATE attestation.devices SET first_seen_at = now()
+        WHERE id = $1 AND first_seen_at IS NULL AND NOT EXISTS (SELECT 1 FROM inserted)`,
       [deviceId],
     );
   }
