@@ -16,6 +16,8 @@ export const Subject = {
   attestationEvidenceVerify: 'attestation.evidence.verify',
   /** Broadcast: a device was revoked or un-revoked; every gateway replica acts on it. */
   attestationDeviceRevocation: 'attestation.device.revocation',
+  /** Broadcast: a tenant CA successor was created or became current; refresh trust bundles. */
+  attestationCaRotated: 'attestation.ca.rotated',
   /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */
   attestationRevocationsList: 'attestation.revocations.list',
 } as const;

@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD, Reflector } from '@nestjs/core';
 import { HttpErrorFilter, OpsController, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
 import { AuthGuard } from './access/auth.guard.js';
 import { CrlController } from './api/crl.controller.js';
+import { RotationService } from './api/rotation.service.js';
 import { PlatformController, TenantController } from './api/tenancy.controller.js';
 import { TenantAuthorities } from './ca/tenant-authorities.js';
 import { TenancyError, TenancyService } from './api/tenancy.service.js';
@@ -16,6 +17,7 @@ export interface AttestationModuleOptions {
   readonly attestation: AttestationService;
   readonly tenancy: TenancyService;
   readonly authorities: TenantAuthorities;
+  readonly rotation: RotationService;
   readonly platformAdminToken: string;
 }
 
@@ -34,6 +36,7 @@ export class AttestationModule {
         { provide: AttestationService, useValue: options.attestation },
         { provide: TenancyService, useValue: options.tenancy },
         { provide: TenantAuthorities, useValue: options.authorities },
+        { provide: RotationService, useValue: options.rotation },
         {
           provide: APP_GUARD,
           inject: [Reflector],

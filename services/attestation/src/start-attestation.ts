@@ -15,6 +15,7 @@ import {
 import { CertificateAuthority } from '@rampart/trust';
 import type { AttestationConfig } from './attestation.config.js';
 import { AttestationModule } from './attestation.module.js';
+import { RotationService } from './api/rotation.service.js';
 import { TenancyService } from './api/tenancy.service.js';
 import { AttestationRepository } from './attestation/attestation.repository.js';
 import { AttestationService } from './attestation/attestation.service.js';
@@ -23,6 +24,9 @@ import { PgNonceStore } from './attestation/pg-nonce-store.js';
 import { KeyVault } from './ca/key-vault.js';
 import { TenantAuthorities } from './ca/tenant-authorities.js';
 import { attestationMigrations } from './migrations/index.js';
+
+/** How often the CA rotation policy is checked. */
+const ROTATION_CHECK_MS = 6 * 60 * 60 * 1000;
 
 export interface RunningAttestation extends RunningService {
   readonly repository: AttestationRepository;
@@ -75,6 +79,9 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       logger,
       runtime.observability.meter,
     );
+    const rotation = new RotationService(repository, authorities, runtime.bus, systemClock, logger);
+    await rotation.runPolicy();
+    rotation.start(ROTATION_CHECK_MS);
     service = await startHttpService({
       runtime,
       module: AttestationModule.forRoot({
@@ -86,6 +93,7 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
         ),
         platformAdminToken: config.platformAdminToken,
         authorities,
+        rotation,
       }),
       host: config.http.host,
       port: config.http.port,

@@ -206,6 +206,58 @@ describe('attestation service', () => {
     await listening.close();
   });
 
+  it('rotates the tenant CA: successor published first, then issuing; certificates from both verify', async () => {
+    const events: unknown[] = [];
+    const listening = await bus.listen(Subject.attestationCaRotated, (data) => events.push(JSON.parse(new TextDecoder().decode(data))));
+    const before = await manufactureDevice(pki.manufacturerCa);
+    await api('PUT', `/v1/devices/${before.security.deviceId}/claim`, tokens['globex']);
+    const first = (await attest(before)).reply;
+    expect((await api('POST', '/v1/ca-certificates/successor', tokens['globex'])).body).toEqual({ created: true });
+    const bundle = await (await fetch(`${service.url}/v1/tenants/globex/trust-bundle`)).text();
+    expect(bundle.match(/BEGIN CERTIFICATE/g)).toHaveLength(3);
+    expect((await api('POST', '/v1/ca-certificates/rotate', tokens['globex'])).body).toEqual({ rotated: true });
+    const after = await manufactureDevice(pki.manufacturerCa);
+    await api('PUT', `/v1/devices/${after.security.deviceId}/claim`, tokens['globex']);
+    const second = (await attest(after)).reply;
+    if (!first.pass || !second.pass) throw new Error('attestation failed');
+    expect(new X509Certificate(first.certificatePem).issuer).toBe(new X509Certificate(second.certificatePem).issuer);
+    expect(new X509Certificate(first.certificatePem).checkIssued(new X509Certificate(second.chainPem))).toBe(false);
+    // Both generations verify against the root with the published bundle as intermediates.
+    await writeFile(join(pki.dir, 'bundle.pem'), bundle);
+    for (const [name, pem] of [
+      ['first.pem', first.certificatePem],
+      ['second.pem', second.certificatePem],
+    ] as const) {
+      await writeFile(join(pki.dir, name), pem);
+      const { stdout } = await run('openssl', [
+        'verify',
+        '-x509_strict',
+        '-purpose',
+        'sslclient',
+        '-CAfile',
+        pki.files.platformCa,
+        '-untrusted',
+        join(pki.dir, 'bundle.pem'),
+        join(pki.dir, name),
+      ]);
+      expect(stdout).toMatch(/OK/);
+    }
+    await waitFor(() => events.length === 2, { describe: 'two rotation events' });
+    expect(events).toEqual([
+      { tenantId: 'globex', action: 'ca.successor-created' },
+      { tenantId: 'globex', action: 'ca.rotated' },
+    ]);
+    await listening.close();
+  });
+
+  it('rotates by policy: a successor 30 days before expiry, issuing from it 7 days before', async () => {
+    const yearAhead = Date.now() + 365 * 86_400_000;
+    expect(await service.authorities.rotateIfDue('acme', Date.now())).toBe('none');
+    expect(await service.authorities.rotateIfDue('acme', yearAhead - 20 * 86_400_000)).toBe('prepared');
+    expect(await service.authorities.rotateIfDue('acme', yearAhead - 20 * 86_400_000)).toBe('none');
+    expect(await service.authorities.rotateIfDue('acme', yearAhead - 3 * 86_400_000)).toBe('activated');
+  });
+
   it("never lets one device's connection attest as another", async () => {
     const victim = await manufactureDevice(pki.manufacturerCa);
     const attacker = await manufactureDevice(pki.manufacturerCa);

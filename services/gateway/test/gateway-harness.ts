@@ -67,6 +67,14 @@ export class GatewayHarness {
     return this.running.gateway.totals;
   }
 
+  /** A device whose operational certificate comes from a second tenant CA under the same root (a rotated CA). */
+  async deviceFromNewTenantCa(): Promise<TestDevice> {
+    const issue = await createTestTenantIssuer(this.pki.platformCa, 'test');
+    const made = await manufactureDevice(this.pki.manufacturerCa);
+    const operational = issue(made);
+    return { id: made.security.deviceId, security: made.security, certificatePem: `${operational.certificatePem}${operational.chainPem}` };
+  }
+
   /** A device on its manufacturer identity (IDevID): it may only attest. */
   async identityDevice(): Promise<TestDevice> {
     const made = await manufactureDevice(this.pki.manufacturerCa);

@@ -135,6 +135,19 @@ describe('gateway', () => {
     });
   });
 
+  describe('tenant CA rotation', () => {
+    it('accepts operational certificates from the old and the new tenant CA alike (both chain to the platform root)', async () => {
+      const older = await gw.device();
+      const newer = await gw.deviceFromNewTenantCa();
+      for (const device of [older, newer]) {
+        const client = gw.client(device);
+        await connected(client);
+        await client.publishAsync(`devices/${device.id}/telemetry`, reading(1), { qos: 1 });
+        await client.endAsync();
+      }
+    });
+  });
+
   describe('revocation', () => {
     it('disconnects a revoked device within seconds, refuses it until un-revoked, and counts it', async () => {
       const device = await gw.device();

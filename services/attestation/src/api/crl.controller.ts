@@ -10,6 +10,16 @@ import { TenantCreateBody } from './api.dto.js';
 export class CrlController {
   constructor(@Inject(TenantAuthorities) private readonly authorities: TenantAuthorities) {}
 
+  @Get(':tenantId/trust-bundle')
+  @Header('content-type', 'application/x-pem-file')
+  @Header('cache-control', 'max-age=300')
+  @ApiOperation({ summary: "The tenant's current and next CA certificates and the platform root (PEM): trust these" })
+  async trustBundle(@Param('tenantId', new ZodValidationPipe(TenantCreateBody.shape.id)) tenantId: string): Promise<string> {
+    const certificates = await this.authorities.trustBundle(tenantId);
+    if (certificates === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such tenant' });
+    return certificates;
+  }
+
   @Get(':tenantId/crl')
   @Header('content-type', 'application/x-pem-file')
   @Header('cache-control', 'max-age=300')

@@ -3,7 +3,13 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ZodValidationPipe } from '@rampart/service-kit';
 import type { z } from 'zod';
 import { CurrentPrincipal } from '../access/current-principal.js';
-import { Requires, type Principal } from '../access/principal.js';
+import { Requires, actorOf, type Principal } from '../access/principal.js';
+import { RotationService } from './rotation.service.js';
+
+function tenantIdOf(principal: Principal): string {
+  if (principal.kind !== 'tenant') throw new Error('a tenant principal is required');
+  return principal.tenantId;
+}
 import {
   ComponentParam,
   DeviceIdParam,
@@ -57,7 +63,10 @@ export class PlatformController {
 @ApiBearerAuth()
 @Controller('v1')
 export class TenantController {
-  constructor(@Inject(TenancyService) private readonly tenancy: TenancyService) {}
+  constructor(
+    @Inject(TenancyService) private readonly tenancy: TenancyService,
+    @Inject(RotationService) private readonly rotation: RotationService,
+  ) {}
 
   @Post('tokens')
   @Requires('Administrator')
@@ -113,6 +122,21 @@ export class TenantController {
   @Requires('Administrator')
   audit(@CurrentPrincipal() p: Principal, @Query(new ZodValidationPipe(ListQuery)) q: z.infer<typeof ListQuery>) {
     return this.tenancy.auditLog(p, q.limit);
+  }
+
+  @Post('ca-certificates/successor')
+  @Requires('Administrator')
+  @ApiOperation({ summary: 'Create the successor tenant CA now (published in the trust bundle, not yet issuing)' })
+  async successor(@CurrentPrincipal() p: Principal) {
+    return { created: await this.rotation.prepare(tenantIdOf(p), actorOf(p)) };
+  }
+
+  @Post('ca-certificates/rotate')
+  @Requires('Administrator')
+  @ApiOperation({ summary: 'Make the successor CA the issuing one (creating it first if needed); the old one stays trusted' })
+  async rotate(@CurrentPrincipal() p: Principal) {
+    await this.rotation.prepare(tenantIdOf(p), actorOf(p));
+    return { rotated: await this.rotation.activate(tenantIdOf(p), actorOf(p)) };
   }
 
   @Get('ca-certificates')

@@ -305,6 +305,33 @@ export class AttestationRepository {
     return rows[0]?.id ?? '';
   }
 
+  async nextTenantCa(tenantId: string): Promise<TenantCaRow | undefined> {
+    const rows = await this.db.query<TenantCaRow[]>(
+      `SELECT id, tenant_id AS "tenantId", certificate_pem AS "certificatePem", encrypted_key AS "encryptedKey", not_after AS "notAfter", status
+         FROM attestation.tenant_cas WHERE tenant_id = $1 AND status = 'next'`,
+      [tenantId],
+    );
+    return rows[0];
+  }
+
+  /** The successor becomes current; the old current stays trusted (its certificates chain to the same root) but issues nothing. */
+  async activateNextTenantCa(tenantId: string): Promise<boolean> {
+    const retired = await this.db.query<Array<{ id: string }>>(
+      `UPDATE attestation.tenant_cas SET status = 'retired' WHERE tenant_id = $1 AND status = 'current'
+         AND EXISTS (SELECT 1 FROM attestation.tenant_cas WHERE tenant_id = $1 AND status = 'next') RETURNING id`,
+      [tenantId],
+    );
+    if (retired.length === 0) return false;
+    await this.db.query(`UPDATE attestation.tenant_cas SET status = 'current' WHERE tenant_id = $1 AND status = 'next' RETURNING id`, [
+      tenantId,
+    ]);
+    return true;
+  }
+
+  async tenantIds(): Promise<string[]> {
+    return (await this.db.query<Array<{ id: string }>>(`SELECT id FROM attestation.tenants ORDER BY id`)).map((r) => r.id);
+  }
+
   async recordIssued(serial: string, deviceId: string, tenantId: string, caId: string, notBefore: Date, notAfter: Date): Promise<void> {
     await this.db.query(
       `INSERT INTO attestation.issued_certificates (serial, device_id, tenant_id, ca_id, not_before, not_after) VALUES ($1, $2, $3, $4, $5, $6)`,

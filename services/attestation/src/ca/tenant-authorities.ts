@@ -9,6 +9,11 @@ const BACKDATE_MS = 5 * 60_000;
 /** A CRL promises its next update within a day and is made again every hour. */
 const CRL_VALIDITY_MS = 24 * HOUR_MS;
 const CRL_REFRESH_MS = HOUR_MS;
+const DAY_MS = 24 * HOUR_MS;
+/** A successor CA is made this long before the current one expires … */
+export const SUCCESSOR_LEAD_DAYS = 30;
+/** … and becomes the issuing CA this long before. */
+export const ACTIVATE_LEAD_DAYS = 7;
 
 export interface IssuedCertificate {
   readonly certificatePem: string;
@@ -37,7 +42,31 @@ export class TenantAuthorities {
     return this.platform.certificatePem;
   }
 
-  async createTenantCa(tenantId: string, repository = this.repository): Promise<void> {
+  /** Creates the successor CA ('next') if there is none; returns whether it made one. */
+  async prepareSuccessor(tenantId: string, repository = this.repository): Promise<boolean> {
+    if ((await repository.nextTenantCa(tenantId)) !== undefined) return false;
+    await this.createTenantCa(tenantId, repository, 'next');
+    return true;
+  }
+
+  /**
+   * The rotation policy: a successor is made `SUCCESSOR_LEAD_DAYS` before the
+   * current CA expires and takes over `ACTIVATE_LEAD_DAYS` before; until then
+   * both are published in the trust bundle. Returns what it did.
+   */
+  async rotateIfDue(tenantId: string, now: number): Promise<'none' | 'prepared' | 'activated'> {
+    const current = await this.repository.currentTenantCa(tenantId);
+    if (current === undefined) return 'none';
+    const left = new Date(current.notAfter).getTime() - now;
+    if (left < ACTIVATE_LEAD_DAYS * DAY_MS && (await this.repository.nextTenantCa(tenantId)) !== undefined) {
+      await this.repository.activateNextTenantCa(tenantId);
+      return 'activated';
+    }
+    if (left < SUCCESSOR_LEAD_DAYS * DAY_MS && (await this.prepareSuccessor(tenantId))) return 'prepared';
+    return 'none';
+  }
+
+  async createTenantCa(tenantId: string, repository = this.repository, status: 'current' | 'next' = 'current'): Promise<void> {
     const ca = await this.platform.issueIntermediate(`Rampart tenant ${tenantId} CA`, this.settings.tenantCaValidityDays);
     const stored = await ca.export();
     await repository.insertTenantCa(
@@ -46,7 +75,7 @@ export class TenantAuthorities {
       this.vault.seal(stored.privateKeyPem, tenantId),
       ca.certificate.notBefore,
       ca.certificate.notAfter,
-      'current',
+      status,
     );
   }
 
@@ -100,6 +129,13 @@ export class TenantAuthorities {
     );
     this.crls.set(tenantId, { key, pem, madeAt: now });
     return pem;
+  }
+
+  /** Current and next tenant CA plus the root, PEM; undefined for an unknown tenant. */
+  async trustBundle(tenantId: string): Promise<string | undefined> {
+    const rows = await this.repository.tenantCas(tenantId);
+    if (rows.length === 0) return undefined;
+    return [...rows.map((r) => r.certificatePem.trim()), this.platform.certificatePem.trim()].join('\n') + '\n';
   }
 
   async caCertificates(tenantId: string): Promise<Array<{ status: string; notAfter: string; certificatePem: string }>> {

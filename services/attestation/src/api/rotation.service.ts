@@ -1,0 +1,59 @@
+import type { OnApplicationShutdown } from '@nestjs/common';
+import { Subject } from '@rampart/contracts';
+import { encodeJson, type Clock, type Logger, type MessageBus } from '@rampart/service-kit';
+import type { AttestationRepository } from '../attestation/attestation.repository.js';
+import type { TenantAuthorities } from '../ca/tenant-authorities.js';
+
+/**
+ * Tenant CA rotation: on demand (an Administrator) or by policy (daily
+ * check). Each step is audited and announced on the bus so relying parties
+ * refresh their trust bundles.
+ */
+export class RotationService implements OnApplicationShutdown {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly repository: AttestationRepository,
+    private readonly authorities: TenantAuthorities,
+    private readonly bus: MessageBus,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  async prepare(tenantId: string, actor: string): Promise<boolean> {
+    const made = await this.authorities.prepareSuccessor(tenantId);
+    if (made) await this.record(tenantId, actor, 'ca.successor-created');
+    return made;
+  }
+
+  async activate(tenantId: string, actor: string): Promise<boolean> {
+    const done = await this.repository.activateNextTenantCa(tenantId);
+    if (done) await this.record(tenantId, actor, 'ca.rotated');
+    return done;
+  }
+
+  async runPolicy(): Promise<void> {
+    for (const tenantId of await this.repository.tenantIds()) {
+      const outcome = await this.authorities.rotateIfDue(tenantId, this.clock.now());
+      if (outcome === 'prepared') await this.record(tenantId, 'rotation-policy', 'ca.successor-created');
+      if (outcome === 'activated') await this.record(tenantId, 'rotation-policy', 'ca.rotated');
+    }
+  }
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      this.runPolicy().catch((error: unknown) => this.logger.error({ err: error }, 'CA rotation check failed'));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  private async record(tenantId: string, actor: string, action: string): Promise<void> {
+    await this.repository.audit({ tenantId, actor, action, subject: tenantId });
+    await this.bus.broadcast(Subject.attestationCaRotated, encodeJson({ tenantId, action }));
+    this.logger.info({ tenantId, action }, 'tenant CA rotation');
+  }
+}
