@@ -103,3 +103,15 @@ export type DeviceRevocationEvent = z.infer<typeof DeviceRevocationEventSchema>;
 
 export const RevocationsListRequestSchema = z.object({}).strict();
 export const RevocationsListReplySchema = z.object({ deviceIds: z.array(z.string().regex(DEVICE_ID_PATTERN)) });
+
+/** An image release or revocation, as the updates service announces it. */
+export const ImageEventSchema = z
+  .object({
+    imageId: z.string().min(1).max(128),
+    stage: BootStageSchema,
+    sha256: z.string().regex(SHA256_HEX),
+    version: z.string().min(1).max(64),
+    securityVersion: z.number().int().min(0).max(0xffff).optional(),
+  })
+  .strict();
+export type ImageEvent = z.infer<typeof ImageEventSchema>;

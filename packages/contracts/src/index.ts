@@ -45,6 +45,7 @@ export {
   AttestationEvidenceSchema,
   AttestationReason,
   DeviceRevocationEventSchema,
+  ImageEventSchema,
   EvidenceVerifyReplySchema,
   EvidenceVerifyRequestSchema,
   RevocationsListReplySchema,
@@ -59,6 +60,7 @@ export {
   SignedEvidenceSchema,
 } from './attestation.js';
 export type {
+  ImageEvent,
   DeviceRevocationEvent,
   AttestationResponse,
   AttestationEvidence,

@@ -16,6 +16,10 @@ export const Subject = {
   attestationEvidenceVerify: 'attestation.evidence.verify',
   /** Broadcast: a device was revoked or un-revoked; every gateway replica acts on it. */
   attestationDeviceRevocation: 'attestation.device.revocation',
+  /** JetStream: an image was released; its measurement is known-good (updates → attestation). */
+  updatesImageReleased: 'updates.image.released',
+  /** JetStream: an image was revoked; devices running it fail attestation. */
+  updatesImageRevoked: 'updates.image.revoked',
   /** Broadcast: a tenant CA successor was created or became current; refresh trust bundles. */
   attestationCaRotated: 'attestation.ca.rotated',
   /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */
@@ -26,11 +30,13 @@ export type SubjectName = (typeof Subject)[keyof typeof Subject];
 /** JetStream streams and the subjects each one captures. */
 export const Stream = {
   telemetry: { name: 'TELEMETRY', subjects: [Subject.telemetryBatchReceived] },
+  updates: { name: 'UPDATES_EVENTS', subjects: ['updates.image.>'] },
 } as const;
 
 /** Durable consumer names. Every replica of a service shares its durable. */
 export const Durable = {
   telemetryIngest: 'telemetry-ingest',
+  attestationKnownGood: 'attestation-known-good',
 } as const;
 
 /** Queue groups: one per service, so each request is answered by one replica. */

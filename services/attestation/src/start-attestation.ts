@@ -20,6 +20,7 @@ import { TenancyService } from './api/tenancy.service.js';
 import { AttestationRepository } from './attestation/attestation.repository.js';
 import { AttestationService } from './attestation/attestation.service.js';
 import { EvidenceVerifier } from './attestation/evidence-verifier.js';
+import { KnownGoodConsumer } from './attestation/known-good.consumer.js';
 import { PgNonceStore } from './attestation/pg-nonce-store.js';
 import { KeyVault } from './ca/key-vault.js';
 import { TenantAuthorities } from './ca/tenant-authorities.js';
@@ -79,6 +80,8 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       logger,
       runtime.observability.meter,
     );
+    const knownGood = new KnownGoodConsumer(runtime.bus, repository, logger);
+    await knownGood.start();
     const rotation = new RotationService(repository, authorities, runtime.bus, systemClock, logger);
     await rotation.runPolicy();
     rotation.start(ROTATION_CHECK_MS);
@@ -112,7 +115,16 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
         SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
       },
     });
-    return { ...service, repository, authorities };
+    const running = service;
+    return {
+      ...service,
+      repository,
+      authorities,
+      close: async () => {
+        await knownGood.stop();
+        await running.close();
+      },
+    };
   } catch (error) {
     if (service !== undefined) await service.close();
     else await closeServiceRuntime(runtime);

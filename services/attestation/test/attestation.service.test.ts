@@ -3,9 +3,9 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AttestationReason, Subject } from '@rampart/contracts';
+import { AttestationReason, Stream, Subject } from '@rampart/contracts';
 import { createSignedEvidence, manufactureDevice, measure, type BootState, type ManufacturedDevice } from '@rampart/emulator';
-import { NatsBus, TypedBus, createLogger } from '@rampart/service-kit';
+import { NatsBus, TypedBus, createLogger, encodeJson } from '@rampart/service-kit';
 import {
   TEST_NATS_URL,
   createTestDatabase,
@@ -39,6 +39,7 @@ describe('attestation service', () => {
   let bus: NatsBus;
   let typed: TypedBus;
   const platformToken = randomBytes(24).toString('hex');
+  const prefix = uniqueBusPrefix('att');
   const tokens: Record<string, string> = {};
 
   async function api(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: any }> {
@@ -63,7 +64,6 @@ describe('attestation service', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     pki = await createTestPki();
-    const prefix = uniqueBusPrefix('att');
     service = await startAttestation(
       loadAttestationConfig({
         DATABASE_URL: db.url,
@@ -94,6 +94,7 @@ describe('attestation service', () => {
   afterAll(async () => {
     await service?.close();
     await bus?.drain();
+    await removeBusPrefix(prefix);
     await db?.drop();
     await pki?.remove();
   });
@@ -256,6 +257,39 @@ describe('attestation service', () => {
     expect(await service.authorities.rotateIfDue('acme', yearAhead - 20 * 86_400_000)).toBe('prepared');
     expect(await service.authorities.rotateIfDue('acme', yearAhead - 20 * 86_400_000)).toBe('none');
     expect(await service.authorities.rotateIfDue('acme', yearAhead - 3 * 86_400_000)).toBe('activated');
+  });
+
+  it('follows image releases and revocations from the updates stream', async () => {
+    await bus.ensureStream({
+      name: Stream.updates.name,
+      subjects: Stream.updates.subjects,
+      maxAgeMs: 3_600_000,
+      duplicateWindowMs: 60_000,
+    });
+    const newOs = image('os 2.0');
+    const upgraded: BootState = {
+      ...boot,
+      bootLog: boot.bootLog.map((m) => (m.stage === 'os' ? { stage: 'os', sha256: newOs } : m)),
+      versions: { os: '2.0', apps: {} },
+    };
+    const device = await manufactureDevice(pki.manufacturerCa);
+    await api('PUT', `/v1/devices/${device.security.deviceId}/claim`, tokens['acme']);
+    expect((await attest(device, upgraded)).reply).toEqual({ pass: false, reasons: [AttestationReason.measurementUnknown] });
+    const event = { imageId: 'os-2.0', stage: 'os', sha256: newOs, version: '2.0' };
+    await bus.publishDurable(Subject.updatesImageReleased, encodeJson(event), { msgId: 'os-2.0-released' });
+    await waitFor(async () => (await attest(device, upgraded)).reply.pass, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      describe: 'release applied',
+    });
+    await bus.publishDurable(Subject.updatesImageRevoked, encodeJson(event), { msgId: 'os-2.0-revoked' });
+    await waitFor(
+      async () => {
+        const { reply } = await attest(device, upgraded);
+        return !reply.pass && reply.reasons.includes(AttestationReason.measurementRevoked);
+      },
+      { timeoutMs: 10_000, intervalMs: 100, describe: 'revocation applied' },
+    );
   });
 
   it("never lets one device's connection attest as another", async () => {
