@@ -10,6 +10,7 @@ import {
   TEST_NATS_URL,
   createTestDatabase,
   createTestPki,
+  removeBusPrefix,
   uniqueBusPrefix,
   waitFor,
   type TestDatabase,
