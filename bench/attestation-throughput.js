@@ -90,6 +90,7 @@ async function endToEnd() {
         PLATFORM_CA_FILE: join(dir, 'pki/platform-ca.crt'),
         DEVICE_RATE_PER_SEC: '100000',
         DEVICE_RATE_BURST: '100000',
+        ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
       },
       (l) => typeof l.msg === 'string' && l.msg.startsWith('MQTT over TLS listening'),
     );
