@@ -15,6 +15,7 @@ import pg from 'pg';
 import { createSignedEvidence, demoBootState, demoKnownGood, manufactureDevice } from '@rampart/emulator';
 import forge from 'node-forge';
 import { CertificateAuthority, OperationalCertificateIssuer, loadOrCreateDevelopmentPki } from '@rampart/trust';
+import { startBenchGateway } from './lib/gateway.js';
 import { startNode } from './lib/processes.js';
 import { REPO_ROOT, writeReport } from './lib/report.js';
 
@@ -76,24 +77,13 @@ async function endToEnd() {
     const { administratorToken } = await call('POST', '/v1/tenants', operator, { id: 'bench', name: 'bench' });
     for (const image of demoKnownGood())
       await call('PUT', '/v1/measurements', operator, { stage: image.stage, sha256: image.sha256, status: 'released' });
-    const gateway = await startNode(
-      join(REPO_ROOT, 'services/gateway/dist/main.js'),
-      {
-        NATS_URL,
-        BUS_PREFIX: prefix,
-        HTTP_PORT: '0',
-        MQTT_HOST: '127.0.0.1',
-        MQTT_PORT: '0',
-        TLS_CERT_FILE: join(dir, 'pki/gateway.crt'),
-        TLS_KEY_FILE: join(dir, 'pki/gateway.key'),
-        MANUFACTURER_CA_FILE: join(dir, 'pki/manufacturer-ca.crt'),
-        PLATFORM_CA_FILE: join(dir, 'pki/platform-ca.crt'),
-        DEVICE_RATE_PER_SEC: '100000',
-        DEVICE_RATE_BURST: '100000',
-        ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
-      },
-      (l) => typeof l.msg === 'string' && l.msg.startsWith('MQTT over TLS listening'),
-    );
+    const gateway = await startBenchGateway({
+      natsUrl: NATS_URL,
+      prefix,
+      pkiDir: join(dir, 'pki'),
+      devListener: false,
+      env: process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {},
+    });
     processes.push(gateway);
     const boot = demoBootState();
     const devices = [];

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { countingSubscriber, publishLoad } from './lib/load.js';
+import { startBenchGateway } from './lib/gateway.js';
 import { startNode } from './lib/processes.js';
 import { REPO_ROOT, writeReport } from './lib/report.js';
 
@@ -61,27 +62,13 @@ async function gateway(qos) {
   const pki = join(REPO_ROOT, '.rampart', 'pki');
   const { loadOrCreateDevelopmentPki } = await import('@rampart/trust');
   await loadOrCreateDevelopmentPki(pki);
-  const gw = await startNode(
-    join(REPO_ROOT, 'services/gateway/dist/main.js'),
-    {
-      NATS_URL,
-      BUS_PREFIX: prefix,
-      HTTP_PORT: '0',
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: '0',
-      DEV_LISTENER_PORT: '0',
-      TLS_CERT_FILE: join(pki, 'gateway.crt'),
-      TLS_KEY_FILE: join(pki, 'gateway.key'),
-      MANUFACTURER_CA_FILE: join(pki, 'manufacturer-ca.crt'),
-      PLATFORM_CA_FILE: join(pki, 'platform-ca.crt'),
-      // The limiter stays on, set above what the load can reach.
-      DEVICE_RATE_PER_SEC: '1000000',
-      DEVICE_RATE_BURST: '1000000',
-      TELEMETRY_STREAM_MAX_AGE_MS: '300000',
-      ...(process.env.BENCH_GATEWAY_ENV ? JSON.parse(process.env.BENCH_GATEWAY_ENV) : {}),
-    },
-    (l) => typeof l.msg === 'string' && l.msg.startsWith('DEVELOPMENT LISTENER ON'),
-  );
+  const gw = await startBenchGateway({
+    natsUrl: NATS_URL,
+    prefix,
+    pkiDir: pki,
+    devListener: true,
+    env: process.env.BENCH_GATEWAY_ENV ? JSON.parse(process.env.BENCH_GATEWAY_ENV) : {},
+  });
   const nc = await connect({ servers: NATS_URL });
   const jsm = await jetstreamManager(nc);
   const stream = `${prefix.toUpperCase()}_TELEMETRY`;

@@ -12,6 +12,7 @@ import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { NatsBus } from '@rampart/service-kit';
 import { publishLoad } from './lib/load.js';
+import { startBenchGateway } from './lib/gateway.js';
 import { startNode } from './lib/processes.js';
 import { REPO_ROOT, writeReport } from './lib/report.js';
 
@@ -153,24 +154,7 @@ async function endToEnd(db) {
     (l) => l.msg === 'telemetry listening',
     60_000,
   );
-  const gateway = await startNode(
-    join(REPO_ROOT, 'services/gateway/dist/main.js'),
-    {
-      NATS_URL,
-      BUS_PREFIX: prefix,
-      HTTP_PORT: '0',
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: '0',
-      DEV_LISTENER_PORT: '0',
-      TLS_CERT_FILE: join(pki, 'gateway.crt'),
-      TLS_KEY_FILE: join(pki, 'gateway.key'),
-      MANUFACTURER_CA_FILE: join(pki, 'manufacturer-ca.crt'),
-      PLATFORM_CA_FILE: join(pki, 'platform-ca.crt'),
-      DEVICE_RATE_PER_SEC: '1000000',
-      DEVICE_RATE_BURST: '1000000',
-    },
-    (l) => typeof l.msg === 'string' && l.msg.startsWith('DEVELOPMENT LISTENER ON'),
-  );
+  const gateway = await startBenchGateway({ natsUrl: NATS_URL, prefix, pkiDir: pki, devListener: true });
   const clientIds = Array.from({ length: 20 }, () => randomBytes(32).toString('hex'));
   const started = performance.now();
   const load = await publishLoad({
