@@ -39,6 +39,8 @@ async function endToEnd() {
   const dir = await mkdtemp(join(tmpdir(), 'rampart-bench-attest-'));
   const dbName = `rampart_bench_${randomBytes(5).toString('hex')}`;
   await adminQuery(`CREATE DATABASE ${dbName}`);
+  // Experiment knob: does the WAL flush bound the round trip rate?
+  if (process.env.BENCH_ASYNC_COMMIT === '1') await adminQuery(`ALTER DATABASE ${dbName} SET synchronous_commit = off`);
   const dbUrl = new URL(POSTGRES_URL);
   dbUrl.pathname = `/${dbName}`;
   const prefix = `bench${randomBytes(4).toString('hex')}`;
