@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
+import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { demoKnownGood } from '@rampart/emulator';
 import { fleetRun } from './commands/fleet.js';
@@ -167,6 +168,28 @@ const caCertificate = program.command('ca-certificate').description("Your tenant
 apiOptions(caCertificate.command('list').description('current and next tenant CA, and the platform root')).action(async (o: ApiFlags) => {
   process.exitCode = await apiCall(o, 'GET', '/v1/ca-certificates');
 });
+
+apiOptions(
+  caCertificate.command('rotate').description('make the successor tenant CA the issuing one (creating it first if needed)'),
+).action(async (o: ApiFlags) => {
+  process.exitCode = await apiCall(o, 'POST', '/v1/ca-certificates/rotate');
+});
+caCertificate
+  .command('download <tenantId>')
+  .description("write the tenant's trust bundle (current and next CA, platform root) as PEM")
+  .option('--api <url>', 'attestation API', env['RAMPART_ATTESTATION_API'] ?? 'http://127.0.0.1:8083')
+  .option('--out <file>', 'file to write (default: standard output)')
+  .action(async (tenantId: string, o: { api: string; out?: string }) => {
+    const response = await fetch(`${o.api.replace(/\/$/, '')}/v1/tenants/${encodeURIComponent(tenantId)}/trust-bundle`);
+    const body = await response.text();
+    if (!response.ok) {
+      process.stderr.write(`${response.status} ${body}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    if (o.out === undefined) process.stdout.write(body);
+    else await writeFile(o.out, body);
+  });
 
 const attestationCommand = program.command('attestation').description('Attestation');
 apiOptions(attestationCommand.command('log').description('verdicts, newest first')).action(async (o: ApiFlags) => {
