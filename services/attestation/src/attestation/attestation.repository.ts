@@ -98,18 +98,6 @@ export class AttestationRepository {
 
   // Devices
 
-  /** Writes only when something changes (a new device, or a claimed one seen for the first time): no WAL on the hot path. */
-  async recordSeen(deviceId: string): Promise<void> {
-    await this.db.query(
-      `WITH inserted AS (
-         INSERT INTO attestation.devices (id, first_seen_at) VALUES ($1, now()) ON CONFLICT (id) DO NOTHING RETURNING id
-       )
-       UPDATE attestation.devices SET first_seen_at = now()
-        WHERE id = $1 AND first_seen_at IS NULL AND NOT EXISTS (SELECT 1 FROM inserted)`,
-      [deviceId],
-    );
-  }
-
   async deviceState(deviceId: string): Promise<DeviceState | undefined> {
     const rows = await this.db.query<Array<{ tenantId: string | null; revoked: boolean }>>(
       `SELECT tenant_id AS "tenantId", revoked FROM attestation.devices WHERE id = $1`,
@@ -183,10 +171,6 @@ export class AttestationRepository {
 
   // Nonces
 
-  async insertNonce(nonce: string, deviceId: string, expiresAt: Date): Promise<void> {
-    await this.db.query(`INSERT INTO attestation.nonces (nonce, device_id, expires_at) VALUES ($1, $2, $3)`, [nonce, deviceId, expiresAt]);
-  }
-
   /** Marks a nonce used if it belongs to the device and is unused; returns what it was before. */
   async spendNonce(nonce: string, deviceId: string): Promise<{ deviceId: string; expiresAt: Date; wasUsed: boolean } | undefined> {
     const rows = await this.db.query<Array<{ deviceId: string; expiresAt: Date; wasUsed: boolean }>>(
@@ -216,18 +200,62 @@ export class AttestationRepository {
 
   /** The policy entries relevant to one boot log (the full list can be large). */
   async policyFor(bootLog: ReadonlyArray<{ stage: string; sha256: string }>): Promise<AttestationPolicy> {
-    const rows = await this.db.query<Array<{ stage: string; sha256: string; status: 'released' | 'revoked' }>>(
-      `SELECT m.stage, m.sha256, m.status FROM attestation.measurements m
-         JOIN unnest($1::text[], $2::text[]) AS e(stage, sha256) ON e.stage = m.stage AND e.sha256 = m.sha256`,
+    // One round trip: the matching measurements and every floor, told apart by `kind`.
+    const rows = await this.db.query<Array<{ kind: 'm' | 'f'; key: string; sha256: string | null; value: string }>>(
+      `SELECT 'm' AS kind, m.stage AS key, m.sha256, m.status AS value FROM attestation.measurements m
+         JOIN unnest($1::text[], $2::text[]) AS e(stage, sha256) ON e.stage = m.stage AND e.sha256 = m.sha256
+       UNION ALL
+       SELECT 'f', component, NULL, min_version::text FROM attestation.security_floors`,
       [bootLog.map((m) => m.stage), bootLog.map((m) => m.sha256)],
     );
-    const floors = await this.db.query<Array<{ component: string; min_version: number }>>(
-      `SELECT component, min_version FROM attestation.security_floors`,
+    const measurements = new Map<string, 'released' | 'revoked'>();
+    const floors = new Map<string, number>();
+    for (const row of rows) {
+      if (row.kind === 'm') measurements.set(measurementKey(row.key, row.sha256 ?? ''), row.value as 'released' | 'revoked');
+      else floors.set(row.key, Number(row.value));
+    }
+    return { measurements, floors };
+  }
+
+  /**
+   * Everything a passing attestation writes, in one statement (so one round
+   * trip and atomic): the issued certificate, the verdict, the device's
+   * last attestation, and the audit entry.
+   */
+  async recordPass(pass: {
+    serial: string;
+    deviceId: string;
+    tenantId: string;
+    caId: string;
+    notBefore: Date;
+    notAfter: Date;
+    audit: Record<string, unknown>;
+  }): Promise<void> {
+    await this.db.query(
+      `WITH issued AS (
+         INSERT INTO attestation.issued_certificates (serial, device_id, tenant_id, ca_id, not_before, not_after) VALUES ($1, $2, $3, $4, $5, $6)
+       ), verdict AS (
+         INSERT INTO attestation.verdicts (device_id, tenant_id, pass, reasons) VALUES ($2, $3, true, '{}')
+       ), device AS (
+         UPDATE attestation.devices SET last_attested_at = now(), last_pass = true WHERE id = $2
+       )
+       INSERT INTO attestation.audit_log (tenant_id, actor, action, subject, detail) VALUES ($3, 'device:' || $2, 'attestation.pass', $2, $7)`,
+      [pass.serial, pass.deviceId, pass.tenantId, pass.caId, pass.notBefore, pass.notAfter, JSON.stringify(pass.audit)],
     );
-    return {
-      measurements: new Map(rows.map((r) => [measurementKey(r.stage, r.sha256), r.status])),
-      floors: new Map(floors.map((f) => [f.component, f.min_version])),
-    };
+  }
+
+  /** A device sighting and a new nonce in one round trip (the sighting writes only when something changes). */
+  async recordSeenAndInsertNonce(deviceId: string, nonce: string, expiresAt: Date): Promise<void> {
+    await this.db.query(
+      `WITH inserted AS (
+         INSERT INTO attestation.devices (id, first_seen_at) VALUES ($1, now()) ON CONFLICT (id) DO NOTHING RETURNING id
+       ), seen AS (
+         UPDATE attestation.devices SET first_seen_at = now()
+          WHERE id = $1 AND first_seen_at IS NULL AND NOT EXISTS (SELECT 1 FROM inserted)
+       )
+       INSERT INTO attestation.nonces (nonce, device_id, expires_at) VALUES ($2, $1, $3)`,
+      [deviceId, nonce, expiresAt],
+    );
   }
 
   async upsertMeasurement(stage: string, sha256: string, status: 'released' | 'revoked', imageVersion: string | null): Promise<void> {

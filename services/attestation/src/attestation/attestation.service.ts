@@ -27,9 +27,8 @@ export class AttestationService {
     this.verdicts = meter.createCounter('rampart_attestation_verdicts_total', { description: 'Attestation verdicts by result and reason' });
   }
 
-  /** The gateway asks on behalf of a device it authenticated by IDevID; that makes the device known. */
-  async issueNonce(deviceId: string): Promise<NonceIssueReply> {
-    await this.repository.recordSeen(deviceId);
+  /** The gateway asks on behalf of a device it authenticated by IDevID; the nonce store records that sighting. */
+  issueNonce(deviceId: string): Promise<NonceIssueReply> {
     return this.nonces.issue(deviceId, this.clock.now());
   }
 
@@ -57,16 +56,14 @@ export class AttestationService {
     }
     const { deviceId } = verdict.evidence;
     const issued = await this.authorities.issueDeviceCertificate(verdict.tenantId, deviceId, verdict.devicePublicKeySpki, now);
-    await this.repository.transaction(async (tx) => {
-      await tx.recordIssued(issued.serial, deviceId, verdict.tenantId, issued.caId, issued.notBefore, issued.notAfter);
-      await tx.recordVerdict(deviceId, verdict.tenantId, true, []);
-      await tx.audit({
-        tenantId: verdict.tenantId,
-        actor: `device:${deviceId}`,
-        action: 'attestation.pass',
-        subject: deviceId,
-        detail: { serial: issued.serial, notAfter: issued.notAfter.toISOString(), os: verdict.evidence.versions.os },
-      });
+    await this.repository.recordPass({
+      serial: issued.serial,
+      deviceId,
+      tenantId: verdict.tenantId,
+      caId: issued.caId,
+      notBefore: issued.notBefore,
+      notAfter: issued.notAfter,
+      audit: { serial: issued.serial, notAfter: issued.notAfter.toISOString(), os: verdict.evidence.versions.os },
     });
     this.verdicts.add(1, { result: 'pass' });
     return { pass: true, certificatePem: issued.certificatePem, chainPem: issued.chainPem, notAfter: issued.notAfter.getTime() };

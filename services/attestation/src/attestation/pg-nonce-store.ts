@@ -17,7 +17,8 @@ export class PgNonceStore implements NonceStore {
   async issue(deviceId: string, now: number): Promise<{ nonce: string; expiresAt: number }> {
     const nonce = randomBytes(NONCE_BYTES).toString('base64url');
     const expiresAt = now + this.ttlMs;
-    await this.repository.insertNonce(nonce, deviceId, new Date(expiresAt));
+    // A nonce request is also the device's sighting: it becomes known on its first valid IDevID.
+    await this.repository.recordSeenAndInsertNonce(deviceId, nonce, new Date(expiresAt));
     return { nonce, expiresAt };
   }
 
