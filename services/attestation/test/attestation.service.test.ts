@@ -218,14 +218,17 @@ describe('attestation service', () => {
     const bundle = await (await fetch(`${service.url}/v1/tenants/globex/trust-bundle`)).text();
     expect(bundle.match(/BEGIN CERTIFICATE/g)).toHaveLength(3);
     expect((await api('POST', '/v1/ca-certificates/rotate', tokens['globex'])).body).toEqual({ rotated: true });
+    // After the switch the retired CA stays in the bundle while its certificates can still be valid.
+    const overlapBundle = await (await fetch(`${service.url}/v1/tenants/globex/trust-bundle`)).text();
+    expect(overlapBundle.match(/BEGIN CERTIFICATE/g)).toHaveLength(3);
     const after = await manufactureDevice(pki.manufacturerCa);
     await api('PUT', `/v1/devices/${after.security.deviceId}/claim`, tokens['globex']);
     const second = (await attest(after)).reply;
     if (!first.pass || !second.pass) throw new Error('attestation failed');
     expect(new X509Certificate(first.certificatePem).issuer).toBe(new X509Certificate(second.certificatePem).issuer);
     expect(new X509Certificate(first.certificatePem).checkIssued(new X509Certificate(second.chainPem))).toBe(false);
-    // Both generations verify against the root with the published bundle as intermediates.
-    await writeFile(join(pki.dir, 'bundle.pem'), bundle);
+    // Both generations verify against the root with the bundle published after the rotation.
+    await writeFile(join(pki.dir, 'bundle.pem'), overlapBundle);
     for (const [name, pem] of [
       ['first.pem', first.certificatePem],
       ['second.pem', second.certificatePem],

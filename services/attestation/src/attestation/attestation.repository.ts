@@ -309,11 +309,14 @@ export class AttestationRepository {
     return rows[0];
   }
 
-  async tenantCas(tenantId: string): Promise<Array<Omit<TenantCaRow, 'encryptedKey'>>> {
+  /** Current and next CAs, and retired ones that stopped issuing less than `overlapMs` ago (their certificates may still be valid). */
+  async tenantCas(tenantId: string, overlapMs: number): Promise<Array<Omit<TenantCaRow, 'encryptedKey'>>> {
     return this.db.query(
       `SELECT id, tenant_id AS "tenantId", certificate_pem AS "certificatePem", not_after AS "notAfter", status
-         FROM attestation.tenant_cas WHERE tenant_id = $1 AND status <> 'retired' ORDER BY not_before`,
-      [tenantId],
+         FROM attestation.tenant_cas
+        WHERE tenant_id = $1 AND (status <> 'retired' OR retired_at > now() - make_interval(secs => $2 / 1000.0))
+        ORDER BY not_before`,
+      [tenantId, overlapMs],
     );
   }
 
@@ -345,7 +348,7 @@ export class AttestationRepository {
   /** The successor becomes current; the old current stays trusted (its certificates chain to the same root) but issues nothing. */
   async activateNextTenantCa(tenantId: string): Promise<boolean> {
     const retired = await this.db.query<Array<{ id: string }>>(
-      `UPDATE attestation.tenant_cas SET status = 'retired' WHERE tenant_id = $1 AND status = 'current'
+      `UPDATE attestation.tenant_cas SET status = 'retired', retired_at = now() WHERE tenant_id = $1 AND status = 'current'
          AND EXISTS (SELECT 1 FROM attestation.tenant_cas WHERE tenant_id = $1 AND status = 'next') RETURNING id`,
       [tenantId],
     );

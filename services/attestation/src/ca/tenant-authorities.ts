@@ -38,6 +38,11 @@ export class TenantAuthorities {
     private readonly settings: { readonly deviceCertValidityHours: number; readonly tenantCaValidityDays: number },
   ) {}
 
+  /** Retired CAs stay trusted for one device-certificate lifetime after they stop issuing. */
+  private get overlapMs(): number {
+    return this.settings.deviceCertValidityHours * HOUR_MS;
+  }
+
   get platformCertificatePem(): string {
     return this.platform.certificatePem;
   }
@@ -131,15 +136,15 @@ export class TenantAuthorities {
     return pem;
   }
 
-  /** Current and next tenant CA plus the root, PEM; undefined for an unknown tenant. */
+  /** Current, next and recently retired tenant CAs plus the root, PEM; undefined for an unknown tenant. */
   async trustBundle(tenantId: string): Promise<string | undefined> {
-    const rows = await this.repository.tenantCas(tenantId);
+    const rows = await this.repository.tenantCas(tenantId, this.overlapMs);
     if (rows.length === 0) return undefined;
     return [...rows.map((r) => r.certificatePem.trim()), this.platform.certificatePem.trim()].join('\n') + '\n';
   }
 
   async caCertificates(tenantId: string): Promise<Array<{ status: string; notAfter: string; certificatePem: string }>> {
-    const rows = await this.repository.tenantCas(tenantId);
+    const rows = await this.repository.tenantCas(tenantId, this.overlapMs);
     return [
       ...rows.map((r) => ({ status: r.status, notAfter: new Date(r.notAfter).toISOString(), certificatePem: r.certificatePem })),
       { status: 'root', notAfter: this.platform.certificate.notAfter.toISOString(), certificatePem: this.platform.certificatePem },
