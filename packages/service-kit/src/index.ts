@@ -32,7 +32,7 @@ export type { Logger } from './logger.js';
 export { Observability } from './observability.js';
 export type { ObservabilityOptions } from './observability.js';
 export { OpsController } from './ops.controller.js';
-export { closeServiceRuntime, createServiceRuntime, runtimeProviders } from './service-runtime.js';
+export { closeServiceRuntime, createRuntimeFromConfig, createServiceRuntime, runtimeProviders } from './service-runtime.js';
 export type { RuntimeOptions, ServiceRuntime } from './service-runtime.js';
 export { CLOCK, DATA_SOURCE, LOGGER, MESSAGE_BUS, OBSERVABILITY, READINESS, SERVICE_CONFIG, systemClock } from './tokens.js';
 export type { Clock } from './tokens.js';

@@ -5,6 +5,7 @@ import { InProcessBus } from './bus/in-process-bus.js';
 import type { MessageBus } from './bus/message-bus.js';
 import { NatsBus } from './bus/nats-bus.js';
 import { Readiness } from './health.js';
+import type { CommonConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { Observability } from './observability.js';
 
@@ -57,6 +58,23 @@ export async function createServiceRuntime(options: RuntimeOptions): Promise<Ser
     bus = new InProcessBus(options.busPrefix);
   }
   return { name: options.name, logger: options.logger, observability, readiness, bus, ownsBus };
+}
+
+/** The runtime of a service from its validated configuration; `sharedBus` in embedded mode. */
+export function createRuntimeFromConfig(
+  name: string,
+  config: CommonConfig,
+  logger: Logger,
+  sharedBus?: MessageBus,
+): Promise<ServiceRuntime> {
+  return createServiceRuntime({
+    name,
+    logger,
+    natsUrl: config.natsUrl,
+    busPrefix: config.busPrefix,
+    otlpEndpoint: config.otlpEndpoint,
+    ...(sharedBus === undefined ? {} : { sharedBus }),
+  });
 }
 
 export async function closeServiceRuntime(runtime: ServiceRuntime): Promise<void> {

@@ -16,3 +16,8 @@ export function deviceIdFromPublicKey(publicKey: KeyObject): string {
 export function deviceIdFromPublicKeyPem(pem: string): string {
   return deviceIdFromPublicKey(createPublicKey(pem));
 }
+
+/** The certificates in a PEM bundle, each as its own PEM block. */
+export function certificatesInPemBundle(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}

@@ -3,7 +3,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { QueueGroup, Subject } from '@rampart/contracts';
 import {
   closeServiceRuntime,
-  createServiceRuntime,
+  createRuntimeFromConfig,
   encodeJson,
   openDatabase,
   startHttpService,
@@ -12,7 +12,7 @@ import {
   type MessageBus,
   type RunningService,
 } from '@rampart/service-kit';
-import { CertificateAuthority } from '@rampart/trust';
+import { CertificateAuthority, certificatesInPemBundle } from '@rampart/trust';
 import type { AttestationConfig } from './attestation.config.js';
 import { AttestationModule } from './attestation.module.js';
 import { RotationService } from './api/rotation.service.js';
@@ -34,20 +34,8 @@ export interface RunningAttestation extends RunningService {
   readonly authorities: TenantAuthorities;
 }
 
-/** Splits a PEM bundle into its certificates. */
-function certificatesIn(bundle: string): string[] {
-  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-}
-
 export async function startAttestation(config: AttestationConfig, logger: Logger, sharedBus?: MessageBus): Promise<RunningAttestation> {
-  const runtime = await createServiceRuntime({
-    name: 'attestation',
-    logger,
-    natsUrl: config.natsUrl,
-    busPrefix: config.busPrefix,
-    otlpEndpoint: config.otlpEndpoint,
-    ...(sharedBus === undefined ? {} : { sharedBus }),
-  });
+  const runtime = await createRuntimeFromConfig('attestation', config, logger, sharedBus);
   let service: RunningService | undefined;
   try {
     const [platformCertificatePem, platformKeyPem, manufacturerBundle] = await Promise.all([
@@ -55,7 +43,7 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       readFile(config.ca.platformKeyFile, 'utf8'),
       readFile(config.ca.manufacturerCaFile, 'utf8'),
     ]);
-    const manufacturerRoots = certificatesIn(manufacturerBundle);
+    const manufacturerRoots = certificatesInPemBundle(manufacturerBundle);
     if (manufacturerRoots.length === 0) throw new Error(`MANUFACTURER_CA_FILE holds no certificate: ${config.ca.manufacturerCaFile}`);
     const platform = await CertificateAuthority.load({ certificatePem: platformCertificatePem, privateKeyPem: platformKeyPem });
     runtime.dataSource = await openDatabase(

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { createServiceRuntime, startHttpService, type MessageBus, type RunningService, type Logger } from '@rampart/service-kit';
+import { createRuntimeFromConfig, startHttpService, type MessageBus, type RunningService, type Logger } from '@rampart/service-kit';
 import type { GatewayConfig } from './gateway/gateway.config.js';
 import { GatewayModule } from './gateway/gateway.module.js';
 import { MqttGateway } from './gateway/mqtt-gateway.js';
@@ -12,14 +12,7 @@ export interface RunningGateway extends RunningService {
 
 /** Starts the gateway: MQTT listeners, the telemetry bridge, and HTTP ops endpoints. */
 export async function startGateway(config: GatewayConfig, logger: Logger, sharedBus?: MessageBus): Promise<RunningGateway> {
-  const runtime = await createServiceRuntime({
-    name: 'gateway',
-    logger,
-    natsUrl: config.natsUrl,
-    busPrefix: config.busPrefix,
-    otlpEndpoint: config.otlpEndpoint,
-    ...(sharedBus === undefined ? {} : { sharedBus }),
-  });
+  const runtime = await createRuntimeFromConfig('gateway', config, logger, sharedBus);
   const [certificatePem, privateKeyPem, manufacturerCaPem, platformCaPem] = await Promise.all([
     readFile(config.mqtt.tlsCertFile, 'utf8'),
     readFile(config.mqtt.tlsKeyFile, 'utf8'),

@@ -2,7 +2,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { QueueGroup } from '@rampart/contracts';
 import {
   closeServiceRuntime,
-  createServiceRuntime,
+  createRuntimeFromConfig,
   openDatabase,
   startHttpService,
   systemClock,
@@ -24,14 +24,7 @@ export interface RunningTelemetry extends RunningService {
 
 /** Starts the telemetry service: migrations, the stream consumer, REST and bus queries. */
 export async function startTelemetry(config: TelemetryConfig, logger: Logger, sharedBus?: MessageBus): Promise<RunningTelemetry> {
-  const runtime = await createServiceRuntime({
-    name: 'telemetry',
-    logger,
-    natsUrl: config.natsUrl,
-    busPrefix: config.busPrefix,
-    otlpEndpoint: config.otlpEndpoint,
-    ...(sharedBus === undefined ? {} : { sharedBus }),
-  });
+  const runtime = await createRuntimeFromConfig('telemetry', config, logger, sharedBus);
   let service: RunningService | undefined;
   try {
     runtime.dataSource = await openDatabase(

@@ -19,3 +19,9 @@ export function satisfies(principal: Principal, requirement: Requirement): boole
 export function actorOf(principal: Principal): string {
   return principal.kind === 'platform' ? 'platform-operator' : `token:${principal.tokenId}`;
 }
+
+/** The tenant of a tenant principal; routes that call this require a tenant role. */
+export function tenantIdOf(principal: Principal): string {
+  if (principal.kind !== 'tenant') throw new Error('a tenant principal is required');
+  return principal.tenantId;
+}

@@ -3,13 +3,9 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ZodValidationPipe } from '@rampart/service-kit';
 import type { z } from 'zod';
 import { CurrentPrincipal } from '../access/current-principal.js';
-import { Requires, actorOf, type Principal } from '../access/principal.js';
+import { Requires, actorOf, tenantIdOf, type Principal } from '../access/principal.js';
 import { RotationService } from './rotation.service.js';
 
-function tenantIdOf(principal: Principal): string {
-  if (principal.kind !== 'tenant') throw new Error('a tenant principal is required');
-  return principal.tenantId;
-}
 import {
   ComponentParam,
   DeviceIdParam,

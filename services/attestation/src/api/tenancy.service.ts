@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { DeviceRevocationEvent } from '@rampart/contracts';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
 import { hashToken } from '../access/auth.guard.js';
-import { actorOf, type Principal } from '../access/principal.js';
+import { actorOf, tenantIdOf, type Principal } from '../access/principal.js';
 import type { AttestationRepository, DeviceRow, Role } from '../attestation/attestation.repository.js';
 
 export class TenancyError extends Error {
@@ -13,11 +13,6 @@ export class TenancyError extends Error {
   ) {
     super(message);
   }
-}
-
-function tenantOf(principal: Principal): string {
-  if (principal.kind !== 'tenant') throw new Error('a tenant principal is required');
-  return principal.tenantId;
 }
 
 /** Tokens are shown once; only their hash is stored. */
@@ -49,7 +44,7 @@ export class TenancyService {
   }
 
   async createToken(principal: Principal, role: Role): Promise<{ token: string; role: Role }> {
-    const tenantId = tenantOf(principal);
+    const tenantId = tenantIdOf(principal);
     const token = newToken();
     const id = await this.repository.createToken(tenantId, role, hashToken(token));
     await this.repository.audit({ tenantId, actor: actorOf(principal), action: 'token.create', subject: id, detail: { role } });
@@ -57,18 +52,18 @@ export class TenancyService {
   }
 
   listDevices(principal: Principal, limit: number, offset: number): Promise<DeviceRow[]> {
-    return this.repository.listDevices(tenantOf(principal), limit, offset);
+    return this.repository.listDevices(tenantIdOf(principal), limit, offset);
   }
 
   async device(principal: Principal, deviceId: string): Promise<DeviceRow> {
-    const row = await this.repository.device(tenantOf(principal), deviceId);
+    const row = await this.repository.device(tenantIdOf(principal), deviceId);
     // Another tenant's device and an unknown one look the same: nothing leaks.
     if (row === undefined) throw new TenancyError('NOT_FOUND', 'no such device');
     return row;
   }
 
   async claim(principal: Principal, deviceId: string): Promise<{ deviceId: string; claimed: 'claimed' | 'already-yours' }> {
-    const tenantId = tenantOf(principal);
+    const tenantId = tenantIdOf(principal);
     const outcome = await this.repository.claim(deviceId, tenantId);
     await this.repository.audit({ tenantId, actor: actorOf(principal), action: `device.claim.${outcome}`, subject: deviceId });
     if (outcome === 'claimed-by-other') throw new TenancyError('CONFLICT', 'the device is claimed by another tenant');
@@ -76,7 +71,7 @@ export class TenancyService {
   }
 
   async setRevoked(principal: Principal, deviceId: string, revoked: boolean, reason: string | null): Promise<DeviceRow> {
-    const tenantId = tenantOf(principal);
+    const tenantId = tenantIdOf(principal);
     await this.repository.transaction(async (tx) => {
       if (!(await tx.setRevoked(deviceId, tenantId, revoked, reason))) throw new TenancyError('NOT_FOUND', 'no such device');
       const certificatesRevoked = revoked ? await tx.revokeCertificates(deviceId) : 0;
@@ -94,15 +89,15 @@ export class TenancyService {
   }
 
   attestations(principal: Principal, limit: number) {
-    return this.repository.verdicts(tenantOf(principal), limit);
+    return this.repository.verdicts(tenantIdOf(principal), limit);
   }
 
   auditLog(principal: Principal, limit: number) {
-    return this.repository.auditLog(tenantOf(principal), limit);
+    return this.repository.auditLog(tenantIdOf(principal), limit);
   }
 
   caCertificates(principal: Principal) {
-    return this.authorities.caCertificates(tenantOf(principal));
+    return this.authorities.caCertificates(tenantIdOf(principal));
   }
 
   async setMeasurement(

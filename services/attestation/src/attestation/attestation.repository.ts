@@ -76,10 +76,6 @@ export class AttestationRepository {
     return rows.length === 1;
   }
 
-  async listTenants(): Promise<Array<{ id: string; name: string }>> {
-    return this.db.query(`SELECT id, name FROM attestation.tenants ORDER BY id`);
-  }
-
   async createToken(tenantId: string, role: Role, tokenHash: string): Promise<string> {
     const rows = await this.db.query<Array<{ id: string }>>(
       `INSERT INTO attestation.api_tokens (tenant_id, role, token_hash) VALUES ($1, $2, $3) RETURNING id`,
@@ -187,16 +183,6 @@ export class AttestationRepository {
     );
     return other[0] === undefined ? undefined : { ...other[0], wasUsed: false };
   }
-
-  async deleteExpiredNonces(before: Date): Promise<number> {
-    const rows = await this.db.query<Array<{ n: string }>>(
-      `WITH gone AS (DELETE FROM attestation.nonces WHERE expires_at < $1 RETURNING 1) SELECT count(*) AS n FROM gone`,
-      [before],
-    );
-    return Number(rows[0]?.n ?? 0);
-  }
-
-  // Policy
 
   /** The policy entries relevant to one boot log (the full list can be large). */
   async policyFor(bootLog: ReadonlyArray<{ stage: string; sha256: string }>): Promise<AttestationPolicy> {
@@ -361,13 +347,6 @@ export class AttestationRepository {
 
   async tenantIds(): Promise<string[]> {
     return (await this.db.query<Array<{ id: string }>>(`SELECT id FROM attestation.tenants ORDER BY id`)).map((r) => r.id);
-  }
-
-  async recordIssued(serial: string, deviceId: string, tenantId: string, caId: string, notBefore: Date, notAfter: Date): Promise<void> {
-    await this.db.query(
-      `INSERT INTO attestation.issued_certificates (serial, device_id, tenant_id, ca_id, not_before, not_after) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [serial, deviceId, tenantId, caId, notBefore, notAfter],
-    );
   }
 
   async audit(entry: AuditEntry): Promise<void> {

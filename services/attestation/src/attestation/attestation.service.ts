@@ -45,14 +45,10 @@ export class AttestationService {
       policy: (e) => this.repository.policyFor(e.bootLog),
     });
     if (verdict.pass && verdict.evidence.deviceId !== connectionDeviceId) {
-      const state = await this.repository.deviceState(connectionDeviceId);
-      return this.refuse(connectionDeviceId, state?.claimedBy ?? null, [AttestationReason.deviceMismatch]);
+      return this.refuse(connectionDeviceId, [AttestationReason.deviceMismatch]);
     }
     if (!verdict.pass) {
-      // Recorded against the device the gateway authenticated, never the id the evidence claims:
-      // forged evidence naming another device must not touch that device's record.
-      const state = await this.repository.deviceState(connectionDeviceId);
-      return this.refuse(connectionDeviceId, state?.claimedBy ?? null, verdict.reasons);
+      return this.refuse(connectionDeviceId, verdict.reasons);
     }
     const { deviceId } = verdict.evidence;
     const issued = await this.authorities.issueDeviceCertificate(verdict.tenantId, deviceId, verdict.devicePublicKeySpki, now);
@@ -69,7 +65,13 @@ export class AttestationService {
     return { pass: true, certificatePem: issued.certificatePem, chainPem: issued.chainPem, notAfter: issued.notAfter.getTime() };
   }
 
-  private async refuse(deviceId: string, tenantId: string | null, reasons: readonly string[]): Promise<EvidenceVerifyReply> {
+  /**
+   * Records a refusal against the device the gateway authenticated, never the
+   * id the evidence claims: forged evidence naming another device must not
+   * touch that device's record.
+   */
+  private async refuse(deviceId: string, reasons: readonly string[]): Promise<EvidenceVerifyReply> {
+    const tenantId = (await this.repository.deviceState(deviceId))?.claimedBy ?? null;
     const codes = reasons as Parameters<AttestationRepository['recordVerdict']>[3];
     await this.repository.transaction(async (tx) => {
       await tx.recordVerdict(deviceId, tenantId, false, codes);

@@ -10,7 +10,7 @@ import {
   type DeviceCredential,
 } from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
-import { PeerIdentityError, deviceIdFromVerifiedCertificate } from '@rampart/trust';
+import { PeerIdentityError, certificatesInPemBundle, deviceIdFromVerifiedCertificate } from '@rampart/trust';
 import { guardSocket, PacketTooLargeError } from '../mqtt/packet-size-guard.js';
 import { X509Certificate } from 'node:crypto';
 import { Admission } from './admission.js';
@@ -91,7 +91,7 @@ export class MqttGateway {
     private readonly clock: Clock,
   ) {
     this.admission = new Admission(options.limits.bridgeMaxInFlight, options.limits.bridgeMaxWaiting);
-    this.manufacturerRoots = certificatesIn(options.tls.manufacturerCaPem).map((pem) => new X509Certificate(pem));
+    this.manufacturerRoots = certificatesInPemBundle(options.tls.manufacturerCaPem).map((pem) => new X509Certificate(pem));
   }
 
   private readonly manufacturerRoots: readonly X509Certificate[];
@@ -155,7 +155,7 @@ export class MqttGateway {
         cert: this.options.tls.certificatePem,
         key: this.options.tls.privateKeyPem,
         // Both kinds of device certificate verify during the handshake; which one it is decides the ACL.
-        ca: [...certificatesIn(this.options.tls.manufacturerCaPem), ...certificatesIn(this.options.tls.platformCaPem)],
+        ca: [...certificatesInPemBundle(this.options.tls.manufacturerCaPem), ...certificatesInPemBundle(this.options.tls.platformCaPem)],
         requestCert: true,
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
@@ -490,10 +490,6 @@ export class MqttGateway {
     await this.bridge.drain();
     await this.revocations.stop();
   }
-}
-
-function certificatesIn(bundle: string): string[] {
-  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
 function delay(ms: number): Promise<void> {
