@@ -146,7 +146,7 @@ export class MqttGateway {
     });
     this.aedes = aedes;
     aedes.on('clientReady', () => this.metrics.connectionAccepted());
-    aedes.on('clientDisconnect', (client) => this.onClientGone(client));
+    aedes.on('clientDisconnect', () => this.metrics.connectionClosed());
     aedes.on('clientError', (client, error) => this.onClientError(client, error));
     aedes.on('connectionError', (client, error) => this.onClientError(client, error));
 
@@ -455,11 +455,6 @@ export class MqttGateway {
     if (this.shedSinceLog === 0) return;
     this.logger.warn({ shed: this.shedSinceLog, totals: this.metrics.totals.shed }, 'device messages shed to protect the gateway');
     this.shedSinceLog = 0;
-  }
-
-  private onClientGone(client: Client): void {
-    void client;
-    this.metrics.connectionClosed();
   }
 
   private onClientError(client: Client | null, error: Error): void {
