@@ -22,6 +22,8 @@ export const Subject = {
   updatesImageRevoked: 'updates.image.revoked',
   /** Broadcast: a tenant CA successor was created or became current; refresh trust bundles. */
   attestationCaRotated: 'attestation.ca.rotated',
+  /** Broadcast: known-good measurements or security floors changed; every attestation replica reads policy again. */
+  attestationPolicyChanged: 'attestation.policy.changed',
   /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */
   attestationRevocationsList: 'attestation.revocations.list',
 } as const;

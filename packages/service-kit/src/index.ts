@@ -31,6 +31,8 @@ export { NestPinoLogger, createLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { Observability } from './observability.js';
 export type { ObservabilityOptions } from './observability.js';
+export { MicroBatcher } from './micro-batcher.js';
+export type { MicroBatcherOptions } from './micro-batcher.js';
 export { OpsController } from './ops.controller.js';
 export { closeServiceRuntime, createRuntimeFromConfig, createServiceRuntime, runtimeProviders } from './service-runtime.js';
 export type { RuntimeOptions, ServiceRuntime } from './service-runtime.js';

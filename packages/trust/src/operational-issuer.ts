@@ -153,6 +153,11 @@ export class OperationalCertificateIssuer {
   }
 
   issue(request: OperationalCertificateRequest): Buffer {
+    return this.issueWithSerial(request).der;
+  }
+
+  /** The certificate and its serial number (lowercase hex, as `X509Certificate.serialNumber` gives it). */
+  issueWithSerial(request: OperationalCertificateRequest): { der: Buffer; serial: string } {
     const spki = Buffer.from(request.subjectPublicKeySpki);
     if (spki.length !== P256_SPKI_LENGTH || !spki.subarray(0, P256_SPKI_HEADER.length).equals(P256_SPKI_HEADER) || spki[26] !== 0x04) {
       throw new RangeError('the subject key must be an uncompressed P-256 public key');
@@ -179,7 +184,7 @@ export class OperationalCertificateIssuer {
     // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING } (RFC 5280 §4.1)
     const bitString = Buffer.concat([Buffer.from([0x03]), derLength(signature.length + 1), Buffer.from([0x00]), signature]);
     const body = Buffer.concat([tbs, this.signatureAlgorithm, bitString]);
-    return Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]);
+    return { der: Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]), serial: serial.toString('hex') };
   }
 }
 

@@ -154,4 +154,16 @@ describe(OperationalCertificateIssuer.name, () => {
     );
     expect(serials.size).toBe(200);
   });
+
+  it('reports the serial it wrote, as a certificate parser reads it', () => {
+    const d = device();
+    const { der, serial } = issuer.issueWithSerial({
+      deviceId: d.id,
+      tenantId: 'acme',
+      subjectPublicKeySpki: d.spki,
+      notBefore: new Date(),
+      notAfter: new Date(Date.now() + HOUR),
+    });
+    expect(serial).toBe(new X509Certificate(der).serialNumber.toLowerCase());
+  });
 });

@@ -1,7 +1,7 @@
 export { EvidenceVerifier, measurementKey } from './attestation/evidence-verifier.js';
 export type { AttestationPolicy, DeviceState, VerificationContext, Verdict } from './attestation/evidence-verifier.js';
-export { DEFAULT_NONCE_TTL_MS, InMemoryNonceStore } from './attestation/nonce-store.js';
-export type { NonceOutcome, NonceStore } from './attestation/nonce-store.js';
+export { DEFAULT_NONCE_TTL_MS, InMemorySpentNonces, SealedNonceStore } from './attestation/nonce-store.js';
+export type { NonceOutcome, NonceStore, SpentNonces } from './attestation/nonce-store.js';
 export { attestationEnvSchema, loadAttestationConfig } from './attestation.config.js';
 export type { AttestationConfig } from './attestation.config.js';
 export { startAttestation } from './start-attestation.js';

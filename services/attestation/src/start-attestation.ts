@@ -21,13 +21,17 @@ import { AttestationRepository } from './attestation/attestation.repository.js';
 import { AttestationService } from './attestation/attestation.service.js';
 import { EvidenceVerifier } from './attestation/evidence-verifier.js';
 import { KnownGoodConsumer } from './attestation/known-good.consumer.js';
-import { PgNonceStore } from './attestation/pg-nonce-store.js';
+import { AttestationBatches } from './attestation/attestation-batches.js';
+import { SealedNonceStore } from './attestation/nonce-store.js';
+import { PolicyCache } from './attestation/policy-cache.js';
 import { KeyVault } from './ca/key-vault.js';
 import { TenantAuthorities } from './ca/tenant-authorities.js';
 import { attestationMigrations } from './migrations/index.js';
 
 /** How often the CA rotation policy is checked. */
 const ROTATION_CHECK_MS = 6 * 60 * 60 * 1000;
+/** How often expired spent nonces are deleted. */
+const NONCE_SWEEP_MS = 60_000;
 
 export interface RunningAttestation extends RunningService {
   readonly repository: AttestationRepository;
@@ -59,28 +63,47 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
     const repository = new AttestationRepository(runtime.dataSource);
     runtime.readiness.register('database', () => repository.ping());
     const authorities = new TenantAuthorities(platform, repository, new KeyVault(config.ca.keyEncryptionKey), config.ca);
+    const batches = new AttestationBatches(repository);
+    const policies = new PolicyCache(repository);
+    const policyListener = await runtime.bus.listen(Subject.attestationPolicyChanged, () => policies.invalidate());
+    const announcePolicyChange = async (): Promise<void> => {
+      policies.invalidate();
+      await runtime.bus.broadcast(Subject.attestationPolicyChanged, encodeJson({}));
+    };
     const attestation = new AttestationService(
       repository,
       new EvidenceVerifier(manufacturerRoots),
-      new PgNonceStore(repository, config.nonceTtlMs),
+      new SealedNonceStore(config.ca.keyEncryptionKey, config.nonceTtlMs, batches),
+      batches,
+      policies,
       authorities,
       systemClock,
       logger,
       runtime.observability.meter,
     );
-    const knownGood = new KnownGoodConsumer(runtime.bus, repository, logger);
+    const knownGood = new KnownGoodConsumer(runtime.bus, repository, logger, announcePolicyChange);
     await knownGood.start();
     const rotation = new RotationService(repository, authorities, runtime.bus, systemClock, logger);
     await rotation.runPolicy();
     rotation.start(ROTATION_CHECK_MS);
+    const nonceSweep = setInterval(() => {
+      repository.sweepSpentNonces().then(
+        (swept) => swept > 0 && logger.debug({ swept }, 'expired spent nonces deleted'),
+        (error: unknown) => logger.warn({ err: error }, 'spent nonce sweep failed; it runs again'),
+      );
+    }, NONCE_SWEEP_MS);
+    nonceSweep.unref();
     service = await startHttpService({
       runtime,
       module: AttestationModule.forRoot({
         runtime,
         repository,
         attestation,
-        tenancy: new TenancyService(repository, authorities, (event) =>
-          runtime.bus.broadcast(Subject.attestationDeviceRevocation, encodeJson(event)),
+        tenancy: new TenancyService(
+          repository,
+          authorities,
+          (event) => runtime.bus.broadcast(Subject.attestationDeviceRevocation, encodeJson(event)),
+          announcePolicyChange,
         ),
         platformAdminToken: config.platformAdminToken,
         authorities,
@@ -109,6 +132,8 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       repository,
       authorities,
       close: async () => {
+        clearInterval(nonceSweep);
+        await policyListener.close();
         await knownGood.stop();
         await running.close();
       },

@@ -49,6 +49,9 @@ export class NatsBus implements MessageBus {
       name: options.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
+      // nats.js otherwise builds an Error (a stack capture) for every request
+      // in case it fails: measured at ~3% of the gateway's CPU.
+      noAsyncTraces: true,
     });
     const jsm = await jetstreamManager(connection);
     return new NatsBus(connection, jetstream(connection), jsm, options);

@@ -30,6 +30,8 @@ export class TenancyService {
     private readonly authorities: TenantAuthorities,
     /** Tells every gateway replica, which disconnects or readmits the device. */
     private readonly announceRevocation: (event: DeviceRevocationEvent) => Promise<void>,
+    /** Tells every attestation replica to read policy again. */
+    private readonly announcePolicyChange: () => Promise<void>,
   ) {}
 
   async createTenant(principal: Principal, id: string, name: string): Promise<{ id: string; name: string; administratorToken: string }> {
@@ -115,6 +117,7 @@ export class TenancyService {
       subject: `${stage}:${sha256}`,
       detail: { imageVersion },
     });
+    await this.announcePolicyChange();
   }
 
   async setFloor(principal: Principal, component: string, minVersion: number): Promise<void> {
@@ -126,5 +129,6 @@ export class TenancyService {
       subject: component,
       detail: { minVersion },
     });
+    await this.announcePolicyChange();
   }
 }

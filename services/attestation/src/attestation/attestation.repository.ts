@@ -25,6 +25,16 @@ export interface TenantCaRow {
   readonly status: 'current' | 'next' | 'retired';
 }
 
+export interface PassRecord {
+  readonly serial: string;
+  readonly deviceId: string;
+  readonly tenantId: string;
+  readonly caId: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly audit: Record<string, unknown>;
+}
+
 export interface AuditEntry {
   readonly tenantId: string | null;
   readonly actor: string;
@@ -167,21 +177,48 @@ export class AttestationRepository {
 
   // Nonces
 
-  /** Marks a nonce used if it belongs to the device and is unused; returns what it was before. */
-  async spendNonce(nonce: string, deviceId: string): Promise<{ deviceId: string; expiresAt: Date; wasUsed: boolean } | undefined> {
-    const rows = await this.db.query<Array<{ deviceId: string; expiresAt: Date; wasUsed: boolean }>>(
-      `WITH before AS (SELECT nonce, device_id, expires_at, used_at FROM attestation.nonces WHERE nonce = $1 FOR UPDATE)
-       UPDATE attestation.nonces n SET used_at = coalesce(n.used_at, now())
-         FROM before WHERE n.nonce = before.nonce AND before.device_id = $2
-       RETURNING before.device_id AS "deviceId", before.expires_at AS "expiresAt", before.used_at IS NOT NULL AS "wasUsed"`,
-      [nonce, deviceId],
+  /**
+   * The database half of admitting a batch of attestations, in one
+   * statement: spends their nonces (a nonce twice in one batch is fresh
+   * only the first time), records the sightings of their devices (unknown
+   * devices become known), and reads each device's claim and revocation.
+   * A device first seen by this statement reads as unknown.
+   */
+  async admit(
+    spends: ReadonlyArray<{ nonce: string; expiresAt: number }>,
+    deviceIds: readonly string[],
+  ): Promise<{ fresh: boolean[]; states: Array<DeviceState | undefined> }> {
+    const rows = await this.db.query<Array<{ kind: 'n' | 'd'; key: string; tenantId: string | null; revoked: boolean | null }>>(
+      `WITH spent AS (
+         INSERT INTO attestation.spent_nonces (nonce, expires_at)
+           SELECT DISTINCT ON (nonce) nonce, to_timestamp(expires_ms / 1000.0) FROM unnest($1::text[], $2::float8[]) AS i(nonce, expires_ms)
+         ON CONFLICT (nonce) DO NOTHING RETURNING nonce
+       ), ids AS (SELECT DISTINCT unnest($3::text[]) AS id), inserted AS (
+         INSERT INTO attestation.devices (id, first_seen_at) SELECT id, now() FROM ids ON CONFLICT (id) DO NOTHING RETURNING id
+       ), first_seen AS (
+         UPDATE attestation.devices d SET first_seen_at = now()
+           FROM ids WHERE d.id = ids.id AND d.first_seen_at IS NULL AND ids.id NOT IN (SELECT id FROM inserted)
+       )
+       SELECT 'n' AS kind, nonce AS key, NULL::text AS "tenantId", NULL::boolean AS revoked FROM spent
+       UNION ALL
+       SELECT 'd', d.id, d.tenant_id, d.revoked FROM attestation.devices d JOIN ids ON d.id = ids.id`,
+      [spends.map((i) => i.nonce), spends.map((i) => i.expiresAt), deviceIds],
     );
-    if (rows[0] !== undefined) return rows[0];
-    const other = await this.db.query<Array<{ deviceId: string; expiresAt: Date }>>(
-      `SELECT device_id AS "deviceId", expires_at AS "expiresAt" FROM attestation.nonces WHERE nonce = $1`,
-      [nonce],
+    const fresh = new Set<string>();
+    const states = new Map<string, DeviceState>();
+    for (const row of rows) {
+      if (row.kind === 'n') fresh.add(row.key);
+      else states.set(row.key, { claimedBy: row.tenantId, revoked: row.revoked === true });
+    }
+    return { fresh: spends.map((i) => fresh.delete(i.nonce)), states: deviceIds.map((id) => states.get(id)) };
+  }
+
+  /** Forgets spent nonces that have expired (a replay of one fails its expiry check anyway). */
+  async sweepSpentNonces(): Promise<number> {
+    const rows = await this.db.query<Array<{ nonce: string }>>(
+      `DELETE FROM attestation.spent_nonces WHERE expires_at < now() - interval '1 minute' RETURNING nonce`,
     );
-    return other[0] === undefined ? undefined : { ...other[0], wasUsed: false };
+    return rows.length;
   }
 
   /** The policy entries relevant to one boot log (the full list can be large). */
@@ -204,43 +241,34 @@ export class AttestationRepository {
   }
 
   /**
-   * Everything a passing attestation writes, in one statement (so one round
-   * trip and atomic): the issued certificate, the verdict, the device's
-   * last attestation, and the audit entry.
+   * Everything passing attestations write, for a whole batch in one
+   * statement (one round trip, one commit, atomic): the issued certificates,
+   * the verdicts, each device's last attestation, and the audit entries.
    */
-  async recordPass(pass: {
-    serial: string;
-    deviceId: string;
-    tenantId: string;
-    caId: string;
-    notBefore: Date;
-    notAfter: Date;
-    audit: Record<string, unknown>;
-  }): Promise<void> {
+  async recordPasses(passes: ReadonlyArray<PassRecord>): Promise<void> {
     await this.db.query(
-      `WITH issued AS (
-         INSERT INTO attestation.issued_certificates (serial, device_id, tenant_id, ca_id, not_before, not_after) VALUES ($1, $2, $3, $4, $5, $6)
+      `WITH p AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::timestamptz[], $7::jsonb[])
+           AS p(serial, device_id, tenant_id, ca_id, not_before, not_after, detail)
+       ), issued AS (
+         INSERT INTO attestation.issued_certificates (serial, device_id, tenant_id, ca_id, not_before, not_after)
+           SELECT serial, device_id, tenant_id, ca_id, not_before, not_after FROM p
        ), verdict AS (
-         INSERT INTO attestation.verdicts (device_id, tenant_id, pass, reasons) VALUES ($2, $3, true, '{}')
+         INSERT INTO attestation.verdicts (device_id, tenant_id, pass, reasons) SELECT device_id, tenant_id, true, '{}' FROM p
        ), device AS (
-         UPDATE attestation.devices SET last_attested_at = now(), last_pass = true WHERE id = $2
+         UPDATE attestation.devices d SET last_attested_at = now(), last_pass = true FROM (SELECT DISTINCT device_id FROM p) AS u WHERE d.id = u.device_id
        )
-       INSERT INTO attestation.audit_log (tenant_id, actor, action, subject, detail) VALUES ($3, 'device:' || $2, 'attestation.pass', $2, $7)`,
-      [pass.serial, pass.deviceId, pass.tenantId, pass.caId, pass.notBefore, pass.notAfter, JSON.stringify(pass.audit)],
-    );
-  }
-
-  /** A device sighting and a new nonce in one round trip (the sighting writes only when something changes). */
-  async recordSeenAndInsertNonce(deviceId: string, nonce: string, expiresAt: Date): Promise<void> {
-    await this.db.query(
-      `WITH inserted AS (
-         INSERT INTO attestation.devices (id, first_seen_at) VALUES ($1, now()) ON CONFLICT (id) DO NOTHING RETURNING id
-       ), seen AS (
-         UPDATE attestation.devices SET first_seen_at = now()
-          WHERE id = $1 AND first_seen_at IS NULL AND NOT EXISTS (SELECT 1 FROM inserted)
-       )
-       INSERT INTO attestation.nonces (nonce, device_id, expires_at) VALUES ($2, $1, $3)`,
-      [deviceId, nonce, expiresAt],
+       INSERT INTO attestation.audit_log (tenant_id, actor, action, subject, detail)
+         SELECT tenant_id, 'device:' || device_id, 'attestation.pass', device_id, detail FROM p`,
+      [
+        passes.map((p) => p.serial),
+        passes.map((p) => p.deviceId),
+        passes.map((p) => p.tenantId),
+        passes.map((p) => p.caId),
+        passes.map((p) => p.notBefore),
+        passes.map((p) => p.notAfter),
+        passes.map((p) => JSON.stringify(p.audit)),
+      ],
     );
   }
 

@@ -2,9 +2,11 @@ import type { Counter, Meter } from '@opentelemetry/api';
 import { AttestationReason, type EvidenceVerifyReply, type NonceIssueReply } from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
+import type { AttestationBatches } from './attestation-batches.js';
 import type { AttestationRepository } from './attestation.repository.js';
 import type { EvidenceVerifier } from './evidence-verifier.js';
 import type { NonceStore } from './nonce-store.js';
+import type { PolicyCache } from './policy-cache.js';
 
 /**
  * The attestation protocol: nonce, then evidence, then a verdict — on pass
@@ -19,6 +21,8 @@ export class AttestationService {
     private readonly repository: AttestationRepository,
     private readonly verifier: EvidenceVerifier,
     private readonly nonces: NonceStore,
+    private readonly batches: AttestationBatches,
+    private readonly policies: PolicyCache,
     private readonly authorities: TenantAuthorities,
     private readonly clock: Clock,
     private readonly logger: Logger,
@@ -27,7 +31,7 @@ export class AttestationService {
     this.verdicts = meter.createCounter('rampart_attestation_verdicts_total', { description: 'Attestation verdicts by result and reason' });
   }
 
-  /** The gateway asks on behalf of a device it authenticated by IDevID; the nonce store records that sighting. */
+  /** The gateway asks on behalf of a device it authenticated by IDevID. Sealed nonces need no storage. */
   issueNonce(deviceId: string): Promise<NonceIssueReply> {
     return this.nonces.issue(deviceId, this.clock.now());
   }
@@ -41,8 +45,8 @@ export class AttestationService {
     const verdict = await this.verifier.verify(Buffer.from(evidence, 'utf8'), {
       now,
       nonces: this.nonces,
-      device: (id) => this.repository.deviceState(id),
-      policy: (e) => this.repository.policyFor(e.bootLog),
+      device: (id) => this.batches.deviceState(id),
+      policy: (e) => this.policies.policyFor(e.bootLog),
     });
     if (verdict.pass && verdict.evidence.deviceId !== connectionDeviceId) {
       return this.refuse(connectionDeviceId, [AttestationReason.deviceMismatch]);
@@ -52,7 +56,7 @@ export class AttestationService {
     }
     const { deviceId } = verdict.evidence;
     const issued = await this.authorities.issueDeviceCertificate(verdict.tenantId, deviceId, verdict.devicePublicKeySpki, now);
-    await this.repository.recordPass({
+    await this.batches.recordPass({
       serial: issued.serial,
       deviceId,
       tenantId: verdict.tenantId,

@@ -4,7 +4,7 @@ import { SecuritySubsystem, createSignedEvidence, manufactureDevice, measure, ty
 import { CertificateAuthority, OperationalCertificateIssuer } from '@rampart/trust';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EvidenceVerifier, measurementKey, type AttestationPolicy, type DeviceState } from './evidence-verifier.js';
-import { InMemoryNonceStore } from './nonce-store.js';
+import { InMemorySpentNonces, SealedNonceStore } from './nonce-store.js';
 
 const image = (name: string) => measure(Buffer.from(`image ${name}`));
 const goodBoot: BootState = {
@@ -41,7 +41,7 @@ describe(EvidenceVerifier.name, () => {
   async function scenario(registered: DeviceState | 'unknown' = { claimedBy: 'acme', revoked: false }) {
     const device = registered === 'unknown' ? undefined : registered;
     const made = await manufactureDevice(manufacturer);
-    const nonces = new InMemoryNonceStore(30_000);
+    const nonces = new SealedNonceStore(Buffer.alloc(32, 9), 30_000, new InMemorySpentNonces(() => now));
     const { nonce } = await nonces.issue(made.security.deviceId, now);
     const context = { now, nonces, policy: () => Promise.resolve(policyFor(goodBoot)), device: () => Promise.resolve(device) };
     return { made, nonces, nonce, context };

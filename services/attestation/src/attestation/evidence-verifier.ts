@@ -8,7 +8,7 @@ import {
   type AttestationEvidence,
   type AttestationReasonCode,
 } from '@rampart/contracts';
-import { deviceIdFromPublicKey } from '@rampart/trust';
+import { deviceIdFromSpki, spkiOf } from '@rampart/trust';
 import type { NonceStore } from './nonce-store.js';
 
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
@@ -75,11 +75,14 @@ export class EvidenceVerifier {
       return fail([AttestationReason.signatureInvalid], evidence.deviceId);
     }
 
-    const nonce = await context.nonces.consume(evidence.nonce, evidence.deviceId, context.now);
+    // Asked together, so a batching store can answer both in one round trip.
+    const [nonce, device] = await Promise.all([
+      context.nonces.consume(evidence.nonce, evidence.deviceId, context.now),
+      context.device(evidence.deviceId),
+    ]);
     if (!nonce.ok) return fail([nonce.reason], evidence.deviceId);
 
     const reasons: AttestationReasonCode[] = [];
-    const device = await context.device(evidence.deviceId);
     if (device?.revoked === true) reasons.push(AttestationReason.deviceRevoked);
     const tenantId = device?.claimedBy ?? null;
     if (tenantId === null) reasons.push(AttestationReason.deviceUnclaimed);
@@ -93,7 +96,7 @@ export class EvidenceVerifier {
       pass: true,
       evidence,
       tenantId,
-      devicePublicKeySpki: endorsement.certificate.publicKey.export({ type: 'spki', format: 'der' }),
+      devicePublicKeySpki: endorsement.spki,
     };
   }
 
@@ -125,7 +128,7 @@ export class EvidenceVerifier {
   private checkEndorsement(
     evidence: AttestationEvidence,
     now: number,
-  ): { certificate: X509Certificate } | { reason: AttestationReasonCode } {
+  ): { certificate: X509Certificate; spki: Buffer } | { reason: AttestationReasonCode } {
     let certificate: X509Certificate;
     try {
       certificate = new X509Certificate(evidence.endorsement);
@@ -137,8 +140,9 @@ export class EvidenceVerifier {
     const usages = certificate.keyUsage;
     const forClientAuth = usages === undefined || usages.includes(CLIENT_AUTH_OID);
     if (!issuedByRoot || !inDate || !forClientAuth || certificate.ca) return { reason: AttestationReason.endorsementInvalid };
-    if (deviceIdFromPublicKey(certificate.publicKey) !== evidence.deviceId) return { reason: AttestationReason.deviceMismatch };
-    return { certificate };
+    const spki = spkiOf(certificate.publicKey);
+    if (deviceIdFromSpki(spki) !== evidence.deviceId) return { reason: AttestationReason.deviceMismatch };
+    return { certificate, spki };
   }
 
   private checkMeasurements(evidence: AttestationEvidence, policy: AttestationPolicy): AttestationReasonCode[] {

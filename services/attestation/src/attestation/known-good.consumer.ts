@@ -17,6 +17,8 @@ export class KnownGoodConsumer {
     private readonly bus: MessageBus,
     private readonly repository: AttestationRepository,
     private readonly logger: Logger,
+    /** Tells every attestation replica to read policy again. */
+    private readonly announcePolicyChange: () => Promise<void>,
   ) {}
 
   async start(): Promise<void> {
@@ -73,7 +75,13 @@ export class KnownGoodConsumer {
     } catch (error) {
       this.logger.error({ err: error }, 'image event not applied; it will be redelivered');
       message.nak(RETRY_DELAY_MS);
+      return;
     }
+    // Applied and acknowledged; if the announcement is lost, other replicas
+    // still read the change within the policy cache's lifetime.
+    await this.announcePolicyChange().catch((error: unknown) =>
+      this.logger.warn({ err: error }, 'policy change not announced; other replicas see it when their cache expires'),
+    );
   }
 
   async stop(): Promise<void> {

@@ -105,8 +105,7 @@ export class TenantAuthorities {
     const { caId, issuer, chainPem } = await this.issuerFor(tenantId);
     const notBefore = new Date(now - BACKDATE_MS);
     const notAfter = new Date(now + this.settings.deviceCertValidityHours * HOUR_MS);
-    const der = issuer.issue({ deviceId, tenantId, subjectPublicKeySpki: publicKeySpki, notBefore, notAfter });
-    const serial = new X509Certificate(der).serialNumber.toLowerCase();
+    const { der, serial } = issuer.issueWithSerial({ deviceId, tenantId, subjectPublicKeySpki: publicKeySpki, notBefore, notAfter });
     return { caId, certificatePem: derToPem(der), chainPem, serial, notBefore, notAfter };
   }
 
