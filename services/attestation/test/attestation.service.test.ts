@@ -18,6 +18,8 @@ import {
 } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAttestationConfig } from '../src/attestation.config.js';
+import { AttestationBatches } from '../src/attestation/attestation-batches.js';
+import { SealedNonceStore } from '../src/attestation/nonce-store.js';
 import { startAttestation, type RunningAttestation } from '../src/start-attestation.js';
 
 const run = promisify(execFile);
@@ -42,6 +44,7 @@ describe('attestation service', () => {
   const platformToken = randomBytes(24).toString('hex');
   const prefix = uniqueBusPrefix('att');
   const tokens: Record<string, string> = {};
+  const keyEncryptionKey = randomBytes(32).toString('base64');
 
   async function api(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: any }> {
     const response = await fetch(`${service.url}${path}`, {
@@ -74,7 +77,7 @@ describe('attestation service', () => {
         PLATFORM_CA_CERT_FILE: pki.files.platformCa,
         PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
         MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
-        CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        CA_KEY_ENCRYPTION_KEY: keyEncryptionKey,
         PLATFORM_ADMIN_TOKEN: platformToken,
       }),
       createLogger('attestation', 'silent'),
@@ -304,6 +307,82 @@ describe('attestation service', () => {
     expect(reply).toEqual({ pass: false, reasons: [AttestationReason.deviceMismatch] });
     const shown = await api('GET', `/v1/devices/${victim.security.deviceId}`, tokens['acme']);
     expect(shown.body.lastPass).toBeNull();
+  });
+
+  describe('several replicas', () => {
+    /** Two replicas' nonce stores: the same key (from the shared KEK), the same database. */
+    function replicas(): [SealedNonceStore, SealedNonceStore] {
+      const key = Buffer.from(keyEncryptionKey, 'base64');
+      return [
+        new SealedNonceStore(key, 60_000, new AttestationBatches(service.repository)),
+        new SealedNonceStore(key, 60_000, new AttestationBatches(service.repository)),
+      ];
+    }
+
+    it('spends a nonce issued by one replica at another, once: a replay fails on either, a race is won by one', async () => {
+      const [a, b] = replicas();
+      const id = 'a'.repeat(64);
+      const now = Date.now();
+      const { nonce } = await a.issue(id, now);
+      expect(await b.consume(nonce, id, now)).toEqual({ ok: true });
+      expect(await a.consume(nonce, id, now)).toEqual({ ok: false, reason: AttestationReason.nonceReplayed });
+      expect(await b.consume(nonce, id, now)).toEqual({ ok: false, reason: AttestationReason.nonceReplayed });
+
+      const raced = await Promise.all(
+        Array.from({ length: 5 }, async () => {
+          const { nonce: n } = await a.issue(id, now);
+          return Promise.all([a.consume(n, id, now), b.consume(n, id, now), a.consume(n, id, now)]);
+        }),
+      );
+      for (const outcomes of raced) expect(outcomes.filter((o) => o.ok)).toHaveLength(1);
+    });
+
+    it('sweeps spent nonces only once they have expired, and an expired nonce stays refused', async () => {
+      const [a] = replicas();
+      const id = 'b'.repeat(64);
+      const past = Date.now() - 10 * 60_000;
+      const { nonce: old } = await a.issue(id, past);
+      expect(await a.consume(old, id, past)).toEqual({ ok: true });
+      const { nonce: fresh } = await a.issue(id, Date.now());
+      expect(await a.consume(fresh, id, Date.now())).toEqual({ ok: true });
+      expect(await service.repository.sweepSpentNonces()).toBeGreaterThanOrEqual(1);
+      expect(await a.consume(old, id, Date.now())).toEqual({ ok: false, reason: AttestationReason.nonceExpired });
+      expect(await a.consume(fresh, id, Date.now())).toEqual({ ok: false, reason: AttestationReason.nonceReplayed });
+    });
+
+    it('applies a policy change made through one replica at every other one at once, not after its cache expires', async () => {
+      const second = await startAttestation(
+        loadAttestationConfig({
+          DATABASE_URL: db.url,
+          NATS_URL: TEST_NATS_URL,
+          BUS_PREFIX: prefix,
+          HTTP_PORT: '0',
+          PLATFORM_CA_CERT_FILE: pki.files.platformCa,
+          PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
+          MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+          CA_KEY_ENCRYPTION_KEY: keyEncryptionKey,
+          PLATFORM_ADMIN_TOKEN: platformToken,
+        }),
+        createLogger('attestation', 'silent'),
+      );
+      try {
+        const device = await manufactureDevice(pki.manufacturerCa);
+        await api('PUT', `/v1/devices/${device.security.deviceId}/claim`, tokens['acme']);
+        // Both replicas answer from the queue group; a dozen attestations warm both caches.
+        for (let i = 0; i < 12; i++) expect((await attest(device)).reply.pass).toBe(true);
+        const os = boot.bootLog.find((m) => m.stage === 'os')!;
+        expect((await api('PUT', '/v1/measurements', platformToken, { ...os, status: 'revoked' })).status).toBe(204);
+        await new Promise((r) => setTimeout(r, 100));
+        for (let i = 0; i < 12; i++) {
+          expect((await attest(device)).reply).toEqual({ pass: false, reasons: [AttestationReason.measurementRevoked] });
+        }
+        expect((await api('PUT', '/v1/measurements', platformToken, { ...os, status: 'released' })).status).toBe(204);
+        await new Promise((r) => setTimeout(r, 100));
+        for (let i = 0; i < 12; i++) expect((await attest(device)).reply.pass).toBe(true);
+      } finally {
+        await second.close();
+      }
+    });
   });
 
   describe('tenancy and roles', () => {
