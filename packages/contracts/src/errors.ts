@@ -39,5 +39,7 @@ export const DenialReason = {
   /** Only attestation is open to a device on its manufacturer identity. */
   notAttested: 'not_attested',
   deviceRevoked: 'device_revoked',
+  /** An operational certificate whose tenant is not its issuing CA's, or a tenant this gateway does not serve. */
+  wrongTenant: 'wrong_tenant',
 } as const;
 export type DenialReasonValue = (typeof DenialReason)[keyof typeof DenialReason];

@@ -8,3 +8,5 @@ export { waitFor } from './wait.js';
 export { removeBusPrefix } from './nats-cleanup.js';
 export { createTestTenantIssuer } from './operational.js';
 export type { TestOperationalCertificate } from './operational.js';
+export { issueCustomCertificate } from './custom-certificate.js';
+export type { CustomCertificateRequest } from './custom-certificate.js';

@@ -16,7 +16,7 @@ export async function createTestTenantIssuer(
   platformCa: CertificateAuthority,
   tenantId = 'test',
 ): Promise<(device: { security: { deviceId: string; publicKeySpki: Buffer } }, lifetimeMs?: number) => TestOperationalCertificate> {
-  const tenantCa = await platformCa.issueIntermediate(`Test tenant ${tenantId} CA`, 30);
+  const tenantCa = await platformCa.issueIntermediate(`Test tenant ${tenantId} CA`, 30, { tenantId });
   const issuer = new OperationalCertificateIssuer(
     Buffer.from(tenantCa.certificate.rawData),
     (await tenantCa.export()).privateKeyPem,

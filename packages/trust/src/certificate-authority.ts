@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EC_P256, ECDSA_SHA256, subtle, x509 } from './crypto-provider.js';
+import { tenantUri } from './peer-identity.js';
 
 export const DEFAULT_CA_VALIDITY_DAYS = 3650;
 export const DEFAULT_DEVICE_IDENTITY_VALIDITY_DAYS = 7300;
@@ -72,7 +73,17 @@ export class CertificateAuthority {
   }
 
   /** An intermediate CA under this one (`pathlen:0`): it signs device certificates only. */
-  async issueIntermediate(commonName: string, validityDays: number, notBefore?: Date): Promise<CertificateAuthority> {
+  /**
+   * An intermediate CA (`pathlen:0`). A tenant CA names its tenant in a URI
+   * SAN, so a relying party can check that each certificate it issued is
+   * for that tenant and no other.
+   */
+  async issueIntermediate(
+    commonName: string,
+    validityDays: number,
+    options: { readonly notBefore?: Date; readonly tenantId?: string } = {},
+  ): Promise<CertificateAuthority> {
+    const { notBefore, tenantId } = options;
     const keys = await subtle.generateKey(EC_P256, true, ['sign', 'verify']);
     const window = validity(validityDays);
     const certificate = await x509.X509CertificateGenerator.create({
@@ -89,6 +100,7 @@ export class CertificateAuthority {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
         await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
+        ...(tenantId === undefined ? [] : [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: tenantUri(tenantId) }])]),
       ],
     });
     return new CertificateAuthority(certificate, keys.privateKey);

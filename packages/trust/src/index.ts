@@ -1,7 +1,13 @@
 export { CertificateAuthority, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_DEVICE_IDENTITY_VALIDITY_DAYS } from './certificate-authority.js';
 export type { IssuedServerCertificate, StoredCertificateAuthority } from './certificate-authority.js';
 export { certificatesInPemBundle, deviceIdFromPublicKey, deviceIdFromPublicKeyPem, deviceIdFromSpki, spkiOf } from './device-id.js';
-export { PeerIdentityError, deviceIdFromVerifiedCertificate } from './peer-identity.js';
+export {
+  PeerIdentityError,
+  deviceIdFromVerifiedCertificate,
+  tenantOfOperationalCertificate,
+  tenantUri,
+  tenantsNamedBy,
+} from './peer-identity.js';
 export { loadOrCreateDevelopmentPki } from './development-pki.js';
 export type { DevelopmentPki } from './development-pki.js';
 export { OperationalCertificateIssuer, derToPem } from './operational-issuer.js';

@@ -30,6 +30,7 @@ import {
   id_ce_subjectKeyIdentifier,
   id_kp_clientAuth,
 } from '@peculiar/asn1-x509';
+import { tenantUri } from './peer-identity.js';
 
 /** ecdsa-with-SHA256 (RFC 5758 §3.2): parameters absent. */
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
@@ -136,7 +137,7 @@ export class OperationalCertificateIssuer {
           false,
           new SubjectAlternativeName([
             new GeneralName({ uniformResourceIdentifier: `urn:rampart:device:${PLACEHOLDER.deviceId}` }),
-            new GeneralName({ uniformResourceIdentifier: `urn:rampart:tenant:${tenantId}` }),
+            new GeneralName({ uniformResourceIdentifier: tenantUri(tenantId) }),
           ]),
         ),
       ]),

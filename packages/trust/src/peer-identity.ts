@@ -5,7 +5,7 @@ export class PeerIdentityError extends Error {
   override readonly name = 'PeerIdentityError';
   constructor(
     message: string,
-    readonly reason: 'no_certificate' | 'not_client_auth' | 'subject_mismatch',
+    readonly reason: 'no_certificate' | 'not_client_auth' | 'subject_mismatch' | 'wrong_tenant',
   ) {
     super(message);
   }
@@ -32,4 +32,48 @@ export function deviceIdFromVerifiedCertificate(certificate: X509Certificate | u
     throw new PeerIdentityError(`certificate subject ${cn ?? '(none)'} does not match its key`, 'subject_mismatch');
   }
   return derived;
+}
+
+const TENANT_URI_PREFIX = 'urn:rampart:tenant:';
+
+/** How tenant CAs and operational certificates name their tenant (a URI SAN). */
+export function tenantUri(tenantId: string): string {
+  return `${TENANT_URI_PREFIX}${tenantId}`;
+}
+
+/** The tenants a certificate names in its URI SANs. */
+export function tenantsNamedBy(certificate: X509Certificate): string[] {
+  const names = certificate.subjectAltName?.split(', ') ?? [];
+  return names.filter((n) => n.startsWith(`URI:${TENANT_URI_PREFIX}`)).map((n) => n.slice(`URI:${TENANT_URI_PREFIX}`.length));
+}
+
+/**
+ * The tenant of an operational certificate that TLS has verified up to the
+ * platform root: it must name exactly one tenant, and its issuer — which
+ * must have signed it — must be that tenant's CA. A tenant CA that signs a
+ * certificate in another tenant's name is refused here.
+ */
+export function tenantOfOperationalCertificate(
+  leaf: X509Certificate,
+  issuer: X509Certificate | undefined,
+  platformRoots: readonly X509Certificate[],
+): string {
+  const named = tenantsNamedBy(leaf);
+  if (named.length !== 1 || named[0] === undefined) {
+    throw new PeerIdentityError('operational certificate must name exactly one tenant', 'wrong_tenant');
+  }
+  // The chain a client sent is not proof of which CA signed: check both links
+  // (a forged "issuer" could carry the real CA's key under another tenant's name).
+  const signedBy = (child: X509Certificate, parent: X509Certificate) => child.checkIssued(parent) && child.verify(parent.publicKey);
+  if (issuer === undefined || !signedBy(leaf, issuer) || !platformRoots.some((root) => signedBy(issuer, root))) {
+    throw new PeerIdentityError('operational certificate arrived without the tenant CA that signed it', 'wrong_tenant');
+  }
+  const issuerTenants = tenantsNamedBy(issuer);
+  if (issuerTenants.length !== 1 || issuerTenants[0] !== named[0]) {
+    throw new PeerIdentityError(
+      `certificate for tenant ${named[0]} was issued by the CA of ${issuerTenants.join(',') || 'no tenant'}`,
+      'wrong_tenant',
+    );
+  }
+  return named[0];
 }

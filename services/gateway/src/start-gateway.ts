@@ -23,7 +23,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger, shared
     runtime,
     gateway: {
       mqtt: config.mqtt,
-      tls: { certificatePem, privateKeyPem, manufacturerCaPem, platformCaPem },
+      tls: { certificatePem, privateKeyPem, manufacturerCaPem, platformCaPem, allowedTenants: config.mqtt.allowedTenants },
       devListener: config.devListener,
       limits: config.limits,
     },

@@ -1,12 +1,12 @@
 import { connect as tlsConnect } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import { SecuritySubsystem } from '@rampart/emulator';
-import { CertificateAuthority } from '@rampart/trust';
+import { CertificateAuthority, tenantUri } from '@rampart/trust';
 import { Subject } from '@rampart/contracts';
 import { encodeJson } from '@rampart/service-kit';
-import { waitFor } from '@rampart/testing';
+import { issueCustomCertificate, waitFor } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GatewayHarness, closed, connected, reading, socketClosed } from './gateway-harness.js';
+import { GatewayHarness, closed, connected, reading, socketClosed, type TestDevice } from './gateway-harness.js';
 
 function connectPacket(clientId: string): Buffer {
   return mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 30 });
@@ -208,6 +208,72 @@ describe('gateway', () => {
       await expect(connected(client)).rejects.toThrow();
       client.end(true);
       await waitFor(() => (gw.totals.denials['not_authenticated'] ?? 0) > before, { describe: 'denial counted' });
+    });
+  });
+
+  describe('operational certificates refused at the door', () => {
+    const HOUR = 3_600_000;
+    const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+
+    /** A device holding a certificate from a tenant CA under the platform root, made to order. */
+    async function deviceWith(
+      caTenant: string,
+      certificate: { tenant?: string; notBefore?: number; notAfter?: number; extendedKeyUsages?: string[] },
+      harness = gw,
+    ): Promise<TestDevice> {
+      const ca = await harness.pki.platformCa.issueIntermediate(`Test tenant ${caTenant} CA`, 30, { tenantId: caTenant });
+      const security = new SecuritySubsystem();
+      const pem = await issueCustomCertificate(ca, {
+        commonName: security.deviceId,
+        subjectPublicKeySpki: security.publicKeySpki,
+        notBefore: new Date(certificate.notBefore ?? Date.now() - HOUR),
+        notAfter: new Date(certificate.notAfter ?? Date.now() + HOUR),
+        ...(certificate.extendedKeyUsages === undefined ? {} : { extendedKeyUsages: certificate.extendedKeyUsages }),
+        sanUris: [`urn:rampart:device:${security.deviceId}`, tenantUri(certificate.tenant ?? caTenant)],
+      });
+      return { id: security.deviceId, security, certificatePem: `${pem.trim()}\n${ca.certificatePem.trim()}\n` };
+    }
+
+    async function expectRefused(harness: GatewayHarness, device: TestDevice, reason: string): Promise<void> {
+      const before = harness.totals.denials[reason] ?? 0;
+      const client = harness.client(device);
+      await expect(connected(client)).rejects.toThrow();
+      client.end(true);
+      await waitFor(() => (harness.totals.denials[reason] ?? 0) > before, { describe: `${reason} counted` });
+    }
+
+    it('accepts a well-formed one made the same way (the control)', async () => {
+      const client = gw.client(await deviceWith('test', {}));
+      await connected(client);
+      await client.endAsync();
+    });
+
+    it('refuses an expired certificate', async () => {
+      await expectRefused(
+        gw,
+        await deviceWith('test', { notBefore: Date.now() - 3 * HOUR, notAfter: Date.now() - HOUR }),
+        'not_authenticated',
+      );
+    });
+
+    it('refuses a certificate for server authentication only (wrong purpose)', async () => {
+      await expectRefused(gw, await deviceWith('test', { extendedKeyUsages: [SERVER_AUTH] }), 'not_authenticated');
+    });
+
+    it("refuses a certificate naming another tenant than its issuing CA's", async () => {
+      await expectRefused(gw, await deviceWith('test', { tenant: 'globex' }), 'wrong_tenant');
+    });
+
+    it('refuses the devices of a tenant the gateway does not serve, and admits those of one it does', async () => {
+      const dedicated = await GatewayHarness.start({ ALLOWED_TENANTS: 'globex' });
+      try {
+        await expectRefused(dedicated, await deviceWith('test', {}, dedicated), 'wrong_tenant');
+        const served = dedicated.client(await deviceWith('globex', {}, dedicated));
+        await connected(served);
+        await served.endAsync();
+      } finally {
+        await dedicated.close();
+      }
     });
   });
 

@@ -72,7 +72,7 @@ export class TenantAuthorities {
   }
 
   async createTenantCa(tenantId: string, repository = this.repository, status: 'current' | 'next' = 'current'): Promise<void> {
-    const ca = await this.platform.issueIntermediate(`Rampart tenant ${tenantId} CA`, this.settings.tenantCaValidityDays);
+    const ca = await this.platform.issueIntermediate(`Rampart tenant ${tenantId} CA`, this.settings.tenantCaValidityDays, { tenantId });
     const stored = await ca.export();
     await repository.insertTenantCa(
       tenantId,

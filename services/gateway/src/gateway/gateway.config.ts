@@ -33,6 +33,12 @@ export const gatewayEnvSchema = z.object({
   TLS_KEY_FILE: z.string().min(1, 'path to the gateway TLS private key (PEM)'),
   MANUFACTURER_CA_FILE: z.string().min(1, 'path to the trusted manufacturer CA certificates (PEM)'),
   PLATFORM_CA_FILE: z.string().min(1, 'path to the platform root CA certificate (PEM) that operational device certificates chain to'),
+  /** Tenants whose devices this gateway serves (comma-separated); unset serves every tenant. */
+  ALLOWED_TENANTS: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v.split(',').map((t) => t.trim())))
+    .refine((v) => v === undefined || v.every((t) => /^[a-z0-9][a-z0-9-]{1,62}$/.test(t)), 'comma-separated tenant ids'),
   DEV_LISTENER_PORT: env.port().optional(),
   DEV_LISTENER_HOST: z.string().refine(isLoopback, 'the development listener binds only to loopback').default('127.0.0.1'),
   MAX_PACKET_BYTES: env
@@ -70,6 +76,8 @@ export interface GatewayConfig extends CommonConfig {
     readonly tlsKeyFile: string;
     readonly manufacturerCaFile: string;
     readonly platformCaFile: string;
+    /** Undefined: every tenant. */
+    readonly allowedTenants: readonly string[] | undefined;
   };
   /** Plain-TCP listener with an open identity policy, for debugging only. */
   readonly devListener: { readonly host: string; readonly port: number } | undefined;
@@ -88,6 +96,7 @@ export function loadGatewayConfig(source: Env): GatewayConfig {
       tlsKeyFile: e.TLS_KEY_FILE,
       manufacturerCaFile: e.MANUFACTURER_CA_FILE,
       platformCaFile: e.PLATFORM_CA_FILE,
+      allowedTenants: e.ALLOWED_TENANTS,
     },
     devListener: e.DEV_LISTENER_PORT === undefined ? undefined : { host: e.DEV_LISTENER_HOST, port: e.DEV_LISTENER_PORT },
     limits: {

@@ -10,7 +10,12 @@ import {
   type DeviceCredential,
 } from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
-import { PeerIdentityError, certificatesInPemBundle, deviceIdFromVerifiedCertificate } from '@rampart/trust';
+import {
+  PeerIdentityError,
+  certificatesInPemBundle,
+  deviceIdFromVerifiedCertificate,
+  tenantOfOperationalCertificate,
+} from '@rampart/trust';
 import { guardSocket, PacketTooLargeError } from '../mqtt/packet-size-guard.js';
 import { X509Certificate } from 'node:crypto';
 import { Admission } from './admission.js';
@@ -34,6 +39,8 @@ export interface MqttGatewayOptions {
     readonly manufacturerCaPem: string;
     /** The platform root that tenant CAs, and so operational certificates (LDevID), chain to. */
     readonly platformCaPem: string;
+    /** Tenants whose devices this gateway serves; undefined serves every tenant. */
+    readonly allowedTenants?: readonly string[] | undefined;
   };
   readonly devListener: { readonly host: string; readonly port: number } | undefined;
   readonly limits: GatewayLimits;
@@ -92,9 +99,13 @@ export class MqttGateway {
   ) {
     this.admission = new Admission(options.limits.bridgeMaxInFlight, options.limits.bridgeMaxWaiting);
     this.manufacturerRoots = certificatesInPemBundle(options.tls.manufacturerCaPem).map((pem) => new X509Certificate(pem));
+    this.platformRoots = certificatesInPemBundle(options.tls.platformCaPem).map((pem) => new X509Certificate(pem));
+    this.allowedTenants = options.tls.allowedTenants === undefined ? undefined : new Set(options.tls.allowedTenants);
   }
 
   private readonly manufacturerRoots: readonly X509Certificate[];
+  private readonly platformRoots: readonly X509Certificate[];
+  private readonly allowedTenants: ReadonlySet<string> | undefined;
 
   /** Closes a device's session at once (revocation). */
   disconnect(deviceId: string): void {
@@ -201,9 +212,15 @@ export class MqttGateway {
       credential = this.manufacturerRoots.some((root) => certificate?.checkIssued(root) === true && certificate.verify(root.publicKey))
         ? 'identity'
         : 'operational';
+      if (credential === 'operational' && certificate !== undefined) {
+        const tenantId = tenantOfOperationalCertificate(certificate, certificate.issuerCertificate, this.platformRoots);
+        if (this.allowedTenants !== undefined && !this.allowedTenants.has(tenantId)) {
+          throw new PeerIdentityError(`tenant ${tenantId} is not served by this gateway`, 'wrong_tenant');
+        }
+      }
     } catch (error) {
       const reason = error instanceof PeerIdentityError ? error.reason : 'invalid';
-      this.metrics.connectionRefused(DenialReason.notAuthenticated);
+      this.metrics.connectionRefused(reason === 'wrong_tenant' ? DenialReason.wrongTenant : DenialReason.notAuthenticated);
       this.logger.warn({ remote: socket.remoteAddress, reason, err: (error as Error).message }, 'client certificate refused');
       socket.destroy();
       return;
