@@ -104,6 +104,22 @@ export type DeviceRevocationEvent = z.infer<typeof DeviceRevocationEventSchema>;
 export const RevocationsListRequestSchema = z.object({}).strict();
 export const RevocationsListReplySchema = z.object({ deviceIds: z.array(z.string().regex(DEVICE_ID_PATTERN)) });
 
+/**
+ * A refused attestation, published durably so the failures service can
+ * report it: the device the gateway authenticated (never the id the
+ * evidence claims), its tenant if claimed, and every reason.
+ */
+export const AttestationFailedEventSchema = z
+  .object({
+    id: z.string().uuid(),
+    deviceId: z.string().regex(DEVICE_ID_PATTERN),
+    tenantId: z.string().nullable(),
+    reasons: z.array(z.enum(Object.values(AttestationReason) as [AttestationReasonCode, ...AttestationReasonCode[]])).min(1),
+    at: z.number().int(),
+  })
+  .strict();
+export type AttestationFailedEvent = z.infer<typeof AttestationFailedEventSchema>;
+
 /** An image release or revocation, as the updates service announces it. */
 export const ImageEventSchema = z
   .object({

@@ -44,6 +44,7 @@ export type { ReplyOf, RequestOf, RequestSubject } from './request-map.js';
 export {
   AttestationEvidenceSchema,
   AttestationReason,
+  AttestationFailedEventSchema,
   DeviceRevocationEventSchema,
   ImageEventSchema,
   EvidenceVerifyReplySchema,
@@ -60,6 +61,7 @@ export {
   SignedEvidenceSchema,
 } from './attestation.js';
 export type {
+  AttestationFailedEvent,
   ImageEvent,
   DeviceRevocationEvent,
   AttestationResponse,

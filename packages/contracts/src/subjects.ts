@@ -24,6 +24,8 @@ export const Subject = {
   attestationCaRotated: 'attestation.ca.rotated',
   /** Broadcast: known-good measurements or security floors changed; every attestation replica reads policy again. */
   attestationPolicyChanged: 'attestation.policy.changed',
+  /** JetStream: an attestation was refused — a failure report (attestation → failures). */
+  attestationVerdictFailed: 'attestation.verdict.failed',
   /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */
   attestationRevocationsList: 'attestation.revocations.list',
 } as const;
@@ -33,6 +35,7 @@ export type SubjectName = (typeof Subject)[keyof typeof Subject];
 export const Stream = {
   telemetry: { name: 'TELEMETRY', subjects: [Subject.telemetryBatchReceived] },
   updates: { name: 'UPDATES_EVENTS', subjects: ['updates.image.>'] },
+  attestation: { name: 'ATTESTATION_EVENTS', subjects: ['attestation.verdict.>'] },
 } as const;
 
 /** Durable consumer names. Every replica of a service shares its durable. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { QueueGroup, Subject } from '@rampart/contracts';
+import { QueueGroup, Stream, Subject } from '@rampart/contracts';
 import {
   closeServiceRuntime,
   createRuntimeFromConfig,
@@ -30,6 +30,8 @@ import { attestationMigrations } from './migrations/index.js';
 
 /** How often the CA rotation policy is checked. */
 const ROTATION_CHECK_MS = 6 * 60 * 60 * 1000;
+/** Failure reports wait this long in the stream for the failures service. */
+const FAILURE_EVENT_MAX_AGE_MS = 7 * 86_400_000;
 /** How often expired spent nonces are deleted. */
 const NONCE_SWEEP_MS = 60_000;
 
@@ -63,6 +65,12 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
     const repository = new AttestationRepository(runtime.dataSource);
     runtime.readiness.register('database', () => repository.ping());
     const authorities = new TenantAuthorities(platform, repository, new KeyVault(config.ca.keyEncryptionKey), config.ca);
+    await runtime.bus.ensureStream({
+      name: Stream.attestation.name,
+      subjects: Stream.attestation.subjects,
+      maxAgeMs: FAILURE_EVENT_MAX_AGE_MS,
+      duplicateWindowMs: 120_000,
+    });
     const batches = new AttestationBatches(repository);
     const policies = new PolicyCache(repository);
     const policyListener = await runtime.bus.listen(Subject.attestationPolicyChanged, () => policies.invalidate());
@@ -80,6 +88,9 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       systemClock,
       logger,
       runtime.observability.meter,
+      async (event) => {
+        await runtime.bus.publishDurable(Subject.attestationVerdictFailed, encodeJson(event), { msgId: event.id });
+      },
     );
     const knownGood = new KnownGoodConsumer(runtime.bus, repository, logger, announcePolicyChange);
     await knownGood.start();

@@ -299,6 +299,41 @@ describe('attestation service', () => {
     );
   });
 
+  it('publishes every refusal durably as a failure report, against the authenticated device', async () => {
+    const reports: Array<{ deviceId: string; tenantId: string | null; reasons: string[] }> = [];
+    const consumer = await bus.consumeDurable(
+      {
+        stream: Stream.attestation.name,
+        durable: 'test-failure-reports',
+        filterSubject: Subject.attestationVerdictFailed,
+        maxAckPending: 100,
+        ackWaitMs: 5_000,
+      },
+      (message) => {
+        reports.push(JSON.parse(Buffer.from(message.data).toString('utf8')));
+        message.ack();
+      },
+    );
+    try {
+      const unclaimed = await manufactureDevice(pki.manufacturerCa);
+      expect((await attest(unclaimed)).reply).toEqual({ pass: false, reasons: [AttestationReason.deviceUnclaimed] });
+      const claimed = await manufactureDevice(pki.manufacturerCa);
+      await api('PUT', `/v1/devices/${claimed.security.deviceId}/claim`, tokens['acme']);
+      expect((await attest(claimed)).reply.pass).toBe(true);
+      const { evidence } = await attest(claimed);
+      await typed.request(Subject.attestationEvidenceVerify, { deviceId: claimed.security.deviceId, evidence });
+      // Earlier tests' refusals are in the stream too.
+      const ours = () => reports.filter((r) => [unclaimed.security.deviceId, claimed.security.deviceId].includes(r.deviceId));
+      await waitFor(() => ours().length >= 2, { describe: 'two failure reports' });
+      expect(ours()).toEqual([
+        expect.objectContaining({ deviceId: unclaimed.security.deviceId, tenantId: null, reasons: [AttestationReason.deviceUnclaimed] }),
+        expect.objectContaining({ deviceId: claimed.security.deviceId, tenantId: 'acme', reasons: [AttestationReason.nonceReplayed] }),
+      ]);
+    } finally {
+      await consumer.close();
+    }
+  });
+
   it("never lets one device's connection attest as another", async () => {
     const victim = await manufactureDevice(pki.manufacturerCa);
     const attacker = await manufactureDevice(pki.manufacturerCa);

@@ -1,5 +1,6 @@
 import type { Counter, Meter } from '@opentelemetry/api';
-import { AttestationReason, type EvidenceVerifyReply, type NonceIssueReply } from '@rampart/contracts';
+import { randomUUID } from 'node:crypto';
+import { AttestationReason, type AttestationFailedEvent, type EvidenceVerifyReply, type NonceIssueReply } from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
 import type { AttestationBatches } from './attestation-batches.js';
@@ -27,6 +28,8 @@ export class AttestationService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     meter: Meter,
+    /** Publishes a refusal durably, as a failure report for the failures service. */
+    private readonly reportFailure: (event: AttestationFailedEvent) => Promise<void>,
   ) {
     this.verdicts = meter.createCounter('rampart_attestation_verdicts_total', { description: 'Attestation verdicts by result and reason' });
   }
@@ -83,6 +86,10 @@ export class AttestationService {
     });
     for (const reason of reasons) this.verdicts.add(1, { result: 'fail', reason });
     this.logger.warn({ deviceId, tenantId, reasons }, 'attestation refused');
+    // The verdict is stored whatever happens here; a lost report is logged, and the verdict log still holds it.
+    await this.reportFailure({ id: randomUUID(), deviceId, tenantId, reasons: [...codes], at: this.clock.now() }).catch((error: unknown) =>
+      this.logger.error({ err: error, deviceId }, 'attestation failure report not published'),
+    );
     return { pass: false, reasons: [...reasons] };
   }
 }
