@@ -3,9 +3,9 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AttestationReason, Stream, Subject } from '@rampart/contracts';
+import { AttestationFailedEventSchema, AttestationReason, Stream, Subject } from '@rampart/contracts';
 import { createSignedEvidence, manufactureDevice, measure, type BootState, type ManufacturedDevice } from '@rampart/emulator';
-import { NatsBus, TypedBus, createLogger, encodeJson } from '@rampart/service-kit';
+import { NatsBus, TypedBus, createLogger, decodeJson, encodeJson } from '@rampart/service-kit';
 import {
   TEST_NATS_URL,
   createTestDatabase,
@@ -310,7 +310,7 @@ describe('attestation service', () => {
         ackWaitMs: 5_000,
       },
       (message) => {
-        reports.push(JSON.parse(Buffer.from(message.data).toString('utf8')));
+        reports.push(AttestationFailedEventSchema.parse(decodeJson(message.data)));
         message.ack();
       },
     );
