@@ -72,3 +72,11 @@ export type {
   NonceIssueReply,
   SignedEvidence,
 } from './attestation.js';
+export {
+  DeviceFailureReportSchema,
+  FAILURE_KINDS,
+  MAX_FAILURE_REPORT_BYTES,
+  ReceivedFailureReportSchema,
+  StackFrameSchema,
+} from './failures.js';
+export type { DeviceFailureReport, FailureKind, ReceivedFailureReport } from './failures.js';

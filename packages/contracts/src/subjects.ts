@@ -26,6 +26,8 @@ export const Subject = {
   attestationPolicyChanged: 'attestation.policy.changed',
   /** JetStream: an attestation was refused — a failure report (attestation → failures). */
   attestationVerdictFailed: 'attestation.verdict.failed',
+  /** JetStream: a device's failure report, with the id its certificate proves (gateway → failures). */
+  failuresReportReceived: 'failures.report.received',
   /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */
   attestationRevocationsList: 'attestation.revocations.list',
 } as const;
@@ -36,6 +38,7 @@ export const Stream = {
   telemetry: { name: 'TELEMETRY', subjects: [Subject.telemetryBatchReceived] },
   updates: { name: 'UPDATES_EVENTS', subjects: ['updates.image.>'] },
   attestation: { name: 'ATTESTATION_EVENTS', subjects: ['attestation.verdict.>'] },
+  failures: { name: 'FAILURES', subjects: ['failures.report.>'] },
 } as const;
 
 /** Durable consumer names. Every replica of a service shares its durable. */

@@ -12,6 +12,8 @@ export const DevicePublishTopic = {
   attestRequest: 'attest/request',
   /** Signed evidence (`SignedEvidence` JSON). */
   attestEvidence: 'attest/evidence',
+  /** Failure reports (`DeviceFailureReport` JSON), QoS 1. */
+  failures: 'failures',
 } as const;
 export type DevicePublishKind = keyof typeof DevicePublishTopic;
 
@@ -31,8 +33,9 @@ export type DeviceSubscribeKind = keyof typeof DeviceSubscribeTopic;
 export type DeviceCredential = 'identity' | 'operational';
 
 export const ALLOWED_PUBLISH: Readonly<Record<DeviceCredential, readonly DevicePublishKind[]>> = {
-  identity: ['attestRequest', 'attestEvidence'],
-  operational: ['telemetry', 'attestRequest', 'attestEvidence'],
+  // A device that fails to boot or attest still reports why (it is rate-limited like any other).
+  identity: ['attestRequest', 'attestEvidence', 'failures'],
+  operational: ['telemetry', 'attestRequest', 'attestEvidence', 'failures'],
 };
 
 export const ALLOWED_SUBSCRIBE: Readonly<Record<DeviceCredential, readonly DeviceSubscribeKind[]>> = {

@@ -2,8 +2,8 @@ import { connect as tlsConnect } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import { SecuritySubsystem } from '@rampart/emulator';
 import { CertificateAuthority, tenantUri } from '@rampart/trust';
-import { Subject } from '@rampart/contracts';
-import { encodeJson } from '@rampart/service-kit';
+import { ReceivedFailureReportSchema, Stream, Subject } from '@rampart/contracts';
+import { decodeJson, encodeJson } from '@rampart/service-kit';
 import { issueCustomCertificate, waitFor } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayHarness, closed, connected, reading, socketClosed, type TestDevice } from './gateway-harness.js';
@@ -63,6 +63,56 @@ describe('gateway', () => {
       await watcher.subscribeAsync(`devices/${observer.id}/commands/#`, { qos: 1 });
       await watcher.endAsync();
       expect(got).toEqual([]);
+    });
+  });
+
+  describe('failure reports', () => {
+    it('puts a valid report on the FAILURES stream under the certified device id; refuses a malformed or lying one', async () => {
+      const stored: Array<{ deviceId: string; report: { seq: number; kind: string } }> = [];
+      const consumer = await gw.bus.consumeDurable(
+        {
+          stream: Stream.failures.name,
+          durable: 'test-failures',
+          filterSubject: Subject.failuresReportReceived,
+          maxAckPending: 100,
+          ackWaitMs: 5_000,
+        },
+        (m) => {
+          stored.push(ReceivedFailureReportSchema.parse(decodeJson(m.data)));
+          m.ack();
+        },
+      );
+      try {
+        const device = await gw.device();
+        const client = gw.client(device);
+        await connected(client);
+        const report = {
+          seq: 1,
+          at: Date.now(),
+          kind: 'app-crash',
+          component: 'app:sensor',
+          version: '1.0.0',
+          exitCode: 1,
+          signal: null,
+          message: 'TypeError: x is undefined',
+          frames: [{ function: 'tick', file: 'app:sensor@1.0.0', line: 3, column: 9 }],
+        };
+        await client.publishAsync(`devices/${device.id}/failures`, JSON.stringify(report), { qos: 1 });
+        // Resent after a lost PUBACK: stored once.
+        await client.publishAsync(`devices/${device.id}/failures`, JSON.stringify(report), { qos: 1 });
+        const refusedBefore = gw.totals.denials['malformed_payload'] ?? 0;
+        await client.publishAsync(`devices/${device.id}/failures`, '{"seq":2', { qos: 1 });
+        await client.publishAsync(`devices/${device.id}/failures`, JSON.stringify({ ...report, seq: 3, deviceId: 'f'.repeat(64) }), {
+          qos: 1,
+        });
+        await waitFor(() => stored.some((r) => r.deviceId === device.id), { describe: 'report stored' });
+        await new Promise((r) => setTimeout(r, 200));
+        expect(stored.filter((r) => r.deviceId === device.id).map((r) => r.report.seq)).toEqual([1]);
+        expect(gw.totals.denials['malformed_payload']).toBe(refusedBefore + 2);
+        await client.endAsync();
+      } finally {
+        await consumer.close();
+      }
     });
   });
 

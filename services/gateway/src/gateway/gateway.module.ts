@@ -1,3 +1,4 @@
+import { FailureBridge } from './failure-bridge.js';
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { OpsController, TypedBus, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
 import { AttestationBridge } from './attestation-bridge.js';
@@ -47,7 +48,16 @@ export class GatewayModule {
             const revocations = new RevocationWatcher(runtime.bus, typed, runtime.logger, (deviceId) =>
               holder.gateway?.disconnect(deviceId),
             );
-            holder.gateway = new MqttGateway(options.gateway, bridge, attestation, revocations, metrics, runtime.logger, systemClock);
+            holder.gateway = new MqttGateway(
+              options.gateway,
+              bridge,
+              new FailureBridge(runtime.bus, systemClock),
+              attestation,
+              revocations,
+              metrics,
+              runtime.logger,
+              systemClock,
+            );
             return holder.gateway;
           },
         },

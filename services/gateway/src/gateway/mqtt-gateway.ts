@@ -23,6 +23,7 @@ import type { AttestationBridge } from './attestation-bridge.js';
 import type { GatewayLimits } from './gateway.config.js';
 import { authorizeDevicePublish, authorizeDeviceSubscribe } from './device-acl.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
+import type { FailureBridge } from './failure-bridge.js';
 import type { TelemetryBridge } from './telemetry-bridge.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -91,6 +92,7 @@ export class MqttGateway {
   constructor(
     private readonly options: MqttGatewayOptions,
     private readonly bridge: TelemetryBridge,
+    private readonly failures: FailureBridge,
     private readonly attestation: AttestationBridge,
     private readonly revocations: { isRevoked(deviceId: string): boolean; start(): Promise<void>; stop(): Promise<void> },
     private readonly metrics: GatewayMetrics,
@@ -139,6 +141,7 @@ export class MqttGateway {
 
   async start(): Promise<{ mqttPort: number; devPort: number | undefined }> {
     await this.bridge.start();
+    await this.failures.start();
     await this.revocations.start();
     const aedes = await Aedes.createBroker({
       concurrency: AEDES_CONCURRENCY,
@@ -354,10 +357,11 @@ export class MqttGateway {
       this.metrics.denied(DenialReason.retainRefused);
       packet.retain = false;
     }
-    if (decision.kind !== 'telemetry') {
+    if (decision.kind === 'attestRequest' || decision.kind === 'attestEvidence') {
       this.attest(client, info, decision.kind, packet, callback);
       return;
     }
+    const kind = decision.kind;
     this.admit(info, packet).then(
       (admitted) => {
         if (!admitted) {
@@ -365,7 +369,8 @@ export class MqttGateway {
           callback(null);
           return;
         }
-        this.bridgeTelemetry(client, packet, callback);
+        if (kind === 'failures') this.bridgeFailure(client, packet, callback);
+        else this.bridgeTelemetry(client, packet, callback);
       },
       (error: unknown) => callback(error as Error),
     );
@@ -459,6 +464,27 @@ export class MqttGateway {
         this.logger.error({ deviceId: client.id, err: error }, 'telemetry stream unavailable; closing connection so the device retries');
         // No PUBACK: the device still holds the reading and will resend it.
         callback(new Error('telemetry stream unavailable'));
+      },
+    );
+  }
+
+  /** Like telemetry: PUBACK only once the FAILURES stream holds the report. */
+  private bridgeFailure(client: Client, packet: PublishPacket, callback: (error?: Error | null) => void): void {
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    this.failures.forward(client.id, payload).then(
+      (outcome) => {
+        this.admission.release();
+        if (outcome.kind === 'rejected') {
+          this.metrics.denied(outcome.reason);
+          this.logger.warn({ deviceId: client.id, reason: outcome.reason, detail: outcome.detail }, 'failure report refused');
+        }
+        callback(null);
+      },
+      (error: unknown) => {
+        this.admission.release();
+        this.metrics.bridgeFailed();
+        this.logger.error({ deviceId: client.id, err: error }, 'failure stream unavailable; closing connection so the device retries');
+        callback(new Error('failure stream unavailable'));
       },
     );
   }

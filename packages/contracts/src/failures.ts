@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+/** What went wrong on a device. */
+export const FAILURE_KINDS = ['app-crash', 'watchdog-reset', 'permission-denied', 'os-fault', 'boot-failure', 'update-failure'] as const;
+export type FailureKind = (typeof FAILURE_KINDS)[number];
+
+/** Largest failure report a device may send (the gateway refuses bigger before parsing). */
+export const MAX_FAILURE_REPORT_BYTES = 8 * 1024;
+
+export const StackFrameSchema = z
+  .object({
+    function: z.string().max(200),
+    file: z.string().max(200),
+    line: z.number().int().nonnegative(),
+    column: z.number().int().nonnegative(),
+  })
+  .strict();
+
+/**
+ * A failure report as a device sends it on `devices/<id>/failures`. It names
+ * no device: the gateway adds the id its certificate proves. `seq` counts
+ * the device's reports, so a resend is recognised and never counted twice.
+ */
+export const DeviceFailureReportSchema = z
+  .object({
+    seq: z.number().int().nonnegative(),
+    at: z.number().int().nonnegative(),
+    kind: z.enum(FAILURE_KINDS),
+    /** `bootloader`, `security-monitor`, `os`, or `app:<name>`. */
+    component: z.string().min(1).max(80),
+    version: z.string().max(64),
+    exitCode: z.number().int().nullable(),
+    signal: z.string().max(16).nullable(),
+    message: z.string().max(1024),
+    frames: z.array(StackFrameSchema).max(32),
+    /** How long the component had been running. */
+    uptimeMs: z.number().int().nonnegative().optional(),
+    detail: z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+  })
+  .strict();
+export type DeviceFailureReport = z.infer<typeof DeviceFailureReportSchema>;
+
+/** A failure report as the gateway puts it on the FAILURES stream. */
+export const ReceivedFailureReportSchema = z
+  .object({ deviceId: z.string(), receivedAt: z.number().int(), report: DeviceFailureReportSchema })
+  .strict();
+export type ReceivedFailureReport = z.infer<typeof ReceivedFailureReportSchema>;
