@@ -51,4 +51,9 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },
   },
+  {
+    // Device apps are scripts run by the emulated OS in their own V8 context: only `rampart` is in scope.
+    files: ['devices/apps/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { rampart: 'readonly' } },
+  },
 );

@@ -1,28 +1,26 @@
 import type { BootMeasurement } from '@rampart/contracts';
-import { measure, type BootState } from './attestation-evidence.js';
+import { demoFirmware, firmwareMeasurements } from '../firmware/firmware.js';
+import type { BootState } from './attestation-evidence.js';
 
 /**
- * The image set emulated devices boot by default. Their measurements are
- * what an operator (or, later, the updates service) registers as known-good.
+ * The boot state a device running the demo firmware reports: what its
+ * secure boot measures. Measurements depend on image content only, so this
+ * is the same in every process.
  */
-const IMAGES: ReadonlyArray<{ stage: BootMeasurement['stage']; name: string; version: string }> = [
-  { stage: 'rom', name: 'rampart-emulated-rom', version: '1' },
-  { stage: 'bootloader', name: 'rampart-emulated-bootloader', version: '1.0.0' },
-  { stage: 'security-monitor', name: 'rampart-emulated-security-monitor', version: '1.0.0' },
-  { stage: 'os', name: 'rampart-emulated-os', version: '1.0.0' },
-  { stage: 'app:sensor', name: 'rampart-sample-sensor', version: '1.0.0' },
-];
-
 export function demoBootState(): BootState {
+  const firmware = demoFirmware();
+  const images = [firmware.bootloader, firmware.securityMonitor, firmware.os, ...firmware.apps];
   return {
-    bootLog: IMAGES.map((image) => ({ stage: image.stage, sha256: measure(Buffer.from(`${image.name}@${image.version}`)) })),
-    securityVersions: { bootloader: 1, os: 1 },
-    versions: { os: '1.0.0', apps: { sensor: '1.0.0' } },
+    bootLog: firmwareMeasurements(firmware).map(({ stage, sha256 }) => ({ stage, sha256 })),
+    securityVersions: Object.fromEntries(images.map((i) => [i.manifest.component, i.manifest.securityVersion])),
+    versions: {
+      os: firmware.os.manifest.version,
+      apps: Object.fromEntries(firmware.apps.map((a) => [a.manifest.component.slice('app:'.length), a.manifest.version])),
+    },
   };
 }
 
-/** Known-good entries for the demo image set, with their versions. */
+/** Known-good entries for the demo firmware, with their versions. */
 export function demoKnownGood(): Array<BootMeasurement & { imageVersion: string }> {
-  const boot = demoBootState();
-  return boot.bootLog.map((m, i) => ({ ...m, imageVersion: IMAGES[i]?.version ?? '' }));
+  return firmwareMeasurements(demoFirmware());
 }

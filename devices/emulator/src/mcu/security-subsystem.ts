@@ -1,6 +1,13 @@
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { deviceIdFromPublicKey } from '@rampart/trust';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { deviceIdFromSpki, spkiOf } from '@rampart/trust';
+import { Fuses } from './fuses.js';
+import { SealedStorage } from './sealed-storage.js';
+import { MemoryStateStore, type DeviceStateStore } from './state-store.js';
+
+/** The hardware-unique secret: in silicon on a real MCU, in the device's state here. */
+const HUK_ENTRY = 'huk';
+const KEY_ENTRY = 'device-key';
 
 /**
  * The emulated security subsystem ("Pluton"): it creates the device key
@@ -9,21 +16,36 @@ import { deviceIdFromPublicKey } from '@rampart/trust';
  * loaded — the emulated equivalent of a TLS stack calling into a secure
  * element. (Node's TLS needs the key material in-process; it stays in this
  * object's private field and the context built from it.)
+ *
+ * Its state — the sealed key, the fuses — lives in a `DeviceStateStore`, so
+ * a device on a directory store keeps its identity across restarts.
  */
 export class SecuritySubsystem {
   readonly #privateKey: KeyObject;
   readonly publicKey: KeyObject;
+  readonly publicKeySpki: Buffer;
   readonly deviceId: string;
+  readonly fuses: Fuses;
+  readonly sealed: SealedStorage;
 
-  constructor() {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    this.#privateKey = privateKey;
-    this.publicKey = publicKey;
-    this.deviceId = deviceIdFromPublicKey(publicKey);
-  }
-
-  get publicKeySpki(): Buffer {
-    return this.publicKey.export({ type: 'spki', format: 'der' });
+  constructor(readonly store: DeviceStateStore = new MemoryStateStore()) {
+    let huk = store.read(HUK_ENTRY);
+    if (huk === undefined) {
+      huk = randomBytes(32);
+      store.write(HUK_ENTRY, huk);
+    }
+    this.sealed = new SealedStorage(huk);
+    this.fuses = new Fuses(store);
+    const sealedKey = store.read(KEY_ENTRY);
+    if (sealedKey === undefined) {
+      this.#privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      store.write(KEY_ENTRY, this.sealed.seal(KEY_ENTRY, this.#privateKey.export({ type: 'pkcs8', format: 'der' })));
+    } else {
+      this.#privateKey = createPrivateKey({ key: this.sealed.unseal(KEY_ENTRY, sealedKey), format: 'der', type: 'pkcs8' });
+    }
+    this.publicKey = createPublicKey(this.#privateKey);
+    this.publicKeySpki = spkiOf(this.publicKey);
+    this.deviceId = deviceIdFromSpki(this.publicKeySpki);
   }
 
   /** ECDSA P-256 / SHA-256 signature, DER encoded. */
