@@ -11,7 +11,7 @@ async function probe() {
     if (error.code === 'EPERM') refused = 1;
     else throw error;
   }
-  rampart.telemetry.publish({ allowedStatus: allowed.status, refused });
+  rampart.telemetry.publish({ allowed_status: allowed.status, refused });
 }
 
 rampart.timers.every(intervalMs, probe);

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { attestResponseTopic, deviceTopic, type AttestationResponse } from '@rampart/contracts';
+import { attestResponseTopic, deviceTopic, type AttestationResponse, type DeviceFailureReport, type DeviceTelemetry } from '@rampart/contracts';
+import type { OsSinks, SecureOs } from '../os/secure-os.js';
 import { createSignedEvidence, type BootState } from '../mcu/attestation-evidence.js';
 import type { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import type { IClientOptions, MqttClient } from 'mqtt';
@@ -9,6 +10,11 @@ import { TelemetrySource } from './telemetry-source.js';
 
 /** Readings a device buffers while offline before it drops the oldest. */
 export const DEFAULT_MAX_PENDING = 10_000;
+/** Failure reports a device keeps while offline before it drops the oldest. */
+export const MAX_PENDING_FAILURES = 256;
+/** Each start of a device takes a new block of telemetry sequence numbers this large. */
+const SEQ_EPOCH = 2 ** 32;
+const SEQ_EPOCH_ENTRY = 'telemetry-epoch';
 const KEEPALIVE_S = 60;
 
 export type ConnectFn = (options: IClientOptions) => MqttClient;
@@ -53,6 +59,12 @@ export interface DeviceOptions {
   readonly ratePerSecond: number;
   readonly metricsPerReading: number;
   readonly maxPending?: number;
+  /**
+   * The device's secure OS, made with the sinks the device gives it: the
+   * device attests with what the OS measured at boot, sends its apps'
+   * telemetry and its failure reports, and re-attests after every reboot.
+   */
+  readonly os?: (sinks: OsSinks) => SecureOs;
 }
 
 export interface DeviceStats {
@@ -66,9 +78,12 @@ export interface DeviceStats {
   attestations: number;
   attestationFailures: number;
   lastAttestationReasons: readonly string[];
+  reboots: number;
+  failureReportsSent: number;
+  failureReportsDropped: number;
 }
 
-type State = 'idle' | 'connecting' | 'online' | 'backoff' | 'stopped';
+type State = 'idle' | 'booting' | 'connecting' | 'online' | 'backoff' | 'stopped';
 
 interface Pending {
   readonly payload: Buffer;
@@ -103,7 +118,12 @@ export class EmulatedDevice {
     attestations: 0,
     attestationFailures: 0,
     lastAttestationReasons: [],
+    reboots: 0,
+    failureReportsSent: 0,
+    failureReportsDropped: 0,
   };
+  readonly os: SecureOs | undefined;
+  private readonly failures: Array<{ readonly report: DeviceFailureReport; inFlight: boolean }> = [];
   private operational: OperationalCertificate | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   /** Which certificate the current connection uses. */
@@ -114,10 +134,24 @@ export class EmulatedDevice {
     private readonly options: DeviceOptions,
     private readonly env: DeviceEnvironment,
   ) {
-    this.source = new TelemetrySource(options.metricsPerReading, env.random);
+    this.source = new TelemetrySource(options.metricsPerReading, env.random, this.takeSeqEpoch());
     this.topic = deviceTopic(options.deviceId, 'telemetry');
     this.latency = new LatencyRecorder(1_000, env.random);
     this.operational = options.operational;
+    this.os = options.os?.({
+      telemetry: (_app, metrics) => this.produce(metrics),
+      failure: (report) => this.queueFailure(report),
+    });
+    this.os?.onBoot(() => this.afterOsBoot());
+  }
+
+  /** A device that restarts with its state continues numbering after every earlier start. */
+  private takeSeqEpoch(): number {
+    const store = this.options.identity?.security.store;
+    if (store === undefined) return 0;
+    const epoch = Number(store.read(SEQ_EPOCH_ENTRY)?.toString('utf8') ?? '0');
+    store.write(SEQ_EPOCH_ENTRY, Buffer.from(String(epoch + 1)));
+    return epoch * SEQ_EPOCH;
   }
 
   /** True once the device holds an operational certificate. */
@@ -141,11 +175,67 @@ export class EmulatedDevice {
     return this.pending.size;
   }
 
-  /** Connects and starts publishing. */
+  /** Boots (when the device has an OS), connects and starts publishing. */
   start(): void {
     if (this.state !== 'idle') return;
+    this.state = 'booting';
+    const booted = this.os === undefined ? Promise.resolve() : this.os.powerOn().then(() => undefined);
+    booted.then(
+      () => {
+        if (this.state !== 'booting') return;
+        this.connect();
+        if (this.options.ratePerSecond > 0) this.schedulePublish(this.env.random() * this.intervalMs());
+      },
+      () => {
+        // A power-on that throws is a device that never comes up; it stays off.
+        this.state = 'stopped';
+      },
+    );
+  }
+
+  /**
+   * Restarts the device: the connection drops, the OS boots again, and the
+   * device attests again on its manufacturer identity before it may send
+   * telemetry (its operational certificate is not trusted across a reboot).
+   */
+  async reboot(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'idle') return;
+    this.dropConnection();
+    this.forgetOperational();
+    this.stats.reboots++;
+    this.state = 'booting';
+    this.os?.shutdown();
+    await this.os?.powerOn();
+    if (this.state === 'booting') this.connect();
+  }
+
+  /** The OS booted again on its own (an update's reboot): attest again. */
+  private afterOsBoot(): void {
+    if (this.state !== 'online' && this.state !== 'backoff') return;
+    this.stats.reboots++;
+    this.dropConnection();
+    this.forgetOperational();
     this.connect();
-    this.schedulePublish(this.env.random() * this.intervalMs());
+  }
+
+  private dropConnection(): void {
+    const client = this.client;
+    this.client = undefined;
+    client?.removeAllListeners();
+    client?.on('error', () => undefined);
+    client?.end(true);
+    this.env.clearTimer(this.reconnectTimer);
+    for (const entry of this.pending.values()) entry.inFlight = false;
+    for (const entry of this.failures) entry.inFlight = false;
+  }
+
+  private forgetOperational(): void {
+    this.operational = undefined;
+    this.env.clearTimer(this.renewTimer);
+  }
+
+  private bootState(identity: DeviceIdentity): BootState {
+    return this.os?.bootState ?? identity.boot;
   }
 
   private intervalMs(): number {
@@ -193,6 +283,7 @@ export class EmulatedDevice {
       this.attempt = 0;
       this.stats.everConnected = true;
       if (endpoint.kind === 'tls') client.subscribe(attestResponseTopic(this.options.deviceId), { qos: 1 });
+      this.sendFailures();
       if (this.credential === 'identity') this.requestAttestation();
       else this.resendPending();
     });
@@ -218,7 +309,7 @@ export class EmulatedDevice {
       return;
     }
     if (response.type === 'nonce') {
-      const evidence = createSignedEvidence(identity.security, identity.identityCertificatePem, response.nonce, identity.boot);
+      const evidence = createSignedEvidence(identity.security, identity.identityCertificatePem, response.nonce, this.bootState(identity));
       this.client?.publish(deviceTopic(this.options.deviceId, 'attestEvidence'), JSON.stringify(evidence), { qos: 1 });
       return;
     }
@@ -266,6 +357,7 @@ export class EmulatedDevice {
     client.on('error', () => undefined);
     client.end(true);
     for (const entry of this.pending.values()) entry.inFlight = false;
+    for (const entry of this.failures) entry.inFlight = false;
     if (this.state === 'stopped') return;
     if (this.state === 'connecting') this.stats.connectFailures++;
     this.state = 'backoff';
@@ -284,8 +376,10 @@ export class EmulatedDevice {
     }, delayMs);
   }
 
-  private produce(): void {
-    const reading = this.source.next(this.env.now());
+  /** The next reading: synthetic load, or an app's metrics. */
+  private produce(metrics?: Record<string, number>): void {
+    const now = Math.round(this.env.now());
+    const reading: DeviceTelemetry = metrics === undefined ? this.source.next(now) : this.source.reading(now, metrics);
     this.stats.published++;
     if (this.pending.size >= (this.options.maxPending ?? DEFAULT_MAX_PENDING)) {
       const oldest = this.pending.keys().next().value;
@@ -321,6 +415,39 @@ export class EmulatedDevice {
     });
   }
 
+  private queueFailure(report: DeviceFailureReport): void {
+    if (this.failures.length >= MAX_PENDING_FAILURES) {
+      this.failures.shift();
+      this.stats.failureReportsDropped++;
+    }
+    this.failures.push({ report, inFlight: false });
+    this.sendFailures();
+  }
+
+  /** Failure reports go out on either credential (a quarantined device still says why), QoS 1 until acknowledged. */
+  private sendFailures(): void {
+    const client = this.client;
+    if (client === undefined || this.state !== 'online') return;
+    for (const entry of this.failures) {
+      if (entry.inFlight) continue;
+      entry.inFlight = true;
+      client.publish(deviceTopic(this.options.deviceId, 'failures'), JSON.stringify(entry.report), { qos: 1 }, (error) => {
+        const at = this.failures.indexOf(entry);
+        if (at < 0) return;
+        if (error !== undefined && error !== null) {
+          entry.inFlight = false;
+          return;
+        }
+        this.failures.splice(at, 1);
+        this.stats.failureReportsSent++;
+      });
+    }
+  }
+
+  get pendingFailureReports(): number {
+    return this.failures.length;
+  }
+
   private notifyDrained(): void {
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
@@ -347,6 +474,7 @@ export class EmulatedDevice {
     this.env.clearTimer(this.reconnectTimer);
     this.env.clearTimer(this.renewTimer);
     this.state = 'stopped';
+    this.os?.shutdown();
     const client = this.client;
     this.client = undefined;
     if (client !== undefined) await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));

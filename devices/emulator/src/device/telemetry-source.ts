@@ -21,9 +21,12 @@ export class TelemetrySource {
   constructor(
     metricCount: number,
     private readonly random: () => number,
+    /** Where numbering starts: a device that restarts must not reuse a sequence number. */
+    firstSeq = 0,
   ) {
     this.names = metricNames(metricCount);
     this.values = this.names.map(() => 20 + random() * 10);
+    this.seq = firstSeq;
   }
 
   /** The next sequence number that will be used. */
@@ -38,6 +41,11 @@ export class TelemetrySource {
       this.values[i] = drifted;
       metrics[name] = Math.round(drifted * 1000) / 1000;
     });
+    return { seq: this.seq++, ts: now, metrics };
+  }
+
+  /** A reading with given metrics (an app's), numbered in the same sequence. */
+  reading(now: number, metrics: Record<string, number>): DeviceTelemetry {
     return { seq: this.seq++, ts: now, metrics };
   }
 }

@@ -73,13 +73,17 @@ export function platformImage(
  * version 1) and the sample sensor app. Measurements do not depend on the
  * signing key, so they are the same in every process.
  */
-let defaultDemo: Firmware | undefined;
+/** Demo firmware by app list, signed by the process's demo signers (signing once per fleet, not per device). */
+const demoCache = new Map<string, Firmware>();
 
 export function demoFirmware(signers?: FirmwareSigners, apps: readonly string[] = ['sensor']): Firmware {
-  const isDefault = signers === undefined && apps.length === 1 && apps[0] === 'sensor';
-  if (isDefault && defaultDemo !== undefined) return defaultDemo;
-  const made = makeDemoFirmware(signers ?? demoFirmwareSigners(), apps);
-  if (isDefault) defaultDemo = made;
+  if (signers !== undefined) return makeDemoFirmware(signers, apps);
+  const key = apps.join(',');
+  let made = demoCache.get(key);
+  if (made === undefined) {
+    made = makeDemoFirmware(demoFirmwareSigners(), apps);
+    demoCache.set(key, made);
+  }
   return made;
 }
 

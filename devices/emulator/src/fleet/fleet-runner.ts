@@ -4,8 +4,12 @@ import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint, type Oper
 import { LatencyRecorder } from '../device/latency-recorder.js';
 import type { BootState } from '../mcu/attestation-evidence.js';
 import { demoBootState } from '../mcu/demo-images.js';
+import { demoFirmware } from '../firmware/firmware.js';
 import { manufactureDevice, type ManufacturedDevice } from '../mcu/manufacture.js';
 import { SecuritySubsystem } from '../mcu/security-subsystem.js';
+import { DirectoryStateStore, MemoryStateStore } from '../mcu/state-store.js';
+import type { AppConfig } from '../os/app-runtime.js';
+import { SecureOs } from '../os/secure-os.js';
 
 export const DEFAULT_CONNECT_RATE_PER_SEC = 200;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -24,6 +28,12 @@ export interface FleetOptions {
   readonly connectRatePerSec?: number;
   /** The images every device boots (default: the demo image set). */
   readonly boot?: BootState;
+  /** Sample apps the firmware carries (`devices/apps/<name>`); none by default, the fleet's load is `ratePerDevice`. */
+  readonly apps?: readonly string[];
+  /** Per-app settings (`rampart.config`), e.g. `{ 'sensor': { crashRate: 0.1 } }`. */
+  readonly appConfig?: Readonly<Record<string, AppConfig>>;
+  /** Keep each device's state in `<stateDir>/<index>`, so a restarted fleet has the same identities. */
+  readonly stateDir?: string;
   /** Runs once the devices are manufactured, before any connects (e.g. to claim them for a tenant). */
   readonly beforeStart?: (devices: readonly ManufacturedDevice[]) => Promise<void>;
   /** Hands each device an operational certificate up front instead of attesting (tests of other paths). */
@@ -55,6 +65,8 @@ export interface FleetReport {
   /** Devices that hold an operational certificate at the end. */
   readonly devicesAttested: number;
   readonly attestationFailures: number;
+  readonly reboots: number;
+  readonly failureReportsSent: number;
   readonly durationMs: number;
   readonly acknowledgedPerSecond: number;
   readonly ackLatencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
@@ -96,7 +108,8 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
       if (options.manufacturerCa === undefined || options.gatewayCaPem === undefined) {
         throw new Error('a TLS endpoint needs the manufacturer CA and the gateway CA');
       }
-      const made = await manufactureDevice(options.manufacturerCa);
+      const store = options.stateDir === undefined ? new MemoryStateStore() : new DirectoryStateStore(`${options.stateDir}/${i}`);
+      const made = await manufactureDevice(options.manufacturerCa, { store, firmware: demoFirmware(undefined, options.apps ?? []) });
       manufactured.push(made);
       devices.push(
         new EmulatedDevice(
@@ -112,6 +125,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
             ...(options.preIssue === undefined ? {} : { operational: await options.preIssue(made) }),
             ratePerSecond: options.ratePerDevice,
             metricsPerReading: options.metricsPerReading,
+            os: (sinks) => new SecureOs(made.security, env, sinks, options.appConfig === undefined ? {} : { appConfig: options.appConfig }),
           },
           env,
         ),
@@ -174,6 +188,8 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
     connectFailures: sum((d) => d.stats.connectFailures),
     devicesAttested: devices.filter((d) => d.attested).length,
     attestationFailures: sum((d) => d.stats.attestationFailures),
+    reboots: sum((d) => d.stats.reboots),
+    failureReportsSent: sum((d) => d.stats.failureReportsSent),
     durationMs,
     acknowledgedPerSecond: Math.round((acknowledged / durationMs) * 1000),
     ackLatencyMs: { p50: latency.percentile(50), p95: latency.percentile(95), p99: latency.percentile(99) },

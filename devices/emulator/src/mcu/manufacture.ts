@@ -1,5 +1,8 @@
 import type { CertificateAuthority } from '@rampart/trust';
+import { demoFirmware, flashFirmware, type Firmware } from '../firmware/firmware.js';
+import { Flash } from './flash.js';
 import { SecuritySubsystem } from './security-subsystem.js';
+import { MemoryStateStore, type DeviceStateStore } from './state-store.js';
 
 export interface ManufacturedDevice {
   readonly security: SecuritySubsystem;
@@ -7,12 +10,28 @@ export interface ManufacturedDevice {
   readonly identityCertificatePem: string;
 }
 
+export interface ManufactureOptions {
+  /** Where the device keeps its state (a directory keeps it across restarts). */
+  readonly store?: DeviceStateStore;
+  /** What the factory flashes; default the demo firmware with the sample sensor app. */
+  readonly firmware?: Firmware;
+}
+
+const IDENTITY_ENTRY = 'idevid.pem';
+
 /**
- * The factory step: the security subsystem makes its key, and the
- * manufacturer CA endorses the public key with an IDevID certificate.
+ * The factory step: the security subsystem makes its key, the manufacturer
+ * CA endorses the public key with an IDevID certificate, the fuses are
+ * burned and the firmware flashed. On a store that already holds a
+ * manufactured device, that device is returned as it is.
  */
-export async function manufactureDevice(manufacturerCa: CertificateAuthority): Promise<ManufacturedDevice> {
-  const security = new SecuritySubsystem();
-  const certificate = await manufacturerCa.issueDeviceIdentity(security.deviceId, security.publicKeySpki);
-  return { security, identityCertificatePem: certificate.toString('pem') };
+export async function manufactureDevice(manufacturerCa: CertificateAuthority, options: ManufactureOptions = {}): Promise<ManufacturedDevice> {
+  const store = options.store ?? new MemoryStateStore();
+  const existing = store.read(IDENTITY_ENTRY);
+  const security = new SecuritySubsystem(store);
+  if (existing !== undefined) return { security, identityCertificatePem: existing.toString('utf8') };
+  flashFirmware(security.fuses, new Flash(store), options.firmware ?? demoFirmware());
+  const certificate = (await manufacturerCa.issueDeviceIdentity(security.deviceId, security.publicKeySpki)).toString('pem');
+  store.write(IDENTITY_ENTRY, Buffer.from(certificate));
+  return { security, identityCertificatePem: certificate };
 }

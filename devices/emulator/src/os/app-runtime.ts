@@ -161,10 +161,13 @@ export class AppInstance {
       telemetry: Object.freeze({
         publish: (metrics: Record<string, number>) => {
           if (!this.capabilities.telemetry) throw deny('telemetry', 'telemetry publish');
+          // Namespaced by app, in the platform's metric-name alphabet; anything else is dropped.
           const clean: Record<string, number> = {};
-          for (const [k, v] of Object.entries(metrics ?? {}))
-            if (typeof v === 'number' && Number.isFinite(v)) clean[`${this.name}.${k}`] = v;
-          if (alive()) this.host.publishTelemetry(this.name, clean);
+          const prefix = this.name.replaceAll('-', '_');
+          for (const [k, v] of Object.entries(metrics ?? {})) {
+            if (typeof v === 'number' && Number.isFinite(v) && /^[a-z][a-z0-9_]{0,40}$/.test(k)) clean[`${prefix}.${k}`] = v;
+          }
+          if (alive() && Object.keys(clean).length > 0) this.host.publishTelemetry(this.name, clean);
         },
       }),
       net: Object.freeze({

@@ -215,7 +215,7 @@ describe('secure boot and the secure OS', () => {
       expect(probe.stats.crashes).toBe(0);
       expect(os.firewall.denied.get('net-probe')).toBe(3);
       expect(telemetry.filter((t) => t.app === 'net-probe').map((t) => t.metrics)).toEqual(
-        Array(3).fill({ 'net-probe.allowedStatus': 200, 'net-probe.refused': 1 }),
+        Array(3).fill({ 'net_probe.allowed_status': 200, 'net_probe.refused': 1 }),
       );
       expect(failures.filter((f) => f.kind === 'permission-denied')).toEqual([
         expect.objectContaining({

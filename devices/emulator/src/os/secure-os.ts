@@ -49,6 +49,7 @@ export class SecureOs {
   private readonly apps = new Map<string, AppInstance>();
   private current: BootResult | undefined;
   private readonly lastDenialReport = new Map<string, number>();
+  private readonly bootListeners: Array<(result: BootResult) => void> = [];
   private failureSeq: number;
 
   constructor(
@@ -106,10 +107,16 @@ export class SecureOs {
     return outcome;
   }
 
+  /** Called after every boot: power-on, reboot, or the update agent's. */
+  onBoot(listener: (result: BootResult) => void): void {
+    this.bootListeners.push(listener);
+  }
+
   private boot(): BootResult {
     this.shutdown();
     const result = secureBoot(this.flash, this.security.fuses);
     this.current = result;
+    this.notifyBoot(result);
     for (const failure of result.failures) {
       this.report({
         kind: 'boot-failure',
@@ -145,6 +152,10 @@ export class SecureOs {
       app.start();
     }
     return result;
+  }
+
+  private notifyBoot(result: BootResult): void {
+    for (const listener of this.bootListeners) listener(result);
   }
 
   /** Healthy: booted normally, and an updated app ran the health window without crashing. */
