@@ -1,9 +1,9 @@
 export { SecuritySubsystem } from './mcu/security-subsystem.js';
 export { manufactureDevice } from './mcu/manufacture.js';
-export type { ManufacturedDevice } from './mcu/manufacture.js';
+export type { ManufactureOptions, ManufacturedDevice } from './mcu/manufacture.js';
 export { EmulatedDevice, DEFAULT_MAX_PENDING } from './device/emulated-device.js';
 export type { ConnectFn, DeviceEnvironment, DeviceOptions, DeviceStats, GatewayEndpoint } from './device/emulated-device.js';
-export { fullJitterBackoff } from './device/backoff.js';
+export { DEFAULT_RECONNECT_SPREAD_MS, fullJitterBackoff, reconnectBackoff } from './device/backoff.js';
 export { LatencyRecorder } from './device/latency-recorder.js';
 export { TelemetrySource, metricNames } from './device/telemetry-source.js';
 export { runFleet, realEnvironment } from './fleet/fleet-runner.js';
@@ -12,3 +12,23 @@ export { createSignedEvidence, measure } from './mcu/attestation-evidence.js';
 export type { BootState } from './mcu/attestation-evidence.js';
 export { demoBootState, demoKnownGood } from './mcu/demo-images.js';
 export type { DeviceIdentity, OperationalCertificate } from './device/emulated-device.js';
+export { SecureOs } from './os/secure-os.js';
+export type { OsEnvironment, OsSinks, SecureOsOptions } from './os/secure-os.js';
+export { PowerLoss, UPDATE_STATES } from './os/update-agent.js';
+export type { UpdateOutcome, UpdateState } from './os/update-agent.js';
+export type { AppConfig } from './os/app-runtime.js';
+export {
+  DEMO_HARDWARE,
+  demoFirmware,
+  demoFirmwareSigners,
+  firmwareMeasurements,
+  flashFirmware,
+  platformImage,
+} from './firmware/firmware.js';
+export type { Firmware, FirmwareSigners } from './firmware/firmware.js';
+export { SAMPLE_APPS_DIR, sampleAppImage, signAppImage } from './firmware/app-images.js';
+export { ImageSigner, decodeImage, encodeImage, measureImage } from './mcu/image.js';
+export type { ImageManifest, SignedImage } from './mcu/image.js';
+export { DirectoryStateStore, MemoryStateStore } from './mcu/state-store.js';
+export type { DeviceStateStore } from './mcu/state-store.js';
+export { VirtualClock } from './device/virtual-clock.js';

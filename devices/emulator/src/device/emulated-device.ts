@@ -1,10 +1,16 @@
 import { X509Certificate } from 'node:crypto';
-import { attestResponseTopic, deviceTopic, type AttestationResponse, type DeviceFailureReport, type DeviceTelemetry } from '@rampart/contracts';
+import {
+  attestResponseTopic,
+  deviceTopic,
+  type AttestationResponse,
+  type DeviceFailureReport,
+  type DeviceTelemetry,
+} from '@rampart/contracts';
 import type { OsSinks, SecureOs } from '../os/secure-os.js';
 import { createSignedEvidence, type BootState } from '../mcu/attestation-evidence.js';
 import type { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { fullJitterBackoff } from './backoff.js';
+import { DEFAULT_RECONNECT_SPREAD_MS, fullJitterBackoff, reconnectBackoff } from './backoff.js';
 import { LatencyRecorder } from './latency-recorder.js';
 import { TelemetrySource } from './telemetry-source.js';
 
@@ -65,6 +71,8 @@ export interface DeviceOptions {
    * telemetry and its failure reports, and re-attests after every reboot.
    */
   readonly os?: (sinks: OsSinks) => SecureOs;
+  /** First-retry window after losing a connection that was up (see `DEFAULT_RECONNECT_SPREAD_MS`). */
+  readonly reconnectSpreadMs?: number;
 }
 
 export interface DeviceStats {
@@ -101,6 +109,8 @@ export class EmulatedDevice {
   private state: State = 'idle';
   private client: MqttClient | undefined;
   private attempt = 0;
+  /** Retrying after losing an established connection (wide first window), not after a failed first connect. */
+  private spreading = false;
   private publishTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -281,6 +291,7 @@ export class EmulatedDevice {
       if (this.client !== client) return;
       this.state = 'online';
       this.attempt = 0;
+      this.spreading = false;
       this.stats.everConnected = true;
       if (endpoint.kind === 'tls') client.subscribe(attestResponseTopic(this.options.deviceId), { qos: 1 });
       this.sendFailures();
@@ -359,10 +370,16 @@ export class EmulatedDevice {
     for (const entry of this.pending.values()) entry.inFlight = false;
     for (const entry of this.failures) entry.inFlight = false;
     if (this.state === 'stopped') return;
+    // A connection that was up and dropped (a broker restart drops everyone at
+    // once) retries over the wide reconnect spread; a failing connect attempt
+    // keeps backing off from where it is.
+    if (this.state === 'online') this.spreading = true;
     if (this.state === 'connecting') this.stats.connectFailures++;
     this.state = 'backoff';
     this.stats.reconnects++;
-    const delay = fullJitterBackoff(this.attempt++, this.env.random);
+    const delay = this.spreading
+      ? reconnectBackoff(this.attempt++, this.env.random, this.options.reconnectSpreadMs ?? DEFAULT_RECONNECT_SPREAD_MS)
+      : fullJitterBackoff(this.attempt++, this.env.random);
     this.reconnectTimer = this.env.setTimer(() => {
       if (this.state === 'backoff') this.connect();
     }, delay);

@@ -32,6 +32,8 @@ export interface FleetOptions {
   readonly apps?: readonly string[];
   /** Per-app settings (`rampart.config`), e.g. `{ 'sensor': { crashRate: 0.1 } }`. */
   readonly appConfig?: Readonly<Record<string, AppConfig>>;
+  /** Per-device app settings, over `appConfig` (e.g. one device with a crashing build). */
+  readonly deviceAppConfig?: (index: number) => Readonly<Record<string, AppConfig>> | undefined;
   /** Keep each device's state in `<stateDir>/<index>`, so a restarted fleet has the same identities. */
   readonly stateDir?: string;
   /** Runs once the devices are manufactured, before any connects (e.g. to claim them for a tenant). */
@@ -125,7 +127,8 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
             ...(options.preIssue === undefined ? {} : { operational: await options.preIssue(made) }),
             ratePerSecond: options.ratePerDevice,
             metricsPerReading: options.metricsPerReading,
-            os: (sinks) => new SecureOs(made.security, env, sinks, options.appConfig === undefined ? {} : { appConfig: options.appConfig }),
+            os: (sinks) =>
+              new SecureOs(made.security, env, sinks, { appConfig: { ...options.appConfig, ...options.deviceAppConfig?.(i) } }),
           },
           env,
         ),

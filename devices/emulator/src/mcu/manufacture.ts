@@ -25,7 +25,10 @@ const IDENTITY_ENTRY = 'idevid.pem';
  * burned and the firmware flashed. On a store that already holds a
  * manufactured device, that device is returned as it is.
  */
-export async function manufactureDevice(manufacturerCa: CertificateAuthority, options: ManufactureOptions = {}): Promise<ManufacturedDevice> {
+export async function manufactureDevice(
+  manufacturerCa: CertificateAuthority,
+  options: ManufactureOptions = {},
+): Promise<ManufacturedDevice> {
   const store = options.store ?? new MemoryStateStore();
   const existing = store.read(IDENTITY_ENTRY);
   const security = new SecuritySubsystem(store);

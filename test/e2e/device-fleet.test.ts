@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { ReceivedFailureReportSchema, Stream, Subject, type ReceivedFailureReport } from '@rampart/contracts';
+import { demoFirmware, firmwareMeasurements, runFleet } from '@rampart/emulator';
+import { NatsBus, decodeJson } from '@rampart/service-kit';
+import {
+  TEST_NATS_URL,
+  createTestDatabase,
+  createTestPki,
+  queryDatabase,
+  removeBusPrefix,
+  uniqueBusPrefix,
+  waitFor,
+  type TestDatabase,
+  type TestPki,
+} from '@rampart/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ServiceProcess, startAttestationProcess, startGatewayProcess, startTelemetryProcess } from '../support/service-process.js';
+
+const DEVICES = 6;
+
+/**
+ * Emulated devices with the secure OS, end to end over real processes,
+ * NATS and PostgreSQL: each device secure-boots its firmware (with the
+ * sensor app 1.1.0), attests with the boot log it measured, and its app's
+ * telemetry is stored. Device 0 runs the build with a 100 % crash rate: its
+ * crash report — exit code, stack frames — reaches the FAILURES stream under
+ * the device id the gateway certified.
+ */
+describe('a fleet with the secure OS and apps', () => {
+  let db: TestDatabase;
+  let pki: TestPki;
+  let bus: NatsBus;
+  const prefix = uniqueBusPrefix('e2e-os');
+  const processes: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pki = await createTestPki();
+    bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'device-fleet-test', onError: () => undefined });
+  });
+
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await bus?.drain();
+    await removeBusPrefix(prefix);
+    await db?.drop();
+    await pki?.remove();
+  });
+
+  it('boots, attests, sends app telemetry, and the crashing app is reported', async () => {
+    const operatorToken = randomBytes(24).toString('hex');
+    const attestation = await startAttestationProcess('attestation', {
+      DATABASE_URL: db.url,
+      NATS_URL: TEST_NATS_URL,
+      BUS_PREFIX: prefix,
+      PLATFORM_CA_CERT_FILE: pki.files.platformCa,
+      PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
+      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+      CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      PLATFORM_ADMIN_TOKEN: operatorToken,
+    });
+    processes.push(attestation.process);
+    const call = async (method: string, path: string, token: string, body?: unknown) => {
+      const response = await fetch(`${attestation.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      expect(response.status, `${method} ${path}`).toBeLessThan(300);
+      return response.status === 204 ? undefined : ((await response.json()) as Record<string, string>);
+    };
+    const tenantToken = (await call('POST', '/v1/tenants', operatorToken, { id: 'fleet', name: 'Fleet' }))!['administratorToken']!;
+    for (const image of firmwareMeasurements(demoFirmware(undefined, ['sensor-1.1']))) {
+      await call('PUT', '/v1/measurements', operatorToken, { stage: image.stage, sha256: image.sha256, status: 'released' });
+    }
+    const telemetry = await startTelemetryProcess('telemetry', {
+      DATABASE_URL: db.url,
+      NATS_URL: TEST_NATS_URL,
+      BUS_PREFIX: prefix,
+      INGEST_FLUSH_MS: '50',
+    });
+    processes.push(telemetry.process);
+    const gateway = await startGatewayProcess('gateway', {
+      NATS_URL: TEST_NATS_URL,
+      BUS_PREFIX: prefix,
+      TLS_CERT_FILE: pki.files.gatewayCert,
+      TLS_KEY_FILE: pki.files.gatewayKey,
+      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+      PLATFORM_CA_FILE: pki.files.platformCa,
+    });
+    processes.push(gateway.process);
+
+    const reports: ReceivedFailureReport[] = [];
+    const consumer = await bus.consumeDurable(
+      {
+        stream: Stream.failures.name,
+        durable: 'e2e-failures',
+        filterSubject: Subject.failuresReportReceived,
+        maxAckPending: 100,
+        ackWaitMs: 5_000,
+      },
+      (m) => {
+        reports.push(ReceivedFailureReportSchema.parse(decodeJson(m.data)));
+        m.ack();
+      },
+    );
+    let crashingDevice = '';
+    const report = await runFleet({
+      devices: DEVICES,
+      ratePerDevice: 0, // the only telemetry is the sensor app's
+      durationMs: 5_000,
+      metricsPerReading: 1,
+      endpoint: { kind: 'tls', host: '127.0.0.1', port: gateway.mqttPort, servername: 'localhost' },
+      manufacturerCa: pki.manufacturerCa,
+      gatewayCaPem: pki.platformCa.certificatePem,
+      apps: ['sensor-1.1'],
+      appConfig: { sensor: { intervalMs: 250, crashRate: 0 } },
+      deviceAppConfig: (i) => (i === 0 ? { sensor: { intervalMs: 250, crashRate: 1 } } : undefined),
+      beforeStart: async (devices) => {
+        crashingDevice = devices[0]!.security.deviceId;
+        for (const device of devices) await call('PUT', `/v1/devices/${device.security.deviceId}/claim`, tenantToken);
+      },
+    });
+    expect(report.devicesAttested).toBe(DEVICES);
+    expect(report.attestationFailures).toBe(0);
+    expect(report.unacknowledged).toBe(0);
+    expect(report.failureReportsSent).toBeGreaterThanOrEqual(1);
+
+    await waitFor(() => reports.some((r) => r.deviceId === crashingDevice), { timeoutMs: 10_000, describe: 'crash report in the stream' });
+    await consumer.close();
+    expect(reports.every((r) => r.deviceId === crashingDevice)).toBe(true);
+    expect(reports[0]!.report).toMatchObject({ kind: 'app-crash', component: 'app:sensor', version: '1.1.0', exitCode: 1, signal: null });
+    expect(reports[0]!.report.frames.map((f) => f.function)).toEqual(['smooth', 'tick']);
+
+    // Every healthy device's app readings are stored; the crashing one's first tick crashes before it publishes.
+    await waitFor(
+      async () => {
+        const rows = await queryDatabase<{ devices: string }>(
+          db.url,
+          `SELECT count(DISTINCT device_id) AS devices FROM telemetry.readings WHERE metric = 'sensor.temperature'`,
+        );
+        return Number(rows[0]!.devices) === DEVICES - 1;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, describe: 'app telemetry stored for every healthy device' },
+    );
+  });
+});
