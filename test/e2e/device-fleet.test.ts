@@ -1,7 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ReceivedFailureReportSchema, Stream, Subject, type ReceivedFailureReport } from '@rampart/contracts';
-import { demoFirmware, firmwareMeasurements, runFleet } from '@rampart/emulator';
+import {
+  EmulatedDevice,
+  SecureOs,
+  demoFirmware,
+  demoFirmwareSigners,
+  demoKnownGood,
+  encodeImage,
+  firmwareMeasurements,
+  manufactureDevice,
+  realEnvironment,
+  runFleet,
+  sampleAppImage,
+  DEMO_HARDWARE,
+} from '@rampart/emulator';
 import { NatsBus, decodeJson } from '@rampart/service-kit';
 import {
   TEST_NATS_URL,
@@ -34,10 +47,57 @@ describe('a fleet with the secure OS and apps', () => {
   const prefix = uniqueBusPrefix('e2e-os');
   const processes: ServiceProcess[] = [];
 
+  let operatorToken: string;
+  let tenantToken: string;
+  let attestation: Awaited<ReturnType<typeof startAttestationProcess>>;
+  let gateway: Awaited<ReturnType<typeof startGatewayProcess>>;
+  let call: (method: string, path: string, token: string, body?: unknown) => Promise<Record<string, string> | undefined>;
+
   beforeAll(async () => {
     db = await createTestDatabase();
     pki = await createTestPki();
     bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'device-fleet-test', onError: () => undefined });
+    operatorToken = randomBytes(24).toString('hex');
+    attestation = await startAttestationProcess('attestation', {
+      DATABASE_URL: db.url,
+      NATS_URL: TEST_NATS_URL,
+      BUS_PREFIX: prefix,
+      PLATFORM_CA_CERT_FILE: pki.files.platformCa,
+      PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
+      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+      CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      PLATFORM_ADMIN_TOKEN: operatorToken,
+    });
+    processes.push(attestation.process);
+    call = async (method: string, path: string, token: string, body?: unknown) => {
+      const response = await fetch(`${attestation.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      expect(response.status, `${method} ${path}`).toBeLessThan(300);
+      return response.status === 204 ? undefined : ((await response.json()) as Record<string, string>);
+    };
+    tenantToken = (await call('POST', '/v1/tenants', operatorToken, { id: 'fleet', name: 'Fleet' }))!['administratorToken']!;
+    for (const image of [...demoKnownGood(), ...firmwareMeasurements(demoFirmware(undefined, ['sensor-1.1']))]) {
+      await call('PUT', '/v1/measurements', operatorToken, { stage: image.stage, sha256: image.sha256, status: 'released' });
+    }
+    const telemetry = await startTelemetryProcess('telemetry', {
+      DATABASE_URL: db.url,
+      NATS_URL: TEST_NATS_URL,
+      BUS_PREFIX: prefix,
+      INGEST_FLUSH_MS: '50',
+    });
+    processes.push(telemetry.process);
+    gateway = await startGatewayProcess('gateway', {
+      NATS_URL: TEST_NATS_URL,
+      BUS_PREFIX: prefix,
+      TLS_CERT_FILE: pki.files.gatewayCert,
+      TLS_KEY_FILE: pki.files.gatewayKey,
+      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+      PLATFORM_CA_FILE: pki.files.platformCa,
+    });
+    processes.push(gateway.process);
   });
 
   afterAll(async () => {
@@ -49,48 +109,6 @@ describe('a fleet with the secure OS and apps', () => {
   });
 
   it('boots, attests, sends app telemetry, and the crashing app is reported', async () => {
-    const operatorToken = randomBytes(24).toString('hex');
-    const attestation = await startAttestationProcess('attestation', {
-      DATABASE_URL: db.url,
-      NATS_URL: TEST_NATS_URL,
-      BUS_PREFIX: prefix,
-      PLATFORM_CA_CERT_FILE: pki.files.platformCa,
-      PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
-      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
-      CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      PLATFORM_ADMIN_TOKEN: operatorToken,
-    });
-    processes.push(attestation.process);
-    const call = async (method: string, path: string, token: string, body?: unknown) => {
-      const response = await fetch(`${attestation.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      expect(response.status, `${method} ${path}`).toBeLessThan(300);
-      return response.status === 204 ? undefined : ((await response.json()) as Record<string, string>);
-    };
-    const tenantToken = (await call('POST', '/v1/tenants', operatorToken, { id: 'fleet', name: 'Fleet' }))!['administratorToken']!;
-    for (const image of firmwareMeasurements(demoFirmware(undefined, ['sensor-1.1']))) {
-      await call('PUT', '/v1/measurements', operatorToken, { stage: image.stage, sha256: image.sha256, status: 'released' });
-    }
-    const telemetry = await startTelemetryProcess('telemetry', {
-      DATABASE_URL: db.url,
-      NATS_URL: TEST_NATS_URL,
-      BUS_PREFIX: prefix,
-      INGEST_FLUSH_MS: '50',
-    });
-    processes.push(telemetry.process);
-    const gateway = await startGatewayProcess('gateway', {
-      NATS_URL: TEST_NATS_URL,
-      BUS_PREFIX: prefix,
-      TLS_CERT_FILE: pki.files.gatewayCert,
-      TLS_KEY_FILE: pki.files.gatewayKey,
-      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
-      PLATFORM_CA_FILE: pki.files.platformCa,
-    });
-    processes.push(gateway.process);
-
     const reports: ReceivedFailureReport[] = [];
     const consumer = await bus.consumeDurable(
       {
@@ -144,5 +162,48 @@ describe('a fleet with the secure OS and apps', () => {
       },
       { timeoutMs: 20_000, intervalMs: 250, describe: 'app telemetry stored for every healthy device' },
     );
+  });
+
+  it('re-attests after a reboot and after the reboot of an update, reporting the new boot log', async () => {
+    const made = await manufactureDevice(pki.manufacturerCa);
+    await call('PUT', `/v1/devices/${made.security.deviceId}/claim`, tenantToken);
+    const device = new EmulatedDevice(
+      {
+        deviceId: made.security.deviceId,
+        endpoint: { kind: 'tls', host: '127.0.0.1', port: gateway.mqttPort, servername: 'localhost' },
+        identity: {
+          security: made.security,
+          identityCertificatePem: made.identityCertificatePem,
+          gatewayCaPem: pki.platformCa.certificatePem,
+          boot: { bootLog: [], securityVersions: {}, versions: { os: '', apps: {} } },
+        },
+        ratePerSecond: 0,
+        metricsPerReading: 1,
+        os: (sinks) =>
+          new SecureOs(made.security, realEnvironment, sinks, { healthWindowMs: 500, appConfig: { sensor: { intervalMs: 200 } } }),
+      },
+      realEnvironment,
+    );
+    const passes = async () => {
+      const log = (await call('GET', '/v1/attestations?limit=50', tenantToken)) as unknown as Array<{ deviceId: string; pass: boolean }>;
+      return log.filter((v) => v.deviceId === made.security.deviceId && v.pass).length;
+    };
+    try {
+      device.start();
+      await waitFor(() => device.stats.attestations === 1 && device.attested, { timeoutMs: 15_000, describe: 'first attestation' });
+      await device.reboot();
+      await waitFor(() => device.stats.attestations === 2, { timeoutMs: 15_000, describe: 'attestation after reboot' });
+      expect(device.os!.booted.versions.apps).toEqual({ sensor: '1.0.0' });
+
+      const image = encodeImage(sampleAppImage('sensor-1.1', demoFirmwareSigners().apps, DEMO_HARDWARE));
+      const outcome = await device.os!.update(() => Promise.resolve(image), { component: 'app:sensor', maxBytes: image.length });
+      expect(outcome).toEqual({ result: 'committed', component: 'app:sensor', version: '1.1.0' });
+      await waitFor(() => device.stats.attestations === 3, { timeoutMs: 15_000, describe: 'attestation after the update' });
+      expect(device.os!.bootState.versions.apps).toEqual({ sensor: '1.1.0' });
+      expect(await passes()).toBe(3);
+      expect(device.stats.attestationFailures).toBe(0);
+    } finally {
+      await device.stop();
+    }
   });
 });

@@ -7,7 +7,7 @@ export { DEFAULT_RECONNECT_SPREAD_MS, fullJitterBackoff, reconnectBackoff } from
 export { LatencyRecorder } from './device/latency-recorder.js';
 export { TelemetrySource, metricNames } from './device/telemetry-source.js';
 export { runFleet, realEnvironment } from './fleet/fleet-runner.js';
-export type { FleetOptions, FleetProgress, FleetReport } from './fleet/fleet-runner.js';
+export type { FleetOptions, FleetProgress, FleetReport, FleetTimelinePoint } from './fleet/fleet-runner.js';
 export { createSignedEvidence, measure } from './mcu/attestation-evidence.js';
 export type { BootState } from './mcu/attestation-evidence.js';
 export { demoBootState, demoKnownGood } from './mcu/demo-images.js';
@@ -32,3 +32,6 @@ export type { ImageManifest, SignedImage } from './mcu/image.js';
 export { DirectoryStateStore, MemoryStateStore } from './mcu/state-store.js';
 export type { DeviceStateStore } from './mcu/state-store.js';
 export { VirtualClock } from './device/virtual-clock.js';
+export { SCENARIOS, SCENARIO_NAMES } from './fleet/scenarios.js';
+export type { FleetControl, Scenario, ScenarioName } from './fleet/scenarios.js';
+export { renderFleetReportHtml } from './fleet/report-html.js';

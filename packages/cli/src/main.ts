@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { demoKnownGood } from '@rampart/emulator';
+import { SCENARIO_NAMES, demoKnownGood, type ScenarioName } from '@rampart/emulator';
 import { fleetRun } from './commands/fleet.js';
 import { apiCall } from './commands/platform-api.js';
 import { telemetryQuery } from './commands/telemetry.js';
@@ -92,9 +92,13 @@ fleet
   .option('--metrics <n>', 'metrics per reading', positiveInt('--metrics'), 8)
   .option('--api <url>', 'attestation API, to claim the new devices', env['RAMPART_ATTESTATION_API'] ?? 'http://127.0.0.1:8083')
   .option('--token <token>', "a tenant Administrator token: the fleet's devices are claimed for that tenant", env['RAMPART_TOKEN'] ?? '')
+  .addOption(new Option('--scenario <name>', 'load scenario').choices([...SCENARIO_NAMES]).default('steady'))
+  .option('--report-dir <dir>', 'where fleet-report.json and fleet-report.html are written', 'reports/fleet')
   .addOption(outputOption())
   .action(
     async (o: {
+      scenario: ScenarioName;
+      reportDir: string;
       gateway: string;
       pki: string;
       devices: number;

@@ -73,6 +73,8 @@ export interface DeviceOptions {
   readonly os?: (sinks: OsSinks) => SecureOs;
   /** First-retry window after losing a connection that was up (see `DEFAULT_RECONNECT_SPREAD_MS`). */
   readonly reconnectSpreadMs?: number;
+  /** Told the publish → PUBACK latency of every acknowledged reading (a fleet's timeline). */
+  readonly onAck?: (latencyMs: number) => void;
 }
 
 export interface DeviceStats {
@@ -226,6 +228,12 @@ export class EmulatedDevice {
     this.dropConnection();
     this.forgetOperational();
     this.connect();
+  }
+
+  /** The connection drops as if the broker went away (a reconnect-storm rehearsal from the device side). */
+  loseConnection(): void {
+    const client = this.client;
+    if (client !== undefined && this.state === 'online') client.emit('close');
   }
 
   private dropConnection(): void {
@@ -427,7 +435,9 @@ export class EmulatedDevice {
       }
       this.pending.delete(seq);
       this.stats.acknowledged++;
-      this.latency.record(this.env.now() - entry.sentAt);
+      const latency = this.env.now() - entry.sentAt;
+      this.latency.record(latency);
+      this.options.onAck?.(latency);
       if (this.pending.size === 0) this.notifyDrained();
     });
   }

@@ -10,6 +10,7 @@ import { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { DirectoryStateStore, MemoryStateStore } from '../mcu/state-store.js';
 import type { AppConfig } from '../os/app-runtime.js';
 import { SecureOs } from '../os/secure-os.js';
+import { SCENARIOS, type ScenarioName } from './scenarios.js';
 
 export const DEFAULT_CONNECT_RATE_PER_SEC = 200;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -41,6 +42,12 @@ export interface FleetOptions {
   /** Hands each device an operational certificate up front instead of attesting (tests of other paths). */
   readonly preIssue?: (device: ManufacturedDevice) => Promise<OperationalCertificate>;
   readonly drainTimeoutMs?: number;
+  /** How long an updated component must run cleanly before its update commits (default 30 s). */
+  readonly healthWindowMs?: number;
+  /** First-retry window after a dropped connection (default 20 s). */
+  readonly reconnectSpreadMs?: number;
+  /** A load scenario (see `scenarios.ts`); default `steady`. */
+  readonly scenario?: ScenarioName;
   readonly onProgress?: (progress: FleetProgress) => void;
   readonly signal?: AbortSignal;
 }
@@ -53,7 +60,26 @@ export interface FleetProgress {
   readonly pending: number;
 }
 
+/** One second of a run, for the report's charts. */
+export interface FleetTimelinePoint {
+  /** Seconds since the first device started. */
+  readonly t: number;
+  readonly online: number;
+  readonly attested: number;
+  /** Readings acknowledged in this second. */
+  readonly acknowledged: number;
+  readonly pending: number;
+  /** Publish → PUBACK latency of this second's readings. */
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  /** Counted in this second. */
+  readonly reconnects: number;
+  readonly attestationFailures: number;
+  readonly failureReports: number;
+}
+
 export interface FleetReport {
+  readonly scenario: ScenarioName;
   readonly devices: number;
   readonly devicesConnected: number;
   readonly published: number;
@@ -73,6 +99,9 @@ export interface FleetReport {
   readonly acknowledgedPerSecond: number;
   readonly ackLatencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
   readonly deviceIds: readonly string[];
+  readonly timeline: readonly FleetTimelinePoint[];
+  /** Scenario acts, at seconds since the start. */
+  readonly events: ReadonlyArray<{ readonly t: number; readonly event: string }>;
   /** One device's operational certificate and chain, for inspection (public material only). */
   readonly sampleCertificate?: { readonly deviceId: string; readonly certificatePem: string; readonly chainPem: string };
 }
@@ -104,6 +133,11 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export async function runFleet(options: FleetOptions, env: DeviceEnvironment = realEnvironment): Promise<FleetReport> {
   const devices: EmulatedDevice[] = [];
   const boot = options.boot ?? demoBootState();
+  const scenario = SCENARIOS[options.scenario ?? 'steady'];
+  const apps = options.apps ?? scenario.apps ?? [];
+  const appConfig = { ...scenario.appConfig, ...options.appConfig };
+  let windowLatency = new LatencyRecorder(2_000, env.random);
+  const onAck = (ms: number) => windowLatency.record(ms);
   const manufactured: ManufacturedDevice[] = [];
   for (let i = 0; i < options.devices; i++) {
     if (options.endpoint.kind === 'tls') {
@@ -111,7 +145,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
         throw new Error('a TLS endpoint needs the manufacturer CA and the gateway CA');
       }
       const store = options.stateDir === undefined ? new MemoryStateStore() : new DirectoryStateStore(`${options.stateDir}/${i}`);
-      const made = await manufactureDevice(options.manufacturerCa, { store, firmware: demoFirmware(undefined, options.apps ?? []) });
+      const made = await manufactureDevice(options.manufacturerCa, { store, firmware: demoFirmware(undefined, apps) });
       manufactured.push(made);
       devices.push(
         new EmulatedDevice(
@@ -128,7 +162,12 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
             ratePerSecond: options.ratePerDevice,
             metricsPerReading: options.metricsPerReading,
             os: (sinks) =>
-              new SecureOs(made.security, env, sinks, { appConfig: { ...options.appConfig, ...options.deviceAppConfig?.(i) } }),
+              new SecureOs(made.security, env, sinks, {
+                appConfig: { ...appConfig, ...options.deviceAppConfig?.(i) },
+                ...(options.healthWindowMs === undefined ? {} : { healthWindowMs: options.healthWindowMs }),
+              }),
+            onAck,
+            ...(options.reconnectSpreadMs === undefined ? {} : { reconnectSpreadMs: options.reconnectSpreadMs }),
           },
           env,
         ),
@@ -142,6 +181,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
             endpoint: options.endpoint,
             ratePerSecond: options.ratePerDevice,
             metricsPerReading: options.metricsPerReading,
+            onAck,
           },
           env,
         ),
@@ -158,29 +198,74 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
     acknowledged: devices.reduce((n, d) => n + d.stats.acknowledged, 0),
     pending: devices.reduce((n, d) => n + d.pendingCount, 0),
   });
-  const ticker = setInterval(() => options.onProgress?.(progress()), 1_000);
+  const sum = (pick: (d: EmulatedDevice) => number): number => devices.reduce((n, d) => n + pick(d), 0);
+  const timeline: FleetTimelinePoint[] = [];
+  const events: Array<{ t: number; event: string }> = [];
+  const seconds = () => Math.round((Date.now() - started) / 100) / 10;
+  let last = { acknowledged: 0, reconnects: 0, attestationFailures: 0, failureReports: 0 };
+  const sample = () => {
+    const now = {
+      acknowledged: sum((d) => d.stats.acknowledged),
+      reconnects: sum((d) => d.stats.reconnects),
+      attestationFailures: sum((d) => d.stats.attestationFailures),
+      failureReports: sum((d) => d.stats.failureReportsSent),
+    };
+    timeline.push({
+      t: seconds(),
+      online: devices.filter((d) => d.online).length,
+      attested: devices.filter((d) => d.attested).length,
+      acknowledged: now.acknowledged - last.acknowledged,
+      pending: sum((d) => d.pendingCount),
+      p50Ms: windowLatency.percentile(50),
+      p99Ms: windowLatency.percentile(99),
+      reconnects: now.reconnects - last.reconnects,
+      attestationFailures: now.attestationFailures - last.attestationFailures,
+      failureReports: now.failureReports - last.failureReports,
+    });
+    last = now;
+    windowLatency = new LatencyRecorder(2_000, env.random);
+  };
+  const ticker = setInterval(() => {
+    sample();
+    options.onProgress?.(progress());
+  }, 1_000);
+  let acting: Promise<void> = Promise.resolve();
   try {
-    const connectGapMs = 1000 / (options.connectRatePerSec ?? DEFAULT_CONNECT_RATE_PER_SEC);
+    const connectGapMs =
+      1000 / (options.connectRatePerSec ?? scenario.connectRatePerSec?.(options.devices) ?? DEFAULT_CONNECT_RATE_PER_SEC);
     for (const device of devices) {
       if (options.signal?.aborted === true) break;
       device.start();
-      await sleep(connectGapMs, options.signal);
+      if (connectGapMs >= 1) await sleep(connectGapMs, options.signal);
+      else if (devices.indexOf(device) % 100 === 99) await sleep(0, options.signal);
+    }
+    if (scenario.act !== undefined) {
+      acting = scenario.act({
+        devices,
+        random: env.random,
+        durationMs: options.durationMs,
+        sleep: (ms) => sleep(ms, options.signal),
+        mark: (event) => events.push({ t: seconds(), event }),
+      });
     }
     const remaining = options.durationMs - (Date.now() - started);
     if (remaining > 0) await sleep(remaining, options.signal);
+    await acting;
     const drainTimeout = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     await Promise.all(devices.map((d) => d.stopPublishing(drainTimeout)));
   } finally {
     clearInterval(ticker);
+    sample();
+    await acting.catch(() => undefined);
     await Promise.all(devices.map((d) => d.stop()));
   }
   const durationMs = Date.now() - started;
   const latency = new LatencyRecorder(100_000, env.random);
   for (const device of devices) latency.merge(device.latency);
-  const sum = (pick: (d: EmulatedDevice) => number): number => devices.reduce((n, d) => n + pick(d), 0);
   const acknowledged = sum((d) => d.stats.acknowledged);
   options.onProgress?.(progress());
   return {
+    scenario: scenario.name,
     devices: devices.length,
     devicesConnected: devices.filter((d) => d.stats.everConnected).length,
     published: sum((d) => d.stats.published),
@@ -197,11 +282,13 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
     acknowledgedPerSecond: Math.round((acknowledged / durationMs) * 1000),
     ackLatencyMs: { p50: latency.percentile(50), p95: latency.percentile(95), p99: latency.percentile(99) },
     deviceIds: devices.map((d) => d.deviceId),
-    ...sample(devices),
+    timeline,
+    events,
+    ...sampleCertificate(devices),
   };
 }
 
-function sample(devices: readonly EmulatedDevice[]): Pick<FleetReport, 'sampleCertificate'> {
+function sampleCertificate(devices: readonly EmulatedDevice[]): Pick<FleetReport, 'sampleCertificate'> {
   const device = devices.find((d) => d.operationalCertificate !== undefined);
   const certificate = device?.operationalCertificate;
   if (device === undefined || certificate === undefined) return {};

@@ -20,7 +20,10 @@ export function demoBootState(): BootState {
   };
 }
 
-/** Known-good entries for the demo firmware, with their versions. */
+/** Every sample app (`devices/apps/`), so a demo can install any of them. */
+const SAMPLE_APPS = ['sensor', 'sensor-1.1', 'net-probe'];
+
+/** Known-good entries for the demo firmware and every sample app version, with their versions. */
 export function demoKnownGood(): Array<BootMeasurement & { imageVersion: string }> {
-  return firmwareMeasurements(demoFirmware());
+  return firmwareMeasurements(demoFirmware(undefined, SAMPLE_APPS));
 }

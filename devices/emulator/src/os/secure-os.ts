@@ -50,6 +50,7 @@ export class SecureOs {
   private current: BootResult | undefined;
   private readonly lastDenialReport = new Map<string, number>();
   private readonly bootListeners: Array<(result: BootResult) => void> = [];
+  private powerLossHook: ((state: UpdateState) => void) | undefined;
   private failureSeq: number;
 
   constructor(
@@ -60,10 +61,11 @@ export class SecureOs {
   ) {
     this.flash = new Flash(security.store);
     this.failureSeq = Number(security.store.read(FAILURE_SEQ_ENTRY)?.toString('utf8') ?? '0');
+    this.powerLossHook = options.onUpdateState;
     this.updates = new UpdateAgent(security.store, this.flash, security.fuses, {
       reboot: () => this.boot(),
       healthCheck: (component) => this.healthCheck(component),
-      ...(options.onUpdateState === undefined ? {} : { onState: options.onUpdateState }),
+      onState: (state) => this.powerLossHook?.(state),
     });
   }
 
@@ -105,6 +107,11 @@ export class SecureOs {
     const outcome = await this.updates.apply(fetch, expected);
     this.reportUpdate(outcome);
     return outcome;
+  }
+
+  /** Rehearsals: called on entering each update state; throwing `PowerLoss` cuts the power there. */
+  setPowerLossHook(hook: ((state: UpdateState) => void) | undefined): void {
+    this.powerLossHook = hook;
   }
 
   /** Called after every boot: power-on, reboot, or the update agent's. */

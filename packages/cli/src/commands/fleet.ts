@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runFleet, type FleetReport } from '@rampart/emulator';
+import { renderFleetReportHtml, runFleet, type FleetReport, type ScenarioName } from '@rampart/emulator';
 import { CertificateAuthority } from '@rampart/trust';
 import { PlatformClient } from '../embedded/platform-client.js';
 import { endProgress, print, progressPrinter, type OutputFormat } from '../output.js';
@@ -16,6 +16,19 @@ export interface FleetRunOptions {
   readonly api: string;
   readonly token: string;
   readonly output: OutputFormat;
+  readonly scenario: ScenarioName;
+  /** Where fleet-report.json and fleet-report.html go. */
+  readonly reportDir: string;
+}
+
+/** Writes the JSON report and the HTML page with charts; returns their paths. */
+export async function writeFleetReports(report: FleetReport, dir: string): Promise<{ json: string; html: string }> {
+  await mkdir(dir, { recursive: true });
+  const json = join(dir, 'fleet-report.json');
+  const html = join(dir, 'fleet-report.html');
+  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(html, renderFleetReportHtml(report));
+  return { json, html };
 }
 
 function parseHostPort(text: string): { host: string; port: number } {
@@ -40,6 +53,7 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
     endpoint: { kind: 'tls', host, port, servername: 'localhost' },
     manufacturerCa,
     gatewayCaPem,
+    scenario: options.scenario,
     onProgress: progressPrinter(),
     beforeStart: async (devices) => {
       if (options.token === '') {
@@ -52,7 +66,10 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
     },
   });
   endProgress();
-  const { deviceIds, ...summary } = report;
+  const written = await writeFleetReports(report, options.reportDir);
+  const { deviceIds, timeline, events, ...summary } = report;
+  void timeline;
+  void events;
   print(options.output, { ...summary, deviceIds }, () =>
     [
       `Devices connected  ${report.devicesConnected}/${report.devices}`,
@@ -62,6 +79,8 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
       `Unacknowledged     ${report.unacknowledged}`,
       `Reconnects         ${report.reconnects}`,
       `Ack latency ms     p50 ${report.ackLatencyMs.p50}  p95 ${report.ackLatencyMs.p95}  p99 ${report.ackLatencyMs.p99}`,
+      `Reboots            ${report.reboots}   failure reports ${report.failureReportsSent}`,
+      `Report             ${written.html} (and ${written.json})`,
     ].join('\n'),
   );
   return report.unacknowledged === 0 && report.devicesConnected === report.devices && report.devicesAttested === report.devices ? 0 : 1;

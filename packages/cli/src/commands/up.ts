@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { runFleet, type FleetReport } from '@rampart/emulator';
+import { writeFleetReports } from './fleet.js';
 import { closeOnSignals, createLogger } from '@rampart/service-kit';
 import { startEmbeddedPlatform, type EmbeddedPlatform } from '../embedded/embedded-platform.js';
 import { endProgress, print, progressPrinter, type OutputFormat } from '../output.js';
@@ -132,6 +133,7 @@ export async function up(options: UpOptions): Promise<number> {
     const reportPath = resolve(options.report);
     await mkdir(dirname(reportPath), { recursive: true });
     await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    await writeFleetReports(fleet, dirname(reportPath));
     if (fleet.sampleCertificate !== undefined) {
       // Public material to inspect: openssl verify -x509_strict -purpose sslclient -CAfile <root> -untrusted <chain> <certificate>
       const dir = dirname(reportPath);
