@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SCENARIO_NAMES, demoKnownGood, type ScenarioName } from '@rampart/emulator';
 import { fleetRun } from './commands/fleet.js';
+import { fleetPod } from './commands/fleet-pod.js';
 import { apiCall } from './commands/platform-api.js';
 import { telemetryQuery } from './commands/telemetry.js';
 import { up } from './commands/up.js';
@@ -112,6 +113,13 @@ fleet
       process.exitCode = await fleetRun({ ...o, pkiDir: o.pki, durationMs: o.duration });
     },
   );
+
+fleet
+  .command('pod')
+  .description('Run as an emulator pod: devices configured by the environment (see README, "Emulator pods")')
+  .action(async () => {
+    process.exitCode = await fleetPod(process.env);
+  });
 
 program
   .command('pki')

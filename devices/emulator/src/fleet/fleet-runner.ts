@@ -114,9 +114,23 @@ export const realEnvironment: DeviceEnvironment = {
   connect: (options) => mqtt.connect(options),
 };
 
+/** Timers hold at most 2^31 − 1 ms; a pod that runs "for ever" sleeps in steps of a day. */
+const LONGEST_TIMER_MS = 86_400_000;
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
+    if (signal?.aborted === true) {
+      resolve();
+      return;
+    }
+    let timer: NodeJS.Timeout;
+    const until = Date.now() + ms;
+    const step = () => {
+      const left = until - Date.now();
+      if (left <= 0) resolve();
+      else timer = setTimeout(step, Math.min(left, LONGEST_TIMER_MS));
+    };
+    step();
     signal?.addEventListener('abort', () => {
       clearTimeout(timer);
       resolve();

@@ -1,0 +1,76 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '@rampart/service-kit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fleetPod, ordinalFromHostname } from '../src/commands/fleet-pod.js';
+import { startEmbeddedPlatform, type EmbeddedPlatform } from '../src/embedded/embedded-platform.js';
+
+/**
+ * The emulator pod: configured only by its environment, its devices'
+ * identities kept on the state volume, so a restarted pod comes back as
+ * the same devices — and attests and publishes as them.
+ */
+describe('emulator pod', () => {
+  let dir: string;
+  let platform: EmbeddedPlatform;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rampart-pod-'));
+    platform = await startEmbeddedPlatform(
+      {
+        dataDir: join(dir, 'platform'),
+        databaseUrl: undefined,
+        natsUrl: undefined,
+        busPrefix: '',
+        mqttPort: 0,
+        apiPort: 0,
+        attestationApiPort: 0,
+        gatewayHttpPort: 0,
+        devListenerPort: undefined,
+        deviceRatePerSec: 50,
+      },
+      (service) => createLogger(service, 'silent'),
+    );
+  });
+
+  afterAll(async () => {
+    await platform?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a bad environment and names every bad key', async () => {
+    await expect(fleetPod({ GATEWAY: 'no-port', RATE: 'fast' })).rejects.toThrow(
+      /GATEWAY[\s\S]*MANUFACTURER_CA_CERT_FILE|MANUFACTURER_CA_CERT_FILE[\s\S]*GATEWAY/,
+    );
+  });
+
+  it('keeps its devices across a restart on the same state volume', async () => {
+    const environment = {
+      GATEWAY: `127.0.0.1:${platform.gateway.mqttPort}`,
+      DEVICES_PER_POD: '3',
+      POD_ORDINAL: '2',
+      STATE_DIR: join(dir, 'state'),
+      MANUFACTURER_CA_CERT_FILE: join(platform.pkiDir, 'manufacturer-ca.crt'),
+      MANUFACTURER_CA_KEY_FILE: join(platform.pkiDir, 'manufacturer-ca.key'),
+      GATEWAY_CA_FILE: join(platform.pkiDir, 'platform-ca.crt'),
+      RATE: '2',
+      DURATION_MS: '2500',
+      ATTESTATION_API: platform.attestation.url,
+      TENANT_TOKEN: platform.tenant.adminToken,
+      REPORT_DIR: join(dir, 'reports'),
+    };
+    const report = async () =>
+      JSON.parse(await readFile(join(dir, 'reports', 'pod-2', 'fleet-report.json'), 'utf8')) as { deviceIds: string[] };
+    expect(await fleetPod(environment)).toBe(0);
+    const first = (await report()).deviceIds;
+    expect(await fleetPod(environment)).toBe(0);
+    expect((await report()).deviceIds).toEqual(first);
+    expect(first).toHaveLength(3);
+  });
+
+  it('takes its ordinal from a StatefulSet host name', () => {
+    expect(ordinalFromHostname('rampart-fleet-7')).toBe(7);
+    expect(ordinalFromHostname('laptop')).toBe(0);
+  });
+});
