@@ -5,6 +5,7 @@ const BENCHMARKS = {
   'gateway-throughput': () => import('./gateway-throughput.js'),
   'telemetry-ingest': () => import('./telemetry-ingest.js'),
   'attestation-throughput': () => import('./attestation-throughput.js'),
+  'fleet-scale': () => import('./fleet-scale.js'),
 };
 
 const wanted = process.argv[2];

@@ -46,6 +46,7 @@ export class IngestService {
   private readonly poisonCounter: Counter;
   private readonly failedCounter: Counter;
   private readonly batchSeconds: Histogram;
+  private readonly lagSeconds: Histogram;
 
   constructor(
     private readonly bus: MessageBus,
@@ -62,6 +63,11 @@ export class IngestService {
       description: 'Batches that failed and were redelivered',
     });
     this.batchSeconds = meter.createHistogram('rampart_telemetry_batch_seconds', { description: 'Time to commit one batch', unit: 's' });
+    this.lagSeconds = meter.createHistogram('rampart_telemetry_ingest_lag_seconds', {
+      description: "From a reading's timestamp (the device's publish) to its commit: the pipeline's lag",
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] },
+    });
     this.writers = Array.from({ length: settings.concurrency }, () => Promise.resolve());
   }
 
@@ -167,6 +173,8 @@ export class IngestService {
       this.readingsCounter.add(result.readings);
       this.rowsCounter.add(result.rows);
       this.batchSeconds.record((performance.now() - started) / 1000);
+      const committedAt = Date.now();
+      for (const reading of readings) this.lagSeconds.record(Math.max(0, committedAt - reading.ts) / 1000);
     } catch (error) {
       this.counters.failedBatches++;
       this.failedCounter.add(1);
