@@ -21,6 +21,8 @@ export const MAX_PENDING_FAILURES = 256;
 /** Each start of a device takes a new block of telemetry sequence numbers this large. */
 const SEQ_EPOCH = 2 ** 32;
 const SEQ_EPOCH_ENTRY = 'telemetry-epoch';
+/** How long a device waits for its attestation verdict before it reconnects and tries again. */
+export const ATTESTATION_TIMEOUT_MS = 30_000;
 const KEEPALIVE_S = 60;
 
 export type ConnectFn = (options: IClientOptions) => MqttClient;
@@ -89,6 +91,7 @@ export interface DeviceStats {
   attestationFailures: number;
   lastAttestationReasons: readonly string[];
   reboots: number;
+  attestationTimeouts: number;
   failureReportsSent: number;
   failureReportsDropped: number;
 }
@@ -131,6 +134,7 @@ export class EmulatedDevice {
     attestationFailures: 0,
     lastAttestationReasons: [],
     reboots: 0,
+    attestationTimeouts: 0,
     failureReportsSent: 0,
     failureReportsDropped: 0,
   };
@@ -138,6 +142,7 @@ export class EmulatedDevice {
   private readonly failures: Array<{ readonly report: DeviceFailureReport; inFlight: boolean }> = [];
   private operational: OperationalCertificate | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
+  private attestTimer: NodeJS.Timeout | undefined;
   /** Which certificate the current connection uses. */
   private credential: 'identity' | 'operational' = 'identity';
   readonly latency: LatencyRecorder;
@@ -301,10 +306,18 @@ export class EmulatedDevice {
       this.attempt = 0;
       this.spreading = false;
       this.stats.everConnected = true;
-      if (endpoint.kind === 'tls') client.subscribe(attestResponseTopic(this.options.deviceId), { qos: 1 });
       this.sendFailures();
-      if (this.credential === 'identity') this.requestAttestation();
-      else this.resendPending();
+      if (endpoint.kind !== 'tls') {
+        this.resendPending();
+        return;
+      }
+      // Ask only once the response topic is subscribed: an answer published
+      // before the broker has the subscription would be lost.
+      client.subscribe(attestResponseTopic(this.options.deviceId), { qos: 1 }, (error) => {
+        if (this.client !== client || error) return;
+        if (this.credential === 'identity') this.requestAttestation();
+        else this.resendPending();
+      });
     });
     client.on('message', (topic, payload) => {
       if (this.client === client && topic === attestResponseTopic(this.options.deviceId)) this.onAttestResponse(payload);
@@ -313,8 +326,21 @@ export class EmulatedDevice {
     client.on('error', () => this.onConnectionLost(client));
   }
 
+  /**
+   * Asks for a nonce. If no verdict comes within `ATTESTATION_TIMEOUT_MS` (a
+   * message shed under load, a service restart), the device drops the
+   * connection and tries again with backoff rather than waiting for ever.
+   */
   private requestAttestation(): void {
-    this.client?.publish(deviceTopic(this.options.deviceId, 'attestRequest'), '{}', { qos: 1 });
+    const client = this.client;
+    if (client === undefined) return;
+    this.env.clearTimer(this.attestTimer);
+    this.attestTimer = this.env.setTimer(() => {
+      if (this.client !== client) return;
+      this.stats.attestationTimeouts++;
+      client.emit('close');
+    }, ATTESTATION_TIMEOUT_MS);
+    client.publish(deviceTopic(this.options.deviceId, 'attestRequest'), '{}', { qos: 1 });
   }
 
   /** Nonce → signed evidence; verdict → keep the certificate and move to it. */
@@ -332,6 +358,7 @@ export class EmulatedDevice {
       this.client?.publish(deviceTopic(this.options.deviceId, 'attestEvidence'), JSON.stringify(evidence), { qos: 1 });
       return;
     }
+    this.env.clearTimer(this.attestTimer);
     const verdict = response.type === 'verdict' ? response.verdict : { pass: false as const, reasons: [response.code] };
     if (!verdict.pass) {
       this.stats.attestationFailures++;
@@ -500,6 +527,7 @@ export class EmulatedDevice {
     this.env.clearTimer(this.publishTimer);
     this.env.clearTimer(this.reconnectTimer);
     this.env.clearTimer(this.renewTimer);
+    this.env.clearTimer(this.attestTimer);
     this.state = 'stopped';
     this.os?.shutdown();
     const client = this.client;

@@ -93,6 +93,8 @@ export interface FleetReport {
   /** Devices that hold an operational certificate at the end. */
   readonly devicesAttested: number;
   readonly attestationFailures: number;
+  /** Attestations that got no verdict in time (the device reconnected and tried again). */
+  readonly attestationTimeouts: number;
   readonly reboots: number;
   readonly failureReportsSent: number;
   readonly durationMs: number;
@@ -290,6 +292,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
     connectFailures: sum((d) => d.stats.connectFailures),
     devicesAttested: devices.filter((d) => d.attested).length,
     attestationFailures: sum((d) => d.stats.attestationFailures),
+    attestationTimeouts: sum((d) => d.stats.attestationTimeouts),
     reboots: sum((d) => d.stats.reboots),
     failureReportsSent: sum((d) => d.stats.failureReportsSent),
     durationMs,
