@@ -154,7 +154,8 @@ async function step(p, dir, devices) {
   const result = await child('fleet-child.js', {
     FLEET_DEVICES: String(devices),
     FLEET_RATE: String(RATE),
-    FLEET_DURATION_MS: String(STEP_SECONDS * 1000),
+    // Time for the connect-and-attest storm (generously, 4x the connect ramp), then the steady window.
+    FLEET_DURATION_MS: String(Math.round((4 * devices) / CONNECT_RATE + STEP_SECONDS) * 1000),
     FLEET_GATEWAY_PORT: String(p.gateway.line.port),
     FLEET_PKI_DIR: join(dir, 'pki'),
     FLEET_CONNECT_RATE: String(CONNECT_RATE),
@@ -190,6 +191,8 @@ async function step(p, dir, devices) {
     connected: r.devicesConnected,
     attested: r.devicesAttested,
     attestationFailures: r.attestationFailures,
+    attestationTimeouts: r.attestationTimeouts,
+    allAttestedAfterS: result.attestedAfterS,
     published: r.published,
     acknowledged: r.acknowledged,
     stored,

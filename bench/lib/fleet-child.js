@@ -44,9 +44,10 @@ const report = await runFleet({
   },
 });
 const { timeline, events, sampleCertificate, ...summary } = report;
-void timeline;
 void events;
+// When the whole fleet first held operational certificates: the end of the connect-and-attest storm.
+const attestedAt = timeline.find((p) => p.attested === devices)?.t ?? null;
 void sampleCertificate;
 process.stdout.write(
-  `${JSON.stringify({ report: summary, memory: { rssBefore, rssHeld: rssHeld ?? null, heldAtMs: heldAtMs ?? null, bytesPerDevice: rssHeld === undefined ? null : Math.round((rssHeld - rssBefore) / devices) } })}\n`,
+  `${JSON.stringify({ report: summary, attestedAfterS: attestedAt, memory: { rssBefore, rssHeld: rssHeld ?? null, heldAtMs: heldAtMs ?? null, bytesPerDevice: rssHeld === undefined ? null : Math.round((rssHeld - rssBefore) / devices) } })}\n`,
 );

@@ -14,6 +14,9 @@ export interface AppHost {
   sign(data: Uint8Array): Buffer;
   /** An app's exit, crash, watchdog kill or denied call. */
   report(event: AppEvent): void;
+  /** The app's persistent storage (sealed by the OS); survives app restarts and reboots. */
+  loadStorage(app: string): Record<string, string>;
+  saveStorage(app: string, entries: Record<string, string>): void;
 }
 
 export type AppEvent =
@@ -110,6 +113,10 @@ export class AppInstance {
     this.file = `${image.manifest.component}@${this.version}`;
     this.restartDelay = options.restartDelayMs;
     firewall.allow(this.name, this.capabilities.allowedHosts);
+    for (const [k, v] of Object.entries(host.loadStorage(this.name))) {
+      this.storage.set(k, v);
+      this.storageUsed += byteLength(k, v);
+    }
   }
 
   start(): void {
@@ -189,6 +196,7 @@ export class AppInstance {
             throw deny('storage', `write ${k} (quota ${this.capabilities.storageQuotaBytes} bytes)`);
           this.storage.set(k, v);
           this.storageUsed = next;
+          this.host.saveStorage(this.name, Object.fromEntries(this.storage));
         },
       }),
       auth: Object.freeze({

@@ -268,6 +268,36 @@ describe('secure boot and the secure OS', () => {
       os.shutdown();
     });
 
+    it('keeps app storage sealed across reboots, within the quota; a write over it is EPERM', async () => {
+      const { store, security } = manufacture();
+      const counter = signers.apps.sign(
+        {
+          component: 'app:sensor',
+          version: '7.0.0',
+          securityVersion: 1,
+          hardware: DEMO_HARDWARE,
+          capabilities: { allowedHosts: [], telemetry: true, storageQuotaBytes: 64, deviceAuth: false },
+        },
+        Buffer.from(`
+          const boots = Number(rampart.storage.get('boots') ?? 0) + 1;
+          rampart.storage.set('boots', String(boots));
+          let refused = 0;
+          try { rampart.storage.set('blob', 'x'.repeat(100)); } catch (e) { if (e.code === 'EPERM') refused = 1; }
+          rampart.telemetry.publish({ boots, refused });`),
+      );
+      new Flash(store).write('app:sensor', 'a', counter);
+      for (let i = 0; i < 2; i++) {
+        const { os, booted } = powerOn(security);
+        await booted;
+        os.shutdown();
+      }
+      expect(telemetry.map((t) => t.metrics)).toEqual([
+        { 'sensor.boots': 1, 'sensor.refused': 1 },
+        { 'sensor.boots': 2, 'sensor.refused': 1 },
+      ]);
+      expect(store.read('app-storage.sensor')!.includes(Buffer.from('boots'))).toBe(false);
+    });
+
     it('keeps a device identity across a power cycle on the same store', () => {
       const { store, security } = manufacture();
       const again = new SecuritySubsystem(store);

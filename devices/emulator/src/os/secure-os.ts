@@ -150,6 +150,8 @@ export class SecureOs {
           publishTelemetry: (appName, metrics) => this.sinks.telemetry(appName, metrics),
           sign: (data) => this.security.sign(data),
           report: (event) => this.onAppEvent(event),
+          loadStorage: (appName) => this.loadAppStorage(appName),
+          saveStorage: (appName, entries) => this.saveAppStorage(appName, entries),
         },
         this.firewall,
         this.options.appConfig?.[name] ?? {},
@@ -159,6 +161,17 @@ export class SecureOs {
       app.start();
     }
     return result;
+  }
+
+  /** App storage is sealed: readable only on this device, and only by the OS for that app. */
+  private loadAppStorage(app: string): Record<string, string> {
+    const sealed = this.security.store.read(`app-storage.${app}`);
+    if (sealed === undefined) return {};
+    return JSON.parse(this.security.sealed.unseal(`app:${app}`, sealed).toString('utf8')) as Record<string, string>;
+  }
+
+  private saveAppStorage(app: string, entries: Record<string, string>): void {
+    this.security.store.write(`app-storage.${app}`, this.security.sealed.seal(`app:${app}`, Buffer.from(JSON.stringify(entries))));
   }
 
   private notifyBoot(result: BootResult): void {
