@@ -28,7 +28,7 @@ const report = await runFleet({
   gatewayCaPem: await readFile(join(pkiDir, 'platform-ca.crt'), 'utf8'),
   connectRatePerSec: Number(e.FLEET_CONNECT_RATE),
   onProgress: (p) => {
-    if (rssHeld === undefined && p.online === devices) {
+    if (rssHeld === undefined && p.attested === devices) {
       rssHeld = rss();
       heldAtMs = p.elapsedMs;
     }

@@ -95,7 +95,7 @@ describe('distributed mode: kill the telemetry service mid-stream', () => {
     });
     processes.push(gateway.process);
 
-    let progress: FleetProgress = { elapsedMs: 0, online: 0, published: 0, acknowledged: 0, pending: 0 };
+    let progress: FleetProgress = { elapsedMs: 0, online: 0, attested: 0, published: 0, acknowledged: 0, pending: 0 };
     const fleet: Promise<FleetReport> = runFleet({
       devices: 40,
       ratePerDevice: 20,

@@ -6,7 +6,7 @@ export type OutputFormat = 'text' | 'json';
 export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (p: FleetProgress) => void {
   if (!stream.isTTY) return () => undefined;
   return (p) => {
-    const line = `  ${(p.elapsedMs / 1000).toFixed(0)}s  online ${p.online}  published ${p.published}  acknowledged ${p.acknowledged}  pending ${p.pending}`;
+    const line = `  ${(p.elapsedMs / 1000).toFixed(0)}s  online ${p.online}  attested ${p.attested}  published ${p.published}  acknowledged ${p.acknowledged}  pending ${p.pending}`;
     stream.write(`\r${line.padEnd(90)}`);
   };
 }

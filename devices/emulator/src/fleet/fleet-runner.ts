@@ -55,6 +55,8 @@ export interface FleetOptions {
 export interface FleetProgress {
   readonly elapsedMs: number;
   readonly online: number;
+  /** Devices holding an operational certificate. */
+  readonly attested: number;
   readonly published: number;
   readonly acknowledged: number;
   readonly pending: number;
@@ -210,6 +212,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
   const progress = (): FleetProgress => ({
     elapsedMs: Date.now() - started,
     online: devices.filter((d) => d.online).length,
+    attested: devices.filter((d) => d.attested).length,
     published: devices.reduce((n, d) => n + d.stats.published, 0),
     acknowledged: devices.reduce((n, d) => n + d.stats.acknowledged, 0),
     pending: devices.reduce((n, d) => n + d.pendingCount, 0),
