@@ -42,6 +42,12 @@ export type DeviceFailureReport = z.infer<typeof DeviceFailureReportSchema>;
 
 /** A failure report as the gateway puts it on the FAILURES stream. */
 export const ReceivedFailureReportSchema = z
-  .object({ deviceId: z.string(), receivedAt: z.number().int(), report: DeviceFailureReportSchema })
+  .object({
+    deviceId: z.string(),
+    /** The tenant named by the device's operational certificate; null for a device on its manufacturer identity. */
+    tenantId: z.string().nullable(),
+    receivedAt: z.number().int(),
+    report: DeviceFailureReportSchema,
+  })
   .strict();
 export type ReceivedFailureReport = z.infer<typeof ReceivedFailureReportSchema>;

@@ -68,7 +68,7 @@ describe('gateway', () => {
 
   describe('failure reports', () => {
     it('puts a valid report on the FAILURES stream under the certified device id; refuses a malformed or lying one', async () => {
-      const stored: Array<{ deviceId: string; report: { seq: number; kind: string } }> = [];
+      const stored: Array<{ deviceId: string; tenantId: string | null; report: { seq: number; kind: string } }> = [];
       const consumer = await gw.bus.consumeDurable(
         {
           stream: Stream.failures.name,
@@ -108,6 +108,8 @@ describe('gateway', () => {
         await waitFor(() => stored.some((r) => r.deviceId === device.id), { describe: 'report stored' });
         await new Promise((r) => setTimeout(r, 200));
         expect(stored.filter((r) => r.deviceId === device.id).map((r) => r.report.seq)).toEqual([1]);
+        // The tenant comes from the operational certificate, like the device id.
+        expect(stored.find((r) => r.deviceId === device.id)?.tenantId).toBe('test');
         expect(gw.totals.denials['malformed_payload']).toBe(refusedBefore + 2);
         await client.endAsync();
       } finally {

@@ -38,7 +38,7 @@ export class FailureBridge {
     });
   }
 
-  async forward(deviceId: string, payload: Buffer): Promise<FailureOutcome> {
+  async forward(deviceId: string, tenantId: string | null, payload: Buffer): Promise<FailureOutcome> {
     if (payload.length > MAX_FAILURE_REPORT_BYTES) {
       return { kind: 'rejected', reason: DenialReason.malformedPayload, detail: `report over ${MAX_FAILURE_REPORT_BYTES} bytes` };
     }
@@ -52,7 +52,7 @@ export class FailureBridge {
     if (!parsed.success) {
       return { kind: 'rejected', reason: DenialReason.malformedPayload, detail: parsed.error.issues[0]?.message ?? 'invalid' };
     }
-    const message: ReceivedFailureReport = { deviceId, receivedAt: this.clock.now(), report: parsed.data };
+    const message: ReceivedFailureReport = { deviceId, tenantId, receivedAt: this.clock.now(), report: parsed.data };
     await this.bus.publishDurable(Subject.failuresReportReceived, encodeJson(message), { msgId: `${deviceId}:${parsed.data.seq}` });
     return { kind: 'stored' };
   }

@@ -53,6 +53,8 @@ interface ConnectionInfo {
   readonly certifiedId: string | undefined;
   readonly listener: 'tls' | 'dev';
   readonly credential: DeviceCredential;
+  /** From the operational certificate; null on the manufacturer identity or the dev listener. */
+  readonly tenantId: string | null;
   readonly remoteAddress: string;
   bucket?: TokenBucket;
   /** One attestation message in flight per connection. */
@@ -209,6 +211,7 @@ export class MqttGateway {
     this.track(socket);
     let certifiedId: string;
     let credential: DeviceCredential;
+    let tenantId: string | null = null;
     try {
       const certificate = socket.getPeerX509Certificate();
       certifiedId = deviceIdFromVerifiedCertificate(certificate);
@@ -216,7 +219,7 @@ export class MqttGateway {
         ? 'identity'
         : 'operational';
       if (credential === 'operational' && certificate !== undefined) {
-        const tenantId = tenantOfOperationalCertificate(certificate, certificate.issuerCertificate, this.platformRoots);
+        tenantId = tenantOfOperationalCertificate(certificate, certificate.issuerCertificate, this.platformRoots);
         if (this.allowedTenants !== undefined && !this.allowedTenants.has(tenantId)) {
           throw new PeerIdentityError(`tenant ${tenantId} is not served by this gateway`, 'wrong_tenant');
         }
@@ -229,7 +232,7 @@ export class MqttGateway {
       return;
     }
     this.logger.debug({ deviceId: certifiedId, credential, resumed: socket.isSessionReused() }, 'device certificate accepted');
-    this.handle(socket, { certifiedId, listener: 'tls', credential, remoteAddress: socket.remoteAddress ?? '', attesting: false });
+    this.handle(socket, { certifiedId, listener: 'tls', credential, tenantId, remoteAddress: socket.remoteAddress ?? '', attesting: false });
   }
 
   private acceptDev(socket: Socket): void {
@@ -239,6 +242,7 @@ export class MqttGateway {
       certifiedId: undefined,
       listener: 'dev',
       credential: 'operational',
+      tenantId: null,
       remoteAddress: socket.remoteAddress ?? '',
       attesting: false,
     });
@@ -369,7 +373,7 @@ export class MqttGateway {
           callback(null);
           return;
         }
-        if (kind === 'failures') this.bridgeFailure(client, packet, callback);
+        if (kind === 'failures') this.bridgeFailure(client, info.tenantId, packet, callback);
         else this.bridgeTelemetry(client, packet, callback);
       },
       (error: unknown) => callback(error as Error),
@@ -469,9 +473,9 @@ export class MqttGateway {
   }
 
   /** Like telemetry: PUBACK only once the FAILURES stream holds the report. */
-  private bridgeFailure(client: Client, packet: PublishPacket, callback: (error?: Error | null) => void): void {
+  private bridgeFailure(client: Client, tenantId: string | null, packet: PublishPacket, callback: (error?: Error | null) => void): void {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    this.failures.forward(client.id, payload).then(
+    this.failures.forward(client.id, tenantId, payload).then(
       (outcome) => {
         this.admission.release();
         if (outcome.kind === 'rejected') {
