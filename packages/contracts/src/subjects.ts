@@ -28,6 +28,10 @@ export const Subject = {
   attestationVerdictFailed: 'attestation.verdict.failed',
   /** JetStream: a device's failure report, with the id its certificate proves (gateway → failures). */
   failuresReportReceived: 'failures.report.received',
+  /** Broadcast: a failure bucket was seen for the first time (alerting). */
+  failuresBucketCreated: 'failures.bucket.created',
+  /** Request/reply: is a new version's crash rate worse than its baseline's? (rollout health gates) */
+  failuresHealthCompare: 'failures.health.compare',
   /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */
   attestationRevocationsList: 'attestation.revocations.list',
 } as const;
@@ -45,6 +49,8 @@ export const Stream = {
 export const Durable = {
   telemetryIngest: 'telemetry-ingest',
   attestationKnownGood: 'attestation-known-good',
+  failuresIngest: 'failures-ingest',
+  failuresAttestation: 'failures-attestation',
 } as const;
 
 /** Queue groups: one per service, so each request is answered by one replica. */
@@ -52,6 +58,7 @@ export const QueueGroup = {
   telemetry: 'telemetry',
   gateway: 'gateway',
   attestation: 'attestation',
+  failures: 'failures',
 } as const;
 
 export function withPrefix(prefix: string, subject: string): string {

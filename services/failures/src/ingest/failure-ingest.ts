@@ -1,0 +1,211 @@
+import type { Counter, Meter } from '@opentelemetry/api';
+import {
+  AttestationFailedEventSchema,
+  Durable,
+  ReceivedFailureReportSchema,
+  Stream,
+  Subject,
+  type AttestationFailedEvent,
+  type ReceivedFailureReport,
+} from '@rampart/contracts';
+import { decodeJson, encodeJson, type Clock, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
+import type { DeviceRateLimiter } from './device-rate-limiter.js';
+import type { FailureRow, FailuresRepository } from './failures.repository.js';
+import { bucketSignature, bucketTitle } from './signature.js';
+
+export interface FailureIngestSettings {
+  readonly batchSize: number;
+  readonly flushMs: number;
+  readonly maxAckPending: number;
+  readonly ackWaitMs: number;
+  readonly retryDelayMs: number;
+}
+
+/**
+ * Failure reports from the FAILURES stream (devices, via the gateway) and
+ * attestation refusals from ATTESTATION_EVENTS → validated, rate-limited per
+ * device, bucketed, and stored in batches; each stream message is
+ * acknowledged only after its batch commits. A message that can never be
+ * stored is terminated and counted, never stored half-parsed.
+ */
+export class FailureIngest {
+  private subscriptions: Closable[] = [];
+  private pending: Array<{ message: DurableMessage; row: FailureRow | undefined; deviceId: string }> = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly stored: Counter;
+  private readonly refused: Counter;
+  private readonly dropped: Counter;
+  private readonly bucketsCreated: Counter;
+  readonly counters = { stored: 0, refused: 0, dropped: 0, redelivered: 0, failedBatches: 0 };
+
+  constructor(
+    private readonly bus: MessageBus,
+    private readonly repository: FailuresRepository,
+    private readonly limiter: DeviceRateLimiter,
+    private readonly settings: FailureIngestSettings,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    meter: Meter,
+  ) {
+    this.stored = meter.createCounter('rampart_failures_reports_stored_total', { description: 'Failure reports stored' });
+    this.refused = meter.createCounter('rampart_failures_reports_refused_total', { description: 'Failure reports refused, by reason' });
+    this.dropped = meter.createCounter('rampart_failures_reports_dropped_total', {
+      description: 'Failure reports over a device rate limit',
+    });
+    this.bucketsCreated = meter.createCounter('rampart_failures_buckets_created_total', { description: 'New failure buckets' });
+  }
+
+  async start(): Promise<void> {
+    for (const stream of [Stream.failures, Stream.attestation]) {
+      await this.bus.ensureStream({
+        name: stream.name,
+        subjects: stream.subjects,
+        maxAgeMs: 7 * 86_400_000,
+        duplicateWindowMs: 10 * 60_000,
+      });
+    }
+    const common = { maxAckPending: this.settings.maxAckPending, ackWaitMs: this.settings.ackWaitMs };
+    this.subscriptions.push(
+      await this.bus.consumeDurable(
+        { stream: Stream.failures.name, durable: Durable.failuresIngest, filterSubject: Subject.failuresReportReceived, ...common },
+        (m) => this.receive(m, 'device'),
+      ),
+      await this.bus.consumeDurable(
+        {
+          stream: Stream.attestation.name,
+          durable: Durable.failuresAttestation,
+          filterSubject: Subject.attestationVerdictFailed,
+          ...common,
+        },
+        (m) => this.receive(m, 'attestation'),
+      ),
+    );
+  }
+
+  private receive(message: DurableMessage, source: 'device' | 'attestation'): void {
+    let row: FailureRow;
+    try {
+      row =
+        source === 'device'
+          ? this.fromDevice(ReceivedFailureReportSchema.parse(decodeJson(message.data)))
+          : this.fromAttestation(AttestationFailedEventSchema.parse(decodeJson(message.data)));
+    } catch (error) {
+      this.counters.refused++;
+      this.refused.add(1, { reason: 'malformed' });
+      this.logger.warn(
+        { subject: message.subject, streamSequence: message.streamSequence, err: (error as Error).message },
+        'failure report refused: malformed',
+      );
+      message.term();
+      return;
+    }
+    const redelivered = message.deliveryCount > 1;
+    if (redelivered) this.counters.redelivered++;
+    // A redelivered message was already admitted once (here or on a replica that died); taking again would count it twice.
+    const admitted = redelivered || this.limiter.tryTake(row.deviceId, this.clock.now());
+    this.pending.push({ message, row: admitted ? row : undefined, deviceId: row.deviceId });
+    if (this.pending.length >= this.settings.batchSize) this.schedule(0);
+    else if (this.timer === undefined) this.schedule(this.settings.flushMs);
+  }
+
+  private fromDevice(received: ReceivedFailureReport): FailureRow {
+    const r = received.report;
+    const base = {
+      tenantId: received.tenantId,
+      kind: r.kind,
+      component: r.component,
+      version: r.version,
+      exitCode: r.exitCode,
+      signal: r.signal,
+      message: r.message,
+      frames: r.frames,
+    };
+    return {
+      ...base,
+      // The device id is the one the gateway certified, never one a device wrote.
+      reportKey: `${received.deviceId}:${r.seq}`,
+      deviceId: received.deviceId,
+      uptimeMs: r.uptimeMs ?? null,
+      detail: r.detail ?? null,
+      occurredAt: Math.min(r.at, received.receivedAt),
+      receivedAt: received.receivedAt,
+      bucket: bucketSignature(base),
+      title: bucketTitle(base),
+    };
+  }
+
+  private fromAttestation(event: AttestationFailedEvent): FailureRow {
+    const base = {
+      tenantId: event.tenantId,
+      kind: 'attestation-failure',
+      component: 'attestation',
+      version: '',
+      exitCode: null,
+      signal: null,
+      message: event.reasons.join(', '),
+      frames: [],
+    };
+    return {
+      ...base,
+      reportKey: `attestation:${event.id}`,
+      deviceId: event.deviceId,
+      uptimeMs: null,
+      detail: { reasons: event.reasons.join(',') },
+      occurredAt: event.at,
+      receivedAt: event.at,
+      bucket: bucketSignature(base),
+      title: bucketTitle(base),
+    };
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const taken = this.pending.splice(0, this.settings.batchSize);
+      if (this.pending.length > 0) this.schedule(this.pending.length >= this.settings.batchSize ? 0 : this.settings.flushMs);
+      // One writer: bucket rows are updated in place, and one writer never deadlocks with itself.
+      this.writing = this.writing.then(() => this.write(taken));
+    }, delayMs);
+  }
+
+  private async write(taken: Array<{ message: DurableMessage; row: FailureRow | undefined; deviceId: string }>): Promise<void> {
+    if (taken.length === 0) return;
+    const rows = taken.flatMap((t) => (t.row === undefined ? [] : [t.row]));
+    const dropped = new Map<string, number>();
+    for (const t of taken) if (t.row === undefined) dropped.set(t.deviceId, (dropped.get(t.deviceId) ?? 0) + 1);
+    try {
+      const result = await this.repository.storeBatch(rows, dropped);
+      for (const t of taken) t.message.ack();
+      const droppedCount = taken.length - rows.length;
+      this.counters.stored += result.stored;
+      this.counters.dropped += droppedCount;
+      this.stored.add(result.stored);
+      if (droppedCount > 0) this.dropped.add(droppedCount);
+      for (const bucket of result.newBuckets) {
+        this.bucketsCreated.add(1);
+        await this.bus
+          .broadcast(Subject.failuresBucketCreated, encodeJson(bucket))
+          .catch((error: unknown) => this.logger.warn({ err: error, signature: bucket.signature }, 'new bucket not announced'));
+      }
+    } catch (error) {
+      this.counters.failedBatches++;
+      this.logger.error({ err: error, messages: taken.length }, 'failure batch not stored; it will be redelivered');
+      for (const t of taken) t.message.nak(this.settings.retryDelayMs);
+    }
+  }
+
+  /** Stops taking messages and writes what it holds. */
+  async stop(): Promise<void> {
+    for (const s of this.subscriptions) await s.close();
+    this.subscriptions = [];
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      const taken = this.pending.splice(0);
+      this.writing = this.writing.then(() => this.write(taken));
+    }
+    await this.writing;
+  }
+}

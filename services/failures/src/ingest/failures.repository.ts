@@ -1,0 +1,148 @@
+import type { DataSource } from 'typeorm';
+
+/** One report, normalised from either source, ready to store. */
+export interface FailureRow {
+  /** Idempotency key: `<deviceId>:<seq>` for device reports, `attestation:<eventId>` for refusals. */
+  readonly reportKey: string;
+  readonly deviceId: string;
+  readonly tenantId: string | null;
+  readonly kind: string;
+  readonly component: string;
+  readonly version: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly message: string;
+  readonly frames: ReadonlyArray<{ function: string; file: string; line: number; column: number }>;
+  readonly uptimeMs: number | null;
+  readonly detail: Record<string, unknown> | null;
+  readonly occurredAt: number;
+  readonly receivedAt: number;
+  readonly bucket: string;
+  readonly title: string;
+}
+
+export interface StoredBatch {
+  /** Reports newly stored (a redelivered one is not counted again). */
+  readonly stored: number;
+  /** Buckets this batch created. */
+  readonly newBuckets: ReadonlyArray<{ signature: string; tenantId: string | null; title: string }>;
+}
+
+/** All SQL of the failures service. */
+export class FailuresRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async ping(): Promise<void> {
+    await this.dataSource.query('SELECT 1');
+  }
+
+  /**
+   * Stores a batch in one statement (one round trip, atomic): the reports
+   * not seen before, their buckets' counts and distinct devices, and what
+   * rate limiting dropped per device. A report stored earlier (redelivery)
+   * changes nothing, so counts are exact however often a batch is retried.
+   */
+  async storeBatch(rows: readonly FailureRow[], dropped: ReadonlyMap<string, number>): Promise<StoredBatch> {
+    const input = rows.map((r) => ({
+      report_key: r.reportKey,
+      device_id: r.deviceId,
+      tenant_id: r.tenantId,
+      kind: r.kind,
+      component: r.component,
+      version: r.version,
+      exit_code: r.exitCode,
+      signal: r.signal,
+      message: r.message,
+      frames: r.frames,
+      uptime_ms: r.uptimeMs,
+      detail: r.detail,
+      occurred_at: new Date(r.occurredAt).toISOString(),
+      received_at: new Date(r.receivedAt).toISOString(),
+      bucket: r.bucket,
+      title: r.title,
+    }));
+    const result: Array<{
+      signature: string | null;
+      tenant_id: string | null;
+      title: string | null;
+      created: boolean | null;
+      stored: string;
+    }> = await this.dataSource.query(
+      `WITH input AS (
+           SELECT DISTINCT ON (report_key) * FROM jsonb_to_recordset($1::jsonb) AS r(
+             report_key text, device_id text, tenant_id text, kind text, component text, version text, exit_code integer,
+             signal text, message text, frames jsonb, uptime_ms bigint, detail jsonb, occurred_at timestamptz,
+             received_at timestamptz, bucket text, title text)
+         ), stored AS (
+           INSERT INTO failures.reports (report_key, device_id, tenant_id, kind, component, version, exit_code, signal, message,
+                                         frames, uptime_ms, detail, occurred_at, received_at, bucket)
+           SELECT report_key, device_id, tenant_id, kind, component, version, exit_code, signal, message,
+                  frames, uptime_ms, detail, occurred_at, received_at, bucket FROM input
+           ON CONFLICT (report_key) DO NOTHING
+           RETURNING report_key, bucket, device_id, occurred_at
+         ), new_devices AS (
+           INSERT INTO failures.bucket_devices (signature, device_id)
+           SELECT DISTINCT bucket, device_id FROM stored
+           ON CONFLICT DO NOTHING
+           RETURNING signature
+         ), per_bucket AS (
+           SELECT s.bucket, min(s.occurred_at) AS first_seen, max(s.occurred_at) AS last_seen, count(*) AS reports,
+                  (SELECT count(*) FROM new_devices d WHERE d.signature = s.bucket) AS devices
+             FROM stored s GROUP BY s.bucket
+         ), buckets AS (
+           INSERT INTO failures.buckets (signature, tenant_id, kind, component, version, exit_code, signal, title, first_seen, last_seen, reports, devices)
+           SELECT p.bucket, i.tenant_id, i.kind, i.component, i.version, i.exit_code, i.signal, i.title, p.first_seen, p.last_seen, p.reports, p.devices
+             FROM per_bucket p JOIN LATERAL (SELECT * FROM input WHERE input.bucket = p.bucket LIMIT 1) i ON true
+           ON CONFLICT (signature) DO UPDATE SET
+             first_seen = least(failures.buckets.first_seen, excluded.first_seen),
+             last_seen = greatest(failures.buckets.last_seen, excluded.last_seen),
+             reports = failures.buckets.reports + excluded.reports,
+             devices = failures.buckets.devices + excluded.devices
+           RETURNING signature, tenant_id, title, (xmax = 0) AS created
+         ), drops AS (
+           INSERT INTO failures.dropped (device_id, dropped, last_dropped_at)
+           SELECT key, value::bigint, now() FROM jsonb_each_text($2::jsonb)
+           ON CONFLICT (device_id) DO UPDATE SET dropped = failures.dropped.dropped + excluded.dropped, last_dropped_at = now()
+         )
+         SELECT b.signature, b.tenant_id, b.title, b.created, (SELECT count(*) FROM stored)::text AS stored
+           FROM (SELECT 1) one LEFT JOIN buckets b ON true`,
+      [JSON.stringify(input), JSON.stringify(Object.fromEntries(dropped))],
+    );
+    return {
+      stored: Number(result[0]?.stored ?? 0),
+      newBuckets: result
+        .filter((r) => r.created === true && r.signature !== null)
+        .map((r) => ({ signature: r.signature!, tenantId: r.tenant_id, title: r.title ?? '' })),
+    };
+  }
+
+  /** Counts for tests and stats: reports, buckets, dropped. */
+  async totals(): Promise<{ reports: number; buckets: number; dropped: number }> {
+    const rows: Array<{ reports: string; buckets: string; dropped: string }> = await this.dataSource.query(
+      `SELECT (SELECT count(*) FROM failures.reports)::text AS reports, (SELECT count(*) FROM failures.buckets)::text AS buckets,
+              (SELECT coalesce(sum(dropped), 0) FROM failures.dropped)::text AS dropped`,
+    );
+    const row = rows[0]!;
+    return { reports: Number(row.reports), buckets: Number(row.buckets), dropped: Number(row.dropped) };
+  }
+
+  async buckets(tenantId: string): Promise<Array<{ signature: string; title: string; reports: number; devices: number; version: string }>> {
+    const rows: Array<{ signature: string; title: string; reports: string; devices: string; version: string }> =
+      await this.dataSource.query(
+        `SELECT signature, title, reports::text, devices::text, version FROM failures.buckets WHERE tenant_id = $1 ORDER BY last_seen DESC`,
+        [tenantId],
+      );
+    return rows.map((r) => ({ ...r, reports: Number(r.reports), devices: Number(r.devices) }));
+  }
+
+  /** Crashes (app crashes and watchdog resets) of a component version in a time window, optionally for given devices only. */
+  async crashCount(tenantId: string, component: string, version: string, since: Date, deviceIds?: readonly string[]): Promise<number> {
+    const rows: Array<{ n: string }> = await this.dataSource.query(
+      `SELECT count(*)::text AS n FROM failures.reports
+        WHERE tenant_id = $1 AND component = $2 AND version = $3 AND occurred_at >= $4
+          AND kind IN ('app-crash', 'watchdog-reset', 'os-fault') AND ($5::text[] IS NULL OR device_id = ANY($5))`,
+      [tenantId, component, version, since, deviceIds ?? null],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+}
