@@ -51,3 +51,41 @@ export const ReceivedFailureReportSchema = z
   })
   .strict();
 export type ReceivedFailureReport = z.infer<typeof ReceivedFailureReportSchema>;
+
+const CohortSchema = z
+  .object({
+    version: z.string().min(1).max(64),
+    /** Exposure: device-hours this version ran in the window (the updates service knows who ran what, since when). */
+    deviceHours: z.number().nonnegative().finite(),
+    /** Only crashes of these devices count (a wave's devices); all of the tenant's if omitted. */
+    deviceIds: z.array(z.string()).max(100_000).optional(),
+  })
+  .strict();
+
+/** Request/reply `failures.health.compare`: is the candidate version's crash rate worse than the baseline's? */
+export const HealthCompareRequestSchema = z
+  .object({
+    tenantId: z.string().min(1).max(64),
+    component: z.string().min(1).max(80),
+    candidate: CohortSchema,
+    baseline: CohortSchema,
+    /** Window start, ms since the epoch. */
+    since: z.number().int().nonnegative(),
+    /** Optional overrides of the test's defaults. */
+    alpha: z.number().gt(0).lt(0.5).optional(),
+    toleratedRatio: z.number().min(1).max(100).optional(),
+  })
+  .strict();
+export type HealthCompareRequest = z.infer<typeof HealthCompareRequestSchema>;
+
+export const HealthCompareReplySchema = z.object({
+  verdict: z.enum(['worse', 'healthy', 'insufficient-data']),
+  candidateCrashes: z.number().int(),
+  baselineCrashes: z.number().int(),
+  pValue: z.number().nullable(),
+  rateCandidate: z.number().nullable(),
+  rateBaseline: z.number().nullable(),
+  reason: z.string(),
+  test: z.string(),
+});
+export type HealthCompareReply = z.infer<typeof HealthCompareReplySchema>;

@@ -75,8 +75,10 @@ export type {
 export {
   DeviceFailureReportSchema,
   FAILURE_KINDS,
+  HealthCompareReplySchema,
+  HealthCompareRequestSchema,
   MAX_FAILURE_REPORT_BYTES,
   ReceivedFailureReportSchema,
   StackFrameSchema,
 } from './failures.js';
-export type { DeviceFailureReport, FailureKind, ReceivedFailureReport } from './failures.js';
+export type { DeviceFailureReport, FailureKind, HealthCompareReply, HealthCompareRequest, ReceivedFailureReport } from './failures.js';

@@ -7,6 +7,7 @@ import {
   RevocationsListReplySchema,
   RevocationsListRequestSchema,
 } from './attestation.js';
+import { HealthCompareReplySchema, HealthCompareRequestSchema } from './failures.js';
 import { Subject } from './subjects.js';
 import { DeviceLatestReplySchema, DeviceLatestRequestSchema, IngestStatsReplySchema, IngestStatsRequestSchema } from './telemetry.js';
 
@@ -21,6 +22,7 @@ export const RequestContracts = {
   [Subject.attestationNonceIssue]: { request: NonceIssueRequestSchema, reply: NonceIssueReplySchema },
   [Subject.attestationEvidenceVerify]: { request: EvidenceVerifyRequestSchema, reply: EvidenceVerifyReplySchema },
   [Subject.attestationRevocationsList]: { request: RevocationsListRequestSchema, reply: RevocationsListReplySchema },
+  [Subject.failuresHealthCompare]: { request: HealthCompareRequestSchema, reply: HealthCompareReplySchema },
 } as const;
 
 export type RequestSubject = keyof typeof RequestContracts;

@@ -116,6 +116,15 @@ export class FailuresRepository {
     };
   }
 
+  /** Retention: reports older than `days` go; buckets keep their counts and first/last seen. */
+  async deleteOlderThan(days: number): Promise<number> {
+    const result: [unknown[], number] = await this.dataSource.query(
+      `DELETE FROM failures.reports WHERE occurred_at < now() - make_interval(days => $1)`,
+      [days],
+    );
+    return result[1];
+  }
+
   /** Counts for tests and stats: reports, buckets, dropped. */
   async totals(): Promise<{ reports: number; buckets: number; dropped: number }> {
     const rows: Array<{ reports: string; buckets: string; dropped: string }> = await this.dataSource.query(

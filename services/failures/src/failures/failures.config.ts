@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { commonConfig, commonEnvShape, env, loadConfig, type CommonConfig, type Env } from '@rampart/service-kit';
+import type { FailureIngestSettings } from '../ingest/failure-ingest.js';
+
+export const DEFAULT_HTTP_PORT = 8084;
+
+export const failuresEnvSchema = z.object({
+  ...commonEnvShape,
+  HTTP_PORT: env.port().default(DEFAULT_HTTP_PORT),
+  DATABASE_URL: env.url(['postgres', 'postgresql']),
+  DB_POOL_SIZE: env.positiveInt().max(200).default(10),
+  INGEST_BATCH_SIZE: env.positiveInt().max(10_000).default(500),
+  INGEST_FLUSH_MS: env.milliseconds().default(50),
+  INGEST_MAX_ACK_PENDING: env.positiveInt().default(2_000),
+  INGEST_ACK_WAIT_MS: env.milliseconds().default(30_000),
+  INGEST_RETRY_DELAY_MS: env.milliseconds().default(1_000),
+  /** Failure reports one device may store per minute, and its burst; the rest are counted as dropped. */
+  DEVICE_REPORTS_PER_MINUTE: env.positiveInt().default(6),
+  DEVICE_REPORT_BURST: env.positiveInt().default(20),
+  /** Reports older than this are deleted (buckets keep their counts). */
+  RETENTION_DAYS: env.positiveInt().max(3650).default(90),
+});
+
+export interface FailuresConfig extends CommonConfig {
+  readonly database: { readonly url: string; readonly poolSize: number };
+  readonly ingest: FailureIngestSettings;
+  readonly rateLimit: { readonly perMinute: number; readonly burst: number };
+  readonly retentionDays: number;
+}
+
+export function loadFailuresConfig(source: Env): FailuresConfig {
+  const e = loadConfig('failures', failuresEnvSchema, source);
+  return {
+    ...commonConfig(e),
+    database: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE },
+    ingest: {
+      batchSize: e.INGEST_BATCH_SIZE,
+      flushMs: e.INGEST_FLUSH_MS,
+      maxAckPending: e.INGEST_MAX_ACK_PENDING,
+      ackWaitMs: e.INGEST_ACK_WAIT_MS,
+      retryDelayMs: e.INGEST_RETRY_DELAY_MS,
+    },
+    rateLimit: { perMinute: e.DEVICE_REPORTS_PER_MINUTE, burst: e.DEVICE_REPORT_BURST },
+    retentionDays: e.RETENTION_DAYS,
+  };
+}

@@ -1,0 +1,84 @@
+import { QueueGroup } from '@rampart/contracts';
+import {
+  closeServiceRuntime,
+  createRuntimeFromConfig,
+  openDatabase,
+  startHttpService,
+  systemClock,
+  type Logger,
+  type MessageBus,
+  type RunningService,
+} from '@rampart/service-kit';
+import type { FailuresConfig } from './failures/failures.config.js';
+import { FailuresModule } from './failures/failures.module.js';
+import { HealthService } from './health/health.service.js';
+import { DeviceRateLimiter } from './ingest/device-rate-limiter.js';
+import { FailureIngest } from './ingest/failure-ingest.js';
+import { FailuresRepository } from './ingest/failures.repository.js';
+import { failuresMigrations } from './migrations/index.js';
+
+const RETENTION_CHECK_MS = 60 * 60 * 1000;
+
+export interface RunningFailures extends RunningService {
+  readonly ingest: FailureIngest;
+  readonly repository: FailuresRepository;
+}
+
+/** Starts the failures service: migrations, the two stream consumers, the health answer on the bus, ops HTTP. */
+export async function startFailures(config: FailuresConfig, logger: Logger, sharedBus?: MessageBus): Promise<RunningFailures> {
+  const runtime = await createRuntimeFromConfig('failures', config, logger, sharedBus);
+  let service: RunningService | undefined;
+  try {
+    runtime.dataSource = await openDatabase(
+      {
+        url: config.database.url,
+        schema: 'failures',
+        migrations: failuresMigrations,
+        poolSize: config.database.poolSize,
+        applicationName: 'rampart-failures',
+      },
+      logger,
+    );
+    const repository = new FailuresRepository(runtime.dataSource);
+    runtime.readiness.register('database', () => repository.ping());
+    const ingest = new FailureIngest(
+      runtime.bus,
+      repository,
+      new DeviceRateLimiter(config.rateLimit.perMinute, config.rateLimit.burst),
+      config.ingest,
+      systemClock,
+      logger,
+      runtime.observability.meter,
+    );
+    service = await startHttpService({
+      runtime,
+      module: FailuresModule.forRoot({ runtime, ingest, health: new HealthService(repository) }),
+      host: config.http.host,
+      port: config.http.port,
+      queueGroup: QueueGroup.failures,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+    });
+    await ingest.start();
+    const retention = setInterval(() => {
+      repository.deleteOlderThan(config.retentionDays).then(
+        (deleted) => deleted > 0 && logger.info({ deleted, days: config.retentionDays }, 'old failure reports deleted'),
+        (error: unknown) => logger.warn({ err: error }, 'failure report retention failed; it runs again'),
+      );
+    }, RETENTION_CHECK_MS);
+    retention.unref();
+    const running = service;
+    return {
+      ...service,
+      ingest,
+      repository,
+      close: async () => {
+        clearInterval(retention);
+        await running.close();
+      },
+    };
+  } catch (error) {
+    if (service !== undefined) await service.close();
+    else await closeServiceRuntime(runtime);
+    throw error;
+  }
+}

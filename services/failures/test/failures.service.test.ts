@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { Subject, type ReceivedFailureReport } from '@rampart/contracts';
+import { NatsBus, TypedBus, createLogger, encodeJson } from '@rampart/service-kit';
+import { TEST_NATS_URL, createTestDatabase, removeBusPrefix, uniqueBusPrefix, waitFor, type TestDatabase } from '@rampart/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadFailuresConfig } from '../src/failures/failures.config.js';
+import { startFailures, type RunningFailures } from '../src/start-failures.js';
+
+const device = (n: number) => n.toString(16).padStart(64, '0');
+
+describe('failures service', () => {
+  let db: TestDatabase;
+  let service: RunningFailures;
+  let bus: NatsBus;
+  let typed: TypedBus;
+  const prefix = uniqueBusPrefix('failsvc');
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    service = await startFailures(
+      loadFailuresConfig({
+        DATABASE_URL: db.url,
+        NATS_URL: TEST_NATS_URL,
+        BUS_PREFIX: prefix,
+        HTTP_PORT: '0',
+        INGEST_FLUSH_MS: '20',
+        DEVICE_REPORT_BURST: '1000',
+      }),
+      createLogger('failures', 'silent'),
+    );
+    bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'failures-service-test', onError: () => undefined });
+    typed = new TypedBus(bus);
+  });
+
+  afterAll(async () => {
+    await service?.close();
+    await bus?.drain();
+    await removeBusPrefix(prefix);
+    await db?.drop();
+  });
+
+  async function crashes(version: string, devices: number, perDevice: number, tenantId = 'acme', firstDevice = 0): Promise<void> {
+    for (let d = 0; d < devices; d++) {
+      for (let i = 0; i < perDevice; i++) {
+        const message: ReceivedFailureReport = {
+          deviceId: device(firstDevice + d),
+          tenantId,
+          receivedAt: Date.now(),
+          report: {
+            seq: Number(`${version.replaceAll('.', '')}${i}`),
+            at: Date.now(),
+            kind: 'app-crash',
+            component: 'app:sensor',
+            version,
+            exitCode: 1,
+            signal: null,
+            message: 'TypeError',
+            frames: [],
+          },
+        };
+        await bus.publishDurable(Subject.failuresReportReceived, encodeJson(message), { msgId: randomUUID() });
+      }
+    }
+  }
+
+  it('answers the rollout gate: worse, healthy, or not enough data yet — over the bus, per tenant', async () => {
+    // Baseline 1.0.0: 20 crashes over 10,000 device-hours; candidate 1.1.0: 15 crashes over 1,000 (7.5x).
+    await crashes('1.0.0', 20, 1);
+    await crashes('1.1.0', 5, 3);
+    // Another tenant's crashes of the same versions must not count.
+    await crashes('1.1.0', 10, 5, 'globex', 1_000);
+    await waitFor(async () => (await service.repository.totals()).reports === 85, { describe: '85 reports stored' });
+    const since = Date.now() - 3_600_000;
+    const ask = (candidateHours: number, tenantId = 'acme') =>
+      typed.request(Subject.failuresHealthCompare, {
+        tenantId,
+        component: 'app:sensor',
+        candidate: { version: '1.1.0', deviceHours: candidateHours },
+        baseline: { version: '1.0.0', deviceHours: 10_000 },
+        since,
+      });
+    const worse = await ask(1_000);
+    expect(worse).toMatchObject({ verdict: 'worse', candidateCrashes: 15, baselineCrashes: 20 });
+    expect(worse.test).toMatch(/exact conditional binomial/);
+    // The same crashes spread over 20,000 device-hours are a lower rate than the baseline's: healthy.
+    expect(await ask(20_000)).toMatchObject({ verdict: 'healthy' });
+    expect(await ask(10)).toMatchObject({ verdict: 'insufficient-data' });
+    // A tenant with no reports: no crashes either side.
+    expect(await ask(1_000, 'initech')).toMatchObject({ candidateCrashes: 0, baselineCrashes: 0 });
+  });
+
+  it('refuses a malformed question with a clear error', async () => {
+    await expect(typed.request(Subject.failuresHealthCompare, { tenantId: 'acme' } as never)).rejects.toThrow(
+      /candidate|component|invalid/i,
+    );
+  });
+});
