@@ -28,7 +28,13 @@ import {
   type TestPki,
 } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServiceProcess, startAttestationProcess, startGatewayProcess, startTelemetryProcess } from '../support/service-process.js';
+import {
+  type ServiceProcess,
+  startAttestationProcess,
+  startFailuresProcess,
+  startGatewayProcess,
+  startTelemetryProcess,
+} from '../support/service-process.js';
 
 const DEVICES = 6;
 
@@ -89,6 +95,13 @@ describe('a fleet with the secure OS and apps', () => {
       INGEST_FLUSH_MS: '50',
     });
     processes.push(telemetry.process);
+    const failures = await startFailuresProcess('failures', {
+      DATABASE_URL: db.url,
+      NATS_URL: TEST_NATS_URL,
+      BUS_PREFIX: prefix,
+      INGEST_FLUSH_MS: '20',
+    });
+    processes.push(failures.process);
     gateway = await startGatewayProcess('gateway', {
       NATS_URL: TEST_NATS_URL,
       BUS_PREFIX: prefix,
@@ -150,6 +163,17 @@ describe('a fleet with the secure OS and apps', () => {
     expect(reports.every((r) => r.deviceId === crashingDevice)).toBe(true);
     expect(reports[0]!.report).toMatchObject({ kind: 'app-crash', component: 'app:sensor', version: '1.1.0', exitCode: 1, signal: null });
     expect(reports[0]!.report.frames.map((f) => f.function)).toEqual(['smooth', 'tick']);
+
+    // The failures service stored and bucketed the crash under the certified device and its tenant.
+    const crashBuckets = () =>
+      queryDatabase<{ reports: string; devices: string; title: string; tenant_id: string }>(
+        db.url,
+        `SELECT reports::text, devices::text, title, tenant_id FROM failures.buckets WHERE kind = 'app-crash'`,
+      );
+    await waitFor(async () => (await crashBuckets()).length > 0, { timeoutMs: 10_000, describe: 'crash bucket in the failures database' });
+    expect(await crashBuckets()).toEqual([
+      expect.objectContaining({ devices: '1', tenant_id: 'fleet', title: 'app-crash in app:sensor 1.1.0: smooth@app:sensor' }),
+    ]);
 
     // Every healthy device's app readings are stored; the crashing one's first tick crashes before it publishes.
     await waitFor(

@@ -8,6 +8,7 @@ export const ENTRY = {
   gateway: `${REPO_ROOT}services/gateway/dist/main.js`,
   telemetry: `${REPO_ROOT}services/telemetry/dist/main.js`,
   attestation: `${REPO_ROOT}services/attestation/dist/main.js`,
+  failures: `${REPO_ROOT}services/failures/dist/main.js`,
   cli: `${REPO_ROOT}packages/cli/dist/main.js`,
 } as const;
 
@@ -92,6 +93,13 @@ export class ServiceProcess {
 export async function startTelemetryProcess(name: string, env: Record<string, string>): Promise<{ process: ServiceProcess; url: string }> {
   const proc = ServiceProcess.start(name, ENTRY.telemetry, { HTTP_PORT: '0', ...env });
   const line = await proc.waitForLog((l) => l.msg === 'telemetry listening');
+  return { process: proc, url: String(line['url']) };
+}
+
+/** Starts the failures service and resolves with its HTTP URL once it listens. */
+export async function startFailuresProcess(name: string, env: Record<string, string>): Promise<{ process: ServiceProcess; url: string }> {
+  const proc = ServiceProcess.start(name, ENTRY.failures, { HTTP_PORT: '0', ...env });
+  const line = await proc.waitForLog((l) => l.msg === 'failures listening');
   return { process: proc, url: String(line['url']) };
 }
 

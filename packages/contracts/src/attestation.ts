@@ -101,6 +101,10 @@ export const DeviceRevocationEventSchema = z
   .strict();
 export type DeviceRevocationEvent = z.infer<typeof DeviceRevocationEventSchema>;
 
+/** Request/reply: which tenant claimed a device (null if none) — for reports from a device not yet attested. */
+export const DeviceTenantRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();
+export const DeviceTenantReplySchema = z.object({ tenantId: z.string().nullable() });
+
 export const RevocationsListRequestSchema = z.object({}).strict();
 export const RevocationsListReplySchema = z.object({ deviceIds: z.array(z.string().regex(DEVICE_ID_PATTERN)) });
 

@@ -46,6 +46,8 @@ export {
   AttestationReason,
   AttestationFailedEventSchema,
   DeviceRevocationEventSchema,
+  DeviceTenantReplySchema,
+  DeviceTenantRequestSchema,
   ImageEventSchema,
   EvidenceVerifyReplySchema,
   EvidenceVerifyRequestSchema,

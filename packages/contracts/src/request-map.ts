@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import {
+  DeviceTenantReplySchema,
+  DeviceTenantRequestSchema,
   EvidenceVerifyReplySchema,
   EvidenceVerifyRequestSchema,
   NonceIssueReplySchema,
@@ -22,6 +24,7 @@ export const RequestContracts = {
   [Subject.attestationNonceIssue]: { request: NonceIssueRequestSchema, reply: NonceIssueReplySchema },
   [Subject.attestationEvidenceVerify]: { request: EvidenceVerifyRequestSchema, reply: EvidenceVerifyReplySchema },
   [Subject.attestationRevocationsList]: { request: RevocationsListRequestSchema, reply: RevocationsListReplySchema },
+  [Subject.attestationDeviceTenant]: { request: DeviceTenantRequestSchema, reply: DeviceTenantReplySchema },
   [Subject.failuresHealthCompare]: { request: HealthCompareRequestSchema, reply: HealthCompareReplySchema },
 } as const;
 

@@ -228,7 +228,8 @@ export class EmulatedDevice {
 
   /** The OS booted again on its own (an update's reboot): attest again. */
   private afterOsBoot(): void {
-    if (this.state !== 'online' && this.state !== 'backoff') return;
+    // While booting (power-on, `reboot()`) the device connects afresh anyway; otherwise — even mid-connect — it must re-attest.
+    if (this.state === 'booting' || this.state === 'idle' || this.state === 'stopped') return;
     this.stats.reboots++;
     this.dropConnection();
     this.forgetOperational();

@@ -1,3 +1,4 @@
+import { loadFailuresConfig, startFailures, type RunningFailures } from '@rampart/failures';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadAttestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
@@ -33,6 +34,7 @@ export interface EmbeddedPlatform {
   readonly gateway: RunningGateway;
   readonly telemetry: RunningTelemetry;
   readonly attestation: RunningAttestation;
+  readonly failures: RunningFailures;
   /** The demo tenant and its Administrator token (kept in the data folder). */
   readonly tenant: { readonly id: string; readonly adminToken: string };
   readonly platformClient: PlatformClient;
@@ -79,6 +81,13 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
       bus,
     );
     closers.push(() => telemetry.close());
+    // Ops HTTP on any free port: the embedded platform's failure reports are read through the bus and the database.
+    const failures = await startFailures(
+      loadFailuresConfig({ ...common, HTTP_PORT: '0', DATABASE_URL: databaseUrl }),
+      loggerFor('failures'),
+      bus,
+    );
+    closers.push(() => failures.close());
     const secrets = join(options.dataDir, 'secrets');
     const operatorToken = await loadOrCreateSecret(secrets, 'platform-operator.token', newOperatorToken);
     const attestation = await startAttestation(
@@ -131,6 +140,7 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
       gateway,
       telemetry,
       attestation,
+      failures,
       tenant,
       platformClient,
       bus,

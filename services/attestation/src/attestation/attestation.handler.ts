@@ -18,6 +18,11 @@ export class AttestationHandler {
     return { deviceIds: await this.attestation.revokedDevices() };
   }
 
+  @MessagePattern(Subject.attestationDeviceTenant)
+  async tenant(request: { deviceId: string }): Promise<{ tenantId: string | null }> {
+    return { tenantId: await this.attestation.claimedBy(request.deviceId) };
+  }
+
   @MessagePattern(Subject.attestationEvidenceVerify)
   verify(request: { deviceId: string; evidence: string }): Promise<EvidenceVerifyReply> {
     return this.attestation.verify(request.deviceId, request.evidence);

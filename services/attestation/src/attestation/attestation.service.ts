@@ -39,6 +39,10 @@ export class AttestationService {
     return this.nonces.issue(deviceId, this.clock.now());
   }
 
+  async claimedBy(deviceId: string): Promise<string | null> {
+    return (await this.repository.deviceState(deviceId))?.claimedBy ?? null;
+  }
+
   revokedDevices(): Promise<string[]> {
     return this.repository.revokedDeviceIds();
   }

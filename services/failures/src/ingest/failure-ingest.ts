@@ -8,10 +8,26 @@ import {
   type AttestationFailedEvent,
   type ReceivedFailureReport,
 } from '@rampart/contracts';
-import { decodeJson, encodeJson, type Clock, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
+import {
+  TypedBus,
+  decodeJson,
+  encodeJson,
+  type Clock,
+  type Closable,
+  type DurableMessage,
+  type Logger,
+  type MessageBus,
+} from '@rampart/service-kit';
 import type { DeviceRateLimiter } from './device-rate-limiter.js';
 import type { FailureRow, FailuresRepository } from './failures.repository.js';
 import { bucketSignature, bucketTitle } from './signature.js';
+
+/** Rows before their bucket is known: the tenant may still have to be looked up. */
+type UnbucketedRow = Omit<FailureRow, 'bucket' | 'title'>;
+
+/** Claims are permanent, so a device's tenant, once known, is remembered (up to this many devices). */
+const TENANT_CACHE_SIZE = 100_000;
+const TENANT_LOOKUP_TIMEOUT_MS = 2_000;
 
 export interface FailureIngestSettings {
   readonly batchSize: number;
@@ -30,7 +46,9 @@ export interface FailureIngestSettings {
  */
 export class FailureIngest {
   private subscriptions: Closable[] = [];
-  private pending: Array<{ message: DurableMessage; row: FailureRow | undefined; deviceId: string }> = [];
+  private pending: Array<{ message: DurableMessage; row: UnbucketedRow | undefined; deviceId: string }> = [];
+  private readonly tenants = new Map<string, string>();
+  private readonly typed: TypedBus;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private readonly stored: Counter;
@@ -54,6 +72,7 @@ export class FailureIngest {
       description: 'Failure reports over a device rate limit',
     });
     this.bucketsCreated = meter.createCounter('rampart_failures_buckets_created_total', { description: 'New failure buckets' });
+    this.typed = new TypedBus(bus);
   }
 
   async start(): Promise<void> {
@@ -84,7 +103,7 @@ export class FailureIngest {
   }
 
   private receive(message: DurableMessage, source: 'device' | 'attestation'): void {
-    let row: FailureRow;
+    let row: UnbucketedRow;
     try {
       row =
         source === 'device'
@@ -109,9 +128,9 @@ export class FailureIngest {
     else if (this.timer === undefined) this.schedule(this.settings.flushMs);
   }
 
-  private fromDevice(received: ReceivedFailureReport): FailureRow {
+  private fromDevice(received: ReceivedFailureReport): UnbucketedRow {
     const r = received.report;
-    const base = {
+    return {
       tenantId: received.tenantId,
       kind: r.kind,
       component: r.component,
@@ -120,9 +139,6 @@ export class FailureIngest {
       signal: r.signal,
       message: r.message,
       frames: r.frames,
-    };
-    return {
-      ...base,
       // The device id is the one the gateway certified, never one a device wrote.
       reportKey: `${received.deviceId}:${r.seq}`,
       deviceId: received.deviceId,
@@ -130,13 +146,11 @@ export class FailureIngest {
       detail: r.detail ?? null,
       occurredAt: Math.min(r.at, received.receivedAt),
       receivedAt: received.receivedAt,
-      bucket: bucketSignature(base),
-      title: bucketTitle(base),
     };
   }
 
-  private fromAttestation(event: AttestationFailedEvent): FailureRow {
-    const base = {
+  private fromAttestation(event: AttestationFailedEvent): UnbucketedRow {
+    return {
       tenantId: event.tenantId,
       kind: 'attestation-failure',
       component: 'attestation',
@@ -145,18 +159,39 @@ export class FailureIngest {
       signal: null,
       message: event.reasons.join(', '),
       frames: [],
-    };
-    return {
-      ...base,
       reportKey: `attestation:${event.id}`,
       deviceId: event.deviceId,
       uptimeMs: null,
       detail: { reasons: event.reasons.join(',') },
       occurredAt: event.at,
       receivedAt: event.at,
-      bucket: bucketSignature(base),
-      title: bucketTitle(base),
     };
+  }
+
+  /**
+   * A report from a device not yet attested (on its manufacturer identity)
+   * carries no tenant; the tenant that claimed the device is asked for, so
+   * its reports land in that tenant's buckets. If nobody claimed it, or the
+   * attestation service does not answer, the report is kept without one.
+   */
+  private async withTenants(rows: readonly UnbucketedRow[]): Promise<FailureRow[]> {
+    const unknown = [...new Set(rows.filter((r) => r.tenantId === null && !this.tenants.has(r.deviceId)).map((r) => r.deviceId))];
+    await Promise.all(
+      unknown.map(async (deviceId) => {
+        try {
+          const { tenantId } = await this.typed.request(Subject.attestationDeviceTenant, { deviceId }, TENANT_LOOKUP_TIMEOUT_MS);
+          if (tenantId === null) return;
+          if (this.tenants.size >= TENANT_CACHE_SIZE) this.tenants.delete(this.tenants.keys().next().value!);
+          this.tenants.set(deviceId, tenantId);
+        } catch (error) {
+          this.logger.warn({ deviceId, err: (error as Error).message }, 'tenant of a device not found; its report is stored without one');
+        }
+      }),
+    );
+    return rows.map((r) => {
+      const row = { ...r, tenantId: r.tenantId ?? this.tenants.get(r.deviceId) ?? null };
+      return { ...row, bucket: bucketSignature(row), title: bucketTitle(row) };
+    });
   }
 
   private schedule(delayMs: number): void {
@@ -170,9 +205,9 @@ export class FailureIngest {
     }, delayMs);
   }
 
-  private async write(taken: Array<{ message: DurableMessage; row: FailureRow | undefined; deviceId: string }>): Promise<void> {
+  private async write(taken: Array<{ message: DurableMessage; row: UnbucketedRow | undefined; deviceId: string }>): Promise<void> {
     if (taken.length === 0) return;
-    const rows = taken.flatMap((t) => (t.row === undefined ? [] : [t.row]));
+    const rows = await this.withTenants(taken.flatMap((t) => (t.row === undefined ? [] : [t.row])));
     const dropped = new Map<string, number>();
     for (const t of taken) if (t.row === undefined) dropped.set(t.deviceId, (dropped.get(t.deviceId) ?? 0) + 1);
     try {

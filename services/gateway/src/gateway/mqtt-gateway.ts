@@ -232,7 +232,14 @@ export class MqttGateway {
       return;
     }
     this.logger.debug({ deviceId: certifiedId, credential, resumed: socket.isSessionReused() }, 'device certificate accepted');
-    this.handle(socket, { certifiedId, listener: 'tls', credential, tenantId, remoteAddress: socket.remoteAddress ?? '', attesting: false });
+    this.handle(socket, {
+      certifiedId,
+      listener: 'tls',
+      credential,
+      tenantId,
+      remoteAddress: socket.remoteAddress ?? '',
+      attesting: false,
+    });
   }
 
   private acceptDev(socket: Socket): void {
