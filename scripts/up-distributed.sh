@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Distributed mode on one machine: the attestation service, the gateway and
-# two telemetry replicas, each its own process, against real NATS (JetStream)
+# Distributed mode on one machine: the attestation service, the gateway,
+# two telemetry replicas and the failures service, each its own process, against real NATS (JetStream)
 # and PostgreSQL. Ctrl-C stops them all (SIGTERM: each drains and closes).
 # Development secrets (CA key-encryption key, operator token, the demo
 # tenant's token) are made once under .rampart/secrets.
@@ -36,6 +36,7 @@ HTTP_PORT=8083 PLATFORM_CA_CERT_FILE="$PKI/platform-ca.crt" PLATFORM_CA_KEY_FILE
   node services/attestation/dist/main.js & pids+=($!)
 HTTP_PORT=8081 node services/telemetry/dist/main.js & pids+=($!)
 HTTP_PORT=8082 node services/telemetry/dist/main.js & pids+=($!)
+HTTP_PORT=8084 node services/failures/dist/main.js & pids+=($!)
 HTTP_PORT=8080 MQTT_PORT="${MQTT_PORT:-8883}" TLS_CERT_FILE="$PKI/gateway.crt" TLS_KEY_FILE="$PKI/gateway.key" \
   MANUFACTURER_CA_FILE="$PKI/manufacturer-ca.crt" PLATFORM_CA_FILE="$PKI/platform-ca.crt" node services/gateway/dist/main.js & pids+=($!)
 
@@ -50,7 +51,7 @@ fi
 $CLI measurement release-demo-images --token "$OPERATOR" >/dev/null
 
 cat >&2 <<MSG
-Rampart (distributed) is up: gateway mqtts://127.0.0.1:${MQTT_PORT:-8883}, attestation http://127.0.0.1:8083, telemetry http://127.0.0.1:8081 and :8082
+Rampart (distributed) is up: gateway mqtts://127.0.0.1:${MQTT_PORT:-8883}, attestation http://127.0.0.1:8083, telemetry http://127.0.0.1:8081 and :8082, failures http://127.0.0.1:8084
 Run a fleet against it:
   $CLI fleet run --gateway 127.0.0.1:${MQTT_PORT:-8883} --pki $PKI --token \$(cat $SECRETS/tenant-demo.token)
 MSG
