@@ -48,4 +48,16 @@ describe('service start-up configuration', () => {
       expect(message).toContain(key);
     }
   });
+
+  it('the failures service refuses to start on a bad environment and names every bad key', async () => {
+    const proc = ServiceProcess.start('failures', ENTRY.failures, {
+      INGEST_BATCH_SIZE: 'many',
+      DEVICE_REPORTS_PER_MINUTE: '-1',
+      RETENTION_DAYS: '0',
+    });
+    const { code } = await proc.exited;
+    expect(code).toBe(78);
+    const message = proc.stderr.join('\n');
+    for (const key of ['DATABASE_URL', 'INGEST_BATCH_SIZE', 'DEVICE_REPORTS_PER_MINUTE', 'RETENTION_DAYS']) expect(message).toContain(key);
+  });
 });
