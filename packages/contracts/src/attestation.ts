@@ -105,6 +105,17 @@ export type DeviceRevocationEvent = z.infer<typeof DeviceRevocationEventSchema>;
 export const DeviceTenantRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();
 export const DeviceTenantReplySchema = z.object({ tenantId: z.string().nullable() });
 
+/**
+ * Request/reply: what a tenant API token may do, for the REST APIs of other
+ * services. Only the token's SHA-256 crosses the bus, never the token.
+ */
+export const TokenIntrospectRequestSchema = z.object({ tokenHash: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
+export const TokenIntrospectReplySchema = z.union([
+  z.object({ valid: z.literal(true), tenantId: z.string(), role: z.enum(['Administrator', 'Contributor', 'Reader']) }),
+  z.object({ valid: z.literal(false) }),
+]);
+export type TokenIntrospectReply = z.infer<typeof TokenIntrospectReplySchema>;
+
 export const RevocationsListRequestSchema = z.object({}).strict();
 export const RevocationsListReplySchema = z.object({ deviceIds: z.array(z.string().regex(DEVICE_ID_PATTERN)) });
 

@@ -47,6 +47,8 @@ export {
   AttestationFailedEventSchema,
   DeviceRevocationEventSchema,
   DeviceTenantReplySchema,
+  TokenIntrospectReplySchema,
+  TokenIntrospectRequestSchema,
   DeviceTenantRequestSchema,
   ImageEventSchema,
   EvidenceVerifyReplySchema,
@@ -64,6 +66,7 @@ export {
 } from './attestation.js';
 export type {
   AttestationFailedEvent,
+  TokenIntrospectReply,
   ImageEvent,
   DeviceRevocationEvent,
   AttestationResponse,

@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import {
+  TokenIntrospectReplySchema,
+  TokenIntrospectRequestSchema,
   DeviceTenantReplySchema,
   DeviceTenantRequestSchema,
   EvidenceVerifyReplySchema,
@@ -24,6 +26,7 @@ export const RequestContracts = {
   [Subject.attestationNonceIssue]: { request: NonceIssueRequestSchema, reply: NonceIssueReplySchema },
   [Subject.attestationEvidenceVerify]: { request: EvidenceVerifyRequestSchema, reply: EvidenceVerifyReplySchema },
   [Subject.attestationRevocationsList]: { request: RevocationsListRequestSchema, reply: RevocationsListReplySchema },
+  [Subject.attestationTokenIntrospect]: { request: TokenIntrospectRequestSchema, reply: TokenIntrospectReplySchema },
   [Subject.attestationDeviceTenant]: { request: DeviceTenantRequestSchema, reply: DeviceTenantReplySchema },
   [Subject.failuresHealthCompare]: { request: HealthCompareRequestSchema, reply: HealthCompareReplySchema },
 } as const;

@@ -32,6 +32,8 @@ export const Subject = {
   failuresBucketCreated: 'failures.bucket.created',
   /** Request/reply: is a new version's crash rate worse than its baseline's? (rollout health gates) */
   failuresHealthCompare: 'failures.health.compare',
+  /** Request/reply: the tenant and role of an API token (by its hash), for other services' REST APIs. */
+  attestationTokenIntrospect: 'attestation.token.introspect',
   /** Request/reply: the tenant that claimed a device, or null. */
   attestationDeviceTenant: 'attestation.device.tenant',
   /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */

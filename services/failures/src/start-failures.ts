@@ -1,3 +1,4 @@
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { QueueGroup } from '@rampart/contracts';
 import {
   closeServiceRuntime,
@@ -52,11 +53,23 @@ export async function startFailures(config: FailuresConfig, logger: Logger, shar
     );
     service = await startHttpService({
       runtime,
-      module: FailuresModule.forRoot({ runtime, ingest, health: new HealthService(repository) }),
+      module: FailuresModule.forRoot({ runtime, ingest, health: new HealthService(repository), repository }),
       host: config.http.host,
       port: config.http.port,
       queueGroup: QueueGroup.failures,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
+      configure: (app) => {
+        const document = SwaggerModule.createDocument(
+          app,
+          new DocumentBuilder()
+            .setTitle('Rampart failures')
+            .setVersion('1')
+            .addBearerAuth()
+            .setDescription('Failure reports and buckets of your tenant')
+            .build(),
+        );
+        SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+      },
     });
     await ingest.start();
     const retention = setInterval(() => {

@@ -1,6 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
-import { Subject, type EvidenceVerifyReply, type NonceIssueReply } from '@rampart/contracts';
+import { Subject, type EvidenceVerifyReply, type NonceIssueReply, type TokenIntrospectReply } from '@rampart/contracts';
 import { AttestationService } from './attestation.service.js';
 
 /** Bus requests from the gateway; the transport has validated them against the contracts. */
@@ -16,6 +16,12 @@ export class AttestationHandler {
   @MessagePattern(Subject.attestationRevocationsList)
   async revocations(): Promise<{ deviceIds: string[] }> {
     return { deviceIds: await this.attestation.revokedDevices() };
+  }
+
+  @MessagePattern(Subject.attestationTokenIntrospect)
+  async introspect(request: { tokenHash: string }): Promise<TokenIntrospectReply> {
+    const token = await this.attestation.tokenByHash(request.tokenHash);
+    return token === undefined ? { valid: false } : { valid: true, tenantId: token.tenantId, role: token.role };
   }
 
   @MessagePattern(Subject.attestationDeviceTenant)

@@ -39,6 +39,10 @@ export class AttestationService {
     return this.nonces.issue(deviceId, this.clock.now());
   }
 
+  tokenByHash(tokenHash: string): Promise<{ tenantId: string; role: 'Administrator' | 'Contributor' | 'Reader' } | undefined> {
+    return this.repository.findToken(tokenHash);
+  }
+
   async claimedBy(deviceId: string): Promise<string | null> {
     return (await this.repository.deviceState(deviceId))?.claimedBy ?? null;
   }

@@ -1,7 +1,10 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { HttpErrorFilter, OpsController, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
+import { FailuresController } from '../api/failures.controller.js';
+import { TenantTokenGuard } from '../api/tenant-token.guard.js';
 import { HealthService } from '../health/health.service.js';
+import { BadCursorError, FailuresRepository } from '../ingest/failures.repository.js';
 import { FailureIngest } from '../ingest/failure-ingest.js';
 import { FailuresHandler } from './failures.handler.js';
 
@@ -19,6 +22,7 @@ export interface FailuresModuleOptions {
   readonly runtime: ServiceRuntime;
   readonly ingest: FailureIngest;
   readonly health: HealthService;
+  readonly repository: FailuresRepository;
 }
 
 @Module({})
@@ -27,10 +31,17 @@ export class FailuresModule {
     const { runtime } = options;
     return {
       module: FailuresModule,
-      controllers: [OpsController, FailuresHandler],
+      controllers: [OpsController, FailuresController, FailuresHandler],
       providers: [
         ...runtimeProviders(runtime),
-        { provide: APP_FILTER, useValue: new HttpErrorFilter(runtime.logger, () => undefined) },
+        {
+          provide: APP_FILTER,
+          useValue: new HttpErrorFilter(runtime.logger, (error) =>
+            error instanceof BadCursorError ? { status: 400, code: 'BAD_REQUEST', message: error.message } : undefined,
+          ),
+        },
+        { provide: APP_GUARD, useValue: new TenantTokenGuard(runtime.bus, runtime.logger, runtime.observability.meter) },
+        { provide: FailuresRepository, useValue: options.repository },
         { provide: FailureIngest, useValue: options.ingest },
         { provide: HealthService, useValue: options.health },
         FailuresLifecycle,

@@ -28,6 +28,131 @@ export interface StoredBatch {
   readonly newBuckets: ReadonlyArray<{ signature: string; tenantId: string | null; title: string }>;
 }
 
+export interface ReportFilter {
+  readonly from?: Date;
+  readonly to?: Date;
+  readonly deviceId?: string;
+  readonly bucket?: string;
+  readonly version?: string;
+}
+
+export interface BucketRow {
+  readonly signature: string;
+  readonly title: string;
+  readonly kind: string;
+  readonly component: string;
+  readonly version: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+  readonly reports: number;
+  readonly devices: number;
+}
+
+export interface ReportRow {
+  readonly reportKey: string;
+  readonly deviceId: string;
+  readonly kind: string;
+  readonly component: string;
+  readonly version: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly message: string;
+  readonly frames: unknown;
+  readonly uptimeMs: number | null;
+  readonly detail: unknown;
+  readonly occurredAt: string;
+  readonly receivedAt: string;
+  readonly bucket: string;
+}
+
+interface BucketSqlRow {
+  signature: string;
+  title: string;
+  kind: string;
+  component: string;
+  version: string;
+  exit_code: number | null;
+  signal: string | null;
+  first_seen: Date;
+  last_seen: Date;
+  reports: string;
+  devices: string;
+}
+
+interface ReportSqlRow {
+  report_key: string;
+  device_id: string;
+  kind: string;
+  component: string;
+  version: string;
+  exit_code: number | null;
+  signal: string | null;
+  message: string;
+  frames: unknown;
+  uptime_ms: string | null;
+  detail: unknown;
+  occurred_at: Date;
+  received_at: Date;
+  bucket: string;
+}
+
+const BUCKET_COLUMNS = `signature, title, kind, component, version, exit_code, signal, first_seen, last_seen, reports::text, devices::text`;
+
+function bucketRow(r: BucketSqlRow): BucketRow {
+  return {
+    signature: r.signature,
+    title: r.title,
+    kind: r.kind,
+    component: r.component,
+    version: r.version,
+    exitCode: r.exit_code,
+    signal: r.signal,
+    firstSeen: new Date(r.first_seen).toISOString(),
+    lastSeen: new Date(r.last_seen).toISOString(),
+    reports: Number(r.reports),
+    devices: Number(r.devices),
+  };
+}
+
+function reportRow(r: ReportSqlRow): ReportRow {
+  return {
+    reportKey: r.report_key,
+    deviceId: r.device_id,
+    kind: r.kind,
+    component: r.component,
+    version: r.version,
+    exitCode: r.exit_code,
+    signal: r.signal,
+    message: r.message,
+    frames: r.frames,
+    uptimeMs: r.uptime_ms === null ? null : Number(r.uptime_ms),
+    detail: r.detail,
+    occurredAt: new Date(r.occurred_at).toISOString(),
+    receivedAt: new Date(r.received_at).toISOString(),
+    bucket: r.bucket,
+  };
+}
+
+function encodeCursor(at: Date, key: string): string {
+  return Buffer.from(JSON.stringify([at.toISOString(), key])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { at: Date; key: string } | null {
+  try {
+    const [at, key] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const date = new Date(at);
+    return Number.isNaN(date.getTime()) || typeof key !== 'string' ? null : { at: date, key };
+  } catch {
+    return null;
+  }
+}
+
+export class BadCursorError extends Error {
+  override readonly name = 'BadCursorError';
+}
+
 /** All SQL of the failures service. */
 export class FailuresRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -135,13 +260,63 @@ export class FailuresRepository {
     return { reports: Number(row.reports), buckets: Number(row.buckets), dropped: Number(row.dropped) };
   }
 
-  async buckets(tenantId: string): Promise<Array<{ signature: string; title: string; reports: number; devices: number; version: string }>> {
-    const rows: Array<{ signature: string; title: string; reports: string; devices: string; version: string }> =
-      await this.dataSource.query(
-        `SELECT signature, title, reports::text, devices::text, version FROM failures.buckets WHERE tenant_id = $1 ORDER BY last_seen DESC`,
-        [tenantId],
-      );
-    return rows.map((r) => ({ ...r, reports: Number(r.reports), devices: Number(r.devices) }));
+  async buckets(tenantId: string, limit = 100, version?: string): Promise<BucketRow[]> {
+    const rows: BucketSqlRow[] = await this.dataSource.query(
+      `SELECT ${BUCKET_COLUMNS} FROM failures.buckets WHERE tenant_id = $1 AND ($2::text IS NULL OR version = $2) ORDER BY last_seen DESC LIMIT $3`,
+      [tenantId, version ?? null, limit],
+    );
+    return rows.map(bucketRow);
+  }
+
+  async bucket(tenantId: string, signature: string): Promise<BucketRow | undefined> {
+    const rows: BucketSqlRow[] = await this.dataSource.query(
+      `SELECT ${BUCKET_COLUMNS} FROM failures.buckets WHERE tenant_id = $1 AND signature = $2`,
+      [tenantId, signature],
+    );
+    return rows[0] === undefined ? undefined : bucketRow(rows[0]);
+  }
+
+  /**
+   * Reports of one tenant, newest first, a page at a time: `next` is a
+   * keyset cursor (time and key of the last row), so paging stays cheap and
+   * exact however many reports there are.
+   */
+  async reports(
+    tenantId: string,
+    filter: ReportFilter,
+    limit: number,
+    after?: string,
+  ): Promise<{ rows: ReportRow[]; next: string | null }> {
+    const cursor = after === undefined ? null : decodeCursor(after);
+    if (after !== undefined && cursor === null) throw new BadCursorError('`after` is not a cursor this service made');
+    const rows: ReportSqlRow[] = await this.dataSource.query(
+      `SELECT report_key, device_id, kind, component, version, exit_code, signal, message, frames, uptime_ms, detail,
+              occurred_at, received_at, bucket
+         FROM failures.reports
+        WHERE tenant_id = $1
+          AND ($2::timestamptz IS NULL OR occurred_at >= $2) AND ($3::timestamptz IS NULL OR occurred_at < $3)
+          AND ($4::text IS NULL OR device_id = $4) AND ($5::text IS NULL OR bucket = $5) AND ($6::text IS NULL OR version = $6)
+          AND ($7::timestamptz IS NULL OR (occurred_at, report_key) < ($7, $8))
+        ORDER BY occurred_at DESC, report_key DESC
+        LIMIT $9`,
+      [
+        tenantId,
+        filter.from ?? null,
+        filter.to ?? null,
+        filter.deviceId ?? null,
+        filter.bucket ?? null,
+        filter.version ?? null,
+        cursor?.at ?? null,
+        cursor?.key ?? null,
+        limit,
+      ],
+    );
+    const mapped = rows.map(reportRow);
+    const last = rows.at(-1);
+    return {
+      rows: mapped,
+      next: rows.length === limit && last !== undefined ? encodeCursor(new Date(last.occurred_at), last.report_key) : null,
+    };
   }
 
   /** Crashes (app crashes and watchdog resets) of a component version in a time window, optionally for given devices only. */

@@ -1,0 +1,130 @@
+import { Controller, Get, Inject, Param, Query, Req, Res, NotFoundException } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { ZodValidationPipe } from '@rampart/service-kit';
+import { FailuresRepository, type ReportFilter } from '../ingest/failures.repository.js';
+import type { TenantPrincipal } from './tenant-token.guard.js';
+
+const DEVICE_ID = /^[0-9a-f]{64}$/;
+
+const ReportQuery = z
+  .object({
+    from: z.coerce.date().optional(),
+    to: z.coerce.date().optional(),
+    deviceId: z.string().regex(DEVICE_ID).optional(),
+    bucket: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/)
+      .optional(),
+    version: z.string().max(64).optional(),
+    limit: z.coerce.number().int().min(1).max(1_000).default(100),
+    /** Keyset cursor from the previous page's `next`. */
+    after: z.string().max(200).optional(),
+  })
+  .strict();
+
+const ExportQuery = ReportQuery.omit({ limit: true, after: true })
+  .extend({ format: z.enum(['json', 'csv']).default('json') })
+  .strict();
+
+const BucketQuery = z
+  .object({ version: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(1_000).default(100) })
+  .strict();
+
+type WithPrincipal = { principal: TenantPrincipal };
+
+/** The part of the HTTP response the export writes to (Express's, streamed). */
+interface StreamedResponse {
+  setHeader(name: string, value: string): void;
+  write(chunk: string): boolean;
+  end(chunk?: string): void;
+}
+
+const CSV_COLUMNS = [
+  'occurredAt',
+  'deviceId',
+  'kind',
+  'component',
+  'version',
+  'exitCode',
+  'signal',
+  'message',
+  'bucket',
+  'frames',
+] as const;
+
+function csvCell(value: unknown): string {
+  const text = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** Failure reports and buckets of the caller's tenant only; no event or day cap on export. */
+@ApiTags('failures')
+@ApiBearerAuth()
+@Controller('v1')
+export class FailuresController {
+  constructor(@Inject(FailuresRepository) private readonly repository: FailuresRepository) {}
+
+  @Get('failure-buckets')
+  @ApiOperation({ summary: 'Failure buckets of this tenant, most recently seen first' })
+  buckets(@Req() req: WithPrincipal, @Query(new ZodValidationPipe(BucketQuery)) q: z.infer<typeof BucketQuery>) {
+    return this.repository.buckets(req.principal.tenantId, q.limit, q.version);
+  }
+
+  @Get('failure-buckets/:signature')
+  @ApiOperation({ summary: 'One bucket and its latest reports' })
+  async bucket(@Req() req: WithPrincipal, @Param('signature') signature: string) {
+    const bucket = await this.repository.bucket(req.principal.tenantId, signature);
+    // Another tenant's bucket answers exactly like one that does not exist.
+    if (bucket === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such bucket' });
+    const latest = await this.repository.reports(req.principal.tenantId, { bucket: signature }, 20);
+    return { ...bucket, latest: latest.rows };
+  }
+
+  @Get('error-reports')
+  @ApiOperation({ summary: 'Failure reports by time range, device, bucket or version, newest first, a page at a time' })
+  reports(@Req() req: WithPrincipal, @Query(new ZodValidationPipe(ReportQuery)) q: z.infer<typeof ReportQuery>) {
+    return this.repository.reports(req.principal.tenantId, filterOf(q), q.limit, q.after);
+  }
+
+  @Get('error-reports/export')
+  @ApiOperation({ summary: 'Every matching report as CSV or JSON, streamed (no event or day cap)' })
+  async export(
+    @Req() req: WithPrincipal,
+    @Query(new ZodValidationPipe(ExportQuery)) q: z.infer<typeof ExportQuery>,
+    @Res() res: StreamedResponse,
+  ) {
+    const filter = filterOf(q);
+    res.setHeader('content-type', q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json');
+    res.write(q.format === 'csv' ? `${CSV_COLUMNS.join(',')}\n` : '[');
+    let after: string | undefined;
+    let first = true;
+    for (;;) {
+      const page = await this.repository.reports(req.principal.tenantId, filter, 1_000, after);
+      for (const row of page.rows) {
+        if (q.format === 'csv') res.write(`${CSV_COLUMNS.map((c) => csvCell(row[c])).join(',')}\n`);
+        else res.write(`${first ? '' : ','}\n${JSON.stringify(row)}`);
+        first = false;
+      }
+      if (page.next === null) break;
+      after = page.next;
+    }
+    res.end(q.format === 'csv' ? '' : '\n]\n');
+  }
+}
+
+function filterOf(q: {
+  from?: Date | undefined;
+  to?: Date | undefined;
+  deviceId?: string | undefined;
+  bucket?: string | undefined;
+  version?: string | undefined;
+}): ReportFilter {
+  return {
+    ...(q.from === undefined ? {} : { from: q.from }),
+    ...(q.to === undefined ? {} : { to: q.to }),
+    ...(q.deviceId === undefined ? {} : { deviceId: q.deviceId }),
+    ...(q.bucket === undefined ? {} : { bucket: q.bucket }),
+    ...(q.version === undefined ? {} : { version: q.version }),
+  };
+}

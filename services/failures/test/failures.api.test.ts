@@ -1,0 +1,167 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Subject, type ReceivedFailureReport } from '@rampart/contracts';
+import { loadAttestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
+import { NatsBus, createLogger, encodeJson } from '@rampart/service-kit';
+import {
+  TEST_NATS_URL,
+  createTestDatabase,
+  createTestPki,
+  removeBusPrefix,
+  uniqueBusPrefix,
+  waitFor,
+  type TestDatabase,
+  type TestPki,
+} from '@rampart/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadFailuresConfig } from '../src/failures/failures.config.js';
+import { startFailures, type RunningFailures } from '../src/start-failures.js';
+
+const device = (n: number) => n.toString(16).padStart(64, '0');
+
+/** The REST API: tokens checked with the attestation service, every answer scoped to the token's tenant. */
+describe('failures REST API', () => {
+  let db: TestDatabase;
+  let pki: TestPki;
+  let attestation: RunningAttestation;
+  let failures: RunningFailures;
+  let bus: NatsBus;
+  const prefix = uniqueBusPrefix('failapi');
+  const operator = randomBytes(24).toString('hex');
+  const tokens: Record<string, string> = {};
+
+  async function call(token: string | undefined, path: string): Promise<{ status: number; body: any; text: string }> {
+    const response = await fetch(`${failures.url}${path}`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { status: response.status, body, text };
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pki = await createTestPki();
+    attestation = await startAttestation(
+      loadAttestationConfig({
+        DATABASE_URL: db.url,
+        NATS_URL: TEST_NATS_URL,
+        BUS_PREFIX: prefix,
+        HTTP_PORT: '0',
+        PLATFORM_CA_CERT_FILE: pki.files.platformCa,
+        PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
+        MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+        CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        PLATFORM_ADMIN_TOKEN: operator,
+      }),
+      createLogger('attestation', 'silent'),
+    );
+    failures = await startFailures(
+      loadFailuresConfig({
+        DATABASE_URL: db.url,
+        NATS_URL: TEST_NATS_URL,
+        BUS_PREFIX: prefix,
+        HTTP_PORT: '0',
+        INGEST_FLUSH_MS: '20',
+        DEVICE_REPORT_BURST: '1000',
+      }),
+      createLogger('failures', 'silent'),
+    );
+    bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'failures-api-test', onError: () => undefined });
+    for (const tenant of ['acme', 'globex']) {
+      const r = await fetch(`${attestation.url}/v1/tenants`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: tenant, name: tenant }),
+      });
+      tokens[tenant] = ((await r.json()) as { administratorToken: string }).administratorToken;
+    }
+    const reader = await fetch(`${attestation.url}/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens['acme']}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'Reader' }),
+    });
+    tokens['acmeReader'] = ((await reader.json()) as { token: string }).token;
+    const publish = async (deviceId: string, tenantId: string, seq: number, version: string) => {
+      const message: ReceivedFailureReport = {
+        deviceId,
+        tenantId,
+        receivedAt: Date.now(),
+        report: {
+          seq,
+          at: Date.now() - seq,
+          kind: 'app-crash',
+          component: 'app:sensor',
+          version,
+          exitCode: 1,
+          signal: null,
+          message: 'TypeError: "quoted", with a comma',
+          frames: [{ function: 'tick', file: `app:sensor@${version}`, line: 1, column: 1 }],
+        },
+      };
+      await bus.publishDurable(Subject.failuresReportReceived, encodeJson(message), { msgId: randomUUID() });
+    };
+    for (let seq = 1; seq <= 25; seq++) await publish(device(seq % 5), 'acme', seq, '1.1.0');
+    for (let seq = 1; seq <= 7; seq++) await publish(device(100 + seq), 'globex', seq, '2.0.0');
+    await waitFor(async () => (await failures.repository.totals()).reports === 32, { describe: '32 reports stored' });
+  });
+
+  afterAll(async () => {
+    await failures?.close();
+    await attestation?.close();
+    await bus?.drain();
+    await removeBusPrefix(prefix);
+    await db?.drop();
+    await pki?.remove();
+  });
+
+  it('refuses a missing or unknown token', async () => {
+    expect((await call(undefined, '/v1/failure-buckets')).status).toBe(401);
+    expect((await call('x'.repeat(40), '/v1/failure-buckets')).status).toBe(401);
+    expect((await call(operator, '/v1/failure-buckets')).status).toBe(401); // the operator is not a tenant
+  });
+
+  it("shows each tenant its own buckets and reports, and another tenant's as not found", async () => {
+    const acme = await call(tokens['acmeReader'], '/v1/failure-buckets');
+    expect(acme.status).toBe(200);
+    expect(acme.body).toEqual([expect.objectContaining({ version: '1.1.0', reports: 25, devices: 5 })]);
+    const globex = await call(tokens['globex'], '/v1/failure-buckets');
+    expect(globex.body).toEqual([expect.objectContaining({ version: '2.0.0', reports: 7, devices: 7 })]);
+    const theirs = globex.body[0].signature as string;
+    expect((await call(tokens['acme'], `/v1/failure-buckets/${theirs}`)).status).toBe(404);
+    const own = await call(tokens['globex'], `/v1/failure-buckets/${theirs}`);
+    expect(own.body.latest).toHaveLength(7);
+    const reports = await call(tokens['acme'], `/v1/error-reports?deviceId=${device(101)}`);
+    expect(reports.body.rows).toEqual([]);
+  });
+
+  it('pages through every report with a cursor, and refuses a forged cursor', async () => {
+    const seen = new Set<string>();
+    let after: string | null = null;
+    do {
+      const page: { status: number; body: { rows: Array<{ reportKey: string }>; next: string | null } } = await call(
+        tokens['acme'],
+        `/v1/error-reports?limit=4${after === null ? '' : `&after=${after}`}`,
+      );
+      expect(page.status).toBe(200);
+      for (const row of page.body.rows) seen.add(row.reportKey);
+      after = page.body.next;
+    } while (after !== null);
+    expect(seen.size).toBe(25);
+    expect((await call(tokens['acme'], '/v1/error-reports?after=bm90LWEtY3Vyc29y')).status).toBe(400);
+    expect((await call(tokens['acme'], '/v1/error-reports?limit=0')).status).toBe(400);
+  });
+
+  it('exports every matching report as CSV or JSON, without a cap, quoting what needs quoting', async () => {
+    const csv = await call(tokens['acme'], '/v1/error-reports/export?format=csv&version=1.1.0');
+    const lines = csv.text.trim().split('\n');
+    expect(lines[0]).toBe('occurredAt,deviceId,kind,component,version,exitCode,signal,message,bucket,frames');
+    expect(lines).toHaveLength(26);
+    expect(lines[1]).toContain('"TypeError: ""quoted"", with a comma"');
+    const json = await call(tokens['globex'], '/v1/error-reports/export?format=json');
+    expect(json.body).toHaveLength(7);
+  });
+});
