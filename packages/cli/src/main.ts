@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SCENARIO_NAMES, demoKnownGood, type ScenarioName } from '@rampart/emulator';
 import { fleetRun } from './commands/fleet.js';
 import { fleetPod } from './commands/fleet-pod.js';
+import { errorReportDownload, errorReportList, errorReportShow } from './commands/error-reports.js';
 import { apiCall } from './commands/platform-api.js';
 import { telemetryQuery } from './commands/telemetry.js';
 import { up } from './commands/up.js';
@@ -206,6 +207,39 @@ caCertificate
 const attestationCommand = program.command('attestation').description('Attestation');
 apiOptions(attestationCommand.command('log').description('verdicts, newest first')).action(async (o: ApiFlags) => {
   process.exitCode = await apiCall(o, 'GET', '/v1/attestations');
+});
+
+// Failure reports: the failures API.
+const errorReportOptions = (command: Command): Command =>
+  command
+    .option('--api <url>', 'failures API', env['RAMPART_FAILURES_API'] ?? 'http://127.0.0.1:8084')
+    .option('--token <token>', 'a tenant API token', env['RAMPART_TOKEN'] ?? '')
+    .option('--from <time>', 'from (ISO 8601)')
+    .option('--to <time>', 'until (ISO 8601)')
+    .option('--device <id>', 'one device')
+    .option('--bucket <signature>', 'one bucket')
+    .option('--version <version>', 'one component version')
+    .addOption(outputOption());
+type ErrorReportFlags = ApiFlags & { from?: string; to?: string; device?: string; bucket?: string; version?: string };
+const errorReport = program.command('error-report').description('Failure reports and their buckets (your tenant)');
+errorReportOptions(errorReport.command('list').description('buckets: what fails, how often, on how many devices')).action(
+  async (o: ErrorReportFlags) => {
+    process.exitCode = await errorReportList(o);
+  },
+);
+errorReportOptions(errorReport.command('show <bucket>').description('one bucket and its latest reports')).action(
+  async (signature: string, o: ErrorReportFlags) => {
+    process.exitCode = await errorReportShow(o, signature);
+  },
+);
+errorReportOptions(
+  errorReport
+    .command('download')
+    .description('every matching report (no event or day cap)')
+    .addOption(new Option('--format <format>', 'csv or json').choices(['csv', 'json']).default('csv'))
+    .option('--file <path>', 'write here instead of stdout'),
+).action(async (o: ErrorReportFlags & { format: 'csv' | 'json'; file?: string }) => {
+  process.exitCode = await errorReportDownload(o);
 });
 
 const measurement = program.command('measurement').description('Known-good boot measurements (platform operator)');

@@ -1,0 +1,80 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Subject, type ReceivedFailureReport } from '@rampart/contracts';
+import { createLogger, encodeJson } from '@rampart/service-kit';
+import { waitFor } from '@rampart/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorReportDownload, errorReportList } from '../src/commands/error-reports.js';
+import { startEmbeddedPlatform, type EmbeddedPlatform } from '../src/embedded/embedded-platform.js';
+
+/** `rampart error-report` against the embedded platform (which runs the failures service too). */
+describe('rampart error-report', () => {
+  let dir: string;
+  let platform: EmbeddedPlatform;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rampart-error-report-'));
+    platform = await startEmbeddedPlatform(
+      {
+        dataDir: join(dir, 'platform'),
+        databaseUrl: undefined,
+        natsUrl: undefined,
+        busPrefix: '',
+        mqttPort: 0,
+        apiPort: 0,
+        attestationApiPort: 0,
+        gatewayHttpPort: 0,
+        devListenerPort: undefined,
+        deviceRatePerSec: 50,
+      },
+      (service) => createLogger(service, 'silent'),
+    );
+    for (let seq = 1; seq <= 12; seq++) {
+      const message: ReceivedFailureReport = {
+        deviceId: (seq % 3).toString(16).padStart(64, '0'),
+        tenantId: platform.tenant.id,
+        receivedAt: Date.now(),
+        report: {
+          seq,
+          at: Date.now(),
+          kind: 'watchdog-reset',
+          component: 'app:sensor',
+          version: '1.0.0',
+          exitCode: null,
+          signal: 'SIGKILL',
+          message: 'watchdog',
+          frames: [],
+        },
+      };
+      await platform.bus.publishDurable(Subject.failuresReportReceived, encodeJson(message), { msgId: `t:${seq}` });
+    }
+    await waitFor(async () => (await platform.failures.repository.totals()).reports === 12, { describe: '12 reports' });
+  });
+
+  afterAll(async () => {
+    await platform?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('lists buckets and downloads every report as CSV', async () => {
+    const options = { api: platform.failures.url, token: platform.tenant.adminToken, output: 'json' as const };
+    let printed = '';
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string) => {
+      printed += chunk;
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      expect(await errorReportList(options)).toBe(0);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(JSON.parse(printed)).toEqual([expect.objectContaining({ reports: 12, devices: 3, signal: 'SIGKILL' })]);
+    const file = join(dir, 'reports.csv');
+    expect(await errorReportDownload({ ...options, format: 'csv', file })).toBe(0);
+    const lines = (await readFile(file, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(13);
+    expect(await errorReportList({ ...options, token: 'not-a-real-token-at-all' })).toBe(1);
+  });
+});
