@@ -61,10 +61,10 @@ describe('rampart error-report', () => {
     const options = { api: platform.failures.url, token: platform.tenant.adminToken, output: 'json' as const };
     let printed = '';
     const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => {
+    process.stdout.write = (chunk: string) => {
       printed += chunk;
       return true;
-    }) as typeof process.stdout.write;
+    };
     try {
       expect(await errorReportList(options)).toBe(0);
     } finally {

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { PlatformClient } from '../embedded/platform-client.js';
 import { print, type OutputFormat } from '../output.js';
 
@@ -35,7 +36,7 @@ export async function errorReportList(options: ErrorReportOptions): Promise<numb
   requireToken(options);
   const result = await new PlatformClient(options.api.replace(/\/$/, '')).call(
     'GET',
-    `/v1/failure-buckets${query({ ...options, device: undefined, bucket: undefined, from: undefined, to: undefined } as ErrorReportOptions)}`,
+    `/v1/failure-buckets${query({ ...options, device: undefined, bucket: undefined, from: undefined, to: undefined })}`,
     options.token,
   );
   if (result.status !== 200) {
@@ -82,7 +83,7 @@ export async function errorReportDownload(options: ErrorReportOptions & { format
     process.stderr.write(`${response.status} ${await response.text()}\n`);
     return 1;
   }
-  const source = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  const source = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
   if (options.file === undefined) await pipeline(source, process.stdout, { end: false });
   else await pipeline(source, createWriteStream(options.file));
   return 0;
