@@ -6,6 +6,7 @@ const BENCHMARKS = {
   'telemetry-ingest': () => import('./telemetry-ingest.js'),
   'attestation-throughput': () => import('./attestation-throughput.js'),
   'fleet-scale': () => import('./fleet-scale.js'),
+  'failure-ingest': () => import('./failure-ingest.js'),
 };
 
 const wanted = process.argv[2];

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ReceivedFailureReportSchema, Stream, Subject, type ReceivedFailureReport } from '@rampart/contracts';
+import { ReceivedFailureBatchSchema, Stream, Subject, type ReceivedFailureReport } from '@rampart/contracts';
 import {
   EmulatedDevice,
   SecureOs,
@@ -132,7 +132,7 @@ describe('a fleet with the secure OS and apps', () => {
         ackWaitMs: 5_000,
       },
       (m) => {
-        reports.push(ReceivedFailureReportSchema.parse(decodeJson(m.data)));
+        reports.push(...ReceivedFailureBatchSchema.parse(decodeJson(m.data)).reports);
         m.ack();
       },
     );

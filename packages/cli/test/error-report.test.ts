@@ -47,7 +47,7 @@ describe('rampart error-report', () => {
           frames: [],
         },
       };
-      await platform.bus.publishDurable(Subject.failuresReportReceived, encodeJson(message), { msgId: `t:${seq}` });
+      await platform.bus.publishDurable(Subject.failuresReportReceived, encodeJson({ reports: [message] }), { msgId: `t:${seq}` });
     }
     await waitFor(async () => (await platform.failures.repository.totals()).reports === 12, { describe: '12 reports' });
   });

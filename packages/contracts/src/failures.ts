@@ -52,6 +52,13 @@ export const ReceivedFailureReportSchema = z
   .strict();
 export type ReceivedFailureReport = z.infer<typeof ReceivedFailureReportSchema>;
 
+/** Failure reports the gateway packs into one FAILURES stream message. */
+export const MAX_FAILURE_REPORTS_PER_BATCH = 500;
+export const ReceivedFailureBatchSchema = z
+  .object({ reports: z.array(ReceivedFailureReportSchema).min(1).max(MAX_FAILURE_REPORTS_PER_BATCH) })
+  .strict();
+export type ReceivedFailureBatch = z.infer<typeof ReceivedFailureBatchSchema>;
+
 const CohortSchema = z
   .object({
     version: z.string().min(1).max(64),

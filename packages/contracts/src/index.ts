@@ -83,7 +83,16 @@ export {
   HealthCompareReplySchema,
   HealthCompareRequestSchema,
   MAX_FAILURE_REPORT_BYTES,
+  MAX_FAILURE_REPORTS_PER_BATCH,
+  ReceivedFailureBatchSchema,
   ReceivedFailureReportSchema,
   StackFrameSchema,
 } from './failures.js';
-export type { DeviceFailureReport, FailureKind, HealthCompareReply, HealthCompareRequest, ReceivedFailureReport } from './failures.js';
+export type {
+  DeviceFailureReport,
+  FailureKind,
+  HealthCompareReply,
+  HealthCompareRequest,
+  ReceivedFailureBatch,
+  ReceivedFailureReport,
+} from './failures.js';

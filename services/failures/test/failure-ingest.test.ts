@@ -78,7 +78,7 @@ describe('failure ingest', () => {
   }
 
   const publish = (message: unknown, msgId = randomUUID()) =>
-    bus.publishDurable(Subject.failuresReportReceived, encodeJson(message), { msgId });
+    bus.publishDurable(Subject.failuresReportReceived, encodeJson({ reports: [message] }), { msgId });
 
   it('stores each report once however often it arrives, buckets it, and counts distinct devices', async () => {
     const a = ingest();

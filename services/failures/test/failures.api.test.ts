@@ -102,7 +102,7 @@ describe('failures REST API', () => {
           frames: [{ function: 'tick', file: `app:sensor@${version}`, line: 1, column: 1 }],
         },
       };
-      await bus.publishDurable(Subject.failuresReportReceived, encodeJson(message), { msgId: randomUUID() });
+      await bus.publishDurable(Subject.failuresReportReceived, encodeJson({ reports: [message] }), { msgId: randomUUID() });
     };
     for (let seq = 1; seq <= 25; seq++) await publish(device(seq % 5), 'acme', seq, '1.1.0');
     for (let seq = 1; seq <= 7; seq++) await publish(device(100 + seq), 'globex', seq, '2.0.0');

@@ -58,7 +58,7 @@ describe('failures service', () => {
             frames: [],
           },
         };
-        await bus.publishDurable(Subject.failuresReportReceived, encodeJson(message), { msgId: randomUUID() });
+        await bus.publishDurable(Subject.failuresReportReceived, encodeJson({ reports: [message] }), { msgId: randomUUID() });
       }
     }
   }

@@ -2,7 +2,7 @@ import { connect as tlsConnect } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import { SecuritySubsystem } from '@rampart/emulator';
 import { CertificateAuthority, tenantUri } from '@rampart/trust';
-import { ReceivedFailureReportSchema, Stream, Subject } from '@rampart/contracts';
+import { ReceivedFailureBatchSchema, Stream, Subject } from '@rampart/contracts';
 import { decodeJson, encodeJson } from '@rampart/service-kit';
 import { issueCustomCertificate, waitFor } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,7 +78,7 @@ describe('gateway', () => {
           ackWaitMs: 5_000,
         },
         (m) => {
-          stored.push(ReceivedFailureReportSchema.parse(decodeJson(m.data)));
+          stored.push(...ReceivedFailureBatchSchema.parse(decodeJson(m.data)).reports);
           m.ack();
         },
       );
@@ -98,7 +98,7 @@ describe('gateway', () => {
           frames: [{ function: 'tick', file: 'app:sensor@1.0.0', line: 3, column: 9 }],
         };
         await client.publishAsync(`devices/${device.id}/failures`, JSON.stringify(report), { qos: 1 });
-        // Resent after a lost PUBACK: stored once.
+        // Resent after a lost PUBACK: the stream holds both; the failures service stores it once (device id + seq).
         await client.publishAsync(`devices/${device.id}/failures`, JSON.stringify(report), { qos: 1 });
         const refusedBefore = gw.totals.denials['malformed_payload'] ?? 0;
         await client.publishAsync(`devices/${device.id}/failures`, '{"seq":2', { qos: 1 });
@@ -107,7 +107,8 @@ describe('gateway', () => {
         });
         await waitFor(() => stored.some((r) => r.deviceId === device.id), { describe: 'report stored' });
         await new Promise((r) => setTimeout(r, 200));
-        expect(stored.filter((r) => r.deviceId === device.id).map((r) => r.report.seq)).toEqual([1]);
+        await waitFor(() => stored.filter((r) => r.deviceId === device.id).length === 2, { describe: 'both copies in the stream' });
+        expect(stored.filter((r) => r.deviceId === device.id).map((r) => r.report.seq)).toEqual([1, 1]);
         // The tenant comes from the operational certificate, like the device id.
         expect(stored.find((r) => r.deviceId === device.id)?.tenantId).toBe('test');
         expect(gw.totals.denials['malformed_payload']).toBe(refusedBefore + 2);

@@ -2,7 +2,7 @@ import type { Counter, Meter } from '@opentelemetry/api';
 import {
   AttestationFailedEventSchema,
   Durable,
-  ReceivedFailureReportSchema,
+  ReceivedFailureBatchSchema,
   Stream,
   Subject,
   type AttestationFailedEvent,
@@ -46,7 +46,9 @@ export interface FailureIngestSettings {
  */
 export class FailureIngest {
   private subscriptions: Closable[] = [];
-  private pending: Array<{ message: DurableMessage; row: UnbucketedRow | undefined; deviceId: string }> = [];
+  /** Each stream message with its reports; a message is acknowledged once all of them are stored (or dropped). */
+  private pending: Array<{ message: DurableMessage; rows: Array<{ row: UnbucketedRow | undefined; deviceId: string }> }> = [];
+  private pendingReports = 0;
   private readonly tenants = new Map<string, string>();
   private readonly typed: TypedBus;
   private timer: NodeJS.Timeout | undefined;
@@ -103,12 +105,12 @@ export class FailureIngest {
   }
 
   private receive(message: DurableMessage, source: 'device' | 'attestation'): void {
-    let row: UnbucketedRow;
+    let rows: UnbucketedRow[];
     try {
-      row =
+      rows =
         source === 'device'
-          ? this.fromDevice(ReceivedFailureReportSchema.parse(decodeJson(message.data)))
-          : this.fromAttestation(AttestationFailedEventSchema.parse(decodeJson(message.data)));
+          ? ReceivedFailureBatchSchema.parse(decodeJson(message.data)).reports.map((r) => this.fromDevice(r))
+          : [this.fromAttestation(AttestationFailedEventSchema.parse(decodeJson(message.data)))];
     } catch (error) {
       this.counters.refused++;
       this.refused.add(1, { reason: 'malformed' });
@@ -122,9 +124,14 @@ export class FailureIngest {
     const redelivered = message.deliveryCount > 1;
     if (redelivered) this.counters.redelivered++;
     // A redelivered message was already admitted once (here or on a replica that died); taking again would count it twice.
-    const admitted = redelivered || this.limiter.tryTake(row.deviceId, this.clock.now());
-    this.pending.push({ message, row: admitted ? row : undefined, deviceId: row.deviceId });
-    if (this.pending.length >= this.settings.batchSize) this.schedule(0);
+    const now = this.clock.now();
+    const admitted = rows.map((row) => ({
+      row: redelivered || this.limiter.tryTake(row.deviceId, now) ? row : undefined,
+      deviceId: row.deviceId,
+    }));
+    this.pending.push({ message, rows: admitted });
+    this.pendingReports += admitted.length;
+    if (this.pendingReports >= this.settings.batchSize) this.schedule(0);
     else if (this.timer === undefined) this.schedule(this.settings.flushMs);
   }
 
@@ -194,26 +201,39 @@ export class FailureIngest {
     });
   }
 
+  /** Whole messages, up to about `batchSize` reports. */
+  private take(): typeof this.pending {
+    let count = 0;
+    let n = 0;
+    while (n < this.pending.length && (n === 0 || count + (this.pending[n]?.rows.length ?? 0) <= this.settings.batchSize)) {
+      count += this.pending[n]?.rows.length ?? 0;
+      n++;
+    }
+    this.pendingReports -= count;
+    return this.pending.splice(0, n);
+  }
+
   private schedule(delayMs: number): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      const taken = this.pending.splice(0, this.settings.batchSize);
-      if (this.pending.length > 0) this.schedule(this.pending.length >= this.settings.batchSize ? 0 : this.settings.flushMs);
+      const taken = this.take();
+      if (this.pending.length > 0) this.schedule(this.pendingReports >= this.settings.batchSize ? 0 : this.settings.flushMs);
       // One writer: bucket rows are updated in place, and one writer never deadlocks with itself.
       this.writing = this.writing.then(() => this.write(taken));
     }, delayMs);
   }
 
-  private async write(taken: Array<{ message: DurableMessage; row: UnbucketedRow | undefined; deviceId: string }>): Promise<void> {
+  private async write(taken: typeof this.pending): Promise<void> {
     if (taken.length === 0) return;
-    const rows = await this.withTenants(taken.flatMap((t) => (t.row === undefined ? [] : [t.row])));
+    const entries = taken.flatMap((t) => t.rows);
+    const rows = await this.withTenants(entries.flatMap((e) => (e.row === undefined ? [] : [e.row])));
     const dropped = new Map<string, number>();
-    for (const t of taken) if (t.row === undefined) dropped.set(t.deviceId, (dropped.get(t.deviceId) ?? 0) + 1);
+    for (const e of entries) if (e.row === undefined) dropped.set(e.deviceId, (dropped.get(e.deviceId) ?? 0) + 1);
     try {
       const result = await this.repository.storeBatch(rows, dropped);
       for (const t of taken) t.message.ack();
-      const droppedCount = taken.length - rows.length;
+      const droppedCount = entries.length - rows.length;
       this.counters.stored += result.stored;
       this.counters.dropped += droppedCount;
       this.stored.add(result.stored);
@@ -239,6 +259,7 @@ export class FailureIngest {
       clearTimeout(this.timer);
       this.timer = undefined;
       const taken = this.pending.splice(0);
+      this.pendingReports = 0;
       this.writing = this.writing.then(() => this.write(taken));
     }
     await this.writing;

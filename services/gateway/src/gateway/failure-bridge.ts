@@ -1,13 +1,16 @@
+import type { Tracer } from '@opentelemetry/api';
 import {
   DenialReason,
   DeviceFailureReportSchema,
   MAX_FAILURE_REPORT_BYTES,
+  MAX_FAILURE_REPORTS_PER_BATCH,
   Stream,
   Subject,
   type DenialReasonValue,
   type ReceivedFailureReport,
 } from '@rampart/contracts';
-import { encodeJson, type Clock, type MessageBus } from '@rampart/service-kit';
+import type { Clock, MessageBus } from '@rampart/service-kit';
+import { StreamBatcher, type BatchSettings } from './stream-batcher.js';
 
 export type FailureOutcome =
   { readonly kind: 'stored' } | { readonly kind: 'rejected'; readonly reason: DenialReasonValue; readonly detail: string };
@@ -18,16 +21,34 @@ const FAILURE_STREAM_MAX_AGE_MS = 7 * 86_400_000;
 const FAILURE_DUPLICATE_WINDOW_MS = 10 * 60_000;
 
 /**
- * A device's failure report → the FAILURES stream. Hostile until it parses;
- * the device id is the one the connection proved, never one in the payload;
- * the stream message id (device id + the report's sequence number) makes a
- * resend after a lost PUBACK a no-op.
+ * A device's failure report → the FAILURES stream, packed with other
+ * devices' reports like readings are (one stream round trip for many).
+ * Hostile until it parses; the device id and tenant are the ones the
+ * connection proved, never ones in the payload; the failures service
+ * stores a report once per device id and sequence number, so a resend
+ * after a lost PUBACK is a no-op.
  */
 export class FailureBridge {
+  private readonly batcher: StreamBatcher<ReceivedFailureReport>;
+
   constructor(
     private readonly bus: MessageBus,
     private readonly clock: Clock,
-  ) {}
+    batch: BatchSettings,
+    tracer: Tracer,
+  ) {
+    this.batcher = new StreamBatcher(
+      bus,
+      {
+        subject: Subject.failuresReportReceived,
+        field: 'reports',
+        maxItems: MAX_FAILURE_REPORTS_PER_BATCH,
+        spanName: 'failures.batch publish',
+      },
+      { maxReadings: Math.min(batch.maxReadings, MAX_FAILURE_REPORTS_PER_BATCH), maxDelayMs: batch.maxDelayMs },
+      tracer,
+    );
+  }
 
   async start(): Promise<void> {
     await this.bus.ensureStream({
@@ -52,8 +73,12 @@ export class FailureBridge {
     if (!parsed.success) {
       return { kind: 'rejected', reason: DenialReason.malformedPayload, detail: parsed.error.issues[0]?.message ?? 'invalid' };
     }
-    const message: ReceivedFailureReport = { deviceId, tenantId, receivedAt: this.clock.now(), report: parsed.data };
-    await this.bus.publishDurable(Subject.failuresReportReceived, encodeJson(message), { msgId: `${deviceId}:${parsed.data.seq}` });
+    await this.batcher.add({ deviceId, tenantId, receivedAt: this.clock.now(), report: parsed.data });
     return { kind: 'stored' };
+  }
+
+  /** Sends what is waiting (at shutdown). */
+  drain(): Promise<void> {
+    return this.batcher.drain();
   }
 }

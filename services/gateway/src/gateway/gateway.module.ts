@@ -51,7 +51,7 @@ export class GatewayModule {
             holder.gateway = new MqttGateway(
               options.gateway,
               bridge,
-              new FailureBridge(runtime.bus, systemClock),
+              new FailureBridge(runtime.bus, systemClock, options.telemetryStream.batch, runtime.observability.tracer),
               attestation,
               revocations,
               metrics,

@@ -537,6 +537,7 @@ export class MqttGateway {
     await Promise.all(closing);
     // Readings already accepted still go to the stream before the bus drains.
     await this.bridge.drain();
+    await this.failures.drain();
     await this.revocations.stop();
   }
 }

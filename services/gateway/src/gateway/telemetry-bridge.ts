@@ -3,13 +3,15 @@ import {
   DeviceTelemetrySchema,
   MAX_CLOCK_AHEAD_MS,
   MAX_READING_AGE_MS,
+  MAX_READINGS_PER_BATCH,
   Stream,
+  Subject,
   type DenialReasonValue,
   type TelemetryReading,
 } from '@rampart/contracts';
 import type { Tracer } from '@opentelemetry/api';
 import type { Clock, MessageBus } from '@rampart/service-kit';
-import { ReadingBatcher, type BatchSettings } from './reading-batcher.js';
+import { StreamBatcher, type BatchSettings } from './stream-batcher.js';
 
 export type BridgeOutcome =
   { readonly kind: 'stored' } | { readonly kind: 'rejected'; readonly reason: DenialReasonValue; readonly detail: string };
@@ -28,7 +30,7 @@ export interface TelemetryStreamSettings {
  * in the database.
  */
 export class TelemetryBridge {
-  private readonly batcher: ReadingBatcher;
+  private readonly batcher: StreamBatcher<TelemetryReading>;
 
   constructor(
     private readonly bus: MessageBus,
@@ -36,7 +38,12 @@ export class TelemetryBridge {
     private readonly settings: TelemetryStreamSettings,
     tracer: Tracer,
   ) {
-    this.batcher = new ReadingBatcher(bus, settings.batch, tracer);
+    this.batcher = new StreamBatcher(
+      bus,
+      { subject: Subject.telemetryBatchReceived, field: 'readings', maxItems: MAX_READINGS_PER_BATCH, spanName: 'telemetry.batch publish' },
+      settings.batch,
+      tracer,
+    );
   }
 
   async start(): Promise<void> {
