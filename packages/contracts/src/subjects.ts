@@ -30,6 +30,8 @@ export const Subject = {
   failuresReportReceived: 'failures.report.received',
   /** Broadcast: a failure bucket was seen for the first time (alerting). */
   failuresBucketCreated: 'failures.bucket.created',
+  /** Broadcast: a failure bucket's reports spiked against its baseline (alerting). */
+  failuresBucketSpiked: 'failures.bucket.spiked',
   /** Request/reply: is a new version's crash rate worse than its baseline's? (rollout health gates) */
   failuresHealthCompare: 'failures.health.compare',
   /** Request/reply: the tenant and role of an API token (by its hash), for other services' REST APIs. */

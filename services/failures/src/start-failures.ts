@@ -12,6 +12,8 @@ import {
 } from '@rampart/service-kit';
 import type { FailuresConfig } from './failures/failures.config.js';
 import { FailuresModule } from './failures/failures.module.js';
+import { AlertSink } from './alerts/alert-sink.js';
+import { SpikeDetector } from './alerts/spike-detector.js';
 import { HealthService } from './health/health.service.js';
 import { DeviceRateLimiter } from './ingest/device-rate-limiter.js';
 import { FailureIngest } from './ingest/failure-ingest.js';
@@ -22,6 +24,7 @@ const RETENTION_CHECK_MS = 60 * 60 * 1000;
 
 export interface RunningFailures extends RunningService {
   readonly ingest: FailureIngest;
+  readonly spikes: SpikeDetector;
   readonly repository: FailuresRepository;
 }
 
@@ -42,10 +45,12 @@ export async function startFailures(config: FailuresConfig, logger: Logger, shar
     );
     const repository = new FailuresRepository(runtime.dataSource);
     runtime.readiness.register('database', () => repository.ping());
+    const alerts = new AlertSink(runtime.bus, config.alerts.webhookUrl, logger, runtime.observability.meter);
     const ingest = new FailureIngest(
       runtime.bus,
       repository,
       new DeviceRateLimiter(config.rateLimit.perMinute, config.rateLimit.burst),
+      alerts,
       config.ingest,
       systemClock,
       logger,
@@ -72,6 +77,8 @@ export async function startFailures(config: FailuresConfig, logger: Logger, shar
       },
     });
     await ingest.start();
+    const spikes = new SpikeDetector(repository, alerts, config.alerts.spike, logger);
+    spikes.start();
     const retention = setInterval(() => {
       repository.deleteOlderThan(config.retentionDays).then(
         (deleted) => deleted > 0 && logger.info({ deleted, days: config.retentionDays }, 'old failure reports deleted'),
@@ -83,9 +90,11 @@ export async function startFailures(config: FailuresConfig, logger: Logger, shar
     return {
       ...service,
       ingest,
+      spikes,
       repository,
       close: async () => {
         clearInterval(retention);
+        spikes.stop();
         await running.close();
       },
     };

@@ -13,6 +13,7 @@ import {
 } from '@rampart/testing';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertSink } from '../src/alerts/alert-sink.js';
 import { DeviceRateLimiter } from '../src/ingest/device-rate-limiter.js';
 import { FailureIngest } from '../src/ingest/failure-ingest.js';
 import { FailuresRepository } from '../src/ingest/failures.repository.js';
@@ -70,6 +71,7 @@ describe('failure ingest', () => {
       bus,
       repository,
       limiter,
+      new AlertSink(bus, undefined, logger, metrics.getMeter('test')),
       { batchSize: 200, flushMs: 20, maxAckPending: 1_000, ackWaitMs: 2_000, retryDelayMs: 200 },
       systemClock,
       logger,

@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { metrics } from '@opentelemetry/api';
 import { Subject, type ReceivedFailureReport } from '@rampart/contracts';
-import { NatsBus, TypedBus, createLogger, encodeJson } from '@rampart/service-kit';
+import { NatsBus, TypedBus, createLogger, decodeJson, encodeJson } from '@rampart/service-kit';
 import { TEST_NATS_URL, createTestDatabase, removeBusPrefix, uniqueBusPrefix, waitFor, type TestDatabase } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertSink } from '../src/alerts/alert-sink.js';
+import { SpikeDetector } from '../src/alerts/spike-detector.js';
+import { DEFAULT_SPIKE_RULE } from '../src/alerts/spike-rule.js';
 import { loadFailuresConfig } from '../src/failures/failures.config.js';
 import { startFailures, type RunningFailures } from '../src/start-failures.js';
 
@@ -87,6 +93,45 @@ describe('failures service', () => {
     expect(await ask(10)).toMatchObject({ verdict: 'insufficient-data' });
     // A tenant with no reports: no crashes either side.
     expect(await ask(1_000, 'initech')).toMatchObject({ candidateCrashes: 0, baselineCrashes: 0 });
+  });
+
+  it('alerts on a spike by broadcast and webhook', async () => {
+    const received: unknown[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        received.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const broadcasts: unknown[] = [];
+    const listener = await bus.listen(Subject.failuresBucketSpiked, (data) => broadcasts.push(decodeJson(data)));
+    try {
+      await crashes('9.9.9', 12, 1);
+      await waitFor(async () => (await service.repository.totals()).reports >= 97, { describe: '12 more reports' });
+      const logger = createLogger('failures', 'silent');
+      const detector = new SpikeDetector(
+        service.repository,
+        new AlertSink(bus, `http://127.0.0.1:${port}/hook`, logger, metrics.getMeter('test')),
+        DEFAULT_SPIKE_RULE,
+        logger,
+      );
+      // Every bucket of this test is new within the hour, so each with at least 10 recent reports spikes.
+      const spiked = await detector.check(Date.now());
+      expect(spiked.length).toBeGreaterThanOrEqual(1);
+      // Once per window, not on every check.
+      expect(await detector.check(Date.now())).toEqual([]);
+      await waitFor(() => broadcasts.length === spiked.length && received.length === spiked.length, { describe: 'spike alerts' });
+      expect(received).toContainEqual(
+        expect.objectContaining({ type: 'bucket.spiked', tenantId: 'acme', recent: 12, title: expect.stringContaining('9.9.9') }),
+      );
+    } finally {
+      await listener.close();
+      server.close();
+    }
   });
 
   it('refuses a malformed question with a clear error', async () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonConfig, commonEnvShape, env, loadConfig, type CommonConfig, type Env } from '@rampart/service-kit';
+import type { SpikeRule } from '../alerts/spike-rule.js';
 import type { FailureIngestSettings } from '../ingest/failure-ingest.js';
 
 export const DEFAULT_HTTP_PORT = 8084;
@@ -19,6 +20,15 @@ export const failuresEnvSchema = z.object({
   DEVICE_REPORT_BURST: env.positiveInt().default(20),
   /** Reports older than this are deleted (buckets keep their counts). */
   RETENTION_DAYS: env.positiveInt().max(3650).default(90),
+  /** New-bucket and spike alerts are also POSTed here (JSON), besides the NATS broadcasts. */
+  ALERT_WEBHOOK_URL: env.url(['http', 'https']).optional(),
+  /** A spike: at least SPIKE_MIN_REPORTS in SPIKE_WINDOW_MS and SPIKE_FACTOR times the previous hour's rate. */
+  SPIKE_WINDOW_MS: env
+    .milliseconds()
+    .min(10_000)
+    .default(5 * 60_000),
+  SPIKE_FACTOR: z.coerce.number().min(1).max(1_000).default(5),
+  SPIKE_MIN_REPORTS: env.positiveInt().default(10),
 });
 
 export interface FailuresConfig extends CommonConfig {
@@ -26,6 +36,7 @@ export interface FailuresConfig extends CommonConfig {
   readonly ingest: FailureIngestSettings;
   readonly rateLimit: { readonly perMinute: number; readonly burst: number };
   readonly retentionDays: number;
+  readonly alerts: { readonly webhookUrl: string | undefined; readonly spike: SpikeRule };
 }
 
 export function loadFailuresConfig(source: Env): FailuresConfig {
@@ -42,5 +53,9 @@ export function loadFailuresConfig(source: Env): FailuresConfig {
     },
     rateLimit: { perMinute: e.DEVICE_REPORTS_PER_MINUTE, burst: e.DEVICE_REPORT_BURST },
     retentionDays: e.RETENTION_DAYS,
+    alerts: {
+      webhookUrl: e.ALERT_WEBHOOK_URL,
+      spike: { windowMs: e.SPIKE_WINDOW_MS, baselineMs: 60 * 60_000, minReports: e.SPIKE_MIN_REPORTS, factor: e.SPIKE_FACTOR },
+    },
   };
 }

@@ -18,6 +18,7 @@ import {
   type Logger,
   type MessageBus,
 } from '@rampart/service-kit';
+import type { AlertSink } from '../alerts/alert-sink.js';
 import type { DeviceRateLimiter } from './device-rate-limiter.js';
 import type { FailureRow, FailuresRepository } from './failures.repository.js';
 import { bucketSignature, bucketTitle } from './signature.js';
@@ -63,6 +64,7 @@ export class FailureIngest {
     private readonly bus: MessageBus,
     private readonly repository: FailuresRepository,
     private readonly limiter: DeviceRateLimiter,
+    private readonly alerts: AlertSink,
     private readonly settings: FailureIngestSettings,
     private readonly clock: Clock,
     private readonly logger: Logger,
@@ -240,9 +242,7 @@ export class FailureIngest {
       if (droppedCount > 0) this.dropped.add(droppedCount);
       for (const bucket of result.newBuckets) {
         this.bucketsCreated.add(1);
-        await this.bus
-          .broadcast(Subject.failuresBucketCreated, encodeJson(bucket))
-          .catch((error: unknown) => this.logger.warn({ err: error, signature: bucket.signature }, 'new bucket not announced'));
+        await this.alerts.send({ type: 'bucket.created', ...bucket });
       }
     } catch (error) {
       this.counters.failedBatches++;

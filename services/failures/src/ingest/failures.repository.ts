@@ -250,6 +250,30 @@ export class FailuresRepository {
     return result[1];
   }
 
+  /** Reports per bucket since `recentFrom`, and in the baseline window before it, for buckets active recently. */
+  async bucketActivity(
+    recentFrom: Date,
+    baselineFrom: Date,
+  ): Promise<Array<{ signature: string; tenantId: string | null; title: string; recent: number; baseline: number }>> {
+    const rows: Array<{ signature: string; tenant_id: string | null; title: string; recent: string; baseline: string }> =
+      await this.dataSource.query(
+        `SELECT b.signature, b.tenant_id, b.title,
+              count(*) FILTER (WHERE r.occurred_at >= $1)::text AS recent,
+              count(*) FILTER (WHERE r.occurred_at < $1)::text AS baseline
+         FROM failures.reports r JOIN failures.buckets b ON b.signature = r.bucket
+        WHERE r.occurred_at >= $2 AND b.last_seen >= $1
+        GROUP BY b.signature, b.tenant_id, b.title`,
+        [recentFrom, baselineFrom],
+      );
+    return rows.map((r) => ({
+      signature: r.signature,
+      tenantId: r.tenant_id,
+      title: r.title,
+      recent: Number(r.recent),
+      baseline: Number(r.baseline),
+    }));
+  }
+
   /** Counts for tests and stats: reports, buckets, dropped. */
   async totals(): Promise<{ reports: number; buckets: number; dropped: number }> {
     const rows: Array<{ reports: string; buckets: string; dropped: string }> = await this.dataSource.query(

@@ -1,0 +1,51 @@
+import type { Logger } from '@rampart/service-kit';
+import type { FailuresRepository } from '../ingest/failures.repository.js';
+import type { AlertSink } from './alert-sink.js';
+import { isSpike, type SpikeRule } from './spike-rule.js';
+
+/**
+ * Every `windowMs`, compares each recently active bucket's reports in the
+ * last window with its baseline before, and alerts once per bucket per
+ * window when the rule calls it a spike.
+ */
+export class SpikeDetector {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly alerted = new Map<string, number>();
+
+  constructor(
+    private readonly repository: FailuresRepository,
+    private readonly alerts: AlertSink,
+    private readonly rule: SpikeRule,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.check(Date.now()).catch((error: unknown) => this.logger.warn({ err: error }, 'spike check failed; it runs again'));
+    }, this.rule.windowMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** One check at `now`; returns the spiking buckets' signatures. */
+  async check(now: number): Promise<string[]> {
+    const activity = await this.repository.bucketActivity(
+      new Date(now - this.rule.windowMs),
+      new Date(now - this.rule.windowMs - this.rule.baselineMs),
+    );
+    const spiked: string[] = [];
+    for (const bucket of activity) {
+      if (!isSpike(bucket.recent, bucket.baseline, this.rule)) continue;
+      const last = this.alerted.get(bucket.signature);
+      if (last !== undefined && now - last < this.rule.windowMs) continue;
+      this.alerted.set(bucket.signature, now);
+      spiked.push(bucket.signature);
+      await this.alerts.send({ type: 'bucket.spiked', ...bucket, windowMs: this.rule.windowMs });
+    }
+    if (this.alerted.size > 100_000) this.alerted.clear();
+    return spiked;
+  }
+}
