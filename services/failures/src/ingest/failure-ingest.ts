@@ -8,16 +8,7 @@ import {
   type AttestationFailedEvent,
   type ReceivedFailureReport,
 } from '@rampart/contracts';
-import {
-  TypedBus,
-  decodeJson,
-  encodeJson,
-  type Clock,
-  type Closable,
-  type DurableMessage,
-  type Logger,
-  type MessageBus,
-} from '@rampart/service-kit';
+import { TypedBus, decodeJson, type Clock, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
 import type { AlertSink } from '../alerts/alert-sink.js';
 import type { DeviceRateLimiter } from './device-rate-limiter.js';
 import type { FailureRow, FailuresRepository } from './failures.repository.js';
