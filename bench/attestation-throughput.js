@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import pg from 'pg';
-import { createSignedEvidence, demoBootState, demoKnownGood, manufactureDevice } from '@rampart/emulator';
+import { createSignedEvidence, demoBootState, manufactureDevice } from '@rampart/emulator';
 import forge from 'node-forge';
 import { CertificateAuthority, OperationalCertificateIssuer, loadOrCreateDevelopmentPki } from '@rampart/trust';
 import { cpuAccount } from './lib/cpu.js';
 import { startBenchGateway } from './lib/gateway.js';
-import { startNode } from './lib/processes.js';
-import { REPO_ROOT, writeReport } from './lib/report.js';
+import { startBenchAttestation } from './lib/attestation.js';
+import { writeReport } from './lib/report.js';
 
 const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -45,41 +45,22 @@ async function endToEnd() {
   const dbUrl = new URL(POSTGRES_URL);
   dbUrl.pathname = `/${dbName}`;
   const prefix = `bench${randomBytes(4).toString('hex')}`;
-  const operator = randomBytes(24).toString('hex');
   const pki = await loadOrCreateDevelopmentPki(join(dir, 'pki'));
   const processes = [];
   try {
-    const attestation = await startNode(
-      join(REPO_ROOT, 'services/attestation/dist/main.js'),
-      {
-        DATABASE_URL: dbUrl.toString(),
-        NATS_URL,
-        BUS_PREFIX: prefix,
-        HTTP_PORT: '0',
-        PLATFORM_CA_CERT_FILE: join(dir, 'pki/platform-ca.crt'),
-        PLATFORM_CA_KEY_FILE: join(dir, 'pki/platform-ca.key'),
-        MANUFACTURER_CA_FILE: join(dir, 'pki/manufacturer-ca.crt'),
-        CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        PLATFORM_ADMIN_TOKEN: operator,
+    const attestation = await startBenchAttestation({
+      dbUrl: dbUrl.toString(),
+      natsUrl: NATS_URL,
+      prefix,
+      pkiDir: join(dir, 'pki'),
+      tenantId: 'bench',
+      env: {
         DB_POOL_SIZE: '20',
         ...(process.env.BENCH_ATTESTATION_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_ATTESTATION_NODE_OPTIONS } : {}),
       },
-      (l) => l.msg === 'attestation listening',
-    );
-    processes.push(attestation);
-    const api = attestation.line.url;
-    const call = async (method, path, token, body) => {
-      const r = await fetch(`${api}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status}`);
-      return r.status === 204 ? undefined : r.json();
-    };
-    const { administratorToken } = await call('POST', '/v1/tenants', operator, { id: 'bench', name: 'bench' });
-    for (const image of demoKnownGood())
-      await call('PUT', '/v1/measurements', operator, { stage: image.stage, sha256: image.sha256, status: 'released' });
+    });
+    processes.push(attestation.process);
+    const { call, token: administratorToken } = attestation;
     const gateway = await startBenchGateway({
       natsUrl: NATS_URL,
       prefix,
@@ -100,7 +81,7 @@ async function endToEnd() {
     const until = Date.now() + E2E_SECONDS * 1000;
     const started = performance.now();
     const cpu = cpuAccount(
-      { attestation: attestation.child.pid, gateway: gateway.child.pid },
+      { attestation: attestation.process.child.pid, gateway: gateway.child.pid },
       { postgres: 'postgres', nats: 'nats-server' },
     );
     await Promise.all(

@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
-import { demoKnownGood } from '@rampart/emulator';
 import { loadOrCreateDevelopmentPki } from '@rampart/trust';
+import { startBenchAttestation } from './lib/attestation.js';
 import { startBenchGateway } from './lib/gateway.js';
 import { startNode } from './lib/processes.js';
 import { REPO_ROOT, writeReport } from './lib/report.js';
@@ -87,25 +87,16 @@ async function platform(dir) {
   const dbUrl = new URL(POSTGRES_URL);
   dbUrl.pathname = `/${dbName}`;
   const prefix = `fleet${randomBytes(3).toString('hex')}`;
-  const operator = randomBytes(24).toString('hex');
   await loadOrCreateDevelopmentPki(join(dir, 'pki'));
   const processes = [];
-  const attestation = await startNode(
-    join(REPO_ROOT, 'services/attestation/dist/main.js'),
-    {
-      DATABASE_URL: dbUrl.toString(),
-      NATS_URL,
-      BUS_PREFIX: prefix,
-      HTTP_PORT: '0',
-      PLATFORM_CA_CERT_FILE: join(dir, 'pki/platform-ca.crt'),
-      PLATFORM_CA_KEY_FILE: join(dir, 'pki/platform-ca.key'),
-      MANUFACTURER_CA_FILE: join(dir, 'pki/manufacturer-ca.crt'),
-      CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      PLATFORM_ADMIN_TOKEN: operator,
-    },
-    (l) => l.msg === 'attestation listening',
-  );
-  processes.push(attestation);
+  const attestation = await startBenchAttestation({
+    dbUrl: dbUrl.toString(),
+    natsUrl: NATS_URL,
+    prefix,
+    pkiDir: join(dir, 'pki'),
+    tenantId: 'fleet',
+  });
+  processes.push(attestation.process);
   const telemetry = await startNode(
     join(REPO_ROOT, 'services/telemetry/dist/main.js'),
     { DATABASE_URL: dbUrl.toString(), NATS_URL, BUS_PREFIX: prefix, HTTP_PORT: '0' },
@@ -121,23 +112,10 @@ async function platform(dir) {
     env: { MAX_CONNECTIONS: '100000' },
   });
   processes.push(gateway);
-  const api = attestation.line.url;
-  const call = async (method, path, token, body) => {
-    const r = await fetch(`${api}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status}`);
-    return r.status === 204 ? undefined : r.json();
-  };
-  const { administratorToken } = await call('POST', '/v1/tenants', operator, { id: 'fleet', name: 'fleet' });
-  for (const image of demoKnownGood())
-    await call('PUT', '/v1/measurements', operator, { stage: image.stage, sha256: image.sha256, status: 'released' });
   return {
     dbUrl: dbUrl.toString(),
-    api,
-    token: administratorToken,
+    api: attestation.api,
+    token: attestation.token,
     gateway,
     telemetryUrl: telemetry.line.url,
     async stop() {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { ReceivedFailureBatchSchema, Stream, Subject, type ReceivedFailureReport } from '@rampart/contracts';
 import {
   EmulatedDevice,
@@ -18,6 +17,7 @@ import {
 import { NatsBus, decodeJson } from '@rampart/service-kit';
 import {
   TEST_NATS_URL,
+  attestationTestEnv,
   createTestDatabase,
   createTestPki,
   queryDatabase,
@@ -64,16 +64,10 @@ describe('a fleet with the secure OS and apps', () => {
     pki = await createTestPki();
     bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'device-fleet-test', onError: () => undefined });
     operatorToken = randomBytes(24).toString('hex');
-    attestation = await startAttestationProcess('attestation', {
-      DATABASE_URL: db.url,
-      NATS_URL: TEST_NATS_URL,
-      BUS_PREFIX: prefix,
-      PLATFORM_CA_CERT_FILE: pki.files.platformCa,
-      PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
-      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
-      CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      PLATFORM_ADMIN_TOKEN: operatorToken,
-    });
+    attestation = await startAttestationProcess(
+      'attestation',
+      attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken }),
+    );
     processes.push(attestation.process);
     call = async (method: string, path: string, token: string, body?: unknown) => {
       const response = await fetch(`${attestation.url}${path}`, {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { demoKnownGood, runFleet, type FleetProgress, type FleetReport } from '@rampart/emulator';
 import {
   TEST_NATS_URL,
+  attestationTestEnv,
   createTestDatabase,
   createTestPki,
   queryDatabase,
@@ -53,16 +53,10 @@ describe('distributed mode: kill the telemetry service mid-stream', () => {
 
   it('attests every device, then stores every acknowledged reading exactly once', async () => {
     const operatorToken = randomBytes(24).toString('hex');
-    const attestation = await startAttestationProcess('attestation', {
-      DATABASE_URL: db.url,
-      NATS_URL: TEST_NATS_URL,
-      BUS_PREFIX: prefix,
-      PLATFORM_CA_CERT_FILE: pki.files.platformCa,
-      PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
-      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
-      CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      PLATFORM_ADMIN_TOKEN: operatorToken,
-    });
+    const attestation = await startAttestationProcess(
+      'attestation',
+      attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken }),
+    );
     processes.push(attestation.process);
     const call = async (method: string, path: string, token: string, body?: unknown) => {
       const response = await fetch(`${attestation.url}${path}`, {

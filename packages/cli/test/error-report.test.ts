@@ -2,11 +2,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subject, type ReceivedFailureReport } from '@rampart/contracts';
-import { createLogger, encodeJson } from '@rampart/service-kit';
+import { encodeJson } from '@rampart/service-kit';
 import { waitFor } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorReportDownload, errorReportList } from '../src/commands/error-reports.js';
-import { startEmbeddedPlatform, type EmbeddedPlatform } from '../src/embedded/embedded-platform.js';
+import type { EmbeddedPlatform } from '../src/embedded/embedded-platform.js';
+import { startTestPlatform } from './support/test-platform.js';
 
 /** `rampart error-report` against the embedded platform (which runs the failures service too). */
 describe('rampart error-report', () => {
@@ -15,21 +16,7 @@ describe('rampart error-report', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rampart-error-report-'));
-    platform = await startEmbeddedPlatform(
-      {
-        dataDir: join(dir, 'platform'),
-        databaseUrl: undefined,
-        natsUrl: undefined,
-        busPrefix: '',
-        mqttPort: 0,
-        apiPort: 0,
-        attestationApiPort: 0,
-        gatewayHttpPort: 0,
-        devListenerPort: undefined,
-        deviceRatePerSec: 50,
-      },
-      (service) => createLogger(service, 'silent'),
-    );
+    platform = await startTestPlatform(join(dir, 'platform'));
     for (let seq = 1; seq <= 12; seq++) {
       const message: ReceivedFailureReport = {
         deviceId: (seq % 3).toString(16).padStart(64, '0'),

@@ -1,10 +1,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '@rampart/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleetPod, ordinalFromHostname } from '../src/commands/fleet-pod.js';
-import { startEmbeddedPlatform, type EmbeddedPlatform } from '../src/embedded/embedded-platform.js';
+import type { EmbeddedPlatform } from '../src/embedded/embedded-platform.js';
+import { startTestPlatform } from './support/test-platform.js';
 
 /**
  * The emulator pod: configured only by its environment, its devices'
@@ -17,21 +17,7 @@ describe('emulator pod', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rampart-pod-'));
-    platform = await startEmbeddedPlatform(
-      {
-        dataDir: join(dir, 'platform'),
-        databaseUrl: undefined,
-        natsUrl: undefined,
-        busPrefix: '',
-        mqttPort: 0,
-        apiPort: 0,
-        attestationApiPort: 0,
-        gatewayHttpPort: 0,
-        devListenerPort: undefined,
-        deviceRatePerSec: 50,
-      },
-      (service) => createLogger(service, 'silent'),
-    );
+    platform = await startTestPlatform(join(dir, 'platform'));
   });
 
   afterAll(async () => {

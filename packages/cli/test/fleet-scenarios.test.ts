@@ -2,10 +2,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runFleet, type FleetReport, type ScenarioName } from '@rampart/emulator';
-import { createLogger } from '@rampart/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFleetReports } from '../src/commands/fleet.js';
-import { startEmbeddedPlatform, type EmbeddedPlatform } from '../src/embedded/embedded-platform.js';
+import type { EmbeddedPlatform } from '../src/embedded/embedded-platform.js';
+import { startTestPlatform } from './support/test-platform.js';
 
 const DEVICES = 8;
 
@@ -20,21 +20,7 @@ describe('fleet scenarios', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rampart-scenarios-'));
-    platform = await startEmbeddedPlatform(
-      {
-        dataDir: dir,
-        databaseUrl: undefined,
-        natsUrl: undefined,
-        busPrefix: '',
-        mqttPort: 0,
-        apiPort: 0,
-        attestationApiPort: 0,
-        gatewayHttpPort: 0,
-        devListenerPort: undefined,
-        deviceRatePerSec: 50,
-      },
-      (service) => createLogger(service, 'silent'),
-    );
+    platform = await startTestPlatform(dir);
   });
 
   afterAll(async () => {

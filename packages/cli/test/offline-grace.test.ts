@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manufactureDevice, runFleet } from '@rampart/emulator';
 import mqtt, { type IClientOptions } from 'mqtt';
-import { createLogger } from '@rampart/service-kit';
 import { createTestTenantIssuer } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPlatform, type EmbeddedPlatform } from '../src/embedded/embedded-platform.js';
+import type { EmbeddedPlatform } from '../src/embedded/embedded-platform.js';
+import { startTestPlatform } from './support/test-platform.js';
 
 /**
  * The offline grace policy (README, "Offline devices"): the gateway gives an
@@ -20,21 +20,7 @@ describe('offline grace policy', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rampart-offline-'));
-    platform = await startEmbeddedPlatform(
-      {
-        dataDir: dir,
-        databaseUrl: undefined,
-        natsUrl: undefined,
-        busPrefix: '',
-        mqttPort: 0,
-        apiPort: 0,
-        attestationApiPort: 0,
-        gatewayHttpPort: 0,
-        devListenerPort: undefined,
-        deviceRatePerSec: 50,
-      },
-      (service) => createLogger(service, 'silent'),
-    );
+    platform = await startTestPlatform(dir);
   });
 
   afterAll(async () => {

@@ -10,3 +10,5 @@ export { createTestTenantIssuer } from './operational.js';
 export type { TestOperationalCertificate } from './operational.js';
 export { issueCustomCertificate } from './custom-certificate.js';
 export type { CustomCertificateRequest } from './custom-certificate.js';
+export { seededRandom } from './random.js';
+export { attestationTestEnv } from './attestation-env.js';

@@ -8,6 +8,7 @@ import { createSignedEvidence, manufactureDevice, measure, type BootState, type 
 import { NatsBus, TypedBus, createLogger, decodeJson, encodeJson } from '@rampart/service-kit';
 import {
   TEST_NATS_URL,
+  attestationTestEnv,
   createTestDatabase,
   createTestPki,
   removeBusPrefix,
@@ -69,17 +70,16 @@ describe('attestation service', () => {
     db = await createTestDatabase();
     pki = await createTestPki();
     service = await startAttestation(
-      loadAttestationConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: TEST_NATS_URL,
-        BUS_PREFIX: prefix,
-        HTTP_PORT: '0',
-        PLATFORM_CA_CERT_FILE: pki.files.platformCa,
-        PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
-        MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
-        CA_KEY_ENCRYPTION_KEY: keyEncryptionKey,
-        PLATFORM_ADMIN_TOKEN: platformToken,
-      }),
+      loadAttestationConfig(
+        attestationTestEnv({
+          databaseUrl: db.url,
+          natsUrl: TEST_NATS_URL,
+          prefix,
+          pki,
+          operatorToken: platformToken,
+          keyEncryptionKey: keyEncryptionKey,
+        }),
+      ),
       createLogger('attestation', 'silent'),
     );
     bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'attestation-test', onError: () => undefined });
@@ -387,17 +387,16 @@ describe('attestation service', () => {
 
     it('applies a policy change made through one replica at every other one at once, not after its cache expires', async () => {
       const second = await startAttestation(
-        loadAttestationConfig({
-          DATABASE_URL: db.url,
-          NATS_URL: TEST_NATS_URL,
-          BUS_PREFIX: prefix,
-          HTTP_PORT: '0',
-          PLATFORM_CA_CERT_FILE: pki.files.platformCa,
-          PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
-          MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
-          CA_KEY_ENCRYPTION_KEY: keyEncryptionKey,
-          PLATFORM_ADMIN_TOKEN: platformToken,
-        }),
+        loadAttestationConfig(
+          attestationTestEnv({
+            databaseUrl: db.url,
+            natsUrl: TEST_NATS_URL,
+            prefix,
+            pki,
+            operatorToken: platformToken,
+            keyEncryptionKey: keyEncryptionKey,
+          }),
+        ),
         createLogger('attestation', 'silent'),
       );
       try {

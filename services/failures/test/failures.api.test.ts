@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { Subject, type ReceivedFailureReport } from '@rampart/contracts';
 import { loadAttestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
 import { NatsBus, createLogger, encodeJson } from '@rampart/service-kit';
 import {
   TEST_NATS_URL,
+  attestationTestEnv,
   createTestDatabase,
   createTestPki,
   removeBusPrefix,
@@ -46,17 +46,7 @@ describe('failures REST API', () => {
     db = await createTestDatabase();
     pki = await createTestPki();
     attestation = await startAttestation(
-      loadAttestationConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: TEST_NATS_URL,
-        BUS_PREFIX: prefix,
-        HTTP_PORT: '0',
-        PLATFORM_CA_CERT_FILE: pki.files.platformCa,
-        PLATFORM_CA_KEY_FILE: join(pki.dir, 'platform-ca.key'),
-        MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
-        CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        PLATFORM_ADMIN_TOKEN: operator,
-      }),
+      loadAttestationConfig(attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken: operator })),
       createLogger('attestation', 'silent'),
     );
     failures = await startFailures(

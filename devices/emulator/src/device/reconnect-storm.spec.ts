@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { IClientOptions, MqttClient } from 'mqtt';
+import { seededRandom } from '@rampart/testing';
 import { describe, expect, it } from 'vitest';
 import { EmulatedDevice } from './emulated-device.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -46,17 +47,6 @@ class FakeBroker {
   }
 }
 
-/** A deterministic random source (mulberry32), so every run draws the same delays. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('reconnect storm after a broker restart', () => {
   it.each([1_000, 5_000, 30_000])(
     'spreads the fleet so no second carries more than 10 per cent of the reconnects (broker down $0 ms)',
@@ -65,7 +55,7 @@ describe('reconnect storm after a broker restart', () => {
       const broker = new FakeBroker(clock);
       const env = {
         now: clock.now,
-        random: seeded(downMs),
+        random: seededRandom(downMs),
         setTimer: clock.setTimer,
         clearTimer: clock.clearTimer,
         connect: broker.connect,

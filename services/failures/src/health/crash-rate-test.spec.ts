@@ -1,16 +1,6 @@
+import { seededRandom } from '@rampart/testing';
 import { describe, expect, it } from 'vitest';
 import { binomialUpperTail, compareCrashRates } from './crash-rate-test.js';
-
-/** mulberry32: a seeded source so the simulation is the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Knuth's Poisson sampler (fine for the means used here). */
 function poisson(mean: number, random: () => number): number {
@@ -42,7 +32,7 @@ describe('compareCrashRates', () => {
    * the new version on a 10 % wave for a day (4,800 device-hours).
    */
   function simulate(ratio: number, waveDeviceHours: number, trials: number, seed: number) {
-    const random = seeded(seed);
+    const random = seededRandom(seed);
     const rate = 0.002;
     let flagged = 0;
     let insufficient = 0;
