@@ -3,11 +3,8 @@ import { ReceivedFailureBatchSchema, Stream, Subject, type ReceivedFailureReport
 import {
   EmulatedDevice,
   SecureOs,
-  demoFirmware,
   demoFirmwareSigners,
-  demoKnownGood,
   encodeImage,
-  firmwareMeasurements,
   manufactureDevice,
   realEnvironment,
   runFleet,
@@ -30,7 +27,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ServiceProcess,
-  startAttestationProcess,
+  startAttestationWithTenant,
+  type PlatformCall,
   startFailuresProcess,
   startGatewayProcess,
   startTelemetryProcess,
@@ -55,33 +53,21 @@ describe('a fleet with the secure OS and apps', () => {
 
   let operatorToken: string;
   let tenantToken: string;
-  let attestation: Awaited<ReturnType<typeof startAttestationProcess>>;
   let gateway: Awaited<ReturnType<typeof startGatewayProcess>>;
-  let call: (method: string, path: string, token: string, body?: unknown) => Promise<Record<string, string> | undefined>;
+  let call: PlatformCall;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     pki = await createTestPki();
     bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'device-fleet-test', onError: () => undefined });
     operatorToken = randomBytes(24).toString('hex');
-    attestation = await startAttestationProcess(
-      'attestation',
+    const attestation = await startAttestationWithTenant(
       attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken }),
+      operatorToken,
     );
     processes.push(attestation.process);
-    call = async (method: string, path: string, token: string, body?: unknown) => {
-      const response = await fetch(`${attestation.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      expect(response.status, `${method} ${path}`).toBeLessThan(300);
-      return response.status === 204 ? undefined : ((await response.json()) as Record<string, string>);
-    };
-    tenantToken = (await call('POST', '/v1/tenants', operatorToken, { id: 'fleet', name: 'Fleet' }))!['administratorToken']!;
-    for (const image of [...demoKnownGood(), ...firmwareMeasurements(demoFirmware(undefined, ['sensor-1.1']))]) {
-      await call('PUT', '/v1/measurements', operatorToken, { stage: image.stage, sha256: image.sha256, status: 'released' });
-    }
+    call = attestation.call;
+    tenantToken = attestation.tenantToken;
     const telemetry = await startTelemetryProcess('telemetry', {
       DATABASE_URL: db.url,
       NATS_URL: TEST_NATS_URL,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { demoKnownGood, runFleet, type FleetProgress, type FleetReport } from '@rampart/emulator';
+import { runFleet, type FleetProgress, type FleetReport } from '@rampart/emulator';
 import {
   TEST_NATS_URL,
   attestationTestEnv,
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ServiceProcess,
   scrapeMetric,
-  startAttestationProcess,
+  startAttestationWithTenant,
   startGatewayProcess,
   startTelemetryProcess,
 } from '../support/service-process.js';
@@ -53,23 +53,15 @@ describe('distributed mode: kill the telemetry service mid-stream', () => {
 
   it('attests every device, then stores every acknowledged reading exactly once', async () => {
     const operatorToken = randomBytes(24).toString('hex');
-    const attestation = await startAttestationProcess(
-      'attestation',
+    const {
+      process: attestationProcess,
+      call,
+      tenantToken,
+    } = await startAttestationWithTenant(
       attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken }),
+      operatorToken,
     );
-    processes.push(attestation.process);
-    const call = async (method: string, path: string, token: string, body?: unknown) => {
-      const response = await fetch(`${attestation.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      expect(response.status, `${method} ${path}`).toBeLessThan(300);
-      return response.status === 204 ? undefined : ((await response.json()) as Record<string, string>);
-    };
-    const tenantToken = (await call('POST', '/v1/tenants', operatorToken, { id: 'fleet', name: 'Fleet' }))!['administratorToken']!;
-    for (const image of demoKnownGood())
-      await call('PUT', '/v1/measurements', operatorToken, { stage: image.stage, sha256: image.sha256, status: 'released' });
+    processes.push(attestationProcess);
 
     // Started together: they must agree on migrations without racing.
     const [a, b] = await Promise.all([

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { demoKnownGood } from '@rampart/emulator';
+import { expect } from 'vitest';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -111,6 +113,36 @@ export async function startAttestationProcess(
   const proc = ServiceProcess.start(name, ENTRY.attestation, { HTTP_PORT: '0', ...env });
   const line = await proc.waitForLog((l) => l.msg === 'attestation listening');
   return { process: proc, url: String(line['url']) };
+}
+
+export type PlatformCall = (method: string, path: string, token: string, body?: unknown) => Promise<Record<string, string> | undefined>;
+
+/**
+ * The attestation service as a process, with a tenant made and the demo
+ * firmware's images (every sample app version) registered as known-good,
+ * as an operator would before a fleet connects. `call` fails the test on
+ * any answer that is not a success.
+ */
+export async function startAttestationWithTenant(
+  env: Record<string, string>,
+  operatorToken: string,
+  tenantId = 'fleet',
+): Promise<{ process: ServiceProcess; url: string; call: PlatformCall; tenantToken: string }> {
+  const { process, url } = await startAttestationProcess('attestation', env);
+  const call: PlatformCall = async (method, path, token, body) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    expect(response.status, `${method} ${path}`).toBeLessThan(300);
+    return response.status === 204 ? undefined : ((await response.json()) as Record<string, string>);
+  };
+  const tenantToken = (await call('POST', '/v1/tenants', operatorToken, { id: tenantId, name: tenantId }))!['administratorToken']!;
+  for (const image of demoKnownGood()) {
+    await call('PUT', '/v1/measurements', operatorToken, { stage: image.stage, sha256: image.sha256, status: 'released' });
+  }
+  return { process, url, call, tenantToken };
 }
 
 /** Starts the gateway and resolves with its MQTT port and HTTP URL once both listen. */
