@@ -179,7 +179,6 @@ describe('a fleet with the secure OS and apps', () => {
           security: made.security,
           identityCertificatePem: made.identityCertificatePem,
           gatewayCaPem: pki.platformCa.certificatePem,
-          boot: { bootLog: [], securityVersions: {}, versions: { os: '', apps: {} } },
         },
         ratePerSecond: 0,
         metricsPerReading: 1,

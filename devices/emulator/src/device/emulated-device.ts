@@ -7,7 +7,7 @@ import {
   type DeviceTelemetry,
 } from '@rampart/contracts';
 import type { OsSinks, SecureOs } from '../os/secure-os.js';
-import { createSignedEvidence, type BootState } from '../mcu/attestation-evidence.js';
+import { createSignedEvidence } from '../mcu/attestation-evidence.js';
 import type { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { DEFAULT_RECONNECT_SPREAD_MS, fullJitterBackoff, reconnectBackoff } from './backoff.js';
@@ -39,12 +39,11 @@ export type GatewayEndpoint =
   | { readonly kind: 'tls'; readonly host: string; readonly port: number; readonly servername?: string }
   | { readonly kind: 'dev'; readonly host: string; readonly port: number };
 
-/** What a device needs to attest: its security subsystem, IDevID, the gateway's CA and its boot state. */
+/** What a device needs to attest: its security subsystem, IDevID and the gateway's CA (the boot state comes from its OS). */
 export interface DeviceIdentity {
   readonly security: SecuritySubsystem;
   readonly identityCertificatePem: string;
   readonly gatewayCaPem: string;
-  readonly boot: BootState;
 }
 
 export interface OperationalCertificate {
@@ -160,6 +159,9 @@ export class EmulatedDevice {
       failure: (report) => this.queueFailure(report),
     });
     this.os?.onBoot(() => this.afterOsBoot());
+    if (options.identity !== undefined && this.os === undefined) {
+      throw new Error('a device that attests needs its secure OS: evidence carries what its secure boot measured');
+    }
   }
 
   /** A device that restarts with its state continues numbering after every earlier start. */
@@ -258,10 +260,6 @@ export class EmulatedDevice {
     this.env.clearTimer(this.renewTimer);
   }
 
-  private bootState(identity: DeviceIdentity): BootState {
-    return this.os?.bootState ?? identity.boot;
-  }
-
   private intervalMs(): number {
     return 1000 / this.options.ratePerSecond;
   }
@@ -347,7 +345,8 @@ export class EmulatedDevice {
   /** Nonce → signed evidence; verdict → keep the certificate and move to it. */
   private onAttestResponse(payload: Buffer): void {
     const identity = this.options.identity;
-    if (identity === undefined) return;
+    const os = this.os;
+    if (identity === undefined || os === undefined) return;
     let response: AttestationResponse;
     try {
       response = JSON.parse(payload.toString('utf8')) as AttestationResponse;
@@ -355,7 +354,7 @@ export class EmulatedDevice {
       return;
     }
     if (response.type === 'nonce') {
-      const evidence = createSignedEvidence(identity.security, identity.identityCertificatePem, response.nonce, this.bootState(identity));
+      const evidence = createSignedEvidence(identity.security, identity.identityCertificatePem, response.nonce, os.bootState);
       this.client?.publish(deviceTopic(this.options.deviceId, 'attestEvidence'), JSON.stringify(evidence), { qos: 1 });
       return;
     }
@@ -373,12 +372,7 @@ export class EmulatedDevice {
     this.scheduleRenewal(verdict.certificatePem);
     if (this.credential === 'identity') {
       // Reconnect at once with the operational certificate: no backoff for a planned switch.
-      const client = this.client;
-      this.client = undefined;
-      client?.removeAllListeners();
-      client?.on('error', () => undefined);
-      client?.end(true);
-      for (const entry of this.pending.values()) entry.inFlight = false;
+      this.dropConnection();
       if (this.state !== 'stopped') this.connect();
     }
   }
@@ -399,12 +393,7 @@ export class EmulatedDevice {
 
   private onConnectionLost(client: MqttClient): void {
     if (this.client !== client) return;
-    this.client = undefined;
-    client.removeAllListeners();
-    client.on('error', () => undefined);
-    client.end(true);
-    for (const entry of this.pending.values()) entry.inFlight = false;
-    for (const entry of this.failures) entry.inFlight = false;
+    this.dropConnection();
     if (this.state === 'stopped') return;
     // A connection that was up and dropped (a broker restart drops everyone at
     // once) retries over the wide reconnect spread; a failing connect attempt

@@ -2,8 +2,6 @@ import mqtt from 'mqtt';
 import type { CertificateAuthority } from '@rampart/trust';
 import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint, type OperationalCertificate } from '../device/emulated-device.js';
 import { LatencyRecorder } from '../device/latency-recorder.js';
-import type { BootState } from '../mcu/attestation-evidence.js';
-import { demoBootState } from '../mcu/demo-images.js';
 import { demoFirmware } from '../firmware/firmware.js';
 import { manufactureDevice, type ManufacturedDevice } from '../mcu/manufacture.js';
 import { SecuritySubsystem } from '../mcu/security-subsystem.js';
@@ -27,8 +25,6 @@ export interface FleetOptions {
   readonly gatewayCaPem?: string;
   /** New connections per second, so a fleet start is a ramp, not a storm. */
   readonly connectRatePerSec?: number;
-  /** The images every device boots (default: the demo image set). */
-  readonly boot?: BootState;
   /** Sample apps the firmware carries (`devices/apps/<name>`); none by default, the fleet's load is `ratePerDevice`. */
   readonly apps?: readonly string[];
   /** Per-app settings (`rampart.config`), e.g. `{ 'sensor': { crashRate: 0.1 } }`. */
@@ -150,7 +146,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export async function runFleet(options: FleetOptions, env: DeviceEnvironment = realEnvironment): Promise<FleetReport> {
   const devices: EmulatedDevice[] = [];
-  const boot = options.boot ?? demoBootState();
   const scenario = SCENARIOS[options.scenario ?? 'steady'];
   const apps = options.apps ?? scenario.apps ?? [];
   const appConfig = { ...scenario.appConfig, ...options.appConfig };
@@ -174,7 +169,6 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
               security: made.security,
               identityCertificatePem: made.identityCertificatePem,
               gatewayCaPem: options.gatewayCaPem,
-              boot,
             },
             ...(options.preIssue === undefined ? {} : { operational: await options.preIssue(made) }),
             ratePerSecond: options.ratePerDevice,
