@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { PlatformClient } from '../embedded/platform-client.js';
+import { apiCall } from './platform-api.js';
 import { print, type OutputFormat } from '../output.js';
 
 export interface ErrorReportOptions {
@@ -58,19 +59,8 @@ export async function errorReportList(options: ErrorReportOptions): Promise<numb
 }
 
 /** `rampart error-report show <bucket>`: one bucket with its latest reports. */
-export async function errorReportShow(options: ErrorReportOptions, signature: string): Promise<number> {
-  requireToken(options);
-  const result = await new PlatformClient(options.api.replace(/\/$/, '')).call(
-    'GET',
-    `/v1/failure-buckets/${encodeURIComponent(signature)}`,
-    options.token,
-  );
-  if (result.status !== 200) {
-    process.stderr.write(`${result.status} ${JSON.stringify(result.body)}\n`);
-    return 1;
-  }
-  print(options.output, result.body, () => JSON.stringify(result.body, null, 2));
-  return 0;
+export function errorReportShow(options: ErrorReportOptions, signature: string): Promise<number> {
+  return apiCall(options, 'GET', `/v1/failure-buckets/${encodeURIComponent(signature)}`);
 }
 
 /** `rampart error-report download`: every matching report, streamed to a file or stdout — no event or day cap. */

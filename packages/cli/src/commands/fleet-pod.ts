@@ -6,7 +6,7 @@ import { SCENARIO_NAMES, runFleet } from '@rampart/emulator';
 import { env, loadConfig, type Env } from '@rampart/service-kit';
 import { CertificateAuthority } from '@rampart/trust';
 import { PlatformClient } from '../embedded/platform-client.js';
-import { writeFleetReports } from './fleet.js';
+import { parseHostPort, writeFleetReports } from './fleet.js';
 
 /** The emulator pod's environment; every key is checked at start-up and every bad one named. */
 export const fleetPodEnvSchema = z.object({
@@ -59,10 +59,7 @@ export function ordinalFromHostname(name: string): number {
 export async function fleetPod(source: Env): Promise<number> {
   const config = loadConfig('fleet-pod', fleetPodEnvSchema, source);
   const ordinal = config.POD_ORDINAL ?? ordinalFromHostname(hostname());
-  const [host, port] = [
-    config.GATEWAY.slice(0, config.GATEWAY.lastIndexOf(':')),
-    Number(config.GATEWAY.slice(config.GATEWAY.lastIndexOf(':') + 1)),
-  ];
+  const { host, port } = parseHostPort(config.GATEWAY);
   const manufacturerCa = await CertificateAuthority.load({
     certificatePem: await readFile(config.MANUFACTURER_CA_CERT_FILE, 'utf8'),
     privateKeyPem: await readFile(config.MANUFACTURER_CA_KEY_FILE, 'utf8'),

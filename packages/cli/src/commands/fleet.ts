@@ -31,7 +31,7 @@ export async function writeFleetReports(report: FleetReport, dir: string): Promi
   return { json, html };
 }
 
-function parseHostPort(text: string): { host: string; port: number } {
+export function parseHostPort(text: string): { host: string; port: number } {
   const match = /^(.+):(\d+)$/.exec(text);
   if (match === null) throw new Error(`--gateway must be host:port, got "${text}"`);
   return { host: match[1] ?? '', port: Number(match[2]) };
