@@ -66,22 +66,19 @@ describe('attestation service', () => {
     return { evidence, reply: await typed.request(Subject.attestationEvidenceVerify, { deviceId: connectionId, evidence }) };
   }
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    pki = await createTestPki();
-    service = await startAttestation(
+  /** One replica of the installation under test: same database, bus prefix, PKI and key-encryption key. */
+  const startReplica = () =>
+    startAttestation(
       loadAttestationConfig(
-        attestationTestEnv({
-          databaseUrl: db.url,
-          natsUrl: TEST_NATS_URL,
-          prefix,
-          pki,
-          operatorToken: platformToken,
-          keyEncryptionKey: keyEncryptionKey,
-        }),
+        attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken: platformToken, keyEncryptionKey }),
       ),
       createLogger('attestation', 'silent'),
     );
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pki = await createTestPki();
+    service = await startReplica();
     bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'attestation-test', onError: () => undefined });
     typed = new TypedBus(bus);
     for (const tenant of ['acme', 'globex']) {
@@ -386,19 +383,7 @@ describe('attestation service', () => {
     });
 
     it('applies a policy change made through one replica at every other one at once, not after its cache expires', async () => {
-      const second = await startAttestation(
-        loadAttestationConfig(
-          attestationTestEnv({
-            databaseUrl: db.url,
-            natsUrl: TEST_NATS_URL,
-            prefix,
-            pki,
-            operatorToken: platformToken,
-            keyEncryptionKey: keyEncryptionKey,
-          }),
-        ),
-        createLogger('attestation', 'silent'),
-      );
+      const second = await startReplica();
       try {
         const device = await manufactureDevice(pki.manufacturerCa);
         await api('PUT', `/v1/devices/${device.security.deviceId}/claim`, tokens['acme']);
