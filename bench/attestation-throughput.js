@@ -11,45 +11,31 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import pg from 'pg';
 import { createSignedEvidence, demoBootState, manufactureDevice } from '@rampart/emulator';
 import forge from 'node-forge';
 import { CertificateAuthority, OperationalCertificateIssuer, loadOrCreateDevelopmentPki } from '@rampart/trust';
 import { cpuAccount } from './lib/cpu.js';
 import { startBenchGateway } from './lib/gateway.js';
 import { startBenchAttestation } from './lib/attestation.js';
+import { POSTGRES_URL, createBenchDatabase, sql } from './lib/database.js';
 import { writeReport } from './lib/report.js';
 
-const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const E2E_DEVICES = Number(process.env.BENCH_ATTEST_DEVICES ?? 100);
 const E2E_SECONDS = Number(process.env.BENCH_SECONDS_E2E ?? 10);
 
-async function adminQuery(sql) {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Round trips per second through the real path, many devices at once. */
 async function endToEnd() {
   const dir = await mkdtemp(join(tmpdir(), 'rampart-bench-attest-'));
-  const dbName = `rampart_bench_${randomBytes(5).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${dbName}`);
+  const db = await createBenchDatabase();
   // Experiment knob: does the WAL flush bound the round trip rate?
-  if (process.env.BENCH_ASYNC_COMMIT === '1') await adminQuery(`ALTER DATABASE ${dbName} SET synchronous_commit = off`);
-  const dbUrl = new URL(POSTGRES_URL);
-  dbUrl.pathname = `/${dbName}`;
+  if (process.env.BENCH_ASYNC_COMMIT === '1') await sql(POSTGRES_URL, `ALTER DATABASE ${db.name} SET synchronous_commit = off`);
   const prefix = `bench${randomBytes(4).toString('hex')}`;
   const pki = await loadOrCreateDevelopmentPki(join(dir, 'pki'));
   const processes = [];
   try {
     const attestation = await startBenchAttestation({
-      dbUrl: dbUrl.toString(),
+      dbUrl: db.url,
       natsUrl: NATS_URL,
       prefix,
       pkiDir: join(dir, 'pki'),
@@ -142,7 +128,7 @@ async function endToEnd() {
     };
   } finally {
     for (const p of processes.reverse()) await p.stop();
-    await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await db.drop();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -7,28 +7,17 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import mqtt from 'mqtt';
-import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
+import { createBenchDatabase, withClient } from './lib/database.js';
 import { startBenchGateway } from './lib/gateway.js';
 import { startNode } from './lib/processes.js';
 import { REPO_ROOT, writeReport } from './lib/report.js';
 
-const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 10_000);
 const CLIENTS = 50;
 const WINDOW = 50;
 const COPY_ROWS = Number(process.env.BENCH_COPY_ROWS ?? 100_000);
-
-async function withClient(url, fn) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** A crash report as a device sends it; a few distinct stacks so several buckets fill. */
 function report(seq) {
@@ -121,19 +110,16 @@ async function publish(port, clientIds) {
 }
 
 export async function run() {
-  const name = `rampart_bench_${randomBytes(5).toString('hex')}`;
-  await withClient(POSTGRES_URL, (c) => c.query(`CREATE DATABASE ${name}`));
-  const dbUrl = new URL(POSTGRES_URL);
-  dbUrl.pathname = `/${name}`;
+  const db = await createBenchDatabase();
   const prefix = `bench${randomBytes(4).toString('hex')}`;
   const processes = [];
   try {
-    const copy = await rawCopy(dbUrl.toString());
+    const copy = await rawCopy(db.url);
     process.stdout.write(`  raw COPY: ${copy.rowsPerSecond} rows/s\n`);
     const service = await startNode(
       join(REPO_ROOT, 'services/failures/dist/main.js'),
       {
-        DATABASE_URL: dbUrl.toString(),
+        DATABASE_URL: db.url,
         NATS_URL,
         BUS_PREFIX: prefix,
         HTTP_PORT: '0',
@@ -156,14 +142,12 @@ export async function run() {
     let stored = 0;
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
-      stored = await withClient(dbUrl.toString(), async (c) =>
-        Number((await c.query('SELECT count(*) AS n FROM failures.reports')).rows[0].n),
-      );
+      stored = await withClient(db.url, async (c) => Number((await c.query('SELECT count(*) AS n FROM failures.reports')).rows[0].n));
       if (stored >= acknowledged) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const seconds = (performance.now() - started) / 1000;
-    const bucketed = await withClient(dbUrl.toString(), async (c) =>
+    const bucketed = await withClient(db.url, async (c) =>
       Number((await c.query('SELECT coalesce(sum(reports), 0) AS n FROM failures.buckets')).rows[0].n),
     );
     const e2e = {
@@ -189,6 +173,6 @@ export async function run() {
     });
   } finally {
     for (const p of processes.reverse()) await p.stop();
-    await withClient(POSTGRES_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    await db.drop();
   }
 }

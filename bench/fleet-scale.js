@@ -12,30 +12,19 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import pg from 'pg';
 import { loadOrCreateDevelopmentPki } from '@rampart/trust';
 import { startBenchAttestation } from './lib/attestation.js';
+import { createBenchDatabase, sql } from './lib/database.js';
 import { startBenchGateway } from './lib/gateway.js';
 import { startNode } from './lib/processes.js';
 import { REPO_ROOT, writeReport } from './lib/report.js';
 
-const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const STEPS = (process.env.BENCH_FLEET_STEPS ?? '1000,2500,5000,10000').split(',').map(Number);
 const RATE = 0.2;
 const STEP_SECONDS = Number(process.env.BENCH_FLEET_SECONDS ?? 60);
 const CONNECT_RATE = Number(process.env.BENCH_FLEET_CONNECT_RATE ?? 400);
 const P99_GOAL_S = 1;
-
-async function sql(url, text, params) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** Runs a bench child script and resolves with the JSON line it prints last. */
 function child(script, env) {
@@ -82,15 +71,12 @@ function p99Between(before, after) {
 }
 
 async function platform(dir) {
-  const dbName = `rampart_fleet_${randomBytes(4).toString('hex')}`;
-  await sql(POSTGRES_URL, `CREATE DATABASE ${dbName}`);
-  const dbUrl = new URL(POSTGRES_URL);
-  dbUrl.pathname = `/${dbName}`;
+  const db = await createBenchDatabase();
   const prefix = `fleet${randomBytes(3).toString('hex')}`;
   await loadOrCreateDevelopmentPki(join(dir, 'pki'));
   const processes = [];
   const attestation = await startBenchAttestation({
-    dbUrl: dbUrl.toString(),
+    dbUrl: db.url,
     natsUrl: NATS_URL,
     prefix,
     pkiDir: join(dir, 'pki'),
@@ -99,7 +85,7 @@ async function platform(dir) {
   processes.push(attestation.process);
   const telemetry = await startNode(
     join(REPO_ROOT, 'services/telemetry/dist/main.js'),
-    { DATABASE_URL: dbUrl.toString(), NATS_URL, BUS_PREFIX: prefix, HTTP_PORT: '0' },
+    { DATABASE_URL: db.url, NATS_URL, BUS_PREFIX: prefix, HTTP_PORT: '0' },
     (l) => l.msg === 'telemetry listening',
     60_000,
   );
@@ -113,14 +99,14 @@ async function platform(dir) {
   });
   processes.push(gateway);
   return {
-    dbUrl: dbUrl.toString(),
+    dbUrl: db.url,
     api: attestation.api,
     token: attestation.token,
     gateway,
     telemetryUrl: telemetry.line.url,
     async stop() {
       for (const p of processes.reverse()) await p.stop();
-      await sql(POSTGRES_URL, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await db.drop();
     },
   };
 }

@@ -8,15 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { NatsBus } from '@rampart/service-kit';
+import { createBenchDatabase, withClient } from './lib/database.js';
 import { publishLoad } from './lib/load.js';
 import { startBenchGateway } from './lib/gateway.js';
 import { startNode } from './lib/processes.js';
 import { REPO_ROOT, writeReport } from './lib/report.js';
 
-const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const METRICS = 10;
 const READINGS = Number(process.env.BENCH_READINGS ?? 60_000);
@@ -26,28 +25,6 @@ const DEVICES = 200;
 
 const deviceId = (n) => n.toString(16).padStart(64, '0');
 const metricNames = Array.from({ length: METRICS }, (_, i) => `m${i}`);
-
-async function withClient(url, fn) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-async function createDatabase() {
-  const name = `rampart_bench_${randomBytes(5).toString('hex')}`;
-  await withClient(POSTGRES_URL, (c) => c.query(`CREATE DATABASE ${name}`));
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
-  return {
-    name,
-    url: url.toString(),
-    drop: () => withClient(POSTGRES_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
-  };
-}
 
 async function storedRows(url) {
   return withClient(url, async (c) =>
@@ -184,7 +161,7 @@ async function endToEnd(db) {
 }
 
 export async function run() {
-  const db = await createDatabase();
+  const db = await createBenchDatabase();
   try {
     const copy = await rawCopy(db.url);
     process.stdout.write(`  raw COPY: ${copy.rowsPerSecond} rows/s\n`);
