@@ -32,6 +32,8 @@ export type { Logger } from './logger.js';
 export { Observability } from './observability.js';
 export type { ObservabilityOptions } from './observability.js';
 export { MicroBatcher } from './micro-batcher.js';
+export { every } from './periodic.js';
+export type { Periodic } from './periodic.js';
 export type { MicroBatcherOptions } from './micro-batcher.js';
 export { OpsController } from './ops.controller.js';
 export { closeServiceRuntime, createRuntimeFromConfig, createServiceRuntime, runtimeProviders } from './service-runtime.js';

@@ -5,6 +5,7 @@ import {
   closeServiceRuntime,
   createRuntimeFromConfig,
   encodeJson,
+  every,
   openDatabase,
   startHttpService,
   systemClock,
@@ -97,13 +98,14 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
     const rotation = new RotationService(repository, authorities, runtime.bus, systemClock, logger);
     await rotation.runPolicy();
     rotation.start(ROTATION_CHECK_MS);
-    const nonceSweep = setInterval(() => {
-      repository.sweepSpentNonces().then(
-        (swept) => swept > 0 && logger.debug({ swept }, 'expired spent nonces deleted'),
-        (error: unknown) => logger.warn({ err: error }, 'spent nonce sweep failed; it runs again'),
-      );
-    }, NONCE_SWEEP_MS);
-    nonceSweep.unref();
+    const nonceSweep = every(
+      NONCE_SWEEP_MS,
+      async () => {
+        const swept = await repository.sweepSpentNonces();
+        if (swept > 0) logger.debug({ swept }, 'expired spent nonces deleted');
+      },
+      (error) => logger.warn({ err: error }, 'spent nonce sweep failed; it runs again'),
+    );
     service = await startHttpService({
       runtime,
       module: AttestationModule.forRoot({
@@ -143,7 +145,7 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       repository,
       authorities,
       close: async () => {
-        clearInterval(nonceSweep);
+        nonceSweep.stop();
         await policyListener.close();
         await knownGood.stop();
         await running.close();

@@ -3,6 +3,7 @@ import { QueueGroup } from '@rampart/contracts';
 import {
   closeServiceRuntime,
   createRuntimeFromConfig,
+  every,
   openDatabase,
   startHttpService,
   systemClock,
@@ -79,13 +80,14 @@ export async function startFailures(config: FailuresConfig, logger: Logger, shar
     await ingest.start();
     const spikes = new SpikeDetector(repository, alerts, config.alerts.spike, logger);
     spikes.start();
-    const retention = setInterval(() => {
-      repository.deleteOlderThan(config.retentionDays).then(
-        (deleted) => deleted > 0 && logger.info({ deleted, days: config.retentionDays }, 'old failure reports deleted'),
-        (error: unknown) => logger.warn({ err: error }, 'failure report retention failed; it runs again'),
-      );
-    }, RETENTION_CHECK_MS);
-    retention.unref();
+    const retention = every(
+      RETENTION_CHECK_MS,
+      async () => {
+        const deleted = await repository.deleteOlderThan(config.retentionDays);
+        if (deleted > 0) logger.info({ deleted, days: config.retentionDays }, 'old failure reports deleted');
+      },
+      (error) => logger.warn({ err: error }, 'failure report retention failed; it runs again'),
+    );
     const running = service;
     return {
       ...service,
@@ -93,7 +95,7 @@ export async function startFailures(config: FailuresConfig, logger: Logger, shar
       spikes,
       repository,
       close: async () => {
-        clearInterval(retention);
+        retention.stop();
         spikes.stop();
         await running.close();
       },

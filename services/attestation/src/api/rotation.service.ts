@@ -1,6 +1,6 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { Subject } from '@rampart/contracts';
-import { encodeJson, type Clock, type Logger, type MessageBus } from '@rampart/service-kit';
+import { encodeJson, every, type Clock, type Logger, type MessageBus, type Periodic } from '@rampart/service-kit';
 import type { AttestationRepository } from '../attestation/attestation.repository.js';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
 
@@ -10,7 +10,7 @@ import type { TenantAuthorities } from '../ca/tenant-authorities.js';
  * refresh their trust bundles.
  */
 export class RotationService implements OnApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
+  private periodic: Periodic | undefined;
 
   constructor(
     private readonly repository: AttestationRepository,
@@ -41,14 +41,15 @@ export class RotationService implements OnApplicationShutdown {
   }
 
   start(intervalMs: number): void {
-    this.timer = setInterval(() => {
-      this.runPolicy().catch((error: unknown) => this.logger.error({ err: error }, 'CA rotation check failed'));
-    }, intervalMs);
-    this.timer.unref();
+    this.periodic = every(
+      intervalMs,
+      () => this.runPolicy(),
+      (error) => this.logger.error({ err: error }, 'CA rotation check failed'),
+    );
   }
 
   onApplicationShutdown(): void {
-    clearInterval(this.timer);
+    this.periodic?.stop();
   }
 
   private async record(tenantId: string, actor: string, action: string): Promise<void> {

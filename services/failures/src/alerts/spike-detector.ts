@@ -1,4 +1,4 @@
-import type { Logger } from '@rampart/service-kit';
+import { every, type Logger, type Periodic } from '@rampart/service-kit';
 import type { FailuresRepository } from '../ingest/failures.repository.js';
 import type { AlertSink } from './alert-sink.js';
 import { isSpike, type SpikeRule } from './spike-rule.js';
@@ -9,7 +9,7 @@ import { isSpike, type SpikeRule } from './spike-rule.js';
  * window when the rule calls it a spike.
  */
 export class SpikeDetector {
-  private timer: NodeJS.Timeout | undefined;
+  private periodic: Periodic | undefined;
   private readonly alerted = new Map<string, number>();
 
   constructor(
@@ -20,14 +20,15 @@ export class SpikeDetector {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.check(Date.now()).catch((error: unknown) => this.logger.warn({ err: error }, 'spike check failed; it runs again'));
-    }, this.rule.windowMs);
-    this.timer.unref();
+    this.periodic = every(
+      this.rule.windowMs,
+      () => this.check(Date.now()),
+      (error) => this.logger.warn({ err: error }, 'spike check failed; it runs again'),
+    );
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.periodic?.stop();
   }
 
   /** One check at `now`; returns the spiking buckets' signatures. */

@@ -1,4 +1,4 @@
-import type { Clock, Logger } from '@rampart/service-kit';
+import { every, type Clock, type Logger, type Periodic } from '@rampart/service-kit';
 import { dayOf } from './partitions.js';
 import type { ReadingsRepository } from './readings.repository.js';
 
@@ -8,7 +8,7 @@ const DAYS_AHEAD = 2;
 
 /** Keeps partitions ahead of time and drops the ones past retention. */
 export class RetentionJob {
-  private timer: NodeJS.Timeout | undefined;
+  private periodic: Periodic | undefined;
 
   constructor(
     private readonly repository: ReadingsRepository,
@@ -29,13 +29,14 @@ export class RetentionJob {
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.runOnce().catch((error: unknown) => this.logger.error({ err: error }, 'partition maintenance failed'));
-    }, this.intervalMs);
-    this.timer.unref();
+    this.periodic = every(
+      this.intervalMs,
+      () => this.runOnce(),
+      (error) => this.logger.error({ err: error }, 'partition maintenance failed'),
+    );
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.periodic?.stop();
   }
 }
