@@ -11,7 +11,7 @@ import {
   sampleAppImage,
   DEMO_HARDWARE,
 } from '@rampart/emulator';
-import { NatsBus, decodeJson } from '@rampart/service-kit';
+import { NatsBus, TypedBus, decodeJson } from '@rampart/service-kit';
 import {
   TEST_NATS_URL,
   attestationTestEnv,
@@ -117,6 +117,7 @@ describe('a fleet with the secure OS and apps', () => {
       },
     );
     let crashingDevice = '';
+    const started = Date.now();
     const report = await runFleet({
       devices: DEVICES,
       ratePerDevice: 0, // the only telemetry is the sensor app's
@@ -126,6 +127,7 @@ describe('a fleet with the secure OS and apps', () => {
       manufacturerCa: pki.manufacturerCa,
       gatewayCaPem: pki.platformCa.certificatePem,
       apps: ['sensor-1.1'],
+      heartbeatIntervalMs: 1_000,
       appConfig: { sensor: { intervalMs: 250, crashRate: 0 } },
       deviceAppConfig: (i) => (i === 0 ? { sensor: { intervalMs: 250, crashRate: 1 } } : undefined),
       beforeStart: async (devices) => {
@@ -154,6 +156,19 @@ describe('a fleet with the secure OS and apps', () => {
     expect(await crashBuckets()).toEqual([
       expect.objectContaining({ devices: '1', tenant_id: 'fleet', title: 'app-crash in app:sensor 1.1.0: smooth@app:sensor' }),
     ]);
+
+    // Uptime heartbeats give the version's crash-free figures: every device ran it, all but the crashing one crash-free.
+    expect(report.heartbeatsSent).toBeGreaterThanOrEqual(DEVICES);
+    const stability = () =>
+      new TypedBus(bus).request(Subject.failuresStabilityQuery, { tenantId: 'fleet', component: 'app:sensor', since: started - 60_000 });
+    await waitFor(async () => (await stability()).cohorts[0]?.devices === DEVICES, {
+      timeoutMs: 10_000,
+      describe: 'every device in the cohort',
+    });
+    const [cohort] = (await stability()).cohorts;
+    expect(cohort).toMatchObject({ version: '1.1.0', devices: DEVICES, crashFreeDevices: DEVICES - 1 });
+    expect(cohort!.operatingHours).toBeGreaterThan(0);
+    expect(cohort!.crashFreeHoursRatio).toBeLessThan(1);
 
     // Every healthy device's app readings are stored; the crashing one's first tick crashes before it publishes.
     await waitFor(

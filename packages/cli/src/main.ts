@@ -6,6 +6,7 @@ import { SCENARIO_NAMES, demoKnownGood, type ScenarioName } from '@rampart/emula
 import { fleetRun } from './commands/fleet.js';
 import { fleetPod } from './commands/fleet-pod.js';
 import { errorReportDownload, errorReportList, errorReportShow } from './commands/error-reports.js';
+import { stability } from './commands/stability.js';
 import { apiCall } from './commands/platform-api.js';
 import { telemetryQuery } from './commands/telemetry.js';
 import { up } from './commands/up.js';
@@ -241,6 +242,19 @@ errorReportOptions(
 ).action(async (o: ErrorReportFlags & { format: 'csv' | 'json'; file?: string }) => {
   process.exitCode = await errorReportDownload(o);
 });
+
+program
+  .command('stability <component>')
+  .description('crash-free devices and crash-free hours per version of a component, e.g. app:sensor or os (your tenant)')
+  .option('--api <url>', 'failures API', env['RAMPART_FAILURES_API'] ?? 'http://127.0.0.1:8084')
+  .option('--token <token>', 'a tenant API token', env['RAMPART_TOKEN'] ?? '')
+  .option('--version <versions>', 'only these versions (comma-separated)')
+  .option('--from <time>', 'from (ISO 8601; default 7 days ago)')
+  .option('--to <time>', 'until (ISO 8601; default now)')
+  .addOption(outputOption())
+  .action(async (component: string, o: ApiFlags & { version?: string; from?: string; to?: string }) => {
+    process.exitCode = await stability(o, component);
+  });
 
 const measurement = program.command('measurement').description('Known-good boot measurements (platform operator)');
 apiOptions(

@@ -1,11 +1,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Subject, type ReceivedFailureReport } from '@rampart/contracts';
+import { Subject, type ReceivedFailureReport, type ReceivedHeartbeat } from '@rampart/contracts';
 import { encodeJson } from '@rampart/service-kit';
 import { waitFor } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorReportDownload, errorReportList } from '../src/commands/error-reports.js';
+import { stability } from '../src/commands/stability.js';
 import type { EmbeddedPlatform } from '../src/embedded/embedded-platform.js';
 import { startTestPlatform } from './support/test-platform.js';
 
@@ -63,5 +64,30 @@ describe('rampart error-report', () => {
     const lines = (await readFile(file, 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(13);
     expect(await errorReportList({ ...options, token: 'not-a-real-token-at-all' })).toBe(1);
+  });
+
+  it('shows crash-free devices and hours per version', async () => {
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000; // never the hour of the resets
+    const heartbeats: ReceivedHeartbeat[] = [0, 1, 2, 3].map((n) => ({
+      deviceId: n.toString(16).padStart(64, '0'),
+      tenantId: platform.tenant.id,
+      receivedAt: Date.now(),
+      heartbeat: { seq: 1, from: hour, to: hour + 3_600_000, running: [{ component: 'app:sensor', version: '1.0.0' }] },
+    }));
+    await platform.bus.publishDurable(Subject.failuresHeartbeatReceived, encodeJson({ heartbeats }), { msgId: 'hb:1' });
+    await waitFor(() => platform.failures.heartbeats.counters.stored === 4, { describe: '4 heartbeats' });
+    let printed = '';
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = (chunk: string) => {
+      printed += chunk;
+      return true;
+    };
+    try {
+      expect(await stability({ api: platform.failures.url, token: platform.tenant.adminToken, output: 'text' }, 'app:sensor')).toBe(0);
+    } finally {
+      process.stdout.write = write;
+    }
+    // Devices 0-2 had watchdog resets (within the last minute, which no heartbeat covers yet); an earlier hour ran cleanly on all four.
+    expect(printed).toMatch(/^1\.0\.0\s+4\s+25\.00 %\s+4\.0\s+100\.00 %\s+3000\.00$/m);
   });
 });

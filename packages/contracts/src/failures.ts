@@ -62,8 +62,11 @@ export type ReceivedFailureBatch = z.infer<typeof ReceivedFailureBatchSchema>;
 const CohortSchema = z
   .object({
     version: z.string().min(1).max(64),
-    /** Exposure: device-hours this version ran in the window (the updates service knows who ran what, since when). */
-    deviceHours: z.number().nonnegative().finite(),
+    /**
+     * Exposure: device-hours this version ran in the window. Omitted, the
+     * failures service measures it from the devices' uptime heartbeats.
+     */
+    deviceHours: z.number().nonnegative().finite().optional(),
     /** Only crashes of these devices count (a wave's devices); all of the tenant's if omitted. */
     deviceIds: z.array(z.string()).max(100_000).optional(),
   })
@@ -96,3 +99,90 @@ export const HealthCompareReplySchema = z.object({
   test: z.string(),
 });
 export type HealthCompareReply = z.infer<typeof HealthCompareReplySchema>;
+
+/** Largest uptime heartbeat a device may send. */
+export const MAX_HEARTBEAT_BYTES = 4 * 1024;
+/** A heartbeat covers at most this much running time (devices send one per interval, at most hourly). */
+export const MAX_HEARTBEAT_INTERVAL_MS = 3_600_000;
+
+export const RunningComponentSchema = z
+  .object({
+    /** `os` or `app:<name>`. */
+    component: z.string().min(1).max(80),
+    version: z.string().min(1).max(64),
+  })
+  .strict();
+
+/**
+ * An uptime heartbeat as a device sends it on `devices/<id>/heartbeat`: the
+ * time it ran, and what ran, since the previous one. The exposure behind
+ * crash-free hours and crash rates per version. `seq` makes a resend a no-op.
+ */
+export const DeviceHeartbeatSchema = z
+  .object({
+    seq: z.number().int().nonnegative(),
+    /** Interval start and end, ms since the epoch (device clock). */
+    from: z.number().int().nonnegative(),
+    to: z.number().int().nonnegative(),
+    running: z.array(RunningComponentSchema).min(1).max(33),
+  })
+  .strict()
+  .refine((h) => h.to >= h.from && h.to - h.from <= MAX_HEARTBEAT_INTERVAL_MS, {
+    message: `a heartbeat covers 0 to ${MAX_HEARTBEAT_INTERVAL_MS} ms`,
+  });
+export type DeviceHeartbeat = z.infer<typeof DeviceHeartbeatSchema>;
+
+export const ReceivedHeartbeatSchema = z
+  .object({
+    deviceId: z.string(),
+    tenantId: z.string().nullable(),
+    receivedAt: z.number().int(),
+    heartbeat: DeviceHeartbeatSchema,
+  })
+  .strict();
+export type ReceivedHeartbeat = z.infer<typeof ReceivedHeartbeatSchema>;
+
+export const MAX_HEARTBEATS_PER_BATCH = 500;
+export const ReceivedHeartbeatBatchSchema = z
+  .object({ heartbeats: z.array(ReceivedHeartbeatSchema).min(1).max(MAX_HEARTBEATS_PER_BATCH) })
+  .strict();
+export type ReceivedHeartbeatBatch = z.infer<typeof ReceivedHeartbeatBatchSchema>;
+
+/** Request/reply `failures.stability.query`: crash-free devices and hours per version of a component. */
+export const StabilityQueryRequestSchema = z
+  .object({
+    tenantId: z.string().min(1).max(64),
+    component: z.string().min(1).max(80),
+    /** Window, ms since the epoch; `until` defaults to now. */
+    since: z.number().int().nonnegative(),
+    until: z.number().int().nonnegative().optional(),
+    /** Only these versions (all seen in the window if omitted). */
+    versions: z.array(z.string().min(1).max(64)).max(100).optional(),
+    /** Only these devices: a device group, a deployment or one of its waves. */
+    deviceIds: z.array(z.string()).max(100_000).optional(),
+  })
+  .strict();
+export type StabilityQueryRequest = z.infer<typeof StabilityQueryRequestSchema>;
+
+export const StabilityCohortSchema = z.object({
+  version: z.string(),
+  /** Devices that ran this version (or crashed on it) in the window. */
+  devices: z.number().int(),
+  crashFreeDevices: z.number().int(),
+  /** crashFreeDevices / devices; null without devices. */
+  crashFreeDevicesRatio: z.number().nullable(),
+  operatingHours: z.number(),
+  /** Share of operating time in device-hours without a crash; null without operating time. */
+  crashFreeHoursRatio: z.number().nullable(),
+  crashes: z.number().int(),
+  crashesPer1000Hours: z.number().nullable(),
+});
+export type StabilityCohort = z.infer<typeof StabilityCohortSchema>;
+
+export const StabilityQueryReplySchema = z.object({
+  component: z.string(),
+  since: z.number().int(),
+  until: z.number().int(),
+  cohorts: z.array(StabilityCohortSchema),
+});
+export type StabilityQueryReply = z.infer<typeof StabilityQueryReplySchema>;

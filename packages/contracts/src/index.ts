@@ -87,6 +87,16 @@ export {
   ReceivedFailureBatchSchema,
   ReceivedFailureReportSchema,
   StackFrameSchema,
+  DeviceHeartbeatSchema,
+  MAX_HEARTBEAT_BYTES,
+  MAX_HEARTBEAT_INTERVAL_MS,
+  MAX_HEARTBEATS_PER_BATCH,
+  ReceivedHeartbeatBatchSchema,
+  ReceivedHeartbeatSchema,
+  RunningComponentSchema,
+  StabilityCohortSchema,
+  StabilityQueryReplySchema,
+  StabilityQueryRequestSchema,
 } from './failures.js';
 export type {
   DeviceFailureReport,
@@ -95,4 +105,10 @@ export type {
   HealthCompareRequest,
   ReceivedFailureBatch,
   ReceivedFailureReport,
+  DeviceHeartbeat,
+  ReceivedHeartbeat,
+  ReceivedHeartbeatBatch,
+  StabilityCohort,
+  StabilityQueryReply,
+  StabilityQueryRequest,
 } from './failures.js';

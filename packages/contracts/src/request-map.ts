@@ -11,7 +11,12 @@ import {
   RevocationsListReplySchema,
   RevocationsListRequestSchema,
 } from './attestation.js';
-import { HealthCompareReplySchema, HealthCompareRequestSchema } from './failures.js';
+import {
+  HealthCompareReplySchema,
+  HealthCompareRequestSchema,
+  StabilityQueryReplySchema,
+  StabilityQueryRequestSchema,
+} from './failures.js';
 import { Subject } from './subjects.js';
 import { DeviceLatestReplySchema, DeviceLatestRequestSchema, IngestStatsReplySchema, IngestStatsRequestSchema } from './telemetry.js';
 
@@ -29,6 +34,7 @@ export const RequestContracts = {
   [Subject.attestationTokenIntrospect]: { request: TokenIntrospectRequestSchema, reply: TokenIntrospectReplySchema },
   [Subject.attestationDeviceTenant]: { request: DeviceTenantRequestSchema, reply: DeviceTenantReplySchema },
   [Subject.failuresHealthCompare]: { request: HealthCompareRequestSchema, reply: HealthCompareReplySchema },
+  [Subject.failuresStabilityQuery]: { request: StabilityQueryRequestSchema, reply: StabilityQueryReplySchema },
 } as const;
 
 export type RequestSubject = keyof typeof RequestContracts;

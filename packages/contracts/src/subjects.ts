@@ -28,6 +28,10 @@ export const Subject = {
   attestationVerdictFailed: 'attestation.verdict.failed',
   /** JetStream: a device's failure report, with the id its certificate proves (gateway → failures). */
   failuresReportReceived: 'failures.report.received',
+  /** JetStream: uptime heartbeats, with the id the device's certificate proves (gateway → failures). */
+  failuresHeartbeatReceived: 'failures.heartbeat.received',
+  /** Request/reply: crash-free devices and hours per version, optionally for a set of devices. */
+  failuresStabilityQuery: 'failures.stability.query',
   /** Broadcast: a failure bucket was seen for the first time (alerting). */
   failuresBucketCreated: 'failures.bucket.created',
   /** Broadcast: a failure bucket's reports spiked against its baseline (alerting). */
@@ -48,7 +52,7 @@ export const Stream = {
   telemetry: { name: 'TELEMETRY', subjects: [Subject.telemetryBatchReceived] },
   updates: { name: 'UPDATES_EVENTS', subjects: ['updates.image.>'] },
   attestation: { name: 'ATTESTATION_EVENTS', subjects: ['attestation.verdict.>'] },
-  failures: { name: 'FAILURES', subjects: ['failures.report.>'] },
+  failures: { name: 'FAILURES', subjects: ['failures.report.>', 'failures.heartbeat.>'] },
 } as const;
 
 /** Durable consumer names. Every replica of a service shares its durable. */
@@ -57,6 +61,7 @@ export const Durable = {
   attestationKnownGood: 'attestation-known-good',
   failuresIngest: 'failures-ingest',
   failuresAttestation: 'failures-attestation',
+  failuresStability: 'failures-stability',
 } as const;
 
 /** Queue groups: one per service, so each request is answered by one replica. */

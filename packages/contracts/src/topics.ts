@@ -14,6 +14,8 @@ export const DevicePublishTopic = {
   attestEvidence: 'attest/evidence',
   /** Failure reports (`DeviceFailureReport` JSON), QoS 1. */
   failures: 'failures',
+  /** Uptime heartbeats (`DeviceHeartbeat` JSON), QoS 1; only on an operational certificate. */
+  heartbeat: 'heartbeat',
 } as const;
 export type DevicePublishKind = keyof typeof DevicePublishTopic;
 
@@ -35,7 +37,7 @@ export type DeviceCredential = 'identity' | 'operational';
 export const ALLOWED_PUBLISH: Readonly<Record<DeviceCredential, readonly DevicePublishKind[]>> = {
   // A device that fails to boot or attest still reports why (it is rate-limited like any other).
   identity: ['attestRequest', 'attestEvidence', 'failures'],
-  operational: ['telemetry', 'attestRequest', 'attestEvidence', 'failures'],
+  operational: ['telemetry', 'attestRequest', 'attestEvidence', 'failures', 'heartbeat'],
 };
 
 export const ALLOWED_SUBSCRIBE: Readonly<Record<DeviceCredential, readonly DeviceSubscribeKind[]>> = {

@@ -5,3 +5,4 @@ export type { RunningFailures } from './start-failures.js';
 export { loadFailuresConfig } from './failures/failures.config.js';
 export type { FailuresConfig } from './failures/failures.config.js';
 export { FailuresRepository } from './ingest/failures.repository.js';
+export { StabilityRepository } from './stability/stability.repository.js';

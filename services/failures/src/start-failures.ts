@@ -20,11 +20,15 @@ import { DeviceRateLimiter } from './ingest/device-rate-limiter.js';
 import { FailureIngest } from './ingest/failure-ingest.js';
 import { FailuresRepository } from './ingest/failures.repository.js';
 import { failuresMigrations } from './migrations/index.js';
+import { HeartbeatIngest } from './stability/heartbeat-ingest.js';
+import { StabilityRepository } from './stability/stability.repository.js';
 
 const RETENTION_CHECK_MS = 60 * 60 * 1000;
 
 export interface RunningFailures extends RunningService {
   readonly ingest: FailureIngest;
+  readonly heartbeats: HeartbeatIngest;
+  readonly stability: StabilityRepository;
   readonly spikes: SpikeDetector;
   readonly repository: FailuresRepository;
 }
@@ -57,9 +61,18 @@ export async function startFailures(config: FailuresConfig, logger: Logger, shar
       logger,
       runtime.observability.meter,
     );
+    const stability = new StabilityRepository(runtime.dataSource);
+    const heartbeats = new HeartbeatIngest(runtime.bus, stability, config.ingest, logger, runtime.observability.meter);
     service = await startHttpService({
       runtime,
-      module: FailuresModule.forRoot({ runtime, ingest, health: new HealthService(repository), repository }),
+      module: FailuresModule.forRoot({
+        runtime,
+        ingest,
+        heartbeats,
+        stability,
+        health: new HealthService(repository, stability),
+        repository,
+      }),
       host: config.http.host,
       port: config.http.port,
       queueGroup: QueueGroup.failures,
@@ -78,13 +91,17 @@ export async function startFailures(config: FailuresConfig, logger: Logger, shar
       },
     });
     await ingest.start();
+    await heartbeats.start();
     const spikes = new SpikeDetector(repository, alerts, config.alerts.spike, logger);
     spikes.start();
     const retention = every(
       RETENTION_CHECK_MS,
       async () => {
         const deleted = await repository.deleteOlderThan(config.retentionDays);
-        if (deleted > 0) logger.info({ deleted, days: config.retentionDays }, 'old failure reports deleted');
+        const operatingRows = await stability.deleteOlderThan(config.retentionDays);
+        if (deleted.reports + deleted.buckets + operatingRows > 0) {
+          logger.info({ ...deleted, operatingRows, days: config.retentionDays }, 'failure data past retention deleted');
+        }
       },
       (error) => logger.warn({ err: error }, 'failure report retention failed; it runs again'),
     );
@@ -92,6 +109,8 @@ export async function startFailures(config: FailuresConfig, logger: Logger, shar
     return {
       ...service,
       ingest,
+      heartbeats,
+      stability,
       spikes,
       repository,
       close: async () => {

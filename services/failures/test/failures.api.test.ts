@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Subject, type ReceivedFailureReport } from '@rampart/contracts';
+import { Subject, type ReceivedFailureReport, type ReceivedHeartbeat } from '@rampart/contracts';
 import { loadAttestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
 import { NatsBus, createLogger, encodeJson } from '@rampart/service-kit';
 import {
@@ -97,6 +97,16 @@ describe('failures REST API', () => {
     for (let seq = 1; seq <= 25; seq++) await publish(device(seq % 5), 'acme', seq, '1.1.0');
     for (let seq = 1; seq <= 7; seq++) await publish(device(100 + seq), 'globex', seq, '2.0.0');
     await waitFor(async () => (await failures.repository.totals()).reports === 32, { describe: '32 reports stored' });
+    // An hour of uptime from each of acme's five devices and from two of globex's.
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
+    const heartbeats: ReceivedHeartbeat[] = [0, 1, 2, 3, 4, 101, 102].map((n) => ({
+      deviceId: device(n),
+      tenantId: n < 100 ? 'acme' : 'globex',
+      receivedAt: Date.now(),
+      heartbeat: { seq: 1, from: hour, to: hour + 3_600_000, running: [{ component: 'app:sensor', version: n < 100 ? '1.1.0' : '2.0.0' }] },
+    }));
+    await bus.publishDurable(Subject.failuresHeartbeatReceived, encodeJson({ heartbeats }), { msgId: randomUUID() });
+    await waitFor(() => failures.heartbeats.counters.stored === 7, { describe: '7 heartbeats stored' });
   });
 
   afterAll(async () => {
@@ -126,6 +136,20 @@ describe('failures REST API', () => {
     expect(own.body.latest).toHaveLength(7);
     const reports = await call(tokens['acme'], `/v1/error-reports?deviceId=${device(101)}`);
     expect(reports.body.rows).toEqual([]);
+  });
+
+  it('gives each tenant crash-free figures of its own devices only, and refuses a bad query', async () => {
+    const acme = await call(tokens['acmeReader'], '/v1/stability?component=app:sensor');
+    expect(acme.status).toBe(200);
+    expect(acme.body.cohorts).toEqual([
+      expect.objectContaining({ version: '1.1.0', devices: 5, crashFreeDevices: 0, operatingHours: 5, crashes: 25 }),
+    ]);
+    const globex = await call(tokens['globex'], '/v1/stability?component=app:sensor&version=2.0.0,1.1.0');
+    expect(globex.body.cohorts).toEqual([expect.objectContaining({ version: '2.0.0', devices: 7, operatingHours: 2, crashes: 7 })]);
+    expect((await call(tokens['acme'], '/v1/stability?component=app:sensor&version=2.0.0')).body.cohorts).toEqual([]);
+    expect((await call(tokens['acme'], '/v1/stability')).status).toBe(400);
+    expect((await call(tokens['acme'], '/v1/stability?component=os&from=yesterday')).status).toBe(400);
+    expect((await call(undefined, '/v1/stability?component=os')).status).toBe(401);
   });
 
   it('pages through every report with a cursor, and refuses a forged cursor', async () => {

@@ -2,7 +2,7 @@ import { connect as tlsConnect } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import { SecuritySubsystem } from '@rampart/emulator';
 import { CertificateAuthority, tenantUri } from '@rampart/trust';
-import { ReceivedFailureBatchSchema, Stream, Subject } from '@rampart/contracts';
+import { ReceivedFailureBatchSchema, ReceivedHeartbeatBatchSchema, type ReceivedHeartbeat, Stream, Subject } from '@rampart/contracts';
 import { decodeJson, encodeJson } from '@rampart/service-kit';
 import { issueCustomCertificate, waitFor } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +112,45 @@ describe('gateway', () => {
         // The tenant comes from the operational certificate, like the device id.
         expect(stored.find((r) => r.deviceId === device.id)?.tenantId).toBe('test');
         expect(gw.totals.denials['malformed_payload']).toBe(refusedBefore + 2);
+        await client.endAsync();
+      } finally {
+        await consumer.close();
+      }
+    });
+  });
+
+  describe('uptime heartbeats', () => {
+    it('puts a valid heartbeat on the FAILURES stream under the certified device and tenant; refuses one longer than an hour', async () => {
+      const stored: ReceivedHeartbeat[] = [];
+      const consumer = await gw.bus.consumeDurable(
+        {
+          stream: Stream.failures.name,
+          durable: 'test-heartbeats',
+          filterSubject: Subject.failuresHeartbeatReceived,
+          maxAckPending: 100,
+          ackWaitMs: 5_000,
+        },
+        (m) => {
+          stored.push(...ReceivedHeartbeatBatchSchema.parse(decodeJson(m.data)).heartbeats);
+          m.ack();
+        },
+      );
+      try {
+        const device = await gw.device();
+        const client = gw.client(device);
+        await connected(client);
+        const now = Date.now();
+        const heartbeat = { seq: 1, from: now - 60_000, to: now, running: [{ component: 'os', version: '1.0.0' }] };
+        await client.publishAsync(`devices/${device.id}/heartbeat`, JSON.stringify(heartbeat), { qos: 1 });
+        const refusedBefore = gw.totals.denials['malformed_payload'] ?? 0;
+        await client.publishAsync(`devices/${device.id}/heartbeat`, JSON.stringify({ ...heartbeat, seq: 2, from: now - 7_200_000 }), {
+          qos: 1,
+        });
+        await waitFor(() => stored.some((h) => h.deviceId === device.id), { describe: 'heartbeat stored' });
+        expect(stored.filter((h) => h.deviceId === device.id)).toEqual([
+          expect.objectContaining({ deviceId: device.id, tenantId: 'test', heartbeat }),
+        ]);
+        expect(gw.totals.denials['malformed_payload']).toBe(refusedBefore + 1);
         await client.endAsync();
       } finally {
         await consumer.close();

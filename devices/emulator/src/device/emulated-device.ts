@@ -1,23 +1,20 @@
 import { X509Certificate } from 'node:crypto';
-import {
-  attestResponseTopic,
-  deviceTopic,
-  type AttestationResponse,
-  type DeviceFailureReport,
-  type DeviceTelemetry,
-} from '@rampart/contracts';
+import { attestResponseTopic, deviceTopic, type AttestationResponse, type DeviceTelemetry } from '@rampart/contracts';
 import type { OsSinks, SecureOs } from '../os/secure-os.js';
 import { createSignedEvidence } from '../mcu/attestation-evidence.js';
 import type { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { DEFAULT_RECONNECT_SPREAD_MS, fullJitterBackoff, reconnectBackoff } from './backoff.js';
 import { LatencyRecorder } from './latency-recorder.js';
+import { Outbox } from './outbox.js';
 import { TelemetrySource } from './telemetry-source.js';
 
 /** Readings a device buffers while offline before it drops the oldest. */
 export const DEFAULT_MAX_PENDING = 10_000;
 /** Failure reports a device keeps while offline before it drops the oldest. */
 export const MAX_PENDING_FAILURES = 256;
+/** Uptime heartbeats a device keeps while offline (a week of hourly ones) before it drops the oldest. */
+export const MAX_PENDING_HEARTBEATS = 168;
 /** Each start of a device takes a new block of telemetry sequence numbers this large. */
 const SEQ_EPOCH = 2 ** 32;
 const SEQ_EPOCH_ENTRY = 'telemetry-epoch';
@@ -93,6 +90,8 @@ export interface DeviceStats {
   attestationTimeouts: number;
   failureReportsSent: number;
   failureReportsDropped: number;
+  heartbeatsSent: number;
+  heartbeatsDropped: number;
 }
 
 type State = 'idle' | 'booting' | 'connecting' | 'online' | 'backoff' | 'stopped';
@@ -136,9 +135,12 @@ export class EmulatedDevice {
     attestationTimeouts: 0,
     failureReportsSent: 0,
     failureReportsDropped: 0,
+    heartbeatsSent: 0,
+    heartbeatsDropped: 0,
   };
   readonly os: SecureOs | undefined;
-  private readonly failures: Array<{ readonly report: DeviceFailureReport; inFlight: boolean }> = [];
+  private readonly failures: Outbox;
+  private readonly heartbeats: Outbox;
   private operational: OperationalCertificate | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private attestTimer: NodeJS.Timeout | undefined;
@@ -154,9 +156,24 @@ export class EmulatedDevice {
     this.topic = deviceTopic(options.deviceId, 'telemetry');
     this.latency = new LatencyRecorder(1_000, env.random);
     this.operational = options.operational;
+    this.failures = new Outbox(deviceTopic(options.deviceId, 'failures'), MAX_PENDING_FAILURES, {
+      sent: () => this.stats.failureReportsSent++,
+      dropped: () => this.stats.failureReportsDropped++,
+    });
+    this.heartbeats = new Outbox(deviceTopic(options.deviceId, 'heartbeat'), MAX_PENDING_HEARTBEATS, {
+      sent: () => this.stats.heartbeatsSent++,
+      dropped: () => this.stats.heartbeatsDropped++,
+    });
     this.os = options.os?.({
       telemetry: (_app, metrics) => this.produce(metrics),
-      failure: (report) => this.queueFailure(report),
+      failure: (report) => {
+        this.failures.add(JSON.stringify(report));
+        this.flushOutboxes();
+      },
+      heartbeat: (heartbeat) => {
+        this.heartbeats.add(JSON.stringify(heartbeat));
+        this.flushOutboxes();
+      },
     });
     this.os?.onBoot(() => this.afterOsBoot());
     if (options.identity !== undefined && this.os === undefined) {
@@ -252,7 +269,8 @@ export class EmulatedDevice {
     client?.end(true);
     this.env.clearTimer(this.reconnectTimer);
     for (const entry of this.pending.values()) entry.inFlight = false;
-    for (const entry of this.failures) entry.inFlight = false;
+    this.failures.connectionLost();
+    this.heartbeats.connectionLost();
   }
 
   private forgetOperational(): void {
@@ -305,7 +323,7 @@ export class EmulatedDevice {
       this.attempt = 0;
       this.spreading = false;
       this.stats.everConnected = true;
-      this.sendFailures();
+      this.flushOutboxes();
       if (endpoint.kind !== 'tls') {
         this.resendPending();
         return;
@@ -459,37 +477,20 @@ export class EmulatedDevice {
     });
   }
 
-  private queueFailure(report: DeviceFailureReport): void {
-    if (this.failures.length >= MAX_PENDING_FAILURES) {
-      this.failures.shift();
-      this.stats.failureReportsDropped++;
-    }
-    this.failures.push({ report, inFlight: false });
-    this.sendFailures();
-  }
-
-  /** Failure reports go out on either credential (a quarantined device still says why), QoS 1 until acknowledged. */
-  private sendFailures(): void {
+  /**
+   * Failure reports go out on either credential (a quarantined device still
+   * says why); heartbeats only on the operational one (the tenant's
+   * figures count attested devices). Both QoS 1 until acknowledged.
+   */
+  private flushOutboxes(): void {
     const client = this.client;
     if (client === undefined || this.state !== 'online') return;
-    for (const entry of this.failures) {
-      if (entry.inFlight) continue;
-      entry.inFlight = true;
-      client.publish(deviceTopic(this.options.deviceId, 'failures'), JSON.stringify(entry.report), { qos: 1 }, (error) => {
-        const at = this.failures.indexOf(entry);
-        if (at < 0) return;
-        if (error !== undefined && error !== null) {
-          entry.inFlight = false;
-          return;
-        }
-        this.failures.splice(at, 1);
-        this.stats.failureReportsSent++;
-      });
-    }
+    this.failures.flush(client);
+    if (this.credential === 'operational') this.heartbeats.flush(client);
   }
 
   get pendingFailureReports(): number {
-    return this.failures.length;
+    return this.failures.size;
   }
 
   private notifyDrained(): void {

@@ -40,6 +40,8 @@ export interface FleetOptions {
   readonly drainTimeoutMs?: number;
   /** How long an updated component must run cleanly before its update commits (default 30 s). */
   readonly healthWindowMs?: number;
+  /** How often each device's OS sends an uptime heartbeat (default hourly). */
+  readonly heartbeatIntervalMs?: number;
   /** First-retry window after a dropped connection (default 20 s). */
   readonly reconnectSpreadMs?: number;
   /** A load scenario (see `scenarios.ts`); default `steady`. */
@@ -95,6 +97,7 @@ export interface FleetReport {
   readonly attestationTimeouts: number;
   readonly reboots: number;
   readonly failureReportsSent: number;
+  readonly heartbeatsSent: number;
   readonly durationMs: number;
   readonly acknowledgedPerSecond: number;
   readonly ackLatencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
@@ -177,6 +180,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
               new SecureOs(made.security, env, sinks, {
                 appConfig: { ...appConfig, ...options.deviceAppConfig?.(i) },
                 ...(options.healthWindowMs === undefined ? {} : { healthWindowMs: options.healthWindowMs }),
+                ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
               }),
             onAck,
             ...(options.reconnectSpreadMs === undefined ? {} : { reconnectSpreadMs: options.reconnectSpreadMs }),
@@ -292,6 +296,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
     attestationTimeouts: sum((d) => d.stats.attestationTimeouts),
     reboots: sum((d) => d.stats.reboots),
     failureReportsSent: sum((d) => d.stats.failureReportsSent),
+    heartbeatsSent: sum((d) => d.stats.heartbeatsSent),
     durationMs,
     acknowledgedPerSecond: Math.round((acknowledged / durationMs) * 1000),
     ackLatencyMs: { p50: latency.percentile(50), p95: latency.percentile(95), p99: latency.percentile(99) },

@@ -1,4 +1,4 @@
-import type { DeviceFailureReport } from '@rampart/contracts';
+import { DeviceHeartbeatSchema, type DeviceFailureReport, type DeviceHeartbeat } from '@rampart/contracts';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../device/virtual-clock.js';
 import { sampleAppImage } from '../firmware/app-images.js';
@@ -25,18 +25,24 @@ describe('secure boot and the secure OS', () => {
   let clock: VirtualClock;
   let failures: DeviceFailureReport[];
   let telemetry: Array<{ app: string; metrics: Record<string, number> }>;
+  let heartbeats: DeviceHeartbeat[];
 
   beforeEach(() => {
     clock = new VirtualClock();
     failures = [];
     telemetry = [];
+    heartbeats = [];
   });
 
   function powerOn(security: SecuritySubsystem, options: SecureOsOptions = {}) {
     const os = new SecureOs(
       security,
       { now: clock.now, random: () => 0.5, setTimer: clock.setTimer, clearTimer: clock.clearTimer },
-      { telemetry: (app, metrics) => telemetry.push({ app, metrics }), failure: (r) => failures.push(r) },
+      {
+        telemetry: (app, metrics) => telemetry.push({ app, metrics }),
+        failure: (r) => failures.push(r),
+        heartbeat: (h) => heartbeats.push(h),
+      },
       { healthWindowMs: HEALTH_WINDOW, ...options, appConfig: { sensor: { intervalMs: 1_000 }, ...options.appConfig } },
     );
     return { os, booted: os.powerOn() };
@@ -53,6 +59,37 @@ describe('secure boot and the secure OS', () => {
     expect(telemetry.filter((t) => t.app === 'sensor')).toHaveLength(3);
     expect(Object.keys(telemetry[0]!.metrics)).toEqual(['sensor.temperature', 'sensor.humidity']);
     os.shutdown();
+  });
+
+  it('sends uptime heartbeats with what ran: each interval, the partial one at shutdown, numbered across power cycles', async () => {
+    const { security } = manufacture();
+    const start = clock.now();
+    const first = powerOn(security, { heartbeatIntervalMs: 60_000 });
+    await first.booted;
+    await clock.advance(150_000);
+    first.os.shutdown();
+    expect(heartbeats.map((h) => [h.seq, h.from - start, h.to - start])).toEqual([
+      [1, 0, 60_000],
+      [2, 60_000, 120_000],
+      [3, 120_000, 150_000],
+    ]);
+    expect(heartbeats[0]!.running).toEqual([
+      { component: 'os', version: '1.0.0' },
+      { component: 'app:sensor', version: '1.0.0' },
+    ]);
+    for (const h of heartbeats) expect(DeviceHeartbeatSchema.safeParse(h).success).toBe(true);
+    // Power off for a minute: that time is not running time, and numbering carries on.
+    await clock.advance(60_000);
+    const second = powerOn(security, { heartbeatIntervalMs: 60_000 });
+    await second.booted;
+    await clock.advance(60_000);
+    second.os.shutdown();
+    expect(heartbeats.slice(3).map((h) => [h.seq, h.from - start, h.to - start])).toEqual([[4, 210_000, 270_000]]);
+  });
+
+  it('refuses a heartbeat interval longer than an hour (the platform would refuse the heartbeats)', () => {
+    const { security } = manufacture();
+    expect(() => powerOn(security, { heartbeatIntervalMs: 2 * 3_600_000 })).toThrow(/heartbeatIntervalMs/);
   });
 
   it('stops at a tampered bootloader: recovery mode, nothing else measured, and a boot-failure report', async () => {

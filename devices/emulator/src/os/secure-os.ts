@@ -1,4 +1,4 @@
-import type { DeviceFailureReport } from '@rampart/contracts';
+import { MAX_HEARTBEAT_INTERVAL_MS, type DeviceFailureReport, type DeviceHeartbeat } from '@rampart/contracts';
 import type { BootState } from '../mcu/attestation-evidence.js';
 import { Flash } from '../mcu/flash.js';
 import type { ImageComponent } from '../mcu/image.js';
@@ -19,6 +19,8 @@ export interface OsEnvironment {
 export interface OsSinks {
   telemetry(app: string, metrics: Record<string, number>): void;
   failure(report: DeviceFailureReport): void;
+  /** Uptime: how long the OS ran, and what ran, since the last heartbeat. */
+  heartbeat(heartbeat: DeviceHeartbeat): void;
 }
 
 export interface SecureOsOptions {
@@ -29,12 +31,16 @@ export interface SecureOsOptions {
   readonly healthWindowMs?: number;
   /** Power-loss hook for tests: called on entering each update state. */
   readonly onUpdateState?: (state: UpdateState) => void;
+  /** How often the OS sends an uptime heartbeat (default hourly, at most hourly). */
+  readonly heartbeatIntervalMs?: number;
 }
 
 export const DEFAULT_HEALTH_WINDOW_MS = 30_000;
 /** A denied call is reported once per app and capability in this window (every one is counted). */
 const DENIAL_REPORT_INTERVAL_MS = 60_000;
 const FAILURE_SEQ_ENTRY = 'failure-seq';
+const HEARTBEAT_SEQ_ENTRY = 'heartbeat-seq';
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_600_000;
 
 /**
  * The emulated secure OS: secure boot through the security subsystem, apps
@@ -52,6 +58,10 @@ export class SecureOs {
   private readonly bootListeners: Array<(result: BootResult) => void> = [];
   private powerLossHook: ((state: UpdateState) => void) | undefined;
   private failureSeq: number;
+  private heartbeatSeq: number;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Start of the running time the next heartbeat reports; undefined while nothing runs. */
+  private runningSince: number | undefined;
 
   constructor(
     readonly security: SecuritySubsystem,
@@ -61,6 +71,11 @@ export class SecureOs {
   ) {
     this.flash = new Flash(security.store);
     this.failureSeq = Number(security.store.read(FAILURE_SEQ_ENTRY)?.toString('utf8') ?? '0');
+    this.heartbeatSeq = Number(security.store.read(HEARTBEAT_SEQ_ENTRY)?.toString('utf8') ?? '0');
+    const interval = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    if (!(interval > 0 && interval <= MAX_HEARTBEAT_INTERVAL_MS)) {
+      throw new RangeError(`heartbeatIntervalMs must be in (0, ${MAX_HEARTBEAT_INTERVAL_MS}]`);
+    }
     this.powerLossHook = options.onUpdateState;
     this.updates = new UpdateAgent(security.store, this.flash, security.fuses, {
       reboot: () => this.boot(),
@@ -77,8 +92,12 @@ export class SecureOs {
     return this.current!;
   }
 
-  /** Stops every app (before power-off or a reboot). */
+  /** Stops every app (before power-off or a reboot); the running time so far goes out in a last heartbeat. */
   shutdown(): void {
+    this.sendHeartbeat();
+    this.env.clearTimer(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    this.runningSince = undefined;
     for (const app of this.apps.values()) app.stop();
     this.apps.clear();
   }
@@ -160,7 +179,41 @@ export class SecureOs {
       this.apps.set(name, app);
       app.start();
     }
+    this.runningSince = this.env.now();
+    this.scheduleHeartbeat();
     return result;
+  }
+
+  private scheduleHeartbeat(): void {
+    this.heartbeatTimer = this.env.setTimer(() => {
+      this.sendHeartbeat();
+      this.scheduleHeartbeat();
+    }, this.options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS);
+  }
+
+  /**
+   * The OS and each running app, and the time since the last heartbeat.
+   * Only a normal boot runs anything; recovery mode sends none (its failure
+   * reports say why).
+   */
+  private sendHeartbeat(): void {
+    const from = this.runningSince;
+    const booted = this.current;
+    if (from === undefined || booted === undefined || booted.mode !== 'normal') return;
+    const to = Math.max(from, Math.round(this.env.now()));
+    this.runningSince = to;
+    if (to === from) return;
+    this.heartbeatSeq++;
+    this.security.store.write(HEARTBEAT_SEQ_ENTRY, Buffer.from(String(this.heartbeatSeq)));
+    this.sinks.heartbeat({
+      seq: this.heartbeatSeq,
+      from: Math.round(from),
+      to,
+      running: [
+        { component: 'os', version: booted.versions.os },
+        ...[...this.apps.values()].map((app) => ({ component: `app:${app.name}`, version: app.version })),
+      ].filter((r) => r.version.length > 0),
+    });
   }
 
   /** App storage is sealed: readable only on this device, and only by the OS for that app. */

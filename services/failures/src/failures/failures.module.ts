@@ -2,19 +2,25 @@ import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutd
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { HttpErrorFilter, OpsController, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
 import { FailuresController } from '../api/failures.controller.js';
+import { StabilityController } from '../api/stability.controller.js';
 import { TenantTokenGuard } from '../api/tenant-token.guard.js';
 import { HealthService } from '../health/health.service.js';
 import { BadCursorError, FailuresRepository } from '../ingest/failures.repository.js';
 import { FailureIngest } from '../ingest/failure-ingest.js';
+import { HeartbeatIngest } from '../stability/heartbeat-ingest.js';
+import { StabilityRepository } from '../stability/stability.repository.js';
 import { FailuresHandler } from './failures.handler.js';
 
 /** Stops the consumers (writing what they hold) before pools close. */
 @Injectable()
 export class FailuresLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(FailureIngest) private readonly ingest: FailureIngest) {}
+  constructor(
+    @Inject(FailureIngest) private readonly ingest: FailureIngest,
+    @Inject(HeartbeatIngest) private readonly heartbeats: HeartbeatIngest,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.ingest.stop();
+    await Promise.all([this.ingest.stop(), this.heartbeats.stop()]);
   }
 }
 
@@ -23,6 +29,8 @@ export interface FailuresModuleOptions {
   readonly ingest: FailureIngest;
   readonly health: HealthService;
   readonly repository: FailuresRepository;
+  readonly heartbeats: HeartbeatIngest;
+  readonly stability: StabilityRepository;
 }
 
 @Module({})
@@ -31,7 +39,7 @@ export class FailuresModule {
     const { runtime } = options;
     return {
       module: FailuresModule,
-      controllers: [OpsController, FailuresController, FailuresHandler],
+      controllers: [OpsController, FailuresController, StabilityController, FailuresHandler],
       providers: [
         ...runtimeProviders(runtime),
         {
@@ -44,6 +52,8 @@ export class FailuresModule {
         { provide: FailuresRepository, useValue: options.repository },
         { provide: FailureIngest, useValue: options.ingest },
         { provide: HealthService, useValue: options.health },
+        { provide: HeartbeatIngest, useValue: options.heartbeats },
+        { provide: StabilityRepository, useValue: options.stability },
         FailuresLifecycle,
       ],
     };

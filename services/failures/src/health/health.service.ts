@@ -1,20 +1,35 @@
 import type { HealthCompareReply, HealthCompareRequest } from '@rampart/contracts';
 import type { FailuresRepository } from '../ingest/failures.repository.js';
+import type { StabilityRepository } from '../stability/stability.repository.js';
 import { DEFAULT_CRASH_RATE_TEST, compareCrashRates } from './crash-rate-test.js';
 
-/** The rollout gates' question, answered from stored crash reports and the exposure the caller knows. */
+/**
+ * The rollout gates' question, answered from stored crash reports and each
+ * cohort's exposure: the device-hours the caller states, or else those the
+ * devices' uptime heartbeats add up to.
+ */
 export class HealthService {
-  constructor(private readonly repository: FailuresRepository) {}
+  constructor(
+    private readonly repository: FailuresRepository,
+    private readonly stability: StabilityRepository,
+  ) {}
 
   async compare(request: HealthCompareRequest): Promise<HealthCompareReply> {
     const since = new Date(request.since);
-    const [candidateCrashes, baselineCrashes] = await Promise.all([
-      this.repository.crashCount(request.tenantId, request.component, request.candidate.version, since, request.candidate.deviceIds),
-      this.repository.crashCount(request.tenantId, request.component, request.baseline.version, since, request.baseline.deviceIds),
+    const { tenantId, component, candidate, baseline } = request;
+    const exposure = (cohort: HealthCompareRequest['candidate']): Promise<number> =>
+      cohort.deviceHours === undefined
+        ? this.stability.operatingHours(tenantId, component, cohort.version, since, cohort.deviceIds)
+        : Promise.resolve(cohort.deviceHours);
+    const [candidateCrashes, baselineCrashes, candidateHours, baselineHours] = await Promise.all([
+      this.repository.crashCount(tenantId, component, candidate.version, since, candidate.deviceIds),
+      this.repository.crashCount(tenantId, component, baseline.version, since, baseline.deviceIds),
+      exposure(candidate),
+      exposure(baseline),
     ]);
     const answer = compareCrashRates(
-      { crashes: candidateCrashes, deviceHours: request.candidate.deviceHours },
-      { crashes: baselineCrashes, deviceHours: request.baseline.deviceHours },
+      { crashes: candidateCrashes, deviceHours: candidateHours },
+      { crashes: baselineCrashes, deviceHours: baselineHours },
       {
         ...DEFAULT_CRASH_RATE_TEST,
         ...(request.alpha === undefined ? {} : { alpha: request.alpha }),

@@ -11,15 +11,12 @@ import {
 import { TypedBus, decodeJson, type Clock, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
 import type { AlertSink } from '../alerts/alert-sink.js';
 import type { DeviceRateLimiter } from './device-rate-limiter.js';
+import { DeviceTenants } from './device-tenants.js';
 import type { FailureRow, FailuresRepository } from './failures.repository.js';
 import { bucketSignature, bucketTitle } from './signature.js';
 
 /** Rows before their bucket is known: the tenant may still have to be looked up. */
 type UnbucketedRow = Omit<FailureRow, 'bucket' | 'title'>;
-
-/** Claims are permanent, so a device's tenant, once known, is remembered (up to this many devices). */
-const TENANT_CACHE_SIZE = 100_000;
-const TENANT_LOOKUP_TIMEOUT_MS = 2_000;
 
 export interface FailureIngestSettings {
   readonly batchSize: number;
@@ -41,8 +38,7 @@ export class FailureIngest {
   /** Each stream message with its reports; a message is acknowledged once all of them are stored (or dropped). */
   private pending: Array<{ message: DurableMessage; rows: Array<{ row: UnbucketedRow | undefined; deviceId: string }> }> = [];
   private pendingReports = 0;
-  private readonly tenants = new Map<string, string>();
-  private readonly typed: TypedBus;
+  private readonly tenants: DeviceTenants;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private readonly stored: Counter;
@@ -67,7 +63,7 @@ export class FailureIngest {
       description: 'Failure reports over a device rate limit',
     });
     this.bucketsCreated = meter.createCounter('rampart_failures_buckets_created_total', { description: 'New failure buckets' });
-    this.typed = new TypedBus(bus);
+    this.tenants = new DeviceTenants(new TypedBus(bus), logger);
   }
 
   async start(): Promise<void> {
@@ -175,21 +171,9 @@ export class FailureIngest {
    * attestation service does not answer, the report is kept without one.
    */
   private async withTenants(rows: readonly UnbucketedRow[]): Promise<FailureRow[]> {
-    const unknown = [...new Set(rows.filter((r) => r.tenantId === null && !this.tenants.has(r.deviceId)).map((r) => r.deviceId))];
-    await Promise.all(
-      unknown.map(async (deviceId) => {
-        try {
-          const { tenantId } = await this.typed.request(Subject.attestationDeviceTenant, { deviceId }, TENANT_LOOKUP_TIMEOUT_MS);
-          if (tenantId === null) return;
-          if (this.tenants.size >= TENANT_CACHE_SIZE) this.tenants.delete(this.tenants.keys().next().value!);
-          this.tenants.set(deviceId, tenantId);
-        } catch (error) {
-          this.logger.warn({ deviceId, err: (error as Error).message }, 'tenant of a device not found; its report is stored without one');
-        }
-      }),
-    );
+    await this.tenants.learn(rows.filter((r) => r.tenantId === null).map((r) => r.deviceId));
     return rows.map((r) => {
-      const row = { ...r, tenantId: r.tenantId ?? this.tenants.get(r.deviceId) ?? null };
+      const row = { ...r, tenantId: r.tenantId ?? this.tenants.of(r.deviceId) };
       return { ...row, bucket: bucketSignature(row), title: bucketTitle(row) };
     });
   }

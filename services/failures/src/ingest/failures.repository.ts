@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { CRASH_KINDS } from '../stability/stability.repository.js';
 
 /** One report, normalised from either source, ready to store. */
 export interface FailureRow {
@@ -241,13 +242,26 @@ export class FailuresRepository {
     };
   }
 
-  /** Retention: reports older than `days` go; buckets keep their counts and first/last seen. */
-  async deleteOlderThan(days: number): Promise<number> {
-    const result: [unknown[], number] = await this.dataSource.query(
+  /**
+   * Retention: reports older than `days` go; buckets keep their counts and
+   * first/last seen until nothing has hit them for `days`, then they go with
+   * their device lists (a bucket hit again later starts afresh).
+   */
+  async deleteOlderThan(days: number): Promise<{ reports: number; buckets: number }> {
+    const [, reports]: [unknown[], number] = await this.dataSource.query(
       `DELETE FROM failures.reports WHERE occurred_at < now() - make_interval(days => $1)`,
       [days],
     );
-    return result[1];
+    const rows: Array<{ n: string }> = await this.dataSource.query(
+      `WITH gone AS (
+           DELETE FROM failures.buckets WHERE last_seen < now() - make_interval(days => $1) RETURNING signature
+         ), devices AS (
+           DELETE FROM failures.bucket_devices d USING gone WHERE d.signature = gone.signature
+         )
+         SELECT count(*)::text AS n FROM gone`,
+      [days],
+    );
+    return { reports, buckets: Number(rows[0]?.n ?? 0) };
   }
 
   /** Reports per bucket since `recentFrom`, and in the baseline window before it, for buckets active recently. */
@@ -343,13 +357,13 @@ export class FailuresRepository {
     };
   }
 
-  /** Crashes (app crashes and watchdog resets) of a component version in a time window, optionally for given devices only. */
+  /** Crashes (app crashes, watchdog resets, OS faults) of a component version in a time window, optionally for given devices only. */
   async crashCount(tenantId: string, component: string, version: string, since: Date, deviceIds?: readonly string[]): Promise<number> {
     const rows: Array<{ n: string }> = await this.dataSource.query(
       `SELECT count(*)::text AS n FROM failures.reports
         WHERE tenant_id = $1 AND component = $2 AND version = $3 AND occurred_at >= $4
-          AND kind IN ('app-crash', 'watchdog-reset', 'os-fault') AND ($5::text[] IS NULL OR device_id = ANY($5))`,
-      [tenantId, component, version, since, deviceIds ?? null],
+          AND kind = ANY($6) AND ($5::text[] IS NULL OR device_id = ANY($5))`,
+      [tenantId, component, version, since, deviceIds ?? null, CRASH_KINDS],
     );
     return Number(rows[0]?.n ?? 0);
   }

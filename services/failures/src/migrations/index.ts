@@ -1,3 +1,4 @@
 import { CreateFailures1733000000000 } from './1733000000000-create-failures.js';
+import { Stability1733000000001 } from './1733000000001-stability.js';
 
-export const failuresMigrations = [CreateFailures1733000000000];
+export const failuresMigrations = [CreateFailures1733000000000, Stability1733000000001];

@@ -9,6 +9,13 @@ describe('device ACL', () => {
     expect(authorizeDevicePublish(me, `devices/${me}/telemetry`)).toEqual({ allowed: true, kind: 'telemetry' });
   });
 
+  it('lets a device on its manufacturer identity report failures but not telemetry or uptime (it is not attested yet)', () => {
+    expect(authorizeDevicePublish(me, `devices/${me}/failures`, 'identity')).toEqual({ allowed: true, kind: 'failures' });
+    expect(authorizeDevicePublish(me, `devices/${me}/heartbeat`, 'identity')).toEqual({ allowed: false, reason: 'not_attested' });
+    expect(authorizeDevicePublish(me, `devices/${me}/telemetry`, 'identity')).toEqual({ allowed: false, reason: 'not_attested' });
+    expect(authorizeDevicePublish(me, `devices/${me}/heartbeat`)).toEqual({ allowed: true, kind: 'heartbeat' });
+  });
+
   it.each([
     [`devices/${other}/telemetry`, 'topic_not_allowed'],
     ['$SYS/broker/clients', 'topic_not_allowed'],

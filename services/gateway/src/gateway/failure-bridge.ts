@@ -2,34 +2,52 @@ import type { Tracer } from '@opentelemetry/api';
 import {
   DenialReason,
   DeviceFailureReportSchema,
+  DeviceHeartbeatSchema,
   MAX_FAILURE_REPORT_BYTES,
   MAX_FAILURE_REPORTS_PER_BATCH,
+  MAX_HEARTBEAT_BYTES,
+  MAX_HEARTBEATS_PER_BATCH,
   Stream,
   Subject,
   type DenialReasonValue,
   type ReceivedFailureReport,
+  type ReceivedHeartbeat,
 } from '@rampart/contracts';
 import type { Clock, MessageBus } from '@rampart/service-kit';
+import type { ZodType } from 'zod';
 import { StreamBatcher, type BatchSettings } from './stream-batcher.js';
 
 export type FailureOutcome =
   { readonly kind: 'stored' } | { readonly kind: 'rejected'; readonly reason: DenialReasonValue; readonly detail: string };
+
+/** What a device sends for the failures service: failure reports and uptime heartbeats. */
+export type FailureStreamKind = 'failures' | 'heartbeat';
 
 /** Failure reports stay in the stream this long for the failures service. */
 const FAILURE_STREAM_MAX_AGE_MS = 7 * 86_400_000;
 /** A resend of the same report within this window is dropped by the stream. */
 const FAILURE_DUPLICATE_WINDOW_MS = 10 * 60_000;
 
+/** One kind's payload rules and how it travels. */
+class Route<Parsed, Item> {
+  constructor(
+    readonly maxBytes: number,
+    readonly schema: ZodType<Parsed>,
+    readonly batcher: StreamBatcher<Item>,
+    readonly wrap: (deviceId: string, tenantId: string | null, receivedAt: number, parsed: Parsed) => Item,
+  ) {}
+}
+
 /**
- * A device's failure report → the FAILURES stream, packed with other
- * devices' reports like readings are (one stream round trip for many).
- * Hostile until it parses; the device id and tenant are the ones the
- * connection proved, never ones in the payload; the failures service
- * stores a report once per device id and sequence number, so a resend
- * after a lost PUBACK is a no-op.
+ * A device's failure reports and uptime heartbeats → the FAILURES stream,
+ * packed with other devices' like readings are (one stream round trip for
+ * many). Hostile until it parses; the device id and tenant are the ones the
+ * connection proved, never ones in the payload; the failures service stores
+ * each once per device id and sequence number, so a resend after a lost
+ * PUBACK is a no-op.
  */
 export class FailureBridge {
-  private readonly batcher: StreamBatcher<ReceivedFailureReport>;
+  private readonly routes: Record<FailureStreamKind, Route<unknown, unknown>>;
 
   constructor(
     private readonly bus: MessageBus,
@@ -37,17 +55,39 @@ export class FailureBridge {
     batch: BatchSettings,
     tracer: Tracer,
   ) {
-    this.batcher = new StreamBatcher(
-      bus,
-      {
-        subject: Subject.failuresReportReceived,
-        field: 'reports',
-        maxItems: MAX_FAILURE_REPORTS_PER_BATCH,
-        spanName: 'failures.batch publish',
-      },
-      { maxReadings: Math.min(batch.maxReadings, MAX_FAILURE_REPORTS_PER_BATCH), maxDelayMs: batch.maxDelayMs },
-      tracer,
+    const reports = new Route(
+      MAX_FAILURE_REPORT_BYTES,
+      DeviceFailureReportSchema,
+      new StreamBatcher<ReceivedFailureReport>(
+        bus,
+        {
+          subject: Subject.failuresReportReceived,
+          field: 'reports',
+          maxItems: MAX_FAILURE_REPORTS_PER_BATCH,
+          spanName: 'failures.batch publish',
+        },
+        { maxReadings: Math.min(batch.maxReadings, MAX_FAILURE_REPORTS_PER_BATCH), maxDelayMs: batch.maxDelayMs },
+        tracer,
+      ),
+      (deviceId, tenantId, receivedAt, report) => ({ deviceId, tenantId, receivedAt, report }),
     );
+    const heartbeats = new Route(
+      MAX_HEARTBEAT_BYTES,
+      DeviceHeartbeatSchema,
+      new StreamBatcher<ReceivedHeartbeat>(
+        bus,
+        {
+          subject: Subject.failuresHeartbeatReceived,
+          field: 'heartbeats',
+          maxItems: MAX_HEARTBEATS_PER_BATCH,
+          spanName: 'heartbeats.batch publish',
+        },
+        { maxReadings: Math.min(batch.maxReadings, MAX_HEARTBEATS_PER_BATCH), maxDelayMs: batch.maxDelayMs },
+        tracer,
+      ),
+      (deviceId, tenantId, receivedAt, heartbeat) => ({ deviceId, tenantId, receivedAt, heartbeat }),
+    );
+    this.routes = { failures: reports as Route<unknown, unknown>, heartbeat: heartbeats as Route<unknown, unknown> };
   }
 
   async start(): Promise<void> {
@@ -59,9 +99,10 @@ export class FailureBridge {
     });
   }
 
-  async forward(deviceId: string, tenantId: string | null, payload: Buffer): Promise<FailureOutcome> {
-    if (payload.length > MAX_FAILURE_REPORT_BYTES) {
-      return { kind: 'rejected', reason: DenialReason.malformedPayload, detail: `report over ${MAX_FAILURE_REPORT_BYTES} bytes` };
+  async forward(kind: FailureStreamKind, deviceId: string, tenantId: string | null, payload: Buffer): Promise<FailureOutcome> {
+    const route = this.routes[kind];
+    if (payload.length > route.maxBytes) {
+      return { kind: 'rejected', reason: DenialReason.malformedPayload, detail: `${kind} over ${route.maxBytes} bytes` };
     }
     let json: unknown;
     try {
@@ -69,16 +110,16 @@ export class FailureBridge {
     } catch {
       return { kind: 'rejected', reason: DenialReason.malformedPayload, detail: 'payload is not JSON' };
     }
-    const parsed = DeviceFailureReportSchema.safeParse(json);
+    const parsed = route.schema.safeParse(json);
     if (!parsed.success) {
       return { kind: 'rejected', reason: DenialReason.malformedPayload, detail: parsed.error.issues[0]?.message ?? 'invalid' };
     }
-    await this.batcher.add({ deviceId, tenantId, receivedAt: this.clock.now(), report: parsed.data });
+    await route.batcher.add(route.wrap(deviceId, tenantId, this.clock.now(), parsed.data));
     return { kind: 'stored' };
   }
 
   /** Sends what is waiting (at shutdown). */
-  drain(): Promise<void> {
-    return this.batcher.drain();
+  async drain(): Promise<void> {
+    await Promise.all(Object.values(this.routes).map((r) => r.batcher.drain()));
   }
 }

@@ -23,7 +23,7 @@ import type { AttestationBridge } from './attestation-bridge.js';
 import type { GatewayLimits } from './gateway.config.js';
 import { authorizeDevicePublish, authorizeDeviceSubscribe } from './device-acl.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
-import type { FailureBridge } from './failure-bridge.js';
+import type { FailureBridge, FailureStreamKind } from './failure-bridge.js';
 import type { TelemetryBridge } from './telemetry-bridge.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -380,7 +380,7 @@ export class MqttGateway {
           callback(null);
           return;
         }
-        if (kind === 'failures') this.bridgeFailure(client, info.tenantId, packet, callback);
+        if (kind === 'failures' || kind === 'heartbeat') this.bridgeFailure(kind, client, info.tenantId, packet, callback);
         else this.bridgeTelemetry(client, packet, callback);
       },
       (error: unknown) => callback(error as Error),
@@ -479,15 +479,21 @@ export class MqttGateway {
     );
   }
 
-  /** Like telemetry: PUBACK only once the FAILURES stream holds the report. */
-  private bridgeFailure(client: Client, tenantId: string | null, packet: PublishPacket, callback: (error?: Error | null) => void): void {
+  /** Like telemetry: PUBACK only once the FAILURES stream holds the report or heartbeat. */
+  private bridgeFailure(
+    kind: FailureStreamKind,
+    client: Client,
+    tenantId: string | null,
+    packet: PublishPacket,
+    callback: (error?: Error | null) => void,
+  ): void {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    this.failures.forward(client.id, tenantId, payload).then(
+    this.failures.forward(kind, client.id, tenantId, payload).then(
       (outcome) => {
         this.admission.release();
         if (outcome.kind === 'rejected') {
           this.metrics.denied(outcome.reason);
-          this.logger.warn({ deviceId: client.id, reason: outcome.reason, detail: outcome.detail }, 'failure report refused');
+          this.logger.warn({ deviceId: client.id, kind, reason: outcome.reason, detail: outcome.detail }, 'failure report refused');
         }
         callback(null);
       },

@@ -1,0 +1,46 @@
+import { Controller, Get, Inject, Query, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { ZodValidationPipe } from '@rampart/service-kit';
+import { StabilityRepository } from '../stability/stability.repository.js';
+import type { TenantPrincipal } from './tenant-token.guard.js';
+
+const DAY_MS = 86_400_000;
+
+const StabilityQuery = z
+  .object({
+    /** `os` or `app:<name>`. */
+    component: z.string().min(1).max(80),
+    /** One version, or several separated by commas; every version seen if omitted. */
+    version: z
+      .string()
+      .max(64 * 20)
+      .optional(),
+    from: z.coerce.date().optional(),
+    to: z.coerce.date().optional(),
+  })
+  .strict();
+
+/** Crash-free devices and hours per version of a component, for the caller's tenant. */
+@ApiTags('stability')
+@ApiBearerAuth()
+@Controller('v1')
+export class StabilityController {
+  constructor(@Inject(StabilityRepository) private readonly repository: StabilityRepository) {}
+
+  @Get('stability')
+  @ApiOperation({ summary: 'Crash-free devices and crash-free hours per version of a component (default: the last 7 days)' })
+  async stability(
+    @Req() req: { principal: TenantPrincipal },
+    @Query(new ZodValidationPipe(StabilityQuery)) q: z.infer<typeof StabilityQuery>,
+  ) {
+    const until = q.to ?? new Date();
+    const since = q.from ?? new Date(until.getTime() - 7 * DAY_MS);
+    const versions = q.version
+      ?.split(',')
+      .map((v) => v.trim())
+      .filter((v) => v.length > 0);
+    const cohorts = await this.repository.cohorts({ tenantId: req.principal.tenantId, component: q.component, since, until, versions });
+    return { component: q.component, since: since.getTime(), until: until.getTime(), cohorts };
+  }
+}
