@@ -113,17 +113,25 @@ describe('failures service', () => {
       await crashes('9.9.9', 12, 1);
       await waitFor(async () => (await service.repository.totals()).reports >= 97, { describe: '12 more reports' });
       const logger = createLogger('failures', 'silent');
-      const detector = new SpikeDetector(
-        service.repository,
-        new AlertSink(bus, `http://127.0.0.1:${port}/hook`, logger, metrics.getMeter('test')),
-        DEFAULT_SPIKE_RULE,
-        logger,
-      );
+      // Two replicas' detectors, checking at the same moment.
+      const [detector, replica] = [1, 2].map(
+        () =>
+          new SpikeDetector(
+            service.repository,
+            new AlertSink(bus, `http://127.0.0.1:${port}/hook`, logger, metrics.getMeter('test')),
+            DEFAULT_SPIKE_RULE,
+            logger,
+          ),
+      ) as [SpikeDetector, SpikeDetector];
       // Every bucket of this test is new within the hour, so each with at least 10 recent reports spikes.
-      const spiked = await detector.check(Date.now());
+      const now = Date.now();
+      const [mine, theirs] = await Promise.all([detector.check(now), replica.check(now)]);
+      const spiked = [...mine, ...theirs];
       expect(spiked.length).toBeGreaterThanOrEqual(1);
-      // Once per window, not on every check.
-      expect(await detector.check(Date.now())).toEqual([]);
+      // One alert per bucket across replicas, and once per window, not on every check.
+      expect(new Set(spiked).size).toBe(spiked.length);
+      expect(await detector.check(now + 1_000)).toEqual([]);
+      expect(await replica.check(now + 1_000)).toEqual([]);
       await waitFor(() => broadcasts.length === spiked.length && received.length === spiked.length, { describe: 'spike alerts' });
       expect(received).toContainEqual(
         expect.objectContaining({ type: 'bucket.spiked', tenantId: 'acme', recent: 12, title: expect.stringContaining('9.9.9') }),

@@ -6,11 +6,11 @@ import { isSpike, type SpikeRule } from './spike-rule.js';
 /**
  * Every `windowMs`, compares each recently active bucket's reports in the
  * last window with its baseline before, and alerts once per bucket per
- * window when the rule calls it a spike.
+ * window when the rule calls it a spike — once across all replicas: each
+ * alert is claimed in the database first.
  */
 export class SpikeDetector {
   private periodic: Periodic | undefined;
-  private readonly alerted = new Map<string, number>();
 
   constructor(
     private readonly repository: FailuresRepository,
@@ -40,13 +40,10 @@ export class SpikeDetector {
     const spiked: string[] = [];
     for (const bucket of activity) {
       if (!isSpike(bucket.recent, bucket.baseline, this.rule)) continue;
-      const last = this.alerted.get(bucket.signature);
-      if (last !== undefined && now - last < this.rule.windowMs) continue;
-      this.alerted.set(bucket.signature, now);
+      if (!(await this.repository.claimSpikeAlert(bucket.signature, new Date(now), this.rule.windowMs))) continue;
       spiked.push(bucket.signature);
       await this.alerts.send({ type: 'bucket.spiked', ...bucket, windowMs: this.rule.windowMs });
     }
-    if (this.alerted.size > 100_000) this.alerted.clear();
     return spiked;
   }
 }

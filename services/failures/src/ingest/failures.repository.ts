@@ -288,6 +288,21 @@ export class FailuresRepository {
     }));
   }
 
+  /**
+   * Claims the spike alert of a bucket for this window: true for exactly one
+   * caller (one replica) per bucket per `windowMs`, however many check at once.
+   */
+  async claimSpikeAlert(signature: string, now: Date, windowMs: number): Promise<boolean> {
+    // TypeORM answers an UPDATE with [rows, affected].
+    const [, affected]: [unknown[], number] = await this.dataSource.query(
+      `UPDATE failures.buckets SET spike_alerted_at = $2
+        WHERE signature = $1 AND (spike_alerted_at IS NULL OR spike_alerted_at <= $2::timestamptz - make_interval(secs => $3))
+        RETURNING signature`,
+      [signature, now, windowMs / 1000],
+    );
+    return affected === 1;
+  }
+
   /** Counts for tests and stats: reports, buckets, dropped. */
   async totals(): Promise<{ reports: number; buckets: number; dropped: number }> {
     const rows: Array<{ reports: string; buckets: string; dropped: string }> = await this.dataSource.query(

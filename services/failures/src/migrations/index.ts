@@ -1,4 +1,5 @@
 import { CreateFailures1733000000000 } from './1733000000000-create-failures.js';
 import { Stability1733000000001 } from './1733000000001-stability.js';
+import { SpikeClaims1733000000002 } from './1733000000002-spike-claims.js';
 
-export const failuresMigrations = [CreateFailures1733000000000, Stability1733000000001];
+export const failuresMigrations = [CreateFailures1733000000000, Stability1733000000001, SpikeClaims1733000000002];
