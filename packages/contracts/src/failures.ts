@@ -186,3 +186,37 @@ export const StabilityQueryReplySchema = z.object({
   cohorts: z.array(StabilityCohortSchema),
 });
 export type StabilityQueryReply = z.infer<typeof StabilityQueryReplySchema>;
+
+/**
+ * Request/reply `failures.buckets.query`: buckets as a set of devices saw
+ * them in a window — a device group's, a deployment's, one wave's.
+ */
+export const BucketsQueryRequestSchema = z
+  .object({
+    tenantId: z.string().min(1).max(64),
+    since: z.number().int().nonnegative(),
+    until: z.number().int().nonnegative().optional(),
+    deviceIds: z.array(z.string()).max(100_000).optional(),
+    version: z.string().min(1).max(64).optional(),
+    /** Most buckets answered, most reports first (default 100). */
+    limit: z.number().int().min(1).max(1_000).optional(),
+  })
+  .strict();
+export type BucketsQueryRequest = z.infer<typeof BucketsQueryRequestSchema>;
+
+export const BucketCountSchema = z.object({
+  signature: z.string(),
+  title: z.string(),
+  kind: z.string(),
+  component: z.string(),
+  version: z.string(),
+  /** Reports and distinct devices in the window (and set), first and last of them (ms since the epoch). */
+  reports: z.number().int(),
+  devices: z.number().int(),
+  firstSeen: z.number().int(),
+  lastSeen: z.number().int(),
+});
+export type BucketCount = z.infer<typeof BucketCountSchema>;
+
+export const BucketsQueryReplySchema = z.object({ buckets: z.array(BucketCountSchema) });
+export type BucketsQueryReply = z.infer<typeof BucketsQueryReplySchema>;

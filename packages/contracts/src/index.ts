@@ -97,6 +97,9 @@ export {
   StabilityCohortSchema,
   StabilityQueryReplySchema,
   StabilityQueryRequestSchema,
+  BucketCountSchema,
+  BucketsQueryReplySchema,
+  BucketsQueryRequestSchema,
 } from './failures.js';
 export type {
   DeviceFailureReport,
@@ -111,4 +114,7 @@ export type {
   StabilityCohort,
   StabilityQueryReply,
   StabilityQueryRequest,
+  BucketCount,
+  BucketsQueryReply,
+  BucketsQueryRequest,
 } from './failures.js';

@@ -12,6 +12,8 @@ import {
   RevocationsListRequestSchema,
 } from './attestation.js';
 import {
+  BucketsQueryReplySchema,
+  BucketsQueryRequestSchema,
   HealthCompareReplySchema,
   HealthCompareRequestSchema,
   StabilityQueryReplySchema,
@@ -35,6 +37,7 @@ export const RequestContracts = {
   [Subject.attestationDeviceTenant]: { request: DeviceTenantRequestSchema, reply: DeviceTenantReplySchema },
   [Subject.failuresHealthCompare]: { request: HealthCompareRequestSchema, reply: HealthCompareReplySchema },
   [Subject.failuresStabilityQuery]: { request: StabilityQueryRequestSchema, reply: StabilityQueryReplySchema },
+  [Subject.failuresBucketsQuery]: { request: BucketsQueryRequestSchema, reply: BucketsQueryReplySchema },
 } as const;
 
 export type RequestSubject = keyof typeof RequestContracts;

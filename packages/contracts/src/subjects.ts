@@ -32,6 +32,8 @@ export const Subject = {
   failuresHeartbeatReceived: 'failures.heartbeat.received',
   /** Request/reply: crash-free devices and hours per version, optionally for a set of devices. */
   failuresStabilityQuery: 'failures.stability.query',
+  /** Request/reply: buckets with their reports and devices in a window, optionally for a set of devices. */
+  failuresBucketsQuery: 'failures.buckets.query',
   /** Broadcast: a failure bucket was seen for the first time (alerting). */
   failuresBucketCreated: 'failures.bucket.created',
   /** Broadcast: a failure bucket's reports spiked against its baseline (alerting). */

@@ -150,6 +150,23 @@ describe('stability: crash-free devices and hours per version', () => {
     expect((await query({ tenantId: 'initech' })).cohorts).toEqual([]);
   });
 
+  it('counts buckets as a set of devices saw them', async () => {
+    const among = (deviceIds?: string[]) =>
+      typed.request(Subject.failuresBucketsQuery, { tenantId: 'acme', since: H, ...(deviceIds === undefined ? {} : { deviceIds }) });
+    const all = await among();
+    expect(all.buckets.map((b) => [b.version, b.reports, b.devices])).toEqual([
+      ['1.1.0', 3, 2],
+      ['1.0.0', 1, 1],
+    ]);
+    const wave = await among([device(100), device(1)]);
+    expect(wave.buckets.map((b) => [b.version, b.reports, b.devices])).toEqual([
+      ['1.1.0', 2, 1],
+      ['1.0.0', 1, 1],
+    ]);
+    expect((await among([device(999)])).buckets).toEqual([]);
+    expect((await typed.request(Subject.failuresBucketsQuery, { tenantId: 'globex', since: H })).buckets).toEqual([]);
+  });
+
   it('gives the rollout gate the measured exposure when the caller states none', async () => {
     const reply = await typed.request(Subject.failuresHealthCompare, {
       tenantId: 'acme',

@@ -2,12 +2,15 @@ import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import {
   Subject,
+  type BucketsQueryReply,
+  type BucketsQueryRequest,
   type HealthCompareReply,
   type HealthCompareRequest,
   type StabilityQueryReply,
   type StabilityQueryRequest,
 } from '@rampart/contracts';
 import { HealthService } from '../health/health.service.js';
+import { FailuresRepository } from '../ingest/failures.repository.js';
 import { StabilityRepository } from '../stability/stability.repository.js';
 
 /** Bus requests; the transport has already validated them against the contracts. */
@@ -16,7 +19,20 @@ export class FailuresHandler {
   constructor(
     @Inject(HealthService) private readonly health: HealthService,
     @Inject(StabilityRepository) private readonly stability: StabilityRepository,
+    @Inject(FailuresRepository) private readonly failures: FailuresRepository,
   ) {}
+
+  /** Buckets as a set of devices saw them (a group, a deployment, a wave). */
+  @MessagePattern(Subject.failuresBucketsQuery)
+  async bucketsOf(request: BucketsQueryRequest): Promise<BucketsQueryReply> {
+    const buckets = await this.failures.bucketsAmong(
+      request.tenantId,
+      { since: new Date(request.since), until: new Date(request.until ?? Date.now()) },
+      { deviceIds: request.deviceIds, version: request.version },
+      request.limit ?? 100,
+    );
+    return { buckets };
+  }
 
   @MessagePattern(Subject.failuresHealthCompare)
   compare(request: HealthCompareRequest): Promise<HealthCompareReply> {

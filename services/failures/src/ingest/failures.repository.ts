@@ -1,3 +1,4 @@
+import type { BucketCount } from '@rampart/contracts';
 import type { DataSource } from 'typeorm';
 import { CRASH_KINDS } from '../stability/stability.repository.js';
 
@@ -301,6 +302,53 @@ export class FailuresRepository {
       [signature, now, windowMs / 1000],
     );
     return affected === 1;
+  }
+
+  /**
+   * Buckets as some devices saw them in a window (a device group, a
+   * deployment, a wave), from the stored reports: how many reports and
+   * distinct devices, most reports first.
+   */
+  async bucketsAmong(
+    tenantId: string,
+    window: { since: Date; until: Date },
+    filter: { deviceIds?: readonly string[] | undefined; version?: string | undefined },
+    limit: number,
+  ): Promise<BucketCount[]> {
+    const rows: Array<{
+      signature: string;
+      title: string;
+      kind: string;
+      component: string;
+      version: string;
+      reports: string;
+      devices: string;
+      first_seen: Date;
+      last_seen: Date;
+    }> = await this.dataSource.query(
+      `SELECT b.signature, b.title, b.kind, b.component, b.version, r.reports::text, r.devices::text, r.first_seen, r.last_seen
+         FROM (SELECT bucket, count(*) AS reports, count(DISTINCT device_id) AS devices,
+                      min(occurred_at) AS first_seen, max(occurred_at) AS last_seen
+                 FROM failures.reports
+                WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
+                  AND ($4::text[] IS NULL OR device_id = ANY($4)) AND ($5::text IS NULL OR version = $5)
+                GROUP BY bucket) r
+         JOIN failures.buckets b ON b.signature = r.bucket
+        ORDER BY r.reports DESC, b.signature
+        LIMIT $6`,
+      [tenantId, window.since, window.until, filter.deviceIds === undefined ? null : [...filter.deviceIds], filter.version ?? null, limit],
+    );
+    return rows.map((r) => ({
+      signature: r.signature,
+      title: r.title,
+      kind: r.kind,
+      component: r.component,
+      version: r.version,
+      reports: Number(r.reports),
+      devices: Number(r.devices),
+      firstSeen: new Date(r.first_seen).getTime(),
+      lastSeen: new Date(r.last_seen).getTime(),
+    }));
   }
 
   /** Counts for tests and stats: reports, buckets, dropped. */
