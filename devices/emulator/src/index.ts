@@ -27,8 +27,8 @@ export {
 } from './firmware/firmware.js';
 export type { Firmware, FirmwareSigners } from './firmware/firmware.js';
 export { SAMPLE_APPS_DIR, sampleAppImage, signAppImage } from './firmware/app-images.js';
-export { ImageSigner, decodeImage, encodeImage, measureImage } from './mcu/image.js';
-export type { ImageManifest, SignedImage } from './mcu/image.js';
+export { ImageSigner, decodeImage, encodeImage, measureImage } from '@rampart/trust';
+export type { ImageManifest, SignedImage } from '@rampart/trust';
 export { DirectoryStateStore, MemoryStateStore } from './mcu/state-store.js';
 export type { DeviceStateStore } from './mcu/state-store.js';
 export { VirtualClock } from './device/virtual-clock.js';

@@ -45,3 +45,5 @@ export { EXIT_CONFIG, runServiceMain } from './service-main.js';
 export { linkFromHeaders, traceHeaders } from './trace-context.js';
 export { HttpErrorFilter } from './http-error.filter.js';
 export type { MappedError } from './http-error.filter.js';
+export { TenantTokenGuard } from './tenant-token.guard.js';
+export type { TenantPrincipal, TenantRole } from './tenant-token.guard.js';

@@ -12,3 +12,14 @@ export { loadOrCreateDevelopmentPki } from './development-pki.js';
 export type { DevelopmentPki } from './development-pki.js';
 export { OperationalCertificateIssuer, derToPem } from './operational-issuer.js';
 export type { OperationalCertificateRequest } from './operational-issuer.js';
+export {
+  ImageFormatError,
+  ImageSigner,
+  checkImageSignature,
+  decodeImage,
+  encodeImage,
+  imageDigest,
+  keyIdOf,
+  measureImage,
+} from './signed-image.js';
+export type { AppCapabilities, ImageComponent, ImageManifest, SignatureCheck, SignedImage } from './signed-image.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { AppCapabilities, ImageManifest, ImageSigner, SignedImage } from '../mcu/image.js';
+import type { AppCapabilities, ImageManifest, ImageSigner, SignedImage } from '@rampart/trust';
 
 /** `devices/apps/`, from `devices/emulator/{src,dist}/firmware/`. */
 export const SAMPLE_APPS_DIR = fileURLToPath(new URL('../../../apps/', import.meta.url));

@@ -1,7 +1,7 @@
 import type { BootMeasurement } from '@rampart/contracts';
 import type { Flash } from '../mcu/flash.js';
 import type { Fuses } from '../mcu/fuses.js';
-import { ImageSigner, measureImage, type ImageComponent, type SignedImage } from '../mcu/image.js';
+import { ImageSigner, measureImage, type ImageComponent, type SignedImage } from '@rampart/trust';
 import { APP_KEY_FUSE, HARDWARE_FUSE, PLATFORM_KEY_FUSE, ROM_MEASUREMENT } from '../mcu/secure-boot.js';
 import { sampleAppImage } from './app-images.js';
 

@@ -1,7 +1,7 @@
 import type { EmulatedDevice } from '../device/emulated-device.js';
 import { demoFirmwareSigners, DEMO_HARDWARE } from '../firmware/firmware.js';
 import { sampleAppImage } from '../firmware/app-images.js';
-import { encodeImage } from '../mcu/image.js';
+import { encodeImage } from '@rampart/trust';
 import { PowerLoss, UPDATE_STATES, type UpdateState } from '../os/update-agent.js';
 
 /** What a scenario can do to a running fleet. */

@@ -1,4 +1,4 @@
-import { ImageFormatError, decodeImage, encodeImage, type ImageComponent, type SignedImage } from './image.js';
+import { ImageFormatError, decodeImage, encodeImage, type ImageComponent, type SignedImage } from '@rampart/trust';
 import type { DeviceStateStore } from './state-store.js';
 
 export type Slot = 'a' | 'b';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BootMeasurement } from '@rampart/contracts';
 import type { Flash, Slot } from './flash.js';
-import { checkImageSignature, measureImage, type ImageComponent, type SignedImage } from './image.js';
+import { checkImageSignature, measureImage, type ImageComponent, type SignedImage } from '@rampart/trust';
 import type { Fuses } from './fuses.js';
 
 /** The mask ROM: immutable, so it is measured, not verified. */

@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import type { AppCapabilities, SignedImage } from '../mcu/image.js';
+import type { AppCapabilities, SignedImage } from '@rampart/trust';
 import type { Firewall } from './firewall.js';
 import { appFrames, type StackFrame } from './stack-frames.js';
 

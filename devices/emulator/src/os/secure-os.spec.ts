@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../device/virtual-clock.js';
 import { sampleAppImage } from '../firmware/app-images.js';
 import { DEMO_HARDWARE, demoFirmware, flashFirmware, platformImage, type FirmwareSigners } from '../firmware/firmware.js';
-import { ImageSigner, encodeImage, type SignedImage } from '../mcu/image.js';
+import { ImageSigner, encodeImage, type SignedImage } from '@rampart/trust';
 import { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { MemoryStateStore } from '../mcu/state-store.js';
 import { Flash } from '../mcu/flash.js';

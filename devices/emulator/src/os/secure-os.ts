@@ -1,7 +1,7 @@
 import { MAX_HEARTBEAT_INTERVAL_MS, type DeviceFailureReport, type DeviceHeartbeat } from '@rampart/contracts';
 import type { BootState } from '../mcu/attestation-evidence.js';
 import { Flash } from '../mcu/flash.js';
-import type { ImageComponent } from '../mcu/image.js';
+import type { ImageComponent } from '@rampart/trust';
 import { secureBoot, type BootResult } from '../mcu/secure-boot.js';
 import type { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { AppInstance, DEFAULT_APP_RUNTIME_OPTIONS, type AppConfig, type AppEvent, type AppRuntimeOptions } from './app-runtime.js';

@@ -1,7 +1,7 @@
 import type { Flash, Slot } from '../mcu/flash.js';
 import { otherSlot } from '../mcu/flash.js';
 import type { Fuses } from '../mcu/fuses.js';
-import { ImageFormatError, decodeImage, encodeImage, type ImageComponent } from '../mcu/image.js';
+import { ImageFormatError, decodeImage, encodeImage, type ImageComponent } from '@rampart/trust';
 import { APP_KEY_FUSE, PLATFORM_KEY_FUSE, checkImage, trustedKeys, type BootResult } from '../mcu/secure-boot.js';
 import type { DeviceStateStore } from '../mcu/state-store.js';
 

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ZodValidationPipe } from '@rampart/service-kit';
 import { FailuresRepository, type ReportFilter } from '../ingest/failures.repository.js';
-import type { TenantPrincipal } from './tenant-token.guard.js';
+import type { TenantPrincipal } from '@rampart/service-kit';
 
 const DEVICE_ID = /^[0-9a-f]{64}$/;
 

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ZodValidationPipe } from '@rampart/service-kit';
 import { StabilityRepository } from '../stability/stability.repository.js';
-import type { TenantPrincipal } from './tenant-token.guard.js';
+import type { TenantPrincipal } from '@rampart/service-kit';
 
 const DAY_MS = 86_400_000;
 

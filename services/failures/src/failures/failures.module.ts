@@ -1,9 +1,9 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { HttpErrorFilter, OpsController, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
+import { HttpErrorFilter, OpsController, TenantTokenGuard, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
 import { FailuresController } from '../api/failures.controller.js';
 import { StabilityController } from '../api/stability.controller.js';
-import { TenantTokenGuard } from '../api/tenant-token.guard.js';
+
 import { HealthService } from '../health/health.service.js';
 import { BadCursorError, FailuresRepository } from '../ingest/failures.repository.js';
 import { FailureIngest } from '../ingest/failure-ingest.js';
@@ -48,7 +48,7 @@ export class FailuresModule {
             error instanceof BadCursorError ? { status: 400, code: 'BAD_REQUEST', message: error.message } : undefined,
           ),
         },
-        { provide: APP_GUARD, useValue: new TenantTokenGuard(runtime.bus, runtime.logger, runtime.observability.meter) },
+        { provide: APP_GUARD, useValue: new TenantTokenGuard('failures', runtime.bus, runtime.logger, runtime.observability.meter) },
         { provide: FailuresRepository, useValue: options.repository },
         { provide: FailureIngest, useValue: options.ingest },
         { provide: HealthService, useValue: options.health },

@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { spkiOf } from '@rampart/trust';
+import { spkiOf } from './device-id.js';
 
 /** The component an image holds: a fixed boot stage, or an app. */
 export type ImageComponent = 'bootloader' | 'security-monitor' | 'os' | `app:${string}`;

@@ -2,12 +2,22 @@ import { createHash } from 'node:crypto';
 import { ForbiddenException, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Counter, Meter } from '@opentelemetry/api';
 import { Subject } from '@rampart/contracts';
-import type { Logger, MessageBus } from '@rampart/service-kit';
-import { TypedBus } from '@rampart/service-kit';
+import type { MessageBus } from './bus/message-bus.js';
+import { TypedBus } from './bus/typed-bus.js';
+import type { Logger } from './logger.js';
+
+export type TenantRole = 'Administrator' | 'Contributor' | 'Reader';
 
 export interface TenantPrincipal {
   readonly tenantId: string;
-  readonly role: 'Administrator' | 'Contributor' | 'Reader';
+  readonly role: TenantRole;
+}
+
+const RANK: Readonly<Record<TenantRole, number>> = { Reader: 0, Contributor: 1, Administrator: 2 };
+
+/** Reads need a Reader; anything that changes state a Contributor (a Reader can change nothing). */
+function roleNeededFor(method: string | undefined): TenantRole {
+  return method === 'GET' || method === 'HEAD' ? 'Reader' : 'Contributor';
 }
 
 /** A token's answer is trusted this long before the attestation service is asked again (so a revoked token stops within it). */
@@ -22,9 +32,10 @@ interface AuthenticatedRequest {
 }
 
 /**
- * Tenant API tokens, checked with the attestation service (which holds
- * them) by their SHA-256 over the bus; every route here needs at least a
- * Reader. Every denial is logged and counted.
+ * Tenant API tokens for a service's `/v1/` REST routes, checked with the
+ * attestation service (which holds them) by their SHA-256 over the bus:
+ * reads need a Reader, changes a Contributor. Every denial is logged and
+ * counted as `rampart_<service>_api_denials_total`.
  */
 export class TenantTokenGuard implements CanActivate {
   private readonly cache = new Map<string, { principal: TenantPrincipal | undefined; until: number }>();
@@ -32,12 +43,13 @@ export class TenantTokenGuard implements CanActivate {
   private readonly denials: Counter;
 
   constructor(
+    service: string,
     bus: MessageBus,
     private readonly logger: Logger,
     meter: Meter,
   ) {
     this.typed = new TypedBus(bus);
-    this.denials = meter.createCounter('rampart_failures_api_denials_total', { description: 'REST requests refused, by reason' });
+    this.denials = meter.createCounter(`rampart_${service}_api_denials_total`, { description: 'REST requests refused, by reason' });
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -51,6 +63,15 @@ export class TenantTokenGuard implements CanActivate {
       this.denials.add(1, { reason: 'unauthenticated' });
       this.logger.warn({ method: request.method, url: request.url }, 'request refused: no valid tenant token');
       throw new UnauthorizedException({ code: 'UNAUTHENTICATED', message: 'a valid tenant bearer token is required' });
+    }
+    const needed = roleNeededFor(request.method);
+    if (RANK[principal.role] < RANK[needed]) {
+      this.denials.add(1, { reason: 'role' });
+      this.logger.warn(
+        { method: request.method, url: request.url, tenantId: principal.tenantId, role: principal.role },
+        'request refused: role',
+      );
+      throw new ForbiddenException({ code: 'FORBIDDEN', message: `this needs the ${needed} role; the token has ${principal.role}` });
     }
     request.principal = principal;
     return true;
