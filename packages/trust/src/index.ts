@@ -23,3 +23,4 @@ export {
   measureImage,
 } from './signed-image.js';
 export type { AppCapabilities, ImageComponent, ImageManifest, SignatureCheck, SignedImage } from './signed-image.js';
+export { KeyVault } from './key-vault.js';

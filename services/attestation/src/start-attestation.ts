@@ -25,7 +25,7 @@ import { KnownGoodConsumer } from './attestation/known-good.consumer.js';
 import { AttestationBatches } from './attestation/attestation-batches.js';
 import { SealedNonceStore } from './attestation/nonce-store.js';
 import { PolicyCache } from './attestation/policy-cache.js';
-import { KeyVault } from './ca/key-vault.js';
+import { KeyVault } from '@rampart/trust';
 import { TenantAuthorities } from './ca/tenant-authorities.js';
 import { attestationMigrations } from './migrations/index.js';
 

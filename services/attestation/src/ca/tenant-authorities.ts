@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { CertificateAuthority, OperationalCertificateIssuer, derToPem } from '@rampart/trust';
 import type { AttestationRepository } from '../attestation/attestation.repository.js';
-import type { KeyVault } from './key-vault.js';
+import type { KeyVault } from '@rampart/trust';
 
 const HOUR_MS = 3_600_000;
 /** Certificates start a little in the past so small device clock skew does not reject them. */

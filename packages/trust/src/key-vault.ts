@@ -4,9 +4,9 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 /**
- * Seals tenant CA private keys at rest with AES-256-GCM under a
+ * Seals private keys (tenant CAs, update signing keys) at rest with AES-256-GCM under a
  * key-encryption key that comes from the environment (a mounted secret),
- * never from the database. The tenant id is bound as associated data, so a
+ * never from the database. The owner (a tenant id) is bound as associated data, so a
  * sealed key copied to another tenant's row does not open.
  */
 export class KeyVault {
