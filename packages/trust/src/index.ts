@@ -24,3 +24,15 @@ export {
 } from './signed-image.js';
 export type { AppCapabilities, ImageComponent, ImageManifest, SignatureCheck, SignedImage } from './signed-image.js';
 export { KeyVault } from './key-vault.js';
+export { TufSigningKey, tufPublicKey } from './tuf/tuf-keys.js';
+export { DIRECTOR_ROLE, MAX_METADATA_BYTES, MetadataFile, MetadataRefusedError, UpdateMetadataClient } from './tuf/update-metadata.js';
+export type {
+  DirectedTarget,
+  ImageTargetCustom,
+  MetadataFetch,
+  MetadataRefusal,
+  RefreshResult,
+  TrustedMetadata,
+} from './tuf/update-metadata.js';
+export { metadataBytes, signDirectorTargets, signRoot, signSnapshot, signTargets, signTimestamp } from './tuf/metadata-signer.js';
+export type { ImageTarget, RoleGrants } from './tuf/metadata-signer.js';

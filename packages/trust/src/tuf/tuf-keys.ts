@@ -1,0 +1,53 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { canonicalize } from '@tufjs/canonical-json';
+import { Key, Signature } from '@tufjs/models';
+
+/** Ed25519 SubjectPublicKeyInfo is this 12-byte prefix and the 32-byte key. */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/**
+ * A TUF signing key (Ed25519): its public half as TUF describes it, and a
+ * signer. The private key stays in this object; the only way out is
+ * `exportPrivatePem` for sealing it at rest.
+ */
+export class TufSigningKey {
+  readonly #privateKey: KeyObject;
+  readonly key: Key;
+
+  private constructor(privateKey: KeyObject) {
+    this.#privateKey = privateKey;
+    const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+    this.key = tufPublicKey(spki.subarray(ED25519_SPKI_PREFIX.length).toString('hex'));
+  }
+
+  static generate(): TufSigningKey {
+    return new TufSigningKey(generateKeyPairSync('ed25519').privateKey);
+  }
+
+  static fromPrivatePem(pem: string): TufSigningKey {
+    return new TufSigningKey(createPrivateKey(pem));
+  }
+
+  get keyId(): string {
+    return this.key.keyID;
+  }
+
+  get publicHex(): string {
+    return this.key.keyVal['public']!;
+  }
+
+  /** For `Metadata.sign`. */
+  readonly signer = (data: Buffer): Signature =>
+    new Signature({ keyID: this.keyId, sig: sign(null, data, this.#privateKey).toString('hex') });
+
+  exportPrivatePem(): string {
+    return this.#privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  }
+}
+
+/** A public Ed25519 key as TUF lists it, with its key id: SHA-256 over the key's canonical JSON. */
+export function tufPublicKey(publicHex: string): Key {
+  const keyJson = { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: publicHex } };
+  const keyID = createHash('sha256').update(canonicalize(keyJson)).digest('hex');
+  return new Key({ keyID, keyType: 'ed25519', scheme: 'ed25519', keyVal: { public: publicHex } });
+}

@@ -1,0 +1,174 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { CheckedImage } from './image-upload.js';
+
+/** Image bytes are stored in chunks of this size (a range read touches only the chunks it needs). */
+export const IMAGE_CHUNK_BYTES = 256 * 1024;
+
+export type ImageStatus = 'uploaded' | 'released' | 'revoked';
+
+export interface ImageRow {
+  readonly sha256: string;
+  readonly tenantId: string;
+  readonly component: string;
+  readonly version: string;
+  readonly securityVersion: number;
+  readonly hardware: string;
+  readonly size: number;
+  readonly measurement: string;
+  readonly signerKeyId: string;
+  readonly status: ImageStatus;
+  readonly createdAt: string;
+  readonly releasedAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+interface ImageSqlRow {
+  sha256: string;
+  tenant_id: string;
+  component: string;
+  version: string;
+  security_version: number;
+  hardware: string;
+  size: string;
+  measurement: string;
+  signer_key_id: string;
+  status: ImageStatus;
+  created_at: Date;
+  released_at: Date | null;
+  revoked_at: Date | null;
+}
+
+const COLUMNS = `sha256, tenant_id, component, version, security_version, hardware, size::text, measurement, signer_key_id, status,
+                 created_at, released_at, revoked_at`;
+
+function imageRow(r: ImageSqlRow): ImageRow {
+  return {
+    sha256: r.sha256,
+    tenantId: r.tenant_id,
+    component: r.component,
+    version: r.version,
+    securityVersion: r.security_version,
+    hardware: r.hardware,
+    size: Number(r.size),
+    measurement: r.measurement,
+    signerKeyId: r.signer_key_id,
+    status: r.status,
+    createdAt: new Date(r.created_at).toISOString(),
+    releasedAt: r.released_at === null ? null : new Date(r.released_at).toISOString(),
+    revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at).toISOString(),
+  };
+}
+
+export class ImageConflictError extends Error {
+  override readonly name = 'ImageConflictError';
+}
+
+/** Images are immutable and content-addressed; their bytes live in PostgreSQL chunks, so every replica serves them. */
+export class ImagesRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Stores an image and its bytes in one transaction. The same bytes again
+   * are the same image (idempotent); other bytes under a component version
+   * the tenant already has are refused — versions are immutable.
+   */
+  async store(tenantId: string, image: CheckedImage): Promise<{ image: ImageRow; created: boolean }> {
+    return this.dataSource.transaction(async (tx) => {
+      const inserted: ImageSqlRow[] = await tx.query(
+        `INSERT INTO updates.images (sha256, tenant_id, component, version, security_version, hardware, size, measurement, signer_key_id, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'uploaded')
+         ON CONFLICT DO NOTHING
+         RETURNING ${COLUMNS}`,
+        [
+          image.sha256,
+          tenantId,
+          image.manifest.component,
+          image.manifest.version,
+          image.manifest.securityVersion,
+          image.manifest.hardware,
+          image.size,
+          image.measurement,
+          image.signerKeyId,
+        ],
+      );
+      if (inserted[0] === undefined) {
+        const existing = await this.find(tenantId, image.sha256, tx);
+        if (existing !== undefined) return { image: existing, created: false };
+        throw new ImageConflictError(
+          `${image.manifest.component} ${image.manifest.version} already exists with other bytes (or another tenant holds these); versions are immutable`,
+        );
+      }
+      for (let seq = 0, at = 0; at < image.bytes.length; seq++, at += IMAGE_CHUNK_BYTES) {
+        await tx.query(`INSERT INTO updates.image_chunks (image_sha256, seq, data) VALUES ($1, $2, $3)`, [
+          image.sha256,
+          seq,
+          image.bytes.subarray(at, at + IMAGE_CHUNK_BYTES),
+        ]);
+      }
+      return { image: imageRow(inserted[0]), created: true };
+    });
+  }
+
+  async find(tenantId: string, sha256: string, manager: EntityManager | DataSource = this.dataSource): Promise<ImageRow | undefined> {
+    const rows: ImageSqlRow[] = await manager.query(`SELECT ${COLUMNS} FROM updates.images WHERE tenant_id = $1 AND sha256 = $2`, [
+      tenantId,
+      sha256,
+    ]);
+    return rows[0] === undefined ? undefined : imageRow(rows[0]);
+  }
+
+  async list(tenantId: string, filter: { component?: string | undefined; status?: ImageStatus | undefined }): Promise<ImageRow[]> {
+    const rows: ImageSqlRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM updates.images WHERE tenant_id = $1 AND ($2::text IS NULL OR component = $2) AND ($3::text IS NULL OR status = $3)
+        ORDER BY created_at DESC LIMIT 1000`,
+      [tenantId, filter.component ?? null, filter.status ?? null],
+    );
+    return rows.map(imageRow);
+  }
+
+  /** Released images of a tenant: what its signed targets list. */
+  async released(tenantId: string, manager: EntityManager | DataSource = this.dataSource): Promise<ImageRow[]> {
+    const rows: ImageSqlRow[] = await manager.query(
+      `SELECT ${COLUMNS} FROM updates.images WHERE tenant_id = $1 AND status = 'released' ORDER BY component, created_at`,
+      [tenantId],
+    );
+    return rows.map(imageRow);
+  }
+
+  /** uploaded → released, released → revoked (and nothing else); returns the row after, or undefined if the move is not allowed. */
+  async setStatus(tenantId: string, sha256: string, to: 'released' | 'revoked', manager: EntityManager): Promise<ImageRow | undefined> {
+    const from = to === 'released' ? ['uploaded'] : ['uploaded', 'released'];
+    const rows: ImageSqlRow[] = await manager.query(
+      `UPDATE updates.images SET status = $3, ${to === 'released' ? 'released_at' : 'revoked_at'} = now()
+        WHERE tenant_id = $1 AND sha256 = $2 AND status = ANY($4)
+        RETURNING ${COLUMNS}`,
+      [tenantId, sha256, to, from],
+    );
+    // TypeORM answers an UPDATE with [rows, affected].
+    const [updated] = rows as unknown as [ImageSqlRow[], number];
+    return updated[0] === undefined ? undefined : imageRow(updated[0]);
+  }
+
+  /** Bytes `start`..`end` (inclusive) of an image, chunk by chunk, without holding the whole image. */
+  async *readRange(sha256: string, start: number, end: number): AsyncGenerator<Buffer> {
+    const first = Math.floor(start / IMAGE_CHUNK_BYTES);
+    const last = Math.floor(end / IMAGE_CHUNK_BYTES);
+    // A few chunks per query: bounded memory, few round trips.
+    for (let from = first; from <= last; from += 8) {
+      const rows: Array<{ seq: number; data: Buffer }> = await this.dataSource.query(
+        `SELECT seq, data FROM updates.image_chunks WHERE image_sha256 = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`,
+        [sha256, from, Math.min(last, from + 7)],
+      );
+      for (const row of rows) {
+        const chunkStart = row.seq * IMAGE_CHUNK_BYTES;
+        const lo = Math.max(0, start - chunkStart);
+        const hi = Math.min(row.data.length, end - chunkStart + 1);
+        yield row.data.subarray(lo, hi);
+      }
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.dataSource.query('SELECT 1');
+  }
+}
