@@ -35,3 +35,5 @@ export { VirtualClock } from './device/virtual-clock.js';
 export { SCENARIOS, SCENARIO_NAMES } from './fleet/scenarios.js';
 export type { FleetControl, Scenario, ScenarioName } from './fleet/scenarios.js';
 export { renderFleetReportHtml } from './fleet/report-html.js';
+export { DEFAULT_UPDATE_CLIENT_OPTIONS, DownloadError, UpdateClient } from './updates/update-client.js';
+export type { UpdateClientOptions, UpdateServer } from './updates/update-client.js';

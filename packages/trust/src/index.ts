@@ -25,7 +25,14 @@ export {
 export type { AppCapabilities, ImageComponent, ImageManifest, SignatureCheck, SignedImage } from './signed-image.js';
 export { KeyVault } from './key-vault.js';
 export { TufSigningKey, tufPublicKey } from './tuf/tuf-keys.js';
-export { DIRECTOR_ROLE, MAX_METADATA_BYTES, MetadataFile, MetadataRefusedError, UpdateMetadataClient } from './tuf/update-metadata.js';
+export {
+  DIRECTOR_ROLE,
+  MAX_METADATA_BYTES,
+  MetadataFile,
+  MetadataRefusedError,
+  TooManyBytesError,
+  UpdateMetadataClient,
+} from './tuf/update-metadata.js';
 export type {
   DirectedTarget,
   ImageTargetCustom,

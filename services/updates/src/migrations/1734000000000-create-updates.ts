@@ -55,6 +55,7 @@ export class CreateUpdates1734000000000 implements MigrationInterface {
         device_id  text PRIMARY KEY,
         tenant_id  text NOT NULL,
         version    integer NOT NULL,
+        digest     text NOT NULL,
         body       text NOT NULL,
         expires_at timestamptz NOT NULL)`);
   }

@@ -1,0 +1,170 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+  Put,
+  Query,
+  Req,
+} from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { ZodValidationPipe, type TenantPrincipal } from '@rampart/service-kit';
+import { FleetService } from '../fleet/fleet.service.js';
+import { ImagesRepository } from '../images/images.repository.js';
+import { ImagesService } from '../images/images.service.js';
+import { TenantMetadata } from '../tuf/tenant-metadata.js';
+
+type WithPrincipal = { principal: TenantPrincipal; body?: unknown };
+
+const SHA256 = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex');
+const DEVICE_ID = z.string().regex(/^[0-9a-f]{64}$/, 'a device id (64 hex digits)');
+const ID = z.uuid();
+
+const ImageQuery = z
+  .object({ component: z.string().max(80).optional(), status: z.enum(['uploaded', 'released', 'revoked']).optional() })
+  .strict();
+const ProductBody = z.object({ name: z.string().min(1).max(80), description: z.string().max(500).default('') }).strict();
+const GroupBody = z
+  .object({
+    productId: ID,
+    name: z.string().min(1).max(80),
+    updatePolicy: z.enum(['all', 'no-app-updates', 'none']).default('all'),
+    osFeed: z.enum(['retail', 'retail-eval']).default('retail'),
+  })
+  .strict();
+const GroupQuery = z.object({ productId: ID.optional() }).strict();
+const DeploymentBody = z.object({ groupId: ID, images: z.array(SHA256).min(1).max(33) }).strict();
+const DeploymentQuery = z.object({ groupId: ID }).strict();
+const ActionBody = z.object({ reason: z.string().min(1).max(500).default('by hand') }).strict();
+
+/** Images, signed metadata, products, device groups and deployments of the caller's tenant (OpenAPI at /docs). */
+@ApiTags('updates')
+@ApiBearerAuth()
+@Controller('v1')
+export class UpdatesController {
+  constructor(
+    @Inject(ImagesService) private readonly images: ImagesService,
+    @Inject(ImagesRepository) private readonly imageRows: ImagesRepository,
+    @Inject(FleetService) private readonly fleet: FleetService,
+    @Inject(TenantMetadata) private readonly metadata: TenantMetadata,
+  ) {}
+
+  @Post('images')
+  @ApiOperation({ summary: 'Upload a signed image (application/octet-stream); the same bytes again answer the stored image' })
+  async upload(@Req() req: WithPrincipal) {
+    if (!Buffer.isBuffer(req.body))
+      throw new BadRequestException({ code: 'BAD_REQUEST', message: 'send the image as application/octet-stream' });
+    const { image } = await this.images.upload(req.principal.tenantId, req.body);
+    return image;
+  }
+
+  @Get('images')
+  @ApiOperation({ summary: 'Images of this tenant, newest first' })
+  list(@Req() req: WithPrincipal, @Query(new ZodValidationPipe(ImageQuery)) q: z.infer<typeof ImageQuery>) {
+    return this.imageRows.list(req.principal.tenantId, q);
+  }
+
+  @Get('images/:sha256')
+  async image(@Req() req: WithPrincipal, @Param('sha256', new ZodValidationPipe(SHA256)) sha256: string) {
+    const image = await this.imageRows.find(req.principal.tenantId, sha256);
+    if (image === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such image' });
+    return image;
+  }
+
+  @Post('images/:sha256/release')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Release: signed into the targets, announced (with its measurement) to the attestation service' })
+  release(@Req() req: WithPrincipal, @Param('sha256', new ZodValidationPipe(SHA256)) sha256: string) {
+    return this.images.release(req.principal.tenantId, sha256);
+  }
+
+  @Post('images/:sha256/revoke')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Revoke: out of the targets and every director answer; devices running it fail attestation' })
+  revoke(@Req() req: WithPrincipal, @Param('sha256', new ZodValidationPipe(SHA256)) sha256: string) {
+    return this.images.revoke(req.principal.tenantId, sha256);
+  }
+
+  @Get('metadata/:name')
+  @ApiOperation({ summary: "This tenant's TUF metadata: N.root.json, timestamp.json, snapshot.json, targets.json" })
+  async metadataFile(@Req() req: WithPrincipal, @Param('name') name: string) {
+    await this.metadata.ensure(req.principal.tenantId);
+    const body = await this.metadata.file(req.principal.tenantId, name);
+    if (body === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: `no ${name}` });
+    return JSON.parse(body.toString('utf8')) as unknown;
+  }
+
+  @Post('products')
+  @ApiOperation({ summary: 'A product, with its Development, Field Test and Production groups' })
+  createProduct(@Req() req: WithPrincipal, @Body(new ZodValidationPipe(ProductBody)) body: z.infer<typeof ProductBody>) {
+    return this.fleet.createProduct(req.principal.tenantId, body.name, body.description);
+  }
+
+  @Get('products')
+  products(@Req() req: WithPrincipal) {
+    return this.fleet.products(req.principal.tenantId);
+  }
+
+  @Post('device-groups')
+  createGroup(@Req() req: WithPrincipal, @Body(new ZodValidationPipe(GroupBody)) body: z.infer<typeof GroupBody>) {
+    return this.fleet.createGroup(req.principal.tenantId, body.productId, body.name, body.updatePolicy, body.osFeed);
+  }
+
+  @Get('device-groups')
+  groups(@Req() req: WithPrincipal, @Query(new ZodValidationPipe(GroupQuery)) q: z.infer<typeof GroupQuery>) {
+    return this.fleet.groups(req.principal.tenantId, q.productId);
+  }
+
+  @Put('device-groups/:groupId/devices/:deviceId')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Move a claimed device into this group' })
+  async assign(
+    @Req() req: WithPrincipal,
+    @Param('groupId', new ZodValidationPipe(ID)) groupId: string,
+    @Param('deviceId', new ZodValidationPipe(DEVICE_ID)) deviceId: string,
+  ) {
+    await this.fleet.assign(req.principal.tenantId, groupId, deviceId);
+  }
+
+  @Get('device-groups/:groupId/devices')
+  members(@Req() req: WithPrincipal, @Param('groupId', new ZodValidationPipe(ID)) groupId: string) {
+    return this.fleet.members(req.principal.tenantId, groupId);
+  }
+
+  @Post('deployments')
+  @ApiOperation({ summary: "Deploy released images to a group (supersedes the group's current deployment)" })
+  deploy(@Req() req: WithPrincipal, @Body(new ZodValidationPipe(DeploymentBody)) body: z.infer<typeof DeploymentBody>) {
+    return this.fleet.deploy(req.principal.tenantId, body.groupId, body.images);
+  }
+
+  @Get('deployments')
+  @ApiOperation({ summary: "A group's deployments, newest first (the history)" })
+  deployments(@Req() req: WithPrincipal, @Query(new ZodValidationPipe(DeploymentQuery)) q: z.infer<typeof DeploymentQuery>) {
+    return this.fleet.deployments(req.principal.tenantId, q.groupId);
+  }
+
+  @Get('deployments/:id')
+  @ApiOperation({ summary: 'A deployment with each device state and counts' })
+  status(@Req() req: WithPrincipal, @Param('id', new ZodValidationPipe(ID)) id: string) {
+    return this.fleet.status(req.principal.tenantId, id);
+  }
+
+  @Post('deployments/:id/:action')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'pause, resume, abort or rollback' })
+  act(
+    @Req() req: WithPrincipal,
+    @Param('id', new ZodValidationPipe(ID)) id: string,
+    @Param('action', new ZodValidationPipe(z.enum(['pause', 'resume', 'abort', 'rollback'])))
+    action: 'pause' | 'resume' | 'abort' | 'rollback',
+    @Body(new ZodValidationPipe(ActionBody)) body: z.infer<typeof ActionBody>,
+  ) {
+    return this.fleet.act(req.principal.tenantId, id, action, body.reason);
+  }
+}

@@ -1,0 +1,230 @@
+import { X509Certificate } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Counter, Meter } from '@opentelemetry/api';
+import { z } from 'zod';
+import type { Logger } from '@rampart/service-kit';
+import { PeerIdentityError, deviceIdFromVerifiedCertificate, tenantOfOperationalCertificate } from '@rampart/trust';
+import type { ImagesRepository } from '../images/images.repository.js';
+import type { TenantMetadata } from '../tuf/tenant-metadata.js';
+import type { DirectorService } from '../fleet/director.service.js';
+
+export interface DeviceServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly certificatePem: string;
+  readonly keyPem: string;
+  /** Operational certificates chain to this root (through their tenant's CA); nothing else gets a handshake. */
+  readonly platformCaPem: string;
+  /** How old an operational certificate may be and still count as a fresh attestation. */
+  readonly freshAttestationMs: number;
+}
+
+interface DevicePeer {
+  readonly deviceId: string;
+  readonly tenantId: string;
+}
+
+class Refusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_REPORT_BYTES = 4 * 1024;
+
+const DeploymentReportSchema = z
+  .object({
+    deploymentId: z.uuid(),
+    state: z.enum(['installed', 'failed']),
+    detail: z.string().max(500).optional(),
+  })
+  .strict();
+
+const IMAGE_PATH = /^\/v1\/images\/([0-9a-f]{64})$/;
+const METADATA_PATH = /^\/v1\/metadata\/([0-9a-z.]{1,40})$/;
+
+/**
+ * What devices fetch over HTTPS with their operational certificate (mutual
+ * TLS, TLS 1.2 minimum): the tenant's TUF metadata, the director's targets
+ * for the device itself, and image bytes — resumable with `Range`, served
+ * chunk by chunk from PostgreSQL. The device and tenant are the ones the
+ * certificate proves; a device gets only its own tenant's images. Every
+ * refusal is logged and counted.
+ */
+export class DeviceServer {
+  private server: Server | undefined;
+  private readonly platformRoots: X509Certificate[];
+  private readonly refusals: Counter;
+  private readonly served: Counter;
+
+  constructor(
+    private readonly options: DeviceServerOptions,
+    private readonly metadata: TenantMetadata,
+    private readonly director: DirectorService,
+    private readonly images: ImagesRepository,
+    private readonly logger: Logger,
+    meter: Meter,
+  ) {
+    this.platformRoots = [new X509Certificate(options.platformCaPem)];
+    this.refusals = meter.createCounter('rampart_updates_device_refusals_total', {
+      description: 'Device update requests refused, by reason',
+    });
+    this.served = meter.createCounter('rampart_updates_image_bytes_served_total', { description: 'Image bytes sent to devices' });
+  }
+
+  async start(): Promise<number> {
+    const server = createServer(
+      {
+        cert: this.options.certificatePem,
+        key: this.options.keyPem,
+        ca: this.options.platformCaPem,
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+      },
+      (req, res) => void this.handle(req, res),
+    );
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => resolve());
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private peer(req: IncomingMessage): DevicePeer {
+    const socket = req.socket as TLSSocket;
+    const certificate = socket.getPeerX509Certificate();
+    try {
+      const deviceId = deviceIdFromVerifiedCertificate(certificate);
+      const tenantId = tenantOfOperationalCertificate(certificate!, certificate!.issuerCertificate, this.platformRoots);
+      const issuedAt = new Date(certificate!.validFrom).getTime();
+      if (Date.now() - issuedAt > this.options.freshAttestationMs) {
+        throw new Refusal(403, 'STALE_ATTESTATION', 'the operational certificate is older than a fresh attestation may be');
+      }
+      return { deviceId, tenantId };
+    } catch (error) {
+      if (error instanceof Refusal) throw error;
+      const reason = error instanceof PeerIdentityError ? error.reason : 'invalid';
+      throw new Refusal(403, reason.toUpperCase(), (error as Error).message);
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const peer = this.peer(req);
+      const path = new URL(req.url ?? '/', 'https://updates').pathname;
+      if (path === '/v1/reports' && req.method === 'POST') {
+        await this.receiveReport(peer, req, res);
+        return;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new Refusal(405, 'METHOD', 'devices only read, and report on /v1/reports');
+      const metadataName = METADATA_PATH.exec(path)?.[1];
+      if (metadataName !== undefined) {
+        const body =
+          metadataName === 'director.json'
+            ? await this.director.targetsFor(peer.tenantId, peer.deviceId)
+            : await this.metadata.file(peer.tenantId, metadataName);
+        if (body === undefined) throw new Refusal(404, 'NOT_FOUND', `no ${metadataName}`);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+        return;
+      }
+      const sha256 = IMAGE_PATH.exec(path)?.[1];
+      if (sha256 !== undefined) {
+        await this.sendImage(peer, sha256, req, res);
+        return;
+      }
+      throw new Refusal(404, 'NOT_FOUND', 'no such resource');
+    } catch (error) {
+      const refusal = error instanceof Refusal ? error : new Refusal(500, 'INTERNAL', 'internal error');
+      if (!(error instanceof Refusal)) this.logger.error({ err: error, url: req.url }, 'device request failed');
+      else if (refusal.status !== 404)
+        this.logger.warn({ url: req.url, code: refusal.code, err: refusal.message }, 'device request refused');
+      this.refusals.add(1, { code: refusal.code });
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(refusal.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ code: refusal.code, message: refusal.message }));
+    }
+  }
+
+  /** A device says how a deployment went for it: `{ deploymentId, state: installed | failed, detail }`. */
+  private async receiveReport(peer: DevicePeer, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_REPORT_BYTES) throw new Refusal(413, 'TOO_LARGE', `a report is at most ${MAX_REPORT_BYTES} bytes`);
+      chunks.push(chunk);
+    }
+    let parsed;
+    try {
+      parsed = DeploymentReportSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+    } catch (error) {
+      throw new Refusal(400, 'MALFORMED', `not a deployment report: ${(error as Error).message.slice(0, 200)}`);
+    }
+    const known = await this.director.report(peer.tenantId, peer.deviceId, parsed.deploymentId, parsed.state, parsed.detail ?? '');
+    if (!known) throw new Refusal(404, 'NOT_FOUND', 'this device was not directed to that deployment');
+    res.writeHead(204);
+    res.end();
+  }
+
+  /** Whole or one `bytes=a-b` range; only a released image of the device's own tenant. */
+  private async sendImage(peer: DevicePeer, sha256: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const image = await this.images.find(peer.tenantId, sha256);
+    // Another tenant's image answers exactly like one that does not exist.
+    if (image?.status !== 'released') throw new Refusal(404, 'NOT_FOUND', 'no such image');
+    let start = 0;
+    let end = image.size - 1;
+    const range = req.headers.range;
+    if (range !== undefined) {
+      const match = /^bytes=(\d{1,15})-(\d{0,15})$/.exec(range);
+      if (match === null) throw new Refusal(416, 'RANGE', 'one range, bytes=start-[end]');
+      start = Number(match[1]);
+      end = match[2] === '' ? image.size - 1 : Math.min(Number(match[2]), image.size - 1);
+      if (start > end) {
+        res.writeHead(416, { 'content-range': `bytes */${image.size}` });
+        res.end();
+        return;
+      }
+    }
+    res.writeHead(range === undefined ? 200 : 206, {
+      'content-type': 'application/octet-stream',
+      'content-length': end - start + 1,
+      'accept-ranges': 'bytes',
+      ...(range === undefined ? {} : { 'content-range': `bytes ${start}-${end}/${image.size}` }),
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    for await (const chunk of this.images.readRange(sha256, start, end)) {
+      if (res.destroyed) return; // the device went away; it resumes with a Range later
+      this.served.add(chunk.length);
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          res.once('drain', resolve);
+          res.once('close', resolve);
+        });
+      }
+    }
+    res.end();
+  }
+}

@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import { Subject } from '@rampart/contracts';
+import type { Logger, TypedBus } from '@rampart/service-kit';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { ImageRow, ImagesRepository } from '../images/images.repository.js';
+
+export type UpdatePolicy = 'all' | 'no-app-updates' | 'none';
+export type OsFeed = 'retail' | 'retail-eval';
+export type DeploymentState = 'active' | 'paused' | 'aborted' | 'superseded' | 'rolled-back';
+
+/** Every product starts with these groups, as Azure Sphere's did. */
+export const DEFAULT_GROUPS: ReadonlyArray<{ name: string; updatePolicy: UpdatePolicy; osFeed: OsFeed }> = [
+  { name: 'Development', updatePolicy: 'no-app-updates', osFeed: 'retail' },
+  { name: 'Field Test', updatePolicy: 'all', osFeed: 'retail' },
+  { name: 'Production', updatePolicy: 'all', osFeed: 'retail' },
+];
+
+export class FleetError extends Error {
+  override readonly name = 'FleetError';
+  constructor(
+    readonly status: 400 | 404 | 409,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Product {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly createdAt: string;
+}
+
+export interface DeviceGroup {
+  readonly id: string;
+  readonly productId: string;
+  readonly name: string;
+  readonly updatePolicy: UpdatePolicy;
+  readonly osFeed: OsFeed;
+  readonly createdAt: string;
+}
+
+export interface Deployment {
+  readonly id: string;
+  readonly groupId: string;
+  readonly images: readonly string[];
+  readonly state: DeploymentState;
+  readonly createdAt: string;
+  readonly endedAt: string | null;
+  readonly reason: string | null;
+}
+
+interface DeploymentSqlRow {
+  id: string;
+  group_id: string;
+  images: string[];
+  state: DeploymentState;
+  created_at: Date;
+  ended_at: Date | null;
+  reason: string | null;
+}
+
+function deployment(r: DeploymentSqlRow): Deployment {
+  return {
+    id: r.id,
+    groupId: r.group_id,
+    images: r.images,
+    state: r.state,
+    createdAt: new Date(r.created_at).toISOString(),
+    endedAt: r.ended_at === null ? null : new Date(r.ended_at).toISOString(),
+    reason: r.reason,
+  };
+}
+
+/** The state a deployment may move to by hand, and from which. */
+const MANUAL: Readonly<Record<'pause' | 'resume' | 'abort' | 'rollback', { from: DeploymentState[]; to: DeploymentState }>> = {
+  pause: { from: ['active'], to: 'paused' },
+  resume: { from: ['paused'], to: 'active' },
+  abort: { from: ['active', 'paused'], to: 'aborted' },
+  rollback: { from: ['active', 'paused', 'aborted'], to: 'rolled-back' },
+};
+
+/**
+ * Products, device groups, membership and deployments of one tenant. A
+ * deployment is immutable (an image set for a group); a new one supersedes
+ * the group's current one, and every one stays in the history.
+ */
+export class FleetService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly images: ImagesRepository,
+    private readonly bus: TypedBus,
+    private readonly logger: Logger,
+  ) {}
+
+  async createProduct(tenantId: string, name: string, description: string): Promise<{ product: Product; groups: DeviceGroup[] }> {
+    return this.dataSource.transaction(async (tx) => {
+      const id = randomUUID();
+      const inserted: unknown[] = await tx.query(
+        `INSERT INTO updates.products (id, tenant_id, name, description) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id`,
+        [id, tenantId, name, description],
+      );
+      if (inserted.length === 0) throw new FleetError(409, `a product named ${JSON.stringify(name)} exists`);
+      for (const group of DEFAULT_GROUPS) await this.insertGroup(tx, tenantId, id, group.name, group.updatePolicy, group.osFeed);
+      return { product: (await this.products(tenantId, tx)).find((p) => p.id === id)!, groups: await this.groups(tenantId, id, tx) };
+    });
+  }
+
+  async products(tenantId: string, manager: EntityManager | DataSource = this.dataSource): Promise<Product[]> {
+    const rows: Array<{ id: string; name: string; description: string; created_at: Date }> = await manager.query(
+      `SELECT id, name, description, created_at FROM updates.products WHERE tenant_id = $1 ORDER BY name`,
+      [tenantId],
+    );
+    return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, createdAt: new Date(r.created_at).toISOString() }));
+  }
+
+  async createGroup(tenantId: string, productId: string, name: string, updatePolicy: UpdatePolicy, osFeed: OsFeed): Promise<DeviceGroup> {
+    return this.dataSource.transaction(async (tx) => {
+      if (!(await this.products(tenantId, tx)).some((p) => p.id === productId)) throw new FleetError(404, 'no such product');
+      const id = await this.insertGroup(tx, tenantId, productId, name, updatePolicy, osFeed);
+      return (await this.groups(tenantId, productId, tx)).find((g) => g.id === id)!;
+    });
+  }
+
+  async groups(tenantId: string, productId?: string, manager: EntityManager | DataSource = this.dataSource): Promise<DeviceGroup[]> {
+    const rows: Array<{ id: string; product_id: string; name: string; update_policy: UpdatePolicy; os_feed: OsFeed; created_at: Date }> =
+      await manager.query(
+        `SELECT id, product_id, name, update_policy, os_feed, created_at FROM updates.device_groups
+          WHERE tenant_id = $1 AND ($2::text IS NULL OR product_id = $2) ORDER BY product_id, created_at`,
+        [tenantId, productId ?? null],
+      );
+    return rows.map((r) => ({
+      id: r.id,
+      productId: r.product_id,
+      name: r.name,
+      updatePolicy: r.update_policy,
+      osFeed: r.os_feed,
+      createdAt: new Date(r.created_at).toISOString(),
+    }));
+  }
+
+  async group(tenantId: string, groupId: string, manager: EntityManager | DataSource = this.dataSource): Promise<DeviceGroup> {
+    const group = (await this.groups(tenantId, undefined, manager)).find((g) => g.id === groupId);
+    if (group === undefined) throw new FleetError(404, 'no such device group');
+    return group;
+  }
+
+  /** Puts a device the tenant has claimed into one of its groups (a device is in one group at a time). */
+  async assign(tenantId: string, groupId: string, deviceId: string): Promise<void> {
+    await this.group(tenantId, groupId);
+    const { tenantId: claimedBy } = await this.bus.request(Subject.attestationDeviceTenant, { deviceId });
+    // A device another tenant claimed answers exactly like one nobody claimed.
+    if (claimedBy !== tenantId) throw new FleetError(404, 'no such device in this tenant');
+    await this.dataSource.query(
+      `INSERT INTO updates.group_members (device_id, tenant_id, group_id) VALUES ($1, $2, $3)
+       ON CONFLICT (device_id) DO UPDATE SET group_id = excluded.group_id, assigned_at = now()`,
+      [deviceId, tenantId, groupId],
+    );
+  }
+
+  async members(tenantId: string, groupId: string): Promise<string[]> {
+    const rows: Array<{ device_id: string }> = await this.dataSource.query(
+      `SELECT device_id FROM updates.group_members WHERE tenant_id = $1 AND group_id = $2 ORDER BY device_id`,
+      [tenantId, groupId],
+    );
+    return rows.map((r) => r.device_id);
+  }
+
+  /**
+   * A new deployment for a group: released images of this tenant, at most
+   * one per component, all for the same hardware. It supersedes the group's
+   * current deployment in the same transaction.
+   */
+  async deploy(tenantId: string, groupId: string, imageIds: readonly string[]): Promise<Deployment> {
+    if (imageIds.length === 0) throw new FleetError(400, 'a deployment needs at least one image');
+    return this.dataSource.transaction(async (tx) => {
+      await this.group(tenantId, groupId, tx);
+      const images: ImageRow[] = [];
+      for (const sha256 of new Set(imageIds)) {
+        const image = await this.images.find(tenantId, sha256, tx);
+        if (image === undefined) throw new FleetError(404, `no image ${sha256}`);
+        if (image.status !== 'released') throw new FleetError(409, `image ${sha256} is ${image.status}, not released`);
+        images.push(image);
+      }
+      const components = new Set(images.map((i) => i.component));
+      if (components.size !== images.length) throw new FleetError(400, 'one image per component');
+      if (new Set(images.map((i) => i.hardware)).size > 1) throw new FleetError(400, 'every image must be for the same hardware');
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rampart.updates.group:' || $1))`, [groupId]);
+      await tx.query(
+        `UPDATE updates.deployments SET state = 'superseded', ended_at = now(), reason = 'a newer deployment'
+          WHERE group_id = $1 AND state IN ('active', 'paused')`,
+        [groupId],
+      );
+      const rows: DeploymentSqlRow[] = await tx.query(
+        `INSERT INTO updates.deployments (id, tenant_id, group_id, images, state) VALUES ($1, $2, $3, $4, 'active')
+         RETURNING id, group_id, images, state, created_at, ended_at, reason`,
+        [randomUUID(), tenantId, groupId, images.map((i) => i.sha256)],
+      );
+      this.logger.info({ tenantId, groupId, deploymentId: rows[0]!.id, images: images.length }, 'deployment created');
+      return deployment(rows[0]!);
+    });
+  }
+
+  async deployments(tenantId: string, groupId: string): Promise<Deployment[]> {
+    const rows: DeploymentSqlRow[] = await this.dataSource.query(
+      `SELECT id, group_id, images, state, created_at, ended_at, reason FROM updates.deployments
+        WHERE tenant_id = $1 AND group_id = $2 ORDER BY created_at DESC, id`,
+      [tenantId, groupId],
+    );
+    return rows.map(deployment);
+  }
+
+  async deploymentById(tenantId: string, id: string): Promise<Deployment> {
+    const rows: DeploymentSqlRow[] = await this.dataSource.query(
+      `SELECT id, group_id, images, state, created_at, ended_at, reason FROM updates.deployments WHERE tenant_id = $1 AND id = $2`,
+      [tenantId, id],
+    );
+    if (rows[0] === undefined) throw new FleetError(404, 'no such deployment');
+    return deployment(rows[0]);
+  }
+
+  /** Pause, resume, abort or roll back by hand (with the reason kept in the history). */
+  async act(tenantId: string, id: string, action: keyof typeof MANUAL, reason: string): Promise<Deployment> {
+    const current = await this.deploymentById(tenantId, id);
+    const rule = MANUAL[action];
+    if (!rule.from.includes(current.state)) throw new FleetError(409, `a ${current.state} deployment cannot ${action}`);
+    const ends = rule.to === 'aborted' || rule.to === 'rolled-back';
+    const [rows]: [DeploymentSqlRow[], number] = await this.dataSource.query(
+      `UPDATE updates.deployments SET state = $3, reason = $4, ended_at = CASE WHEN $5 THEN now() ELSE ended_at END
+        WHERE tenant_id = $1 AND id = $2 AND state = ANY($6)
+        RETURNING id, group_id, images, state, created_at, ended_at, reason`,
+      [tenantId, id, rule.to, reason, ends, rule.from],
+    );
+    if (rows[0] === undefined) throw new FleetError(409, 'the deployment changed meanwhile; try again');
+    this.logger.info({ tenantId, deploymentId: id, action, reason }, 'deployment changed by hand');
+    return deployment(rows[0]);
+  }
+
+  /** What each device reported for a deployment, with counts per state. */
+  async status(tenantId: string, id: string): Promise<{ deployment: Deployment; counts: Record<string, number>; devices: unknown[] }> {
+    const current = await this.deploymentById(tenantId, id);
+    const devices: Array<{ device_id: string; state: string; detail: string | null; updated_at: Date }> = await this.dataSource.query(
+      `SELECT device_id, state, detail, updated_at FROM updates.deployment_devices WHERE deployment_id = $1 ORDER BY device_id`,
+      [id],
+    );
+    const members = await this.members(tenantId, current.groupId);
+    const counts: Record<string, number> = { members: members.length, notified: 0, installed: 0, failed: 0 };
+    for (const d of devices) counts[d.state] = (counts[d.state] ?? 0) + 1;
+    return {
+      deployment: current,
+      counts,
+      devices: devices.map((d) => ({
+        deviceId: d.device_id,
+        state: d.state,
+        detail: d.detail,
+        updatedAt: new Date(d.updated_at).toISOString(),
+      })),
+    };
+  }
+
+  private async insertGroup(
+    tx: EntityManager,
+    tenantId: string,
+    productId: string,
+    name: string,
+    policy: UpdatePolicy,
+    feed: OsFeed,
+  ): Promise<string> {
+    const id = randomUUID();
+    const inserted: unknown[] = await tx.query(
+      `INSERT INTO updates.device_groups (id, tenant_id, product_id, name, update_policy, os_feed) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT DO NOTHING RETURNING id`,
+      [id, tenantId, productId, name, policy, feed],
+    );
+    if (inserted.length === 0) throw new FleetError(409, `a group named ${JSON.stringify(name)} exists in this product`);
+    return id;
+  }
+}

@@ -1,0 +1,87 @@
+import { Stream, Subject, type ImageEvent } from '@rampart/contracts';
+import { encodeJson, type Logger, type MessageBus } from '@rampart/service-kit';
+import type { DataSource } from 'typeorm';
+import type { TenantMetadata } from '../tuf/tenant-metadata.js';
+import { checkUpload } from './image-upload.js';
+import type { ImageRow, ImagesRepository } from './images.repository.js';
+
+export class ImageNotFoundError extends Error {
+  override readonly name = 'ImageNotFoundError';
+}
+
+export class ImageStateError extends Error {
+  override readonly name = 'ImageStateError';
+}
+
+const EVENTS_MAX_AGE_MS = 30 * 86_400_000;
+
+/**
+ * Upload, release and revoke. A release or revocation changes the image's
+ * status and the tenant's signed targets in one transaction, then announces
+ * it on `UPDATES_EVENTS` (with the image's measurement, for the attestation
+ * service's known-good list). Announcing again is harmless (the stream
+ * deduplicates on the message id), so a repeated release re-announces.
+ */
+export class ImagesService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly repository: ImagesRepository,
+    private readonly metadata: TenantMetadata,
+    private readonly bus: MessageBus,
+    private readonly logger: Logger,
+    private readonly maxImageBytes: number,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.bus.ensureStream({
+      name: Stream.updates.name,
+      subjects: Stream.updates.subjects,
+      maxAgeMs: EVENTS_MAX_AGE_MS,
+      duplicateWindowMs: 120_000,
+    });
+  }
+
+  async upload(tenantId: string, bytes: Buffer): Promise<{ image: ImageRow; created: boolean }> {
+    const checked = checkUpload(bytes, this.maxImageBytes);
+    await this.metadata.ensure(tenantId);
+    const stored = await this.repository.store(tenantId, checked);
+    if (stored.created)
+      this.logger.info(
+        { tenantId, sha256: checked.sha256, component: checked.manifest.component, version: checked.manifest.version },
+        'image uploaded',
+      );
+    return stored;
+  }
+
+  release(tenantId: string, sha256: string): Promise<ImageRow> {
+    return this.transition(tenantId, sha256, 'released');
+  }
+
+  revoke(tenantId: string, sha256: string): Promise<ImageRow> {
+    return this.transition(tenantId, sha256, 'revoked');
+  }
+
+  private async transition(tenantId: string, sha256: string, to: 'released' | 'revoked'): Promise<ImageRow> {
+    const image = await this.dataSource.transaction(async (tx) => {
+      const current = await this.repository.find(tenantId, sha256, tx);
+      if (current === undefined) throw new ImageNotFoundError('no such image');
+      if (current.status === to) return current;
+      const moved = await this.repository.setStatus(tenantId, sha256, to, tx);
+      if (moved === undefined) throw new ImageStateError(`a ${current.status} image cannot be ${to}`);
+      await this.metadata.publish(tenantId, tx);
+      return moved;
+    });
+    const event: ImageEvent = {
+      imageId: image.sha256,
+      stage: image.component,
+      sha256: image.measurement,
+      version: image.version,
+      securityVersion: image.securityVersion,
+    };
+    await this.bus.publishDurable(to === 'released' ? Subject.updatesImageReleased : Subject.updatesImageRevoked, encodeJson(event), {
+      msgId: `image:${image.sha256}:${to}`,
+    });
+    this.logger.info({ tenantId, sha256, to }, `image ${to}`);
+    return image;
+  }
+}

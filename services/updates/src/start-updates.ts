@@ -1,0 +1,126 @@
+import { readFile } from 'node:fs/promises';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import {
+  TypedBus,
+  closeServiceRuntime,
+  createRuntimeFromConfig,
+  every,
+  openDatabase,
+  startHttpService,
+  type Logger,
+  type MessageBus,
+  type RunningService,
+} from '@rampart/service-kit';
+import { KeyVault } from '@rampart/trust';
+import { DeviceServer } from './device-api/device-server.js';
+import { DirectorService } from './fleet/director.service.js';
+import { FleetService } from './fleet/fleet.service.js';
+import { ImagesRepository } from './images/images.repository.js';
+import { ImagesService } from './images/images.service.js';
+import { updatesMigrations } from './migrations/index.js';
+import { TenantMetadata } from './tuf/tenant-metadata.js';
+import { UpdatesModule } from './updates.module.js';
+import type { UpdatesConfig } from './updates.config.js';
+
+export interface RunningUpdates extends RunningService {
+  /** Where devices fetch metadata and images (mutual TLS). */
+  readonly devicePort: number;
+  readonly metadata: TenantMetadata;
+  readonly fleet: FleetService;
+  readonly images: ImagesService;
+}
+
+/** Starts the updates service: migrations, the tenant REST API, the device HTTPS endpoint, and the metadata re-signer. */
+export async function startUpdates(config: UpdatesConfig, logger: Logger, sharedBus?: MessageBus): Promise<RunningUpdates> {
+  const runtime = await createRuntimeFromConfig('updates', config, logger, sharedBus);
+  let service: RunningService | undefined;
+  let devices: DeviceServer | undefined;
+  try {
+    runtime.dataSource = await openDatabase(
+      {
+        url: config.database.url,
+        schema: 'updates',
+        migrations: updatesMigrations,
+        poolSize: config.database.poolSize,
+        applicationName: 'rampart-updates',
+      },
+      logger,
+    );
+    const dataSource = runtime.dataSource;
+    const imageRows = new ImagesRepository(dataSource);
+    runtime.readiness.register('database', () => imageRows.ping());
+    const metadata = new TenantMetadata(dataSource, new KeyVault(config.keyEncryptionKey), imageRows, config.lifetimes, config.rootPolicy);
+    const images = new ImagesService(dataSource, imageRows, metadata, runtime.bus, logger, config.maxImageBytes);
+    await images.start();
+    const fleet = new FleetService(dataSource, imageRows, new TypedBus(runtime.bus), logger);
+    const director = new DirectorService(dataSource, imageRows, metadata);
+    const [certificatePem, keyPem, platformCaPem] = await Promise.all(
+      [config.device.tlsCertFile, config.device.tlsKeyFile, config.device.platformCaFile].map((f) => readFile(f, 'utf8')),
+    );
+    devices = new DeviceServer(
+      {
+        host: config.device.host,
+        port: config.device.port,
+        certificatePem: certificatePem!,
+        keyPem: keyPem!,
+        platformCaPem: platformCaPem!,
+        freshAttestationMs: config.device.freshAttestationMs,
+      },
+      metadata,
+      director,
+      imageRows,
+      logger,
+      runtime.observability.meter,
+    );
+    const devicePort = await devices.start();
+    logger.info({ port: devicePort }, 'device update endpoint listening (HTTPS, operational certificates required)');
+    service = await startHttpService({
+      runtime,
+      module: UpdatesModule.forRoot({ runtime, images, imageRows, fleet, metadata }),
+      host: config.http.host,
+      port: config.http.port,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      configure: (app) => {
+        (app as NestExpressApplication).useBodyParser('raw', { type: 'application/octet-stream', limit: config.maxImageBytes });
+        const document = SwaggerModule.createDocument(
+          app,
+          new DocumentBuilder()
+            .setTitle('Rampart updates')
+            .setVersion('1')
+            .addBearerAuth()
+            .setDescription('Images, signed metadata, products, device groups and deployments of your tenant')
+            .build(),
+        );
+        SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+      },
+    });
+    const refresher = every(
+      config.metadataRefreshMs,
+      async () => {
+        const refreshed = await metadata.refreshExpiring();
+        if (refreshed.length > 0) logger.info({ tenants: refreshed.length }, 'expiring metadata re-signed');
+      },
+      (error) => logger.warn({ err: error }, 'metadata refresh failed; it runs again'),
+    );
+    const running = service;
+    const deviceServer = devices;
+    return {
+      ...service,
+      devicePort,
+      metadata,
+      fleet,
+      images,
+      close: async () => {
+        refresher.stop();
+        await deviceServer.stop();
+        await running.close();
+      },
+    };
+  } catch (error) {
+    await devices?.stop();
+    if (service !== undefined) await service.close();
+    else await closeServiceRuntime(runtime);
+    throw error;
+  }
+}

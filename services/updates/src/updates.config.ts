@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { commonConfig, commonEnvShape, env, loadConfig, type CommonConfig, type Env } from '@rampart/service-kit';
+import type { MetadataLifetimes, RootPolicy } from './tuf/tenant-metadata.js';
+
+export const DEFAULT_HTTP_PORT = 8085;
+export const DEFAULT_DEVICE_PORT = 8443;
+
+export const updatesEnvSchema = z
+  .object({
+    ...commonEnvShape,
+    HTTP_PORT: env.port().default(DEFAULT_HTTP_PORT),
+    DATABASE_URL: env.url(['postgres', 'postgresql']),
+    DB_POOL_SIZE: env.positiveInt().max(200).default(10),
+    /** Key-encryption key for the TUF signing keys at rest: 32 bytes, base64 (a mounted secret). */
+    UPDATES_KEY_ENCRYPTION_KEY: z
+      .string()
+      .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64 encoded (openssl rand -base64 32)'),
+    /** Devices fetch metadata and images here over mutual TLS. */
+    DEVICE_HOST: z.string().min(1).default('0.0.0.0'),
+    DEVICE_PORT: env.port().default(DEFAULT_DEVICE_PORT),
+    TLS_CERT_FILE: z.string().min(1, 'path to the update server TLS certificate (PEM)'),
+    TLS_KEY_FILE: z.string().min(1, 'path to the update server TLS private key (PEM)'),
+    PLATFORM_CA_FILE: z.string().min(1, 'path to the platform root CA certificate (PEM) that operational device certificates chain to'),
+    /** An operational certificate older than this is not a fresh attestation: no director targets, no images. */
+    FRESH_ATTESTATION_HOURS: env
+      .positiveInt()
+      .max(24 * 30)
+      .default(24),
+    MAX_IMAGE_MB: env.positiveInt().max(1024).default(64),
+    ROOT_KEYS: env.positiveInt().max(9).default(1),
+    ROOT_THRESHOLD: env.positiveInt().max(9).default(1),
+    ROOT_EXPIRY_DAYS: env.positiveInt().default(365),
+    TARGETS_EXPIRY_DAYS: env.positiveInt().default(90),
+    SNAPSHOT_EXPIRY_DAYS: env.positiveInt().default(7),
+    TIMESTAMP_EXPIRY_HOURS: env.positiveInt().default(24),
+    DIRECTOR_EXPIRY_HOURS: env.positiveInt().default(24),
+    /** How often expiring metadata is looked for and re-signed. */
+    METADATA_REFRESH_MS: env.milliseconds().default(5 * 60_000),
+  })
+  .refine((e) => e.ROOT_THRESHOLD <= e.ROOT_KEYS, { message: 'ROOT_THRESHOLD must not exceed ROOT_KEYS', path: ['ROOT_THRESHOLD'] });
+
+export interface UpdatesConfig extends CommonConfig {
+  readonly database: { readonly url: string; readonly poolSize: number };
+  readonly keyEncryptionKey: Buffer;
+  readonly device: {
+    readonly host: string;
+    readonly port: number;
+    readonly tlsCertFile: string;
+    readonly tlsKeyFile: string;
+    readonly platformCaFile: string;
+    readonly freshAttestationMs: number;
+  };
+  readonly maxImageBytes: number;
+  readonly rootPolicy: RootPolicy;
+  readonly lifetimes: MetadataLifetimes;
+  readonly metadataRefreshMs: number;
+}
+
+export function loadUpdatesConfig(source: Env): UpdatesConfig {
+  const e = loadConfig('updates', updatesEnvSchema, source);
+  return {
+    ...commonConfig(e),
+    database: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE },
+    keyEncryptionKey: Buffer.from(e.UPDATES_KEY_ENCRYPTION_KEY, 'base64'),
+    device: {
+      host: e.DEVICE_HOST,
+      port: e.DEVICE_PORT,
+      tlsCertFile: e.TLS_CERT_FILE,
+      tlsKeyFile: e.TLS_KEY_FILE,
+      platformCaFile: e.PLATFORM_CA_FILE,
+      freshAttestationMs: e.FRESH_ATTESTATION_HOURS * 3_600_000,
+    },
+    maxImageBytes: e.MAX_IMAGE_MB * 1024 * 1024,
+    rootPolicy: { keys: e.ROOT_KEYS, threshold: e.ROOT_THRESHOLD },
+    lifetimes: {
+      rootDays: e.ROOT_EXPIRY_DAYS,
+      targetsDays: e.TARGETS_EXPIRY_DAYS,
+      snapshotDays: e.SNAPSHOT_EXPIRY_DAYS,
+      timestampHours: e.TIMESTAMP_EXPIRY_HOURS,
+      directorHours: e.DIRECTOR_EXPIRY_HOURS,
+    },
+    metadataRefreshMs: e.METADATA_REFRESH_MS,
+  };
+}

@@ -1,0 +1,298 @@
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
+import { ImageEventSchema, Stream, type ImageEvent } from '@rampart/contracts';
+import { loadAttestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
+import { type DownloadError, UpdateClient, manufactureDevice, type ManufacturedDevice } from '@rampart/emulator';
+import { NatsBus, createLogger, decodeJson } from '@rampart/service-kit';
+import {
+  TEST_NATS_URL,
+  attestationTestEnv,
+  createTestDatabase,
+  createTestPki,
+  createTestTenantIssuer,
+  removeBusPrefix,
+  uniqueBusPrefix,
+  waitFor,
+  type TestDatabase,
+  type TestOperationalCertificate,
+  type TestPki,
+} from '@rampart/testing';
+import { ImageSigner, MetadataFile, UpdateMetadataClient, encodeImage } from '@rampart/trust';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startUpdates, type RunningUpdates } from '../src/start-updates.js';
+import { loadUpdatesConfig } from '../src/updates.config.js';
+
+const HARDWARE = 'rampart-mt3620';
+const signer = ImageSigner.create();
+const osImage = (version: string, securityVersion: number, payload = randomBytes(1024 * 1024)) =>
+  encodeImage(signer.sign({ component: 'os', version, securityVersion, hardware: HARDWARE }, payload));
+
+/** The updates service on real PostgreSQL and NATS, with the attestation service holding tenants and claims. */
+describe('updates service', () => {
+  let db: TestDatabase;
+  let pki: TestPki;
+  let attestation: RunningAttestation;
+  let updates: RunningUpdates;
+  let bus: NatsBus;
+  const prefix = uniqueBusPrefix('updates');
+  const operator = randomBytes(24).toString('hex');
+  const tokens: Record<string, string> = {};
+  let device: ManufacturedDevice;
+  let operational: TestOperationalCertificate;
+  let issueAcme: Awaited<ReturnType<typeof createTestTenantIssuer>>;
+
+  async function api(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const binary = Buffer.isBuffer(body);
+    const response = await fetch(`${updates.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': binary ? 'application/octet-stream' : 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: binary ? new Uint8Array(body) : JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+  }
+
+  const deviceClient = (certificate: TestOperationalCertificate, options = { requestDeadlineMs: 10_000, resumeAttempts: 3 }) =>
+    new UpdateClient(
+      { host: '127.0.0.1', port: updates.devicePort },
+      () => device.security.tlsContext(`${certificate.certificatePem}${certificate.chainPem}`, pki.platformCa.certificatePem),
+      options,
+    );
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pki = await createTestPki();
+    attestation = await startAttestation(
+      loadAttestationConfig(attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken: operator })),
+      createLogger('attestation', 'silent'),
+    );
+    updates = await startUpdates(
+      loadUpdatesConfig({
+        DATABASE_URL: db.url,
+        NATS_URL: TEST_NATS_URL,
+        BUS_PREFIX: prefix,
+        HTTP_PORT: '0',
+        DEVICE_HOST: '127.0.0.1',
+        DEVICE_PORT: '0',
+        UPDATES_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        TLS_CERT_FILE: pki.files.gatewayCert,
+        TLS_KEY_FILE: pki.files.gatewayKey,
+        PLATFORM_CA_FILE: pki.files.platformCa,
+      }),
+      createLogger('updates', 'silent'),
+    );
+    bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'updates-test', onError: () => undefined });
+    for (const tenant of ['acme', 'globex']) {
+      const r = await fetch(`${attestation.url}/v1/tenants`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: tenant, name: tenant }),
+      });
+      tokens[tenant] = ((await r.json()) as { administratorToken: string }).administratorToken;
+    }
+    const reader = await fetch(`${attestation.url}/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens['acme']}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'Reader' }),
+    });
+    tokens['acmeReader'] = ((await reader.json()) as { token: string }).token;
+    device = await manufactureDevice(pki.manufacturerCa);
+    await fetch(`${attestation.url}/v1/devices/${device.security.deviceId}/claim`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${tokens['acme']}` },
+    });
+    issueAcme = await createTestTenantIssuer(pki.platformCa, 'acme');
+    operational = issueAcme(device);
+  });
+
+  afterAll(async () => {
+    await updates?.close();
+    await attestation?.close();
+    await bus?.drain();
+    await removeBusPrefix(prefix);
+    await db?.drop();
+    await pki?.remove();
+  });
+
+  let released = '';
+  let deploymentId = '';
+
+  it('takes signed images: content-addressed, immutable, refusing what does not parse or verify, and Readers', async () => {
+    const bytes = osImage('2.0.0', 2);
+    const first = await api(tokens['acme']!, 'POST', '/v1/images', bytes);
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({
+      component: 'os',
+      version: '2.0.0',
+      securityVersion: 2,
+      hardware: HARDWARE,
+      size: bytes.length,
+      status: 'uploaded',
+    });
+    released = first.body.sha256 as string;
+    // The same bytes again: the same image.
+    expect((await api(tokens['acme']!, 'POST', '/v1/images', bytes)).body.sha256).toBe(released);
+    // Other bytes under the same version: refused, versions are immutable.
+    expect(await api(tokens['acme']!, 'POST', '/v1/images', osImage('2.0.0', 2))).toMatchObject({ status: 409 });
+    // Garbage, a flipped payload byte (the signature no longer verifies), and a Reader: refused.
+    expect(await api(tokens['acme']!, 'POST', '/v1/images', randomBytes(2048))).toMatchObject({
+      status: 400,
+      body: { code: 'IMAGE_REJECTED' },
+    });
+    const flipped = Buffer.from(osImage('2.1.0', 2));
+    flipped[flipped.length - 1]! ^= 1;
+    expect(await api(tokens['acme']!, 'POST', '/v1/images', flipped)).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/signature/) },
+    });
+    expect((await api(tokens['acmeReader']!, 'POST', '/v1/images', osImage('2.2.0', 2))).status).toBe(403);
+    // Another tenant sees none of it.
+    expect((await api(tokens['globex']!, 'GET', `/v1/images/${released}`)).status).toBe(404);
+    expect(await api(tokens['globex']!, 'GET', '/v1/images')).toMatchObject({ status: 200, body: [] });
+  });
+
+  it('releases an image into the signed targets and announces it with its measurement', async () => {
+    const events: ImageEvent[] = [];
+    const consumer = await bus.consumeDurable(
+      { stream: Stream.updates.name, durable: 'updates-test', filterSubject: 'updates.image.>', maxAckPending: 10, ackWaitMs: 5_000 },
+      (m) => {
+        events.push(ImageEventSchema.parse(decodeJson(m.data)));
+        m.ack();
+      },
+    );
+    try {
+      const release = await api(tokens['acme']!, 'POST', `/v1/images/${released}/release`);
+      expect(release).toMatchObject({ status: 200, body: { status: 'released' } });
+      await waitFor(() => events.length === 1, { describe: 'release announced' });
+      expect(events[0]).toEqual({ imageId: released, stage: 'os', sha256: release.body.measurement, version: '2.0.0', securityVersion: 2 });
+      const targets = await api(tokens['acmeReader']!, 'GET', `/v1/metadata/${MetadataFile.targets}`);
+      expect(Object.keys((targets.body as { signed: { targets: object } }).signed.targets)).toEqual([`images/${released}`]);
+    } finally {
+      await consumer.close();
+    }
+  });
+
+  it('directs a grouped device to its deployment; the device verifies the metadata and downloads the image over mutual TLS', async () => {
+    const product = await api(tokens['acme']!, 'POST', '/v1/products', { name: 'Thermostat' });
+    expect(product.status).toBe(201);
+    expect(product.body.groups.map((g: { name: string }) => g.name)).toEqual(['Development', 'Field Test', 'Production']);
+    const production = product.body.groups.find((g: { name: string }) => g.name === 'Production').id as string;
+    expect((await api(tokens['acme']!, 'PUT', `/v1/device-groups/${production}/devices/${device.security.deviceId}`)).status).toBe(204);
+    // A device another tenant claimed (or nobody did) cannot be put in a group.
+    expect((await api(tokens['globex']!, 'GET', `/v1/device-groups`)).body).toEqual([]);
+    const deployment = await api(tokens['acme']!, 'POST', '/v1/deployments', { groupId: production, images: [released] });
+    expect(deployment).toMatchObject({ status: 201, body: { state: 'active', images: [released] } });
+    deploymentId = deployment.body.id as string;
+
+    const client = deviceClient(operational);
+    // First contact: root version 1 over the mutually authenticated channel; every later root must chain from it.
+    const root = await client.metadata(MetadataFile.root(1), 64 * 1024);
+    const verifier = new UpdateMetadataClient({ root: root!.toString() }, device.security.deviceId);
+    const refreshed = await verifier.refresh(client.metadata);
+    expect(refreshed.directorFields).toEqual({ deployment: deploymentId });
+    expect(refreshed.targets).toEqual([
+      expect.objectContaining({ sha256: released, custom: expect.objectContaining({ component: 'os', version: '2.0.0' }) }),
+    ]);
+    const image = await client.download(refreshed.targets[0]!);
+    expect(image.length).toBe(refreshed.targets[0]!.length);
+    await client.report(deploymentId, 'installed', 'committed');
+    const status = await api(tokens['acmeReader']!, 'GET', `/v1/deployments/${deploymentId}`);
+    expect(status.body.counts).toMatchObject({ members: 1, installed: 1 });
+    expect(status.body.devices).toEqual([expect.objectContaining({ deviceId: device.security.deviceId, state: 'installed' })]);
+  });
+
+  it('refuses a manufacturer identity at the handshake, and a stale or foreign certificate', async () => {
+    const refused = await new Promise<string>((resolve) => {
+      const socket = tlsConnect({
+        host: '127.0.0.1',
+        port: updates.devicePort,
+        servername: 'localhost',
+        secureContext: device.security.tlsContext(device.identityCertificatePem, pki.platformCa.certificatePem),
+      });
+      socket.once('secureConnect', () => socket.write('GET /v1/metadata/timestamp.json HTTP/1.1\r\nhost: x\r\n\r\n'));
+      socket.once('data', () => resolve('answered'));
+      socket.once('error', (error: Error) => resolve(error.message));
+      socket.once('close', () => resolve('closed'));
+    });
+    expect(refused).not.toBe('answered');
+    // An operational certificate from long ago: not a fresh attestation.
+    const stale = deviceClient(issueAcme(device, -1));
+    await expect(stale.metadata(MetadataFile.director, 4096)).rejects.toThrow();
+    // Another tenant's device sees none of acme's images.
+    const globexDevice = await manufactureDevice(pki.manufacturerCa);
+    const issueGlobex = await createTestTenantIssuer(pki.platformCa, 'globex');
+    const globexCert = issueGlobex(globexDevice);
+    const foreign = new UpdateClient({ host: '127.0.0.1', port: updates.devicePort }, () =>
+      globexDevice.security.tlsContext(`${globexCert.certificatePem}${globexCert.chainPem}`, pki.platformCa.certificatePem),
+    );
+    await expect(foreign.download({ path: `images/${released}`, length: 10, sha256: released, custom: {} as never })).rejects.toMatchObject(
+      { reason: 'refused' } satisfies Partial<DownloadError>,
+    );
+  });
+
+  it('resumes a download with Range and refuses more bytes than the targets declare', async () => {
+    const sha = released;
+    const half = await new Promise<Buffer>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: updates.devicePort,
+          path: `/v1/images/${sha}`,
+          servername: 'localhost',
+          headers: { range: 'bytes=1000-1999' },
+          secureContext: device.security.tlsContext(`${operational.certificatePem}${operational.chainPem}`, pki.platformCa.certificatePem),
+        } as never,
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => (res.statusCode === 206 ? resolve(Buffer.concat(chunks)) : reject(new Error(`HTTP ${res.statusCode}`))));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(half.length).toBe(1000);
+    // A target that declares fewer bytes than the server sends: the device stops at the declared length.
+    const client = deviceClient(operational);
+    await expect(client.download({ path: `images/${sha}`, length: 4096, sha256: sha, custom: {} as never })).rejects.toMatchObject({
+      reason: 'endless-data',
+    });
+  });
+
+  it('keeps the deployment history; abort sends the group back; revocation takes the image out of every answer', async () => {
+    const groups = await api(tokens['acme']!, 'GET', '/v1/device-groups');
+    const production = groups.body.find((g: { name: string }) => g.name === 'Production').id as string;
+    const next = await api(tokens['acme']!, 'POST', '/v1/images', osImage('3.0.0', 3));
+    await api(tokens['acme']!, 'POST', `/v1/images/${next.body.sha256}/release`);
+    const second = await api(tokens['acme']!, 'POST', '/v1/deployments', { groupId: production, images: [next.body.sha256] });
+    const history = await api(tokens['acme']!, 'GET', `/v1/deployments?groupId=${production}`);
+    expect(history.body.map((d: { state: string }) => d.state)).toEqual(['active', 'superseded']);
+    const client = deviceClient(operational);
+    const root = (await client.metadata(MetadataFile.root(1), 64 * 1024))!.toString();
+    const directed = async () =>
+      (await new UpdateMetadataClient({ root }, device.security.deviceId).refresh(client.metadata)).targets.map((t) => t.custom.version);
+    expect(await directed()).toEqual(['3.0.0']);
+    expect((await api(tokens['acmeReader']!, 'POST', `/v1/deployments/${second.body.id}/abort`, { reason: 'x' })).status).toBe(403);
+    expect(await api(tokens['acme']!, 'POST', `/v1/deployments/${second.body.id}/abort`, { reason: 'crash rate' })).toMatchObject({
+      status: 200,
+      body: { state: 'aborted', reason: 'crash rate' },
+    });
+    expect(await directed()).toEqual(['2.0.0']);
+    expect((await api(tokens['acme']!, 'POST', `/v1/deployments/${second.body.id}/resume`, {})).status).toBe(409);
+    await api(tokens['acme']!, 'POST', `/v1/images/${released}/revoke`);
+    expect(await directed()).toEqual([]);
+  });
+
+  it('rotates the root: the new root is signed by the old keys and the new, and a device follows it', async () => {
+    const client = deviceClient(operational);
+    const root1 = (await client.metadata(MetadataFile.root(1), 64 * 1024))!.toString();
+    expect(await updates.metadata.rotateRoot('acme')).toBe(2);
+    const verifier = new UpdateMetadataClient({ root: root1 }, device.security.deviceId);
+    await verifier.refresh(client.metadata);
+    expect(JSON.parse(verifier.trustedMetadata.root).signed.version).toBe(2);
+  });
+});
