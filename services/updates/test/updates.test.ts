@@ -2,26 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { ImageEventSchema, Stream, type ImageEvent } from '@rampart/contracts';
-import { loadAttestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
 import { type DownloadError, UpdateClient, manufactureDevice, type ManufacturedDevice } from '@rampart/emulator';
-import { NatsBus, createLogger, decodeJson } from '@rampart/service-kit';
-import {
-  TEST_NATS_URL,
-  attestationTestEnv,
-  createTestDatabase,
-  createTestPki,
-  createTestTenantIssuer,
-  removeBusPrefix,
-  uniqueBusPrefix,
-  waitFor,
-  type TestDatabase,
-  type TestOperationalCertificate,
-  type TestPki,
-} from '@rampart/testing';
+import { decodeJson, type NatsBus } from '@rampart/service-kit';
+import { createTestTenantIssuer, waitFor, type TestOperationalCertificate, type TestPki } from '@rampart/testing';
 import { ImageSigner, MetadataFile, UpdateMetadataClient, encodeImage } from '@rampart/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startUpdates, type RunningUpdates } from '../src/start-updates.js';
-import { loadUpdatesConfig } from '../src/updates.config.js';
+import type { RunningUpdates } from '../src/start-updates.js';
+import { startUpdatesEnvironment, type UpdatesEnvironment } from './updates-environment.js';
 
 const HARDWARE = 'rampart-mt3620';
 const signer = ImageSigner.create();
@@ -30,31 +17,15 @@ const osImage = (version: string, securityVersion: number, payload = randomBytes
 
 /** The updates service on real PostgreSQL and NATS, with the attestation service holding tenants and claims. */
 describe('updates service', () => {
-  let db: TestDatabase;
-  let pki: TestPki;
-  let attestation: RunningAttestation;
+  let env: UpdatesEnvironment;
   let updates: RunningUpdates;
+  let pki: TestPki;
   let bus: NatsBus;
-  const prefix = uniqueBusPrefix('updates');
-  const operator = randomBytes(24).toString('hex');
-  const tokens: Record<string, string> = {};
+  let tokens: UpdatesEnvironment['tokens'];
+  let api: UpdatesEnvironment['api'];
   let device: ManufacturedDevice;
   let operational: TestOperationalCertificate;
   let issueAcme: Awaited<ReturnType<typeof createTestTenantIssuer>>;
-
-  async function api(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const binary = Buffer.isBuffer(body);
-    const response = await fetch(`${updates.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': binary ? 'application/octet-stream' : 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: binary ? new Uint8Array(body) : JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-  }
 
   const deviceClient = (certificate: TestOperationalCertificate, options = { requestDeadlineMs: 10_000, resumeAttempts: 3 }) =>
     new UpdateClient(
@@ -64,58 +35,16 @@ describe('updates service', () => {
     );
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pki = await createTestPki();
-    attestation = await startAttestation(
-      loadAttestationConfig(attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken: operator })),
-      createLogger('attestation', 'silent'),
-    );
-    updates = await startUpdates(
-      loadUpdatesConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: TEST_NATS_URL,
-        BUS_PREFIX: prefix,
-        HTTP_PORT: '0',
-        DEVICE_HOST: '127.0.0.1',
-        DEVICE_PORT: '0',
-        UPDATES_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        TLS_CERT_FILE: pki.files.gatewayCert,
-        TLS_KEY_FILE: pki.files.gatewayKey,
-        PLATFORM_CA_FILE: pki.files.platformCa,
-      }),
-      createLogger('updates', 'silent'),
-    );
-    bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'updates-test', onError: () => undefined });
-    for (const tenant of ['acme', 'globex']) {
-      const r = await fetch(`${attestation.url}/v1/tenants`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ id: tenant, name: tenant }),
-      });
-      tokens[tenant] = ((await r.json()) as { administratorToken: string }).administratorToken;
-    }
-    const reader = await fetch(`${attestation.url}/v1/tokens`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tokens['acme']}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ role: 'Reader' }),
-    });
-    tokens['acmeReader'] = ((await reader.json()) as { token: string }).token;
+    env = await startUpdatesEnvironment('updates');
+    ({ updates, pki, bus, tokens, api } = env);
     device = await manufactureDevice(pki.manufacturerCa);
-    await fetch(`${attestation.url}/v1/devices/${device.security.deviceId}/claim`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${tokens['acme']}` },
-    });
+    await env.claim(tokens.acme, device.security.deviceId);
     issueAcme = await createTestTenantIssuer(pki.platformCa, 'acme');
     operational = issueAcme(device);
   });
 
   afterAll(async () => {
-    await updates?.close();
-    await attestation?.close();
-    await bus?.drain();
-    await removeBusPrefix(prefix);
-    await db?.drop();
-    await pki?.remove();
+    await env?.close();
   });
 
   let released = '';
@@ -123,7 +52,7 @@ describe('updates service', () => {
 
   it('takes signed images: content-addressed, immutable, refusing what does not parse or verify, and Readers', async () => {
     const bytes = osImage('2.0.0', 2);
-    const first = await api(tokens['acme']!, 'POST', '/v1/images', bytes);
+    const first = await api(tokens.acme, 'POST', '/v1/images', bytes);
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({
       component: 'os',
@@ -135,24 +64,24 @@ describe('updates service', () => {
     });
     released = first.body.sha256 as string;
     // The same bytes again: the same image.
-    expect((await api(tokens['acme']!, 'POST', '/v1/images', bytes)).body.sha256).toBe(released);
+    expect((await api(tokens.acme, 'POST', '/v1/images', bytes)).body.sha256).toBe(released);
     // Other bytes under the same version: refused, versions are immutable.
-    expect(await api(tokens['acme']!, 'POST', '/v1/images', osImage('2.0.0', 2))).toMatchObject({ status: 409 });
+    expect(await api(tokens.acme, 'POST', '/v1/images', osImage('2.0.0', 2))).toMatchObject({ status: 409 });
     // Garbage, a flipped payload byte (the signature no longer verifies), and a Reader: refused.
-    expect(await api(tokens['acme']!, 'POST', '/v1/images', randomBytes(2048))).toMatchObject({
+    expect(await api(tokens.acme, 'POST', '/v1/images', randomBytes(2048))).toMatchObject({
       status: 400,
       body: { code: 'IMAGE_REJECTED' },
     });
     const flipped = Buffer.from(osImage('2.1.0', 2));
     flipped[flipped.length - 1]! ^= 1;
-    expect(await api(tokens['acme']!, 'POST', '/v1/images', flipped)).toMatchObject({
+    expect(await api(tokens.acme, 'POST', '/v1/images', flipped)).toMatchObject({
       status: 400,
       body: { message: expect.stringMatching(/signature/) },
     });
-    expect((await api(tokens['acmeReader']!, 'POST', '/v1/images', osImage('2.2.0', 2))).status).toBe(403);
+    expect((await api(tokens.acmeReader, 'POST', '/v1/images', osImage('2.2.0', 2))).status).toBe(403);
     // Another tenant sees none of it.
-    expect((await api(tokens['globex']!, 'GET', `/v1/images/${released}`)).status).toBe(404);
-    expect(await api(tokens['globex']!, 'GET', '/v1/images')).toMatchObject({ status: 200, body: [] });
+    expect((await api(tokens.globex, 'GET', `/v1/images/${released}`)).status).toBe(404);
+    expect(await api(tokens.globex, 'GET', '/v1/images')).toMatchObject({ status: 200, body: [] });
   });
 
   it('releases an image into the signed targets and announces it with its measurement', async () => {
@@ -165,11 +94,11 @@ describe('updates service', () => {
       },
     );
     try {
-      const release = await api(tokens['acme']!, 'POST', `/v1/images/${released}/release`);
+      const release = await api(tokens.acme, 'POST', `/v1/images/${released}/release`);
       expect(release).toMatchObject({ status: 200, body: { status: 'released' } });
       await waitFor(() => events.length === 1, { describe: 'release announced' });
       expect(events[0]).toEqual({ imageId: released, stage: 'os', sha256: release.body.measurement, version: '2.0.0', securityVersion: 2 });
-      const targets = await api(tokens['acmeReader']!, 'GET', `/v1/metadata/${MetadataFile.targets}`);
+      const targets = await api(tokens.acmeReader, 'GET', `/v1/metadata/${MetadataFile.targets}`);
       expect(Object.keys((targets.body as { signed: { targets: object } }).signed.targets)).toEqual([`images/${released}`]);
     } finally {
       await consumer.close();
@@ -177,14 +106,14 @@ describe('updates service', () => {
   });
 
   it('directs a grouped device to its deployment; the device verifies the metadata and downloads the image over mutual TLS', async () => {
-    const product = await api(tokens['acme']!, 'POST', '/v1/products', { name: 'Thermostat' });
+    const product = await api(tokens.acme, 'POST', '/v1/products', { name: 'Thermostat' });
     expect(product.status).toBe(201);
     expect(product.body.groups.map((g: { name: string }) => g.name)).toEqual(['Development', 'Field Test', 'Production']);
     const production = product.body.groups.find((g: { name: string }) => g.name === 'Production').id as string;
-    expect((await api(tokens['acme']!, 'PUT', `/v1/device-groups/${production}/devices/${device.security.deviceId}`)).status).toBe(204);
+    expect((await api(tokens.acme, 'PUT', `/v1/device-groups/${production}/devices/${device.security.deviceId}`)).status).toBe(204);
     // A device another tenant claimed (or nobody did) cannot be put in a group.
-    expect((await api(tokens['globex']!, 'GET', `/v1/device-groups`)).body).toEqual([]);
-    const deployment = await api(tokens['acme']!, 'POST', '/v1/deployments', { groupId: production, images: [released] });
+    expect((await api(tokens.globex, 'GET', `/v1/device-groups`)).body).toEqual([]);
+    const deployment = await api(tokens.acme, 'POST', '/v1/deployments', { groupId: production, images: [released] });
     expect(deployment).toMatchObject({ status: 201, body: { state: 'active', images: [released] } });
     deploymentId = deployment.body.id as string;
 
@@ -200,7 +129,7 @@ describe('updates service', () => {
     const image = await client.download(refreshed.targets[0]!);
     expect(image.length).toBe(refreshed.targets[0]!.length);
     await client.report(deploymentId, 'installed', 'committed');
-    const status = await api(tokens['acmeReader']!, 'GET', `/v1/deployments/${deploymentId}`);
+    const status = await api(tokens.acmeReader, 'GET', `/v1/deployments/${deploymentId}`);
     expect(status.body.counts).toMatchObject({ members: 1, installed: 1 });
     expect(status.body.devices).toEqual([expect.objectContaining({ deviceId: device.security.deviceId, state: 'installed' })]);
   });
@@ -264,26 +193,26 @@ describe('updates service', () => {
   });
 
   it('keeps the deployment history; abort sends the group back; revocation takes the image out of every answer', async () => {
-    const groups = await api(tokens['acme']!, 'GET', '/v1/device-groups');
+    const groups = await api(tokens.acme, 'GET', '/v1/device-groups');
     const production = groups.body.find((g: { name: string }) => g.name === 'Production').id as string;
-    const next = await api(tokens['acme']!, 'POST', '/v1/images', osImage('3.0.0', 3));
-    await api(tokens['acme']!, 'POST', `/v1/images/${next.body.sha256}/release`);
-    const second = await api(tokens['acme']!, 'POST', '/v1/deployments', { groupId: production, images: [next.body.sha256] });
-    const history = await api(tokens['acme']!, 'GET', `/v1/deployments?groupId=${production}`);
+    const next = await api(tokens.acme, 'POST', '/v1/images', osImage('3.0.0', 3));
+    await api(tokens.acme, 'POST', `/v1/images/${next.body.sha256}/release`);
+    const second = await api(tokens.acme, 'POST', '/v1/deployments', { groupId: production, images: [next.body.sha256] });
+    const history = await api(tokens.acme, 'GET', `/v1/deployments?groupId=${production}`);
     expect(history.body.map((d: { state: string }) => d.state)).toEqual(['active', 'superseded']);
     const client = deviceClient(operational);
     const root = (await client.metadata(MetadataFile.root(1), 64 * 1024))!.toString();
     const directed = async () =>
       (await new UpdateMetadataClient({ root }, device.security.deviceId).refresh(client.metadata)).targets.map((t) => t.custom.version);
     expect(await directed()).toEqual(['3.0.0']);
-    expect((await api(tokens['acmeReader']!, 'POST', `/v1/deployments/${second.body.id}/abort`, { reason: 'x' })).status).toBe(403);
-    expect(await api(tokens['acme']!, 'POST', `/v1/deployments/${second.body.id}/abort`, { reason: 'crash rate' })).toMatchObject({
+    expect((await api(tokens.acmeReader, 'POST', `/v1/deployments/${second.body.id}/abort`, { reason: 'x' })).status).toBe(403);
+    expect(await api(tokens.acme, 'POST', `/v1/deployments/${second.body.id}/abort`, { reason: 'crash rate' })).toMatchObject({
       status: 200,
       body: { state: 'aborted', reason: 'crash rate' },
     });
     expect(await directed()).toEqual(['2.0.0']);
-    expect((await api(tokens['acme']!, 'POST', `/v1/deployments/${second.body.id}/resume`, {})).status).toBe(409);
-    await api(tokens['acme']!, 'POST', `/v1/images/${released}/revoke`);
+    expect((await api(tokens.acme, 'POST', `/v1/deployments/${second.body.id}/resume`, {})).status).toBe(409);
+    await api(tokens.acme, 'POST', `/v1/images/${released}/revoke`);
     expect(await directed()).toEqual([]);
   });
 

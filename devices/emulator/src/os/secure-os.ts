@@ -284,6 +284,20 @@ export class SecureOs {
     }
   }
 
+  /** An update refused before the agent saw it (its metadata, its download): the active slot was never touched. */
+  reportUpdateFailure(component: string, version: string, message: string, detail: Record<string, string>): void {
+    this.report({
+      kind: 'update-failure',
+      component,
+      version,
+      exitCode: null,
+      signal: null,
+      message: message.slice(0, 1024),
+      frames: [],
+      detail,
+    });
+  }
+
   private reportUpdate(outcome: UpdateOutcome): void {
     if (outcome.result === 'committed') return;
     this.report({

@@ -1,0 +1,110 @@
+import {
+  MetadataFile,
+  MetadataRefusedError,
+  UpdateMetadataClient,
+  type DirectedTarget,
+  type ImageComponent,
+  type TrustedMetadata,
+} from '@rampart/trust';
+import type { DeviceStateStore } from '../mcu/state-store.js';
+import type { SecureOs } from '../os/secure-os.js';
+import type { UpdateOutcome } from '../os/update-agent.js';
+import { DownloadError, type UpdateClient } from './update-client.js';
+
+const TRUSTED_ENTRY = 'update-metadata';
+
+export type UpdateCheck =
+  | { readonly result: 'up-to-date'; readonly deployment: string | null }
+  | { readonly result: 'updated'; readonly deployment: string | null; readonly outcomes: readonly UpdateOutcome[] }
+  | { readonly result: 'refused'; readonly reason: string; readonly detail: string };
+
+/**
+ * The device side of an update: verify the tenant's signed metadata and the
+ * director's targets for this device (TUF + Uptane checks), then for every
+ * component the director wants changed, download the image (bounded,
+ * hashed, resumable) and hand it to the secure OS's update agent (which
+ * checks the signature against the fuses, installs into the inactive slot,
+ * reboots, health-checks, commits or rolls back). Refused metadata or a
+ * bad download leaves the active slot untouched and is reported — to the
+ * failures service as an update failure and to the deployment.
+ *
+ * The first root comes over the mutually authenticated channel (the server
+ * certificate chains to the platform CA the device was made with); every
+ * later one must be signed by the root before it.
+ */
+export class DeviceUpdater {
+  private running: Promise<UpdateCheck> | undefined;
+
+  constructor(
+    private readonly deviceId: string,
+    private readonly os: SecureOs,
+    private readonly client: UpdateClient,
+    private readonly store: DeviceStateStore,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** One check at a time; a check asked for while one runs gets that one's answer. */
+  check(): Promise<UpdateCheck> {
+    this.running ??= this.checkOnce().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async checkOnce(): Promise<UpdateCheck> {
+    let trusted = this.trusted();
+    if (trusted === undefined) {
+      const root = await this.client.metadata(MetadataFile.root(1), 64 * 1024);
+      if (root === undefined) return { result: 'up-to-date', deployment: null };
+      trusted = { root: root.toString('utf8') };
+    }
+    const verifier = new UpdateMetadataClient(trusted, this.deviceId, this.now);
+    let targets: readonly DirectedTarget[];
+    let deployment: string | null;
+    try {
+      const refreshed = await verifier.refresh(this.client.metadata);
+      targets = refreshed.targets;
+      deployment = typeof refreshed.directorFields['deployment'] === 'string' ? refreshed.directorFields['deployment'] : null;
+    } catch (error) {
+      if (!(error instanceof MetadataRefusedError)) throw error;
+      // What it trusted stays as it was; the refusal is reported, nothing is installed.
+      this.os.reportUpdateFailure('os', '', `metadata refused: ${error.message}`, { reason: error.reason, file: error.file });
+      return { result: 'refused', reason: error.reason, detail: error.message };
+    }
+    // Rollback protection holds across restarts only if what was verified is kept.
+    this.store.write(TRUSTED_ENTRY, Buffer.from(JSON.stringify(verifier.trustedMetadata)));
+    const wanted = targets.filter((t) => this.runningVersion(t.custom.component as ImageComponent) !== t.custom.version);
+    if (wanted.length === 0) return { result: 'up-to-date', deployment };
+    const outcomes: UpdateOutcome[] = [];
+    for (const target of wanted) {
+      const component = target.custom.component as ImageComponent;
+      let bytes: Buffer;
+      try {
+        bytes = await this.client.download(target);
+      } catch (error) {
+        if (!(error instanceof DownloadError)) throw error;
+        this.os.reportUpdateFailure(component, target.custom.version, `download refused: ${error.message}`, { reason: error.reason });
+        outcomes.push({ result: 'refused', component, version: target.custom.version, reason: `${error.reason}: ${error.message}` });
+        continue;
+      }
+      outcomes.push(await this.os.update(() => Promise.resolve(bytes), { component, maxBytes: target.length }));
+    }
+    if (deployment !== null) {
+      const failed = outcomes.filter((o) => o.result !== 'committed');
+      await this.client
+        .report(deployment, failed.length === 0 ? 'installed' : 'failed', failed.map((o) => ('reason' in o ? o.reason : '')).join('; '))
+        .catch(() => undefined); // the deployment learns again at the next check
+    }
+    return { result: 'updated', deployment, outcomes };
+  }
+
+  private trusted(): TrustedMetadata | undefined {
+    const raw = this.store.read(TRUSTED_ENTRY);
+    return raw === undefined ? undefined : (JSON.parse(raw.toString('utf8')) as TrustedMetadata);
+  }
+
+  private runningVersion(component: ImageComponent): string | undefined {
+    const { versions } = this.os.booted;
+    return component === 'os' ? versions.os : component.startsWith('app:') ? versions.apps[component.slice('app:'.length)] : undefined;
+  }
+}

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { loadAttestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
+import { NatsBus, createLogger } from '@rampart/service-kit';
+import {
+  TEST_NATS_URL,
+  attestationTestEnv,
+  createTestDatabase,
+  createTestPki,
+  removeBusPrefix,
+  uniqueBusPrefix,
+  type TestDatabase,
+  type TestPki,
+} from '@rampart/testing';
+import { startUpdates, type RunningUpdates } from '../src/start-updates.js';
+import { loadUpdatesConfig } from '../src/updates.config.js';
+
+export interface ApiAnswer {
+  readonly status: number;
+  // Answers are checked field by field in the tests.
+  readonly body: any;  
+}
+
+export interface UpdatesEnvironment {
+  readonly db: TestDatabase;
+  readonly pki: TestPki;
+  readonly attestation: RunningAttestation;
+  readonly updates: RunningUpdates;
+  readonly bus: NatsBus;
+  /** Administrator tokens of tenants acme and globex, and a Reader of acme (`acmeReader`). */
+  readonly tokens: Readonly<Record<'acme' | 'globex' | 'acmeReader', string>>;
+  /** A tenant REST call to the updates service; a Buffer body goes as application/octet-stream. */
+  api(token: string, method: string, path: string, body?: unknown): Promise<ApiAnswer>;
+  claim(tenantToken: string, deviceId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The updates service on real PostgreSQL and NATS, with the attestation service holding tenants, tokens and claims. */
+export async function startUpdatesEnvironment(name: string, env: Record<string, string> = {}): Promise<UpdatesEnvironment> {
+  const db = await createTestDatabase();
+  const pki = await createTestPki();
+  const prefix = uniqueBusPrefix(name);
+  const operator = randomBytes(24).toString('hex');
+  const attestation = await startAttestation(
+    loadAttestationConfig(attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken: operator })),
+    createLogger('attestation', 'silent'),
+  );
+  const updates = await startUpdates(
+    loadUpdatesConfig({
+      DATABASE_URL: db.url,
+      NATS_URL: TEST_NATS_URL,
+      BUS_PREFIX: prefix,
+      HTTP_PORT: '0',
+      DEVICE_HOST: '127.0.0.1',
+      DEVICE_PORT: '0',
+      UPDATES_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      TLS_CERT_FILE: pki.files.gatewayCert,
+      TLS_KEY_FILE: pki.files.gatewayKey,
+      PLATFORM_CA_FILE: pki.files.platformCa,
+      ...env,
+    }),
+    createLogger('updates', 'silent'),
+  );
+  const bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: `${name}-test`, onError: () => undefined });
+  const tokens: Record<string, string> = {};
+  for (const tenant of ['acme', 'globex']) {
+    const r = await fetch(`${attestation.url}/v1/tenants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: tenant, name: tenant }),
+    });
+    tokens[tenant] = ((await r.json()) as { administratorToken: string }).administratorToken;
+  }
+  const reader = await fetch(`${attestation.url}/v1/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tokens['acme']}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ role: 'Reader' }),
+  });
+  tokens['acmeReader'] = ((await reader.json()) as { token: string }).token;
+  return {
+    db,
+    pki,
+    attestation,
+    updates,
+    bus,
+    tokens: tokens as Record<'acme' | 'globex' | 'acmeReader', string>,
+    async api(token, method, path, body) {
+      const binary = Buffer.isBuffer(body);
+      const response = await fetch(`${updates.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': binary ? 'application/octet-stream' : 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: binary ? new Uint8Array(body) : JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+    },
+    async claim(tenantToken, deviceId) {
+      const r = await fetch(`${attestation.url}/v1/devices/${deviceId}/claim`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${tenantToken}` },
+      });
+      if (!r.ok) throw new Error(`claim failed: ${r.status}`);
+    },
+    async close() {
+      await updates.close();
+      await attestation.close();
+      await bus.drain();
+      await removeBusPrefix(prefix);
+      await db.drop();
+      await pki.remove();
+    },
+  };
+}
