@@ -17,7 +17,7 @@ import { loadUpdatesConfig } from '../src/updates.config.js';
 export interface ApiAnswer {
   readonly status: number;
   // Answers are checked field by field in the tests.
-  readonly body: any;  
+  readonly body: any;
 }
 
 export interface UpdatesEnvironment {
@@ -29,8 +29,8 @@ export interface UpdatesEnvironment {
   /** Administrator tokens of tenants acme and globex, and a Reader of acme (`acmeReader`). */
   readonly tokens: Readonly<Record<'acme' | 'globex' | 'acmeReader', string>>;
   /** A tenant REST call to the updates service; a Buffer body goes as application/octet-stream. */
-  api(token: string, method: string, path: string, body?: unknown): Promise<ApiAnswer>;
-  claim(tenantToken: string, deviceId: string): Promise<void>;
+  readonly api: (token: string, method: string, path: string, body?: unknown) => Promise<ApiAnswer>;
+  readonly claim: (tenantToken: string, deviceId: string) => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -83,7 +83,7 @@ export async function startUpdatesEnvironment(name: string, env: Record<string, 
     updates,
     bus,
     tokens: tokens as Record<'acme' | 'globex' | 'acmeReader', string>,
-    async api(token, method, path, body) {
+    api: async (token, method, path, body) => {
       const binary = Buffer.isBuffer(body);
       const response = await fetch(`${updates.url}${path}`, {
         method,
@@ -96,7 +96,7 @@ export async function startUpdatesEnvironment(name: string, env: Record<string, 
       const text = await response.text();
       return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
     },
-    async claim(tenantToken, deviceId) {
+    claim: async (tenantToken, deviceId) => {
       const r = await fetch(`${attestation.url}/v1/devices/${deviceId}/claim`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${tenantToken}` },
