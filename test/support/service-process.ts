@@ -11,6 +11,7 @@ export const ENTRY = {
   telemetry: `${REPO_ROOT}services/telemetry/dist/main.js`,
   attestation: `${REPO_ROOT}services/attestation/dist/main.js`,
   failures: `${REPO_ROOT}services/failures/dist/main.js`,
+  updates: `${REPO_ROOT}services/updates/dist/main.js`,
   cli: `${REPO_ROOT}packages/cli/dist/main.js`,
 } as const;
 
@@ -103,6 +104,17 @@ export async function startFailuresProcess(name: string, env: Record<string, str
   const proc = ServiceProcess.start(name, ENTRY.failures, { HTTP_PORT: '0', ...env });
   const line = await proc.waitForLog((l) => l.msg === 'failures listening');
   return { process: proc, url: String(line['url']) };
+}
+
+/** Starts the updates service and resolves with its HTTP URL and device port once both listen. */
+export async function startUpdatesProcess(
+  name: string,
+  env: Record<string, string>,
+): Promise<{ process: ServiceProcess; url: string; devicePort: number }> {
+  const proc = ServiceProcess.start(name, ENTRY.updates, { HTTP_PORT: '0', DEVICE_PORT: '0', DEVICE_HOST: '127.0.0.1', ...env });
+  const device = await proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('device update endpoint listening'));
+  const line = await proc.waitForLog((l) => l.msg === 'updates listening');
+  return { process: proc, url: String(line['url']), devicePort: Number(device['port']) };
 }
 
 /** Starts the attestation service and resolves with its HTTP URL once it listens. */

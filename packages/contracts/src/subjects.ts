@@ -44,6 +44,8 @@ export const Subject = {
   attestationTokenIntrospect: 'attestation.token.introspect',
   /** Request/reply: the tenant that claimed a device, or null. */
   attestationDeviceTenant: 'attestation.device.tenant',
+  /** Broadcast to every gateway replica: send a command to these devices, where they are connected (updates → gateway → device). */
+  gatewayDeviceCommand: 'gateway.device.command',
   /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */
   attestationRevocationsList: 'attestation.revocations.list',
 } as const;

@@ -53,6 +53,10 @@ export function deviceTopic(deviceId: string, kind: DevicePublishKind): string {
   return `${DEVICE_TOPIC_ROOT}/${deviceId}/${DevicePublishTopic[kind]}`;
 }
 
+/** Commands the platform sends a device on `devices/<id>/commands/<command>`. */
+export const DEVICE_COMMANDS = ['update-check'] as const;
+export type DeviceCommand = (typeof DEVICE_COMMANDS)[number];
+
 export function deviceCommandTopic(deviceId: string, command: string): string {
   return `${DEVICE_TOPIC_ROOT}/${deviceId}/${DeviceSubscribeTopic.commands}/${command}`;
 }

@@ -16,6 +16,7 @@ import { KeyVault } from '@rampart/trust';
 import { DeviceServer } from './device-api/device-server.js';
 import { DirectorService } from './fleet/director.service.js';
 import { FleetService } from './fleet/fleet.service.js';
+import { RolloutEngine } from './fleet/rollout-engine.js';
 import { ImagesRepository } from './images/images.repository.js';
 import { ImagesService } from './images/images.service.js';
 import { updatesMigrations } from './migrations/index.js';
@@ -29,6 +30,7 @@ export interface RunningUpdates extends RunningService {
   readonly metadata: TenantMetadata;
   readonly fleet: FleetService;
   readonly images: ImagesService;
+  readonly rollouts: RolloutEngine;
 }
 
 /** Starts the updates service: migrations, the tenant REST API, the device HTTPS endpoint, and the metadata re-signer. */
@@ -53,7 +55,9 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
     const metadata = new TenantMetadata(dataSource, new KeyVault(config.keyEncryptionKey), imageRows, config.lifetimes, config.rootPolicy);
     const images = new ImagesService(dataSource, imageRows, metadata, runtime.bus, logger, config.maxImageBytes);
     await images.start();
-    const fleet = new FleetService(dataSource, imageRows, new TypedBus(runtime.bus), logger);
+    const typed = new TypedBus(runtime.bus);
+    const rollouts = new RolloutEngine(dataSource, imageRows, runtime.bus, typed, logger, runtime.observability.meter);
+    const fleet = new FleetService(dataSource, imageRows, typed, logger, (deviceIds) => rollouts.notify(deviceIds));
     const director = new DirectorService(dataSource, imageRows, metadata);
     const [certificatePem, keyPem, platformCaPem] = await Promise.all(
       [config.device.tlsCertFile, config.device.tlsKeyFile, config.device.platformCaFile].map((f) => readFile(f, 'utf8')),
@@ -103,6 +107,13 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
       },
       (error) => logger.warn({ err: error }, 'metadata refresh failed; it runs again'),
     );
+    const rolloutTicks = every(
+      config.rolloutTickMs,
+      async () => {
+        await rollouts.tick();
+      },
+      (error) => logger.warn({ err: error }, 'rollout step failed; it runs again'),
+    );
     const running = service;
     const deviceServer = devices;
     return {
@@ -111,8 +122,10 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
       metadata,
       fleet,
       images,
+      rollouts,
       close: async () => {
         refresher.stop();
+        rolloutTicks.stop();
         await deviceServer.stop();
         await running.close();
       },

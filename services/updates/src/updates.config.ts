@@ -36,6 +36,8 @@ export const updatesEnvSchema = z
     DIRECTOR_EXPIRY_HOURS: env.positiveInt().default(24),
     /** How often expiring metadata is looked for and re-signed. */
     METADATA_REFRESH_MS: env.milliseconds().default(5 * 60_000),
+    /** How often active rollouts are looked at (timeouts, gates, next waves). */
+    ROLLOUT_TICK_MS: env.milliseconds().default(10_000),
   })
   .refine((e) => e.ROOT_THRESHOLD <= e.ROOT_KEYS, { message: 'ROOT_THRESHOLD must not exceed ROOT_KEYS', path: ['ROOT_THRESHOLD'] });
 
@@ -54,6 +56,7 @@ export interface UpdatesConfig extends CommonConfig {
   readonly rootPolicy: RootPolicy;
   readonly lifetimes: MetadataLifetimes;
   readonly metadataRefreshMs: number;
+  readonly rolloutTickMs: number;
 }
 
 export function loadUpdatesConfig(source: Env): UpdatesConfig {
@@ -80,5 +83,6 @@ export function loadUpdatesConfig(source: Env): UpdatesConfig {
       directorHours: e.DIRECTOR_EXPIRY_HOURS,
     },
     metadataRefreshMs: e.METADATA_REFRESH_MS,
+    rolloutTickMs: e.ROLLOUT_TICK_MS,
   };
 }

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { attestResponseTopic, deviceTopic, type AttestationResponse, type DeviceTelemetry } from '@rampart/contracts';
+import { attestResponseTopic, deviceCommandTopic, deviceTopic, type AttestationResponse, type DeviceTelemetry } from '@rampart/contracts';
 import type { OsSinks, SecureOs } from '../os/secure-os.js';
 import { createSignedEvidence } from '../mcu/attestation-evidence.js';
 import type { SecuritySubsystem } from '../mcu/security-subsystem.js';
@@ -7,6 +7,8 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { DEFAULT_RECONNECT_SPREAD_MS, fullJitterBackoff, reconnectBackoff } from './backoff.js';
 import { LatencyRecorder } from './latency-recorder.js';
 import { Outbox } from './outbox.js';
+import { DeviceUpdater } from '../updates/device-updater.js';
+import { UpdateClient, type UpdateClientOptions, type UpdateServer } from '../updates/update-client.js';
 import { TelemetrySource } from './telemetry-source.js';
 
 /** Readings a device buffers while offline before it drops the oldest. */
@@ -71,6 +73,12 @@ export interface DeviceOptions {
   readonly os?: (sinks: OsSinks) => SecureOs;
   /** First-retry window after losing a connection that was up (see `DEFAULT_RECONNECT_SPREAD_MS`). */
   readonly reconnectSpreadMs?: number;
+  /**
+   * The update server: once on its operational certificate, the device
+   * checks for updates after every attestation and whenever the platform
+   * sends `update-check` on its commands topic.
+   */
+  readonly updates?: { readonly server: UpdateServer; readonly client?: UpdateClientOptions };
   /** Told the publish → PUBACK latency of every acknowledged reading (a fleet's timeline). */
   readonly onAck?: (latencyMs: number) => void;
 }
@@ -92,6 +100,10 @@ export interface DeviceStats {
   failureReportsDropped: number;
   heartbeatsSent: number;
   heartbeatsDropped: number;
+  updateChecks: number;
+  updatesInstalled: number;
+  /** Updates refused (metadata, download, the agent's checks) or rolled back. */
+  updatesFailed: number;
 }
 
 type State = 'idle' | 'booting' | 'connecting' | 'online' | 'backoff' | 'stopped';
@@ -137,7 +149,11 @@ export class EmulatedDevice {
     failureReportsDropped: 0,
     heartbeatsSent: 0,
     heartbeatsDropped: 0,
+    updateChecks: 0,
+    updatesInstalled: 0,
+    updatesFailed: 0,
   };
+  private readonly updater: DeviceUpdater | undefined;
   readonly os: SecureOs | undefined;
   private readonly failures: Outbox;
   private readonly heartbeats: Outbox;
@@ -176,6 +192,20 @@ export class EmulatedDevice {
       },
     });
     this.os?.onBoot(() => this.afterOsBoot());
+    const updates = options.updates;
+    if (updates !== undefined && this.os !== undefined && options.identity !== undefined) {
+      const identity = options.identity;
+      const client = new UpdateClient(
+        updates.server,
+        () => {
+          const certificate = this.operational;
+          if (certificate === undefined) throw new Error('no operational certificate yet');
+          return identity.security.tlsContext(`${certificate.certificatePem}${certificate.chainPem}`, identity.gatewayCaPem);
+        },
+        updates.client,
+      );
+      this.updater = new DeviceUpdater(options.deviceId, this.os, client, identity.security.store, () => new Date(env.now()));
+    }
     if (options.identity !== undefined && this.os === undefined) {
       throw new Error('a device that attests needs its secure OS: evidence carries what its secure boot measured');
     }
@@ -330,14 +360,22 @@ export class EmulatedDevice {
       }
       // Ask only once the response topic is subscribed: an answer published
       // before the broker has the subscription would be lost.
-      client.subscribe(attestResponseTopic(this.options.deviceId), { qos: 1 }, (error) => {
+      const topics = [attestResponseTopic(this.options.deviceId)];
+      if (this.credential === 'operational') topics.push(deviceCommandTopic(this.options.deviceId, '#'));
+      client.subscribe(topics, { qos: 1 }, (error) => {
         if (this.client !== client || error) return;
         if (this.credential === 'identity') this.requestAttestation();
-        else this.resendPending();
+        else {
+          this.resendPending();
+          // Devices learn of updates at attestation: the first thing on a fresh operational connection.
+          this.checkForUpdates();
+        }
       });
     });
     client.on('message', (topic, payload) => {
-      if (this.client === client && topic === attestResponseTopic(this.options.deviceId)) this.onAttestResponse(payload);
+      if (this.client !== client) return;
+      if (topic === attestResponseTopic(this.options.deviceId)) this.onAttestResponse(payload);
+      else if (topic === deviceCommandTopic(this.options.deviceId, 'update-check')) this.checkForUpdates();
     });
     client.on('close', () => this.onConnectionLost(client));
     client.on('error', () => this.onConnectionLost(client));
@@ -475,6 +513,25 @@ export class EmulatedDevice {
       this.options.onAck?.(latency);
       if (this.pending.size === 0) this.notifyDrained();
     });
+  }
+
+  /** One update check at a time (the updater runs them single-file); its outcome is counted. */
+  private checkForUpdates(): void {
+    const updater = this.updater;
+    if (updater === undefined || this.operational === undefined) return;
+    this.stats.updateChecks++;
+    updater.check().then(
+      (check) => {
+        if (check.result === 'refused') this.stats.updatesFailed++;
+        if (check.result !== 'updated') return;
+        for (const outcome of check.outcomes) {
+          if (outcome.result === 'committed') this.stats.updatesInstalled++;
+          else this.stats.updatesFailed++;
+        }
+      },
+      // The server was unreachable or the connection broke: the next attestation or notice checks again.
+      () => undefined,
+    );
   }
 
   /**

@@ -1,5 +1,6 @@
 import mqtt from 'mqtt';
 import type { CertificateAuthority } from '@rampart/trust';
+import type { UpdateClientOptions, UpdateServer } from '../updates/update-client.js';
 import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint, type OperationalCertificate } from '../device/emulated-device.js';
 import { LatencyRecorder } from '../device/latency-recorder.js';
 import { demoFirmware } from '../firmware/firmware.js';
@@ -42,6 +43,8 @@ export interface FleetOptions {
   readonly healthWindowMs?: number;
   /** How often each device's OS sends an uptime heartbeat (default hourly). */
   readonly heartbeatIntervalMs?: number;
+  /** The update server devices check after every attestation and on notice (TLS endpoints only). */
+  readonly updates?: { readonly server: UpdateServer; readonly client?: UpdateClientOptions };
   /** First-retry window after a dropped connection (default 20 s). */
   readonly reconnectSpreadMs?: number;
   /** A load scenario (see `scenarios.ts`); default `steady`. */
@@ -98,6 +101,8 @@ export interface FleetReport {
   readonly reboots: number;
   readonly failureReportsSent: number;
   readonly heartbeatsSent: number;
+  readonly updatesInstalled: number;
+  readonly updatesFailed: number;
   readonly durationMs: number;
   readonly acknowledgedPerSecond: number;
   readonly ackLatencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
@@ -184,6 +189,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
               }),
             onAck,
             ...(options.reconnectSpreadMs === undefined ? {} : { reconnectSpreadMs: options.reconnectSpreadMs }),
+            ...(options.updates === undefined ? {} : { updates: options.updates }),
           },
           env,
         ),
@@ -297,6 +303,8 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
     reboots: sum((d) => d.stats.reboots),
     failureReportsSent: sum((d) => d.stats.failureReportsSent),
     heartbeatsSent: sum((d) => d.stats.heartbeatsSent),
+    updatesInstalled: sum((d) => d.stats.updatesInstalled),
+    updatesFailed: sum((d) => d.stats.updatesFailed),
     durationMs,
     acknowledgedPerSecond: Math.round((acknowledged / durationMs) * 1000),
     ackLatencyMs: { p50: latency.percentile(50), p95: latency.percentile(95), p99: latency.percentile(99) },

@@ -12,6 +12,15 @@ import type { UpdateOutcome } from '../os/update-agent.js';
 import { DownloadError, type UpdateClient } from './update-client.js';
 
 const TRUSTED_ENTRY = 'update-metadata';
+const REPORT_ENTRY = 'update-report';
+
+/** What the device last told (or has still to tell) a deployment. */
+interface DeploymentReport {
+  readonly deploymentId: string;
+  readonly state: 'installed' | 'failed';
+  readonly detail: string;
+  readonly sent: boolean;
+}
 
 export type UpdateCheck =
   | { readonly result: 'up-to-date'; readonly deployment: string | null }
@@ -52,6 +61,8 @@ export class DeviceUpdater {
   }
 
   private async checkOnce(): Promise<UpdateCheck> {
+    // A report the last check could not send (an update's reboot drops the connection) goes first.
+    await this.sendReport();
     let trusted = this.trusted();
     if (trusted === undefined) {
       const root = await this.client.metadata(MetadataFile.root(1), 64 * 1024);
@@ -74,7 +85,13 @@ export class DeviceUpdater {
     // Rollback protection holds across restarts only if what was verified is kept.
     this.store.write(TRUSTED_ENTRY, Buffer.from(JSON.stringify(verifier.trustedMetadata)));
     const wanted = targets.filter((t) => this.runningVersion(t.custom.component as ImageComponent) !== t.custom.version);
-    if (wanted.length === 0) return { result: 'up-to-date', deployment };
+    if (wanted.length === 0) {
+      // Already running what the deployment wants (installed earlier, or it changed nothing here): say so once.
+      if (deployment !== null && this.lastReport()?.deploymentId !== deployment) {
+        await this.record({ deploymentId: deployment, state: 'installed', detail: 'already running it', sent: false });
+      }
+      return { result: 'up-to-date', deployment };
+    }
     const outcomes: UpdateOutcome[] = [];
     for (const target of wanted) {
       const component = target.custom.component as ImageComponent;
@@ -91,11 +108,36 @@ export class DeviceUpdater {
     }
     if (deployment !== null) {
       const failed = outcomes.filter((o) => o.result !== 'committed');
-      await this.client
-        .report(deployment, failed.length === 0 ? 'installed' : 'failed', failed.map((o) => ('reason' in o ? o.reason : '')).join('; '))
-        .catch(() => undefined); // the deployment learns again at the next check
+      await this.record({
+        deploymentId: deployment,
+        state: failed.length === 0 ? 'installed' : 'failed',
+        detail: failed.map((o) => ('reason' in o ? o.reason : '')).join('; '),
+        sent: false,
+      });
     }
     return { result: 'updated', deployment, outcomes };
+  }
+
+  /** Keeps the report (so it survives the connection an update's reboot drops, or a restart) and tries to send it. */
+  private async record(report: DeploymentReport): Promise<void> {
+    this.store.write(REPORT_ENTRY, Buffer.from(JSON.stringify(report)));
+    await this.sendReport();
+  }
+
+  private async sendReport(): Promise<void> {
+    const report = this.lastReport();
+    if (report === undefined || report.sent) return;
+    try {
+      await this.client.report(report.deploymentId, report.state, report.detail);
+      this.store.write(REPORT_ENTRY, Buffer.from(JSON.stringify({ ...report, sent: true })));
+    } catch {
+      // Not connected on the operational certificate right now; the next check sends it.
+    }
+  }
+
+  private lastReport(): DeploymentReport | undefined {
+    const raw = this.store.read(REPORT_ENTRY);
+    return raw === undefined ? undefined : (JSON.parse(raw.toString('utf8')) as DeploymentReport);
   }
 
   private trusted(): TrustedMetadata | undefined {

@@ -3,6 +3,7 @@ import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutd
 import { OpsController, TypedBus, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
 import { AttestationBridge } from './attestation-bridge.js';
 import { RevocationWatcher } from './revocation-watcher.js';
+import { DeviceCommandRelay } from './device-command-relay.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { MqttGateway, type MqttGatewayOptions } from './mqtt-gateway.js';
 import { TelemetryBridge, type TelemetryStreamSettings } from './telemetry-bridge.js';
@@ -57,6 +58,13 @@ export class GatewayModule {
               metrics,
               runtime.logger,
               systemClock,
+            );
+            const commands = new DeviceCommandRelay(runtime.bus, runtime.logger, (deviceIds, command) =>
+              holder.gateway === undefined ? 0 : holder.gateway.sendCommand(deviceIds, command),
+            );
+            holder.gateway.onLifecycle(
+              () => commands.start(),
+              () => commands.stop(),
             );
             return holder.gateway;
           },

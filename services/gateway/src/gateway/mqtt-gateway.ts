@@ -8,6 +8,8 @@ import {
   type AttestationResponse,
   type DenialReasonValue,
   type DeviceCredential,
+  deviceCommandTopic,
+  type DeviceCommand,
 } from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
 import {
@@ -111,6 +113,26 @@ export class MqttGateway {
   private readonly platformRoots: readonly X509Certificate[];
   private readonly allowedTenants: ReadonlySet<string> | undefined;
 
+  /**
+   * Sends a command to those of `deviceIds` connected here, on their own
+   * commands topic (QoS 1); returns how many it reached.
+   */
+  sendCommand(deviceIds: readonly string[], command: DeviceCommand): number {
+    const aedes = this.aedes;
+    const clients = (aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients;
+    if (aedes === undefined || clients === undefined) return 0;
+    let sent = 0;
+    for (const deviceId of deviceIds) {
+      if (clients[deviceId] === undefined) continue;
+      aedes.publish(
+        { cmd: 'publish', topic: deviceCommandTopic(deviceId, command), payload: Buffer.from('{}'), qos: 1, retain: false, dup: false },
+        () => undefined,
+      );
+      sent++;
+    }
+    return sent;
+  }
+
   /** Closes a device's session at once (revocation). */
   disconnect(deviceId: string): void {
     const clients = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients;
@@ -141,8 +163,18 @@ export class MqttGateway {
     return this.aedes?.connectedClients ?? 0;
   }
 
+  private readonly extraStarts: Array<() => Promise<void>> = [];
+  private readonly extraStops: Array<() => Promise<void>> = [];
+
+  /** Something to start with the gateway and stop with it (bus listeners that act on its clients). */
+  onLifecycle(start: () => Promise<void>, stop: () => Promise<void>): void {
+    this.extraStarts.push(start);
+    this.extraStops.push(stop);
+  }
+
   async start(): Promise<{ mqttPort: number; devPort: number | undefined }> {
     await this.bridge.start();
+    for (const start of this.extraStarts) await start();
     await this.failures.start();
     await this.revocations.start();
     const aedes = await Aedes.createBroker({
@@ -545,6 +577,7 @@ export class MqttGateway {
     await this.bridge.drain();
     await this.failures.drain();
     await this.revocations.stop();
+    for (const stop of this.extraStops) await stop();
   }
 }
 

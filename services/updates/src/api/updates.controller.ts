@@ -7,6 +7,7 @@ import {
   Inject,
   NotFoundException,
   Param,
+  Patch,
   Post,
   Put,
   Query,
@@ -38,8 +39,22 @@ const GroupBody = z
     osFeed: z.enum(['retail', 'retail-eval']).default('retail'),
   })
   .strict();
+const GroupChange = z
+  .object({
+    updatePolicy: z.enum(['all', 'no-app-updates', 'none']).optional(),
+    osFeed: z.enum(['retail', 'retail-eval']).optional(),
+    window: z
+      .object({ startHour: z.number().int().min(0).max(23), endHour: z.number().int().min(1).max(24) })
+      .strict()
+      .refine((w) => w.startHour !== w.endHour, 'an empty window would never update')
+      .nullable()
+      .optional(),
+  })
+  .strict();
 const GroupQuery = z.object({ productId: ID.optional() }).strict();
-const DeploymentBody = z.object({ groupId: ID, images: z.array(SHA256).min(1).max(33) }).strict();
+const DeploymentBody = z
+  .object({ groupId: ID, images: z.array(SHA256).min(1).max(33), rollout: z.record(z.string(), z.unknown()).optional() })
+  .strict();
 const DeploymentQuery = z.object({ groupId: ID }).strict();
 const ActionBody = z.object({ reason: z.string().min(1).max(500).default('by hand') }).strict();
 
@@ -121,6 +136,16 @@ export class UpdatesController {
     return this.fleet.groups(req.principal.tenantId, q.productId);
   }
 
+  @Patch('device-groups/:groupId')
+  @ApiOperation({ summary: "Change a group's update policy, OS feed or maintenance window" })
+  updateGroup(
+    @Req() req: WithPrincipal,
+    @Param('groupId', new ZodValidationPipe(ID)) groupId: string,
+    @Body(new ZodValidationPipe(GroupChange)) body: z.infer<typeof GroupChange>,
+  ) {
+    return this.fleet.updateGroup(req.principal.tenantId, groupId, body);
+  }
+
   @Put('device-groups/:groupId/devices/:deviceId')
   @HttpCode(204)
   @ApiOperation({ summary: 'Move a claimed device into this group' })
@@ -140,7 +165,7 @@ export class UpdatesController {
   @Post('deployments')
   @ApiOperation({ summary: "Deploy released images to a group (supersedes the group's current deployment)" })
   deploy(@Req() req: WithPrincipal, @Body(new ZodValidationPipe(DeploymentBody)) body: z.infer<typeof DeploymentBody>) {
-    return this.fleet.deploy(req.principal.tenantId, body.groupId, body.images);
+    return this.fleet.deploy(req.principal.tenantId, body.groupId, body.images, body.rollout ?? {});
   }
 
   @Get('deployments')

@@ -39,13 +39,18 @@ class Refusal extends Error {
 
 const MAX_REPORT_BYTES = 4 * 1024;
 
-const DeploymentReportSchema = z
-  .object({
-    deploymentId: z.uuid(),
-    state: z.enum(['installed', 'failed']),
-    detail: z.string().max(500).optional(),
-  })
-  .strict();
+const DeploymentReportSchema = z.discriminatedUnion('state', [
+  z.object({ deploymentId: z.uuid(), state: z.enum(['installed', 'failed']), detail: z.string().max(500).default('') }).strict(),
+  /** Put off for a while (at most a day after the first offer). */
+  z
+    .object({
+      deploymentId: z.uuid(),
+      state: z.literal('deferred'),
+      minutes: z.number().int().min(1).max(1440),
+      detail: z.string().max(500).default(''),
+    })
+    .strict(),
+]);
 
 const IMAGE_PATH = /^\/v1\/images\/([0-9a-f]{64})$/;
 const METADATA_PATH = /^\/v1\/metadata\/([0-9a-z.]{1,40})$/;
@@ -165,7 +170,7 @@ export class DeviceServer {
     }
   }
 
-  /** A device says how a deployment went for it: `{ deploymentId, state: installed | failed, detail }`. */
+  /** A device says how a deployment went for it: `{ deploymentId, state: installed | failed | deferred, detail, minutes? }`. */
   private async receiveReport(peer: DevicePeer, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -180,7 +185,7 @@ export class DeviceServer {
     } catch (error) {
       throw new Refusal(400, 'MALFORMED', `not a deployment report: ${(error as Error).message.slice(0, 200)}`);
     }
-    const known = await this.director.report(peer.tenantId, peer.deviceId, parsed.deploymentId, parsed.state, parsed.detail ?? '');
+    const known = await this.director.report(peer.tenantId, peer.deviceId, parsed.deploymentId, parsed);
     if (!known) throw new Refusal(404, 'NOT_FOUND', 'this device was not directed to that deployment');
     res.writeHead(204);
     res.end();

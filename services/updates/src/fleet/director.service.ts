@@ -3,59 +3,133 @@ import type { ImageRow, ImagesRepository } from '../images/images.repository.js'
 import type { TenantMetadata } from '../tuf/tenant-metadata.js';
 import type { DeploymentState, UpdatePolicy } from './fleet.service.js';
 
+/** A device may put an update off, but never for more than this after it was first offered. */
+export const MAX_DEFERRAL_MS = 24 * 3_600_000;
+
+interface HistoryRow {
+  id: string;
+  images: string[];
+  state: DeploymentState;
+  current_wave: number;
+  waves: number;
+  /** This device's row in the deployment, if it has one. */
+  wave: number | null;
+  device_state: string | null;
+  deferred_until: Date | null;
+}
+
+export type DeviceReport =
+  | { readonly state: 'installed' | 'failed'; readonly detail: string }
+  | { readonly state: 'deferred'; readonly minutes: number; readonly detail: string };
+
 /**
- * Uptane's director: what one device should run, from its group's
- * deployments and update policy — the active deployment; while one is
- * paused, only devices it already reached keep it; an aborted or rolled-back
- * one sends everyone back to the one before. Signed per device.
+ * Uptane's director: what one device should run. Its group's deployments,
+ * newest first, the first that applies to it:
+ *  - active or completed: once its wave is open, it is not putting the
+ *    update off, and (for a first offer) the group's maintenance window is
+ *    open; a device that failed or timed out on it is not offered it again;
+ *  - paused: only if it was already offered it;
+ *  - superseded: if it was offered it or its wave had opened;
+ *  - aborted, rolled back: never.
+ * A revoked image is never directed; the group's policy filters the rest.
+ * Signed per device.
  */
 export class DirectorService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly images: ImagesRepository,
     private readonly metadata: TenantMetadata,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   async targetsFor(tenantId: string, deviceId: string): Promise<Buffer> {
-    const member: Array<{ group_id: string; update_policy: UpdatePolicy }> = await this.dataSource.query(
-      `SELECT m.group_id, g.update_policy FROM updates.group_members m JOIN updates.device_groups g ON g.id = m.group_id
-        WHERE m.device_id = $1 AND m.tenant_id = $2`,
-      [deviceId, tenantId],
-    );
+    const member: Array<{ group_id: string; update_policy: UpdatePolicy; window_start: number | null; window_end: number | null }> =
+      await this.dataSource.query(
+        `SELECT m.group_id, g.update_policy, g.window_start, g.window_end FROM updates.group_members m
+           JOIN updates.device_groups g ON g.id = m.group_id
+          WHERE m.device_id = $1 AND m.tenant_id = $2`,
+        [deviceId, tenantId],
+      );
     const group = member[0];
     if (group === undefined || group.update_policy === 'none') return this.metadata.direct(tenantId, deviceId, [], { deployment: null });
-    const history: Array<{ id: string; images: string[]; state: DeploymentState; reached: boolean }> = await this.dataSource.query(
-      `SELECT d.id, d.images, d.state, EXISTS (SELECT 1 FROM updates.deployment_devices x WHERE x.deployment_id = d.id AND x.device_id = $2) AS reached
-         FROM updates.deployments d WHERE d.group_id = $1 ORDER BY d.created_at DESC, d.id LIMIT 20`,
+    const history: HistoryRow[] = await this.dataSource.query(
+      `SELECT d.id, d.images, d.state, d.current_wave, d.waves, x.wave, x.state AS device_state, x.deferred_until
+         FROM updates.deployments d
+         LEFT JOIN updates.deployment_devices x ON x.deployment_id = d.id AND x.device_id = $2
+        WHERE d.group_id = $1 ORDER BY d.created_at DESC, d.id LIMIT 20`,
       [group.group_id, deviceId],
     );
-    const chosen = history.find((d) => d.state === 'active' || (d.state === 'paused' && d.reached) || d.state === 'superseded');
+    const now = this.now();
+    const inWindow = group.window_start === null || group.window_end === null || withinWindow(now, group.window_start, group.window_end);
+    let chosen: HistoryRow | undefined;
+    for (const d of history) {
+      if (await this.applies(d, deviceId, inWindow, now)) {
+        chosen = d;
+        break;
+      }
+    }
     if (chosen === undefined) return this.metadata.direct(tenantId, deviceId, [], { deployment: null });
     const images: ImageRow[] = [];
     for (const sha256 of chosen.images) {
       const image = await this.images.find(tenantId, sha256);
-      // A revoked image is never directed again, whatever the deployment said.
       if (image?.status !== 'released') continue;
       if (group.update_policy === 'no-app-updates' && image.component.startsWith('app:')) continue;
       images.push(image);
     }
-    if (chosen.state === 'active') {
-      await this.dataSource.query(
-        `INSERT INTO updates.deployment_devices (deployment_id, device_id, state) VALUES ($1, $2, 'notified') ON CONFLICT DO NOTHING`,
-        [chosen.id, deviceId],
-      );
-    }
     return this.metadata.direct(tenantId, deviceId, images, { deployment: chosen.id });
   }
 
-  /** A device's report on a deployment it was directed to: installed, or failed with why. */
-  async report(tenantId: string, deviceId: string, deploymentId: string, state: 'installed' | 'failed', detail: string): Promise<boolean> {
+  private async applies(d: HistoryRow, deviceId: string, inWindow: boolean, now: Date): Promise<boolean> {
+    const reached = d.device_state === 'notified' || d.device_state === 'installed';
+    switch (d.state) {
+      case 'aborted':
+      case 'rolled-back':
+        return false;
+      case 'paused':
+        return reached;
+      case 'superseded':
+        return reached || (d.wave !== null && d.wave <= d.current_wave);
+      case 'active':
+      case 'completed': {
+        if (reached) return true;
+        if (d.device_state === 'failed' || d.device_state === 'timed-out') return false;
+        if (d.device_state === 'deferred' && d.deferred_until !== null && new Date(d.deferred_until) > now) return false;
+        // A device that joined the group after the deployment was drawn goes in its last wave.
+        const wave = d.wave ?? d.waves - 1;
+        if (wave > d.current_wave || !inWindow) return false;
+        await this.dataSource.query(
+          `INSERT INTO updates.deployment_devices (deployment_id, device_id, wave, state, notified_at) VALUES ($1, $2, $3, 'notified', now())
+           ON CONFLICT (deployment_id, device_id) DO UPDATE SET state = 'notified', notified_at = now(), updated_at = now()
+            WHERE updates.deployment_devices.state IN ('pending', 'deferred')`,
+          [d.id, deviceId, wave],
+        );
+        return true;
+      }
+    }
+  }
+
+  /**
+   * A device's report on a deployment it was offered: installed, failed
+   * (with why), or deferred for some minutes — bounded so that it is offered
+   * again no later than `MAX_DEFERRAL_MS` after the first offer.
+   */
+  async report(tenantId: string, deviceId: string, deploymentId: string, report: DeviceReport): Promise<boolean> {
+    const deferredUntil =
+      report.state === 'deferred'
+        ? `least(now() + make_interval(mins => ${Math.round(report.minutes)}), coalesce(x.notified_at, now()) + interval '${MAX_DEFERRAL_MS / 3_600_000} hours')`
+        : 'NULL';
     const [, affected]: [unknown[], number] = await this.dataSource.query(
-      `UPDATE updates.deployment_devices x SET state = $4, detail = $5, updated_at = now()
+      `UPDATE updates.deployment_devices x SET state = $4, detail = $5, updated_at = now(), deferred_until = ${deferredUntil}
          FROM updates.deployments d
-        WHERE x.deployment_id = $1 AND x.device_id = $2 AND d.id = x.deployment_id AND d.tenant_id = $3`,
-      [deploymentId, deviceId, tenantId, state, detail.slice(0, 500)],
+        WHERE x.deployment_id = $1 AND x.device_id = $2 AND d.id = x.deployment_id AND d.tenant_id = $3
+          AND x.state IN ('notified', 'deferred', 'installed', 'failed', 'timed-out')`,
+      [deploymentId, deviceId, tenantId, report.state, report.detail.slice(0, 500)],
     );
     return affected === 1;
   }
+}
+
+function withinWindow(now: Date, start: number, end: number): boolean {
+  const hour = now.getUTCHours();
+  return start < end ? hour >= start && hour < end : hour >= start || hour < end;
 }

@@ -3,10 +3,11 @@ import { Subject } from '@rampart/contracts';
 import type { Logger, TypedBus } from '@rampart/service-kit';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { ImageRow, ImagesRepository } from '../images/images.repository.js';
+import { RolloutPlanSchema, assignWaves, type RolloutPlan } from './rollout-plan.js';
 
 export type UpdatePolicy = 'all' | 'no-app-updates' | 'none';
 export type OsFeed = 'retail' | 'retail-eval';
-export type DeploymentState = 'active' | 'paused' | 'aborted' | 'superseded' | 'rolled-back';
+export type DeploymentState = 'active' | 'paused' | 'aborted' | 'superseded' | 'rolled-back' | 'completed';
 
 /** Every product starts with these groups, as Azure Sphere's did. */
 export const DEFAULT_GROUPS: ReadonlyArray<{ name: string; updatePolicy: UpdatePolicy; osFeed: OsFeed }> = [
@@ -38,6 +39,8 @@ export interface DeviceGroup {
   readonly name: string;
   readonly updatePolicy: UpdatePolicy;
   readonly osFeed: OsFeed;
+  /** Daily maintenance window, UTC hours [start, end); null: updates any time. */
+  readonly window: { readonly startHour: number; readonly endHour: number } | null;
   readonly createdAt: string;
 }
 
@@ -46,6 +49,10 @@ export interface Deployment {
   readonly groupId: string;
   readonly images: readonly string[];
   readonly state: DeploymentState;
+  readonly rollout: RolloutPlan;
+  /** The wave open now (0-based) of `waves`. */
+  readonly currentWave: number;
+  readonly waves: number;
   readonly createdAt: string;
   readonly endedAt: string | null;
   readonly reason: string | null;
@@ -56,6 +63,9 @@ interface DeploymentSqlRow {
   group_id: string;
   images: string[];
   state: DeploymentState;
+  rollout: RolloutPlan;
+  current_wave: number;
+  waves: number;
   created_at: Date;
   ended_at: Date | null;
   reason: string | null;
@@ -67,18 +77,23 @@ function deployment(r: DeploymentSqlRow): Deployment {
     groupId: r.group_id,
     images: r.images,
     state: r.state,
+    rollout: r.rollout,
+    currentWave: r.current_wave,
+    waves: r.waves,
     createdAt: new Date(r.created_at).toISOString(),
     endedAt: r.ended_at === null ? null : new Date(r.ended_at).toISOString(),
     reason: r.reason,
   };
 }
 
+const DEPLOYMENT_COLUMNS = 'id, group_id, images, state, rollout, current_wave, waves, created_at, ended_at, reason';
+
 /** The state a deployment may move to by hand, and from which. */
 const MANUAL: Readonly<Record<'pause' | 'resume' | 'abort' | 'rollback', { from: DeploymentState[]; to: DeploymentState }>> = {
   pause: { from: ['active'], to: 'paused' },
   resume: { from: ['paused'], to: 'active' },
   abort: { from: ['active', 'paused'], to: 'aborted' },
-  rollback: { from: ['active', 'paused', 'aborted'], to: 'rolled-back' },
+  rollback: { from: ['active', 'paused', 'aborted', 'completed'], to: 'rolled-back' },
 };
 
 /**
@@ -92,6 +107,8 @@ export class FleetService {
     private readonly images: ImagesRepository,
     private readonly bus: TypedBus,
     private readonly logger: Logger,
+    /** Tells devices to check for updates now (over MQTT, through the gateways). */
+    private readonly notify: (deviceIds: readonly string[]) => Promise<void> = () => Promise.resolve(),
   ) {}
 
   async createProduct(tenantId: string, name: string, description: string): Promise<{ product: Product; groups: DeviceGroup[] }> {
@@ -124,20 +141,55 @@ export class FleetService {
   }
 
   async groups(tenantId: string, productId?: string, manager: EntityManager | DataSource = this.dataSource): Promise<DeviceGroup[]> {
-    const rows: Array<{ id: string; product_id: string; name: string; update_policy: UpdatePolicy; os_feed: OsFeed; created_at: Date }> =
-      await manager.query(
-        `SELECT id, product_id, name, update_policy, os_feed, created_at FROM updates.device_groups
+    const rows: Array<{
+      id: string;
+      product_id: string;
+      name: string;
+      update_policy: UpdatePolicy;
+      os_feed: OsFeed;
+      window_start: number | null;
+      window_end: number | null;
+      created_at: Date;
+    }> = await manager.query(
+      `SELECT id, product_id, name, update_policy, os_feed, window_start, window_end, created_at FROM updates.device_groups
           WHERE tenant_id = $1 AND ($2::text IS NULL OR product_id = $2) ORDER BY product_id, created_at`,
-        [tenantId, productId ?? null],
-      );
+      [tenantId, productId ?? null],
+    );
     return rows.map((r) => ({
       id: r.id,
       productId: r.product_id,
       name: r.name,
       updatePolicy: r.update_policy,
       osFeed: r.os_feed,
+      window: r.window_start === null || r.window_end === null ? null : { startHour: r.window_start, endHour: r.window_end },
       createdAt: new Date(r.created_at).toISOString(),
     }));
+  }
+
+  /** Changes a group's update policy, OS feed or maintenance window (null: any time). */
+  async updateGroup(
+    tenantId: string,
+    groupId: string,
+    change: {
+      updatePolicy?: UpdatePolicy | undefined;
+      osFeed?: OsFeed | undefined;
+      window?: { startHour: number; endHour: number } | null | undefined;
+    },
+  ): Promise<DeviceGroup> {
+    const current = await this.group(tenantId, groupId);
+    const window = change.window === undefined ? current.window : change.window;
+    await this.dataSource.query(
+      `UPDATE updates.device_groups SET update_policy = $3, os_feed = $4, window_start = $5, window_end = $6 WHERE tenant_id = $1 AND id = $2`,
+      [
+        tenantId,
+        groupId,
+        change.updatePolicy ?? current.updatePolicy,
+        change.osFeed ?? current.osFeed,
+        window?.startHour ?? null,
+        window?.endHour ?? null,
+      ],
+    );
+    return this.group(tenantId, groupId);
   }
 
   async group(tenantId: string, groupId: string, manager: EntityManager | DataSource = this.dataSource): Promise<DeviceGroup> {
@@ -169,42 +221,75 @@ export class FleetService {
 
   /**
    * A new deployment for a group: released images of this tenant, at most
-   * one per component, all for the same hardware. It supersedes the group's
-   * current deployment in the same transaction.
+   * one per component, all for the same hardware, rolled out by `plan` (its
+   * waves drawn over the group's devices now; devices that join later are in
+   * the last wave). It supersedes the group's current deployment in the
+   * same transaction.
    */
-  async deploy(tenantId: string, groupId: string, imageIds: readonly string[]): Promise<Deployment> {
+  async deploy(tenantId: string, groupId: string, imageIds: readonly string[], planInput: unknown = {}): Promise<Deployment> {
     if (imageIds.length === 0) throw new FleetError(400, 'a deployment needs at least one image');
-    return this.dataSource.transaction(async (tx) => {
-      await this.group(tenantId, groupId, tx);
-      const images: ImageRow[] = [];
-      for (const sha256 of new Set(imageIds)) {
-        const image = await this.images.find(tenantId, sha256, tx);
-        if (image === undefined) throw new FleetError(404, `no image ${sha256}`);
-        if (image.status !== 'released') throw new FleetError(409, `image ${sha256} is ${image.status}, not released`);
-        images.push(image);
-      }
-      const components = new Set(images.map((i) => i.component));
-      if (components.size !== images.length) throw new FleetError(400, 'one image per component');
-      if (new Set(images.map((i) => i.hardware)).size > 1) throw new FleetError(400, 'every image must be for the same hardware');
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rampart.updates.group:' || $1))`, [groupId]);
-      await tx.query(
-        `UPDATE updates.deployments SET state = 'superseded', ended_at = now(), reason = 'a newer deployment'
-          WHERE group_id = $1 AND state IN ('active', 'paused')`,
-        [groupId],
-      );
-      const rows: DeploymentSqlRow[] = await tx.query(
-        `INSERT INTO updates.deployments (id, tenant_id, group_id, images, state) VALUES ($1, $2, $3, $4, 'active')
-         RETURNING id, group_id, images, state, created_at, ended_at, reason`,
-        [randomUUID(), tenantId, groupId, images.map((i) => i.sha256)],
-      );
-      this.logger.info({ tenantId, groupId, deploymentId: rows[0]!.id, images: images.length }, 'deployment created');
-      return deployment(rows[0]!);
-    });
+    const parsed = RolloutPlanSchema.safeParse(planInput);
+    if (!parsed.success)
+      throw new FleetError(400, `rollout: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const plan = parsed.data;
+    return this.dataSource
+      .transaction(async (tx) => {
+        await this.group(tenantId, groupId, tx);
+        const images: ImageRow[] = [];
+        for (const sha256 of new Set(imageIds)) {
+          const image = await this.images.find(tenantId, sha256, tx);
+          if (image === undefined) throw new FleetError(404, `no image ${sha256}`);
+          if (image.status !== 'released') throw new FleetError(409, `image ${sha256} is ${image.status}, not released`);
+          images.push(image);
+        }
+        const components = new Set(images.map((i) => i.component));
+        if (components.size !== images.length) throw new FleetError(400, 'one image per component');
+        if (new Set(images.map((i) => i.hardware)).size > 1) throw new FleetError(400, 'every image must be for the same hardware');
+        await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rampart.updates.group:' || $1))`, [groupId]);
+        await tx.query(
+          `UPDATE updates.deployments SET state = 'superseded', ended_at = now(), reason = 'a newer deployment'
+          WHERE group_id = $1 AND state IN ('active', 'paused', 'completed')`,
+          [groupId],
+        );
+        const id = randomUUID();
+        const members: Array<{ device_id: string }> = await tx.query(`SELECT device_id FROM updates.group_members WHERE group_id = $1`, [
+          groupId,
+        ]);
+        const assignment = assignWaves(
+          id,
+          members.map((m) => m.device_id),
+          plan,
+        );
+        const rows: DeploymentSqlRow[] = await tx.query(
+          `INSERT INTO updates.deployments (id, tenant_id, group_id, images, state, rollout, waves) VALUES ($1, $2, $3, $4, 'active', $5, $6)
+         RETURNING ${DEPLOYMENT_COLUMNS}`,
+          [id, tenantId, groupId, images.map((i) => i.sha256), JSON.stringify(plan), assignment.waves],
+        );
+        await tx.query(
+          `INSERT INTO updates.deployment_devices (deployment_id, device_id, wave, state)
+         SELECT $1, d, w, 'pending' FROM unnest($2::text[], $3::int[]) AS t(d, w)`,
+          [id, [...assignment.wave.keys()], [...assignment.wave.values()]],
+        );
+        this.logger.info({ tenantId, groupId, deploymentId: id, images: images.length, waves: assignment.waves }, 'deployment created');
+        return { created: deployment(rows[0]!), firstWave: [...assignment.wave].filter(([, w]) => w === 0).map(([device]) => device) };
+      })
+      .then(async ({ created, firstWave }) => {
+        await this.tell(firstWave);
+        return created;
+      });
+  }
+
+  /** A notice that fails is not an error: devices also check after every attestation. */
+  private async tell(deviceIds: readonly string[]): Promise<void> {
+    if (deviceIds.length === 0) return;
+    await this.notify(deviceIds).catch((error: unknown) =>
+      this.logger.warn({ err: error }, 'devices not told of an update; they learn at their next check'),
+    );
   }
 
   async deployments(tenantId: string, groupId: string): Promise<Deployment[]> {
     const rows: DeploymentSqlRow[] = await this.dataSource.query(
-      `SELECT id, group_id, images, state, created_at, ended_at, reason FROM updates.deployments
+      `SELECT ${DEPLOYMENT_COLUMNS} FROM updates.deployments
         WHERE tenant_id = $1 AND group_id = $2 ORDER BY created_at DESC, id`,
       [tenantId, groupId],
     );
@@ -213,7 +298,7 @@ export class FleetService {
 
   async deploymentById(tenantId: string, id: string): Promise<Deployment> {
     const rows: DeploymentSqlRow[] = await this.dataSource.query(
-      `SELECT id, group_id, images, state, created_at, ended_at, reason FROM updates.deployments WHERE tenant_id = $1 AND id = $2`,
+      `SELECT ${DEPLOYMENT_COLUMNS} FROM updates.deployments WHERE tenant_id = $1 AND id = $2`,
       [tenantId, id],
     );
     if (rows[0] === undefined) throw new FleetError(404, 'no such deployment');
@@ -229,30 +314,47 @@ export class FleetService {
     const [rows]: [DeploymentSqlRow[], number] = await this.dataSource.query(
       `UPDATE updates.deployments SET state = $3, reason = $4, ended_at = CASE WHEN $5 THEN now() ELSE ended_at END
         WHERE tenant_id = $1 AND id = $2 AND state = ANY($6)
-        RETURNING id, group_id, images, state, created_at, ended_at, reason`,
+        RETURNING ${DEPLOYMENT_COLUMNS}`,
       [tenantId, id, rule.to, reason, ends, rule.from],
     );
     if (rows[0] === undefined) throw new FleetError(409, 'the deployment changed meanwhile; try again');
     this.logger.info({ tenantId, deploymentId: id, action, reason }, 'deployment changed by hand');
+    // Whoever it reached learns what to run now.
+    const reached: Array<{ device_id: string }> = await this.dataSource.query(
+      `SELECT device_id FROM updates.deployment_devices WHERE deployment_id = $1 AND state <> 'pending'`,
+      [id],
+    );
+    await this.tell(reached.map((r) => r.device_id));
     return deployment(rows[0]);
   }
 
   /** What each device reported for a deployment, with counts per state. */
   async status(tenantId: string, id: string): Promise<{ deployment: Deployment; counts: Record<string, number>; devices: unknown[] }> {
     const current = await this.deploymentById(tenantId, id);
-    const devices: Array<{ device_id: string; state: string; detail: string | null; updated_at: Date }> = await this.dataSource.query(
-      `SELECT device_id, state, detail, updated_at FROM updates.deployment_devices WHERE deployment_id = $1 ORDER BY device_id`,
-      [id],
-    );
+    const devices: Array<{ device_id: string; wave: number; state: string; attempts: number; detail: string | null; updated_at: Date }> =
+      await this.dataSource.query(
+        `SELECT device_id, wave, state, attempts, detail, updated_at FROM updates.deployment_devices WHERE deployment_id = $1 ORDER BY wave, device_id`,
+        [id],
+      );
     const members = await this.members(tenantId, current.groupId);
-    const counts: Record<string, number> = { members: members.length, notified: 0, installed: 0, failed: 0 };
+    const counts: Record<string, number> = {
+      members: members.length,
+      pending: 0,
+      notified: 0,
+      installed: 0,
+      failed: 0,
+      'timed-out': 0,
+      deferred: 0,
+    };
     for (const d of devices) counts[d.state] = (counts[d.state] ?? 0) + 1;
     return {
       deployment: current,
       counts,
       devices: devices.map((d) => ({
         deviceId: d.device_id,
+        wave: d.wave,
         state: d.state,
+        attempts: d.attempts,
         detail: d.detail,
         updatedAt: new Date(d.updated_at).toISOString(),
       })),

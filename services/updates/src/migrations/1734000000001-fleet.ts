@@ -26,6 +26,9 @@ export class Fleet1734000000001 implements MigrationInterface {
         name          text NOT NULL,
         update_policy text NOT NULL CHECK (update_policy IN ('all', 'no-app-updates', 'none')),
         os_feed       text NOT NULL CHECK (os_feed IN ('retail', 'retail-eval')),
+        -- Updates are offered only inside this daily window (UTC hours, start inclusive, end exclusive); null: any time.
+        window_start  smallint CHECK (window_start BETWEEN 0 AND 23),
+        window_end    smallint CHECK (window_end BETWEEN 0 AND 24),
         created_at    timestamptz NOT NULL DEFAULT now(),
         UNIQUE (product_id, name))`);
     await q.query(`
@@ -41,7 +44,12 @@ export class Fleet1734000000001 implements MigrationInterface {
         tenant_id   text NOT NULL,
         group_id    text NOT NULL REFERENCES updates.device_groups (id),
         images      text[] NOT NULL,
-        state       text NOT NULL CHECK (state IN ('active', 'paused', 'aborted', 'superseded', 'rolled-back')),
+        state       text NOT NULL CHECK (state IN ('active', 'paused', 'aborted', 'superseded', 'rolled-back', 'completed')),
+        -- Waves, gates and abort criteria (see rollout-plan.ts); the wave open now and since when.
+        rollout         jsonb NOT NULL,
+        current_wave    integer NOT NULL DEFAULT 0,
+        waves           integer NOT NULL,
+        wave_started_at timestamptz NOT NULL DEFAULT now(),
         created_at  timestamptz NOT NULL DEFAULT now(),
         ended_at    timestamptz,
         reason      text)`);
@@ -50,10 +58,15 @@ export class Fleet1734000000001 implements MigrationInterface {
       CREATE TABLE updates.deployment_devices (
         deployment_id text NOT NULL REFERENCES updates.deployments (id),
         device_id     text NOT NULL,
-        state         text NOT NULL CHECK (state IN ('notified', 'installed', 'failed')),
+        wave          integer NOT NULL,
+        state         text NOT NULL CHECK (state IN ('pending', 'notified', 'installed', 'failed', 'timed-out', 'deferred')),
+        attempts      integer NOT NULL DEFAULT 0,
+        deferred_until timestamptz,
+        notified_at   timestamptz,
         detail        text,
         updated_at    timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (deployment_id, device_id))`);
+    await q.query(`CREATE INDEX deployment_devices_state ON updates.deployment_devices (deployment_id, wave, state)`);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -1,0 +1,216 @@
+import type { Counter, Meter } from '@opentelemetry/api';
+import { DeviceCommandRequestSchema, Subject } from '@rampart/contracts';
+import { encodeJson, type Logger, type MessageBus, type TypedBus } from '@rampart/service-kit';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { ImagesRepository } from '../images/images.repository.js';
+import type { DeploymentState } from './fleet.service.js';
+import { decide, type CrashVerdict, type RolloutDecision, type RolloutPlan, type WaveStats } from './rollout-plan.js';
+
+interface ActiveRow {
+  id: string;
+  tenant_id: string;
+  group_id: string;
+  images: string[];
+  rollout: RolloutPlan;
+  current_wave: number;
+  waves: number;
+  wave_started_at: Date;
+  created_at: Date;
+}
+
+const HEALTH_TIMEOUT_MS = 3_000;
+
+/**
+ * Drives every active deployment: re-offers to devices that did not answer
+ * in time (then times them out), ends expired deferrals, gathers the open
+ * waves' results, asks the failures service whether the new versions crash
+ * more than the old, and acts on `decide`: open the next wave (and tell its
+ * devices over MQTT), complete, pause or abort — with the reason kept.
+ * Replicas share the work: each deployment is looked at under a
+ * transaction-scoped advisory lock, by one replica at a time.
+ */
+export class RolloutEngine {
+  private readonly decisions: Counter;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly images: ImagesRepository,
+    private readonly bus: MessageBus,
+    private readonly typed: TypedBus,
+    private readonly logger: Logger,
+    meter: Meter,
+  ) {
+    this.decisions = meter.createCounter('rampart_updates_rollout_decisions_total', { description: 'Rollout decisions, by action' });
+  }
+
+  async tick(): Promise<Array<{ deploymentId: string; decision: RolloutDecision }>> {
+    const active: ActiveRow[] = await this.dataSource.query(
+      `SELECT id, tenant_id, group_id, images, rollout, current_wave, waves, wave_started_at, created_at FROM updates.deployments WHERE state = 'active'`,
+    );
+    const out: Array<{ deploymentId: string; decision: RolloutDecision }> = [];
+    for (const deployment of active) {
+      const decision = await this.dataSource.transaction(async (tx) => {
+        const lock: Array<{ locked: boolean }> = await tx.query(
+          `SELECT pg_try_advisory_xact_lock(hashtext('rampart.updates.rollout:' || $1)) AS locked`,
+          [deployment.id],
+        );
+        const locked = lock[0]?.locked === true;
+        if (!locked) return undefined;
+        return this.step(tx, deployment);
+      });
+      if (decision !== undefined) out.push({ deploymentId: deployment.id, decision });
+    }
+    return out;
+  }
+
+  /** Tells devices to check for updates now, wherever they are connected. */
+  async notify(deviceIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < deviceIds.length; i += 10_000) {
+      const request = DeviceCommandRequestSchema.parse({ deviceIds: deviceIds.slice(i, i + 10_000), command: 'update-check' });
+      await this.bus.broadcast(Subject.gatewayDeviceCommand, encodeJson(request));
+    }
+  }
+
+  private async step(tx: EntityManager, d: ActiveRow): Promise<RolloutDecision> {
+    const plan = d.rollout;
+    const timeout = `make_interval(secs => ${plan.deviceTimeoutMinutes * 60})`;
+    await tx.query(
+      `UPDATE updates.deployment_devices SET attempts = attempts + 1, notified_at = now(), state = 'pending', updated_at = now()
+        WHERE deployment_id = $1 AND state = 'notified' AND notified_at < now() - ${timeout} AND attempts < $2`,
+      [d.id, plan.retries],
+    );
+    await tx.query(
+      `UPDATE updates.deployment_devices SET state = 'timed-out', updated_at = now(), detail = 'no answer in time'
+        WHERE deployment_id = $1 AND state = 'notified' AND notified_at < now() - ${timeout} AND attempts >= $2`,
+      [d.id, plan.retries],
+    );
+    await tx.query(
+      `UPDATE updates.deployment_devices SET state = 'pending', deferred_until = NULL, updated_at = now()
+        WHERE deployment_id = $1 AND state = 'deferred' AND deferred_until < now()`,
+      [d.id],
+    );
+    const rows: Array<{ device_id: string; state: string }> = await tx.query(
+      `SELECT device_id, state FROM updates.deployment_devices WHERE deployment_id = $1 AND wave <= $2`,
+      [d.id, d.current_wave],
+    );
+    const installed = rows.filter((r) => r.state === 'installed').map((r) => r.device_id);
+    const count = (state: string) => rows.filter((r) => r.state === state).length;
+    const [crash, attestationFailures] = await Promise.all([
+      plan.gates.crashRate ? this.crashVerdict(tx, d, installed) : Promise.resolve<CrashVerdict>('insufficient-data'),
+      this.attestationFailures(d, installed),
+    ]);
+    const stats: WaveStats = {
+      devices: rows.length,
+      installed: installed.length,
+      failed: count('failed'),
+      timedOut: count('timed-out'),
+      waiting: count('pending') + count('notified') + count('deferred'),
+      attestationFailures,
+    };
+    const decision = decide(plan, stats, crash, {
+      current: d.current_wave,
+      waves: d.waves,
+      soakedMs: Date.now() - new Date(d.wave_started_at).getTime(),
+    });
+    this.decisions.add(1, { action: decision.action });
+    switch (decision.action) {
+      case 'wait':
+        return decision;
+      case 'advance': {
+        await tx.query(`UPDATE updates.deployments SET current_wave = current_wave + 1, wave_started_at = now() WHERE id = $1`, [d.id]);
+        const next: Array<{ device_id: string }> = await tx.query(
+          `SELECT device_id FROM updates.deployment_devices WHERE deployment_id = $1 AND wave = $2`,
+          [d.id, d.current_wave + 1],
+        );
+        this.logger.info({ deploymentId: d.id, wave: d.current_wave + 1, devices: next.length, stats }, 'rollout: next wave opened');
+        if (next.length > 0) await this.notify(next.map((n) => n.device_id));
+        return decision;
+      }
+      case 'complete':
+        await this.end(tx, d.id, 'completed', 'every wave passed its gates', false);
+        return decision;
+      case 'pause':
+        await this.end(tx, d.id, 'paused', decision.reason, false);
+        this.logger.warn({ deploymentId: d.id, reason: decision.reason, stats }, 'rollout paused by its gates');
+        return decision;
+      case 'abort':
+        await this.end(tx, d.id, 'aborted', decision.reason, true);
+        this.logger.warn({ deploymentId: d.id, reason: decision.reason, stats }, 'rollout aborted by itself');
+        // Devices that got it go back to what the group ran before.
+        if (rows.length > 0) await this.notify(rows.map((r) => r.device_id));
+        return decision;
+    }
+  }
+
+  private async end(tx: EntityManager, id: string, state: DeploymentState, reason: string, ends: boolean): Promise<void> {
+    await tx.query(
+      `UPDATE updates.deployments SET state = $2, reason = $3, ended_at = CASE WHEN $4 THEN now() ELSE ended_at END WHERE id = $1`,
+      [id, state, reason, ends],
+    );
+  }
+
+  /**
+   * The failures service's answer for every component whose version this
+   * deployment changes against the one it superseded: the new version on
+   * the devices that installed it, against the old on the tenant's fleet.
+   */
+  private async crashVerdict(tx: EntityManager, d: ActiveRow, installed: readonly string[]): Promise<CrashVerdict> {
+    if (installed.length === 0) return 'insufficient-data';
+    const previous: Array<{ images: string[] }> = await tx.query(
+      `SELECT images FROM updates.deployments WHERE group_id = $1 AND created_at < $2 AND state IN ('superseded', 'completed')
+        ORDER BY created_at DESC LIMIT 1`,
+      [d.group_id, d.created_at],
+    );
+    if (previous[0] === undefined) return 'insufficient-data';
+    const versions = async (ids: readonly string[]) => {
+      const map = new Map<string, string>();
+      for (const sha of ids) {
+        const image = await this.images.find(d.tenant_id, sha, tx);
+        if (image !== undefined) map.set(image.component, image.version);
+      }
+      return map;
+    };
+    const [next, before] = await Promise.all([versions(d.images), versions(previous[0].images)]);
+    const verdicts: CrashVerdict[] = [];
+    for (const [component, version] of next) {
+      const old = before.get(component);
+      if (old === undefined || old === version) continue;
+      try {
+        const answer = await this.typed.request(
+          Subject.failuresHealthCompare,
+          {
+            tenantId: d.tenant_id,
+            component,
+            candidate: { version, deviceIds: [...installed] },
+            baseline: { version: old },
+            since: new Date(d.created_at).getTime(),
+          },
+          HEALTH_TIMEOUT_MS,
+        );
+        verdicts.push(answer.verdict);
+      } catch (error) {
+        this.logger.warn({ deploymentId: d.id, component, err: (error as Error).message }, 'no crash-rate answer; the rollout waits');
+        verdicts.push('unknown');
+      }
+    }
+    if (verdicts.includes('worse')) return 'worse';
+    if (verdicts.includes('unknown')) return 'unknown';
+    return verdicts.includes('healthy') ? 'healthy' : 'insufficient-data';
+  }
+
+  /** Installed devices with an attestation refusal since the deployment began (an upper bound: a device in two buckets counts twice). */
+  private async attestationFailures(d: ActiveRow, installed: readonly string[]): Promise<number | undefined> {
+    if (installed.length === 0) return 0;
+    try {
+      const { buckets } = await this.typed.request(
+        Subject.failuresBucketsQuery,
+        { tenantId: d.tenant_id, since: new Date(d.created_at).getTime(), deviceIds: [...installed], limit: 1_000 },
+        HEALTH_TIMEOUT_MS,
+      );
+      return buckets.filter((b) => b.kind === 'attestation-failure').reduce((n, b) => n + b.devices, 0);
+    } catch (error) {
+      this.logger.warn({ deploymentId: d.id, err: (error as Error).message }, 'no attestation answer; the rollout waits');
+      return undefined;
+    }
+  }
+}

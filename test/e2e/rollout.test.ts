@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import { DEMO_HARDWARE, demoFirmwareSigners, encodeImage, platformImage, runFleet, sampleAppImage } from '@rampart/emulator';
+import {
+  TEST_NATS_URL,
+  attestationTestEnv,
+  createTestDatabase,
+  createTestPki,
+  removeBusPrefix,
+  uniqueBusPrefix,
+  waitFor,
+  type TestDatabase,
+  type TestPki,
+} from '@rampart/testing';
+import type { SignedImage } from '@rampart/trust';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type PlatformCall,
+  type ServiceProcess,
+  startAttestationWithTenant,
+  startFailuresProcess,
+  startGatewayProcess,
+  startUpdatesProcess,
+} from '../support/service-process.js';
+
+const DEVICES = 20;
+
+interface DeploymentStatus {
+  deployment: { id: string; state: string; reason: string | null; currentWave: number; waves: number };
+  counts: Record<string, number>;
+  devices: Array<{ deviceId: string; wave: number; state: string }>;
+}
+
+/**
+ * Health-gated rollouts end to end, every service its own process on real
+ * NATS and PostgreSQL: devices hear of a deployment over MQTT, verify the
+ * signed metadata, download over mutual TLS, install, reboot, re-attest on
+ * the new boot log and report. A good OS reaches every device wave by wave;
+ * a crashing app version stops by itself after its first wave.
+ */
+describe('rollouts', () => {
+  let db: TestDatabase;
+  let pki: TestPki;
+  const prefix = uniqueBusPrefix('e2e-rollout');
+  const processes: ServiceProcess[] = [];
+  let updatesUrl = '';
+  let devicePort = 0;
+  let gatewayPort = 0;
+  let tenantToken = '';
+  let call: PlatformCall;
+
+  async function updates(method: string, path: string, body?: unknown): Promise<any> {
+    const binary = Buffer.isBuffer(body);
+    const response = await fetch(`${updatesUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${tenantToken}`,
+        ...(body === undefined ? {} : { 'content-type': binary ? 'application/octet-stream' : 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: binary ? new Uint8Array(body) : JSON.stringify(body) }),
+    });
+    expect(response.status, `${method} ${path}`).toBeLessThan(300);
+    const text = await response.text();
+    return text === '' ? undefined : JSON.parse(text);
+  }
+
+  async function release(image: SignedImage): Promise<string> {
+    const uploaded = (await updates('POST', '/v1/images', encodeImage(image))) as { sha256: string };
+    await updates('POST', `/v1/images/${uploaded.sha256}/release`);
+    return uploaded.sha256;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pki = await createTestPki();
+    const operatorToken = randomBytes(24).toString('hex');
+    const attestation = await startAttestationWithTenant(
+      attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken }),
+      operatorToken,
+    );
+    processes.push(attestation.process);
+    call = attestation.call;
+    tenantToken = attestation.tenantToken;
+    const common = { DATABASE_URL: db.url, NATS_URL: TEST_NATS_URL, BUS_PREFIX: prefix };
+    const failures = await startFailuresProcess('failures', { ...common, INGEST_FLUSH_MS: '20' });
+    processes.push(failures.process);
+    const gateway = await startGatewayProcess('gateway', {
+      NATS_URL: TEST_NATS_URL,
+      BUS_PREFIX: prefix,
+      TLS_CERT_FILE: pki.files.gatewayCert,
+      TLS_KEY_FILE: pki.files.gatewayKey,
+      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+      PLATFORM_CA_FILE: pki.files.platformCa,
+    });
+    processes.push(gateway.process);
+    gatewayPort = gateway.mqttPort;
+    const started = await startUpdatesProcess('updates', {
+      ...common,
+      UPDATES_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      TLS_CERT_FILE: pki.files.gatewayCert,
+      TLS_KEY_FILE: pki.files.gatewayKey,
+      PLATFORM_CA_FILE: pki.files.platformCa,
+      ROLLOUT_TICK_MS: '200',
+    });
+    processes.push(started.process);
+    updatesUrl = started.url;
+    devicePort = started.devicePort;
+  });
+
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await removeBusPrefix(prefix);
+    await db?.drop();
+    await pki?.remove();
+  });
+
+  it('rolls a good OS out wave by wave to every device, and stops a crashing app after its first wave', async () => {
+    const product = (await updates('POST', '/v1/products', { name: 'Sensor hub' })) as { groups: Array<{ id: string; name: string }> };
+    const group = product.groups.find((g) => g.name === 'Production')!.id;
+    const stop = new AbortController();
+    const fleet = runFleet({
+      devices: DEVICES,
+      ratePerDevice: 0,
+      durationMs: 120_000,
+      metricsPerReading: 1,
+      endpoint: { kind: 'tls', host: '127.0.0.1', port: gatewayPort, servername: 'localhost' },
+      manufacturerCa: pki.manufacturerCa,
+      gatewayCaPem: pki.platformCa.certificatePem,
+      apps: ['sensor'],
+      appConfig: { sensor: { intervalMs: 250, crashRate: 1 } },
+      healthWindowMs: 1_000,
+      heartbeatIntervalMs: 2_000,
+      updates: { server: { host: '127.0.0.1', port: devicePort, servername: 'localhost' } },
+      beforeStart: async (devices) => {
+        for (const device of devices) {
+          await call('PUT', `/v1/devices/${device.security.deviceId}/claim`, tenantToken);
+          await updates('PUT', `/v1/device-groups/${group}/devices/${device.security.deviceId}`);
+        }
+      },
+      signal: stop.signal,
+    });
+    try {
+      await waitFor(async () => ((await updates('GET', `/v1/device-groups/${group}/devices`)) as string[]).length === DEVICES, {
+        timeoutMs: 30_000,
+        describe: 'every device in the group',
+      });
+      // A good OS, in three waves.
+      const os = await release(platformImage('os', '2.0.0', 2, demoFirmwareSigners(), DEMO_HARDWARE));
+      const good = (await updates('POST', '/v1/deployments', {
+        groupId: group,
+        images: [os],
+        rollout: { waves: { kind: 'percent', percents: [10, 50, 100] }, deviceTimeoutMinutes: 1 },
+      })) as { id: string };
+      const status = (id: string) => updates('GET', `/v1/deployments/${id}`) as Promise<DeploymentStatus>;
+      await waitFor(async () => (await status(good.id)).deployment.state === 'completed', {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+        describe: 'the OS deployment completed',
+      });
+      const done = await status(good.id);
+      expect(done.counts).toMatchObject({ members: DEVICES, installed: DEVICES, failed: 0 });
+      expect(new Set(done.devices.map((d) => d.wave))).toEqual(new Set([0, 1, 2]));
+
+      // An app build that crashes on every tick: its health check fails, it rolls back, and the rollout aborts itself.
+      const crashing = await release(sampleAppImage('sensor-1.1', demoFirmwareSigners().apps, DEMO_HARDWARE));
+      const bad = (await updates('POST', '/v1/deployments', {
+        groupId: group,
+        images: [os, crashing],
+        rollout: {
+          waves: { kind: 'percent', percents: [10, 100] },
+          abort: [{ failureType: 'ALL', minExecuted: 2, thresholdPercentage: 50 }],
+          deviceTimeoutMinutes: 1,
+        },
+      })) as { id: string };
+      await waitFor(async () => (await status(bad.id)).deployment.state === 'aborted', {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+        describe: 'the crashing deployment aborted itself',
+      });
+      const aborted = await status(bad.id);
+      expect(aborted.deployment).toMatchObject({ currentWave: 0, reason: expect.stringMatching(/failed or timed out/) });
+      const received = aborted.devices.filter((d) => d.state !== 'pending');
+      expect(received.length).toBeLessThanOrEqual(Math.ceil(DEVICES * 0.1));
+      expect(received.every((d) => d.wave === 0)).toBe(true);
+    } finally {
+      stop.abort();
+    }
+    const report = await fleet;
+    expect(report.updatesInstalled).toBeGreaterThanOrEqual(DEVICES);
+  });
+});
