@@ -7,6 +7,7 @@ import { fleetRun } from './commands/fleet.js';
 import { fleetPod } from './commands/fleet-pod.js';
 import { errorReportDownload, errorReportList, errorReportShow } from './commands/error-reports.js';
 import { stability } from './commands/stability.js';
+import { imageUpload, parseWaves } from './commands/updates.js';
 import { apiCall } from './commands/platform-api.js';
 import { telemetryQuery } from './commands/telemetry.js';
 import { up } from './commands/up.js';
@@ -242,6 +243,146 @@ errorReportOptions(
 ).action(async (o: ErrorReportFlags & { format: 'csv' | 'json'; file?: string }) => {
   process.exitCode = await errorReportDownload(o);
 });
+
+// Updates: images, products, device groups, deployments (the updates API).
+const updatesOptions = (command: Command): Command =>
+  command
+    .option('--api <url>', 'updates API', env['RAMPART_UPDATES_API'] ?? 'http://127.0.0.1:8085')
+    .option('--token <token>', 'a tenant API token', env['RAMPART_TOKEN'] ?? '')
+    .addOption(outputOption());
+
+const image = program.command('image').description('Signed OS and app images (your tenant)');
+updatesOptions(image.command('upload <file>').description('upload a signed image (.rimg)')).action(async (file: string, o: ApiFlags) => {
+  process.exitCode = await imageUpload(o, file);
+});
+updatesOptions(
+  image
+    .command('list')
+    .description('images, newest first')
+    .option('--component <component>', 'one component')
+    .option('--status <status>', 'uploaded, released or revoked'),
+).action(async (o: ApiFlags & { component?: string; status?: string }) => {
+  const query = new URLSearchParams({
+    ...(o.component ? { component: o.component } : {}),
+    ...(o.status ? { status: o.status } : {}),
+  }).toString();
+  process.exitCode = await apiCall(o, 'GET', `/v1/images${query === '' ? '' : `?${query}`}`);
+});
+for (const action of ['release', 'revoke'] as const) {
+  updatesOptions(
+    image
+      .command(`${action} <sha256>`)
+      .description(action === 'release' ? 'sign it into the targets and announce it' : 'take it out of every answer'),
+  ).action(async (sha256: string, o: ApiFlags) => {
+    process.exitCode = await apiCall(o, 'POST', `/v1/images/${sha256}/${action}`);
+  });
+}
+
+const product = program.command('product').description('Products (each with Development, Field Test and Production groups)');
+updatesOptions(product.command('create <name>').description('create a product').option('--description <text>', 'description')).action(
+  async (name: string, o: ApiFlags & { description?: string }) => {
+    process.exitCode = await apiCall(o, 'POST', '/v1/products', { name, description: o.description ?? '' });
+  },
+);
+updatesOptions(product.command('list').description('products')).action(async (o: ApiFlags) => {
+  process.exitCode = await apiCall(o, 'GET', '/v1/products');
+});
+
+const deviceGroup = program.command('device-group').description('Device groups: update policy, OS feed, maintenance window, members');
+updatesOptions(
+  deviceGroup
+    .command('create <product-id> <name>')
+    .description('create a group')
+    .addOption(new Option('--policy <policy>', 'update policy').choices(['all', 'no-app-updates', 'none']).default('all'))
+    .addOption(new Option('--feed <feed>', 'OS feed').choices(['retail', 'retail-eval']).default('retail')),
+).action(async (productId: string, name: string, o: ApiFlags & { policy: string; feed: string }) => {
+  process.exitCode = await apiCall(o, 'POST', '/v1/device-groups', { productId, name, updatePolicy: o.policy, osFeed: o.feed });
+});
+updatesOptions(deviceGroup.command('list').description('groups').option('--product <id>', 'one product')).action(
+  async (o: ApiFlags & { product?: string }) => {
+    process.exitCode = await apiCall(o, 'GET', `/v1/device-groups${o.product ? `?productId=${o.product}` : ''}`);
+  },
+);
+updatesOptions(
+  deviceGroup
+    .command('update <group-id>')
+    .description('change the policy, feed or maintenance window')
+    .addOption(new Option('--policy <policy>', 'update policy').choices(['all', 'no-app-updates', 'none']))
+    .addOption(new Option('--feed <feed>', 'OS feed').choices(['retail', 'retail-eval']))
+    .option('--window <start-end>', 'daily maintenance window in UTC hours, e.g. 2-5; "any" for none'),
+).action(async (groupId: string, o: ApiFlags & { policy?: string; feed?: string; window?: string }) => {
+  const window =
+    o.window === undefined
+      ? undefined
+      : o.window === 'any'
+        ? null
+        : (() => {
+            const [start, end] = o.window.split('-').map(Number);
+            return { startHour: start, endHour: end };
+          })();
+  process.exitCode = await apiCall(o, 'PATCH', `/v1/device-groups/${groupId}`, {
+    ...(o.policy ? { updatePolicy: o.policy } : {}),
+    ...(o.feed ? { osFeed: o.feed } : {}),
+    ...(window === undefined ? {} : { window }),
+  });
+});
+updatesOptions(deviceGroup.command('assign <group-id> <device-id>').description('move a claimed device into the group')).action(
+  async (groupId: string, deviceId: string, o: ApiFlags) => {
+    process.exitCode = await apiCall(o, 'PUT', `/v1/device-groups/${groupId}/devices/${deviceId}`);
+  },
+);
+
+const deployment = program.command('deployment').description('Deployments: image sets rolled out to a group in health-gated waves');
+updatesOptions(
+  deployment
+    .command('create <group-id> <sha256...>')
+    .description('deploy released images to a group')
+    .option('--waves <waves>', 'cumulative percents (1,10,100) or exp:<first>x<factor>', '100')
+    .option('--soak <minutes>', 'wait after each wave', '0')
+    .option(
+      '--abort <type:min:percent>',
+      'abort when percent of at least min finished devices failed (type FAILED, TIMED_OUT or ALL)',
+      'ALL:10:20',
+    )
+    .option('--timeout <minutes>', 'per-device answer timeout', '60')
+    .option('--retries <n>', 'offers before a silent device is timed out', '1'),
+).action(
+  async (
+    groupId: string,
+    images: string[],
+    o: ApiFlags & { waves: string; soak: string; abort: string; timeout: string; retries: string },
+  ) => {
+    const [failureType, minExecuted, thresholdPercentage] = o.abort.split(':');
+    process.exitCode = await apiCall(o, 'POST', '/v1/deployments', {
+      groupId,
+      images,
+      rollout: {
+        waves: parseWaves(o.waves),
+        soakMinutes: Number(o.soak),
+        abort: [{ failureType, minExecuted: Number(minExecuted), thresholdPercentage: Number(thresholdPercentage) }],
+        deviceTimeoutMinutes: Number(o.timeout),
+        retries: Number(o.retries),
+      },
+    });
+  },
+);
+updatesOptions(deployment.command('list <group-id>').description("a group's deployments, newest first")).action(
+  async (groupId: string, o: ApiFlags) => {
+    process.exitCode = await apiCall(o, 'GET', `/v1/deployments?groupId=${groupId}`);
+  },
+);
+updatesOptions(deployment.command('status <deployment-id>').description('waves, gates and every device state')).action(
+  async (id: string, o: ApiFlags) => {
+    process.exitCode = await apiCall(o, 'GET', `/v1/deployments/${id}`);
+  },
+);
+for (const action of ['pause', 'resume', 'abort', 'rollback'] as const) {
+  updatesOptions(
+    deployment.command(`${action} <deployment-id>`).description(`${action} by hand`).option('--reason <text>', 'why', 'by hand'),
+  ).action(async (id: string, o: ApiFlags & { reason: string }) => {
+    process.exitCode = await apiCall(o, 'POST', `/v1/deployments/${id}/${action}`, { reason: o.reason });
+  });
+}
 
 program
   .command('stability <component>')

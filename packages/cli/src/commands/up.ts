@@ -79,6 +79,8 @@ export async function up(options: UpOptions): Promise<number> {
     `  MQTT over TLS   mqtts://127.0.0.1:${platform.gateway.mqttPort}  (device certificates from ${platform.pkiDir}/manufacturer-ca.crt)`,
     `  Telemetry API   ${platform.telemetry.url}/v1   OpenAPI: ${platform.telemetry.url}/docs`,
     `  Attestation API ${platform.attestation.url}/v1   OpenAPI: ${platform.attestation.url}/docs  (tenant "${platform.tenant.id}" token in ${options.dataDir}/secrets)`,
+    `  Updates API     ${platform.updates.url}/v1   OpenAPI: ${platform.updates.url}/docs  (devices fetch over mutual TLS on port ${platform.updates.devicePort})`,
+    `  Failures API    ${platform.failures.url}/v1   OpenAPI: ${platform.failures.url}/docs`,
     `  Metrics         ${platform.gateway.url}/metrics  ${platform.telemetry.url}/metrics`,
   ].join('\n');
   process.stderr.write(`${where}\n`);

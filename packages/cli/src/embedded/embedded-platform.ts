@@ -1,4 +1,5 @@
 import { loadFailuresConfig, startFailures, type RunningFailures } from '@rampart/failures';
+import { loadUpdatesConfig, startUpdates, type RunningUpdates } from '@rampart/updates';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadAttestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
@@ -24,6 +25,9 @@ export interface EmbeddedOptions {
   readonly attestationApiPort: number;
   readonly gatewayHttpPort: number;
   readonly devListenerPort: number | undefined;
+  /** The updates REST API and its device endpoint (mutual TLS); any free port if omitted. */
+  readonly updatesApiPort?: number;
+  readonly updatesDevicePort?: number;
   /** Gateway limits tuned for a demo fleet on one machine. */
   readonly deviceRatePerSec: number;
 }
@@ -35,6 +39,7 @@ export interface EmbeddedPlatform {
   readonly telemetry: RunningTelemetry;
   readonly attestation: RunningAttestation;
   readonly failures: RunningFailures;
+  readonly updates: RunningUpdates;
   /** The demo tenant and its Administrator token (kept in the data folder). */
   readonly tenant: { readonly id: string; readonly adminToken: string };
   readonly platformClient: PlatformClient;
@@ -117,6 +122,23 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
         [204],
       );
     }
+    const updates = await startUpdates(
+      loadUpdatesConfig({
+        ...common,
+        HTTP_PORT: String(options.updatesApiPort ?? 0),
+        DATABASE_URL: databaseUrl,
+        UPDATES_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'updates-key-encryption.key', newKeyEncryptionKey),
+        DEVICE_HOST: '127.0.0.1',
+        DEVICE_PORT: String(options.updatesDevicePort ?? 0),
+        TLS_CERT_FILE: join(pkiDir, 'gateway.crt'),
+        TLS_KEY_FILE: join(pkiDir, 'gateway.key'),
+        PLATFORM_CA_FILE: join(pkiDir, 'platform-ca.crt'),
+        ROLLOUT_TICK_MS: '1000',
+      }),
+      loggerFor('updates'),
+      bus,
+    );
+    closers.push(() => updates.close());
     const gateway = await startGateway(
       loadGatewayConfig({
         ...common,
@@ -141,6 +163,7 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
       telemetry,
       attestation,
       failures,
+      updates,
       tenant,
       platformClient,
       bus,
