@@ -7,6 +7,7 @@ const BENCHMARKS = {
   'attestation-throughput': () => import('./attestation-throughput.js'),
   'fleet-scale': () => import('./fleet-scale.js'),
   'failure-ingest': () => import('./failure-ingest.js'),
+  rollout: () => import('./rollout.js'),
 };
 
 const wanted = process.argv[2];

@@ -17,7 +17,7 @@ import { DeviceServer } from './device-api/device-server.js';
 import { DirectorService } from './fleet/director.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { RolloutEngine } from './fleet/rollout-engine.js';
-import { ImagesRepository } from './images/images.repository.js';
+import { ChunkCache, ImagesRepository } from './images/images.repository.js';
 import { ImagesService } from './images/images.service.js';
 import { updatesMigrations } from './migrations/index.js';
 import { TenantMetadata } from './tuf/tenant-metadata.js';
@@ -50,7 +50,7 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
       logger,
     );
     const dataSource = runtime.dataSource;
-    const imageRows = new ImagesRepository(dataSource);
+    const imageRows = new ImagesRepository(dataSource, new ChunkCache(config.imageCacheBytes));
     runtime.readiness.register('database', () => imageRows.ping());
     const metadata = new TenantMetadata(dataSource, new KeyVault(config.keyEncryptionKey), imageRows, config.lifetimes, config.rootPolicy);
     const images = new ImagesService(dataSource, imageRows, metadata, runtime.bus, logger, config.maxImageBytes);

@@ -27,6 +27,8 @@ export const updatesEnvSchema = z
       .max(24 * 30)
       .default(24),
     MAX_IMAGE_MB: env.positiveInt().max(1024).default(64),
+    /** Image chunks kept in memory for serving (a rollout sends the same image to every device); 0 turns it off. */
+    IMAGE_CACHE_MB: z.coerce.number().int().min(0).max(16_384).default(128),
     ROOT_KEYS: env.positiveInt().max(9).default(1),
     ROOT_THRESHOLD: env.positiveInt().max(9).default(1),
     ROOT_EXPIRY_DAYS: env.positiveInt().default(365),
@@ -53,6 +55,7 @@ export interface UpdatesConfig extends CommonConfig {
     readonly freshAttestationMs: number;
   };
   readonly maxImageBytes: number;
+  readonly imageCacheBytes: number;
   readonly rootPolicy: RootPolicy;
   readonly lifetimes: MetadataLifetimes;
   readonly metadataRefreshMs: number;
@@ -74,6 +77,7 @@ export function loadUpdatesConfig(source: Env): UpdatesConfig {
       freshAttestationMs: e.FRESH_ATTESTATION_HOURS * 3_600_000,
     },
     maxImageBytes: e.MAX_IMAGE_MB * 1024 * 1024,
+    imageCacheBytes: e.IMAGE_CACHE_MB * 1024 * 1024,
     rootPolicy: { keys: e.ROOT_KEYS, threshold: e.ROOT_THRESHOLD },
     lifetimes: {
       rootDays: e.ROOT_EXPIRY_DAYS,

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import type { SecureContext } from 'node:tls';
 import { attestResponseTopic, deviceCommandTopic, deviceTopic, type AttestationResponse, type DeviceTelemetry } from '@rampart/contracts';
 import type { OsSinks, SecureOs } from '../os/secure-os.js';
 import { createSignedEvidence } from '../mcu/attestation-evidence.js';
@@ -154,6 +155,8 @@ export class EmulatedDevice {
     updatesFailed: 0,
   };
   private readonly updater: DeviceUpdater | undefined;
+  private updateClient: UpdateClient | undefined;
+  private updateContext: { certificatePem: string; context: SecureContext } | undefined;
   readonly os: SecureOs | undefined;
   private readonly failures: Outbox;
   private readonly heartbeats: Outbox;
@@ -200,10 +203,18 @@ export class EmulatedDevice {
         () => {
           const certificate = this.operational;
           if (certificate === undefined) throw new Error('no operational certificate yet');
-          return identity.security.tlsContext(`${certificate.certificatePem}${certificate.chainPem}`, identity.gatewayCaPem);
+          // The same context while the certificate is the same, so the update connection is kept alive.
+          if (this.updateContext?.certificatePem !== certificate.certificatePem) {
+            this.updateContext = {
+              certificatePem: certificate.certificatePem,
+              context: identity.security.tlsContext(`${certificate.certificatePem}${certificate.chainPem}`, identity.gatewayCaPem),
+            };
+          }
+          return this.updateContext.context;
         },
         updates.client,
       );
+      this.updateClient = client;
       this.updater = new DeviceUpdater(options.deviceId, this.os, client, identity.security.store, () => new Date(env.now()));
     }
     if (options.identity !== undefined && this.os === undefined) {
@@ -577,6 +588,7 @@ export class EmulatedDevice {
     this.env.clearTimer(this.renewTimer);
     this.env.clearTimer(this.attestTimer);
     this.state = 'stopped';
+    this.updateClient?.close();
     this.os?.shutdown();
     const client = this.client;
     this.client = undefined;

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { request, type RequestOptions } from 'node:https';
+import { Agent, request, type RequestOptions } from 'node:https';
 import type { SecureContext } from 'node:tls';
 import { TooManyBytesError, type DirectedTarget, type MetadataFetch } from '@rampart/trust';
 
@@ -43,6 +43,9 @@ interface Response {
  * and the device's report on a deployment.
  */
 export class UpdateClient {
+  /** One kept-alive TLS connection per credential: a check is several requests, and a handshake costs more than any of them. */
+  private connection: { context: SecureContext; agent: Agent } | undefined;
+
   constructor(
     private readonly server: UpdateServer,
     private readonly secureContext: () => SecureContext,
@@ -99,6 +102,22 @@ export class UpdateClient {
     if (response.status !== 204) throw new DownloadError('refused', `report: HTTP ${response.status}`);
   }
 
+  /** The kept-alive agent for this credential; a new credential (a renewed certificate) gets a new connection. */
+  private agentFor(context: SecureContext): Agent {
+    if (this.connection?.context !== context) {
+      this.connection?.agent.destroy();
+      // Kept alive, never resumed: the server proves the tenant from the full certificate chain of each handshake.
+      this.connection = { context, agent: new Agent({ keepAlive: true, maxSockets: 1, maxCachedSessions: 0 }) };
+    }
+    return this.connection.agent;
+  }
+
+  /** Closes the kept-alive connection (the device goes offline or reboots). */
+  close(): void {
+    this.connection?.agent.destroy();
+    this.connection = undefined;
+  }
+
   /**
    * One request. Bodies go to `onChunk` as they arrive (or are collected);
    * more than `maxBytes` aborts at once (`TooManyBytesError`); so does the
@@ -109,6 +128,7 @@ export class UpdateClient {
     path: string,
     options: { maxBytes: number; range?: string | undefined; body?: Buffer; onChunk: ((chunk: Buffer) => void) | undefined },
   ): Promise<Response> {
+    const context = this.secureContext();
     return new Promise<Response>((resolve, reject) => {
       const collected: Buffer[] = [];
       let size = 0;
@@ -128,11 +148,11 @@ export class UpdateClient {
           host: this.server.host,
           port: this.server.port,
           servername: this.server.servername ?? 'localhost',
-          secureContext: this.secureContext(),
+          secureContext: context,
           rejectUnauthorized: true,
           method,
           path,
-          agent: false,
+          agent: this.agentFor(context),
           headers: {
             ...(options.range === undefined ? {} : { range: options.range }),
             ...(options.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': options.body.length }),

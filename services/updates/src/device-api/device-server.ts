@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, constants } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -93,6 +93,8 @@ export class DeviceServer {
         requestCert: true,
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
+        // No session resumption: a resumed session carries no certificate chain, and the tenant is proven by the chain.
+        secureOptions: constants.SSL_OP_NO_TICKET,
       },
       (req, res) => void this.handle(req, res),
     );

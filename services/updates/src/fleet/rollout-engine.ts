@@ -19,6 +19,8 @@ interface ActiveRow {
 }
 
 const HEALTH_TIMEOUT_MS = 3_000;
+/** How often devices of an open wave that have not asked are told again. */
+const REMIND_MS = 30_000;
 
 /**
  * Drives every active deployment: re-offers to devices that did not answer
@@ -31,6 +33,8 @@ const HEALTH_TIMEOUT_MS = 3_000;
  */
 export class RolloutEngine {
   private readonly decisions: Counter;
+  /** When each deployment's waiting devices were last told (per replica; a reminder twice is harmless). */
+  private readonly reminded = new Map<string, number>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -49,16 +53,18 @@ export class RolloutEngine {
     );
     const out: Array<{ deploymentId: string; decision: RolloutDecision }> = [];
     for (const deployment of active) {
-      const decision = await this.dataSource.transaction(async (tx) => {
+      const step = await this.dataSource.transaction(async (tx) => {
         const lock: Array<{ locked: boolean }> = await tx.query(
           `SELECT pg_try_advisory_xact_lock(hashtext('rampart.updates.rollout:' || $1)) AS locked`,
           [deployment.id],
         );
-        const locked = lock[0]?.locked === true;
-        if (!locked) return undefined;
+        if (lock[0]?.locked !== true) return undefined;
         return this.step(tx, deployment);
       });
-      if (decision !== undefined) out.push({ deploymentId: deployment.id, decision });
+      if (step === undefined) continue;
+      // Told only once the wave is committed: a device that asks at once must find it open.
+      if (step.notify.length > 0) await this.notify(step.notify);
+      out.push({ deploymentId: deployment.id, decision: step.decision });
     }
     return out;
   }
@@ -71,7 +77,7 @@ export class RolloutEngine {
     }
   }
 
-  private async step(tx: EntityManager, d: ActiveRow): Promise<RolloutDecision> {
+  private async step(tx: EntityManager, d: ActiveRow): Promise<{ decision: RolloutDecision; notify: string[] }> {
     const plan = d.rollout;
     const timeout = `make_interval(secs => ${plan.deviceTimeoutMinutes * 60})`;
     await tx.query(
@@ -114,8 +120,13 @@ export class RolloutEngine {
     });
     this.decisions.add(1, { action: decision.action });
     switch (decision.action) {
-      case 'wait':
-        return decision;
+      case 'wait': {
+        // Devices of an open wave that have not asked yet (a notice missed while offline or mid-reboot) are told again, now and then.
+        const last = this.reminded.get(d.id) ?? new Date(d.wave_started_at).getTime();
+        if (Date.now() - last < REMIND_MS) return { decision, notify: [] };
+        this.reminded.set(d.id, Date.now());
+        return { decision, notify: rows.filter((r) => r.state === 'pending').map((r) => r.device_id) };
+      }
       case 'advance': {
         await tx.query(`UPDATE updates.deployments SET current_wave = current_wave + 1, wave_started_at = now() WHERE id = $1`, [d.id]);
         const next: Array<{ device_id: string }> = await tx.query(
@@ -123,22 +134,23 @@ export class RolloutEngine {
           [d.id, d.current_wave + 1],
         );
         this.logger.info({ deploymentId: d.id, wave: d.current_wave + 1, devices: next.length, stats }, 'rollout: next wave opened');
-        if (next.length > 0) await this.notify(next.map((n) => n.device_id));
-        return decision;
+        this.reminded.set(d.id, Date.now());
+        return { decision, notify: next.map((n) => n.device_id) };
       }
       case 'complete':
         await this.end(tx, d.id, 'completed', 'every wave passed its gates', false);
-        return decision;
+        this.reminded.delete(d.id);
+        return { decision, notify: [] };
       case 'pause':
         await this.end(tx, d.id, 'paused', decision.reason, false);
         this.logger.warn({ deploymentId: d.id, reason: decision.reason, stats }, 'rollout paused by its gates');
-        return decision;
+        return { decision, notify: [] };
       case 'abort':
         await this.end(tx, d.id, 'aborted', decision.reason, true);
         this.logger.warn({ deploymentId: d.id, reason: decision.reason, stats }, 'rollout aborted by itself');
+        this.reminded.delete(d.id);
         // Devices that got it go back to what the group ran before.
-        if (rows.length > 0) await this.notify(rows.map((r) => r.device_id));
-        return decision;
+        return { decision, notify: rows.filter((r) => r.state !== 'pending').map((r) => r.device_id) };
     }
   }
 

@@ -59,13 +59,51 @@ function imageRow(r: ImageSqlRow): ImageRow {
   };
 }
 
+/**
+ * Image chunks recently read, least recently used first out, up to
+ * `maxBytes` in all. Chunks are immutable (images are content-addressed),
+ * so a cached chunk is never stale.
+ */
+export class ChunkCache {
+  private readonly chunks = new Map<string, Buffer>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get(sha256: string, seq: number): Buffer | undefined {
+    const key = `${sha256}:${seq}`;
+    const chunk = this.chunks.get(key);
+    if (chunk !== undefined) {
+      this.chunks.delete(key);
+      this.chunks.set(key, chunk);
+    }
+    return chunk;
+  }
+
+  put(sha256: string, seq: number, chunk: Buffer): void {
+    if (chunk.length > this.maxBytes) return;
+    const key = `${sha256}:${seq}`;
+    if (this.chunks.has(key)) return;
+    this.chunks.set(key, chunk);
+    this.bytes += chunk.length;
+    for (const [oldest, data] of this.chunks) {
+      if (this.bytes <= this.maxBytes) break;
+      this.chunks.delete(oldest);
+      this.bytes -= data.length;
+    }
+  }
+}
+
 export class ImageConflictError extends Error {
   override readonly name = 'ImageConflictError';
 }
 
 /** Images are immutable and content-addressed; their bytes live in PostgreSQL chunks, so every replica serves them. */
 export class ImagesRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly chunkCache: ChunkCache = new ChunkCache(0),
+  ) {}
 
   /**
    * Stores an image and its bytes in one transaction. The same bytes again
@@ -149,22 +187,36 @@ export class ImagesRepository {
     return updated[0] === undefined ? undefined : imageRow(updated[0]);
   }
 
-  /** Bytes `start`..`end` (inclusive) of an image, chunk by chunk, without holding the whole image. */
+  /**
+   * Bytes `start`..`end` (inclusive) of an image, chunk by chunk, without
+   * holding the whole image. During a rollout every device asks for the
+   * same image: recently read chunks come from memory (`chunkCache`).
+   */
   async *readRange(sha256: string, start: number, end: number): AsyncGenerator<Buffer> {
     const first = Math.floor(start / IMAGE_CHUNK_BYTES);
     const last = Math.floor(end / IMAGE_CHUNK_BYTES);
-    // A few chunks per query: bounded memory, few round trips.
-    for (let from = first; from <= last; from += 8) {
+    const slice = (seq: number, data: Buffer) => {
+      const chunkStart = seq * IMAGE_CHUNK_BYTES;
+      return data.subarray(Math.max(0, start - chunkStart), Math.min(data.length, end - chunkStart + 1));
+    };
+    for (let from = first; from <= last;) {
+      const cached = this.chunkCache.get(sha256, from);
+      if (cached !== undefined) {
+        yield slice(from, cached);
+        from++;
+        continue;
+      }
+      // A few chunks per query: bounded memory, few round trips.
       const rows: Array<{ seq: number; data: Buffer }> = await this.dataSource.query(
         `SELECT seq, data FROM updates.image_chunks WHERE image_sha256 = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`,
         [sha256, from, Math.min(last, from + 7)],
       );
+      if (rows.length === 0) return;
       for (const row of rows) {
-        const chunkStart = row.seq * IMAGE_CHUNK_BYTES;
-        const lo = Math.max(0, start - chunkStart);
-        const hi = Math.min(row.data.length, end - chunkStart + 1);
-        yield row.data.subarray(lo, hi);
+        this.chunkCache.put(sha256, row.seq, row.data);
+        yield slice(row.seq, row.data);
       }
+      from = rows.at(-1)!.seq + 1;
     }
   }
 

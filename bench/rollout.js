@@ -1,0 +1,303 @@
+// rollout: a fleet updated end to end through the real services (notify
+// over MQTT, verify signed metadata, download a 1 MiB OS image over mutual
+// TLS, install, reboot, re-attest, report), timed from the deployment to
+// its completion; image bytes/s served by the updates service's device
+// endpoint against raw node:http serving the same bytes in the same run;
+// and the share of the fleet that received a crashing version before its
+// rollout aborted itself.
+import { randomBytes } from 'node:crypto';
+import { Agent as HttpAgent, createServer, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEMO_HARDWARE, demoFirmwareSigners, encodeImage, runFleet, sampleAppImage } from '@rampart/emulator';
+import { createTestTenantIssuer } from '@rampart/testing';
+import { loadOrCreateDevelopmentPki } from '@rampart/trust';
+import { cpuAccount } from './lib/cpu.js';
+import { createBenchDatabase } from './lib/database.js';
+import { startBenchAttestation } from './lib/attestation.js';
+import { startBenchGateway } from './lib/gateway.js';
+import { startNode } from './lib/processes.js';
+import { REPO_ROOT, writeReport } from './lib/report.js';
+
+const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+const DEVICES = Number(process.env.BENCH_ROLLOUT_DEVICES ?? 1000);
+const IMAGE_BYTES = 1024 * 1024;
+/** Serving comparison: this many clients at once, each fetching the image this many times. */
+const SERVE_CLIENTS = 20;
+const SERVE_ROUNDS = 10;
+
+function until(predicate, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const poll = async () => {
+      try {
+        const value = await predicate();
+        if (value) return resolve(value);
+      } catch (error) {
+        return reject(error);
+      }
+      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(poll, 250);
+    };
+    void poll();
+  });
+}
+
+/** Downloads `path` `rounds` times on each of `clients` concurrent loops; bytes per second overall. */
+async function serveRate(fetchOnce) {
+  const started = performance.now();
+  let bytes = 0;
+  await Promise.all(
+    Array.from({ length: SERVE_CLIENTS }, async () => {
+      for (let i = 0; i < SERVE_ROUNDS; i++) bytes += await fetchOnce();
+    }),
+  );
+  return Math.round(bytes / ((performance.now() - started) / 1000));
+}
+
+function drain(res, resolve, reject) {
+  let n = 0;
+  res.on('data', (c) => (n += c.length));
+  res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`HTTP ${res.statusCode}`))));
+  res.on('error', reject);
+}
+
+export async function run() {
+  const dir = await mkdtemp(join(tmpdir(), 'rampart-bench-rollout-'));
+  const db = await createBenchDatabase();
+  const prefix = `bench${randomBytes(4).toString('hex')}`;
+  const processes = [];
+  const pkiDir = join(dir, 'pki');
+  const pki = await loadOrCreateDevelopmentPki(pkiDir);
+  const stop = new AbortController();
+  let fleet;
+  try {
+    const attestation = await startBenchAttestation({ dbUrl: db.url, natsUrl: NATS_URL, prefix, pkiDir, tenantId: 'bench' });
+    processes.push(attestation.process);
+    const common = { DATABASE_URL: db.url, NATS_URL, BUS_PREFIX: prefix, HTTP_PORT: '0' };
+    processes.push(
+      await startNode(join(REPO_ROOT, 'services/failures/dist/main.js'), common, (l) => l.msg === 'failures listening', 60_000),
+    );
+    const gateway = await startBenchGateway({ natsUrl: NATS_URL, prefix, pkiDir, devListener: false });
+    processes.push(gateway);
+    const updates = await startNode(
+      join(REPO_ROOT, 'services/updates/dist/main.js'),
+      {
+        ...common,
+        UPDATES_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        DEVICE_HOST: '127.0.0.1',
+        DEVICE_PORT: '0',
+        TLS_CERT_FILE: join(pkiDir, 'gateway.crt'),
+        TLS_KEY_FILE: join(pkiDir, 'gateway.key'),
+        PLATFORM_CA_FILE: join(pkiDir, 'platform-ca.crt'),
+        ROLLOUT_TICK_MS: '250',
+      },
+      (l) => l.msg === 'updates listening',
+      60_000,
+    );
+    processes.push(updates);
+    const devicePort = Number(updates.lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('device update endpoint')).port);
+    const api = async (method, path, body) => {
+      const binary = Buffer.isBuffer(body);
+      const r = await fetch(`${updates.line.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${attestation.token}`,
+          ...(body === undefined ? {} : { 'content-type': binary ? 'application/octet-stream' : 'application/json' }),
+        },
+        body: body === undefined ? undefined : binary ? new Uint8Array(body) : JSON.stringify(body),
+      });
+      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+      const text = await r.text();
+      return text === '' ? undefined : JSON.parse(text);
+    };
+    const release = async (image) => {
+      const uploaded = await api('POST', '/v1/images', encodeImage(image));
+      await api('POST', `/v1/images/${uploaded.sha256}/release`);
+      return uploaded.sha256;
+    };
+    const product = await api('POST', '/v1/products', { name: 'bench' });
+    const group = product.groups.find((g) => g.name === 'Production').id;
+    const os = await release(
+      demoFirmwareSigners().platform.sign(
+        { component: 'os', version: '2.0.0', securityVersion: 2, hardware: DEMO_HARDWARE },
+        randomBytes(IMAGE_BYTES),
+      ),
+    );
+
+    let attested = 0;
+    const setupStarted = performance.now();
+    fleet = runFleet({
+      devices: DEVICES,
+      ratePerDevice: 0,
+      durationMs: 900_000,
+      metricsPerReading: 1,
+      endpoint: { kind: 'tls', host: '127.0.0.1', port: Number(gateway.line.port), servername: 'localhost' },
+      manufacturerCa: pki.manufacturerCa,
+      gatewayCaPem: pki.platformCa.certificatePem,
+      apps: ['sensor'],
+      appConfig: { sensor: { intervalMs: 500, crashRate: 1 } },
+      healthWindowMs: 2_000,
+      heartbeatIntervalMs: 600_000,
+      reconnectSpreadMs: 2_000,
+      updates: {
+        server: { host: '127.0.0.1', port: devicePort, servername: 'localhost' },
+        client: { requestDeadlineMs: 60_000, resumeAttempts: 3 },
+      },
+      onProgress: (p) => (attested = p.attested),
+      beforeStart: async (devices) => {
+        for (const device of devices) {
+          await attestation.call('PUT', `/v1/devices/${device.security.deviceId}/claim`, attestation.token);
+          await api('PUT', `/v1/device-groups/${group}/devices/${device.security.deviceId}`);
+        }
+      },
+      signal: stop.signal,
+    });
+    await until(() => attested >= DEVICES, 600_000, 'every device attested');
+    process.stdout.write(`  ${DEVICES} devices attested in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s\n`);
+
+    const cpu = cpuAccount(
+      { updates: updates.child.pid, gateway: gateway.child.pid, attestation: attestation.process.child.pid },
+      { postgres: 'postgres', nats: 'nats-server' },
+    );
+    const rolloutStarted = performance.now();
+    const good = await api('POST', '/v1/deployments', {
+      groupId: group,
+      images: [os],
+      rollout: {
+        waves: { kind: 'percent', percents: [1, 10, 50, 100] },
+        deviceTimeoutMinutes: 5,
+        abort: [{ failureType: 'ALL', minExecuted: 10, thresholdPercentage: 20 }],
+      },
+    });
+    let lastPrint = 0;
+    const done = await until(
+      async () => {
+        const s = await api('GET', `/v1/deployments/${good.id}`);
+        if (Date.now() - lastPrint > 10_000) {
+          lastPrint = Date.now();
+          process.stdout.write(`    wave ${s.deployment.currentWave + 1}/${s.deployment.waves}: ${JSON.stringify(s.counts)}\n`);
+        }
+        if (s.deployment.state === 'aborted' || s.deployment.state === 'paused')
+          throw new Error(`the OS rollout stopped: ${s.deployment.reason}`);
+        return s.deployment.state === 'completed' ? s : undefined;
+      },
+      600_000,
+      'the OS rollout to complete',
+    );
+    const rolloutSeconds = (performance.now() - rolloutStarted) / 1000;
+    const cpuSeconds = cpu.stop();
+    process.stdout.write(
+      `  OS rollout: ${DEVICES} devices in ${rolloutSeconds.toFixed(1)} s (${JSON.stringify(done.counts)}); CPU s ${JSON.stringify(cpuSeconds)}\n`,
+    );
+
+    const crashing = await release(sampleAppImage('sensor-1.1', demoFirmwareSigners().apps, DEMO_HARDWARE));
+    const bad = await api('POST', '/v1/deployments', {
+      groupId: group,
+      images: [os, crashing],
+      rollout: {
+        waves: { kind: 'percent', percents: [1, 10, 100] },
+        deviceTimeoutMinutes: 5,
+        abort: [{ failureType: 'ALL', minExecuted: 5, thresholdPercentage: 50 }],
+      },
+    });
+    // It stops itself: aborted by its criteria, or paused by its install gate when its first wave is smaller than their minimum.
+    const aborted = await until(
+      async () => {
+        const s = await api('GET', `/v1/deployments/${bad.id}`);
+        return s.deployment.state === 'aborted' || s.deployment.state === 'paused' ? s : undefined;
+      },
+      300_000,
+      'the crashing rollout to stop itself',
+    );
+    const received = aborted.devices.filter((d) => d.state !== 'pending').length;
+    const crashingShare = received / DEVICES;
+    process.stdout.write(
+      `  crashing app: ${aborted.deployment.state} (${aborted.deployment.reason}); ${received} of ${DEVICES} devices received it (${(crashingShare * 100).toFixed(2)} %)\n`,
+    );
+    stop.abort();
+    const fleetReport = await fleet;
+    fleet = undefined;
+
+    // Serving: the device endpoint (mutual TLS, bytes from PostgreSQL) against node:http from memory, same bytes and clients.
+    const issue = await createTestTenantIssuer(pki.platformCa, 'bench');
+    const { manufactureDevice } = await import('@rampart/emulator');
+    const client = await manufactureDevice(pki.manufacturerCa);
+    const certificate = issue(client);
+    const context = client.security.tlsContext(`${certificate.certificatePem}${certificate.chainPem}`, pki.platformCa.certificatePem);
+    // Each client keeps its connection, as a device does (one handshake, many requests); the same for both servers.
+    const oursAgents = Array.from({ length: SERVE_CLIENTS }, () => new HttpsAgent({ keepAlive: true, maxSockets: 1 }));
+    const rawAgents = Array.from({ length: SERVE_CLIENTS }, () => new HttpAgent({ keepAlive: true, maxSockets: 1 }));
+    let turn = 0;
+    const oursAgent = () => oursAgents[turn++ % SERVE_CLIENTS];
+    const rawAgent = () => rawAgents[turn++ % SERVE_CLIENTS];
+    const ours = await serveRate(
+      () =>
+        new Promise((resolve, reject) => {
+          const req = httpsRequest(
+            {
+              host: '127.0.0.1',
+              port: devicePort,
+              path: `/v1/images/${os}`,
+              servername: 'localhost',
+              secureContext: context,
+              agent: false,
+            },
+            (res) => drain(res, resolve, reject),
+          );
+          req.on('error', reject);
+          req.end();
+        }),
+    );
+    const bytes = randomBytes(IMAGE_BYTES + 200);
+    const raw = createServer((req, res) => {
+      res.writeHead(200, { 'content-length': bytes.length });
+      res.end(bytes);
+    });
+    await new Promise((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const rawRate = await serveRate(
+      () =>
+        new Promise((resolve, reject) => {
+          const req = httpRequest({ host: '127.0.0.1', port: raw.address().port, path: '/', agent: false }, (res) =>
+            drain(res, resolve, reject),
+          );
+          req.on('error', reject);
+          req.end();
+        }),
+    );
+    raw.close();
+    for (const agent of [...oursAgents, ...rawAgents]) agent.destroy();
+    const mib = (v) => Math.round((v / 1024 / 1024) * 10) / 10;
+    process.stdout.write(`  serving: ours ${mib(ours)} MiB/s (mutual TLS, PostgreSQL chunks) vs raw node:http ${mib(rawRate)} MiB/s\n`);
+    return writeReport({
+      name: 'rollout',
+      value: ours,
+      unit: 'image bytes/s served',
+      baseline: 'raw node:http serving the same bytes from memory',
+      baseline_value: rawRate,
+      goal: 'rollout <= 60 s for 1,000 devices; serving >= 0.5x raw; crashing version reaches <= 2 % of the fleet',
+      devices: DEVICES,
+      imageBytes: IMAGE_BYTES,
+      rolloutSeconds: Math.round(rolloutSeconds * 10) / 10,
+      rolloutCounts: done.counts,
+      waves: done.deployment.waves,
+      cpuSeconds,
+      crashingShare,
+      crashingReceived: received,
+      crashingStoppedAs: aborted.deployment.state,
+      abortReason: aborted.deployment.reason,
+      updatesInstalledOnDevices: fleetReport.updatesInstalled,
+      updatesFailedOnDevices: fleetReport.updatesFailed,
+      servedMiBPerSecond: mib(ours),
+      rawMiBPerSecond: mib(rawRate),
+    });
+  } finally {
+    stop.abort();
+    if (fleet !== undefined) await fleet.catch(() => undefined);
+    for (const p of processes.reverse()) await p.stop();
+    await db.drop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
