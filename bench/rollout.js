@@ -138,8 +138,8 @@ export async function run() {
       manufacturerCa: pki.manufacturerCa,
       gatewayCaPem: pki.platformCa.certificatePem,
       apps: ['sensor'],
-      appConfig: { sensor: { intervalMs: 500, crashRate: 1 } },
-      healthWindowMs: 2_000,
+      appConfig: { sensor: { intervalMs: 1_000, crashRate: 1 } },
+      healthWindowMs: 2_500,
       heartbeatIntervalMs: 600_000,
       reconnectSpreadMs: 2_000,
       updates: {

@@ -4,7 +4,9 @@ import type { DeviceFailureReport } from '@rampart/contracts';
 import {
   DEMO_HARDWARE,
   DeviceUpdater,
+  PowerLoss,
   SecureOs,
+  UPDATE_STATES,
   UpdateClient,
   demoFirmwareSigners,
   manufactureDevice,
@@ -60,12 +62,12 @@ describe('a device updating through the updates service', () => {
     await env?.close();
   });
 
-  /** Uploads, releases and deploys one image to the device's group. */
-  async function deploy(image: SignedImage): Promise<string> {
+  /** Uploads, releases and deploys one image to a group (the device's, unless named). */
+  async function deploy(image: SignedImage, to = group): Promise<string> {
     const uploaded = await env.api(env.tokens.acme, 'POST', '/v1/images', encodeImage(image));
     expect(uploaded.status).toBe(201);
     await env.api(env.tokens.acme, 'POST', `/v1/images/${uploaded.body.sha256}/release`);
-    const deployment = await env.api(env.tokens.acme, 'POST', '/v1/deployments', { groupId: group, images: [uploaded.body.sha256] });
+    const deployment = await env.api(env.tokens.acme, 'POST', '/v1/deployments', { groupId: to, images: [uploaded.body.sha256] });
     return deployment.body.id as string;
   }
 
@@ -110,6 +112,65 @@ describe('a device updating through the updates service', () => {
     expect(failures.slice(reports)).toEqual([expect.objectContaining({ kind: 'update-failure', component: 'os' })]);
     const status = await env.api(env.tokens.acme, 'GET', `/v1/deployments/${deployment}`);
     expect(status.body.devices).toEqual([expect.objectContaining({ state: 'failed', detail: expect.stringMatching(reason) })]);
+  });
+
+  it('loses power at every update state across a fleet: no device bricked, each on the old or the new OS, the deployment says which', async () => {
+    // One device per state the agent passes through on a good update; each loses power there on its first try.
+    const states = UPDATE_STATES.filter((st) => !['idle', 'rollback', 'failure'].includes(st));
+    const fleetProduct = await env.api(env.tokens.acme, 'POST', '/v1/products', { name: 'Power rig' });
+    const fleetGroup = fleetProduct.body.groups.find((g: { name: string }) => g.name === 'Production').id as string;
+    const issue = await createTestTenantIssuer(env.pki.platformCa, 'acme');
+    const rigs = await Promise.all(
+      states.map(async (state) => {
+        const made = await manufactureDevice(env.pki.manufacturerCa);
+        await env.claim(env.tokens.acme, made.security.deviceId);
+        await env.api(env.tokens.acme, 'PUT', `/v1/device-groups/${fleetGroup}/devices/${made.security.deviceId}`);
+        const certificate = issue(made);
+        let cut = false;
+        const powerOn = () =>
+          new SecureOs(
+            made.security,
+            realEnvironment,
+            { telemetry: () => undefined, failure: () => undefined, heartbeat: () => undefined },
+            {
+              healthWindowMs: 100,
+              onUpdateState: (entered) => {
+                if (entered === state && !cut) {
+                  cut = true;
+                  throw new PowerLoss(entered);
+                }
+              },
+            },
+          );
+        const client = new UpdateClient(
+          { host: '127.0.0.1', port: env.updates.devicePort },
+          () => made.security.tlsContext(`${certificate.certificatePem}${certificate.chainPem}`, env.pki.platformCa.certificatePem),
+          { requestDeadlineMs: 10_000, resumeAttempts: 1 },
+        );
+        return { state, made, powerOn, client };
+      }),
+    );
+    const deployment = await deploy(platformImage('os', '4.0.0', 4, demoFirmwareSigners(), DEMO_HARDWARE), fleetGroup);
+    const versions: Record<string, string> = {};
+    for (const rig of rigs) {
+      let os = rig.powerOn();
+      await os.powerOn();
+      const updater = () => new DeviceUpdater(rig.made.security.deviceId, os, rig.client, rig.made.security.store);
+      await expect(updater().check(), rig.state).rejects.toBeInstanceOf(PowerLoss);
+      // Power comes back: secure boot picks a verified slot, and the agent finishes or undoes what it was doing.
+      os.shutdown();
+      os = rig.powerOn();
+      const boot = await os.powerOn();
+      expect(boot.mode, rig.state).toBe('normal');
+      expect(['1.0.0', '4.0.0'], rig.state).toContain(os.booted.versions.os);
+      // The next check lands it, or finds it landed, and tells the deployment.
+      await updater().check();
+      versions[rig.state] = os.booted.versions.os;
+      os.shutdown();
+    }
+    expect(Object.values(versions).every((v) => v === '4.0.0')).toBe(true);
+    const status = await env.api(env.tokens.acme, 'GET', `/v1/deployments/${deployment}`);
+    expect(status.body.counts).toMatchObject({ members: states.length, installed: states.length });
   });
 
   it('gives up on a server that dribbles (slow retrieval) and one that sends more than the targets declare (endless data)', async () => {

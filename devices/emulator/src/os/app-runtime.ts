@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import vm from 'node:vm';
 import type { AppCapabilities, SignedImage } from '@rampart/trust';
 import type { Firewall } from './firewall.js';
@@ -68,6 +69,24 @@ function eperm(what: string): Error & { code: string; errno: number } {
 
 class AppKilled extends Error {}
 
+/** The one line every callback runs through; compiled once, run in each app's own context. */
+const CALL = new vm.Script('__call()', { filename: 'rampart-runtime' });
+
+/** Compiled app code by its bytes: a fleet boots the same image thousands of times, and compiling is the costly part. */
+const compiledApps = new Map<string, vm.Script>();
+const MAX_COMPILED_APPS = 64;
+
+function compiledApp(payload: Buffer, filename: string): vm.Script {
+  const key = `${filename}\u0000${createHash('sha256').update(payload).digest('hex')}`;
+  let script = compiledApps.get(key);
+  if (script === undefined) {
+    if (compiledApps.size >= MAX_COMPILED_APPS) compiledApps.delete(compiledApps.keys().next().value!);
+    script = new vm.Script(payload.toString('utf8'), { filename });
+    compiledApps.set(key, script);
+  }
+  return script;
+}
+
 /**
  * One app, isolated in its own V8 context: it sees only the `rampart`
  * object, whose methods check the capabilities in the app's signed
@@ -132,11 +151,7 @@ export class AppInstance {
         codeGeneration: { strings: false, wasm: false },
       },
     );
-    this.invoke(() =>
-      new vm.Script(this.image.payload.toString('utf8'), { filename: this.file }).runInContext(this.context!, {
-        timeout: this.options.callbackBudgetMs,
-      }),
-    );
+    this.invoke(() => compiledApp(this.image.payload, this.file).runInContext(this.context!, { timeout: this.options.callbackBudgetMs }));
     if (this.capabilities.watchdogMs !== undefined && this.state === 'running') this.armWatchdog(this.capabilities.watchdogMs);
   }
 
@@ -241,9 +256,7 @@ export class AppInstance {
     try {
       // Running the call through a script in the app's context is what lets V8 enforce the budget.
       (context as { __call?: unknown }).__call = fn;
-      const result: unknown = new vm.Script('__call()', { filename: 'rampart-runtime' }).runInContext(context, {
-        timeout: this.options.callbackBudgetMs,
-      });
+      const result: unknown = CALL.runInContext(context, { timeout: this.options.callbackBudgetMs });
       if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
         (result as Promise<unknown>).then(undefined, (error: unknown) => this.exited(error));
       }
