@@ -287,6 +287,14 @@ export async function run() {
       servedMiBPerSecond: mib(ours),
       rawMiBPerSecond: mib(rawRate),
     });
+  } catch (error) {
+    // What the services said before it went wrong.
+    for (const p of processes) {
+      for (const l of [...p.lines.filter((x) => x.level >= 50), ...p.stderr].slice(-10))
+        process.stderr.write(`  ${JSON.stringify(l).slice(0, 400)}\n`);
+      if (p.child.exitCode !== null) process.stderr.write(`  a service exited with ${p.child.exitCode}\n`);
+    }
+    throw error;
   } finally {
     stop.abort();
     if (fleet !== undefined) await fleet.catch(() => undefined);

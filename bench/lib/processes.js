@@ -34,7 +34,7 @@ export function startNode(entry, env, ready, timeoutMs = 30_000) {
       lines.push(line);
       if (ready(line)) {
         clearTimeout(timer);
-        resolve({ child, line, lines, stop });
+        resolve({ child, line, lines, stderr, stop });
       }
     });
     child.once('exit', (code) => {
