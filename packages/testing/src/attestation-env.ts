@@ -27,3 +27,27 @@ export function attestationTestEnv(options: {
     PLATFORM_ADMIN_TOKEN: options.operatorToken,
   };
 }
+
+/**
+ * Tenants `acme` and `globex` made through a running attestation service,
+ * with each one's Administrator token and a Reader token of acme
+ * (`acmeReader`): the cast of every tenant-isolation and role test.
+ */
+export async function createTestTenants(
+  attestationUrl: string,
+  operatorToken: string,
+): Promise<Readonly<Record<'acme' | 'globex' | 'acmeReader', string>>> {
+  const post = async (path: string, token: string, body: unknown): Promise<Record<string, string>> => {
+    const response = await fetch(`${attestationUrl}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (response.status !== 201) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as Record<string, string>;
+  };
+  const acme = (await post('/v1/tenants', operatorToken, { id: 'acme', name: 'acme' }))['administratorToken']!;
+  const globex = (await post('/v1/tenants', operatorToken, { id: 'globex', name: 'globex' }))['administratorToken']!;
+  const acmeReader = (await post('/v1/tokens', acme, { role: 'Reader' }))['token']!;
+  return { acme, globex, acmeReader };
+}

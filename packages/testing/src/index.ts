@@ -11,4 +11,4 @@ export type { TestOperationalCertificate } from './operational.js';
 export { issueCustomCertificate } from './custom-certificate.js';
 export type { CustomCertificateRequest } from './custom-certificate.js';
 export { seededRandom } from './random.js';
-export { attestationTestEnv } from './attestation-env.js';
+export { attestationTestEnv, createTestTenants } from './attestation-env.js';

@@ -5,6 +5,7 @@ import { NatsBus, createLogger, encodeJson } from '@rampart/service-kit';
 import {
   TEST_NATS_URL,
   attestationTestEnv,
+  createTestTenants,
   createTestDatabase,
   createTestPki,
   removeBusPrefix,
@@ -61,20 +62,7 @@ describe('failures REST API', () => {
       createLogger('failures', 'silent'),
     );
     bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'failures-api-test', onError: () => undefined });
-    for (const tenant of ['acme', 'globex']) {
-      const r = await fetch(`${attestation.url}/v1/tenants`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ id: tenant, name: tenant }),
-      });
-      tokens[tenant] = ((await r.json()) as { administratorToken: string }).administratorToken;
-    }
-    const reader = await fetch(`${attestation.url}/v1/tokens`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tokens['acme']}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ role: 'Reader' }),
-    });
-    tokens['acmeReader'] = ((await reader.json()) as { token: string }).token;
+    Object.assign(tokens, await createTestTenants(attestation.url, operator));
     const publish = async (deviceId: string, tenantId: string, seq: number, version: string) => {
       const message: ReceivedFailureReport = {
         deviceId,

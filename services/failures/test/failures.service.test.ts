@@ -3,46 +3,30 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { metrics } from '@opentelemetry/api';
 import { Subject, type ReceivedFailureReport } from '@rampart/contracts';
-import { NatsBus, TypedBus, createLogger, decodeJson, encodeJson } from '@rampart/service-kit';
-import { TEST_NATS_URL, createTestDatabase, removeBusPrefix, uniqueBusPrefix, waitFor, type TestDatabase } from '@rampart/testing';
+import { createLogger, decodeJson, encodeJson, type NatsBus, type TypedBus } from '@rampart/service-kit';
+import { waitFor } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertSink } from '../src/alerts/alert-sink.js';
 import { SpikeDetector } from '../src/alerts/spike-detector.js';
 import { DEFAULT_SPIKE_RULE } from '../src/alerts/spike-rule.js';
-import { loadFailuresConfig } from '../src/failures/failures.config.js';
-import { startFailures, type RunningFailures } from '../src/start-failures.js';
+import type { RunningFailures } from '../src/start-failures.js';
+import { startFailuresEnvironment, type FailuresEnvironment } from './failures-environment.js';
 
 const device = (n: number) => n.toString(16).padStart(64, '0');
 
 describe('failures service', () => {
-  let db: TestDatabase;
+  let env: FailuresEnvironment;
   let service: RunningFailures;
   let bus: NatsBus;
   let typed: TypedBus;
-  const prefix = uniqueBusPrefix('failsvc');
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    service = await startFailures(
-      loadFailuresConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: TEST_NATS_URL,
-        BUS_PREFIX: prefix,
-        HTTP_PORT: '0',
-        INGEST_FLUSH_MS: '20',
-        DEVICE_REPORT_BURST: '1000',
-      }),
-      createLogger('failures', 'silent'),
-    );
-    bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'failures-service-test', onError: () => undefined });
-    typed = new TypedBus(bus);
+    env = await startFailuresEnvironment('failsvc');
+    ({ service, bus, typed } = env);
   });
 
   afterAll(async () => {
-    await service?.close();
-    await bus?.drain();
-    await removeBusPrefix(prefix);
-    await db?.drop();
+    await env?.close();
   });
 
   async function crashes(version: string, devices: number, perDevice: number, tenantId = 'acme', firstDevice = 0): Promise<void> {

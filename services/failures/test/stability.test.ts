@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Subject, type ReceivedFailureReport, type ReceivedHeartbeat } from '@rampart/contracts';
-import { NatsBus, TypedBus, createLogger, encodeJson } from '@rampart/service-kit';
-import { TEST_NATS_URL, createTestDatabase, removeBusPrefix, uniqueBusPrefix, waitFor, type TestDatabase } from '@rampart/testing';
+import { encodeJson, type NatsBus, type TypedBus } from '@rampart/service-kit';
+import { waitFor, type TestDatabase } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadFailuresConfig } from '../src/failures/failures.config.js';
-import { startFailures, type RunningFailures } from '../src/start-failures.js';
+import type { RunningFailures } from '../src/start-failures.js';
+import { startFailuresEnvironment, type FailuresEnvironment } from './failures-environment.js';
 
 const HOUR = 3_600_000;
 const device = (n: number) => n.toString(16).padStart(64, '0');
@@ -15,36 +15,21 @@ const device = (n: number) => n.toString(16).padStart(64, '0');
  * PostgreSQL, crashes from stored reports, figures checked exactly.
  */
 describe('stability: crash-free devices and hours per version', () => {
+  let env: FailuresEnvironment;
   let db: TestDatabase;
   let service: RunningFailures;
   let bus: NatsBus;
   let typed: TypedBus;
-  const prefix = uniqueBusPrefix('stability');
   /** Three whole hours ago, so every interval below ends before the gateway "received" it. */
   const H = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    service = await startFailures(
-      loadFailuresConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: TEST_NATS_URL,
-        BUS_PREFIX: prefix,
-        HTTP_PORT: '0',
-        INGEST_FLUSH_MS: '20',
-        DEVICE_REPORT_BURST: '1000',
-      }),
-      createLogger('failures', 'silent'),
-    );
-    bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'stability-test', onError: () => undefined });
-    typed = new TypedBus(bus);
+    env = await startFailuresEnvironment('stability');
+    ({ db, service, bus, typed } = env);
   });
 
   afterAll(async () => {
-    await service?.close();
-    await bus?.drain();
-    await removeBusPrefix(prefix);
-    await db?.drop();
+    await env?.close();
   });
 
   function heartbeat(deviceId: string, seq: number, from: number, version: string, tenantId = 'acme'): ReceivedHeartbeat {

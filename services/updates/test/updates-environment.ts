@@ -4,6 +4,7 @@ import { NatsBus, createLogger } from '@rampart/service-kit';
 import {
   TEST_NATS_URL,
   attestationTestEnv,
+  createTestTenants,
   createTestDatabase,
   createTestPki,
   removeBusPrefix,
@@ -61,28 +62,14 @@ export async function startUpdatesEnvironment(name: string, env: Record<string, 
     createLogger('updates', 'silent'),
   );
   const bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: `${name}-test`, onError: () => undefined });
-  const tokens: Record<string, string> = {};
-  for (const tenant of ['acme', 'globex']) {
-    const r = await fetch(`${attestation.url}/v1/tenants`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ id: tenant, name: tenant }),
-    });
-    tokens[tenant] = ((await r.json()) as { administratorToken: string }).administratorToken;
-  }
-  const reader = await fetch(`${attestation.url}/v1/tokens`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${tokens['acme']}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ role: 'Reader' }),
-  });
-  tokens['acmeReader'] = ((await reader.json()) as { token: string }).token;
+  const tokens = await createTestTenants(attestation.url, operator);
   return {
     db,
     pki,
     attestation,
     updates,
     bus,
-    tokens: tokens as Record<'acme' | 'globex' | 'acmeReader', string>,
+    tokens,
     api: async (token, method, path, body) => {
       const binary = Buffer.isBuffer(body);
       const response = await fetch(`${updates.url}${path}`, {
