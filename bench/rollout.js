@@ -36,7 +36,10 @@ function until(predicate, timeoutMs, what) {
         const value = await predicate();
         if (value) return resolve(value);
       } catch (error) {
-        return reject(error);
+        // A poll that failed on the way (a kept-alive connection the server closed under load) is tried again;
+        // a verdict the predicate throws on purpose ends the wait.
+        if (!(error instanceof TypeError)) return reject(error);
+        process.stdout.write(`    (poll failed: ${error.message}; trying again)\n`);
       }
       if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
       setTimeout(poll, 250);
@@ -128,6 +131,7 @@ export async function run() {
     );
 
     let attested = 0;
+    let online = 0;
     const setupStarted = performance.now();
     fleet = runFleet({
       devices: DEVICES,
@@ -146,7 +150,10 @@ export async function run() {
         server: { host: '127.0.0.1', port: devicePort, servername: 'localhost' },
         client: { requestDeadlineMs: 60_000, resumeAttempts: 3 },
       },
-      onProgress: (p) => (attested = p.attested),
+      onProgress: (p) => {
+        attested = p.attested;
+        online = p.online;
+      },
       beforeStart: async (devices) => {
         for (const device of devices) {
           await attestation.call('PUT', `/v1/devices/${device.security.deviceId}/claim`, attestation.token);
@@ -178,7 +185,9 @@ export async function run() {
         const s = await api('GET', `/v1/deployments/${good.id}`);
         if (Date.now() - lastPrint > 10_000) {
           lastPrint = Date.now();
-          process.stdout.write(`    wave ${s.deployment.currentWave + 1}/${s.deployment.waves}: ${JSON.stringify(s.counts)}\n`);
+          process.stdout.write(
+            `    wave ${s.deployment.currentWave + 1}/${s.deployment.waves}: ${JSON.stringify(s.counts)}, ${online} devices online\n`,
+          );
         }
         if (s.deployment.state === 'aborted' || s.deployment.state === 'paused')
           throw new Error(`the OS rollout stopped: ${s.deployment.reason}`);

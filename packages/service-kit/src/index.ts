@@ -47,3 +47,4 @@ export { HttpErrorFilter } from './http-error.filter.js';
 export type { MappedError } from './http-error.filter.js';
 export { TenantTokenGuard } from './tenant-token.guard.js';
 export type { TenantPrincipal, TenantRole } from './tenant-token.guard.js';
+export { RevocationWatcher } from './revocation-watcher.js';

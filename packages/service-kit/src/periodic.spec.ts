@@ -25,4 +25,26 @@ describe('every', () => {
     await vi.advanceTimersByTimeAsync(5_000);
     expect(runs).toBe(3);
   });
+
+  it('never overlaps runs: a run still going makes the next due one skip', async () => {
+    vi.useFakeTimers();
+    let started = 0;
+    let running = 0;
+    let most = 0;
+    const periodic = every(
+      1_000,
+      async () => {
+        started++;
+        running++;
+        most = Math.max(most, running);
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        running--;
+      },
+      () => undefined,
+    );
+    await vi.advanceTimersByTimeAsync(10_500);
+    periodic.stop();
+    expect(most).toBe(1);
+    expect(started).toBe(4); // at 1 s, 4 s, 7 s, 10 s: each run takes 2.5 s, so two of every three ticks skip
+  });
 });

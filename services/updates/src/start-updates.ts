@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import {
+  RevocationWatcher,
   TypedBus,
   closeServiceRuntime,
   createRuntimeFromConfig,
@@ -38,6 +39,7 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
   const runtime = await createRuntimeFromConfig('updates', config, logger, sharedBus);
   let service: RunningService | undefined;
   let devices: DeviceServer | undefined;
+  let revocations: RevocationWatcher | undefined;
   try {
     runtime.dataSource = await openDatabase(
       {
@@ -56,6 +58,8 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
     const images = new ImagesService(dataSource, imageRows, metadata, runtime.bus, logger, config.maxImageBytes);
     await images.start();
     const typed = new TypedBus(runtime.bus);
+    revocations = new RevocationWatcher(runtime.bus, typed, logger, () => undefined);
+    await revocations.start();
     const rollouts = new RolloutEngine(dataSource, imageRows, runtime.bus, typed, logger, runtime.observability.meter);
     const fleet = new FleetService(dataSource, imageRows, typed, logger, (deviceIds) => rollouts.notify(deviceIds));
     const director = new DirectorService(dataSource, imageRows, metadata);
@@ -74,6 +78,7 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
       metadata,
       director,
       imageRows,
+      revocations,
       logger,
       runtime.observability.meter,
     );
@@ -116,6 +121,7 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
     );
     const running = service;
     const deviceServer = devices;
+    const deny = revocations;
     return {
       ...service,
       devicePort,
@@ -127,11 +133,13 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
         refresher.stop();
         rolloutTicks.stop();
         await deviceServer.stop();
+        await deny.stop();
         await running.close();
       },
     };
   } catch (error) {
     await devices?.stop();
+    await revocations?.stop();
     if (service !== undefined) await service.close();
     else await closeServiceRuntime(runtime);
     throw error;

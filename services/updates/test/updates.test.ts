@@ -224,4 +224,23 @@ describe('updates service', () => {
     await verifier.refresh(client.metadata);
     expect(JSON.parse(verifier.trustedMetadata.root).signed.version).toBe(2);
   });
+
+  it('refuses a revoked device at once, though its certificate is still valid', async () => {
+    const client = deviceClient(operational);
+    expect(await client.metadata(MetadataFile.timestamp, 16 * 1024)).toBeDefined();
+    const revoke = await fetch(`${env.attestation.url}/v1/devices/${device.security.deviceId}/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.acme}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'stolen' }),
+    });
+    expect(revoke.status).toBeLessThan(300);
+    await waitFor(
+      async () =>
+        (await deviceClient(operational)
+          .metadata(MetadataFile.timestamp, 16 * 1024)
+          .catch((e: unknown) => String(e))) ===
+        'DownloadError: timestamp.json: HTTP 403 {"code":"REVOKED","message":"this device is revoked"}',
+      { describe: 'the revoked device refused' },
+    );
+  });
 });

@@ -1,8 +1,8 @@
 import { FailureBridge } from './failure-bridge.js';
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { OpsController, TypedBus, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
+import { OpsController, RevocationWatcher, TypedBus, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
 import { AttestationBridge } from './attestation-bridge.js';
-import { RevocationWatcher } from './revocation-watcher.js';
+
 import { DeviceCommandRelay } from './device-command-relay.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { MqttGateway, type MqttGatewayOptions } from './mqtt-gateway.js';

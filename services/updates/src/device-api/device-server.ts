@@ -74,6 +74,7 @@ export class DeviceServer {
     private readonly metadata: TenantMetadata,
     private readonly director: DirectorService,
     private readonly images: ImagesRepository,
+    private readonly revocations: { isRevoked(deviceId: string): boolean },
     private readonly logger: Logger,
     meter: Meter,
   ) {
@@ -120,6 +121,8 @@ export class DeviceServer {
       const deviceId = deviceIdFromVerifiedCertificate(certificate);
       const tenantId = tenantOfOperationalCertificate(certificate!, certificate!.issuerCertificate, this.platformRoots);
       const issuedAt = new Date(certificate!.validFrom).getTime();
+      // A certificate outlives a revocation by up to a day: the deny-list closes that gap.
+      if (this.revocations.isRevoked(deviceId)) throw new Refusal(403, 'REVOKED', 'this device is revoked');
       if (Date.now() - issuedAt > this.options.freshAttestationMs) {
         throw new Refusal(403, 'STALE_ATTESTATION', 'the operational certificate is older than a fresh attestation may be');
       }

@@ -59,7 +59,13 @@ export class RolloutEngine {
           [deployment.id],
         );
         if (lock[0]?.locked !== true) return undefined;
-        return this.step(tx, deployment);
+        // Read again under the lock: another replica (or an earlier step) may have moved it since the list was read.
+        const fresh: ActiveRow[] = await tx.query(
+          `SELECT id, tenant_id, group_id, images, rollout, current_wave, waves, wave_started_at, created_at FROM updates.deployments
+            WHERE id = $1 AND state = 'active'`,
+          [deployment.id],
+        );
+        return fresh[0] === undefined ? undefined : this.step(tx, fresh[0]);
       });
       if (step === undefined) continue;
       // Told only once the wave is committed: a device that asks at once must find it open.
@@ -128,7 +134,10 @@ export class RolloutEngine {
         return { decision, notify: rows.filter((r) => r.state === 'pending').map((r) => r.device_id) };
       }
       case 'advance': {
-        await tx.query(`UPDATE updates.deployments SET current_wave = current_wave + 1, wave_started_at = now() WHERE id = $1`, [d.id]);
+        await tx.query(`UPDATE updates.deployments SET current_wave = $2, wave_started_at = now() WHERE id = $1`, [
+          d.id,
+          d.current_wave + 1,
+        ]);
         const next: Array<{ device_id: string }> = await tx.query(
           `SELECT device_id FROM updates.deployment_devices WHERE deployment_id = $1 AND wave = $2`,
           [d.id, d.current_wave + 1],

@@ -1,14 +1,17 @@
 import { DeviceRevocationEventSchema, Subject } from '@rampart/contracts';
-import { decodeJson, type Closable, type Logger, type MessageBus, type TypedBus } from '@rampart/service-kit';
+import type { Closable, MessageBus } from './bus/message-bus.js';
+import { decodeJson, type TypedBus } from './bus/typed-bus.js';
+import type { Logger } from './logger.js';
 
 /** How often a gateway that could not load the deny-list at start tries again. */
 const RETRY_MS = 5_000;
 
 /**
- * The gateway's deny-list of revoked devices: loaded from the attestation
- * service at start, kept current by revocation events that reach every
- * replica. A revoked device is disconnected at once and refused on its
- * operational certificate until un-revoked.
+ * The deny-list of revoked devices, for every service that serves devices
+ * (the gateway, the update server): loaded from the attestation service at
+ * start, kept current by revocation events that reach every replica. A
+ * revoked device is refused on its operational certificate until
+ * un-revoked; `onRevoked` lets a gateway disconnect it at once.
  */
 export class RevocationWatcher {
   private readonly revoked = new Set<string>();
