@@ -32,6 +32,7 @@ import {
   startFailuresProcess,
   startGatewayProcess,
   startTelemetryProcess,
+  gatewayTlsEnv,
 } from '../support/service-process.js';
 
 const DEVICES = 6;
@@ -85,10 +86,7 @@ describe('a fleet with the secure OS and apps', () => {
     gateway = await startGatewayProcess('gateway', {
       NATS_URL: TEST_NATS_URL,
       BUS_PREFIX: prefix,
-      TLS_CERT_FILE: pki.files.gatewayCert,
-      TLS_KEY_FILE: pki.files.gatewayKey,
-      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
-      PLATFORM_CA_FILE: pki.files.platformCa,
+      ...gatewayTlsEnv(pki),
     });
     processes.push(gateway.process);
   });

@@ -19,6 +19,7 @@ import {
   startAttestationWithTenant,
   startGatewayProcess,
   startTelemetryProcess,
+  gatewayTlsEnv,
 } from '../support/service-process.js';
 
 const METRICS_PER_READING = 4;
@@ -72,10 +73,7 @@ describe('distributed mode: kill the telemetry service mid-stream', () => {
     const gateway = await startGatewayProcess('gateway', {
       NATS_URL: TEST_NATS_URL,
       BUS_PREFIX: prefix,
-      TLS_CERT_FILE: pki.files.gatewayCert,
-      TLS_KEY_FILE: pki.files.gatewayKey,
-      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
-      PLATFORM_CA_FILE: pki.files.platformCa,
+      ...gatewayTlsEnv(pki),
       DEVICE_RATE_PER_SEC: '100',
       TELEMETRY_STREAM_MAX_AGE_MS: '600000',
     });

@@ -4,7 +4,7 @@ import mqtt, { type IClientOptions } from 'mqtt';
 import { manufactureDevice, type ManufacturedDevice } from '@rampart/emulator';
 import { TEST_NATS_URL, createTestPki, createTestTenantIssuer, removeBusPrefix, uniqueBusPrefix, type TestPki } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServiceProcess, residentBytes, scrapeMetric, startGatewayProcess } from '../support/service-process.js';
+import { type ServiceProcess, residentBytes, scrapeMetric, startGatewayProcess, gatewayTlsEnv } from '../support/service-process.js';
 
 const FLOOD_MS = 60_000;
 const FLOODERS = 24;
@@ -29,10 +29,7 @@ describe('60 s overload flood', () => {
     gateway = await startGatewayProcess('gateway', {
       NATS_URL: TEST_NATS_URL,
       BUS_PREFIX: prefix,
-      TLS_CERT_FILE: pki.files.gatewayCert,
-      TLS_KEY_FILE: pki.files.gatewayKey,
-      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
-      PLATFORM_CA_FILE: pki.files.platformCa,
+      ...gatewayTlsEnv(pki),
       DEVICE_RATE_PER_SEC: '50',
       DEVICE_RATE_BURST: '100',
       NODE_OPTIONS: `--max-old-space-size=${HEAP_LIMIT_MB}`,

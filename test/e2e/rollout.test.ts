@@ -20,6 +20,7 @@ import {
   startFailuresProcess,
   startGatewayProcess,
   startUpdatesProcess,
+  gatewayTlsEnv,
 } from '../support/service-process.js';
 
 const DEVICES = 20;
@@ -86,10 +87,7 @@ describe('rollouts', () => {
     const gateway = await startGatewayProcess('gateway', {
       NATS_URL: TEST_NATS_URL,
       BUS_PREFIX: prefix,
-      TLS_CERT_FILE: pki.files.gatewayCert,
-      TLS_KEY_FILE: pki.files.gatewayKey,
-      MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
-      PLATFORM_CA_FILE: pki.files.platformCa,
+      ...gatewayTlsEnv(pki),
     });
     processes.push(gateway.process);
     gatewayPort = gateway.mqttPort;

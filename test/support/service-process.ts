@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { demoKnownGood } from '@rampart/emulator';
+import type { TestPki } from '@rampart/testing';
 import { expect } from 'vitest';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -155,6 +156,16 @@ export async function startAttestationWithTenant(
     await call('PUT', '/v1/measurements', operatorToken, { stage: image.stage, sha256: image.sha256, status: 'released' });
   }
   return { process, url, call, tenantToken };
+}
+
+/** The gateway's certificate and the device roots it trusts, from a test PKI. */
+export function gatewayTlsEnv(pki: TestPki): Record<string, string> {
+  return {
+    TLS_CERT_FILE: pki.files.gatewayCert,
+    TLS_KEY_FILE: pki.files.gatewayKey,
+    MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+    PLATFORM_CA_FILE: pki.files.platformCa,
+  };
 }
 
 /** Starts the gateway and resolves with its MQTT port and HTTP URL once both listen. */
