@@ -44,6 +44,7 @@ describe('rollouts', () => {
   const prefix = uniqueBusPrefix('e2e-rollout');
   const processes: ServiceProcess[] = [];
   let updatesUrl = '';
+  let failuresUrl = '';
   let devicePort = 0;
   let gatewayPort = 0;
   let tenantToken = '';
@@ -84,6 +85,7 @@ describe('rollouts', () => {
     const common = { DATABASE_URL: db.url, NATS_URL: TEST_NATS_URL, BUS_PREFIX: prefix };
     const failures = await startFailuresProcess('failures', { ...common, INGEST_FLUSH_MS: '20' });
     processes.push(failures.process);
+    failuresUrl = failures.url;
     const gateway = await startGatewayProcess('gateway', {
       NATS_URL: TEST_NATS_URL,
       BUS_PREFIX: prefix,
@@ -179,6 +181,32 @@ describe('rollouts', () => {
       const received = aborted.devices.filter((d) => d.state !== 'pending');
       expect(received.length).toBeLessThanOrEqual(Math.ceil(DEVICES * 0.1));
       expect(received.every((d) => d.wave === 0)).toBe(true);
+
+      // The failures service's views of that wave and of the group, their devices named by the updates service.
+      const view = async (path: string): Promise<any> => {
+        const response = await fetch(`${failuresUrl}${path}`, { headers: { authorization: `Bearer ${tenantToken}` } });
+        expect(response.status, path).toBe(200);
+        return response.json();
+      };
+      await waitFor(
+        async () =>
+          (
+            (await view(`/v1/stability?component=app:sensor&deployment=${bad.id}&wave=0`)) as {
+              cohorts: Array<{ version: string; devices: number }>;
+            }
+          ).cohorts.some((c) => c.version === '1.1.0' && c.devices === received.length),
+        { timeoutMs: 20_000, describe: "the first wave's crashes in its stability view" },
+      );
+      const wave = (await view(`/v1/stability?component=app:sensor&deployment=${bad.id}&wave=0`)) as {
+        cohorts: Array<{ version: string; devices: number; crashFreeDevices: number }>;
+      };
+      expect(wave.cohorts.find((c) => c.version === '1.1.0')).toMatchObject({ devices: received.length, crashFreeDevices: 0 });
+      const groupBuckets = (await view(`/v1/failure-buckets?deviceGroup=${group}`)) as Array<{
+        kind: string;
+        version: string;
+        devices: number;
+      }>;
+      expect(groupBuckets).toContainEqual(expect.objectContaining({ kind: 'app-crash', version: '1.1.0', devices: received.length }));
     } finally {
       stop.abort();
     }

@@ -118,7 +118,7 @@ export type {
   BucketsQueryReply,
   BucketsQueryRequest,
 } from './failures.js';
-export { DeviceCommandRequestSchema } from './commands.js';
-export type { DeviceCommandRequest } from './commands.js';
+export { CohortDevicesReplySchema, CohortDevicesRequestSchema, DeviceCommandRequestSchema } from './commands.js';
+export type { CohortDevicesReply, CohortDevicesRequest, DeviceCommandRequest } from './commands.js';
 export { DEVICE_COMMANDS } from './topics.js';
 export type { DeviceCommand } from './topics.js';

@@ -19,6 +19,7 @@ import {
   StabilityQueryReplySchema,
   StabilityQueryRequestSchema,
 } from './failures.js';
+import { CohortDevicesReplySchema, CohortDevicesRequestSchema } from './commands.js';
 import { Subject } from './subjects.js';
 import { DeviceLatestReplySchema, DeviceLatestRequestSchema, IngestStatsReplySchema, IngestStatsRequestSchema } from './telemetry.js';
 
@@ -38,6 +39,7 @@ export const RequestContracts = {
   [Subject.failuresHealthCompare]: { request: HealthCompareRequestSchema, reply: HealthCompareReplySchema },
   [Subject.failuresStabilityQuery]: { request: StabilityQueryRequestSchema, reply: StabilityQueryReplySchema },
   [Subject.failuresBucketsQuery]: { request: BucketsQueryRequestSchema, reply: BucketsQueryReplySchema },
+  [Subject.updatesCohortDevices]: { request: CohortDevicesRequestSchema, reply: CohortDevicesReplySchema },
 } as const;
 
 export type RequestSubject = keyof typeof RequestContracts;

@@ -44,6 +44,8 @@ export const Subject = {
   attestationTokenIntrospect: 'attestation.token.introspect',
   /** Request/reply: the tenant that claimed a device, or null. */
   attestationDeviceTenant: 'attestation.device.tenant',
+  /** Request/reply: the devices of a device group, or of a deployment (optionally one wave), for cohort views. */
+  updatesCohortDevices: 'updates.cohort.devices',
   /** Broadcast to every gateway replica: send a command to these devices, where they are connected (updates → gateway → device). */
   gatewayDeviceCommand: 'gateway.device.command',
   /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */
@@ -74,6 +76,7 @@ export const QueueGroup = {
   gateway: 'gateway',
   attestation: 'attestation',
   failures: 'failures',
+  updates: 'updates',
 } as const;
 
 export function withPrefix(prefix: string, subject: string): string {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { QueueGroup } from '@rampart/contracts';
 import {
   RevocationWatcher,
   TypedBus,
@@ -89,6 +90,7 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
       module: UpdatesModule.forRoot({ runtime, images, imageRows, fleet, metadata }),
       host: config.http.host,
       port: config.http.port,
+      queueGroup: QueueGroup.updates,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       configure: (app) => {
         (app as NestExpressApplication).useBodyParser('raw', { type: 'application/octet-stream', limit: config.maxImageBytes });

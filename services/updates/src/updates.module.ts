@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { HttpErrorFilter, OpsController, TenantTokenGuard, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
 import { UpdatesController } from './api/updates.controller.js';
+import { UpdatesHandler } from './api/updates.handler.js';
 import { FleetError, FleetService } from './fleet/fleet.service.js';
 import { ImageRejectedError } from './images/image-upload.js';
 import { ImageConflictError, ImagesRepository } from './images/images.repository.js';
@@ -38,7 +39,7 @@ export class UpdatesModule {
     const { runtime } = options;
     return {
       module: UpdatesModule,
-      controllers: [OpsController, UpdatesController],
+      controllers: [OpsController, UpdatesController, UpdatesHandler],
       providers: [
         ...runtimeProviders(runtime),
         { provide: APP_FILTER, useValue: new HttpErrorFilter(runtime.logger, mapError) },

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
-import { ImageEventSchema, Stream, type ImageEvent } from '@rampart/contracts';
+import { ImageEventSchema, Stream, Subject, type ImageEvent } from '@rampart/contracts';
 import { type DownloadError, UpdateClient, manufactureDevice, type ManufacturedDevice } from '@rampart/emulator';
-import { decodeJson, type NatsBus } from '@rampart/service-kit';
+import { TypedBus, decodeJson, type NatsBus } from '@rampart/service-kit';
 import { createTestTenantIssuer, waitFor, type TestOperationalCertificate, type TestPki } from '@rampart/testing';
 import { ImageSigner, MetadataFile, UpdateMetadataClient, encodeImage } from '@rampart/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -223,6 +223,24 @@ describe('updates service', () => {
     const verifier = new UpdateMetadataClient({ root: root1 }, device.security.deviceId);
     await verifier.refresh(client.metadata);
     expect(JSON.parse(verifier.trustedMetadata.root).signed.version).toBe(2);
+  });
+
+  it("names the devices of a group or a deployment to its own tenant only (the failures service's cohort views)", async () => {
+    const typed = new TypedBus(bus);
+    const groups = await api(tokens.acme, 'GET', '/v1/device-groups');
+    const production = groups.body.find((g: { name: string }) => g.name === 'Production').id as string;
+    expect(await typed.request(Subject.updatesCohortDevices, { tenantId: 'acme', groupId: production })).toEqual({
+      deviceIds: [device.security.deviceId],
+    });
+    // Another tenant naming acme's group learns nothing, not even that it exists.
+    expect(await typed.request(Subject.updatesCohortDevices, { tenantId: 'globex', groupId: production })).toEqual({ deviceIds: null });
+    const [latest] = (await api(tokens.acme, 'GET', `/v1/deployments?groupId=${production}`)).body as Array<{ id: string }>;
+    expect(await typed.request(Subject.updatesCohortDevices, { tenantId: 'acme', deploymentId: latest!.id, wave: 0 })).toEqual({
+      deviceIds: [device.security.deviceId],
+    });
+    expect(await typed.request(Subject.updatesCohortDevices, { tenantId: 'globex', deploymentId: latest!.id })).toEqual({
+      deviceIds: null,
+    });
   });
 
   it('refuses a revoked device at once, though its certificate is still valid', async () => {

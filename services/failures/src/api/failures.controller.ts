@@ -1,7 +1,8 @@
 import { Controller, Get, Inject, Param, Query, Req, Res, NotFoundException } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { ZodValidationPipe } from '@rampart/service-kit';
+import { TypedBus, ZodValidationPipe } from '@rampart/service-kit';
+import { CohortQueryShape, cohortDevices } from './cohort-devices.js';
 import { FailuresRepository, type ReportFilter } from '../ingest/failures.repository.js';
 import type { TenantPrincipal } from '@rampart/service-kit';
 
@@ -28,8 +29,16 @@ const ExportQuery = ReportQuery.omit({ limit: true, after: true })
   .strict();
 
 const BucketQuery = z
-  .object({ version: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(1_000).default(100) })
-  .strict();
+  .object({
+    version: z.string().max(64).optional(),
+    limit: z.coerce.number().int().min(1).max(1_000).default(100),
+    /** With a cohort: counts within it, over this window (default the last 30 days). */
+    from: z.coerce.date().optional(),
+    to: z.coerce.date().optional(),
+    ...CohortQueryShape,
+  })
+  .strict()
+  .refine((q) => q.deviceGroup === undefined || q.deployment === undefined, 'name a device group or a deployment, not both');
 
 type WithPrincipal = { principal: TenantPrincipal };
 
@@ -63,12 +72,20 @@ function csvCell(value: unknown): string {
 @ApiBearerAuth()
 @Controller('v1')
 export class FailuresController {
-  constructor(@Inject(FailuresRepository) private readonly repository: FailuresRepository) {}
+  constructor(
+    @Inject(FailuresRepository) private readonly repository: FailuresRepository,
+    @Inject(TypedBus) private readonly bus: TypedBus,
+  ) {}
 
   @Get('failure-buckets')
-  @ApiOperation({ summary: 'Failure buckets of this tenant, most recently seen first' })
-  buckets(@Req() req: WithPrincipal, @Query(new ZodValidationPipe(BucketQuery)) q: z.infer<typeof BucketQuery>) {
-    return this.repository.buckets(req.principal.tenantId, q.limit, q.version);
+  @ApiOperation({ summary: 'Failure buckets of this tenant, most recently seen first; or counted within a device group or deployment' })
+  async buckets(@Req() req: WithPrincipal, @Query(new ZodValidationPipe(BucketQuery)) q: z.infer<typeof BucketQuery>) {
+    const deviceIds = await cohortDevices(this.bus, req.principal.tenantId, q);
+    if (deviceIds === undefined) return this.repository.buckets(req.principal.tenantId, q.limit, q.version);
+    // A group's or a deployment's view: reports and distinct devices among its devices, in the window.
+    const until = q.to ?? new Date();
+    const since = q.from ?? new Date(until.getTime() - 30 * 86_400_000);
+    return this.repository.bucketsAmong(req.principal.tenantId, { since, until }, { deviceIds, version: q.version }, q.limit);
   }
 
   @Get('failure-buckets/:signature')

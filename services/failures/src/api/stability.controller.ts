@@ -1,7 +1,8 @@
 import { Controller, Get, Inject, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { ZodValidationPipe } from '@rampart/service-kit';
+import { TypedBus, ZodValidationPipe } from '@rampart/service-kit';
+import { CohortQueryShape, cohortDevices } from './cohort-devices.js';
 import { StabilityRepository } from '../stability/stability.repository.js';
 import type { TenantPrincipal } from '@rampart/service-kit';
 
@@ -18,18 +19,26 @@ const StabilityQuery = z
       .optional(),
     from: z.coerce.date().optional(),
     to: z.coerce.date().optional(),
+    ...CohortQueryShape,
   })
-  .strict();
+  .strict()
+  .refine((q) => q.deviceGroup === undefined || q.deployment === undefined, 'name a device group or a deployment, not both');
 
 /** Crash-free devices and hours per version of a component, for the caller's tenant. */
 @ApiTags('stability')
 @ApiBearerAuth()
 @Controller('v1')
 export class StabilityController {
-  constructor(@Inject(StabilityRepository) private readonly repository: StabilityRepository) {}
+  constructor(
+    @Inject(StabilityRepository) private readonly repository: StabilityRepository,
+    @Inject(TypedBus) private readonly bus: TypedBus,
+  ) {}
 
   @Get('stability')
-  @ApiOperation({ summary: 'Crash-free devices and crash-free hours per version of a component (default: the last 7 days)' })
+  @ApiOperation({
+    summary:
+      'Crash-free devices and crash-free hours per version of a component (default: the last 7 days); optionally of a device group or a deployment (or one wave)',
+  })
   async stability(
     @Req() req: { principal: TenantPrincipal },
     @Query(new ZodValidationPipe(StabilityQuery)) q: z.infer<typeof StabilityQuery>,
@@ -40,7 +49,15 @@ export class StabilityController {
       ?.split(',')
       .map((v) => v.trim())
       .filter((v) => v.length > 0);
-    const cohorts = await this.repository.cohorts({ tenantId: req.principal.tenantId, component: q.component, since, until, versions });
+    const deviceIds = await cohortDevices(this.bus, req.principal.tenantId, q);
+    const cohorts = await this.repository.cohorts({
+      tenantId: req.principal.tenantId,
+      component: q.component,
+      since,
+      until,
+      versions,
+      deviceIds,
+    });
     return { component: q.component, since: since.getTime(), until: until.getTime(), cohorts };
   }
 }

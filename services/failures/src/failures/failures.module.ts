@@ -1,6 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { HttpErrorFilter, OpsController, TenantTokenGuard, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
+import { HttpErrorFilter, OpsController, TenantTokenGuard, TypedBus, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
 import { FailuresController } from '../api/failures.controller.js';
 import { StabilityController } from '../api/stability.controller.js';
 
@@ -54,6 +54,7 @@ export class FailuresModule {
         { provide: HealthService, useValue: options.health },
         { provide: HeartbeatIngest, useValue: options.heartbeats },
         { provide: StabilityRepository, useValue: options.stability },
+        { provide: TypedBus, useValue: new TypedBus(runtime.bus) },
         FailuresLifecycle,
       ],
     };

@@ -219,6 +219,30 @@ export class FleetService {
     return rows.map((r) => r.device_id);
   }
 
+  /** A group's members, or the devices a deployment drew (one wave of them); null if not this tenant's. */
+  async cohortDevices(
+    tenantId: string,
+    of: { groupId?: string | undefined; deploymentId?: string | undefined; wave?: number | undefined },
+  ): Promise<string[] | null> {
+    if (of.groupId !== undefined) {
+      if (!(await this.groups(tenantId)).some((g) => g.id === of.groupId)) return null;
+      return this.members(tenantId, of.groupId);
+    }
+    const rows: Array<{ device_id: string }> = await this.dataSource.query(
+      `SELECT x.device_id FROM updates.deployment_devices x JOIN updates.deployments d ON d.id = x.deployment_id
+        WHERE d.tenant_id = $1 AND d.id = $2 AND ($3::int IS NULL OR x.wave = $3) ORDER BY x.device_id`,
+      [tenantId, of.deploymentId, of.wave ?? null],
+    );
+    if (rows.length === 0) {
+      const known: unknown[] = await this.dataSource.query(`SELECT 1 FROM updates.deployments WHERE tenant_id = $1 AND id = $2`, [
+        tenantId,
+        of.deploymentId,
+      ]);
+      if (known.length === 0) return null;
+    }
+    return rows.map((r) => r.device_id);
+  }
+
   /**
    * A new deployment for a group: released images of this tenant, at most
    * one per component, all for the same hardware, rolled out by `plan` (its
