@@ -65,6 +65,8 @@ const METADATA_PATH = /^\/v1\/metadata\/([0-9a-z.]{1,40})$/;
  */
 export class DeviceServer {
   private server: Server | undefined;
+  /** Each connection's device, once its certificate chain is checked. */
+  private readonly proven = new WeakMap<TLSSocket, DevicePeer & { readonly issuedAt: number }>();
   private readonly platformRoots: X509Certificate[];
   private readonly refusals: Counter;
   private readonly served: Counter;
@@ -114,21 +116,33 @@ export class DeviceServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /**
+   * Who is asking: proven once per connection (a device keeps its
+   * connection for a whole check), while revocation and freshness are
+   * looked at on every request.
+   */
   private peer(req: IncomingMessage): DevicePeer {
     const socket = req.socket as TLSSocket;
+    let proven = this.proven.get(socket);
+    if (proven === undefined) {
+      proven = this.prove(socket);
+      this.proven.set(socket, proven);
+    }
+    // A certificate outlives a revocation by up to a day: the deny-list closes that gap.
+    if (this.revocations.isRevoked(proven.deviceId)) throw new Refusal(403, 'REVOKED', 'this device is revoked');
+    if (Date.now() - proven.issuedAt > this.options.freshAttestationMs) {
+      throw new Refusal(403, 'STALE_ATTESTATION', 'the operational certificate is older than a fresh attestation may be');
+    }
+    return proven;
+  }
+
+  private prove(socket: TLSSocket): DevicePeer & { readonly issuedAt: number } {
     const certificate = socket.getPeerX509Certificate();
     try {
       const deviceId = deviceIdFromVerifiedCertificate(certificate);
       const tenantId = tenantOfOperationalCertificate(certificate!, certificate!.issuerCertificate, this.platformRoots);
-      const issuedAt = new Date(certificate!.validFrom).getTime();
-      // A certificate outlives a revocation by up to a day: the deny-list closes that gap.
-      if (this.revocations.isRevoked(deviceId)) throw new Refusal(403, 'REVOKED', 'this device is revoked');
-      if (Date.now() - issuedAt > this.options.freshAttestationMs) {
-        throw new Refusal(403, 'STALE_ATTESTATION', 'the operational certificate is older than a fresh attestation may be');
-      }
-      return { deviceId, tenantId };
+      return { deviceId, tenantId, issuedAt: new Date(certificate!.validFrom).getTime() };
     } catch (error) {
-      if (error instanceof Refusal) throw error;
       const reason = error instanceof PeerIdentityError ? error.reason : 'invalid';
       throw new Refusal(403, reason.toUpperCase(), (error as Error).message);
     }
