@@ -114,16 +114,24 @@ export class DirectorService {
    * again no later than `MAX_DEFERRAL_MS` after the first offer.
    */
   async report(tenantId: string, deviceId: string, deploymentId: string, report: DeviceReport): Promise<boolean> {
-    const deferredUntil =
-      report.state === 'deferred'
-        ? `least(now() + make_interval(mins => ${Math.round(report.minutes)}), coalesce(x.notified_at, now()) + interval '${MAX_DEFERRAL_MS / 3_600_000} hours')`
-        : 'NULL';
+    // A deferral ends after the minutes asked for, and never later than MAX_DEFERRAL_MS after the first offer.
     const [, affected]: [unknown[], number] = await this.dataSource.query(
-      `UPDATE updates.deployment_devices x SET state = $4, detail = $5, updated_at = now(), deferred_until = ${deferredUntil}
+      `UPDATE updates.deployment_devices x SET state = $4, detail = $5, updated_at = now(),
+              deferred_until = CASE WHEN $4 = 'deferred'
+                THEN least(now() + make_interval(mins => $6), coalesce(x.notified_at, now()) + make_interval(secs => $7))
+              END
          FROM updates.deployments d
         WHERE x.deployment_id = $1 AND x.device_id = $2 AND d.id = x.deployment_id AND d.tenant_id = $3
           AND x.state IN ('notified', 'deferred', 'installed', 'failed', 'timed-out')`,
-      [deploymentId, deviceId, tenantId, report.state, report.detail.slice(0, 500)],
+      [
+        deploymentId,
+        deviceId,
+        tenantId,
+        report.state,
+        report.detail.slice(0, 500),
+        report.state === 'deferred' ? Math.round(report.minutes) : 0,
+        MAX_DEFERRAL_MS / 1000,
+      ],
     );
     return affected === 1;
   }

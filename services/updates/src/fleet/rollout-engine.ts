@@ -85,16 +85,16 @@ export class RolloutEngine {
 
   private async step(tx: EntityManager, d: ActiveRow): Promise<{ decision: RolloutDecision; notify: string[] }> {
     const plan = d.rollout;
-    const timeout = `make_interval(secs => ${plan.deviceTimeoutMinutes * 60})`;
+    const timeoutSecs = plan.deviceTimeoutMinutes * 60;
     await tx.query(
       `UPDATE updates.deployment_devices SET attempts = attempts + 1, notified_at = now(), state = 'pending', updated_at = now()
-        WHERE deployment_id = $1 AND state = 'notified' AND notified_at < now() - ${timeout} AND attempts < $2`,
-      [d.id, plan.retries],
+        WHERE deployment_id = $1 AND state = 'notified' AND notified_at < now() - make_interval(secs => $3) AND attempts < $2`,
+      [d.id, plan.retries, timeoutSecs],
     );
     await tx.query(
       `UPDATE updates.deployment_devices SET state = 'timed-out', updated_at = now(), detail = 'no answer in time'
-        WHERE deployment_id = $1 AND state = 'notified' AND notified_at < now() - ${timeout} AND attempts >= $2`,
-      [d.id, plan.retries],
+        WHERE deployment_id = $1 AND state = 'notified' AND notified_at < now() - make_interval(secs => $3) AND attempts >= $2`,
+      [d.id, plan.retries, timeoutSecs],
     );
     await tx.query(
       `UPDATE updates.deployment_devices SET state = 'pending', deferred_until = NULL, updated_at = now()
