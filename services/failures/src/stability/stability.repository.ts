@@ -6,8 +6,8 @@ import { HOUR_MS, type DeviceHourSlice } from './heartbeat-slices.js';
 export const CRASH_KINDS = ['app-crash', 'watchdog-reset', 'os-fault'] as const;
 const CRASH_KIND_LIST = CRASH_KINDS.map((k) => `'${k}'`).join(', ');
 
-/** Hours are binned from the epoch in UTC, whatever the session's time zone. */
-const HOUR_BIN = `date_bin('1 hour', r.occurred_at, TIMESTAMPTZ '1970-01-01 00:00:00+00')`;
+/** The UTC hour a time falls in, whatever the session's time zone (hours are binned from the epoch). */
+const hourOf = (timestamp: string) => `date_bin('1 hour', ${timestamp}, TIMESTAMPTZ '1970-01-01 00:00:00+00')`;
 
 export interface StabilityFilter {
   readonly tenantId: string;
@@ -95,10 +95,10 @@ export class StabilityRepository {
     const rows: CohortSqlRow[] = await this.dataSource.query(
       `WITH hours AS (
            SELECT device_id, hour, version, operating_ms FROM failures.device_hours
-            WHERE tenant_id = $1 AND component = $2 AND hour >= date_bin('1 hour', $3::timestamptz, TIMESTAMPTZ '1970-01-01 00:00:00+00')
+            WHERE tenant_id = $1 AND component = $2 AND hour >= ${hourOf('$3::timestamptz')}
               AND hour < $4 AND ($5::text[] IS NULL OR version = ANY($5)) AND ($6::text[] IS NULL OR device_id = ANY($6))
          ), crashes AS (
-           SELECT r.device_id, ${HOUR_BIN} AS hour, r.version, count(*) AS n FROM failures.reports r
+           SELECT r.device_id, ${hourOf('r.occurred_at')} AS hour, r.version, count(*) AS n FROM failures.reports r
             WHERE r.tenant_id = $1 AND r.component = $2 AND r.occurred_at >= $3 AND r.occurred_at < $4
               AND r.kind IN (${CRASH_KIND_LIST})
               AND ($5::text[] IS NULL OR r.version = ANY($5)) AND ($6::text[] IS NULL OR r.device_id = ANY($6))
@@ -130,7 +130,7 @@ export class StabilityRepository {
   async operatingHours(tenantId: string, component: string, version: string, since: Date, deviceIds?: readonly string[]): Promise<number> {
     const rows: Array<{ ms: string | null }> = await this.dataSource.query(
       `SELECT sum(operating_ms)::text AS ms FROM failures.device_hours
-        WHERE tenant_id = $1 AND component = $2 AND version = $3 AND hour >= date_bin('1 hour', $4::timestamptz, TIMESTAMPTZ '1970-01-01 00:00:00+00')
+        WHERE tenant_id = $1 AND component = $2 AND version = $3 AND hour >= ${hourOf('$4::timestamptz')}
           AND ($5::text[] IS NULL OR device_id = ANY($5))`,
       [tenantId, component, version, since, deviceIds === undefined ? null : [...deviceIds]],
     );
