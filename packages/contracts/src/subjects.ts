@@ -61,6 +61,9 @@ export const Stream = {
   failures: { name: 'FAILURES', subjects: ['failures.report.>', 'failures.heartbeat.>'] },
 } as const;
 
+/** How long the FAILURES stream keeps reports and heartbeats, and its window for dropping a resent message: the same for every service that creates it. */
+export const FAILURES_STREAM_LIMITS = { maxAgeMs: 7 * 86_400_000, duplicateWindowMs: 10 * 60_000 } as const;
+
 /** Durable consumer names. Every replica of a service shares its durable. */
 export const Durable = {
   telemetryIngest: 'telemetry-ingest',

@@ -2,6 +2,7 @@ import type { Counter, Meter } from '@opentelemetry/api';
 import {
   AttestationFailedEventSchema,
   Durable,
+  FAILURES_STREAM_LIMITS,
   ReceivedFailureBatchSchema,
   Stream,
   Subject,
@@ -71,8 +72,7 @@ export class FailureIngest {
       await this.bus.ensureStream({
         name: stream.name,
         subjects: stream.subjects,
-        maxAgeMs: 7 * 86_400_000,
-        duplicateWindowMs: 10 * 60_000,
+        ...FAILURES_STREAM_LIMITS,
       });
     }
     const common = { maxAckPending: this.settings.maxAckPending, ackWaitMs: this.settings.ackWaitMs };

@@ -1,5 +1,5 @@
 import type { Counter, Meter } from '@opentelemetry/api';
-import { Durable, ReceivedHeartbeatBatchSchema, Stream, Subject, type ReceivedHeartbeat } from '@rampart/contracts';
+import { Durable, FAILURES_STREAM_LIMITS, ReceivedHeartbeatBatchSchema, Stream, Subject, type ReceivedHeartbeat } from '@rampart/contracts';
 import { MicroBatcher, TypedBus, decodeJson, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
 import { DeviceTenants } from '../ingest/device-tenants.js';
 import { heartbeatSlices } from './heartbeat-slices.js';
@@ -49,8 +49,7 @@ export class HeartbeatIngest {
     await this.bus.ensureStream({
       name: Stream.failures.name,
       subjects: Stream.failures.subjects,
-      maxAgeMs: 7 * 86_400_000,
-      duplicateWindowMs: 10 * 60_000,
+      ...FAILURES_STREAM_LIMITS,
     });
     this.subscription = await this.bus.consumeDurable(
       {

@@ -1,6 +1,7 @@
 import type { Tracer } from '@opentelemetry/api';
 import {
   DenialReason,
+  FAILURES_STREAM_LIMITS,
   DeviceFailureReportSchema,
   DeviceHeartbeatSchema,
   MAX_FAILURE_REPORT_BYTES,
@@ -22,11 +23,6 @@ export type FailureOutcome =
 
 /** What a device sends for the failures service: failure reports and uptime heartbeats. */
 export type FailureStreamKind = 'failures' | 'heartbeat';
-
-/** Failure reports stay in the stream this long for the failures service. */
-const FAILURE_STREAM_MAX_AGE_MS = 7 * 86_400_000;
-/** A resend of the same report within this window is dropped by the stream. */
-const FAILURE_DUPLICATE_WINDOW_MS = 10 * 60_000;
 
 /** One kind's payload rules and how it travels. */
 class Route<Parsed, Item> {
@@ -94,8 +90,7 @@ export class FailureBridge {
     await this.bus.ensureStream({
       name: Stream.failures.name,
       subjects: Stream.failures.subjects,
-      maxAgeMs: FAILURE_STREAM_MAX_AGE_MS,
-      duplicateWindowMs: FAILURE_DUPLICATE_WINDOW_MS,
+      ...FAILURES_STREAM_LIMITS,
     });
   }
 
