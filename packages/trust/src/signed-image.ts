@@ -52,8 +52,17 @@ export function imageDigest(manifest: ImageManifest, payload: Uint8Array): Buffe
   return createHash('sha256').update(length).update(header).update(payload).digest();
 }
 
+/** Digests of images already hashed: a device measures and checks the same image at every boot stage. */
+const digests = new WeakMap<SignedImage, Buffer>();
+
+function digestOf(image: SignedImage): Buffer {
+  let digest = digests.get(image);
+  if (digest === undefined) digests.set(image, (digest = imageDigest(image.manifest, image.payload)));
+  return digest;
+}
+
 export function measureImage(image: SignedImage): string {
-  return imageDigest(image.manifest, image.payload).toString('hex');
+  return digestOf(image).toString('hex');
 }
 
 function canonicalManifest(m: ImageManifest): Record<string, unknown> {
@@ -88,7 +97,7 @@ export function checkImageSignature(image: SignedImage, trustedKeyIds: ReadonlyS
   if (!trustedKeyIds.has(keyIdOf(image.signerSpki))) return 'unknown-key';
   try {
     const key = createPublicKey({ key: image.signerSpki, format: 'der', type: 'spki' });
-    return verify('sha256', imageDigest(image.manifest, image.payload), key, image.signature) ? 'valid' : 'bad-signature';
+    return verify('sha256', digestOf(image), key, image.signature) ? 'valid' : 'bad-signature';
   } catch {
     return 'bad-signature';
   }
@@ -143,9 +152,13 @@ export function encodeImage(image: SignedImage): Buffer {
   return Buffer.concat([MAGIC, length, header, image.payload]);
 }
 
-/** Parses an encoded image; anything malformed is an `ImageFormatError` (never a half-read image). */
+/**
+ * Parses an encoded image; anything malformed is an `ImageFormatError` (never a half-read image).
+ * The payload is a view of `bytes`, not a copy (images are megabytes, decoded at every boot): `bytes` must
+ * not change afterwards.
+ */
 export function decodeImage(bytes: Uint8Array): SignedImage {
-  const data = Buffer.from(bytes);
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (data.length < 8 || !data.subarray(0, 4).equals(MAGIC)) throw new ImageFormatError('not a Rampart image');
   const headerLength = data.readUInt32BE(4);
   if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > data.length)

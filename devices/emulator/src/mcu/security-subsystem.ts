@@ -22,6 +22,7 @@ const KEY_ENTRY = 'device-key';
  */
 export class SecuritySubsystem {
   readonly #privateKey: KeyObject;
+  #lastTlsContext: { readonly certificatePem: string; readonly trustedServerCaPem: string; readonly context: SecureContext } | undefined;
   readonly publicKey: KeyObject;
   readonly publicKeySpki: Buffer;
   readonly deviceId: string;
@@ -53,9 +54,17 @@ export class SecuritySubsystem {
     return cryptoSign('sha256', data, this.#privateKey);
   }
 
-  /** A TLS client context presenting `certificatePem` with the device key. */
+  /**
+   * A TLS client context presenting `certificatePem` with the device key. The last one is kept: a device
+   * connects with the same certificate until it is renewed, and building a context costs more than the
+   * handshake's own signature.
+   */
   tlsContext(certificatePem: string, trustedServerCaPem: string): SecureContext {
+    const last = this.#lastTlsContext;
+    if (last !== undefined && last.certificatePem === certificatePem && last.trustedServerCaPem === trustedServerCaPem) return last.context;
     const key = this.#privateKey.export({ type: 'pkcs8', format: 'pem' });
-    return createSecureContext({ key, cert: certificatePem, ca: trustedServerCaPem, minVersion: 'TLSv1.2' });
+    const context = createSecureContext({ key, cert: certificatePem, ca: trustedServerCaPem, minVersion: 'TLSv1.2' });
+    this.#lastTlsContext = { certificatePem, trustedServerCaPem, context };
+    return context;
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import vm from 'node:vm';
 import type { AppCapabilities, SignedImage } from '@rampart/trust';
 import type { Firewall } from './firewall.js';
+import { CallbackBatches } from './callback-batches.js';
 import { appFrames, type StackFrame } from './stack-frames.js';
 
 /** What the OS lends the app runtime: time, timers, and the platform services apps may be granted. */
@@ -69,8 +70,8 @@ function eperm(what: string): Error & { code: string; errno: number } {
 
 class AppKilled extends Error {}
 
-/** The one line every callback runs through; compiled once, run in each app's own context. */
-const CALL = new vm.Script('__call()', { filename: 'rampart-runtime' });
+/** Every app callback of the process runs through these: one V8 time limit per batch, not per call. */
+const callbackBatches = new CallbackBatches();
 
 /** Compiled app code by its bytes: a fleet boots the same image thousands of times, and compiling is the costly part. */
 const compiledApps = new Map<string, vm.Script>();
@@ -99,8 +100,9 @@ function compiledApp(payload: Buffer, filename: string): vm.Script {
  * Why a V8 context and not a worker thread: measured here, a context costs
  * ~160 KiB of heap and 0.5 ms to create, a worker ~10 MB and tens of ms —
  * and a fleet runs thousands of devices per process. The price is that an
- * app shares the event loop: the per-callback time budget (enforced by V8)
- * is what keeps a runaway app from stalling its neighbours.
+ * app shares the event loop: the per-callback time budget (enforced by V8,
+ * see CallbackBatches) is what keeps a runaway app from stalling its
+ * neighbours.
  */
 export class AppInstance {
   readonly name: string;
@@ -151,7 +153,11 @@ export class AppInstance {
         codeGeneration: { strings: false, wasm: false },
       },
     );
-    this.invoke(() => compiledApp(this.image.payload, this.file).runInContext(this.context!, { timeout: this.options.callbackBudgetMs }));
+    try {
+      this.returned(compiledApp(this.image.payload, this.file).runInContext(this.context, { timeout: this.options.callbackBudgetMs }));
+    } catch (error) {
+      this.exited(error);
+    }
     if (this.capabilities.watchdogMs !== undefined && this.state === 'running') this.armWatchdog(this.capabilities.watchdogMs);
   }
 
@@ -239,8 +245,19 @@ export class AppInstance {
     const run = () => {
       this.timers.delete(timer);
       if (this.state !== 'running') return;
-      this.invoke(fn);
-      if (repeat && this.state === 'running') {
+      const context = this.context;
+      const current = () => this.state === 'running' && this.context === context;
+      callbackBatches.enqueue({
+        budgetMs: this.options.callbackBudgetMs,
+        fn: fn,
+        live: current,
+        returned: (result) => this.returned(result),
+        threw: (error) => this.exited(error),
+        overran: (error) => {
+          if (current()) this.exited(error);
+        },
+      });
+      if (repeat) {
         timer = this.host.setTimer(run, ms);
         this.timers.add(timer);
       }
@@ -249,19 +266,14 @@ export class AppInstance {
     this.timers.add(timer);
   }
 
-  /** Runs app code under the time budget; turns what goes wrong into an exit. */
-  private invoke(fn: () => unknown): void {
-    const context = this.context;
-    if (context === undefined) return;
-    try {
-      // Running the call through a script in the app's context is what lets V8 enforce the budget.
-      (context as { __call?: unknown }).__call = fn;
-      const result: unknown = CALL.runInContext(context, { timeout: this.options.callbackBudgetMs });
-      if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-        (result as Promise<unknown>).then(undefined, (error: unknown) => this.exited(error));
-      }
-    } catch (error) {
-      this.exited(error);
+  /** An async callback's rejection is a crash like a thrown error. */
+  private returned(result: unknown): void {
+    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+      const context = this.context;
+      // A late rejection from an app since restarted must not kill its successor.
+      (result as Promise<unknown>).then(undefined, (error: unknown) => {
+        if (this.context === context) this.exited(error);
+      });
     }
   }
 
