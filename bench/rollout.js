@@ -5,15 +5,16 @@
 // endpoint against raw node:http serving the same bytes in the same run;
 // and the share of the fleet that received a crashing version before its
 // rollout aborted itself.
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEMO_HARDWARE, demoFirmwareSigners, encodeImage, runFleet, sampleAppImage } from '@rampart/emulator';
+import { fork } from 'node:child_process';
+import { DEMO_HARDWARE, encodeImage, sampleAppImage } from '@rampart/emulator';
 import { createTestTenantIssuer } from '@rampart/testing';
-import { loadOrCreateDevelopmentPki } from '@rampart/trust';
+import { ImageSigner, loadOrCreateDevelopmentPki } from '@rampart/trust';
 import { cpuAccount } from './lib/cpu.js';
 import { createBenchDatabase } from './lib/database.js';
 import { startBenchAttestation } from './lib/attestation.js';
@@ -27,6 +28,58 @@ const IMAGE_BYTES = 1024 * 1024;
 /** Serving comparison: this many clients at once, each fetching the image this many times. */
 const SERVE_CLIENTS = 20;
 const SERVE_ROUNDS = 10;
+/** The fleet is split over this many processes: one is one thread, and 1,000 devices' hashing and booting saturate it. */
+const FLEET_PROCESSES = Number(process.env.BENCH_ROLLOUT_PROCESSES ?? 2);
+
+/**
+ * The fleet as FLEET_PROCESSES child processes (bench/lib/rollout-fleet-child.js),
+ * with their progress summed and, on stop, their reports summed.
+ */
+function startFleet(env) {
+  const shares = Array.from(
+    { length: FLEET_PROCESSES },
+    (_, i) => Math.floor(DEVICES / FLEET_PROCESSES) + (i < DEVICES % FLEET_PROCESSES ? 1 : 0),
+  );
+  const children = shares.map((devices) => {
+    const child = fork(join(REPO_ROOT, 'bench/lib/rollout-fleet-child.js'), [], {
+      env: { ...process.env, ...env, FLEET_DEVICES: String(devices) },
+      execArgv: ['--max-old-space-size=8192'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const state = { progress: { attested: 0, online: 0 }, report: undefined, exited: false, child };
+    child.on('message', (m) => {
+      if (m.progress !== undefined) state.progress = m.progress;
+      if (m.report !== undefined) state.report = m.report;
+    });
+    state.done = new Promise((resolve) =>
+      child.once('exit', (code) => {
+        state.exited = true;
+        resolve(code);
+      }),
+    );
+    return state;
+  });
+  return {
+    pids: children.map((c) => c.child.pid),
+    progress() {
+      if (children.some((c) => c.exited && c.report === undefined)) throw new Error('a fleet process exited early');
+      return {
+        attested: children.reduce((n, c) => n + c.progress.attested, 0),
+        online: children.reduce((n, c) => n + c.progress.online, 0),
+      };
+    },
+    async stop() {
+      for (const c of children) if (!c.exited) c.child.send('stop');
+      await Promise.all(children.map((c) => c.done));
+      const reports = children.map((c) => c.report);
+      if (reports.some((r) => r === undefined)) throw new Error('a fleet process ended without its report');
+      return {
+        updatesInstalled: reports.reduce((n, r) => n + r.updatesInstalled, 0),
+        updatesFailed: reports.reduce((n, r) => n + r.updatesFailed, 0),
+      };
+    },
+  };
+}
 
 function until(predicate, timeoutMs, what) {
   const deadline = Date.now() + timeoutMs;
@@ -74,9 +127,15 @@ export async function run() {
   const processes = [];
   const pkiDir = join(dir, 'pki');
   const pki = await loadOrCreateDevelopmentPki(pkiDir);
-  const stop = new AbortController();
   let fleet;
   try {
+    // Firmware signing keys the bench and the fleet processes share: the bench signs the updates.
+    const firmwareSigners = {};
+    for (const role of ['platform', 'apps']) {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      await writeFile(join(pkiDir, `firmware-${role}.key`), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      firmwareSigners[role] = ImageSigner.fromPrivateKey(privateKey);
+    }
     const attestation = await startBenchAttestation({ dbUrl: db.url, natsUrl: NATS_URL, prefix, pkiDir, tenantId: 'bench' });
     processes.push(attestation.process);
     const common = { DATABASE_URL: db.url, NATS_URL, BUS_PREFIX: prefix, HTTP_PORT: '0' };
@@ -124,49 +183,34 @@ export async function run() {
     const product = await api('POST', '/v1/products', { name: 'bench' });
     const group = product.groups.find((g) => g.name === 'Production').id;
     const os = await release(
-      demoFirmwareSigners().platform.sign(
+      firmwareSigners.platform.sign(
         { component: 'os', version: '2.0.0', securityVersion: 2, hardware: DEMO_HARDWARE },
         randomBytes(IMAGE_BYTES),
       ),
     );
 
-    let attested = 0;
-    let online = 0;
     const setupStarted = performance.now();
-    fleet = runFleet({
-      devices: DEVICES,
-      ratePerDevice: 0,
-      durationMs: 900_000,
-      metricsPerReading: 1,
-      endpoint: { kind: 'tls', host: '127.0.0.1', port: Number(gateway.line.port), servername: 'localhost' },
-      manufacturerCa: pki.manufacturerCa,
-      gatewayCaPem: pki.platformCa.certificatePem,
-      apps: ['sensor'],
-      appConfig: { sensor: { intervalMs: 1_000, crashRate: 1 } },
-      healthWindowMs: 2_500,
-      heartbeatIntervalMs: 600_000,
-      reconnectSpreadMs: 2_000,
-      updates: {
-        server: { host: '127.0.0.1', port: devicePort, servername: 'localhost' },
-        client: { requestDeadlineMs: 60_000, resumeAttempts: 3 },
-      },
-      onProgress: (p) => {
-        attested = p.attested;
-        online = p.online;
-      },
-      beforeStart: async (devices) => {
-        for (const device of devices) {
-          await attestation.call('PUT', `/v1/devices/${device.security.deviceId}/claim`, attestation.token);
-          await api('PUT', `/v1/device-groups/${group}/devices/${device.security.deviceId}`);
-        }
-      },
-      signal: stop.signal,
+    fleet = startFleet({
+      FLEET_PKI_DIR: pkiDir,
+      FLEET_GATEWAY_PORT: String(gateway.line.port),
+      FLEET_UPDATES_PORT: String(devicePort),
+      FLEET_ATTESTATION_API: attestation.api,
+      FLEET_UPDATES_API: updates.line.url,
+      FLEET_TOKEN: attestation.token,
+      FLEET_GROUP: group,
     });
-    await until(() => attested >= DEVICES, 600_000, 'every device attested');
+    const attested = () => fleet.progress().attested;
+    const online = () => fleet.progress().online;
+    await until(() => attested() >= DEVICES, 600_000, 'every device attested');
     process.stdout.write(`  ${DEVICES} devices attested in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s\n`);
 
     const cpu = cpuAccount(
-      { updates: updates.child.pid, gateway: gateway.child.pid, attestation: attestation.process.child.pid },
+      {
+        updates: updates.child.pid,
+        gateway: gateway.child.pid,
+        attestation: attestation.process.child.pid,
+        ...Object.fromEntries(fleet.pids.map((pid, i) => [`fleet${i + 1}`, pid])),
+      },
       { postgres: 'postgres', nats: 'nats-server' },
     );
     const rolloutStarted = performance.now();
@@ -186,11 +230,13 @@ export async function run() {
         if (Date.now() - lastPrint > 10_000) {
           lastPrint = Date.now();
           process.stdout.write(
-            `    wave ${s.deployment.currentWave + 1}/${s.deployment.waves}: ${JSON.stringify(s.counts)}, ${online} devices online\n`,
+            `    wave ${s.deployment.currentWave + 1}/${s.deployment.waves}: ${JSON.stringify(s.counts)}, ${online()} devices online\n`,
           );
         }
         if (s.deployment.state === 'aborted' || s.deployment.state === 'paused')
-          throw new Error(`the OS rollout stopped: ${s.deployment.reason}`);
+          throw new Error(
+            `the OS rollout stopped: ${s.deployment.reason}; first failed devices: ${JSON.stringify(s.devices.filter((d) => d.state === 'failed').slice(0, 3))}`,
+          );
         return s.deployment.state === 'completed' ? s : undefined;
       },
       600_000,
@@ -202,7 +248,7 @@ export async function run() {
       `  OS rollout: ${DEVICES} devices in ${rolloutSeconds.toFixed(1)} s (${JSON.stringify(done.counts)}); CPU s ${JSON.stringify(cpuSeconds)}\n`,
     );
 
-    const crashing = await release(sampleAppImage('sensor-1.1', demoFirmwareSigners().apps, DEMO_HARDWARE));
+    const crashing = await release(sampleAppImage('sensor-1.1', firmwareSigners.apps, DEMO_HARDWARE));
     const bad = await api('POST', '/v1/deployments', {
       groupId: group,
       images: [os, crashing],
@@ -226,8 +272,7 @@ export async function run() {
     process.stdout.write(
       `  crashing app: ${aborted.deployment.state} (${aborted.deployment.reason}); ${received} of ${DEVICES} devices received it (${(crashingShare * 100).toFixed(2)} %)\n`,
     );
-    stop.abort();
-    const fleetReport = await fleet;
+    const fleetReport = await fleet.stop();
     fleet = undefined;
 
     // Serving: the device endpoint (mutual TLS, bytes from PostgreSQL) against node:http from memory, same bytes and clients.
@@ -305,8 +350,7 @@ export async function run() {
     }
     throw error;
   } finally {
-    stop.abort();
-    if (fleet !== undefined) await fleet.catch(() => undefined);
+    if (fleet !== undefined) await fleet.stop().catch(() => undefined);
     for (const p of processes.reverse()) await p.stop();
     await db.drop();
     await rm(dir, { recursive: true, force: true });

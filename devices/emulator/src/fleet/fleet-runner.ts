@@ -3,7 +3,7 @@ import type { CertificateAuthority } from '@rampart/trust';
 import type { UpdateClientOptions, UpdateServer } from '../updates/update-client.js';
 import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint, type OperationalCertificate } from '../device/emulated-device.js';
 import { LatencyRecorder } from '../device/latency-recorder.js';
-import { demoFirmware } from '../firmware/firmware.js';
+import { demoFirmware, type FirmwareSigners } from '../firmware/firmware.js';
 import { manufactureDevice, type ManufacturedDevice } from '../mcu/manufacture.js';
 import { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { DirectoryStateStore, MemoryStateStore } from '../mcu/state-store.js';
@@ -28,6 +28,11 @@ export interface FleetOptions {
   readonly connectRatePerSec?: number;
   /** Sample apps the firmware carries (`devices/apps/<name>`); none by default, the fleet's load is `ratePerDevice`. */
   readonly apps?: readonly string[];
+  /**
+   * Who signed the factory firmware; default the process's demo signers. Pass them when another process
+   * signs the updates (its own demo signers are not these devices').
+   */
+  readonly firmwareSigners?: FirmwareSigners;
   /** Per-app settings (`rampart.config`), e.g. `{ 'sensor': { crashRate: 0.1 } }`. */
   readonly appConfig?: Readonly<Record<string, AppConfig>>;
   /** Per-device app settings, over `appConfig` (e.g. one device with a crashing build). */
@@ -160,13 +165,14 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
   let windowLatency = new LatencyRecorder(2_000, env.random);
   const onAck = (ms: number) => windowLatency.record(ms);
   const manufactured: ManufacturedDevice[] = [];
+  const firmware = demoFirmware(options.firmwareSigners, apps);
   for (let i = 0; i < options.devices; i++) {
     if (options.endpoint.kind === 'tls') {
       if (options.manufacturerCa === undefined || options.gatewayCaPem === undefined) {
         throw new Error('a TLS endpoint needs the manufacturer CA and the gateway CA');
       }
       const store = options.stateDir === undefined ? new MemoryStateStore() : new DirectoryStateStore(`${options.stateDir}/${i}`);
-      const made = await manufactureDevice(options.manufacturerCa, { store, firmware: demoFirmware(undefined, apps) });
+      const made = await manufactureDevice(options.manufacturerCa, { store, firmware });
       manufactured.push(made);
       devices.push(
         new EmulatedDevice(
