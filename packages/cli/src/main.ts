@@ -268,15 +268,17 @@ updatesOptions(
   }).toString();
   process.exitCode = await apiCall(o, 'GET', `/v1/images${query === '' ? '' : `?${query}`}`);
 });
-for (const action of ['release', 'revoke'] as const) {
-  updatesOptions(
-    image
-      .command(`${action} <sha256>`)
-      .description(action === 'release' ? 'sign it into the targets and announce it' : 'take it out of every answer'),
-  ).action(async (sha256: string, o: ApiFlags) => {
-    process.exitCode = await apiCall(o, 'POST', `/v1/images/${sha256}/${action}`);
-  });
-}
+updatesOptions(
+  image
+    .command('release <sha256>')
+    .description('sign it into the targets and announce it; --feed also puts an OS image on an OS feed')
+    .addOption(new Option('--feed <feed>', 'OS feed (retail-eval first, then retail)').choices(['retail', 'retail-eval'])),
+).action(async (sha256: string, o: ApiFlags & { feed?: string }) => {
+  process.exitCode = await apiCall(o, 'POST', `/v1/images/${sha256}/release`, o.feed === undefined ? undefined : { osFeed: o.feed });
+});
+updatesOptions(image.command('revoke <sha256>').description('take it out of every answer')).action(async (sha256: string, o: ApiFlags) => {
+  process.exitCode = await apiCall(o, 'POST', `/v1/images/${sha256}/revoke`);
+});
 
 const product = program.command('product').description('Products (each with Development, Field Test and Production groups)');
 updatesOptions(product.command('create <name>').description('create a product').option('--description <text>', 'description')).action(

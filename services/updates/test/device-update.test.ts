@@ -202,4 +202,30 @@ describe('a device updating through the updates service', () => {
       server.close();
     }
   });
+
+  it("installs the OS on its group's feed without a deployment, and tells no deployment about it", async () => {
+    const groups = await env.api(env.tokens.acme, 'GET', '/v1/device-groups');
+    const productId = groups.body.find((g: { id: string }) => g.id === group).productId as string;
+    const evaluators = await env.api(env.tokens.acme, 'POST', '/v1/device-groups', {
+      productId,
+      name: 'Evaluators',
+      osFeed: 'retail-eval',
+    });
+    await env.api(env.tokens.acme, 'PUT', `/v1/device-groups/${evaluators.body.id}/devices/${device.security.deviceId}`);
+    const uploaded = await env.api(
+      env.tokens.acme,
+      'POST',
+      '/v1/images',
+      encodeImage(platformImage('os', '2.5.0', 2, demoFirmwareSigners(), DEMO_HARDWARE)),
+    );
+    await env.api(env.tokens.acme, 'POST', `/v1/images/${uploaded.body.sha256}/release`, { osFeed: 'retail-eval' });
+    const before = activeOs();
+    expect(await updater.check()).toMatchObject({
+      result: 'updated',
+      deployment: null,
+      outcomes: [{ result: 'committed', version: '2.5.0' }],
+    });
+    expect(activeOs()).toEqual({ version: '2.5.0', slot: before.slot === 'a' ? 'b' : 'a' });
+    expect(await updater.check()).toEqual({ result: 'up-to-date', deployment: null });
+  });
 });

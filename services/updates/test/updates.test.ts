@@ -243,6 +243,77 @@ describe('updates service', () => {
     });
   });
 
+  it("offers the OS on a group's feed to its devices' hardware: early evaluation first, then retail; a deployment's OS wins", async () => {
+    const product = await api(tokens.acme, 'POST', '/v1/products', { name: 'Feeds' });
+    const retailGroup = product.body.groups.find((g: { name: string }) => g.name === 'Field Test').id as string;
+    const evalGroup = (
+      await api(tokens.acme, 'POST', '/v1/device-groups', { productId: product.body.product.id, name: 'Eval', osFeed: 'retail-eval' })
+    ).body.id as string;
+    const member = async (groupId: string) => {
+      const made = await manufactureDevice(pki.manufacturerCa);
+      await env.claim(tokens.acme, made.security.deviceId);
+      expect((await api(tokens.acme, 'PUT', `/v1/device-groups/${groupId}/devices/${made.security.deviceId}`)).status).toBe(204);
+      const certificate = issueAcme(made);
+      const client = new UpdateClient({ host: '127.0.0.1', port: updates.devicePort }, () =>
+        made.security.tlsContext(`${certificate.certificatePem}${certificate.chainPem}`, pki.platformCa.certificatePem),
+      );
+      /** What the director tells this device, saying it is `hardware` (as the emulated device does). */
+      return async (hardware: string | null = HARDWARE) => {
+        const root = (await client.metadata(MetadataFile.root(1), 64 * 1024))!.toString();
+        const refreshed = await new UpdateMetadataClient({ root }, made.security.deviceId).refresh((name, maxBytes) =>
+          client.metadata(name === MetadataFile.director && hardware !== null ? `${name}?hardware=${hardware}` : name, maxBytes),
+        );
+        return { versions: refreshed.targets.map((t) => t.custom.version), fields: refreshed.directorFields };
+      };
+    };
+    const evaluator = await member(evalGroup);
+    const retail = await member(retailGroup);
+    const release = async (version: string, securityVersion: number, body?: object) => {
+      const uploaded = await api(tokens.acme, 'POST', '/v1/images', osImage(version, securityVersion));
+      return {
+        sha256: uploaded.body.sha256 as string,
+        answer: await api(tokens.acme, 'POST', `/v1/images/${uploaded.body.sha256}/release`, body),
+      };
+    };
+
+    // Released, but on no feed: not offered.
+    const offFeed = await release('4.0.0', 4);
+    expect(await evaluator()).toEqual({ versions: [], fields: { deployment: null } });
+    expect(offFeed.answer.body.osFeed).toBeNull();
+    const early = await release('4.0.1', 4, { osFeed: 'retail-eval' });
+    expect(early.answer).toMatchObject({ status: 200, body: { status: 'released', osFeed: 'retail-eval' } });
+    expect(await evaluator()).toEqual({ versions: ['4.0.1'], fields: { deployment: null, osFeed: 'retail-eval' } });
+    expect(await retail()).toEqual({ versions: [], fields: { deployment: null } });
+    // Other hardware, or none said: not offered.
+    expect((await evaluator('rampart-other')).versions).toEqual([]);
+    expect((await evaluator(null)).versions).toEqual([]);
+    // Promoted to retail: now everyone; and it cannot go back to early evaluation.
+    expect(await api(tokens.acme, 'POST', `/v1/images/${early.sha256}/release`, { osFeed: 'retail' })).toMatchObject({
+      status: 200,
+      body: { osFeed: 'retail' },
+    });
+    expect(await retail()).toEqual({ versions: ['4.0.1'], fields: { deployment: null, osFeed: 'retail' } });
+    expect((await api(tokens.acme, 'POST', `/v1/images/${early.sha256}/release`, { osFeed: 'retail-eval' })).status).toBe(409);
+    // The next early build reaches evaluators only; retail stays on 4.0.1.
+    const next = await release('4.1.0', 5, { osFeed: 'retail-eval' });
+    expect((await evaluator()).versions).toEqual(['4.1.0']);
+    expect((await retail()).versions).toEqual(['4.0.1']);
+    // A deployment naming an OS decides it for its group; one naming only apps leaves the feed's OS.
+    const pinned = await release('3.9.0', 4);
+    const deployment = await api(tokens.acme, 'POST', '/v1/deployments', { groupId: retailGroup, images: [pinned.sha256] });
+    expect(await retail()).toEqual({ versions: ['3.9.0'], fields: { deployment: deployment.body.id } });
+    // A group that takes no updates gets no OS from its feed either; a revoked image leaves its feed.
+    await api(tokens.acme, 'PATCH', `/v1/device-groups/${evalGroup}`, { updatePolicy: 'none' });
+    expect((await evaluator()).versions).toEqual([]);
+    await api(tokens.acme, 'PATCH', `/v1/device-groups/${evalGroup}`, { updatePolicy: 'all' });
+    await api(tokens.acme, 'POST', `/v1/images/${next.sha256}/revoke`);
+    expect((await evaluator()).versions).toEqual(['4.0.1']);
+    // Bad input changes nothing: a feed that does not exist, and a non-OS image.
+    expect((await api(tokens.acme, 'POST', `/v1/images/${early.sha256}/release`, { osFeed: 'beta' })).status).toBe(400);
+    expect((await api(tokens.acmeReader, 'POST', `/v1/images/${pinned.sha256}/release`, { osFeed: 'retail' })).status).toBe(403);
+    expect((await api(tokens.acme, 'GET', `/v1/images/${pinned.sha256}`)).body.osFeed).toBeNull();
+  });
+
   it('refuses a revoked device at once, though its certificate is still valid', async () => {
     const client = deviceClient(operational);
     expect(await client.metadata(MetadataFile.timestamp, 16 * 1024)).toBeDefined();

@@ -4,8 +4,10 @@ import {
   UpdateMetadataClient,
   type DirectedTarget,
   type ImageComponent,
+  type MetadataFetch,
   type TrustedMetadata,
 } from '@rampart/trust';
+import { HARDWARE_FUSE } from '../mcu/secure-boot.js';
 import type { DeviceStateStore } from '../mcu/state-store.js';
 import type { SecureOs } from '../os/secure-os.js';
 import type { UpdateOutcome } from '../os/update-agent.js';
@@ -70,12 +72,22 @@ export class DeviceUpdater {
       trusted = { root: root.toString('utf8') };
     }
     const verifier = new UpdateMetadataClient(trusted, this.deviceId, this.now);
+    // The director picks the OS on the group's feed by hardware (the device refuses any other anyway).
+    const hardware = this.os.security.fuses.burned(HARDWARE_FUSE);
+    const fetch: MetadataFetch = (name, maxBytes) =>
+      this.client.metadata(
+        name === MetadataFile.director && hardware !== undefined ? `${name}?hardware=${encodeURIComponent(hardware)}` : name,
+        maxBytes,
+      );
     let targets: readonly DirectedTarget[];
     let deployment: string | null;
+    let fromFeed: ImageComponent | undefined;
     try {
-      const refreshed = await verifier.refresh(this.client.metadata);
+      const refreshed = await verifier.refresh(fetch);
       targets = refreshed.targets;
       deployment = typeof refreshed.directorFields['deployment'] === 'string' ? refreshed.directorFields['deployment'] : null;
+      // An OS from the group's feed is not the deployment's: how it went is not the deployment's to count.
+      fromFeed = typeof refreshed.directorFields['osFeed'] === 'string' ? 'os' : undefined;
     } catch (error) {
       if (!(error instanceof MetadataRefusedError)) throw error;
       // What it trusted stays as it was; the refusal is reported, nothing is installed.
@@ -84,7 +96,12 @@ export class DeviceUpdater {
     }
     // Rollback protection holds across restarts only if what was verified is kept.
     this.store.write(TRUSTED_ENTRY, Buffer.from(JSON.stringify(verifier.trustedMetadata)));
-    const wanted = targets.filter((t) => this.runningVersion(t.custom.component as ImageComponent) !== t.custom.version);
+    const wanted = targets.filter(
+      (t) =>
+        this.runningVersion(t.custom.component as ImageComponent) !== t.custom.version &&
+        // A feed's OS older than the one running (a deployment brought a newer one) is no order to go back.
+        !(t.custom.component === fromFeed && Number(t.custom.securityVersion) < (this.os.booted.securityVersions['os'] ?? 0)),
+    );
     if (wanted.length === 0) {
       // Already running what the deployment wants (installed earlier, or it changed nothing here): say so once.
       if (deployment !== null && this.lastReport()?.deploymentId !== deployment) {
@@ -107,7 +124,7 @@ export class DeviceUpdater {
       outcomes.push(await this.os.update(() => Promise.resolve(bytes), { component, maxBytes: target.length }));
     }
     if (deployment !== null) {
-      const failed = outcomes.filter((o) => o.result !== 'committed');
+      const failed = outcomes.filter((o) => o.result !== 'committed' && o.component !== fromFeed);
       await this.record({
         deploymentId: deployment,
         state: failed.length === 0 ? 'installed' : 'failed',

@@ -30,6 +30,10 @@ const ID = z.uuid();
 const ImageQuery = z
   .object({ component: z.string().max(80).optional(), status: z.enum(['uploaded', 'released', 'revoked']).optional() })
   .strict();
+const ReleaseBody = z
+  .object({ osFeed: z.enum(['retail', 'retail-eval']).optional() })
+  .strict()
+  .default({});
 const ProductBody = z.object({ name: z.string().min(1).max(80), description: z.string().max(500).default('') }).strict();
 const GroupBody = z
   .object({
@@ -94,9 +98,16 @@ export class UpdatesController {
 
   @Post('images/:sha256/release')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Release: signed into the targets, announced (with its measurement) to the attestation service' })
-  release(@Req() req: WithPrincipal, @Param('sha256', new ZodValidationPipe(SHA256)) sha256: string) {
-    return this.images.release(req.principal.tenantId, sha256);
+  @ApiOperation({
+    summary:
+      'Release: signed into the targets, announced (with its measurement) to the attestation service; `{ "osFeed": "retail-eval" | "retail" }` also puts an OS image on a feed',
+  })
+  release(
+    @Req() req: WithPrincipal,
+    @Param('sha256', new ZodValidationPipe(SHA256)) sha256: string,
+    @Body(new ZodValidationPipe(ReleaseBody)) body: z.infer<typeof ReleaseBody>,
+  ) {
+    return this.images.release(req.principal.tenantId, sha256, body.osFeed);
   }
 
   @Post('images/:sha256/revoke')

@@ -151,7 +151,8 @@ export class DeviceServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const peer = this.peer(req);
-      const path = new URL(req.url ?? '/', 'https://updates').pathname;
+      const url = new URL(req.url ?? '/', 'https://updates');
+      const path = url.pathname;
       if (path === '/v1/reports' && req.method === 'POST') {
         await this.receiveReport(peer, req, res);
         return;
@@ -161,7 +162,7 @@ export class DeviceServer {
       if (metadataName !== undefined) {
         const body =
           metadataName === 'director.json'
-            ? await this.director.targetsFor(peer.tenantId, peer.deviceId)
+            ? await this.director.targetsFor(peer.tenantId, peer.deviceId, hardwareOf(url))
             : await this.metadata.file(peer.tenantId, metadataName);
         if (body === undefined) throw new Refusal(404, 'NOT_FOUND', `no ${metadataName}`);
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
@@ -251,4 +252,12 @@ export class DeviceServer {
     }
     res.end();
   }
+}
+
+const HARDWARE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The hardware a device says it is (`?hardware=`), if it reads as a hardware id; anything else is ignored. */
+function hardwareOf(url: URL): string | undefined {
+  const hardware = url.searchParams.get('hardware');
+  return hardware !== null && HARDWARE.test(hardware) ? hardware : undefined;
 }

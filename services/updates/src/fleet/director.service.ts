@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { ImageRow, ImagesRepository } from '../images/images.repository.js';
 import type { TenantMetadata } from '../tuf/tenant-metadata.js';
-import type { DeploymentState, UpdatePolicy } from './fleet.service.js';
+import type { DeploymentState, OsFeed, UpdatePolicy } from './fleet.service.js';
 
 /** A device may put an update off, but never for more than this after it was first offered. */
 export const MAX_DEFERRAL_MS = 24 * 3_600_000;
@@ -32,7 +32,10 @@ export type DeviceReport =
  *  - superseded: if it was offered it or its wave had opened;
  *  - aborted, rolled back: never.
  * A revoked image is never directed; the group's policy filters the rest.
- * Signed per device.
+ * When that deployment names no OS (or there is none), the newest OS on the
+ * group's feed for the device's hardware is added (`osFeed` in the answer):
+ * OS releases reach every group without a deployment, early evaluators
+ * first. Signed per device.
  */
 export class DirectorService {
   constructor(
@@ -42,14 +45,23 @@ export class DirectorService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async targetsFor(tenantId: string, deviceId: string): Promise<Buffer> {
-    const member: Array<{ group_id: string; update_policy: UpdatePolicy; window_start: number | null; window_end: number | null }> =
-      await this.dataSource.query(
-        `SELECT m.group_id, g.update_policy, g.window_start, g.window_end FROM updates.group_members m
+  /**
+   * `hardware` is what the device says it is: it only picks which feed OS to offer, and the device itself
+   * refuses an image for other hardware, so a device that lies only hurts itself.
+   */
+  async targetsFor(tenantId: string, deviceId: string, hardware?: string): Promise<Buffer> {
+    const member: Array<{
+      group_id: string;
+      update_policy: UpdatePolicy;
+      os_feed: OsFeed;
+      window_start: number | null;
+      window_end: number | null;
+    }> = await this.dataSource.query(
+      `SELECT m.group_id, g.update_policy, g.os_feed, g.window_start, g.window_end FROM updates.group_members m
            JOIN updates.device_groups g ON g.id = m.group_id
           WHERE m.device_id = $1 AND m.tenant_id = $2`,
-        [deviceId, tenantId],
-      );
+      [deviceId, tenantId],
+    );
     const group = member[0];
     if (group === undefined || group.update_policy === 'none') return this.metadata.direct(tenantId, deviceId, [], { deployment: null });
     const history: HistoryRow[] = await this.dataSource.query(
@@ -68,15 +80,23 @@ export class DirectorService {
         break;
       }
     }
-    if (chosen === undefined) return this.metadata.direct(tenantId, deviceId, [], { deployment: null });
     const images: ImageRow[] = [];
-    for (const sha256 of chosen.images) {
+    for (const sha256 of chosen?.images ?? []) {
       const image = await this.images.find(tenantId, sha256);
       if (image?.status !== 'released') continue;
       if (group.update_policy === 'no-app-updates' && image.component.startsWith('app:')) continue;
       images.push(image);
     }
-    return this.metadata.direct(tenantId, deviceId, images, { deployment: chosen.id });
+    // A deployment that names an OS decides the OS; otherwise the group's feed does.
+    let feedOs: ImageRow | undefined;
+    if (hardware !== undefined && !images.some((i) => i.component === 'os')) {
+      feedOs = await this.images.feedOs(tenantId, hardware, group.os_feed === 'retail-eval' ? ['retail', 'retail-eval'] : ['retail']);
+      if (feedOs !== undefined) images.push(feedOs);
+    }
+    return this.metadata.direct(tenantId, deviceId, images, {
+      deployment: chosen?.id ?? null,
+      ...(feedOs === undefined ? {} : { osFeed: group.os_feed }),
+    });
   }
 
   private async applies(d: HistoryRow, deviceId: string, inWindow: boolean, now: Date): Promise<boolean> {

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Subject } from '@rampart/contracts';
 import type { Logger, TypedBus } from '@rampart/service-kit';
 import type { DataSource, EntityManager } from 'typeorm';
-import type { ImageRow, ImagesRepository } from '../images/images.repository.js';
+import type { ImageRow, ImagesRepository, OsFeed } from '../images/images.repository.js';
 import { RolloutPlanSchema, assignWaves, type RolloutPlan } from './rollout-plan.js';
 
 export type UpdatePolicy = 'all' | 'no-app-updates' | 'none';
-export type OsFeed = 'retail' | 'retail-eval';
+export type { OsFeed };
 export type DeploymentState = 'active' | 'paused' | 'aborted' | 'superseded' | 'rolled-back' | 'completed';
 
 /** Every product starts with these groups, as Azure Sphere's did. */

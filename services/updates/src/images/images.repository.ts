@@ -6,6 +6,9 @@ export const IMAGE_CHUNK_BYTES = 256 * 1024;
 
 export type ImageStatus = 'uploaded' | 'released' | 'revoked';
 
+/** Where OS releases reach devices without a deployment: everyone (retail), or early evaluators first. */
+export type OsFeed = 'retail' | 'retail-eval';
+
 export interface ImageRow {
   readonly sha256: string;
   readonly tenantId: string;
@@ -20,6 +23,8 @@ export interface ImageRow {
   readonly createdAt: string;
   readonly releasedAt: string | null;
   readonly revokedAt: string | null;
+  /** The OS feed it is on, if any (OS images only). */
+  readonly osFeed: OsFeed | null;
 }
 
 interface ImageSqlRow {
@@ -36,10 +41,11 @@ interface ImageSqlRow {
   created_at: Date;
   released_at: Date | null;
   revoked_at: Date | null;
+  os_feed: OsFeed | null;
 }
 
 const COLUMNS = `sha256, tenant_id, component, version, security_version, hardware, size::text, measurement, signer_key_id, status,
-                 created_at, released_at, revoked_at`;
+                 created_at, released_at, revoked_at, os_feed`;
 
 function imageRow(r: ImageSqlRow): ImageRow {
   return {
@@ -56,6 +62,7 @@ function imageRow(r: ImageSqlRow): ImageRow {
     createdAt: new Date(r.created_at).toISOString(),
     releasedAt: r.released_at === null ? null : new Date(r.released_at).toISOString(),
     revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at).toISOString(),
+    osFeed: r.os_feed,
   };
 }
 
@@ -171,6 +178,32 @@ export class ImagesRepository {
       [tenantId],
     );
     return rows.map(imageRow);
+  }
+
+  /** Puts a released OS image on a feed (or moves it from early evaluation to retail). */
+  async setFeed(tenantId: string, sha256: string, feed: OsFeed, manager: EntityManager): Promise<ImageRow | undefined> {
+    const rows: ImageSqlRow[] = await manager.query(
+      `UPDATE updates.images SET os_feed = $3, feed_at = now()
+        WHERE tenant_id = $1 AND sha256 = $2 AND status = 'released' AND component = 'os'
+        RETURNING ${COLUMNS}`,
+      [tenantId, sha256, feed],
+    );
+    const [updated] = rows as unknown as [ImageSqlRow[], number];
+    return updated[0] === undefined ? undefined : imageRow(updated[0]);
+  }
+
+  /**
+   * The OS a device on `feeds` should run: the released image for its hardware with the highest security
+   * version, the one most recently put on a feed among equals.
+   */
+  async feedOs(tenantId: string, hardware: string, feeds: readonly OsFeed[]): Promise<ImageRow | undefined> {
+    const rows: ImageSqlRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM updates.images
+        WHERE tenant_id = $1 AND hardware = $2 AND status = 'released' AND os_feed = ANY($3)
+        ORDER BY security_version DESC, feed_at DESC LIMIT 1`,
+      [tenantId, hardware, feeds],
+    );
+    return rows[0] === undefined ? undefined : imageRow(rows[0]);
   }
 
   /** uploaded → released, released → revoked (and nothing else); returns the row after, or undefined if the move is not allowed. */

@@ -3,7 +3,7 @@ import { encodeJson, type Logger, type MessageBus } from '@rampart/service-kit';
 import type { DataSource } from 'typeorm';
 import type { TenantMetadata } from '../tuf/tenant-metadata.js';
 import { checkUpload } from './image-upload.js';
-import type { ImageRow, ImagesRepository } from './images.repository.js';
+import type { ImageRow, ImagesRepository, OsFeed } from './images.repository.js';
 
 export class ImageNotFoundError extends Error {
   override readonly name = 'ImageNotFoundError';
@@ -53,8 +53,20 @@ export class ImagesService {
     return stored;
   }
 
-  release(tenantId: string, sha256: string): Promise<ImageRow> {
-    return this.transition(tenantId, sha256, 'released');
+  /**
+   * Releases an image; an OS image may also go on an OS feed (`retail-eval` first, then `retail`, as
+   * Azure Sphere staged its OS). A released image can be moved from early evaluation to retail, not back.
+   */
+  async release(tenantId: string, sha256: string, osFeed?: OsFeed): Promise<ImageRow> {
+    const released = await this.transition(tenantId, sha256, 'released');
+    if (osFeed === undefined || released.osFeed === osFeed) return released;
+    if (released.component !== 'os') throw new ImageStateError(`only OS images go on an OS feed, not ${released.component}`);
+    if (released.osFeed === 'retail')
+      throw new ImageStateError('the image is on the retail feed already; it cannot go back to early evaluation');
+    const onFeed = await this.dataSource.transaction((tx) => this.repository.setFeed(tenantId, sha256, osFeed, tx));
+    if (onFeed === undefined) throw new ImageStateError('the image is no longer released');
+    this.logger.info({ tenantId, sha256, osFeed }, 'OS image on a feed');
+    return onFeed;
   }
 
   revoke(tenantId: string, sha256: string): Promise<ImageRow> {

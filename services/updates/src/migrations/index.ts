@@ -1,4 +1,5 @@
 import { CreateUpdates1734000000000 } from './1734000000000-create-updates.js';
 import { Fleet1734000000001 } from './1734000000001-fleet.js';
+import { OsFeeds1734000000002 } from './1734000000002-os-feeds.js';
 
-export const updatesMigrations = [CreateUpdates1734000000000, Fleet1734000000001];
+export const updatesMigrations = [CreateUpdates1734000000000, Fleet1734000000001, OsFeeds1734000000002];
