@@ -38,4 +38,4 @@ export { renderFleetReportHtml } from './fleet/report-html.js';
 export { DEFAULT_UPDATE_CLIENT_OPTIONS, DownloadError, UpdateClient } from './updates/update-client.js';
 export type { UpdateClientOptions, UpdateServer } from './updates/update-client.js';
 export { DeviceUpdater } from './updates/device-updater.js';
-export type { UpdateCheck } from './updates/device-updater.js';
+export type { DeferralPolicy, UpdateCheck } from './updates/device-updater.js';

@@ -16,6 +16,7 @@ import {
 } from '@rampart/emulator';
 import { createTestTenantIssuer, type TestOperationalCertificate } from '@rampart/testing';
 import { ImageSigner, encodeImage, type SignedImage } from '@rampart/trust';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpdatesEnvironment, type UpdatesEnvironment } from './updates-environment.js';
 
@@ -30,6 +31,7 @@ describe('a device updating through the updates service', () => {
   let device: ManufacturedDevice;
   let os: SecureOs;
   let updater: DeviceUpdater;
+  let client: UpdateClient;
   let group = '';
   const failures: DeviceFailureReport[] = [];
 
@@ -46,7 +48,7 @@ describe('a device updating through the updates service', () => {
       { healthWindowMs: 100 },
     );
     await os.powerOn();
-    const client = new UpdateClient(
+    client = new UpdateClient(
       { host: '127.0.0.1', port: env.updates.devicePort },
       () => device.security.tlsContext(`${certificate.certificatePem}${certificate.chainPem}`, env.pki.platformCa.certificatePem),
       { requestDeadlineMs: 10_000, resumeAttempts: 2 },
@@ -227,5 +229,58 @@ describe('a device updating through the updates service', () => {
     });
     expect(activeOs()).toEqual({ version: '2.5.0', slot: before.slot === 'a' ? 'b' : 'a' });
     expect(await updater.check()).toEqual({ result: 'up-to-date', deployment: null });
+  });
+
+  it('defers an offered update: not offered again until then, and never put off past a day after the first offer', async () => {
+    const groups = await env.api(env.tokens.acme, 'GET', '/v1/device-groups');
+    const evaluators = groups.body.find((g: { name: string }) => g.name === 'Evaluators').id as string;
+    const deployment = await deploy(platformImage('os', '2.6.0', 2, demoFirmwareSigners(), DEMO_HARDWARE), evaluators);
+    const offered: string[] = [];
+    const busy = new DeviceUpdater(device.security.deviceId, os, client, device.security.store, undefined, (offer) => {
+      offered.push(...offer.components);
+      return 90;
+    });
+    const before = activeOs();
+    expect(await busy.check()).toEqual({ result: 'deferred', deployment, minutes: 90 });
+    expect(offered).toEqual(['os']);
+    expect(activeOs()).toEqual(before);
+    const deferred = async () =>
+      (await env.api(env.tokens.acme, 'GET', `/v1/deployments/${deployment}`)).body.devices[0] as {
+        state: string;
+        firstOfferedAt: string;
+        deferredUntil: string;
+      };
+    const first = await deferred();
+    expect(first.state).toBe('deferred');
+    expect(Date.parse(first.deferredUntil) - Date.parse(first.firstOfferedAt)).toBeGreaterThanOrEqual(89 * 60_000);
+    expect(Date.parse(first.deferredUntil) - Date.parse(first.firstOfferedAt)).toBeLessThanOrEqual(91 * 60_000);
+    // Until then the director leaves it out: the device stays on its feed's OS, which it runs.
+    expect(await updater.check()).toEqual({ result: 'up-to-date', deployment: null });
+
+    // First offered 23 h ago (moved back in the database, as a day passing would) and deferred again for a day:
+    // the deferral ends a day after the first offer, not a day from now.
+    const sql = new pg.Client({ connectionString: env.db.url });
+    await sql.connect();
+    try {
+      await sql.query(
+        `UPDATE updates.deployment_devices SET first_offered_at = now() - interval '23 hours', deferred_until = now() - interval '1 minute'
+          WHERE deployment_id = $1`,
+        [deployment],
+      );
+      const longer = new DeviceUpdater(device.security.deviceId, os, client, device.security.store, undefined, () => 24 * 60);
+      expect(await longer.check()).toMatchObject({ result: 'deferred', deployment });
+      // Re-offered (which moves notified_at), deferred for a day: it ends an hour from now, a day after the first offer.
+      const bounded = await deferred();
+      expect(Date.parse(bounded.deferredUntil) - Date.parse(bounded.firstOfferedAt)).toBeLessThanOrEqual(24 * 3_600_000 + 1_000);
+      expect(Date.parse(bounded.deferredUntil) - Date.now()).toBeLessThan(3_600_000 + 60_000);
+      // Once the deferral is over, it is offered again, and a device that does not defer installs it.
+      await sql.query(`UPDATE updates.deployment_devices SET deferred_until = now() - interval '1 second' WHERE deployment_id = $1`, [
+        deployment,
+      ]);
+    } finally {
+      await sql.end();
+    }
+    expect(await updater.check()).toMatchObject({ result: 'updated', deployment, outcomes: [{ result: 'committed', version: '2.6.0' }] });
+    expect((await deferred()).state).toBe('installed');
   });
 });

@@ -27,7 +27,15 @@ interface DeploymentReport {
 export type UpdateCheck =
   | { readonly result: 'up-to-date'; readonly deployment: string | null }
   | { readonly result: 'updated'; readonly deployment: string | null; readonly outcomes: readonly UpdateOutcome[] }
-  | { readonly result: 'refused'; readonly reason: string; readonly detail: string };
+  | { readonly result: 'refused'; readonly reason: string; readonly detail: string }
+  | { readonly result: 'deferred'; readonly deployment: string; readonly minutes: number };
+
+/**
+ * The device's say on an offered deployment before anything is downloaded: minutes to put it off (as an
+ * Azure Sphere app could defer an update while busy), or undefined to go ahead. The platform offers it again
+ * after that, and never later than a day after its first offer.
+ */
+export type DeferralPolicy = (offer: { readonly deployment: string; readonly components: readonly ImageComponent[] }) => number | undefined;
 
 /**
  * The device side of an update: verify the tenant's signed metadata and the
@@ -52,6 +60,7 @@ export class DeviceUpdater {
     private readonly client: UpdateClient,
     private readonly store: DeviceStateStore,
     private readonly now: () => Date = () => new Date(),
+    private readonly deferral?: DeferralPolicy,
   ) {}
 
   /** One check at a time; a check asked for while one runs gets that one's answer. */
@@ -108,6 +117,14 @@ export class DeviceUpdater {
         await this.record({ deploymentId: deployment, state: 'installed', detail: 'already running it', sent: false });
       }
       return { result: 'up-to-date', deployment };
+    }
+    if (deployment !== null && this.deferral !== undefined) {
+      const minutes = this.deferral({ deployment, components: wanted.map((t) => t.custom.component as ImageComponent) });
+      if (minutes !== undefined && minutes > 0) {
+        // Not kept: if it is lost, the platform offers the update again and the device is asked again.
+        await this.client.report(deployment, 'deferred', 'deferred by the device', Math.min(1440, Math.ceil(minutes)));
+        return { result: 'deferred', deployment, minutes };
+      }
     }
     const outcomes: UpdateOutcome[] = [];
     for (const target of wanted) {

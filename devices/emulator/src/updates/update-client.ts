@@ -93,10 +93,13 @@ export class UpdateClient {
     return Buffer.concat(parts, received);
   }
 
-  async report(deploymentId: string, state: 'installed' | 'failed', detail: string): Promise<void> {
+  /** How a deployment went here; `deferred` puts it off for `minutes` (the server holds it to a day after the first offer). */
+  async report(deploymentId: string, state: 'installed' | 'failed' | 'deferred', detail: string, minutes?: number): Promise<void> {
     const response = await this.send('POST', '/v1/reports', {
       maxBytes: 4096,
-      body: Buffer.from(JSON.stringify({ deploymentId, state, detail: detail.slice(0, 500) })),
+      body: Buffer.from(
+        JSON.stringify({ deploymentId, state, detail: detail.slice(0, 500), ...(state === 'deferred' ? { minutes: minutes ?? 60 } : {}) }),
+      ),
       onChunk: undefined,
     });
     if (response.status !== 204) throw new DownloadError('refused', `report: HTTP ${response.status}`);

@@ -118,8 +118,10 @@ export class DirectorService {
         const wave = d.wave ?? d.waves - 1;
         if (wave > d.current_wave || !inWindow) return false;
         await this.dataSource.query(
-          `INSERT INTO updates.deployment_devices (deployment_id, device_id, wave, state, notified_at) VALUES ($1, $2, $3, 'notified', now())
-           ON CONFLICT (deployment_id, device_id) DO UPDATE SET state = 'notified', notified_at = now(), updated_at = now()
+          `INSERT INTO updates.deployment_devices (deployment_id, device_id, wave, state, notified_at, first_offered_at)
+           VALUES ($1, $2, $3, 'notified', now(), now())
+           ON CONFLICT (deployment_id, device_id) DO UPDATE SET state = 'notified', notified_at = now(), updated_at = now(),
+             first_offered_at = coalesce(updates.deployment_devices.first_offered_at, now())
             WHERE updates.deployment_devices.state IN ('pending', 'deferred')`,
           [d.id, deviceId, wave],
         );
@@ -138,7 +140,7 @@ export class DirectorService {
     const [, affected]: [unknown[], number] = await this.dataSource.query(
       `UPDATE updates.deployment_devices x SET state = $4, detail = $5, updated_at = now(),
               deferred_until = CASE WHEN $4 = 'deferred'
-                THEN least(now() + make_interval(mins => $6), coalesce(x.notified_at, now()) + make_interval(secs => $7))
+                THEN least(now() + make_interval(mins => $6), coalesce(x.first_offered_at, now()) + make_interval(secs => $7))
               END
          FROM updates.deployments d
         WHERE x.deployment_id = $1 AND x.device_id = $2 AND d.id = x.deployment_id AND d.tenant_id = $3

@@ -355,11 +355,21 @@ export class FleetService {
   /** What each device reported for a deployment, with counts per state. */
   async status(tenantId: string, id: string): Promise<{ deployment: Deployment; counts: Record<string, number>; devices: unknown[] }> {
     const current = await this.deploymentById(tenantId, id);
-    const devices: Array<{ device_id: string; wave: number; state: string; attempts: number; detail: string | null; updated_at: Date }> =
-      await this.dataSource.query(
-        `SELECT device_id, wave, state, attempts, detail, updated_at FROM updates.deployment_devices WHERE deployment_id = $1 ORDER BY wave, device_id`,
-        [id],
-      );
+    const devices: Array<{
+      device_id: string;
+      wave: number;
+      state: string;
+      attempts: number;
+      detail: string | null;
+      notified_at: Date | null;
+      first_offered_at: Date | null;
+      deferred_until: Date | null;
+      updated_at: Date;
+    }> = await this.dataSource.query(
+      `SELECT device_id, wave, state, attempts, detail, notified_at, first_offered_at, deferred_until, updated_at FROM updates.deployment_devices
+        WHERE deployment_id = $1 ORDER BY wave, device_id`,
+      [id],
+    );
     const members = await this.members(tenantId, current.groupId);
     const counts: Record<string, number> = {
       members: members.length,
@@ -380,6 +390,9 @@ export class FleetService {
         state: d.state,
         attempts: d.attempts,
         detail: d.detail,
+        notifiedAt: d.notified_at === null ? null : new Date(d.notified_at).toISOString(),
+        firstOfferedAt: d.first_offered_at === null ? null : new Date(d.first_offered_at).toISOString(),
+        ...(d.state === 'deferred' && d.deferred_until !== null ? { deferredUntil: new Date(d.deferred_until).toISOString() } : {}),
         updatedAt: new Date(d.updated_at).toISOString(),
       })),
     };
