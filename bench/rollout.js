@@ -5,6 +5,10 @@
 // endpoint against raw node:http serving the same bytes in the same run;
 // and the share of the fleet that received a crashing version before its
 // rollout aborted itself.
+//
+// BENCH_ROLLOUT_DEVICES sets the fleet (1,000), BENCH_ROLLOUT_PROCESSES the fleet
+// processes (2); BENCH_PROFILE_DIR=<dir> writes CPU profiles of the updates
+// service and the fleet processes there.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -43,7 +47,10 @@ function startFleet(env) {
   const children = shares.map((devices) => {
     const child = fork(join(REPO_ROOT, 'bench/lib/rollout-fleet-child.js'), [], {
       env: { ...process.env, ...env, FLEET_DEVICES: String(devices) },
-      execArgv: ['--max-old-space-size=8192'],
+      execArgv: [
+        '--max-old-space-size=8192',
+        ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}/fleet`] : []),
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const state = { progress: { attested: 0, online: 0 }, report: undefined, exited: false, child };
@@ -155,6 +162,7 @@ export async function run() {
         TLS_KEY_FILE: join(pkiDir, 'gateway.key'),
         PLATFORM_CA_FILE: join(pkiDir, 'platform-ca.crt'),
         ROLLOUT_TICK_MS: '250',
+        ...(process.env.BENCH_PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` } : {}),
       },
       (l) => l.msg === 'updates listening',
       60_000,
