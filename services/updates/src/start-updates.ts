@@ -75,6 +75,7 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
         keyPem: keyPem!,
         platformCaPem: platformCaPem!,
         freshAttestationMs: config.device.freshAttestationMs,
+        imageStreams: config.device.imageStreams,
       },
       metadata,
       director,

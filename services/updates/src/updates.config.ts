@@ -26,6 +26,8 @@ export const updatesEnvSchema = z
       .positiveInt()
       .max(24 * 30)
       .default(24),
+    /** Image downloads served at once; the rest wait their turn. Devices on slow links hold a slot for long: raise it for them. */
+    DEVICE_IMAGE_STREAMS: env.positiveInt().max(10_000).default(64),
     MAX_IMAGE_MB: env.positiveInt().max(1024).default(64),
     /** Image chunks kept in memory for serving (a rollout sends the same image to every device); 0 turns it off. */
     IMAGE_CACHE_MB: z.coerce.number().int().min(0).max(16_384).default(128),
@@ -53,6 +55,7 @@ export interface UpdatesConfig extends CommonConfig {
     readonly tlsKeyFile: string;
     readonly platformCaFile: string;
     readonly freshAttestationMs: number;
+    readonly imageStreams: number;
   };
   readonly maxImageBytes: number;
   readonly imageCacheBytes: number;
@@ -75,6 +78,7 @@ export function loadUpdatesConfig(source: Env): UpdatesConfig {
       tlsKeyFile: e.TLS_KEY_FILE,
       platformCaFile: e.PLATFORM_CA_FILE,
       freshAttestationMs: e.FRESH_ATTESTATION_HOURS * 3_600_000,
+      imageStreams: e.DEVICE_IMAGE_STREAMS,
     },
     maxImageBytes: e.MAX_IMAGE_MB * 1024 * 1024,
     imageCacheBytes: e.IMAGE_CACHE_MB * 1024 * 1024,

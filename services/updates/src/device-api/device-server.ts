@@ -10,6 +10,7 @@ import { PeerIdentityError, deviceIdFromVerifiedCertificate, tenantOfOperational
 import type { ImagesRepository } from '../images/images.repository.js';
 import type { TenantMetadata } from '../tuf/tenant-metadata.js';
 import type { DirectorService } from '../fleet/director.service.js';
+import { StreamSlots, type ReleaseSlot } from './stream-slots.js';
 
 export interface DeviceServerOptions {
   readonly host: string;
@@ -20,6 +21,8 @@ export interface DeviceServerOptions {
   readonly platformCaPem: string;
   /** How old an operational certificate may be and still count as a fresh attestation. */
   readonly freshAttestationMs: number;
+  /** Image transfers served at once; more wait their turn (see StreamSlots). */
+  readonly imageStreams: number;
 }
 
 interface DevicePeer {
@@ -70,6 +73,7 @@ export class DeviceServer {
   private readonly platformRoots: X509Certificate[];
   private readonly refusals: Counter;
   private readonly served: Counter;
+  private readonly slots: StreamSlots;
 
   constructor(
     private readonly options: DeviceServerOptions,
@@ -85,6 +89,15 @@ export class DeviceServer {
       description: 'Device update requests refused, by reason',
     });
     this.served = meter.createCounter('rampart_updates_image_bytes_served_total', { description: 'Image bytes sent to devices' });
+    this.slots = new StreamSlots(options.imageStreams);
+    meter
+      .createObservableGauge('rampart_updates_image_streams', {
+        description: 'Image transfers to devices: being sent, and waiting their turn',
+      })
+      .addCallback((result) => {
+        result.observe(this.slots.inUse, { state: 'sending' });
+        result.observe(this.slots.queued, { state: 'waiting' });
+      });
   }
 
   async start(): Promise<number> {
@@ -230,27 +243,44 @@ export class DeviceServer {
         return;
       }
     }
-    res.writeHead(range === undefined ? 200 : 206, {
+    const headers = {
       'content-type': 'application/octet-stream',
       'content-length': end - start + 1,
       'accept-ranges': 'bytes',
       ...(range === undefined ? {} : { 'content-range': `bytes ${start}-${end}/${image.size}` }),
-    });
+    };
+    const status = range === undefined ? 200 : 206;
     if (req.method === 'HEAD') {
+      res.writeHead(status, headers);
       res.end();
       return;
     }
-    for await (const chunk of this.images.readRange(sha256, start, end)) {
-      if (res.destroyed) return; // the device went away; it resumes with a Range later
-      this.served.add(chunk.length);
-      if (!res.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          res.once('drain', resolve);
-          res.once('close', resolve);
-        });
-      }
+    const gone = new AbortController();
+    const leave = () => gone.abort(new Error('the device went away'));
+    res.once('close', leave);
+    let release: ReleaseSlot;
+    try {
+      release = await this.slots.acquire(gone.signal);
+    } catch {
+      return; // gone while waiting for its turn
     }
-    res.end();
+    try {
+      res.writeHead(status, headers);
+      for await (const chunk of this.images.readRange(sha256, start, end)) {
+        if (res.destroyed) return; // the device went away; it resumes with a Range later
+        this.served.add(chunk.length);
+        if (!res.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            res.once('drain', resolve);
+            res.once('close', resolve);
+          });
+        }
+      }
+      res.end();
+    } finally {
+      release();
+      res.off('close', leave);
+    }
   }
 }
 
