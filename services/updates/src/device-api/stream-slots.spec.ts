@@ -9,12 +9,12 @@ describe('StreamSlots', () => {
     const waiting = [3, 4, 5].map((n) => slots.acquire().then((release) => (order.push(n), release)));
     expect(slots.inUse).toBe(2);
     expect(slots.queued).toBe(3);
-    releases[0]!();
-    releases[0]!(); // twice: still one slot back
+    releases[0]();
+    releases[0](); // twice: still one slot back
     const third = await waiting[0]!;
     expect(order).toEqual([3]);
     expect(slots.inUse).toBe(2);
-    releases[1]!();
+    releases[1]();
     third();
     await Promise.all(waiting);
     expect(order).toEqual([3, 4, 5]);

@@ -44,7 +44,8 @@ export class StreamSlots {
       const giveUp = () => {
         const at = this.waiting.indexOf(grant);
         if (at >= 0) this.waiting.splice(at, 1);
-        reject(signal!.reason);
+        const reason: unknown = signal!.reason;
+        reject(reason instanceof Error ? reason : new Error('gave up waiting for an image stream'));
       };
       if (signal?.aborted === true) return giveUp();
       signal?.addEventListener('abort', giveUp, { once: true });
