@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { createTestDatabase, queryDatabase, type TestDatabase } from '@rampart/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRY, ServiceProcess } from '../support/service-process.js';
 
 describe('service start-up configuration', () => {
@@ -59,5 +60,37 @@ describe('service start-up configuration', () => {
     expect(code).toBe(78);
     const message = proc.stderr.join('\n');
     for (const key of ['DATABASE_URL', 'INGEST_BATCH_SIZE', 'DEVICE_REPORTS_PER_MINUTE', 'RETENTION_DAYS']) expect(message).toContain(key);
+  });
+
+  describe('migrate: what a Helm hook Job runs before new pods start', () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase();
+    });
+    afterAll(async () => {
+      await db?.drop();
+    });
+
+    it.each(['attestation', 'telemetry', 'failures', 'updates'] as const)(
+      '%s migrate brings its schema up to date with DATABASE_URL alone, and a second run finds nothing to do',
+      async (service) => {
+        for (let run = 0; run < 2; run++) {
+          const proc = ServiceProcess.start(service, ENTRY[service], { DATABASE_URL: db.url }, ['migrate']);
+          const { code } = await proc.exited;
+          expect(code, proc.stderr.join('\n')).toBe(0);
+        }
+        const applied = await queryDatabase<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM "${service}".migrations`);
+        expect(applied[0]!.n).toBeGreaterThan(0);
+      },
+    );
+
+    it('refuses a bad DATABASE_URL (exit 78, naming it) and a service with no database (exit 64)', async () => {
+      const bad = ServiceProcess.start('updates', ENTRY.updates, { DATABASE_URL: 'mysql://db/x' }, ['migrate']);
+      expect((await bad.exited).code).toBe(78);
+      expect(bad.stderr.join('\n')).toContain('DATABASE_URL');
+      const gateway = ServiceProcess.start('gateway', ENTRY.gateway, {}, ['migrate']);
+      expect((await gateway.exited).code).toBe(64);
+      expect(gateway.stderr.join('\n')).toContain('unknown command');
+    });
   });
 });

@@ -41,7 +41,7 @@ export type { RuntimeOptions, ServiceRuntime } from './service-runtime.js';
 export { CLOCK, DATA_SOURCE, LOGGER, MESSAGE_BUS, OBSERVABILITY, READINESS, SERVICE_CONFIG, systemClock } from './tokens.js';
 export type { Clock } from './tokens.js';
 export { ZodValidationPipe } from './zod-validation.pipe.js';
-export { EXIT_CONFIG, runServiceMain } from './service-main.js';
+export { EXIT_CONFIG, EXIT_USAGE, runServiceMain, type ServiceDatabase } from './service-main.js';
 export { linkFromHeaders, traceHeaders } from './trace-context.js';
 export { HttpErrorFilter } from './http-error.filter.js';
 export type { MappedError } from './http-error.filter.js';

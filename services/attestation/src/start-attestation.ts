@@ -27,7 +27,7 @@ import { SealedNonceStore } from './attestation/nonce-store.js';
 import { PolicyCache } from './attestation/policy-cache.js';
 import { KeyVault } from '@rampart/trust';
 import { TenantAuthorities } from './ca/tenant-authorities.js';
-import { attestationMigrations } from './migrations/index.js';
+import { attestationDatabase } from './migrations/index.js';
 
 /** How often the CA rotation policy is checked. */
 const ROTATION_CHECK_MS = 6 * 60 * 60 * 1000;
@@ -56,10 +56,8 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
     runtime.dataSource = await openDatabase(
       {
         url: config.database.url,
-        schema: 'attestation',
-        migrations: attestationMigrations,
+        ...attestationDatabase,
         poolSize: config.database.poolSize,
-        applicationName: 'rampart-attestation',
       },
       logger,
     );

@@ -19,7 +19,7 @@ import { HealthService } from './health/health.service.js';
 import { DeviceRateLimiter } from './ingest/device-rate-limiter.js';
 import { FailureIngest } from './ingest/failure-ingest.js';
 import { FailuresRepository } from './ingest/failures.repository.js';
-import { failuresMigrations } from './migrations/index.js';
+import { failuresDatabase } from './migrations/index.js';
 import { HeartbeatIngest } from './stability/heartbeat-ingest.js';
 import { StabilityRepository } from './stability/stability.repository.js';
 
@@ -41,10 +41,8 @@ export async function startFailures(config: FailuresConfig, logger: Logger, shar
     runtime.dataSource = await openDatabase(
       {
         url: config.database.url,
-        schema: 'failures',
-        migrations: failuresMigrations,
+        ...failuresDatabase,
         poolSize: config.database.poolSize,
-        applicationName: 'rampart-failures',
       },
       logger,
     );

@@ -10,7 +10,7 @@ import {
   type MessageBus,
   type RunningService,
 } from '@rampart/service-kit';
-import { telemetryMigrations } from './migrations/index.js';
+import { telemetryDatabase } from './migrations/index.js';
 import { IngestService } from './telemetry/ingest.service.js';
 import { ReadingsRepository } from './telemetry/readings.repository.js';
 import { RetentionJob } from './telemetry/retention.job.js';
@@ -30,10 +30,8 @@ export async function startTelemetry(config: TelemetryConfig, logger: Logger, sh
     runtime.dataSource = await openDatabase(
       {
         url: config.database.url,
-        schema: 'telemetry',
-        migrations: telemetryMigrations,
+        ...telemetryDatabase,
         poolSize: config.database.poolSize,
-        applicationName: 'rampart-telemetry',
       },
       logger,
     );

@@ -21,7 +21,7 @@ import { FleetService } from './fleet/fleet.service.js';
 import { RolloutEngine } from './fleet/rollout-engine.js';
 import { ChunkCache, ImagesRepository } from './images/images.repository.js';
 import { ImagesService } from './images/images.service.js';
-import { updatesMigrations } from './migrations/index.js';
+import { updatesDatabase } from './migrations/index.js';
 import { TenantMetadata } from './tuf/tenant-metadata.js';
 import { UpdatesModule } from './updates.module.js';
 import type { UpdatesConfig } from './updates.config.js';
@@ -45,10 +45,8 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
     runtime.dataSource = await openDatabase(
       {
         url: config.database.url,
-        schema: 'updates',
-        migrations: updatesMigrations,
+        ...updatesDatabase,
         poolSize: config.database.poolSize,
-        applicationName: 'rampart-updates',
       },
       logger,
     );

@@ -1,3 +1,4 @@
+import type { ServiceDatabase } from '@rampart/service-kit';
 import { CreateAttestation1732900000000 } from './1732900000000-create-attestation.js';
 import { EphemeralNonces1732900000001 } from './1732900000001-ephemeral-nonces.js';
 import { CaRetiredAt1732900000002 } from './1732900000002-ca-retired-at.js';
@@ -9,3 +10,10 @@ export const attestationMigrations = [
   CaRetiredAt1732900000002,
   SpentNonces1732900000003,
 ];
+
+/** The attestation service's schema and migrations (`attestation migrate` and start-up both bring it up to date). */
+export const attestationDatabase: ServiceDatabase = {
+  schema: 'attestation',
+  migrations: attestationMigrations,
+  applicationName: 'rampart-attestation',
+};
