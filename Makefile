@@ -9,7 +9,7 @@ DURATION ?= 30s
 RATE ?= 1
 export DEVICES DURATION RATE ONCE
 
-.PHONY: all install build demo up test test-unit test-integration test-e2e check lint format bench services clean
+.PHONY: all install build demo up test test-unit test-integration test-e2e check lint format bench services clean images helm-tools helm-lint kind-up helm-install fleet-scale
 
 all: build
 
@@ -57,3 +57,33 @@ bench: build services
 
 clean:
 	rm -rf packages/*/dist services/*/dist devices/*/dist reports
+
+## Kubernetes (see README, "Kubernetes"). Images need a Docker engine; helm and kubectl come from npm.
+IMAGE ?= rampart:dev
+KIND_CLUSTER ?= rampart
+RELEASE ?= rampart
+NAMESPACE ?= rampart
+HELM_BIN = $(shell scripts/ensure-helm.sh)
+
+images:
+	docker build -t $(IMAGE) .
+
+helm-tools:
+	@scripts/ensure-helm.sh
+
+helm-lint:
+	$(HELM_BIN)/helm lint charts/rampart
+	for f in charts/rampart/ci/*.yaml; do $(HELM_BIN)/helm lint charts/rampart -f $$f || exit 1; done
+
+kind-up: images
+	kind create cluster --name $(KIND_CLUSTER) --config k8s/kind-cluster.yaml
+	kind load docker-image $(IMAGE) --name $(KIND_CLUSTER)
+
+helm-install:
+	$(HELM_BIN)/helm upgrade --install $(RELEASE) charts/rampart --namespace $(NAMESPACE) --create-namespace \
+	  --set image.repository=$(firstword $(subst :, ,$(IMAGE))) --set image.tag=$(lastword $(subst :, ,$(IMAGE))) --wait --timeout 10m
+
+## make fleet-scale N=4: emulator pods (each DEVICES_PER_POD devices, from the chart's fleet.devicesPerPod).
+fleet-scale:
+	@test -n "$(N)" || { echo "usage: make fleet-scale N=<pods>"; exit 2; }
+	$(HELM_BIN)/kubectl --namespace $(NAMESPACE) scale statefulset/$(RELEASE)-fleet --replicas=$(N)
