@@ -1,5 +1,6 @@
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Meter } from '@opentelemetry/api';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
@@ -50,6 +51,7 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
     );
     await app.startAllMicroservices();
   }
+  recordRequests(app, runtime.name, runtime.observability.meter);
   options.configure?.(app);
   await app.listen(options.port, options.host);
   const address = (app.getHttpServer() as HttpServer).address() as AddressInfo;
@@ -96,4 +98,34 @@ export function closeOnSignals(close: () => Promise<void>, onError: (error: unkn
   };
   process.once('SIGTERM', handler);
   process.once('SIGINT', handler);
+}
+
+/** Paths that answer orchestrators and scrapers, not users: not counted as API traffic. */
+const OPERATIONS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * RED metrics of the REST API: requests by method, route template and
+ * status class, and their durations. The route is the matched template
+ * (`/v1/devices/:id`), never the raw path, so device ids cannot explode
+ * the label set; unmatched requests count as `unmatched`.
+ */
+function recordRequests(app: INestApplication, service: string, meter: Meter): void {
+  const requests = meter.createCounter('rampart_http_requests_total', { description: 'REST requests, by route and status' });
+  const duration = meter.createHistogram('rampart_http_request_duration_seconds', {
+    description: 'REST request duration, by route',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
+  });
+  app.use((req: IncomingMessage & { route?: { path?: unknown } }, res: ServerResponse, next: () => void) => {
+    const started = performance.now();
+    res.once('finish', () => {
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      if (OPERATIONS_PATHS.has(path)) return;
+      const route = typeof req.route?.path === 'string' ? req.route.path : 'unmatched';
+      const attributes = { service, method: req.method ?? 'GET', route, status: `${Math.floor(res.statusCode / 100)}xx` };
+      requests.add(1, attributes);
+      duration.record((performance.now() - started) / 1000, attributes);
+    });
+    next();
+  });
 }
