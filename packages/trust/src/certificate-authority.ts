@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { EC_P256, ECDSA_SHA256, subtle, x509 } from './crypto-provider.js';
 import { tenantUri } from './peer-identity.js';
 
@@ -108,7 +108,8 @@ export class CertificateAuthority {
 
   static async load(stored: StoredCertificateAuthority): Promise<CertificateAuthority> {
     const certificate = new x509.X509Certificate(stored.certificatePem);
-    const der = x509.PemConverter.decodeFirst(stored.privateKeyPem);
+    // PKCS #8 or SEC 1 ("EC PRIVATE KEY", as openssl ecparam and Helm's genPrivateKey write it): WebCrypto takes PKCS #8 only.
+    const der = createPrivateKey(stored.privateKeyPem).export({ type: 'pkcs8', format: 'der' });
     const signingKey = await subtle.importKey('pkcs8', der, EC_P256, true, ['sign']);
     return new CertificateAuthority(certificate, signingKey);
   }
