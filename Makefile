@@ -63,6 +63,7 @@ IMAGE ?= rampart:dev
 KIND_CLUSTER ?= rampart
 RELEASE ?= rampart
 NAMESPACE ?= rampart
+HELM_ARGS ?=
 HELM_BIN = $(shell scripts/ensure-helm.sh)
 
 images:
@@ -81,7 +82,7 @@ kind-up: images
 
 helm-install:
 	$(HELM_BIN)/helm upgrade --install $(RELEASE) charts/rampart --namespace $(NAMESPACE) --create-namespace \
-	  --set image.repository=$(firstword $(subst :, ,$(IMAGE))) --set image.tag=$(lastword $(subst :, ,$(IMAGE))) --wait --timeout 10m
+	  --set image.repository=$(firstword $(subst :, ,$(IMAGE))) --set image.tag=$(lastword $(subst :, ,$(IMAGE))) --wait --timeout 10m $(HELM_ARGS)
 
 ## make fleet-scale N=4: emulator pods (each DEVICES_PER_POD devices, from the chart's fleet.devicesPerPod).
 fleet-scale:
