@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { type ConfigError, env, loadConfig } from './config.js';
+import { type ConfigError, commonEnvShape, env, loadConfig } from './config.js';
 
 describe('loadConfig', () => {
   const schema = z.object({ PORT: env.port(), NAME: z.string().min(1), FLAG: env.bool().default(false) });
@@ -20,5 +20,15 @@ describe('loadConfig', () => {
     })();
     expect(error.issues.map((i) => i.key)).toEqual(['PORT', 'NAME']);
     expect(error.message).toMatch(/^svc: invalid configuration: PORT: .*; NAME: /);
+  });
+
+  it("takes a NATS cluster's seed URLs separated by commas, and STREAM_REPLICAS from 1 to 5", () => {
+    const common = z.object(commonEnvShape);
+    expect(loadConfig('svc', common, { NATS_URL: 'nats://a:4222, nats://b:4222,tls://c:4222', STREAM_REPLICAS: '3' })).toMatchObject({
+      NATS_URL: 'nats://a:4222, nats://b:4222,tls://c:4222',
+      STREAM_REPLICAS: 3,
+    });
+    expect(() => loadConfig('svc', common, { NATS_URL: 'nats://a:4222,http://b:4222' })).toThrow(/NATS_URL/);
+    expect(() => loadConfig('svc', common, { STREAM_REPLICAS: '7' })).toThrow(/STREAM_REPLICAS/);
   });
 });

@@ -56,13 +56,22 @@ export const DEFAULT_HTTP_HOST = '127.0.0.1';
 export const commonEnvShape = {
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   HTTP_HOST: z.string().min(1).default(DEFAULT_HTTP_HOST),
-  NATS_URL: env.url(['nats', 'tls']).optional(),
+  /** One NATS URL, or a cluster's seed URLs separated by commas. */
+  NATS_URL: z
+    .string()
+    .refine(
+      (v) => v.split(',').every((u) => z.url().safeParse(u.trim()).success && /^(nats|tls):\/\//.test(u.trim())),
+      'must be a nats or tls URL, or several separated by commas',
+    )
+    .optional(),
   /** Prefix for every NATS subject and stream, to share one NATS server. */
   BUS_PREFIX: z
     .string()
     .regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/i, 'letters, digits, _ and - separated by dots')
     .default(''),
   OTEL_EXPORTER_OTLP_ENDPOINT: env.url(['http', 'https']).optional(),
+  /** Copies JetStream keeps of each stream the service creates: 3 on a 3-node cluster survives losing a node. */
+  STREAM_REPLICAS: env.positiveInt().max(5).default(1),
   SHUTDOWN_TIMEOUT_MS: env.milliseconds().default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
 };
 
@@ -75,6 +84,7 @@ export interface CommonConfig {
   readonly natsUrl: string | undefined;
   readonly busPrefix: string;
   readonly otlpEndpoint: string | undefined;
+  readonly streamReplicas: number;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -85,6 +95,7 @@ interface CommonEnv {
   readonly NATS_URL?: string | undefined;
   readonly BUS_PREFIX: string;
   readonly OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
+  readonly STREAM_REPLICAS: number;
   readonly SHUTDOWN_TIMEOUT_MS: number;
 }
 
@@ -96,6 +107,7 @@ export function commonConfig(e: CommonEnv): CommonConfig {
     natsUrl: e.NATS_URL,
     busPrefix: e.BUS_PREFIX,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    streamReplicas: e.STREAM_REPLICAS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
 }

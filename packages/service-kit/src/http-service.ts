@@ -65,14 +65,19 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
-          runtime.logger.warn({ timeoutMs: options.shutdownTimeoutMs }, 'shutdown timed out; closing anyway');
+          runtime.logger.warn({ timeoutMs: options.shutdownTimeoutMs }, 'shutdown timed out; exiting anyway');
           resolve();
         }, options.shutdownTimeoutMs);
         timer.unref();
       });
-      await Promise.race([app.close(), deadline]);
+      // The whole close is bounded, not only the HTTP side: a bus still draining toward a lost NATS node must
+      // not keep a stopping replica alive past its grace period.
+      const work = (async () => {
+        await app.close();
+        await closeServiceRuntime(runtime);
+      })();
+      await Promise.race([work, deadline]);
       clearTimeout(timer);
-      await closeServiceRuntime(runtime);
       runtime.logger.info(`${runtime.name} stopped`);
     })();
     return closing;

@@ -64,7 +64,7 @@ export class Observability {
       }),
       spanProcessors,
     });
-    this.meter = this.meterProvider.getMeter(options.serviceName);
+    this.meter = countingFromZero(this.meterProvider.getMeter(options.serviceName));
     this.tracer = this.tracerProvider.getTracer(options.serviceName);
   }
 
@@ -76,6 +76,29 @@ export class Observability {
   async shutdown(): Promise<void> {
     await Promise.allSettled([this.meterProvider.shutdown(), this.tracerProvider.shutdown()]);
   }
+}
+
+/**
+ * A meter whose counters exist from the start at 0. An OpenTelemetry
+ * counter is exported only once something is added to it, so a counter of
+ * rare events (denials, shed load, webhook failures) would be missing from
+ * scrapes until the first one: dashboards show "no data" instead of 0,
+ * `rate()` misses the first increase, and an alert on it cannot fire.
+ */
+function countingFromZero(meter: Meter): Meter {
+  return new Proxy(meter, {
+    get(target, property, receiver) {
+      const original: unknown = Reflect.get(target, property, receiver);
+      if ((property === 'createCounter' || property === 'createUpDownCounter') && typeof original === 'function') {
+        return (...args: unknown[]) => {
+          const instrument = (original as (...a: unknown[]) => { add(value: number): void }).apply(target, args);
+          instrument.add(0);
+          return instrument;
+        };
+      }
+      return typeof original === 'function' ? (original as (...a: unknown[]) => unknown).bind(target) : original;
+    },
+  });
 }
 
 let contextManagerSet = false;

@@ -31,6 +31,7 @@ export interface RuntimeOptions {
   readonly natsUrl?: string | undefined;
   readonly busPrefix: string;
   readonly otlpEndpoint?: string | undefined;
+  readonly streamReplicas?: number;
   /** A bus shared with other services in the same process (embedded mode). */
   readonly sharedBus?: MessageBus;
 }
@@ -52,6 +53,7 @@ export async function createServiceRuntime(options: RuntimeOptions): Promise<Ser
       url: options.natsUrl,
       prefix: options.busPrefix,
       name: options.name,
+      streamReplicas: options.streamReplicas ?? 1,
       onError: (error) => options.logger.error({ err: error }, 'bus handler failed'),
     });
   } else {
@@ -73,6 +75,7 @@ export function createRuntimeFromConfig(
     natsUrl: config.natsUrl,
     busPrefix: config.busPrefix,
     otlpEndpoint: config.otlpEndpoint,
+    streamReplicas: config.streamReplicas,
     ...(sharedBus === undefined ? {} : { sharedBus }),
   });
 }

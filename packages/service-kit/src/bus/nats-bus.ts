@@ -18,7 +18,29 @@ export interface NatsBusOptions {
   readonly url: string;
   readonly prefix: string;
   readonly name: string;
+  /** JetStream copies of each stream this bus creates (default 1). */
+  readonly streamReplicas?: number;
   readonly onError: (error: unknown) => void;
+}
+
+/** How many times a JetStream set-up call (stream, consumer) is tried when JetStream does not answer in time. */
+const SETUP_ATTEMPTS = 5;
+
+/**
+ * Replicas start together and a cluster may be electing leaders (a new
+ * replicated stream takes a while to place): a set-up call that times out
+ * is tried again, a few times, before the service gives up.
+ */
+async function retryOnTimeout(call: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await call();
+      return;
+    } catch (error) {
+      if (attempt >= SETUP_ATTEMPTS || !isTimeout(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
 }
 
 function isNoResponders(error: unknown): boolean {
@@ -45,7 +67,8 @@ export class NatsBus implements MessageBus {
 
   static async connect(options: NatsBusOptions): Promise<NatsBus> {
     const connection = await connect({
-      servers: options.url,
+      // A cluster's seed servers, comma-separated; the client learns the rest of the cluster from them.
+      servers: options.url.split(',').map((s) => s.trim()),
       name: options.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
@@ -102,14 +125,17 @@ export class NatsBus implements MessageBus {
       subjects: options.subjects.map((s) => this.subject(s)),
       max_age: options.maxAgeMs * NANOS_PER_MS,
       duplicate_window: options.duplicateWindowMs * NANOS_PER_MS,
+      num_replicas: this.options.streamReplicas ?? 1,
     };
-    try {
-      await this.jsm.streams.info(name);
-      await this.jsm.streams.update(name, config);
-    } catch (error) {
-      if (!/not found/i.test(String(error))) throw error;
-      await this.jsm.streams.add(config);
-    }
+    await retryOnTimeout(async () => {
+      try {
+        await this.jsm.streams.info(name);
+        await this.jsm.streams.update(name, config);
+      } catch (error) {
+        if (!/not found/i.test(String(error))) throw error;
+        await this.jsm.streams.add(config);
+      }
+    });
   }
 
   async publishDurable(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ duplicate: boolean }> {
@@ -133,13 +159,15 @@ export class NatsBus implements MessageBus {
       max_ack_pending: options.maxAckPending,
       ack_wait: options.ackWaitMs * NANOS_PER_MS,
     };
-    try {
-      await this.jsm.consumers.info(stream, options.durable);
-      await this.jsm.consumers.update(stream, options.durable, config);
-    } catch (error) {
-      if (!/not found/i.test(String(error))) throw error;
-      await this.jsm.consumers.add(stream, config);
-    }
+    await retryOnTimeout(async () => {
+      try {
+        await this.jsm.consumers.info(stream, options.durable);
+        await this.jsm.consumers.update(stream, options.durable, config);
+      } catch (error) {
+        if (!/not found/i.test(String(error))) throw error;
+        await this.jsm.consumers.add(stream, config);
+      }
+    });
     const consumer = await this.js.consumers.get(stream, options.durable);
     const messages = await consumer.consume({
       max_messages: Math.min(options.maxAckPending, 10_000),
