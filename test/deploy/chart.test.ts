@@ -128,7 +128,9 @@ describe('the Helm chart', () => {
     expect(noNats.status).not.toBe(0);
     expect(noNats.stderr).toContain('nats.externalUrl');
     const twoNats = run(['template', 'demo', CHART, '--set', 'nats.replicas=2']);
-    expect(twoNats.stderr).toContain('nats.replicas');
+    expect(twoNats.stderr).toContain('nats.replicas: 1, or 3');
+    const moreCopiesThanNodes = run(['template', 'demo', CHART, '--set', 'nats.replicas=1', '--set', 'nats.streamReplicas=3']);
+    expect(moreCopiesThanNodes.stderr).toContain('nats.streamReplicas');
     const typo = run(['template', 'demo', CHART, '--set', 'services.gateway.replicaz=3']);
     expect(typo.stderr).toContain('replicaz');
     const badPolicy = run(['template', 'demo', CHART, '--set', 'gateway.service.type=Ingress']);

@@ -100,6 +100,8 @@ updates: 8085
   value: {{ .Values.logLevel | quote }}
 - name: NATS_URL
   value: {{ include "rampart.natsUrl" . | quote }}
+- name: STREAM_REPLICAS
+  value: {{ .Values.nats.streamReplicas | quote }}
 {{- with include "rampart.otlpEndpoint" . }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ . | quote }}
@@ -125,6 +127,9 @@ updates: 8085
 {{- end -}}
 {{- if and .Values.nats.enabled (lt (int .Values.nats.replicas) 3) (gt (int .Values.nats.replicas) 1) -}}
 {{- $messages = append $messages "nats.replicas: 1, or 3 or more (JetStream needs a majority)" -}}
+{{- end -}}
+{{- if and .Values.nats.enabled (gt (int .Values.nats.streamReplicas) (int .Values.nats.replicas)) -}}
+{{- $messages = append $messages "nats.streamReplicas: at most nats.replicas" -}}
 {{- end -}}
 {{- if and .Values.fleet.tenantToken .Values.fleet.existingTokenSecret -}}
 {{- $messages = append $messages "fleet: set tenantToken or existingTokenSecret, not both" -}}
