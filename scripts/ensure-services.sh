@@ -2,7 +2,8 @@
 # Makes sure PostgreSQL (127.0.0.1:5432) and NATS with JetStream
 # (127.0.0.1:4222) are running for the integration and end-to-end tests,
 # starting the machine's own servers if they have stopped, and that the
-# independent peers the tests use (openssl, mosquitto_pub) are installed.
+# independent peers the tests use (openssl, mosquitto_pub, prometheus) are
+# installed.
 # The embedded mode (`make demo`) needs none of this.
 set -euo pipefail
 
@@ -40,6 +41,7 @@ fi
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients)
+command -v prometheus >/dev/null || missing+=(prometheus)
 if (( ${#missing[@]} > 0 )); then
   echo "ensure-services: installing ${missing[*]} from Debian" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
