@@ -102,6 +102,8 @@ updates: 8085
   value: {{ include "rampart.natsUrl" . | quote }}
 - name: STREAM_REPLICAS
   value: {{ .Values.nats.streamReplicas | quote }}
+- name: TRACE_SAMPLE_RATIO
+  value: {{ .Values.observability.traceSampleRatio | quote }}
 {{- with include "rampart.otlpEndpoint" . }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ . | quote }}

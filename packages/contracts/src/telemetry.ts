@@ -8,6 +8,13 @@ export const MAX_CLOCK_AHEAD_MS = 5 * 60 * 1000;
 /** Readings older than this are refused: they would land in dropped partitions. */
 export const MAX_READING_AGE_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * W3C trace context (`traceparent`, version 00). MQTT 3.1.1 has no message
+ * headers, so a device that traces a reading puts it in the payload; the
+ * gateway continues the trace and carries it on with the reading.
+ */
+export const TRACEPARENT_PATTERN = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
 /** What a device publishes on `devices/<id>/telemetry`. */
 export const DeviceTelemetrySchema = z
   .object({
@@ -19,6 +26,8 @@ export const DeviceTelemetrySchema = z
       .record(z.string().regex(METRIC_NAME_PATTERN, 'metric names are lowercase [a-z0-9_.]'), z.number().finite())
       .refine((m) => Object.keys(m).length > 0, 'at least one metric')
       .refine((m) => Object.keys(m).length <= MAX_METRICS_PER_READING, `at most ${MAX_METRICS_PER_READING} metrics`),
+    /** Present when the device traces this reading. */
+    traceparent: z.string().regex(TRACEPARENT_PATTERN, 'a W3C traceparent').optional(),
   })
   .strict();
 export type DeviceTelemetry = z.infer<typeof DeviceTelemetrySchema>;
@@ -31,6 +40,8 @@ export const TelemetryReadingSchema = z
     ts: z.number().int().positive(),
     receivedAt: z.number().int().positive(),
     metrics: z.record(z.string().regex(METRIC_NAME_PATTERN), z.number().finite()),
+    /** The gateway's span for a traced reading: the telemetry service continues the trace from it. */
+    traceparent: z.string().regex(TRACEPARENT_PATTERN).optional(),
   })
   .strict();
 export type TelemetryReading = z.infer<typeof TelemetryReadingSchema>;

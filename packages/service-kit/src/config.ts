@@ -70,6 +70,8 @@ export const commonEnvShape = {
     .regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/i, 'letters, digits, _ and - separated by dots')
     .default(''),
   OTEL_EXPORTER_OTLP_ENDPOINT: env.url(['http', 'https']).optional(),
+  /** Share of traces kept (decided by trace id, the same in every service). */
+  TRACE_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(0.05),
   /** Copies JetStream keeps of each stream the service creates: 3 on a 3-node cluster survives losing a node. */
   STREAM_REPLICAS: env.positiveInt().max(5).default(1),
   SHUTDOWN_TIMEOUT_MS: env.milliseconds().default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
@@ -85,6 +87,7 @@ export interface CommonConfig {
   readonly busPrefix: string;
   readonly otlpEndpoint: string | undefined;
   readonly streamReplicas: number;
+  readonly traceSampleRatio: number;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -96,6 +99,7 @@ interface CommonEnv {
   readonly BUS_PREFIX: string;
   readonly OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
   readonly STREAM_REPLICAS: number;
+  readonly TRACE_SAMPLE_RATIO: number;
   readonly SHUTDOWN_TIMEOUT_MS: number;
 }
 
@@ -108,6 +112,7 @@ export function commonConfig(e: CommonEnv): CommonConfig {
     busPrefix: e.BUS_PREFIX,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     streamReplicas: e.STREAM_REPLICAS,
+    traceSampleRatio: e.TRACE_SAMPLE_RATIO,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
 }

@@ -42,7 +42,7 @@ export { CLOCK, DATA_SOURCE, LOGGER, MESSAGE_BUS, OBSERVABILITY, READINESS, SERV
 export type { Clock } from './tokens.js';
 export { ZodValidationPipe } from './zod-validation.pipe.js';
 export { EXIT_CONFIG, EXIT_USAGE, runServiceMain, type ServiceDatabase } from './service-main.js';
-export { linkFromHeaders, traceHeaders } from './trace-context.js';
+export { linkFromHeaders, traceContextFrom, traceHeaders } from './trace-context.js';
 export { HttpErrorFilter } from './http-error.filter.js';
 export type { MappedError } from './http-error.filter.js';
 export { TenantTokenGuard } from './tenant-token.guard.js';

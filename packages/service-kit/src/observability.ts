@@ -59,8 +59,12 @@ export class Observability {
     this.meterProvider = new MeterProvider({ resource, readers });
     this.tracerProvider = new TracerProvider({
       resource,
+      // Decided by trace id, so every service makes the same decision for a trace; and a remote parent's
+      // "sampled" flag (a device's, in its payload) does not force tracing: a device cannot make the platform
+      // trace every reading it sends.
       sampler: new ParentBasedSampler({
         root: new TraceIdRatioBasedSampler(options.traceSampleRatio ?? DEFAULT_TRACE_SAMPLE_RATIO),
+        remoteParentSampled: new TraceIdRatioBasedSampler(options.traceSampleRatio ?? DEFAULT_TRACE_SAMPLE_RATIO),
       }),
       spanProcessors,
     });

@@ -32,6 +32,7 @@ export interface RuntimeOptions {
   readonly busPrefix: string;
   readonly otlpEndpoint?: string | undefined;
   readonly streamReplicas?: number;
+  readonly traceSampleRatio?: number;
   /** A bus shared with other services in the same process (embedded mode). */
   readonly sharedBus?: MessageBus;
 }
@@ -40,6 +41,7 @@ export async function createServiceRuntime(options: RuntimeOptions): Promise<Ser
   const observability = new Observability({
     serviceName: options.name,
     otlpEndpoint: options.otlpEndpoint,
+    ...(options.traceSampleRatio === undefined ? {} : { traceSampleRatio: options.traceSampleRatio }),
     onExportError: (error) => options.logger.warn({ err: error }, 'telemetry export failed'),
   });
   const readiness = new Readiness();
@@ -76,6 +78,7 @@ export function createRuntimeFromConfig(
     busPrefix: config.busPrefix,
     otlpEndpoint: config.otlpEndpoint,
     streamReplicas: config.streamReplicas,
+    traceSampleRatio: config.traceSampleRatio,
     ...(sharedBus === undefined ? {} : { sharedBus }),
   });
 }

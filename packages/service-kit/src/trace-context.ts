@@ -25,6 +25,11 @@ export function traceHeaders(ctx: Context = context.active()): Record<string, st
   return carrier;
 }
 
+/** The context W3C headers name (a remote parent), or the active context when they carry none. */
+export function traceContextFrom(headers: Readonly<Record<string, string>>): Context {
+  return propagator.extract(context.active(), headers, getter);
+}
+
 /**
  * A span link to the producer of a message, read from its headers; undefined
  * when the message carries no (valid) trace context. A consumer that writes

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
 import { attestResponseTopic, deviceCommandTopic, deviceTopic, type AttestationResponse, type DeviceTelemetry } from '@rampart/contracts';
 import type { OsSinks, SecureOs } from '../os/secure-os.js';
@@ -66,6 +66,8 @@ export interface DeviceOptions {
   readonly ratePerSecond: number;
   readonly metricsPerReading: number;
   readonly maxPending?: number;
+  /** Share of readings the device traces (a W3C traceparent in the payload; sampled). Default 0. */
+  readonly traceSampleRatio?: number;
   /**
    * The device's secure OS, made with the sinks the device gives it: the
    * device attests with what the OS measured at boot, sends its apps'
@@ -488,7 +490,12 @@ export class EmulatedDevice {
   /** The next reading: synthetic load, or an app's metrics. */
   private produce(metrics?: Record<string, number>): void {
     const now = Math.round(this.env.now());
-    const reading: DeviceTelemetry = metrics === undefined ? this.source.next(now) : this.source.reading(now, metrics);
+    const produced: DeviceTelemetry = metrics === undefined ? this.source.next(now) : this.source.reading(now, metrics);
+    const traced = (this.options.traceSampleRatio ?? 0) > 0 && this.env.random() < this.options.traceSampleRatio!;
+    // The device is the trace's root: the gateway's span is its child. (MQTT 3.1.1 has no headers: it rides in the payload.)
+    const reading = traced
+      ? { ...produced, traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` }
+      : produced;
     this.stats.published++;
     if (this.pending.size >= (this.options.maxPending ?? DEFAULT_MAX_PENDING)) {
       const oldest = this.pending.keys().next().value;

@@ -48,6 +48,8 @@ export interface FleetOptions {
   readonly healthWindowMs?: number;
   /** How often each device's OS sends an uptime heartbeat (default hourly). */
   readonly heartbeatIntervalMs?: number;
+  /** Share of readings each device traces end to end (W3C traceparent in the payload). Default 0. */
+  readonly traceSampleRatio?: number;
   /** The update server devices check after every attestation and on notice (TLS endpoints only). */
   readonly updates?: { readonly server: UpdateServer; readonly client?: UpdateClientOptions };
   /** First-retry window after a dropped connection (default 20 s). */
@@ -187,6 +189,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
             ...(options.preIssue === undefined ? {} : { operational: await options.preIssue(made) }),
             ratePerSecond: options.ratePerDevice,
             metricsPerReading: options.metricsPerReading,
+            ...(options.traceSampleRatio === undefined ? {} : { traceSampleRatio: options.traceSampleRatio }),
             os: (sinks) =>
               new SecureOs(made.security, env, sinks, {
                 appConfig: { ...appConfig, ...options.deviceAppConfig?.(i) },

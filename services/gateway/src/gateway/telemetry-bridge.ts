@@ -9,8 +9,8 @@ import {
   type DenialReasonValue,
   type TelemetryReading,
 } from '@rampart/contracts';
-import type { Tracer } from '@opentelemetry/api';
-import type { Clock, MessageBus } from '@rampart/service-kit';
+import { SpanKind, SpanStatusCode, context, trace, type Tracer } from '@opentelemetry/api';
+import { traceContextFrom, traceHeaders, type Clock, type MessageBus } from '@rampart/service-kit';
 import { StreamBatcher, type BatchSettings } from './stream-batcher.js';
 
 export type BridgeOutcome =
@@ -36,7 +36,7 @@ export class TelemetryBridge {
     private readonly bus: MessageBus,
     private readonly clock: Clock,
     private readonly settings: TelemetryStreamSettings,
-    tracer: Tracer,
+    private readonly tracer: Tracer,
   ) {
     this.batcher = new StreamBatcher(
       bus,
@@ -65,18 +65,39 @@ export class TelemetryBridge {
     const parsed = DeviceTelemetrySchema.safeParse(json);
     if (!parsed.success) return { reason: DenialReason.malformedPayload, detail: parsed.error.issues[0]?.message ?? 'invalid' };
     const now = this.clock.now();
-    const { seq, ts, metrics } = parsed.data;
+    const { seq, ts, metrics, traceparent } = parsed.data;
     if (ts > now + MAX_CLOCK_AHEAD_MS || ts < now - MAX_READING_AGE_MS) {
       return { reason: DenialReason.clockSkew, detail: `timestamp ${ts} is outside the accepted window` };
     }
-    return { deviceId, seq, ts, receivedAt: now, metrics };
+    return { deviceId, seq, ts, receivedAt: now, metrics, ...(traceparent === undefined ? {} : { traceparent }) };
   }
 
   async forward(deviceId: string, payload: Buffer): Promise<BridgeOutcome> {
     const reading = this.parse(deviceId, payload);
     if ('reason' in reading) return { kind: 'rejected', reason: reading.reason, detail: reading.detail };
-    await this.batcher.add(reading);
-    return { kind: 'stored' };
+    if (reading.traceparent === undefined) {
+      await this.batcher.add(reading);
+      return { kind: 'stored' };
+    }
+    // A traced reading: this span (the device's child) lasts until the stream has it, and the reading carries
+    // this span's context on, for the telemetry service's store span.
+    const parent = traceContextFrom({ traceparent: reading.traceparent });
+    const span = this.tracer.startSpan(
+      'telemetry receive',
+      { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'mqtt', 'rampart.device_id': deviceId, 'rampart.seq': reading.seq } },
+      parent,
+    );
+    const carried = traceHeaders(trace.setSpan(context.active(), span))['traceparent'];
+    try {
+      await this.batcher.add({ ...reading, ...(carried === undefined ? {} : { traceparent: carried }) });
+      return { kind: 'stored' };
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   /** Sends readings still waiting for their batch. */

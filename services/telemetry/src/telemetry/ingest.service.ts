@@ -1,6 +1,24 @@
-import { SpanKind, SpanStatusCode, type Counter, type Histogram, type Link, type Meter, type Tracer } from '@opentelemetry/api';
+import {
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Counter,
+  type Histogram,
+  type Link,
+  type Meter,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { Durable, Stream, Subject, TelemetryBatchSchema, type TelemetryReading } from '@rampart/contracts';
-import { decodeJson, linkFromHeaders, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
+import {
+  decodeJson,
+  linkFromHeaders,
+  traceContextFrom,
+  type Closable,
+  type DurableMessage,
+  type Logger,
+  type MessageBus,
+} from '@rampart/service-kit';
 import type { ReadingsRepository } from './readings.repository.js';
 
 export interface IngestSettings {
@@ -150,15 +168,59 @@ export class IngestService {
       .filter((l): l is Link => l !== undefined);
     const attributes = { 'messaging.batch.message_count': accepted.length, 'rampart.readings': readings.length };
     await this.tracer.startActiveSpan('telemetry.batch write', { kind: SpanKind.CONSUMER, links, attributes }, async (span) => {
+      // A traced reading's trace goes on through this write: its own store span (child of the gateway's) and
+      // the PostgreSQL insert under it, linked to the batch.
+      const traced = this.tracedStores(readings, span);
       try {
         await this.store(readings, accepted);
       } catch (error) {
         span.recordException(error as Error);
         span.setStatus({ code: SpanStatusCode.ERROR });
+        for (const t of traced) t.failed(error);
       } finally {
+        for (const t of traced) t.end();
         span.end();
       }
     });
+  }
+
+  private tracedStores(readings: readonly TelemetryReading[], batch: Span): Array<{ end(): void; failed(error: unknown): void }> {
+    const traced = [];
+    for (const reading of readings) {
+      if (reading.traceparent === undefined) continue;
+      if (traced.length >= MAX_SPAN_LINKS) break;
+      const parent = traceContextFrom({ traceparent: reading.traceparent });
+      const store = this.tracer.startSpan(
+        'telemetry store',
+        {
+          kind: SpanKind.CONSUMER,
+          links: [{ context: batch.spanContext() }],
+          attributes: { 'messaging.system': 'nats', 'rampart.device_id': reading.deviceId, 'rampart.seq': reading.seq },
+        },
+        parent,
+      );
+      const insert = this.tracer.startSpan(
+        'INSERT telemetry.readings',
+        {
+          kind: SpanKind.CLIENT,
+          attributes: { 'db.system': 'postgresql', 'db.operation.name': 'INSERT', 'db.collection.name': 'telemetry.readings' },
+        },
+        trace.setSpan(parent, store),
+      );
+      traced.push({
+        end: () => {
+          insert.end();
+          store.end();
+        },
+        failed: (error: unknown) => {
+          for (const s of [insert, store]) {
+            s.recordException(error as Error);
+            s.setStatus({ code: SpanStatusCode.ERROR });
+          }
+        },
+      });
+    }
+    return traced;
   }
 
   /** Writes one batch and settles its messages: ack after commit, nak (redeliver later) on failure. */
