@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEVICE_ID_PATTERN } from './identity.js';
+import { TRACEPARENT_PATTERN } from './trace-context.js';
 
 /** Evidence larger than this is refused before it is parsed. */
 export const MAX_EVIDENCE_BYTES = 16 * 1024;
@@ -43,6 +44,8 @@ export const SignedEvidenceSchema = z
       .regex(BASE64URL)
       .max(Math.ceil((MAX_EVIDENCE_BYTES * 4) / 3)),
     signature: z.string().regex(BASE64URL).max(200),
+    /** W3C trace context when the device traces this attestation (not signed: it says nothing about the device). */
+    traceparent: z.string().regex(TRACEPARENT_PATTERN).optional(),
   })
   .strict();
 export type SignedEvidence = z.infer<typeof SignedEvidenceSchema>;

@@ -22,7 +22,6 @@ export {
   MAX_CLOCK_AHEAD_MS,
   MAX_METRICS_PER_READING,
   MAX_READING_AGE_MS,
-  TRACEPARENT_PATTERN,
   METRIC_NAME_PATTERN,
   MetricValueSchema,
   MAX_READINGS_PER_BATCH,
@@ -123,3 +122,4 @@ export { CohortDevicesReplySchema, CohortDevicesRequestSchema, DeviceCommandRequ
 export type { CohortDevicesReply, CohortDevicesRequest, DeviceCommandRequest } from './commands.js';
 export { DEVICE_COMMANDS } from './topics.js';
 export type { DeviceCommand } from './topics.js';
+export { TRACEPARENT_PATTERN } from './trace-context.js';

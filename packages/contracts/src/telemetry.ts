@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEVICE_ID_PATTERN } from './identity.js';
+import { TRACEPARENT_PATTERN } from './trace-context.js';
 
 export const MAX_METRICS_PER_READING = 64;
 export const METRIC_NAME_PATTERN = /^[a-z][a-z0-9_.]{0,62}$/;
@@ -7,13 +8,6 @@ export const METRIC_NAME_PATTERN = /^[a-z][a-z0-9_.]{0,62}$/;
 export const MAX_CLOCK_AHEAD_MS = 5 * 60 * 1000;
 /** Readings older than this are refused: they would land in dropped partitions. */
 export const MAX_READING_AGE_MS = 24 * 60 * 60 * 1000;
-
-/**
- * W3C trace context (`traceparent`, version 00). MQTT 3.1.1 has no message
- * headers, so a device that traces a reading puts it in the payload; the
- * gateway continues the trace and carries it on with the reading.
- */
-export const TRACEPARENT_PATTERN = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** What a device publishes on `devices/<id>/telemetry`. */
 export const DeviceTelemetrySchema = z

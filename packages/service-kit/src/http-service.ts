@@ -43,8 +43,11 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
   if (options.queueGroup !== undefined) {
     app.connectMicroservice<MicroserviceOptions>(
       {
-        strategy: new BusTransport(runtime.bus, options.queueGroup, (subject, error) =>
-          runtime.logger.error({ err: error, subject }, 'request handler failed'),
+        strategy: new BusTransport(
+          runtime.bus,
+          options.queueGroup,
+          (subject, error) => runtime.logger.error({ err: error, subject }, 'request handler failed'),
+          runtime.observability.tracer,
         ),
       },
       { inheritAppConfig: true },

@@ -90,6 +90,7 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       async (event) => {
         await runtime.bus.publishDurable(Subject.attestationVerdictFailed, encodeJson(event), { msgId: event.id });
       },
+      runtime.observability.tracer,
     );
     const knownGood = new KnownGoodConsumer(runtime.bus, repository, logger, announcePolicyChange);
     await knownGood.start();

@@ -424,7 +424,13 @@ export class EmulatedDevice {
     }
     if (response.type === 'nonce') {
       const evidence = createSignedEvidence(identity.security, identity.identityCertificatePem, response.nonce, os.bootState);
-      this.client?.publish(deviceTopic(this.options.deviceId, 'attestEvidence'), JSON.stringify(evidence), { qos: 1 });
+      // Traced like a reading: the trace context rides beside the signed evidence, not in it.
+      const traceparent = this.newTraceparent();
+      this.client?.publish(
+        deviceTopic(this.options.deviceId, 'attestEvidence'),
+        JSON.stringify(traceparent === undefined ? evidence : { ...evidence, traceparent }),
+        { qos: 1 },
+      );
       return;
     }
     this.env.clearTimer(this.attestTimer);
@@ -487,15 +493,22 @@ export class EmulatedDevice {
     }, delayMs);
   }
 
+  /**
+   * A new trace for a message the device sends, for `traceSampleRatio` of them. The device is the trace's
+   * root: the gateway's span is its child. (MQTT 3.1.1 has no headers: the context rides in the payload.)
+   */
+  private newTraceparent(): string | undefined {
+    const ratio = this.options.traceSampleRatio ?? 0;
+    if (ratio <= 0 || this.env.random() >= ratio) return undefined;
+    return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+  }
+
   /** The next reading: synthetic load, or an app's metrics. */
   private produce(metrics?: Record<string, number>): void {
     const now = Math.round(this.env.now());
     const produced: DeviceTelemetry = metrics === undefined ? this.source.next(now) : this.source.reading(now, metrics);
-    const traced = (this.options.traceSampleRatio ?? 0) > 0 && this.env.random() < this.options.traceSampleRatio!;
-    // The device is the trace's root: the gateway's span is its child. (MQTT 3.1.1 has no headers: it rides in the payload.)
-    const reading = traced
-      ? { ...produced, traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` }
-      : produced;
+    const traceparent = this.newTraceparent();
+    const reading = traceparent === undefined ? produced : { ...produced, traceparent };
     this.stats.published++;
     if (this.pending.size >= (this.options.maxPending ?? DEFAULT_MAX_PENDING)) {
       const oldest = this.pending.keys().next().value;

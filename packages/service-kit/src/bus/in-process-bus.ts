@@ -223,7 +223,7 @@ export class InProcessBus implements MessageBus {
 
   constructor(private readonly prefix = '') {}
 
-  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  async request(subject: string, data: Uint8Array, timeoutMs: number, headers: Readonly<Record<string, string>> = {}): Promise<Uint8Array> {
     const full = withPrefix(this.prefix, subject);
     const candidates = this.pickResponders(full);
     if (candidates.length === 0) throw BusError.noResponders(subject);
@@ -233,7 +233,7 @@ export class InProcessBus implements MessageBus {
     });
     try {
       // Copy the request as NATS would: a handler can never mutate the caller's buffer.
-      return await Promise.race([Promise.any(candidates.map((r) => r.handler(data.slice()))), timeout]);
+      return await Promise.race([Promise.any(candidates.map((r) => r.handler(data.slice(), { ...headers }))), timeout]);
     } finally {
       clearTimeout(timer);
     }

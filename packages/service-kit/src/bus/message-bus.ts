@@ -10,7 +10,8 @@ export interface Closable {
   close(): Promise<void>;
 }
 
-export type RawHandler = (data: Uint8Array) => Promise<Uint8Array>;
+/** Answers one request; `headers` are the request's (W3C trace context among them). */
+export type RawHandler = (data: Uint8Array, headers: Readonly<Record<string, string>>) => Promise<Uint8Array>;
 
 export interface StreamOptions {
   readonly name: string;
@@ -54,7 +55,7 @@ export interface DurableConsumerOptions {
 
 export interface MessageBus {
   /** Sends a request; resolves with the first reply. Rejects with `BusError`. */
-  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  request(subject: string, data: Uint8Array, timeoutMs: number, headers?: Readonly<Record<string, string>>): Promise<Uint8Array>;
   /** Answers requests on `subject`; replicas with the same `queue` share the load. */
   serve(subject: string, queue: string, handler: RawHandler): Closable;
   ensureStream(options: StreamOptions): Promise<void>;

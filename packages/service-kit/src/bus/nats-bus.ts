@@ -84,9 +84,18 @@ export class NatsBus implements MessageBus {
     return withPrefix(this.options.prefix, subject);
   }
 
-  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  async request(subject: string, data: Uint8Array, timeoutMs: number, headers: Readonly<Record<string, string>> = {}): Promise<Uint8Array> {
     try {
-      const reply = await this.connection.request(this.subject(subject), data, { timeout: timeoutMs });
+      const entries = Object.entries(headers);
+      let natsHeaderSet: ReturnType<typeof natsHeaders> | undefined;
+      if (entries.length > 0) {
+        natsHeaderSet = natsHeaders();
+        for (const [key, value] of entries) natsHeaderSet.set(key, value);
+      }
+      const reply = await this.connection.request(this.subject(subject), data, {
+        timeout: timeoutMs,
+        ...(natsHeaderSet === undefined ? {} : { headers: natsHeaderSet }),
+      });
       return reply.data;
     } catch (error) {
       if (isNoResponders(error)) throw BusError.noResponders(subject);
@@ -103,7 +112,9 @@ export class NatsBus implements MessageBus {
           this.options.onError(error);
           return;
         }
-        handler(message.data).then(
+        const received: Record<string, string> = {};
+        if (message.headers !== undefined) for (const [key, values] of message.headers) received[key] = values[0] ?? '';
+        handler(message.data, received).then(
           (reply) => message.respond(reply),
           (handlerError: unknown) => this.options.onError(handlerError),
         );

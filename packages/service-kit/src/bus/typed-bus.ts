@@ -7,6 +7,7 @@ import {
   type RequestSubject,
   type WireError,
 } from '@rampart/contracts';
+import { traceHeaders } from '../trace-context.js';
 import { BusError } from './bus-error.js';
 import type { MessageBus } from './message-bus.js';
 
@@ -49,7 +50,8 @@ export class TypedBus {
     const contract = RequestContracts[subject];
     const checked = contract.request.safeParse(request);
     if (!checked.success) throw new BusError(ErrorCode.badRequest, `invalid request for ${subject}: ${checked.error.message}`);
-    const raw = await this.bus.request(subject, encodeJson(checked.data), timeoutMs);
+    // The caller's trace goes with the request (NATS headers), so the answering service's span joins it.
+    const raw = await this.bus.request(subject, encodeJson(checked.data), timeoutMs, traceHeaders());
     let envelope: Envelope;
     try {
       envelope = decodeJson(raw) as Envelope;

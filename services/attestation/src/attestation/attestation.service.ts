@@ -1,4 +1,4 @@
-import type { Counter, Meter } from '@opentelemetry/api';
+import { SpanKind, trace, type Counter, type Meter, type Tracer } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import { AttestationReason, type AttestationFailedEvent, type EvidenceVerifyReply, type NonceIssueReply } from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
@@ -30,6 +30,7 @@ export class AttestationService {
     meter: Meter,
     /** Publishes a refusal durably, as a failure report for the failures service. */
     private readonly reportFailure: (event: AttestationFailedEvent) => Promise<void>,
+    private readonly tracer: Tracer = trace.getTracer('attestation'),
   ) {
     this.verdicts = meter.createCounter('rampart_attestation_verdicts_total', { description: 'Attestation verdicts by result and reason' });
   }
@@ -67,15 +68,23 @@ export class AttestationService {
     }
     const { deviceId } = verdict.evidence;
     const issued = await this.authorities.issueDeviceCertificate(verdict.tenantId, deviceId, verdict.devicePublicKeySpki, now);
-    await this.batches.recordPass({
-      serial: issued.serial,
-      deviceId,
-      tenantId: verdict.tenantId,
-      caId: issued.caId,
-      notBefore: issued.notBefore,
-      notAfter: issued.notAfter,
-      audit: { serial: issued.serial, notAfter: issued.notAfter.toISOString(), os: verdict.evidence.versions.os },
-    });
+    // The certificate, verdict and audit row, written with other attestations' in one transaction (see AttestationBatches).
+    await this.tracer.startActiveSpan(
+      'INSERT attestation.certificates',
+      { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql', 'db.operation.name': 'INSERT', 'rampart.device_id': deviceId } },
+      (span) =>
+        this.batches
+          .recordPass({
+            serial: issued.serial,
+            deviceId,
+            tenantId: verdict.tenantId,
+            caId: issued.caId,
+            notBefore: issued.notBefore,
+            notAfter: issued.notAfter,
+            audit: { serial: issued.serial, notAfter: issued.notAfter.toISOString(), os: verdict.evidence.versions.os },
+          })
+          .finally(() => span.end()),
+    );
     this.verdicts.add(1, { result: 'pass' });
     return { pass: true, certificatePem: issued.certificatePem, chainPem: issued.chainPem, notAfter: issued.notAfter.getTime() };
   }

@@ -1,5 +1,6 @@
-import { Subject, type AttestationResponse } from '@rampart/contracts';
-import { BusError, type TypedBus } from '@rampart/service-kit';
+import { SpanKind, SpanStatusCode, context, trace, type Tracer } from '@opentelemetry/api';
+import { Subject, TRACEPARENT_PATTERN, type AttestationResponse } from '@rampart/contracts';
+import { BusError, traceContextFrom, type TypedBus } from '@rampart/service-kit';
 
 /** Attestation round trips can take a database write and a signature; devices wait this long at most. */
 const ATTESTATION_TIMEOUT_MS = 10_000;
@@ -10,7 +11,10 @@ const ATTESTATION_TIMEOUT_MS = 10_000;
  * one from the payload; the evidence is passed on as the device sent it.
  */
 export class AttestationBridge {
-  constructor(private readonly bus: TypedBus) {}
+  constructor(
+    private readonly bus: TypedBus,
+    private readonly tracer: Tracer = trace.getTracer('gateway'),
+  ) {}
 
   async requestNonce(deviceId: string): Promise<AttestationResponse> {
     try {
@@ -22,12 +26,27 @@ export class AttestationBridge {
   }
 
   async submitEvidence(deviceId: string, payload: Buffer): Promise<AttestationResponse> {
+    const evidence = payload.toString('utf8');
+    const traceparent = traceparentOf(evidence);
+    if (traceparent === undefined) return this.verify(deviceId, evidence);
+    // A traced attestation: this span is the device's child, and the request to the attestation service carries it.
+    const span = this.tracer.startSpan(
+      'attestation receive',
+      { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'mqtt', 'rampart.device_id': deviceId } },
+      traceContextFrom({ traceparent }),
+    );
     try {
-      const verdict = await this.bus.request(
-        Subject.attestationEvidenceVerify,
-        { deviceId, evidence: payload.toString('utf8') },
-        ATTESTATION_TIMEOUT_MS,
-      );
+      const answer = await context.with(trace.setSpan(context.active(), span), () => this.verify(deviceId, evidence));
+      if (answer.type === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: answer.message });
+      return answer;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async verify(deviceId: string, evidence: string): Promise<AttestationResponse> {
+    try {
+      const verdict = await this.bus.request(Subject.attestationEvidenceVerify, { deviceId, evidence }, ATTESTATION_TIMEOUT_MS);
       return { type: 'verdict', verdict };
     } catch (error) {
       return this.error(error);
@@ -37,5 +56,16 @@ export class AttestationBridge {
   private error(error: unknown): AttestationResponse {
     if (error instanceof BusError) return { type: 'error', code: error.code, message: error.message };
     return { type: 'error', code: 'INTERNAL', message: 'attestation failed' };
+  }
+}
+
+/** The trace context a device put beside its signed evidence, if it is well formed; the evidence itself is checked by the attestation service. */
+function traceparentOf(evidence: string): string | undefined {
+  try {
+    const envelope: unknown = JSON.parse(evidence);
+    const traceparent = (envelope as { traceparent?: unknown } | null)?.traceparent;
+    return typeof traceparent === 'string' && TRACEPARENT_PATTERN.test(traceparent) ? traceparent : undefined;
+  } catch {
+    return undefined;
   }
 }

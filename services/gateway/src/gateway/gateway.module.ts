@@ -45,7 +45,7 @@ export class GatewayModule {
               () => holder.gateway?.waiting ?? 0,
             );
             const typed = new TypedBus(runtime.bus);
-            const attestation = new AttestationBridge(typed);
+            const attestation = new AttestationBridge(typed, runtime.observability.tracer);
             const revocations = new RevocationWatcher(runtime.bus, typed, runtime.logger, (deviceId) =>
               holder.gateway?.disconnect(deviceId),
             );
