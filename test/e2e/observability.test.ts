@@ -23,6 +23,7 @@ import {
   REPO_ROOT,
   type ServiceProcess,
   gatewayTlsEnv,
+  scrapeMetric,
   startAttestationWithTenant,
   startFailuresProcess,
   startGatewayProcess,
@@ -94,7 +95,7 @@ describe('observability: dashboards and alerts against the running services', ()
     const common = { DATABASE_URL: db.url, NATS_URL: TEST_NATS_URL, BUS_PREFIX: prefix };
     const operatorToken = randomBytes(24).toString('hex');
     const attestation = await startAttestationWithTenant(
-      attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken }),
+      { ...attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken }), FLEET_GAUGES_MS: '500' },
       operatorToken,
     );
     processes.push(attestation.process);
@@ -153,10 +154,18 @@ describe('observability: dashboards and alerts against the running services', ()
     await waitFor(
       async () => {
         for (const url of Object.values(urls)) for (const f of familiesIn(await (await fetch(`${url}/metrics`)).text())) scraped.add(f);
-        return scraped.has('rampart_telemetry_ingest_lag_seconds') && scraped.has('rampart_failures_reports_stored_total');
+        return (
+          scraped.has('rampart_telemetry_ingest_lag_seconds') &&
+          scraped.has('rampart_failures_reports_stored_total') &&
+          scraped.has('rampart_fleet_os_versions')
+        );
       },
       { timeoutMs: 20_000, describe: 'the pipeline metrics in the scrapes' },
     );
+    // The fleet gauges count the run's devices: all attested, on the demo OS.
+    expect(await scrapeMetric(urls['attestation']!, 'rampart_fleet_devices', 'state="attested"')).toBe(5);
+    expect(await scrapeMetric(urls['attestation']!, 'rampart_fleet_devices', 'state="quarantined"')).toBe(0);
+    expect(await scrapeMetric(urls['attestation']!, 'rampart_fleet_os_versions', 'version="1.0.0"')).toBe(5);
     const used = new Set(chartQueries().flatMap((q) => metricsIn(q.expr)));
     expect(used.size).toBeGreaterThan(20);
     const missing = chartQueries().flatMap((q) =>

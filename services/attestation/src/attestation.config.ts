@@ -29,6 +29,8 @@ export const attestationEnvSchema = z.object({
     .max(10 * 60_000)
     .default(DEFAULT_NONCE_TTL_MS),
   TENANT_CA_VALIDITY_DAYS: env.positiveInt().max(3650).default(DEFAULT_TENANT_CA_VALIDITY_DAYS),
+  /** How often the fleet gauges (devices by attestation state and OS version) are read from the database. */
+  FLEET_GAUGES_MS: env.milliseconds().default(30_000),
 });
 
 export interface AttestationConfig extends CommonConfig {
@@ -43,6 +45,7 @@ export interface AttestationConfig extends CommonConfig {
   };
   readonly nonceTtlMs: number;
   readonly platformAdminToken: string;
+  readonly fleetGaugesMs: number;
 }
 
 export function loadAttestationConfig(source: Env): AttestationConfig {
@@ -60,5 +63,6 @@ export function loadAttestationConfig(source: Env): AttestationConfig {
     },
     nonceTtlMs: e.NONCE_TTL_MS,
     platformAdminToken: e.PLATFORM_ADMIN_TOKEN,
+    fleetGaugesMs: e.FLEET_GAUGES_MS,
   };
 }

@@ -20,6 +20,7 @@ import { RotationService } from './api/rotation.service.js';
 import { TenancyService } from './api/tenancy.service.js';
 import { AttestationRepository } from './attestation/attestation.repository.js';
 import { AttestationService } from './attestation/attestation.service.js';
+import { FleetGauges } from './attestation/fleet-gauges.js';
 import { EvidenceVerifier } from './attestation/evidence-verifier.js';
 import { KnownGoodConsumer } from './attestation/known-good.consumer.js';
 import { AttestationBatches } from './attestation/attestation-batches.js';
@@ -105,6 +106,8 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       },
       (error) => logger.warn({ err: error }, 'spent nonce sweep failed; it runs again'),
     );
+    const fleetGauges = new FleetGauges(runtime.dataSource, runtime.observability.meter, logger);
+    await fleetGauges.start(config.fleetGaugesMs);
     service = await startHttpService({
       runtime,
       module: AttestationModule.forRoot({
@@ -145,6 +148,7 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       authorities,
       close: async () => {
         nonceSweep.stop();
+        fleetGauges.stop();
         await policyListener.close();
         await knownGood.stop();
         await running.close();

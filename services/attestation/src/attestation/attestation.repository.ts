@@ -256,7 +256,8 @@ export class AttestationRepository {
        ), verdict AS (
          INSERT INTO attestation.verdicts (device_id, tenant_id, pass, reasons) SELECT device_id, tenant_id, true, '{}' FROM p
        ), device AS (
-         UPDATE attestation.devices d SET last_attested_at = now(), last_pass = true FROM (SELECT DISTINCT device_id FROM p) AS u WHERE d.id = u.device_id
+         UPDATE attestation.devices d SET last_attested_at = now(), last_pass = true, os_version = u.os
+           FROM (SELECT DISTINCT ON (device_id) device_id, detail->>'os' AS os FROM p) AS u WHERE d.id = u.device_id
        )
        INSERT INTO attestation.audit_log (tenant_id, actor, action, subject, detail)
          SELECT tenant_id, 'device:' || device_id, 'attestation.pass', device_id, detail FROM p`,

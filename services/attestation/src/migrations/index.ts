@@ -3,12 +3,14 @@ import { CreateAttestation1732900000000 } from './1732900000000-create-attestati
 import { EphemeralNonces1732900000001 } from './1732900000001-ephemeral-nonces.js';
 import { CaRetiredAt1732900000002 } from './1732900000002-ca-retired-at.js';
 import { SpentNonces1732900000003 } from './1732900000003-spent-nonces.js';
+import { DeviceOsVersion1732900000004 } from './1732900000004-device-os-version.js';
 
 export const attestationMigrations = [
   CreateAttestation1732900000000,
   EphemeralNonces1732900000001,
   CaRetiredAt1732900000002,
   SpentNonces1732900000003,
+  DeviceOsVersion1732900000004,
 ];
 
 /** The attestation service's schema and migrations (`attestation migrate` and start-up both bring it up to date). */
