@@ -48,6 +48,7 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
           options.queueGroup,
           (subject, error) => runtime.logger.error({ err: error, subject }, 'request handler failed'),
           runtime.observability.tracer,
+          runtime.observability.meter,
         ),
       },
       { inheritAppConfig: true },

@@ -1,6 +1,6 @@
 import { type CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { ErrorCode, RequestContracts, isRequestSubject } from '@rampart/contracts';
-import { SpanKind, trace, type Tracer } from '@opentelemetry/api';
+import { SpanKind, trace, type Counter, type Histogram, type Meter, type Tracer } from '@opentelemetry/api';
 import { lastValueFrom } from 'rxjs';
 import { traceContextFrom } from '../trace-context.js';
 import { BusError } from './bus-error.js';
@@ -22,9 +22,19 @@ export class BusTransport extends Server implements CustomTransportStrategy {
     private readonly queueGroup: string,
     private readonly onHandlerError: (subject: string, error: unknown) => void,
     private readonly tracer: Tracer = trace.getTracer('rampart-bus'),
+    meter?: Meter,
   ) {
     super();
+    this.requests = meter?.createCounter('rampart_bus_requests_total', { description: 'Bus requests answered, by subject and outcome' });
+    this.duration = meter?.createHistogram('rampart_bus_request_duration_seconds', {
+      description: 'Time to answer a bus request, by subject',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] },
+    });
   }
+
+  private readonly requests: Counter | undefined;
+  private readonly duration: Histogram | undefined;
 
   listen(callback: (...optionalParams: unknown[]) => unknown): void {
     try {
@@ -38,7 +48,16 @@ export class BusTransport extends Server implements CustomTransportStrategy {
               `${pattern} handle`,
               { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': pattern } },
               traceContextFrom(headers),
-              (span) => this.answer(pattern, contract, handler, data).finally(() => span.end()),
+              (span) => {
+                const started = performance.now();
+                return this.answer(pattern, contract, handler, data).then((answer) => {
+                  span.end();
+                  // RED per subject: the outcome is the reply envelope's (ok, or its error code).
+                  this.requests?.add(1, { subject: pattern, outcome: answer.outcome });
+                  this.duration?.record((performance.now() - started) / 1000, { subject: pattern });
+                  return answer.reply;
+                });
+              },
             ),
           ),
         );
@@ -54,7 +73,7 @@ export class BusTransport extends Server implements CustomTransportStrategy {
     contract: (typeof RequestContracts)[keyof typeof RequestContracts],
     handler: (data: unknown) => Promise<unknown>,
     data: Uint8Array,
-  ): Promise<Uint8Array> {
+  ): Promise<{ reply: Uint8Array; outcome: string }> {
     try {
       let decoded: unknown;
       try {
@@ -67,10 +86,11 @@ export class BusTransport extends Server implements CustomTransportStrategy {
       const result: unknown = await lastValueFrom(this.transformToObservable(await handler(request.data)));
       const reply = contract.reply.safeParse(result);
       if (!reply.success) throw new Error(`handler for ${pattern} broke its reply contract: ${reply.error.message}`);
-      return encodeReply({ ok: true, data: reply.data });
+      return { reply: encodeReply({ ok: true, data: reply.data }), outcome: 'ok' };
     } catch (error) {
       if (!(error instanceof BusError)) this.onHandlerError(pattern, error);
-      return encodeReply(errorEnvelope(error));
+      const envelope = errorEnvelope(error);
+      return { reply: encodeReply(envelope), outcome: envelope.ok ? 'ok' : (envelope.error?.code ?? 'INTERNAL') };
     }
   }
 
