@@ -55,6 +55,35 @@ describe('emulator pod', () => {
     expect(first).toHaveLength(3);
   });
 
+  it("takes part in updates with UPDATE_SERVER: its devices verify and keep their tenant's signed metadata", async () => {
+    await platform.updates.metadata.ensure(platform.tenant.id);
+    const state = join(dir, 'updating');
+    expect(
+      await fleetPod({
+        GATEWAY: `127.0.0.1:${platform.gateway.mqttPort}`,
+        DEVICES_PER_POD: '2',
+        POD_ORDINAL: '0',
+        STATE_DIR: state,
+        MANUFACTURER_CA_CERT_FILE: join(platform.pkiDir, 'manufacturer-ca.crt'),
+        MANUFACTURER_CA_KEY_FILE: join(platform.pkiDir, 'manufacturer-ca.key'),
+        GATEWAY_CA_FILE: join(platform.pkiDir, 'platform-ca.crt'),
+        RATE: '1',
+        DURATION_MS: '3000',
+        ATTESTATION_API: platform.attestation.url,
+        TENANT_TOKEN: platform.tenant.adminToken,
+        UPDATE_SERVER: `127.0.0.1:${platform.updates.devicePort}`,
+        UPDATE_SERVER_SERVERNAME: 'localhost',
+        REPORT_DIR: join(dir, 'reports'),
+      }),
+    ).toBe(0);
+    // Each device checked after attesting: it walked the tenant's TUF metadata and kept what it verified.
+    for (const device of ['0', '1']) {
+      const trusted = JSON.parse(await readFile(join(state, device, 'update-metadata'), 'utf8')) as { root: string; timestamp?: string };
+      expect(JSON.parse(trusted.root).signed._type).toBe('root');
+      expect(trusted.timestamp).toBeDefined();
+    }
+  });
+
   it('takes its ordinal from a StatefulSet host name', () => {
     expect(ordinalFromHostname('rampart-fleet-7')).toBe(7);
     expect(ordinalFromHostname('laptop')).toBe(0);

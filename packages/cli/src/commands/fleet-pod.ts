@@ -41,6 +41,13 @@ export const fleetPodEnvSchema = z.object({
   /** With a token, the pod claims its devices for that tenant before they connect. */
   ATTESTATION_API: env.url(['http', 'https']).optional(),
   TENANT_TOKEN: z.string().min(1).optional(),
+  /** The update server (host:port), so the pod's devices take part in rollouts; without it they never update. */
+  UPDATE_SERVER: z
+    .string()
+    .regex(/^.+:\d+$/, 'host:port')
+    .optional(),
+  /** The name in the update server's certificate (default: the host of UPDATE_SERVER). */
+  UPDATE_SERVER_SERVERNAME: z.string().min(1).optional(),
   REPORT_DIR: z.string().min(1).default('reports/fleet'),
 });
 export type FleetPodConfig = z.infer<typeof fleetPodEnvSchema>;
@@ -64,6 +71,13 @@ export async function fleetPod(source: Env): Promise<number> {
     certificatePem: await readFile(config.MANUFACTURER_CA_CERT_FILE, 'utf8'),
     privateKeyPem: await readFile(config.MANUFACTURER_CA_KEY_FILE, 'utf8'),
   });
+  const updateServer =
+    config.UPDATE_SERVER === undefined
+      ? undefined
+      : (() => {
+          const target = parseHostPort(config.UPDATE_SERVER);
+          return { host: target.host, port: target.port, servername: config.UPDATE_SERVER_SERVERNAME ?? target.host };
+        })();
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGTERM', onSignal).once('SIGINT', onSignal);
@@ -81,6 +95,7 @@ export async function fleetPod(source: Env): Promise<number> {
     scenario: config.SCENARIO,
     apps: config.APPS,
     ...(config.STATE_DIR === undefined ? {} : { stateDir: config.STATE_DIR }),
+    ...(updateServer === undefined ? {} : { updates: { server: updateServer } }),
     signal: stop.signal,
     beforeStart: async (devices) => {
       if (config.TENANT_TOKEN === undefined || config.ATTESTATION_API === undefined) return;
