@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runFleet } from '@rampart/emulator';
@@ -11,6 +10,7 @@ import {
   attestationTestEnv,
   createTestDatabase,
   createTestPki,
+  freePort,
   removeBusPrefix,
   uniqueBusPrefix,
   waitFor,
@@ -63,14 +63,6 @@ function familiesIn(text: string): Set<string> {
     if (match !== null) families.add(match[1]!.replace(HISTOGRAM_SERIES, ''));
   }
   return families;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**
