@@ -218,5 +218,9 @@ export const BucketCountSchema = z.object({
 });
 export type BucketCount = z.infer<typeof BucketCountSchema>;
 
-export const BucketsQueryReplySchema = z.object({ buckets: z.array(BucketCountSchema) });
+export const BucketsQueryReplySchema = z.object({
+  buckets: z.array(BucketCountSchema),
+  /** Distinct devices with any report of each kind, over every bucket (a device in two buckets counts once). */
+  devicesByKind: z.record(z.string(), z.number().int().nonnegative()),
+});
 export type BucketsQueryReply = z.infer<typeof BucketsQueryReplySchema>;

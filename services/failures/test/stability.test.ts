@@ -149,6 +149,9 @@ describe('stability: crash-free devices and hours per version', () => {
       ['1.0.0', 1, 1],
     ]);
     expect((await among([device(999)])).buckets).toEqual([]);
+    // Distinct devices per kind: 100, 1 and 200 crashed; the wave's two devices.
+    expect(all.devicesByKind).toEqual({ 'app-crash': 3 });
+    expect(wave.devicesByKind).toEqual({ 'app-crash': 2 });
     expect((await typed.request(Subject.failuresBucketsQuery, { tenantId: 'globex', since: H })).buckets).toEqual([]);
   });
 
@@ -195,5 +198,20 @@ describe('stability: crash-free devices and hours per version', () => {
     } finally {
       await sql.end();
     }
+  });
+
+  it('counts a device with reports in two buckets once among the devices that had a kind of failure (the rollout gate)', async () => {
+    const now = Date.now();
+    // Device 600 crashes on two versions (two buckets), device 601 once.
+    await crash(device(600), 1, now - 60_000, '3.0.0');
+    await crash(device(600), 2, now - 50_000, '3.1.0');
+    await crash(device(601), 1, now - 40_000, '3.1.0');
+    const since = now - 120_000;
+    await waitFor(async () => (await typed.request(Subject.failuresBucketsQuery, { tenantId: 'acme', since })).buckets.length === 2, {
+      describe: 'two buckets of the new crashes',
+    });
+    const answer = await typed.request(Subject.failuresBucketsQuery, { tenantId: 'acme', since, deviceIds: [device(600), device(601)] });
+    expect(answer.buckets.reduce((n, b) => n + b.devices, 0)).toBe(3);
+    expect(answer.devicesByKind).toEqual({ 'app-crash': 2 });
   });
 });

@@ -25,13 +25,13 @@ export class FailuresHandler {
   /** Buckets as a set of devices saw them (a group, a deployment, a wave). */
   @MessagePattern(Subject.failuresBucketsQuery)
   async bucketsOf(request: BucketsQueryRequest): Promise<BucketsQueryReply> {
-    const buckets = await this.failures.bucketsAmong(
-      request.tenantId,
-      { since: new Date(request.since), until: new Date(request.until ?? Date.now()) },
-      { deviceIds: request.deviceIds, version: request.version },
-      request.limit ?? 100,
-    );
-    return { buckets };
+    const window = { since: new Date(request.since), until: new Date(request.until ?? Date.now()) };
+    const filter = { deviceIds: request.deviceIds, version: request.version };
+    const [buckets, devicesByKind] = await Promise.all([
+      this.failures.bucketsAmong(request.tenantId, window, filter, request.limit ?? 100),
+      this.failures.devicesByKind(request.tenantId, window, filter),
+    ]);
+    return { buckets, devicesByKind };
   }
 
   @MessagePattern(Subject.failuresHealthCompare)

@@ -309,6 +309,22 @@ export class FailuresRepository {
    * deployment, a wave), from the stored reports: how many reports and
    * distinct devices, most reports first.
    */
+  /** Distinct devices with a report of each kind in the window, among `deviceIds` if given. */
+  async devicesByKind(
+    tenantId: string,
+    window: { since: Date; until: Date },
+    filter: { deviceIds?: readonly string[] | undefined; version?: string | undefined },
+  ): Promise<Record<string, number>> {
+    const rows: Array<{ kind: string; devices: number }> = await this.dataSource.query(
+      `SELECT kind, count(DISTINCT device_id)::int AS devices FROM failures.reports
+        WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
+          AND ($4::text[] IS NULL OR device_id = ANY($4)) AND ($5::text IS NULL OR version = $5)
+        GROUP BY kind`,
+      [tenantId, window.since, window.until, filter.deviceIds === undefined ? null : [...filter.deviceIds], filter.version ?? null],
+    );
+    return Object.fromEntries(rows.map((r) => [r.kind, r.devices]));
+  }
+
   async bucketsAmong(
     tenantId: string,
     window: { since: Date; until: Date },

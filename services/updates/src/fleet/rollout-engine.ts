@@ -219,16 +219,16 @@ export class RolloutEngine {
     return verdicts.includes('healthy') ? 'healthy' : 'insufficient-data';
   }
 
-  /** Installed devices with an attestation refusal since the deployment began (an upper bound: a device in two buckets counts twice). */
+  /** Installed devices with an attestation refusal since the deployment began (each device once, whatever its buckets). */
   private async attestationFailures(d: ActiveRow, installed: readonly string[]): Promise<number | undefined> {
     if (installed.length === 0) return 0;
     try {
-      const { buckets } = await this.typed.request(
+      const { devicesByKind } = await this.typed.request(
         Subject.failuresBucketsQuery,
-        { tenantId: d.tenant_id, since: new Date(d.created_at).getTime(), deviceIds: [...installed], limit: 1_000 },
+        { tenantId: d.tenant_id, since: new Date(d.created_at).getTime(), deviceIds: [...installed], limit: 1 },
         HEALTH_TIMEOUT_MS,
       );
-      return buckets.filter((b) => b.kind === 'attestation-failure').reduce((n, b) => n + b.devices, 0);
+      return devicesByKind['attestation-failure'] ?? 0;
     } catch (error) {
       this.logger.warn({ deploymentId: d.id, err: (error as Error).message }, 'no attestation answer; the rollout waits');
       return undefined;
