@@ -60,7 +60,7 @@ export const commonEnvShape = {
   NATS_URL: z
     .string()
     .refine(
-      (v) => v.split(',').every((u) => z.url().safeParse(u.trim()).success && /^(nats|tls):\/\//.test(u.trim())),
+      (v) => v.split(',').every((u) => env.url(['nats', 'tls']).safeParse(u.trim()).success),
       'must be a nats or tls URL, or several separated by commas',
     )
     .optional(),

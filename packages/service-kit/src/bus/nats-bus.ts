@@ -1,5 +1,5 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, headers as natsHeaders, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { ErrorCode, streamName, withPrefix } from '@rampart/contracts';
 import { BusError } from './bus-error.js';
 import type {
@@ -41,6 +41,19 @@ async function retryOnTimeout(call: () => Promise<void>): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
     }
   }
+}
+
+function toNatsHeaders(record: Readonly<Record<string, string>>): MsgHdrs {
+  const h = natsHeaders();
+  for (const [key, value] of Object.entries(record)) h.set(key, value);
+  return h;
+}
+
+/** A message's headers as a plain record (the first value of each). */
+function fromNatsHeaders(h: MsgHdrs | undefined): Record<string, string> {
+  const record: Record<string, string> = {};
+  if (h !== undefined) for (const [key, values] of h) record[key] = values[0] ?? '';
+  return record;
 }
 
 function isNoResponders(error: unknown): boolean {
@@ -86,15 +99,9 @@ export class NatsBus implements MessageBus {
 
   async request(subject: string, data: Uint8Array, timeoutMs: number, headers: Readonly<Record<string, string>> = {}): Promise<Uint8Array> {
     try {
-      const entries = Object.entries(headers);
-      let natsHeaderSet: ReturnType<typeof natsHeaders> | undefined;
-      if (entries.length > 0) {
-        natsHeaderSet = natsHeaders();
-        for (const [key, value] of entries) natsHeaderSet.set(key, value);
-      }
       const reply = await this.connection.request(this.subject(subject), data, {
         timeout: timeoutMs,
-        ...(natsHeaderSet === undefined ? {} : { headers: natsHeaderSet }),
+        ...(Object.keys(headers).length === 0 ? {} : { headers: toNatsHeaders(headers) }),
       });
       return reply.data;
     } catch (error) {
@@ -112,9 +119,7 @@ export class NatsBus implements MessageBus {
           this.options.onError(error);
           return;
         }
-        const received: Record<string, string> = {};
-        if (message.headers !== undefined) for (const [key, values] of message.headers) received[key] = values[0] ?? '';
-        handler(message.data, received).then(
+        handler(message.data, fromNatsHeaders(message.headers)).then(
           (reply) => message.respond(reply),
           (handlerError: unknown) => this.options.onError(handlerError),
         );
@@ -150,8 +155,7 @@ export class NatsBus implements MessageBus {
   }
 
   async publishDurable(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ duplicate: boolean }> {
-    const h = natsHeaders();
-    for (const [key, value] of Object.entries(options.headers ?? {})) h.set(key, value);
+    const h = toNatsHeaders(options.headers ?? {});
     try {
       const ack = await this.js.publish(this.subject(subject), data, { msgID: options.msgId, headers: h });
       return { duplicate: ack.duplicate };
@@ -183,12 +187,10 @@ export class NatsBus implements MessageBus {
     const messages = await consumer.consume({
       max_messages: Math.min(options.maxAckPending, 10_000),
       callback: (m) => {
-        const hdrs: Record<string, string> = {};
-        if (m.headers !== undefined) for (const [key, values] of m.headers) hdrs[key] = values[0] ?? '';
         onMessage({
           subject: m.subject,
           data: m.data,
-          headers: hdrs,
+          headers: fromNatsHeaders(m.headers),
           streamSequence: m.seq,
           deliveryCount: m.info.deliveryCount,
           ack: () => m.ack(),
