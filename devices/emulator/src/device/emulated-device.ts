@@ -1,5 +1,4 @@
 import { X509Certificate, randomBytes } from 'node:crypto';
-import type { SecureContext } from 'node:tls';
 import { attestResponseTopic, deviceCommandTopic, deviceTopic, type AttestationResponse, type DeviceTelemetry } from '@rampart/contracts';
 import type { OsSinks, SecureOs } from '../os/secure-os.js';
 import { createSignedEvidence } from '../mcu/attestation-evidence.js';
@@ -158,7 +157,6 @@ export class EmulatedDevice {
   };
   private readonly updater: DeviceUpdater | undefined;
   private updateClient: UpdateClient | undefined;
-  private updateContext: { certificatePem: string; context: SecureContext } | undefined;
   readonly os: SecureOs | undefined;
   private readonly failures: Outbox;
   private readonly heartbeats: Outbox;
@@ -205,14 +203,9 @@ export class EmulatedDevice {
         () => {
           const certificate = this.operational;
           if (certificate === undefined) throw new Error('no operational certificate yet');
-          // The same context while the certificate is the same, so the update connection is kept alive.
-          if (this.updateContext?.certificatePem !== certificate.certificatePem) {
-            this.updateContext = {
-              certificatePem: certificate.certificatePem,
-              context: identity.security.tlsContext(`${certificate.certificatePem}${certificate.chainPem}`, identity.gatewayCaPem),
-            };
-          }
-          return this.updateContext.context;
+          // The same context object while the certificate is the same (the security subsystem keeps it), so the
+          // update connection is kept alive.
+          return identity.security.tlsContext(`${certificate.certificatePem}${certificate.chainPem}`, identity.gatewayCaPem);
         },
         updates.client,
       );

@@ -8,6 +8,8 @@ import { MemoryStateStore, type DeviceStateStore } from './state-store.js';
 /** The hardware-unique secret: in silicon on a real MCU, in the device's state here. */
 const HUK_ENTRY = 'huk';
 const KEY_ENTRY = 'device-key';
+/** Identity certificate, operational certificate, and its successor during a renewal. */
+const MAX_TLS_CONTEXTS = 3;
 
 /**
  * The emulated security subsystem ("Pluton"): it creates the device key
@@ -22,7 +24,8 @@ const KEY_ENTRY = 'device-key';
  */
 export class SecuritySubsystem {
   readonly #privateKey: KeyObject;
-  #lastTlsContext: { readonly certificatePem: string; readonly trustedServerCaPem: string; readonly context: SecureContext } | undefined;
+  /** TLS contexts by credential, most recent last: a device holds two (its identity and its operational certificate). */
+  readonly #tlsContexts = new Map<string, SecureContext>();
   readonly publicKey: KeyObject;
   readonly publicKeySpki: Buffer;
   readonly deviceId: string;
@@ -55,16 +58,21 @@ export class SecuritySubsystem {
   }
 
   /**
-   * A TLS client context presenting `certificatePem` with the device key. The last one is kept: a device
-   * connects with the same certificate until it is renewed, and building a context costs more than the
-   * handshake's own signature.
+   * A TLS client context presenting `certificatePem` with the device key. The same object while the
+   * credential is the same: a device connects with each certificate many times until it is renewed, building
+   * a context costs more than the handshake's own signature, and a kept-alive connection is keyed by it.
    */
   tlsContext(certificatePem: string, trustedServerCaPem: string): SecureContext {
-    const last = this.#lastTlsContext;
-    if (last !== undefined && last.certificatePem === certificatePem && last.trustedServerCaPem === trustedServerCaPem) return last.context;
-    const key = this.#privateKey.export({ type: 'pkcs8', format: 'pem' });
-    const context = createSecureContext({ key, cert: certificatePem, ca: trustedServerCaPem, minVersion: 'TLSv1.2' });
-    this.#lastTlsContext = { certificatePem, trustedServerCaPem, context };
+    const id = `${certificatePem}\u0000${trustedServerCaPem}`;
+    let context = this.#tlsContexts.get(id);
+    if (context === undefined) {
+      const key = this.#privateKey.export({ type: 'pkcs8', format: 'pem' });
+      context = createSecureContext({ key, cert: certificatePem, ca: trustedServerCaPem, minVersion: 'TLSv1.2' });
+      if (this.#tlsContexts.size >= MAX_TLS_CONTEXTS) this.#tlsContexts.delete(this.#tlsContexts.keys().next().value!);
+    } else {
+      this.#tlsContexts.delete(id);
+    }
+    this.#tlsContexts.set(id, context);
     return context;
   }
 }
