@@ -47,6 +47,12 @@ interface ImageSqlRow {
 const COLUMNS = `sha256, tenant_id, component, version, security_version, hardware, size::text, measurement, signer_key_id, status,
                  created_at, released_at, revoked_at, os_feed`;
 
+/** The row an `UPDATE … RETURNING` changed, if any (TypeORM answers an UPDATE with [rows, affected]). */
+function updatedImage(result: unknown): ImageRow | undefined {
+  const [rows] = result as [ImageSqlRow[], number];
+  return rows[0] === undefined ? undefined : imageRow(rows[0]);
+}
+
 function imageRow(r: ImageSqlRow): ImageRow {
   return {
     sha256: r.sha256,
@@ -182,14 +188,14 @@ export class ImagesRepository {
 
   /** Puts a released OS image on a feed (or moves it from early evaluation to retail). */
   async setFeed(tenantId: string, sha256: string, feed: OsFeed, manager: EntityManager): Promise<ImageRow | undefined> {
-    const rows: ImageSqlRow[] = await manager.query(
-      `UPDATE updates.images SET os_feed = $3, feed_at = now()
-        WHERE tenant_id = $1 AND sha256 = $2 AND status = 'released' AND component = 'os'
-        RETURNING ${COLUMNS}`,
-      [tenantId, sha256, feed],
+    return updatedImage(
+      await manager.query(
+        `UPDATE updates.images SET os_feed = $3, feed_at = now()
+          WHERE tenant_id = $1 AND sha256 = $2 AND status = 'released' AND component = 'os'
+          RETURNING ${COLUMNS}`,
+        [tenantId, sha256, feed],
+      ),
     );
-    const [updated] = rows as unknown as [ImageSqlRow[], number];
-    return updated[0] === undefined ? undefined : imageRow(updated[0]);
   }
 
   /**
@@ -209,15 +215,14 @@ export class ImagesRepository {
   /** uploaded → released, released → revoked (and nothing else); returns the row after, or undefined if the move is not allowed. */
   async setStatus(tenantId: string, sha256: string, to: 'released' | 'revoked', manager: EntityManager): Promise<ImageRow | undefined> {
     const from = to === 'released' ? ['uploaded'] : ['uploaded', 'released'];
-    const rows: ImageSqlRow[] = await manager.query(
-      `UPDATE updates.images SET status = $3, ${to === 'released' ? 'released_at' : 'revoked_at'} = now()
-        WHERE tenant_id = $1 AND sha256 = $2 AND status = ANY($4)
-        RETURNING ${COLUMNS}`,
-      [tenantId, sha256, to, from],
+    return updatedImage(
+      await manager.query(
+        `UPDATE updates.images SET status = $3, ${to === 'released' ? 'released_at' : 'revoked_at'} = now()
+          WHERE tenant_id = $1 AND sha256 = $2 AND status = ANY($4)
+          RETURNING ${COLUMNS}`,
+        [tenantId, sha256, to, from],
+      ),
     );
-    // TypeORM answers an UPDATE with [rows, affected].
-    const [updated] = rows as unknown as [ImageSqlRow[], number];
-    return updated[0] === undefined ? undefined : imageRow(updated[0]);
   }
 
   /**
