@@ -22,6 +22,7 @@ import {
   startGatewayProcess,
   startTelemetryProcess,
   startUpdatesProcess,
+  updatesKeysEnv,
 } from '../support/service-process.js';
 import { TcpBalancer } from '../support/tcp-balancer.js';
 
@@ -72,10 +73,7 @@ describe('high availability: two replicas of each service on a 3-node NATS clust
     const common = { ...bus, DATABASE_URL: db.url };
     const updatesEnv = {
       ...common,
-      UPDATES_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      TLS_CERT_FILE: pki.files.gatewayCert,
-      TLS_KEY_FILE: pki.files.gatewayKey,
-      PLATFORM_CA_FILE: pki.files.platformCa,
+      ...updatesKeysEnv(pki),
     };
     const gatewayEnv = { ...bus, ...gatewayTlsEnv(pki), DEVICE_RATE_PER_SEC: '100', TELEMETRY_STREAM_MAX_AGE_MS: '600000' };
     const [second, telemetryA, telemetryB, failuresA, failuresB, updatesA, updatesB, gatewayA, gatewayB] = await Promise.all([

@@ -29,6 +29,7 @@ import {
   startGatewayProcess,
   startTelemetryProcess,
   startUpdatesProcess,
+  updatesKeysEnv,
 } from '../support/service-process.js';
 
 const CHART = join(REPO_ROOT, 'charts/rampart');
@@ -97,10 +98,7 @@ describe('observability: dashboards and alerts against the running services', ()
     const gateway = await startGatewayProcess('gateway', { NATS_URL: TEST_NATS_URL, BUS_PREFIX: prefix, ...gatewayTlsEnv(pki) });
     const updates = await startUpdatesProcess('updates', {
       ...common,
-      UPDATES_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      TLS_CERT_FILE: pki.files.gatewayCert,
-      TLS_KEY_FILE: pki.files.gatewayKey,
-      PLATFORM_CA_FILE: pki.files.platformCa,
+      ...updatesKeysEnv(pki),
     });
     processes.push(telemetry.process, failures.process, gateway.process, updates.process);
     Object.assign(urls, { telemetry: telemetry.url, failures: failures.url, gateway: gateway.url, updates: updates.url });

@@ -20,6 +20,7 @@ import {
   startFailuresProcess,
   startGatewayProcess,
   startUpdatesProcess,
+  updatesKeysEnv,
   gatewayTlsEnv,
 } from '../support/service-process.js';
 
@@ -95,10 +96,7 @@ describe('rollouts', () => {
     gatewayPort = gateway.mqttPort;
     const started = await startUpdatesProcess('updates', {
       ...common,
-      UPDATES_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      TLS_CERT_FILE: pki.files.gatewayCert,
-      TLS_KEY_FILE: pki.files.gatewayKey,
-      PLATFORM_CA_FILE: pki.files.platformCa,
+      ...updatesKeysEnv(pki),
       ROLLOUT_TICK_MS: '200',
     });
     processes.push(started.process);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -164,6 +165,19 @@ export function gatewayTlsEnv(pki: TestPki): Record<string, string> {
     TLS_CERT_FILE: pki.files.gatewayCert,
     TLS_KEY_FILE: pki.files.gatewayKey,
     MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
+    PLATFORM_CA_FILE: pki.files.platformCa,
+  };
+}
+
+/**
+ * The update server's certificate and the root devices' operational certificates chain to, from a test
+ * PKI, and a new key-encryption key for its TUF keys (replicas of one installation must share it).
+ */
+export function updatesKeysEnv(pki: TestPki): Record<string, string> {
+  return {
+    UPDATES_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    TLS_CERT_FILE: pki.files.gatewayCert,
+    TLS_KEY_FILE: pki.files.gatewayKey,
     PLATFORM_CA_FILE: pki.files.platformCa,
   };
 }

@@ -15,7 +15,7 @@ import {
   type TestPki,
 } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadFailuresConfig } from '../src/failures/failures.config.js';
+import { failuresTestConfig } from './failures-environment.js';
 import { startFailures, type RunningFailures } from '../src/start-failures.js';
 
 const device = (n: number) => n.toString(16).padStart(64, '0');
@@ -50,17 +50,7 @@ describe('failures REST API', () => {
       loadAttestationConfig(attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken: operator })),
       createLogger('attestation', 'silent'),
     );
-    failures = await startFailures(
-      loadFailuresConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: TEST_NATS_URL,
-        BUS_PREFIX: prefix,
-        HTTP_PORT: '0',
-        INGEST_FLUSH_MS: '20',
-        DEVICE_REPORT_BURST: '1000',
-      }),
-      createLogger('failures', 'silent'),
-    );
+    failures = await startFailures(failuresTestConfig(db.url, prefix), createLogger('failures', 'silent'));
     bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'failures-api-test', onError: () => undefined });
     Object.assign(tokens, await createTestTenants(attestation.url, operator));
     const publish = async (deviceId: string, tenantId: string, seq: number, version: string) => {
