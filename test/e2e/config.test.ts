@@ -27,7 +27,7 @@ describe('service start-up configuration', () => {
     const { code } = await proc.exited;
     expect(code).toBe(78);
     const message = proc.stderr.join('\n');
-    for (const key of ['DATABASE_URL', 'INGEST_BATCH_SIZE', 'RETENTION_DAYS']) expect(message).toContain(key);
+    for (const key of ['DATABASE_URL', 'INGEST_BATCH_SIZE', 'RETENTION_DAYS', 'NATS_URL']) expect(message).toContain(key);
   });
 
   it('the attestation service refuses to start on a bad environment and names every bad key', async () => {
@@ -60,6 +60,13 @@ describe('service start-up configuration', () => {
     expect(code).toBe(78);
     const message = proc.stderr.join('\n');
     for (const key of ['DATABASE_URL', 'INGEST_BATCH_SIZE', 'DEVICE_REPORTS_PER_MINUTE', 'RETENTION_DAYS']) expect(message).toContain(key);
+  });
+
+  it('a service with an otherwise valid environment but no NATS_URL refuses to start, rather than run alone on an in-process bus', async () => {
+    const proc = ServiceProcess.start('telemetry', ENTRY.telemetry, { DATABASE_URL: 'postgres://127.0.0.1:5432/test', HTTP_PORT: '0' });
+    const { code } = await proc.exited;
+    expect(code).toBe(78);
+    expect(proc.stderr.join('\n')).toMatch(/NATS_URL: required/);
   });
 
   describe('migrate: what a Helm hook Job runs before new pods start', () => {

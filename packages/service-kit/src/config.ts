@@ -49,6 +49,8 @@ export const env = {
 };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const BUS_KINDS = ['nats', 'in-process'] as const;
+export type BusKind = (typeof BUS_KINDS)[number];
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 export const DEFAULT_HTTP_HOST = '127.0.0.1';
 
@@ -56,6 +58,11 @@ export const DEFAULT_HTTP_HOST = '127.0.0.1';
 export const commonEnvShape = {
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   HTTP_HOST: z.string().min(1).default(DEFAULT_HTTP_HOST),
+  /**
+   * `nats` (the default: NATS_URL is then required) or `in-process`, chosen explicitly, for one service alone in
+   * development. A distributed install with a forgotten NATS_URL must refuse to start, not split into islands.
+   */
+  BUS: z.enum(BUS_KINDS).default('nats'),
   /** One NATS URL, or a cluster's seed URLs separated by commas. */
   NATS_URL: z
     .string()
@@ -79,10 +86,34 @@ export const commonEnvShape = {
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+interface BusChoice {
+  readonly BUS?: unknown;
+  readonly NATS_URL?: unknown;
+}
+
+/**
+ * A service schema's check that the bus is chosen, not defaulted into: NATS needs NATS_URL, and an in-process bus
+ * with a NATS_URL is a contradiction. Run even when other keys are bad (`when`), so one start names every problem.
+ */
+export function withBusChoice<S extends z.ZodType<BusChoice>>(schema: S): S {
+  return schema
+    .refine((e) => e.BUS !== 'nats' || e.NATS_URL !== undefined, {
+      path: ['NATS_URL'],
+      message: 'required: the NATS server(s) this service talks through (or BUS=in-process to run it alone, for development)',
+      when: () => true,
+    })
+    .refine((e) => e.BUS !== 'in-process' || e.NATS_URL === undefined, {
+      path: ['BUS'],
+      message: 'in-process contradicts NATS_URL: unset one of them',
+      when: () => true,
+    });
+}
+
 /** The part of every service's configuration that the service kit consumes. */
 export interface CommonConfig {
   readonly logLevel: LogLevel;
   readonly http: { readonly host: string; readonly port: number };
+  readonly bus: BusKind;
   readonly natsUrl: string | undefined;
   readonly busPrefix: string;
   readonly otlpEndpoint: string | undefined;
@@ -95,6 +126,7 @@ interface CommonEnv {
   readonly LOG_LEVEL: LogLevel;
   readonly HTTP_HOST: string;
   readonly HTTP_PORT: number;
+  readonly BUS: BusKind;
   readonly NATS_URL?: string | undefined;
   readonly BUS_PREFIX: string;
   readonly OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
@@ -108,6 +140,7 @@ export function commonConfig(e: CommonEnv): CommonConfig {
   return {
     logLevel: e.LOG_LEVEL,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
+    bus: e.BUS,
     natsUrl: e.NATS_URL,
     busPrefix: e.BUS_PREFIX,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,

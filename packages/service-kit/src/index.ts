@@ -11,6 +11,7 @@ export type {
 } from './bus/index.js';
 export { decodeJson, encodeJson } from './bus/typed-bus.js';
 export {
+  BUS_KINDS,
   ConfigError,
   DEFAULT_HTTP_HOST,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
@@ -19,8 +20,9 @@ export {
   commonEnvShape,
   env,
   loadConfig,
+  withBusChoice,
 } from './config.js';
-export type { CommonConfig, ConfigIssue, Env, LogLevel } from './config.js';
+export type { BusKind, CommonConfig, ConfigIssue, Env, LogLevel } from './config.js';
 export { DEFAULT_DB_POOL_SIZE, openDatabase } from './database.js';
 export type { DatabaseOptions } from './database.js';
 export { Readiness } from './health.js';

@@ -5,7 +5,7 @@ import { InProcessBus } from './bus/in-process-bus.js';
 import type { MessageBus } from './bus/message-bus.js';
 import { NatsBus } from './bus/nats-bus.js';
 import { Readiness } from './health.js';
-import type { CommonConfig } from './config.js';
+import type { BusKind, CommonConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { Observability } from './observability.js';
 
@@ -28,6 +28,8 @@ export interface ServiceRuntime {
 export interface RuntimeOptions {
   readonly name: string;
   readonly logger: Logger;
+  /** `in-process` only when chosen (BUS=in-process); `nats` needs `natsUrl`. Ignored with a `sharedBus`. */
+  readonly bus: BusKind;
   readonly natsUrl?: string | undefined;
   readonly busPrefix: string;
   readonly otlpEndpoint?: string | undefined;
@@ -50,7 +52,8 @@ export async function createServiceRuntime(options: RuntimeOptions): Promise<Ser
   if (options.sharedBus !== undefined) {
     bus = options.sharedBus;
     ownsBus = false;
-  } else if (options.natsUrl !== undefined) {
+  } else if (options.bus === 'nats') {
+    if (options.natsUrl === undefined) throw new Error(`${options.name}: the NATS bus needs a NATS URL (or choose the in-process bus)`);
     bus = await NatsBus.connect({
       url: options.natsUrl,
       prefix: options.busPrefix,
@@ -74,6 +77,7 @@ export function createRuntimeFromConfig(
   return createServiceRuntime({
     name,
     logger,
+    bus: config.bus,
     natsUrl: config.natsUrl,
     busPrefix: config.busPrefix,
     otlpEndpoint: config.otlpEndpoint,

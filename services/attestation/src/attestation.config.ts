@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { commonConfig, commonEnvShape, env, loadConfig, type CommonConfig, type Env } from '@rampart/service-kit';
+import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
 
 export const DEFAULT_HTTP_PORT = 8083;
 export const DEFAULT_DEVICE_CERT_VALIDITY_HOURS = 24;
 export const DEFAULT_NONCE_TTL_MS = 60_000;
 export const DEFAULT_TENANT_CA_VALIDITY_DAYS = 365;
 
-export const attestationEnvSchema = z.object({
+const attestationEnvObject = z.object({
   ...commonEnvShape,
   HTTP_PORT: env.port().default(DEFAULT_HTTP_PORT),
   DATABASE_URL: env.url(['postgres', 'postgresql']),
@@ -32,6 +32,8 @@ export const attestationEnvSchema = z.object({
   /** How often the fleet gauges (devices by attestation state and OS version) are read from the database. */
   FLEET_GAUGES_MS: env.milliseconds().default(30_000),
 });
+
+export const attestationEnvSchema = withBusChoice(attestationEnvObject);
 
 export interface AttestationConfig extends CommonConfig {
   readonly database: { readonly url: string; readonly poolSize: number };

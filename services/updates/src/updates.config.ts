@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { commonConfig, commonEnvShape, env, loadConfig, type CommonConfig, type Env } from '@rampart/service-kit';
+import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
 import type { MetadataLifetimes, RootPolicy } from './tuf/tenant-metadata.js';
 
 export const DEFAULT_HTTP_PORT = 8085;
 export const DEFAULT_DEVICE_PORT = 8443;
 
-export const updatesEnvSchema = z
+const updatesEnvObject = z
   .object({
     ...commonEnvShape,
     HTTP_PORT: env.port().default(DEFAULT_HTTP_PORT),
@@ -44,6 +44,8 @@ export const updatesEnvSchema = z
     ROLLOUT_TICK_MS: env.milliseconds().default(10_000),
   })
   .refine((e) => e.ROOT_THRESHOLD <= e.ROOT_KEYS, { message: 'ROOT_THRESHOLD must not exceed ROOT_KEYS', path: ['ROOT_THRESHOLD'] });
+
+export const updatesEnvSchema = withBusChoice(updatesEnvObject);
 
 export interface UpdatesConfig extends CommonConfig {
   readonly database: { readonly url: string; readonly poolSize: number };

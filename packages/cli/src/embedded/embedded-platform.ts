@@ -79,7 +79,13 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
             onError: (error) => loggerFor('bus').error({ err: error }, 'bus handler failed'),
           });
     closers.push(() => bus.drain());
-    const common = { HTTP_HOST: '127.0.0.1', BUS_PREFIX: options.busPrefix, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn' };
+    const common = {
+      HTTP_HOST: '127.0.0.1',
+      // Every service shares the bus made above; its configuration says which kind, as a lone service's must.
+      ...(options.natsUrl === undefined ? { BUS: 'in-process' } : { NATS_URL: options.natsUrl }),
+      BUS_PREFIX: options.busPrefix,
+      LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+    };
     const telemetry = await startTelemetry(
       loadTelemetryConfig({ ...common, HTTP_PORT: String(options.apiPort), DATABASE_URL: databaseUrl }),
       loggerFor('telemetry'),

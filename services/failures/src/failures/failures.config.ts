@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { commonConfig, commonEnvShape, env, loadConfig, type CommonConfig, type Env } from '@rampart/service-kit';
+import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
 import type { SpikeRule } from '../alerts/spike-rule.js';
 import type { FailureIngestSettings } from '../ingest/failure-ingest.js';
 
 export const DEFAULT_HTTP_PORT = 8084;
 
-export const failuresEnvSchema = z.object({
+const failuresEnvObject = z.object({
   ...commonEnvShape,
   HTTP_PORT: env.port().default(DEFAULT_HTTP_PORT),
   DATABASE_URL: env.url(['postgres', 'postgresql']),
@@ -30,6 +30,8 @@ export const failuresEnvSchema = z.object({
   SPIKE_FACTOR: z.coerce.number().min(1).max(1_000).default(5),
   SPIKE_MIN_REPORTS: env.positiveInt().default(10),
 });
+
+export const failuresEnvSchema = withBusChoice(failuresEnvObject);
 
 export interface FailuresConfig extends CommonConfig {
   readonly database: { readonly url: string; readonly poolSize: number };

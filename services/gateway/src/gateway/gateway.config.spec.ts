@@ -2,7 +2,13 @@ import { ConfigError } from '@rampart/service-kit';
 import { describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from './gateway.config.js';
 
-const valid = { TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem', MANUFACTURER_CA_FILE: 'ca.pem', PLATFORM_CA_FILE: 'root.pem' };
+const valid = {
+  NATS_URL: 'nats://127.0.0.1:4222',
+  TLS_CERT_FILE: 'c.pem',
+  TLS_KEY_FILE: 'k.pem',
+  MANUFACTURER_CA_FILE: 'ca.pem',
+  PLATFORM_CA_FILE: 'root.pem',
+};
 
 describe('loadGatewayConfig', () => {
   it('applies documented defaults', () => {

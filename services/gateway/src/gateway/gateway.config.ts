@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_READINGS_PER_BATCH } from '@rampart/contracts';
-import { commonConfig, commonEnvShape, env, loadConfig, type CommonConfig, type Env } from '@rampart/service-kit';
+import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
 import type { TelemetryStreamSettings } from './telemetry-bridge.js';
 
 export const DEFAULT_MQTT_PORT = 8883;
@@ -24,7 +24,7 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
-export const gatewayEnvSchema = z.object({
+const gatewayEnvObject = z.object({
   ...commonEnvShape,
   HTTP_PORT: env.port().default(DEFAULT_HTTP_PORT),
   MQTT_HOST: z.string().min(1).default('0.0.0.0'),
@@ -56,6 +56,8 @@ export const gatewayEnvSchema = z.object({
   TELEMETRY_STREAM_MAX_AGE_MS: env.milliseconds().default(DEFAULT_STREAM_MAX_AGE_MS),
   TELEMETRY_DUPLICATE_WINDOW_MS: env.milliseconds().default(DEFAULT_DUPLICATE_WINDOW_MS),
 });
+
+export const gatewayEnvSchema = withBusChoice(gatewayEnvObject);
 
 /** Limits that protect the gateway from hostile or runaway devices. */
 export interface GatewayLimits {

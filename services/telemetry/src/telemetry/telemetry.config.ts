@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonConfig, commonEnvShape, env, loadConfig, type CommonConfig, type Env } from '@rampart/service-kit';
+import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
 import type { IngestSettings } from './ingest.service.js';
 
 export const DEFAULT_HTTP_PORT = 8081;
@@ -13,7 +13,7 @@ export const DEFAULT_PARTITION_MAINTENANCE_MS = 60 * 60 * 1000;
 export const DEFAULT_RETRY_DELAY_MS = 1_000;
 export const DEFAULT_INGEST_CONCURRENCY = 2;
 
-export const telemetryEnvSchema = z.object({
+const telemetryEnvObject = z.object({
   ...commonEnvShape,
   HTTP_PORT: env.port().default(DEFAULT_HTTP_PORT),
   DATABASE_URL: env.url(['postgres', 'postgresql']),
@@ -27,6 +27,8 @@ export const telemetryEnvSchema = z.object({
   RETENTION_DAYS: env.positiveInt().min(2, 'at least 2 days: readings up to 24 h old are accepted').default(DEFAULT_RETENTION_DAYS),
   PARTITION_MAINTENANCE_MS: env.milliseconds().default(DEFAULT_PARTITION_MAINTENANCE_MS),
 });
+
+export const telemetryEnvSchema = withBusChoice(telemetryEnvObject);
 
 export interface TelemetryConfig extends CommonConfig {
   readonly database: { readonly url: string; readonly poolSize: number };
