@@ -11,8 +11,8 @@ export {
   parseDeviceTopic,
 } from './topics.js';
 export type { DeviceCredential, DevicePublishKind, DeviceSubscribeKind, ParsedDeviceTopic } from './topics.js';
-export { Durable, QueueGroup, Stream, Subject, streamName, withPrefix, FAILURES_STREAM_LIMITS } from './subjects.js';
-export type { SubjectName } from './subjects.js';
+export { Durable, QueueGroup, Stream, Subject, streamName, withPrefix } from './subjects.js';
+export type { ServiceName, StreamDefinition, SubjectName } from './subjects.js';
 export {
   DeviceLatestReplySchema,
   DeviceLatestRequestSchema,

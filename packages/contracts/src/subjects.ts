@@ -54,15 +54,57 @@ export const Subject = {
 export type SubjectName = (typeof Subject)[keyof typeof Subject];
 
 /** JetStream streams and the subjects each one captures. */
-export const Stream = {
-  telemetry: { name: 'TELEMETRY', subjects: [Subject.telemetryBatchReceived] },
-  updates: { name: 'UPDATES_EVENTS', subjects: ['updates.image.>'] },
-  attestation: { name: 'ATTESTATION_EVENTS', subjects: ['attestation.verdict.>'] },
-  failures: { name: 'FAILURES', subjects: ['failures.report.>', 'failures.heartbeat.>'] },
-} as const;
+/** The services of the platform: queue groups and stream owners are named after them. */
+export type ServiceName = 'gateway' | 'telemetry' | 'attestation' | 'failures' | 'updates';
 
-/** How long the FAILURES stream keeps reports and heartbeats, and its window for dropping a resent message: the same for every service that creates it. */
-export const FAILURES_STREAM_LIMITS = { maxAgeMs: 7 * 86_400_000, duplicateWindowMs: 10 * 60_000 } as const;
+/**
+ * A JetStream stream and its one owner: the service that produces into it creates it and sets its limits. Every
+ * other service checks it and leaves it alone (it creates it with these limits only when no one has yet, so it can
+ * attach its durable; the owner brings it to its own settings when it starts). Before, each service overwrote the
+ * settings with its own, and whichever started last won.
+ */
+export interface StreamDefinition {
+  readonly name: string;
+  readonly subjects: readonly string[];
+  readonly owner: ServiceName;
+  /** Messages older than this are discarded (the owner's default; the gateway's TELEMETRY age is configurable). */
+  readonly maxAgeMs: number;
+  /** Window in which a resent message id is dropped as a duplicate. */
+  readonly duplicateWindowMs: number;
+}
+
+const DAY_MS = 86_400_000;
+
+export const Stream = {
+  telemetry: {
+    name: 'TELEMETRY',
+    subjects: [Subject.telemetryBatchReceived],
+    owner: 'gateway',
+    maxAgeMs: DAY_MS,
+    duplicateWindowMs: 2 * 60_000,
+  },
+  updates: {
+    name: 'UPDATES_EVENTS',
+    subjects: ['updates.image.>'],
+    owner: 'updates',
+    maxAgeMs: 30 * DAY_MS,
+    duplicateWindowMs: 2 * 60_000,
+  },
+  attestation: {
+    name: 'ATTESTATION_EVENTS',
+    subjects: ['attestation.verdict.>'],
+    owner: 'attestation',
+    maxAgeMs: 7 * DAY_MS,
+    duplicateWindowMs: 10 * 60_000,
+  },
+  failures: {
+    name: 'FAILURES',
+    subjects: ['failures.report.>', 'failures.heartbeat.>'],
+    owner: 'gateway',
+    maxAgeMs: 7 * DAY_MS,
+    duplicateWindowMs: 10 * 60_000,
+  },
+} as const satisfies Record<string, StreamDefinition>;
 
 /** Durable consumer names. Every replica of a service shares its durable. */
 export const Durable = {
@@ -74,7 +116,7 @@ export const Durable = {
 } as const;
 
 /** Queue groups: one per service, so each request is answered by one replica. */
-export const QueueGroup = {
+export const QueueGroup: { readonly [S in ServiceName]: S } = {
   telemetry: 'telemetry',
   gateway: 'gateway',
   attestation: 'attestation',

@@ -1,12 +1,14 @@
-export { BusError, BusTransport, InProcessBus, NatsBus, TypedBus, subjectMatches } from './bus/index.js';
+export { BusError, BusTransport, InProcessBus, NatsBus, TypedBus, openStream, subjectMatches } from './bus/index.js';
 export type {
   Closable,
   DurableConsumerOptions,
   DurableMessage,
+  JoinedStream,
   MessageBus,
   NatsBusOptions,
   PublishOptions,
   RawHandler,
+  StreamLimits,
   StreamOptions,
 } from './bus/index.js';
 export { decodeJson, encodeJson } from './bus/typed-bus.js';

@@ -93,6 +93,27 @@ describe.each(implementations)('%s', (_name, create, peer) => {
       await sub.close();
     });
 
+    it("lets only the owner change a stream's settings: a joining service leaves them as the owner set them", async () => {
+      await bus.ensureStream({ ...stream, maxAgeMs: 7_200_000, duplicateWindowMs: 90_000 });
+      expect(await bus.joinStream(stream)).toEqual({ created: false, maxAgeMs: 7_200_000, duplicateWindowMs: 90_000 });
+      expect(await bus.joinStream(stream)).toMatchObject({ maxAgeMs: 7_200_000 });
+      await bus.ensureStream(stream);
+      expect(await bus.joinStream({ ...stream, maxAgeMs: 1 })).toEqual({ created: false, maxAgeMs: 60_000, duplicateWindowMs: 60_000 });
+    });
+
+    it('creates a missing stream for a joining service, which its owner then brings to its own settings', async () => {
+      const early = { ...stream, name: 'EARLY', subjects: ['early.item.>'] };
+      expect(await bus.joinStream(early)).toEqual({ created: true, maxAgeMs: 60_000, duplicateWindowMs: 60_000 });
+      await bus.publishDurable('early.item.created', encode('kept'), { msgId: 'e1' });
+      await bus.ensureStream({ ...early, maxAgeMs: 120_000 });
+      expect(await bus.joinStream(early)).toEqual({ created: false, maxAgeMs: 120_000, duplicateWindowMs: 60_000 });
+    });
+
+    it('refuses to join a stream that does not capture the subjects the joining service needs', async () => {
+      await bus.ensureStream(stream);
+      await expect(bus.joinStream({ ...stream, subjects: ['events.other.>'] })).rejects.toBeInstanceOf(BusError);
+    });
+
     it('shares one durable between replicas: each message goes to one of them', async () => {
       await bus.ensureStream(stream);
       other = await peer(bus, prefix);

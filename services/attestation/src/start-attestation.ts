@@ -7,6 +7,7 @@ import {
   encodeJson,
   every,
   openDatabase,
+  openStream,
   startHttpService,
   systemClock,
   type Logger,
@@ -32,8 +33,6 @@ import { attestationDatabase } from './migrations/index.js';
 
 /** How often the CA rotation policy is checked. */
 const ROTATION_CHECK_MS = 6 * 60 * 60 * 1000;
-/** Failure reports wait this long in the stream for the failures service. */
-const FAILURE_EVENT_MAX_AGE_MS = 7 * 86_400_000;
 /** How often expired spent nonces are deleted. */
 const NONCE_SWEEP_MS = 60_000;
 
@@ -65,12 +64,7 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
     const repository = new AttestationRepository(runtime.dataSource);
     runtime.readiness.register('database', () => repository.ping());
     const authorities = new TenantAuthorities(platform, repository, new KeyVault(config.ca.keyEncryptionKey), config.ca);
-    await runtime.bus.ensureStream({
-      name: Stream.attestation.name,
-      subjects: Stream.attestation.subjects,
-      maxAgeMs: FAILURE_EVENT_MAX_AGE_MS,
-      duplicateWindowMs: 120_000,
-    });
+    await openStream(runtime.bus, Stream.attestation, 'attestation');
     const batches = new AttestationBatches(repository);
     const policies = new PolicyCache(repository);
     const policyListener = await runtime.bus.listen(Subject.attestationPolicyChanged, () => policies.invalidate());

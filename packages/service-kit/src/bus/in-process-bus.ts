@@ -4,6 +4,7 @@ import type {
   Closable,
   DurableConsumerOptions,
   DurableMessage,
+  JoinedStream,
   MessageBus,
   PublishOptions,
   RawHandler,
@@ -163,7 +164,16 @@ class InProcessStream {
   readonly durables = new Map<string, InProcessDurable>();
   lastSeq = 0;
 
-  constructor(readonly options: StreamOptions) {}
+  constructor(private settings: StreamOptions) {}
+
+  get options(): StreamOptions {
+    return this.settings;
+  }
+
+  /** The owner's new limits apply from the next expiry pass. */
+  reconfigure(settings: StreamOptions): void {
+    this.settings = settings;
+  }
 
   captures(subject: string): boolean {
     return this.options.subjects.some((filter) => subjectMatches(filter, subject));
@@ -281,9 +291,25 @@ export class InProcessBus implements MessageBus {
 
   ensureStream(options: StreamOptions): Promise<void> {
     const name = streamName(this.prefix, options.name);
-    if (this.streams.has(name)) return Promise.resolve();
-    this.streams.set(name, new InProcessStream({ ...options, name, subjects: options.subjects.map((s) => withPrefix(this.prefix, s)) }));
+    const subjects = options.subjects.map((s) => withPrefix(this.prefix, s));
+    const existing = this.streams.get(name);
+    if (existing === undefined) this.streams.set(name, new InProcessStream({ ...options, name, subjects }));
+    else existing.reconfigure({ ...options, name, subjects });
     return Promise.resolve();
+  }
+
+  joinStream(options: StreamOptions): Promise<JoinedStream> {
+    const name = streamName(this.prefix, options.name);
+    const subjects = options.subjects.map((s) => withPrefix(this.prefix, s));
+    let stream = this.streams.get(name);
+    const created = stream === undefined;
+    if (stream === undefined) {
+      stream = new InProcessStream({ ...options, name, subjects });
+      this.streams.set(name, stream);
+    }
+    const missing = subjects.filter((s) => !stream.options.subjects.includes(s));
+    if (missing.length > 0) return Promise.reject(new BusError('UNAVAILABLE', `stream ${name} does not capture ${missing.join(', ')}`));
+    return Promise.resolve({ created, maxAgeMs: stream.options.maxAgeMs, duplicateWindowMs: stream.options.duplicateWindowMs });
   }
 
   publishDurable(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ duplicate: boolean }> {

@@ -6,11 +6,14 @@ export type {
   Closable,
   DurableConsumerOptions,
   DurableMessage,
+  JoinedStream,
   MessageBus,
   PublishOptions,
   RawHandler,
   StreamOptions,
 } from './message-bus.js';
+export { openStream } from './open-stream.js';
+export type { StreamLimits } from './open-stream.js';
 export { subjectMatches } from './subject-match.js';
 export { TypedBus } from './typed-bus.js';
 export { BusTransport } from './bus-transport.js';

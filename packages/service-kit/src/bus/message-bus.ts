@@ -22,6 +22,14 @@ export interface StreamOptions {
   readonly duplicateWindowMs: number;
 }
 
+/** A stream as a service that does not own it found it (see `MessageBus.joinStream`). */
+export interface JoinedStream {
+  /** No one had made it yet: this call created it with the settings it was given. */
+  readonly created: boolean;
+  readonly maxAgeMs: number;
+  readonly duplicateWindowMs: number;
+}
+
 export interface PublishOptions {
   /** Idempotency key: a second publish with the same id inside the window is dropped. */
   readonly msgId: string;
@@ -58,7 +66,13 @@ export interface MessageBus {
   request(subject: string, data: Uint8Array, timeoutMs: number, headers?: Readonly<Record<string, string>>): Promise<Uint8Array>;
   /** Answers requests on `subject`; replicas with the same `queue` share the load. */
   serve(subject: string, queue: string, handler: RawHandler): Closable;
+  /** For the stream's owner: creates it, or brings an existing one to these settings. */
   ensureStream(options: StreamOptions): Promise<void>;
+  /**
+   * For anyone else: the stream as its owner left it, never changed; created with `options` only if it does not
+   * exist yet. Rejects with `BusError` if the stream does not capture every subject in `options`.
+   */
+  joinStream(options: StreamOptions): Promise<JoinedStream>;
   /** Resolves once the stream has stored the message (or dropped it as a duplicate). */
   publishDurable(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ duplicate: boolean }>;
   consumeDurable(options: DurableConsumerOptions, onMessage: (message: DurableMessage) => void): Promise<Closable>;

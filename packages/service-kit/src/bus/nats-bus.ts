@@ -1,4 +1,12 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { ErrorCode, streamName, withPrefix } from '@rampart/contracts';
 import { BusError } from './bus-error.js';
@@ -6,6 +14,7 @@ import type {
   Closable,
   DurableConsumerOptions,
   DurableMessage,
+  JoinedStream,
   MessageBus,
   PublishOptions,
   RawHandler,
@@ -41,6 +50,10 @@ async function retryOnTimeout(call: () => Promise<void>): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
     }
   }
+}
+
+function isNotFound(error: unknown): boolean {
+  return /not found/i.test(String(error));
 }
 
 function toNatsHeaders(record: Readonly<Record<string, string>>): MsgHdrs {
@@ -135,23 +148,54 @@ export class NatsBus implements MessageBus {
   }
 
   async ensureStream(options: StreamOptions): Promise<void> {
-    const name = streamName(this.options.prefix, options.name);
-    const config = {
-      name,
+    const config = this.streamConfig(options);
+    await retryOnTimeout(async () => {
+      try {
+        await this.jsm.streams.info(config.name);
+        await this.jsm.streams.update(config.name, config);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        await this.jsm.streams.add(config);
+      }
+    });
+  }
+
+  async joinStream(options: StreamOptions): Promise<JoinedStream> {
+    const config = this.streamConfig(options);
+    let joined: { created: boolean; config: Pick<StreamConfig, 'subjects' | 'max_age' | 'duplicate_window'> } | undefined;
+    await retryOnTimeout(async () => {
+      try {
+        joined = { created: false, config: (await this.jsm.streams.info(config.name)).config };
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        // Two services may create it at once; JetStream answers an identical add with the stream, and a different
+        // one (its owner's settings) with an error, after which the stream is read as it stands.
+        try {
+          joined = { created: true, config: (await this.jsm.streams.add(config)).config };
+        } catch (addError) {
+          if (!/already in use/i.test(String(addError))) throw addError;
+          joined = { created: false, config: (await this.jsm.streams.info(config.name)).config };
+        }
+      }
+    });
+    const found = joined!.config;
+    const missing = config.subjects.filter((s) => !(found.subjects ?? []).includes(s));
+    if (missing.length > 0) {
+      throw new BusError(ErrorCode.unavailable, `stream ${config.name} does not capture ${missing.join(', ')}`);
+    }
+    return { created: joined!.created, maxAgeMs: found.max_age / NANOS_PER_MS, duplicateWindowMs: found.duplicate_window / NANOS_PER_MS };
+  }
+
+  private streamConfig(options: StreamOptions): Pick<StreamConfig, 'name' | 'max_age' | 'duplicate_window' | 'num_replicas'> & {
+    subjects: string[];
+  } {
+    return {
+      name: streamName(this.options.prefix, options.name),
       subjects: options.subjects.map((s) => this.subject(s)),
       max_age: options.maxAgeMs * NANOS_PER_MS,
       duplicate_window: options.duplicateWindowMs * NANOS_PER_MS,
       num_replicas: this.options.streamReplicas ?? 1,
     };
-    await retryOnTimeout(async () => {
-      try {
-        await this.jsm.streams.info(name);
-        await this.jsm.streams.update(name, config);
-      } catch (error) {
-        if (!/not found/i.test(String(error))) throw error;
-        await this.jsm.streams.add(config);
-      }
-    });
   }
 
   async publishDurable(subject: string, data: Uint8Array, options: PublishOptions): Promise<{ duplicate: boolean }> {
@@ -179,7 +223,7 @@ export class NatsBus implements MessageBus {
         await this.jsm.consumers.info(stream, options.durable);
         await this.jsm.consumers.update(stream, options.durable, config);
       } catch (error) {
-        if (!/not found/i.test(String(error))) throw error;
+        if (!isNotFound(error)) throw error;
         await this.jsm.consumers.add(stream, config);
       }
     });

@@ -1,5 +1,5 @@
 import { Durable, ImageEventSchema, Stream, Subject } from '@rampart/contracts';
-import { decodeJson, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
+import { decodeJson, openStream, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
 import type { AttestationRepository } from './attestation.repository.js';
 
 const RETRY_DELAY_MS = 1_000;
@@ -22,12 +22,7 @@ export class KnownGoodConsumer {
   ) {}
 
   async start(): Promise<void> {
-    await this.bus.ensureStream({
-      name: Stream.updates.name,
-      subjects: Stream.updates.subjects,
-      maxAgeMs: 30 * 86_400_000,
-      duplicateWindowMs: 120_000,
-    });
+    await openStream(this.bus, Stream.updates, 'attestation');
     this.subscription = await this.bus.consumeDurable(
       {
         stream: Stream.updates.name,

@@ -2,14 +2,22 @@ import type { Counter, Meter } from '@opentelemetry/api';
 import {
   AttestationFailedEventSchema,
   Durable,
-  FAILURES_STREAM_LIMITS,
   ReceivedFailureBatchSchema,
   Stream,
   Subject,
   type AttestationFailedEvent,
   type ReceivedFailureReport,
 } from '@rampart/contracts';
-import { TypedBus, decodeJson, type Clock, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
+import {
+  TypedBus,
+  decodeJson,
+  openStream,
+  type Clock,
+  type Closable,
+  type DurableMessage,
+  type Logger,
+  type MessageBus,
+} from '@rampart/service-kit';
 import type { AlertSink } from '../alerts/alert-sink.js';
 import type { DeviceRateLimiter } from './device-rate-limiter.js';
 import { DeviceTenants } from './device-tenants.js';
@@ -68,13 +76,7 @@ export class FailureIngest {
   }
 
   async start(): Promise<void> {
-    for (const stream of [Stream.failures, Stream.attestation]) {
-      await this.bus.ensureStream({
-        name: stream.name,
-        subjects: stream.subjects,
-        ...FAILURES_STREAM_LIMITS,
-      });
-    }
+    for (const stream of [Stream.failures, Stream.attestation]) await openStream(this.bus, stream, 'failures');
     const common = { maxAckPending: this.settings.maxAckPending, ackWaitMs: this.settings.ackWaitMs };
     this.subscriptions.push(
       await this.bus.consumeDurable(

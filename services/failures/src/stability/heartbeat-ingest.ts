@@ -1,6 +1,15 @@
 import type { Counter, Meter } from '@opentelemetry/api';
-import { Durable, FAILURES_STREAM_LIMITS, ReceivedHeartbeatBatchSchema, Stream, Subject, type ReceivedHeartbeat } from '@rampart/contracts';
-import { MicroBatcher, TypedBus, decodeJson, type Closable, type DurableMessage, type Logger, type MessageBus } from '@rampart/service-kit';
+import { Durable, ReceivedHeartbeatBatchSchema, Stream, Subject, type ReceivedHeartbeat } from '@rampart/contracts';
+import {
+  MicroBatcher,
+  TypedBus,
+  decodeJson,
+  openStream,
+  type Closable,
+  type DurableMessage,
+  type Logger,
+  type MessageBus,
+} from '@rampart/service-kit';
 import { DeviceTenants } from '../ingest/device-tenants.js';
 import { heartbeatSlices } from './heartbeat-slices.js';
 import type { StabilityRepository } from './stability.repository.js';
@@ -46,11 +55,7 @@ export class HeartbeatIngest {
   }
 
   async start(): Promise<void> {
-    await this.bus.ensureStream({
-      name: Stream.failures.name,
-      subjects: Stream.failures.subjects,
-      ...FAILURES_STREAM_LIMITS,
-    });
+    await openStream(this.bus, Stream.failures, 'failures');
     this.subscription = await this.bus.consumeDurable(
       {
         stream: Stream.failures.name,

@@ -1,7 +1,6 @@
 import type { Tracer } from '@opentelemetry/api';
 import {
   DenialReason,
-  FAILURES_STREAM_LIMITS,
   DeviceFailureReportSchema,
   DeviceHeartbeatSchema,
   MAX_FAILURE_REPORT_BYTES,
@@ -14,7 +13,7 @@ import {
   type ReceivedFailureReport,
   type ReceivedHeartbeat,
 } from '@rampart/contracts';
-import type { Clock, MessageBus } from '@rampart/service-kit';
+import { openStream, type Clock, type MessageBus } from '@rampart/service-kit';
 import type { ZodType } from 'zod';
 import { StreamBatcher, type BatchSettings } from './stream-batcher.js';
 
@@ -87,11 +86,7 @@ export class FailureBridge {
   }
 
   async start(): Promise<void> {
-    await this.bus.ensureStream({
-      name: Stream.failures.name,
-      subjects: Stream.failures.subjects,
-      ...FAILURES_STREAM_LIMITS,
-    });
+    await openStream(this.bus, Stream.failures, 'gateway');
   }
 
   async forward(kind: FailureStreamKind, deviceId: string, tenantId: string | null, payload: Buffer): Promise<FailureOutcome> {

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { MAX_READINGS_PER_BATCH } from '@rampart/contracts';
+import { MAX_READINGS_PER_BATCH, Stream } from '@rampart/contracts';
 import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
 import type { TelemetryStreamSettings } from './telemetry-bridge.js';
 
@@ -17,8 +17,9 @@ export const DEFAULT_BRIDGE_MAX_IN_FLIGHT = 8_192;
 export const DEFAULT_BRIDGE_MAX_WAITING = 8_192;
 export const DEFAULT_BRIDGE_BATCH_MAX_READINGS = 256;
 export const DEFAULT_BRIDGE_BATCH_MAX_DELAY_MS = 2;
-export const DEFAULT_STREAM_MAX_AGE_MS = 24 * 60 * 60 * 1000;
-export const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+/** The TELEMETRY stream's limits: the gateway owns the stream, and the contract holds its defaults. */
+export const DEFAULT_STREAM_MAX_AGE_MS = Stream.telemetry.maxAgeMs;
+export const DEFAULT_DUPLICATE_WINDOW_MS = Stream.telemetry.duplicateWindowMs;
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));

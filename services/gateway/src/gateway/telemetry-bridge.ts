@@ -10,7 +10,7 @@ import {
   type TelemetryReading,
 } from '@rampart/contracts';
 import { SpanKind, SpanStatusCode, context, trace, type Tracer } from '@opentelemetry/api';
-import { traceContextFrom, traceHeaders, type Clock, type MessageBus } from '@rampart/service-kit';
+import { openStream, traceContextFrom, traceHeaders, type Clock, type MessageBus } from '@rampart/service-kit';
 import { StreamBatcher, type BatchSettings } from './stream-batcher.js';
 
 export type BridgeOutcome =
@@ -47,9 +47,7 @@ export class TelemetryBridge {
   }
 
   async start(): Promise<void> {
-    await this.bus.ensureStream({
-      name: Stream.telemetry.name,
-      subjects: Stream.telemetry.subjects,
+    await openStream(this.bus, Stream.telemetry, 'gateway', {
       maxAgeMs: this.settings.maxAgeMs,
       duplicateWindowMs: this.settings.duplicateWindowMs,
     });

@@ -13,6 +13,7 @@ import { Durable, Stream, Subject, TelemetryBatchSchema, type TelemetryReading }
 import {
   decodeJson,
   linkFromHeaders,
+  openStream,
   traceContextFrom,
   type Closable,
   type DurableMessage,
@@ -100,14 +101,7 @@ export class IngestService {
   }
 
   async start(): Promise<void> {
-    await this.bus.ensureStream({
-      name: Stream.telemetry.name,
-      subjects: Stream.telemetry.subjects,
-      // The gateway owns the stream's limits; these apply only if the
-      // telemetry service starts first and creates it.
-      maxAgeMs: 24 * 60 * 60 * 1000,
-      duplicateWindowMs: 2 * 60 * 1000,
-    });
+    await openStream(this.bus, Stream.telemetry, 'telemetry');
     this.subscription = await this.bus.consumeDurable(
       {
         stream: Stream.telemetry.name,

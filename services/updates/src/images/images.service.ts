@@ -1,5 +1,5 @@
 import { Stream, Subject, type ImageEvent } from '@rampart/contracts';
-import { encodeJson, type Logger, type MessageBus } from '@rampart/service-kit';
+import { encodeJson, openStream, type Logger, type MessageBus } from '@rampart/service-kit';
 import type { DataSource } from 'typeorm';
 import type { TenantMetadata } from '../tuf/tenant-metadata.js';
 import { checkUpload } from './image-upload.js';
@@ -12,8 +12,6 @@ export class ImageNotFoundError extends Error {
 export class ImageStateError extends Error {
   override readonly name = 'ImageStateError';
 }
-
-const EVENTS_MAX_AGE_MS = 30 * 86_400_000;
 
 /**
  * Upload, release and revoke. A release or revocation changes the image's
@@ -33,12 +31,7 @@ export class ImagesService {
   ) {}
 
   async start(): Promise<void> {
-    await this.bus.ensureStream({
-      name: Stream.updates.name,
-      subjects: Stream.updates.subjects,
-      maxAgeMs: EVENTS_MAX_AGE_MS,
-      duplicateWindowMs: 120_000,
-    });
+    await openStream(this.bus, Stream.updates, 'updates');
   }
 
   async upload(tenantId: string, bytes: Buffer): Promise<{ image: ImageRow; created: boolean }> {
