@@ -116,6 +116,14 @@ describe('the Helm chart', () => {
     const natsConfig = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'demo-rampart-nats')!.data!['nats.conf']!;
     expect(natsConfig).toContain('jetstream');
     expect(natsConfig.match(/nats:\/\/demo-rampart-nats-\d\.demo-rampart-nats-headless:6222/g)).toHaveLength(3);
+    // A PUBACK promises storage: JetStream fsyncs each write before acknowledging it, on a server that knows how.
+    expect(natsConfig).toMatch(/jetstream \{[^}]*\n\s*sync_interval: always\n/);
+    const [, natsVersion] = /^nats:(\d+\.\d+\.\d+)-alpine$/.exec(nats.spec.template.spec.containers[0].image) ?? [];
+    expect(natsVersion, 'NATS pinned to a patch release').toBeDefined();
+    const [major, minor] = natsVersion!.split('.').map(Number) as [number, number];
+    expect(major * 100 + minor, "a NATS release after Jepsen's 2.12.1 analysis").toBeGreaterThanOrEqual(213);
+    const relaxed = render('', ['nats.syncInterval=2m']).find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'demo-rampart-nats')!;
+    expect(relaxed.data!['nats.conf']).toContain('sync_interval: 2m');
     // Migrations as a hook Job; devices reach the gateway on a NodePort by default.
     const job = objects.find((o) => o.kind === 'Job')!;
     expect(job.metadata.annotations?.['helm.sh/hook']).toBe('post-install,pre-upgrade');
@@ -131,6 +139,11 @@ describe('the Helm chart', () => {
     expect(twoNats.stderr).toContain('nats.replicas: 1, or 3');
     const moreCopiesThanNodes = run(['template', 'demo', CHART, '--set', 'nats.replicas=1', '--set', 'nats.streamReplicas=3']);
     expect(moreCopiesThanNodes.stderr).toContain('nats.streamReplicas');
+    for (const bad of ['sometimes', '0s', '2 m']) {
+      const badSync = run(['template', 'demo', CHART, '--set', `nats.syncInterval=${bad}`]);
+      expect(badSync.status, bad).not.toBe(0);
+      expect(badSync.stderr).toContain('nats.syncInterval');
+    }
     const typo = run(['template', 'demo', CHART, '--set', 'services.gateway.replicaz=3']);
     expect(typo.stderr).toContain('replicaz');
     const badPolicy = run(['template', 'demo', CHART, '--set', 'gateway.service.type=Ingress']);

@@ -130,6 +130,9 @@ updates: 8085
 {{- if and .Values.nats.enabled (lt (int .Values.nats.replicas) 3) (gt (int .Values.nats.replicas) 1) -}}
 {{- $messages = append $messages "nats.replicas: 1, or 3 or more (JetStream needs a majority)" -}}
 {{- end -}}
+{{- if not (regexMatch "^(always|[1-9][0-9]*(ms|s|m|h))$" (toString .Values.nats.syncInterval)) -}}
+{{- $messages = append $messages "nats.syncInterval: \"always\" or a duration such as 30s or 2m" -}}
+{{- end -}}
 {{- if and .Values.nats.enabled (gt (int .Values.nats.streamReplicas) (int .Values.nats.replicas)) -}}
 {{- $messages = append $messages "nats.streamReplicas: at most nats.replicas" -}}
 {{- end -}}
