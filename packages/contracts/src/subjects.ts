@@ -50,6 +50,10 @@ export const Subject = {
   gatewayDeviceCommand: 'gateway.device.command',
   /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */
   attestationRevocationsList: 'attestation.revocations.list',
+  /** JetStream: a tenant was created (attestation → updates, which creates the tenant's TUF repository). */
+  attestationTenantCreated: 'attestation.tenant.created',
+  /** Request/reply: a tenant's current TUF root, which a device is given when it is claimed (attestation → updates). */
+  updatesRootGet: 'updates.root.get',
 } as const;
 export type SubjectName = (typeof Subject)[keyof typeof Subject];
 
@@ -57,7 +61,7 @@ export type SubjectName = (typeof Subject)[keyof typeof Subject];
 export const Stream = {
   telemetry: { name: 'TELEMETRY', subjects: [Subject.telemetryBatchReceived] },
   updates: { name: 'UPDATES_EVENTS', subjects: ['updates.image.>'] },
-  attestation: { name: 'ATTESTATION_EVENTS', subjects: ['attestation.verdict.>'] },
+  attestation: { name: 'ATTESTATION_EVENTS', subjects: ['attestation.verdict.>', 'attestation.tenant.>'] },
   failures: { name: 'FAILURES', subjects: ['failures.report.>', 'failures.heartbeat.>'] },
 } as const;
 
@@ -71,6 +75,7 @@ export const Durable = {
   failuresIngest: 'failures-ingest',
   failuresAttestation: 'failures-attestation',
   failuresStability: 'failures-stability',
+  updatesTenantRepositories: 'updates-tenant-repositories',
 } as const;
 
 /** Queue groups: one per service, so each request is answered by one replica. */
