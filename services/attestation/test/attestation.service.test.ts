@@ -284,10 +284,16 @@ describe('attestation service', () => {
       expect((await api('POST', `/v1/devices/${id}/revoke`, tokens['acme'], { reason: 'stolen' })).status).toBe(201);
       const other = await startReplica();
       try {
-        const after = await fetchCrl(other.url, tenantCdp, 'acme-after.crl');
-        expect(after.number).toBeGreaterThan(before.number);
+        // Both replicas asked at once for the new list: one makes it, the other serves the same, under one new number.
+        const [after, ...others] = await Promise.all([
+          fetchCrl(other.url, tenantCdp, 'acme-after.crl'),
+          fetchCrl(service.url, tenantCdp, 'acme-after-a.crl'),
+          fetchCrl(other.url, tenantCdp, 'acme-after-b.crl'),
+          fetchCrl(service.url, tenantCdp, 'acme-after-c.crl'),
+        ]);
+        expect(after.number).toBe(before.number + 1);
+        expect(others.map((o) => o.number)).toEqual([after.number, after.number, after.number]);
         await expect(verify(after.path, root.path)).rejects.toThrow(/certificate revoked/);
-        // Both replicas now serve that same list, under the same number.
         expect((await fetchCrl(service.url, tenantCdp, 'acme-again.crl')).number).toBe(after.number);
         // The root's list changed nothing: it keeps its number.
         expect((await fetchCrl(other.url, rootCdp, 'platform-again.crl')).number).toBe(root.number);

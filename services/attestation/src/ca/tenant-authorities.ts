@@ -6,8 +6,6 @@ import type { KeyVault } from '@rampart/trust';
 const HOUR_MS = 3_600_000;
 /** Certificates start a little in the past so small device clock skew does not reject them. */
 const BACKDATE_MS = 5 * 60_000;
-/** The platform root's CRL in the `crls` table (tenant CAs are there by their id). */
-const PLATFORM_CRL_ISSUER = 'platform';
 /** A CRL promises its next update within a day and is made again every hour. */
 const CRL_VALIDITY_MS = 24 * HOUR_MS;
 const CRL_REFRESH_MS = HOUR_MS;
@@ -46,6 +44,15 @@ export class TenantAuthorities {
     private readonly vault: KeyVault,
     private readonly settings: AuthoritySettings,
   ) {}
+
+  /**
+   * The platform root's row in the `crls` table (tenant CAs are there by
+   * their id): by its certificate, so a replaced root never serves the CRL
+   * its predecessor signed.
+   */
+  private get platformCrlIssuer(): string {
+    return `platform:${createHash('sha256').update(new Uint8Array(this.platform.certificate.rawData)).digest('hex')}`;
+  }
 
   /** Where the platform root's CRL is published: named in every tenant CA certificate. */
   get platformCrlUrl(): string {
@@ -158,7 +165,7 @@ export class TenantAuthorities {
    * every CA in it.
    */
   platformCrlPem(now: number): Promise<string> {
-    return this.crl(PLATFORM_CRL_ISSUER, [], now, () => Promise.resolve(this.platform));
+    return this.crl(this.platformCrlIssuer, [], now, () => Promise.resolve(this.platform));
   }
 
   private async tenantCaCrl(row: TenantCaRow, now: number): Promise<string> {
