@@ -33,6 +33,7 @@ trap cleanup EXIT INT TERM
 
 HTTP_PORT=8083 PLATFORM_CA_CERT_FILE="$PKI/platform-ca.crt" PLATFORM_CA_KEY_FILE="$PKI/platform-ca.key" \
   MANUFACTURER_CA_FILE="$PKI/manufacturer-ca.crt" CA_KEY_ENCRYPTION_KEY="$KEK" PLATFORM_ADMIN_TOKEN="$OPERATOR" \
+  PUBLIC_BASE_URL=http://127.0.0.1:8083 \
   node services/attestation/dist/main.js & pids+=($!)
 HTTP_PORT=8081 node services/telemetry/dist/main.js & pids+=($!)
 HTTP_PORT=8082 node services/telemetry/dist/main.js & pids+=($!)

@@ -24,6 +24,7 @@ export async function startBenchAttestation(options) {
       MANUFACTURER_CA_FILE: join(options.pkiDir, 'manufacturer-ca.crt'),
       CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       PLATFORM_ADMIN_TOKEN: operator,
+      PUBLIC_BASE_URL: 'http://127.0.0.1',
       ...(options.env ?? {}),
     },
     (l) => l.msg === 'attestation listening',

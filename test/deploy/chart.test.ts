@@ -118,7 +118,7 @@ describe('the Helm chart', () => {
     expect(natsConfig.match(/nats:\/\/demo-rampart-nats-\d\.demo-rampart-nats-headless:6222/g)).toHaveLength(3);
     // A PUBACK promises storage: JetStream fsyncs each write before acknowledging it, on a server that knows how.
     expect(natsConfig).toMatch(/jetstream \{[^}]*\n\s*sync_interval: always\n/);
-    const [, natsVersion] = /^nats:(\d+\.\d+\.\d+)-alpine$/.exec(nats.spec.template.spec.containers[0].image) ?? [];
+    const [, natsVersion] = /^nats:(\d+\.\d+\.\d+)-alpine$/.exec(String(nats.spec.template.spec.containers[0].image)) ?? [];
     expect(natsVersion, 'NATS pinned to a patch release').toBeDefined();
     const [major, minor] = natsVersion!.split('.').map(Number) as [number, number];
     expect(major * 100 + minor, "a NATS release after Jepsen's 2.12.1 analysis").toBeGreaterThanOrEqual(213);

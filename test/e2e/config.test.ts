@@ -45,6 +45,7 @@ describe('service start-up configuration', () => {
       'MANUFACTURER_CA_FILE',
       'CA_KEY_ENCRYPTION_KEY',
       'PLATFORM_ADMIN_TOKEN',
+      'PUBLIC_BASE_URL',
     ]) {
       expect(message).toContain(key);
     }

@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { DEMO_HARDWARE, demoFirmwareSigners, encodeImage, platformImage, runFleet, sampleAppImage } from '@rampart/emulator';
+import {
+  DEMO_HARDWARE,
+  demoFirmwareSigners,
+  encodeImage,
+  platformImage,
+  provisionUpdateRoot,
+  runFleet,
+  sampleAppImage,
+} from '@rampart/emulator';
 import {
   TEST_NATS_URL,
   attestationTestEnv,
@@ -130,7 +138,9 @@ describe('rollouts', () => {
       updates: { server: { host: '127.0.0.1', port: devicePort, servername: 'localhost' } },
       beforeStart: async (devices) => {
         for (const device of devices) {
-          await call('PUT', `/v1/devices/${device.security.deviceId}/claim`, tenantToken);
+          // Claimed and provisioned with the tenant's update root, as a claiming tool would.
+          const claimed = await call('PUT', `/v1/devices/${device.security.deviceId}/claim`, tenantToken);
+          provisionUpdateRoot(device.security.store, device.security.deviceId, claimed!['updateRoot']!);
           await updates('PUT', `/v1/device-groups/${group}/devices/${device.security.deviceId}`);
         }
       },

@@ -37,5 +37,5 @@ export type { FleetControl, Scenario, ScenarioName } from './fleet/scenarios.js'
 export { renderFleetReportHtml } from './fleet/report-html.js';
 export { DEFAULT_UPDATE_CLIENT_OPTIONS, DownloadError, UpdateClient } from './updates/update-client.js';
 export type { UpdateClientOptions, UpdateServer } from './updates/update-client.js';
-export { DeviceUpdater } from './updates/device-updater.js';
+export { DeviceUpdater, NO_TRUSTED_ROOT, provisionUpdateRoot } from './updates/device-updater.js';
 export type { DeferralPolicy, UpdateCheck } from './updates/device-updater.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEVICE_ID_PATTERN } from './identity.js';
+import { DEVICE_ID_PATTERN, TENANT_ID_PATTERN } from './identity.js';
 import { TRACEPARENT_PATTERN } from './trace-context.js';
 
 /** Evidence larger than this is refused before it is parsed. */
@@ -103,6 +103,10 @@ export const DeviceRevocationEventSchema = z
   .object({ deviceId: z.string().regex(DEVICE_ID_PATTERN), revoked: z.boolean(), reason: z.string().max(500).nullable() })
   .strict();
 export type DeviceRevocationEvent = z.infer<typeof DeviceRevocationEventSchema>;
+
+/** A tenant was created: published durably, so the updates service makes its repository even if it was down. */
+export const TenantCreatedEventSchema = z.object({ tenantId: z.string().regex(TENANT_ID_PATTERN) }).strict();
+export type TenantCreatedEvent = z.infer<typeof TenantCreatedEventSchema>;
 
 /** Request/reply: which tenant claimed a device (null if none) — for reports from a device not yet attested. */
 export const DeviceTenantRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();

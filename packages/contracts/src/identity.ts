@@ -5,6 +5,9 @@
  */
 export const DEVICE_ID_PATTERN = /^[0-9a-f]{64}$/;
 
+/** A tenant id: lowercase letters, digits and hyphens, 2–63 characters, starting with a letter or digit. */
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
+
 export function isDeviceId(value: string): boolean {
   return DEVICE_ID_PATTERN.test(value);
 }

@@ -1,4 +1,4 @@
-export { DEVICE_ID_PATTERN, isDeviceId } from './identity.js';
+export { DEVICE_ID_PATTERN, TENANT_ID_PATTERN, isDeviceId } from './identity.js';
 export {
   ALLOWED_PUBLISH,
   ALLOWED_SUBSCRIBE,
@@ -63,6 +63,7 @@ export {
   MAX_EVIDENCE_BYTES,
   NONCE_BYTES,
   SignedEvidenceSchema,
+  TenantCreatedEventSchema,
 } from './attestation.js';
 export type {
   AttestationFailedEvent,
@@ -76,6 +77,7 @@ export type {
   EvidenceVerifyReply,
   NonceIssueReply,
   SignedEvidence,
+  TenantCreatedEvent,
 } from './attestation.js';
 export {
   DeviceFailureReportSchema,
@@ -120,6 +122,8 @@ export type {
 } from './failures.js';
 export { CohortDevicesReplySchema, CohortDevicesRequestSchema, DeviceCommandRequestSchema } from './commands.js';
 export type { CohortDevicesReply, CohortDevicesRequest, DeviceCommandRequest } from './commands.js';
+export { MAX_ROOT_METADATA_BYTES, UpdateRootReplySchema, UpdateRootRequestSchema } from './updates.js';
+export type { UpdateRootReply, UpdateRootRequest } from './updates.js';
 export { DEVICE_COMMANDS } from './topics.js';
 export type { DeviceCommand } from './topics.js';
 export { TRACEPARENT_PATTERN } from './trace-context.js';

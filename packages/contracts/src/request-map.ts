@@ -20,6 +20,7 @@ import {
   StabilityQueryRequestSchema,
 } from './failures.js';
 import { CohortDevicesReplySchema, CohortDevicesRequestSchema } from './commands.js';
+import { UpdateRootReplySchema, UpdateRootRequestSchema } from './updates.js';
 import { Subject } from './subjects.js';
 import { DeviceLatestReplySchema, DeviceLatestRequestSchema, IngestStatsReplySchema, IngestStatsRequestSchema } from './telemetry.js';
 
@@ -40,6 +41,7 @@ export const RequestContracts = {
   [Subject.failuresStabilityQuery]: { request: StabilityQueryRequestSchema, reply: StabilityQueryReplySchema },
   [Subject.failuresBucketsQuery]: { request: BucketsQueryRequestSchema, reply: BucketsQueryReplySchema },
   [Subject.updatesCohortDevices]: { request: CohortDevicesRequestSchema, reply: CohortDevicesReplySchema },
+  [Subject.updatesRootGet]: { request: UpdateRootRequestSchema, reply: UpdateRootReplySchema },
 } as const;
 
 export type RequestSubject = keyof typeof RequestContracts;

@@ -50,10 +50,13 @@ export const Subject = {
   gatewayDeviceCommand: 'gateway.device.command',
   /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */
   attestationRevocationsList: 'attestation.revocations.list',
+  /** JetStream: a tenant was created (attestation → updates, which creates the tenant's TUF repository). */
+  attestationTenantCreated: 'attestation.tenant.created',
+  /** Request/reply: a tenant's current TUF root, which a device is given when it is claimed (attestation → updates). */
+  updatesRootGet: 'updates.root.get',
 } as const;
 export type SubjectName = (typeof Subject)[keyof typeof Subject];
 
-/** JetStream streams and the subjects each one captures. */
 /** The services of the platform: queue groups and stream owners are named after them. */
 export type ServiceName = 'gateway' | 'telemetry' | 'attestation' | 'failures' | 'updates';
 
@@ -92,7 +95,7 @@ export const Stream = {
   },
   attestation: {
     name: 'ATTESTATION_EVENTS',
-    subjects: ['attestation.verdict.>'],
+    subjects: ['attestation.verdict.>', 'attestation.tenant.>'],
     owner: 'attestation',
     maxAgeMs: 7 * DAY_MS,
     duplicateWindowMs: 10 * 60_000,
@@ -113,6 +116,7 @@ export const Durable = {
   failuresIngest: 'failures-ingest',
   failuresAttestation: 'failures-attestation',
   failuresStability: 'failures-stability',
+  updatesTenantRepositories: 'updates-tenant-repositories',
 } as const;
 
 /** Queue groups: one per service, so each request is answered by one replica. */

@@ -25,6 +25,8 @@ export function attestationTestEnv(options: {
     MANUFACTURER_CA_FILE: options.pki.files.manufacturerCa,
     CA_KEY_ENCRYPTION_KEY: options.keyEncryptionKey ?? randomBytes(32).toString('base64'),
     PLATFORM_ADMIN_TOKEN: options.operatorToken,
+    // Named in issued certificates as their CRL distribution point; tests fetch CRLs from the running service's own URL.
+    PUBLIC_BASE_URL: 'http://attestation.test',
   };
 }
 

@@ -1,4 +1,6 @@
 import { createPrivateKey, randomBytes } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { EC_P256, ECDSA_SHA256, subtle, x509 } from './crypto-provider.js';
 import { tenantUri } from './peer-identity.js';
 
@@ -72,18 +74,19 @@ export class CertificateAuthority {
     return new CertificateAuthority(certificate, keys.privateKey);
   }
 
-  /** An intermediate CA under this one (`pathlen:0`): it signs device certificates only. */
   /**
-   * An intermediate CA (`pathlen:0`). A tenant CA names its tenant in a URI
-   * SAN, so a relying party can check that each certificate it issued is
-   * for that tenant and no other.
+   * An intermediate CA (`pathlen:0`): it signs device certificates only. A
+   * tenant CA names its tenant in a URI SAN, so a relying party can check
+   * that each certificate it issued is for that tenant and no other; and,
+   * given `crlDistributionPoint`, says where this CA's issuer publishes
+   * the CRL that would revoke it (RFC 5280 §4.2.1.13).
    */
   async issueIntermediate(
     commonName: string,
     validityDays: number,
-    options: { readonly notBefore?: Date; readonly tenantId?: string } = {},
+    options: { readonly notBefore?: Date; readonly tenantId?: string; readonly crlDistributionPoint?: string } = {},
   ): Promise<CertificateAuthority> {
-    const { notBefore, tenantId } = options;
+    const { notBefore, tenantId, crlDistributionPoint } = options;
     const keys = await subtle.generateKey(EC_P256, true, ['sign', 'verify']);
     const window = validity(validityDays);
     const certificate = await x509.X509CertificateGenerator.create({
@@ -101,6 +104,7 @@ export class CertificateAuthority {
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
         await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
         ...(tenantId === undefined ? [] : [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: tenantUri(tenantId) }])]),
+        ...(crlDistributionPoint === undefined ? [] : [new x509.CRLDistributionPointsExtension([crlDistributionPoint])]),
       ],
     });
     return new CertificateAuthority(certificate, keys.privateKey);
@@ -152,16 +156,27 @@ export class CertificateAuthority {
 
   /**
    * A CRL (RFC 5280 §5) listing `entries`, valid until `nextUpdate`; PEM.
-   * Serial numbers are hex as certificates carry them.
+   * Serial numbers are hex as certificates carry them. `crlNumber` is the
+   * CRL Number every CRL must carry (§5.2.3): the caller keeps it
+   * increasing from one CRL of this CA to the next.
    */
-  async issueCrl(entries: ReadonlyArray<{ serialHex: string; revokedAt: Date }>, thisUpdate: Date, nextUpdate: Date): Promise<string> {
+  async issueCrl(
+    entries: ReadonlyArray<{ serialHex: string; revokedAt: Date }>,
+    thisUpdate: Date,
+    nextUpdate: Date,
+    crlNumber: number,
+  ): Promise<string> {
+    if (!Number.isSafeInteger(crlNumber) || crlNumber < 0) throw new RangeError('a CRL number is a non-negative integer');
     const crl = await x509.X509CrlGenerator.create({
       issuer: this.certificate.subject,
       thisUpdate,
       nextUpdate,
       signingKey: this.#signingKey,
       signingAlgorithm: ECDSA_SHA256,
-      extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey)],
+      extensions: [
+        await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
+        new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(crlNumber))),
+      ],
       entries: entries.map((e) => ({ serialNumber: e.serialHex, revocationDate: e.revokedAt })),
     });
     // OpenSSL and most relying parties read the RFC 7468 label "X509 CRL".

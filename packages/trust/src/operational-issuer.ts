@@ -7,7 +7,10 @@ import {
   RelativeDistinguishedName,
   AuthorityKeyIdentifier,
   BasicConstraints,
+  CRLDistributionPoints,
   Certificate,
+  DistributionPoint,
+  DistributionPointName,
   Extension,
   ExtendedKeyUsage,
   Extensions,
@@ -24,6 +27,7 @@ import {
   Version,
   id_ce_authorityKeyIdentifier,
   id_ce_basicConstraints,
+  id_ce_cRLDistributionPoints,
   id_ce_extKeyUsage,
   id_ce_keyUsage,
   id_ce_subjectAltName,
@@ -81,7 +85,9 @@ interface Slots {
  * Issues operational device certificates (LDevID) for one tenant CA: P-256,
  * `clientAuth` only, `digitalSignature` critical, `CA:FALSE`, SKI/AKI, a
  * 128-bit random serial, device id and tenant in the subject alternative
- * name, signed with node:crypto.
+ * name, signed with node:crypto; given a CRL distribution point, the URL
+ * where this CA's CRL is published (RFC 5280 §4.2.1.13), so a relying
+ * party that checks revocation knows where to look.
  *
  * Why a template: serialising the structure with @peculiar/asn1-x509 costs
  * about 1 ms per certificate (~790/s, and @peculiar/x509 ~260/s, measured in
@@ -103,6 +109,7 @@ export class OperationalCertificateIssuer {
     caCertificateDer: Uint8Array,
     caPrivateKeyPem: string,
     readonly tenantId: string,
+    crlDistributionPoint?: string,
   ) {
     const ca = AsnConvert.parse(caCertificateDer, Certificate);
     this.#caKey = createPrivateKey(caPrivateKeyPem);
@@ -140,6 +147,21 @@ export class OperationalCertificateIssuer {
             new GeneralName({ uniformResourceIdentifier: tenantUri(tenantId) }),
           ]),
         ),
+        ...(crlDistributionPoint === undefined
+          ? []
+          : [
+              extension(
+                id_ce_cRLDistributionPoints,
+                false,
+                new CRLDistributionPoints([
+                  new DistributionPoint({
+                    distributionPoint: new DistributionPointName({
+                      fullName: [new GeneralName({ uniformResourceIdentifier: crlDistributionPoint })],
+                    }),
+                  }),
+                ]),
+              ),
+            ]),
       ]),
     });
     this.template = Buffer.from(AsnConvert.serialize(tbs));

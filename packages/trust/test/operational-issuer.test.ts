@@ -1,3 +1,6 @@
+// @peculiar/x509 reads decorator metadata at import time: reflect-metadata first.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import { execFile } from 'node:child_process';
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,12 +24,14 @@ describe(OperationalCertificateIssuer.name, () => {
   let root: CertificateAuthority;
   let tenantCa: CertificateAuthority;
   let issuer: OperationalCertificateIssuer;
+  let issuerKeyPem: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rampart-ldevid-'));
     root = await CertificateAuthority.create('Test Platform Root', 3650, 1);
     tenantCa = await root.issueIntermediate('Tenant acme CA', 365);
     const stored = await tenantCa.export();
+    issuerKeyPem = stored.privateKeyPem;
     issuer = new OperationalCertificateIssuer(Buffer.from(tenantCa.certificate.rawData), stored.privateKeyPem, 'acme');
     await writeFile(join(dir, 'root.pem'), root.certificatePem);
     await writeFile(join(dir, 'tenant.pem'), tenantCa.certificatePem);
@@ -85,6 +90,25 @@ describe(OperationalCertificateIssuer.name, () => {
     expect(cert.serialNumber.length).toBeGreaterThanOrEqual(16);
     expect(cert.checkIssued(new X509Certificate(tenantCa.certificatePem))).toBe(true);
     expect(deviceIdFromVerifiedCertificate(cert)).toBe(d.id);
+  });
+
+  it('names the CRL distribution point it is given (RFC 5280 §4.2.1.13), and none when given none', () => {
+    const url = 'https://attestation.example/v1/tenants/acme/ca-certificates/1/crl';
+    const stored = { der: Buffer.from(tenantCa.certificate.rawData) };
+    const withCdp = new OperationalCertificateIssuer(stored.der, issuerKeyPem, 'acme', url);
+    const d = device();
+    const now = Date.now();
+    const request = {
+      deviceId: d.id,
+      tenantId: 'acme',
+      subjectPublicKeySpki: d.spki,
+      notBefore: new Date(now),
+      notAfter: new Date(now + HOUR),
+    };
+    const cdp = new x509.X509Certificate(new Uint8Array(withCdp.issue(request))).getExtension(x509.CRLDistributionPointsExtension);
+    expect(cdp?.critical).toBe(false);
+    expect(cdp?.distributionPoints.map((p) => p.distributionPoint?.fullName?.map((n) => n.uniformResourceIdentifier))).toEqual([[url]]);
+    expect(new x509.X509Certificate(new Uint8Array(issuer.issue(request))).getExtension(x509.CRLDistributionPointsExtension)).toBeNull();
   });
 
   it('refuses to be used by openssl for anything but client authentication', async () => {

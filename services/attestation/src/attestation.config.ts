@@ -29,6 +29,15 @@ const attestationEnvObject = z.object({
     .max(10 * 60_000)
     .default(DEFAULT_NONCE_TTL_MS),
   TENANT_CA_VALIDITY_DAYS: env.positiveInt().max(3650).default(DEFAULT_TENANT_CA_VALIDITY_DAYS),
+  /**
+   * This service's public base URL, as devices and relying parties reach it
+   * (`https://attestation.example.com`): certificates it issues name their
+   * CRL there (`/v1/platform/crl`, `/v1/tenants/<id>/ca-certificates/<ca>/crl`).
+   */
+  PUBLIC_BASE_URL: env.url(['http', 'https']).refine((v) => {
+    const url = new URL(v);
+    return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  }, 'a base URL: no query, fragment or credentials'),
   /** How often the fleet gauges (devices by attestation state and OS version) are read from the database. */
   FLEET_GAUGES_MS: env.milliseconds().default(30_000),
 });
@@ -44,6 +53,8 @@ export interface AttestationConfig extends CommonConfig {
     readonly keyEncryptionKey: Buffer;
     readonly deviceCertValidityHours: number;
     readonly tenantCaValidityDays: number;
+    /** No trailing slash. */
+    readonly publicBaseUrl: string;
   };
   readonly nonceTtlMs: number;
   readonly platformAdminToken: string;
@@ -62,6 +73,7 @@ export function loadAttestationConfig(source: Env): AttestationConfig {
       keyEncryptionKey: Buffer.from(e.CA_KEY_ENCRYPTION_KEY, 'base64'),
       deviceCertValidityHours: e.DEVICE_CERT_VALIDITY_HOURS,
       tenantCaValidityDays: e.TENANT_CA_VALIDITY_DAYS,
+      publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
     },
     nonceTtlMs: e.NONCE_TTL_MS,
     platformAdminToken: e.PLATFORM_ADMIN_TOKEN,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { QueueGroup, Stream, Subject } from '@rampart/contracts';
+import { QueueGroup, Stream, Subject, type TenantCreatedEvent } from '@rampart/contracts';
 import {
   closeServiceRuntime,
   createRuntimeFromConfig,
@@ -10,6 +10,7 @@ import {
   openStream,
   startHttpService,
   systemClock,
+  TypedBus,
   type Logger,
   type MessageBus,
   type RunningService,
@@ -33,6 +34,8 @@ import { attestationDatabase } from './migrations/index.js';
 
 /** How often the CA rotation policy is checked. */
 const ROTATION_CHECK_MS = 6 * 60 * 60 * 1000;
+/** How long a claim waits for the tenant's update root from the updates service. */
+const UPDATE_ROOT_TIMEOUT_MS = 5_000;
 /** How often expired spent nonces are deleted. */
 const NONCE_SWEEP_MS = 60_000;
 
@@ -100,6 +103,7 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       },
       (error) => logger.warn({ err: error }, 'spent nonce sweep failed; it runs again'),
     );
+    const updatesBus = new TypedBus(runtime.bus);
     const fleetGauges = new FleetGauges(runtime.dataSource, runtime.observability.meter, logger);
     await fleetGauges.start(config.fleetGaugesMs);
     service = await startHttpService({
@@ -113,6 +117,21 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
           authorities,
           (event) => runtime.bus.broadcast(Subject.attestationDeviceRevocation, encodeJson(event)),
           announcePolicyChange,
+          async (tenantId) => {
+            const event: TenantCreatedEvent = { tenantId };
+            // A lost announcement is not the tenant's failure: the update server also makes the repository on a device's first read.
+            await runtime.bus
+              .publishDurable(Subject.attestationTenantCreated, encodeJson(event), { msgId: `tenant-created:${tenantId}` })
+              .catch((error: unknown) => logger.warn({ err: error, tenantId }, 'tenant creation not announced to the updates service'));
+          },
+          async (tenantId) => {
+            try {
+              return (await updatesBus.request(Subject.updatesRootGet, { tenantId }, UPDATE_ROOT_TIMEOUT_MS)).root;
+            } catch (error) {
+              logger.warn({ err: error, tenantId }, 'no update root for the claim: the updates service did not answer');
+              return null;
+            }
+          },
         ),
         platformAdminToken: config.platformAdminToken,
         authorities,

@@ -1,3 +1,6 @@
+// @peculiar/x509 reads decorator metadata at import time: reflect-metadata first.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import { execFile } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -105,6 +108,8 @@ describe('attestation service', () => {
     expect((await api('PUT', `/v1/devices/${device.security.deviceId}/claim`, tokens['acme'])).body).toEqual({
       deviceId: device.security.deviceId,
       claimed: 'claimed',
+      // No updates service runs here, so no update root comes with the claim (the updates tests show it does).
+      updateRoot: null,
     });
     const { reply } = await attest(device);
     expect(reply.pass).toBe(true);
@@ -206,6 +211,96 @@ describe('attestation service', () => {
     await waitFor(() => events.length === 2, { describe: 'un-revocation event' });
     expect((await typed.request(Subject.attestationRevocationsList, {})).deviceIds).not.toContain(id);
     await listening.close();
+  });
+
+  describe('revocation lists (RFC 5280)', () => {
+    /** Where a certificate says its issuer's CRL is: the one URI of its CRL distribution point. */
+    function crlDistributionPoint(pem: string): string {
+      const extension = new x509.X509Certificate(pem).getExtension(x509.CRLDistributionPointsExtension);
+      const uris = extension?.distributionPoints.flatMap(
+        (p) => p.distributionPoint?.fullName?.map((n) => n.uniformResourceIdentifier) ?? [],
+      );
+      expect(uris).toHaveLength(1);
+      return uris![0]!;
+    }
+
+    /** Fetches a CRL from `base` at the path a distribution point names, and keeps it in a file for openssl. */
+    async function fetchCrl(base: string, distributionPoint: string, file: string): Promise<{ path: string; number: number }> {
+      const response = await fetch(`${base}${new URL(distributionPoint).pathname}`);
+      expect(response.status).toBe(200);
+      const path = join(pki.dir, file);
+      await writeFile(path, await response.text());
+      const { stdout } = await run('openssl', ['crl', '-in', path, '-noout', '-text']);
+      const number = /X509v3 CRL Number:\s*\n\s*(\d+)/.exec(stdout)?.[1];
+      expect(number).toBeDefined();
+      return { path, number: Number(number) };
+    }
+
+    it("names each CA's CRL in what it issues: the LDevID points at its tenant CA's, the tenant CA at the platform root's", async () => {
+      const device = await manufactureDevice(pki.manufacturerCa);
+      await api('PUT', `/v1/devices/${device.security.deviceId}/claim`, tokens['acme']);
+      const { reply } = await attest(device);
+      if (!reply.pass) throw new Error('attestation failed');
+      const caId = (await service.repository.currentTenantCa('acme'))!.id;
+      expect(crlDistributionPoint(reply.certificatePem)).toBe(`http://attestation.test/v1/tenants/acme/ca-certificates/${caId}/crl`);
+      expect(crlDistributionPoint(reply.chainPem)).toBe('http://attestation.test/v1/platform/crl');
+      expect((await fetch(`${service.url}/v1/tenants/globex/ca-certificates/${caId}/crl`)).status).toBe(404);
+      expect((await fetch(`${service.url}/v1/tenants/acme/ca-certificates/not-a-uuid/crl`)).status).toBe(400);
+    });
+
+    it('lets openssl -crl_check_all verify a device chain, then refuse it once revoked; every new CRL has a higher CRL Number, whichever replica makes it', async () => {
+      const device = await manufactureDevice(pki.manufacturerCa);
+      const id = device.security.deviceId;
+      await api('PUT', `/v1/devices/${id}/claim`, tokens['acme']);
+      const { reply } = await attest(device);
+      if (!reply.pass) throw new Error('attestation failed');
+      const leaf = join(pki.dir, 'crl-leaf.pem');
+      const chain = join(pki.dir, 'crl-chain.pem');
+      await writeFile(leaf, reply.certificatePem);
+      await writeFile(chain, reply.chainPem);
+      const tenantCdp = crlDistributionPoint(reply.certificatePem);
+      const rootCdp = crlDistributionPoint(reply.chainPem);
+      const verify = (tenantCrl: string, rootCrl: string) =>
+        run('openssl', [
+          'verify',
+          '-x509_strict',
+          '-crl_check_all',
+          '-CAfile',
+          pki.files.platformCa,
+          '-untrusted',
+          chain,
+          '-CRLfile',
+          tenantCrl,
+          '-CRLfile',
+          rootCrl,
+          leaf,
+        ]);
+
+      const before = await fetchCrl(service.url, tenantCdp, 'acme-before.crl');
+      const root = await fetchCrl(service.url, rootCdp, 'platform.crl');
+      expect((await verify(before.path, root.path)).stdout).toMatch(/crl-leaf\.pem: OK/);
+
+      // The revocation is made through this replica; the new CRL is asked of another one.
+      expect((await api('POST', `/v1/devices/${id}/revoke`, tokens['acme'], { reason: 'stolen' })).status).toBe(201);
+      const other = await startReplica();
+      try {
+        // Both replicas asked at once for the new list: one makes it, the other serves the same, under one new number.
+        const [after, ...others] = await Promise.all([
+          fetchCrl(other.url, tenantCdp, 'acme-after.crl'),
+          fetchCrl(service.url, tenantCdp, 'acme-after-a.crl'),
+          fetchCrl(other.url, tenantCdp, 'acme-after-b.crl'),
+          fetchCrl(service.url, tenantCdp, 'acme-after-c.crl'),
+        ]);
+        expect(after.number).toBe(before.number + 1);
+        expect(others.map((o) => o.number)).toEqual([after.number, after.number, after.number]);
+        await expect(verify(after.path, root.path)).rejects.toThrow(/certificate revoked/);
+        expect((await fetchCrl(service.url, tenantCdp, 'acme-again.crl')).number).toBe(after.number);
+        // The root's list changed nothing: it keeps its number.
+        expect((await fetchCrl(other.url, rootCdp, 'platform-again.crl')).number).toBe(root.number);
+      } finally {
+        await other.close();
+      }
+    });
   });
 
   it('rotates the tenant CA: successor published first, then issuing; certificates from both verify', async () => {

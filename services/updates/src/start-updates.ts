@@ -23,6 +23,7 @@ import { ChunkCache, ImagesRepository } from './images/images.repository.js';
 import { ImagesService } from './images/images.service.js';
 import { updatesDatabase } from './migrations/index.js';
 import { TenantMetadata } from './tuf/tenant-metadata.js';
+import { TenantRepositoryConsumer } from './tuf/tenant-repository.consumer.js';
 import { UpdatesModule } from './updates.module.js';
 import type { UpdatesConfig } from './updates.config.js';
 
@@ -41,6 +42,7 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
   let service: RunningService | undefined;
   let devices: DeviceServer | undefined;
   let revocations: RevocationWatcher | undefined;
+  let tenantRepositories: TenantRepositoryConsumer | undefined;
   try {
     runtime.dataSource = await openDatabase(
       {
@@ -56,6 +58,8 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
     const metadata = new TenantMetadata(dataSource, new KeyVault(config.keyEncryptionKey), imageRows, config.lifetimes, config.rootPolicy);
     const images = new ImagesService(dataSource, imageRows, metadata, runtime.bus, logger, config.maxImageBytes);
     await images.start();
+    tenantRepositories = new TenantRepositoryConsumer(runtime.bus, metadata, logger);
+    await tenantRepositories.start();
     const typed = new TypedBus(runtime.bus);
     revocations = new RevocationWatcher(runtime.bus, typed, logger, () => undefined);
     await revocations.start();
@@ -123,6 +127,7 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
     const running = service;
     const deviceServer = devices;
     const deny = revocations;
+    const repositories = tenantRepositories;
     return {
       ...service,
       devicePort,
@@ -135,12 +140,14 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
         rolloutTicks.stop();
         await deviceServer.stop();
         await deny.stop();
+        await repositories.stop();
         await running.close();
       },
     };
   } catch (error) {
     await devices?.stop();
     await revocations?.stop();
+    await tenantRepositories?.stop();
     if (service !== undefined) await service.close();
     else await closeServiceRuntime(runtime);
     throw error;

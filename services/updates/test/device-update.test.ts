@@ -11,6 +11,7 @@ import {
   demoFirmwareSigners,
   manufactureDevice,
   platformImage,
+  provisionUpdateRoot,
   realEnvironment,
   type ManufacturedDevice,
 } from '@rampart/emulator';
@@ -38,7 +39,7 @@ describe('a device updating through the updates service', () => {
   beforeAll(async () => {
     env = await startUpdatesEnvironment('devupdate');
     device = await manufactureDevice(env.pki.manufacturerCa);
-    await env.claim(env.tokens.acme, device.security.deviceId);
+    provisionUpdateRoot(device.security.store, device.security.deviceId, await env.claim(env.tokens.acme, device.security.deviceId));
     const issue = await createTestTenantIssuer(env.pki.platformCa, 'acme');
     const certificate: TestOperationalCertificate = issue(device);
     os = new SecureOs(
@@ -125,7 +126,7 @@ describe('a device updating through the updates service', () => {
     const rigs = await Promise.all(
       states.map(async (state) => {
         const made = await manufactureDevice(env.pki.manufacturerCa);
-        await env.claim(env.tokens.acme, made.security.deviceId);
+        provisionUpdateRoot(made.security.store, made.security.deviceId, await env.claim(env.tokens.acme, made.security.deviceId));
         await env.api(env.tokens.acme, 'PUT', `/v1/device-groups/${fleetGroup}/devices/${made.security.deviceId}`);
         const certificate = issue(made);
         let cut = false;

@@ -31,7 +31,8 @@ export interface UpdatesEnvironment {
   readonly tokens: Readonly<Record<'acme' | 'globex' | 'acmeReader', string>>;
   /** A tenant REST call to the updates service; a Buffer body goes as application/octet-stream. */
   readonly api: (token: string, method: string, path: string, body?: unknown) => Promise<ApiAnswer>;
-  readonly claim: (tenantToken: string, deviceId: string) => Promise<void>;
+  /** Claims a device for a tenant; answers the tenant's update root the claim gives, for the device to pin. */
+  readonly claim: (tenantToken: string, deviceId: string) => Promise<string>;
   close(): Promise<void>;
 }
 
@@ -89,6 +90,9 @@ export async function startUpdatesEnvironment(name: string, env: Record<string, 
         headers: { authorization: `Bearer ${tenantToken}` },
       });
       if (!r.ok) throw new Error(`claim failed: ${r.status}`);
+      const { updateRoot } = (await r.json()) as { updateRoot: string | null };
+      if (updateRoot === null) throw new Error('the claim gave no update root');
+      return updateRoot;
     },
     async close() {
       await updates.close();

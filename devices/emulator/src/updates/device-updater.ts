@@ -16,6 +16,28 @@ import { DownloadError, type UpdateClient } from './update-client.js';
 const TRUSTED_ENTRY = 'update-metadata';
 const REPORT_ENTRY = 'update-report';
 
+/**
+ * Provisions a device with its tenant's TUF root (the one its claim
+ * answered with): written to the device's storage as the root it trusts,
+ * as a factory or a claiming tool writes it over a wired link. TUF §5.2
+ * wants the first root provisioned, never fetched: a device that trusted
+ * whatever `1.root.json` it first downloaded would trust any server that
+ * got in the way of that first download. A device that already trusts a
+ * root keeps it (newer ones reach it only by the signed root chain);
+ * answers whether this one was written. Throws on anything that is not
+ * root metadata.
+ */
+export function provisionUpdateRoot(store: DeviceStateStore, deviceId: string, rootJson: string): boolean {
+  if (store.read(TRUSTED_ENTRY) !== undefined) return false;
+  // Parses it as root metadata (and refuses anything else) before a byte is kept.
+  const trusted: TrustedMetadata = new UpdateMetadataClient({ root: rootJson }, deviceId).trustedMetadata;
+  store.write(TRUSTED_ENTRY, Buffer.from(JSON.stringify(trusted)));
+  return true;
+}
+
+/** Why a device with no provisioned root refuses every update. */
+export const NO_TRUSTED_ROOT = 'no-trusted-root';
+
 /** What the device last told (or has still to tell) a deployment. */
 interface DeploymentReport {
   readonly deploymentId: string;
@@ -47,9 +69,10 @@ export type DeferralPolicy = (offer: { readonly deployment: string; readonly com
  * bad download leaves the active slot untouched and is reported — to the
  * failures service as an update failure and to the deployment.
  *
- * The first root comes over the mutually authenticated channel (the server
- * certificate chains to the platform CA the device was made with); every
- * later one must be signed by the root before it.
+ * The first root is provisioned (`provisionUpdateRoot`, at claim), never
+ * fetched; every later one must be signed by the root before it, so a
+ * server offering a root not chained from it is refused. A device with no
+ * root refuses to update at all.
  */
 export class DeviceUpdater {
   private running: Promise<UpdateCheck> | undefined;
@@ -74,11 +97,11 @@ export class DeviceUpdater {
   private async checkOnce(): Promise<UpdateCheck> {
     // A report the last check could not send (an update's reboot drops the connection) goes first.
     await this.sendReport();
-    let trusted = this.trusted();
+    const trusted = this.trusted();
     if (trusted === undefined) {
-      const root = await this.client.metadata(MetadataFile.root(1), 64 * 1024);
-      if (root === undefined) return { result: 'up-to-date', deployment: null };
-      trusted = { root: root.toString('utf8') };
+      const detail = 'no update root was provisioned: the device trusts no update metadata';
+      this.os.reportUpdateFailure('os', '', detail, { reason: NO_TRUSTED_ROOT });
+      return { result: 'refused', reason: NO_TRUSTED_ROOT, detail };
     }
     const verifier = new UpdateMetadataClient(trusted, this.deviceId, this.now);
     // The director picks the OS on the group's feed by hardware (the device refuses any other anyway).

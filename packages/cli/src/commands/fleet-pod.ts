@@ -6,6 +6,7 @@ import { SCENARIO_NAMES, runFleet } from '@rampart/emulator';
 import { env, loadConfig, type Env } from '@rampart/service-kit';
 import { CertificateAuthority } from '@rampart/trust';
 import { PlatformClient } from '../embedded/platform-client.js';
+import { claimDevices, warnWithoutRoot } from './claim-devices.js';
 import { parseHostPort, writeFleetReports } from './fleet.js';
 
 /** The emulator pod's environment; every key is checked at start-up and every bad one named. */
@@ -99,11 +100,8 @@ export async function fleetPod(source: Env): Promise<number> {
     signal: stop.signal,
     beforeStart: async (devices) => {
       if (config.TENANT_TOKEN === undefined || config.ATTESTATION_API === undefined) return;
-      const client = new PlatformClient(config.ATTESTATION_API.replace(/\/$/, ''));
-      // Claiming is idempotent for the same tenant, so a restarted pod claims again harmlessly.
-      for (const device of devices) {
-        await client.expect('PUT', `/v1/devices/${device.security.deviceId}/claim`, config.TENANT_TOKEN, undefined, [200]);
-      }
+      // Claiming is idempotent for the same tenant, so a restarted pod claims again harmlessly (a device keeps the root it has).
+      warnWithoutRoot(await claimDevices(new PlatformClient(config.ATTESTATION_API.replace(/\/$/, '')), config.TENANT_TOKEN, devices));
     },
   });
   process.off('SIGTERM', onSignal).off('SIGINT', onSignal);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { renderFleetReportHtml, runFleet, type FleetReport, type ScenarioName } from '@rampart/emulator';
 import { CertificateAuthority } from '@rampart/trust';
 import { PlatformClient } from '../embedded/platform-client.js';
+import { claimDevices, warnWithoutRoot } from './claim-devices.js';
 import { endProgress, print, progressPrinter, type OutputFormat } from '../output.js';
 
 export interface FleetRunOptions {
@@ -60,9 +61,7 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
         process.stderr.write('no --token: devices are not claimed and will fail attestation (DEVICE_UNCLAIMED)\n');
         return;
       }
-      const client = new PlatformClient(options.api.replace(/\/$/, ''));
-      for (const device of devices)
-        await client.expect('PUT', `/v1/devices/${device.security.deviceId}/claim`, options.token, undefined, [200]);
+      warnWithoutRoot(await claimDevices(new PlatformClient(options.api.replace(/\/$/, '')), options.token, devices));
     },
   });
   endProgress();

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { runFleet, type FleetReport } from '@rampart/emulator';
+import { claimDevices, warnWithoutRoot } from './claim-devices.js';
 import { writeFleetReports } from './fleet.js';
 import { closeOnSignals, createLogger } from '@rampart/service-kit';
 import { startEmbeddedPlatform, type EmbeddedPlatform } from '../embedded/embedded-platform.js';
@@ -99,15 +100,7 @@ export async function up(options: UpOptions): Promise<number> {
       onProgress: progressPrinter(),
       // The tenant claims its devices before they first connect, as an operator would.
       beforeStart: async (devices) => {
-        for (const device of devices) {
-          await platform.platformClient.expect(
-            'PUT',
-            `/v1/devices/${device.security.deviceId}/claim`,
-            platform.tenant.adminToken,
-            undefined,
-            [200],
-          );
-        }
+        warnWithoutRoot(await claimDevices(platform.platformClient, platform.tenant.adminToken, devices));
       },
     });
     endProgress();

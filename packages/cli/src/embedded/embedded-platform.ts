@@ -111,6 +111,7 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
         MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
         CA_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'ca-key-encryption.key', newKeyEncryptionKey),
         PLATFORM_ADMIN_TOKEN: operatorToken,
+        PUBLIC_BASE_URL: `http://127.0.0.1:${options.attestationApiPort}`,
       }),
       loggerFor('attestation'),
       bus,

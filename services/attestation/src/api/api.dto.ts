@@ -18,3 +18,5 @@ export const MeasurementBody = z
   .strict();
 export const FloorBody = z.object({ minVersion: z.number().int().min(0).max(0xffff) }).strict();
 export const ComponentParam = z.string().regex(/^[a-z0-9:-]{1,64}$/);
+/** A tenant CA's id (PostgreSQL uuid): checked here so a malformed one is a 400, never a database error. */
+export const CaIdParam = z.uuid();

@@ -2,15 +2,15 @@ import { Controller, Get, Header, Inject, NotFoundException, Param } from '@nest
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { systemClock, ZodValidationPipe } from '@rampart/service-kit';
 import { TenantAuthorities } from '../ca/tenant-authorities.js';
-import { TenantCreateBody } from './api.dto.js';
+import { CaIdParam, TenantCreateBody } from './api.dto.js';
 
 /** Revocation lists are public and signed: relying parties fetch them without credentials. */
 @ApiTags('public')
-@Controller('v1/tenants')
+@Controller('v1')
 export class CrlController {
   constructor(@Inject(TenantAuthorities) private readonly authorities: TenantAuthorities) {}
 
-  @Get(':tenantId/trust-bundle')
+  @Get('tenants/:tenantId/trust-bundle')
   @Header('content-type', 'application/x-pem-file')
   @Header('cache-control', 'max-age=300')
   @ApiOperation({ summary: "The tenant's current and next CA certificates and the platform root (PEM): trust these" })
@@ -20,13 +20,34 @@ export class CrlController {
     return certificates;
   }
 
-  @Get(':tenantId/crl')
+  @Get('tenants/:tenantId/crl')
   @Header('content-type', 'application/x-pem-file')
   @Header('cache-control', 'max-age=300')
-  @ApiOperation({ summary: "The tenant CA's certificate revocation list (PEM)" })
+  @ApiOperation({ summary: "The tenant's issuing CA's certificate revocation list (PEM)" })
   async crl(@Param('tenantId', new ZodValidationPipe(TenantCreateBody.shape.id)) tenantId: string): Promise<string> {
     const pem = await this.authorities.crlPem(tenantId, systemClock.now());
     if (pem === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such tenant' });
     return pem;
+  }
+
+  @Get('tenants/:tenantId/ca-certificates/:caId/crl')
+  @Header('content-type', 'application/x-pem-file')
+  @Header('cache-control', 'max-age=300')
+  @ApiOperation({ summary: "One tenant CA's certificate revocation list (PEM): the CRL distribution point of the certificates it issues" })
+  async caCrl(
+    @Param('tenantId', new ZodValidationPipe(TenantCreateBody.shape.id)) tenantId: string,
+    @Param('caId', new ZodValidationPipe(CaIdParam)) caId: string,
+  ): Promise<string> {
+    const pem = await this.authorities.caCrlPem(tenantId, caId, systemClock.now());
+    if (pem === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such CA' });
+    return pem;
+  }
+
+  @Get('platform/crl')
+  @Header('content-type', 'application/x-pem-file')
+  @Header('cache-control', 'max-age=300')
+  @ApiOperation({ summary: "The platform root's certificate revocation list (PEM): the CRL distribution point of every tenant CA" })
+  platformCrl(): Promise<string> {
+    return this.authorities.platformCrlPem(systemClock.now());
   }
 }

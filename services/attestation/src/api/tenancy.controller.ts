@@ -86,7 +86,10 @@ export class TenantController {
 
   @Put('devices/:deviceId/claim')
   @Requires('Administrator')
-  @ApiOperation({ summary: 'Claim a device: idempotent for this tenant, permanent, refused (409) if another tenant holds it' })
+  @ApiOperation({
+    summary:
+      "Claim a device: idempotent for this tenant, permanent, refused (409) if another tenant holds it. Answers the tenant's update root (TUF root metadata) to provision the device with; null if the updates service did not answer",
+  })
   claim(@CurrentPrincipal() p: Principal, @Param('deviceId', new ZodValidationPipe(DeviceIdParam)) id: string) {
     return this.tenancy.claim(p, id);
   }

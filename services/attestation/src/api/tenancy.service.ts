@@ -32,6 +32,10 @@ export class TenancyService {
     private readonly announceRevocation: (event: DeviceRevocationEvent) => Promise<void>,
     /** Tells every attestation replica to read policy again. */
     private readonly announcePolicyChange: () => Promise<void>,
+    /** Tells the updates service, durably, which makes the tenant's update repository. */
+    private readonly announceTenantCreated: (tenantId: string) => Promise<void>,
+    /** The tenant's current TUF root from the updates service, or null when it cannot be had now. */
+    private readonly updateRootOf: (tenantId: string) => Promise<string | null>,
   ) {}
 
   async createTenant(principal: Principal, id: string, name: string): Promise<{ id: string; name: string; administratorToken: string }> {
@@ -42,6 +46,8 @@ export class TenancyService {
       await tx.createToken(id, 'Administrator', hashToken(token));
       await tx.audit({ tenantId: id, actor: actorOf(principal), action: 'tenant.create', subject: id, detail: { name } });
     });
+    // After the commit: the tenant's update repository exists before any of its devices asks for metadata.
+    await this.announceTenantCreated(id);
     return { id, name, administratorToken: token };
   }
 
@@ -64,12 +70,22 @@ export class TenancyService {
     return row;
   }
 
-  async claim(principal: Principal, deviceId: string): Promise<{ deviceId: string; claimed: 'claimed' | 'already-yours' }> {
+  /**
+   * Claims a device for the caller's tenant, and answers with what the
+   * device is to be provisioned with: the tenant's current TUF root, which
+   * it pins (TUF §5.2) and from which every later root must chain. Null
+   * when the updates service cannot answer now; claiming again (idempotent)
+   * asks again.
+   */
+  async claim(
+    principal: Principal,
+    deviceId: string,
+  ): Promise<{ deviceId: string; claimed: 'claimed' | 'already-yours'; updateRoot: string | null }> {
     const tenantId = tenantIdOf(principal);
     const outcome = await this.repository.claim(deviceId, tenantId);
     await this.repository.audit({ tenantId, actor: actorOf(principal), action: `device.claim.${outcome}`, subject: deviceId });
     if (outcome === 'claimed-by-other') throw new TenancyError('CONFLICT', 'the device is claimed by another tenant');
-    return { deviceId, claimed: outcome };
+    return { deviceId, claimed: outcome, updateRoot: await this.updateRootOf(tenantId) };
   }
 
   async setRevoked(principal: Principal, deviceId: string, revoked: boolean, reason: string | null): Promise<DeviceRow> {

@@ -25,6 +25,15 @@ export interface TenantCaRow {
   readonly status: 'current' | 'next' | 'retired';
 }
 
+/** The latest CRL of one issuer, as every replica serves it. */
+export interface StoredCrl {
+  readonly crlNumber: number;
+  /** SHA-256 over the revoked serials it lists: a different set needs a new CRL. */
+  readonly revokedDigest: string;
+  readonly pem: string;
+  readonly thisUpdate: Date;
+}
+
 export interface PassRecord {
   readonly serial: string;
   readonly deviceId: string;
@@ -349,6 +358,43 @@ export class AttestationRepository {
       [tenantId, certificatePem, encryptedKey, notBefore, notAfter, status],
     );
     return rows[0]?.id ?? '';
+  }
+
+  /** One of the tenant's CAs by id, whatever its status, while it has not expired; undefined for another tenant's. */
+  async tenantCaById(tenantId: string, caId: string): Promise<TenantCaRow | undefined> {
+    const rows = await this.db.query<TenantCaRow[]>(
+      `SELECT id, tenant_id AS "tenantId", certificate_pem AS "certificatePem", encrypted_key AS "encryptedKey", not_after AS "notAfter", status
+         FROM attestation.tenant_cas WHERE tenant_id = $1 AND id = $2 AND not_after > now()`,
+      [tenantId, caId],
+    );
+    return rows[0];
+  }
+
+  // CRLs
+
+  /** Serialises the making of one issuer's next CRL across replicas (until the transaction ends). */
+  async lockCrl(issuer: string): Promise<void> {
+    await this.db.query(`SELECT pg_advisory_xact_lock(hashtext('rampart.attestation.crl:' || $1))`, [issuer]);
+  }
+
+  async latestCrl(issuer: string): Promise<StoredCrl | undefined> {
+    const rows = await this.db.query<Array<{ crlNumber: string; revokedDigest: string; pem: string; thisUpdate: Date }>>(
+      `SELECT crl_number AS "crlNumber", revoked_digest AS "revokedDigest", pem, this_update AS "thisUpdate" FROM attestation.crls WHERE issuer = $1`,
+      [issuer],
+    );
+    const row = rows[0];
+    return row === undefined ? undefined : { ...row, crlNumber: Number(row.crlNumber), thisUpdate: new Date(row.thisUpdate) };
+  }
+
+  /** Stores an issuer's newest CRL; its number must be above the one stored (the CHECK and the caller's lock keep it so). */
+  async saveCrl(issuer: string, crl: StoredCrl): Promise<void> {
+    await this.db.query(
+      `INSERT INTO attestation.crls (issuer, crl_number, revoked_digest, pem, this_update) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (issuer) DO UPDATE SET crl_number = excluded.crl_number, revoked_digest = excluded.revoked_digest,
+                                          pem = excluded.pem, this_update = excluded.this_update
+        WHERE attestation.crls.crl_number < excluded.crl_number`,
+      [issuer, crl.crlNumber, crl.revokedDigest, crl.pem, crl.thisUpdate],
+    );
   }
 
   async nextTenantCa(tenantId: string): Promise<TenantCaRow | undefined> {

@@ -1,6 +1,6 @@
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { CertificateAuthority, OperationalCertificateIssuer, derToPem } from '@rampart/trust';
-import type { AttestationRepository } from '../attestation/attestation.repository.js';
+import type { AttestationRepository, StoredCrl, TenantCaRow } from '../attestation/attestation.repository.js';
 import type { KeyVault } from '@rampart/trust';
 
 const HOUR_MS = 3_600_000;
@@ -23,6 +23,13 @@ export interface IssuedCertificate {
   readonly notAfter: Date;
 }
 
+export interface AuthoritySettings {
+  readonly deviceCertValidityHours: number;
+  readonly tenantCaValidityDays: number;
+  /** Where relying parties reach this service (no trailing slash): the CRL distribution points in issued certificates. */
+  readonly publicBaseUrl: string;
+}
+
 /**
  * The platform root (its key from a mounted secret) and one intermediate CA
  * per tenant (`pathlen:0`), whose private keys are sealed at rest. Issues
@@ -35,8 +42,27 @@ export class TenantAuthorities {
     private readonly platform: CertificateAuthority,
     private readonly repository: AttestationRepository,
     private readonly vault: KeyVault,
-    private readonly settings: { readonly deviceCertValidityHours: number; readonly tenantCaValidityDays: number },
+    private readonly settings: AuthoritySettings,
   ) {}
+
+  /**
+   * The platform root's row in the `crls` table (tenant CAs are there by
+   * their id): by its certificate, so a replaced root never serves the CRL
+   * its predecessor signed.
+   */
+  private get platformCrlIssuer(): string {
+    return `platform:${createHash('sha256').update(new Uint8Array(this.platform.certificate.rawData)).digest('hex')}`;
+  }
+
+  /** Where the platform root's CRL is published: named in every tenant CA certificate. */
+  get platformCrlUrl(): string {
+    return `${this.settings.publicBaseUrl}/v1/platform/crl`;
+  }
+
+  /** Where one tenant CA's CRL is published: named in every certificate that CA issues. */
+  tenantCaCrlUrl(tenantId: string, caId: string): string {
+    return `${this.settings.publicBaseUrl}/v1/tenants/${encodeURIComponent(tenantId)}/ca-certificates/${caId}/crl`;
+  }
 
   /** Retired CAs stay trusted for one device-certificate lifetime after they stop issuing. */
   private get overlapMs(): number {
@@ -72,7 +98,10 @@ export class TenantAuthorities {
   }
 
   async createTenantCa(tenantId: string, repository = this.repository, status: 'current' | 'next' = 'current'): Promise<void> {
-    const ca = await this.platform.issueIntermediate(`Rampart tenant ${tenantId} CA`, this.settings.tenantCaValidityDays, { tenantId });
+    const ca = await this.platform.issueIntermediate(`Rampart tenant ${tenantId} CA`, this.settings.tenantCaValidityDays, {
+      tenantId,
+      crlDistributionPoint: this.platformCrlUrl,
+    });
     const stored = await ca.export();
     await repository.insertTenantCa(
       tenantId,
@@ -90,7 +119,12 @@ export class TenantAuthorities {
     const cached = this.issuers.get(tenantId);
     if (cached?.caId === row.id) return cached;
     const certificate = new X509Certificate(row.certificatePem);
-    const issuer = new OperationalCertificateIssuer(certificate.raw, this.vault.open(row.encryptedKey, tenantId), tenantId);
+    const issuer = new OperationalCertificateIssuer(
+      certificate.raw,
+      this.vault.open(row.encryptedKey, tenantId),
+      tenantId,
+      this.tenantCaCrlUrl(tenantId, row.id),
+    );
     const entry = { caId: row.id, issuer, chainPem: `${row.certificatePem.trim()}\n${this.platform.certificatePem.trim()}\n` };
     this.issuers.set(tenantId, entry);
     return entry;
@@ -109,30 +143,73 @@ export class TenantAuthorities {
     return { caId, certificatePem: derToPem(der), chainPem, serial, notBefore, notAfter };
   }
 
-  private readonly crls = new Map<string, { key: string; pem: string; madeAt: number }>();
+  /** Each issuer's CRL as this replica last served it: the revoked set it lists and when it was made. */
+  private readonly crls = new Map<string, { revokedDigest: string; pem: string; madeAt: number }>();
 
-  /**
-   * The current tenant CA's CRL: made again whenever the revoked set changes
-   * and at least every `CRL_REFRESH_MS`, well before its `nextUpdate`.
-   */
+  /** The current tenant CA's CRL; undefined for an unknown tenant. */
   async crlPem(tenantId: string, now: number): Promise<string | undefined> {
     const row = await this.repository.currentTenantCa(tenantId);
-    if (row === undefined) return undefined;
+    return row === undefined ? undefined : this.tenantCaCrl(row, now);
+  }
+
+  /** The CRL of one of the tenant's CAs (current, next or retired, until it expires); undefined if it has no such CA. */
+  async caCrlPem(tenantId: string, caId: string, now: number): Promise<string | undefined> {
+    const row = await this.repository.tenantCaById(tenantId, caId);
+    return row === undefined ? undefined : this.tenantCaCrl(row, now);
+  }
+
+  /**
+   * The platform root's CRL. The root revokes nothing yet (a tenant CA is
+   * retired, not revoked), but a relying party checking the whole chain
+   * (`openssl verify -crl_check_all`) needs a current, signed answer for
+   * every CA in it.
+   */
+  platformCrlPem(now: number): Promise<string> {
+    return this.crl(this.platformCrlIssuer, [], now, () => Promise.resolve(this.platform));
+  }
+
+  private async tenantCaCrl(row: TenantCaRow, now: number): Promise<string> {
     const revoked = await this.repository.revokedCertificates(row.id);
-    const key = `${row.id}|${revoked.map((r) => r.serial).join(',')}`;
-    const cached = this.crls.get(tenantId);
-    if (cached?.key === key && now - cached.madeAt < CRL_REFRESH_MS) return cached.pem;
-    const ca = await CertificateAuthority.load({
-      certificatePem: row.certificatePem,
-      privateKeyPem: this.vault.open(row.encryptedKey, tenantId),
-    });
-    const pem = await ca.issueCrl(
+    return this.crl(
+      row.id,
       revoked.map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revokedAt) })),
-      new Date(now),
-      new Date(now + CRL_VALIDITY_MS),
+      now,
+      () =>
+        CertificateAuthority.load({ certificatePem: row.certificatePem, privateKeyPem: this.vault.open(row.encryptedKey, row.tenantId) }),
     );
-    this.crls.set(tenantId, { key, pem, madeAt: now });
-    return pem;
+  }
+
+  /**
+   * An issuer's CRL: made again whenever the revoked set changes and at
+   * least every `CRL_REFRESH_MS`, well before its `nextUpdate`. The latest
+   * one is kept in PostgreSQL and made under a lock, so every replica
+   * serves the same list and its CRL Number only goes up (RFC 5280 §5.2.3).
+   */
+  private async crl(
+    issuer: string,
+    entries: ReadonlyArray<{ serialHex: string; revokedAt: Date }>,
+    now: number,
+    authority: () => Promise<CertificateAuthority>,
+  ): Promise<string> {
+    const revokedDigest = createHash('sha256')
+      .update(entries.map((e) => e.serialHex).join(','))
+      .digest('hex');
+    const fresh = (crl: { revokedDigest: string; madeAt: number }) =>
+      crl.revokedDigest === revokedDigest && now - crl.madeAt < CRL_REFRESH_MS;
+    const cached = this.crls.get(issuer);
+    if (cached !== undefined && fresh(cached)) return cached.pem;
+    const latest: StoredCrl = await this.repository.transaction(async (tx) => {
+      await tx.lockCrl(issuer);
+      const stored = await tx.latestCrl(issuer);
+      if (stored !== undefined && fresh({ revokedDigest: stored.revokedDigest, madeAt: stored.thisUpdate.getTime() })) return stored;
+      const crlNumber = (stored?.crlNumber ?? 0) + 1;
+      const pem = await (await authority()).issueCrl(entries, new Date(now), new Date(now + CRL_VALIDITY_MS), crlNumber);
+      const made = { crlNumber, revokedDigest, pem, thisUpdate: new Date(now) };
+      await tx.saveCrl(issuer, made);
+      return made;
+    });
+    this.crls.set(issuer, { revokedDigest, pem: latest.pem, madeAt: latest.thisUpdate.getTime() });
+    return latest.pem;
   }
 
   /** Current, next and recently retired tenant CAs plus the root, PEM; undefined for an unknown tenant. */

@@ -173,6 +173,8 @@ export class DeviceServer {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new Refusal(405, 'METHOD', 'devices only read, and report on /v1/reports');
       const metadataName = METADATA_PATH.exec(path)?.[1];
       if (metadataName !== undefined) {
+        // Made with the tenant (TenantRepositoryConsumer); this covers an announcement lost before it reached the stream.
+        await this.metadata.ensure(peer.tenantId);
         const body =
           metadataName === 'director.json'
             ? await this.director.targetsFor(peer.tenantId, peer.deviceId, hardwareOf(url))

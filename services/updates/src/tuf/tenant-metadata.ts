@@ -135,6 +135,21 @@ export class TenantMetadata {
     });
   }
 
+  /**
+   * The tenant's newest root, exactly as served: what a device is given
+   * when it is claimed and pins (TUF §5.2: the first root is provisioned,
+   * never fetched). Makes the repository first if the tenant has none yet.
+   */
+  async currentRoot(tenantId: string): Promise<string> {
+    await this.ensure(tenantId);
+    const rows: Array<{ body: string }> = await this.dataSource.query(
+      `SELECT body FROM updates.metadata WHERE tenant_id = $1 AND role = 'root' ORDER BY version DESC LIMIT 1`,
+      [tenantId],
+    );
+    if (rows[0] === undefined) throw new Error(`tenant ${tenantId} has no root`);
+    return rows[0].body;
+  }
+
   /** A metadata file as a device asks for it, or undefined. */
   async file(tenantId: string, name: string): Promise<Buffer | undefined> {
     const rootVersion = /^([1-9][0-9]{0,8})\.root\.json$/.exec(name)?.[1];
