@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Ids, MAX_INSTANT_MS, decimalInteger, instantDate, instantMs, text } from './edge-input.js';
+import { Ids, MAX_INSTANT_MS, decimalInteger, instantDate, instantMs, storableText, text } from './edge-input.js';
+import { DeviceFailureReportSchema } from './failures.js';
 
 describe('text', () => {
   const name = text({ min: 1, max: 10 });
@@ -82,5 +83,35 @@ describe('Ids', () => {
     expect(Ids.bucket.safeParse('0'.repeat(32)).success).toBe(true);
     expect(Ids.bucket.safeParse('g'.repeat(32)).success).toBe(false);
     expect(Ids.uuid.safeParse('00000000-0000-4000-8000-000000000000').success).toBe(true);
+  });
+});
+
+describe('storableText', () => {
+  const message = storableText({ max: 50 });
+
+  it('takes what a machine writes, line breaks and escapes included', () => {
+    expect(message.parse('TypeError: boom\n\tat tick (\u001b[31mapp\u001b[0m)')).toContain('boom');
+  });
+
+  it('refuses what PostgreSQL cannot store: NUL, a lone surrogate', () => {
+    expect(message.safeParse('boom\u0000').success).toBe(false);
+    expect(message.safeParse('boom\udc00').success).toBe(false);
+  });
+
+  it("is what a device's failure report is held to, so the gateway refuses such a report at the edge", () => {
+    const report = {
+      seq: 1,
+      at: 1,
+      kind: 'app-crash',
+      component: 'app:sensor',
+      version: '1.1.0',
+      exitCode: 1,
+      signal: null,
+      message: 'boom\nline two',
+      frames: [],
+    };
+    expect(DeviceFailureReportSchema.safeParse(report).success).toBe(true);
+    expect(DeviceFailureReportSchema.safeParse({ ...report, message: 'boom\u0000' }).success).toBe(false);
+    expect(DeviceFailureReportSchema.safeParse({ ...report, version: '1.1.0\u0000' }).success).toBe(false);
   });
 });

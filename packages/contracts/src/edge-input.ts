@@ -39,6 +39,20 @@ export function text(options: TextOptions): z.ZodString {
     .refine((value) => value.isWellFormed(), 'not well-formed Unicode (a lone surrogate)');
 }
 
+/**
+ * Text a machine wrote (a crash message, a stack frame): any character
+ * PostgreSQL can store, so no NUL (neither `text` nor `jsonb` holds one) and
+ * no lone surrogate (`jsonb` refuses its escape); bounded.
+ */
+export function storableText(options: { readonly min?: number; readonly max: number }): z.ZodString {
+  return z
+    .string()
+    .min(options.min ?? 0)
+    .max(options.max)
+    .refine((value) => !value.includes('\u0000'), 'NUL characters are not allowed')
+    .refine((value) => value.isWellFormed(), 'not well-formed Unicode (a lone surrogate)');
+}
+
 /** Digits only, with an optional minus: no `0x10`, `1e3`, `""`, ` 5`, `1.0` read as numbers. */
 const DECIMAL_INTEGER = /^-?[0-9]{1,15}$/;
 

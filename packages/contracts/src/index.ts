@@ -133,6 +133,7 @@ export {
   instantDate,
   instantMs,
   isInstantInRange,
+  storableText,
   text,
 } from './edge-input.js';
 export type { TextOptions } from './edge-input.js';

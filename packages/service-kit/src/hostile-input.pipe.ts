@@ -2,7 +2,8 @@ import { BadRequestException, type ArgumentMetadata, type PipeTransform } from '
 
 /**
  * Keys that reach an object's prototype when a parsed body is copied by
- * assignment (`target[key] = value`), as a record schema or a spread does.
+ * assignment (`target[key] = value`); no route has a use for them, so a
+ * body that names one is refused rather than silently dropped or copied.
  */
 const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
