@@ -97,6 +97,7 @@ export const HOSTILE_BODIES: ReadonlyArray<{ readonly label: string; readonly co
     contentType: 'application/x-www-form-urlencoded',
     body: '__proto__[polluted]=1&a[__proto__][polluted]=1',
   },
+  { label: 'JSON in UTF-16', contentType: 'application/json; charset=utf-16', body: '{"name":"x"}' },
   { label: 'text', contentType: 'text/plain', body: 'hello' },
   { label: 'binary', contentType: 'application/octet-stream', body: Buffer.from([0, 1, 2, 0xff, 0xfe, 0, 0x80]) },
   { label: 'empty binary', contentType: 'application/octet-stream', body: Buffer.alloc(0) },

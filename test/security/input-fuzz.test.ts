@@ -43,15 +43,21 @@ interface Probe {
   readonly body?: { readonly contentType: string; readonly data: string | Buffer };
 }
 
-/** The parsed object a zod schema describes, through defaults, optionals and pipes; undefined for anything else. */
-function objectShape(schema: Schema | undefined): Record<string, Schema> | undefined {
+/** A zod schema's own definition, through defaults, optionals, nullables and pipes. */
+function innermost(schema: Schema | undefined): Record<string, unknown> | undefined {
   let current = schema as { _zod: { def: Record<string, unknown> } } | undefined;
   for (let depth = 0; current !== undefined && depth < 10; depth++) {
     const def = current._zod.def;
-    if (def['type'] === 'object') return def['shape'] as Record<string, Schema>;
+    if (def['type'] !== 'optional' && def['type'] !== 'nullable' && def['type'] !== 'default' && def['type'] !== 'pipe') return def;
     current = (def['innerType'] ?? def['in']) as typeof current;
   }
   return undefined;
+}
+
+/** The fields of the object a schema describes; undefined when it describes anything else. */
+function objectShape(schema: Schema | undefined): Record<string, Schema> | undefined {
+  const def = innermost(schema);
+  return def?.['type'] === 'object' ? (def['shape'] as Record<string, Schema>) : undefined;
 }
 
 function isRequired(schema: Schema): boolean {
@@ -165,6 +171,8 @@ describe('input fuzz: hostile values in every parameter of every route', () => {
       minVersion: 1,
       productId: product.product.id,
       groupId,
+      startHour: 1,
+      endHour: 2,
       // No image that could deploy: an active deployment's rollout ticks write on their own, during refused writes.
       images: [randomBytes(32).toString('hex')],
     });
@@ -349,6 +357,32 @@ describe('input fuzz: hostile values in every parameter of every route', () => {
               const json = value.rawJson ?? (value.text === undefined ? undefined : JSON.stringify(value.text));
               if (json === undefined) continue;
               cases.push({ case: `body ${key} = ${value.label}`, probe: { ...baseline, body: jsonBody({ ...bodyFields, [key]: json }) } });
+            }
+            // One level down: each field of a nested object, and the element of an array.
+            const nested = objectShape(bodyShape[key]);
+            const isArray = innermost(bodyShape[key])?.['type'] === 'array';
+            counts.parameters += isArray ? 1 : Object.keys(nested ?? {}).length;
+            const inner = (json: string): Record<string, string>[] => {
+              if (isArray) return [{ [key]: `[${json}]` }];
+              if (nested === undefined) return [];
+              return Object.keys(nested).map((field) => {
+                const members = Object.entries(nested)
+                  .filter(([k, schema]) => k !== field && isRequired(schema))
+                  .map(([k]) => `${JSON.stringify(k)}:${JSON.stringify(samples.body[k])}`);
+                return { [`${key}.${field}`]: `{${[...members, `${JSON.stringify(field)}:${json}`].join(',')}}` };
+              });
+            };
+            for (const value of [...HOSTILE_STRINGS, ...HOSTILE_JSON]) {
+              const json = value.rawJson ?? (value.text === undefined ? undefined : JSON.stringify(value.text));
+              if (json === undefined) continue;
+              for (const variant of inner(json)) {
+                const [where, text] = Object.entries(variant)[0]!;
+                const label = isArray ? `${key}[0]` : where;
+                cases.push({
+                  case: `body ${label} = ${value.label}`,
+                  probe: { ...baseline, body: jsonBody({ ...bodyFields, [key]: text }) },
+                });
+              }
             }
           }
           cases.push({
