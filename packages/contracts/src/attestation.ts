@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text } from './edge-input.js';
 import { DEVICE_ID_PATTERN, TENANT_ID_PATTERN } from './identity.js';
 import { TRACEPARENT_PATTERN } from './trace-context.js';
 
@@ -26,7 +27,7 @@ export const AttestationEvidenceSchema = z
     bootLog: z.array(BootMeasurementSchema).min(FIXED_BOOT_STAGES.length).max(36),
     /** Anti-rollback counters by component (fuse values). */
     securityVersions: z.record(z.string().regex(/^[a-z0-9:-]{1,64}$/), z.number().int().min(0).max(0xffff)),
-    versions: z.object({ os: z.string().min(1).max(64), apps: z.record(z.string().max(64), z.string().max(64)) }).strict(),
+    versions: z.object({ os: text({ min: 1, max: 64 }), apps: z.record(text({ max: 64 }), text({ max: 64 })) }).strict(),
     /** The manufacturer-endorsed identity certificate (IDevID), PEM. */
     endorsement: z
       .string()

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableText, text } from './edge-input.js';
 
 /** What went wrong on a device. */
 export const FAILURE_KINDS = ['app-crash', 'watchdog-reset', 'permission-denied', 'os-fault', 'boot-failure', 'update-failure'] as const;
@@ -9,8 +10,8 @@ export const MAX_FAILURE_REPORT_BYTES = 8 * 1024;
 
 export const StackFrameSchema = z
   .object({
-    function: z.string().max(200),
-    file: z.string().max(200),
+    function: storableText({ max: 200 }),
+    file: storableText({ max: 200 }),
     line: z.number().int().nonnegative(),
     column: z.number().int().nonnegative(),
   })
@@ -27,15 +28,16 @@ export const DeviceFailureReportSchema = z
     at: z.number().int().nonnegative(),
     kind: z.enum(FAILURE_KINDS),
     /** `bootloader`, `security-monitor`, `os`, or `app:<name>`. */
-    component: z.string().min(1).max(80),
-    version: z.string().max(64),
+    component: text({ min: 1, max: 80 }),
+    version: text({ max: 64 }),
     exitCode: z.number().int().nullable(),
-    signal: z.string().max(16).nullable(),
-    message: z.string().max(1024),
+    signal: text({ max: 16 }).nullable(),
+    /** Stored as it came (line breaks and all), but never a NUL or a lone surrogate: one would fail its whole batch's write. */
+    message: storableText({ max: 1024 }),
     frames: z.array(StackFrameSchema).max(32),
     /** How long the component had been running. */
     uptimeMs: z.number().int().nonnegative().optional(),
-    detail: z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+    detail: z.record(text({ max: 64 }), z.union([storableText({ max: 256 }), z.number(), z.boolean()])).optional(),
   })
   .strict();
 export type DeviceFailureReport = z.infer<typeof DeviceFailureReportSchema>;
@@ -108,8 +110,8 @@ export const MAX_HEARTBEAT_INTERVAL_MS = 3_600_000;
 export const RunningComponentSchema = z
   .object({
     /** `os` or `app:<name>`. */
-    component: z.string().min(1).max(80),
-    version: z.string().min(1).max(64),
+    component: text({ min: 1, max: 80 }),
+    version: text({ min: 1, max: 64 }),
   })
   .strict();
 

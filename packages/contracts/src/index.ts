@@ -127,3 +127,16 @@ export type { UpdateRootReply, UpdateRootRequest } from './updates.js';
 export { DEVICE_COMMANDS } from './topics.js';
 export type { DeviceCommand } from './topics.js';
 export { TRACEPARENT_PATTERN } from './trace-context.js';
+export {
+  Ids,
+  MAX_INSTANT_MS,
+  MIN_INSTANT_MS,
+  SHA256_HEX_PATTERN,
+  decimalInteger,
+  instantDate,
+  instantMs,
+  isInstantInRange,
+  storableText,
+  text,
+} from './edge-input.js';
+export type { TextOptions } from './edge-input.js';

@@ -22,6 +22,12 @@ export class HttpErrorFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw error;
     const response = host.switchToHttp().getResponse<ServerResponse>();
+    if (response.headersSent) {
+      // A streamed answer failed part-way: its status is gone, and a body that simply stopped must not look complete.
+      this.logger.error({ err: error }, 'request failed after its answer began; connection reset');
+      response.destroy();
+      return;
+    }
     let status = 500;
     let body: unknown = { code: 'INTERNAL', message: 'internal error' };
     const mapped = this.mapDomainError(error);

@@ -5,6 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { BusTransport } from './bus/bus-transport.js';
+import { HostileInputPipe } from './hostile-input.pipe.js';
 import { NestPinoLogger } from './logger.js';
 import { closeServiceRuntime, type ServiceRuntime } from './service-runtime.js';
 
@@ -40,6 +41,8 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
     abortOnError: false,
     bufferLogs: false,
   });
+  // One edge for hostile input in every service, under each route's own schema.
+  app.useGlobalPipes(new HostileInputPipe());
   if (options.queueGroup !== undefined) {
     app.connectMicroservice<MicroserviceOptions>(
       {

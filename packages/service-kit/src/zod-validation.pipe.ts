@@ -3,10 +3,11 @@ import type { z } from 'zod';
 
 /**
  * Validates a route parameter, query or body against a schema at the HTTP
- * edge; a bad request gets a 400 that names each problem.
+ * edge; a bad request gets a 400 that names each problem. The schema is
+ * public so a route inventory can read what each route takes.
  */
 export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {
-  constructor(private readonly schema: S) {}
+  constructor(readonly schema: S) {}
 
   transform(value: unknown): z.infer<S> {
     const result = this.schema.safeParse(value);

@@ -170,6 +170,20 @@ describe('attestation service', () => {
     expect((await attest(revoked)).reply.pass).toBe(true);
   });
 
+  it('refuses evidence naming a version the database could not hold, and attests the device beside it', async () => {
+    const hostile = await manufactureDevice(pki.manufacturerCa);
+    const neighbour = await manufactureDevice(pki.manufacturerCa);
+    for (const d of [hostile, neighbour]) await api('PUT', `/v1/devices/${d.security.deviceId}/claim`, tokens['acme']);
+    const [refused, attested] = await Promise.allSettled([
+      attest(hostile, { ...boot, versions: { os: '1.0\u0000', apps: {} } }),
+      attest(neighbour),
+    ]);
+    expect(attested).toMatchObject({ status: 'fulfilled', value: { reply: { pass: true } } });
+    expect(refused).toMatchObject({ status: 'fulfilled', value: { reply: { pass: false } } });
+    const device = await api('GET', `/v1/devices/${hostile.security.deviceId}`, tokens['acme']);
+    expect(device.status).toBe(200);
+  });
+
   it('announces a revocation to every gateway and puts the device on the deny-list', async () => {
     const device = await manufactureDevice(pki.manufacturerCa);
     const id = device.security.deviceId;

@@ -140,6 +140,23 @@ describe('failure ingest', () => {
     }
   });
 
+  it('refuses a report the database cannot hold (a NUL, a lone surrogate) instead of failing its batch over and over, and stores the rest', async () => {
+    const a = ingest();
+    await a.start();
+    try {
+      const before = (await repository.totals()).reports;
+      await publish(crash(device(300), 1, { message: 'boom\u0000' }));
+      await publish(crash(device(301), 1, { frames: [{ function: 'tick\ud800', file: 'app:sensor@1.1.0', line: 1, column: 1 }] }));
+      await publish(crash(device(302), 1, { version: '1.1.0\u0000' }));
+      await publish(crash(device(303), 1));
+      await waitFor(() => a.counters.refused === 3 && a.counters.stored === 1, { describe: 'three refused, one stored' });
+      expect((await repository.totals()).reports).toBe(before + 1);
+      expect(a.counters.failedBatches).toBe(0);
+    } finally {
+      await a.stop();
+    }
+  });
+
   it('limits a flooding device without touching the others, and stores what it dropped', async () => {
     const a = ingest(new DeviceRateLimiter(60, 20));
     await a.start();

@@ -156,4 +156,21 @@ describe('failures REST API', () => {
     const json = await call(tokens['globex'], '/v1/error-reports/export?format=json');
     expect(json.body).toHaveLength(7);
   });
+
+  it('refuses a query PostgreSQL cannot run with a 400 before the export writes a byte, never a 200 cut short', async () => {
+    for (const query of ['from=-271821-04-20T00:00:00Z', 'to=%2B275760-09-13T00:00:00Z', 'version=1.1.0%00', 'from=99999999999999999']) {
+      const answer = await call(tokens['acme'], `/v1/error-reports/export?format=csv&${query}`);
+      expect(answer.status, query).toBe(400);
+      expect(answer.body, query).toMatchObject({ code: 'BAD_REQUEST' });
+    }
+  });
+
+  it('takes numbers written in decimal only, and a cursor whose date or key the database could not hold as forged', async () => {
+    for (const limit of ['0x10', '', '1e1', ' 5']) {
+      expect((await call(tokens['acme'], `/v1/error-reports?limit=${encodeURIComponent(limit)}`)).status, limit).toBe(400);
+    }
+    const forged = (at: string, key: string) => Buffer.from(JSON.stringify([at, key])).toString('base64url');
+    expect((await call(tokens['acme'], `/v1/error-reports?after=${forged('-271821-04-20T00:00:00.000Z', 'k')}`)).status).toBe(400);
+    expect((await call(tokens['acme'], `/v1/error-reports?after=${forged('2026-01-01T00:00:00.000Z', 'k\u0000')}`)).status).toBe(400);
+  });
 });

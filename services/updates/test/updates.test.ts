@@ -129,9 +129,14 @@ describe('updates service', () => {
     const image = await client.download(refreshed.targets[0]!);
     expect(image.length).toBe(refreshed.targets[0]!.length);
     await client.report(deploymentId, 'installed', 'committed');
+    // A report the database could not hold is refused as malformed, and changes nothing.
+    await expect(client.report(deploymentId, 'failed', 'boom\u0000')).rejects.toThrow('report: HTTP 400');
+    await expect(client.report(deploymentId, 'failed', 'boom\ud800')).rejects.toThrow('report: HTTP 400');
     const status = await api(tokens.acmeReader, 'GET', `/v1/deployments/${deploymentId}`);
     expect(status.body.counts).toMatchObject({ members: 1, installed: 1 });
-    expect(status.body.devices).toEqual([expect.objectContaining({ deviceId: device.security.deviceId, state: 'installed' })]);
+    expect(status.body.devices).toEqual([
+      expect.objectContaining({ deviceId: device.security.deviceId, state: 'installed', detail: 'committed' }),
+    ]);
   });
 
   it('refuses a manufacturer identity at the handshake, and a stale or foreign certificate', async () => {

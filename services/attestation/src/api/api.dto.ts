@@ -1,19 +1,23 @@
-import { BootStageSchema, DEVICE_ID_PATTERN } from '@rampart/contracts';
+import { BootStageSchema, Ids, decimalInteger, text } from '@rampart/contracts';
 import { z } from 'zod';
 
-export const TenantCreateBody = z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/), name: z.string().min(1).max(200) }).strict();
+export const TenantIdParam = Ids.tenant;
+export const TenantCreateBody = z.object({ id: Ids.tenant, name: text({ min: 1, max: 200 }) }).strict();
 export const TokenCreateBody = z.object({ role: z.enum(['Administrator', 'Contributor', 'Reader']) }).strict();
-export const DeviceIdParam = z.string().regex(DEVICE_ID_PATTERN, 'a device id is 64 lowercase hex characters');
-export const RevokeBody = z.object({ reason: z.string().min(1).max(500) }).strict();
+export const DeviceIdParam = Ids.device;
+export const RevokeBody = z.object({ reason: text({ min: 1, max: 500, multiline: true }) }).strict();
 export const ListQuery = z
-  .object({ limit: z.coerce.number().int().min(1).max(1000).default(100), offset: z.coerce.number().int().min(0).default(0) })
+  .object({
+    limit: decimalInteger({ min: 1, max: 1000 }).default(100),
+    offset: decimalInteger({ min: 0, max: 1_000_000_000 }).default(0),
+  })
   .strict();
 export const MeasurementBody = z
   .object({
     stage: BootStageSchema,
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    sha256: Ids.sha256,
     status: z.enum(['released', 'revoked']),
-    imageVersion: z.string().max(64).optional(),
+    imageVersion: text({ max: 64 }).optional(),
   })
   .strict();
 export const FloorBody = z.object({ minVersion: z.number().int().min(0).max(0xffff) }).strict();

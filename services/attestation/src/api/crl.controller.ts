@@ -2,7 +2,7 @@ import { Controller, Get, Header, Inject, NotFoundException, Param } from '@nest
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { systemClock, ZodValidationPipe } from '@rampart/service-kit';
 import { TenantAuthorities } from '../ca/tenant-authorities.js';
-import { CaIdParam, TenantCreateBody } from './api.dto.js';
+import { CaIdParam, TenantIdParam } from './api.dto.js';
 
 /** Revocation lists are public and signed: relying parties fetch them without credentials. */
 @ApiTags('public')
@@ -14,7 +14,7 @@ export class CrlController {
   @Header('content-type', 'application/x-pem-file')
   @Header('cache-control', 'max-age=300')
   @ApiOperation({ summary: "The tenant's current and next CA certificates and the platform root (PEM): trust these" })
-  async trustBundle(@Param('tenantId', new ZodValidationPipe(TenantCreateBody.shape.id)) tenantId: string): Promise<string> {
+  async trustBundle(@Param('tenantId', new ZodValidationPipe(TenantIdParam)) tenantId: string): Promise<string> {
     const certificates = await this.authorities.trustBundle(tenantId);
     if (certificates === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such tenant' });
     return certificates;
@@ -24,7 +24,7 @@ export class CrlController {
   @Header('content-type', 'application/x-pem-file')
   @Header('cache-control', 'max-age=300')
   @ApiOperation({ summary: "The tenant's issuing CA's certificate revocation list (PEM)" })
-  async crl(@Param('tenantId', new ZodValidationPipe(TenantCreateBody.shape.id)) tenantId: string): Promise<string> {
+  async crl(@Param('tenantId', new ZodValidationPipe(TenantIdParam)) tenantId: string): Promise<string> {
     const pem = await this.authorities.crlPem(tenantId, systemClock.now());
     if (pem === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such tenant' });
     return pem;
@@ -35,7 +35,7 @@ export class CrlController {
   @Header('cache-control', 'max-age=300')
   @ApiOperation({ summary: "One tenant CA's certificate revocation list (PEM): the CRL distribution point of the certificates it issues" })
   async caCrl(
-    @Param('tenantId', new ZodValidationPipe(TenantCreateBody.shape.id)) tenantId: string,
+    @Param('tenantId', new ZodValidationPipe(TenantIdParam)) tenantId: string,
     @Param('caId', new ZodValidationPipe(CaIdParam)) caId: string,
   ): Promise<string> {
     const pem = await this.authorities.caCrlPem(tenantId, caId, systemClock.now());

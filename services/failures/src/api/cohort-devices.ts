@@ -1,13 +1,12 @@
 import { NotFoundException, ServiceUnavailableException } from '@nestjs/common';
-import { Subject } from '@rampart/contracts';
+import { Ids, Subject, decimalInteger } from '@rampart/contracts';
 import type { TypedBus } from '@rampart/service-kit';
-import { z } from 'zod';
 
 /** Query parameters that narrow a view to a device group, or to a deployment (and one of its waves). */
 export const CohortQueryShape = {
-  deviceGroup: z.uuid().optional(),
-  deployment: z.uuid().optional(),
-  wave: z.coerce.number().int().min(0).max(1_000).optional(),
+  deviceGroup: Ids.uuid.optional(),
+  deployment: Ids.uuid.optional(),
+  wave: decimalInteger({ min: 0, max: 1_000 }).optional(),
 };
 
 /**

@@ -1,26 +1,25 @@
 import { Controller, Get, Inject, Param, Query, Req, Res, NotFoundException } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
+import { Ids, decimalInteger, instantDate, text } from '@rampart/contracts';
 import { TypedBus, ZodValidationPipe } from '@rampart/service-kit';
 import { CohortQueryShape, cohortDevices } from './cohort-devices.js';
 import { FailuresRepository, type ReportFilter } from '../ingest/failures.repository.js';
 import type { TenantPrincipal } from '@rampart/service-kit';
 
-const DEVICE_ID = /^[0-9a-f]{64}$/;
-
 const ReportQuery = z
   .object({
-    from: z.coerce.date().optional(),
-    to: z.coerce.date().optional(),
-    deviceId: z.string().regex(DEVICE_ID).optional(),
-    bucket: z
-      .string()
-      .regex(/^[0-9a-f]{32}$/)
-      .optional(),
-    version: z.string().max(64).optional(),
-    limit: z.coerce.number().int().min(1).max(1_000).default(100),
+    from: instantDate.optional(),
+    to: instantDate.optional(),
+    deviceId: Ids.device.optional(),
+    bucket: Ids.bucket.optional(),
+    version: text({ max: 64 }).optional(),
+    limit: decimalInteger({ min: 1, max: 1_000 }).default(100),
     /** Keyset cursor from the previous page's `next`. */
-    after: z.string().max(200).optional(),
+    after: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,200}$/, 'a cursor from a previous page')
+      .optional(),
   })
   .strict();
 
@@ -30,15 +29,18 @@ const ExportQuery = ReportQuery.omit({ limit: true, after: true })
 
 const BucketQuery = z
   .object({
-    version: z.string().max(64).optional(),
-    limit: z.coerce.number().int().min(1).max(1_000).default(100),
+    version: text({ max: 64 }).optional(),
+    limit: decimalInteger({ min: 1, max: 1_000 }).default(100),
     /** With a cohort: counts within it, over this window (default the last 30 days). */
-    from: z.coerce.date().optional(),
-    to: z.coerce.date().optional(),
+    from: instantDate.optional(),
+    to: instantDate.optional(),
     ...CohortQueryShape,
   })
   .strict()
   .refine((q) => q.deviceGroup === undefined || q.deployment === undefined, 'name a device group or a deployment, not both');
+
+/** Reports read per query while exporting. */
+const EXPORT_PAGE_SIZE = 1_000;
 
 type WithPrincipal = { principal: TenantPrincipal };
 
@@ -90,7 +92,7 @@ export class FailuresController {
 
   @Get('failure-buckets/:signature')
   @ApiOperation({ summary: 'One bucket and its latest reports' })
-  async bucket(@Req() req: WithPrincipal, @Param('signature') signature: string) {
+  async bucket(@Req() req: WithPrincipal, @Param('signature', new ZodValidationPipe(Ids.bucket)) signature: string) {
     const bucket = await this.repository.bucket(req.principal.tenantId, signature);
     // Another tenant's bucket answers exactly like one that does not exist.
     if (bucket === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such bucket' });
@@ -112,19 +114,20 @@ export class FailuresController {
     @Res() res: StreamedResponse,
   ) {
     const filter = filterOf(q);
+    // The first page is read before a byte is written: a query that fails, fails with its status and a JSON body,
+    // never as a 200 that stops mid-stream.
+    let page = await this.repository.reports(req.principal.tenantId, filter, EXPORT_PAGE_SIZE);
     res.setHeader('content-type', q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json');
     res.write(q.format === 'csv' ? `${CSV_COLUMNS.join(',')}\n` : '[');
-    let after: string | undefined;
     let first = true;
     for (;;) {
-      const page = await this.repository.reports(req.principal.tenantId, filter, 1_000, after);
       for (const row of page.rows) {
         if (q.format === 'csv') res.write(`${CSV_COLUMNS.map((c) => csvCell(row[c])).join(',')}\n`);
         else res.write(`${first ? '' : ','}\n${JSON.stringify(row)}`);
         first = false;
       }
       if (page.next === null) break;
-      after = page.next;
+      page = await this.repository.reports(req.principal.tenantId, filter, EXPORT_PAGE_SIZE, page.next);
     }
     res.end(q.format === 'csv' ? '' : '\n]\n');
   }

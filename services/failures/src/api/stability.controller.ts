@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
+import { instantDate, text } from '@rampart/contracts';
 import { TypedBus, ZodValidationPipe } from '@rampart/service-kit';
 import { CohortQueryShape, cohortDevices } from './cohort-devices.js';
 import { StabilityRepository } from '../stability/stability.repository.js';
@@ -11,14 +12,11 @@ const DAY_MS = 86_400_000;
 const StabilityQuery = z
   .object({
     /** `os` or `app:<name>`. */
-    component: z.string().min(1).max(80),
+    component: text({ min: 1, max: 80 }),
     /** One version, or several separated by commas; every version seen if omitted. */
-    version: z
-      .string()
-      .max(64 * 20)
-      .optional(),
-    from: z.coerce.date().optional(),
-    to: z.coerce.date().optional(),
+    version: text({ max: 64 * 20 }).optional(),
+    from: instantDate.optional(),
+    to: instantDate.optional(),
     ...CohortQueryShape,
   })
   .strict()

@@ -1,4 +1,4 @@
-import type { BucketCount } from '@rampart/contracts';
+import { isInstantInRange, type BucketCount } from '@rampart/contracts';
 import type { DataSource } from 'typeorm';
 import { CRASH_KINDS } from '../stability/stability.repository.js';
 
@@ -141,11 +141,15 @@ function encodeCursor(at: Date, key: string): string {
   return Buffer.from(JSON.stringify([at.toISOString(), key])).toString('base64url');
 }
 
+/** What a report key is made of (see the ingest): printable, bounded. */
+const CURSOR_KEY = /^[\x20-\x7e]{1,200}$/;
+
 function decodeCursor(cursor: string): { at: Date; key: string } | null {
   try {
     const [at, key] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
     const date = new Date(at);
-    return Number.isNaN(date.getTime()) || typeof key !== 'string' ? null : { at: date, key };
+    // A cursor is only base64url from outside: a forged one must not carry a date PostgreSQL cannot hold or a NUL.
+    return isInstantInRange(date) && typeof key === 'string' && CURSOR_KEY.test(key) ? { at: date, key } : null;
   } catch {
     return null;
   }

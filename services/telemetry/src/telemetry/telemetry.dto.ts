@@ -1,41 +1,31 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { DEVICE_ID_PATTERN, METRIC_NAME_PATTERN } from '@rampart/contracts';
+import { Ids, METRIC_NAME_PATTERN, decimalInteger, instantMs } from '@rampart/contracts';
 import { z } from 'zod';
 
-/** Time in a query: epoch milliseconds or an ISO 8601 date. */
-const instant = z.string().transform((v, ctx) => {
-  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: 'expected epoch milliseconds or an ISO 8601 date' });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-export const DeviceIdParam = z.string().regex(DEVICE_ID_PATTERN, 'a device id is 64 lowercase hex characters');
+export const DeviceIdParam = Ids.device;
 
 export const RangeQuery = z
   .object({
     metric: z.string().regex(METRIC_NAME_PATTERN),
-    from: instant.optional(),
-    to: instant.optional(),
-    limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
+    from: instantMs.optional(),
+    to: instantMs.optional(),
+    limit: decimalInteger({ min: 1, max: 10_000 }).default(1_000),
   })
   .strict();
 
 export const AggregateQuery = z
   .object({
     metric: z.string().regex(METRIC_NAME_PATTERN),
-    from: instant.optional(),
-    to: instant.optional(),
-    bucketSeconds: z.coerce.number().int().min(1).max(86_400).default(60),
+    from: instantMs.optional(),
+    to: instantMs.optional(),
+    bucketSeconds: decimalInteger({ min: 1, max: 86_400 }).default(60),
   })
   .strict();
 
 export const ListQuery = z
   .object({
-    limit: z.coerce.number().int().min(1).max(1_000).default(100),
-    offset: z.coerce.number().int().min(0).default(0),
+    limit: decimalInteger({ min: 1, max: 1_000 }).default(100),
+    offset: decimalInteger({ min: 0, max: 1_000_000_000 }).default(0),
   })
   .strict();
 

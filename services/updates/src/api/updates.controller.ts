@@ -15,6 +15,7 @@ import {
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
+import { Ids, text } from '@rampart/contracts';
 import { ZodValidationPipe, type TenantPrincipal } from '@rampart/service-kit';
 import { FleetService } from '../fleet/fleet.service.js';
 import { ImagesRepository } from '../images/images.repository.js';
@@ -23,22 +24,24 @@ import { TenantMetadata } from '../tuf/tenant-metadata.js';
 
 type WithPrincipal = { principal: TenantPrincipal; body?: unknown };
 
-const SHA256 = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in hex');
-const DEVICE_ID = z.string().regex(/^[0-9a-f]{64}$/, 'a device id (64 hex digits)');
-const ID = z.uuid();
+const SHA256 = Ids.sha256;
+const DEVICE_ID = Ids.device;
+const ID = Ids.uuid;
+/** The TUF metadata files a device asks for by name. */
+const METADATA_NAME = z.string().regex(/^(?:[1-9][0-9]{0,8}\.root|timestamp|snapshot|targets)\.json$/, 'a TUF metadata file name');
 
 const ImageQuery = z
-  .object({ component: z.string().max(80).optional(), status: z.enum(['uploaded', 'released', 'revoked']).optional() })
+  .object({ component: text({ max: 80 }).optional(), status: z.enum(['uploaded', 'released', 'revoked']).optional() })
   .strict();
 const ReleaseBody = z
   .object({ osFeed: z.enum(['retail', 'retail-eval']).optional() })
   .strict()
   .default({});
-const ProductBody = z.object({ name: z.string().min(1).max(80), description: z.string().max(500).default('') }).strict();
+const ProductBody = z.object({ name: text({ min: 1, max: 80 }), description: text({ max: 500, multiline: true }).default('') }).strict();
 const GroupBody = z
   .object({
     productId: ID,
-    name: z.string().min(1).max(80),
+    name: text({ min: 1, max: 80 }),
     updatePolicy: z.enum(['all', 'no-app-updates', 'none']).default('all'),
     osFeed: z.enum(['retail', 'retail-eval']).default('retail'),
   })
@@ -60,7 +63,7 @@ const DeploymentBody = z
   .object({ groupId: ID, images: z.array(SHA256).min(1).max(33), rollout: z.record(z.string(), z.unknown()).optional() })
   .strict();
 const DeploymentQuery = z.object({ groupId: ID }).strict();
-const ActionBody = z.object({ reason: z.string().min(1).max(500).default('by hand') }).strict();
+const ActionBody = z.object({ reason: text({ min: 1, max: 500, multiline: true }).default('by hand') }).strict();
 
 /** Images, signed metadata, products, device groups and deployments of the caller's tenant (OpenAPI at /docs). */
 @ApiTags('updates')
@@ -119,7 +122,7 @@ export class UpdatesController {
 
   @Get('metadata/:name')
   @ApiOperation({ summary: "This tenant's TUF metadata: N.root.json, timestamp.json, snapshot.json, targets.json" })
-  async metadataFile(@Req() req: WithPrincipal, @Param('name') name: string) {
+  async metadataFile(@Req() req: WithPrincipal, @Param('name', new ZodValidationPipe(METADATA_NAME)) name: string) {
     await this.metadata.ensure(req.principal.tenantId);
     const body = await this.metadata.file(req.principal.tenantId, name);
     if (body === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: `no ${name}` });

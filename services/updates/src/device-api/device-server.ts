@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Counter, Meter } from '@opentelemetry/api';
 import { z } from 'zod';
+import { storableText } from '@rampart/contracts';
 import type { Logger } from '@rampart/service-kit';
 import { PeerIdentityError, deviceIdFromVerifiedCertificate, tenantOfOperationalCertificate } from '@rampart/trust';
 import type { ImagesRepository } from '../images/images.repository.js';
@@ -43,14 +44,14 @@ class Refusal extends Error {
 const MAX_REPORT_BYTES = 4 * 1024;
 
 const DeploymentReportSchema = z.discriminatedUnion('state', [
-  z.object({ deploymentId: z.uuid(), state: z.enum(['installed', 'failed']), detail: z.string().max(500).default('') }).strict(),
+  z.object({ deploymentId: z.uuid(), state: z.enum(['installed', 'failed']), detail: storableText({ max: 500 }).default('') }).strict(),
   /** Put off for a while (at most a day after the first offer). */
   z
     .object({
       deploymentId: z.uuid(),
       state: z.literal('deferred'),
       minutes: z.number().int().min(1).max(1440),
-      detail: z.string().max(500).default(''),
+      detail: storableText({ max: 500 }).default(''),
     })
     .strict(),
 ]);
