@@ -71,6 +71,17 @@ export const AttestationReason = {
 } as const;
 export type AttestationReasonCode = (typeof AttestationReason)[keyof typeof AttestationReason];
 
+/**
+ * Refusals a newer OS can cure: an OS measurement that is unknown or revoked, a security version under a
+ * raised floor. A device refused only for these may take the recovery path (an OS from the update server on
+ * its IDevID); the attestation service still decides, per device, from the evidence (see RecoveryGrant).
+ */
+export const RECOVERABLE_REASONS: readonly AttestationReasonCode[] = [
+  AttestationReason.measurementUnknown,
+  AttestationReason.measurementRevoked,
+  AttestationReason.securityVersionBelowFloor,
+];
+
 /** Request/reply: the gateway asks for a nonce for a device it has authenticated by its IDevID. */
 export const NonceIssueRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();
 export const NonceIssueReplySchema = z.object({ nonce: z.string(), expiresAt: z.number().int() });
@@ -103,6 +114,24 @@ export const DeviceRevocationEventSchema = z
   .object({ deviceId: z.string().regex(DEVICE_ID_PATTERN), revoked: z.boolean(), reason: z.string().max(500).nullable() })
   .strict();
 export type DeviceRevocationEvent = z.infer<typeof DeviceRevocationEventSchema>;
+
+/**
+ * Request/reply: may this device take the recovery path, and to what? Granted when the device's last
+ * attestation was refused only because its OS is outdated (every other stage known-good, the device claimed
+ * and not revoked): then its tenant, its hardware and the OS security version it runs, so that only a newer
+ * released OS is served to it.
+ */
+export const RecoveryGrantRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();
+export const RecoveryGrantReplySchema = z.discriminatedUnion('granted', [
+  z.object({
+    granted: z.literal(true),
+    tenantId: z.string(),
+    osSecurityVersion: z.number().int().min(0).max(0xffff),
+    expiresAt: z.number().int(),
+  }),
+  z.object({ granted: z.literal(false) }),
+]);
+export type RecoveryGrantReply = z.infer<typeof RecoveryGrantReplySchema>;
 
 /** Request/reply: which tenant claimed a device (null if none) — for reports from a device not yet attested. */
 export const DeviceTenantRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();

@@ -57,6 +57,9 @@ export {
   RevocationsListRequestSchema,
   NonceIssueReplySchema,
   NonceIssueRequestSchema,
+  RECOVERABLE_REASONS,
+  RecoveryGrantReplySchema,
+  RecoveryGrantRequestSchema,
   BootMeasurementSchema,
   BootStageSchema,
   FIXED_BOOT_STAGES,
@@ -75,6 +78,7 @@ export type {
   BootMeasurement,
   EvidenceVerifyReply,
   NonceIssueReply,
+  RecoveryGrantReply,
   SignedEvidence,
 } from './attestation.js';
 export {
