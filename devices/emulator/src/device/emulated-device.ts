@@ -14,7 +14,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { DEFAULT_RECONNECT_SPREAD_MS, fullJitterBackoff, reconnectBackoff } from './backoff.js';
 import { LatencyRecorder } from './latency-recorder.js';
 import { Outbox } from './outbox.js';
-import { DeviceUpdater } from '../updates/device-updater.js';
+import { DeviceUpdater, type DeferralPolicy } from '../updates/device-updater.js';
 import { RECOVERY_PATHS, UpdateClient, type UpdateClientOptions, type UpdateServer } from '../updates/update-client.js';
 import { TelemetrySource } from './telemetry-source.js';
 
@@ -87,7 +87,12 @@ export interface DeviceOptions {
    * checks for updates after every attestation and whenever the platform
    * sends `update-check` on its commands topic.
    */
-  readonly updates?: { readonly server: UpdateServer; readonly client?: UpdateClientOptions };
+  readonly updates?: {
+    readonly server: UpdateServer;
+    readonly client?: UpdateClientOptions;
+    /** The device's say on an offered deployment: minutes to put it off (see DeferralPolicy); default never. */
+    readonly deferral?: DeferralPolicy;
+  };
   /** Told the publish → PUBACK latency of every acknowledged reading (a fleet's timeline). */
   readonly onAck?: (latencyMs: number) => void;
 }
@@ -110,6 +115,8 @@ export interface DeviceStats {
   heartbeatsSent: number;
   heartbeatsDropped: number;
   updateChecks: number;
+  /** Update checks that finished, whatever their answer (or that failed to reach the server). */
+  updateChecksDone: number;
   updatesInstalled: number;
   /** Updates refused (metadata, download, the agent's checks) or rolled back. */
   updatesFailed: number;
@@ -165,6 +172,7 @@ export class EmulatedDevice {
     heartbeatsSent: 0,
     heartbeatsDropped: 0,
     updateChecks: 0,
+    updateChecksDone: 0,
     updatesInstalled: 0,
     updatesFailed: 0,
     recoveryAttempts: 0,
@@ -240,7 +248,7 @@ export class EmulatedDevice {
         client,
         identity.security.store,
         () => new Date(env.now()),
-        undefined,
+        updates.deferral,
         this.recoveryClient,
       );
     }
@@ -580,6 +588,7 @@ export class EmulatedDevice {
     this.stats.updateChecks++;
     updater.check().then(
       (check) => {
+        this.stats.updateChecksDone++;
         if (check.result === 'refused') this.stats.updatesFailed++;
         if (check.result !== 'updated') return;
         for (const outcome of check.outcomes) {
@@ -588,7 +597,9 @@ export class EmulatedDevice {
         }
       },
       // The server was unreachable or the connection broke: the next attestation or notice checks again.
-      () => undefined,
+      () => {
+        this.stats.updateChecksDone++;
+      },
     );
   }
 
