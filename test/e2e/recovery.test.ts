@@ -19,6 +19,7 @@ import {
   attestationTestEnv,
   createTestDatabase,
   createTestPki,
+  queryDatabase,
   removeBusPrefix,
   uniqueBusPrefix,
   waitFor,
@@ -176,7 +177,7 @@ describe('recovery of quarantined devices', () => {
     await pki?.remove();
   });
 
-  it('devices refused for an OS below a raised floor recover by themselves and attest again; a tampered bootloader never does', async () => {
+  it('devices refused for an OS below a raised floor, then for a revoked OS, recover by themselves and attest again; a tampered bootloader never does', async () => {
     // OS 2.0.0 (security version 2) released on the retail feed. The devices are in no device group, so nothing
     // offers it to them: only the recovery path will.
     const os2 = await release(platformImage('os', '2.0.0', 2, demoFirmwareSigners(), DEMO_HARDWARE), 'retail');
@@ -236,6 +237,38 @@ describe('recovery of quarantined devices', () => {
     expect(
       await scrapeMetric(updates.url, 'rampart_updates_device_refusals_total', 'code="NOT_RECOVERABLE",credential="identity"'),
     ).toBeGreaterThanOrEqual(tampered.stats.recoveryRefusals);
+
+    // A flaw is found in OS 2.0.0: the tenant revokes it and puts a fix of the same security version on the
+    // retail feed. Refused for the revoked measurement, the devices recover to the fix by themselves.
+    const fixed = await release(platformImage('os', '2.0.1', 2, demoFirmwareSigners(), DEMO_HARDWARE), 'retail');
+    await tenantApi('POST', `/v1/images/${os2}/revoke`);
+    const revokedMeasurement = ((await tenantApi('GET', `/v1/images/${os2}`)) as { measurement: string }).measurement;
+    await waitFor(
+      async () =>
+        (
+          await queryDatabase<{ status: string }>(
+            db.url,
+            `SELECT status FROM attestation.measurements WHERE stage = 'os' AND sha256 = $1`,
+            [revokedMeasurement],
+          )
+        )[0]?.status === 'revoked',
+      { timeoutMs: 15_000, describe: 'the attestation service knows OS 2.0.0 is revoked' },
+    );
+    await Promise.all(good.map((d) => d.reboot()));
+    await waitFor(() => good.every((d) => d.stats.recoveries === 2 && d.attested && d.os!.booted.versions.os === '2.0.1'), {
+      timeoutMs: 90_000,
+      intervalMs: 250,
+      describe: 'every good device recovered from the revoked OS to 2.0.1 and attested again',
+    });
+    for (const d of good) {
+      const log = await verdicts(d.deviceId);
+      expect(log.at(-1)!.pass, d.deviceId).toBe(true);
+      expect(
+        log.some((v) => v.reasons.includes('MEASUREMENT_REVOKED')),
+        d.deviceId,
+      ).toBe(true);
+    }
+    expect(fixed).not.toBe(os2);
   });
 
   it('answers hostile requests on the recovery path with 4xx and serves a granted device nothing but a newer OS', async () => {
@@ -246,11 +279,14 @@ describe('recovery of quarantined devices', () => {
     await waitFor(() => held.stats.attestationFailures >= 1, { timeoutMs: 30_000, describe: 'the device refused for the floor' });
     const app = await release(sampleAppImage('sensor-1.1', demoFirmwareSigners().apps, DEMO_HARDWARE));
     const os3 = await release(platformImage('os', '3.0.0', 3, demoFirmwareSigners(), DEMO_HARDWARE));
-    const os2 = ((await tenantApi('GET', '/v1/images?component=os')) as Array<{ sha256: string; version: string }>).find(
-      (i) => i.version === '2.0.0',
-    )!.sha256;
+    const byVersion = async (version: string) =>
+      ((await tenantApi('GET', '/v1/images?component=os')) as Array<{ sha256: string; version: string }>).find(
+        (i) => i.version === version,
+      )!.sha256;
+    const revoked = await byVersion('2.0.0');
+    const os2 = await byVersion('2.0.1');
 
-    // What it may have: the tenant's metadata to verify with, and a director naming OS 2.0.0 alone.
+    // What it may have: the tenant's metadata to verify with, and a director naming the newest retail OS alone.
     const director = await asIdentity(made, 'GET', `/v1/recovery/metadata/director.json?hardware=${DEMO_HARDWARE}`);
     expect(director.status).toBe(200);
     const signed = JSON.parse(director.body) as {
@@ -262,8 +298,8 @@ describe('recovery of quarantined devices', () => {
     expect((await asIdentity(made, 'HEAD', `/v1/recovery/images/${os2}`)).status).toBe(200);
     expect((await asIdentity(made, 'GET', `/v1/recovery/images/${os2}`, { range: 'bytes=0-9' })).status).toBe(206);
 
-    // Nothing else: an app, an OS not on the retail feed, a hash that is no image — all as if they did not exist.
-    for (const sha of [app, os3, 'f'.repeat(64)]) {
+    // Nothing else: an app, an OS not on the retail feed, a revoked OS, a hash that is no image — all as if they did not exist.
+    for (const sha of [app, os3, revoked, 'f'.repeat(64)]) {
       expect((await asIdentity(made, 'GET', `/v1/recovery/images/${sha}`)).status, sha).toBe(404);
     }
     // The attested device's paths, reports and anything not a recovery path: refused on an IDevID.

@@ -118,8 +118,8 @@ export type DeviceRevocationEvent = z.infer<typeof DeviceRevocationEventSchema>;
 /**
  * Request/reply: may this device take the recovery path, and to what? Granted when the device's last
  * attestation was refused only because its OS is outdated (every other stage known-good, the device claimed
- * and not revoked): then its tenant, its hardware and the OS security version it runs, so that only a newer
- * released OS is served to it.
+ * and not revoked): then its tenant and the OS it runs (security version, measurement), so that only another
+ * released OS, at or above that security version, is served to it.
  */
 export const RecoveryGrantRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();
 export const RecoveryGrantReplySchema = z.discriminatedUnion('granted', [
@@ -127,6 +127,8 @@ export const RecoveryGrantReplySchema = z.discriminatedUnion('granted', [
     granted: z.literal(true),
     tenantId: z.string(),
     osSecurityVersion: z.number().int().min(0).max(0xffff),
+    /** The measurement of the OS it runs: recovery never serves that one again. */
+    osMeasurement: z.string().regex(SHA256_HEX),
     expiresAt: z.number().int(),
   }),
   z.object({ granted: z.literal(false) }),

@@ -127,8 +127,8 @@ export class DeviceUpdater {
         this.runningVersion(t.custom.component as ImageComponent) !== t.custom.version &&
         // A feed's OS older than the one running (a deployment brought a newer one) is no order to go back.
         !(t.custom.component === fromFeed && Number(t.custom.securityVersion) < runningOs) &&
-        // Recovery brings a newer OS and nothing else.
-        (path === 'update' || (t.custom.component === 'os' && Number(t.custom.securityVersion) > runningOs)),
+        // Recovery brings another OS, never below the running one's security version, and nothing else.
+        (path === 'update' || (t.custom.component === 'os' && Number(t.custom.securityVersion) >= runningOs)),
     );
     if (path === 'recovery') deployment = null;
     if (wanted.length === 0) {

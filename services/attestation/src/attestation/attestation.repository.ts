@@ -316,24 +316,30 @@ export class AttestationRepository {
    */
   async setRecoveryGrant(
     deviceId: string,
-    grant: { readonly tenantId: string; readonly osSecurityVersion: number; readonly expiresAt: Date } | undefined,
+    grant:
+      | { readonly tenantId: string; readonly osSecurityVersion: number; readonly osMeasurement: string; readonly expiresAt: Date }
+      | undefined,
   ): Promise<void> {
     if (grant === undefined) {
       await this.db.query(`DELETE FROM attestation.recovery_grants WHERE device_id = $1`, [deviceId]);
       return;
     }
     await this.db.query(
-      `INSERT INTO attestation.recovery_grants (device_id, tenant_id, os_security_version, expires_at) VALUES ($1, $2, $3, $4)
+      `INSERT INTO attestation.recovery_grants (device_id, tenant_id, os_security_version, os_measurement, expires_at)
+       VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (device_id) DO UPDATE SET tenant_id = excluded.tenant_id, os_security_version = excluded.os_security_version,
-                                             granted_at = now(), expires_at = excluded.expires_at`,
-      [deviceId, grant.tenantId, grant.osSecurityVersion, grant.expiresAt],
+                                             os_measurement = excluded.os_measurement, granted_at = now(), expires_at = excluded.expires_at`,
+      [deviceId, grant.tenantId, grant.osSecurityVersion, grant.osMeasurement, grant.expiresAt],
     );
   }
 
   /** A device's grant, if it is in date and the device is still claimed by that tenant and not revoked. */
-  async recoveryGrant(deviceId: string): Promise<{ tenantId: string; osSecurityVersion: number; expiresAt: Date } | undefined> {
-    const rows = await this.db.query<Array<{ tenantId: string; osSecurityVersion: number; expiresAt: Date }>>(
-      `SELECT g.tenant_id AS "tenantId", g.os_security_version AS "osSecurityVersion", g.expires_at AS "expiresAt"
+  async recoveryGrant(
+    deviceId: string,
+  ): Promise<{ tenantId: string; osSecurityVersion: number; osMeasurement: string; expiresAt: Date } | undefined> {
+    const rows = await this.db.query<Array<{ tenantId: string; osSecurityVersion: number; osMeasurement: string; expiresAt: Date }>>(
+      `SELECT g.tenant_id AS "tenantId", g.os_security_version AS "osSecurityVersion", g.os_measurement AS "osMeasurement",
+              g.expires_at AS "expiresAt"
          FROM attestation.recovery_grants g JOIN attestation.devices d ON d.id = g.device_id
         WHERE g.device_id = $1 AND g.expires_at > now() AND d.tenant_id = g.tenant_id AND NOT d.revoked`,
       [deviceId],

@@ -73,6 +73,7 @@ export class AttestationService {
           granted: true,
           tenantId: grant.tenantId,
           osSecurityVersion: grant.osSecurityVersion,
+          osMeasurement: grant.osMeasurement,
           expiresAt: new Date(grant.expiresAt).getTime(),
         };
   }

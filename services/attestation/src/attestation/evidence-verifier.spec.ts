@@ -251,7 +251,9 @@ describe(EvidenceVerifier.name, () => {
         undefined,
       ],
     ];
-    for (const [label, boot, policy, state, recoverable] of cases) {
+    for (const [label, boot, policy, state, expected] of cases) {
+      const os = boot.bootLog.find((m) => m.stage === 'os')!.sha256;
+      const recoverable = expected === undefined ? undefined : { ...expected, osMeasurement: os };
       const { made, nonce, context } = await scenario(state);
       const verdict = await verifier.verify(encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, boot)), {
         ...context,

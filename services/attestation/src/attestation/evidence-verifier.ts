@@ -47,8 +47,10 @@ export interface VerificationContext {
  */
 export interface Recoverable {
   readonly tenantId: string;
-  /** The OS anti-rollback counter the device reported: only a newer OS is served to it. */
+  /** The OS anti-rollback counter the device reported: no OS below it is served to it. */
   readonly osSecurityVersion: number;
+  /** The OS measurement it booted: recovery brings another. */
+  readonly osMeasurement: string;
 }
 
 export type Verdict =
@@ -121,11 +123,16 @@ export class EvidenceVerifier {
       // with the device's standing is not something a newer OS can cure.
       const osOnly = reasons.length === faults.length && faults.every((f) => f.component === RECOVERY_COMPONENT);
       const osSecurityVersion = evidence.securityVersions[RECOVERY_COMPONENT];
+      const osMeasurement = evidence.bootLog.find((m) => m.stage === RECOVERY_COMPONENT)?.sha256;
+      const recoverable =
+        osOnly && tenantId !== null && osSecurityVersion !== undefined && osMeasurement !== undefined
+          ? { tenantId, osSecurityVersion, osMeasurement }
+          : undefined;
       return {
         pass: false,
         reasons: [...new Set(reasons)],
         deviceId: evidence.deviceId,
-        ...(osOnly && tenantId !== null && osSecurityVersion !== undefined ? { recoverable: { tenantId, osSecurityVersion } } : {}),
+        ...(recoverable === undefined ? {} : { recoverable }),
       };
     }
     return {

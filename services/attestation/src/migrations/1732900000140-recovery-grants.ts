@@ -13,6 +13,7 @@ export class RecoveryGrants1732900000140 implements MigrationInterface {
         device_id text PRIMARY KEY REFERENCES attestation.devices (id),
         tenant_id text NOT NULL,
         os_security_version integer NOT NULL CHECK (os_security_version >= 0),
+        os_measurement text NOT NULL,
         granted_at timestamptz NOT NULL DEFAULT now(),
         expires_at timestamptz NOT NULL
       )`);
