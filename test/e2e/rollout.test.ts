@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import {
   DEMO_HARDWARE,
+  EmulatedDevice,
+  SecureOs,
   demoFirmwareSigners,
   encodeImage,
+  manufactureDevice,
   platformImage,
   provisionUpdateRoot,
+  realEnvironment,
   runFleet,
   sampleAppImage,
+  type DeferralPolicy,
 } from '@rampart/emulator';
 import {
   TEST_NATS_URL,
@@ -37,8 +42,17 @@ const DEVICES = 20;
 interface DeploymentStatus {
   deployment: { id: string; state: string; reason: string | null; currentWave: number; waves: number };
   counts: Record<string, number>;
-  devices: Array<{ deviceId: string; wave: number; state: string }>;
+  devices: Array<{
+    deviceId: string;
+    wave: number;
+    state: string;
+    firstOfferedAt: string | null;
+    deferredUntil?: string;
+    updatedAt: string;
+  }>;
 }
+
+const DAY_MS = 24 * 3_600_000;
 
 /**
  * Health-gated rollouts end to end, every service its own process on real
@@ -220,5 +234,114 @@ describe('rollouts', () => {
     }
     const report = await fleet;
     expect(report.updatesInstalled).toBeGreaterThanOrEqual(DEVICES);
+  });
+
+  it('shows a deferring device as deferred, offers it nothing until then nor past a day after the first offer, and it installs later', async () => {
+    const product = (await updates('POST', '/v1/products', { name: 'Deferral hub' })) as { groups: Array<{ id: string; name: string }> };
+    const group = product.groups.find((g) => g.name === 'Production')!.id;
+    const os = await release(platformImage('os', '3.0.0', 3, demoFirmwareSigners(), DEMO_HARDWARE));
+    // Each device's answer to its n-th offer: `prompt` installs at once; `later` puts its first offer off for a
+    // minute (the least it may ask) and then installs; `stubborn` does the same, then asks for a whole day.
+    const offers = new Map<string, number>();
+    const policies: Record<string, (offer: number) => number | undefined> = {
+      prompt: () => undefined,
+      later: (n) => (n === 1 ? 1 : undefined),
+      stubborn: (n) => (n === 1 ? 1 : 1440),
+    };
+    const devices: Record<string, EmulatedDevice> = {};
+    for (const [name, policy] of Object.entries(policies)) {
+      const made = await manufactureDevice(pki.manufacturerCa);
+      const claimed = await call('PUT', `/v1/devices/${made.security.deviceId}/claim`, tenantToken);
+      provisionUpdateRoot(made.security.store, made.security.deviceId, claimed!['updateRoot']!);
+      await updates('PUT', `/v1/device-groups/${group}/devices/${made.security.deviceId}`);
+      const deferral: DeferralPolicy = () => {
+        const n = (offers.get(name) ?? 0) + 1;
+        offers.set(name, n);
+        return policy(n);
+      };
+      devices[name] = new EmulatedDevice(
+        {
+          deviceId: made.security.deviceId,
+          endpoint: { kind: 'tls', host: '127.0.0.1', port: gatewayPort, servername: 'localhost' },
+          identity: {
+            security: made.security,
+            identityCertificatePem: made.identityCertificatePem,
+            gatewayCaPem: pki.platformCa.certificatePem,
+          },
+          ratePerSecond: 0,
+          metricsPerReading: 1,
+          os: (sinks) => new SecureOs(made.security, realEnvironment, sinks, { healthWindowMs: 300 }),
+          updates: { server: { host: '127.0.0.1', port: devicePort, servername: 'localhost' }, deferral },
+        },
+        realEnvironment,
+      );
+    }
+    const { prompt, later, stubborn } = devices as Record<'prompt' | 'later' | 'stubborn', EmulatedDevice>;
+    const status = async (id: string) => (await updates('GET', `/v1/deployments/${id}`)) as DeploymentStatus;
+    const row = (s: DeploymentStatus, d: EmulatedDevice) => s.devices.find((x) => x.deviceId === d.deviceId)!;
+    try {
+      for (const d of Object.values(devices)) d.start();
+      await waitFor(() => Object.values(devices).every((d) => d.attested), { timeoutMs: 30_000, describe: 'every device attested' });
+      const deployment = (await updates('POST', '/v1/deployments', {
+        groupId: group,
+        images: [os],
+        rollout: { waves: { kind: 'percent', percents: [100] }, deviceTimeoutMinutes: 5 },
+      })) as { id: string };
+
+      // The deployment's status shows each deferral, until when, and the prompt device's install.
+      await waitFor(
+        async () => {
+          const s = await status(deployment.id);
+          return row(s, prompt).state === 'installed' && row(s, later).state === 'deferred' && row(s, stubborn).state === 'deferred';
+        },
+        { timeoutMs: 60_000, intervalMs: 250, describe: 'one device installed, two deferred' },
+      );
+      const first = await status(deployment.id);
+      expect(first.counts).toMatchObject({ members: 3, installed: 1, deferred: 2 });
+      for (const d of [later, stubborn]) {
+        const r = row(first, d);
+        const putOff = Date.parse(r.deferredUntil!) - Date.parse(r.updatedAt);
+        expect(putOff, d.deviceId).toBeGreaterThan(55_000);
+        expect(putOff, d.deviceId).toBeLessThanOrEqual(60_000);
+        expect(d.os!.booted.versions.os).toBe('1.0.0');
+      }
+      expect(prompt.os!.booted.versions.os).toBe('3.0.0');
+
+      // Asking again while it is put off (a reboot re-attests and checks): not offered, nothing installed.
+      const checks = later.stats.updateChecksDone;
+      await later.reboot();
+      await waitFor(() => later.attested && later.stats.updateChecksDone > checks, {
+        timeoutMs: 30_000,
+        describe: 'a check while deferred',
+      });
+      expect(offers.get('later')).toBe(1);
+      expect(later.os!.booted.versions.os).toBe('1.0.0');
+      expect(row(await status(deployment.id), later).state).toBe('deferred');
+
+      // When the minute is up the platform offers it again: `later` installs; `stubborn` asks for a day and gets
+      // only what is left of the day since its first offer.
+      await waitFor(
+        async () => {
+          const s = await status(deployment.id);
+          return row(s, later).state === 'installed' && offers.get('stubborn') === 2 && row(s, stubborn).state === 'deferred';
+        },
+        { timeoutMs: 150_000, intervalMs: 500, describe: 'the deferral over: one installed, one put off again' },
+      );
+      await waitFor(() => later.os!.booted.versions.os === '3.0.0', { timeoutMs: 30_000, describe: 'OS 3.0.0 running on the device' });
+      const after = await status(deployment.id);
+      const bounded = row(after, stubborn);
+      const firstOffer = Date.parse(bounded.firstOfferedAt!);
+      const until = Date.parse(bounded.deferredUntil!);
+      // Never past a day after the first offer, though asked for a day a minute later.
+      expect(until).toBeLessThanOrEqual(firstOffer + DAY_MS);
+      expect(until).toBeLessThan(Date.parse(bounded.updatedAt) + DAY_MS - 55_000);
+      expect(stubborn.os!.booted.versions.os).toBe('1.0.0');
+      expect(after.counts).toMatchObject({ installed: 2, deferred: 1 });
+      expect(after.deployment.state).toBe('active');
+      // Asked twice in all: deferred once, installed on the second offer.
+      expect(offers.get('later')).toBe(2);
+    } finally {
+      await Promise.all(Object.values(devices).map((d) => d.stop()));
+    }
   });
 });

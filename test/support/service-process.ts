@@ -170,8 +170,8 @@ export function gatewayTlsEnv(pki: TestPki): Record<string, string> {
 }
 
 /**
- * The update server's certificate and the root devices' operational certificates chain to, from a test
- * PKI, and a new key-encryption key for its TUF keys (replicas of one installation must share it).
+ * The update server's certificate, the root devices' operational certificates chain to and the
+ * manufacturer root of their IDevIDs (the recovery path), from a test PKI, and a new key-encryption key for its TUF keys (replicas of one installation must share it).
  */
 export function updatesKeysEnv(pki: TestPki): Record<string, string> {
   return {
@@ -179,6 +179,7 @@ export function updatesKeysEnv(pki: TestPki): Record<string, string> {
     TLS_CERT_FILE: pki.files.gatewayCert,
     TLS_KEY_FILE: pki.files.gatewayKey,
     PLATFORM_CA_FILE: pki.files.platformCa,
+    MANUFACTURER_CA_FILE: pki.files.manufacturerCa,
   };
 }
 

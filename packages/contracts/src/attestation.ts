@@ -72,6 +72,17 @@ export const AttestationReason = {
 } as const;
 export type AttestationReasonCode = (typeof AttestationReason)[keyof typeof AttestationReason];
 
+/**
+ * Refusals a newer OS can cure: an OS measurement that is unknown or revoked, a security version under a
+ * raised floor. A device refused only for these may take the recovery path (an OS from the update server on
+ * its IDevID); the attestation service still decides, per device, from the evidence (see RecoveryGrant).
+ */
+export const RECOVERABLE_REASONS: readonly AttestationReasonCode[] = [
+  AttestationReason.measurementUnknown,
+  AttestationReason.measurementRevoked,
+  AttestationReason.securityVersionBelowFloor,
+];
+
 /** Request/reply: the gateway asks for a nonce for a device it has authenticated by its IDevID. */
 export const NonceIssueRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();
 export const NonceIssueReplySchema = z.object({ nonce: z.string(), expiresAt: z.number().int() });
@@ -108,6 +119,26 @@ export type DeviceRevocationEvent = z.infer<typeof DeviceRevocationEventSchema>;
 /** A tenant was created: published durably, so the updates service makes its repository even if it was down. */
 export const TenantCreatedEventSchema = z.object({ tenantId: z.string().regex(TENANT_ID_PATTERN) }).strict();
 export type TenantCreatedEvent = z.infer<typeof TenantCreatedEventSchema>;
+
+/**
+ * Request/reply: may this device take the recovery path, and to what? Granted when the device's last
+ * attestation was refused only because its OS is outdated (every other stage known-good, the device claimed
+ * and not revoked): then its tenant and the OS it runs (security version, measurement), so that only another
+ * released OS, at or above that security version, is served to it.
+ */
+export const RecoveryGrantRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();
+export const RecoveryGrantReplySchema = z.discriminatedUnion('granted', [
+  z.object({
+    granted: z.literal(true),
+    tenantId: z.string(),
+    osSecurityVersion: z.number().int().min(0).max(0xffff),
+    /** The measurement of the OS it runs: recovery never serves that one again. */
+    osMeasurement: z.string().regex(SHA256_HEX),
+    expiresAt: z.number().int(),
+  }),
+  z.object({ granted: z.literal(false) }),
+]);
+export type RecoveryGrantReply = z.infer<typeof RecoveryGrantReplySchema>;
 
 /** Request/reply: which tenant claimed a device (null if none) — for reports from a device not yet attested. */
 export const DeviceTenantRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();

@@ -57,6 +57,9 @@ export {
   RevocationsListRequestSchema,
   NonceIssueReplySchema,
   NonceIssueRequestSchema,
+  RECOVERABLE_REASONS,
+  RecoveryGrantReplySchema,
+  RecoveryGrantRequestSchema,
   BootMeasurementSchema,
   BootStageSchema,
   FIXED_BOOT_STAGES,
@@ -76,6 +79,7 @@ export type {
   BootMeasurement,
   EvidenceVerifyReply,
   NonceIssueReply,
+  RecoveryGrantReply,
   SignedEvidence,
   TenantCreatedEvent,
 } from './attestation.js';

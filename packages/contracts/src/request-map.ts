@@ -8,6 +8,8 @@ import {
   EvidenceVerifyRequestSchema,
   NonceIssueReplySchema,
   NonceIssueRequestSchema,
+  RecoveryGrantReplySchema,
+  RecoveryGrantRequestSchema,
   RevocationsListReplySchema,
   RevocationsListRequestSchema,
 } from './attestation.js';
@@ -37,6 +39,7 @@ export const RequestContracts = {
   [Subject.attestationRevocationsList]: { request: RevocationsListRequestSchema, reply: RevocationsListReplySchema },
   [Subject.attestationTokenIntrospect]: { request: TokenIntrospectRequestSchema, reply: TokenIntrospectReplySchema },
   [Subject.attestationDeviceTenant]: { request: DeviceTenantRequestSchema, reply: DeviceTenantReplySchema },
+  [Subject.attestationRecoveryGrant]: { request: RecoveryGrantRequestSchema, reply: RecoveryGrantReplySchema },
   [Subject.failuresHealthCompare]: { request: HealthCompareRequestSchema, reply: HealthCompareReplySchema },
   [Subject.failuresStabilityQuery]: { request: StabilityQueryRequestSchema, reply: StabilityQueryReplySchema },
   [Subject.failuresBucketsQuery]: { request: BucketsQueryRequestSchema, reply: BucketsQueryReplySchema },

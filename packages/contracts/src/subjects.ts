@@ -48,6 +48,8 @@ export const Subject = {
   updatesCohortDevices: 'updates.cohort.devices',
   /** Broadcast to every gateway replica: send a command to these devices, where they are connected (updates → gateway → device). */
   gatewayDeviceCommand: 'gateway.device.command',
+  /** Request/reply: may a device refused attestation fetch a newer OS on its IDevID (updates → attestation)? */
+  attestationRecoveryGrant: 'attestation.recovery.grant',
   /** Request/reply: every revoked device id (a gateway's deny-list at start-up). */
   attestationRevocationsList: 'attestation.revocations.list',
   /** JetStream: a tenant was created (attestation → updates, which creates the tenant's TUF repository). */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { QueueGroup } from '@rampart/contracts';
+import { QueueGroup, Subject } from '@rampart/contracts';
 import {
   RevocationWatcher,
   TypedBus,
@@ -16,6 +16,7 @@ import {
 } from '@rampart/service-kit';
 import { KeyVault } from '@rampart/trust';
 import { DeviceServer } from './device-api/device-server.js';
+import { RecoveryService } from './device-api/recovery.js';
 import { DirectorService } from './fleet/director.service.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { RolloutEngine } from './fleet/rollout-engine.js';
@@ -26,6 +27,16 @@ import { TenantMetadata } from './tuf/tenant-metadata.js';
 import { TenantRepositoryConsumer } from './tuf/tenant-repository.consumer.js';
 import { UpdatesModule } from './updates.module.js';
 import type { UpdatesConfig } from './updates.config.js';
+
+/** How long the update server waits for the attestation service's word on a recovery. */
+const RECOVERY_GRANT_TIMEOUT_MS = 5_000;
+
+/** Every certificate in a PEM bundle. */
+function pemCertificates(bundle: string): string[] {
+  const certificates = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (certificates.length === 0) throw new Error('MANUFACTURER_CA_FILE holds no PEM certificate');
+  return certificates;
+}
 
 export interface RunningUpdates extends RunningService {
   /** Where devices fetch metadata and images (mutual TLS). */
@@ -69,6 +80,18 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
     const [certificatePem, keyPem, platformCaPem] = await Promise.all(
       [config.device.tlsCertFile, config.device.tlsKeyFile, config.device.platformCaFile].map((f) => readFile(f, 'utf8')),
     );
+    const manufacturerRootsPem =
+      config.device.manufacturerCaFile === undefined
+        ? undefined
+        : pemCertificates(await readFile(config.device.manufacturerCaFile, 'utf8'));
+    const recovery =
+      manufacturerRootsPem === undefined
+        ? undefined
+        : new RecoveryService(
+            (deviceId) => typed.request(Subject.attestationRecoveryGrant, { deviceId }, RECOVERY_GRANT_TIMEOUT_MS),
+            imageRows,
+            metadata,
+          );
     devices = new DeviceServer(
       {
         host: config.device.host,
@@ -76,6 +99,7 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
         certificatePem: certificatePem!,
         keyPem: keyPem!,
         platformCaPem: platformCaPem!,
+        ...(manufacturerRootsPem === undefined ? {} : { manufacturerRootsPem }),
         freshAttestationMs: config.device.freshAttestationMs,
         imageStreams: config.device.imageStreams,
       },
@@ -85,9 +109,15 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
       revocations,
       logger,
       runtime.observability.meter,
+      recovery,
     );
     const devicePort = await devices.start();
-    logger.info({ port: devicePort }, 'device update endpoint listening (HTTPS, operational certificates required)');
+    logger.info(
+      { port: devicePort, recovery: recovery !== undefined },
+      recovery === undefined
+        ? 'device update endpoint listening (HTTPS, operational certificates required; no recovery path: MANUFACTURER_CA_FILE unset)'
+        : 'device update endpoint listening (HTTPS, operational certificates; IDevIDs on the recovery path only)',
+    );
     service = await startHttpService({
       runtime,
       module: UpdatesModule.forRoot({ runtime, images, imageRows, fleet, metadata }),

@@ -21,6 +21,11 @@ const updatesEnvObject = z
     TLS_CERT_FILE: z.string().min(1, 'path to the update server TLS certificate (PEM)'),
     TLS_KEY_FILE: z.string().min(1, 'path to the update server TLS private key (PEM)'),
     PLATFORM_CA_FILE: z.string().min(1, 'path to the platform root CA certificate (PEM) that operational device certificates chain to'),
+    /**
+     * Manufacturer root(s), PEM: devices refused attestation for an outdated OS may fetch a newer one on
+     * their IDevID (the recovery path). Unset: no recovery path, a quarantined device waits for an operator.
+     */
+    MANUFACTURER_CA_FILE: z.string().min(1).optional(),
     /** An operational certificate older than this is not a fresh attestation: no director targets, no images. */
     FRESH_ATTESTATION_HOURS: env
       .positiveInt()
@@ -56,6 +61,7 @@ export interface UpdatesConfig extends CommonConfig {
     readonly tlsCertFile: string;
     readonly tlsKeyFile: string;
     readonly platformCaFile: string;
+    readonly manufacturerCaFile: string | undefined;
     readonly freshAttestationMs: number;
     readonly imageStreams: number;
   };
@@ -79,6 +85,7 @@ export function loadUpdatesConfig(source: Env): UpdatesConfig {
       tlsCertFile: e.TLS_CERT_FILE,
       tlsKeyFile: e.TLS_KEY_FILE,
       platformCaFile: e.PLATFORM_CA_FILE,
+      manufacturerCaFile: e.MANUFACTURER_CA_FILE,
       freshAttestationMs: e.FRESH_ATTESTATION_HOURS * 3_600_000,
       imageStreams: e.DEVICE_IMAGE_STREAMS,
     },

@@ -1,5 +1,12 @@
 import { X509Certificate, randomBytes } from 'node:crypto';
-import { attestResponseTopic, deviceCommandTopic, deviceTopic, type AttestationResponse, type DeviceTelemetry } from '@rampart/contracts';
+import {
+  RECOVERABLE_REASONS,
+  attestResponseTopic,
+  deviceCommandTopic,
+  deviceTopic,
+  type AttestationResponse,
+  type DeviceTelemetry,
+} from '@rampart/contracts';
 import type { OsSinks, SecureOs } from '../os/secure-os.js';
 import { createSignedEvidence } from '../mcu/attestation-evidence.js';
 import type { SecuritySubsystem } from '../mcu/security-subsystem.js';
@@ -7,8 +14,8 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { DEFAULT_RECONNECT_SPREAD_MS, fullJitterBackoff, reconnectBackoff } from './backoff.js';
 import { LatencyRecorder } from './latency-recorder.js';
 import { Outbox } from './outbox.js';
-import { DeviceUpdater } from '../updates/device-updater.js';
-import { UpdateClient, type UpdateClientOptions, type UpdateServer } from '../updates/update-client.js';
+import { DeviceUpdater, type DeferralPolicy } from '../updates/device-updater.js';
+import { RECOVERY_PATHS, UpdateClient, type UpdateClientOptions, type UpdateServer } from '../updates/update-client.js';
 import { TelemetrySource } from './telemetry-source.js';
 
 /** Readings a device buffers while offline before it drops the oldest. */
@@ -80,7 +87,12 @@ export interface DeviceOptions {
    * checks for updates after every attestation and whenever the platform
    * sends `update-check` on its commands topic.
    */
-  readonly updates?: { readonly server: UpdateServer; readonly client?: UpdateClientOptions };
+  readonly updates?: {
+    readonly server: UpdateServer;
+    readonly client?: UpdateClientOptions;
+    /** The device's say on an offered deployment: minutes to put it off (see DeferralPolicy); default never. */
+    readonly deferral?: DeferralPolicy;
+  };
   /** Told the publish → PUBACK latency of every acknowledged reading (a fleet's timeline). */
   readonly onAck?: (latencyMs: number) => void;
 }
@@ -103,9 +115,17 @@ export interface DeviceStats {
   heartbeatsSent: number;
   heartbeatsDropped: number;
   updateChecks: number;
+  /** Update checks that finished, whatever their answer (or that failed to reach the server). */
+  updateChecksDone: number;
   updatesInstalled: number;
   /** Updates refused (metadata, download, the agent's checks) or rolled back. */
   updatesFailed: number;
+  /** Times the device, refused attestation for an outdated OS, took the recovery path. */
+  recoveryAttempts: number;
+  /** OS updates installed from the recovery path. */
+  recoveries: number;
+  /** Recovery attempts the server refused or that failed (no grant, unreachable). */
+  recoveryRefusals: number;
 }
 
 type State = 'idle' | 'booting' | 'connecting' | 'online' | 'backoff' | 'stopped';
@@ -152,11 +172,16 @@ export class EmulatedDevice {
     heartbeatsSent: 0,
     heartbeatsDropped: 0,
     updateChecks: 0,
+    updateChecksDone: 0,
     updatesInstalled: 0,
     updatesFailed: 0,
+    recoveryAttempts: 0,
+    recoveries: 0,
+    recoveryRefusals: 0,
   };
   private readonly updater: DeviceUpdater | undefined;
   private updateClient: UpdateClient | undefined;
+  private recoveryClient: UpdateClient | undefined;
   readonly os: SecureOs | undefined;
   private readonly failures: Outbox;
   private readonly heartbeats: Outbox;
@@ -210,7 +235,22 @@ export class EmulatedDevice {
         updates.client,
       );
       this.updateClient = client;
-      this.updater = new DeviceUpdater(options.deviceId, this.os, client, identity.security.store, () => new Date(env.now()));
+      // The recovery path: the same server on the IDevID, which reaches nothing but a newer OS.
+      this.recoveryClient = new UpdateClient(
+        updates.server,
+        () => identity.security.tlsContext(identity.identityCertificatePem, identity.gatewayCaPem),
+        updates.client,
+        RECOVERY_PATHS,
+      );
+      this.updater = new DeviceUpdater(
+        options.deviceId,
+        this.os,
+        client,
+        identity.security.store,
+        () => new Date(env.now()),
+        updates.deferral,
+        this.recoveryClient,
+      );
     }
     if (options.identity !== undefined && this.os === undefined) {
       throw new Error('a device that attests needs its secure OS: evidence carries what its secure boot measured');
@@ -433,6 +473,8 @@ export class EmulatedDevice {
       this.stats.lastAttestationReasons = verdict.reasons;
       // Quarantined: drop the connection and try again later, with backoff.
       this.client?.end(true);
+      // Refused only for what a newer OS cures: fetch it on the recovery path (its reboot attests again).
+      if (verdict.reasons.length > 0 && verdict.reasons.every((r) => RECOVERABLE_REASONS.includes(r as never))) this.recover();
       return;
     }
     this.stats.attestations++;
@@ -546,6 +588,7 @@ export class EmulatedDevice {
     this.stats.updateChecks++;
     updater.check().then(
       (check) => {
+        this.stats.updateChecksDone++;
         if (check.result === 'refused') this.stats.updatesFailed++;
         if (check.result !== 'updated') return;
         for (const outcome of check.outcomes) {
@@ -554,7 +597,28 @@ export class EmulatedDevice {
         }
       },
       // The server was unreachable or the connection broke: the next attestation or notice checks again.
-      () => undefined,
+      () => {
+        this.stats.updateChecksDone++;
+      },
+    );
+  }
+
+  /** One recovery attempt; the platform decides whether this device may have a newer OS, and which. */
+  private recover(): void {
+    const updater = this.updater;
+    if (updater === undefined || this.recoveryClient === undefined) return;
+    this.stats.recoveryAttempts++;
+    updater.recover().then(
+      (check) => {
+        if (check.result === 'refused') this.stats.recoveryRefusals++;
+        if (check.result !== 'updated') return;
+        for (const outcome of check.outcomes) {
+          if (outcome.result === 'committed') this.stats.recoveries++;
+          else this.stats.updatesFailed++;
+        }
+      },
+      // No grant (the fault is not the OS's), or the server unreachable: the next refusal tries again.
+      () => this.stats.recoveryRefusals++,
     );
   }
 
@@ -602,6 +666,7 @@ export class EmulatedDevice {
     this.env.clearTimer(this.attestTimer);
     this.state = 'stopped';
     this.updateClient?.close();
+    this.recoveryClient?.close();
     this.os?.shutdown();
     const client = this.client;
     this.client = undefined;

@@ -110,6 +110,8 @@ export interface FleetReport {
   readonly heartbeatsSent: number;
   readonly updatesInstalled: number;
   readonly updatesFailed: number;
+  /** OS updates devices installed from the recovery path after an attestation refused for an outdated OS. */
+  readonly recoveries: number;
   readonly durationMs: number;
   readonly acknowledgedPerSecond: number;
   readonly ackLatencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null };
@@ -314,6 +316,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
     heartbeatsSent: sum((d) => d.stats.heartbeatsSent),
     updatesInstalled: sum((d) => d.stats.updatesInstalled),
     updatesFailed: sum((d) => d.stats.updatesFailed),
+    recoveries: sum((d) => d.stats.recoveries),
     durationMs,
     acknowledgedPerSecond: Math.round((acknowledged / durationMs) * 1000),
     ackLatencyMs: { p50: latency.percentile(50), p95: latency.percentile(95), p99: latency.percentile(99) },

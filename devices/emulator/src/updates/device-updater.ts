@@ -84,19 +84,35 @@ export class DeviceUpdater {
     private readonly store: DeviceStateStore,
     private readonly now: () => Date = () => new Date(),
     private readonly deferral?: DeferralPolicy,
+    /** The recovery path's client (on the IDevID), for `recover`. */
+    private readonly recoveryClient?: UpdateClient,
   ) {}
 
   /** One check at a time; a check asked for while one runs gets that one's answer. */
   check(): Promise<UpdateCheck> {
-    this.running ??= this.checkOnce().finally(() => {
+    this.running ??= this.checkOnce('update').finally(() => {
       this.running = undefined;
     });
     return this.running;
   }
 
-  private async checkOnce(): Promise<UpdateCheck> {
+  /**
+   * After attestation was refused for an outdated OS: the same verified check on the recovery path, which
+   * offers at most a newer OS. Anything else it names is ignored; nothing is reported to a deployment. The
+   * OS update reboots the device, which then attests again. Rejects when the server refuses recovery.
+   */
+  recover(): Promise<UpdateCheck> {
+    if (this.recoveryClient === undefined) return Promise.reject(new Error('this device has no recovery client'));
+    this.running ??= this.checkOnce('recovery').finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async checkOnce(path: 'update' | 'recovery'): Promise<UpdateCheck> {
+    const client = path === 'recovery' ? this.recoveryClient! : this.client;
     // A report the last check could not send (an update's reboot drops the connection) goes first.
-    await this.sendReport();
+    if (path === 'update') await this.sendReport();
     const trusted = this.trusted();
     if (trusted === undefined) {
       const detail = 'no update root was provisioned: the device trusts no update metadata';
@@ -107,7 +123,7 @@ export class DeviceUpdater {
     // The director picks the OS on the group's feed by hardware (the device refuses any other anyway).
     const hardware = this.os.security.fuses.burned(HARDWARE_FUSE);
     const fetch: MetadataFetch = (name, maxBytes) =>
-      this.client.metadata(
+      client.metadata(
         name === MetadataFile.director && hardware !== undefined ? `${name}?hardware=${encodeURIComponent(hardware)}` : name,
         maxBytes,
       );
@@ -128,12 +144,16 @@ export class DeviceUpdater {
     }
     // Rollback protection holds across restarts only if what was verified is kept.
     this.store.write(TRUSTED_ENTRY, Buffer.from(JSON.stringify(verifier.trustedMetadata)));
+    const runningOs = this.os.booted.securityVersions['os'] ?? 0;
     const wanted = targets.filter(
       (t) =>
         this.runningVersion(t.custom.component as ImageComponent) !== t.custom.version &&
         // A feed's OS older than the one running (a deployment brought a newer one) is no order to go back.
-        !(t.custom.component === fromFeed && Number(t.custom.securityVersion) < (this.os.booted.securityVersions['os'] ?? 0)),
+        !(t.custom.component === fromFeed && Number(t.custom.securityVersion) < runningOs) &&
+        // Recovery brings another OS, never below the running one's security version, and nothing else.
+        (path === 'update' || (t.custom.component === 'os' && Number(t.custom.securityVersion) >= runningOs)),
     );
+    if (path === 'recovery') deployment = null;
     if (wanted.length === 0) {
       // Already running what the deployment wants (installed earlier, or it changed nothing here): say so once.
       if (deployment !== null && this.lastReport()?.deploymentId !== deployment) {
@@ -154,7 +174,7 @@ export class DeviceUpdater {
       const component = target.custom.component as ImageComponent;
       let bytes: Buffer;
       try {
-        bytes = await this.client.download(target);
+        bytes = await client.download(target);
       } catch (error) {
         if (!(error instanceof DownloadError)) throw error;
         this.os.reportUpdateFailure(component, target.custom.version, `download refused: ${error.message}`, { reason: error.reason });

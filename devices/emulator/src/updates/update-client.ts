@@ -18,6 +18,15 @@ export interface UpdateClientOptions {
 
 export const DEFAULT_UPDATE_CLIENT_OPTIONS: UpdateClientOptions = { requestDeadlineMs: 30_000, resumeAttempts: 5 };
 
+/** Where a client finds metadata and images: the attested device's paths, or the recovery path (on the IDevID). */
+export interface UpdatePaths {
+  readonly metadata: string;
+  readonly images: string;
+}
+
+export const DEVICE_PATHS: UpdatePaths = { metadata: '/v1/metadata', images: '/v1/images' };
+export const RECOVERY_PATHS: UpdatePaths = { metadata: '/v1/recovery/metadata', images: '/v1/recovery/images' };
+
 const MAX_ERROR_BODY_BYTES = 4096;
 
 export class DownloadError extends Error {
@@ -37,7 +46,7 @@ interface Response {
 
 /**
  * A device's HTTPS client for the update server, on its operational
- * certificate: metadata (for `UpdateMetadataClient`), image downloads that
+ * certificate (or, on the recovery paths, its IDevID): metadata (for `UpdateMetadataClient`), image downloads that
  * resume with `Range` after a broken transfer, never read past the length
  * the signed targets declare, hash every byte and give up at a deadline;
  * and the device's report on a deployment.
@@ -50,10 +59,11 @@ export class UpdateClient {
     private readonly server: UpdateServer,
     private readonly secureContext: () => SecureContext,
     private readonly options: UpdateClientOptions = DEFAULT_UPDATE_CLIENT_OPTIONS,
+    private readonly paths: UpdatePaths = DEVICE_PATHS,
   ) {}
 
   readonly metadata: MetadataFetch = async (name, maxBytes) => {
-    const response = await this.send('GET', `/v1/metadata/${name}`, { maxBytes, onChunk: undefined });
+    const response = await this.send('GET', `${this.paths.metadata}/${name}`, { maxBytes, onChunk: undefined });
     if (response.status === 404) return undefined;
     if (response.status !== 200)
       throw new DownloadError('refused', `${name}: HTTP ${response.status} ${response.body.toString('utf8').slice(0, 200)}`);
@@ -68,7 +78,7 @@ export class UpdateClient {
     for (let attempt = 0; ; attempt++) {
       try {
         const range = received === 0 ? undefined : `bytes=${received}-`;
-        const response = await this.send('GET', `/v1/images/${target.sha256}`, {
+        const response = await this.send('GET', `${this.paths.images}/${target.sha256}`, {
           maxBytes: target.length - received,
           range,
           onChunk: (chunk) => {

@@ -140,6 +140,7 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
         TLS_CERT_FILE: join(pkiDir, 'gateway.crt'),
         TLS_KEY_FILE: join(pkiDir, 'gateway.key'),
         PLATFORM_CA_FILE: join(pkiDir, 'platform-ca.crt'),
+        MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
         ROLLOUT_TICK_MS: '1000',
       }),
       loggerFor('updates'),

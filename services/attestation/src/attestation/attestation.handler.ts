@@ -1,6 +1,12 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
-import { Subject, type EvidenceVerifyReply, type NonceIssueReply, type TokenIntrospectReply } from '@rampart/contracts';
+import {
+  Subject,
+  type EvidenceVerifyReply,
+  type NonceIssueReply,
+  type RecoveryGrantReply,
+  type TokenIntrospectReply,
+} from '@rampart/contracts';
 import { AttestationService } from './attestation.service.js';
 
 /** Bus requests from the gateway; the transport has validated them against the contracts. */
@@ -27,6 +33,11 @@ export class AttestationHandler {
   @MessagePattern(Subject.attestationDeviceTenant)
   async tenant(request: { deviceId: string }): Promise<{ tenantId: string | null }> {
     return { tenantId: await this.attestation.claimedBy(request.deviceId) };
+  }
+
+  @MessagePattern(Subject.attestationRecoveryGrant)
+  recoveryGrant(request: { deviceId: string }): Promise<RecoveryGrantReply> {
+    return this.attestation.recoveryGrant(request.deviceId);
   }
 
   @MessagePattern(Subject.attestationEvidenceVerify)

@@ -267,6 +267,8 @@ export class AttestationRepository {
        ), device AS (
          UPDATE attestation.devices d SET last_attested_at = now(), last_pass = true, os_version = u.os
            FROM (SELECT DISTINCT ON (device_id) device_id, detail->>'os' AS os FROM p) AS u WHERE d.id = u.device_id
+       ), recovered AS (
+         DELETE FROM attestation.recovery_grants g USING p WHERE g.device_id = p.device_id
        )
        INSERT INTO attestation.audit_log (tenant_id, actor, action, subject, detail)
          SELECT tenant_id, 'device:' || device_id, 'attestation.pass', device_id, detail FROM p`,
@@ -315,6 +317,43 @@ export class AttestationRepository {
     if (deviceId !== null) {
       await this.db.query(`UPDATE attestation.devices SET last_attested_at = now(), last_pass = $2 WHERE id = $1`, [deviceId, pass]);
     }
+  }
+
+  /**
+   * After a refusal: a device that a newer OS would cure may take the recovery path until `expiresAt`;
+   * any other refusal withdraws an earlier grant (the device's state got worse).
+   */
+  async setRecoveryGrant(
+    deviceId: string,
+    grant:
+      | { readonly tenantId: string; readonly osSecurityVersion: number; readonly osMeasurement: string; readonly expiresAt: Date }
+      | undefined,
+  ): Promise<void> {
+    if (grant === undefined) {
+      await this.db.query(`DELETE FROM attestation.recovery_grants WHERE device_id = $1`, [deviceId]);
+      return;
+    }
+    await this.db.query(
+      `INSERT INTO attestation.recovery_grants (device_id, tenant_id, os_security_version, os_measurement, expires_at)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (device_id) DO UPDATE SET tenant_id = excluded.tenant_id, os_security_version = excluded.os_security_version,
+                                             os_measurement = excluded.os_measurement, granted_at = now(), expires_at = excluded.expires_at`,
+      [deviceId, grant.tenantId, grant.osSecurityVersion, grant.osMeasurement, grant.expiresAt],
+    );
+  }
+
+  /** A device's grant, if it is in date and the device is still claimed by that tenant and not revoked. */
+  async recoveryGrant(
+    deviceId: string,
+  ): Promise<{ tenantId: string; osSecurityVersion: number; osMeasurement: string; expiresAt: Date } | undefined> {
+    const rows = await this.db.query<Array<{ tenantId: string; osSecurityVersion: number; osMeasurement: string; expiresAt: Date }>>(
+      `SELECT g.tenant_id AS "tenantId", g.os_security_version AS "osSecurityVersion", g.os_measurement AS "osMeasurement",
+              g.expires_at AS "expiresAt"
+         FROM attestation.recovery_grants g JOIN attestation.devices d ON d.id = g.device_id
+        WHERE g.device_id = $1 AND g.expires_at > now() AND d.tenant_id = g.tenant_id AND NOT d.revoked`,
+      [deviceId],
+    );
+    return rows[0];
   }
 
   async verdicts(tenantId: string, limit: number): Promise<Array<{ deviceId: string; at: string; pass: boolean; reasons: string[] }>> {

@@ -1,13 +1,22 @@
 import { SpanKind, trace, type Counter, type Meter, type Tracer } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
-import { AttestationReason, type AttestationFailedEvent, type EvidenceVerifyReply, type NonceIssueReply } from '@rampart/contracts';
+import {
+  AttestationReason,
+  type AttestationFailedEvent,
+  type EvidenceVerifyReply,
+  type NonceIssueReply,
+  type RecoveryGrantReply,
+} from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
 import type { AttestationBatches } from './attestation-batches.js';
 import type { AttestationRepository } from './attestation.repository.js';
-import type { EvidenceVerifier } from './evidence-verifier.js';
+import type { EvidenceVerifier, Recoverable } from './evidence-verifier.js';
 import type { NonceStore } from './nonce-store.js';
 import type { PolicyCache } from './policy-cache.js';
+
+/** How long a refusal that a newer OS would cure lets the device fetch one on its IDevID (it re-attests long before). */
+export const RECOVERY_GRANT_TTL_MS = 60 * 60_000;
 
 /**
  * The attestation protocol: nonce, then evidence, then a verdict — on pass
@@ -52,6 +61,23 @@ export class AttestationService {
     return this.repository.revokedDeviceIds();
   }
 
+  /**
+   * The update server asks before it serves a device on its IDevID: granted only while the device's last
+   * refusal was one a newer OS cures (see EvidenceVerifier), it is still claimed by that tenant and not revoked.
+   */
+  async recoveryGrant(deviceId: string): Promise<RecoveryGrantReply> {
+    const grant = await this.repository.recoveryGrant(deviceId);
+    return grant === undefined
+      ? { granted: false }
+      : {
+          granted: true,
+          tenantId: grant.tenantId,
+          osSecurityVersion: grant.osSecurityVersion,
+          osMeasurement: grant.osMeasurement,
+          expiresAt: new Date(grant.expiresAt).getTime(),
+        };
+  }
+
   async verify(connectionDeviceId: string, evidence: string): Promise<EvidenceVerifyReply> {
     const now = this.clock.now();
     const verdict = await this.verifier.verify(Buffer.from(evidence, 'utf8'), {
@@ -64,7 +90,9 @@ export class AttestationService {
       return this.refuse(connectionDeviceId, [AttestationReason.deviceMismatch]);
     }
     if (!verdict.pass) {
-      return this.refuse(connectionDeviceId, verdict.reasons);
+      // A grant only for the device this connection proved, on evidence that names it.
+      const recoverable = verdict.deviceId === connectionDeviceId ? verdict.recoverable : undefined;
+      return this.refuse(connectionDeviceId, verdict.reasons, recoverable);
     }
     const { deviceId } = verdict.evidence;
     const issued = await this.authorities.issueDeviceCertificate(verdict.tenantId, deviceId, verdict.devicePublicKeySpki, now);
@@ -94,15 +122,24 @@ export class AttestationService {
    * id the evidence claims: forged evidence naming another device must not
    * touch that device's record.
    */
-  private async refuse(deviceId: string, reasons: readonly string[]): Promise<EvidenceVerifyReply> {
+  private async refuse(deviceId: string, reasons: readonly string[], recoverable?: Recoverable): Promise<EvidenceVerifyReply> {
     const tenantId = (await this.repository.deviceState(deviceId))?.claimedBy ?? null;
     const codes = reasons as Parameters<AttestationRepository['recordVerdict']>[3];
+    const grant = recoverable === undefined ? undefined : { ...recoverable, expiresAt: new Date(this.clock.now() + RECOVERY_GRANT_TTL_MS) };
     await this.repository.transaction(async (tx) => {
       await tx.recordVerdict(deviceId, tenantId, false, codes);
-      await tx.audit({ tenantId, actor: `device:${deviceId}`, action: 'attestation.fail', subject: deviceId, detail: { reasons } });
+      // Only a device the registry knows can hold a grant (the row it refers to).
+      if (tenantId !== null) await tx.setRecoveryGrant(deviceId, grant);
+      await tx.audit({
+        tenantId,
+        actor: `device:${deviceId}`,
+        action: 'attestation.fail',
+        subject: deviceId,
+        detail: { reasons, recovery: grant === undefined ? null : { osSecurityVersion: grant.osSecurityVersion } },
+      });
     });
     for (const reason of reasons) this.verdicts.add(1, { result: 'fail', reason });
-    this.logger.warn({ deviceId, tenantId, reasons }, 'attestation refused');
+    this.logger.warn({ deviceId, tenantId, reasons, recoverable: grant !== undefined }, 'attestation refused');
     // The verdict is stored whatever happens here; a lost report is logged, and the verdict log still holds it.
     await this.reportFailure({ id: randomUUID(), deviceId, tenantId, reasons: [...codes], at: this.clock.now() }).catch((error: unknown) =>
       this.logger.error({ err: error, deviceId }, 'attestation failure report not published'),

@@ -188,6 +188,82 @@ describe(EvidenceVerifier.name, () => {
     }
   });
 
+  it('marks a refusal recoverable only when the OS alone is at fault', async () => {
+    const osUnknown: BootState = {
+      ...goodBoot,
+      bootLog: goodBoot.bootLog.map((m) => (m.stage === 'os' ? { stage: 'os', sha256: image('os 23.9') } : m)),
+    };
+    const tamperedBootloader: BootState = {
+      ...goodBoot,
+      bootLog: goodBoot.bootLog.map((m) =>
+        m.stage === 'bootloader' ? { stage: 'bootloader', sha256: image('bootloader 3 + implant') } : m,
+      ),
+    };
+    const cases: Array<[string, BootState, AttestationPolicy, DeviceState, object | undefined]> = [
+      [
+        'an OS below a raised floor',
+        goodBoot,
+        policyFor(goodBoot, { floors: { bootloader: 3, os: 6 } }),
+        { claimedBy: 'acme', revoked: false },
+        { tenantId: 'acme', osSecurityVersion: 5 },
+      ],
+      [
+        'a revoked OS',
+        goodBoot,
+        policyFor(goodBoot, { revoked: measurementKey('os', image('os 24.1')) }),
+        { claimedBy: 'acme', revoked: false },
+        { tenantId: 'acme', osSecurityVersion: 5 },
+      ],
+      ['an unknown OS', osUnknown, policyFor(goodBoot), { claimedBy: 'acme', revoked: false }, { tenantId: 'acme', osSecurityVersion: 5 }],
+      [
+        'a tampered bootloader with an OS below the floor',
+        tamperedBootloader,
+        policyFor(goodBoot, { floors: { os: 6 } }),
+        { claimedBy: 'acme', revoked: false },
+        undefined,
+      ],
+      [
+        'a bootloader below its floor',
+        goodBoot,
+        policyFor(goodBoot, { floors: { bootloader: 4 } }),
+        { claimedBy: 'acme', revoked: false },
+        undefined,
+      ],
+      [
+        'a revoked app beside an old OS',
+        goodBoot,
+        policyFor(goodBoot, { revoked: measurementKey('app:thermostat', image('thermostat 1.2')), floors: { os: 6 } }),
+        { claimedBy: 'acme', revoked: false },
+        undefined,
+      ],
+      [
+        'a revoked device with an old OS',
+        goodBoot,
+        policyFor(goodBoot, { floors: { os: 6 } }),
+        { claimedBy: 'acme', revoked: true },
+        undefined,
+      ],
+      [
+        'an unclaimed device with an old OS',
+        goodBoot,
+        policyFor(goodBoot, { floors: { os: 6 } }),
+        { claimedBy: null, revoked: false },
+        undefined,
+      ],
+    ];
+    for (const [label, boot, policy, state, expected] of cases) {
+      const os = boot.bootLog.find((m) => m.stage === 'os')!.sha256;
+      const recoverable = expected === undefined ? undefined : { ...expected, osMeasurement: os };
+      const { made, nonce, context } = await scenario(state);
+      const verdict = await verifier.verify(encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, boot)), {
+        ...context,
+        policy: () => Promise.resolve(policy),
+      });
+      expect(verdict.pass, label).toBe(false);
+      expect(verdict.pass ? undefined : verdict.recoverable, label).toEqual(recoverable);
+    }
+  });
+
   it.each([
     ['not JSON', Buffer.from('{{{')],
     ['a wrong envelope', Buffer.from(JSON.stringify({ evidence: 'x', signature: 'y', extra: 1 }))],

@@ -40,12 +40,39 @@ export interface VerificationContext {
   readonly expectedTenant?: string;
 }
 
+/**
+ * A refused device that a newer OS would cure: its evidence is authentic and fresh, it is claimed and not
+ * revoked, every stage below the OS (ROM, bootloader, security monitor) and every app is known-good, and the
+ * only faults are the OS's own measurement (unknown or revoked) or its security version under the floor.
+ */
+export interface Recoverable {
+  readonly tenantId: string;
+  /** The OS anti-rollback counter the device reported: no OS below it is served to it. */
+  readonly osSecurityVersion: number;
+  /** The OS measurement it booted: recovery brings another. */
+  readonly osMeasurement: string;
+}
+
 export type Verdict =
   | { readonly pass: true; readonly evidence: AttestationEvidence; readonly tenantId: string; readonly devicePublicKeySpki: Buffer }
-  | { readonly pass: false; readonly reasons: readonly AttestationReasonCode[]; readonly deviceId: string | undefined };
+  | {
+      readonly pass: false;
+      readonly reasons: readonly AttestationReasonCode[];
+      readonly deviceId: string | undefined;
+      readonly recoverable?: Recoverable;
+    };
 
 function fail(reasons: AttestationReasonCode[], deviceId?: string): Verdict {
   return { pass: false, reasons, deviceId };
+}
+
+/** The one stage (and security-version component) recovery may replace. */
+const RECOVERY_COMPONENT = 'os';
+
+interface PolicyFault {
+  readonly reason: AttestationReasonCode;
+  /** The boot stage or security-version component at fault; undefined for the boot log as a whole. */
+  readonly component: string | undefined;
 }
 
 /**
@@ -89,9 +116,25 @@ export class EvidenceVerifier {
     else if (context.expectedTenant !== undefined && tenantId !== context.expectedTenant)
       reasons.push(AttestationReason.claimedByOtherTenant);
     const policy = await context.policy(evidence);
-    reasons.push(...this.checkMeasurements(evidence, policy));
-    reasons.push(...this.checkFloors(evidence, policy));
-    if (reasons.length > 0 || tenantId === null) return fail([...new Set(reasons)], evidence.deviceId);
+    const faults = [...this.checkMeasurements(evidence, policy), ...this.checkFloors(evidence, policy)];
+    reasons.push(...faults.map((f) => f.reason));
+    if (reasons.length > 0 || tenantId === null) {
+      // Recovery only when the OS alone is at fault: anything wrong below it (a tampered bootloader) or
+      // with the device's standing is not something a newer OS can cure.
+      const osOnly = reasons.length === faults.length && faults.every((f) => f.component === RECOVERY_COMPONENT);
+      const osSecurityVersion = evidence.securityVersions[RECOVERY_COMPONENT];
+      const osMeasurement = evidence.bootLog.find((m) => m.stage === RECOVERY_COMPONENT)?.sha256;
+      const recoverable =
+        osOnly && tenantId !== null && osSecurityVersion !== undefined && osMeasurement !== undefined
+          ? { tenantId, osSecurityVersion, osMeasurement }
+          : undefined;
+      return {
+        pass: false,
+        reasons: [...new Set(reasons)],
+        deviceId: evidence.deviceId,
+        ...(recoverable === undefined ? {} : { recoverable }),
+      };
+    }
     return {
       pass: true,
       evidence,
@@ -145,27 +188,28 @@ export class EvidenceVerifier {
     return { certificate, spki };
   }
 
-  private checkMeasurements(evidence: AttestationEvidence, policy: AttestationPolicy): AttestationReasonCode[] {
-    const reasons: AttestationReasonCode[] = [];
+  private checkMeasurements(evidence: AttestationEvidence, policy: AttestationPolicy): PolicyFault[] {
+    const faults: PolicyFault[] = [];
     // The fixed stages come first, in boot order, each exactly once.
     const fixed = evidence.bootLog.slice(0, FIXED_BOOT_STAGES.length).map((m) => m.stage);
     const stages = evidence.bootLog.map((m) => m.stage);
     if (fixed.join() !== FIXED_BOOT_STAGES.join() || new Set(stages).size !== stages.length) {
-      reasons.push(AttestationReason.bootLogIncomplete);
+      faults.push({ reason: AttestationReason.bootLogIncomplete, component: undefined });
     }
     for (const { stage, sha256 } of evidence.bootLog) {
       const known = policy.measurements.get(measurementKey(stage, sha256));
-      if (known === undefined) reasons.push(AttestationReason.measurementUnknown);
-      else if (known === 'revoked') reasons.push(AttestationReason.measurementRevoked);
+      if (known === undefined) faults.push({ reason: AttestationReason.measurementUnknown, component: stage });
+      else if (known === 'revoked') faults.push({ reason: AttestationReason.measurementRevoked, component: stage });
     }
-    return reasons;
+    return faults;
   }
 
-  private checkFloors(evidence: AttestationEvidence, policy: AttestationPolicy): AttestationReasonCode[] {
+  private checkFloors(evidence: AttestationEvidence, policy: AttestationPolicy): PolicyFault[] {
+    const faults: PolicyFault[] = [];
     for (const [component, floor] of policy.floors) {
       const version = evidence.securityVersions[component];
-      if (version === undefined || version < floor) return [AttestationReason.securityVersionBelowFloor];
+      if (version === undefined || version < floor) faults.push({ reason: AttestationReason.securityVersionBelowFloor, component });
     }
-    return [];
+    return faults;
   }
 }

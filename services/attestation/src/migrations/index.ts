@@ -5,6 +5,7 @@ import { CaRetiredAt1732900000002 } from './1732900000002-ca-retired-at.js';
 import { SpentNonces1732900000003 } from './1732900000003-spent-nonces.js';
 import { DeviceOsVersion1732900000004 } from './1732900000004-device-os-version.js';
 import { CrlNumbers1732900000008 } from './1732900000008-crl-numbers.js';
+import { RecoveryGrants1732900000140 } from './1732900000140-recovery-grants.js';
 
 export const attestationMigrations = [
   CreateAttestation1732900000000,
@@ -13,6 +14,7 @@ export const attestationMigrations = [
   SpentNonces1732900000003,
   DeviceOsVersion1732900000004,
   CrlNumbers1732900000008,
+  RecoveryGrants1732900000140,
 ];
 
 /** The attestation service's schema and migrations (`attestation migrate` and start-up both bring it up to date). */

@@ -11,6 +11,8 @@ import { PeerIdentityError, deviceIdFromVerifiedCertificate, tenantOfOperational
 import type { ImagesRepository } from '../images/images.repository.js';
 import type { TenantMetadata } from '../tuf/tenant-metadata.js';
 import type { DirectorService } from '../fleet/director.service.js';
+import type { ImageRow } from '../images/images.repository.js';
+import type { RecoveryGrant, RecoveryService } from './recovery.js';
 import { StreamSlots, type ReleaseSlot } from './stream-slots.js';
 
 export interface DeviceServerOptions {
@@ -18,8 +20,13 @@ export interface DeviceServerOptions {
   readonly port: number;
   readonly certificatePem: string;
   readonly keyPem: string;
-  /** Operational certificates chain to this root (through their tenant's CA); nothing else gets a handshake. */
+  /** Operational certificates chain to this root (through their tenant's CA). */
   readonly platformCaPem: string;
+  /**
+   * Manufacturer roots (PEM) whose IDevIDs may use the recovery path, and nothing else; none turns the path
+   * off. With neither root behind a certificate, there is no handshake.
+   */
+  readonly manufacturerRootsPem?: readonly string[];
   /** How old an operational certificate may be and still count as a fresh attestation. */
   readonly freshAttestationMs: number;
   /** Image transfers served at once; more wait their turn (see StreamSlots). */
@@ -30,6 +37,14 @@ interface DevicePeer {
   readonly deviceId: string;
   readonly tenantId: string;
 }
+
+/** Who a connection proved to be: an attested device (operational certificate) or a device on its IDevID alone. */
+type ProvenPeer =
+  | (DevicePeer & { readonly credential: 'operational'; readonly issuedAt: number })
+  | { readonly credential: 'identity'; readonly deviceId: string };
+
+/** A grant is asked for again after this long on one connection, so a withdrawn grant stops a kept-alive recovery. */
+const RECOVERY_GRANT_RECHECK_MS = 5_000;
 
 class Refusal extends Error {
   constructor(
@@ -58,6 +73,8 @@ const DeploymentReportSchema = z.discriminatedUnion('state', [
 
 const IMAGE_PATH = /^\/v1\/images\/([0-9a-f]{64})$/;
 const METADATA_PATH = /^\/v1\/metadata\/([0-9a-z.]{1,40})$/;
+const RECOVERY_IMAGE_PATH = /^\/v1\/recovery\/images\/([0-9a-f]{64})$/;
+const RECOVERY_METADATA_PATH = /^\/v1\/recovery\/metadata\/([0-9a-z.]{1,40})$/;
 
 /**
  * What devices fetch over HTTPS with their operational certificate (mutual
@@ -66,12 +83,19 @@ const METADATA_PATH = /^\/v1\/metadata\/([0-9a-z.]{1,40})$/;
  * chunk by chunk from PostgreSQL. The device and tenant are the ones the
  * certificate proves; a device gets only its own tenant's images. Every
  * refusal is logged and counted.
+ *
+ * A device refused attestation holds only its IDevID; with it, it reaches
+ * the recovery path (`/v1/recovery/…`) and nothing else, and only while the
+ * attestation service grants it recovery (see RecoveryService).
  */
 export class DeviceServer {
   private server: Server | undefined;
   /** Each connection's device, once its certificate chain is checked. */
-  private readonly proven = new WeakMap<TLSSocket, DevicePeer & { readonly issuedAt: number }>();
+  private readonly proven = new WeakMap<TLSSocket, ProvenPeer>();
+  /** Each recovering connection's grant, and when it was asked for. */
+  private readonly grants = new WeakMap<TLSSocket, { readonly grant: RecoveryGrant | undefined; readonly at: number }>();
   private readonly platformRoots: X509Certificate[];
+  private readonly manufacturerRoots: X509Certificate[];
   private readonly refusals: Counter;
   private readonly served: Counter;
   private readonly slots: StreamSlots;
@@ -84,8 +108,10 @@ export class DeviceServer {
     private readonly revocations: { isRevoked(deviceId: string): boolean },
     private readonly logger: Logger,
     meter: Meter,
+    private readonly recovery?: RecoveryService,
   ) {
     this.platformRoots = [new X509Certificate(options.platformCaPem)];
+    this.manufacturerRoots = recovery === undefined ? [] : (options.manufacturerRootsPem ?? []).map((pem) => new X509Certificate(pem));
     this.refusals = meter.createCounter('rampart_updates_device_refusals_total', {
       description: 'Device update requests refused, by reason',
     });
@@ -106,7 +132,7 @@ export class DeviceServer {
       {
         cert: this.options.certificatePem,
         key: this.options.keyPem,
-        ca: this.options.platformCaPem,
+        ca: [this.options.platformCaPem, ...this.manufacturerRoots.map((root) => root.toString())],
         requestCert: true,
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
@@ -135,7 +161,7 @@ export class DeviceServer {
    * connection for a whole check), while revocation and freshness are
    * looked at on every request.
    */
-  private peer(req: IncomingMessage): DevicePeer {
+  private peer(req: IncomingMessage): ProvenPeer {
     const socket = req.socket as TLSSocket;
     let proven = this.proven.get(socket);
     if (proven === undefined) {
@@ -144,29 +170,54 @@ export class DeviceServer {
     }
     // A certificate outlives a revocation by up to a day: the deny-list closes that gap.
     if (this.revocations.isRevoked(proven.deviceId)) throw new Refusal(403, 'REVOKED', 'this device is revoked');
-    if (Date.now() - proven.issuedAt > this.options.freshAttestationMs) {
+    if (proven.credential === 'operational' && Date.now() - proven.issuedAt > this.options.freshAttestationMs) {
       throw new Refusal(403, 'STALE_ATTESTATION', 'the operational certificate is older than a fresh attestation may be');
     }
     return proven;
   }
 
-  private prove(socket: TLSSocket): DevicePeer & { readonly issuedAt: number } {
+  private prove(socket: TLSSocket): ProvenPeer {
     const certificate = socket.getPeerX509Certificate();
     try {
       const deviceId = deviceIdFromVerifiedCertificate(certificate);
+      // TLS verified the chain to one of the trusted roots; which one decides what the connection may do.
+      if (this.chainsToManufacturer(certificate!)) return { credential: 'identity', deviceId };
       const tenantId = tenantOfOperationalCertificate(certificate!, certificate!.issuerCertificate, this.platformRoots);
-      return { deviceId, tenantId, issuedAt: new Date(certificate!.validFrom).getTime() };
+      return { credential: 'operational', deviceId, tenantId, issuedAt: new Date(certificate!.validFrom).getTime() };
     } catch (error) {
       const reason = error instanceof PeerIdentityError ? error.reason : 'invalid';
       throw new Refusal(403, reason.toUpperCase(), (error as Error).message);
     }
   }
 
+  /** The verified chain ends at a manufacturer root (each link signed by the next, the last one that root). */
+  private chainsToManufacturer(leaf: X509Certificate): boolean {
+    if (this.manufacturerRoots.length === 0) return false;
+    let child = leaf;
+    for (let depth = 0; depth < 4; depth++) {
+      const root = this.manufacturerRoots.find((r) => child.checkIssued(r) && child.verify(r.publicKey));
+      if (root !== undefined) return true;
+      const issuer = child.issuerCertificate;
+      if (issuer === undefined || issuer.fingerprint256 === child.fingerprint256 || !child.verify(issuer.publicKey)) return false;
+      child = issuer;
+    }
+    return false;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let credential: ProvenPeer['credential'] | 'unproven' = 'unproven';
+    let deviceId: string | undefined;
     try {
-      const peer = this.peer(req);
+      const proven = this.peer(req);
+      credential = proven.credential;
+      deviceId = proven.deviceId;
       const url = new URL(req.url ?? '/', 'https://updates');
       const path = url.pathname;
+      if (proven.credential === 'identity') {
+        await this.handleRecovery(proven.deviceId, req, res, url);
+        return;
+      }
+      const peer: DevicePeer = proven;
       if (path === '/v1/reports' && req.method === 'POST') {
         await this.receiveReport(peer, req, res);
         return;
@@ -187,16 +238,19 @@ export class DeviceServer {
       }
       const sha256 = IMAGE_PATH.exec(path)?.[1];
       if (sha256 !== undefined) {
-        await this.sendImage(peer, sha256, req, res);
+        const image = await this.images.find(peer.tenantId, sha256);
+        // Another tenant's image answers exactly like one that does not exist.
+        if (image?.status !== 'released') throw new Refusal(404, 'NOT_FOUND', 'no such image');
+        await this.sendImage(image, req, res);
         return;
       }
       throw new Refusal(404, 'NOT_FOUND', 'no such resource');
     } catch (error) {
       const refusal = error instanceof Refusal ? error : new Refusal(500, 'INTERNAL', 'internal error');
-      if (!(error instanceof Refusal)) this.logger.error({ err: error, url: req.url }, 'device request failed');
-      else if (refusal.status !== 404)
-        this.logger.warn({ url: req.url, code: refusal.code, err: refusal.message }, 'device request refused');
-      this.refusals.add(1, { code: refusal.code });
+      if (!(error instanceof Refusal)) this.logger.error({ err: error, url: req.url, deviceId }, 'device request failed');
+      else if (refusal.status !== 404 || credential === 'identity')
+        this.logger.warn({ url: req.url, deviceId, credential, code: refusal.code, err: refusal.message }, 'device request refused');
+      this.refusals.add(1, { code: refusal.code, credential });
       if (res.headersSent) {
         res.destroy();
         return;
@@ -204,6 +258,50 @@ export class DeviceServer {
       res.writeHead(refusal.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ code: refusal.code, message: refusal.message }));
     }
+  }
+
+  /**
+   * A device on its IDevID: the recovery metadata and the recovery OS, while the attestation service grants
+   * it recovery; every other path, and every other method, is refused.
+   */
+  private async handleRecovery(deviceId: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const recovery = this.recovery!;
+    const metadataName = RECOVERY_METADATA_PATH.exec(url.pathname)?.[1];
+    const sha256 = RECOVERY_IMAGE_PATH.exec(url.pathname)?.[1];
+    if ((metadataName === undefined && sha256 === undefined) || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      throw new Refusal(403, 'RECOVERY_ONLY', 'an identity certificate reaches only the recovery path: GET /v1/recovery/metadata|images');
+    }
+    const grant = await this.grantOf(req.socket as TLSSocket, deviceId);
+    if (grant === undefined) throw new Refusal(403, 'NOT_RECOVERABLE', 'this device has no recovery grant: it must attest');
+    if (metadataName !== undefined) {
+      const body =
+        metadataName === 'director.json'
+          ? await recovery.director(grant, deviceId, hardwareOf(url))
+          : await recovery.metadataFile(grant, metadataName);
+      if (body === undefined) throw new Refusal(404, 'NOT_FOUND', `no ${metadataName}`);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    const image = await recovery.image(grant, sha256!);
+    // Anything but a recovery OS — an app, an older OS, another tenant's image — answers like one that does not exist.
+    if (image === undefined) throw new Refusal(404, 'NOT_FOUND', 'no such recovery image');
+    await this.sendImage(image, req, res);
+  }
+
+  /** The connection's recovery grant, asked for again every few seconds (a kept-alive connection outlives a withdrawal). */
+  private async grantOf(socket: TLSSocket, deviceId: string): Promise<RecoveryGrant | undefined> {
+    const cached = this.grants.get(socket);
+    if (cached !== undefined && Date.now() - cached.at < RECOVERY_GRANT_RECHECK_MS) return cached.grant;
+    let grant: RecoveryGrant | undefined;
+    try {
+      grant = await this.recovery!.grant(deviceId);
+    } catch (error) {
+      this.logger.warn({ err: error, deviceId }, 'recovery grant not answered');
+      throw new Refusal(503, 'UNAVAILABLE', 'recovery cannot be decided right now; try again');
+    }
+    this.grants.set(socket, { grant, at: Date.now() });
+    return grant;
   }
 
   /** A device says how a deployment went for it: `{ deploymentId, state: installed | failed | deferred, detail, minutes? }`. */
@@ -227,11 +325,9 @@ export class DeviceServer {
     res.end();
   }
 
-  /** Whole or one `bytes=a-b` range; only a released image of the device's own tenant. */
-  private async sendImage(peer: DevicePeer, sha256: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const image = await this.images.find(peer.tenantId, sha256);
-    // Another tenant's image answers exactly like one that does not exist.
-    if (image?.status !== 'released') throw new Refusal(404, 'NOT_FOUND', 'no such image');
+  /** Whole or one `bytes=a-b` range of an image the caller has decided this device may have. */
+  private async sendImage(image: ImageRow, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const sha256 = image.sha256;
     let start = 0;
     let end = image.size - 1;
     const range = req.headers.range;

@@ -212,6 +212,27 @@ export class ImagesRepository {
     return rows[0] === undefined ? undefined : imageRow(rows[0]);
   }
 
+  /**
+   * What a device on the recovery path may be given: the newest OS for its hardware that the tenant released
+   * and put on the retail feed (approved for every device), not below the security version it runs (its
+   * anti-rollback fuse refuses those anyway) and not the OS it runs (`runningMeasurement`).
+   */
+  async recoveryOs(
+    tenantId: string,
+    hardware: string,
+    minSecurityVersion: number,
+    runningMeasurement: string,
+  ): Promise<ImageRow | undefined> {
+    const rows: ImageSqlRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM updates.images
+        WHERE tenant_id = $1 AND hardware = $2 AND component = 'os' AND status = 'released' AND os_feed = 'retail'
+          AND security_version >= $3 AND measurement <> $4
+        ORDER BY security_version DESC, feed_at DESC LIMIT 1`,
+      [tenantId, hardware, minSecurityVersion, runningMeasurement],
+    );
+    return rows[0] === undefined ? undefined : imageRow(rows[0]);
+  }
+
   /** uploaded → released, released → revoked (and nothing else); returns the row after, or undefined if the move is not allowed. */
   async setStatus(tenantId: string, sha256: string, to: 'released' | 'revoked', manager: EntityManager): Promise<ImageRow | undefined> {
     const from = to === 'released' ? ['uploaded'] : ['uploaded', 'released'];
