@@ -63,10 +63,12 @@ export {
   MAX_EVIDENCE_BYTES,
   NONCE_BYTES,
   SignedEvidenceSchema,
+  TokenRevokedEventSchema,
 } from './attestation.js';
 export type {
   AttestationFailedEvent,
   TokenIntrospectReply,
+  TokenRevokedEvent,
   ImageEvent,
   DeviceRevocationEvent,
   AttestationResponse,

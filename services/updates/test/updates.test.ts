@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { ImageEventSchema, Stream, Subject, type ImageEvent } from '@rampart/contracts';
@@ -82,6 +82,20 @@ describe('updates service', () => {
     // Another tenant sees none of it.
     expect((await api(tokens.globex, 'GET', `/v1/images/${released}`)).status).toBe(404);
     expect(await api(tokens.globex, 'GET', '/v1/images')).toMatchObject({ status: 200, body: [] });
+  });
+
+  it('refuses upper-case paths without a token too (Express matches routes case-insensitively)', async () => {
+    const anonymous = (method: string, path: string) =>
+      fetch(`${updates.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' ? null : '{}' });
+    for (const [method, path] of [
+      ['GET', '/V1/products'],
+      ['GET', '/V1/images'],
+      ['POST', '/V1/products'],
+      ['POST', '/V1/images'],
+      ['POST', `/V1/deployments/${randomUUID()}/abort`],
+    ] as const) {
+      expect((await anonymous(method, path)).status, `${method} ${path}`).toBe(401);
+    }
   });
 
   it('releases an image into the signed targets and announces it with its measurement', async () => {

@@ -1,9 +1,9 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ZodValidationPipe } from '@rampart/service-kit';
+import { Requires, ZodValidationPipe } from '@rampart/service-kit';
 import type { z } from 'zod';
 import { CurrentPrincipal } from '../access/current-principal.js';
-import { Requires, actorOf, tenantIdOf, type Principal } from '../access/principal.js';
+import { actorOf, tenantIdOf, type Principal } from '../access/principal.js';
 import { RotationService } from './rotation.service.js';
 
 import {

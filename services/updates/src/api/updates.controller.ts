@@ -15,7 +15,7 @@ import {
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { ZodValidationPipe, type TenantPrincipal } from '@rampart/service-kit';
+import { Requires, ZodValidationPipe, type TenantPrincipal } from '@rampart/service-kit';
 import { FleetService } from '../fleet/fleet.service.js';
 import { ImagesRepository } from '../images/images.repository.js';
 import { ImagesService } from '../images/images.service.js';
@@ -65,6 +65,7 @@ const ActionBody = z.object({ reason: z.string().min(1).max(500).default('by han
 /** Images, signed metadata, products, device groups and deployments of the caller's tenant (OpenAPI at /docs). */
 @ApiTags('updates')
 @ApiBearerAuth()
+@Requires('Reader')
 @Controller('v1')
 export class UpdatesController {
   constructor(
@@ -75,6 +76,7 @@ export class UpdatesController {
   ) {}
 
   @Post('images')
+  @Requires('Contributor')
   @ApiOperation({ summary: 'Upload a signed image (application/octet-stream); the same bytes again answer the stored image' })
   async upload(@Req() req: WithPrincipal) {
     if (!Buffer.isBuffer(req.body))
@@ -97,6 +99,7 @@ export class UpdatesController {
   }
 
   @Post('images/:sha256/release')
+  @Requires('Contributor')
   @HttpCode(200)
   @ApiOperation({
     summary:
@@ -111,6 +114,7 @@ export class UpdatesController {
   }
 
   @Post('images/:sha256/revoke')
+  @Requires('Contributor')
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke: out of the targets and every director answer; devices running it fail attestation' })
   revoke(@Req() req: WithPrincipal, @Param('sha256', new ZodValidationPipe(SHA256)) sha256: string) {
@@ -127,6 +131,7 @@ export class UpdatesController {
   }
 
   @Post('products')
+  @Requires('Contributor')
   @ApiOperation({ summary: 'A product, with its Development, Field Test and Production groups' })
   createProduct(@Req() req: WithPrincipal, @Body(new ZodValidationPipe(ProductBody)) body: z.infer<typeof ProductBody>) {
     return this.fleet.createProduct(req.principal.tenantId, body.name, body.description);
@@ -138,6 +143,7 @@ export class UpdatesController {
   }
 
   @Post('device-groups')
+  @Requires('Contributor')
   createGroup(@Req() req: WithPrincipal, @Body(new ZodValidationPipe(GroupBody)) body: z.infer<typeof GroupBody>) {
     return this.fleet.createGroup(req.principal.tenantId, body.productId, body.name, body.updatePolicy, body.osFeed);
   }
@@ -148,6 +154,7 @@ export class UpdatesController {
   }
 
   @Patch('device-groups/:groupId')
+  @Requires('Contributor')
   @ApiOperation({ summary: "Change a group's update policy, OS feed or maintenance window" })
   updateGroup(
     @Req() req: WithPrincipal,
@@ -158,6 +165,7 @@ export class UpdatesController {
   }
 
   @Put('device-groups/:groupId/devices/:deviceId')
+  @Requires('Contributor')
   @HttpCode(204)
   @ApiOperation({ summary: 'Move a claimed device into this group' })
   async assign(
@@ -174,6 +182,7 @@ export class UpdatesController {
   }
 
   @Post('deployments')
+  @Requires('Contributor')
   @ApiOperation({ summary: "Deploy released images to a group (supersedes the group's current deployment)" })
   deploy(@Req() req: WithPrincipal, @Body(new ZodValidationPipe(DeploymentBody)) body: z.infer<typeof DeploymentBody>) {
     return this.fleet.deploy(req.principal.tenantId, body.groupId, body.images, body.rollout ?? {});
@@ -192,6 +201,7 @@ export class UpdatesController {
   }
 
   @Post('deployments/:id/:action')
+  @Requires('Contributor')
   @HttpCode(200)
   @ApiOperation({ summary: 'pause, resume, abort or rollback' })
   act(
