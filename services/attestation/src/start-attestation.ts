@@ -119,6 +119,7 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
           authorities,
           (event) => runtime.bus.broadcast(Subject.attestationDeviceRevocation, encodeJson(event)),
           announcePolicyChange,
+          (tokenHash) => runtime.bus.broadcast(Subject.attestationTokenRevoked, encodeJson({ tokenHash })),
         ),
         platformAdminToken: config.platformAdminToken,
         authorities,

@@ -2,7 +2,15 @@ import { BootStageSchema, DEVICE_ID_PATTERN } from '@rampart/contracts';
 import { z } from 'zod';
 
 export const TenantCreateBody = z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/), name: z.string().min(1).max(200) }).strict();
-export const TokenCreateBody = z.object({ role: z.enum(['Administrator', 'Contributor', 'Reader']) }).strict();
+/** Longest lifetime a token may be given at creation (a token without one lasts until revoked). */
+export const MAX_TOKEN_LIFETIME_SECONDS = 5 * 365 * 24 * 3600;
+export const TokenCreateBody = z
+  .object({
+    role: z.enum(['Administrator', 'Contributor', 'Reader']),
+    expiresInSeconds: z.number().int().min(60).max(MAX_TOKEN_LIFETIME_SECONDS).optional(),
+  })
+  .strict();
+export const TokenIdParam = z.uuid();
 export const DeviceIdParam = z.string().regex(DEVICE_ID_PATTERN, 'a device id is 64 lowercase hex characters');
 export const RevokeBody = z.object({ reason: z.string().min(1).max(500) }).strict();
 export const ListQuery = z

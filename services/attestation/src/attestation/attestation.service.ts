@@ -4,7 +4,7 @@ import { AttestationReason, type AttestationFailedEvent, type EvidenceVerifyRepl
 import type { Clock, Logger } from '@rampart/service-kit';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
 import type { AttestationBatches } from './attestation-batches.js';
-import type { AttestationRepository } from './attestation.repository.js';
+import type { ActiveToken, AttestationRepository } from './attestation.repository.js';
 import type { EvidenceVerifier } from './evidence-verifier.js';
 import type { NonceStore } from './nonce-store.js';
 import type { PolicyCache } from './policy-cache.js';
@@ -40,7 +40,7 @@ export class AttestationService {
     return this.nonces.issue(deviceId, this.clock.now());
   }
 
-  tokenByHash(tokenHash: string): Promise<{ tenantId: string; role: 'Administrator' | 'Contributor' | 'Reader' } | undefined> {
+  tokenByHash(tokenHash: string): Promise<ActiveToken | undefined> {
     return this.repository.findToken(tokenHash);
   }
 
