@@ -49,4 +49,6 @@ export { TenantTokenGuard } from './tenant-token.guard.js';
 export type { TenantPrincipal } from './tenant-token.guard.js';
 export { ACCESS_REQUIREMENT, Public, Requires, bearerTokenOf, requirementOf, roleSatisfies, tenantRoleNeeded } from './access/access.js';
 export type { AccessRequirement, TenantRole } from './access/access.js';
+export { servedRoutes } from './access/route-inventory.js';
+export type { ServedRoute } from './access/route-inventory.js';
 export { RevocationWatcher } from './revocation-watcher.js';
