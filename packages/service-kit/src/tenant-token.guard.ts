@@ -69,11 +69,6 @@ export class TenantTokenGuard implements CanActivate, OnApplicationShutdown {
       });
   }
 
-  /** Resolves once the guard hears revocation broadcasts. */
-  async listening(): Promise<void> {
-    await this.subscription;
-  }
-
   async onApplicationShutdown(): Promise<void> {
     await (await this.subscription)?.close();
   }
