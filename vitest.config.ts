@@ -1,5 +1,5 @@
 import swc from 'unplugin-swc';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * One runner for the whole repo. SWC compiles the sources so NestJS gets
@@ -42,8 +42,20 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // Across services, in one process: the route sweep, token revocation across replicas, the CLI's secrets.
+          name: 'security',
+          include: ['test/security/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'e2e',
           include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/security/**'],
           testTimeout: 240_000,
           hookTimeout: 120_000,
           // Each e2e file starts several processes; two at once fill a 2-core machine.

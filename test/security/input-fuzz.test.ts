@@ -152,6 +152,7 @@ describe('input fuzz: hostile values in every parameter of every route', () => {
       id: randomUUID(),
       // A well-formed CA id that names no CA: validation comes before the lookup, so every hostile value still meets it.
       caId: randomUUID(),
+      tokenId: randomUUID(),
       action: 'pause',
       signature: randomBytes(16).toString('hex'),
     });

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
+import { realpathSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SCENARIO_NAMES, demoKnownGood, type ScenarioName } from '@rampart/emulator';
 import { fleetRun } from './commands/fleet.js';
@@ -45,8 +47,15 @@ function duration(value: string): number {
 
 const outputOption = () => new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text');
 const env = process.env;
+/**
+ * An API token: from --token, or else RAMPART_TOKEN, read when the command
+ * runs. Never a default value: commander prints defaults in --help and after
+ * usage errors, and a secret must never be echoed.
+ */
+const tokenOption = (description: string) => new Option('--token <token>', description).env('RAMPART_TOKEN');
 
-const program = new Command('rampart').description('Rampart: secure fleets of microcontroller-class devices').showHelpAfterError();
+/** The command tree (exported so a test can walk every command's help and usage errors). */
+export const program = new Command('rampart').description('Rampart: secure fleets of microcontroller-class devices').showHelpAfterError();
 
 program
   .command('up')
@@ -95,7 +104,7 @@ fleet
   .option('--duration <time>', 'how long to publish', duration, 30_000)
   .option('--metrics <n>', 'metrics per reading', positiveInt('--metrics'), 8)
   .option('--api <url>', 'attestation API, to claim the new devices', env['RAMPART_ATTESTATION_API'] ?? 'http://127.0.0.1:8083')
-  .option('--token <token>', "a tenant Administrator token: the fleet's devices are claimed for that tenant", env['RAMPART_TOKEN'] ?? '')
+  .addOption(tokenOption("a tenant Administrator token: the fleet's devices are claimed for that tenant"))
   .addOption(new Option('--scenario <name>', 'load scenario').choices([...SCENARIO_NAMES]).default('steady'))
   .option('--report-dir <dir>', 'where fleet-report.json and fleet-report.html are written', 'reports/fleet')
   .addOption(outputOption())
@@ -139,7 +148,7 @@ program
 const apiOptions = (command: Command): Command =>
   command
     .option('--api <url>', 'attestation API', env['RAMPART_ATTESTATION_API'] ?? 'http://127.0.0.1:8083')
-    .option('--token <token>', 'API token (tenant token, or the platform operator token)', env['RAMPART_TOKEN'] ?? '')
+    .addOption(tokenOption('API token (tenant token, or the platform operator token)'))
     .addOption(outputOption());
 type ApiFlags = { api: string; token: string; output: OutputFormat };
 
@@ -152,9 +161,24 @@ apiOptions(
 ).action(async (id: string, o: ApiFlags & { name?: string }) => {
   process.exitCode = await apiCall(o, 'POST', '/v1/tenants', { id, name: o.name ?? id });
 });
-apiOptions(tenant.command('token <role>').description('create an API token (Administrator, Contributor or Reader) for your tenant')).action(
-  async (role: string, o: ApiFlags) => {
-    process.exitCode = await apiCall(o, 'POST', '/v1/tokens', { role });
+const tenantToken = tenant.command('token').description("your tenant's API tokens (an Administrator's)");
+apiOptions(
+  tenantToken
+    .command('create <role>', { isDefault: true })
+    .description('create an API token (Administrator, Contributor or Reader); printed once')
+    .option('--expires-in <time>', 'lifetime (1h, 30d …); none: until revoked', duration),
+).action(async (role: string, o: ApiFlags & { expiresIn?: number }) => {
+  const expiry = o.expiresIn === undefined ? {} : { expiresInSeconds: Math.ceil(o.expiresIn / 1000) };
+  process.exitCode = await apiCall(o, 'POST', '/v1/tokens', { role, ...expiry });
+});
+apiOptions(tenantToken.command('list').description('id, role, created, expiry and revocation of each token (never the token)')).action(
+  async (o: ApiFlags) => {
+    process.exitCode = await apiCall(o, 'GET', '/v1/tokens');
+  },
+);
+apiOptions(tenantToken.command('revoke <token-id>').description('revoke a token: every service refuses it within seconds')).action(
+  async (id: string, o: ApiFlags) => {
+    process.exitCode = await apiCall(o, 'POST', `/v1/tokens/${encodeURIComponent(id)}/revoke`);
   },
 );
 
@@ -215,7 +239,7 @@ apiOptions(attestationCommand.command('log').description('verdicts, newest first
 const errorReportOptions = (command: Command): Command =>
   command
     .option('--api <url>', 'failures API', env['RAMPART_FAILURES_API'] ?? 'http://127.0.0.1:8084')
-    .option('--token <token>', 'a tenant API token', env['RAMPART_TOKEN'] ?? '')
+    .addOption(tokenOption('a tenant API token'))
     .option('--from <time>', 'from (ISO 8601)')
     .option('--to <time>', 'until (ISO 8601)')
     .option('--device <id>', 'one device')
@@ -248,7 +272,7 @@ errorReportOptions(
 const updatesOptions = (command: Command): Command =>
   command
     .option('--api <url>', 'updates API', env['RAMPART_UPDATES_API'] ?? 'http://127.0.0.1:8085')
-    .option('--token <token>', 'a tenant API token', env['RAMPART_TOKEN'] ?? '')
+    .addOption(tokenOption('a tenant API token'))
     .addOption(outputOption());
 
 const image = program.command('image').description('Signed OS and app images (your tenant)');
@@ -390,7 +414,7 @@ program
   .command('stability <component>')
   .description('crash-free devices and crash-free hours per version of a component, e.g. app:sensor or os (your tenant)')
   .option('--api <url>', 'failures API', env['RAMPART_FAILURES_API'] ?? 'http://127.0.0.1:8084')
-  .option('--token <token>', 'a tenant API token', env['RAMPART_TOKEN'] ?? '')
+  .addOption(tokenOption('a tenant API token'))
   .option('--version <versions>', 'only these versions (comma-separated)')
   .option('--from <time>', 'from (ISO 8601; default 7 days ago)')
   .option('--to <time>', 'until (ISO 8601; default now)')
@@ -435,9 +459,13 @@ apiOptions(measurement.command('release-demo-images').description('mark the emul
 
 const telemetry = program
   .command('telemetry')
-  .description('Query stored telemetry')
-  .option('--api <url>', 'telemetry API', env['RAMPART_API'] ?? 'http://127.0.0.1:8081');
-const api = (): string => telemetry.opts<{ api: string }>().api;
+  .description("Query your tenant's stored telemetry")
+  .option('--api <url>', 'telemetry API', env['RAMPART_API'] ?? 'http://127.0.0.1:8081')
+  .addOption(tokenOption('a tenant API token'));
+const api = (): { url: string; token: string | undefined } => {
+  const o = telemetry.opts<{ api: string; token?: string }>();
+  return { url: o.api, token: o.token };
+};
 telemetry
   .command('latest <deviceId>')
   .description('newest value of each metric of a device')
@@ -482,9 +510,13 @@ telemetry
     process.exitCode = await telemetryQuery(api(), '/v1/telemetry/stats', o.output);
   });
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  process.stderr.write(`rampart: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+/** Run as the `rampart` command (through any symlink), not when imported. */
+const entry = process.argv[1];
+if (entry !== undefined && realpathSync(entry) === fileURLToPath(import.meta.url)) {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    process.stderr.write(`rampart: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  }
 }

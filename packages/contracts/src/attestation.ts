@@ -150,10 +150,20 @@ export const DeviceTenantReplySchema = z.object({ tenantId: z.string().nullable(
  */
 export const TokenIntrospectRequestSchema = z.object({ tokenHash: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
 export const TokenIntrospectReplySchema = z.union([
-  z.object({ valid: z.literal(true), tenantId: z.string(), role: z.enum(['Administrator', 'Contributor', 'Reader']) }),
+  z.object({
+    valid: z.literal(true),
+    tenantId: z.string(),
+    role: z.enum(['Administrator', 'Contributor', 'Reader']),
+    /** When the token stops being valid (epoch ms), so no cache keeps it longer; absent: it does not expire. */
+    expiresAt: z.number().int().positive().optional(),
+  }),
   z.object({ valid: z.literal(false) }),
 ]);
 export type TokenIntrospectReply = z.infer<typeof TokenIntrospectReplySchema>;
+
+/** Broadcast when an API token is revoked: every guard drops it at once rather than at its cache's expiry. */
+export const TokenRevokedEventSchema = z.object({ tokenHash: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
+export type TokenRevokedEvent = z.infer<typeof TokenRevokedEventSchema>;
 
 export const RevocationsListRequestSchema = z.object({}).strict();
 export const RevocationsListReplySchema = z.object({ deviceIds: z.array(z.string().regex(DEVICE_ID_PATTERN)) });

@@ -67,10 +67,12 @@ export {
   NONCE_BYTES,
   SignedEvidenceSchema,
   TenantCreatedEventSchema,
+  TokenRevokedEventSchema,
 } from './attestation.js';
 export type {
   AttestationFailedEvent,
   TokenIntrospectReply,
+  TokenRevokedEvent,
   ImageEvent,
   DeviceRevocationEvent,
   AttestationResponse,

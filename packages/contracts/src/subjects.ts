@@ -42,6 +42,8 @@ export const Subject = {
   failuresHealthCompare: 'failures.health.compare',
   /** Request/reply: the tenant and role of an API token (by its hash), for other services' REST APIs. */
   attestationTokenIntrospect: 'attestation.token.introspect',
+  /** Broadcast to every service's token guard: this API token is revoked, forget what was cached for it. */
+  attestationTokenRevoked: 'attestation.token.revoked',
   /** Request/reply: the tenant that claimed a device, or null. */
   attestationDeviceTenant: 'attestation.device.tenant',
   /** Request/reply: the devices of a device group, or of a deployment (optionally one wave), for cohort views. */

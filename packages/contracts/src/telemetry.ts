@@ -30,6 +30,12 @@ export type DeviceTelemetry = z.infer<typeof DeviceTelemetrySchema>;
 export const TelemetryReadingSchema = z
   .object({
     deviceId: z.string().regex(DEVICE_ID_PATTERN),
+    /**
+     * The tenant the device's operational certificate names (telemetry is only
+     * accepted on one): the telemetry API shows the reading to that tenant only.
+     * Absent in batches from gateways older than this field.
+     */
+    tenantId: z.string().min(1).max(64).optional(),
     seq: z.number().int().nonnegative(),
     ts: z.number().int().positive(),
     receivedAt: z.number().int().positive(),

@@ -53,5 +53,9 @@ export { linkFromHeaders, traceContextFrom, traceHeaders } from './trace-context
 export { HttpErrorFilter } from './http-error.filter.js';
 export type { MappedError } from './http-error.filter.js';
 export { TenantTokenGuard } from './tenant-token.guard.js';
-export type { TenantPrincipal, TenantRole } from './tenant-token.guard.js';
+export type { TenantPrincipal } from './tenant-token.guard.js';
+export { ACCESS_REQUIREMENT, Public, Requires, bearerTokenOf, requirementOf, roleSatisfies, tenantRoleNeeded } from './access/access.js';
+export type { AccessRequirement, TenantRole } from './access/access.js';
+export { servedRoutes } from './access/route-inventory.js';
+export type { ServedRoute } from './access/route-inventory.js';
 export { RevocationWatcher } from './revocation-watcher.js';

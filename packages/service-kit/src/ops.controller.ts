@@ -1,10 +1,12 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Public } from './access/access.js';
 import type { Readiness } from './health.js';
 import type { Observability } from './observability.js';
 import { OBSERVABILITY, READINESS } from './tokens.js';
 
-/** Liveness, readiness and the Prometheus scrape endpoint. */
+/** Liveness, readiness and the Prometheus scrape endpoint: probes and scrapers carry no credentials. */
+@Public()
 @Controller()
 export class OpsController {
   constructor(

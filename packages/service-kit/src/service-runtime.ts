@@ -28,8 +28,8 @@ export interface ServiceRuntime {
 export interface RuntimeOptions {
   readonly name: string;
   readonly logger: Logger;
-  /** `in-process` only when chosen (BUS=in-process); `nats` needs `natsUrl`. Ignored with a `sharedBus`. */
-  readonly bus: BusKind;
+  /** `in-process` only when chosen (BUS=in-process); `nats` (the default) needs `natsUrl`. Ignored with a `sharedBus`. */
+  readonly bus?: BusKind;
   readonly natsUrl?: string | undefined;
   readonly busPrefix: string;
   readonly otlpEndpoint?: string | undefined;
@@ -52,7 +52,7 @@ export async function createServiceRuntime(options: RuntimeOptions): Promise<Ser
   if (options.sharedBus !== undefined) {
     bus = options.sharedBus;
     ownsBus = false;
-  } else if (options.bus === 'nats') {
+  } else if (options.bus !== 'in-process') {
     if (options.natsUrl === undefined) throw new Error(`${options.name}: the NATS bus needs a NATS URL (or choose the in-process bus)`);
     bus = await NatsBus.connect({
       url: options.natsUrl,

@@ -1,27 +1,31 @@
 import { createHash } from 'node:crypto';
-import { ForbiddenException, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  ForbiddenException,
+  ServiceUnavailableException,
+  UnauthorizedException,
+  type CanActivate,
+  type ExecutionContext,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { Counter, Meter } from '@opentelemetry/api';
-import { Subject } from '@rampart/contracts';
-import type { MessageBus } from './bus/message-bus.js';
-import { TypedBus } from './bus/typed-bus.js';
+import { Subject, TokenRevokedEventSchema } from '@rampart/contracts';
+import { bearerTokenOf, requirementOf, roleSatisfies, tenantRoleNeeded, type TenantRole } from './access/access.js';
+import type { Closable, MessageBus } from './bus/message-bus.js';
+import { decodeJson, TypedBus } from './bus/typed-bus.js';
 import type { Logger } from './logger.js';
-
-export type TenantRole = 'Administrator' | 'Contributor' | 'Reader';
 
 export interface TenantPrincipal {
   readonly tenantId: string;
   readonly role: TenantRole;
 }
 
-const RANK: Readonly<Record<TenantRole, number>> = { Reader: 0, Contributor: 1, Administrator: 2 };
-
-/** Reads need a Reader; anything that changes state a Contributor (a Reader can change nothing). */
-function roleNeededFor(method: string | undefined): TenantRole {
-  return method === 'GET' || method === 'HEAD' ? 'Reader' : 'Contributor';
-}
-
-/** A token's answer is trusted this long before the attestation service is asked again (so a revoked token stops within it). */
-const CACHE_MS = 30_000;
+/**
+ * A token's answer is trusted this long before the attestation service is
+ * asked again. Revocation reaches every guard at once by broadcast; this only
+ * bounds how long a guard that missed the broadcast (a NATS reconnect) keeps it.
+ */
+const CACHE_MS = 10_000;
 const CACHE_SIZE = 10_000;
 
 interface AuthenticatedRequest {
@@ -32,63 +36,116 @@ interface AuthenticatedRequest {
 }
 
 /**
- * Tenant API tokens for a service's `/v1/` REST routes, checked with the
- * attestation service (which holds them) by their SHA-256 over the bus:
- * reads need a Reader, changes a Contributor. Every denial is logged and
- * counted as `rampart_<service>_api_denials_total`.
+ * Tenant API tokens for a service's REST routes, checked with the attestation
+ * service (which holds them) by their SHA-256 over the bus. Decided on the
+ * matched route's declared requirement (`@Requires`, `@Public`), never on the
+ * URL: a route that declares nothing is refused. A write never runs with less
+ * than Contributor. Every denial is logged and counted as
+ * `rampart_<service>_api_denials_total`.
  */
-export class TenantTokenGuard implements CanActivate {
+export class TenantTokenGuard implements CanActivate, OnApplicationShutdown {
   private readonly cache = new Map<string, { principal: TenantPrincipal | undefined; until: number }>();
+  /** Tokens revoked lately, so an introspection already in flight when the broadcast came cannot cache them again. */
+  private readonly revoked = new Set<string>();
   private readonly typed: TypedBus;
   private readonly denials: Counter;
+  private readonly reflector = new Reflector();
+  private readonly subscription: Promise<Closable | undefined>;
 
   constructor(
-    service: string,
+    private readonly service: string,
     bus: MessageBus,
     private readonly logger: Logger,
     meter: Meter,
   ) {
     this.typed = new TypedBus(bus);
     this.denials = meter.createCounter(`rampart_${service}_api_denials_total`, { description: 'REST requests refused, by reason' });
+    this.subscription = bus
+      .listen(Subject.attestationTokenRevoked, (data) => this.onRevoked(data))
+      .catch((error: unknown) => {
+        // Without the broadcast a revoked token still stops when its cache entry expires.
+        this.logger.error({ err: error }, 'token revocations not received: cached tokens expire on their own');
+        return undefined;
+      });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await (await this.subscription)?.close();
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (context.getType() !== 'http') return true;
+    if (context.getType() !== 'http') return true; // bus handlers: the transport validates, the bus is trusted
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    if (!request.url?.startsWith('/v1/')) return true; // ops endpoints and the OpenAPI document
-    const header = request.headers['authorization'];
-    const match = typeof header === 'string' ? /^Bearer (\S{16,512})$/.exec(header) : null;
-    const principal = match?.[1] === undefined ? undefined : await this.principalOf(match[1]);
+    const requirement = requirementOf(this.reflector, context);
+    if (requirement === 'Public') return true;
+    if (requirement === undefined) {
+      this.deny(request, 'undeclared');
+      this.logger.error({ method: request.method, url: request.url }, 'route declares no access requirement: refused');
+      throw new ForbiddenException({ code: 'FORBIDDEN', message: 'this route declares no access requirement' });
+    }
+    const token = bearerTokenOf(request.headers['authorization']);
+    const principal = token === undefined ? undefined : await this.principalOf(token, request);
     if (principal === undefined) {
-      this.denials.add(1, { reason: 'unauthenticated' });
-      this.logger.warn({ method: request.method, url: request.url }, 'request refused: no valid tenant token');
+      this.deny(request, 'unauthenticated');
       throw new UnauthorizedException({ code: 'UNAUTHENTICATED', message: 'a valid tenant bearer token is required' });
     }
-    const needed = roleNeededFor(request.method);
-    if (RANK[principal.role] < RANK[needed]) {
-      this.denials.add(1, { reason: 'role' });
-      this.logger.warn(
-        { method: request.method, url: request.url, tenantId: principal.tenantId, role: principal.role },
-        'request refused: role',
-      );
+    if (requirement === 'Platform') {
+      this.deny(request, 'role', principal);
+      throw new ForbiddenException({ code: 'FORBIDDEN', message: 'this needs the platform operator' });
+    }
+    const needed = tenantRoleNeeded(requirement, request.method);
+    if (!roleSatisfies(principal.role, needed)) {
+      this.deny(request, 'role', principal);
       throw new ForbiddenException({ code: 'FORBIDDEN', message: `this needs the ${needed} role; the token has ${principal.role}` });
     }
     request.principal = principal;
     return true;
   }
 
-  private async principalOf(token: string): Promise<TenantPrincipal | undefined> {
+  private deny(
+    request: AuthenticatedRequest,
+    reason: 'undeclared' | 'unauthenticated' | 'role' | 'unavailable',
+    principal?: TenantPrincipal,
+  ): void {
+    this.denials.add(1, { reason });
+    if (reason === 'undeclared') return; // logged as an error by the caller
+    this.logger.warn(
+      { service: this.service, reason, method: request.method, url: request.url, tenantId: principal?.tenantId, role: principal?.role },
+      'request refused',
+    );
+  }
+
+  private async principalOf(token: string, request: AuthenticatedRequest): Promise<TenantPrincipal | undefined> {
     const tokenHash = createHash('sha256').update(token).digest('hex');
+    const now = Date.now();
+    if (this.revoked.has(tokenHash)) return undefined;
     const cached = this.cache.get(tokenHash);
-    if (cached !== undefined && cached.until > Date.now()) return cached.principal;
+    if (cached !== undefined && cached.until > now) return cached.principal;
     const reply = await this.typed.request(Subject.attestationTokenIntrospect, { tokenHash }).catch((error: unknown) => {
       this.logger.error({ err: error }, 'token check failed: attestation service unavailable');
-      this.denials.add(1, { reason: 'unavailable' });
-      throw new ForbiddenException({ code: 'UNAVAILABLE', message: 'tokens cannot be checked right now' });
+      this.deny(request, 'unavailable');
+      // Not the caller's fault and not a verdict on the token: try again later.
+      throw new ServiceUnavailableException({ code: 'UNAVAILABLE', message: 'tokens cannot be checked right now' });
     });
+    if (this.revoked.has(tokenHash)) return undefined;
     const principal = reply.valid ? { tenantId: reply.tenantId, role: reply.role } : undefined;
+    const until = Math.min(now + CACHE_MS, reply.valid && reply.expiresAt !== undefined ? reply.expiresAt : Infinity);
     if (this.cache.size >= CACHE_SIZE) this.cache.clear();
-    this.cache.set(tokenHash, { principal, until: Date.now() + CACHE_MS });
+    this.cache.set(tokenHash, { principal, until });
     return principal;
+  }
+
+  private onRevoked(data: Uint8Array): void {
+    let tokenHash: string;
+    try {
+      tokenHash = TokenRevokedEventSchema.parse(decodeJson(data)).tokenHash;
+    } catch (error) {
+      this.logger.warn({ err: error }, 'malformed token revocation ignored');
+      return;
+    }
+    this.cache.delete(tokenHash);
+    // A revoked token never comes back, so remembering it is only needed while an answer could be in flight.
+    if (this.revoked.size >= CACHE_SIZE) this.revoked.clear();
+    this.revoked.add(tokenHash);
   }
 }

@@ -132,6 +132,7 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
               return null;
             }
           },
+          (tokenHash) => runtime.bus.broadcast(Subject.attestationTokenRevoked, encodeJson({ tokenHash })),
         ),
         platformAdminToken: config.platformAdminToken,
         authorities,

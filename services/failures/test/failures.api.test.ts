@@ -102,6 +102,19 @@ describe('failures REST API', () => {
     expect((await call(operator, '/v1/failure-buckets')).status).toBe(401); // the operator is not a tenant
   });
 
+  it('refuses upper-case paths without a token too (Express matches routes case-insensitively)', async () => {
+    for (const path of ['/V1/failure-buckets', '/V1/error-reports', '/V1/error-reports/export', '/V1/stability?component=os']) {
+      const answer = await call(undefined, path);
+      expect(answer.status, path).toBe(401);
+      expect(answer.text, path).not.toMatch(/^\[/);
+    }
+  });
+
+  it('takes the Bearer scheme in any case (RFC 7235 §2.1)', async () => {
+    const response = await fetch(`${failures.url}/v1/failure-buckets`, { headers: { authorization: `bearer ${tokens['acme']}` } });
+    expect(response.status).toBe(200);
+  });
+
   it("shows each tenant its own buckets and reports, and another tenant's as not found", async () => {
     const acme = await call(tokens['acmeReader'], '/v1/failure-buckets');
     expect(acme.status).toBe(200);

@@ -11,7 +11,7 @@ const device = (n: number) => n.toString(16).padStart(64, '0');
 const now = Date.now();
 
 function reading(deviceNo: number, seq: number, ts = now, metrics: Record<string, number> = { temp: seq, hum: 50 }): TelemetryReading {
-  return { deviceId: device(deviceNo), seq, ts, receivedAt: ts + 5, metrics };
+  return { deviceId: device(deviceNo), tenantId: 'acme', seq, ts, receivedAt: ts + 5, metrics };
 }
 
 describe(ReadingsRepository.name, () => {
@@ -60,11 +60,22 @@ describe(ReadingsRepository.name, () => {
       { metric: 'temp', value: 10, ts: now - 2000 },
       { metric: 'temp', value: 20, ts: now - 1000 },
     ]);
-    const seen = await repository.lastSeen(100, 0);
+    const seen = await repository.lastSeen('acme', 100, 0);
     expect(seen.find((d) => d.deviceId === device(4))).toMatchObject({ lastSeq: 2, readings: 2 });
-    const buckets = await repository.aggregate('temp', now - 60_000, now + 1, 3600);
+    const buckets = await repository.aggregate('acme', 'temp', now - 60_000, now + 1, 3600);
     expect(buckets.reduce((n, b) => n + b.count, 0)).toBeGreaterThanOrEqual(2);
     expect(await repository.latest(device(999))).toEqual({ lastSeen: null, metrics: [] });
+  });
+
+  it("keeps each device's tenant from its readings, and a batch without one keeps the tenant known", async () => {
+    await repository.insertBatch([{ ...reading(60, 1), tenantId: 'globex' }]);
+    const { tenantId: _dropped, ...withoutTenant } = reading(60, 2);
+    await repository.insertBatch([withoutTenant]);
+    expect(await repository.isTenantDevice('globex', device(60))).toBe(true);
+    expect(await repository.isTenantDevice('acme', device(60))).toBe(false);
+    expect((await repository.lastSeen('acme', 100, 0)).map((d) => d.deviceId)).not.toContain(device(60));
+    expect((await repository.lastSeen('globex', 100, 0)).map((d) => d.deviceId)).toEqual([device(60)]);
+    expect(await repository.totals('globex')).toEqual({ readingsStored: 2, rowsStored: 4, devices: 1 });
   });
 
   it('creates daily partitions on demand and drops those past retention', async () => {

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { ImageEventSchema, Stream, Subject, type ImageEvent } from '@rampart/contracts';
 import { type DownloadError, UpdateClient, manufactureDevice, type ManufacturedDevice } from '@rampart/emulator';
 import { TypedBus, decodeJson, type NatsBus } from '@rampart/service-kit';
-import { createTestTenantIssuer, waitFor, type TestOperationalCertificate, type TestPki } from '@rampart/testing';
+import { createTestTenantIssuer, queryDatabase, waitFor, type TestOperationalCertificate, type TestPki } from '@rampart/testing';
 import { ImageSigner, MetadataFile, UpdateMetadataClient, encodeImage } from '@rampart/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningUpdates } from '../src/start-updates.js';
@@ -82,6 +82,20 @@ describe('updates service', () => {
     // Another tenant sees none of it.
     expect((await api(tokens.globex, 'GET', `/v1/images/${released}`)).status).toBe(404);
     expect(await api(tokens.globex, 'GET', '/v1/images')).toMatchObject({ status: 200, body: [] });
+  });
+
+  it('refuses upper-case paths without a token too (Express matches routes case-insensitively)', async () => {
+    const anonymous = (method: string, path: string) =>
+      fetch(`${updates.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' ? null : '{}' });
+    for (const [method, path] of [
+      ['GET', '/V1/products'],
+      ['GET', '/V1/images'],
+      ['POST', '/V1/products'],
+      ['POST', '/V1/images'],
+      ['POST', `/V1/deployments/${randomUUID()}/abort`],
+    ] as const) {
+      expect((await anonymous(method, path)).status, `${method} ${path}`).toBe(401);
+    }
   });
 
   it('releases an image into the signed targets and announces it with its measurement', async () => {
@@ -317,6 +331,33 @@ describe('updates service', () => {
     expect((await api(tokens.acme, 'POST', `/v1/images/${early.sha256}/release`, { osFeed: 'beta' })).status).toBe(400);
     expect((await api(tokens.acmeReader, 'POST', `/v1/images/${pinned.sha256}/release`, { osFeed: 'retail' })).status).toBe(403);
     expect((await api(tokens.acme, 'GET', `/v1/images/${pinned.sha256}`)).body.osFeed).toBeNull();
+  });
+
+  it('lets two tenants ship the same bytes, each its own image, and tells neither that the other holds them', async () => {
+    const bytes = osImage('7.0.0', 7, randomBytes(64 * 1024));
+    const acme = await api(tokens.acme, 'POST', '/v1/images', bytes);
+    expect(acme.status).toBe(201);
+    const globex = await api(tokens.globex, 'POST', '/v1/images', bytes);
+    // Not 409 "another tenant holds these": a new image of globex's, the same content address.
+    expect(globex).toMatchObject({ status: 201, body: { sha256: acme.body.sha256, status: 'uploaded' } });
+    expect((await api(tokens.globex, 'POST', `/v1/images/${globex.body.sha256}/release`)).status).toBe(200);
+    // Each tenant's image is its own: globex's release leaves acme's uploaded, and acme's bytes intact.
+    expect((await api(tokens.acme, 'GET', `/v1/images/${acme.body.sha256}`)).body.status).toBe('uploaded');
+    expect((await api(tokens.globex, 'GET', `/v1/images/${acme.body.sha256}`)).body.status).toBe('released');
+    const chunks = await queryDatabase<{ n: string }>(
+      env.db.url,
+      `SELECT count(*) AS n FROM updates.image_chunks WHERE image_sha256 = $1`,
+      [acme.body.sha256],
+    );
+    expect(Number(chunks[0]?.n)).toBe(1);
+  });
+
+  it("answers 404 for another tenant's device group, never its (empty) member list", async () => {
+    const product = await api(tokens.acme, 'POST', '/v1/products', { name: 'Isolation' });
+    const group = product.body.groups[0].id as string;
+    expect(await api(tokens.acme, 'GET', `/v1/device-groups/${group}/devices`)).toMatchObject({ status: 200, body: [] });
+    expect((await api(tokens.globex, 'GET', `/v1/device-groups/${group}/devices`)).status).toBe(404);
+    expect((await api(tokens.acme, 'GET', `/v1/device-groups/${randomUUID()}/devices`)).status).toBe(404);
   });
 
   it('refuses a revoked device at once, though its certificate is still valid', async () => {

@@ -8,7 +8,8 @@ import { print, type OutputFormat } from '../output.js';
 
 export interface ErrorReportOptions {
   readonly api: string;
-  readonly token: string;
+  /** Absent when neither --token nor RAMPART_TOKEN gave one. */
+  readonly token?: string | undefined;
   readonly output: OutputFormat;
   readonly from?: string;
   readonly to?: string;
@@ -28,17 +29,18 @@ function query(options: ErrorReportOptions, extra: Record<string, string> = {}):
   return text === '' ? '' : `?${text}`;
 }
 
-function requireToken(options: ErrorReportOptions): void {
-  if (options.token === '') throw new Error('no token: pass --token or set RAMPART_TOKEN');
+function requireToken(options: ErrorReportOptions): string {
+  if (!options.token) throw new Error('no token: pass --token or set RAMPART_TOKEN');
+  return options.token;
 }
 
 /** `rampart error-report list`: the buckets (what goes wrong, how often, on how many devices). */
 export async function errorReportList(options: ErrorReportOptions): Promise<number> {
-  requireToken(options);
+  const token = requireToken(options);
   const result = await new PlatformClient(options.api.replace(/\/$/, '')).call(
     'GET',
     `/v1/failure-buckets${query({ ...options, device: undefined, bucket: undefined, from: undefined, to: undefined })}`,
-    options.token,
+    token,
   );
   if (result.status !== 200) {
     process.stderr.write(`${result.status} ${JSON.stringify(result.body)}\n`);

@@ -15,7 +15,8 @@ export interface FleetRunOptions {
   readonly metrics: number;
   /** Attestation API and a tenant Administrator token to claim the devices with. */
   readonly api: string;
-  readonly token: string;
+  /** Absent when neither --token nor RAMPART_TOKEN gave one. */
+  readonly token?: string | undefined;
   readonly output: OutputFormat;
   readonly scenario: ScenarioName;
   /** Where fleet-report.json and fleet-report.html go. */
@@ -57,7 +58,7 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
     scenario: options.scenario,
     onProgress: progressPrinter(),
     beforeStart: async (devices) => {
-      if (options.token === '') {
+      if (!options.token) {
         process.stderr.write('no --token: devices are not claimed and will fail attestation (DEVICE_UNCLAIMED)\n');
         return;
       }

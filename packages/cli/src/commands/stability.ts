@@ -4,7 +4,8 @@ import { print, type OutputFormat } from '../output.js';
 
 export interface StabilityOptions {
   readonly api: string;
-  readonly token: string;
+  /** Absent when neither --token nor RAMPART_TOKEN gave one. */
+  readonly token?: string | undefined;
   readonly output: OutputFormat;
   readonly version?: string;
   readonly from?: string;
@@ -15,7 +16,7 @@ const percent = (ratio: number | null): string => (ratio === null ? '—' : `${(
 
 /** `rampart stability <component>`: crash-free devices and hours per version (your tenant). */
 export async function stability(options: StabilityOptions, component: string): Promise<number> {
-  if (options.token === '') throw new Error('no token: pass --token or set RAMPART_TOKEN');
+  if (!options.token) throw new Error('no token: pass --token or set RAMPART_TOKEN');
   const params = new URLSearchParams({ component });
   if (options.version !== undefined) params.set('version', options.version);
   if (options.from !== undefined) params.set('from', options.from);

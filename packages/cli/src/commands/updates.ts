@@ -3,13 +3,14 @@ import { print, type OutputFormat } from '../output.js';
 
 export interface UpdatesApiOptions {
   readonly api: string;
-  readonly token: string;
+  /** Absent when neither --token nor RAMPART_TOKEN gave one. */
+  readonly token?: string | undefined;
   readonly output: OutputFormat;
 }
 
 /** `rampart image upload <file>`: a signed image, as built and signed by its owner (the key never comes here). */
 export async function imageUpload(options: UpdatesApiOptions, file: string): Promise<number> {
-  if (options.token === '') throw new Error('no token: pass --token or set RAMPART_TOKEN');
+  if (!options.token) throw new Error('no token: pass --token or set RAMPART_TOKEN');
   const bytes = await readFile(file);
   const response = await fetch(`${options.api.replace(/\/$/, '')}/v1/images`, {
     method: 'POST',

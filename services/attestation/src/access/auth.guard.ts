@@ -2,9 +2,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ForbiddenException, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
 import type { Counter } from '@opentelemetry/api';
-import type { Logger } from '@rampart/service-kit';
+import { bearerTokenOf, requirementOf, tenantRoleNeeded, type Logger } from '@rampart/service-kit';
 import type { AttestationRepository } from '../attestation/attestation.repository.js';
-import { REQUIREMENT, satisfies, type Principal, type Requirement } from './principal.js';
+import { satisfies, type Principal, type Requirement } from './principal.js';
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -20,8 +20,11 @@ interface AuthenticatedRequest {
 /**
  * Bearer tokens: the platform operator's (from the environment, compared in
  * constant time) or a tenant API token (stored only as a SHA-256 hash).
- * Every route declares what it requires; a route without a requirement is
- * refused. Every denial is logged and counted.
+ * Decided on the matched route's declared requirement (`@Requires`,
+ * `@Public`), never on the URL; a route that declares nothing is refused, and
+ * a write never runs with less than Contributor. Tokens are looked up on every
+ * request (no cache), so a revoked or expired one stops at once here. Every
+ * denial is logged and counted.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -39,9 +42,14 @@ export class AuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const requirement = this.reflector.getAllAndOverride<Requirement | undefined>(REQUIREMENT, [context.getHandler(), context.getClass()]);
-    if (requirement === undefined) return true; // ops endpoints (health, metrics) carry no requirement
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const declared = requirementOf(this.reflector, context);
+    if (declared === 'Public') return true;
+    if (declared === undefined) {
+      this.deny(request, 'undeclared', 'Platform');
+      throw new ForbiddenException({ code: 'FORBIDDEN', message: 'this route declares no access requirement' });
+    }
+    const requirement: Requirement = declared === 'Platform' ? declared : tenantRoleNeeded(declared, request.method);
     const principal = await this.authenticate(request);
     if (principal === undefined) {
       this.deny(request, 'unauthenticated', requirement);
@@ -56,10 +64,8 @@ export class AuthGuard implements CanActivate {
   }
 
   private async authenticate(request: AuthenticatedRequest): Promise<Principal | undefined> {
-    const header = request.headers['authorization'];
-    const match = typeof header === 'string' ? /^Bearer (\S{16,512})$/.exec(header) : null;
-    if (match === null) return undefined;
-    const token = match[1] ?? '';
+    const token = bearerTokenOf(request.headers['authorization']);
+    if (token === undefined) return undefined;
     const hashed = Buffer.from(hashToken(token), 'hex');
     if (timingSafeEqual(hashed, this.platformToken)) return { kind: 'platform' };
     const found = await this.repository.findToken(hashed.toString('hex'));
@@ -68,7 +74,8 @@ export class AuthGuard implements CanActivate {
 
   private deny(request: AuthenticatedRequest, outcome: string, requirement: Requirement, principal?: Principal): void {
     this.denials.add(1, { outcome });
-    this.logger.warn(
+    // A route without a requirement is a programming error, not a caller's: an error, so it is seen.
+    this.logger[outcome === 'undeclared' ? 'error' : 'warn'](
       {
         outcome,
         requirement,

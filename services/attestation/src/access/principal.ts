@@ -1,19 +1,15 @@
-import { SetMetadata } from '@nestjs/common';
+import { roleSatisfies, type AccessRequirement } from '@rampart/service-kit';
 import type { Role } from '../attestation/attestation.repository.js';
 
 export type Principal =
   { readonly kind: 'platform' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly role: Role; readonly tokenId: string };
 
-/** What a route needs: the platform operator, or a tenant role (each includes the ones below it). */
-export type Requirement = 'Platform' | Role;
-export const REQUIREMENT = 'rampart:requirement';
-export const Requires = (requirement: Requirement) => SetMetadata(REQUIREMENT, requirement);
-
-const RANK: Record<Role, number> = { Reader: 1, Contributor: 2, Administrator: 3 };
+/** What a route that needs a caller needs: the platform operator, or a tenant role (each includes the ones below it). */
+export type Requirement = Exclude<AccessRequirement, 'Public'>;
 
 export function satisfies(principal: Principal, requirement: Requirement): boolean {
   if (requirement === 'Platform') return principal.kind === 'platform';
-  return principal.kind === 'tenant' && RANK[principal.role] >= RANK[requirement];
+  return principal.kind === 'tenant' && roleSatisfies(principal.role, requirement);
 }
 
 export function actorOf(principal: Principal): string {

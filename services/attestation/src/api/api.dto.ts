@@ -3,7 +3,15 @@ import { z } from 'zod';
 
 export const TenantIdParam = Ids.tenant;
 export const TenantCreateBody = z.object({ id: Ids.tenant, name: text({ min: 1, max: 200 }) }).strict();
-export const TokenCreateBody = z.object({ role: z.enum(['Administrator', 'Contributor', 'Reader']) }).strict();
+/** Longest lifetime a token may be given at creation (a token without one lasts until revoked). */
+export const MAX_TOKEN_LIFETIME_SECONDS = 5 * 365 * 24 * 3600;
+export const TokenCreateBody = z
+  .object({
+    role: z.enum(['Administrator', 'Contributor', 'Reader']),
+    expiresInSeconds: z.number().int().min(60).max(MAX_TOKEN_LIFETIME_SECONDS).optional(),
+  })
+  .strict();
+export const TokenIdParam = z.uuid();
 export const DeviceIdParam = Ids.device;
 export const RevokeBody = z.object({ reason: text({ min: 1, max: 500, multiline: true }) }).strict();
 export const ListQuery = z

@@ -1,11 +1,12 @@
 import { Controller, Get, Header, Inject, NotFoundException, Param } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { systemClock, ZodValidationPipe } from '@rampart/service-kit';
+import { Public, systemClock, ZodValidationPipe } from '@rampart/service-kit';
 import { TenantAuthorities } from '../ca/tenant-authorities.js';
 import { CaIdParam, TenantIdParam } from './api.dto.js';
 
 /** Revocation lists are public and signed: relying parties fetch them without credentials. */
 @ApiTags('public')
+@Public()
 @Controller('v1')
 export class CrlController {
   constructor(@Inject(TenantAuthorities) private readonly authorities: TenantAuthorities) {}

@@ -1,9 +1,9 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ZodValidationPipe } from '@rampart/service-kit';
+import { Requires, ZodValidationPipe } from '@rampart/service-kit';
 import type { z } from 'zod';
 import { CurrentPrincipal } from '../access/current-principal.js';
-import { Requires, actorOf, tenantIdOf, type Principal } from '../access/principal.js';
+import { actorOf, tenantIdOf, type Principal } from '../access/principal.js';
 import { RotationService } from './rotation.service.js';
 
 import {
@@ -15,6 +15,7 @@ import {
   RevokeBody,
   TenantCreateBody,
   TokenCreateBody,
+  TokenIdParam,
 } from './api.dto.js';
 import { TenancyService } from './tenancy.service.js';
 
@@ -66,9 +67,24 @@ export class TenantController {
 
   @Post('tokens')
   @Requires('Administrator')
-  @ApiOperation({ summary: 'Create an API token for this tenant (shown once)' })
+  @ApiOperation({ summary: 'Create an API token for this tenant (shown once), optionally expiring after expiresInSeconds' })
   createToken(@CurrentPrincipal() p: Principal, @Body(new ZodValidationPipe(TokenCreateBody)) body: z.infer<typeof TokenCreateBody>) {
-    return this.tenancy.createToken(p, body.role);
+    return this.tenancy.createToken(p, body.role, body.expiresInSeconds);
+  }
+
+  @Get('tokens')
+  @Requires('Administrator')
+  @ApiOperation({ summary: "This tenant's API tokens: id, role, created, expires, revoked (never the token)" })
+  tokens(@CurrentPrincipal() p: Principal) {
+    return this.tenancy.listTokens(p);
+  }
+
+  @Post('tokens/:tokenId/revoke')
+  @HttpCode(200)
+  @Requires('Administrator')
+  @ApiOperation({ summary: 'Revoke an API token: refused at once by every service (idempotent)' })
+  revokeToken(@CurrentPrincipal() p: Principal, @Param('tokenId', new ZodValidationPipe(TokenIdParam)) id: string) {
+    return this.tenancy.revokeToken(p, id);
   }
 
   @Get('devices')

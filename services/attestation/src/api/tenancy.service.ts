@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { systemClock, type Clock } from '@rampart/service-kit';
 import type { DeviceRevocationEvent } from '@rampart/contracts';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
 import { hashToken } from '../access/auth.guard.js';
 import { actorOf, tenantIdOf, type Principal } from '../access/principal.js';
-import type { AttestationRepository, DeviceRow, Role } from '../attestation/attestation.repository.js';
+import type { AttestationRepository, DeviceRow, Role, TokenRow } from '../attestation/attestation.repository.js';
 
 export class TenancyError extends Error {
   override readonly name = 'TenancyError';
@@ -36,6 +37,9 @@ export class TenancyService {
     private readonly announceTenantCreated: (tenantId: string) => Promise<void>,
     /** The tenant's current TUF root from the updates service, or null when it cannot be had now. */
     private readonly updateRootOf: (tenantId: string) => Promise<string | null>,
+    /** Tells every service's token guard to drop a revoked token now, not when its cache expires. */
+    private readonly announceTokenRevocation: (tokenHash: string) => Promise<void>,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async createTenant(principal: Principal, id: string, name: string): Promise<{ id: string; name: string; administratorToken: string }> {
@@ -51,12 +55,51 @@ export class TenancyService {
     return { id, name, administratorToken: token };
   }
 
-  async createToken(principal: Principal, role: Role): Promise<{ token: string; role: Role }> {
+  /** A new token, shown once; `expiresInSeconds` gives it a lifetime (none: it lasts until revoked). */
+  async createToken(
+    principal: Principal,
+    role: Role,
+    expiresInSeconds?: number,
+  ): Promise<{ id: string; token: string; role: Role; expiresAt: string | null }> {
     const tenantId = tenantIdOf(principal);
     const token = newToken();
-    const id = await this.repository.createToken(tenantId, role, hashToken(token));
-    await this.repository.audit({ tenantId, actor: actorOf(principal), action: 'token.create', subject: id, detail: { role } });
-    return { token, role };
+    const expiresAt = expiresInSeconds === undefined ? null : this.clock.now() + expiresInSeconds * 1000;
+    const id = await this.repository.createToken(tenantId, role, hashToken(token), expiresAt);
+    await this.repository.audit({
+      tenantId,
+      actor: actorOf(principal),
+      action: 'token.create',
+      subject: id,
+      detail: { role, expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() },
+    });
+    return { id, token, role, expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() };
+  }
+
+  listTokens(principal: Principal): Promise<TokenRow[]> {
+    return this.repository.listTokens(tenantIdOf(principal));
+  }
+
+  /**
+   * Revokes one of the tenant's tokens (idempotent). Another tenant's token
+   * and an unknown id look the same (404). The tenant's last active
+   * Administrator token is kept (409): without it no one could make tokens.
+   */
+  async revokeToken(principal: Principal, id: string): Promise<{ id: string; revoked: true }> {
+    const tenantId = tenantIdOf(principal);
+    const tokenHash = await this.repository.transaction(async (tx) => {
+      const token = await tx.tokenOfTenant(tenantId, id);
+      if (token === undefined) throw new TenancyError('NOT_FOUND', 'no such token');
+      if (token.revoked) return undefined;
+      if (token.role === 'Administrator' && (await tx.otherActiveAdministrators(tenantId, id)) === 0) {
+        throw new TenancyError('CONFLICT', "this is the tenant's last active Administrator token; create another first");
+      }
+      await tx.revokeToken(id);
+      await tx.audit({ tenantId, actor: actorOf(principal), action: 'token.revoke', subject: id, detail: { role: token.role } });
+      return token.tokenHash;
+    });
+    // After the commit, so a guard that asks again at once hears "revoked".
+    if (tokenHash !== undefined) await this.announceTokenRevocation(tokenHash);
+    return { id, revoked: true };
   }
 
   listDevices(principal: Principal, limit: number, offset: number): Promise<DeviceRow[]> {

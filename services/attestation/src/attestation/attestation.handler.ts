@@ -27,7 +27,8 @@ export class AttestationHandler {
   @MessagePattern(Subject.attestationTokenIntrospect)
   async introspect(request: { tokenHash: string }): Promise<TokenIntrospectReply> {
     const token = await this.attestation.tokenByHash(request.tokenHash);
-    return token === undefined ? { valid: false } : { valid: true, tenantId: token.tenantId, role: token.role };
+    if (token === undefined) return { valid: false };
+    return { valid: true, tenantId: token.tenantId, role: token.role, ...(token.expiresAt === null ? {} : { expiresAt: token.expiresAt }) };
   }
 
   @MessagePattern(Subject.attestationDeviceTenant)

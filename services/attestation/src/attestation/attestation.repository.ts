@@ -5,6 +5,25 @@ import { measurementKey } from './evidence-verifier.js';
 
 export type Role = 'Administrator' | 'Contributor' | 'Reader';
 
+export interface ActiveToken {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly role: Role;
+  /** Epoch ms, or null: it does not expire. */
+  readonly expiresAt: number | null;
+}
+
+/** An API token as its tenant sees it: never the token or its hash. */
+export interface TokenRow {
+  readonly id: string;
+  readonly role: Role;
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly revokedAt: string | null;
+  /** Neither revoked nor expired. */
+  readonly active: boolean;
+}
+
 export interface DeviceRow {
   readonly id: string;
   readonly tenantId: string | null;
@@ -95,20 +114,69 @@ export class AttestationRepository {
     return rows.length === 1;
   }
 
-  async createToken(tenantId: string, role: Role, tokenHash: string): Promise<string> {
+  /** `expiresAt` in epoch ms, or null for a token that does not expire. */
+  async createToken(tenantId: string, role: Role, tokenHash: string, expiresAt: number | null = null): Promise<string> {
     const rows = await this.db.query<Array<{ id: string }>>(
-      `INSERT INTO attestation.api_tokens (tenant_id, role, token_hash) VALUES ($1, $2, $3) RETURNING id`,
-      [tenantId, role, tokenHash],
+      `INSERT INTO attestation.api_tokens (tenant_id, role, token_hash, expires_at)
+       VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000)) RETURNING id`,
+      [tenantId, role, tokenHash, expiresAt],
     );
     return rows[0]?.id ?? '';
   }
 
-  async findToken(tokenHash: string): Promise<{ id: string; tenantId: string; role: Role } | undefined> {
-    const rows = await this.db.query<Array<{ id: string; tenantId: string; role: Role }>>(
-      `SELECT id, tenant_id AS "tenantId", role FROM attestation.api_tokens WHERE token_hash = $1 AND revoked_at IS NULL`,
+  /** A token that is neither revoked nor expired. */
+  async findToken(tokenHash: string): Promise<ActiveToken | undefined> {
+    const rows = await this.db.query<Array<{ id: string; tenantId: string; role: Role; expiresAt: number | null }>>(
+      `SELECT id, tenant_id AS "tenantId", role, (extract(epoch FROM expires_at) * 1000)::float8 AS "expiresAt"
+         FROM attestation.api_tokens
+        WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
       [tokenHash],
     );
+    const row = rows[0];
+    return row === undefined ? undefined : { ...row, expiresAt: row.expiresAt === null ? null : Math.floor(row.expiresAt) };
+  }
+
+  /** A tenant's tokens, newest first: what they are, never their hashes. */
+  async listTokens(tenantId: string): Promise<TokenRow[]> {
+    const rows = await this.db.query<Array<{ id: string; role: Role; createdAt: Date; expiresAt: Date | null; revokedAt: Date | null }>>(
+      `SELECT id, role, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt"
+         FROM attestation.api_tokens WHERE tenant_id = $1 ORDER BY created_at DESC, id`,
+      [tenantId],
+    );
+    const now = Date.now();
+    return rows.map((r) => ({
+      id: r.id,
+      role: r.role,
+      createdAt: r.createdAt.toISOString(),
+      expiresAt: r.expiresAt?.toISOString() ?? null,
+      revokedAt: r.revokedAt?.toISOString() ?? null,
+      active: r.revokedAt === null && (r.expiresAt === null || r.expiresAt.getTime() > now),
+    }));
+  }
+
+  /** The token of this tenant with this id (undefined if none). */
+  async tokenOfTenant(tenantId: string, id: string): Promise<{ role: Role; tokenHash: string; revoked: boolean } | undefined> {
+    const rows = await this.db.query<Array<{ role: Role; tokenHash: string; revoked: boolean }>>(
+      `SELECT role, token_hash AS "tokenHash", revoked_at IS NOT NULL AS revoked
+         FROM attestation.api_tokens WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+      [tenantId, id],
+    );
     return rows[0];
+  }
+
+  /** Active Administrator tokens of a tenant other than `exceptId`. */
+  async otherActiveAdministrators(tenantId: string, exceptId: string): Promise<number> {
+    const rows = await this.db.query<Array<{ n: number }>>(
+      `SELECT count(*)::int AS n FROM attestation.api_tokens
+        WHERE tenant_id = $1 AND id <> $2 AND role = 'Administrator' AND revoked_at IS NULL
+          AND (expires_at IS NULL OR expires_at > now())`,
+      [tenantId, exceptId],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    await this.db.query(`UPDATE attestation.api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [id]);
   }
 
   // Devices

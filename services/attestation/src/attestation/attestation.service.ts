@@ -10,7 +10,7 @@ import {
 import type { Clock, Logger } from '@rampart/service-kit';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
 import type { AttestationBatches } from './attestation-batches.js';
-import type { AttestationRepository } from './attestation.repository.js';
+import type { ActiveToken, AttestationRepository } from './attestation.repository.js';
 import type { EvidenceVerifier, Recoverable } from './evidence-verifier.js';
 import type { NonceStore } from './nonce-store.js';
 import type { PolicyCache } from './policy-cache.js';
@@ -49,7 +49,7 @@ export class AttestationService {
     return this.nonces.issue(deviceId, this.clock.now());
   }
 
-  tokenByHash(tokenHash: string): Promise<{ tenantId: string; role: 'Administrator' | 'Contributor' | 'Reader' } | undefined> {
+  tokenByHash(tokenHash: string): Promise<ActiveToken | undefined> {
     return this.repository.findToken(tokenHash);
   }
 

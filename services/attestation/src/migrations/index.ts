@@ -4,6 +4,7 @@ import { EphemeralNonces1732900000001 } from './1732900000001-ephemeral-nonces.j
 import { CaRetiredAt1732900000002 } from './1732900000002-ca-retired-at.js';
 import { SpentNonces1732900000003 } from './1732900000003-spent-nonces.js';
 import { DeviceOsVersion1732900000004 } from './1732900000004-device-os-version.js';
+import { TokenExpiry1732900000005 } from './1732900000005-token-expiry.js';
 import { CrlNumbers1732900000008 } from './1732900000008-crl-numbers.js';
 import { RecoveryGrants1732900000140 } from './1732900000140-recovery-grants.js';
 
@@ -13,6 +14,7 @@ export const attestationMigrations = [
   CaRetiredAt1732900000002,
   SpentNonces1732900000003,
   DeviceOsVersion1732900000004,
+  TokenExpiry1732900000005,
   CrlNumbers1732900000008,
   RecoveryGrants1732900000140,
 ];

@@ -2,7 +2,7 @@ import { Controller, Get, Inject, Param, Query, Req, Res, NotFoundException } fr
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { Ids, decimalInteger, instantDate, text } from '@rampart/contracts';
-import { TypedBus, ZodValidationPipe } from '@rampart/service-kit';
+import { Requires, TypedBus, ZodValidationPipe } from '@rampart/service-kit';
 import { CohortQueryShape, cohortDevices } from './cohort-devices.js';
 import { FailuresRepository, type ReportFilter } from '../ingest/failures.repository.js';
 import type { TenantPrincipal } from '@rampart/service-kit';
@@ -72,6 +72,7 @@ function csvCell(value: unknown): string {
 /** Failure reports and buckets of the caller's tenant only; no event or day cap on export. */
 @ApiTags('failures')
 @ApiBearerAuth()
+@Requires('Reader')
 @Controller('v1')
 export class FailuresController {
   constructor(

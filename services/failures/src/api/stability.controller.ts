@@ -2,7 +2,7 @@ import { Controller, Get, Inject, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { instantDate, text } from '@rampart/contracts';
-import { TypedBus, ZodValidationPipe } from '@rampart/service-kit';
+import { Requires, TypedBus, ZodValidationPipe } from '@rampart/service-kit';
 import { CohortQueryShape, cohortDevices } from './cohort-devices.js';
 import { StabilityRepository } from '../stability/stability.repository.js';
 import type { TenantPrincipal } from '@rampart/service-kit';
@@ -25,6 +25,7 @@ const StabilityQuery = z
 /** Crash-free devices and hours per version of a component, for the caller's tenant. */
 @ApiTags('stability')
 @ApiBearerAuth()
+@Requires('Reader')
 @Controller('v1')
 export class StabilityController {
   constructor(

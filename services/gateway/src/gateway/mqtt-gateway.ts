@@ -413,7 +413,7 @@ export class MqttGateway {
           return;
         }
         if (kind === 'failures' || kind === 'heartbeat') this.bridgeFailure(kind, client, info.tenantId, packet, callback);
-        else this.bridgeTelemetry(client, packet, callback);
+        else this.bridgeTelemetry(client, info.tenantId, packet, callback);
       },
       (error: unknown) => callback(error as Error),
     );
@@ -488,9 +488,9 @@ export class MqttGateway {
   }
 
   /** Holds an admission slot until the stream has answered. */
-  private bridgeTelemetry(client: Client, packet: PublishPacket, callback: (error?: Error | null) => void): void {
+  private bridgeTelemetry(client: Client, tenantId: string | null, packet: PublishPacket, callback: (error?: Error | null) => void): void {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    this.bridge.forward(client.id, payload).then(
+    this.bridge.forward(client.id, payload, tenantId).then(
       (outcome) => {
         this.admission.release();
         if (outcome.kind === 'rejected') {

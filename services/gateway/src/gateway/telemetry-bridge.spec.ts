@@ -55,6 +55,12 @@ describe(TelemetryBridge.name, () => {
     );
   });
 
+  it("names the tenant of the device's operational certificate, so only that tenant sees the reading", async () => {
+    const { bridge, received } = await bridgeWithConsumer();
+    await bridge.forward(deviceId, Buffer.from(JSON.stringify({ seq: 2, ts: now, metrics: { temp: 1 } })), 'acme');
+    await vi.waitFor(() => expect(received.flatMap((b) => b.readings)).toEqual([expect.objectContaining({ deviceId, tenantId: 'acme' })]));
+  });
+
   it('packs readings from many devices into one stream message, sent when full or after the delay', async () => {
     const { bridge, received } = await bridgeWithConsumer();
     const other = 'e'.repeat(64);

@@ -53,7 +53,12 @@ export class TelemetryBridge {
     });
   }
 
-  parse(deviceId: string, payload: Buffer): TelemetryReading | { reason: DenialReasonValue; detail: string } {
+  /** `tenantId` is the one the device's operational certificate names: the telemetry API shows the reading to that tenant only. */
+  parse(
+    deviceId: string,
+    payload: Buffer,
+    tenantId: string | null = null,
+  ): TelemetryReading | { reason: DenialReasonValue; detail: string } {
     let json: unknown;
     try {
       json = JSON.parse(payload.toString('utf8'));
@@ -67,11 +72,19 @@ export class TelemetryBridge {
     if (ts > now + MAX_CLOCK_AHEAD_MS || ts < now - MAX_READING_AGE_MS) {
       return { reason: DenialReason.clockSkew, detail: `timestamp ${ts} is outside the accepted window` };
     }
-    return { deviceId, seq, ts, receivedAt: now, metrics, ...(traceparent === undefined ? {} : { traceparent }) };
+    return {
+      deviceId,
+      ...(tenantId === null ? {} : { tenantId }),
+      seq,
+      ts,
+      receivedAt: now,
+      metrics,
+      ...(traceparent === undefined ? {} : { traceparent }),
+    };
   }
 
-  async forward(deviceId: string, payload: Buffer): Promise<BridgeOutcome> {
-    const reading = this.parse(deviceId, payload);
+  async forward(deviceId: string, payload: Buffer, tenantId: string | null = null): Promise<BridgeOutcome> {
+    const reading = this.parse(deviceId, payload, tenantId);
     if ('reason' in reading) return { kind: 'rejected', reason: reading.reason, detail: reading.detail };
     if (reading.traceparent === undefined) {
       await this.batcher.add(reading);

@@ -58,6 +58,7 @@ export class ReadingsRepository {
     const seqs: number[] = [];
     const values: number[] = [];
     const receivedAt: number[] = [];
+    const tenantIds: Array<string | null> = [];
     for (const reading of readings) {
       days.add(dayOf(reading.ts));
       for (const [metric, value] of Object.entries(reading.metrics)) {
@@ -67,13 +68,16 @@ export class ReadingsRepository {
         seqs.push(reading.seq);
         values.push(value);
         receivedAt.push(reading.receivedAt);
+        tenantIds.push(reading.tenantId ?? null);
       }
     }
     await this.partitions.ensure(days);
     const result = await this.dataSource.query<Array<{ readings: string; rows: string }>>(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::bigint[], $5::float8[], $6::float8[])
-           AS t(device_id, metric, ts_ms, seq, value, received_ms)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::bigint[], $5::float8[], $6::float8[], $7::text[])
+           AS t(device_id, metric, ts_ms, seq, value, received_ms, tenant_id)
+       ), tenants AS (
+         SELECT device_id, max(tenant_id) AS tenant_id FROM input GROUP BY device_id
        ), inserted AS (
          INSERT INTO telemetry.readings (device_id, metric, ts, seq, value, received_at)
          SELECT device_id, metric, to_timestamp(ts_ms / 1000.0), seq, value, to_timestamp(received_ms / 1000.0) FROM input
@@ -86,9 +90,12 @@ export class ReadingsRepository {
                 count(DISTINCT seq) AS readings, count(*) AS rows
            FROM inserted GROUP BY device_id
        ), upserted AS (
-         INSERT INTO telemetry.device_last_seen AS d (device_id, last_seen, last_seq, readings, rows)
-         SELECT device_id, last_seen, last_seq, readings, rows FROM per_device ORDER BY device_id
+         INSERT INTO telemetry.device_last_seen AS d (device_id, tenant_id, last_seen, last_seq, readings, rows)
+         SELECT p.device_id, t.tenant_id, last_seen, last_seq, readings, rows
+           FROM per_device p JOIN tenants t USING (device_id) ORDER BY p.device_id
          ON CONFLICT (device_id) DO UPDATE SET
+           -- The certificate names the tenant; a batch from a gateway that did not say keeps the one known.
+           tenant_id = coalesce(excluded.tenant_id, d.tenant_id),
            last_seen = GREATEST(d.last_seen, excluded.last_seen),
            last_seq  = GREATEST(d.last_seq, excluded.last_seq),
            readings  = d.readings + excluded.readings,
@@ -96,7 +103,7 @@ export class ReadingsRepository {
          RETURNING 1
        )
        SELECT coalesce(sum(readings), 0)::bigint AS readings, coalesce(sum(rows), 0)::bigint AS rows FROM per_device`,
-      [deviceIds, metrics, ts, seqs, values, receivedAt],
+      [deviceIds, metrics, ts, seqs, values, receivedAt, tenantIds],
     );
     const row = result[0];
     return { readings: Number(row?.readings ?? 0), rows: Number(row?.rows ?? 0) };
@@ -128,11 +135,20 @@ export class ReadingsRepository {
     return rows.map((r) => ({ metric: r.metric, value: r.value, ts: Math.round(r.ts) }));
   }
 
-  async lastSeen(limit: number, offset: number): Promise<DeviceLastSeen[]> {
+  /** Whether the tenant's devices include this one (it has sent readings under that tenant). */
+  async isTenantDevice(tenantId: string, deviceId: string): Promise<boolean> {
+    const rows = await this.dataSource.query<unknown[]>(
+      `SELECT 1 FROM telemetry.device_last_seen WHERE device_id = $1 AND tenant_id = $2`,
+      [deviceId, tenantId],
+    );
+    return rows.length > 0;
+  }
+
+  async lastSeen(tenantId: string, limit: number, offset: number): Promise<DeviceLastSeen[]> {
     const rows = await this.dataSource.query<Array<{ device_id: string; last_seen: number; last_seq: string; readings: string }>>(
       `SELECT device_id, (extract(epoch FROM last_seen) * 1000)::float8 AS last_seen, last_seq, readings
-         FROM telemetry.device_last_seen ORDER BY last_seen DESC, device_id LIMIT $1 OFFSET $2`,
-      [limit, offset],
+         FROM telemetry.device_last_seen WHERE tenant_id = $3 ORDER BY last_seen DESC, device_id LIMIT $1 OFFSET $2`,
+      [limit, offset, tenantId],
     );
     return rows.map((r) => ({
       deviceId: r.device_id,
@@ -142,7 +158,8 @@ export class ReadingsRepository {
     }));
   }
 
-  async aggregate(metric: string, from: number, to: number, bucketSeconds: number): Promise<AggregateBucket[]> {
+  /** One tenant's devices only. */
+  async aggregate(tenantId: string, metric: string, from: number, to: number, bucketSeconds: number): Promise<AggregateBucket[]> {
     const rows = await this.dataSource.query<
       Array<{ start: number; count: string; devices: string; min: number; max: number; avg: number }>
     >(
@@ -151,8 +168,9 @@ export class ReadingsRepository {
               min(value) AS min, max(value) AS max, avg(value) AS avg
          FROM telemetry.readings
         WHERE metric = $1 AND ts >= to_timestamp($2 / 1000.0) AND ts < to_timestamp($3 / 1000.0)
+          AND device_id IN (SELECT device_id FROM telemetry.device_last_seen WHERE tenant_id = $5)
         GROUP BY 1 ORDER BY 1`,
-      [metric, from, to, bucketSeconds],
+      [metric, from, to, bucketSeconds, tenantId],
     );
     return rows.map((r) => ({
       start: Math.round(r.start),
@@ -164,10 +182,12 @@ export class ReadingsRepository {
     }));
   }
 
-  async totals(): Promise<IngestTotals> {
+  /** The platform's totals, or one tenant's. */
+  async totals(tenantId?: string): Promise<IngestTotals> {
     const rows = await this.dataSource.query<Array<{ readings: string; rows: string; devices: string }>>(
       `SELECT coalesce(sum(readings), 0)::bigint AS readings, coalesce(sum(rows), 0)::bigint AS rows, count(*)::bigint AS devices
-         FROM telemetry.device_last_seen`,
+         FROM telemetry.device_last_seen WHERE $1::text IS NULL OR tenant_id = $1`,
+      [tenantId ?? null],
     );
     const row = rows[0];
     return { readingsStored: Number(row?.readings ?? 0), rowsStored: Number(row?.rows ?? 0), devices: Number(row?.devices ?? 0) };

@@ -9,7 +9,19 @@ export class QueryRangeError extends Error {
   override readonly name = 'QueryRangeError';
 }
 
-/** Read side of the telemetry service: defaults and checks, then the repository. */
+/** The device is not one of the caller's tenant's (unknown and another tenant's look the same). */
+export class DeviceNotFoundError extends Error {
+  override readonly name = 'DeviceNotFoundError';
+  constructor(readonly deviceId: string) {
+    super(`no device ${deviceId} has sent readings to this tenant`);
+  }
+}
+
+/**
+ * Read side of the telemetry service: defaults and checks, then the
+ * repository. What the REST API asks is scoped to the caller's tenant; the
+ * bus queries (other services, trusted) see every device.
+ */
 export class TelemetryQueryService {
   constructor(
     private readonly repository: ReadingsRepository,
@@ -23,26 +35,50 @@ export class TelemetryQueryService {
     return { from: start, to: end };
   }
 
+  private async tenantDevice(tenantId: string, deviceId: string): Promise<void> {
+    if (!(await this.repository.isTenantDevice(tenantId, deviceId))) throw new DeviceNotFoundError(deviceId);
+  }
+
+  async tenantLatest(tenantId: string, deviceId: string): Promise<DeviceLatestReply> {
+    await this.tenantDevice(tenantId, deviceId);
+    return this.latest(deviceId);
+  }
+
   async latest(deviceId: string): Promise<DeviceLatestReply> {
     const { lastSeen, metrics } = await this.repository.latest(deviceId);
     return { deviceId, lastSeen, metrics };
   }
 
-  async range(deviceId: string, metric: string, from: number | undefined, to: number | undefined, limit: number): Promise<MetricPoint[]> {
+  async range(
+    tenantId: string,
+    deviceId: string,
+    metric: string,
+    from: number | undefined,
+    to: number | undefined,
+    limit: number,
+  ): Promise<MetricPoint[]> {
     const w = this.window(from, to);
+    await this.tenantDevice(tenantId, deviceId);
     return this.repository.range(deviceId, metric, w.from, w.to, limit);
   }
 
-  async aggregate(metric: string, from: number | undefined, to: number | undefined, bucketSeconds: number): Promise<AggregateBucket[]> {
+  async aggregate(
+    tenantId: string,
+    metric: string,
+    from: number | undefined,
+    to: number | undefined,
+    bucketSeconds: number,
+  ): Promise<AggregateBucket[]> {
     const w = this.window(from, to);
-    return this.repository.aggregate(metric, w.from, w.to, bucketSeconds);
+    return this.repository.aggregate(tenantId, metric, w.from, w.to, bucketSeconds);
   }
 
-  lastSeen(limit: number, offset: number): Promise<DeviceLastSeen[]> {
-    return this.repository.lastSeen(limit, offset);
+  lastSeen(tenantId: string, limit: number, offset: number): Promise<DeviceLastSeen[]> {
+    return this.repository.lastSeen(tenantId, limit, offset);
   }
 
-  stats(): Promise<IngestStatsReply> {
-    return this.repository.totals();
+  /** The platform's totals (bus), or one tenant's (REST). */
+  stats(tenantId?: string): Promise<IngestStatsReply> {
+    return this.repository.totals(tenantId);
   }
 }

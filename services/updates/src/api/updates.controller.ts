@@ -16,7 +16,7 @@ import {
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { Ids, text } from '@rampart/contracts';
-import { ZodValidationPipe, type TenantPrincipal } from '@rampart/service-kit';
+import { Requires, ZodValidationPipe, type TenantPrincipal } from '@rampart/service-kit';
 import { FleetService } from '../fleet/fleet.service.js';
 import { ImagesRepository } from '../images/images.repository.js';
 import { ImagesService } from '../images/images.service.js';
@@ -68,6 +68,7 @@ const ActionBody = z.object({ reason: text({ min: 1, max: 500, multiline: true }
 /** Images, signed metadata, products, device groups and deployments of the caller's tenant (OpenAPI at /docs). */
 @ApiTags('updates')
 @ApiBearerAuth()
+@Requires('Reader')
 @Controller('v1')
 export class UpdatesController {
   constructor(
@@ -78,6 +79,7 @@ export class UpdatesController {
   ) {}
 
   @Post('images')
+  @Requires('Contributor')
   @ApiOperation({ summary: 'Upload a signed image (application/octet-stream); the same bytes again answer the stored image' })
   async upload(@Req() req: WithPrincipal) {
     if (!Buffer.isBuffer(req.body))
@@ -100,6 +102,7 @@ export class UpdatesController {
   }
 
   @Post('images/:sha256/release')
+  @Requires('Contributor')
   @HttpCode(200)
   @ApiOperation({
     summary:
@@ -114,6 +117,7 @@ export class UpdatesController {
   }
 
   @Post('images/:sha256/revoke')
+  @Requires('Contributor')
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke: out of the targets and every director answer; devices running it fail attestation' })
   revoke(@Req() req: WithPrincipal, @Param('sha256', new ZodValidationPipe(SHA256)) sha256: string) {
@@ -130,6 +134,7 @@ export class UpdatesController {
   }
 
   @Post('products')
+  @Requires('Contributor')
   @ApiOperation({ summary: 'A product, with its Development, Field Test and Production groups' })
   createProduct(@Req() req: WithPrincipal, @Body(new ZodValidationPipe(ProductBody)) body: z.infer<typeof ProductBody>) {
     return this.fleet.createProduct(req.principal.tenantId, body.name, body.description);
@@ -141,6 +146,7 @@ export class UpdatesController {
   }
 
   @Post('device-groups')
+  @Requires('Contributor')
   createGroup(@Req() req: WithPrincipal, @Body(new ZodValidationPipe(GroupBody)) body: z.infer<typeof GroupBody>) {
     return this.fleet.createGroup(req.principal.tenantId, body.productId, body.name, body.updatePolicy, body.osFeed);
   }
@@ -151,6 +157,7 @@ export class UpdatesController {
   }
 
   @Patch('device-groups/:groupId')
+  @Requires('Contributor')
   @ApiOperation({ summary: "Change a group's update policy, OS feed or maintenance window" })
   updateGroup(
     @Req() req: WithPrincipal,
@@ -161,6 +168,7 @@ export class UpdatesController {
   }
 
   @Put('device-groups/:groupId/devices/:deviceId')
+  @Requires('Contributor')
   @HttpCode(204)
   @ApiOperation({ summary: 'Move a claimed device into this group' })
   async assign(
@@ -177,6 +185,7 @@ export class UpdatesController {
   }
 
   @Post('deployments')
+  @Requires('Contributor')
   @ApiOperation({ summary: "Deploy released images to a group (supersedes the group's current deployment)" })
   deploy(@Req() req: WithPrincipal, @Body(new ZodValidationPipe(DeploymentBody)) body: z.infer<typeof DeploymentBody>) {
     return this.fleet.deploy(req.principal.tenantId, body.groupId, body.images, body.rollout ?? {});
@@ -195,6 +204,7 @@ export class UpdatesController {
   }
 
   @Post('deployments/:id/:action')
+  @Requires('Contributor')
   @HttpCode(200)
   @ApiOperation({ summary: 'pause, resume, abort or rollback' })
   act(

@@ -211,7 +211,9 @@ export class FleetService {
     );
   }
 
+  /** The devices of one of the tenant's groups; another tenant's group answers 404 like an unknown one, never an empty list. */
   async members(tenantId: string, groupId: string): Promise<string[]> {
+    await this.group(tenantId, groupId);
     const rows: Array<{ device_id: string }> = await this.dataSource.query(
       `SELECT device_id FROM updates.group_members WHERE tenant_id = $1 AND group_id = $2 ORDER BY device_id`,
       [tenantId, groupId],

@@ -145,12 +145,14 @@ export class ImagesRepository {
       if (inserted[0] === undefined) {
         const existing = await this.find(tenantId, image.sha256, tx);
         if (existing !== undefined) return { image: existing, created: false };
+        // Only this tenant's images can conflict: what other tenants hold is neither seen nor told.
         throw new ImageConflictError(
-          `${image.manifest.component} ${image.manifest.version} already exists with other bytes (or another tenant holds these); versions are immutable`,
+          `${image.manifest.component} ${image.manifest.version} already exists with other bytes; versions are immutable`,
         );
       }
+      // Chunks are content-addressed and shared: the same bytes from another tenant are stored once.
       for (let seq = 0, at = 0; at < image.bytes.length; seq++, at += IMAGE_CHUNK_BYTES) {
-        await tx.query(`INSERT INTO updates.image_chunks (image_sha256, seq, data) VALUES ($1, $2, $3)`, [
+        await tx.query(`INSERT INTO updates.image_chunks (image_sha256, seq, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
           image.sha256,
           seq,
           image.bytes.subarray(at, at + IMAGE_CHUNK_BYTES),

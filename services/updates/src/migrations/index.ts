@@ -3,8 +3,15 @@ import { CreateUpdates1734000000000 } from './1734000000000-create-updates.js';
 import { Fleet1734000000001 } from './1734000000001-fleet.js';
 import { OsFeeds1734000000002 } from './1734000000002-os-feeds.js';
 import { FirstOffer1734000000003 } from './1734000000003-first-offer.js';
+import { ImagesPerTenant1734000000004 } from './1734000000004-images-per-tenant.js';
 
-export const updatesMigrations = [CreateUpdates1734000000000, Fleet1734000000001, OsFeeds1734000000002, FirstOffer1734000000003];
+export const updatesMigrations = [
+  CreateUpdates1734000000000,
+  Fleet1734000000001,
+  OsFeeds1734000000002,
+  FirstOffer1734000000003,
+  ImagesPerTenant1734000000004,
+];
 
 /** The updates service's schema and migrations (`updates migrate` and start-up both bring it up to date). */
 export const updatesDatabase: ServiceDatabase = { schema: 'updates', migrations: updatesMigrations, applicationName: 'rampart-updates' };

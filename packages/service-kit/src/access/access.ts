@@ -1,0 +1,50 @@
+import { SetMetadata, type ExecutionContext } from '@nestjs/common';
+import type { Reflector } from '@nestjs/core';
+
+export type TenantRole = 'Administrator' | 'Contributor' | 'Reader';
+
+/**
+ * What a route needs: nothing (`Public`: health, metrics, CRLs), the platform
+ * operator, or a tenant role (each role includes the ones below it). Every
+ * route declares one, on its handler or its controller; the guards refuse a
+ * route that declares none, so a route added without thought is closed.
+ */
+export type AccessRequirement = 'Public' | 'Platform' | TenantRole;
+
+export const ACCESS_REQUIREMENT = 'rampart:access-requirement';
+
+export const Requires = (requirement: AccessRequirement): ClassDecorator & MethodDecorator => SetMetadata(ACCESS_REQUIREMENT, requirement);
+
+/** Says out loud that a route needs no credentials. */
+export const Public = (): ClassDecorator & MethodDecorator => Requires('Public');
+
+/** The matched route's requirement (the handler's over its controller's); undefined when it declares none. */
+export function requirementOf(reflector: Reflector, context: ExecutionContext): AccessRequirement | undefined {
+  return reflector.getAllAndOverride<AccessRequirement | undefined>(ACCESS_REQUIREMENT, [context.getHandler(), context.getClass()]);
+}
+
+const RANK: Readonly<Record<TenantRole, number>> = { Reader: 0, Contributor: 1, Administrator: 2 };
+
+export function roleSatisfies(role: TenantRole, needed: TenantRole): boolean {
+  return RANK[role] >= RANK[needed];
+}
+
+/**
+ * The tenant role a request needs: what the route declares, and never less
+ * than Contributor for a method that changes state, so a write route that
+ * inherits its controller's Reader still cannot be called by a Reader.
+ */
+export function tenantRoleNeeded(declared: TenantRole, method: string | undefined): TenantRole {
+  const floor: TenantRole = method === 'GET' || method === 'HEAD' ? 'Reader' : 'Contributor';
+  return roleSatisfies(declared, floor) ? declared : floor;
+}
+
+/**
+ * The token of an `Authorization: Bearer <token>` header. The scheme is
+ * matched case-insensitively (RFC 7235 §2.1: "bearer", "BEARER" are the same
+ * scheme); the token is 16-512 visible characters.
+ */
+export function bearerTokenOf(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  return /^bearer +(\S{16,512})$/i.exec(header)?.[1];
+}
