@@ -33,6 +33,8 @@ export const DenialReason = {
   clockSkew: 'clock_skew',
   packetTooLarge: 'packet_too_large',
   connectTimeout: 'connect_timeout',
+  /** A socket that did not finish the TLS handshake in time (CONNECT_TIMEOUT_MS); the server closes it. */
+  handshakeTimeout: 'handshake_timeout',
   rateLimited: 'rate_limited',
   overloaded: 'overloaded',
   protocolError: 'protocol_error',

@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import { SecuritySubsystem } from '@rampart/emulator';
@@ -365,6 +366,30 @@ describe('gateway', () => {
         await served.endAsync();
       } finally {
         await dedicated.close();
+      }
+    });
+  });
+
+  describe('connection cap', () => {
+    it('counts every open socket against MAX_CONNECTIONS, sessions and handshakes alike, and refuses the excess at once', async () => {
+      const capped = await GatewayHarness.start({ MAX_CONNECTIONS: '2' });
+      try {
+        const device = await capped.device();
+        const session = capped.client(device);
+        await connected(session);
+        // A socket that has not even started its handshake takes the second slot.
+        const idle = createConnection({ host: '127.0.0.1', port: capped.port });
+        idle.on('error', () => undefined);
+        await new Promise((resolve) => idle.once('connect', resolve));
+        const before = capped.totals.denials['overloaded'] ?? 0;
+        const excess = capped.client(await capped.device());
+        await expect(connected(excess)).rejects.toThrow();
+        excess.end(true);
+        await waitFor(() => (capped.totals.denials['overloaded'] ?? 0) === before + 1, { describe: 'refusal counted' });
+        idle.destroy();
+        await session.endAsync();
+      } finally {
+        await capped.close();
       }
     });
   });

@@ -1,5 +1,5 @@
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import {
   DenialReason,
@@ -27,6 +27,7 @@ import { authorizeDevicePublish, authorizeDeviceSubscribe } from './device-acl.j
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { FailureBridge, FailureStreamKind } from './failure-bridge.js';
 import type { TelemetryBridge } from './telemetry-bridge.js';
+import { SocketFront, type DoorRefusal } from './socket-front.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Aedes routes this many messages concurrently; our admission bounds what reaches it. */
@@ -87,10 +88,11 @@ export class MqttGateway {
   private readonly connections = new WeakMap<object, ConnectionInfo>();
   private readonly admission: Admission;
   private aedes: Aedes | undefined;
-  private tlsServer: TlsServer | undefined;
+  private front: SocketFront | undefined;
   private devServer: TcpServer | undefined;
   private readonly sockets = new Set<Socket>();
   private shedSinceLog = 0;
+  private readonly refusedAtDoorSinceLog: Record<DoorRefusal, number> = { connection_limit: 0, handshake_limit: 0 };
   private shedTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -156,7 +158,7 @@ export class MqttGateway {
   }
 
   get listening(): boolean {
-    return this.tlsServer?.listening === true;
+    return this.front?.listening === true;
   }
 
   get connectedClients(): number {
@@ -198,7 +200,7 @@ export class MqttGateway {
     aedes.on('clientError', (client, error) => this.onClientError(client, error));
     aedes.on('connectionError', (client, error) => this.onClientError(client, error));
 
-    this.tlsServer = createTlsServer(
+    const tlsServer = createTlsServer(
       {
         cert: this.options.tls.certificatePem,
         key: this.options.tls.privateKeyPem,
@@ -208,16 +210,16 @@ export class MqttGateway {
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
         handshakeTimeout: this.options.limits.connectTimeoutMs,
-        // PUBACKs are small and latency-bound; Nagle would hold them for the peer's delayed ACK.
-        noDelay: true,
       },
       (socket) => this.acceptTls(socket),
     );
-    this.tlsServer.on('tlsClientError', (error) => {
-      this.metrics.connectionRefused(DenialReason.notAuthenticated);
-      this.logger.warn({ err: error.message }, 'TLS handshake refused');
-    });
-    const mqttPort = await listen(this.tlsServer, this.options.mqtt.host, this.options.mqtt.port);
+    tlsServer.on('tlsClientError', (error, socket) => this.onTlsClientError(error, socket));
+    this.front = new SocketFront(
+      tlsServer,
+      { maxConnections: this.options.limits.maxConnections, maxHandshaking: this.options.limits.maxHandshaking },
+      (reason) => this.refusedAtDoor(reason),
+    );
+    const mqttPort = await listen(this.front.server, this.options.mqtt.host, this.options.mqtt.port);
     this.logger.info({ host: this.options.mqtt.host, port: mqttPort }, 'MQTT over TLS listening (client certificates required)');
 
     let devPort: number | undefined;
@@ -232,6 +234,25 @@ export class MqttGateway {
     this.shedTimer = setInterval(() => this.logShed(), SHED_LOG_INTERVAL_MS);
     this.shedTimer.unref();
     return { mqttPort, devPort };
+  }
+
+  /**
+   * A handshake that failed or never finished. Node leaves the socket open
+   * once a 'tlsClientError' listener exists, so it is destroyed here: a
+   * socket that stalls the handshake must not hold a file descriptor past
+   * the timeout.
+   */
+  private onTlsClientError(error: Error & { code?: string }, socket: TLSSocket): void {
+    socket.destroy();
+    const reason = error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? DenialReason.handshakeTimeout : DenialReason.notAuthenticated;
+    this.metrics.connectionRefused(reason);
+    this.logger.warn({ remote: socket.remoteAddress, reason, err: error.message }, 'TLS handshake refused');
+  }
+
+  /** Counted at once; logged as a summary, since a flood of connects would otherwise be a flood of log lines. */
+  private refusedAtDoor(reason: DoorRefusal): void {
+    this.metrics.connectionRefused(DenialReason.overloaded);
+    this.refusedAtDoorSinceLog[reason]++;
   }
 
   private track(socket: Socket): void {
@@ -544,6 +565,15 @@ export class MqttGateway {
   }
 
   private logShed(): void {
+    const door = this.refusedAtDoorSinceLog;
+    if (door.connection_limit + door.handshake_limit > 0) {
+      this.logger.warn(
+        { reason: DenialReason.overloaded, ...door, open: this.front?.connections, handshaking: this.front?.handshaking },
+        'connections refused at the door: socket limits reached',
+      );
+      door.connection_limit = 0;
+      door.handshake_limit = 0;
+    }
     if (this.shedSinceLog === 0) return;
     this.logger.warn({ shed: this.shedSinceLog, totals: this.metrics.totals.shed }, 'device messages shed to protect the gateway');
     this.shedSinceLog = 0;
@@ -566,7 +596,7 @@ export class MqttGateway {
     clearInterval(this.shedTimer);
     this.logShed();
     const closing: Array<Promise<void>> = [];
-    for (const server of [this.tlsServer, this.devServer]) {
+    for (const server of [this.front?.server, this.devServer]) {
       if (server !== undefined) closing.push(new Promise((resolve) => server.close(() => resolve())));
     }
     const aedes = this.aedes;
