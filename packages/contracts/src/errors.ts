@@ -7,6 +7,8 @@ export const ErrorCode = {
   notFound: 'NOT_FOUND',
   unavailable: 'UNAVAILABLE',
   timeout: 'TIMEOUT',
+  /** The caller (a device identity) asked more often than its limit allows; try again later. */
+  rateLimited: 'RATE_LIMITED',
   internal: 'INTERNAL',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -24,6 +24,7 @@ import { FleetGauges } from './attestation/fleet-gauges.js';
 import { EvidenceVerifier } from './attestation/evidence-verifier.js';
 import { KnownGoodConsumer } from './attestation/known-good.consumer.js';
 import { AttestationBatches } from './attestation/attestation-batches.js';
+import { AttestationAdmission } from './attestation/attestation-admission.js';
 import { SealedNonceStore } from './attestation/nonce-store.js';
 import { PolicyCache } from './attestation/policy-cache.js';
 import { KeyVault } from '@rampart/trust';
@@ -34,6 +35,8 @@ import { attestationDatabase } from './migrations/index.js';
 const ROTATION_CHECK_MS = 6 * 60 * 60 * 1000;
 /** Failure reports wait this long in the stream for the failures service. */
 const FAILURE_EVENT_MAX_AGE_MS = 7 * 86_400_000;
+/** How often refused attestation requests are summarised in the log. */
+const ADMISSION_LOG_MS = 10_000;
 /** How often expired spent nonces are deleted. */
 const NONCE_SWEEP_MS = 60_000;
 
@@ -93,6 +96,12 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       },
       runtime.observability.tracer,
     );
+    const admission = new AttestationAdmission(config.admission, systemClock, logger, runtime.observability.meter);
+    const admissionLog = every(
+      ADMISSION_LOG_MS,
+      () => Promise.resolve(admission.logSummary()),
+      () => undefined,
+    );
     const knownGood = new KnownGoodConsumer(runtime.bus, repository, logger, announcePolicyChange);
     await knownGood.start();
     const rotation = new RotationService(repository, authorities, runtime.bus, systemClock, logger);
@@ -114,6 +123,7 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
         runtime,
         repository,
         attestation,
+        admission,
         tenancy: new TenancyService(
           repository,
           authorities,
@@ -148,6 +158,8 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       authorities,
       close: async () => {
         nonceSweep.stop();
+        admissionLog.stop();
+        admission.logSummary();
         fleetGauges.stop();
         await policyListener.close();
         await knownGood.stop();

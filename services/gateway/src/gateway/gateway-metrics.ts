@@ -1,7 +1,8 @@
 import type { Counter, Meter, UpDownCounter } from '@opentelemetry/api';
 import type { DenialReasonValue } from '@rampart/contracts';
 
-export type ShedReason = 'rate_limited' | 'overloaded';
+/** Why a device message was dropped: over a limit, no room to queue, queued past its deadline, or its device gone. */
+export type ShedReason = 'rate_limited' | 'overloaded' | 'expired' | 'cancelled';
 
 /** Counters the gateway exports; every denial and every shed message is counted. */
 export class GatewayMetrics {

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_READINGS_PER_BATCH } from '@rampart/contracts';
 import { commonConfig, commonEnvShape, env, loadConfig, type CommonConfig, type Env } from '@rampart/service-kit';
+import type { AttestationLimits } from './attestation-gate.js';
 import type { TelemetryStreamSettings } from './telemetry-bridge.js';
 
 export const DEFAULT_MQTT_PORT = 8883;
@@ -18,6 +19,19 @@ export const DEFAULT_MAX_CONNECTIONS = 50_000;
 export const DEFAULT_MAX_HANDSHAKING = 4_096;
 export const DEFAULT_DEVICE_RATE_PER_SEC = 20;
 export const DEFAULT_DEVICE_RATE_BURST = 100;
+/**
+ * Attestation messages per device identity: an attestation is two (nonce,
+ * evidence) and a device attests daily and after each update, so 12 a
+ * minute with a burst of 10 leaves room for retries while one identity can
+ * no longer fill the attestation service's queue.
+ */
+export const DEFAULT_ATTEST_RATE_PER_MIN = 12;
+export const DEFAULT_ATTEST_BURST = 10;
+/** Attestation requests in flight to the service from one gateway, and waiting for a slot. */
+export const DEFAULT_ATTEST_MAX_IN_FLIGHT = 256;
+export const DEFAULT_ATTEST_MAX_WAITING = 1_024;
+/** How long an attestation request may take before the device is told TIMEOUT and the work is dropped. */
+export const DEFAULT_ATTEST_TIMEOUT_MS = 10_000;
 /** Readings whose batch is being stored; the stream round trip, not CPU, is what this covers. */
 export const DEFAULT_BRIDGE_MAX_IN_FLIGHT = 8_192;
 export const DEFAULT_BRIDGE_MAX_WAITING = 8_192;
@@ -57,6 +71,11 @@ export const gatewayEnvSchema = z
     MAX_HANDSHAKING: env.positiveInt().optional(),
     DEVICE_RATE_PER_SEC: env.positiveInt().default(DEFAULT_DEVICE_RATE_PER_SEC),
     DEVICE_RATE_BURST: env.positiveInt().default(DEFAULT_DEVICE_RATE_BURST),
+    ATTEST_RATE_PER_MIN: env.positiveInt().default(DEFAULT_ATTEST_RATE_PER_MIN),
+    ATTEST_BURST: env.positiveInt().default(DEFAULT_ATTEST_BURST),
+    ATTEST_MAX_IN_FLIGHT: env.positiveInt().default(DEFAULT_ATTEST_MAX_IN_FLIGHT),
+    ATTEST_MAX_WAITING: env.positiveInt().default(DEFAULT_ATTEST_MAX_WAITING),
+    ATTEST_TIMEOUT_MS: env.milliseconds().max(60_000).default(DEFAULT_ATTEST_TIMEOUT_MS),
     BRIDGE_MAX_IN_FLIGHT: env.positiveInt().default(DEFAULT_BRIDGE_MAX_IN_FLIGHT),
     BRIDGE_MAX_WAITING: env.positiveInt().default(DEFAULT_BRIDGE_MAX_WAITING),
     BRIDGE_BATCH_MAX_READINGS: env.positiveInt().max(MAX_READINGS_PER_BATCH).default(DEFAULT_BRIDGE_BATCH_MAX_READINGS),
@@ -81,6 +100,7 @@ export interface GatewayLimits {
   readonly deviceRateBurst: number;
   readonly bridgeMaxInFlight: number;
   readonly bridgeMaxWaiting: number;
+  readonly attestation: AttestationLimits;
 }
 
 export interface GatewayConfig extends CommonConfig {
@@ -124,6 +144,13 @@ export function loadGatewayConfig(source: Env): GatewayConfig {
       deviceRateBurst: e.DEVICE_RATE_BURST,
       bridgeMaxInFlight: e.BRIDGE_MAX_IN_FLIGHT,
       bridgeMaxWaiting: e.BRIDGE_MAX_WAITING,
+      attestation: {
+        ratePerMinute: e.ATTEST_RATE_PER_MIN,
+        burst: e.ATTEST_BURST,
+        maxInFlight: e.ATTEST_MAX_IN_FLIGHT,
+        maxWaiting: e.ATTEST_MAX_WAITING,
+        timeoutMs: e.ATTEST_TIMEOUT_MS,
+      },
     },
     telemetryStream: {
       maxAgeMs: e.TELEMETRY_STREAM_MAX_AGE_MS,

@@ -11,24 +11,23 @@ import {
   deviceCommandTopic,
   type DeviceCommand,
 } from '@rampart/contracts';
-import type { Clock, Logger } from '@rampart/service-kit';
 import {
   PeerIdentityError,
   certificatesInPemBundle,
   deviceIdFromVerifiedCertificate,
   tenantOfOperationalCertificate,
 } from '@rampart/trust';
+import { TokenBucket, type Clock, type Logger } from '@rampart/service-kit';
 import { guardSocket, PacketTooLargeError } from '../mqtt/packet-size-guard.js';
 import { X509Certificate } from 'node:crypto';
 import { Admission } from './admission.js';
-import type { AttestationBridge } from './attestation-bridge.js';
+import type { AttestationGate } from './attestation-gate.js';
 import type { GatewayLimits } from './gateway.config.js';
 import { authorizeDevicePublish, authorizeDeviceSubscribe } from './device-acl.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { FailureBridge, FailureStreamKind } from './failure-bridge.js';
 import type { TelemetryBridge } from './telemetry-bridge.js';
 import { SocketFront, type DoorRefusal } from './socket-front.js';
-import { TokenBucket } from './token-bucket.js';
 
 /** Aedes routes this many messages concurrently; our admission bounds what reaches it. */
 const AEDES_CONCURRENCY = 1_000;
@@ -60,8 +59,6 @@ interface ConnectionInfo {
   readonly tenantId: string | null;
   readonly remoteAddress: string;
   bucket?: TokenBucket;
-  /** One attestation message in flight per connection. */
-  attesting: boolean;
 }
 
 class DenialError extends Error {
@@ -99,7 +96,7 @@ export class MqttGateway {
     private readonly options: MqttGatewayOptions,
     private readonly bridge: TelemetryBridge,
     private readonly failures: FailureBridge,
-    private readonly attestation: AttestationBridge,
+    private readonly attestation: AttestationGate,
     private readonly revocations: { isRevoked(deviceId: string): boolean; start(): Promise<void>; stop(): Promise<void> },
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
@@ -291,7 +288,6 @@ export class MqttGateway {
       credential,
       tenantId,
       remoteAddress: socket.remoteAddress ?? '',
-      attesting: false,
     });
   }
 
@@ -304,7 +300,6 @@ export class MqttGateway {
       credential: 'operational',
       tenantId: null,
       remoteAddress: socket.remoteAddress ?? '',
-      attesting: false,
     });
   }
 
@@ -422,7 +417,7 @@ export class MqttGateway {
       packet.retain = false;
     }
     if (decision.kind === 'attestRequest' || decision.kind === 'attestEvidence') {
-      this.attest(client, info, decision.kind, packet, callback);
+      this.attest(client, decision.kind, packet, callback);
       return;
     }
     const kind = decision.kind;
@@ -441,31 +436,29 @@ export class MqttGateway {
   }
 
   /**
-   * Attestation messages go to the attestation service; its answer comes
+   * Attestation messages go to the attestation service through the gate
+   * (per-identity limits, a bounded queue with deadlines); its answer comes
    * back on `devices/<id>/attest/response`. The PUBLISH is acknowledged at
    * once: the device waits for the response message, not the PUBACK.
    */
   private attest(
     client: Client,
-    info: ConnectionInfo,
     kind: 'attestRequest' | 'attestEvidence',
     packet: PublishPacket,
     callback: (error?: Error | null) => void,
   ): void {
-    if (info.attesting || (info.bucket !== undefined && !info.bucket.tryTake(this.clock.now()))) {
-      this.shed('rate_limited');
-      callback(null);
-      return;
-    }
-    info.attesting = true;
     callback(null);
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const deviceId = client.id;
-    const pending = kind === 'attestRequest' ? this.attestation.requestNonce(deviceId) : this.attestation.submitEvidence(deviceId, payload);
-    void pending.then((response) => {
-      info.attesting = false;
-      this.respond(deviceId, response);
-    });
+    // The gate never rejects; the rejection path is here all the same, so nothing can leave a floating rejection.
+    this.attestation
+      .submit(deviceId, kind, payload, () => !client.closed)
+      .then(
+        (response) => {
+          if (response !== undefined) this.respond(deviceId, response);
+        },
+        (error: unknown) => this.logger.error({ deviceId, err: error }, 'attestation answer lost'),
+      );
   }
 
   private respond(deviceId: string, response: AttestationResponse): void {
@@ -565,6 +558,7 @@ export class MqttGateway {
   }
 
   private logShed(): void {
+    this.attestation.logSummary();
     const door = this.refusedAtDoorSinceLog;
     if (door.connection_limit + door.handshake_limit > 0) {
       this.logger.warn(
