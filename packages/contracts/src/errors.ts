@@ -37,6 +37,18 @@ export const DenialReason = {
   connectTimeout: 'connect_timeout',
   /** A socket that did not finish the TLS handshake in time (CONNECT_TIMEOUT_MS); the server closes it. */
   handshakeTimeout: 'handshake_timeout',
+  /** The TLS client sent no certificate (OpenSSL refuses it with the alert TLS defines). */
+  certificateMissing: 'certificate_missing',
+  /** The client certificate is outside its validity period. */
+  certificateExpired: 'certificate_expired',
+  /** The client certificate does not chain to a trusted root: unknown CA, missing intermediate, bad signature. */
+  certificateUntrusted: 'certificate_untrusted',
+  /** Any other verification failure (e.g. not for client authentication). */
+  certificateInvalid: 'certificate_invalid',
+  /** The handshake failed otherwise: no shared cipher or version, garbage, or the peer hung up. */
+  tlsHandshakeFailed: 'tls_handshake_failed',
+  /** No PINGREQ or other packet within 1.5 × the keepalive the client asked for [MQTT-3.1.2-24]. */
+  keepaliveTimeout: 'keepalive_timeout',
   rateLimited: 'rate_limited',
   overloaded: 'overloaded',
   protocolError: 'protocol_error',

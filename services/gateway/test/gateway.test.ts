@@ -277,30 +277,37 @@ describe('gateway', () => {
       const device = await gw.device();
       const other = await gw.device();
       const before = gw.totals.denials['client_id_mismatch'] ?? 0;
+      const protocolErrors = gw.totals.denials['protocol_error'] ?? 0;
       const client = gw.client(device, { clientId: other.id });
       await expect(connected(client)).rejects.toThrow(/Identifier rejected/i);
       client.end(true);
+      // A whole session of another device after it: the refused connection's close has been handled by then.
+      const next = gw.client(other);
+      await connected(next);
+      await next.endAsync();
       expect(gw.totals.denials['client_id_mismatch']).toBe(before + 1);
+      // Counted once, as what it is: not also as a protocol error.
+      expect(gw.totals.denials['protocol_error'] ?? 0).toBe(protocolErrors);
     });
 
-    it('refuses a TLS client without a certificate', async () => {
-      const before = gw.totals.denials['not_authenticated'] ?? 0;
+    it('refuses a TLS client without a certificate, and says so', async () => {
+      const before = gw.totals.denials['certificate_missing'] ?? 0;
       const socket = tlsConnect({ host: '127.0.0.1', port: gw.port, servername: 'localhost', ca: gw.pki.platformCa.certificatePem });
       socket.on('error', () => undefined);
       await socketClosed(socket);
-      await waitFor(() => (gw.totals.denials['not_authenticated'] ?? 0) > before, { describe: 'denial counted' });
+      await waitFor(() => (gw.totals.denials['certificate_missing'] ?? 0) > before, { describe: 'denial counted' });
     });
 
-    it('refuses a certificate from a manufacturer it does not trust', async () => {
+    it('refuses a certificate from a manufacturer it does not trust, as untrusted', async () => {
       const rogue = await CertificateAuthority.create('rogue manufacturer');
       const security = new SecuritySubsystem();
       const cert = (await rogue.issueDeviceIdentity(security.deviceId, security.publicKeySpki)).toString('pem');
       // (an operational-looking certificate from an unknown CA is refused the same way)
-      const before = gw.totals.denials['not_authenticated'] ?? 0;
+      const before = gw.totals.denials['certificate_untrusted'] ?? 0;
       const client = gw.client({ id: security.deviceId, security, certificatePem: cert });
       await expect(connected(client)).rejects.toThrow();
       client.end(true);
-      await waitFor(() => (gw.totals.denials['not_authenticated'] ?? 0) > before, { describe: 'denial counted' });
+      await waitFor(() => (gw.totals.denials['certificate_untrusted'] ?? 0) > before, { describe: 'denial counted' });
     });
   });
 
@@ -341,16 +348,22 @@ describe('gateway', () => {
       await client.endAsync();
     });
 
-    it('refuses an expired certificate', async () => {
+    it('refuses an expired certificate, and says it is expired', async () => {
       await expectRefused(
         gw,
         await deviceWith('test', { notBefore: Date.now() - 3 * HOUR, notAfter: Date.now() - HOUR }),
-        'not_authenticated',
+        'certificate_expired',
       );
     });
 
+    it('refuses a certificate sent without its tenant CA (no chain), as untrusted', async () => {
+      const device = await deviceWith('test', {});
+      const leafOnly = device.certificatePem.slice(0, device.certificatePem.indexOf('-----END CERTIFICATE-----') + 25) + '\n';
+      await expectRefused(gw, { ...device, certificatePem: leafOnly }, 'certificate_untrusted');
+    });
+
     it('refuses a certificate for server authentication only (wrong purpose)', async () => {
-      await expectRefused(gw, await deviceWith('test', { extendedKeyUsages: [SERVER_AUTH] }), 'not_authenticated');
+      await expectRefused(gw, await deviceWith('test', { extendedKeyUsages: [SERVER_AUTH] }), 'certificate_invalid');
     });
 
     it("refuses a certificate naming another tenant than its issuing CA's", async () => {
@@ -367,6 +380,55 @@ describe('gateway', () => {
       } finally {
         await dedicated.close();
       }
+    });
+  });
+
+  describe('session accounting', () => {
+    /** The gauge as Prometheus scrapes it. */
+    async function activeSessions(harness: GatewayHarness): Promise<number> {
+      const text = await (await fetch(`${harness.running.url}/metrics`)).text();
+      const value = /^rampart_gateway_connections_active(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+      return Number(value ?? Number.NaN);
+    }
+
+    it('counts live sessions: a burst of connections with one identity leaves the gauge at 0, not below, once all are gone', async () => {
+      const own = await GatewayHarness.start();
+      try {
+        const device = await own.device();
+        const session = own.client(device);
+        await connected(session);
+        expect(await activeSessions(own)).toBe(1);
+        // The same identity connecting many times at once, each dropped right after its CONNECT, as issue 13's flood did.
+        const sockets = await Promise.all(Array.from({ length: 40 }, () => own.rawSocket(device)));
+        const closing = sockets.map((socket) => socketClosed(socket));
+        for (const socket of sockets) {
+          socket.on('error', () => undefined);
+          socket.end(connectPacket(device.id));
+        }
+        await Promise.all(closing);
+        for (const socket of sockets) socket.destroy();
+        await session.endAsync();
+        await waitFor(async () => (await activeSessions(own)) === 0, { describe: 'no sessions counted' });
+        // Aedes's own count drifts here; ours must not.
+        expect(own.running.gateway.connectedClients).toBe(0);
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('counts a keepalive that expired as keepalive_timeout, not as a protocol error [MQTT-3.1.2-24]', async () => {
+      const device = await gw.device();
+      const before = gw.totals.denials['keepalive_timeout'] ?? 0;
+      const protocolErrors = gw.totals.denials['protocol_error'] ?? 0;
+      const socket = await gw.rawSocket(device);
+      socket.on('error', () => undefined);
+      // Keepalive 1 s: the gateway closes the connection after 1.5 s of silence.
+      socket.write(
+        mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: device.id, keepalive: 1 }),
+      );
+      await socketClosed(socket);
+      await waitFor(() => (gw.totals.denials['keepalive_timeout'] ?? 0) === before + 1, { describe: 'keepalive timeout counted' });
+      expect(gw.totals.denials['protocol_error'] ?? 0).toBe(protocolErrors);
     });
   });
 

@@ -44,6 +44,7 @@ export class GatewayModule {
               runtime.observability.meter,
               () => holder.gateway?.inFlight ?? 0,
               () => holder.gateway?.waiting ?? 0,
+              () => holder.gateway?.connectedClients ?? 0,
             );
             const typed = new TypedBus(runtime.bus);
             const attestation = new AttestationGate(

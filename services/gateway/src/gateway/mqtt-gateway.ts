@@ -28,6 +28,7 @@ import type { GatewayMetrics } from './gateway-metrics.js';
 import type { FailureBridge, FailureStreamKind } from './failure-bridge.js';
 import type { TelemetryBridge } from './telemetry-bridge.js';
 import { SocketFront, type DoorRefusal } from './socket-front.js';
+import { tlsRefusal } from './tls-refusal.js';
 
 /** Aedes routes this many messages concurrently; our admission bounds what reaches it. */
 const AEDES_CONCURRENCY = 1_000;
@@ -70,9 +71,10 @@ class DenialError extends Error {
   }
 }
 
-function authError(message: string, returnCode: number): AuthenticateError {
+function authError(reason: DenialReasonValue, message: string, returnCode: number): AuthenticateError {
   // AuthErrorCode is a const enum in Aedes's types; the numbers are MQTT's CONNACK codes [MQTT-3.2.2.3].
-  const error: AuthenticateError = Object.assign(new Error(message), { returnCode: returnCode });
+  // A DenialError, so that Aedes's clientError event for it is known as counted already.
+  const error: AuthenticateError = Object.assign(new DenialError(reason, message), { returnCode: returnCode });
   return error;
 }
 
@@ -88,6 +90,15 @@ export class MqttGateway {
   private front: SocketFront | undefined;
   private devServer: TcpServer | undefined;
   private readonly sockets = new Set<Socket>();
+  /**
+   * Sessions past CONNACK by device id, until their connection closes. Kept
+   * here, not from Aedes's clientReady/clientDisconnect pair or its client
+   * table: when a session taken over by a newer one of the same device
+   * closes, Aedes emits clientDisconnect for it and removes the *newer* one
+   * from its table — a count kept from its events drifted below zero, and a
+   * revocation looking the device up there would miss it.
+   */
+  private readonly sessions = new Map<string, Client>();
   private shedSinceLog = 0;
   private readonly refusedAtDoorSinceLog: Record<DoorRefusal, number> = { connection_limit: 0, handshake_limit: 0 };
   private shedTimer: NodeJS.Timeout | undefined;
@@ -118,11 +129,10 @@ export class MqttGateway {
    */
   sendCommand(deviceIds: readonly string[], command: DeviceCommand): number {
     const aedes = this.aedes;
-    const clients = (aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients;
-    if (aedes === undefined || clients === undefined) return 0;
+    if (aedes === undefined) return 0;
     let sent = 0;
     for (const deviceId of deviceIds) {
-      if (clients[deviceId] === undefined) continue;
+      if (!this.sessions.has(deviceId)) continue;
       aedes.publish(
         { cmd: 'publish', topic: deviceCommandTopic(deviceId, command), payload: Buffer.from('{}'), qos: 1, retain: false, dup: false },
         () => undefined,
@@ -134,8 +144,7 @@ export class MqttGateway {
 
   /** Closes a device's session at once (revocation). */
   disconnect(deviceId: string): void {
-    const clients = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients;
-    const client = clients?.[deviceId];
+    const client = this.sessions.get(deviceId);
     if (client === undefined) return;
     this.metrics.denied(DenialReason.deviceRevoked);
     client.close();
@@ -159,7 +168,7 @@ export class MqttGateway {
   }
 
   get connectedClients(): number {
-    return this.aedes?.connectedClients ?? 0;
+    return this.sessions.size;
   }
 
   private readonly extraStarts: Array<() => Promise<void>> = [];
@@ -192,8 +201,13 @@ export class MqttGateway {
       authorizeForward: (client, packet) => (packet.topic.startsWith(`devices/${client.id}/`) ? packet : null),
     });
     this.aedes = aedes;
-    aedes.on('clientReady', () => this.metrics.connectionAccepted());
-    aedes.on('clientDisconnect', () => this.metrics.connectionClosed());
+    aedes.on('clientReady', (client) => {
+      this.metrics.connectionAccepted();
+      this.sessions.set(client.id, client);
+      client.conn.once('close', () => {
+        if (this.sessions.get(client.id) === client) this.sessions.delete(client.id);
+      });
+    });
     aedes.on('clientError', (client, error) => this.onClientError(client, error));
     aedes.on('connectionError', (client, error) => this.onClientError(client, error));
 
@@ -241,9 +255,9 @@ export class MqttGateway {
    */
   private onTlsClientError(error: Error & { code?: string }, socket: TLSSocket): void {
     socket.destroy();
-    const reason = error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? DenialReason.handshakeTimeout : DenialReason.notAuthenticated;
+    const { reason, detail } = tlsRefusal(error, socket.authorizationError);
     this.metrics.connectionRefused(reason);
-    this.logger.warn({ remote: socket.remoteAddress, reason, err: error.message }, 'TLS handshake refused');
+    this.logger.warn({ remote: socket.remoteAddress, reason, detail }, 'TLS handshake refused');
   }
 
   /** Counted at once; logged as a summary, since a flood of connects would otherwise be a flood of log lines. */
@@ -320,7 +334,7 @@ export class MqttGateway {
 
   /** Connection count limit and the will message's ACL, before authentication. */
   private preConnect(client: Client, packet: ConnectPacket, callback: (error: Error | null, ok: boolean) => void): void {
-    if ((this.aedes?.connectedClients ?? 0) >= this.options.limits.maxConnections) {
+    if (this.sessions.size >= this.options.limits.maxConnections) {
       this.metrics.connectionRefused(DenialReason.overloaded);
       callback(new DenialError(DenialReason.overloaded, 'connection limit reached'), false);
       return;
@@ -344,7 +358,7 @@ export class MqttGateway {
   private authenticate(client: Client, callback: (error: AuthenticateError | null, ok: boolean | null) => void): void {
     const info = this.info(client);
     if (info === undefined) {
-      callback(authError('unknown connection', 5), false);
+      callback(authError(DenialReason.notAuthenticated, 'unknown connection', 5), false);
       return;
     }
     if (info.listener === 'tls') {
@@ -352,18 +366,18 @@ export class MqttGateway {
       if (info.credential === 'operational' && this.revocations.isRevoked(client.id)) {
         this.metrics.connectionRefused(DenialReason.deviceRevoked);
         this.logger.warn({ deviceId: client.id }, 'revoked device refused');
-        callback(authError('device revoked', 5), false);
+        callback(authError(DenialReason.deviceRevoked, 'device revoked', 5), false);
         return;
       }
       if (client.id !== info.certifiedId) {
         this.metrics.connectionRefused(DenialReason.clientIdMismatch);
         this.logger.warn({ clientId: client.id, certified: info.certifiedId }, 'client id does not match certificate');
-        callback(authError('client id does not match the certificate', 2), false);
+        callback(authError(DenialReason.clientIdMismatch, 'client id does not match the certificate', 2), false);
         return;
       }
     } else if (!isDeviceId(client.id)) {
       this.metrics.connectionRefused(DenialReason.clientIdMismatch);
-      callback(authError('client id is not a device id', 2), false);
+      callback(authError(DenialReason.clientIdMismatch, 'client id is not a device id', 2), false);
       return;
     }
     info.bucket = new TokenBucket(this.options.limits.deviceRatePerSec, this.options.limits.deviceRateBurst, this.clock.now());
@@ -578,6 +592,10 @@ export class MqttGateway {
     if (/connect did not arrive in time/.test(message)) {
       this.metrics.denied(DenialReason.connectTimeout);
       this.logger.warn({ reason: DenialReason.connectTimeout }, 'connection closed: no CONNECT in time');
+    } else if (/keep alive timeout/.test(message)) {
+      // The device went quiet (a lost network, usually), not a protocol violation.
+      this.metrics.denied(DenialReason.keepaliveTimeout);
+      this.logger.info({ deviceId: client?.id, reason: DenialReason.keepaliveTimeout }, 'connection closed: keepalive expired');
     } else if (error instanceof DenialError) {
       // Already counted and logged where it was decided.
     } else if (!/ECONNRESET|EPIPE|premature close|write after end/i.test(message)) {
