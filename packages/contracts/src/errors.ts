@@ -49,6 +49,8 @@ export const DenialReason = {
   tlsHandshakeFailed: 'tls_handshake_failed',
   /** No PINGREQ or other packet within 1.5 × the keepalive the client asked for [MQTT-3.1.2-24]. */
   keepaliveTimeout: 'keepalive_timeout',
+  /** A CONNECT for another protocol than MQTT 3.1.1 (MQTT 3.1 "MQIsdp", MQTT 5): CONNACK 0x01 [MQTT-3.1.2-2]. */
+  unsupportedProtocol: 'unsupported_protocol',
   rateLimited: 'rate_limited',
   overloaded: 'overloaded',
   protocolError: 'protocol_error',

@@ -456,6 +456,62 @@ describe('gateway', () => {
     });
   });
 
+  describe('protocol versions', () => {
+    it('offers TLS 1.2 clients only ECDHE suites with an AEAD cipher: no CBC, no SHA-1, no static RSA', async () => {
+      /** What the gateway says of a TLS 1.2 client offering only `cipher` (and no certificate). */
+      async function refusalFor(cipher: string): Promise<string> {
+        const before = { ...gw.totals.denials };
+        const socket = tlsConnect({
+          host: '127.0.0.1',
+          port: gw.port,
+          servername: 'localhost',
+          maxVersion: 'TLSv1.2',
+          ciphers: cipher,
+          rejectUnauthorized: false,
+        });
+        socket.on('error', () => undefined);
+        await socketClosed(socket);
+        return waitFor(() => Object.keys(gw.totals.denials).find((reason) => (gw.totals.denials[reason] ?? 0) > (before[reason] ?? 0)), {
+          describe: `the refusal of ${cipher} counted`,
+        });
+      }
+      // Refused at the cipher: nothing to agree on.
+      for (const weak of [
+        'AES128-SHA',
+        'AES128-GCM-SHA256',
+        'ECDHE-ECDSA-AES128-SHA',
+        'ECDHE-ECDSA-AES128-SHA256',
+        'ECDHE-ECDSA-AES256-SHA384',
+      ]) {
+        expect(await refusalFor(weak), weak).toBe('tls_handshake_failed');
+      }
+      // Agreed, and refused only later for the missing client certificate.
+      for (const strong of ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305']) {
+        expect(await refusalFor(strong), strong).toBe('certificate_missing');
+      }
+    });
+
+    it('refuses MQTT 3.1 ("MQIsdp") with CONNACK 0x01 and closes the connection [MQTT-3.1.2-2]', async () => {
+      const device = await gw.device();
+      const before = gw.totals.denials['unsupported_protocol'] ?? 0;
+      const socket = await gw.rawSocket(device);
+      socket.on('error', () => undefined);
+      const received: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
+      socket.write(
+        mqttPacket.generate({ cmd: 'connect', protocolId: 'MQIsdp', protocolVersion: 3, clean: true, clientId: device.id, keepalive: 30 }),
+      );
+      await socketClosed(socket);
+      // CONNACK: type 2, remaining length 2, no session, return code 1 (unacceptable protocol version).
+      expect(Buffer.concat(received)).toEqual(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+      expect(gw.totals.denials['unsupported_protocol']).toBe(before + 1);
+      // And the same device speaking 3.1.1 is served.
+      const client = gw.client(device);
+      await connected(client);
+      await client.endAsync();
+    });
+  });
+
   describe('hostile input', () => {
     it('closes a connection that never sends CONNECT', async () => {
       const device = await gw.device();

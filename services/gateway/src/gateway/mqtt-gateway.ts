@@ -12,6 +12,7 @@ import {
   type DeviceCommand,
 } from '@rampart/contracts';
 import {
+  DEVICE_TLS_SERVER_OPTIONS,
   PeerIdentityError,
   certificatesInPemBundle,
   deviceIdFromVerifiedCertificate,
@@ -219,7 +220,8 @@ export class MqttGateway {
         ca: [...certificatesInPemBundle(this.options.tls.manufacturerCaPem), ...certificatesInPemBundle(this.options.tls.platformCaPem)],
         requestCert: true,
         rejectUnauthorized: true,
-        minVersion: 'TLSv1.2',
+        // TLS 1.2+ with ECDHE and AEAD suites only (Node's defaults still offer CBC and SHA-1).
+        ...DEVICE_TLS_SERVER_OPTIONS,
         handshakeTimeout: this.options.limits.connectTimeoutMs,
       },
       (socket) => this.acceptTls(socket),
@@ -332,8 +334,16 @@ export class MqttGateway {
     return this.connections.get(client.conn);
   }
 
-  /** Connection count limit and the will message's ACL, before authentication. */
+  /** Protocol version, connection count limit and the will message's ACL, before authentication. */
   private preConnect(client: Client, packet: ConnectPacket, callback: (error: Error | null, ok: boolean) => void): void {
+    if (packet.protocolId !== 'MQTT' || packet.protocolVersion !== 4) {
+      // MQTT 3.1.1 only (README, "Security notes"). Aedes itself accepts 3.1 ("MQIsdp", level 3) and answers any
+      // level outside 3–4 with CONNACK 0x01 before closing, as [MQTT-3.1.2-2] requires; marking the level as one
+      // it refuses sends MQTT 3.1 down that same path. Counted in onClientError, with MQTT 5's refusals.
+      packet.protocolVersion = 0 as ConnectPacket['protocolVersion'];
+      callback(null, true);
+      return;
+    }
     if (this.sessions.size >= this.options.limits.maxConnections) {
       this.metrics.connectionRefused(DenialReason.overloaded);
       callback(new DenialError(DenialReason.overloaded, 'connection limit reached'), false);
@@ -592,6 +602,9 @@ export class MqttGateway {
     if (/connect did not arrive in time/.test(message)) {
       this.metrics.denied(DenialReason.connectTimeout);
       this.logger.warn({ reason: DenialReason.connectTimeout }, 'connection closed: no CONNECT in time');
+    } else if (/unacceptable protocol version/.test(message)) {
+      this.metrics.connectionRefused(DenialReason.unsupportedProtocol);
+      this.logger.warn({ reason: DenialReason.unsupportedProtocol }, 'connection refused: only MQTT 3.1.1 is spoken here (CONNACK 0x01)');
     } else if (/keep alive timeout/.test(message)) {
       // The device went quiet (a lost network, usually), not a protocol violation.
       this.metrics.denied(DenialReason.keepaliveTimeout);

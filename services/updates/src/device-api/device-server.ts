@@ -6,7 +6,12 @@ import type { TLSSocket } from 'node:tls';
 import type { Counter, Meter } from '@opentelemetry/api';
 import { z } from 'zod';
 import type { Logger } from '@rampart/service-kit';
-import { PeerIdentityError, deviceIdFromVerifiedCertificate, tenantOfOperationalCertificate } from '@rampart/trust';
+import {
+  DEVICE_TLS_SERVER_OPTIONS,
+  PeerIdentityError,
+  deviceIdFromVerifiedCertificate,
+  tenantOfOperationalCertificate,
+} from '@rampart/trust';
 import type { ImagesRepository } from '../images/images.repository.js';
 import type { TenantMetadata } from '../tuf/tenant-metadata.js';
 import type { DirectorService } from '../fleet/director.service.js';
@@ -108,7 +113,8 @@ export class DeviceServer {
         ca: this.options.platformCaPem,
         requestCert: true,
         rejectUnauthorized: true,
-        minVersion: 'TLSv1.2',
+        // TLS 1.2+ with ECDHE and AEAD suites only (Node's defaults still offer CBC and SHA-1).
+        ...DEVICE_TLS_SERVER_OPTIONS,
         // No session resumption: a resumed session carries no certificate chain, and the tenant is proven by the chain.
         secureOptions: constants.SSL_OP_NO_TICKET,
       },
