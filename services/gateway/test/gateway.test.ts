@@ -220,11 +220,49 @@ describe('gateway', () => {
       const answer = new Promise<string>((resolve) => client.once('message', (_topic, payload) => resolve(payload.toString())));
       await client.publishAsync(`devices/${device.id}/attest/request`, '{}', { qos: 1 });
       expect(JSON.parse(await answer)).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
+      // A failed call frees the device: the same connection is answered again, without reconnecting (issue 13, item 13).
+      const again = new Promise<string>((resolve) => client.once('message', (_topic, payload) => resolve(payload.toString())));
+      await client.publishAsync(`devices/${device.id}/attest/request`, '{}', { qos: 1 });
+      expect(JSON.parse(await again)).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
       const before = gw.totals.denials['not_attested'] ?? 0;
       const gone = closed(client);
       client.publish(`devices/${device.id}/telemetry`, reading(1), { qos: 1 });
       await gone;
       expect(gw.totals.denials['not_attested']).toBe(before + 1);
+    });
+  });
+
+  describe('attestation limits', () => {
+    it('limits attestation messages per device identity, so reconnecting does not reset them (issue 13, item 7)', async () => {
+      const limited = await GatewayHarness.start({ ATTEST_BURST: '2', ATTEST_RATE_PER_MIN: '1' });
+      try {
+        const device = await limited.identityDevice();
+        const ask = async (): Promise<{ type: string; code?: string }> => {
+          const client = limited.client(device);
+          await connected(client);
+          await client.subscribeAsync(`devices/${device.id}/attest/response`, { qos: 1 });
+          const answer = new Promise<string>((resolve) => client.once('message', (_topic, payload) => resolve(payload.toString())));
+          await client.publishAsync(`devices/${device.id}/attest/request`, '{}', { qos: 1 });
+          const parsed = JSON.parse(await answer) as { type: string; code?: string };
+          await client.endAsync();
+          return parsed;
+        };
+        const before = limited.totals.denials['rate_limited'] ?? 0;
+        // A new connection each time: the burst of 2 is spent by the identity, not by the connection.
+        expect([(await ask()).code, (await ask()).code, (await ask()).code]).toEqual(['UNAVAILABLE', 'UNAVAILABLE', 'RATE_LIMITED']);
+        expect(limited.totals.denials['rate_limited']).toBe(before + 1);
+        // Another device is not affected.
+        const other = await limited.identityDevice();
+        const client = limited.client(other);
+        await connected(client);
+        await client.subscribeAsync(`devices/${other.id}/attest/response`, { qos: 1 });
+        const answer = new Promise<string>((resolve) => client.once('message', (_topic, payload) => resolve(payload.toString())));
+        await client.publishAsync(`devices/${other.id}/attest/request`, '{}', { qos: 1 });
+        expect(JSON.parse(await answer)).toMatchObject({ code: 'UNAVAILABLE' });
+        await client.endAsync();
+      } finally {
+        await limited.close();
+      }
     });
   });
 
