@@ -28,6 +28,7 @@ import { authorizeDevicePublish, authorizeDeviceSubscribe } from './device-acl.j
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { FailureBridge, FailureStreamKind } from './failure-bridge.js';
 import type { TelemetryBridge } from './telemetry-bridge.js';
+import { connectionCapWithin, processOpenFileLimit } from './descriptor-budget.js';
 import { SocketFront, type DoorRefusal } from './socket-front.js';
 import { tlsRefusal } from './tls-refusal.js';
 
@@ -227,9 +228,17 @@ export class MqttGateway {
       (socket) => this.acceptTls(socket),
     );
     tlsServer.on('tlsClientError', (error, socket) => this.onTlsClientError(error, socket));
+    const openFileLimit = processOpenFileLimit();
+    const maxConnections = connectionCapWithin(this.options.limits.maxConnections, openFileLimit);
+    if (maxConnections < this.options.limits.maxConnections) {
+      this.logger.warn(
+        { configured: this.options.limits.maxConnections, openFileLimit, maxConnections },
+        'MAX_CONNECTIONS is above what the open-file limit can hold; capped lower (raise ulimit -n to allow more)',
+      );
+    }
     this.front = new SocketFront(
       tlsServer,
-      { maxConnections: this.options.limits.maxConnections, maxHandshaking: this.options.limits.maxHandshaking },
+      { maxConnections, maxHandshaking: Math.min(this.options.limits.maxHandshaking, maxConnections) },
       (reason) => this.refusedAtDoor(reason),
     );
     const mqttPort = await listen(this.front.server, this.options.mqtt.host, this.options.mqtt.port);
