@@ -83,14 +83,26 @@ export const RECOVERABLE_REASONS: readonly AttestationReasonCode[] = [
   AttestationReason.securityVersionBelowFloor,
 ];
 
+/**
+ * When the requester gives up on an attestation request (epoch milliseconds):
+ * work still queued past it is dropped instead of being done for nobody.
+ */
+const RequestDeadlineSchema = z.number().int().positive().optional();
+
 /** Request/reply: the gateway asks for a nonce for a device it has authenticated by its IDevID. */
-export const NonceIssueRequestSchema = z.object({ deviceId: z.string().regex(DEVICE_ID_PATTERN) }).strict();
+export const NonceIssueRequestSchema = z
+  .object({ deviceId: z.string().regex(DEVICE_ID_PATTERN), deadline: RequestDeadlineSchema })
+  .strict();
 export const NonceIssueReplySchema = z.object({ nonce: z.string(), expiresAt: z.number().int() });
 export type NonceIssueReply = z.infer<typeof NonceIssueReplySchema>;
 
 /** Request/reply: the gateway forwards a device's signed evidence, as the device sent it. */
 export const EvidenceVerifyRequestSchema = z
-  .object({ deviceId: z.string().regex(DEVICE_ID_PATTERN), evidence: z.string().max(MAX_EVIDENCE_BYTES * 2) })
+  .object({
+    deviceId: z.string().regex(DEVICE_ID_PATTERN),
+    evidence: z.string().max(MAX_EVIDENCE_BYTES * 2),
+    deadline: RequestDeadlineSchema,
+  })
   .strict();
 export const EvidenceVerifyReplySchema = z.discriminatedUnion('pass', [
   z.object({

@@ -7,6 +7,8 @@ export const ErrorCode = {
   notFound: 'NOT_FOUND',
   unavailable: 'UNAVAILABLE',
   timeout: 'TIMEOUT',
+  /** The caller (a device identity) asked more often than its limit allows; try again later. */
+  rateLimited: 'RATE_LIMITED',
   internal: 'INTERNAL',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -33,6 +35,22 @@ export const DenialReason = {
   clockSkew: 'clock_skew',
   packetTooLarge: 'packet_too_large',
   connectTimeout: 'connect_timeout',
+  /** A socket that did not finish the TLS handshake in time (CONNECT_TIMEOUT_MS); the server closes it. */
+  handshakeTimeout: 'handshake_timeout',
+  /** The TLS client sent no certificate (OpenSSL refuses it with the alert TLS defines). */
+  certificateMissing: 'certificate_missing',
+  /** The client certificate is outside its validity period. */
+  certificateExpired: 'certificate_expired',
+  /** The client certificate does not chain to a trusted root: unknown CA, missing intermediate, bad signature. */
+  certificateUntrusted: 'certificate_untrusted',
+  /** Any other verification failure (e.g. not for client authentication). */
+  certificateInvalid: 'certificate_invalid',
+  /** The handshake failed otherwise: no shared cipher or version, garbage, or the peer hung up. */
+  tlsHandshakeFailed: 'tls_handshake_failed',
+  /** No PINGREQ or other packet within 1.5 × the keepalive the client asked for [MQTT-3.1.2-24]. */
+  keepaliveTimeout: 'keepalive_timeout',
+  /** A CONNECT for another protocol than MQTT 3.1.1 (MQTT 3.1 "MQIsdp", MQTT 5): CONNACK 0x01 [MQTT-3.1.2-2]. */
+  unsupportedProtocol: 'unsupported_protocol',
   rateLimited: 'rate_limited',
   overloaded: 'overloaded',
   protocolError: 'protocol_error',

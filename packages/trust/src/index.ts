@@ -24,6 +24,7 @@ export {
 } from './signed-image.js';
 export type { AppCapabilities, ImageComponent, ImageManifest, SignatureCheck, SignedImage } from './signed-image.js';
 export { KeyVault } from './key-vault.js';
+export { DEVICE_TLS_SERVER_OPTIONS, TLS12_CIPHERS } from './tls-policy.js';
 export { TufSigningKey, tufPublicKey } from './tuf/tuf-keys.js';
 export {
   DIRECTOR_ROLE,

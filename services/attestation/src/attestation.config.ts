@@ -1,10 +1,23 @@
 import { z } from 'zod';
 import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
+import type { AdmissionLimits } from './attestation/attestation-admission.js';
 
 export const DEFAULT_HTTP_PORT = 8083;
 export const DEFAULT_DEVICE_CERT_VALIDITY_HOURS = 24;
 export const DEFAULT_NONCE_TTL_MS = 60_000;
 export const DEFAULT_TENANT_CA_VALIDITY_DAYS = 365;
+/**
+ * Per device id, over every gateway replica: above the gateway's own limit
+ * (12 a minute, burst 10), so this is the backstop when several gateways
+ * pass one identity's messages on.
+ */
+export const DEFAULT_ATTEST_DEVICE_RATE_PER_MIN = 30;
+export const DEFAULT_ATTEST_DEVICE_BURST = 20;
+/** Requests handled at once: verification is CPU, then a database round trip shared in batches. */
+export const DEFAULT_ATTEST_MAX_CONCURRENT = 64;
+export const DEFAULT_ATTEST_MAX_WAITING = 2_048;
+/** A request that names no deadline is dropped once it has waited this long (the gateway gives up after 10 s). */
+export const DEFAULT_ATTEST_DEADLINE_MS = 10_000;
 
 const attestationEnvObject = z.object({
   ...commonEnvShape,
@@ -40,6 +53,11 @@ const attestationEnvObject = z.object({
   }, 'a base URL: no query, fragment or credentials'),
   /** How often the fleet gauges (devices by attestation state and OS version) are read from the database. */
   FLEET_GAUGES_MS: env.milliseconds().default(30_000),
+  ATTEST_DEVICE_RATE_PER_MIN: env.positiveInt().default(DEFAULT_ATTEST_DEVICE_RATE_PER_MIN),
+  ATTEST_DEVICE_BURST: env.positiveInt().default(DEFAULT_ATTEST_DEVICE_BURST),
+  ATTEST_MAX_CONCURRENT: env.positiveInt().default(DEFAULT_ATTEST_MAX_CONCURRENT),
+  ATTEST_MAX_WAITING: env.positiveInt().default(DEFAULT_ATTEST_MAX_WAITING),
+  ATTEST_DEADLINE_MS: env.milliseconds().max(60_000).default(DEFAULT_ATTEST_DEADLINE_MS),
 });
 
 export const attestationEnvSchema = withBusChoice(attestationEnvObject);
@@ -59,6 +77,7 @@ export interface AttestationConfig extends CommonConfig {
   readonly nonceTtlMs: number;
   readonly platformAdminToken: string;
   readonly fleetGaugesMs: number;
+  readonly admission: AdmissionLimits;
 }
 
 export function loadAttestationConfig(source: Env): AttestationConfig {
@@ -78,5 +97,12 @@ export function loadAttestationConfig(source: Env): AttestationConfig {
     nonceTtlMs: e.NONCE_TTL_MS,
     platformAdminToken: e.PLATFORM_ADMIN_TOKEN,
     fleetGaugesMs: e.FLEET_GAUGES_MS,
+    admission: {
+      deviceRatePerMinute: e.ATTEST_DEVICE_RATE_PER_MIN,
+      deviceBurst: e.ATTEST_DEVICE_BURST,
+      maxConcurrent: e.ATTEST_MAX_CONCURRENT,
+      maxWaiting: e.ATTEST_MAX_WAITING,
+      defaultDeadlineMs: e.ATTEST_DEADLINE_MS,
+    },
   };
 }

@@ -7,6 +7,7 @@ import { RotationService } from './api/rotation.service.js';
 import { PlatformController, TenantController } from './api/tenancy.controller.js';
 import { TenantAuthorities } from './ca/tenant-authorities.js';
 import { TenancyError, TenancyService } from './api/tenancy.service.js';
+import { AttestationAdmission } from './attestation/attestation-admission.js';
 import { AttestationHandler } from './attestation/attestation.handler.js';
 import type { AttestationRepository } from './attestation/attestation.repository.js';
 import { AttestationService } from './attestation/attestation.service.js';
@@ -15,6 +16,7 @@ export interface AttestationModuleOptions {
   readonly runtime: ServiceRuntime;
   readonly repository: AttestationRepository;
   readonly attestation: AttestationService;
+  readonly admission: AttestationAdmission;
   readonly tenancy: TenancyService;
   readonly authorities: TenantAuthorities;
   readonly rotation: RotationService;
@@ -34,6 +36,7 @@ export class AttestationModule {
       providers: [
         ...runtimeProviders(runtime),
         { provide: AttestationService, useValue: options.attestation },
+        { provide: AttestationAdmission, useValue: options.admission },
         { provide: TenancyService, useValue: options.tenancy },
         { provide: TenantAuthorities, useValue: options.authorities },
         { provide: RotationService, useValue: options.rotation },

@@ -26,6 +26,7 @@ import { FleetGauges } from './attestation/fleet-gauges.js';
 import { EvidenceVerifier } from './attestation/evidence-verifier.js';
 import { KnownGoodConsumer } from './attestation/known-good.consumer.js';
 import { AttestationBatches } from './attestation/attestation-batches.js';
+import { AttestationAdmission } from './attestation/attestation-admission.js';
 import { SealedNonceStore } from './attestation/nonce-store.js';
 import { PolicyCache } from './attestation/policy-cache.js';
 import { KeyVault } from '@rampart/trust';
@@ -36,6 +37,8 @@ import { attestationDatabase } from './migrations/index.js';
 const ROTATION_CHECK_MS = 6 * 60 * 60 * 1000;
 /** How long a claim waits for the tenant's update root from the updates service. */
 const UPDATE_ROOT_TIMEOUT_MS = 5_000;
+/** How often refused attestation requests are summarised in the log. */
+const ADMISSION_LOG_MS = 10_000;
 /** How often expired spent nonces are deleted. */
 const NONCE_SWEEP_MS = 60_000;
 
@@ -90,6 +93,12 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       },
       runtime.observability.tracer,
     );
+    const admission = new AttestationAdmission(config.admission, systemClock, logger, runtime.observability.meter);
+    const admissionLog = every(
+      ADMISSION_LOG_MS,
+      () => Promise.resolve(admission.logSummary()),
+      () => undefined,
+    );
     const knownGood = new KnownGoodConsumer(runtime.bus, repository, logger, announcePolicyChange);
     await knownGood.start();
     const rotation = new RotationService(repository, authorities, runtime.bus, systemClock, logger);
@@ -112,6 +121,7 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
         runtime,
         repository,
         attestation,
+        admission,
         tenancy: new TenancyService(
           repository,
           authorities,
@@ -162,6 +172,8 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
       authorities,
       close: async () => {
         nonceSweep.stop();
+        admissionLog.stop();
+        admission.logSummary();
         fleetGauges.stop();
         await policyListener.close();
         await knownGood.stop();

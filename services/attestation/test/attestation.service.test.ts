@@ -6,7 +6,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AttestationFailedEventSchema, AttestationReason, Stream, Subject } from '@rampart/contracts';
+import { AttestationFailedEventSchema, AttestationReason, ErrorCode, Stream, Subject } from '@rampart/contracts';
 import { createSignedEvidence, manufactureDevice, measure, type BootState, type ManufacturedDevice } from '@rampart/emulator';
 import { NatsBus, TypedBus, createLogger, decodeJson, encodeJson } from '@rampart/service-kit';
 import {
@@ -450,6 +450,42 @@ describe('attestation service', () => {
     expect(shown.body.lastPass).toBeNull();
   });
 
+  describe('admission, where the work lands (every gateway replica sends here)', () => {
+    it('limits each device id, whatever connection or gateway its requests come from, and serves other devices meanwhile', async () => {
+      const flooder = await manufactureDevice(pki.manufacturerCa);
+      const outcomes: string[] = [];
+      // The default burst is 20 a device; one request at a time, as many connections would send them.
+      for (let i = 0; i < 26; i++) {
+        outcomes.push(
+          await typed.request(Subject.attestationNonceIssue, { deviceId: flooder.security.deviceId }).then(
+            () => 'ok',
+            (error: unknown) => (error as { code?: string }).code ?? 'other',
+          ),
+        );
+      }
+      expect(outcomes.slice(0, 20)).toEqual(Array(20).fill('ok'));
+      expect(outcomes.filter((o) => o === ErrorCode.rateLimited).length).toBeGreaterThanOrEqual(4);
+      expect(outcomes.every((o) => o === 'ok' || o === ErrorCode.rateLimited)).toBe(true);
+      const other = await manufactureDevice(pki.manufacturerCa);
+      await api('PUT', `/v1/devices/${other.security.deviceId}/claim`, tokens['acme']);
+      expect((await attest(other)).reply).toMatchObject({ pass: true });
+    });
+
+    it('drops a request whose requester has given up (its deadline passed) without doing it', async () => {
+      const device = await manufactureDevice(pki.manufacturerCa);
+      await api('PUT', `/v1/devices/${device.security.deviceId}/claim`, tokens['acme']);
+      const { nonce } = await typed.request(Subject.attestationNonceIssue, { deviceId: device.security.deviceId });
+      const evidence = JSON.stringify(createSignedEvidence(device.security, device.identityCertificatePem, nonce, boot));
+      await expect(
+        typed.request(Subject.attestationEvidenceVerify, { deviceId: device.security.deviceId, evidence, deadline: Date.now() - 1 }),
+      ).rejects.toMatchObject({ code: ErrorCode.timeout });
+      // Not done: the nonce was never spent, so the same evidence passes once asked in time.
+      expect(await typed.request(Subject.attestationEvidenceVerify, { deviceId: device.security.deviceId, evidence })).toMatchObject({
+        pass: true,
+      });
+    });
+  });
+
   describe('several replicas', () => {
     /** Two replicas' nonce stores: the same key (from the shared KEK), the same database. */
     function replicas(): [SealedNonceStore, SealedNonceStore] {
@@ -494,19 +530,20 @@ describe('attestation service', () => {
     it('applies a policy change made through one replica at every other one at once, not after its cache expires', async () => {
       const second = await startReplica();
       try {
-        const device = await manufactureDevice(pki.manufacturerCa);
-        await api('PUT', `/v1/devices/${device.security.deviceId}/claim`, tokens['acme']);
+        // A device per attestation: each device id has its own request limit (see admission above), the policy is everyone's.
+        const devices = await Promise.all(Array.from({ length: 12 }, () => manufactureDevice(pki.manufacturerCa)));
+        for (const device of devices) await api('PUT', `/v1/devices/${device.security.deviceId}/claim`, tokens['acme']);
         // Both replicas answer from the queue group; a dozen attestations warm both caches.
-        for (let i = 0; i < 12; i++) expect((await attest(device)).reply.pass).toBe(true);
+        for (const device of devices) expect((await attest(device)).reply.pass).toBe(true);
         const os = boot.bootLog.find((m) => m.stage === 'os')!;
         expect((await api('PUT', '/v1/measurements', platformToken, { ...os, status: 'revoked' })).status).toBe(204);
         await new Promise((r) => setTimeout(r, 100));
-        for (let i = 0; i < 12; i++) {
+        for (const device of devices) {
           expect((await attest(device)).reply).toEqual({ pass: false, reasons: [AttestationReason.measurementRevoked] });
         }
         expect((await api('PUT', '/v1/measurements', platformToken, { ...os, status: 'released' })).status).toBe(204);
         await new Promise((r) => setTimeout(r, 100));
-        for (let i = 0; i < 12; i++) expect((await attest(device)).reply.pass).toBe(true);
+        for (const device of devices) expect((await attest(device)).reply.pass).toBe(true);
       } finally {
         await second.close();
       }

@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import { SecuritySubsystem } from '@rampart/emulator';
@@ -219,11 +220,49 @@ describe('gateway', () => {
       const answer = new Promise<string>((resolve) => client.once('message', (_topic, payload) => resolve(payload.toString())));
       await client.publishAsync(`devices/${device.id}/attest/request`, '{}', { qos: 1 });
       expect(JSON.parse(await answer)).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
+      // A failed call frees the device: the same connection is answered again, without reconnecting (issue 13, item 13).
+      const again = new Promise<string>((resolve) => client.once('message', (_topic, payload) => resolve(payload.toString())));
+      await client.publishAsync(`devices/${device.id}/attest/request`, '{}', { qos: 1 });
+      expect(JSON.parse(await again)).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
       const before = gw.totals.denials['not_attested'] ?? 0;
       const gone = closed(client);
       client.publish(`devices/${device.id}/telemetry`, reading(1), { qos: 1 });
       await gone;
       expect(gw.totals.denials['not_attested']).toBe(before + 1);
+    });
+  });
+
+  describe('attestation limits', () => {
+    it('limits attestation messages per device identity, so reconnecting does not reset them (issue 13, item 7)', async () => {
+      const limited = await GatewayHarness.start({ ATTEST_BURST: '2', ATTEST_RATE_PER_MIN: '1' });
+      try {
+        const device = await limited.identityDevice();
+        const ask = async (): Promise<{ type: string; code?: string }> => {
+          const client = limited.client(device);
+          await connected(client);
+          await client.subscribeAsync(`devices/${device.id}/attest/response`, { qos: 1 });
+          const answer = new Promise<string>((resolve) => client.once('message', (_topic, payload) => resolve(payload.toString())));
+          await client.publishAsync(`devices/${device.id}/attest/request`, '{}', { qos: 1 });
+          const parsed = JSON.parse(await answer) as { type: string; code?: string };
+          await client.endAsync();
+          return parsed;
+        };
+        const before = limited.totals.denials['rate_limited'] ?? 0;
+        // A new connection each time: the burst of 2 is spent by the identity, not by the connection.
+        expect([(await ask()).code, (await ask()).code, (await ask()).code]).toEqual(['UNAVAILABLE', 'UNAVAILABLE', 'RATE_LIMITED']);
+        expect(limited.totals.denials['rate_limited']).toBe(before + 1);
+        // Another device is not affected.
+        const other = await limited.identityDevice();
+        const client = limited.client(other);
+        await connected(client);
+        await client.subscribeAsync(`devices/${other.id}/attest/response`, { qos: 1 });
+        const answer = new Promise<string>((resolve) => client.once('message', (_topic, payload) => resolve(payload.toString())));
+        await client.publishAsync(`devices/${other.id}/attest/request`, '{}', { qos: 1 });
+        expect(JSON.parse(await answer)).toMatchObject({ code: 'UNAVAILABLE' });
+        await client.endAsync();
+      } finally {
+        await limited.close();
+      }
     });
   });
 
@@ -276,30 +315,37 @@ describe('gateway', () => {
       const device = await gw.device();
       const other = await gw.device();
       const before = gw.totals.denials['client_id_mismatch'] ?? 0;
+      const protocolErrors = gw.totals.denials['protocol_error'] ?? 0;
       const client = gw.client(device, { clientId: other.id });
       await expect(connected(client)).rejects.toThrow(/Identifier rejected/i);
       client.end(true);
+      // A whole session of another device after it: the refused connection's close has been handled by then.
+      const next = gw.client(other);
+      await connected(next);
+      await next.endAsync();
       expect(gw.totals.denials['client_id_mismatch']).toBe(before + 1);
+      // Counted once, as what it is: not also as a protocol error.
+      expect(gw.totals.denials['protocol_error'] ?? 0).toBe(protocolErrors);
     });
 
-    it('refuses a TLS client without a certificate', async () => {
-      const before = gw.totals.denials['not_authenticated'] ?? 0;
+    it('refuses a TLS client without a certificate, and says so', async () => {
+      const before = gw.totals.denials['certificate_missing'] ?? 0;
       const socket = tlsConnect({ host: '127.0.0.1', port: gw.port, servername: 'localhost', ca: gw.pki.platformCa.certificatePem });
       socket.on('error', () => undefined);
       await socketClosed(socket);
-      await waitFor(() => (gw.totals.denials['not_authenticated'] ?? 0) > before, { describe: 'denial counted' });
+      await waitFor(() => (gw.totals.denials['certificate_missing'] ?? 0) > before, { describe: 'denial counted' });
     });
 
-    it('refuses a certificate from a manufacturer it does not trust', async () => {
+    it('refuses a certificate from a manufacturer it does not trust, as untrusted', async () => {
       const rogue = await CertificateAuthority.create('rogue manufacturer');
       const security = new SecuritySubsystem();
       const cert = (await rogue.issueDeviceIdentity(security.deviceId, security.publicKeySpki)).toString('pem');
       // (an operational-looking certificate from an unknown CA is refused the same way)
-      const before = gw.totals.denials['not_authenticated'] ?? 0;
+      const before = gw.totals.denials['certificate_untrusted'] ?? 0;
       const client = gw.client({ id: security.deviceId, security, certificatePem: cert });
       await expect(connected(client)).rejects.toThrow();
       client.end(true);
-      await waitFor(() => (gw.totals.denials['not_authenticated'] ?? 0) > before, { describe: 'denial counted' });
+      await waitFor(() => (gw.totals.denials['certificate_untrusted'] ?? 0) > before, { describe: 'denial counted' });
     });
   });
 
@@ -340,16 +386,22 @@ describe('gateway', () => {
       await client.endAsync();
     });
 
-    it('refuses an expired certificate', async () => {
+    it('refuses an expired certificate, and says it is expired', async () => {
       await expectRefused(
         gw,
         await deviceWith('test', { notBefore: Date.now() - 3 * HOUR, notAfter: Date.now() - HOUR }),
-        'not_authenticated',
+        'certificate_expired',
       );
     });
 
+    it('refuses a certificate sent without its tenant CA (no chain), as untrusted', async () => {
+      const device = await deviceWith('test', {});
+      const leafOnly = device.certificatePem.slice(0, device.certificatePem.indexOf('-----END CERTIFICATE-----') + 25) + '\n';
+      await expectRefused(gw, { ...device, certificatePem: leafOnly }, 'certificate_untrusted');
+    });
+
     it('refuses a certificate for server authentication only (wrong purpose)', async () => {
-      await expectRefused(gw, await deviceWith('test', { extendedKeyUsages: [SERVER_AUTH] }), 'not_authenticated');
+      await expectRefused(gw, await deviceWith('test', { extendedKeyUsages: [SERVER_AUTH] }), 'certificate_invalid');
     });
 
     it("refuses a certificate naming another tenant than its issuing CA's", async () => {
@@ -366,6 +418,135 @@ describe('gateway', () => {
       } finally {
         await dedicated.close();
       }
+    });
+  });
+
+  describe('session accounting', () => {
+    /** The gauge as Prometheus scrapes it. */
+    async function activeSessions(harness: GatewayHarness): Promise<number> {
+      const text = await (await fetch(`${harness.running.url}/metrics`)).text();
+      const value = /^rampart_gateway_connections_active(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+      return Number(value ?? Number.NaN);
+    }
+
+    it('counts live sessions: a burst of connections with one identity leaves the gauge at 0, not below, once all are gone', async () => {
+      const own = await GatewayHarness.start();
+      try {
+        const device = await own.device();
+        const session = own.client(device);
+        await connected(session);
+        expect(await activeSessions(own)).toBe(1);
+        // The same identity connecting many times at once, each dropped right after its CONNECT, as issue 13's flood did.
+        const sockets = await Promise.all(Array.from({ length: 40 }, () => own.rawSocket(device)));
+        const closing = sockets.map((socket) => socketClosed(socket));
+        for (const socket of sockets) {
+          socket.on('error', () => undefined);
+          socket.end(connectPacket(device.id));
+        }
+        await Promise.all(closing);
+        for (const socket of sockets) socket.destroy();
+        await session.endAsync();
+        await waitFor(async () => (await activeSessions(own)) === 0, { describe: 'no sessions counted' });
+        // Aedes's own count drifts here; ours must not.
+        expect(own.running.gateway.connectedClients).toBe(0);
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('counts a keepalive that expired as keepalive_timeout, not as a protocol error [MQTT-3.1.2-24]', async () => {
+      const device = await gw.device();
+      const before = gw.totals.denials['keepalive_timeout'] ?? 0;
+      const protocolErrors = gw.totals.denials['protocol_error'] ?? 0;
+      const socket = await gw.rawSocket(device);
+      socket.on('error', () => undefined);
+      // Keepalive 1 s: the gateway closes the connection after 1.5 s of silence.
+      socket.write(
+        mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: device.id, keepalive: 1 }),
+      );
+      await socketClosed(socket);
+      await waitFor(() => (gw.totals.denials['keepalive_timeout'] ?? 0) === before + 1, { describe: 'keepalive timeout counted' });
+      expect(gw.totals.denials['protocol_error'] ?? 0).toBe(protocolErrors);
+    });
+  });
+
+  describe('connection cap', () => {
+    it('counts every open socket against MAX_CONNECTIONS, sessions and handshakes alike, and refuses the excess at once', async () => {
+      const capped = await GatewayHarness.start({ MAX_CONNECTIONS: '2' });
+      try {
+        const device = await capped.device();
+        const session = capped.client(device);
+        await connected(session);
+        // A socket that has not even started its handshake takes the second slot.
+        const idle = createConnection({ host: '127.0.0.1', port: capped.port });
+        idle.on('error', () => undefined);
+        await new Promise((resolve) => idle.once('connect', resolve));
+        const before = capped.totals.denials['overloaded'] ?? 0;
+        const excess = capped.client(await capped.device());
+        await expect(connected(excess)).rejects.toThrow();
+        excess.end(true);
+        await waitFor(() => (capped.totals.denials['overloaded'] ?? 0) === before + 1, { describe: 'refusal counted' });
+        idle.destroy();
+        await session.endAsync();
+      } finally {
+        await capped.close();
+      }
+    });
+  });
+
+  describe('protocol versions', () => {
+    it('offers TLS 1.2 clients only ECDHE suites with an AEAD cipher: no CBC, no SHA-1, no static RSA', async () => {
+      /** What the gateway says of a TLS 1.2 client offering only `cipher` (and no certificate). */
+      async function refusalFor(cipher: string): Promise<string> {
+        const before = { ...gw.totals.denials };
+        const socket = tlsConnect({
+          host: '127.0.0.1',
+          port: gw.port,
+          servername: 'localhost',
+          maxVersion: 'TLSv1.2',
+          ciphers: cipher,
+          rejectUnauthorized: false,
+        });
+        socket.on('error', () => undefined);
+        await socketClosed(socket);
+        return waitFor(() => Object.keys(gw.totals.denials).find((reason) => (gw.totals.denials[reason] ?? 0) > (before[reason] ?? 0)), {
+          describe: `the refusal of ${cipher} counted`,
+        });
+      }
+      // Refused at the cipher: nothing to agree on.
+      for (const weak of [
+        'AES128-SHA',
+        'AES128-GCM-SHA256',
+        'ECDHE-ECDSA-AES128-SHA',
+        'ECDHE-ECDSA-AES128-SHA256',
+        'ECDHE-ECDSA-AES256-SHA384',
+      ]) {
+        expect(await refusalFor(weak), weak).toBe('tls_handshake_failed');
+      }
+      // Agreed, and refused only later for the missing client certificate.
+      for (const strong of ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305']) {
+        expect(await refusalFor(strong), strong).toBe('certificate_missing');
+      }
+    });
+
+    it('refuses MQTT 3.1 ("MQIsdp") with CONNACK 0x01 and closes the connection [MQTT-3.1.2-2]', async () => {
+      const device = await gw.device();
+      const before = gw.totals.denials['unsupported_protocol'] ?? 0;
+      const socket = await gw.rawSocket(device);
+      socket.on('error', () => undefined);
+      const received: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
+      socket.write(
+        mqttPacket.generate({ cmd: 'connect', protocolId: 'MQIsdp', protocolVersion: 3, clean: true, clientId: device.id, keepalive: 30 }),
+      );
+      await socketClosed(socket);
+      // CONNACK: type 2, remaining length 2, no session, return code 1 (unacceptable protocol version).
+      expect(Buffer.concat(received)).toEqual(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+      expect(gw.totals.denials['unsupported_protocol']).toBe(before + 1);
+      // And the same device speaking 3.1.1 is served.
+      const client = gw.client(device);
+      await connected(client);
+      await client.endAsync();
     });
   });
 

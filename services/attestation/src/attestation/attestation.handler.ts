@@ -7,16 +7,20 @@ import {
   type RecoveryGrantReply,
   type TokenIntrospectReply,
 } from '@rampart/contracts';
+import { AttestationAdmission } from './attestation-admission.js';
 import { AttestationService } from './attestation.service.js';
 
 /** Bus requests from the gateway; the transport has validated them against the contracts. */
 @Controller()
 export class AttestationHandler {
-  constructor(@Inject(AttestationService) private readonly attestation: AttestationService) {}
+  constructor(
+    @Inject(AttestationService) private readonly attestation: AttestationService,
+    @Inject(AttestationAdmission) private readonly admission: AttestationAdmission,
+  ) {}
 
   @MessagePattern(Subject.attestationNonceIssue)
-  nonce(request: { deviceId: string }): Promise<NonceIssueReply> {
-    return this.attestation.issueNonce(request.deviceId);
+  nonce(request: { deviceId: string; deadline?: number | undefined }): Promise<NonceIssueReply> {
+    return this.admission.admit(request.deviceId, request.deadline, () => this.attestation.issueNonce(request.deviceId));
   }
 
   @MessagePattern(Subject.attestationRevocationsList)
@@ -42,7 +46,7 @@ export class AttestationHandler {
   }
 
   @MessagePattern(Subject.attestationEvidenceVerify)
-  verify(request: { deviceId: string; evidence: string }): Promise<EvidenceVerifyReply> {
-    return this.attestation.verify(request.deviceId, request.evidence);
+  verify(request: { deviceId: string; evidence: string; deadline?: number | undefined }): Promise<EvidenceVerifyReply> {
+    return this.admission.admit(request.deviceId, request.deadline, () => this.attestation.verify(request.deviceId, request.evidence));
   }
 }

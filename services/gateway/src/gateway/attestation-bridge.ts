@@ -2,9 +2,6 @@ import { SpanKind, SpanStatusCode, context, trace, type Tracer } from '@opentele
 import { Subject, TRACEPARENT_PATTERN, type AttestationResponse } from '@rampart/contracts';
 import { BusError, traceContextFrom, type TypedBus } from '@rampart/service-kit';
 
-/** Attestation round trips can take a database write and a signature; devices wait this long at most. */
-const ATTESTATION_TIMEOUT_MS = 10_000;
-
 /**
  * Carries a device's attestation messages to the attestation service over
  * NATS request/reply. The device id is the one the connection proved, never
@@ -16,19 +13,20 @@ export class AttestationBridge {
     private readonly tracer: Tracer = trace.getTracer('gateway'),
   ) {}
 
-  async requestNonce(deviceId: string): Promise<AttestationResponse> {
+  /** `deadline` (epoch ms) bounds the wait here and travels with the request, so the service drops it once nobody waits. */
+  async requestNonce(deviceId: string, deadline: number): Promise<AttestationResponse> {
     try {
-      const reply = await this.bus.request(Subject.attestationNonceIssue, { deviceId }, ATTESTATION_TIMEOUT_MS);
+      const reply = await this.bus.request(Subject.attestationNonceIssue, { deviceId, deadline }, timeUntil(deadline));
       return { type: 'nonce', nonce: reply.nonce, expiresAt: reply.expiresAt };
     } catch (error) {
       return this.error(error);
     }
   }
 
-  async submitEvidence(deviceId: string, payload: Buffer): Promise<AttestationResponse> {
+  async submitEvidence(deviceId: string, payload: Buffer, deadline: number): Promise<AttestationResponse> {
     const evidence = payload.toString('utf8');
     const traceparent = traceparentOf(evidence);
-    if (traceparent === undefined) return this.verify(deviceId, evidence);
+    if (traceparent === undefined) return this.verify(deviceId, evidence, deadline);
     // A traced attestation: this span is the device's child, and the request to the attestation service carries it.
     const span = this.tracer.startSpan(
       'attestation receive',
@@ -36,7 +34,7 @@ export class AttestationBridge {
       traceContextFrom({ traceparent }),
     );
     try {
-      const answer = await context.with(trace.setSpan(context.active(), span), () => this.verify(deviceId, evidence));
+      const answer = await context.with(trace.setSpan(context.active(), span), () => this.verify(deviceId, evidence, deadline));
       if (answer.type === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: answer.message });
       return answer;
     } finally {
@@ -44,9 +42,9 @@ export class AttestationBridge {
     }
   }
 
-  private async verify(deviceId: string, evidence: string): Promise<AttestationResponse> {
+  private async verify(deviceId: string, evidence: string, deadline: number): Promise<AttestationResponse> {
     try {
-      const verdict = await this.bus.request(Subject.attestationEvidenceVerify, { deviceId, evidence }, ATTESTATION_TIMEOUT_MS);
+      const verdict = await this.bus.request(Subject.attestationEvidenceVerify, { deviceId, evidence, deadline }, timeUntil(deadline));
       return { type: 'verdict', verdict };
     } catch (error) {
       return this.error(error);
@@ -57,6 +55,10 @@ export class AttestationBridge {
     if (error instanceof BusError) return { type: 'error', code: error.code, message: error.message };
     return { type: 'error', code: 'INTERNAL', message: 'attestation failed' };
   }
+}
+
+function timeUntil(deadline: number): number {
+  return Math.max(1, deadline - Date.now());
 }
 
 /** The trace context a device put beside its signed evidence, if it is well formed; the evidence itself is checked by the attestation service. */

@@ -1,12 +1,12 @@
-import type { Counter, Meter, UpDownCounter } from '@opentelemetry/api';
+import type { Counter, Meter } from '@opentelemetry/api';
 import type { DenialReasonValue } from '@rampart/contracts';
 
-export type ShedReason = 'rate_limited' | 'overloaded';
+/** Why a device message was dropped: over a limit, no room to queue, queued past its deadline, or its device gone. */
+export type ShedReason = 'rate_limited' | 'overloaded' | 'expired' | 'cancelled';
 
 /** Counters the gateway exports; every denial and every shed message is counted. */
 export class GatewayMetrics {
   private readonly connections: Counter;
-  private readonly activeConnections: UpDownCounter;
   private readonly messages: Counter;
   private readonly denials: Counter;
   private readonly shed: Counter;
@@ -23,9 +23,12 @@ export class GatewayMetrics {
     bridgeErrors: 0,
   };
 
-  constructor(meter: Meter, inFlight: () => number, waiting: () => number) {
+  constructor(meter: Meter, inFlight: () => number, waiting: () => number, sessions: () => number) {
     this.connections = meter.createCounter('rampart_gateway_connections_total', { description: 'MQTT connections by result' });
-    this.activeConnections = meter.createUpDownCounter('rampart_gateway_connections_active', { description: 'Connected devices' });
+    // Read from the live sessions, never added and subtracted from events: a count that misses one event drifts for ever.
+    meter
+      .createObservableGauge('rampart_gateway_connections_active', { description: 'Connected devices (MQTT sessions past CONNACK)' })
+      .addCallback((result) => result.observe(sessions()));
     this.messages = meter.createCounter('rampart_gateway_messages_total', { description: 'PUBLISH packets received from devices' });
     this.denials = meter.createCounter('rampart_gateway_denials_total', {
       description: 'Refused connections, publishes and subscriptions by reason',
@@ -46,11 +49,6 @@ export class GatewayMetrics {
   connectionAccepted(): void {
     this.totals.connectionsAccepted++;
     this.connections.add(1, { result: 'accepted' });
-    this.activeConnections.add(1);
-  }
-
-  connectionClosed(): void {
-    this.activeConnections.add(-1);
   }
 
   connectionRefused(reason: DenialReasonValue): void {

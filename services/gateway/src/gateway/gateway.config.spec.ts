@@ -40,4 +40,9 @@ describe('loadGatewayConfig', () => {
   it('refuses a development listener on a non-loopback address', () => {
     expect(() => loadGatewayConfig({ ...valid, DEV_LISTENER_PORT: '1884', DEV_LISTENER_HOST: '0.0.0.0' })).toThrow(/DEV_LISTENER_HOST/);
   });
+
+  it('counts handshaking sockets inside the connection cap', () => {
+    expect(loadGatewayConfig({ ...valid, MAX_CONNECTIONS: '100' }).limits.maxHandshaking).toBe(100);
+    expect(() => loadGatewayConfig({ ...valid, MAX_CONNECTIONS: '100', MAX_HANDSHAKING: '200' })).toThrow(/MAX_HANDSHAKING/);
+  });
 });

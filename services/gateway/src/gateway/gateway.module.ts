@@ -2,6 +2,7 @@ import { FailureBridge } from './failure-bridge.js';
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { OpsController, RevocationWatcher, TypedBus, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
 import { AttestationBridge } from './attestation-bridge.js';
+import { AttestationGate } from './attestation-gate.js';
 
 import { DeviceCommandRelay } from './device-command-relay.js';
 import { GatewayMetrics } from './gateway-metrics.js';
@@ -43,9 +44,16 @@ export class GatewayModule {
               runtime.observability.meter,
               () => holder.gateway?.inFlight ?? 0,
               () => holder.gateway?.waiting ?? 0,
+              () => holder.gateway?.connectedClients ?? 0,
             );
             const typed = new TypedBus(runtime.bus);
-            const attestation = new AttestationBridge(typed, runtime.observability.tracer);
+            const attestation = new AttestationGate(
+              options.gateway.limits.attestation,
+              new AttestationBridge(typed, runtime.observability.tracer),
+              metrics,
+              runtime.logger,
+              systemClock,
+            );
             const revocations = new RevocationWatcher(runtime.bus, typed, runtime.logger, (deviceId) =>
               holder.gateway?.disconnect(deviceId),
             );

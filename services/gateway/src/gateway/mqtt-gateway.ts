@@ -1,5 +1,5 @@
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import {
   DenialReason,
@@ -11,23 +11,26 @@ import {
   deviceCommandTopic,
   type DeviceCommand,
 } from '@rampart/contracts';
-import type { Clock, Logger } from '@rampart/service-kit';
 import {
+  DEVICE_TLS_SERVER_OPTIONS,
   PeerIdentityError,
   certificatesInPemBundle,
   deviceIdFromVerifiedCertificate,
   tenantOfOperationalCertificate,
 } from '@rampart/trust';
+import { TokenBucket, type Clock, type Logger } from '@rampart/service-kit';
 import { guardSocket, PacketTooLargeError } from '../mqtt/packet-size-guard.js';
 import { X509Certificate } from 'node:crypto';
 import { Admission } from './admission.js';
-import type { AttestationBridge } from './attestation-bridge.js';
+import type { AttestationGate } from './attestation-gate.js';
 import type { GatewayLimits } from './gateway.config.js';
 import { authorizeDevicePublish, authorizeDeviceSubscribe } from './device-acl.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { FailureBridge, FailureStreamKind } from './failure-bridge.js';
 import type { TelemetryBridge } from './telemetry-bridge.js';
-import { TokenBucket } from './token-bucket.js';
+import { connectionCapWithin, processOpenFileLimit } from './descriptor-budget.js';
+import { SocketFront, type DoorRefusal } from './socket-front.js';
+import { tlsRefusal } from './tls-refusal.js';
 
 /** Aedes routes this many messages concurrently; our admission bounds what reaches it. */
 const AEDES_CONCURRENCY = 1_000;
@@ -59,8 +62,6 @@ interface ConnectionInfo {
   readonly tenantId: string | null;
   readonly remoteAddress: string;
   bucket?: TokenBucket;
-  /** One attestation message in flight per connection. */
-  attesting: boolean;
 }
 
 class DenialError extends Error {
@@ -72,9 +73,10 @@ class DenialError extends Error {
   }
 }
 
-function authError(message: string, returnCode: number): AuthenticateError {
+function authError(reason: DenialReasonValue, message: string, returnCode: number): AuthenticateError {
   // AuthErrorCode is a const enum in Aedes's types; the numbers are MQTT's CONNACK codes [MQTT-3.2.2.3].
-  const error: AuthenticateError = Object.assign(new Error(message), { returnCode: returnCode });
+  // A DenialError, so that Aedes's clientError event for it is known as counted already.
+  const error: AuthenticateError = Object.assign(new DenialError(reason, message), { returnCode: returnCode });
   return error;
 }
 
@@ -87,17 +89,27 @@ export class MqttGateway {
   private readonly connections = new WeakMap<object, ConnectionInfo>();
   private readonly admission: Admission;
   private aedes: Aedes | undefined;
-  private tlsServer: TlsServer | undefined;
+  private front: SocketFront | undefined;
   private devServer: TcpServer | undefined;
   private readonly sockets = new Set<Socket>();
+  /**
+   * Sessions past CONNACK by device id, until their connection closes. Kept
+   * here, not from Aedes's clientReady/clientDisconnect pair or its client
+   * table: when a session taken over by a newer one of the same device
+   * closes, Aedes emits clientDisconnect for it and removes the *newer* one
+   * from its table — a count kept from its events drifted below zero, and a
+   * revocation looking the device up there would miss it.
+   */
+  private readonly sessions = new Map<string, Client>();
   private shedSinceLog = 0;
+  private readonly refusedAtDoorSinceLog: Record<DoorRefusal, number> = { connection_limit: 0, handshake_limit: 0 };
   private shedTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: MqttGatewayOptions,
     private readonly bridge: TelemetryBridge,
     private readonly failures: FailureBridge,
-    private readonly attestation: AttestationBridge,
+    private readonly attestation: AttestationGate,
     private readonly revocations: { isRevoked(deviceId: string): boolean; start(): Promise<void>; stop(): Promise<void> },
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
@@ -119,11 +131,10 @@ export class MqttGateway {
    */
   sendCommand(deviceIds: readonly string[], command: DeviceCommand): number {
     const aedes = this.aedes;
-    const clients = (aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients;
-    if (aedes === undefined || clients === undefined) return 0;
+    if (aedes === undefined) return 0;
     let sent = 0;
     for (const deviceId of deviceIds) {
-      if (clients[deviceId] === undefined) continue;
+      if (!this.sessions.has(deviceId)) continue;
       aedes.publish(
         { cmd: 'publish', topic: deviceCommandTopic(deviceId, command), payload: Buffer.from('{}'), qos: 1, retain: false, dup: false },
         () => undefined,
@@ -135,8 +146,7 @@ export class MqttGateway {
 
   /** Closes a device's session at once (revocation). */
   disconnect(deviceId: string): void {
-    const clients = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients;
-    const client = clients?.[deviceId];
+    const client = this.sessions.get(deviceId);
     if (client === undefined) return;
     this.metrics.denied(DenialReason.deviceRevoked);
     client.close();
@@ -156,11 +166,11 @@ export class MqttGateway {
   }
 
   get listening(): boolean {
-    return this.tlsServer?.listening === true;
+    return this.front?.listening === true;
   }
 
   get connectedClients(): number {
-    return this.aedes?.connectedClients ?? 0;
+    return this.sessions.size;
   }
 
   private readonly extraStarts: Array<() => Promise<void>> = [];
@@ -193,12 +203,17 @@ export class MqttGateway {
       authorizeForward: (client, packet) => (packet.topic.startsWith(`devices/${client.id}/`) ? packet : null),
     });
     this.aedes = aedes;
-    aedes.on('clientReady', () => this.metrics.connectionAccepted());
-    aedes.on('clientDisconnect', () => this.metrics.connectionClosed());
+    aedes.on('clientReady', (client) => {
+      this.metrics.connectionAccepted();
+      this.sessions.set(client.id, client);
+      client.conn.once('close', () => {
+        if (this.sessions.get(client.id) === client) this.sessions.delete(client.id);
+      });
+    });
     aedes.on('clientError', (client, error) => this.onClientError(client, error));
     aedes.on('connectionError', (client, error) => this.onClientError(client, error));
 
-    this.tlsServer = createTlsServer(
+    const tlsServer = createTlsServer(
       {
         cert: this.options.tls.certificatePem,
         key: this.options.tls.privateKeyPem,
@@ -206,18 +221,27 @@ export class MqttGateway {
         ca: [...certificatesInPemBundle(this.options.tls.manufacturerCaPem), ...certificatesInPemBundle(this.options.tls.platformCaPem)],
         requestCert: true,
         rejectUnauthorized: true,
-        minVersion: 'TLSv1.2',
+        // TLS 1.2+ with ECDHE and AEAD suites only (Node's defaults still offer CBC and SHA-1).
+        ...DEVICE_TLS_SERVER_OPTIONS,
         handshakeTimeout: this.options.limits.connectTimeoutMs,
-        // PUBACKs are small and latency-bound; Nagle would hold them for the peer's delayed ACK.
-        noDelay: true,
       },
       (socket) => this.acceptTls(socket),
     );
-    this.tlsServer.on('tlsClientError', (error) => {
-      this.metrics.connectionRefused(DenialReason.notAuthenticated);
-      this.logger.warn({ err: error.message }, 'TLS handshake refused');
-    });
-    const mqttPort = await listen(this.tlsServer, this.options.mqtt.host, this.options.mqtt.port);
+    tlsServer.on('tlsClientError', (error, socket) => this.onTlsClientError(error, socket));
+    const openFileLimit = processOpenFileLimit();
+    const maxConnections = connectionCapWithin(this.options.limits.maxConnections, openFileLimit);
+    if (maxConnections < this.options.limits.maxConnections) {
+      this.logger.warn(
+        { configured: this.options.limits.maxConnections, openFileLimit, maxConnections },
+        'MAX_CONNECTIONS is above what the open-file limit can hold; capped lower (raise ulimit -n to allow more)',
+      );
+    }
+    this.front = new SocketFront(
+      tlsServer,
+      { maxConnections, maxHandshaking: Math.min(this.options.limits.maxHandshaking, maxConnections) },
+      (reason) => this.refusedAtDoor(reason),
+    );
+    const mqttPort = await listen(this.front.server, this.options.mqtt.host, this.options.mqtt.port);
     this.logger.info({ host: this.options.mqtt.host, port: mqttPort }, 'MQTT over TLS listening (client certificates required)');
 
     let devPort: number | undefined;
@@ -232,6 +256,25 @@ export class MqttGateway {
     this.shedTimer = setInterval(() => this.logShed(), SHED_LOG_INTERVAL_MS);
     this.shedTimer.unref();
     return { mqttPort, devPort };
+  }
+
+  /**
+   * A handshake that failed or never finished. Node leaves the socket open
+   * once a 'tlsClientError' listener exists, so it is destroyed here: a
+   * socket that stalls the handshake must not hold a file descriptor past
+   * the timeout.
+   */
+  private onTlsClientError(error: Error & { code?: string }, socket: TLSSocket): void {
+    socket.destroy();
+    const { reason, detail } = tlsRefusal(error, socket.authorizationError);
+    this.metrics.connectionRefused(reason);
+    this.logger.warn({ remote: socket.remoteAddress, reason, detail }, 'TLS handshake refused');
+  }
+
+  /** Counted at once; logged as a summary, since a flood of connects would otherwise be a flood of log lines. */
+  private refusedAtDoor(reason: DoorRefusal): void {
+    this.metrics.connectionRefused(DenialReason.overloaded);
+    this.refusedAtDoorSinceLog[reason]++;
   }
 
   private track(socket: Socket): void {
@@ -270,7 +313,6 @@ export class MqttGateway {
       credential,
       tenantId,
       remoteAddress: socket.remoteAddress ?? '',
-      attesting: false,
     });
   }
 
@@ -283,7 +325,6 @@ export class MqttGateway {
       credential: 'operational',
       tenantId: null,
       remoteAddress: socket.remoteAddress ?? '',
-      attesting: false,
     });
   }
 
@@ -302,9 +343,17 @@ export class MqttGateway {
     return this.connections.get(client.conn);
   }
 
-  /** Connection count limit and the will message's ACL, before authentication. */
+  /** Protocol version, connection count limit and the will message's ACL, before authentication. */
   private preConnect(client: Client, packet: ConnectPacket, callback: (error: Error | null, ok: boolean) => void): void {
-    if ((this.aedes?.connectedClients ?? 0) >= this.options.limits.maxConnections) {
+    if (packet.protocolId !== 'MQTT' || packet.protocolVersion !== 4) {
+      // MQTT 3.1.1 only (README, "Security notes"). Aedes itself accepts 3.1 ("MQIsdp", level 3) and answers any
+      // level outside 3–4 with CONNACK 0x01 before closing, as [MQTT-3.1.2-2] requires; marking the level as one
+      // it refuses sends MQTT 3.1 down that same path. Counted in onClientError, with MQTT 5's refusals.
+      packet.protocolVersion = 0 as ConnectPacket['protocolVersion'];
+      callback(null, true);
+      return;
+    }
+    if (this.sessions.size >= this.options.limits.maxConnections) {
       this.metrics.connectionRefused(DenialReason.overloaded);
       callback(new DenialError(DenialReason.overloaded, 'connection limit reached'), false);
       return;
@@ -328,7 +377,7 @@ export class MqttGateway {
   private authenticate(client: Client, callback: (error: AuthenticateError | null, ok: boolean | null) => void): void {
     const info = this.info(client);
     if (info === undefined) {
-      callback(authError('unknown connection', 5), false);
+      callback(authError(DenialReason.notAuthenticated, 'unknown connection', 5), false);
       return;
     }
     if (info.listener === 'tls') {
@@ -336,18 +385,18 @@ export class MqttGateway {
       if (info.credential === 'operational' && this.revocations.isRevoked(client.id)) {
         this.metrics.connectionRefused(DenialReason.deviceRevoked);
         this.logger.warn({ deviceId: client.id }, 'revoked device refused');
-        callback(authError('device revoked', 5), false);
+        callback(authError(DenialReason.deviceRevoked, 'device revoked', 5), false);
         return;
       }
       if (client.id !== info.certifiedId) {
         this.metrics.connectionRefused(DenialReason.clientIdMismatch);
         this.logger.warn({ clientId: client.id, certified: info.certifiedId }, 'client id does not match certificate');
-        callback(authError('client id does not match the certificate', 2), false);
+        callback(authError(DenialReason.clientIdMismatch, 'client id does not match the certificate', 2), false);
         return;
       }
     } else if (!isDeviceId(client.id)) {
       this.metrics.connectionRefused(DenialReason.clientIdMismatch);
-      callback(authError('client id is not a device id', 2), false);
+      callback(authError(DenialReason.clientIdMismatch, 'client id is not a device id', 2), false);
       return;
     }
     info.bucket = new TokenBucket(this.options.limits.deviceRatePerSec, this.options.limits.deviceRateBurst, this.clock.now());
@@ -401,7 +450,7 @@ export class MqttGateway {
       packet.retain = false;
     }
     if (decision.kind === 'attestRequest' || decision.kind === 'attestEvidence') {
-      this.attest(client, info, decision.kind, packet, callback);
+      this.attest(client, decision.kind, packet, callback);
       return;
     }
     const kind = decision.kind;
@@ -420,31 +469,29 @@ export class MqttGateway {
   }
 
   /**
-   * Attestation messages go to the attestation service; its answer comes
+   * Attestation messages go to the attestation service through the gate
+   * (per-identity limits, a bounded queue with deadlines); its answer comes
    * back on `devices/<id>/attest/response`. The PUBLISH is acknowledged at
    * once: the device waits for the response message, not the PUBACK.
    */
   private attest(
     client: Client,
-    info: ConnectionInfo,
     kind: 'attestRequest' | 'attestEvidence',
     packet: PublishPacket,
     callback: (error?: Error | null) => void,
   ): void {
-    if (info.attesting || (info.bucket !== undefined && !info.bucket.tryTake(this.clock.now()))) {
-      this.shed('rate_limited');
-      callback(null);
-      return;
-    }
-    info.attesting = true;
     callback(null);
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const deviceId = client.id;
-    const pending = kind === 'attestRequest' ? this.attestation.requestNonce(deviceId) : this.attestation.submitEvidence(deviceId, payload);
-    void pending.then((response) => {
-      info.attesting = false;
-      this.respond(deviceId, response);
-    });
+    // The gate never rejects; the rejection path is here all the same, so nothing can leave a floating rejection.
+    this.attestation
+      .submit(deviceId, kind, payload, () => !client.closed)
+      .then(
+        (response) => {
+          if (response !== undefined) this.respond(deviceId, response);
+        },
+        (error: unknown) => this.logger.error({ deviceId, err: error }, 'attestation answer lost'),
+      );
   }
 
   private respond(deviceId: string, response: AttestationResponse): void {
@@ -544,6 +591,16 @@ export class MqttGateway {
   }
 
   private logShed(): void {
+    this.attestation.logSummary();
+    const door = this.refusedAtDoorSinceLog;
+    if (door.connection_limit + door.handshake_limit > 0) {
+      this.logger.warn(
+        { reason: DenialReason.overloaded, ...door, open: this.front?.connections, handshaking: this.front?.handshaking },
+        'connections refused at the door: socket limits reached',
+      );
+      door.connection_limit = 0;
+      door.handshake_limit = 0;
+    }
     if (this.shedSinceLog === 0) return;
     this.logger.warn({ shed: this.shedSinceLog, totals: this.metrics.totals.shed }, 'device messages shed to protect the gateway');
     this.shedSinceLog = 0;
@@ -554,6 +611,13 @@ export class MqttGateway {
     if (/connect did not arrive in time/.test(message)) {
       this.metrics.denied(DenialReason.connectTimeout);
       this.logger.warn({ reason: DenialReason.connectTimeout }, 'connection closed: no CONNECT in time');
+    } else if (/unacceptable protocol version/.test(message)) {
+      this.metrics.connectionRefused(DenialReason.unsupportedProtocol);
+      this.logger.warn({ reason: DenialReason.unsupportedProtocol }, 'connection refused: only MQTT 3.1.1 is spoken here (CONNACK 0x01)');
+    } else if (/keep alive timeout/.test(message)) {
+      // The device went quiet (a lost network, usually), not a protocol violation.
+      this.metrics.denied(DenialReason.keepaliveTimeout);
+      this.logger.info({ deviceId: client?.id, reason: DenialReason.keepaliveTimeout }, 'connection closed: keepalive expired');
     } else if (error instanceof DenialError) {
       // Already counted and logged where it was decided.
     } else if (!/ECONNRESET|EPIPE|premature close|write after end/i.test(message)) {
@@ -566,7 +630,7 @@ export class MqttGateway {
     clearInterval(this.shedTimer);
     this.logShed();
     const closing: Array<Promise<void>> = [];
-    for (const server of [this.tlsServer, this.devServer]) {
+    for (const server of [this.front?.server, this.devServer]) {
       if (server !== undefined) closing.push(new Promise((resolve) => server.close(() => resolve())));
     }
     const aedes = this.aedes;

@@ -7,7 +7,12 @@ import type { Counter, Meter } from '@opentelemetry/api';
 import { z } from 'zod';
 import { storableText } from '@rampart/contracts';
 import type { Logger } from '@rampart/service-kit';
-import { PeerIdentityError, deviceIdFromVerifiedCertificate, tenantOfOperationalCertificate } from '@rampart/trust';
+import {
+  DEVICE_TLS_SERVER_OPTIONS,
+  PeerIdentityError,
+  deviceIdFromVerifiedCertificate,
+  tenantOfOperationalCertificate,
+} from '@rampart/trust';
 import type { ImagesRepository } from '../images/images.repository.js';
 import type { TenantMetadata } from '../tuf/tenant-metadata.js';
 import type { DirectorService } from '../fleet/director.service.js';
@@ -135,7 +140,8 @@ export class DeviceServer {
         ca: [this.options.platformCaPem, ...this.manufacturerRoots.map((root) => root.toString())],
         requestCert: true,
         rejectUnauthorized: true,
-        minVersion: 'TLSv1.2',
+        // TLS 1.2+ with ECDHE and AEAD suites only (Node's defaults still offer CBC and SHA-1).
+        ...DEVICE_TLS_SERVER_OPTIONS,
         // No session resumption: a resumed session carries no certificate chain, and the tenant is proven by the chain.
         secureOptions: constants.SSL_OP_NO_TICKET,
       },

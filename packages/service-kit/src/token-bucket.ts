@@ -28,6 +28,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** True once the bucket has refilled to its burst: forgetting it then loses nothing. */
+  full(now: number): boolean {
+    this.refill(now);
+    return this.tokens >= this.burst;
+  }
+
   /** Milliseconds until one token is available. */
   waitMs(now: number): number {
     this.refill(now);
