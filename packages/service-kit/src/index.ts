@@ -51,8 +51,8 @@ export { CLOCK, DATA_SOURCE, LOGGER, MESSAGE_BUS, OBSERVABILITY, READINESS, SERV
 export type { Clock } from './tokens.js';
 export { ZodValidationPipe } from './zod-validation.pipe.js';
 export { HostileInputPipe, MAX_INPUT_DEPTH } from './hostile-input.pipe.js';
-export { describeRoutes } from './route-inventory.js';
-export type { RouteArgument, RouteArgumentSource, RouteDescription } from './route-inventory.js';
+export { describeRoutes, servedRoutes } from './route-inventory.js';
+export type { RouteArgument, RouteArgumentSource, RouteDescription, ServedRoute } from './route-inventory.js';
 export { EXIT_CONFIG, EXIT_USAGE, runServiceMain, type ServiceDatabase } from './service-main.js';
 export { linkFromHeaders, traceContextFrom, traceHeaders } from './trace-context.js';
 export { HttpErrorFilter } from './http-error.filter.js';
@@ -61,6 +61,4 @@ export { TenantTokenGuard } from './tenant-token.guard.js';
 export type { TenantPrincipal } from './tenant-token.guard.js';
 export { ACCESS_REQUIREMENT, Public, Requires, bearerTokenOf, requirementOf, roleSatisfies, tenantRoleNeeded } from './access/access.js';
 export type { AccessRequirement, TenantRole } from './access/access.js';
-export { servedRoutes } from './access/route-inventory.js';
-export type { ServedRoute } from './access/route-inventory.js';
 export { RevocationWatcher } from './revocation-watcher.js';
