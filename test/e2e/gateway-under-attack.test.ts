@@ -282,8 +282,10 @@ describe('the gateway under attack', () => {
     const refusedByService = (await scrapeMetric(attestation.url, 'rampart_attestation_refused_total')) - before.refusedByService;
     const verified =
       (await scrapeMetric(attestation.url, 'rampart_bus_requests_total', 'subject="attestation.evidence.verify"')) - before.verified;
-    // One identity gets its burst and then its rate through to the service, not one request per connection.
-    expect(accepted).toBeGreaterThan(500);
+    // One identity gets its burst and then its rate through to the service, not one request per connection. How many
+    // messages the flood gets in depends on the machine's speed (500–1,000 when it has a core to itself, ~330 when the
+    // box is busy): what matters is that it exceeds the identity's allowance (≤ 25 here) several times over.
+    expect(accepted, 'a flood several times the allowance').toBeGreaterThan(100);
     expect(verified).toBeLessThanOrEqual(25);
     expect(denied + shed).toBeGreaterThanOrEqual(accepted - verified);
     // The backlog is gone within one deadline of the flood's end, not minutes later.
