@@ -28,6 +28,7 @@ describe('API tokens: list, revoke, expire', () => {
   const replicas: RunningTelemetry[] = [];
   let tokens: Readonly<Record<'acme' | 'globex' | 'acmeReader', string>>;
   const prefix = uniqueBusPrefix('tokens');
+  const operator = randomBytes(24).toString('hex');
 
   async function call(url: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
     const response = await fetch(`${url}${path}`, {
@@ -42,7 +43,6 @@ describe('API tokens: list, revoke, expire', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     pki = await createTestPki();
-    const operator = randomBytes(24).toString('hex');
     attestation = await startAttestation(
       loadAttestationConfig(attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken: operator })),
       createLogger('attestation', 'silent'),
@@ -124,6 +124,30 @@ describe('API tokens: list, revoke, expire', () => {
     const refused = await call(attestation.url, 'POST', `/v1/tokens/${onlyAdministrator!.id}/revoke`, tokens.globex);
     expect(refused.status).toBe(409);
     expect((await call(attestation.url, 'GET', '/v1/tokens', tokens.globex)).status).toBe(200);
+  });
+
+  it('keeps one Administrator token when the last two are revoked at the same moment', async () => {
+    for (let round = 0; round < 8; round++) {
+      const tenant = `race-${round}`;
+      const first = await call(attestation.url, 'POST', '/v1/tenants', operator, { id: tenant, name: tenant });
+      const a = first.body.administratorToken as string;
+      const second = await call(attestation.url, 'POST', '/v1/tokens', a, { role: 'Administrator' });
+      const b = second.body.token as string;
+      const listed = (await call(attestation.url, 'GET', '/v1/tokens', a)).body as Array<{ id: string }>;
+      const aId = listed.find((t) => t.id !== second.body.id)!.id;
+      // Each revokes the other at once.
+      const answers = await Promise.all([
+        call(attestation.url, 'POST', `/v1/tokens/${aId}/revoke`, b),
+        call(attestation.url, 'POST', `/v1/tokens/${second.body.id as string}/revoke`, a),
+      ]);
+      expect(answers.map((r) => r.status).sort(), `round ${round}`).toEqual([200, 409]);
+      const active = await queryDatabase<{ n: number }>(
+        db.url,
+        `SELECT count(*)::int AS n FROM attestation.api_tokens WHERE tenant_id = $1 AND role = 'Administrator' AND revoked_at IS NULL`,
+        [tenant],
+      );
+      expect(active[0]!.n).toBe(1);
+    }
   });
 
   it('refuses an expired token everywhere, and tells the guards when it expires', async () => {

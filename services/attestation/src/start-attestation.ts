@@ -142,7 +142,14 @@ export async function startAttestation(config: AttestationConfig, logger: Logger
               return null;
             }
           },
-          (tokenHash) => runtime.bus.broadcast(Subject.attestationTokenRevoked, encodeJson({ tokenHash })),
+          async (tokenHash) => {
+            // A lost broadcast is not the revocation's failure: guards drop the token when their cache ends (≤ 10 s).
+            await runtime.bus
+              .broadcast(Subject.attestationTokenRevoked, encodeJson({ tokenHash }))
+              .catch((error: unknown) =>
+                logger.warn({ err: error }, 'token revocation not broadcast; guards drop it when their cache ends'),
+              );
+          },
         ),
         platformAdminToken: config.platformAdminToken,
         authorities,

@@ -37,7 +37,7 @@ export class TenancyService {
     private readonly announceTenantCreated: (tenantId: string) => Promise<void>,
     /** The tenant's current TUF root from the updates service, or null when it cannot be had now. */
     private readonly updateRootOf: (tenantId: string) => Promise<string | null>,
-    /** Tells every service's token guard to drop a revoked token now, not when its cache expires. */
+    /** Tells every service's token guard to drop a revoked token now, not when its cache expires; never rejects. */
     private readonly announceTokenRevocation: (tokenHash: string) => Promise<void>,
     private readonly clock: Clock = systemClock,
   ) {}
@@ -87,9 +87,12 @@ export class TenancyService {
   async revokeToken(principal: Principal, id: string): Promise<{ id: string; revoked: true }> {
     const tenantId = tenantIdOf(principal);
     const tokenHash = await this.repository.transaction(async (tx) => {
+      // One revocation per tenant at a time: two revoking the last two Administrator tokens at once would each still
+      // count the other as active, and both commit.
+      await tx.lockTenantTokens(tenantId);
       const token = await tx.tokenOfTenant(tenantId, id);
       if (token === undefined) throw new TenancyError('NOT_FOUND', 'no such token');
-      if (token.revoked) return undefined;
+      if (token.revoked) return token.tokenHash;
       if (token.role === 'Administrator' && (await tx.otherActiveAdministrators(tenantId, id)) === 0) {
         throw new TenancyError('CONFLICT', "this is the tenant's last active Administrator token; create another first");
       }
@@ -97,8 +100,9 @@ export class TenancyService {
       await tx.audit({ tenantId, actor: actorOf(principal), action: 'token.revoke', subject: id, detail: { role: token.role } });
       return token.tokenHash;
     });
-    // After the commit, so a guard that asks again at once hears "revoked".
-    if (tokenHash !== undefined) await this.announceTokenRevocation(tokenHash);
+    // After the commit, so a guard that asks again at once hears "revoked"; again on a repeated revoke, so a
+    // broadcast lost the first time (NATS down) is sent then. The announcement never fails the revocation.
+    await this.announceTokenRevocation(tokenHash);
     return { id, revoked: true };
   }
 

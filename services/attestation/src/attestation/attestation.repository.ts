@@ -154,6 +154,11 @@ export class AttestationRepository {
     }));
   }
 
+  /** Serialises token changes of one tenant until the transaction ends (without blocking inserts that reference it). */
+  async lockTenantTokens(tenantId: string): Promise<void> {
+    await this.db.query(`SELECT 1 FROM attestation.tenants WHERE id = $1 FOR NO KEY UPDATE`, [tenantId]);
+  }
+
   /** The token of this tenant with this id (undefined if none). */
   async tokenOfTenant(tenantId: string, id: string): Promise<{ role: Role; tokenHash: string; revoked: boolean } | undefined> {
     const rows = await this.db.query<Array<{ role: Role; tokenHash: string; revoked: boolean }>>(
