@@ -165,14 +165,18 @@ export class TenantAuthorities {
    * every CA in it.
    */
   platformCrlPem(now: number): Promise<string> {
-    return this.crl(this.platformCrlIssuer, [], now, () => Promise.resolve(this.platform));
+    return this.crl(
+      this.platformCrlIssuer,
+      () => Promise.resolve([]),
+      now,
+      () => Promise.resolve(this.platform),
+    );
   }
 
-  private async tenantCaCrl(row: TenantCaRow, now: number): Promise<string> {
-    const revoked = await this.repository.revokedCertificates(row.id);
+  private tenantCaCrl(row: TenantCaRow, now: number): Promise<string> {
     return this.crl(
       row.id,
-      revoked.map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revokedAt) })),
+      async (db) => (await db.revokedCertificates(row.id)).map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revokedAt) })),
       now,
       () =>
         CertificateAuthority.load({ certificatePem: row.certificatePem, privateKeyPem: this.vault.open(row.encryptedKey, row.tenantId) }),
@@ -187,28 +191,35 @@ export class TenantAuthorities {
    */
   private async crl(
     issuer: string,
-    entries: ReadonlyArray<{ serialHex: string; revokedAt: Date }>,
+    revokedIn: (db: AttestationRepository) => Promise<ReadonlyArray<{ serialHex: string; revokedAt: Date }>>,
     now: number,
     authority: () => Promise<CertificateAuthority>,
   ): Promise<string> {
-    const revokedDigest = createHash('sha256')
-      .update(entries.map((e) => e.serialHex).join(','))
-      .digest('hex');
-    const fresh = (crl: { revokedDigest: string; madeAt: number }) =>
+    const digestOf = (entries: ReadonlyArray<{ serialHex: string }>) =>
+      createHash('sha256')
+        .update(entries.map((e) => e.serialHex).join(','))
+        .digest('hex');
+    const fresh = (crl: { revokedDigest: string; madeAt: number }, revokedDigest: string) =>
       crl.revokedDigest === revokedDigest && now - crl.madeAt < CRL_REFRESH_MS;
     const cached = this.crls.get(issuer);
-    if (cached !== undefined && fresh(cached)) return cached.pem;
+    if (cached !== undefined && fresh(cached, digestOf(await revokedIn(this.repository)))) return cached.pem;
     const latest: StoredCrl = await this.repository.transaction(async (tx) => {
       await tx.lockCrl(issuer);
+      // The revoked set is read under the lock: one read before it may be older than the stored CRL, and a CRL made
+      // from it would carry a higher number but leave out a certificate revoked since.
+      const entries = await revokedIn(tx);
+      const revokedDigest = digestOf(entries);
       const stored = await tx.latestCrl(issuer);
-      if (stored !== undefined && fresh({ revokedDigest: stored.revokedDigest, madeAt: stored.thisUpdate.getTime() })) return stored;
+      if (stored !== undefined && fresh({ revokedDigest: stored.revokedDigest, madeAt: stored.thisUpdate.getTime() }, revokedDigest)) {
+        return stored;
+      }
       const crlNumber = (stored?.crlNumber ?? 0) + 1;
       const pem = await (await authority()).issueCrl(entries, new Date(now), new Date(now + CRL_VALIDITY_MS), crlNumber);
       const made = { crlNumber, revokedDigest, pem, thisUpdate: new Date(now) };
       await tx.saveCrl(issuer, made);
       return made;
     });
-    this.crls.set(issuer, { revokedDigest, pem: latest.pem, madeAt: latest.thisUpdate.getTime() });
+    this.crls.set(issuer, { revokedDigest: latest.revokedDigest, pem: latest.pem, madeAt: latest.thisUpdate.getTime() });
     return latest.pem;
   }
 
