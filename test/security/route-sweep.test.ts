@@ -70,6 +70,8 @@ const MALFORMED_AUTHORIZATION = [
  * holds answers 409 to a claim (the claim's answer, by design, not a leak of
  * that tenant's data).
  */
+/** The caller's own tenant's audit log. */
+const AUDIT_ROUTE = '/v1/audit';
 const CLAIM_ROUTE = 'PUT /v1/devices/:deviceId/claim';
 
 describe('route sweep: every route of every service, every kind of caller', () => {
@@ -289,12 +291,18 @@ describe('route sweep: every route of every service, every kind of caller', () =
   });
 
   it("never shows another tenant acme's resources: 404 (or 403) for each of them, and no identifier of acme's in any answer", async () => {
-    // What globex has itself sent (its own audit log records its attempts) tells it nothing new.
-    const named = new Set<string>();
+    // What globex has itself sent tells it nothing new: an identifier in a route's own path may come back in that
+    // route's answer, and globex's audit log records every attempt so far. Everywhere else, none may appear.
+    const sentSoFar = new Set<string>();
     for (const route of routes) {
       if (!route.controller || route.requirement === 'Public') continue;
       const { path, ownedParams } = concrete(route);
-      for (const secret of acmeSecrets) if (path.includes(secret)) named.add(secret);
+      const named = new Set(route.path === AUDIT_ROUTE ? sentSoFar : []);
+      for (const secret of acmeSecrets) {
+        if (!path.includes(secret)) continue;
+        named.add(secret);
+        sentSoFar.add(secret);
+      }
       const answer = await call(route.url, route.method, path, `Bearer ${tokens.globex}`, bodies.get(`${route.method} ${route.path}`));
       expect(answer.status, describeRoute(route)).toBeLessThan(500);
       if (route.requirement === 'Platform') expect(answer.status, describeRoute(route)).toBe(403);

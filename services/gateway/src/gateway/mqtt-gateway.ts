@@ -205,6 +205,10 @@ export class MqttGateway {
     this.aedes = aedes;
     aedes.on('clientReady', (client) => {
       this.metrics.connectionAccepted();
+      // Aedes may close a client during its asynchronous connect steps and still report it ready: its 'close' has
+      // then fired already, and a session kept now would never be removed (and count against MAX_CONNECTIONS).
+      const conn = client.conn as { destroyed?: boolean };
+      if (client.closed || conn.destroyed === true) return;
       this.sessions.set(client.id, client);
       client.conn.once('close', () => {
         if (this.sessions.get(client.id) === client) this.sessions.delete(client.id);
