@@ -16,7 +16,8 @@ export interface RecoveryGrant {
  * released on the retail feed for its hardware, not below the security version it runs and not the OS it
  * runs (a revoked OS is cured by a fix of the same security version too) — signed for that device
  * by the tenant's director (`recovery: true`, no deployment), verified by the device as every update is.
- * No app, no deployment, no group: nothing else of the tenant.
+ * No app image, no deployment, no group. It does get the tenant's signed metadata (root, timestamp, snapshot and
+ * targets, which list the tenant's released images), because the director's answer is verified against it.
  */
 export class RecoveryService {
   constructor(
