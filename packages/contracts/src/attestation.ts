@@ -84,14 +84,14 @@ export const RECOVERABLE_REASONS: readonly AttestationReasonCode[] = [
 ];
 
 /**
- * When the requester gives up on an attestation request (epoch milliseconds):
- * work still queued past it is dropped instead of being done for nobody.
+ * How much longer the requester waits for an attestation request, in milliseconds from when it sent it: work still
+ * queued past that is dropped instead of being done for nobody. Relative, so no two hosts' clocks need agree.
  */
-const RequestDeadlineSchema = z.number().int().positive().optional();
+const RequestTimeoutSchema = z.number().int().min(0).max(600_000).optional();
 
 /** Request/reply: the gateway asks for a nonce for a device it has authenticated by its IDevID. */
 export const NonceIssueRequestSchema = z
-  .object({ deviceId: z.string().regex(DEVICE_ID_PATTERN), deadline: RequestDeadlineSchema })
+  .object({ deviceId: z.string().regex(DEVICE_ID_PATTERN), timeoutMs: RequestTimeoutSchema })
   .strict();
 export const NonceIssueReplySchema = z.object({ nonce: z.string(), expiresAt: z.number().int() });
 export type NonceIssueReply = z.infer<typeof NonceIssueReplySchema>;
@@ -101,7 +101,7 @@ export const EvidenceVerifyRequestSchema = z
   .object({
     deviceId: z.string().regex(DEVICE_ID_PATTERN),
     evidence: z.string().max(MAX_EVIDENCE_BYTES * 2),
-    deadline: RequestDeadlineSchema,
+    timeoutMs: RequestTimeoutSchema,
   })
   .strict();
 export const EvidenceVerifyReplySchema = z.discriminatedUnion('pass', [

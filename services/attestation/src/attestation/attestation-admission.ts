@@ -53,9 +53,10 @@ export class AttestationAdmission {
   }
 
   /** Runs `work` for the device within the limits; throws a BusError the gateway passes on to the device otherwise. */
-  async admit<T>(deviceId: string, requestedDeadline: number | undefined, work: () => Promise<T>): Promise<T> {
+  async admit<T>(deviceId: string, requesterTimeoutMs: number | undefined, work: () => Promise<T>): Promise<T> {
     const now = this.clock.now();
-    const deadline = Math.min(requestedDeadline ?? Number.POSITIVE_INFINITY, now + this.limits.defaultDeadlineMs);
+    // The requester says how long it still waits, not until when: its clock and ours need not agree.
+    const deadline = now + Math.min(requesterTimeoutMs ?? this.limits.defaultDeadlineMs, this.limits.defaultDeadlineMs);
     const admission = this.perDevice.tryAcquire(deviceId, now);
     if (!admission.ok) {
       this.refuse(admission.reason, deviceId);

@@ -19,8 +19,8 @@ export class AttestationHandler {
   ) {}
 
   @MessagePattern(Subject.attestationNonceIssue)
-  nonce(request: { deviceId: string; deadline?: number | undefined }): Promise<NonceIssueReply> {
-    return this.admission.admit(request.deviceId, request.deadline, () => this.attestation.issueNonce(request.deviceId));
+  nonce(request: { deviceId: string; timeoutMs?: number | undefined }): Promise<NonceIssueReply> {
+    return this.admission.admit(request.deviceId, request.timeoutMs, () => this.attestation.issueNonce(request.deviceId));
   }
 
   @MessagePattern(Subject.attestationRevocationsList)
@@ -46,7 +46,7 @@ export class AttestationHandler {
   }
 
   @MessagePattern(Subject.attestationEvidenceVerify)
-  verify(request: { deviceId: string; evidence: string; deadline?: number | undefined }): Promise<EvidenceVerifyReply> {
-    return this.admission.admit(request.deviceId, request.deadline, () => this.attestation.verify(request.deviceId, request.evidence));
+  verify(request: { deviceId: string; evidence: string; timeoutMs?: number | undefined }): Promise<EvidenceVerifyReply> {
+    return this.admission.admit(request.deviceId, request.timeoutMs, () => this.attestation.verify(request.deviceId, request.evidence));
   }
 }

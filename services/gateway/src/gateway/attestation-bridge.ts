@@ -13,10 +13,14 @@ export class AttestationBridge {
     private readonly tracer: Tracer = trace.getTracer('gateway'),
   ) {}
 
-  /** `deadline` (epoch ms) bounds the wait here and travels with the request, so the service drops it once nobody waits. */
+  /** `deadline` (epoch ms, this host's clock) bounds the wait here; the time left travels with the request, so the service drops it once nobody waits. */
   async requestNonce(deviceId: string, deadline: number): Promise<AttestationResponse> {
     try {
-      const reply = await this.bus.request(Subject.attestationNonceIssue, { deviceId, deadline }, timeUntil(deadline));
+      const reply = await this.bus.request(
+        Subject.attestationNonceIssue,
+        { deviceId, timeoutMs: timeUntil(deadline) },
+        timeUntil(deadline),
+      );
       return { type: 'nonce', nonce: reply.nonce, expiresAt: reply.expiresAt };
     } catch (error) {
       return this.error(error);
@@ -44,7 +48,11 @@ export class AttestationBridge {
 
   private async verify(deviceId: string, evidence: string, deadline: number): Promise<AttestationResponse> {
     try {
-      const verdict = await this.bus.request(Subject.attestationEvidenceVerify, { deviceId, evidence, deadline }, timeUntil(deadline));
+      const verdict = await this.bus.request(
+        Subject.attestationEvidenceVerify,
+        { deviceId, evidence, timeoutMs: timeUntil(deadline) },
+        timeUntil(deadline),
+      );
       return { type: 'verdict', verdict };
     } catch (error) {
       return this.error(error);
