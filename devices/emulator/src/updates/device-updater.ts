@@ -74,8 +74,14 @@ export type DeferralPolicy = (offer: { readonly deployment: string; readonly com
  * server offering a root not chained from it is refused. A device with no
  * root refuses to update at all.
  */
+/** The update server's normal path (operational certificate) or its recovery path (IDevID). */
+type CheckPath = 'update' | 'recovery';
+
+function noop(): void {}
+
 export class DeviceUpdater {
-  private running: Promise<UpdateCheck> | undefined;
+  /** The check in progress and which path it takes. */
+  private running: { readonly path: CheckPath; readonly check: Promise<UpdateCheck> } | undefined;
 
   constructor(
     private readonly deviceId: string,
@@ -90,10 +96,7 @@ export class DeviceUpdater {
 
   /** One check at a time; a check asked for while one runs gets that one's answer. */
   check(): Promise<UpdateCheck> {
-    this.running ??= this.checkOnce('update').finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.exclusive('update');
   }
 
   /**
@@ -103,13 +106,27 @@ export class DeviceUpdater {
    */
   recover(): Promise<UpdateCheck> {
     if (this.recoveryClient === undefined) return Promise.reject(new Error('this device has no recovery client'));
-    this.running ??= this.checkOnce('recovery').finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.exclusive('recovery');
   }
 
-  private async checkOnce(path: 'update' | 'recovery'): Promise<UpdateCheck> {
+  /**
+   * Checks share the inactive slot, so they never overlap: a call for the path already running gets that check's
+   * answer; a call for the other path waits for it to end, then makes its own (a recovery must not be answered
+   * with an update check's result, nor the other way round).
+   */
+  private exclusive(path: CheckPath): Promise<UpdateCheck> {
+    const current = this.running;
+    if (current?.path === path) return current.check;
+    const check: Promise<UpdateCheck> = (current === undefined ? Promise.resolve() : current.check.then(noop, noop))
+      .then(() => this.checkOnce(path))
+      .finally(() => {
+        if (this.running?.check === check) this.running = undefined;
+      });
+    this.running = { path, check };
+    return check;
+  }
+
+  private async checkOnce(path: CheckPath): Promise<UpdateCheck> {
     const client = path === 'recovery' ? this.recoveryClient! : this.client;
     // A report the last check could not send (an update's reboot drops the connection) goes first.
     if (path === 'update') await this.sendReport();
