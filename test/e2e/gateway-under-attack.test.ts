@@ -174,6 +174,11 @@ describe('the gateway under attack', () => {
     const overloaded = (await scrapeMetric(gateway.url, 'rampart_gateway_denials_total', 'reason="overloaded"')) - overloadBefore;
     expect(overloaded).toBe(refusedAtDoor);
     await gateway.process.waitForLog((l) => l.msg === 'connections refused at the door: socket limits reached');
+    // 40 handshakes timed out together: a few are logged one by one, the rest in one summary (a flood of connects
+    // must not become a flood of log lines).
+    const summary = await gateway.process.waitForLog((l) => l.msg === 'more TLS handshakes refused (not logged one by one)', 15_000);
+    expect((summary['byReason'] as Record<string, number>)['handshake_timeout']).toBeGreaterThan(0);
+    expect(gateway.process.lines.filter((l) => l.msg === 'TLS handshake refused').length).toBeLessThanOrEqual(20);
 
     // A device arriving after the flood connects and attests.
     const newcomer = await claimedDevice();
@@ -259,11 +264,21 @@ describe('the gateway under attack', () => {
       refusedByService: await scrapeMetric(attestation.url, 'rampart_attestation_refused_total'),
       verified: await scrapeMetric(attestation.url, 'rampart_bus_requests_total', 'subject="attestation.evidence.verify"'),
     };
+    // The gauges waited on below read 0 when missing from a scrape: make sure both are exported at all.
+    for (const [url, name] of [
+      [gateway.url, 'rampart_gateway_connections_active'],
+      [attestation.url, 'rampart_attestation_queue'],
+    ] as const) {
+      expect(await (await fetch(`${url}/metrics`)).text()).toMatch(new RegExp(`^${name}\\{`, 'm'));
+    }
     const until = Date.now() + ATTEST_FLOOD_MS;
     const flood = attestationFlood(flooder, until);
 
-    // A third of the way into the flood, another device attests.
-    await new Promise<void>((resolve) => setTimeout(resolve, ATTEST_FLOOD_MS / 3).unref());
+    // Once the flood has spent the identity's burst and is being denied, another device attests.
+    await waitFor(async () => (await metric('rampart_gateway_denials_total', 'reason="rate_limited"')) - before.denied > 20, {
+      timeoutMs: ATTEST_FLOOD_MS,
+      describe: 'the flood denied past its burst',
+    });
     const other = await claimedDevice();
     const otherClient = await connectIdentity(other);
     const otherStarted = Date.now();

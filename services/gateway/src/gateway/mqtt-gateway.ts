@@ -35,6 +35,8 @@ import { tlsRefusal } from './tls-refusal.js';
 /** Aedes routes this many messages concurrently; our admission bounds what reaches it. */
 const AEDES_CONCURRENCY = 1_000;
 const SHED_LOG_INTERVAL_MS = 10_000;
+/** TLS refusals logged one by one in each SHED_LOG_INTERVAL_MS; the rest are counted and summarised. */
+const TLS_REFUSALS_LOGGED_PER_INTERVAL = 20;
 
 export interface MqttGatewayOptions {
   readonly mqtt: { readonly host: string; readonly port: number };
@@ -103,6 +105,9 @@ export class MqttGateway {
   private readonly sessions = new Map<string, Client>();
   private shedSinceLog = 0;
   private readonly refusedAtDoorSinceLog: Record<DoorRefusal, number> = { connection_limit: 0, handshake_limit: 0 };
+  /** TLS refusals past the first few of an interval, by reason: summarised, so a connect flood is not a log flood. */
+  private tlsRefusedUnlogged: Record<string, number> = {};
+  private tlsRefusalsLogged = 0;
   private shedTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -272,7 +277,12 @@ export class MqttGateway {
     socket.destroy();
     const { reason, detail } = tlsRefusal(error, socket.authorizationError);
     this.metrics.connectionRefused(reason);
-    this.logger.warn({ remote: socket.remoteAddress, reason, detail }, 'TLS handshake refused');
+    if (this.tlsRefusalsLogged < TLS_REFUSALS_LOGGED_PER_INTERVAL) {
+      this.tlsRefusalsLogged++;
+      this.logger.warn({ remote: socket.remoteAddress, reason, detail }, 'TLS handshake refused');
+    } else {
+      this.tlsRefusedUnlogged[reason] = (this.tlsRefusedUnlogged[reason] ?? 0) + 1;
+    }
   }
 
   /** Counted at once; logged as a summary, since a flood of connects would otherwise be a flood of log lines. */
@@ -596,6 +606,11 @@ export class MqttGateway {
 
   private logShed(): void {
     this.attestation.logSummary();
+    if (Object.keys(this.tlsRefusedUnlogged).length > 0) {
+      this.logger.warn({ byReason: this.tlsRefusedUnlogged }, 'more TLS handshakes refused (not logged one by one)');
+      this.tlsRefusedUnlogged = {};
+    }
+    this.tlsRefusalsLogged = 0;
     const door = this.refusedAtDoorSinceLog;
     if (door.connection_limit + door.handshake_limit > 0) {
       this.logger.warn(
