@@ -38,6 +38,8 @@ export type { ObservabilityOptions } from './observability.js';
 export { MicroBatcher } from './micro-batcher.js';
 export { DeadlineQueue } from './deadline-queue.js';
 export type { QueueOutcome, QueueRefusal, QueuedWork } from './deadline-queue.js';
+export { KeyedAdmission } from './keyed-admission.js';
+export type { AdmissionOutcome, AdmissionRefusal, KeyedAdmissionLimits, RefusalSummary } from './keyed-admission.js';
 export { PerKeyLimiter } from './per-key-limiter.js';
 export type { PerKeyAdmission, PerKeyLimits, PerKeyRefusal } from './per-key-limiter.js';
 export { TokenBucket } from './token-bucket.js';

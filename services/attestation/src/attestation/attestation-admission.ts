@@ -1,6 +1,6 @@
 import type { Counter, Meter } from '@opentelemetry/api';
 import { ErrorCode } from '@rampart/contracts';
-import { BusError, DeadlineQueue, PerKeyLimiter, type Clock, type Logger, type QueueRefusal } from '@rampart/service-kit';
+import { BusError, KeyedAdmission, type AdmissionRefusal, type Clock, type Logger } from '@rampart/service-kit';
 
 /** Limits on the attestation work this replica takes on, whichever gateway it comes from. */
 export interface AdmissionLimits {
@@ -14,9 +14,6 @@ export interface AdmissionLimits {
   readonly defaultDeadlineMs: number;
 }
 
-/** Device ids named in one summary log line at most. */
-const LOGGED_DEVICES = 10;
-
 /**
  * Where attestation work lands, so the limits hold across gateway replicas:
  * each device id gets one request at a time and a rate, the work waiting
@@ -27,11 +24,8 @@ const LOGGED_DEVICES = 10;
  * count, so a device gets at most replicas × the rate.
  */
 export class AttestationAdmission {
-  private readonly perDevice: PerKeyLimiter;
-  private readonly queue: DeadlineQueue;
+  private readonly admission: KeyedAdmission;
   private readonly refusals: Counter;
-  private readonly refusedSinceLog = new Map<string, number>();
-  private readonly refusedDevices = new Set<string>();
 
   constructor(
     private readonly limits: AdmissionLimits,
@@ -39,69 +33,64 @@ export class AttestationAdmission {
     private readonly logger: Logger,
     meter: Meter,
   ) {
-    this.perDevice = new PerKeyLimiter({ ratePerSecond: limits.deviceRatePerMinute / 60, burst: limits.deviceBurst });
-    this.queue = new DeadlineQueue(limits.maxConcurrent, limits.maxWaiting, clock);
+    this.admission = new KeyedAdmission(
+      {
+        ratePerSecond: limits.deviceRatePerMinute / 60,
+        burst: limits.deviceBurst,
+        maxActive: limits.maxConcurrent,
+        maxWaiting: limits.maxWaiting,
+      },
+      clock,
+    );
     this.refusals = meter.createCounter('rampart_attestation_refused_total', {
       description: 'Attestation requests refused or dropped unstarted, by reason (busy, rate_limited, overloaded, expired)',
     });
     meter
       .createObservableGauge('rampart_attestation_queue', { description: 'Attestation requests being handled and waiting' })
       .addCallback((result) => {
-        result.observe(this.queue.active, { state: 'active' });
-        result.observe(this.queue.queued, { state: 'waiting' });
+        result.observe(this.admission.active, { state: 'active' });
+        result.observe(this.admission.waiting, { state: 'waiting' });
       });
   }
 
   /** Runs `work` for the device within the limits; throws a BusError the gateway passes on to the device otherwise. */
   async admit<T>(deviceId: string, requesterTimeoutMs: number | undefined, work: () => Promise<T>): Promise<T> {
-    const now = this.clock.now();
     // The requester says how long it still waits, not until when: its clock and ours need not agree.
-    const deadline = now + Math.min(requesterTimeoutMs ?? this.limits.defaultDeadlineMs, this.limits.defaultDeadlineMs);
-    const admission = this.perDevice.tryAcquire(deviceId, now);
-    if (!admission.ok) {
-      this.refuse(admission.reason, deviceId);
-      throw new BusError(
-        ErrorCode.rateLimited,
-        admission.reason === 'busy' ? 'this device already has a request in progress' : 'too many requests',
-      );
+    const deadline = this.clock.now() + Math.min(requesterTimeoutMs ?? this.limits.defaultDeadlineMs, this.limits.defaultDeadlineMs);
+    const outcome = await this.admission.run(deviceId, work, { deadline });
+    switch (outcome.kind) {
+      case 'done':
+        return outcome.value;
+      case 'failed':
+        throw outcome.error;
+      case 'refused':
+        this.refusals.add(1, { reason: outcome.reason });
+        this.admission.noteRefusal(outcome.reason, deviceId);
+        throw refusalError(outcome.reason);
     }
-    try {
-      const outcome = await this.queue.run(work, { deadline });
-      switch (outcome.kind) {
-        case 'done':
-          return outcome.value;
-        case 'failed':
-          throw outcome.error;
-        case 'refused':
-          this.refuse(outcome.reason, deviceId);
-          throw refusalError(outcome.reason);
-      }
-    } finally {
-      admission.release();
-    }
-  }
-
-  private refuse(reason: string, deviceId: string): void {
-    this.refusals.add(1, { reason });
-    this.refusedSinceLog.set(reason, (this.refusedSinceLog.get(reason) ?? 0) + 1);
-    if (this.refusedDevices.size < LOGGED_DEVICES) this.refusedDevices.add(deviceId);
   }
 
   /** One line for the refusals since the last call, naming devices; and forgets quiet devices' limits. */
   logSummary(): void {
-    this.perDevice.prune(this.clock.now());
-    if (this.refusedSinceLog.size === 0) return;
+    const summary = this.admission.takeSummary();
+    if (summary === undefined) return;
     this.logger.warn(
-      { refused: Object.fromEntries(this.refusedSinceLog), devices: [...this.refusedDevices] },
+      { refused: summary.refused, devices: summary.keys },
       'attestation requests refused or dropped to keep attestation available',
     );
-    this.refusedSinceLog.clear();
-    this.refusedDevices.clear();
   }
 }
 
-function refusalError(reason: QueueRefusal): BusError {
-  return reason === 'overloaded'
-    ? new BusError(ErrorCode.unavailable, 'attestation is overloaded; try again later')
-    : new BusError(ErrorCode.timeout, 'the request expired before its turn came');
+function refusalError(reason: AdmissionRefusal): BusError {
+  switch (reason) {
+    case 'busy':
+      return new BusError(ErrorCode.rateLimited, 'this device already has a request in progress');
+    case 'rate_limited':
+      return new BusError(ErrorCode.rateLimited, 'too many requests');
+    case 'overloaded':
+      return new BusError(ErrorCode.unavailable, 'attestation is overloaded; try again later');
+    case 'expired':
+    case 'cancelled':
+      return new BusError(ErrorCode.timeout, 'the request expired before its turn came');
+  }
 }

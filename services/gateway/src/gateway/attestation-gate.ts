@@ -1,5 +1,5 @@
 import { DenialReason, ErrorCode, type AttestationResponse } from '@rampart/contracts';
-import { DeadlineQueue, PerKeyLimiter, type Clock, type Logger, type QueueRefusal } from '@rampart/service-kit';
+import { KeyedAdmission, type AdmissionRefusal, type Clock, type Logger } from '@rampart/service-kit';
 import type { AttestationBridge } from './attestation-bridge.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 
@@ -18,9 +18,6 @@ export interface AttestationLimits {
 
 export type AttestationKind = 'attestRequest' | 'attestEvidence';
 
-/** Device ids named in one summary log line at most. */
-const LOGGED_DEVICES = 10;
-
 /**
  * Everything between a device's attestation message and the attestation
  * service. Issue 13 found one genuine IDevID could stall attestation for the
@@ -33,10 +30,7 @@ const LOGGED_DEVICES = 10;
  * same per-device limits for requests from every gateway replica.
  */
 export class AttestationGate {
-  private readonly perDevice: PerKeyLimiter;
-  private readonly queue: DeadlineQueue;
-  private readonly refusedSinceLog = new Map<string, number>();
-  private readonly refusedDevices = new Set<string>();
+  private readonly admission: KeyedAdmission;
 
   constructor(
     private readonly limits: AttestationLimits,
@@ -45,16 +39,18 @@ export class AttestationGate {
     private readonly logger: Logger,
     private readonly clock: Clock,
   ) {
-    this.perDevice = new PerKeyLimiter({ ratePerSecond: limits.ratePerMinute / 60, burst: limits.burst });
-    this.queue = new DeadlineQueue(limits.maxInFlight, limits.maxWaiting, clock);
+    this.admission = new KeyedAdmission(
+      { ratePerSecond: limits.ratePerMinute / 60, burst: limits.burst, maxActive: limits.maxInFlight, maxWaiting: limits.maxWaiting },
+      clock,
+    );
   }
 
   get inFlight(): number {
-    return this.queue.active;
+    return this.admission.active;
   }
 
   get waiting(): number {
-    return this.queue.queued;
+    return this.admission.waiting;
   }
 
   /**
@@ -69,69 +65,54 @@ export class AttestationGate {
     payload: Buffer,
     stillConnected: () => boolean,
   ): Promise<AttestationResponse | undefined> {
-    const now = this.clock.now();
-    const admission = this.perDevice.tryAcquire(deviceId, now);
-    if (!admission.ok) {
-      this.metrics.denied(DenialReason.rateLimited);
-      this.noteRefusal(`rate_limited:${admission.reason}`, deviceId);
-      return {
-        type: 'error',
-        code: ErrorCode.rateLimited,
-        message:
-          admission.reason === 'busy' ? 'an attestation message of this device is still being handled' : 'too many attestation messages',
-      };
-    }
-    try {
-      const deadline = now + this.limits.timeoutMs;
-      const outcome = await this.queue.run(
-        () =>
-          kind === 'attestRequest' ? this.bridge.requestNonce(deviceId, deadline) : this.bridge.submitEvidence(deviceId, payload, deadline),
-        { deadline, wanted: stillConnected },
-      );
-      switch (outcome.kind) {
-        case 'done':
-          return outcome.value;
-        case 'refused':
-          this.shed(outcome.reason, deviceId);
-          return outcome.reason === 'cancelled' ? undefined : refusalAnswer(outcome.reason);
-        case 'failed':
-          this.logger.error({ deviceId, kind, err: outcome.error }, 'attestation call failed');
-          return { type: 'error', code: ErrorCode.internal, message: 'attestation failed' };
-      }
-    } finally {
-      admission.release();
+    const deadline = this.clock.now() + this.limits.timeoutMs;
+    const outcome = await this.admission.run(
+      deviceId,
+      () =>
+        kind === 'attestRequest' ? this.bridge.requestNonce(deviceId, deadline) : this.bridge.submitEvidence(deviceId, payload, deadline),
+      { deadline, wanted: stillConnected },
+    );
+    switch (outcome.kind) {
+      case 'done':
+        return outcome.value;
+      case 'refused':
+        return this.refused(outcome.reason, deviceId);
+      case 'failed':
+        this.logger.error({ deviceId, kind, err: outcome.error }, 'attestation call failed');
+        return { type: 'error', code: ErrorCode.internal, message: 'attestation failed' };
     }
   }
 
-  private shed(reason: QueueRefusal, deviceId: string): void {
-    this.metrics.shedMessage(reason);
-    this.noteRefusal(`shed:${reason}`, deviceId);
-  }
-
-  private noteRefusal(key: string, deviceId: string): void {
-    this.refusedSinceLog.set(key, (this.refusedSinceLog.get(key) ?? 0) + 1);
-    if (this.refusedDevices.size < LOGGED_DEVICES) this.refusedDevices.add(deviceId);
-  }
-
-  /**
-   * One line for every refusal since the last call (a flood would otherwise be
-   * a flood of log lines), naming the devices; and forgets the limits of
-   * devices that have been quiet long enough to have nothing left to remember.
-   */
+  /** One line for every refusal since the last call, naming the devices. */
   logSummary(): void {
-    this.perDevice.prune(this.clock.now());
-    if (this.refusedSinceLog.size === 0) return;
+    const summary = this.admission.takeSummary();
+    if (summary === undefined) return;
     this.logger.warn(
-      { refused: Object.fromEntries(this.refusedSinceLog), devices: [...this.refusedDevices] },
+      { refused: summary.refused, devices: summary.keys },
       'attestation messages refused or shed to protect the attestation service',
     );
-    this.refusedSinceLog.clear();
-    this.refusedDevices.clear();
   }
-}
 
-function refusalAnswer(reason: Exclude<QueueRefusal, 'cancelled'>): AttestationResponse {
-  return reason === 'expired'
-    ? { type: 'error', code: ErrorCode.timeout, message: 'the attestation service did not get to this request in time' }
-    : { type: 'error', code: ErrorCode.unavailable, message: 'the attestation service is overloaded' };
+  private refused(reason: AdmissionRefusal, deviceId: string): AttestationResponse | undefined {
+    switch (reason) {
+      case 'busy':
+      case 'rate_limited':
+        this.metrics.denied(DenialReason.rateLimited);
+        this.admission.noteRefusal(`rate_limited:${reason}`, deviceId);
+        return {
+          type: 'error',
+          code: ErrorCode.rateLimited,
+          message: reason === 'busy' ? 'an attestation message of this device is still being handled' : 'too many attestation messages',
+        };
+      case 'cancelled':
+      case 'expired':
+      case 'overloaded':
+        this.metrics.shedMessage(reason);
+        this.admission.noteRefusal(`shed:${reason}`, deviceId);
+        if (reason === 'cancelled') return undefined;
+        return reason === 'expired'
+          ? { type: 'error', code: ErrorCode.timeout, message: 'the attestation service did not get to this request in time' }
+          : { type: 'error', code: ErrorCode.unavailable, message: 'the attestation service is overloaded' };
+    }
+  }
 }
