@@ -49,8 +49,17 @@ export function storableText(options: { readonly min?: number; readonly max: num
     .string()
     .min(options.min ?? 0)
     .max(options.max)
-    .refine((value) => !value.includes('\u0000'), 'NUL characters are not allowed')
-    .refine((value) => value.isWellFormed(), 'not well-formed Unicode (a lone surrogate)');
+    .superRefine((value, ctx) => {
+      const problem = unstorableIn(value);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    });
+}
+
+/** Why PostgreSQL could not store this string (a NUL, or a lone surrogate), or undefined if it can. */
+export function unstorableIn(value: string): string | undefined {
+  if (value.includes('\u0000')) return 'NUL characters are not allowed';
+  if (!value.isWellFormed()) return 'not well-formed Unicode (a lone surrogate)';
+  return undefined;
 }
 
 /** Digits only, with an optional minus: no `0x10`, `1e3`, `""`, ` 5`, `1.0` read as numbers. */

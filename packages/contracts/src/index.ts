@@ -143,6 +143,7 @@ export {
   instantMs,
   isInstantInRange,
   storableText,
+  unstorableIn,
   text,
 } from './edge-input.js';
 export type { TextOptions } from './edge-input.js';

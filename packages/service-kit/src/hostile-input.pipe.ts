@@ -1,4 +1,5 @@
 import { BadRequestException, type ArgumentMetadata, type PipeTransform } from '@nestjs/common';
+import { unstorableIn } from '@rampart/contracts';
 
 /**
  * Keys that reach an object's prototype when a parsed body is copied by
@@ -33,19 +34,13 @@ export class HostileInputPipe implements PipeTransform {
 }
 
 function problemIn(value: unknown, depth: number): string | undefined {
-  if (typeof value === 'string') return problemInString(value);
+  if (typeof value === 'string') return unstorableIn(value);
   if (typeof value !== 'object' || value === null || Buffer.isBuffer(value)) return undefined;
   if (depth >= MAX_INPUT_DEPTH) return `nested deeper than ${MAX_INPUT_DEPTH} levels`;
   for (const [key, item] of Object.entries(value)) {
     if (PROTOTYPE_KEYS.has(key)) return `the key "${key}" is not allowed`;
-    const problem = problemInString(key) ?? problemIn(item, depth + 1);
+    const problem = unstorableIn(key) ?? problemIn(item, depth + 1);
     if (problem !== undefined) return problem;
   }
-  return undefined;
-}
-
-function problemInString(value: string): string | undefined {
-  if (value.includes('\u0000')) return 'NUL characters are not allowed';
-  if (!value.isWellFormed()) return 'not well-formed Unicode (a lone surrogate)';
   return undefined;
 }

@@ -14,7 +14,7 @@ import {
   type MessageBus,
   type RunningService,
 } from '@rampart/service-kit';
-import { KeyVault } from '@rampart/trust';
+import { KeyVault, certificatesInPemBundle } from '@rampart/trust';
 import { DeviceServer } from './device-api/device-server.js';
 import { RecoveryService } from './device-api/recovery.js';
 import { DirectorService } from './fleet/director.service.js';
@@ -33,7 +33,7 @@ const RECOVERY_GRANT_TIMEOUT_MS = 5_000;
 
 /** Every certificate in a PEM bundle. */
 function pemCertificates(bundle: string): string[] {
-  const certificates = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const certificates = certificatesInPemBundle(bundle);
   if (certificates.length === 0) throw new Error('MANUFACTURER_CA_FILE holds no PEM certificate');
   return certificates;
 }
