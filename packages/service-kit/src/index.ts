@@ -61,6 +61,15 @@ export { HttpErrorFilter } from './http-error.filter.js';
 export type { MappedError } from './http-error.filter.js';
 export { TenantTokenGuard } from './tenant-token.guard.js';
 export type { TenantPrincipal } from './tenant-token.guard.js';
-export { ACCESS_REQUIREMENT, Public, Requires, bearerTokenOf, requirementOf, roleSatisfies, tenantRoleNeeded } from './access/access.js';
-export type { AccessRequirement, TenantRole } from './access/access.js';
+export {
+  ACCESS_REQUIREMENT,
+  Public,
+  Requires,
+  bearerTokenOf,
+  requiredAccess,
+  requirementOf,
+  roleSatisfies,
+  tenantRoleNeeded,
+} from './access/access.js';
+export type { AccessRequirement, RequiredAccess, TenantRole } from './access/access.js';
 export { RevocationWatcher } from './revocation-watcher.js';

@@ -10,7 +10,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import type { Counter, Meter } from '@opentelemetry/api';
 import { Subject, TokenRevokedEventSchema } from '@rampart/contracts';
-import { bearerTokenOf, requirementOf, roleSatisfies, tenantRoleNeeded, type TenantRole } from './access/access.js';
+import { bearerTokenOf, requiredAccess, roleSatisfies, type TenantRole } from './access/access.js';
 import type { Closable, MessageBus } from './bus/message-bus.js';
 import { decodeJson, TypedBus } from './bus/typed-bus.js';
 import type { Logger } from './logger.js';
@@ -76,9 +76,9 @@ export class TenantTokenGuard implements CanActivate, OnApplicationShutdown {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true; // bus handlers: the transport validates, the bus is trusted
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const requirement = requirementOf(this.reflector, context);
-    if (requirement === 'Public') return true;
-    if (requirement === undefined) {
+    const access = requiredAccess(this.reflector, context, request.method);
+    if (access.kind === 'public') return true;
+    if (access.kind === 'undeclared') {
       this.deny(request, 'undeclared');
       this.logger.error({ method: request.method, url: request.url }, 'route declares no access requirement: refused');
       throw new ForbiddenException({ code: 'FORBIDDEN', message: 'this route declares no access requirement' });
@@ -89,11 +89,11 @@ export class TenantTokenGuard implements CanActivate, OnApplicationShutdown {
       this.deny(request, 'unauthenticated');
       throw new UnauthorizedException({ code: 'UNAUTHENTICATED', message: 'a valid tenant bearer token is required' });
     }
-    if (requirement === 'Platform') {
+    const { needed } = access;
+    if (needed === 'Platform') {
       this.deny(request, 'role', principal);
       throw new ForbiddenException({ code: 'FORBIDDEN', message: 'this needs the platform operator' });
     }
-    const needed = tenantRoleNeeded(requirement, request.method);
     if (!roleSatisfies(principal.role, needed)) {
       this.deny(request, 'role', principal);
       throw new ForbiddenException({ code: 'FORBIDDEN', message: `this needs the ${needed} role; the token has ${principal.role}` });

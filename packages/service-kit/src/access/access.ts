@@ -39,6 +39,21 @@ export function tenantRoleNeeded(declared: TenantRole, method: string | undefine
   return roleSatisfies(declared, floor) ? declared : floor;
 }
 
+/** What the matched route asks of a request: nothing, refusal (it declares nothing), or a principal with `needed`. */
+export type RequiredAccess =
+  { readonly kind: 'public' } | { readonly kind: 'undeclared' } | { readonly kind: 'principal'; readonly needed: 'Platform' | TenantRole };
+
+/**
+ * The one reading of a route's declaration that every guard makes: public routes pass, a route that declares
+ * nothing is refused, and a tenant role is raised to the write floor for a method that changes state.
+ */
+export function requiredAccess(reflector: Reflector, context: ExecutionContext, method: string | undefined): RequiredAccess {
+  const declared = requirementOf(reflector, context);
+  if (declared === undefined) return { kind: 'undeclared' };
+  if (declared === 'Public') return { kind: 'public' };
+  return { kind: 'principal', needed: declared === 'Platform' ? declared : tenantRoleNeeded(declared, method) };
+}
+
 /**
  * The token of an `Authorization: Bearer <token>` header. The scheme is
  * matched case-insensitively (RFC 7235 §2.1: "bearer", "BEARER" are the same

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ForbiddenException, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
 import type { Counter } from '@opentelemetry/api';
-import { bearerTokenOf, requirementOf, tenantRoleNeeded, type Logger } from '@rampart/service-kit';
+import { bearerTokenOf, requiredAccess, type Logger } from '@rampart/service-kit';
 import type { AttestationRepository } from '../attestation/attestation.repository.js';
 import { satisfies, type Principal, type Requirement } from './principal.js';
 
@@ -43,13 +43,13 @@ export class AuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const declared = requirementOf(this.reflector, context);
-    if (declared === 'Public') return true;
-    if (declared === undefined) {
+    const access = requiredAccess(this.reflector, context, request.method);
+    if (access.kind === 'public') return true;
+    if (access.kind === 'undeclared') {
       this.deny(request, 'undeclared', 'Platform');
       throw new ForbiddenException({ code: 'FORBIDDEN', message: 'this route declares no access requirement' });
     }
-    const requirement: Requirement = declared === 'Platform' ? declared : tenantRoleNeeded(declared, request.method);
+    const requirement: Requirement = access.needed;
     const principal = await this.authenticate(request);
     if (principal === undefined) {
       this.deny(request, 'unauthenticated', requirement);
