@@ -25,6 +25,9 @@ export async function startBenchAttestation(options) {
       CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       PLATFORM_ADMIN_TOKEN: operator,
       PUBLIC_BASE_URL: 'http://127.0.0.1',
+      // The per-device limits left on but above a benchmark's load (it attests each device again and again).
+      ATTEST_DEVICE_RATE_PER_MIN: '100000000',
+      ATTEST_DEVICE_BURST: '1000000',
       ...(options.env ?? {}),
     },
     (l) => l.msg === 'attestation listening',

@@ -24,6 +24,9 @@ export function startBenchGateway(options) {
       PLATFORM_CA_FILE: join(options.pkiDir, 'platform-ca.crt'),
       DEVICE_RATE_PER_SEC: '1000000',
       DEVICE_RATE_BURST: '1000000',
+      // A benchmark attests each device again and again: the per-identity attestation limit, too, above its load.
+      ATTEST_RATE_PER_MIN: '100000000',
+      ATTEST_BURST: '1000000',
       TELEMETRY_STREAM_MAX_AGE_MS: '300000',
       ...(options.env ?? {}),
     },
