@@ -6,7 +6,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runFleet } from '@rampart/emulator';
+import { provisionUpdateRoot, runFleet } from '@rampart/emulator';
 import { CertificateAuthority, ImageSigner } from '@rampart/trust';
 
 const e = process.env;
@@ -25,6 +25,7 @@ process.on('disconnect', () => stop.abort());
 async function call(url, method) {
   const r = await fetch(url, { method, headers: { authorization: `Bearer ${e.FLEET_TOKEN}` } });
   if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${await r.text()}`);
+  return r.status === 204 ? undefined : r.json();
 }
 
 const report = await runFleet({
@@ -49,7 +50,10 @@ const report = await runFleet({
   onProgress: (p) => process.send({ progress: { attested: p.attested, online: p.online } }),
   beforeStart: async (devices) => {
     for (const device of devices) {
-      await call(`${e.FLEET_ATTESTATION_API}/v1/devices/${device.security.deviceId}/claim`, 'PUT');
+      // A device trusts only the update root it is given at claim (TUF §5.2): without it, it refuses every update.
+      const claimed = await call(`${e.FLEET_ATTESTATION_API}/v1/devices/${device.security.deviceId}/claim`, 'PUT');
+      if (typeof claimed?.updateRoot !== 'string') throw new Error('claim answered no update root: is the updates service up?');
+      provisionUpdateRoot(device.security.store, device.security.deviceId, claimed.updateRoot);
       await call(`${e.FLEET_UPDATES_API}/v1/device-groups/${e.FLEET_GROUP}/devices/${device.security.deviceId}`, 'PUT');
     }
   },
