@@ -1,37 +1,54 @@
-# syntax=docker/dockerfile:1
 # One image for every Rampart service and the device emulator; the command
-# picks which (the Helm chart sets it per workload):
+# picks which (the Helm chart and docker/compose.yaml set it per workload):
 #   node services/<gateway|attestation|telemetry|failures|updates>/dist/main.js [migrate]
 #   node packages/cli/dist/main.js fleet pod
-# Build: make images (or docker build -t rampart:dev .)
+# Build: make images (scripts/build-images.sh), which needs BuildKit for the
+# secret below. BASE_IMAGE is the official Node image where a registry is
+# reachable; scripts/build-base-image.sh makes an equivalent from Debian and
+# the npm registry where none is.
 
-ARG NODE_IMAGE=node:24-bookworm-slim
+ARG BASE_IMAGE=node:24-bookworm-slim
 
 # ---- build: every dependency, compile TypeScript, then keep production dependencies only
-FROM ${NODE_IMAGE} AS build
+FROM ${BASE_IMAGE} AS build
+ARG PNPM_VERSION=12.4.2
 WORKDIR /src
-ENV CI=true PNPM_HOME=/pnpm PATH=/pnpm:$PATH
-# pnpm at the version package.json pins (corepack reads "packageManager").
-RUN corepack enable
+ENV CI=true
+# The machine's extra CA certificates (a TLS-inspecting proxy's, say) reach
+# the build only as a secret mounted for one command: they are in no layer of
+# either stage. Without the secret the registry is trusted as Debian's CAs say.
+# pnpm comes from npm (corepack refuses a registry that serves no signatures
+# and is gone from Node 25).
+RUN --mount=type=secret,id=extra-ca \
+    if [ -s /run/secrets/extra-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/extra-ca; fi; \
+    npm install --global --no-audit --no-fund --loglevel=error "pnpm@${PNPM_VERSION}"
+# Dependencies first, from the lockfile alone, so a source change reuses this layer's download.
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+RUN --mount=type=secret,id=extra-ca --mount=type=cache,id=rampart-pnpm-store,target=/root/.cache/pnpm-store \
+    if [ -s /run/secrets/extra-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/extra-ca; fi; \
+    pnpm fetch --store-dir /root/.cache/pnpm-store
 COPY . .
-RUN pnpm install --frozen-lockfile \
+RUN --mount=type=cache,id=rampart-pnpm-store,target=/root/.cache/pnpm-store \
+    pnpm install --frozen-lockfile --offline --store-dir /root/.cache/pnpm-store \
  && pnpm build \
- && pnpm install --frozen-lockfile --prod --offline \
- && rm -rf .git .tools reports bench test docs \
+ && rm -rf node_modules packages/*/node_modules services/*/node_modules devices/*/node_modules bench/node_modules \
+ && pnpm --filter '!@rampart/bench' --filter '!@rampart/testing' install --frozen-lockfile --offline --prod \
+      --store-dir /root/.cache/pnpm-store \
+ && rm -rf bench test packages/testing \
+ && rm -rf .tools reports docs \
            packages/*/src packages/*/test services/*/src services/*/test devices/*/src devices/*/test \
-           packages/testing
+           packages/*/*.tsbuildinfo services/*/*.tsbuildinfo devices/*/*.tsbuildinfo
 
 # ---- runtime: Node 24, production dependencies and compiled code, a non-root user, nothing else
-FROM ${NODE_IMAGE}
+FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="rampart" \
       org.opencontainers.image.description="Rampart: make fleets of microcontroller-class IoT devices secure and keep them secure" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=root:root /src /app
-COPY docker/healthcheck.mjs /app/docker/healthcheck.mjs
-# The node image's unprivileged user; nothing under /app is writable by it (the chart also mounts the root
-# filesystem read-only and gives /tmp as an emptyDir).
+# The base image's unprivileged user (1000); nothing under /app is writable by
+# it (the chart also mounts the root filesystem read-only and gives /tmp as an emptyDir).
 USER node
 # Liveness from the service kit's /healthz on HTTP_PORT (Kubernetes uses the chart's probes instead).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["node", "/app/docker/healthcheck.mjs"]

@@ -66,8 +66,9 @@ NAMESPACE ?= rampart
 HELM_ARGS ?=
 HELM_BIN = $(shell scripts/ensure-helm.sh)
 
+## The image, with BuildKit; its base is built here from Debian and npm when no registry serves node:24 (see README).
 images:
-	docker build -t $(IMAGE) .
+	IMAGE=$(IMAGE) scripts/build-images.sh
 
 helm-tools:
 	@scripts/ensure-helm.sh

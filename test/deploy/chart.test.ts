@@ -201,7 +201,7 @@ describe('the Helm chart', () => {
     expect(froms.length).toBeGreaterThanOrEqual(2);
     const image = dockerfile
       .getARGs()
-      .find((a) => a.getProperty()?.getName() === 'NODE_IMAGE')
+      .find((a) => a.getProperty()?.getName() === 'BASE_IMAGE')
       ?.getProperty()
       ?.getValue();
     expect(image).toMatch(/^node:24[.-]/);
