@@ -55,10 +55,22 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/security/**'],
+          exclude: [...configDefaults.exclude, 'test/security/**', 'test/containers/**'],
           testTimeout: 240_000,
           hookTimeout: 120_000,
           // Each e2e file starts several processes; two at once fill a 2-core machine.
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The image's containers, from the chart's rendered spec and docker/compose.yaml (make test-containers).
+          name: 'containers',
+          include: ['test/containers/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+          // Containers share the host's network and fixed ports: one file at a time.
           fileParallelism: false,
         },
       },
