@@ -5,7 +5,9 @@
 # Build: make images (scripts/build-images.sh), which needs BuildKit for the
 # secret below. BASE_IMAGE is the official Node image where a registry is
 # reachable; scripts/build-base-image.sh makes an equivalent from Debian and
-# the npm registry where none is.
+# the npm registry where none is. No `# syntax=` line: the built-in
+# Dockerfile frontend has RUN --mount, and a named one would be pulled from
+# a registry.
 
 ARG BASE_IMAGE=node:24-bookworm-slim
 

@@ -39,7 +39,7 @@ test: build services images
 
 ## The container tier alone: the image's containers from the chart's rendered spec and docker/compose.yaml.
 test-containers: build services images
-	pnpm vitest run --project containers
+	pnpm test:containers
 
 test-unit: install
 	pnpm test:unit

@@ -29,7 +29,7 @@ build="$(buildkit_client)"
 
 base="${BASE_IMAGE:-}"
 if [[ -z "$base" ]]; then
-  if docker image inspect "$OFFICIAL_BASE" >/dev/null 2>&1 || docker pull -q "$OFFICIAL_BASE" >/dev/null 2>&1; then
+  if docker image inspect "$OFFICIAL_BASE" >/dev/null 2>&1 || timeout 60 docker pull -q "$OFFICIAL_BASE" >/dev/null 2>&1; then
     base="$OFFICIAL_BASE"
   else
     echo "build-images: $OFFICIAL_BASE cannot be pulled; building a base from Debian and the npm registry" >&2

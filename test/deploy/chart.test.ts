@@ -148,6 +148,11 @@ describe('the Helm chart', () => {
     expect(typo.stderr).toContain('replicaz');
     const badPolicy = run(['template', 'demo', CHART, '--set', 'gateway.service.type=Ingress']);
     expect(badPolicy.stderr).toContain('gateway/service/type');
+    // The demo tenant is created by fleet pod 0 only: more pods need one token for all.
+    const demoOnMany = run(['template', 'demo', CHART, '--set', 'fleet.replicas=3']);
+    expect(demoOnMany.stderr).toContain('fleet.demoSetup: creates the demo tenant on pod 0 only');
+    expect(run(['template', 'demo', CHART, '--set', 'fleet.replicas=3', '--set', 'fleet.tenantToken=t0ken']).status).toBe(0);
+    expect(run(['template', 'demo', CHART, '--set', 'fleet.demoTenant=Not_A_Tenant']).stderr).toContain('fleet.demoTenant');
   });
 
   describe('the PKI it generates on install', () => {

@@ -139,6 +139,12 @@ updates: 8085
 {{- if and .Values.fleet.tenantToken .Values.fleet.existingTokenSecret -}}
 {{- $messages = append $messages "fleet: set tenantToken or existingTokenSecret, not both" -}}
 {{- end -}}
+{{- if and .Values.fleet.enabled .Values.fleet.demoSetup (gt (int .Values.fleet.replicas) 1) (not (or .Values.fleet.tenantToken .Values.fleet.existingTokenSecret)) -}}
+{{- $messages = append $messages "fleet.demoSetup: creates the demo tenant on pod 0 only; with fleet.replicas above 1 set fleet.tenantToken" -}}
+{{- end -}}
+{{- if and .Values.fleet.demoSetup (not (regexMatch "^[a-z0-9][a-z0-9-]{1,62}$" (toString .Values.fleet.demoTenant))) -}}
+{{- $messages = append $messages "fleet.demoTenant: a tenant id (lower-case letters, digits and hyphens)" -}}
+{{- end -}}
 {{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.maxReplicas) 2) -}}
 {{- $messages = append $messages "autoscaling.maxReplicas: at least 2" -}}
 {{- end -}}

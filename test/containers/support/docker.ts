@@ -13,8 +13,10 @@ export async function docker(args: readonly string[], options: { timeoutMs?: num
     });
     return stdout;
   } catch (error) {
-    const failed = error as { stderr?: string; message: string };
-    throw new Error(`docker ${args.slice(0, 2).join(' ')}: ${(failed.stderr ?? '').trim() || failed.message}`, { cause: error });
+    // Neither the command line nor the raw error (which repeats it) goes into the message: only what docker said.
+    const failed = error as { stderr?: string; code?: unknown; killed?: boolean };
+    const said = (failed.stderr ?? '').trim() || (failed.killed === true ? 'timed out' : `exit ${String(failed.code)}`);
+    throw new Error(`docker ${args[0]}: ${said}`); // eslint-disable-line preserve-caught-error -- the cause would print the command line
   }
 }
 
@@ -58,8 +60,10 @@ export async function logTail(name: string, lines = 30): Promise<string> {
   );
 }
 
-/** Removes every container whose name starts with `prefix` (a run's leftovers). */
+/** Removes every container, and then every volume, whose name starts with `prefix` (a run's leftovers). */
 export async function removeContainers(prefix: string): Promise<void> {
   const names = (await docker(['ps', '--all', '--format', '{{.Names}}'])).split('\n').filter((n) => n.startsWith(prefix));
   if (names.length > 0) await docker(['rm', '--force', '--volumes', ...names]);
+  const volumes = (await docker(['volume', 'ls', '--format', '{{.Name}}'])).split('\n').filter((n) => n.startsWith(prefix));
+  if (volumes.length > 0) await docker(['volume', 'rm', '--force', ...volumes]);
 }

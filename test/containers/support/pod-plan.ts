@@ -32,9 +32,24 @@ export interface ContainerPlan {
   readonly files: readonly PlannedFile[];
   /** Directories to create before start (claims), owned by root and fsGroup, group-writable. */
   readonly directories: readonly PlannedDirectory[];
-  readonly readiness?: { readonly port: number; readonly path: string };
-  /** How long the readiness probe may take to pass: the startup probe's budget, else the readiness probe's. */
-  readonly startupBudgetMs: number;
+  /** The environment, written to a 0600 file for `--env-file`: secret values never reach a command line. */
+  readonly envFile: PlannedFile;
+  /** tmpfs-backed Docker volumes (emptyDirs): one per pod and volume, shared by its containers, kept across restarts. */
+  readonly tmpfsVolumes: readonly PlannedTmpfs[];
+  /** The probes as Kubernetes runs them: startup first (within its budget), then readiness; liveness once ready. */
+  readonly probes: { readonly startup?: HttpProbe; readonly readiness?: HttpProbe; readonly liveness?: HttpProbe };
+}
+
+export interface HttpProbe {
+  readonly url: string;
+  readonly timeoutMs: number;
+  /** initialDelaySeconds + periodSeconds × failureThreshold: how long it may fail before Kubernetes gives up. */
+  readonly budgetMs: number;
+}
+
+export interface PlannedTmpfs {
+  readonly name: string;
+  readonly sizeBytes?: number;
 }
 
 export interface PlannedFile {
@@ -84,6 +99,19 @@ const KNOWN_CONTAINER_FIELDS = new Set([
   'livenessProbe',
   'readinessProbe',
 ]);
+const KNOWN_SECURITY_FIELDS = new Set([
+  'runAsNonRoot',
+  'runAsUser',
+  'runAsGroup',
+  'fsGroup',
+  'seccompProfile',
+  'allowPrivilegeEscalation',
+  'readOnlyRootFilesystem',
+  'capabilities',
+]);
+const KNOWN_MOUNT_FIELDS = new Set(['name', 'mountPath', 'readOnly']);
+const KNOWN_SECRET_VOLUME_FIELDS = new Set(['secretName', 'defaultMode', 'items']);
+const KNOWN_EMPTY_DIR_FIELDS = new Set(['sizeLimit']);
 const KNOWN_POD_FIELDS = new Set([
   'securityContext',
   'automountServiceAccountToken',
@@ -144,15 +172,19 @@ function planContainer(context: PlanContext, input: ContainerInput): ContainerPl
   const fail = (message: string): never => {
     throw new PlanError(`${label}: ${message}`);
   };
-  for (const field of Object.keys(container)) {
-    if (!KNOWN_CONTAINER_FIELDS.has(field)) fail(`field ${field} is not run by the container tier`);
-  }
+  const refuseUnknown = (what: string, object: object | undefined, known: ReadonlySet<string>) => {
+    for (const field of Object.keys(object ?? {})) if (!known.has(field)) fail(`${what}${field} is not run by the container tier`);
+  };
+  refuseUnknown('field ', container, KNOWN_CONTAINER_FIELDS);
+  refuseUnknown('pod securityContext.', pod, KNOWN_SECURITY_FIELDS);
+  refuseUnknown('securityContext.', container.securityContext, KNOWN_SECURITY_FIELDS);
   const command = [...(container.command ?? []), ...(container.args ?? [])];
   if (command.length === 0) fail('no command (the image default is never what the chart means)');
   const image = container.image ?? fail('no image');
   const dockerName = `${context.prefix}-${input.podName}-${container.name}`;
   const security = { ...pod, ...(container.securityContext ?? {}) } as IPodSecurityContext & NonNullable<IContainer['securityContext']>;
-  const options: string[] = ['--network', 'host', '--hostname', input.podName];
+  // The image's HEALTHCHECK is Docker's, not the chart's: Kubernetes ignores it, so does the tier.
+  const options: string[] = ['--network', 'host', '--hostname', input.podName, '--no-healthcheck'];
   for (const host of serviceHostNames(context.chart)) options.push('--add-host', `${host}:127.0.0.1`);
 
   // Identity and privileges.
@@ -174,13 +206,27 @@ function planContainer(context: PlanContext, input: ContainerInput): ContainerPl
   if (limits.memory !== undefined) options.push('--memory', String(bytesOf(limits.memory, fail)));
   if (limits.cpu !== undefined) options.push('--cpus', String(coresOf(limits.cpu, fail)));
 
-  // Environment.
-  for (const variable of container.env ?? []) options.push('--env', `${variable.name}=${envValue(context, variable, fail)}`);
+  // Environment: later entries win, as in Kubernetes; values must be one line for an env file.
+  const environment = new Map<string, string>();
+  for (const variable of container.env ?? []) {
+    const value = envValue(context, variable, fail);
+    if (/[\r\n]/.test(value)) fail(`env ${variable.name}: a value over several lines cannot be passed to docker`);
+    environment.set(variable.name, value);
+  }
+  const envFile: PlannedFile = {
+    hostPath: `${context.workDir}/env/${dockerName}.env`,
+    content: Buffer.from([...environment].map(([k, v]) => `${k}=${v}\n`).join('')),
+    mode: 0o600,
+    gid: 0,
+  };
+  options.push('--env-file', envFile.hostPath);
 
   // Volumes.
   const files: PlannedFile[] = [];
   const directories: PlannedDirectory[] = [];
+  const tmpfsVolumes: PlannedTmpfs[] = [];
   for (const mount of container.volumeMounts ?? []) {
+    refuseUnknown(`volumeMount ${mount.name}: `, mount, KNOWN_MOUNT_FIELDS);
     const readOnly = mount.readOnly === true ? ':ro' : '';
     if (input.claims.has(mount.name)) {
       const hostPath = `${context.workDir}/claims/${mount.name}-${input.podName}`;
@@ -190,9 +236,14 @@ function planContainer(context: PlanContext, input: ContainerInput): ContainerPl
     }
     const volume = input.volumes.find((v) => v.name === mount.name) ?? fail(`volume ${mount.name} is not in the pod spec`);
     if (volume.emptyDir !== undefined) {
-      const size = volume.emptyDir.sizeLimit === undefined ? '' : `,size=${bytesOf(volume.emptyDir.sizeLimit, fail)}`;
-      options.push('--tmpfs', `${mount.mountPath}:rw,exec,mode=1777${size}`);
+      refuseUnknown(`emptyDir ${mount.name}: `, volume.emptyDir, KNOWN_EMPTY_DIR_FIELDS);
+      // One per pod, shared by its containers and kept across their restarts, as an emptyDir is.
+      const name = `${context.prefix}-${input.podName}-${mount.name}`;
+      const sizeLimit = volume.emptyDir.sizeLimit;
+      tmpfsVolumes.push({ name, ...(sizeLimit === undefined ? {} : { sizeBytes: bytesOf(sizeLimit, fail) }) });
+      options.push('--volume', `${name}:${mount.mountPath}${readOnly}`);
     } else if (volume.secret !== undefined) {
+      refuseUnknown(`secret volume ${mount.name}: `, volume.secret, KNOWN_SECRET_VOLUME_FIELDS);
       const dir = `${context.workDir}/secrets/${input.podName}/${container.name}/${mount.name}`;
       const secretName = volume.secret.secretName ?? fail(`volume ${mount.name}: a secret volume without secretName`);
       const secret = findObject(context, 'Secret', secretName) ?? fail(`volume ${mount.name}: no Secret ${secretName}`);
@@ -209,17 +260,20 @@ function planContainer(context: PlanContext, input: ContainerInput): ContainerPl
   }
 
   const ports = new Map((container.ports ?? []).map((p) => [p.name ?? '', p.containerPort]));
-  const probe = container.readinessProbe;
-  let readiness: ContainerPlan['readiness'];
-  if (probe !== undefined) {
-    const httpGet = probe.httpGet ?? fail('readiness probe is not httpGet');
+  const httpProbe = (kind: string, probe: IProbe | undefined): HttpProbe | undefined => {
+    if (probe === undefined) return undefined;
+    const httpGet = probe.httpGet ?? fail(`${kind} probe is not httpGet`);
     const port = typeof httpGet.port === 'number' ? httpGet.port : ports.get(httpGet.port);
-    if (port === undefined) fail(`readiness probe port ${httpGet.port} is not a port of the container`);
-    readiness = { port: port!, path: httpGet.path ?? '/' };
-  }
-  const budgetOf = (p: IProbe) => ((p.initialDelaySeconds ?? 0) + (p.periodSeconds ?? 10) * (p.failureThreshold ?? 3)) * 1000;
-  const startupBudgetMs =
-    container.startupProbe !== undefined ? budgetOf(container.startupProbe) : probe !== undefined ? budgetOf(probe) : 0;
+    if (port === undefined) fail(`${kind} probe port ${httpGet.port} is not a port of the container`);
+    return {
+      url: `http://127.0.0.1:${port}${httpGet.path ?? '/'}`,
+      timeoutMs: (probe.timeoutSeconds ?? 1) * 1000,
+      budgetMs: ((probe.initialDelaySeconds ?? 0) + (probe.periodSeconds ?? 10) * (probe.failureThreshold ?? 3)) * 1000,
+    };
+  };
+  const startup = httpProbe('startup', container.startupProbe);
+  const readiness = httpProbe('readiness', container.readinessProbe);
+  const liveness = httpProbe('liveness', container.livenessProbe);
 
   return {
     label,
@@ -230,8 +284,13 @@ function planContainer(context: PlanContext, input: ContainerInput): ContainerPl
     dockerOptions: options,
     files,
     directories,
-    ...(readiness === undefined ? {} : { readiness }),
-    startupBudgetMs,
+    envFile,
+    tmpfsVolumes,
+    probes: {
+      ...(startup === undefined ? {} : { startup }),
+      ...(readiness === undefined ? {} : { readiness }),
+      ...(liveness === undefined ? {} : { liveness }),
+    },
   };
 }
 

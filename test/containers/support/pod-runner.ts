@@ -2,21 +2,38 @@ import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { containerState, docker, logTail } from './docker.js';
-import type { ContainerPlan, PodPlan } from './pod-plan.js';
+import type { ContainerPlan, HttpProbe, PodPlan } from './pod-plan.js';
 
 /** A container that failed to become ready or to finish, with what it last said. */
 export class WorkloadFailure extends Error {}
 
 async function materialize(plan: ContainerPlan): Promise<void> {
+  for (const volume of plan.tmpfsVolumes) {
+    const size = volume.sizeBytes === undefined ? '' : `,size=${volume.sizeBytes}`;
+    // The same name again answers the existing volume: the pod's containers share it.
+    await docker([
+      'volume',
+      'create',
+      '--driver',
+      'local',
+      '--opt',
+      'type=tmpfs',
+      '--opt',
+      'device=tmpfs',
+      '--opt',
+      `o=mode=1777${size}`,
+      volume.name,
+    ]);
+  }
   for (const directory of plan.directories) {
     await mkdir(directory.hostPath, { recursive: true });
     // What the kubelet does for fsGroup: the group owns the volume, can write it, and new files inherit the group.
     await chown(directory.hostPath, 0, directory.gid);
     await chmod(directory.hostPath, 0o2775);
   }
-  for (const file of plan.files) {
-    await mkdir(dirname(file.hostPath), { recursive: true });
-    await writeFile(file.hostPath, file.content);
+  for (const file of [...plan.files, plan.envFile]) {
+    await mkdir(dirname(file.hostPath), { recursive: true, mode: 0o700 });
+    await writeFile(file.hostPath, file.content, { mode: 0o600 });
     await chown(file.hostPath, 0, file.gid);
     await chmod(file.hostPath, file.mode);
   }
@@ -79,7 +96,6 @@ export class RunningPod {
               `${container.label} exited ${state.exitCode}${state.oomKilled ? ' (out of memory)' : ''}:\n${await logTail(container.dockerName)}`,
             );
           }
-          await sleep(1_000);
           await docker(['start', container.dockerName]);
         }
       }),
@@ -120,26 +136,43 @@ export class RunningPod {
   }
 }
 
+/**
+ * The kubelet's order: the startup probe until it passes (within its
+ * budget), then the readiness probe (within its own), then one liveness
+ * probe; a container that exits first, or a probe that never passes, fails
+ * naming the workload and container, with its last logs.
+ */
 async function waitContainerReady(container: ContainerPlan): Promise<void> {
-  if (container.readiness === undefined) return;
-  const url = `http://127.0.0.1:${container.readiness.port}${container.readiness.path}`;
-  const deadline = Date.now() + container.startupBudgetMs;
-  let last = 'no answer';
+  const { startup, readiness, liveness } = container.probes;
+  if (startup !== undefined) await probeUntilPassing(container, 'startup', startup);
+  if (readiness !== undefined) await probeUntilPassing(container, 'readiness', readiness);
+  if (liveness !== undefined) {
+    const status = await probeOnce(liveness);
+    if (status !== 200) throw new WorkloadFailure(`${container.label}: liveness probe ${liveness.url} failed once ready (${status})`);
+  }
+}
+
+async function probeOnce(probe: HttpProbe): Promise<number | string> {
+  return fetch(probe.url, { signal: AbortSignal.timeout(probe.timeoutMs) }).then(
+    (r) => r.status,
+    (e: Error) => e.message,
+  );
+}
+
+async function probeUntilPassing(container: ContainerPlan, kind: string, probe: HttpProbe): Promise<void> {
+  const deadline = Date.now() + probe.budgetMs;
+  let last: number | string = 'no answer';
   while (Date.now() < deadline) {
     const state = await containerState(container.dockerName);
     if (!state.running) {
       throw new WorkloadFailure(`${container.label} exited ${state.exitCode} before it was ready:\n${await logTail(container.dockerName)}`);
     }
-    const status = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
-      (r) => r.status,
-      (e: Error) => e.message,
-    );
-    if (status === 200) return;
-    last = String(status);
+    last = await probeOnce(probe);
+    if (last === 200) return;
     await sleep(500);
   }
   throw new WorkloadFailure(
-    `${container.label}: readiness probe ${url} did not pass within ${container.startupBudgetMs / 1000} s (last: ${last}):\n${await logTail(container.dockerName)}`,
+    `${container.label}: ${kind} probe ${probe.url} did not pass within ${probe.budgetMs / 1000} s (last: ${last}):\n${await logTail(container.dockerName)}`,
   );
 }
 

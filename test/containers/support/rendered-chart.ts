@@ -1,8 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
-export const ROOT = new URL('../../../', import.meta.url).pathname;
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CHART = join(ROOT, 'charts/rampart');
 
 /** The parts of Kubernetes objects the container tier reads (what the chart renders; anything else is refused by the runner). */

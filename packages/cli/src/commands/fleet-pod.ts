@@ -103,12 +103,18 @@ async function tenantTokenFor(
   if (!config.DEMO_SETUP) return config.TENANT_TOKEN;
   await releaseDemoMeasurements(client, config.PLATFORM_ADMIN_TOKEN!);
   if (config.TENANT_TOKEN !== undefined) return config.TENANT_TOKEN;
+  // Pods start in parallel and keep the token on their own volumes: one creator, or all but one would be refused.
+  if (ordinal !== 0) {
+    throw new Error(
+      `fleet pod ${ordinal}: DEMO_SETUP creates the ${config.DEMO_TENANT} tenant on pod 0 only; give every pod one token with TENANT_TOKEN (fleet.tenantToken)`,
+    );
+  }
   const tenant = await ensureDemoTenant(
     client,
     config.PLATFORM_ADMIN_TOKEN!,
     config.STATE_DIR!,
     config.DEMO_TENANT,
-    `pod ${ordinal}'s volume does not hold it (another pod created the tenant): give every pod one token with fleet.tenantToken`,
+    "this pod's volume does not hold it (it was created by an earlier install): give the pods a token with fleet.tenantToken",
   );
   process.stderr.write(
     `fleet pod ${ordinal}: devices are claimed for tenant ${tenant.id} (its Administrator token: ${config.STATE_DIR}/tenant-${tenant.id}.token)\n`,
