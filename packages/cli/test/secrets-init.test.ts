@@ -11,9 +11,15 @@ import { PLATFORM_SECRET_FILES, databaseUrlWithPassword, initPlatformSecrets } f
 async function fingerprint(dir: string): Promise<Record<string, string>> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-  return Object.fromEntries(
-    await Promise.all(files.map(async (f) => [f.slice(dir.length + 1), createHash('sha256').update(await readFile(f)).digest('hex')])),
+  const hashed = await Promise.all(
+    files.map(async (f): Promise<[string, string]> => [
+      f.slice(dir.length + 1),
+      createHash('sha256')
+        .update(await readFile(f))
+        .digest('hex'),
+    ]),
   );
+  return Object.fromEntries(hashed);
 }
 
 describe(initPlatformSecrets.name, () => {

@@ -86,8 +86,12 @@ describe('loadConfig', () => {
       ).toEqual({ PLATFORM_ADMIN_TOKEN: token, DATABASE_URL: 'postgres://u:p@db:5432/x' });
     });
 
-    it('names a missing file and a key set both ways, beside the schema\'s own issues', () => {
-      const issues = issuesOf({ PLATFORM_ADMIN_TOKEN_FILE: join(dir, 'absent'), DATABASE_URL: 'postgres://db/x', DATABASE_URL_FILE: file('u2', 'y') });
+    it("names a missing file and a key set both ways, beside the schema's own issues", () => {
+      const issues = issuesOf({
+        PLATFORM_ADMIN_TOKEN_FILE: join(dir, 'absent'),
+        DATABASE_URL: 'postgres://db/x',
+        DATABASE_URL_FILE: file('u2', 'y'),
+      });
       expect(issues).toEqual([
         'DATABASE_URL_FILE: set DATABASE_URL or DATABASE_URL_FILE, not both',
         `PLATFORM_ADMIN_TOKEN_FILE: cannot read ${join(dir, 'absent')}: ENOENT`,
@@ -95,7 +99,7 @@ describe('loadConfig', () => {
       ]);
     });
 
-    it('leaves an empty file\'s key unset, so the schema calls it required', () => {
+    it("leaves an empty file's key unset, so the schema calls it required", () => {
       expect(issuesOf({ PLATFORM_ADMIN_TOKEN_FILE: file('empty', ''), DATABASE_URL: 'postgres://db/x' })).toEqual([
         expect.stringMatching(/^PLATFORM_ADMIN_TOKEN: /),
       ]);

@@ -58,7 +58,9 @@ export async function initPlatformSecrets(options: SecretsInitOptions): Promise<
   for (const [name, generate] of Object.entries(PLATFORM_SECRET_FILES)) await keepOrCreate(name, generate);
   if (options.database !== undefined) {
     const base = options.database;
-    await keepOrCreate('database-url', async () => databaseUrlWithPassword(base, await readFile(join(options.dir, 'postgres-password'), 'utf8')));
+    await keepOrCreate('database-url', async () =>
+      databaseUrlWithPassword(base, await readFile(join(options.dir, 'postgres-password'), 'utf8')),
+    );
   }
   const pkiDir = join(options.dir, 'pki');
   const pkiBefore = await readIfPresent(join(pkiDir, 'platform-ca.crt'));
