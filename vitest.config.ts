@@ -55,10 +55,21 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/security/**'],
+          exclude: [...configDefaults.exclude, 'test/security/**', 'test/containers/**'],
           testTimeout: 240_000,
           hookTimeout: 120_000,
           // Each e2e file starts several processes; two at once fill a 2-core machine.
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Rampart's image run as containers (Docker engine required): docker/compose.yaml here.
+          name: 'containers',
+          include: ['test/containers/**/*.test.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
           fileParallelism: false,
         },
       },
