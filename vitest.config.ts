@@ -65,11 +65,12 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          // Rampart's image run as containers (Docker engine required): docker/compose.yaml here.
+          // The image's containers, from the chart's rendered spec and docker/compose.yaml (make test-containers).
           name: 'containers',
           include: ['test/containers/**/*.test.ts'],
-          testTimeout: 240_000,
-          hookTimeout: 240_000,
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+          // Containers share the host's network and fixed ports: one file at a time.
           fileParallelism: false,
         },
       },

@@ -5,7 +5,16 @@
  */
 export async function waitFor<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
-  { timeoutMs = 10_000, intervalMs = 25, describe = 'condition' }: { timeoutMs?: number; intervalMs?: number; describe?: string } = {},
+  {
+    timeoutMs = 10_000,
+    intervalMs = 25,
+    describe = 'condition',
+  }: {
+    timeoutMs?: number;
+    intervalMs?: number;
+    /** What is awaited; a function is asked at the timeout, so the message can carry the last state seen. */
+    describe?: string | (() => string | Promise<string>);
+  } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -17,7 +26,8 @@ export async function waitFor<T>(
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${describe}`, { cause: lastError });
+      const what = typeof describe === 'string' ? describe : await describe();
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

@@ -48,6 +48,20 @@ export class CertificateAuthority {
     this.#signingKey = signingKey;
   }
 
+  /**
+   * The authority key identifier of what this CA signs: its own subject key
+   * identifier when its certificate has one (RFC 5280 §4.2.1.1), since
+   * another tool may have derived that differently from ours (Helm's
+   * genCA, Go's x509, an HSM's CA). A mismatch makes TLS stacks look for
+   * an issuer that is not there, and refuse the chain.
+   */
+  private async authorityKeyIdentifier(): Promise<x509.AuthorityKeyIdentifierExtension> {
+    const subjectKeyId = this.certificate.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
+    return subjectKeyId === undefined
+      ? x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey)
+      : new x509.AuthorityKeyIdentifierExtension(subjectKeyId);
+  }
+
   get certificatePem(): string {
     return this.certificate.toString('pem');
   }
@@ -102,7 +116,7 @@ export class CertificateAuthority {
         new x509.BasicConstraintsExtension(true, 0, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-        await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
+        await this.authorityKeyIdentifier(),
         ...(tenantId === undefined ? [] : [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: tenantUri(tenantId) }])]),
         ...(crlDistributionPoint === undefined ? [] : [new x509.CRLDistributionPointsExtension([crlDistributionPoint])]),
       ],
@@ -149,7 +163,7 @@ export class CertificateAuthority {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
         new x509.SubjectAlternativeNameExtension([{ type: 'url', value: `urn:rampart:device:${deviceId}` }]),
-        await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
+        await this.authorityKeyIdentifier(),
       ],
     });
   }
@@ -174,7 +188,7 @@ export class CertificateAuthority {
       signingKey: this.#signingKey,
       signingAlgorithm: ECDSA_SHA256,
       extensions: [
-        await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
+        await this.authorityKeyIdentifier(),
         new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(crlNumber))),
       ],
       entries: entries.map((e) => ({ serialNumber: e.serialHex, revocationDate: e.revokedAt })),

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { SCENARIO_NAMES, runFleet } from '@rampart/emulator';
 import { env, loadConfig, type Env } from '@rampart/service-kit';
 import { CertificateAuthority } from '@rampart/trust';
+import { DEMO_TENANT, ensureDemoTenant, releaseDemoMeasurements } from '../embedded/demo-setup.js';
 import { PlatformClient } from '../embedded/platform-client.js';
 import { claimDevices, warnWithoutRoot } from './claim-devices.js';
 import { parseHostPort, writeFleetReports } from './fleet.js';
@@ -50,8 +52,71 @@ export const fleetPodEnvSchema = z.object({
   /** The name in the update server's certificate (default: the host of UPDATE_SERVER). */
   UPDATE_SERVER_SERVERNAME: z.string().min(1).optional(),
   REPORT_DIR: z.string().min(1).default('reports/fleet'),
-});
+  /**
+   * A development install's first run (the chart's fleet.demoSetup): with the platform operator's token the pod
+   * releases the demo firmware's measurements and, without TENANT_TOKEN, creates DEMO_TENANT and keeps its
+   * Administrator token on the STATE_DIR volume.
+   */
+  DEMO_SETUP: env.bool().default(false),
+  PLATFORM_ADMIN_TOKEN: z.string().min(1).optional(),
+  DEMO_TENANT: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'a tenant id: lower-case letters, digits and hyphens')
+    .default(DEMO_TENANT),
+})
+  .superRefine((config, context) => {
+    if (!config.DEMO_SETUP) return;
+    const needs = (key: keyof typeof config, why: string) => {
+      if (config[key] === undefined) context.addIssue({ code: 'custom', path: [key], message: `required with DEMO_SETUP (${why})` });
+    };
+    needs('PLATFORM_ADMIN_TOKEN', 'measurements are released by the platform operator');
+    needs('ATTESTATION_API', 'where the demo setup is done');
+    if (config.TENANT_TOKEN === undefined) needs('STATE_DIR', "where the demo tenant's token is kept");
+  });
 export type FleetPodConfig = z.infer<typeof fleetPodEnvSchema>;
+
+/**
+ * The token the pod claims its devices with: TENANT_TOKEN, or with
+ * DEMO_SETUP the demo tenant's (after releasing the demo measurements). The
+ * attestation service may still be starting (a fresh install starts
+ * everything at once), so the pod waits for it to be ready first.
+ */
+async function tenantTokenFor(
+  config: FleetPodConfig,
+  client: PlatformClient,
+  ordinal: number,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  if (!config.DEMO_SETUP && config.TENANT_TOKEN === undefined) return undefined;
+  await waitUntilReady(config.ATTESTATION_API!, signal);
+  if (!config.DEMO_SETUP) return config.TENANT_TOKEN;
+  await releaseDemoMeasurements(client, config.PLATFORM_ADMIN_TOKEN!);
+  if (config.TENANT_TOKEN !== undefined) return config.TENANT_TOKEN;
+  const tenant = await ensureDemoTenant(
+    client,
+    config.PLATFORM_ADMIN_TOKEN!,
+    config.STATE_DIR!,
+    config.DEMO_TENANT,
+    `pod ${ordinal}'s volume does not hold it (another pod created the tenant): give every pod one token with fleet.tenantToken`,
+  );
+  process.stderr.write(`fleet pod ${ordinal}: devices are claimed for tenant ${tenant.id} (its Administrator token: ${config.STATE_DIR}/tenant-${tenant.id}.token)\n`);
+  return tenant.adminToken;
+}
+
+/** Polls the service's /readyz until it answers 200 (or the pod is stopped). */
+async function waitUntilReady(baseUrl: string, signal: AbortSignal): Promise<void> {
+  const readyz = new URL('/readyz', baseUrl);
+  for (let attempt = 0; ; attempt++) {
+    const status = await fetch(readyz, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    signal.throwIfAborted();
+    if (attempt % 15 === 0) process.stderr.write(`fleet pod: waiting for ${readyz.href} (${status === 0 ? 'no answer' : status})\n`);
+    await sleep(2_000, undefined, { signal });
+  }
+}
 
 /** A StatefulSet pod is `<name>-<ordinal>`. */
 export function ordinalFromHostname(name: string): number {
@@ -99,13 +164,19 @@ export async function fleetPod(source: Env): Promise<number> {
     ...(updateServer === undefined ? {} : { updates: { server: updateServer } }),
     signal: stop.signal,
     beforeStart: async (devices) => {
-      if (config.TENANT_TOKEN === undefined || config.ATTESTATION_API === undefined) return;
+      if (config.ATTESTATION_API === undefined) return;
+      const client = new PlatformClient(config.ATTESTATION_API.replace(/\/$/, ''));
+      const tenantToken = await tenantTokenFor(config, client, ordinal, stop.signal);
+      if (tenantToken === undefined) return;
       // Claiming is idempotent for the same tenant, so a restarted pod claims again harmlessly (a device keeps the root it has).
-      warnWithoutRoot(await claimDevices(new PlatformClient(config.ATTESTATION_API.replace(/\/$/, '')), config.TENANT_TOKEN, devices));
+      warnWithoutRoot(await claimDevices(client, tenantToken, devices));
     },
   });
   process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
   const written = await writeFleetReports(report, join(config.REPORT_DIR, `pod-${ordinal}`));
   process.stderr.write(`fleet pod ${ordinal}: report ${written.html}\n`);
+  // The counts on stdout too, one JSON line: `kubectl logs` keeps them after the pod's /tmp is gone.
+  const { deviceIds: _ids, timeline: _timeline, events: _events, sampleCertificate: _sample, ...counts } = report;
+  process.stdout.write(`${JSON.stringify({ fleetPod: ordinal, ...counts })}\n`);
   return report.unacknowledged === 0 && report.devicesAttested === report.devices ? 0 : 1;
 }

@@ -1,19 +1,18 @@
 import { loadFailuresConfig, startFailures, type RunningFailures } from '@rampart/failures';
 import { loadUpdatesConfig, startUpdates, type RunningUpdates } from '@rampart/updates';
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadAttestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
-import { demoKnownGood } from '@rampart/emulator';
 import { startGateway, loadGatewayConfig, type RunningGateway } from '@rampart/gateway';
 import { InProcessBus, NatsBus, type Logger, type MessageBus } from '@rampart/service-kit';
 import { startTelemetry, loadTelemetryConfig, type RunningTelemetry } from '@rampart/telemetry';
 import { loadOrCreateDevelopmentPki, type DevelopmentPki } from '@rampart/trust';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database.js';
+import { ensureDemoTenant, releaseDemoMeasurements } from './demo-setup.js';
 import { PlatformClient } from './platform-client.js';
 import { loadOrCreateSecret, newKeyEncryptionKey, newOperatorToken } from './secrets.js';
 
 /** The tenant the demo fleet belongs to. */
-export const DEMO_TENANT = 'demo';
+export { DEMO_TENANT } from './demo-setup.js';
 
 export interface EmbeddedOptions {
   readonly dataDir: string;
@@ -119,16 +118,7 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     closers.push(() => attestation.close());
     const platformClient = new PlatformClient(attestation.url);
     const tenant = await ensureDemoTenant(platformClient, operatorToken, secrets);
-    // The demo devices boot these images: the operator registers them as known-good.
-    for (const image of demoKnownGood()) {
-      await platformClient.expect(
-        'PUT',
-        '/v1/measurements',
-        operatorToken,
-        { stage: image.stage, sha256: image.sha256, status: 'released', imageVersion: image.imageVersion },
-        [204],
-      );
-    }
+    await releaseDemoMeasurements(platformClient, operatorToken);
     const updates = await startUpdates(
       loadUpdatesConfig({
         ...common,
@@ -182,25 +172,4 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     await closeAll();
     throw error;
   }
-}
-
-/** Creates the demo tenant once; later starts reuse its stored Administrator token. */
-async function ensureDemoTenant(
-  client: PlatformClient,
-  operatorToken: string,
-  secrets: string,
-): Promise<{ id: string; adminToken: string }> {
-  const path = join(secrets, `tenant-${DEMO_TENANT}.token`);
-  try {
-    return { id: DEMO_TENANT, adminToken: (await readFile(path, 'utf8')).trim() };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const result = await client.call('POST', '/v1/tenants', operatorToken, { id: DEMO_TENANT, name: 'Demo' });
-  if (result.status === 409)
-    throw new Error(`the ${DEMO_TENANT} tenant exists but its token is not in ${path}; remove the data folder to start afresh`);
-  if (result.status !== 201) throw new Error(`creating the ${DEMO_TENANT} tenant failed: ${result.status} ${JSON.stringify(result.body)}`);
-  const adminToken = (result.body as { administratorToken: string }).administratorToken;
-  await writeFile(path, `${adminToken}\n`, { mode: 0o600 });
-  return { id: DEMO_TENANT, adminToken };
 }
