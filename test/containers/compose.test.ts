@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { createTestDatabase, freePort, waitFor, type TestDatabase } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { NatsServer } from '../support/nats-server.js';
+import { dockerAvailable, logTail } from './support/docker.js';
+import { StandaloneNats } from './support/nats-server.js';
 
 const exec = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -18,14 +19,9 @@ const ONE_SHOTS = ['init', 'migrate'] as const;
 const NOT_RUN_HERE = ['nats', 'postgres', 'prometheus', 'grafana'] as const;
 const SECRETS_DIR = '/var/lib/rampart/secrets';
 
-/** `docker info` answers: an engine is here. Without one the test is skipped, saying why; with one, a missing compose tool fails it. */
-const dockerEngine = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8' });
-const hasDocker = dockerEngine.status === 0;
-if (!hasDocker) {
-  process.stderr.write(
-    `compose.test: skipped, no Docker engine (docker info: ${dockerEngine.error?.message ?? dockerEngine.stderr.trim()})\n`,
-  );
-}
+/** Without a Docker engine the test is skipped, saying why; with one, a missing compose tool or image fails it. */
+const hasDocker = await dockerAvailable();
+if (!hasDocker) process.stderr.write('compose.test: skipped, no Docker engine answers `docker info`\n');
 
 interface ContainerState {
   readonly service: string;
@@ -59,7 +55,7 @@ interface ContainerState {
 describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine override)', () => {
   const project = `rampart-compose-${process.pid}`;
   let dir: string;
-  let nats: NatsServer;
+  let nats: StandaloneNats;
   let db: TestDatabase;
   let composeFile: string;
   let env: NodeJS.ProcessEnv;
@@ -67,6 +63,8 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
   let upStarted = 0;
   let firstStartMs = 0;
   let secretsAfterFirstStart: string[] = [];
+  let demoToken = '';
+  let firstDeviceIds: string[] = [];
 
   const compose = async (...args: string[]): Promise<string> => {
     const { stdout } = await exec('docker-compose', ['-p', project, '-f', composeFile, ...args], {
@@ -105,18 +103,13 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
     const states = await containers();
     for (const name of ONE_SHOTS) {
       const state = states.find((s) => s.service === name);
-      if (state?.status === 'exited' && state.exitCode !== 0) {
-        const { stdout, stderr } = await exec('docker', ['logs', state.id]);
-        throw new Error(`${name} exited ${state.exitCode}: ${stdout}${stderr}`);
-      }
+      if (state?.status === 'exited' && state.exitCode !== 0)
+        throw new Error(`${name} exited ${state.exitCode}: ${await logTail(state.id)}`);
       if (state?.status !== 'exited') return false;
     }
     for (const name of SERVICES) {
       const state = states.find((s) => s.service === name);
-      if (state?.status === 'exited') {
-        const { stdout, stderr } = await exec('docker', ['logs', '--tail', '30', state.id]);
-        throw new Error(`${name} exited ${state.exitCode}: ${stdout}${stderr}`);
-      }
+      if (state?.status === 'exited') throw new Error(`${name} exited ${state.exitCode}: ${await logTail(state.id)}`);
       if (state?.health !== 'healthy') return false;
     }
     return states.find((s) => s.service === 'fleet')?.status === 'running' ? states : false;
@@ -156,7 +149,7 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
       throw new Error('docker-compose is missing: apt-get install docker-compose (Compose v2: docker compose)');
     });
     dir = await mkdtemp(join(tmpdir(), 'rampart-compose-'));
-    [nats, db] = await Promise.all([NatsServer.start(), createTestDatabase()]);
+    [nats, db] = await Promise.all([StandaloneNats.start(), createTestDatabase()]);
     const [gateway, mqtt, attestation, telemetry, failures, updates, updatesDevice] = await Promise.all(
       Array.from({ length: 7 }, () => freePort()),
     );
@@ -261,6 +254,7 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
       async () => (await compose('exec', '-T', 'fleet', 'cat', '/var/lib/rampart/fleet/tenant-demo.token')).trim() || false,
       { timeoutMs: 60_000, intervalMs: 1_000, describe: "the demo tenant's token in the fleet's volume" },
     );
+    demoToken = token;
     const attested = await waitFor(
       async () => {
         const devices = await apiGet<Array<{ id: string; lastPass: boolean | null }>>(ports.attestation, '/v1/devices?limit=1000', token);
@@ -275,6 +269,7 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
       },
       { timeoutMs: 60_000, intervalMs: 1_000, describe: `telemetry stored from all ${DEVICES} devices` },
     );
+    firstDeviceIds = attested.map((d) => d.id).sort();
     process.stderr.write(
       `compose.test: ${attested.length} devices attested, ${stored.readingsStored} readings stored from ${stored.devices} devices, ` +
         `${((Date.now() - upStarted) / 1000).toFixed(1)} s after the first up\n`,
@@ -293,7 +288,7 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
       expect(`${state.service} exit ${state.exitCode} oom ${state.oomKilled}`).toBe(`${state.service} exit 0 oom false`);
   });
 
-  it('keeps every secret and the PKI, byte for byte, when down and up again make new containers on the same volumes', async () => {
+  it("keeps every secret, the PKI and the fleet's devices when down and up again make new containers on the same volumes", async () => {
     await compose('down');
     const again = Date.now();
     await compose('up', '-d');
@@ -305,5 +300,21 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
     const init = (await containers()).find((s) => s.service === 'init');
     const { stdout } = await exec('docker', ['logs', init?.id ?? '']);
     expect(stdout.trim()).toMatch(/created none; kept .*platform-admin-token.*pki$/);
+    // The same devices (identities on the fleet's volume) attest again for the same demo tenant (its token kept there too).
+    await waitFor(
+      async () => {
+        const devices = await apiGet<Array<{ id: string; lastAttestedAt: string | null }>>(
+          ports.attestation,
+          '/v1/devices?limit=1000',
+          demoToken,
+        );
+        const ids = devices.map((d) => d.id).sort();
+        return JSON.stringify(ids) === JSON.stringify(firstDeviceIds) && devices.every((d) => Date.parse(d.lastAttestedAt ?? '') > again);
+      },
+      { timeoutMs: 90_000, intervalMs: 1_000, describe: `the same ${DEVICES} devices attested again after the second start` },
+    );
+    process.stderr.write(
+      `compose.test: the same ${DEVICES} devices attested again ${((Date.now() - again) / 1000).toFixed(1)} s after the second up\n`,
+    );
   });
 });
