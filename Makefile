@@ -9,7 +9,7 @@ DURATION ?= 30s
 RATE ?= 1
 export DEVICES DURATION RATE ONCE
 
-.PHONY: all install build demo up test test-unit test-integration test-e2e check lint format bench services clean images helm-tools helm-lint kind-up helm-install fleet-scale
+.PHONY: all install build demo up test test-containers test-unit test-integration test-e2e check lint format bench services clean images helm-tools helm-lint kind-up helm-install fleet-scale
 
 all: build
 
@@ -33,8 +33,13 @@ up: build services
 services:
 	scripts/ensure-services.sh
 
-test: build services
+## Every test, the container tier included (it needs the image: make images, cached after the first build).
+test: build services images
 	pnpm test
+
+## The container tier alone: the image's containers from the chart's rendered spec and docker/compose.yaml.
+test-containers: build services images
+	pnpm vitest run --project containers
 
 test-unit: install
 	pnpm test:unit

@@ -70,8 +70,10 @@ export default defineConfig({
           include: ['test/containers/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 180_000,
-          // Containers share the host's network and fixed ports: one file at a time.
+          // Containers share the host's network and fixed ports: one file at a time, and after every other
+          // project has finished (a 2-core machine cannot run them beside the end-to-end tests' processes).
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL (127.0.0.1:5432) and NATS with JetStream
 # (127.0.0.1:4222) are running for the integration and end-to-end tests,
-# starting the machine's own servers if they have stopped, and that the
+# starting the machine's own servers if they have stopped; that the
 # independent peers the tests use (openssl, mosquitto_pub, prometheus) are
-# installed.
+# installed; and that a Docker engine runs for the container tier (Debian's
+# docker.io, dockerd started as root when it is not running) with
+# debootstrap for the image's base where no registry serves one.
 # The embedded mode (`make demo`) needs none of this.
 set -euo pipefail
 
@@ -45,4 +47,20 @@ command -v prometheus >/dev/null || missing+=(prometheus)
 if (( ${#missing[@]} > 0 )); then
   echo "ensure-services: installing ${missing[*]} from Debian" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+fi
+
+# The container tier (test/containers): Debian's docker.io and a running dockerd.
+docker_missing=()
+command -v dockerd >/dev/null || docker_missing+=(docker.io)
+command -v debootstrap >/dev/null || docker_missing+=(debootstrap)
+if (( ${#docker_missing[@]} > 0 )); then
+  echo "ensure-services: installing ${docker_missing[*]} from Debian" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${docker_missing[@]}" >&2
+fi
+if ! docker info >/dev/null 2>&1; then
+  echo "ensure-services: starting dockerd" >&2
+  mkdir -p /var/log
+  (setsid dockerd >/var/log/dockerd.log 2>&1 &)
+  for _ in $(seq 1 100); do docker info >/dev/null 2>&1 && break; sleep 0.2; done
+  docker info >/dev/null 2>&1 || { echo "ensure-services: dockerd did not start (see /var/log/dockerd.log)" >&2; exit 1; }
 fi

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEMO_HARDWARE, demoFirmwareSigners, encodeImage, platformImage } from '@rampart/emulator';
+import { DEMO_HARDWARE, encodeImage, platformImage } from '@rampart/emulator';
+import { ImageSigner } from '@rampart/trust';
 import { createTestDatabase, queryDatabase, waitFor, type TestDatabase } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerAvailable, removeContainers } from './support/docker.js';
@@ -211,7 +212,10 @@ describe.skipIf(!(await dockerAvailable()))('the chart, run as containers from i
     };
     const group = product.groups.find((g) => g.name === 'Production')!.id;
     for (const id of ids) await updates('PUT', `/v1/device-groups/${group}/devices/${id}`);
-    const os = platformImage('os', '2.0.0', 2, demoFirmwareSigners(), DEMO_HARDWARE);
+    // Signed with the device maker's key the fleet's devices are fused to trust (the chart's firmware-signing Secret).
+    const signing = chart.objects.find((o) => o.kind === 'Secret' && o.metadata.name === `${RELEASE}-firmware-signing`)!;
+    const signer = (key: string) => ImageSigner.fromPrivateKey(createPrivateKey(Buffer.from(signing.data![key]!, 'base64')));
+    const os = platformImage('os', '2.0.0', 2, { platform: signer('platform.key'), apps: signer('apps.key') }, DEMO_HARDWARE);
     const uploaded = (await updates('POST', '/v1/images', encodeImage(os))) as { sha256: string };
     await updates('POST', `/v1/images/${uploaded.sha256}/release`);
     const began = Date.now();

@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -5,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { SCENARIO_NAMES, runFleet } from '@rampart/emulator';
 import { env, loadConfig, type Env } from '@rampart/service-kit';
-import { CertificateAuthority } from '@rampart/trust';
+import { CertificateAuthority, ImageSigner } from '@rampart/trust';
 import { DEMO_TENANT, ensureDemoTenant, releaseDemoMeasurements } from '../embedded/demo-setup.js';
 import { PlatformClient } from '../embedded/platform-client.js';
 import { claimDevices, warnWithoutRoot } from './claim-devices.js';
@@ -26,6 +27,12 @@ export const fleetPodEnvSchema = z.object({
   MANUFACTURER_CA_CERT_FILE: z.string().min(1),
   MANUFACTURER_CA_KEY_FILE: z.string().min(1),
   GATEWAY_CA_FILE: z.string().min(1),
+  /**
+   * The device maker's firmware signing keys (PEM, P-256): devices are fused to trust them, so images signed with
+   * them can be rolled out to the pod's devices. Without them each start makes new keys, which only the pod holds.
+   */
+  FIRMWARE_PLATFORM_KEY_FILE: z.string().min(1).optional(),
+  FIRMWARE_APPS_KEY_FILE: z.string().min(1).optional(),
   RATE: z.coerce.number().min(0).max(1_000).default(0.2),
   METRICS: env.positiveInt().max(64).default(4),
   SCENARIO: z.enum(SCENARIO_NAMES).default('steady'),
@@ -65,6 +72,9 @@ export const fleetPodEnvSchema = z.object({
     .default(DEMO_TENANT),
 })
   .superRefine((config, context) => {
+    if ((config.FIRMWARE_PLATFORM_KEY_FILE === undefined) !== (config.FIRMWARE_APPS_KEY_FILE === undefined)) {
+      context.addIssue({ code: 'custom', path: ['FIRMWARE_APPS_KEY_FILE'], message: 'set both firmware signing keys, or neither' });
+    }
     if (!config.DEMO_SETUP) return;
     const needs = (key: keyof typeof config, why: string) => {
       if (config[key] === undefined) context.addIssue({ code: 'custom', path: [key], message: `required with DEMO_SETUP (${why})` });
@@ -160,6 +170,14 @@ export async function fleetPod(source: Env): Promise<number> {
     gatewayCaPem: await readFile(config.GATEWAY_CA_FILE, 'utf8'),
     scenario: config.SCENARIO,
     apps: config.APPS,
+    ...(config.FIRMWARE_PLATFORM_KEY_FILE === undefined || config.FIRMWARE_APPS_KEY_FILE === undefined
+      ? {}
+      : {
+          firmwareSigners: {
+            platform: ImageSigner.fromPrivateKey(createPrivateKey(await readFile(config.FIRMWARE_PLATFORM_KEY_FILE, 'utf8'))),
+            apps: ImageSigner.fromPrivateKey(createPrivateKey(await readFile(config.FIRMWARE_APPS_KEY_FILE, 'utf8'))),
+          },
+        }),
     ...(config.STATE_DIR === undefined ? {} : { stateDir: config.STATE_DIR }),
     ...(updateServer === undefined ? {} : { updates: { server: updateServer } }),
     signal: stop.signal,
