@@ -154,7 +154,11 @@ program
   )
   .requiredOption('--dir <dir>', 'where to keep them (a volume)')
   .option('--database <url>', 'PostgreSQL URL without a password: database-url is it with the generated one')
-  .action(async (o: { dir: string; database?: string }) => {
+  .option(
+    '--firmware-signing <dir>',
+    "also the emulated device maker's firmware signing keys (platform.key, apps.key), in a folder of their own",
+  )
+  .action(async (o: { dir: string; database?: string; firmwareSigning?: string }) => {
     const { created, kept } = await initPlatformSecrets(o);
     // Names only: a secret's value is never printed.
     process.stdout.write(`secrets in ${o.dir}: created ${created.join(', ') || 'none'}; kept ${kept.join(', ') || 'none'}\n`);

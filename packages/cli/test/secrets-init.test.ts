@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attestationEnvSchema } from '@rampart/attestation';
 import { loadConfig } from '@rampart/service-kit';
-import { PLATFORM_SECRET_FILES, databaseUrlWithPassword, initPlatformSecrets } from '../src/commands/secrets-init.js';
+import { createPrivateKey } from 'node:crypto';
+import {
+  FIRMWARE_SIGNING_FILES,
+  PLATFORM_SECRET_FILES,
+  databaseUrlWithPassword,
+  initPlatformSecrets,
+} from '../src/commands/secrets-init.js';
 
 /** Every file under dir (relative name → sha256), to compare one init with the next. */
 async function fingerprint(dir: string): Promise<Record<string, string>> {
@@ -63,6 +69,19 @@ describe(initPlatformSecrets.name, () => {
     const after = await fingerprint(dir);
     expect(after['platform-admin-token']).not.toBe(before['platform-admin-token']);
     expect({ ...after, 'platform-admin-token': '' }).toEqual({ ...before, 'platform-admin-token': '' });
+  });
+
+  it('creates the firmware signing keys in their own folder (P-256) when asked, and keeps them', async () => {
+    const signing = join(dir, '..', 'firmware-signing');
+    const first = await initPlatformSecrets({ dir, firmwareSigning: signing });
+    expect(first.created).toEqual(expect.arrayContaining(FIRMWARE_SIGNING_FILES.map((n) => `firmware-signing ${n}`)));
+    for (const name of FIRMWARE_SIGNING_FILES) {
+      const key = createPrivateKey(await readFile(join(signing, name), 'utf8'));
+      expect(key.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    }
+    const before = await fingerprint(signing);
+    expect((await initPlatformSecrets({ dir, firmwareSigning: signing })).created).toEqual([]);
+    expect(await fingerprint(signing)).toEqual(before);
   });
 
   it('gives the attestation service what its configuration requires, through <KEY>_FILE', async () => {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadOrCreateDevelopmentPki } from '@rampart/trust';
@@ -21,10 +21,18 @@ export const PLATFORM_SECRET_FILES = {
 const SECRET_FILE_MODE = 0o440;
 const SECRET_DIR_MODE = 0o750;
 
+/**
+ * The emulated device maker's firmware signing keys (P-256, PKCS#8 PEM), as the chart's firmware-signing Secret:
+ * devices are fused to trust them, so an operator signs the images it rolls out to the demo fleet with them.
+ */
+export const FIRMWARE_SIGNING_FILES = ['platform.key', 'apps.key'] as const;
+
 export interface SecretsInitOptions {
   readonly dir: string;
   /** A PostgreSQL URL without a password (`postgres://rampart@postgres:5432/rampart`): `database-url` is it with the generated password. */
   readonly database?: string | undefined;
+  /** Where the firmware signing keys go: a folder of their own, so that only the fleet mounts them. */
+  readonly firmwareSigning?: string | undefined;
 }
 
 export interface SecretsInitResult {
@@ -41,8 +49,8 @@ export async function initPlatformSecrets(options: SecretsInitOptions): Promise<
   await mkdir(options.dir, { recursive: true, mode: SECRET_DIR_MODE });
   const created: string[] = [];
   const kept: string[] = [];
-  const keepOrCreate = async (name: string, generate: () => Promise<string> | string): Promise<string> => {
-    const path = join(options.dir, name);
+  /** `name` is what the summary lists; the file is `<dir>/<basename>`. */
+  const keepOrCreate = async (name: string, generate: () => Promise<string> | string, path = join(options.dir, name)): Promise<string> => {
     const existing = await readIfPresent(path);
     if (existing !== undefined && existing !== '') {
       kept.push(name);
@@ -61,6 +69,21 @@ export async function initPlatformSecrets(options: SecretsInitOptions): Promise<
     await keepOrCreate('database-url', async () =>
       databaseUrlWithPassword(base, await readFile(join(options.dir, 'postgres-password'), 'utf8')),
     );
+  }
+  if (options.firmwareSigning !== undefined) {
+    await mkdir(options.firmwareSigning, { recursive: true, mode: SECRET_DIR_MODE });
+    for (const name of FIRMWARE_SIGNING_FILES) {
+      await keepOrCreate(
+        `firmware-signing ${name}`,
+        () =>
+          generateKeyPairSync('ec', {
+            namedCurve: 'P-256',
+            publicKeyEncoding: { type: 'spki', format: 'pem' },
+            privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+          }).privateKey,
+        join(options.firmwareSigning, name),
+      );
+    }
   }
   const pkiDir = join(options.dir, 'pki');
   const pkiBefore = await readIfPresent(join(pkiDir, 'platform-ca.crt'));
