@@ -17,7 +17,6 @@ const DEVICES = 20;
 const SERVICES = ['gateway', 'attestation', 'telemetry', 'failures', 'updates'] as const;
 const ONE_SHOTS = ['init', 'migrate'] as const;
 const NOT_RUN_HERE = ['nats', 'postgres', 'prometheus', 'grafana'] as const;
-const SECRETS_DIR = '/var/lib/rampart/secrets';
 
 /** Without a Docker engine the test is skipped, saying why; with one, a missing compose tool or image fails it. */
 const hasDocker = await dockerAvailable();
@@ -115,7 +114,7 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
     return states.find((s) => s.service === 'fleet')?.status === 'running' ? states : false;
   };
 
-  /** Every file of the secrets volume with its owner, mode and sha256, read by a throwaway container (as the services' user, read-only). */
+  /** Every file of the secrets and firmware-signing volumes with its owner, mode and sha256, read by a throwaway container (as the services' user, read-only). */
   const secretsFingerprint = async (): Promise<string[]> => {
     const { stdout } = await exec('docker', [
       'run',
@@ -125,12 +124,14 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
       '--user',
       '1000:1000',
       '-v',
-      `${project}_secrets:${SECRETS_DIR}:ro`,
+      `${project}_secrets:/s/secrets:ro`,
+      '-v',
+      `${project}_firmware-signing:/s/firmware-signing:ro`,
       '--entrypoint',
       'sh',
       IMAGE,
       '-c',
-      `cd ${SECRETS_DIR} && find . -type f | sort | while read f; do echo "$(stat -c '%u:%g %a' "$f") $(sha256sum "$f")"; done`,
+      `cd /s && find . -type f | sort | while read f; do echo "$(stat -c '%u:%g %a' "$f") $(sha256sum "$f")"; done`,
     ]);
     return stdout.trim().split('\n');
   };
@@ -222,18 +223,20 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
     const names = files.map((line) => line.split(' ').at(-1)).sort();
     expect(names).toEqual(
       [
-        'ca-key-encryption-key',
-        'database-url',
-        'grafana-admin-password',
-        'platform-admin-token',
-        'postgres-password',
-        'updates-key-encryption-key',
-        'pki/gateway.crt',
-        'pki/gateway.key',
-        'pki/manufacturer-ca.crt',
-        'pki/manufacturer-ca.key',
-        'pki/platform-ca.crt',
-        'pki/platform-ca.key',
+        'secrets/ca-key-encryption-key',
+        'secrets/database-url',
+        'secrets/grafana-admin-password',
+        'secrets/platform-admin-token',
+        'secrets/postgres-password',
+        'secrets/updates-key-encryption-key',
+        'secrets/pki/gateway.crt',
+        'secrets/pki/gateway.key',
+        'secrets/pki/manufacturer-ca.crt',
+        'secrets/pki/manufacturer-ca.key',
+        'secrets/pki/platform-ca.crt',
+        'secrets/pki/platform-ca.key',
+        'firmware-signing/apps.key',
+        'firmware-signing/platform.key',
       ]
         .map((n) => `./${n}`)
         .sort(),
@@ -242,7 +245,7 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
       const [owner, mode, , name] = line.split(/\s+/);
       expect(`${name} ${owner}`).toBe(`${name} 1000:1000`);
       expect(['440', '600', '644'], `${name} mode ${mode}`).toContain(mode);
-      if (name?.endsWith('.key') === true) expect(`${name} ${mode}`).toBe(`${name} 600`);
+      if (name?.startsWith('./secrets/pki/') === true && name.endsWith('.key')) expect(`${name} ${mode}`).toBe(`${name} 600`);
     }
     const init = (await containers()).find((s) => s.service === 'init');
     const { stdout } = await exec('docker', ['logs', init?.id ?? '']);
