@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -216,6 +216,21 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
       expect(where + state.hostConfig.NetworkMode).toBe(`${where}host`);
       expect(state.hostConfig.Memory, where).toBeGreaterThan(0);
     }
+  });
+
+  it("gives NATS and Prometheus configurations their own servers accept (the machine's nats-server 2.9 and promtool)", async () => {
+    // The containers of NATS and Prometheus cannot run here; their binaries from Debian check what compose.yaml mounts.
+    const nats = (await readFile(join(ROOT, 'docker/nats.conf'), 'utf8')).split('\n');
+    // 2.9 predates sync_interval (2.10+; the image is 2.14.4): that one line is left out.
+    const withoutSyncInterval = nats.filter((line) => !/^\s*sync_interval:\s*always$/.test(line));
+    expect(nats.length - withoutSyncInterval.length).toBe(1);
+    await writeFile(join(dir, 'nats.conf'), withoutSyncInterval.join('\n'));
+    await exec('/usr/sbin/nats-server', ['-c', join(dir, 'nats.conf'), '-t']);
+    const prometheus = await readFile(join(ROOT, 'docker/prometheus.yml'), 'utf8');
+    await writeFile(join(dir, 'prometheus.yml'), prometheus.replace('/etc/prometheus/alerts.yml', join(dir, 'alerts.yml')));
+    await writeFile(join(dir, 'alerts.yml'), await readFile(join(ROOT, 'charts/rampart/alerts/rampart.rules.yml')));
+    const { stdout } = await exec('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
+    expect(stdout).toMatch(/SUCCESS: \d+ rules found/);
   });
 
   it('generates the secrets and the PKI on first start, readable by the services and their group only', async () => {
