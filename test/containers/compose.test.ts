@@ -11,7 +11,8 @@ import { StandaloneNats } from './support/nats-server.js';
 
 const exec = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
-const IMAGE = process.env['RAMPART_IMAGE'] ?? 'rampart:dev';
+/** As make images names it (IMAGE), handed to Compose as RAMPART_IMAGE. */
+const IMAGE = process.env['IMAGE'] ?? 'rampart:dev';
 const DEVICES = 20;
 /** Rampart's workloads in docker/compose.yaml; NATS, PostgreSQL, Prometheus and Grafana are the machine's or absent here. */
 const SERVICES = ['gateway', 'attestation', 'telemetry', 'failures', 'updates'] as const;
@@ -144,7 +145,7 @@ describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine o
 
   beforeAll(async () => {
     await exec('docker', ['image', 'inspect', IMAGE]).catch(() => {
-      throw new Error(`image ${IMAGE} is missing: run make images (or set RAMPART_IMAGE)`);
+      throw new Error(`image ${IMAGE} is missing: run make images (or set IMAGE)`);
     });
     await exec('docker-compose', ['version']).catch(() => {
       throw new Error('docker-compose is missing: apt-get install docker-compose (Compose v2: docker compose)');
