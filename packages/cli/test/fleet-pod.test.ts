@@ -31,6 +31,25 @@ describe('emulator pod', () => {
     );
   });
 
+  it('refuses a demo setup without what it needs, and one firmware signing key without the other, naming them', async () => {
+    const base = { GATEWAY: 'gw:8883', GATEWAY_CA_FILE: '/a', MANUFACTURER_CA_CERT_FILE: '/b', MANUFACTURER_CA_KEY_FILE: '/c' };
+    const refused = (env: Record<string, string>) =>
+      fleetPod({ ...base, ...env }).then(
+        () => '',
+        (error: Error) => error.message,
+      );
+    const demo = await refused({ DEMO_SETUP: 'true' });
+    for (const key of ['PLATFORM_ADMIN_TOKEN', 'ATTESTATION_API', 'STATE_DIR']) expect(demo).toContain(key);
+    // With a tenant token the demo setup only releases measurements: no volume is needed for a token.
+    expect(
+      await refused({ DEMO_SETUP: 'true', TENANT_TOKEN: 't', PLATFORM_ADMIN_TOKEN: 'p', ATTESTATION_API: 'http://a:1' }),
+    ).not.toContain('STATE_DIR');
+    expect(await refused({ FIRMWARE_PLATFORM_KEY_FILE: '/k' })).toContain(
+      'FIRMWARE_APPS_KEY_FILE: set both firmware signing keys, or neither',
+    );
+    expect(await refused({ DEMO_TENANT: 'Not A Tenant' })).toContain('DEMO_TENANT');
+  });
+
   it('keeps its devices across a restart on the same state volume', async () => {
     const environment = {
       GATEWAY: `127.0.0.1:${platform.gateway.mqttPort}`,

@@ -69,7 +69,9 @@ describe(`${CertificateAuthority.name} loaded from another tool's certificate`, 
 
   it('does the same for an intermediate and a CRL', async () => {
     const intermediate = await ca.issueIntermediate('Tenant CA', 30);
-    expect(await openssl(intermediate.certificatePem, 'x509', '-noout', '-ext', 'authorityKeyIdentifier', '-in')).toContain('01:02:03:04:05');
+    expect(await openssl(intermediate.certificatePem, 'x509', '-noout', '-ext', 'authorityKeyIdentifier', '-in')).toContain(
+      '01:02:03:04:05',
+    );
     await expect(openssl(intermediate.certificatePem, 'verify', '-CAfile', join(dir, 'ca.crt'))).resolves.toMatch(/: OK/);
     const crl = await ca.issueCrl([], new Date(), new Date(Date.now() + 3_600_000), 1);
     expect(await openssl(crl, 'crl', '-noout', '-text', '-in')).toMatch(/Authority Key Identifier:\s+(keyid:)?01:02:03:04:05/i);

@@ -14,7 +14,7 @@ export async function docker(args: readonly string[], options: { timeoutMs?: num
     return stdout;
   } catch (error) {
     const failed = error as { stderr?: string; message: string };
-    throw new Error(`docker ${args.slice(0, 2).join(' ')}: ${(failed.stderr ?? '').trim() || failed.message}`);
+    throw new Error(`docker ${args.slice(0, 2).join(' ')}: ${(failed.stderr ?? '').trim() || failed.message}`, { cause: error });
   }
 }
 

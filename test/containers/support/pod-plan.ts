@@ -1,3 +1,9 @@
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import type { IProbe } from 'kubernetes-models/v1/Probe';
+import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { K8sObject, RenderedChart } from './rendered-chart.js';
 
 /**
@@ -90,8 +96,8 @@ const KNOWN_POD_FIELDS = new Set([
 ]);
 
 /** The pod template of a Deployment, StatefulSet or Job, or a bare Pod's own spec. */
-function podSpecOf(workload: K8sObject): any {
-  return workload.kind === 'Pod' ? workload.spec : workload.spec?.template?.spec;
+function podSpecOf(workload: K8sObject): IPodSpec | undefined {
+  return (workload.kind === 'Pod' ? workload.spec : workload.spec?.template?.spec) as IPodSpec | undefined;
 }
 
 /** Kubernetes names a StatefulSet's pods `<name>-<ordinal>`; Deployment and Job pods get a random suffix (not needed here). */
@@ -108,8 +114,9 @@ export function planPod(context: PlanContext, workload: K8sObject, ordinal = 0):
   }
   const podName = podNameOf(workload, ordinal);
   const pod = spec.securityContext ?? {};
-  const claims = new Set<string>((workload.spec?.volumeClaimTemplates ?? []).map((c: any) => c.metadata.name as string));
-  const containers = (spec.containers as any[]).map((container) =>
+  const templates = (workload.spec?.volumeClaimTemplates ?? []) as Array<{ metadata: { name: string } }>;
+  const claims = new Set(templates.map((c) => c.metadata.name));
+  const containers = spec.containers.map((container) =>
     planContainer(context, { workload, where, podName, pod, volumes: spec.volumes ?? [], claims, container }),
   );
   return {
@@ -125,10 +132,10 @@ interface ContainerInput {
   readonly workload: K8sObject;
   readonly where: string;
   readonly podName: string;
-  readonly pod: any;
-  readonly volumes: readonly any[];
+  readonly pod: IPodSecurityContext;
+  readonly volumes: readonly IVolume[];
   readonly claims: ReadonlySet<string>;
-  readonly container: any;
+  readonly container: IContainer;
 }
 
 function planContainer(context: PlanContext, input: ContainerInput): ContainerPlan {
@@ -140,10 +147,11 @@ function planContainer(context: PlanContext, input: ContainerInput): ContainerPl
   for (const field of Object.keys(container)) {
     if (!KNOWN_CONTAINER_FIELDS.has(field)) fail(`field ${field} is not run by the container tier`);
   }
-  const command = [...(container.command ?? []), ...(container.args ?? [])] as string[];
+  const command = [...(container.command ?? []), ...(container.args ?? [])];
   if (command.length === 0) fail('no command (the image default is never what the chart means)');
+  const image = container.image ?? fail('no image');
   const dockerName = `${context.prefix}-${input.podName}-${container.name}`;
-  const security = { ...pod, ...(container.securityContext ?? {}) };
+  const security = { ...pod, ...(container.securityContext ?? {}) } as IPodSecurityContext & NonNullable<IContainer['securityContext']>;
   const options: string[] = ['--network', 'host', '--hostname', input.podName];
   for (const host of serviceHostNames(context.chart)) options.push('--add-host', `${host}:127.0.0.1`);
 
@@ -152,7 +160,7 @@ function planContainer(context: PlanContext, input: ContainerInput): ContainerPl
   const gid = security.runAsGroup ?? uid;
   if (security.runAsNonRoot === true && (uid === undefined || uid === 0)) fail('runAsNonRoot without a non-root runAsUser');
   if (uid !== undefined) options.push('--user', `${uid}:${gid ?? uid}`);
-  const fsGroup: number | undefined = pod.fsGroup;
+  const fsGroup = pod.fsGroup;
   if (fsGroup !== undefined) options.push('--group-add', String(fsGroup));
   if (security.readOnlyRootFilesystem === true) options.push('--read-only');
   if (security.allowPrivilegeEscalation === false) options.push('--security-opt', 'no-new-privileges');
@@ -180,18 +188,18 @@ function planContainer(context: PlanContext, input: ContainerInput): ContainerPl
       options.push('--volume', `${hostPath}:${mount.mountPath}${readOnly}`);
       continue;
     }
-    const volume = input.volumes.find((v: any) => v.name === mount.name) ?? fail(`volume ${mount.name} is not in the pod spec`);
+    const volume = input.volumes.find((v) => v.name === mount.name) ?? fail(`volume ${mount.name} is not in the pod spec`);
     if (volume.emptyDir !== undefined) {
       const size = volume.emptyDir.sizeLimit === undefined ? '' : `,size=${bytesOf(volume.emptyDir.sizeLimit, fail)}`;
       options.push('--tmpfs', `${mount.mountPath}:rw,exec,mode=1777${size}`);
     } else if (volume.secret !== undefined) {
       const dir = `${context.workDir}/secrets/${input.podName}/${container.name}/${mount.name}`;
-      const secret = findObject(context, 'Secret', volume.secret.secretName) ?? fail(`volume ${mount.name}: no Secret ${volume.secret.secretName}`);
+      const secretName = volume.secret.secretName ?? fail(`volume ${mount.name}: a secret volume without secretName`);
+      const secret = findObject(context, 'Secret', secretName) ?? fail(`volume ${mount.name}: no Secret ${secretName}`);
       const data = secretData(secret);
-      const items: Array<{ key: string; path: string; mode?: number }> =
-        volume.secret.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+      const items = volume.secret.items ?? Object.keys(data).map((key) => ({ key, path: key, mode: undefined }));
       for (const item of items) {
-        const content = data[item.key] ?? fail(`volume ${mount.name}: Secret ${volume.secret.secretName} has no key ${item.key}`);
+        const content = data[item.key] ?? fail(`volume ${mount.name}: Secret ${secretName} has no key ${item.key}`);
         files.push({ hostPath: `${dir}/${item.path}`, content, mode: item.mode ?? volume.secret.defaultMode ?? 0o644, gid: fsGroup ?? 0 });
       }
       options.push('--volume', `${dir}:${mount.mountPath}:ro`);
@@ -200,22 +208,23 @@ function planContainer(context: PlanContext, input: ContainerInput): ContainerPl
     }
   }
 
-  const ports = new Map<string, number>((container.ports ?? []).map((p: any) => [p.name as string, p.containerPort as number]));
+  const ports = new Map((container.ports ?? []).map((p) => [p.name ?? '', p.containerPort]));
   const probe = container.readinessProbe;
   let readiness: ContainerPlan['readiness'];
   if (probe !== undefined) {
-    if (probe.httpGet === undefined) fail('readiness probe is not httpGet');
-    const port = typeof probe.httpGet.port === 'number' ? probe.httpGet.port : ports.get(probe.httpGet.port);
-    if (port === undefined) fail(`readiness probe port ${probe.httpGet.port} is not a port of the container`);
-    readiness = { port: port!, path: probe.httpGet.path ?? '/' };
+    const httpGet = probe.httpGet ?? fail('readiness probe is not httpGet');
+    const port = typeof httpGet.port === 'number' ? httpGet.port : ports.get(httpGet.port);
+    if (port === undefined) fail(`readiness probe port ${httpGet.port} is not a port of the container`);
+    readiness = { port: port!, path: httpGet.path ?? '/' };
   }
-  const budgetOf = (p: any) => ((p.initialDelaySeconds ?? 0) + (p.periodSeconds ?? 10) * (p.failureThreshold ?? 3)) * 1000;
-  const startupBudgetMs = container.startupProbe !== undefined ? budgetOf(container.startupProbe) : probe !== undefined ? budgetOf(probe) : 0;
+  const budgetOf = (p: IProbe) => ((p.initialDelaySeconds ?? 0) + (p.periodSeconds ?? 10) * (p.failureThreshold ?? 3)) * 1000;
+  const startupBudgetMs =
+    container.startupProbe !== undefined ? budgetOf(container.startupProbe) : probe !== undefined ? budgetOf(probe) : 0;
 
   return {
     label,
     dockerName,
-    image: container.image,
+    image,
     entrypoint: command[0]!,
     args: command.slice(1),
     dockerOptions: options,
@@ -247,24 +256,34 @@ function secretData(secret: K8sObject): Record<string, Buffer> {
   return data;
 }
 
-function envValue(context: PlanContext, variable: any, fail: (m: string) => never): string {
+function envValue(context: PlanContext, variable: IEnvVar, fail: (m: string) => never): string {
   if (variable.value !== undefined) return String(variable.value);
   const from = variable.valueFrom ?? fail(`env ${variable.name}: neither value nor valueFrom`);
   if (from.secretKeyRef !== undefined) {
     const { name, key } = from.secretKeyRef;
-    const secret = findObject(context, 'Secret', name) ?? fail(`env ${variable.name}: no Secret ${name}`);
+    const secret = findObject(context, 'Secret', name ?? '') ?? fail(`env ${variable.name}: no Secret ${name}`);
     const value = secretData(secret)[key] ?? fail(`env ${variable.name}: Secret ${name} has no key ${key}`);
     return value.toString('utf8');
   }
   if (from.configMapKeyRef !== undefined) {
     const { name, key } = from.configMapKeyRef;
-    const map = findObject(context, 'ConfigMap', name) ?? fail(`env ${variable.name}: no ConfigMap ${name}`);
+    const map = findObject(context, 'ConfigMap', name ?? '') ?? fail(`env ${variable.name}: no ConfigMap ${name}`);
     return map.data?.[key] ?? fail(`env ${variable.name}: ConfigMap ${name} has no key ${key}`);
   }
   return fail(`env ${variable.name}: valueFrom ${Object.keys(from).join(', ')} is not run by the container tier`);
 }
 
-const BINARY_SUFFIXES: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12, '': 1 };
+const BINARY_SUFFIXES: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  '': 1,
+};
 
 /** A Kubernetes quantity of bytes ("512Mi", "1Gi", "1000000"). */
 export function bytesOf(quantity: string | number, fail: (m: string) => never): number {

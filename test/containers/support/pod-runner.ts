@@ -103,14 +103,14 @@ export class RunningPod {
    * 0 within terminationGracePeriodSeconds (Docker sends SIGKILL after it,
    * which shows as exit 137). Answers how long each took.
    */
-  async terminate(): Promise<Array<{ label: string; exitCode: number; ms: number }>> {
+  async terminate(): Promise<Array<{ label: string; exitCode: number; ms: number; graceMs: number }>> {
     const grace = this.plan.terminationGracePeriodSeconds;
     return Promise.all(
       this.plan.containers.map(async (container) => {
         const started = Date.now();
         await docker(['stop', '--time', String(grace), container.dockerName], { timeoutMs: (grace + 30) * 1000 });
         const ms = Date.now() - started;
-        return { label: container.label, exitCode: (await containerState(container.dockerName)).exitCode, ms };
+        return { label: container.label, exitCode: (await containerState(container.dockerName)).exitCode, ms, graceMs: grace * 1000 };
       }),
     );
   }

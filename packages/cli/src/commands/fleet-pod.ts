@@ -13,64 +13,65 @@ import { claimDevices, warnWithoutRoot } from './claim-devices.js';
 import { parseHostPort, writeFleetReports } from './fleet.js';
 
 /** The emulator pod's environment; every key is checked at start-up and every bad one named. */
-export const fleetPodEnvSchema = z.object({
-  /** The gateway's MQTT/TLS endpoint, host:port. */
-  GATEWAY: z.string().regex(/^.+:\d+$/, 'host:port'),
-  GATEWAY_SERVERNAME: z.string().min(1).default('localhost'),
-  /** Devices this pod runs. */
-  DEVICES_PER_POD: env.positiveInt().max(100_000).default(100),
-  /** The pod's ordinal (a StatefulSet's); default: the number at the end of the host name. */
-  POD_ORDINAL: z.coerce.number().int().min(0).optional(),
-  /** A volume: each device keeps its key, fuses and flash in `<STATE_DIR>/<index>`, so a restarted pod has the same identities. */
-  STATE_DIR: z.string().min(1).optional(),
-  /** The manufacturer CA that endorses new devices (the emulated factory), and the CA of the gateway's certificate. */
-  MANUFACTURER_CA_CERT_FILE: z.string().min(1),
-  MANUFACTURER_CA_KEY_FILE: z.string().min(1),
-  GATEWAY_CA_FILE: z.string().min(1),
-  /**
-   * The device maker's firmware signing keys (PEM, P-256): devices are fused to trust them, so images signed with
-   * them can be rolled out to the pod's devices. Without them each start makes new keys, which only the pod holds.
-   */
-  FIRMWARE_PLATFORM_KEY_FILE: z.string().min(1).optional(),
-  FIRMWARE_APPS_KEY_FILE: z.string().min(1).optional(),
-  RATE: z.coerce.number().min(0).max(1_000).default(0.2),
-  METRICS: env.positiveInt().max(64).default(4),
-  SCENARIO: z.enum(SCENARIO_NAMES).default('steady'),
-  /** How long to run; 0 runs until SIGTERM. */
-  DURATION_MS: z.coerce.number().int().min(0).default(0),
-  /** Comma-separated sample apps in the firmware. */
-  APPS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((a) => a.trim())
-        .filter((a) => a !== ''),
-    ),
-  /** With a token, the pod claims its devices for that tenant before they connect. */
-  ATTESTATION_API: env.url(['http', 'https']).optional(),
-  TENANT_TOKEN: z.string().min(1).optional(),
-  /** The update server (host:port), so the pod's devices take part in rollouts; without it they never update. */
-  UPDATE_SERVER: z
-    .string()
-    .regex(/^.+:\d+$/, 'host:port')
-    .optional(),
-  /** The name in the update server's certificate (default: the host of UPDATE_SERVER). */
-  UPDATE_SERVER_SERVERNAME: z.string().min(1).optional(),
-  REPORT_DIR: z.string().min(1).default('reports/fleet'),
-  /**
-   * A development install's first run (the chart's fleet.demoSetup): with the platform operator's token the pod
-   * releases the demo firmware's measurements and, without TENANT_TOKEN, creates DEMO_TENANT and keeps its
-   * Administrator token on the STATE_DIR volume.
-   */
-  DEMO_SETUP: env.bool().default(false),
-  PLATFORM_ADMIN_TOKEN: z.string().min(1).optional(),
-  DEMO_TENANT: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'a tenant id: lower-case letters, digits and hyphens')
-    .default(DEMO_TENANT),
-})
+export const fleetPodEnvSchema = z
+  .object({
+    /** The gateway's MQTT/TLS endpoint, host:port. */
+    GATEWAY: z.string().regex(/^.+:\d+$/, 'host:port'),
+    GATEWAY_SERVERNAME: z.string().min(1).default('localhost'),
+    /** Devices this pod runs. */
+    DEVICES_PER_POD: env.positiveInt().max(100_000).default(100),
+    /** The pod's ordinal (a StatefulSet's); default: the number at the end of the host name. */
+    POD_ORDINAL: z.coerce.number().int().min(0).optional(),
+    /** A volume: each device keeps its key, fuses and flash in `<STATE_DIR>/<index>`, so a restarted pod has the same identities. */
+    STATE_DIR: z.string().min(1).optional(),
+    /** The manufacturer CA that endorses new devices (the emulated factory), and the CA of the gateway's certificate. */
+    MANUFACTURER_CA_CERT_FILE: z.string().min(1),
+    MANUFACTURER_CA_KEY_FILE: z.string().min(1),
+    GATEWAY_CA_FILE: z.string().min(1),
+    /**
+     * The device maker's firmware signing keys (PEM, P-256): devices are fused to trust them, so images signed with
+     * them can be rolled out to the pod's devices. Without them each start makes new keys, which only the pod holds.
+     */
+    FIRMWARE_PLATFORM_KEY_FILE: z.string().min(1).optional(),
+    FIRMWARE_APPS_KEY_FILE: z.string().min(1).optional(),
+    RATE: z.coerce.number().min(0).max(1_000).default(0.2),
+    METRICS: env.positiveInt().max(64).default(4),
+    SCENARIO: z.enum(SCENARIO_NAMES).default('steady'),
+    /** How long to run; 0 runs until SIGTERM. */
+    DURATION_MS: z.coerce.number().int().min(0).default(0),
+    /** Comma-separated sample apps in the firmware. */
+    APPS: z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((a) => a.trim())
+          .filter((a) => a !== ''),
+      ),
+    /** With a token, the pod claims its devices for that tenant before they connect. */
+    ATTESTATION_API: env.url(['http', 'https']).optional(),
+    TENANT_TOKEN: z.string().min(1).optional(),
+    /** The update server (host:port), so the pod's devices take part in rollouts; without it they never update. */
+    UPDATE_SERVER: z
+      .string()
+      .regex(/^.+:\d+$/, 'host:port')
+      .optional(),
+    /** The name in the update server's certificate (default: the host of UPDATE_SERVER). */
+    UPDATE_SERVER_SERVERNAME: z.string().min(1).optional(),
+    REPORT_DIR: z.string().min(1).default('reports/fleet'),
+    /**
+     * A development install's first run (the chart's fleet.demoSetup): with the platform operator's token the pod
+     * releases the demo firmware's measurements and, without TENANT_TOKEN, creates DEMO_TENANT and keeps its
+     * Administrator token on the STATE_DIR volume.
+     */
+    DEMO_SETUP: env.bool().default(false),
+    PLATFORM_ADMIN_TOKEN: z.string().min(1).optional(),
+    DEMO_TENANT: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'a tenant id: lower-case letters, digits and hyphens')
+      .default(DEMO_TENANT),
+  })
   .superRefine((config, context) => {
     if ((config.FIRMWARE_PLATFORM_KEY_FILE === undefined) !== (config.FIRMWARE_APPS_KEY_FILE === undefined)) {
       context.addIssue({ code: 'custom', path: ['FIRMWARE_APPS_KEY_FILE'], message: 'set both firmware signing keys, or neither' });
@@ -109,7 +110,9 @@ async function tenantTokenFor(
     config.DEMO_TENANT,
     `pod ${ordinal}'s volume does not hold it (another pod created the tenant): give every pod one token with fleet.tenantToken`,
   );
-  process.stderr.write(`fleet pod ${ordinal}: devices are claimed for tenant ${tenant.id} (its Administrator token: ${config.STATE_DIR}/tenant-${tenant.id}.token)\n`);
+  process.stderr.write(
+    `fleet pod ${ordinal}: devices are claimed for tenant ${tenant.id} (its Administrator token: ${config.STATE_DIR}/tenant-${tenant.id}.token)\n`,
+  );
   return tenant.adminToken;
 }
 
