@@ -5,7 +5,8 @@
 # independent peers the tests use (openssl, mosquitto_pub, prometheus) are
 # installed; and that a Docker engine runs for the container tier (Debian's
 # docker.io, dockerd started as root when it is not running) with
-# debootstrap for the image's base where no registry serves one.
+# debootstrap for the image's base where no registry serves one, and
+# docker-compose for docker/compose.yaml.
 # The embedded mode (`make demo`) needs none of this.
 set -euo pipefail
 
@@ -49,10 +50,12 @@ if (( ${#missing[@]} > 0 )); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 fi
 
-# The container tier (test/containers): Debian's docker.io and a running dockerd.
+# The container tier (test/containers): Debian's docker.io and a running dockerd, and Debian's docker-compose
+# (1.29: Compose v2 is not packaged there) for docker/compose.yaml.
 docker_missing=()
 command -v dockerd >/dev/null || docker_missing+=(docker.io)
 command -v debootstrap >/dev/null || docker_missing+=(debootstrap)
+command -v docker-compose >/dev/null || docker_missing+=(docker-compose)
 if (( ${#docker_missing[@]} > 0 )); then
   echo "ensure-services: installing ${docker_missing[*]} from Debian" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${docker_missing[@]}" >&2

@@ -13,6 +13,7 @@ import { imageUpload, parseWaves } from './commands/updates.js';
 import { apiCall } from './commands/platform-api.js';
 import { telemetryQuery } from './commands/telemetry.js';
 import { up } from './commands/up.js';
+import { initPlatformSecrets } from './commands/secrets-init.js';
 import { loadOrCreateDevelopmentPki } from '@rampart/trust';
 import { parseDuration } from './embedded/duration.js';
 import type { OutputFormat } from './output.js';
@@ -142,6 +143,25 @@ program
   .action(async (o: { dir: string }) => {
     await loadOrCreateDevelopmentPki(o.dir);
     process.stdout.write(`development PKI in ${o.dir}\n`);
+  });
+
+program
+  .command('secrets')
+  .description("A single host's secrets (docker/compose.yaml)")
+  .command('init')
+  .description(
+    'create (or keep) the key-encryption keys, the platform operator token, the PostgreSQL and Grafana passwords and the development PKI, one file each',
+  )
+  .requiredOption('--dir <dir>', 'where to keep them (a volume)')
+  .option('--database <url>', 'PostgreSQL URL without a password: database-url is it with the generated one')
+  .option(
+    '--firmware-signing <dir>',
+    "also the emulated device maker's firmware signing keys (platform.key, apps.key), in a folder of their own",
+  )
+  .action(async (o: { dir: string; database?: string; firmwareSigning?: string }) => {
+    const { created, kept } = await initPlatformSecrets(o);
+    // Names only: a secret's value is never printed.
+    process.stdout.write(`secrets in ${o.dir}: created ${created.join(', ') || 'none'}; kept ${kept.join(', ') || 'none'}\n`);
   });
 
 // Tenants, devices, CA certificates and attestation logs: the attestation API.

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type ConfigError, commonEnvShape, env, loadConfig, withBusChoice } from './config.js';
 
 describe('loadConfig', () => {
@@ -53,6 +56,58 @@ describe('loadConfig', () => {
     it('refuses an in-process bus beside a NATS_URL, and an unknown bus', () => {
       expect(keysOf({ BUS: 'in-process', NATS_URL: 'nats://127.0.0.1:4222' })).toEqual(['BUS']);
       expect(keysOf({ BUS: 'carrier-pigeon', NATS_URL: 'nats://127.0.0.1:4222' })).toEqual(['BUS']);
+    });
+  });
+  describe('secrets from files (<KEY>_FILE)', () => {
+    const secretSchema = z.object({ PLATFORM_ADMIN_TOKEN: z.string().min(32), DATABASE_URL: env.url(['postgres']) });
+    const dir = mkdtempSync(join(tmpdir(), 'config-secrets-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const file = (name: string, content: string): string => {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      return path;
+    };
+    const issuesOf = (source: Record<string, string>): string[] => {
+      try {
+        loadConfig('svc', secretSchema, source);
+        return [];
+      } catch (e) {
+        return (e as ConfigError).issues.map((i) => `${i.key}: ${i.message}`);
+      }
+    };
+
+    it('reads a secret from the file its _FILE key names, without the trailing newline', () => {
+      const token = 'a'.repeat(40);
+      expect(
+        loadConfig('svc', secretSchema, {
+          PLATFORM_ADMIN_TOKEN_FILE: file('token', `${token}\n`),
+          DATABASE_URL_FILE: file('url', 'postgres://u:p@db:5432/x'),
+        }),
+      ).toEqual({ PLATFORM_ADMIN_TOKEN: token, DATABASE_URL: 'postgres://u:p@db:5432/x' });
+    });
+
+    it("names a missing file and a key set both ways, beside the schema's own issues", () => {
+      const issues = issuesOf({
+        PLATFORM_ADMIN_TOKEN_FILE: join(dir, 'absent'),
+        DATABASE_URL: 'postgres://db/x',
+        DATABASE_URL_FILE: file('u2', 'y'),
+      });
+      expect(issues).toEqual([
+        'DATABASE_URL_FILE: set DATABASE_URL or DATABASE_URL_FILE, not both',
+        `PLATFORM_ADMIN_TOKEN_FILE: cannot read ${join(dir, 'absent')}: ENOENT`,
+        expect.stringMatching(/^PLATFORM_ADMIN_TOKEN: /),
+      ]);
+    });
+
+    it("leaves an empty file's key unset, so the schema calls it required", () => {
+      expect(issuesOf({ PLATFORM_ADMIN_TOKEN_FILE: file('empty', ''), DATABASE_URL: 'postgres://db/x' })).toEqual([
+        expect.stringMatching(/^PLATFORM_ADMIN_TOKEN: /),
+      ]);
+    });
+
+    it('reads only the secrets it knows: a certificate path such as TLS_CERT_FILE stays a path', () => {
+      const schema = z.object({ TLS_CERT_FILE: z.string(), TLS_CERT: z.string().optional() });
+      expect(loadConfig('svc', schema, { TLS_CERT_FILE: file('cert', 'PEM') })).toEqual({ TLS_CERT_FILE: join(dir, 'cert') });
     });
   });
 });

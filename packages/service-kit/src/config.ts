@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 export interface ConfigIssue {
@@ -26,13 +27,56 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export function loadConfig<S extends z.ZodType>(service: string, schema: S, env: Env): z.infer<S> {
   // Empty strings mean "unset" in most deployment tools; treat them so.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(cleaned);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({
-    key: issue.path.length > 0 ? issue.path.map(String).join('.') : '(environment)',
-    message: issue.message,
-  }));
+  const secrets = readSecretFiles(cleaned);
+  const result = schema.safeParse({ ...cleaned, ...secrets.values });
+  if (result.success && secrets.issues.length === 0) return result.data;
+  const issues = [
+    ...secrets.issues,
+    ...(result.success ? [] : result.error.issues).map((issue) => ({
+      key: issue.path.length > 0 ? issue.path.map(String).join('.') : '(environment)',
+      message: issue.message,
+    })),
+  ];
   throw new ConfigError(service, issues);
+}
+
+/**
+ * Secrets a deployment may hand over in a file named by `<KEY>_FILE` instead
+ * of in the environment (Docker's convention, as the postgres and grafana
+ * images follow it): docker/compose.yaml generates them into a volume on
+ * first start, where nothing can put them into an environment variable.
+ */
+export const FILE_BACKED_KEYS = [
+  'DATABASE_URL',
+  'CA_KEY_ENCRYPTION_KEY',
+  'UPDATES_KEY_ENCRYPTION_KEY',
+  'PLATFORM_ADMIN_TOKEN',
+  'TENANT_TOKEN',
+] as const;
+
+/** Each `<KEY>_FILE` of FILE_BACKED_KEYS read (one trailing newline dropped); a file that cannot be read, or a key set both ways, is an issue. */
+function readSecretFiles(env: Readonly<Record<string, string | undefined>>): {
+  values: Record<string, string>;
+  issues: ConfigIssue[];
+} {
+  const values: Record<string, string> = {};
+  const issues: ConfigIssue[] = [];
+  for (const key of FILE_BACKED_KEYS) {
+    const path = env[`${key}_FILE`];
+    if (path === undefined) continue;
+    if (env[key] !== undefined) {
+      issues.push({ key: `${key}_FILE`, message: `set ${key} or ${key}_FILE, not both` });
+      continue;
+    }
+    try {
+      const content = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+      // An empty file stays unset, so the schema says the key is required.
+      if (content !== '') values[key] = content;
+    } catch (error) {
+      issues.push({ key: `${key}_FILE`, message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+    }
+  }
+  return { values, issues };
 }
 
 /** Helpers for environment values, each with a named unit. */

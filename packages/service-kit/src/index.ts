@@ -17,6 +17,7 @@ export {
   ConfigError,
   DEFAULT_HTTP_HOST,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  FILE_BACKED_KEYS,
   LOG_LEVELS,
   commonConfig,
   commonEnvShape,
