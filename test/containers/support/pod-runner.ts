@@ -32,7 +32,10 @@ async function materialize(plan: ContainerPlan): Promise<void> {
     await chmod(directory.hostPath, 0o2775);
   }
   for (const file of [...plan.files, plan.envFile]) {
-    await mkdir(dirname(file.hostPath), { recursive: true, mode: 0o700 });
+    await mkdir(dirname(file.hostPath), { recursive: true });
+    // A secret volume's directory is traversable, as the kubelet makes it; its files carry the modes (0440 here).
+    // The env file's directory is the host's alone: only docker, run by root, reads it.
+    await chmod(dirname(file.hostPath), file === plan.envFile ? 0o700 : 0o755);
     await writeFile(file.hostPath, file.content, { mode: 0o600 });
     await chown(file.hostPath, 0, file.gid);
     await chmod(file.hostPath, file.mode);
