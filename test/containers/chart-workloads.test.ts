@@ -7,7 +7,7 @@ import { DEMO_HARDWARE, encodeImage, platformImage } from '@rampart/emulator';
 import { ImageSigner } from '@rampart/trust';
 import { createTestDatabase, queryDatabase, waitFor, type TestDatabase } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerAvailable, removeContainers } from './support/docker.js';
+import { containerTierSkipped, dockerAvailable, removeContainers } from './support/docker.js';
 import { PlanError, planPod, type PlanContext } from './support/pod-plan.js';
 import { RunningPod } from './support/pod-runner.js';
 import { CHART, ROOT, isHelmTest, objectsOfKind, renderChart, type K8sObject, type RenderedChart } from './support/rendered-chart.js';
@@ -37,8 +37,7 @@ async function portInUse(port: number): Promise<boolean> {
  * crashed pods restarted, and every pod deleted. Outside CI a machine
  * without a Docker engine skips it; in CI it fails.
  */
-const dockerRuns = await dockerAvailable();
-describe.skipIf(!dockerRuns && process.env['CI'] !== 'true')('the chart, run as containers from its rendered spec', () => {
+describe.skipIf(await containerTierSkipped())('the chart, run as containers from its rendered spec', () => {
   const prefix = `rampart-ct-${randomBytes(3).toString('hex')}`;
   const started: RunningPod[] = [];
   const figures: Record<string, unknown> = {};
@@ -76,7 +75,8 @@ describe.skipIf(!dockerRuns && process.env['CI'] !== 'true')('the chart, run as 
   const storedReadings = async () => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM telemetry.readings`))[0]!.n);
 
   beforeAll(async () => {
-    if (!dockerRuns) throw new Error('no Docker engine answers: the container tier needs one (scripts/ensure-services.sh starts dockerd)');
+    if (!(await dockerAvailable()))
+      throw new Error('no Docker engine answers: the container tier needs one (scripts/ensure-services.sh starts dockerd)');
     nats = await StandaloneNats.start();
     db = await createTestDatabase();
     scratch = await createTestDatabase();

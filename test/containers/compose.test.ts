@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { createTestDatabase, freePort, waitFor, type TestDatabase } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { dockerAvailable, logTail } from './support/docker.js';
+import { containerTierSkipped, logTail } from './support/docker.js';
 import { StandaloneNats } from './support/nats-server.js';
 
 const exec = promisify(execFile);
@@ -20,8 +20,8 @@ const ONE_SHOTS = ['init', 'migrate'] as const;
 const NOT_RUN_HERE = ['nats', 'postgres', 'prometheus', 'grafana'] as const;
 
 /** Without a Docker engine the test is skipped, saying why; with one, a missing compose tool or image fails it. */
-const hasDocker = await dockerAvailable();
-if (!hasDocker) process.stderr.write('compose.test: skipped, no Docker engine answers `docker info`\n');
+const skipped = await containerTierSkipped();
+if (skipped) process.stderr.write('compose.test: skipped, no Docker engine answers `docker info` (outside CI)\n');
 
 interface ContainerState {
   readonly service: string;
@@ -52,7 +52,7 @@ interface ContainerState {
  * a fleet whose demo setup makes its devices attest and store telemetry;
  * a second `up` keeps every secret; SIGTERM stops every container cleanly.
  */
-describe.skipIf(!hasDocker)('docker/compose.yaml (docker-compose 1.29, machine override)', () => {
+describe.skipIf(skipped)('docker/compose.yaml (docker-compose 1.29, machine override)', () => {
   const project = `rampart-compose-${process.pid}`;
   let dir: string;
   let nats: StandaloneNats;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { docker, dockerAvailable } from './support/docker.js';
+import { containerTierSkipped, docker } from './support/docker.js';
 
 const IMAGE = process.env['IMAGE'] ?? 'rampart:dev';
 
@@ -40,7 +40,7 @@ async function imageContains(image: string, needles: readonly string[]): Promise
  * what it must not — the machine's extra CA certificates, handed to the build
  * only as a BuildKit secret.
  */
-describe.skipIf(!(await dockerAvailable()))('the image', () => {
+describe.skipIf(await containerTierSkipped())('the image', () => {
   it('runs as the unprivileged user node (1000) with Node 24', async () => {
     const answer = await docker(['run', '--rm', '--entrypoint', 'sh', IMAGE, '-c', 'id -u; id -g; node --version']);
     const [uid, gid, version] = answer.trim().split('\n');

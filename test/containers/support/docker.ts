@@ -27,6 +27,15 @@ export async function dockerAvailable(): Promise<boolean> {
   );
 }
 
+/**
+ * Whether the container tier skips: only where no Docker engine answers and
+ * this is not CI. In CI a missing engine fails the tier (its first docker
+ * call does), so a green run never hides a skipped tier.
+ */
+export async function containerTierSkipped(): Promise<boolean> {
+  return !(await dockerAvailable()) && process.env['CI'] !== 'true';
+}
+
 export interface ContainerState {
   readonly running: boolean;
   readonly exitCode: number;
