@@ -85,6 +85,25 @@ describe('the Helm chart', () => {
     }
   });
 
+  it('mounts each private key of the PKI only in the workload that signs or serves with it', () => {
+    const pkiFiles = (name: string): string[] => {
+      const o = render().find((x) => x.metadata.name === `demo-rampart-${name}` && ['Deployment', 'StatefulSet'].includes(x.kind))!;
+      const volume = (o.spec.template.spec.volumes as Array<{ name: string; secret?: { items?: Array<{ key: string }> } }>).find(
+        (v) => v.name === 'pki',
+      )!;
+      // Without items every key of the Secret would be mounted.
+      expect(volume.secret?.items, name).toBeDefined();
+      return volume.secret!.items!.map((i) => i.key).sort();
+    };
+    const keysIn = (name: string) => pkiFiles(name).filter((f) => f.endsWith('.key'));
+    expect(keysIn('gateway')).toEqual(['gateway.key']);
+    expect(keysIn('updates')).toEqual(['gateway.key']);
+    expect(keysIn('attestation')).toEqual(['platform-ca.key']);
+    expect(keysIn('fleet')).toEqual(['manufacturer-ca.key']);
+    expect(keysIn('telemetry')).toEqual([]);
+    expect(keysIn('failures')).toEqual([]);
+  });
+
   it('runs every Rampart container non-root on a read-only root filesystem, with probes and resources', () => {
     const objects = render();
     const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));

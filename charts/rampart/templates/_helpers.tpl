@@ -153,14 +153,31 @@ updates: 8085
 {{- end -}}
 {{- end -}}
 
-{{/* Volumes every Rampart container gets: a writable /tmp (the root filesystem is read-only) and the PKI. */}}
+{{/*
+The PKI files each workload reads, and no other: a private key is mounted only where it signs or serves
+(the platform CA's in attestation, the manufacturer CA's in the emulated factory, the server key where TLS ends).
+*/}}
+{{- define "rampart.pkiFiles" -}}
+gateway: [gateway.crt, gateway.key, manufacturer-ca.crt, platform-ca.crt]
+attestation: [platform-ca.crt, platform-ca.key, manufacturer-ca.crt]
+telemetry: [platform-ca.crt]
+failures: [platform-ca.crt]
+updates: [gateway.crt, gateway.key, platform-ca.crt, manufacturer-ca.crt]
+fleet: [platform-ca.crt, manufacturer-ca.crt, manufacturer-ca.key]
+{{- end -}}
+
+{{/* Volumes of a Rampart workload: (dict "root" $ "component" "gateway"). A writable /tmp (the root filesystem is read-only) and its PKI files. */}}
 {{- define "rampart.volumes" -}}
 - name: tmp
   emptyDir: {}
 - name: pki
   secret:
-    secretName: {{ include "rampart.pkiName" . }}
+    secretName: {{ include "rampart.pkiName" .root }}
     defaultMode: 0440
+    items:
+      {{- range $file := get (include "rampart.pkiFiles" .root | fromYaml) .component }}
+      - { key: {{ $file }}, path: {{ $file }} }
+      {{- end }}
 {{- end -}}
 
 {{- define "rampart.volumeMounts" -}}
