@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_HARDWARE, encodeImage, platformImage } from '@rampart/emulator';
 import { ImageSigner } from '@rampart/trust';
-import { createTestDatabase, queryDatabase, waitFor, type TestDatabase } from '@rampart/testing';
+import { callApi, createTestDatabase, queryDatabase, waitFor, type TestDatabase } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerTierSkipped, dockerAvailable, removeContainers } from './support/docker.js';
 import { PlanError, planPod, type PlanContext } from './support/pod-plan.js';
@@ -231,18 +231,9 @@ describe.skipIf(await containerTierSkipped())('the chart, run as containers from
   it('rolls an uploaded OS image out to the containerised fleet', async () => {
     const token = await demoToken();
     const updates = async (method: string, path: string, body?: unknown): Promise<any> => {
-      const binary = Buffer.isBuffer(body);
-      const response = await fetch(`http://127.0.0.1:8085${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { 'content-type': binary ? 'application/octet-stream' : 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: binary ? new Uint8Array(body) : JSON.stringify(body) }),
-      });
-      const text = await response.text();
-      expect(response.status, `${method} ${path}: ${text}`).toBeLessThan(300);
-      return text === '' ? undefined : JSON.parse(text);
+      const answer = await callApi('http://127.0.0.1:8085', token, method, path, body);
+      expect(answer.status, `${method} ${path}: ${JSON.stringify(answer.body)}`).toBeLessThan(300);
+      return answer.body;
     };
     const ids = (await sql<{ id: string }>(`SELECT id FROM attestation.devices WHERE tenant_id = $1`, [demoTenant])).map((d) => d.id);
     const product = (await updates('POST', '/v1/products', { name: 'Containerised fleet' })) as {

@@ -17,6 +17,7 @@ import {
 } from '@rampart/emulator';
 import {
   TEST_NATS_URL,
+  callApi,
   attestationTestEnv,
   createTestDatabase,
   createTestPki,
@@ -61,18 +62,9 @@ describe('recovery of quarantined devices', () => {
   let call: PlatformCall;
 
   async function tenantApi(method: string, path: string, body?: unknown): Promise<any> {
-    const binary = Buffer.isBuffer(body);
-    const response = await fetch(`${updates.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${tenantToken}`,
-        ...(body === undefined ? {} : { 'content-type': binary ? 'application/octet-stream' : 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: binary ? new Uint8Array(body) : JSON.stringify(body) }),
-    });
-    expect(response.status, `${method} ${path}`).toBeLessThan(300);
-    const text = await response.text();
-    return text === '' ? undefined : JSON.parse(text);
+    const answer = await callApi(updates.url, tenantToken, method, path, body);
+    expect(answer.status, `${method} ${path}`).toBeLessThan(300);
+    return answer.body;
   }
 
   async function release(image: SignedImage, osFeed?: 'retail'): Promise<string> {

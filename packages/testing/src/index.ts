@@ -12,3 +12,5 @@ export { issueCustomCertificate } from './custom-certificate.js';
 export type { CustomCertificateRequest } from './custom-certificate.js';
 export { seededRandom } from './random.js';
 export { attestationTestEnv, createTestTenants } from './attestation-env.js';
+export { callApi } from './api-call.js';
+export type { ApiAnswer } from './api-call.js';

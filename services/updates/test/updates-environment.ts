@@ -3,6 +3,7 @@ import { loadAttestationConfig, startAttestation, type RunningAttestation } from
 import { NatsBus, createLogger } from '@rampart/service-kit';
 import {
   TEST_NATS_URL,
+  callApi,
   attestationTestEnv,
   createTestTenants,
   createTestDatabase,
@@ -71,19 +72,7 @@ export async function startUpdatesEnvironment(name: string, env: Record<string, 
     updates,
     bus,
     tokens,
-    api: async (token, method, path, body) => {
-      const binary = Buffer.isBuffer(body);
-      const response = await fetch(`${updates.url}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { 'content-type': binary ? 'application/octet-stream' : 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: binary ? new Uint8Array(body) : JSON.stringify(body) }),
-      });
-      const text = await response.text();
-      return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
-    },
+    api: (token, method, path, body) => callApi(updates.url, token, method, path, body),
     claim: async (tenantToken, deviceId) => {
       const r = await fetch(`${attestation.url}/v1/devices/${deviceId}/claim`, {
         method: 'PUT',
