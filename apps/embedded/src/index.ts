@@ -1,3 +1,5 @@
+// Nest decorators read their metadata through reflect-metadata: loaded first, with the platform, never by the CLI itself.
+import 'reflect-metadata';
 // The embedded platform and the commands that run platform or fleet code in this process (the CLI loads them on demand).
 export { startEmbeddedPlatform } from './embedded-platform.js';
 export type { EmbeddedOptions, EmbeddedPlatform } from './embedded-platform.js';

@@ -1,0 +1,121 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { print } from '../output/format.js';
+import { deviceView, keyValueView, type DeviceRow } from '../output/views.js';
+import { outputOption } from '../options.js';
+import { groupsWithProducts, resolveDevice } from '../resolve.js';
+import { seg, withSession, type Session } from '../session.js';
+
+/** Devices with their group (updates) and last-seen time (telemetry) joined in: what an operator scans for. */
+async function devicesJoined(s: Session, devices: DeviceRow[]): Promise<DeviceRow[]> {
+  const [groups, seen] = await Promise.all([
+    groupsWithProducts(s),
+    s.get<Array<{ deviceId: string; lastSeen: number }>>('/v1/telemetry/devices?limit=1000'),
+  ]);
+  const groupOf = new Map<string, string>();
+  await Promise.all(
+    groups.map(async (g) => {
+      for (const member of await s.get<string[]>(`/v1/device-groups/${seg(g.id)}/devices`)) groupOf.set(member, `${g.product}/${g.name}`);
+    }),
+  );
+  const lastSeen = new Map(seen.map((d) => [d.deviceId, d.lastSeen]));
+  return devices.map((d) => ({ ...d, group: groupOf.get(d.id) ?? null, lastSeen: lastSeen.get(d.id) ?? null }));
+}
+
+export function registerDevice(program: Command): void {
+  const device = program.command('device').description("Your tenant's devices (<device> is an id or a unique prefix)");
+  device
+    .command('list')
+    .description('devices with their status, group and when they were last seen')
+    .addOption(outputOption())
+    .action(
+      withSession(async (s) => {
+        await print(s.output, await devicesJoined(s, await s.get<DeviceRow[]>('/v1/devices?limit=1000')), deviceView);
+      }),
+    );
+  device
+    .command('show <device>')
+    .description('one device')
+    .addOption(outputOption())
+    .action(
+      withSession(async (s, query: string) => {
+        const id = await resolveDevice(s, query);
+        await print(s.output, await devicesJoined(s, [await s.get<DeviceRow>(`/v1/devices/${seg(id)}`)]), deviceView);
+      }),
+    );
+  device
+    .command('claim <device-id>')
+    .description('claim a device for your tenant (permanent; the full 64-hex id, as it is not yours yet)')
+    .addOption(outputOption())
+    .action(
+      withSession(async (s, id: string) => {
+        await print(s.output, await s.send('PUT', `/v1/devices/${seg(id)}/claim`), keyValueView);
+      }),
+    );
+  device
+    .command('revoke <device>')
+    .description('revoke a device')
+    .requiredOption('--reason <reason>', 'why')
+    .addOption(outputOption())
+    .action(
+      withSession(async (s, query: string, o: { reason: string }) => {
+        const id = await resolveDevice(s, query);
+        await print(s.output, await s.send<DeviceRow>('POST', `/v1/devices/${seg(id)}/revoke`, { reason: o.reason }), deviceView);
+      }),
+    );
+  device
+    .command('unrevoke <device>')
+    .description('lift a revocation')
+    .addOption(outputOption())
+    .action(
+      withSession(async (s, query: string) => {
+        const id = await resolveDevice(s, query);
+        await print(s.output, await s.send<DeviceRow>('POST', `/v1/devices/${seg(id)}/unrevoke`), deviceView);
+      }),
+    );
+
+  const caCertificate = program.command('ca-certificate').description("Your tenant's CA certificates");
+  caCertificate
+    .command('list')
+    .description('current and next tenant CA, and the platform root')
+    .addOption(outputOption())
+    .action(
+      withSession(async (s) => {
+        await print(s.output, await s.get('/v1/ca-certificates'), keyValueView);
+      }),
+    );
+  caCertificate
+    .command('rotate')
+    .description('make the successor tenant CA the issuing one (creating it first if needed)')
+    .addOption(outputOption())
+    .action(
+      withSession(async (s) => {
+        await print(s.output, await s.send('POST', '/v1/ca-certificates/rotate'), keyValueView);
+      }),
+    );
+  caCertificate
+    .command('download <tenant-id>')
+    .description("write the tenant's trust bundle (current and next CA, platform root) as PEM (public: no token needed)")
+    .option('--out <file>', 'file to write (default: standard output)')
+    .action(
+      withSession(async (s, tenantId: string, o: { out?: string }) => {
+        const response = await s.client.fetch('GET', `/v1/tenants/${seg(tenantId)}/trust-bundle`, undefined);
+        const body = await response.text();
+        if (!response.ok) throw new Error(`${body.trim() || response.statusText} (HTTP ${response.status})`);
+        if (o.out === undefined) process.stdout.write(body);
+        else await writeFile(o.out, body);
+      }),
+    );
+
+  program
+    .command('attestation')
+    .description('Attestation')
+    .command('log')
+    .description('verdicts, newest first')
+    .addOption(outputOption())
+    .action(
+      withSession(async (s) => {
+        await print(s.output, await s.get<unknown[]>('/v1/attestations'), keyValueView);
+      }),
+    );
+}
