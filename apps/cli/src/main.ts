@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { registerAuth } from './commands/auth.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerDeployment } from './commands/deployment.js';
@@ -22,6 +22,7 @@ export const program = new Command('rampart')
   .option('--api <url>', 'the API base URL (else RAMPART_API, else the current context)')
   .option('--token <token>', 'an API token (else RAMPART_TOKEN, else the current context)')
   .option('--context <name>', 'use this context (else RAMPART_CONTEXT, else the current one)')
+  .configureHelp({ showGlobalOptions: true })
   .showHelpAfterError();
 
 registerAuth(program);
@@ -42,9 +43,8 @@ if (entry !== undefined && realpathSync(entry) === fileURLToPath(import.meta.url
   try {
     await program.parseAsync(process.argv);
   } catch (error) {
-    if (!(error instanceof CommanderError)) {
-      process.stderr.write(`${errorMessage(error)}\n`);
-      process.exitCode = 1;
-    }
+    // Commander prints its own usage errors and exits; anything that reaches here is a command's failure.
+    process.stderr.write(`${errorMessage(error)}\n`);
+    process.exitCode = 1;
   }
 }

@@ -13,14 +13,18 @@ export interface Identity {
 export function registerAuth(program: Command): void {
   program
     .command('login')
-    .description('Check a token against an API and keep both as a context (the current one) in your config')
-    .requiredOption('--api <url>', 'the API base URL, e.g. http://127.0.0.1:8000')
+    .usage('--api URL [--name NAME] [--token-stdin]')
+    .description('Check a token against an API (--api URL, e.g. http://127.0.0.1:8000) and keep both as the current context')
     .option('--name <name>', "the context's name (default: the API's host:port)")
     .option('--token-stdin', 'read the token from standard input (otherwise RAMPART_TOKEN, or a prompt on a terminal)')
-    .action(async (o: { api: string; name?: string; tokenStdin?: boolean }, command: Command) => {
-      const api = checkedUrl(o.api);
+    .action(async (o: { name?: string; tokenStdin?: boolean }, command: Command) => {
+      // --api and --token are the program's own options (every command takes them), read here like any command does.
+      const globals = command.optsWithGlobals<{ api?: string; token?: string }>();
+      const given = globals.api ?? process.env['RAMPART_API'];
+      if (given === undefined || given === '') throw new Error('login needs --api URL (e.g. rampart login --api http://127.0.0.1:8000)');
+      const api = checkedUrl(given);
       const name = o.name ?? new URL(api).host;
-      const token = await tokenFor(o.tokenStdin === true, command.optsWithGlobals<{ token?: string }>().token);
+      const token = await tokenFor(o.tokenStdin === true, globals.token);
       const who = await whoami(api, token);
       const path = configPath();
       const config = await readConfig(path);

@@ -17,7 +17,11 @@ export function registerProduct(program: Command): void {
     .addOption(outputOption())
     .action(
       withSession(async (s, name: string, o: { description?: string }) => {
-        await print(s.output, await s.send<ProductRow>('POST', '/v1/products', { name, description: o.description ?? '' }), productView);
+        const created = await s.send<{ product: ProductRow; groups: GroupRow[] }>('POST', '/v1/products', { name, description: o.description ?? '' });
+        if (s.output === 'json' || s.output === 'yaml') return print(s.output, created as never, productView);
+        await print(s.output, created.product, productView);
+        process.stdout.write('\n');
+        await print(s.output, created.groups.map((g) => ({ ...g, product: created.product.name })), groupView);
       }),
     );
   product

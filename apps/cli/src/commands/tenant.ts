@@ -20,13 +20,13 @@ export function registerTenant(program: Command): void {
 
   const token = tenant.command('token').description("your tenant's API tokens (an Administrator's)");
   token
-    .command('create <role>', { isDefault: true })
-    .description(`create an API token (${ROLES.join(', ')}; any case); printed once`)
+    .command('create', { isDefault: true })
+    .description('create an API token; printed once')
+    .argument('<role>', `${ROLES.join(', ')} (any case)`, role)
     .option('--expires-in <time>', 'lifetime (1h, 30d …); none: until revoked', duration)
     .addOption(outputOption())
     .action(
-      withSession(async (s, roleName: string, o: { expiresIn?: number }) => {
-        const wanted: Role = role(roleName);
+      withSession(async (s, wanted: Role, o: { expiresIn?: number }) => {
         const expiry = o.expiresIn === undefined ? {} : { expiresInSeconds: Math.ceil(o.expiresIn / 1000) };
         await print(s.output, await s.send<NewTokenRow>('POST', '/v1/tokens', { role: wanted, ...expiry }), newTokenView);
       }),
