@@ -22,7 +22,11 @@ describe(pick.name, () => {
   });
 
   it('names what was searched when nothing matches, and never takes a prefix shorter than four', () => {
-    expect(() => pick('product', 'bbb', products)).toThrow('no product matches "bbb" (searched 3 products by id, name or id prefix (≥ 4 characters))');
-    expect(() => pick('deployment', '../images', [])).toThrow('no deployment matches "../images" (searched 0 deployments by id or id prefix (≥ 4 characters))');
+    expect(() => pick('product', 'bbb', products)).toThrow(
+      'no product matches "bbb" (searched 3 products by id, name or id prefix (≥ 4 characters))',
+    );
+    expect(() => pick('deployment', '../images', [])).toThrow(
+      'no deployment matches "../images" (searched 0 deployments by id or id prefix (≥ 4 characters))',
+    );
   });
 });

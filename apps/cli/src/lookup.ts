@@ -30,7 +30,9 @@ export function pick(kind: string, query: string, candidates: readonly Candidate
     if (byPrefix.length === 1) return byPrefix[0]!.id;
     if (byPrefix.length > 1) throw ambiguous(kind, query, byPrefix);
   }
-  const how = candidates.some((c) => c.names.length > 0) ? `by id, name or id prefix (≥ ${MIN_PREFIX} characters)` : `by id or id prefix (≥ ${MIN_PREFIX} characters)`;
+  const how = candidates.some((c) => c.names.length > 0)
+    ? `by id, name or id prefix (≥ ${MIN_PREFIX} characters)`
+    : `by id or id prefix (≥ ${MIN_PREFIX} characters)`;
   return fail(`no ${kind} matches "${query}" (searched ${candidates.length} ${kind}${candidates.length === 1 ? '' : 's'} ${how})`);
 }
 

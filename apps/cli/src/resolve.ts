@@ -10,7 +10,11 @@ const TOKEN_ID = FULL_ID.uuid;
 
 export async function resolveProduct(s: Session, query: string): Promise<ProductRow> {
   const products = await s.get<ProductRow[]>('/v1/products');
-  const id = pick('product', query, products.map((p) => ({ id: p.id, names: [p.name], label: `${p.id}  ${p.name}` })));
+  const id = pick(
+    'product',
+    query,
+    products.map((p) => ({ id: p.id, names: [p.name], label: `${p.id}  ${p.name}` })),
+  );
   return products.find((p) => p.id === id)!;
 }
 
@@ -34,7 +38,11 @@ export async function resolveGroup(s: Session, query: string, product?: string):
     name = query.slice(slash + 1);
   } else if (product !== undefined) productId = (await resolveProduct(s, product)).id;
   const groups = await groupsWithProducts(s, productId);
-  const candidates: Candidate[] = groups.map((g) => ({ id: g.id, names: [g.name, `${g.product}/${g.name}`], label: `${g.id}  ${g.product}/${g.name}` }));
+  const candidates: Candidate[] = groups.map((g) => ({
+    id: g.id,
+    names: [g.name, `${g.product}/${g.name}`],
+    label: `${g.id}  ${g.product}/${g.name}`,
+  }));
   const id = pick('device group', name, candidates);
   return groups.find((g) => g.id === id)!;
 }
@@ -63,7 +71,11 @@ export async function resolveDeployment(s: Session, query: string): Promise<stri
 export async function resolveDevice(s: Session, query: string): Promise<string> {
   if (DEVICE_ID.test(query)) return query.toLowerCase();
   const devices = await s.get<DeviceRow[]>('/v1/devices?limit=1000');
-  return pick('device', query, devices.map((d) => ({ id: d.id, names: [], label: d.id })));
+  return pick(
+    'device',
+    query,
+    devices.map((d) => ({ id: d.id, names: [], label: d.id })),
+  );
 }
 
 /** An image: its digest, a digest prefix, or `component@version`. */
@@ -73,12 +85,20 @@ export async function resolveImage(s: Session, query: string): Promise<string> {
   return pick(
     'image',
     query,
-    images.map((i) => ({ id: i.sha256, names: [`${i.component}@${i.version}`], label: `${i.sha256}  ${i.component}@${i.version}  ${i.status}` })),
+    images.map((i) => ({
+      id: i.sha256,
+      names: [`${i.component}@${i.version}`],
+      label: `${i.sha256}  ${i.component}@${i.version}  ${i.status}`,
+    })),
   );
 }
 
 export async function resolveToken(s: Session, query: string): Promise<string> {
   if (TOKEN_ID.test(query)) return query.toLowerCase();
   const tokens = await s.get<TokenRow[]>('/v1/tokens');
-  return pick('token', query, tokens.map((t) => ({ id: t.id, names: [], label: `${t.id}  ${t.role}` })));
+  return pick(
+    'token',
+    query,
+    tokens.map((t) => ({ id: t.id, names: [], label: `${t.id}  ${t.role}` })),
+  );
 }

@@ -9,7 +9,11 @@ const status = (state: string, installed: number, reason: string | null = null):
 describe(outcomeOf.name, () => {
   it('ends 0 on completed, 1 with the reason on aborted, rolled back or superseded, and keeps watching otherwise', () => {
     expect(outcomeOf(status('completed', 4))).toEqual({ done: true, code: 0, message: 'deployment d1 completed' });
-    expect(outcomeOf(status('aborted', 1, 'health gate: 50 % failed'))).toEqual({ done: true, code: 1, message: 'deployment d1 aborted: health gate: 50 % failed' });
+    expect(outcomeOf(status('aborted', 1, 'health gate: 50 % failed'))).toEqual({
+      done: true,
+      code: 1,
+      message: 'deployment d1 aborted: health gate: 50 % failed',
+    });
     expect(outcomeOf(status('rolled-back', 1))).toMatchObject({ done: true, code: 1 });
     expect(outcomeOf(status('superseded', 1))).toMatchObject({ done: true, code: 1 });
     expect(outcomeOf(status('active', 1))).toEqual({ done: false });
@@ -21,7 +25,11 @@ describe(watchDeployment.name, () => {
   it('prints one line per change through a pipe and exits with the outcome', async () => {
     const sequence = [status('active', 0), status('active', 0), status('active', 2), status('aborted', 2, 'by hand')];
     let printed = '';
-    const code = await watchDeployment(async () => sequence.shift()!, { intervalMs: 1, tty: false, write: (t) => (printed += t) });
+    const code = await watchDeployment(() => Promise.resolve(sequence.shift()!), {
+      intervalMs: 1,
+      tty: false,
+      write: (t) => (printed += t),
+    });
     expect(code).toBe(1);
     expect(printed.split('\n')).toEqual([
       'active  wave 1/2  installed 0/4  failed 0  pending 4',
@@ -35,7 +43,11 @@ describe(watchDeployment.name, () => {
   it('redraws one line on a terminal', async () => {
     const sequence = [status('active', 3), status('completed', 4)];
     let printed = '';
-    expect(await watchDeployment(async () => sequence.shift()!, { intervalMs: 1, tty: true, write: (t) => (printed += t) })).toBe(0);
-    expect(printed).toBe('\r\x1b[2Kactive  wave 1/2  installed 3/4  failed 0  pending 1\r\x1b[2Kcompleted  wave 1/2  installed 4/4  failed 0  pending 0\ndeployment d1 completed\n');
+    expect(
+      await watchDeployment(() => Promise.resolve(sequence.shift()!), { intervalMs: 1, tty: true, write: (t) => (printed += t) }),
+    ).toBe(0);
+    expect(printed).toBe(
+      '\r\x1b[2Kactive  wave 1/2  installed 3/4  failed 0  pending 1\r\x1b[2Kcompleted  wave 1/2  installed 4/4  failed 0  pending 0\ndeployment d1 completed\n',
+    );
   });
 });

@@ -1,7 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface DeploymentStatus {
-  readonly deployment: { readonly id: string; readonly state: string; readonly currentWave: number; readonly waves: number; readonly reason: string | null };
+  readonly deployment: {
+    readonly id: string;
+    readonly state: string;
+    readonly currentWave: number;
+    readonly waves: number;
+    readonly reason: string | null;
+  };
   readonly counts: Readonly<Record<string, number>>;
 }
 

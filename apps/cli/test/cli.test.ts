@@ -71,10 +71,15 @@ describe('rampart (the built binary)', () => {
     const login = await runCli(['login', '--api', platform.attestation.url, '--name', 'demo', '--token-stdin'], env, `${token}\n`);
     expect(login.stderr).toBe('');
     expect(login.code).toBe(0);
-    expect(login.stdout).toMatch(`Logged in to ${platform.attestation.url} as Administrator of tenant ${platform.tenant.id}. Context "demo" is current`);
+    expect(login.stdout).toMatch(
+      `Logged in to ${platform.attestation.url} as Administrator of tenant ${platform.tenant.id}. Context "demo" is current`,
+    );
     const file = join(dir, 'config', 'rampart', 'config.json');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ contexts: { demo: { api: platform.attestation.url, token } }, current: 'demo' });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({
+      contexts: { demo: { api: platform.attestation.url, token } },
+      current: 'demo',
+    });
 
     const closed = await closedPort();
     const other = await runCli(['login', '--api', `http://127.0.0.1:${closed}`, '--name', 'nowhere', '--token-stdin'], env, `${token}\n`);
@@ -110,7 +115,9 @@ describe('rampart (the built binary)', () => {
     expect(stage.code).toBe(1);
     expect(stage.stderr).toMatch(/^error: .*a boot stage: rom, bootloader, security-monitor, os or app:<name>.*\(HTTP 400\)/);
     const window = await updates('device-group', 'update', 'x', '--window', 'banana');
-    expect(window.stderr).toMatch(/--window <start-end>' argument 'banana' is invalid\. expected START-END in UTC hours \(e\.g\. 2-5\) or "any"/);
+    expect(window.stderr).toMatch(
+      /--window <start-end>' argument 'banana' is invalid\. expected START-END in UTC hours \(e\.g\. 2-5\) or "any"/,
+    );
     expect((await updates('image', 'list', '--status', 'new')).stderr).toMatch(/Allowed choices are uploaded, released, revoked/);
     expect((await updates('product', 'list', '-o', 'xml')).stderr).toMatch(/Allowed choices are table, wide, json, yaml/);
   });
@@ -119,7 +126,9 @@ describe('rampart (the built binary)', () => {
     const file = join(dir, 'os-2.0.0.rimg');
     await writeFile(file, encodeImage(platformImage('os', '2.0.0', 2, demoFirmwareSigners(), DEMO_HARDWARE)));
     const upload = await updates('image', 'upload', file);
-    expect(upload.stdout).toMatch(/^DIGEST\s+COMPONENT\s+VERSION\s+SECURITY VERSION\s+STATUS\s+AGE\n[0-9a-f]{12}\s+os\s+2\.0\.0\s+2\s+uploaded\s+\d+s ago$/m);
+    expect(upload.stdout).toMatch(
+      /^DIGEST\s+COMPONENT\s+VERSION\s+SECURITY VERSION\s+STATUS\s+AGE\n[0-9a-f]{12}\s+os\s+2\.0\.0\s+2\s+uploaded\s+\d+s ago$/m,
+    );
     expect(await updates('image', 'release', 'os@2.0.0')).toMatchObject({ code: 0, stderr: '' });
     expect(await updates('product', 'create', 'Thermo')).toMatchObject({ code: 0, stderr: '' });
     const groups = await updates('device-group', 'list', '--product', 'Thermo');
@@ -146,8 +155,13 @@ describe('rampart (the built binary)', () => {
     const assigned = await updates('device-group', 'assign', 'Thermo/Field Test', silent);
     expect(assigned).toMatchObject({ code: 0, stderr: '' });
     expect(assigned.stdout).toBe('device c0ffee00 assigned to Thermo/Field Test\n');
-    const second = JSON.parse((await updates('deployment', 'create', 'Field Test', 'os@2.0.0', '--product', 'Thermo', '-o', 'json')).stdout) as { id: string };
-    expect(await updates('deployment', 'abort', second.id.slice(0, 8), '--reason', 'changed my mind')).toMatchObject({ code: 0, stderr: '' });
+    const second = JSON.parse(
+      (await updates('deployment', 'create', 'Field Test', 'os@2.0.0', '--product', 'Thermo', '-o', 'json')).stdout,
+    ) as { id: string };
+    expect(await updates('deployment', 'abort', second.id.slice(0, 8), '--reason', 'changed my mind')).toMatchObject({
+      code: 0,
+      stderr: '',
+    });
     const aborted = await updates('deployment', 'status', second.id, '--watch', '--interval', '200ms');
     expect(aborted.code).toBe(1);
     expect(aborted.stdout).toMatch(/aborted: changed my mind\n$/);

@@ -18,7 +18,12 @@ export class ApiClient {
   }
 
   /** One request; a network failure throws ApiUnreachableError naming this client's base URL. */
-  async fetch(method: string, path: string, token: string | undefined, init: { body?: BodyInit; contentType?: string } = {}): Promise<Response> {
+  async fetch(
+    method: string,
+    path: string,
+    token: string | undefined,
+    init: { body?: BodyInit; contentType?: string } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
     if (init.contentType !== undefined) headers['content-type'] = init.contentType;

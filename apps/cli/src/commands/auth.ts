@@ -40,7 +40,8 @@ export function registerAuth(program: Command): void {
       const path = configPath();
       const config = await readConfig(path);
       const name = command.optsWithGlobals<{ context?: string }>().context ?? process.env['RAMPART_CONTEXT'] ?? config.current;
-      if (name === null || name === '' || config.contexts[name] === undefined) throw new Error(name ? `no context "${name}"` : 'not logged in');
+      if (name === null || name === '' || config.contexts[name] === undefined)
+        throw new Error(name ? `no context "${name}"` : 'not logged in');
       await writeConfig(path, without(config, name));
       process.stdout.write(`Logged out: context "${name}" and its token removed.\n`);
     });
@@ -108,9 +109,12 @@ function checkedUrl(text: string): string {
 
 /** --token-stdin, else --token or RAMPART_TOKEN, else a prompt without echo on a terminal. */
 async function tokenFor(fromStdin: boolean, flag: string | undefined): Promise<string> {
-  const token = fromStdin ? await readStdin() : (flag ?? process.env['RAMPART_TOKEN'] ?? (process.stdin.isTTY ? await promptHidden('Token: ') : ''));
+  const token = fromStdin
+    ? await readStdin()
+    : (flag ?? process.env['RAMPART_TOKEN'] ?? (process.stdin.isTTY ? await promptHidden('Token: ') : ''));
   const trimmed = token.trim();
-  if (trimmed === '') throw new Error('no token: pipe it to --token-stdin, set RAMPART_TOKEN, or run rampart login on a terminal to be asked');
+  if (trimmed === '')
+    throw new Error('no token: pipe it to --token-stdin, set RAMPART_TOKEN, or run rampart login on a terminal to be asked');
   return trimmed;
 }
 
@@ -141,7 +145,8 @@ async function whoami(api: string, token: string): Promise<Identity | 'platform'
   } catch (error) {
     // The operator's token is valid but has no tenant role: the tenant routes answer it 403, an unknown token 401.
     if (error instanceof ApiHttpError && error.status === 403) return 'platform';
-    if (error instanceof ApiHttpError && error.status === 401) throw new ApiHttpError(error.method, error.path, 401, `the API at ${api} refused this token (${error.message})`, error.body);
+    if (error instanceof ApiHttpError && error.status === 401)
+      throw new ApiHttpError(error.method, error.path, 401, `the API at ${api} refused this token (${error.message})`, error.body);
     throw error;
   }
 }

@@ -13,14 +13,21 @@ export const FAILURE_TYPES = ['FAILED', 'TIMED_OUT', 'ALL'] as const;
 export function abortRule(value: string): { failureType: string; minExecuted: number; thresholdPercentage: number } {
   const [type, min, pct, ...rest] = value.split(':');
   const failureType = type?.toUpperCase();
-  if (rest.length > 0 || failureType === undefined || !(FAILURE_TYPES as readonly string[]).includes(failureType) || min === undefined || pct === undefined)
+  if (
+    rest.length > 0 ||
+    failureType === undefined ||
+    !(FAILURE_TYPES as readonly string[]).includes(failureType) ||
+    min === undefined ||
+    pct === undefined
+  )
     throw new InvalidArgumentError(`expected TYPE:MIN:PERCENT with TYPE one of ${FAILURE_TYPES.join(', ')} (e.g. ALL:10:20)`);
   return { failureType, minExecuted: wholeNumber(min), thresholdPercentage: percent(pct) };
 }
 
 /** A duration that must say its unit: these options once took bare minutes, so `10` alone would be ambiguous. */
 function timeWithUnit(value: string): number {
-  if (/^\d+(?:\.\d+)?$/.test(value.trim()) && Number(value) !== 0) throw new InvalidArgumentError(`give a unit: ${value}m, ${value}s or ${value}h`);
+  if (/^\d+(?:\.\d+)?$/.test(value.trim()) && Number(value) !== 0)
+    throw new InvalidArgumentError(`give a unit: ${value}m, ${value}s or ${value}h`);
   return duration(value);
 }
 
@@ -44,7 +51,12 @@ export function registerDeployment(program: Command): void {
     .option('--product <product>', 'the product, when <group> is a bare group name')
     .option('--waves <waves>', 'cumulative percents (1,10,100) or exp:<first>x<factor>', waves, waves('100'))
     .option('--soak <time>', 'wait after each wave (30s, 10m, 1h …)', timeWithUnit, 0)
-    .option('--abort <type:min:percent>', `abort when percent of at least min finished devices failed (type ${FAILURE_TYPES.join(', ')})`, abortRule, abortRule('ALL:10:20'))
+    .option(
+      '--abort <type:min:percent>',
+      `abort when percent of at least min finished devices failed (type ${FAILURE_TYPES.join(', ')})`,
+      abortRule,
+      abortRule('ALL:10:20'),
+    )
     .option('--timeout <time>', 'per-device answer timeout (30m, 2h …)', timeWithUnit, 3_600_000)
     .option('--retries <n>', 'offers before a silent device is timed out (0–10)', wholeNumber, 1)
     .addOption(outputOption())
@@ -54,7 +66,14 @@ export function registerDeployment(program: Command): void {
           s,
           groupQuery: string,
           imageQueries: string[],
-          o: { product?: string; waves: ReturnType<typeof parseWaves>; soak: number; abort: ReturnType<typeof abortRule>; timeout: number; retries: number },
+          o: {
+            product?: string;
+            waves: ReturnType<typeof parseWaves>;
+            soak: number;
+            abort: ReturnType<typeof abortRule>;
+            timeout: number;
+            retries: number;
+          },
         ) => {
           const group = await resolveGroup(s, groupQuery, o.product);
           const images = await Promise.all(imageQueries.map((q) => resolveImage(s, q)));
@@ -119,7 +138,11 @@ export function registerDeployment(program: Command): void {
       .action(
         withSession(async (s, query: string, o: { reason: string }) => {
           const id = await resolveDeployment(s, query);
-          await print(s.output, await s.send<DeploymentRow>('POST', `/v1/deployments/${seg(id)}/${action}`, { reason: o.reason }), deploymentView);
+          await print(
+            s.output,
+            await s.send<DeploymentRow>('POST', `/v1/deployments/${seg(id)}/${action}`, { reason: o.reason }),
+            deploymentView,
+          );
         }),
       );
   }

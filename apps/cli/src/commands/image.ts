@@ -10,7 +10,9 @@ export const IMAGE_STATUSES = ['uploaded', 'released', 'revoked'] as const;
 export const OS_FEEDS = ['retail', 'retail-eval'] as const;
 
 export function registerImage(program: Command): void {
-  const image = program.command('image').description('Signed OS and app images (<image> is a digest, a unique prefix or component@version)');
+  const image = program
+    .command('image')
+    .description('Signed OS and app images (<image> is a digest, a unique prefix or component@version)');
   image
     .command('upload <file>')
     .description('upload a signed image (.rimg)')
@@ -29,7 +31,10 @@ export function registerImage(program: Command): void {
     .addOption(outputOption())
     .action(
       withSession(async (s, o: { component?: string; status?: string }) => {
-        const query = new URLSearchParams({ ...(o.component ? { component: o.component } : {}), ...(o.status ? { status: o.status } : {}) });
+        const query = new URLSearchParams({
+          ...(o.component ? { component: o.component } : {}),
+          ...(o.status ? { status: o.status } : {}),
+        });
         await print(s.output, await s.get<ImageRow[]>(`/v1/images${query.size === 0 ? '' : `?${query}`}`), imageView);
       }),
     );

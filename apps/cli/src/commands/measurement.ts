@@ -10,7 +10,12 @@ export function registerMeasurement(program: Command): void {
     .option('--image-version <version>', 'image version')
     .action(
       withSession(async (s, stage: string, sha256: string, o: { imageVersion?: string }) => {
-        await s.send('PUT', '/v1/measurements', { stage, sha256, status: 'released', ...(o.imageVersion ? { imageVersion: o.imageVersion } : {}) });
+        await s.send('PUT', '/v1/measurements', {
+          stage,
+          sha256,
+          status: 'released',
+          ...(o.imageVersion ? { imageVersion: o.imageVersion } : {}),
+        });
         process.stdout.write(`${stage} ${sha256.slice(0, 12)} released\n`);
       }),
     );
@@ -31,7 +36,12 @@ export function registerMeasurement(program: Command): void {
       withSession(async (s) => {
         const { demoKnownGood } = await import('@rampart/emulator');
         for (const image of demoKnownGood())
-          await s.send('PUT', '/v1/measurements', { stage: image.stage, sha256: image.sha256, status: 'released', imageVersion: image.imageVersion });
+          await s.send('PUT', '/v1/measurements', {
+            stage: image.stage,
+            sha256: image.sha256,
+            status: 'released',
+            imageVersion: image.imageVersion,
+          });
         process.stdout.write(`${demoKnownGood().length} demo measurements released\n`);
       }),
     );

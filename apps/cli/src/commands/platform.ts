@@ -66,7 +66,9 @@ export function registerPlatform(program: Command): void {
     .action(async (o: FleetFlags, command: Command) => {
       const { SCENARIO_NAMES } = await import('@rampart/emulator');
       if (!(SCENARIO_NAMES as readonly string[]).includes(o.scenario))
-        command.error(`error: option '--scenario <name>' argument '${o.scenario}' is invalid. Allowed choices are ${SCENARIO_NAMES.join(', ')}.`);
+        command.error(
+          `error: option '--scenario <name>' argument '${o.scenario}' is invalid. Allowed choices are ${SCENARIO_NAMES.join(', ')}.`,
+        );
       const claim = await claimingConnection(command.optsWithGlobals<ConnectionFlags>());
       const { fleetRun } = await import('@rampart/embedded');
       process.exitCode = await fleetRun({
@@ -76,7 +78,7 @@ export function registerPlatform(program: Command): void {
         token: claim?.token,
         pkiDir: o.pki,
         durationMs: o.duration,
-      } as Parameters<typeof fleetRun>[0]);
+      });
     });
 
   fleet

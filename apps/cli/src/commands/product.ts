@@ -17,11 +17,18 @@ export function registerProduct(program: Command): void {
     .addOption(outputOption())
     .action(
       withSession(async (s, name: string, o: { description?: string }) => {
-        const created = await s.send<{ product: ProductRow; groups: GroupRow[] }>('POST', '/v1/products', { name, description: o.description ?? '' });
+        const created = await s.send<{ product: ProductRow; groups: GroupRow[] }>('POST', '/v1/products', {
+          name,
+          description: o.description ?? '',
+        });
         if (s.output === 'json' || s.output === 'yaml') return print(s.output, created as never, productView);
         await print(s.output, created.product, productView);
         process.stdout.write('\n');
-        await print(s.output, created.groups.map((g) => ({ ...g, product: created.product.name })), groupView);
+        await print(
+          s.output,
+          created.groups.map((g) => ({ ...g, product: created.product.name })),
+          groupView,
+        );
       }),
     );
   product

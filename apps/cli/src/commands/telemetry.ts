@@ -43,7 +43,11 @@ export function registerTelemetry(program: Command): void {
         const q = new URLSearchParams({ metric, ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
         const reply = await s.get<{ points: Point[] }>(`/v1/devices/${seg(device)}/telemetry?${q}`);
         if (s.output === 'json' || s.output === 'yaml') return print(s.output, reply as never, keyValueView);
-        await print(s.output, reply.points.map((p) => ({ ...p, metric })), { empty: 'No readings.', columns: pointColumns });
+        await print(
+          s.output,
+          reply.points.map((p) => ({ ...p, metric })),
+          { empty: 'No readings.', columns: pointColumns },
+        );
       }),
     );
   telemetry

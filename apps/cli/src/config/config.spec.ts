@@ -13,10 +13,19 @@ const config: CliConfig = {
 describe(resolveConnection.name, () => {
   it('takes flags over the environment over the current context', () => {
     expect(resolveConnection({}, {}, config)).toEqual({ api: 'http://dev:8000', token: 'dev-token', context: 'dev' });
-    expect(resolveConnection({}, { RAMPART_CONTEXT: 'prod' }, config)).toEqual({ api: 'http://prod:8000', token: 'prod-token', context: 'prod' });
+    expect(resolveConnection({}, { RAMPART_CONTEXT: 'prod' }, config)).toEqual({
+      api: 'http://prod:8000',
+      token: 'prod-token',
+      context: 'prod',
+    });
     expect(resolveConnection({ context: 'dev' }, { RAMPART_CONTEXT: 'prod' }, config).token).toBe('dev-token');
-    expect(resolveConnection({}, { RAMPART_API: 'http://env', RAMPART_TOKEN: 'env-token' }, config)).toMatchObject({ api: 'http://env', token: 'env-token' });
-    expect(resolveConnection({ api: 'http://flag', token: 'flag-token' }, { RAMPART_API: 'http://env', RAMPART_TOKEN: 'env-token' }, config)).toMatchObject({
+    expect(resolveConnection({}, { RAMPART_API: 'http://env', RAMPART_TOKEN: 'env-token' }, config)).toMatchObject({
+      api: 'http://env',
+      token: 'env-token',
+    });
+    expect(
+      resolveConnection({ api: 'http://flag', token: 'flag-token' }, { RAMPART_API: 'http://env', RAMPART_TOKEN: 'env-token' }, config),
+    ).toMatchObject({
       api: 'http://flag',
       token: 'flag-token',
     });

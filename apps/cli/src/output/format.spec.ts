@@ -70,8 +70,13 @@ describe(relative.name, () => {
 describe(formatted.name, () => {
   it('turns epoch-ms times into ISO 8601 in json and yaml', async () => {
     const value = { deviceId: 'd', lastSeen: now, readings: 5, metrics: [{ metric: 't', value: 1, ts: now }] };
-    expect(isoTimes(value)).toEqual({ deviceId: 'd', lastSeen: '2026-12-02T06:00:00.000Z', readings: 5, metrics: [{ metric: 't', value: 1, ts: '2026-12-02T06:00:00.000Z' }] });
+    expect(isoTimes(value)).toEqual({
+      deviceId: 'd',
+      lastSeen: '2026-12-02T06:00:00.000Z',
+      readings: 5,
+      metrics: [{ metric: 't', value: 1, ts: '2026-12-02T06:00:00.000Z' }],
+    });
     expect(JSON.parse(await formatted('json', value, imageView as never))).toMatchObject({ lastSeen: '2026-12-02T06:00:00.000Z' });
-    expect(await formatted('yaml', value, imageView as never)).toContain("lastSeen: 2026-12-02T06:00:00.000Z");
+    expect(await formatted('yaml', value, imageView as never)).toContain('lastSeen: 2026-12-02T06:00:00.000Z');
   });
 });

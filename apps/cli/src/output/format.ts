@@ -82,8 +82,7 @@ const TIME_KEY = /^(?:at|ts|lastSeen|start|end|from|to|[a-z]+At)$/;
 /** Times as ISO 8601 UTC in json and yaml: epoch-ms fields are converted, never printed raw. */
 export function isoTimes(value: unknown, key = ''): unknown {
   if (Array.isArray(value)) return value.map((v) => isoTimes(v));
-  if (value !== null && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isoTimes(v, k)]));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isoTimes(v, k)]));
   if (typeof value === 'number' && TIME_KEY.test(key) && value > 1e11) return new Date(value).toISOString();
   return value;
 }
