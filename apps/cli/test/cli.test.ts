@@ -109,6 +109,20 @@ describe('rampart (the built binary)', () => {
     expect(boss.stderr).toMatch(/expected one of Administrator, Contributor, Reader \(any case\), got "boss"/);
   });
 
+  it('shows CA certificates and the attestation log, and downloads a public trust bundle without a token', async () => {
+    const cas = await rampart('ca-certificate', 'list');
+    expect(cas.stdout).toMatch(/^STATUS\s+EXPIRES\n/);
+    expect(cas.stdout).toMatch(/^root\s+in \d+d$/m);
+    expect(cas.stdout).not.toContain('BEGIN CERTIFICATE');
+    expect((await rampart('ca-certificate', 'list', '-o', 'json')).stdout).toContain('BEGIN CERTIFICATE');
+    expect(await rampart('attestation', 'log')).toMatchObject({ code: 0, stdout: 'No attestations yet.\n' });
+    const bundle = await runCli(['ca-certificate', 'download', platform.tenant.id, '--api', platform.attestation.url], {
+      HOME: join(dir, 'nobody'),
+    });
+    expect(bundle).toMatchObject({ code: 0, stderr: '' });
+    expect(bundle.stdout.match(/BEGIN CERTIFICATE/g)?.length).toBeGreaterThanOrEqual(2);
+  });
+
   it('names the valid values: boot stages from the API, windows and choices from the CLI', async () => {
     const operator = (await readFile(join(dir, 'platform', 'secrets', 'platform-operator.token'), 'utf8')).trim();
     const stage = await rampart('measurement', 'release', 'kernel', 'ab'.repeat(32), '--token', operator);

@@ -1,7 +1,18 @@
 import { writeFile } from 'node:fs/promises';
+import { ApiClient, ApiHttpError, messageOf } from '@rampart/api-client';
 import type { Command } from 'commander';
+import { configPath, readConfig } from '../config/config-file.js';
+import { resolveApi, type ConnectionFlags } from '../config/connection.js';
 import { print } from '../output/format.js';
-import { deviceView, keyValueView, type DeviceRow } from '../output/views.js';
+import {
+  caCertificateView,
+  deviceView,
+  keyValueView,
+  verdictView,
+  type CaCertificateRow,
+  type DeviceRow,
+  type VerdictRow,
+} from '../output/views.js';
 import { outputOption } from '../options.js';
 import { groupsWithProducts, resolveDevice } from '../resolve.js';
 import { seg, withSession, type Session } from '../session.js';
@@ -81,7 +92,7 @@ export function registerDevice(program: Command): void {
     .addOption(outputOption())
     .action(
       withSession(async (s) => {
-        await print(s.output, await s.get('/v1/ca-certificates'), keyValueView);
+        await print(s.output, await s.get<CaCertificateRow[]>('/v1/ca-certificates'), caCertificateView);
       }),
     );
   caCertificate
@@ -97,15 +108,14 @@ export function registerDevice(program: Command): void {
     .command('download <tenant-id>')
     .description("write the tenant's trust bundle (current and next CA, platform root) as PEM (public: no token needed)")
     .option('--out <file>', 'file to write (default: standard output)')
-    .action(
-      withSession(async (s, tenantId: string, o: { out?: string }) => {
-        const response = await s.client.fetch('GET', `/v1/tenants/${seg(tenantId)}/trust-bundle`, undefined);
-        const body = await response.text();
-        if (!response.ok) throw new Error(`${body.trim() || response.statusText} (HTTP ${response.status})`);
-        if (o.out === undefined) process.stdout.write(body);
-        else await writeFile(o.out, body);
-      }),
-    );
+    .action(async (tenantId: string, o: { out?: string }, command: Command) => {
+      const api = resolveApi(command.optsWithGlobals<ConnectionFlags>(), process.env, await readConfig(configPath()));
+      const response = await new ApiClient(api).fetch('GET', `/v1/tenants/${seg(tenantId)}/trust-bundle`, undefined);
+      const body = await response.text();
+      if (!response.ok) throw new ApiHttpError('GET', 'trust-bundle', response.status, messageOf(body, `HTTP ${response.status}`), body);
+      if (o.out === undefined) process.stdout.write(body);
+      else await writeFile(o.out, body);
+    });
 
   program
     .command('attestation')
@@ -115,7 +125,7 @@ export function registerDevice(program: Command): void {
     .addOption(outputOption())
     .action(
       withSession(async (s) => {
-        await print(s.output, await s.get<unknown[]>('/v1/attestations'), keyValueView);
+        await print(s.output, await s.get<VerdictRow[]>('/v1/attestations'), verdictView);
       }),
     );
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, configPath, readConfig, writeConfig, type CliConfig } from './config-file.js';
-import { NotLoggedInError, resolveConnection } from './connection.js';
+import { NotLoggedInError, resolveApi, resolveConnection } from './connection.js';
 
 const config: CliConfig = {
   contexts: { dev: { api: 'http://dev:8000', token: 'dev-token' }, prod: { api: 'http://prod:8000/', token: 'prod-token' } },
@@ -35,6 +35,14 @@ describe(resolveConnection.name, () => {
     expect(() => resolveConnection({}, {}, { contexts: {}, current: null })).toThrow(NotLoggedInError);
     expect(() => resolveConnection({}, {}, { contexts: {}, current: null })).toThrow(/rampart login/);
     expect(() => resolveConnection({ api: 'http://x' }, {}, { contexts: {}, current: null })).toThrow(/not logged in to http:\/\/x/);
+  });
+
+  it('finds the API alone for public routes, with the same precedence', () => {
+    const tokenless: CliConfig = { contexts: {}, current: null };
+    expect(resolveApi({ api: 'http://flag/' }, {}, tokenless)).toBe('http://flag');
+    expect(resolveApi({}, { RAMPART_API: 'http://env' }, tokenless)).toBe('http://env');
+    expect(resolveApi({}, {}, config)).toBe('http://dev:8000');
+    expect(() => resolveApi({}, {}, tokenless)).toThrow(/rampart login/);
   });
 
   it('refuses a context that does not exist, naming the known ones', () => {

@@ -45,3 +45,15 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
+
+/** The API alone, for public routes (a trust bundle): the same precedence, no token needed. */
+export function resolveApi(flags: ConnectionFlags, env: NodeJS.ProcessEnv, config: CliConfig): string {
+  try {
+    return resolveConnection(flags, env, config).api;
+  } catch (error) {
+    const contextName = flags.context ?? nonEmpty(env['RAMPART_CONTEXT']) ?? config.current;
+    const api = flags.api ?? nonEmpty(env['RAMPART_API']) ?? (contextName === null ? undefined : config.contexts[contextName]?.api);
+    if (api === undefined || !(error instanceof NotLoggedInError) || error.message.startsWith('no context')) throw error;
+    return api.replace(/\/+$/, '');
+  }
+}

@@ -233,6 +233,38 @@ export const bucketView: View<BucketRow> = {
   ],
 };
 
+export interface VerdictRow {
+  readonly deviceId: string;
+  readonly at: string;
+  readonly pass: boolean;
+  readonly reasons: readonly string[];
+}
+
+export const verdictView: View<VerdictRow> = {
+  empty: 'No attestations yet.',
+  columns: [
+    { header: 'DEVICE', value: (v, c) => id(v.deviceId, c) },
+    { header: 'VERDICT', value: (v) => (v.pass ? 'pass' : 'fail') },
+    { header: 'REASONS', value: (v) => (v.reasons.length === 0 ? '-' : v.reasons.join(', ')) },
+    { header: 'AT', value: (v, c) => time(v.at, c) },
+  ],
+};
+
+export interface CaCertificateRow {
+  readonly status: string;
+  readonly notAfter: string;
+  readonly certificatePem: string;
+}
+
+/** Certificates by status and expiry; the PEM itself only in json and yaml. */
+export const caCertificateView: View<CaCertificateRow> = {
+  empty: 'No CA certificates.',
+  columns: [
+    { header: 'STATUS', value: (r) => r.status },
+    { header: 'EXPIRES', value: (r, c) => time(r.notAfter, c) },
+  ],
+};
+
 /** Any other answer: one row of key=value pairs (json and yaml show it whole). */
 export const keyValueView: View<unknown> = {
   empty: 'Done.',
