@@ -51,7 +51,7 @@ export interface FleetOptions {
   /** Share of readings each device traces end to end (W3C traceparent in the payload). Default 0. */
   readonly traceSampleRatio?: number;
   /** The update server devices check after every attestation and on notice (TLS endpoints only). */
-  readonly updates?: { readonly server: UpdateServer; readonly client?: UpdateClientOptions };
+  readonly updates?: { readonly server: UpdateServer; readonly client?: UpdateClientOptions; readonly checkIntervalMs?: number };
   /** First-retry window after a dropped connection (default 20 s). */
   readonly reconnectSpreadMs?: number;
   /** A load scenario (see `scenarios.ts`); default `steady`. */
