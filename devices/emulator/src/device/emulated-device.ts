@@ -682,6 +682,12 @@ export class EmulatedDevice {
     });
   }
 
+  /** Publishes again after `stopPublishing` (a fleet that goes on after its report). */
+  resumePublishing(): void {
+    if (this.state === 'stopped' || this.state === 'idle' || this.publishTimer !== undefined || this.options.ratePerSecond <= 0) return;
+    this.schedulePublish(this.env.random() * this.intervalMs());
+  }
+
   /** Disconnects cleanly and stops reconnecting. */
   async stop(): Promise<void> {
     this.env.clearTimer(this.publishTimer);
