@@ -7,7 +7,14 @@ function stream(isTTY: boolean): { isTTY: boolean; written: string[]; write: (ch
   return { isTTY, written, write: (chunk: string) => written.push(chunk) > 0 };
 }
 
-const at = (elapsedMs: number, attested = 3): FleetProgress => ({ elapsedMs, online: 3, attested, published: 0, acknowledged: 0, pending: 0 });
+const at = (elapsedMs: number, attested = 3): FleetProgress => ({
+  elapsedMs,
+  online: 3,
+  attested,
+  published: 0,
+  acknowledged: 0,
+  pending: 0,
+});
 
 describe(progressPrinter.name, () => {
   it('rewrites one line every second on a terminal', () => {
