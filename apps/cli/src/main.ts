@@ -86,7 +86,11 @@ program
       .choices(UP_SCENARIOS)
       .default('telemetry'),
   )
-  .option('--waves <percents>', "the rollout scenario's waves, cumulative percents of the fleet", demoWaves, [10, 50, 100])
+  .addOption(
+    new Option('--waves <percents>', "the rollout scenario's waves, cumulative percents of the fleet")
+      .argParser(demoWaves)
+      .default([10, 50, 100], '10,50,100'),
+  )
   .option('--devices <n>', 'devices in the fleet', positiveInt('--devices'), Number(env['DEVICES'] ?? 100))
   .option('--rate <perSecond>', 'readings per second per device', positiveNumber, Number(env['RATE'] ?? 1))
   .option('--duration <time>', 'how long the fleet publishes (30s, 2m …)', duration, parseDuration(env['DURATION'] ?? '30s'))
