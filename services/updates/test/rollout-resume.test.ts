@@ -1,5 +1,4 @@
 import {
-  DEMO_HARDWARE,
   DeviceUpdater,
   SecureOs,
   UpdateClient,
@@ -71,7 +70,8 @@ describe('resuming a rollout its gates paused', () => {
     return uploaded.body.sha256 as string;
   }
 
-  const status = async (id: string) => (await env.api(env.tokens.acme, 'GET', `/v1/deployments/${id}`)).body;
+  const status = async (id: string): Promise<{ deployment: unknown; counts: unknown }> =>
+    (await env.api(env.tokens.acme, 'GET', `/v1/deployments/${id}`)).body as { deployment: unknown; counts: unknown };
   /** Every device asks once (those whose wave is not open are offered nothing). */
   const checkAll = () => Promise.all(rigs.map((r) => r.updater.check()));
 
