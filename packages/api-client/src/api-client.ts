@@ -34,14 +34,15 @@ export class ApiClient {
     }
   }
 
-  /** A JSON request; any status comes back (the caller decides). */
+  /** A request with a JSON body, or bytes (an image) as they are; any status comes back (the caller decides). */
   async call(method: string, path: string, token: string | undefined, body?: unknown): Promise<ApiResult> {
-    const response = await this.fetch(
-      method,
-      path,
-      token,
-      body === undefined ? {} : { body: JSON.stringify(body), contentType: 'application/json' },
-    );
+    const init =
+      body === undefined
+        ? {}
+        : body instanceof Uint8Array
+          ? { body: new Uint8Array(body), contentType: 'application/octet-stream' }
+          : { body: JSON.stringify(body), contentType: 'application/json' };
+    const response = await this.fetch(method, path, token, init);
     return { status: response.status, body: await bodyOf(response) };
   }
 
