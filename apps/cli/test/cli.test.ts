@@ -176,6 +176,12 @@ describe('rampart (the built binary)', () => {
       code: 0,
       stderr: '',
     });
+    const status = await updates('deployment', 'status', second.id.slice(0, 5));
+    expect(status.stdout).toMatch(
+      /^ID\s+GROUP\s+STATE\s+WAVE\s+INSTALLED\/FAILED\/PENDING\s+AGE\n[0-9a-f]{8}\s+Thermo\/Field Test\s+aborted\s+1\/1\s+0\/0\/1\s+\d+s ago\n\n/,
+    );
+    expect(status.stdout).toMatch(/^DEVICE\s+WAVE\s+STATE\s+ATTEMPTS\s+DETAIL\s+UPDATED\nc0ffee00\s+1\s+\S+/m);
+    expect((await rampart('device', 'claim', '../x')).stderr).toMatch(/expected a device id, 64 hex characters, got "\.\.\/x"/);
     const aborted = await updates('deployment', 'status', second.id, '--watch', '--interval', '200ms');
     expect(aborted.code).toBe(1);
     expect(aborted.stdout).toMatch(/aborted: changed my mind\n$/);

@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { print } from '../output/format.js';
 import { deploymentDeviceView, deploymentView, type DeploymentDeviceRow, type DeploymentRow } from '../output/views.js';
 import { duration, outputOption, percent, wholeNumber } from '../options.js';
-import { allDeployments, resolveDeployment, resolveGroup, resolveImage } from '../resolve.js';
+import { allDeployments, groupsWithProducts, resolveDeployment, resolveGroup, resolveImage } from '../resolve.js';
 import { seg, withSession } from '../session.js';
 import { parseWaves } from '../waves.js';
 import { watchDeployment, type DeploymentStatus } from '../watch.js';
@@ -124,7 +124,9 @@ export function registerDeployment(program: Command): void {
         }
         const current = await status();
         if (s.output === 'json' || s.output === 'yaml') return print(s.output, current as never, deploymentView);
-        await print(s.output, { ...current.deployment, counts: current.counts }, deploymentView);
+        const group = (await groupsWithProducts(s)).find((g) => g.id === current.deployment.groupId);
+        const groupName = group === undefined ? {} : { group: `${group.product}/${group.name}` };
+        await print(s.output, { ...current.deployment, ...groupName, counts: current.counts }, deploymentView);
         process.stdout.write('\n');
         await print(s.output, current.devices, deploymentDeviceView);
       }),

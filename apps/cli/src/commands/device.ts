@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { ApiClient, ApiHttpError, messageOf } from '@rampart/api-client';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { configPath, readConfig } from '../config/config-file.js';
 import { resolveApi, type ConnectionFlags } from '../config/connection.js';
 import { print } from '../output/format.js';
@@ -33,6 +33,11 @@ async function devicesJoined(s: Session, devices: DeviceRow[]): Promise<DeviceRo
   return devices.map((d) => ({ ...d, group: groupOf.get(d.id) ?? null, lastSeen: lastSeen.get(d.id) ?? null }));
 }
 
+function fullDeviceId(value: string): string {
+  if (!/^[0-9a-f]{64}$/i.test(value)) throw new InvalidArgumentError(`expected a device id, 64 hex characters, got "${value}"`);
+  return value.toLowerCase();
+}
+
 export function registerDevice(program: Command): void {
   const device = program.command('device').description("Your tenant's devices (<device> is an id or a unique prefix)");
   device
@@ -55,8 +60,9 @@ export function registerDevice(program: Command): void {
       }),
     );
   device
-    .command('claim <device-id>')
-    .description('claim a device for your tenant (permanent; the full 64-hex id, as it is not yours yet)')
+    .command('claim')
+    .description('claim a device for your tenant (permanent)')
+    .argument('<device-id>', 'the full 64-hex id (it is not yours yet, so no prefix)', fullDeviceId)
     .addOption(outputOption())
     .action(
       withSession(async (s, id: string) => {
