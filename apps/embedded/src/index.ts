@@ -1,3 +1,5 @@
+// NestJS services run in this process: their decorators need the metadata polyfill before any of them loads.
+import 'reflect-metadata';
 // The embedded platform and the commands that run platform or fleet code in this process (the CLI loads them on demand).
 export { startEmbeddedPlatform } from './embedded-platform.js';
 export type { EmbeddedOptions, EmbeddedPlatform } from './embedded-platform.js';
