@@ -83,6 +83,7 @@ export async function up(options: UpOptions): Promise<number> {
     `  Updates API     ${platform.updates.url}/v1   OpenAPI: ${platform.updates.url}/docs  (devices fetch over mutual TLS on port ${platform.updates.devicePort})`,
     `  Failures API    ${platform.failures.url}/v1   OpenAPI: ${platform.failures.url}/docs`,
     `  Metrics         ${platform.gateway.url}/metrics  ${platform.telemetry.url}/metrics`,
+    `  Signing keys    ${platform.firmware.platform.privateKeyFile} (OS, bootloader, security monitor), ${platform.firmware.apps.privateKeyFile} (apps): the demo devices trust images packed with them (rampart image pack --key …)`,
   ].join('\n');
   process.stderr.write(`${where}\n`);
 
@@ -97,6 +98,8 @@ export async function up(options: UpOptions): Promise<number> {
       endpoint: { kind: 'tls', host: '127.0.0.1', port: platform.gateway.mqttPort, servername: 'localhost' },
       manufacturerCa: platform.pki.manufacturerCa,
       gatewayCaPem: platform.pki.platformCa.certificatePem,
+      // Fused to the data folder's keys, so the operator's own packed images update these devices.
+      firmwareSigners: platform.firmware.signers,
       onProgress: progressPrinter(),
       // The tenant claims its devices before they first connect, as an operator would.
       beforeStart: async (devices) => {
