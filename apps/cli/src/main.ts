@@ -12,6 +12,7 @@ import { apiCall } from './commands/platform-api.js';
 import { telemetryQuery } from './commands/telemetry.js';
 import { parseDuration } from './duration.js';
 import type { OutputFormat } from './output.js';
+import type { UpScenario } from '@rampart/embedded';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -41,6 +42,27 @@ function duration(value: string): number {
   }
 }
 
+/** `rampart up`'s scenarios (the names its --scenario takes). */
+const UP_SCENARIOS: readonly UpScenario[] = ['telemetry', 'rollout'];
+
+/** Percent waves only: the demo's fleet is small and its plan shown as percents. */
+function demoWaves(value: string): number[] {
+  const waves = (() => {
+    try {
+      return parseWaves(value);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  })();
+  if (
+    waves.kind !== 'percent' ||
+    waves.percents.some((p, i) => p <= 0 || p > 100 || (i > 0 && p <= waves.percents[i - 1]!)) ||
+    waves.percents.at(-1) !== 100
+  )
+    throw new InvalidArgumentError('--waves: percents that rise and end at 100, e.g. 10,50,100');
+  return waves.percents;
+}
+
 const outputOption = () => new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text');
 const env = process.env;
 /**
@@ -56,14 +78,27 @@ export const program = new Command('rampart').description('Rampart: secure fleet
 program
   .command('up')
   .description('Start the whole platform in this process (embedded mode)')
-  .option('--fleet', 'also run an emulated fleet through the telemetry scenario', false)
+  .option('--fleet', 'also run an emulated fleet through the scenario (telemetry unless --scenario says otherwise)', false)
+  .addOption(
+    new Option(
+      '--scenario <name>',
+      'telemetry: steady readings, stored and counted; rollout: an OS rolled out in waves, then a crashing app stopped by its gate',
+    )
+      .choices(UP_SCENARIOS)
+      .default('telemetry'),
+  )
+  .addOption(
+    new Option('--waves <percents>', "the rollout scenario's waves, cumulative percents of the fleet")
+      .argParser(demoWaves)
+      .default([10, 50, 100], '10,50,100'),
+  )
   .option('--devices <n>', 'devices in the fleet', positiveInt('--devices'), Number(env['DEVICES'] ?? 100))
   .option('--rate <perSecond>', 'readings per second per device', positiveNumber, Number(env['RATE'] ?? 1))
   .option('--duration <time>', 'how long the fleet publishes (30s, 2m …)', duration, parseDuration(env['DURATION'] ?? '30s'))
   .option('--metrics <n>', 'metrics per reading', positiveInt('--metrics'), 8)
   .option('--once', 'run the scenario, report, and exit (non-zero on any loss)', env['ONCE'] === '1')
   .option('--data-dir <dir>', 'where keys and the embedded database live', env['RAMPART_DATA_DIR'] ?? '.rampart')
-  .option('--report <file>', 'where to write the run report', 'reports/demo.json')
+  .option('--report <file>', 'where to write the run report (default reports/demo.json, reports/rollout.json for the rollout scenario)')
   .option('--mqtt-port <port>', 'MQTT over TLS port', port, Number(env['MQTT_PORT'] ?? 8883))
   .option('--api-port <port>', 'telemetry REST API port', port, Number(env['API_PORT'] ?? 8081))
   .option('--gateway-http-port <port>', 'gateway health/metrics port', port, Number(env['GATEWAY_HTTP_PORT'] ?? 8080))
@@ -78,7 +113,9 @@ program
       metrics: number;
       once: boolean;
       dataDir: string;
-      report: string;
+      report: string | undefined;
+      scenario: UpScenario;
+      waves: number[];
       mqttPort: number;
       apiPort: number;
       attestationApiPort: number;
@@ -86,7 +123,8 @@ program
       output: OutputFormat;
     }) => {
       const { up } = await import('@rampart/embedded');
-      process.exitCode = await up({ ...o, durationMs: o.duration });
+      // The rollout scenario runs its own fleet.
+      process.exitCode = await up({ ...o, fleet: o.fleet || o.scenario === 'rollout', durationMs: o.duration });
     },
   );
 
