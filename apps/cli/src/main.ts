@@ -7,6 +7,7 @@ import { SCENARIO_NAMES, demoKnownGood, type ScenarioName } from '@rampart/emula
 import { errorReportDownload, errorReportList, errorReportShow } from './commands/error-reports.js';
 import { stability } from './commands/stability.js';
 import { imageUpload, parseWaves } from './commands/updates.js';
+import { registerImagePacking } from './commands/images.js';
 import { apiCall } from './commands/platform-api.js';
 import { telemetryQuery } from './commands/telemetry.js';
 import { parseDuration } from './duration.js';
@@ -360,6 +361,8 @@ updatesOptions(
 updatesOptions(image.command('revoke <sha256>').description('take it out of every answer')).action(async (sha256: string, o: ApiFlags) => {
   process.exitCode = await apiCall(o, 'POST', `/v1/images/${sha256}/revoke`);
 });
+
+registerImagePacking(program);
 
 const product = program.command('product').description('Products (each with Development, Field Test and Production groups)');
 updatesOptions(product.command('create <name>').description('create a product').option('--description <text>', 'description')).action(
