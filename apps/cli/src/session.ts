@@ -1,6 +1,6 @@
 import { ApiClient } from '@rampart/api-client';
 import type { Command } from 'commander';
-import { configPath, readConfig } from './config/config-file.js';
+import { EMPTY_CONFIG, configPath, readConfig } from './config/config-file.js';
 import { resolveConnection, type Connection } from './config/connection.js';
 import type { OutputFormat } from './output/format.js';
 
@@ -22,9 +22,15 @@ interface GlobalFlags {
   output?: OutputFormat;
 }
 
+/** The config file is read only when it may be used: an API and a token given outright need none (scripts, CI). */
+function needsConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv): boolean {
+  const given = (flag: string | undefined, name: string): boolean => (flag ?? env[name] ?? '') !== '';
+  return !given(flags.api, 'RAMPART_API') || !given(flags.token, 'RAMPART_TOKEN') || given(flags.context, 'RAMPART_CONTEXT');
+}
+
 export async function sessionOf(command: Command): Promise<Session> {
   const flags = command.optsWithGlobals<GlobalFlags>();
-  const connection = resolveConnection(flags, process.env, await readConfig(configPath()));
+  const connection = resolveConnection(flags, process.env, needsConfig(flags, process.env) ? await readConfig(configPath()) : EMPTY_CONFIG);
   const client = new ApiClient(connection.api);
   return {
     client,

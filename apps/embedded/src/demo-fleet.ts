@@ -1,4 +1,4 @@
-import type { FirmwareSigners, FleetOptions } from '@rampart/emulator';
+import type { FleetOptions } from '@rampart/emulator';
 import { claimDevices, warnWithoutRoot } from './commands/claim-devices.js';
 import type { EmbeddedPlatform } from './embedded-platform.js';
 
@@ -15,14 +15,14 @@ export const DEMO_UPDATE_CHECK_INTERVAL_MS = 15_000;
  */
 export function demoFleetOptions(
   platform: EmbeddedPlatform,
-  signers: FirmwareSigners,
   onClaimed: (deviceIds: readonly string[]) => void = () => undefined,
 ): Pick<FleetOptions, 'endpoint' | 'manufacturerCa' | 'gatewayCaPem' | 'firmwareSigners' | 'updates' | 'beforeStart'> {
   return {
     endpoint: { kind: 'tls', host: '127.0.0.1', port: platform.gateway.mqttPort, servername: 'localhost' },
     manufacturerCa: platform.pki.manufacturerCa,
     gatewayCaPem: platform.pki.platformCa.certificatePem,
-    firmwareSigners: signers,
+    // Fused to the data folder's firmware keys, so the operator's own packed images (and the demo's) update these devices.
+    firmwareSigners: platform.firmware.signers,
     updates: {
       server: { host: '127.0.0.1', port: platform.updates.devicePort, servername: 'localhost' },
       checkIntervalMs: DEMO_UPDATE_CHECK_INTERVAL_MS,

@@ -1,7 +1,6 @@
 import { DEMO_HARDWARE, encodeImage, platformImage, runFleet, sampleAppImage, type FleetReport, type SignedImage } from '@rampart/emulator';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { demoFleetOptions } from './demo-fleet.js';
-import { demoSigners } from './demo-signers.js';
 import type { EmbeddedPlatform } from './embedded-platform.js';
 import { ApiClient } from '@rampart/api-client';
 
@@ -9,8 +8,6 @@ export interface RolloutScenarioOptions {
   readonly devices: number;
   /** Cumulative shares of the group per wave, rising to 100. */
   readonly percents: readonly number[];
-  /** Where the platform keeps its data (the demo's signing keys, once they are kept). */
-  readonly dataDir: string;
   /** After the report: the fleet goes on until this aborts (absent: it stops with the scenario). */
   readonly keepFleetUntil?: AbortSignal;
   /** One line per step, for the operator watching. */
@@ -83,13 +80,13 @@ export async function runRolloutScenario(
 ): Promise<{ report: RolloutReport; fleet: Promise<FleetReport> }> {
   const started = Date.now();
   const problems: string[] = [];
-  const signers = await demoSigners(options.dataDir);
+  const signers = platform.firmware.signers;
   const updates = new OperatorApi(platform.updates.url, platform.tenant.adminToken);
   const stop = new AbortController();
   let attested = 0;
   let claimed: readonly string[] = [];
   const fleet = runFleet({
-    ...demoFleetOptions(platform, signers, (ids) => {
+    ...demoFleetOptions(platform, (ids) => {
       claimed = ids;
     }),
     devices: options.devices,

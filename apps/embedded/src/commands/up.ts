@@ -2,7 +2,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { runFleet, type FleetReport } from '@rampart/emulator';
 import { demoFleetOptions } from '../demo-fleet.js';
-import { demoSigners } from '../demo-signers.js';
 import { runRolloutScenario, type RolloutReport } from '../rollout-scenario.js';
 import { writeFleetReports } from './fleet.js';
 import { closeOnSignals, createLogger } from '@rampart/service-kit';
@@ -95,6 +94,7 @@ export async function up(options: UpOptions): Promise<number> {
     `  Updates API     ${platform.updates.url}/v1   OpenAPI: ${platform.updates.url}/docs  (devices fetch over mutual TLS on port ${platform.updates.devicePort})`,
     `  Failures API    ${platform.failures.url}/v1   OpenAPI: ${platform.failures.url}/docs`,
     `  Metrics         ${platform.gateway.url}/metrics  ${platform.telemetry.url}/metrics`,
+    `  Signing keys    ${platform.firmware.platform.privateKeyFile} (OS, bootloader, security monitor), ${platform.firmware.apps.privateKeyFile} (apps): the demo devices trust images packed with them (rampart image pack --key …)`,
   ].join('\n');
   process.stderr.write(`${where}\n`);
 
@@ -108,11 +108,10 @@ export async function up(options: UpOptions): Promise<number> {
     exitCode = run.ok ? 0 : 1;
   } else if (options.fleet) {
     process.stderr.write(`Running ${options.devices} devices at ${options.rate}/s each for ${options.durationMs / 1000}s …\n`);
-    const signers = await demoSigners(options.dataDir);
     const report = new Promise<DemoReport>((resolveReport, rejectReport) => {
       const written = (fleet: FleetReport) => telemetryReport(platform, fleet, options).then(resolveReport, rejectReport);
       fleetDone = runFleet({
-        ...demoFleetOptions(platform, signers),
+        ...demoFleetOptions(platform),
         devices: options.devices,
         ratePerDevice: options.rate,
         durationMs: options.durationMs,
@@ -208,7 +207,6 @@ async function rolloutDemo(
     written = await runRolloutScenario(platform, {
       devices: options.devices,
       percents: options.waves,
-      dataDir: options.dataDir,
       log,
       ...(keepFleetUntil === undefined ? {} : { keepFleetUntil }),
     });

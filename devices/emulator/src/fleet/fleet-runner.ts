@@ -3,7 +3,7 @@ import type { CertificateAuthority } from '@rampart/trust';
 import type { UpdateClientOptions, UpdateServer } from '../updates/update-client.js';
 import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint, type OperationalCertificate } from '../device/emulated-device.js';
 import { LatencyRecorder } from '../device/latency-recorder.js';
-import { demoFirmware, type FirmwareSigners } from '../firmware/firmware.js';
+import { demoFirmware, demoFirmwareSigners, type FirmwareSigners } from '../firmware/firmware.js';
 import { manufactureDevice, type ManufacturedDevice } from '../mcu/manufacture.js';
 import { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { DirectoryStateStore, MemoryStateStore } from '../mcu/state-store.js';
@@ -320,6 +320,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
         devices,
         random: env.random,
         durationMs: options.durationMs,
+        firmwareSigners: options.firmwareSigners ?? demoFirmwareSigners(),
         sleep: (ms) => sleep(ms, options.signal),
         mark: (event) => events.push({ t: seconds(), event }),
       });
