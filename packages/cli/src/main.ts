@@ -508,7 +508,7 @@ telemetry
   .description('devices by last seen')
   .addOption(outputOption())
   .action(async (o: { output: OutputFormat }) => {
-    process.exitCode = await telemetryQuery(api(), '/v1/devices', o.output);
+    process.exitCode = await telemetryQuery(api(), '/v1/telemetry/devices', o.output);
   });
 telemetry
   .command('aggregate <metric>')

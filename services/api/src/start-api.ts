@@ -7,7 +7,7 @@ import { answerError, answerJson } from './http/answers.js';
 import { serveDocs } from './http/docs-page.js';
 import { FrontMetrics, NO_UPSTREAM } from './http/front-metrics.js';
 import { forward } from './proxy/forward.js';
-import { UpstreamCatalog, describeError } from './upstreams/upstream-catalog.js';
+import { API_PREFIX, UpstreamCatalog, describeError } from './upstreams/upstream-catalog.js';
 
 /** The front's own routes (everything else it serves is an upstream's, under /v1): all public, as probes and browsers call them. */
 export const FRONT_ROUTES = [
@@ -20,9 +20,6 @@ export const FRONT_ROUTES = [
   { method: 'GET', path: '/docs/swagger-ui-bundle.js' },
   { method: 'GET', path: '/docs/swagger-initializer.js' },
 ] as const;
-
-/** Every service's REST API is under this prefix; the front routes nothing else to an upstream. */
-const API_PREFIX = '/v1';
 
 export interface RunningApi {
   readonly url: string;

@@ -7,6 +7,14 @@ import { RouteConflictError, RouteTable, routesOfDocument, type DeclaredRoute } 
 /** Where each service serves its OpenAPI document (service-kit's Swagger set-up: `docs/openapi.json`). */
 export const UPSTREAM_DOCUMENT_PATH = '/docs/openapi.json';
 
+/** The part of each service's document the front serves: its REST API. Each service's own /healthz, /readyz and /metrics stay its own. */
+export const API_PREFIX = '/v1';
+
+function apiPart(document: OpenApiDocument): OpenApiDocument {
+  const paths = Object.entries(document.paths ?? {}).filter(([path]) => path === API_PREFIX || path.startsWith(`${API_PREFIX}/`));
+  return { ...document, paths: Object.fromEntries(paths) };
+}
+
 /** The least an upstream's answer must be to be routed by: an object with a paths object. */
 const documentSchema = z.looseObject({ paths: z.record(z.string(), z.record(z.string(), z.unknown())) });
 
@@ -117,7 +125,7 @@ export class UpstreamCatalog {
       if (response.statusCode !== 200) return new Error(`${UPSTREAM_DOCUMENT_PATH} answered ${response.statusCode}`);
       const parsed = documentSchema.safeParse(JSON.parse(text));
       if (!parsed.success) return new Error(`${UPSTREAM_DOCUMENT_PATH} is no OpenAPI document: ${parsed.error.issues[0]?.message}`);
-      return parsed.data as OpenApiDocument;
+      return apiPart(parsed.data as OpenApiDocument);
     } catch (error) {
       return error instanceof Error ? error : new Error(String(error));
     }
