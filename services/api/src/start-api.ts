@@ -4,7 +4,7 @@ import { Agent } from 'undici';
 import { Observability, Readiness, every, type Logger } from '@rampart/service-kit';
 import { UPSTREAMS, type ApiConfig } from './api.config.js';
 import { answerError, answerJson } from './http/answers.js';
-import { serveDocs } from './http/docs-page.js';
+import { DOCS_ASSETS, DOCS_INITIALIZER, serveDocs } from './http/docs-page.js';
 import { FrontMetrics, NO_UPSTREAM } from './http/front-metrics.js';
 import { forward } from './proxy/forward.js';
 import { API_PREFIX, UpstreamCatalog, describeError } from './upstreams/upstream-catalog.js';
@@ -16,9 +16,7 @@ export const FRONT_ROUTES = [
   { method: 'GET', path: '/metrics' },
   { method: 'GET', path: '/openapi.json' },
   { method: 'GET', path: '/docs' },
-  { method: 'GET', path: '/docs/swagger-ui.css' },
-  { method: 'GET', path: '/docs/swagger-ui-bundle.js' },
-  { method: 'GET', path: '/docs/swagger-initializer.js' },
+  ...[DOCS_INITIALIZER, ...Object.keys(DOCS_ASSETS)].map((name) => ({ method: 'GET', path: `/docs/${name}` })),
 ] as const;
 
 export interface RunningApi {

@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
 import { answerError } from './answers.js';
 
 /** The Swagger UI files the page loads (the same swagger-ui-dist the services' /docs use); nothing else is served. */
-const ASSETS: Readonly<Record<string, string>> = {
+export const DOCS_ASSETS: Readonly<Record<string, string>> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
   'swagger-ui-standalone-preset.js': 'text/javascript; charset=utf-8',
@@ -15,9 +15,10 @@ const ASSETS: Readonly<Record<string, string>> = {
 const distDirectory = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
 /** The page's own script, served as a file so the page needs no inline script. */
+export const DOCS_INITIALIZER = 'swagger-initializer.js';
 const INITIALIZER = `window.onload = () => {
   window.ui = SwaggerUIBundle({
-    url: '../openapi.json',
+    url: 'openapi.json',
     dom_id: '#swagger-ui',
     deepLinking: true,
     persistAuthorization: true,
@@ -58,12 +59,12 @@ export async function serveDocs(path: string, res: ServerResponse): Promise<void
     return;
   }
   const name = path.slice('/docs/'.length);
-  if (name === 'swagger-initializer.js') {
+  if (name === DOCS_INITIALIZER) {
     res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' });
     res.end(INITIALIZER);
     return;
   }
-  const type = ASSETS[name];
+  const type = DOCS_ASSETS[name];
   if (type === undefined) return answerError(res, 404, `no such document: ${path}`);
   const body = await readFile(join(distDirectory, name));
   res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'public, max-age=3600' });
