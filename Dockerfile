@@ -1,7 +1,7 @@
 # One image for every Rampart service and the device emulator; the command
 # picks which (the Helm chart and docker/compose.yaml set it per workload):
 #   node services/<gateway|attestation|telemetry|failures|updates>/dist/main.js [migrate]
-#   node packages/cli/dist/main.js fleet pod
+#   node apps/cli/dist/main.js fleet pod
 # Build: make images (scripts/build-images.sh), which needs BuildKit for the
 # secret below. BASE_IMAGE is the official Node image where a registry is
 # reachable; scripts/build-base-image.sh makes an equivalent from Debian and
@@ -33,13 +33,13 @@ COPY . .
 RUN --mount=type=cache,id=rampart-pnpm-store,target=/root/.cache/pnpm-store \
     pnpm install --frozen-lockfile --offline --store-dir /root/.cache/pnpm-store \
  && pnpm build \
- && rm -rf node_modules packages/*/node_modules services/*/node_modules devices/*/node_modules bench/node_modules \
+ && rm -rf node_modules packages/*/node_modules services/*/node_modules devices/*/node_modules apps/*/node_modules bench/node_modules \
  && pnpm --filter '!@rampart/bench' --filter '!@rampart/testing' install --frozen-lockfile --offline --prod \
       --store-dir /root/.cache/pnpm-store \
  && rm -rf bench test packages/testing \
  && rm -rf .tools reports docs \
-           packages/*/src packages/*/test services/*/src services/*/test devices/*/src devices/*/test \
-           packages/*/*.tsbuildinfo services/*/*.tsbuildinfo devices/*/*.tsbuildinfo
+           packages/*/src packages/*/test services/*/src services/*/test devices/*/src devices/*/test apps/*/src apps/*/test \
+           packages/*/*.tsbuildinfo services/*/*.tsbuildinfo devices/*/*.tsbuildinfo apps/*/*.tsbuildinfo
 
 # ---- runtime: Node 24, production dependencies and compiled code, a non-root user, nothing else
 FROM ${BASE_IMAGE}
@@ -61,4 +61,4 @@ USER node
 # Liveness from the service kit's /healthz on HTTP_PORT (Kubernetes uses the chart's probes instead).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["node", "/app/docker/healthcheck.mjs"]
 EXPOSE 8080 8081 8083 8084 8085 8443 8883
-CMD ["node", "packages/cli/dist/main.js", "--help"]
+CMD ["node", "apps/cli/dist/main.js", "--help"]

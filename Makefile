@@ -24,7 +24,7 @@ build: install
 
 ## The main job: every service in one process with an emulated fleet (no servers needed).
 demo: build
-	node packages/cli/dist/main.js up --fleet
+	node apps/cli/dist/main.js up --fleet
 
 ## Distributed mode on one machine: each service its own process, on the machine's NATS and PostgreSQL.
 up: build services

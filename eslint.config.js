@@ -11,7 +11,13 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         // Sources belong to their package's project; specs and tests to tsconfig.tests.json.
-        project: ['./tsconfig.tests.json', './packages/*/tsconfig.json', './services/*/tsconfig.json', './devices/*/tsconfig.json'],
+        project: [
+          './tsconfig.tests.json',
+          './packages/*/tsconfig.json',
+          './services/*/tsconfig.json',
+          './devices/*/tsconfig.json',
+          './apps/*/tsconfig.json',
+        ],
         tsconfigRootDir: import.meta.dirname,
         emitDecoratorMetadata: true,
         experimentalDecorators: true,
@@ -28,9 +34,43 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['**/packages/*/src/**', '**/services/*/src/**', '**/devices/*/src/**'],
+              group: ['**/packages/*/src/**', '**/services/*/src/**', '**/devices/*/src/**', '**/apps/*/src/**'],
               message: 'Import another package by its name, not a relative path.',
             },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Floors: packages/ is the ground floor, services/ and devices/ stand on it, apps/ on top. No import runs
+    // back down-to-up, so a package never drags a service, the emulator or the CLI into what imports it.
+    files: ['packages/*/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '@rampart/{gateway,telemetry,attestation,failures,updates,api,emulator,cli,embedded}',
+                '@rampart/{gateway,telemetry,attestation,failures,updates,api,emulator,cli,embedded}/*',
+              ],
+              message: 'packages/ is the ground floor: it never imports services/, devices/ or apps/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['services/*/src/**/*.ts', 'devices/*/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@rampart/{cli,embedded}', '@rampart/{cli,embedded}/*'], message: 'services/ and devices/ never import apps/.' },
           ],
         },
       ],

@@ -28,13 +28,13 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['{packages,services,devices}/*/src/**/*.spec.ts'], testTimeout: 10_000 },
+        test: { name: 'unit', include: ['{packages,services,devices,apps}/*/src/**/*.spec.ts'], testTimeout: 10_000 },
       },
       {
         extends: true,
         test: {
           name: 'integration',
-          include: ['{packages,services,devices}/*/test/**/*.test.ts'],
+          include: ['{packages,services,devices,apps}/*/test/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

@@ -14,7 +14,7 @@ export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/${DB_NAM
 DATA="${RAMPART_DATA_DIR:-.rampart}"
 PKI="$DATA/pki"
 SECRETS="$DATA/secrets"
-CLI="node packages/cli/dist/main.js"
+CLI="node apps/cli/dist/main.js"
 
 if [[ "$DATABASE_URL" == *"127.0.0.1:5432/${DB_NAME}" ]]; then
   psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = '${DB_NAME}'" postgres | grep -q 1 \

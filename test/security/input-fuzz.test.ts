@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startEmbeddedPlatform, type EmbeddedPlatform } from '@rampart/cli';
+import { startEmbeddedPlatform, type EmbeddedPlatform } from '@rampart/embedded';
 import { createLogger, describeRoutes, type RouteArgument, type RouteDescription, type RunningService } from '@rampart/service-kit';
 import {
   TEST_NATS_URL,

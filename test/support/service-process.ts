@@ -15,7 +15,7 @@ export const ENTRY = {
   failures: `${REPO_ROOT}services/failures/dist/main.js`,
   updates: `${REPO_ROOT}services/updates/dist/main.js`,
   api: `${REPO_ROOT}services/api/dist/main.js`,
-  cli: `${REPO_ROOT}packages/cli/dist/main.js`,
+  cli: `${REPO_ROOT}apps/cli/dist/main.js`,
 } as const;
 
 type LogLine = Record<string, unknown> & { msg?: string };

@@ -3,7 +3,7 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 /**
  * The device id: lowercase hex SHA-256 of the public key's DER
  * SubjectPublicKeyInfo. Derived from the key, so it can neither be chosen nor
- * changed (see ARCHITECTURE.md, "Device keys").
+ * changed (see docs/ARCHITECTURE.md, "Device keys").
  */
 export function deviceIdFromSpki(spkiDer: Uint8Array): string {
   return createHash('sha256').update(spkiDer).digest('hex');

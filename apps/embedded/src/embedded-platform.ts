@@ -1,0 +1,175 @@
+import { loadFailuresConfig, startFailures, type RunningFailures } from '@rampart/failures';
+import { loadUpdatesConfig, startUpdates, type RunningUpdates } from '@rampart/updates';
+import { join } from 'node:path';
+import { loadAttestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
+import { startGateway, loadGatewayConfig, type RunningGateway } from '@rampart/gateway';
+import { InProcessBus, NatsBus, type Logger, type MessageBus } from '@rampart/service-kit';
+import { startTelemetry, loadTelemetryConfig, type RunningTelemetry } from '@rampart/telemetry';
+import { loadOrCreateDevelopmentPki, type DevelopmentPki } from '@rampart/trust';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database.js';
+import { ensureDemoTenant, releaseDemoMeasurements } from './demo-setup.js';
+import { ApiClient } from '@rampart/api-client';
+import { loadOrCreateSecret, newKeyEncryptionKey, newOperatorToken } from './secrets.js';
+
+/** The tenant the demo fleet belongs to. */
+export { DEMO_TENANT } from './demo-setup.js';
+
+export interface EmbeddedOptions {
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly natsUrl: string | undefined;
+  readonly busPrefix: string;
+  readonly mqttPort: number;
+  readonly apiPort: number;
+  readonly attestationApiPort: number;
+  readonly gatewayHttpPort: number;
+  readonly devListenerPort: number | undefined;
+  /** The updates REST API and its device endpoint (mutual TLS); any free port if omitted. */
+  readonly updatesApiPort?: number;
+  readonly updatesDevicePort?: number;
+  /** Gateway limits tuned for a demo fleet on one machine. */
+  readonly deviceRatePerSec: number;
+}
+
+export interface EmbeddedPlatform {
+  readonly pki: DevelopmentPki;
+  readonly pkiDir: string;
+  readonly gateway: RunningGateway;
+  readonly telemetry: RunningTelemetry;
+  readonly attestation: RunningAttestation;
+  readonly failures: RunningFailures;
+  readonly updates: RunningUpdates;
+  /** The demo tenant and its Administrator token (kept in the data folder). */
+  readonly tenant: { readonly id: string; readonly adminToken: string };
+  readonly platformClient: ApiClient;
+  readonly database: { readonly url: string; readonly embedded: boolean };
+  readonly bus: MessageBus;
+  close(): Promise<void>;
+}
+
+/**
+ * Every service in one process: the gateway (Aedes), the telemetry service,
+ * PostgreSQL (PGlite over the wire protocol, unless a URL is given) and the
+ * bus (NATS when a URL is given, the in-process bus otherwise).
+ */
+export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor: (service: string) => Logger): Promise<EmbeddedPlatform> {
+  const pkiDir = join(options.dataDir, 'pki');
+  const pki = await loadOrCreateDevelopmentPki(pkiDir);
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) await close();
+  };
+  try {
+    let database: EmbeddedDatabase | undefined;
+    let databaseUrl = options.databaseUrl;
+    if (databaseUrl === undefined) {
+      database = await startEmbeddedDatabase(join(options.dataDir, 'pgdata'));
+      databaseUrl = database.url;
+      const db = database;
+      closers.push(() => db.close());
+    }
+    const bus: MessageBus =
+      options.natsUrl === undefined
+        ? new InProcessBus(options.busPrefix)
+        : await NatsBus.connect({
+            url: options.natsUrl,
+            prefix: options.busPrefix,
+            name: 'rampart-embedded',
+            onError: (error) => loggerFor('bus').error({ err: error }, 'bus handler failed'),
+          });
+    closers.push(() => bus.drain());
+    const common = {
+      HTTP_HOST: '127.0.0.1',
+      // Every service shares the bus made above; its configuration says which kind, as a lone service's must.
+      ...(options.natsUrl === undefined ? { BUS: 'in-process' } : { NATS_URL: options.natsUrl }),
+      BUS_PREFIX: options.busPrefix,
+      LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+    };
+    const telemetry = await startTelemetry(
+      loadTelemetryConfig({ ...common, HTTP_PORT: String(options.apiPort), DATABASE_URL: databaseUrl }),
+      loggerFor('telemetry'),
+      bus,
+    );
+    closers.push(() => telemetry.close());
+    // Ops HTTP on any free port: the embedded platform's failure reports are read through the bus and the database.
+    const failures = await startFailures(
+      loadFailuresConfig({ ...common, HTTP_PORT: '0', DATABASE_URL: databaseUrl }),
+      loggerFor('failures'),
+      bus,
+    );
+    closers.push(() => failures.close());
+    const secrets = join(options.dataDir, 'secrets');
+    const operatorToken = await loadOrCreateSecret(secrets, 'platform-operator.token', newOperatorToken);
+    const attestation = await startAttestation(
+      loadAttestationConfig({
+        ...common,
+        HTTP_PORT: String(options.attestationApiPort),
+        DATABASE_URL: databaseUrl,
+        PLATFORM_CA_CERT_FILE: join(pkiDir, 'platform-ca.crt'),
+        PLATFORM_CA_KEY_FILE: join(pkiDir, 'platform-ca.key'),
+        MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
+        CA_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'ca-key-encryption.key', newKeyEncryptionKey),
+        PLATFORM_ADMIN_TOKEN: operatorToken,
+        PUBLIC_BASE_URL: `http://127.0.0.1:${options.attestationApiPort}`,
+      }),
+      loggerFor('attestation'),
+      bus,
+    );
+    closers.push(() => attestation.close());
+    const platformClient = new ApiClient(attestation.url);
+    const tenant = await ensureDemoTenant(platformClient, operatorToken, secrets);
+    await releaseDemoMeasurements(platformClient, operatorToken);
+    const updates = await startUpdates(
+      loadUpdatesConfig({
+        ...common,
+        HTTP_PORT: String(options.updatesApiPort ?? 0),
+        DATABASE_URL: databaseUrl,
+        UPDATES_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'updates-key-encryption.key', newKeyEncryptionKey),
+        DEVICE_HOST: '127.0.0.1',
+        DEVICE_PORT: String(options.updatesDevicePort ?? 0),
+        TLS_CERT_FILE: join(pkiDir, 'gateway.crt'),
+        TLS_KEY_FILE: join(pkiDir, 'gateway.key'),
+        PLATFORM_CA_FILE: join(pkiDir, 'platform-ca.crt'),
+        MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
+        ROLLOUT_TICK_MS: '1000',
+      }),
+      loggerFor('updates'),
+      bus,
+    );
+    closers.push(() => updates.close());
+    const gateway = await startGateway(
+      loadGatewayConfig({
+        ...common,
+        HTTP_PORT: String(options.gatewayHttpPort),
+        MQTT_HOST: '127.0.0.1',
+        MQTT_PORT: String(options.mqttPort),
+        TLS_CERT_FILE: join(pkiDir, 'gateway.crt'),
+        TLS_KEY_FILE: join(pkiDir, 'gateway.key'),
+        MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
+        PLATFORM_CA_FILE: join(pkiDir, 'platform-ca.crt'),
+        DEVICE_RATE_PER_SEC: String(options.deviceRatePerSec),
+        ...(options.devListenerPort === undefined ? {} : { DEV_LISTENER_PORT: String(options.devListenerPort) }),
+      }),
+      loggerFor('gateway'),
+      bus,
+    );
+    closers.push(() => gateway.close());
+    return {
+      pki,
+      pkiDir,
+      gateway,
+      telemetry,
+      attestation,
+      failures,
+      updates,
+      tenant,
+      platformClient,
+      bus,
+      database: { url: databaseUrl, embedded: database !== undefined },
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

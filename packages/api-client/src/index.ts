@@ -1,0 +1,1 @@
+export { ApiClient } from './api-client.js';
