@@ -28,8 +28,14 @@ describe('embedded mode (rampart up --fleet --once)', () => {
         RATE: '2',
         ONCE: '1',
         RAMPART_DATA_DIR: join(dir, 'data'),
+        // Every port free, so the test never meets a platform already on the fixed defaults.
         MQTT_PORT: '0',
         API_PORT: '0',
+        TELEMETRY_PORT: '0',
+        ATTESTATION_PORT: '0',
+        FAILURES_PORT: '0',
+        UPDATES_PORT: '0',
+        UPDATES_DEVICE_PORT: '0',
         GATEWAY_HTTP_PORT: '0',
         LOG_LEVEL: 'warn',
       },
@@ -37,6 +43,9 @@ describe('embedded mode (rampart up --fleet --once)', () => {
     );
     const { code } = await cli.exited;
     expect(code, cli.stderr.join('\n')).toBe(0);
+    // The banner names the one API URL first, right under its title.
+    const banner = cli.stderr.findIndex((line) => line.startsWith('Rampart is up'));
+    expect(cli.stderr[banner + 1]).toMatch(/^ {2}API {2}http:\/\/127\.0\.0\.1:\d+\/v1 {3}OpenAPI http:\/\/127\.0\.0\.1:\d+\/docs/);
     const result = JSON.parse(await readFile(report, 'utf8')) as Record<string, number | string | boolean>;
     expect(result).toMatchObject({
       devices: 40,
