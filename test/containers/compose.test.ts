@@ -296,7 +296,8 @@ describe.skipIf(skipped)('docker/compose.yaml (docker-compose 1.29, machine over
       (await apiGet<Array<{ id: string }>>(port, '/v1/devices?limit=1000', token)).map((d) => d.id).sort();
     expect(await ids(ports.api)).toEqual(await ids(ports.attestation));
     const document = await apiGet<{ paths: Record<string, unknown> }>(ports.api, '/openapi.json', token);
-    for (const path of ['/v1/devices', '/v1/telemetry/stats', '/v1/failure-buckets', '/v1/deployments']) expect(Object.keys(document.paths)).toContain(path);
+    for (const path of ['/v1/devices', '/v1/telemetry/stats', '/v1/failure-buckets', '/v1/deployments'])
+      expect(Object.keys(document.paths)).toContain(path);
     process.stderr.write(
       `compose.test: ${attested.length} devices attested, ${stored.readingsStored} readings stored from ${stored.devices} devices, ` +
         `${((Date.now() - upStarted) / 1000).toFixed(1)} s after the first up\n`,

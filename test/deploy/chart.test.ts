@@ -129,7 +129,8 @@ describe('the Helm chart', () => {
     }
     // Two replicas each by default, each with a PodDisruptionBudget; NATS as a 3-node JetStream cluster.
     const budgets = objects.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata.name);
-    for (const s of ['api', 'gateway', 'attestation', 'telemetry', 'failures', 'updates', 'nats']) expect(budgets).toContain(`demo-rampart-${s}`);
+    for (const s of ['api', 'gateway', 'attestation', 'telemetry', 'failures', 'updates', 'nats'])
+      expect(budgets).toContain(`demo-rampart-${s}`);
     const nats = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'demo-rampart-nats')!;
     expect(nats.spec.replicas).toBe(3);
     const natsConfig = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'demo-rampart-nats')!.data!['nats.conf']!;
@@ -188,7 +189,11 @@ describe('the Helm chart', () => {
     // The smallest Ingress: any host, the default class, plain HTTP.
     const bare = render('', ['ingress.enabled=true']).find((o) => o.kind === 'Ingress')!;
     expect(bare.spec).toEqual({
-      rules: [{ http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'demo-rampart-api', port: { name: 'http' } } } }] } }],
+      rules: [
+        {
+          http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'demo-rampart-api', port: { name: 'http' } } } }] },
+        },
+      ],
     });
   });
 
@@ -198,7 +203,20 @@ describe('the Helm chart', () => {
     const notes = install.stdout.slice(install.stdout.indexOf('NOTES:'));
     expect(notes).toContain('kubectl --namespace iot port-forward svc/demo-rampart-api 8000:80');
     expect(notes).toContain('API http://127.0.0.1:8000/v1    OpenAPI http://127.0.0.1:8000/docs');
-    const withIngress = run(['install', 'demo', CHART, '--namespace', 'iot', '--dry-run=client', '--set', 'ingress.enabled=true', '--set', 'ingress.host=api.example.com', '--set', 'ingress.tls.secretName=t']);
+    const withIngress = run([
+      'install',
+      'demo',
+      CHART,
+      '--namespace',
+      'iot',
+      '--dry-run=client',
+      '--set',
+      'ingress.enabled=true',
+      '--set',
+      'ingress.host=api.example.com',
+      '--set',
+      'ingress.tls.secretName=t',
+    ]);
     expect(withIngress.stdout).toContain('https://api.example.com/v1');
   });
 

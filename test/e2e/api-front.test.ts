@@ -189,7 +189,9 @@ describe('API front: one base URL for every service', () => {
     const uploaded = await callApi(front.url, tenantToken, 'POST', '/v1/images', image);
     expect(uploaded.status, JSON.stringify(uploaded.body)).toBe(201);
     const peakGrowth = (await peakResidentBytes(front.process.pid)) - peakBefore;
-    console.info(`api front: ${(image.length / 2 ** 20).toFixed(1)} MiB upload, front's peak RSS grew ${(peakGrowth / 2 ** 20).toFixed(1)} MiB`);
+    console.info(
+      `api front: ${(image.length / 2 ** 20).toFixed(1)} MiB upload, front's peak RSS grew ${(peakGrowth / 2 ** 20).toFixed(1)} MiB`,
+    );
     expect(peakGrowth).toBeLessThan(size / 2);
     const listed = await callApi(front.url, tenantToken, 'GET', '/v1/images');
     expect(JSON.stringify(listed.body)).toContain((uploaded.body as { sha256: string }).sha256);

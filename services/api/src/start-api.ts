@@ -50,10 +50,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
       return reachable && problem === undefined ? Promise.resolve() : Promise.reject(new Error(problem ?? 'not reachable'));
     });
   }
-  const metrics = new FrontMetrics(
-    observability.meter,
-    () => new Map(UPSTREAMS.map((name) => [name, !catalog.missing().includes(name)])),
-  );
+  const metrics = new FrontMetrics(observability.meter, () => new Map(UPSTREAMS.map((name) => [name, !catalog.missing().includes(name)])));
   try {
     await catalog.start();
   } catch (error) {
@@ -111,15 +108,20 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     switch (match.kind) {
       case 'route':
         chose(match.upstream);
-        await forward(req, res, { name: match.upstream, url: catalog.urlOf(match.upstream) }, {
-          dispatcher,
-          timeoutMs: config.upstreamTimeoutMs,
-          onFailure: (upstream, failure, error) => {
-            metrics.failed(upstream, failure);
-            if (failure === 'unreachable') catalog.markUnreachable(upstream, `not reachable: ${describeError(error)}`);
-            else logger.warn({ upstream, failure, err: error, method: req.method, route: match.template }, 'upstream request failed');
+        await forward(
+          req,
+          res,
+          { name: match.upstream, url: catalog.urlOf(match.upstream) },
+          {
+            dispatcher,
+            timeoutMs: config.upstreamTimeoutMs,
+            onFailure: (upstream, failure, error) => {
+              metrics.failed(upstream, failure);
+              if (failure === 'unreachable') catalog.markUnreachable(upstream, `not reachable: ${describeError(error)}`);
+              else logger.warn({ upstream, failure, err: error, method: req.method, route: match.template }, 'upstream request failed');
+            },
           },
-        });
+        );
         return;
       case 'method-not-allowed':
         answerError(res, 405, `Cannot ${req.method} ${path}`, { allow: match.allowed.join(', ') });
@@ -128,9 +130,14 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
         // While a service has never answered, an unknown path may be one of its: say so rather than 404.
         const unknown = catalog.neverSeen();
         if (unknown.length > 0) {
-          answerError(res, 503, `the ${unknown.join(', ')} service${unknown.length > 1 ? 's are' : ' is'} not available yet; try again shortly`, {
-            'retry-after': '5',
-          });
+          answerError(
+            res,
+            503,
+            `the ${unknown.join(', ')} service${unknown.length > 1 ? 's are' : ' is'} not available yet; try again shortly`,
+            {
+              'retry-after': '5',
+            },
+          );
         } else {
           answerError(res, 404, `Cannot ${req.method} ${path}`);
         }

@@ -56,8 +56,7 @@ describe(RouteTable.name, () => {
   });
 
   it('refuses a method and template that two upstreams declare, naming both', () => {
-    const build = () =>
-      table({ attestation: [['GET', '/v1/devices/{deviceId}']], telemetry: [['get', '/v1/devices/{id}']] });
+    const build = () => table({ attestation: [['GET', '/v1/devices/{deviceId}']], telemetry: [['get', '/v1/devices/{id}']] });
     expect(build).toThrow(RouteConflictError);
     expect(build).toThrow('GET /v1/devices/{id} is declared by both attestation and telemetry');
   });
