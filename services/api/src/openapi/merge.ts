@@ -30,7 +30,7 @@ export interface MergeOptions {
  * deep links stay unique.
  */
 export function mergeDocuments(sources: readonly ServiceDocument[], options: MergeOptions): OpenApiDocument {
-  const copies = sources.map(({ service, document }) => ({ service, document: structuredClone(document) as OpenApiDocument }));
+  const copies = sources.map(({ service, document }) => ({ service, document: structuredClone<OpenApiDocument>(document) }));
   const renames = componentRenames(copies);
   const operationIds = clashingOperationIds(copies);
 

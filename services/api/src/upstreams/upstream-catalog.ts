@@ -125,7 +125,7 @@ export class UpstreamCatalog {
       if (response.statusCode !== 200) return new Error(`${UPSTREAM_DOCUMENT_PATH} answered ${response.statusCode}`);
       const parsed = documentSchema.safeParse(JSON.parse(text));
       if (!parsed.success) return new Error(`${UPSTREAM_DOCUMENT_PATH} is no OpenAPI document: ${parsed.error.issues[0]?.message}`);
-      return apiPart(parsed.data as OpenApiDocument);
+      return apiPart(parsed.data);
     } catch (error) {
       return error instanceof Error ? error : new Error(String(error));
     }
