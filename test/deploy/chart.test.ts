@@ -163,7 +163,8 @@ describe('the Helm chart', () => {
       const service = services.find((o) => o.metadata.name === `demo-rampart-${upstream}`)!;
       expect(env[`${upstream.toUpperCase()}_URL`]).toBe(`http://demo-rampart-${upstream}:${service.spec.ports[0].port}`);
     }
-    expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+    // One service down must not take the whole API out of the Service: the front stays in it and names that service.
+    expect(container.readinessProbe.httpGet.path).toBe('/healthz');
     const front = services.find((o) => o.metadata.name === 'demo-rampart-api')!;
     expect(front.spec).toMatchObject({ type: 'ClusterIP', ports: [{ port: 80, targetPort: 'http' }] });
     expect(objects.filter((o) => o.kind === 'Ingress')).toEqual([]);
