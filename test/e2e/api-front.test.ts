@@ -93,7 +93,8 @@ describe('API front: one base URL for every service', () => {
     const [telemetry, failures, updates] = await Promise.all([
       startTelemetryProcess('telemetry', common),
       startFailuresProcess('failures', { ...common, HTTP_PORT: String(failuresPort) }),
-      startUpdatesProcess('updates', { ...common, ...updatesKeysEnv(pki) }),
+      // Room for an upload larger than what V8 lets pile up in freed chunks (below).
+      startUpdatesProcess('updates', { ...common, ...updatesKeysEnv(pki), MAX_IMAGE_MB: '160' }),
     ]);
     processes.push(telemetry.process, failures.process, updates.process);
     upstreams = { attestation: attestation.url, updates: updates.url, failures: failures.url, telemetry: telemetry.url };
@@ -181,7 +182,7 @@ describe('API front: one base URL for every service', () => {
     const through = await callApi(front.url, tenantToken, 'GET', '/v1/products');
     expect(through).toEqual(direct);
 
-    const size = 60 * 1024 * 1024;
+    const size = 120 * 1024 * 1024;
     const image = encodeImage(
       ImageSigner.create().sign({ component: 'os', version: '9.0.0', securityVersion: 1, hardware: 'rampart-mt3620' }, randomBytes(size)),
     );
@@ -192,7 +193,11 @@ describe('API front: one base URL for every service', () => {
     console.info(
       `api front: ${(image.length / 2 ** 20).toFixed(1)} MiB upload, front's peak RSS grew ${(peakGrowth / 2 ** 20).toFixed(1)} MiB`,
     );
-    expect(peakGrowth).toBeLessThan(size / 2);
+    // Freed chunks wait for V8 to collect them (it lets tens of MiB of external memory pile up: 50-75 MiB measured
+    // for 60, 200 and 400 MiB uploads alike), so a streaming front grows by a bounded amount; one that held the body
+    // would grow by all of it and more. services/api/test/front.test.ts proves the streaming itself: the service
+    // sees the start of a body before the client sends its end.
+    expect(peakGrowth).toBeLessThan(size * 0.8);
     const listed = await callApi(front.url, tenantToken, 'GET', '/v1/images');
     expect(JSON.stringify(listed.body)).toContain((uploaded.body as { sha256: string }).sha256);
   });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, LOG_LEVELS, env, loadConfig, type Env, type LogLevel } from './config.js';
-import { openDatabase, type DatabaseOptions } from './database.js';
-import { closeOnSignals } from './http-service.js';
+import type { DatabaseOptions } from './database.js';
+import { closeOnSignals } from './signals.js';
 import { createLogger, type Logger } from './logger.js';
 
 /** Exit code for a configuration error (EX_CONFIG from sysexits.h). */
@@ -33,6 +33,8 @@ async function migrate(name: string, database: ServiceDatabase): Promise<void> {
     process.exit(EXIT_CONFIG);
   }
   const logger = createLogger(name, e.LOG_LEVEL);
+  // Loaded here, not at the top: a process without a database (the API front) never loads TypeORM.
+  const { openDatabase } = await import('./database.js');
   const dataSource = await openDatabase({ ...database, url: e.DATABASE_URL, poolSize: 2 }, logger);
   await dataSource.destroy();
   logger.info({ schema: database.schema }, 'schema up to date');

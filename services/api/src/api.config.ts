@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { DEFAULT_HTTP_HOST, DEFAULT_SHUTDOWN_TIMEOUT_MS, LOG_LEVELS, env, loadConfig, type Env, type LogLevel } from '@rampart/service-kit';
+import {
+  DEFAULT_HTTP_HOST,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  LOG_LEVELS,
+  env,
+  loadConfig,
+  type Env,
+  type LogLevel,
+} from '@rampart/service-kit/process';
 
 /** The one base URL's port (LAYOUT: API front 8000). */
 export const DEFAULT_HTTP_PORT = 8000;

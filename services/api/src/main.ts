@@ -1,4 +1,4 @@
-import { runServiceMain } from '@rampart/service-kit';
+import { runServiceMain } from '@rampart/service-kit/process';
 import { loadApiConfig } from './api.config.js';
 import { startApi } from './start-api.js';
 

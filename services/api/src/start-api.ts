@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
-import { Observability, Readiness, every, type Logger } from '@rampart/service-kit';
+import { Observability, Readiness, every, type Logger } from '@rampart/service-kit/process';
 import { UPSTREAMS, type ApiConfig } from './api.config.js';
 import { answerError, answerJson } from './http/answers.js';
 import { DOCS_ASSETS, DOCS_INITIALIZER, serveDocs } from './http/docs-page.js';

@@ -33,6 +33,8 @@ class Upstream {
     const server = createServer((req, res) => {
       if (req.url === '/docs/openapi.json')
         return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(document));
+      // /v1/reject answers without reading the body, as a body parser over its limit does.
+      if (req.url === '/v1/reject') return handle(req, res);
       let bytes = 0;
       req.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
@@ -90,7 +92,12 @@ describe('the API front (startApi)', () => {
   let echo: Upstream;
 
   beforeAll(async () => {
-    echo = await Upstream.start({ '/v1/echo/{id}': ['get', 'post'], '/v1/stream': ['get'] }, (req, res) => {
+    echo = await Upstream.start({ '/v1/echo/{id}': ['get', 'post'], '/v1/stream': ['get'], '/v1/reject': ['post'] }, (req, res) => {
+      if (req.url === '/v1/reject') {
+        // The answer before the body (Node then reads the rest and drops it, as behind a body parser over its limit).
+        res.writeHead(413, { 'content-type': 'application/json' }).end('{"statusCode":413}');
+        return;
+      }
       if (req.url === '/v1/stream') {
         // A CSV export: chunks over time, no Content-Length.
         res.writeHead(200, {
@@ -200,6 +207,15 @@ describe('the API front (startApi)', () => {
     req.end();
     expect(await answered).toBe(207);
     expect(echo.seen.at(-1)!.bytes).toBe(size);
+  });
+
+  it('hands the client an answer the service gives before reading the whole body (413), not a reset', async () => {
+    const size = 16 * 1024 * 1024;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const answer = await raw(front.url, { method: 'POST', path: '/v1/reject', body: Buffer.alloc(size, 1) });
+      expect(answer.status).toBe(413);
+      expect(answer.text).toBe('{"statusCode":413}');
+    }
   });
 
   it('answers 504 naming the service when it does not answer in time, and 404 or 405 for what no service serves', async () => {

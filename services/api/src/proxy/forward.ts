@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errors, type Dispatcher } from 'undici';
 import { answerError } from '../http/answers.js';
@@ -42,6 +43,7 @@ export async function forward(
     if (!res.writableFinished) aborted.abort();
   });
   const target = new URL(upstream.url);
+  const body = hasBody(req) ? requestBody(req) : null;
   let response: Dispatcher.ResponseData;
   try {
     response = await options.dispatcher.request({
@@ -52,7 +54,7 @@ export async function forward(
         remoteAddress: req.socket.remoteAddress,
         encrypted: (req.socket as Partial<TLSSocket>).encrypted === true,
       }),
-      body: hasBody(req) ? req : null,
+      body,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       signal: aborted.signal,
@@ -61,8 +63,8 @@ export async function forward(
     if (aborted.signal.aborted) return;
     const failure = classify(error);
     options.onFailure(upstream.name, failure, error as Error);
-    // The request body may be half read: drop the rest, the answer says why.
-    req.resume();
+    // Whatever of the body is still coming is read and dropped: the answer says why.
+    body?.destroy();
     if (res.headersSent) {
       res.destroy();
       return;
@@ -90,6 +92,25 @@ export async function forward(
     if (!aborted.signal.aborted) options.onFailure(upstream.name, classify(error), error as Error);
     res.destroy();
   }
+}
+
+/**
+ * The request body as the upstream request's: piped through a stream of its
+ * own, so that when the upstream answers before reading it all (401, 413) and
+ * undici drops the rest, only that stream is destroyed; the client's
+ * connection stays, what it still sends is read and dropped, and it gets the
+ * answer rather than a reset. A client that goes away fails the upload.
+ */
+function requestBody(req: IncomingMessage): PassThrough {
+  const body = new PassThrough();
+  req.pipe(body);
+  req.once('error', (error) => body.destroy(error));
+  body.once('close', () => {
+    if (req.readableEnded) return;
+    req.unpipe(body);
+    req.resume();
+  });
+  return body;
 }
 
 /** A request has a body when it says so (RFC 9112 §6.3): a length or a transfer coding. */

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
-import type { Logger } from '@rampart/service-kit';
+import type { Logger } from '@rampart/service-kit/process';
 import { mergeDocuments, type OpenApiDocument } from '../openapi/merge.js';
 import { RouteConflictError, RouteTable, routesOfDocument, type DeclaredRoute } from '../routing/route-table.js';
 
