@@ -5,6 +5,9 @@ TOOL_PATH := $(shell scripts/ensure-node.sh)
 export PATH := $(if $(TOOL_PATH),$(TOOL_PATH):)$(PATH)
 
 DEVICES ?= 100
+## make demo SCENARIO=rollout: the rollout demo, unattended (its fleet is smaller: it finishes in well under 2 minutes).
+SCENARIO ?=
+ROLLOUT_DEVICES ?= 20
 DURATION ?= 30s
 RATE ?= 1
 export DEVICES DURATION RATE ONCE
@@ -24,7 +27,7 @@ build: install
 
 ## The main job: every service in one process with an emulated fleet (no servers needed).
 demo: build
-	node apps/cli/dist/main.js up --fleet
+	node apps/cli/dist/main.js up $(if $(filter rollout,$(SCENARIO)),--scenario rollout --once --devices $(ROLLOUT_DEVICES),--fleet)
 
 ## Distributed mode on one machine: each service its own process, on the machine's NATS and PostgreSQL.
 up: build services

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '@rampart/testing';
 import { ENTRY, ServiceProcess } from '../support/service-process.js';
 
 describe('embedded mode (rampart up --fleet --once)', () => {
@@ -73,5 +74,43 @@ describe('embedded mode (rampart up --fleet --once)', () => {
       join(dir, 'device-certificate.pem'),
     ]);
     expect(stdout).toMatch(/OK/);
+  });
+
+  it('without --once, keeps the demo fleet publishing after its report until Ctrl-C, then stops cleanly', async () => {
+    const report = join(dir, 'served.json');
+    const cli = ServiceProcess.start('rampart-up-served', ENTRY.cli, { LOG_LEVEL: 'warn' }, [
+      'up',
+      '--fleet',
+      '--devices',
+      '3',
+      '--rate',
+      '2',
+      '--duration',
+      '2s',
+      '--data-dir',
+      join(dir, 'served-data'),
+      '--report',
+      report,
+      // Every port free: the fixed defaults may be another platform's.
+      ...['--mqtt-port', '--api-port', '--gateway-http-port', '--attestation-port', '--telemetry-port', '--failures-port']
+        .concat(['--updates-port', '--updates-device-port'])
+        .flatMap((flag) => [flag, '0']),
+    ]);
+    try {
+      await waitFor(() => cli.stderr.some((l) => l.startsWith('Serving until Ctrl-C')), {
+        timeoutMs: 90_000,
+        describe: 'the report written',
+      });
+      const { telemetryPublished, ok } = JSON.parse(await readFile(report, 'utf8')) as { telemetryPublished: number; ok: boolean };
+      expect(ok).toBe(true);
+      // Progress goes on (a plain line every 10 s without a terminal), with more published than the report counted.
+      const published = () =>
+        cli.stderr.map((l) => /^ +\d+s +online 3 +attested 3 +published (\d+)/.exec(l)).flatMap((m) => (m === null ? [] : [Number(m[1])]));
+      await waitFor(() => published().some((n) => n > telemetryPublished), { timeoutMs: 30_000, describe: 'the fleet publishing on' });
+    } finally {
+      await cli.stop('SIGINT');
+    }
+    const { code } = await cli.exited;
+    expect(code, cli.stderr.join('\n')).toBe(130);
   });
 });

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import 'reflect-metadata';
 import { realpathSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -9,10 +8,12 @@ import { SCENARIO_NAMES, demoKnownGood, type ScenarioName } from '@rampart/emula
 import { errorReportDownload, errorReportList, errorReportShow } from './commands/error-reports.js';
 import { stability } from './commands/stability.js';
 import { imageUpload, parseWaves } from './commands/updates.js';
+import { registerImagePacking } from './commands/images.js';
 import { apiCall } from './commands/platform-api.js';
 import { telemetryQuery } from './commands/telemetry.js';
 import { parseDuration } from './duration.js';
 import type { OutputFormat } from './output.js';
+import type { UpScenario } from '@rampart/embedded';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -47,6 +48,27 @@ function duration(value: string): number {
   }
 }
 
+/** `rampart up`'s scenarios (the names its --scenario takes). */
+const UP_SCENARIOS: readonly UpScenario[] = ['telemetry', 'rollout'];
+
+/** Percent waves only: the demo's fleet is small and its plan shown as percents. */
+function demoWaves(value: string): number[] {
+  const waves = (() => {
+    try {
+      return parseWaves(value);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  })();
+  if (
+    waves.kind !== 'percent' ||
+    waves.percents.some((p, i) => p <= 0 || p > 100 || (i > 0 && p <= waves.percents[i - 1]!)) ||
+    waves.percents.at(-1) !== 100
+  )
+    throw new InvalidArgumentError('--waves: percents that rise and end at 100, e.g. 10,50,100');
+  return waves.percents;
+}
+
 const outputOption = () => new Option('--output <format>', 'text or json').choices(['text', 'json']).default('text');
 const env = process.env;
 /**
@@ -62,14 +84,27 @@ export const program = new Command('rampart').description('Rampart: secure fleet
 program
   .command('up')
   .description('Start the whole platform in this process (embedded mode)')
-  .option('--fleet', 'also run an emulated fleet through the telemetry scenario', false)
+  .option('--fleet', 'also run an emulated fleet through the scenario (telemetry unless --scenario says otherwise)', false)
+  .addOption(
+    new Option(
+      '--scenario <name>',
+      'telemetry: steady readings, stored and counted; rollout: an OS rolled out in waves, then a crashing app stopped by its gate',
+    )
+      .choices(UP_SCENARIOS)
+      .default('telemetry'),
+  )
+  .addOption(
+    new Option('--waves <percents>', "the rollout scenario's waves, cumulative percents of the fleet")
+      .argParser(demoWaves)
+      .default([10, 50, 100], '10,50,100'),
+  )
   .option('--devices <n>', 'devices in the fleet', positiveInt('--devices'), Number(env['DEVICES'] ?? 100))
   .option('--rate <perSecond>', 'readings per second per device', positiveNumber, Number(env['RATE'] ?? 1))
   .option('--duration <time>', 'how long the fleet publishes (30s, 2m …)', duration, parseDuration(env['DURATION'] ?? '30s'))
   .option('--metrics <n>', 'metrics per reading', positiveInt('--metrics'), 8)
   .option('--once', 'run the scenario, report, and exit (non-zero on any loss)', env['ONCE'] === '1')
   .option('--data-dir <dir>', 'where keys and the embedded database live', env['RAMPART_DATA_DIR'] ?? '.rampart')
-  .option('--report <file>', 'where to write the run report', 'reports/demo.json')
+  .option('--report <file>', 'where to write the run report (default reports/demo.json, reports/rollout.json for the rollout scenario)')
   // Fixed defaults (0: any free port), each also from an environment variable: the front's port is the one base URL.
   .addOption(portOption('--api-port', 'API_PORT', DEFAULT_PORTS.api, 'the API front: every REST API under /v1, OpenAPI at /docs'))
   .addOption(portOption('--mqtt-port', 'MQTT_PORT', DEFAULT_PORTS.mqtt, 'MQTT over TLS, where devices connect'))
@@ -81,6 +116,8 @@ program
     portOption('--updates-device-port', 'UPDATES_DEVICE_PORT', DEFAULT_PORTS.updatesDevice, 'update server device endpoint (mutual TLS)'),
   )
   .addOption(portOption('--gateway-http-port', 'GATEWAY_HTTP_PORT', DEFAULT_PORTS.gatewayHttp, 'gateway health and metrics'))
+  // The flag's name before the API front, kept for scripts that pass it.
+  .addOption(new Option('--attestation-api-port <port>').env('ATTESTATION_API_PORT').argParser(port).hideHelp())
   .addOption(outputOption())
   .action(
     async (o: {
@@ -91,11 +128,14 @@ program
       metrics: number;
       once: boolean;
       dataDir: string;
-      report: string;
+      report: string | undefined;
+      scenario: UpScenario;
+      waves: number[];
       mqttPort: number;
       apiPort: number;
       telemetryPort: number;
       attestationPort: number;
+      attestationApiPort: number | undefined;
       failuresPort: number;
       updatesPort: number;
       updatesDevicePort: number;
@@ -103,7 +143,13 @@ program
       output: OutputFormat;
     }) => {
       const { up } = await import('@rampart/embedded');
-      process.exitCode = await up({ ...o, durationMs: o.duration });
+      // The rollout scenario runs its own fleet.
+      process.exitCode = await up({
+        ...o,
+        attestationPort: o.attestationApiPort ?? o.attestationPort,
+        fleet: o.fleet || o.scenario === 'rollout',
+        durationMs: o.duration,
+      });
     },
   );
 
@@ -340,6 +386,8 @@ updatesOptions(
 updatesOptions(image.command('revoke <sha256>').description('take it out of every answer')).action(async (sha256: string, o: ApiFlags) => {
   process.exitCode = await apiCall(o, 'POST', `/v1/images/${sha256}/revoke`);
 });
+
+registerImagePacking(program);
 
 const product = program.command('product').description('Products (each with Development, Field Test and Production groups)');
 updatesOptions(product.command('create <name>').description('create a product').option('--description <text>', 'description')).action(

@@ -9,6 +9,7 @@ import { startTelemetry, loadTelemetryConfig, type RunningTelemetry } from '@ram
 import { loadOrCreateDevelopmentPki, type DevelopmentPki } from '@rampart/trust';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database.js';
 import { ensureDemoTenant, releaseDemoMeasurements } from './demo-setup.js';
+import { loadOrCreateFirmwareSigning, type FirmwareSigning } from './firmware-signing.js';
 import { ApiClient } from '@rampart/api-client';
 import { loadOrCreateSecret, newKeyEncryptionKey, newOperatorToken } from './secrets.js';
 
@@ -39,6 +40,8 @@ export interface EmbeddedOptions {
 export interface EmbeddedPlatform {
   readonly pki: DevelopmentPki;
   readonly pkiDir: string;
+  /** The emulated device maker's firmware signing keys (kept in the data folder): what the demo fleet is fused to trust. */
+  readonly firmware: FirmwareSigning;
   readonly gateway: RunningGateway;
   readonly telemetry: RunningTelemetry;
   readonly attestation: RunningAttestation;
@@ -62,6 +65,7 @@ export interface EmbeddedPlatform {
 export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor: (service: string) => Logger): Promise<EmbeddedPlatform> {
   const pkiDir = join(options.dataDir, 'pki');
   const pki = await loadOrCreateDevelopmentPki(pkiDir);
+  const firmware = await loadOrCreateFirmwareSigning(options.dataDir);
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {
     for (const close of closers.splice(0).reverse()) await close();
@@ -177,6 +181,7 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     return {
       pki,
       pkiDir,
+      firmware,
       gateway,
       telemetry,
       attestation,

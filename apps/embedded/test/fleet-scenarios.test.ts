@@ -37,6 +37,8 @@ describe('fleet scenarios', () => {
       endpoint: { kind: 'tls', host: '127.0.0.1', port: platform.gateway.mqttPort, servername: 'localhost' },
       manufacturerCa: platform.pki.manufacturerCa,
       gatewayCaPem: platform.pki.platformCa.certificatePem,
+      // As `rampart up` runs them: devices fused to the data folder's firmware keys, which a scenario's images must be signed with.
+      firmwareSigners: platform.firmware.signers,
       scenario,
       healthWindowMs: 1_500,
       reconnectSpreadMs: 1_500,
@@ -103,5 +105,7 @@ describe('fleet scenarios', () => {
     const report = await run('power-loss-update', 8_000);
     healthy(report);
     expect(report.events.map((e) => e.event)).toEqual(['update with power loss', 'every device powered on again']);
+    // Power is cut inside the update, so only a device that took the image reboots: it was signed with the fleet's keys.
+    expect(report.reboots).toBeGreaterThanOrEqual(DEVICES);
   });
 });

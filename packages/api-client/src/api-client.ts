@@ -7,10 +7,15 @@ export class ApiClient {
   constructor(private readonly baseUrl: string) {}
 
   async call(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    // Bytes (an image) go as they are; anything else as JSON.
+    const bytes = body instanceof Uint8Array;
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': bytes ? 'application/octet-stream' : 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: bytes ? new Uint8Array(body) : JSON.stringify(body) }),
     });
     const text = await response.text();
     return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };

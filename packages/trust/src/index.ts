@@ -23,6 +23,36 @@ export {
   measureImage,
 } from './signed-image.js';
 export type { AppCapabilities, ImageComponent, ImageManifest, SignatureCheck, SignedImage } from './signed-image.js';
+export {
+  COMPONENT_RULE,
+  HARDWARE_RULE,
+  ImageManifestError,
+  MAX_SECURITY_VERSION,
+  SECURITY_VERSION_RULE,
+  VERSION_RULE,
+  checkImageManifest,
+} from './image-pack/image-manifest.js';
+export {
+  APP_MAIN_FILE,
+  APP_MANIFEST_FILE,
+  packImage,
+  readAppDirectory,
+  signAppDirectory,
+  writeImageFile,
+} from './image-pack/image-packer.js';
+export type { AppDirectory, PackOptions } from './image-pack/image-packer.js';
+export { verifyImage } from './image-pack/image-verifier.js';
+export type { ImageVerification, VerifyOptions } from './image-pack/image-verifier.js';
+export {
+  KEY_NAME_RULE,
+  SigningKeyError,
+  createSigningKeyFiles,
+  loadImageSigner,
+  loadOrCreateImageSigner,
+  readPublicKeyFile,
+  signingKeyFilesOf,
+} from './image-pack/signing-key-files.js';
+export type { SigningKeyFiles } from './image-pack/signing-key-files.js';
 export { KeyVault } from './key-vault.js';
 export { DEVICE_TLS_SERVER_OPTIONS, TLS12_CIPHERS } from './tls-policy.js';
 export { TufSigningKey, tufPublicKey } from './tuf/tuf-keys.js';

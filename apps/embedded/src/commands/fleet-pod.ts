@@ -1,4 +1,3 @@
-import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { SCENARIO_NAMES, runFleet } from '@rampart/emulator';
 import { env, loadConfig, type Env } from '@rampart/service-kit';
-import { CertificateAuthority, ImageSigner } from '@rampart/trust';
+import { CertificateAuthority } from '@rampart/trust';
 import { DEMO_TENANT, ensureDemoTenant, releaseDemoMeasurements } from '../demo-setup.js';
+import { loadFirmwareSigners } from '../firmware-signing.js';
 import { ApiClient } from '@rampart/api-client';
 import { claimDevices, warnWithoutRoot } from './claim-devices.js';
 import { parseHostPort, writeFleetReports } from './fleet.js';
@@ -181,12 +181,7 @@ export async function fleetPod(source: Env): Promise<number> {
     apps: config.APPS,
     ...(config.FIRMWARE_PLATFORM_KEY_FILE === undefined || config.FIRMWARE_APPS_KEY_FILE === undefined
       ? {}
-      : {
-          firmwareSigners: {
-            platform: ImageSigner.fromPrivateKey(createPrivateKey(await readFile(config.FIRMWARE_PLATFORM_KEY_FILE, 'utf8'))),
-            apps: ImageSigner.fromPrivateKey(createPrivateKey(await readFile(config.FIRMWARE_APPS_KEY_FILE, 'utf8'))),
-          },
-        }),
+      : { firmwareSigners: await loadFirmwareSigners(config.FIRMWARE_PLATFORM_KEY_FILE, config.FIRMWARE_APPS_KEY_FILE) }),
     ...(config.STATE_DIR === undefined ? {} : { stateDir: config.STATE_DIR }),
     ...(updateServer === undefined ? {} : { updates: { server: updateServer } }),
     signal: stop.signal,

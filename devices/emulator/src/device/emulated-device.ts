@@ -84,14 +84,20 @@ export interface DeviceOptions {
   readonly reconnectSpreadMs?: number;
   /**
    * The update server: once on its operational certificate, the device
-   * checks for updates after every attestation and whenever the platform
-   * sends `update-check` on its commands topic.
+   * checks for updates after every attestation, whenever the platform
+   * sends `update-check` on its commands topic, and every `checkIntervalMs`.
    */
   readonly updates?: {
     readonly server: UpdateServer;
     readonly client?: UpdateClientOptions;
     /** The device's say on an offered deployment: minutes to put it off (see DeferralPolicy); default never. */
     readonly deferral?: DeferralPolicy;
+    /**
+     * Checks again this often while connected (each wait drawn from ½–1½ × it, so a fleet does not ask at once):
+     * a notice lost while the device was busy or the gateway restarted is caught up without waiting for the next
+     * attestation. Default: only after attestation and on notice.
+     */
+    readonly checkIntervalMs?: number;
   };
   /** Told the publish → PUBACK latency of every acknowledged reading (a fleet's timeline). */
   readonly onAck?: (latencyMs: number) => void;
@@ -187,6 +193,7 @@ export class EmulatedDevice {
   private readonly heartbeats: Outbox;
   private operational: OperationalCertificate | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
   private attestTimer: NodeJS.Timeout | undefined;
   /** Which certificate the current connection uses. */
   private credential: 'identity' | 'operational' = 'identity';
@@ -344,6 +351,7 @@ export class EmulatedDevice {
     client?.on('error', () => undefined);
     client?.end(true);
     this.env.clearTimer(this.reconnectTimer);
+    this.env.clearTimer(this.checkTimer);
     for (const entry of this.pending.values()) entry.inFlight = false;
     this.failures.connectionLost();
     this.heartbeats.connectionLost();
@@ -415,6 +423,7 @@ export class EmulatedDevice {
           this.resendPending();
           // Devices learn of updates at attestation: the first thing on a fresh operational connection.
           this.checkForUpdates();
+          this.scheduleUpdateChecks(client);
         }
       });
     });
@@ -581,6 +590,21 @@ export class EmulatedDevice {
     });
   }
 
+  /** Checks again every `checkIntervalMs` (jittered) for as long as this connection lasts. */
+  private scheduleUpdateChecks(client: MqttClient): void {
+    const interval = this.options.updates?.checkIntervalMs;
+    if (interval === undefined) return;
+    this.env.clearTimer(this.checkTimer);
+    this.checkTimer = this.env.setTimer(
+      () => {
+        if (this.client !== client || this.state !== 'online') return;
+        this.checkForUpdates();
+        this.scheduleUpdateChecks(client);
+      },
+      interval * (0.5 + this.env.random()),
+    );
+  }
+
   /** One update check at a time (the updater runs them single-file); its outcome is counted. */
   private checkForUpdates(): void {
     const updater = this.updater;
@@ -658,12 +682,19 @@ export class EmulatedDevice {
     });
   }
 
+  /** Publishes again after `stopPublishing` (a fleet that goes on after its report). */
+  resumePublishing(): void {
+    if (this.state === 'stopped' || this.state === 'idle' || this.publishTimer !== undefined || this.options.ratePerSecond <= 0) return;
+    this.schedulePublish(this.env.random() * this.intervalMs());
+  }
+
   /** Disconnects cleanly and stops reconnecting. */
   async stop(): Promise<void> {
     this.env.clearTimer(this.publishTimer);
     this.env.clearTimer(this.reconnectTimer);
     this.env.clearTimer(this.renewTimer);
     this.env.clearTimer(this.attestTimer);
+    this.env.clearTimer(this.checkTimer);
     this.state = 'stopped';
     this.updateClient?.close();
     this.recoveryClient?.close();

@@ -3,7 +3,7 @@ import type { CertificateAuthority } from '@rampart/trust';
 import type { UpdateClientOptions, UpdateServer } from '../updates/update-client.js';
 import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint, type OperationalCertificate } from '../device/emulated-device.js';
 import { LatencyRecorder } from '../device/latency-recorder.js';
-import { demoFirmware, type FirmwareSigners } from '../firmware/firmware.js';
+import { demoFirmware, demoFirmwareSigners, type FirmwareSigners } from '../firmware/firmware.js';
 import { manufactureDevice, type ManufacturedDevice } from '../mcu/manufacture.js';
 import { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { DirectoryStateStore, MemoryStateStore } from '../mcu/state-store.js';
@@ -51,13 +51,19 @@ export interface FleetOptions {
   /** Share of readings each device traces end to end (W3C traceparent in the payload). Default 0. */
   readonly traceSampleRatio?: number;
   /** The update server devices check after every attestation and on notice (TLS endpoints only). */
-  readonly updates?: { readonly server: UpdateServer; readonly client?: UpdateClientOptions };
+  readonly updates?: { readonly server: UpdateServer; readonly client?: UpdateClientOptions; readonly checkIntervalMs?: number };
   /** First-retry window after a dropped connection (default 20 s). */
   readonly reconnectSpreadMs?: number;
   /** A load scenario (see `scenarios.ts`); default `steady`. */
   readonly scenario?: ScenarioName;
   readonly onProgress?: (progress: FleetProgress) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Keeps the fleet going after its report: at `durationMs` the devices drain and `onReport` is given the report;
+   * then they publish (and check for updates) again until this aborts, and the run resolves with the whole run's.
+   */
+  readonly continueUntil?: AbortSignal;
+  readonly onReport?: (report: FleetReport) => Promise<void> | void;
 }
 
 export interface FleetProgress {
@@ -259,11 +265,47 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
     last = now;
     windowLatency = new LatencyRecorder(2_000, env.random);
   };
+  /** The run so far, with the fleet where `at` found it. */
+  function report(at: FleetProgress): FleetReport {
+    const durationMs = Date.now() - started;
+    const latency = new LatencyRecorder(100_000, env.random);
+    for (const device of devices) latency.merge(device.latency);
+    const acknowledged = sum((d) => d.stats.acknowledged);
+    return {
+      scenario: scenario.name,
+      devices: devices.length,
+      devicesConnected: devices.filter((d) => d.stats.everConnected).length,
+      published: sum((d) => d.stats.published),
+      acknowledged,
+      unacknowledged: sum((d) => d.pendingCount),
+      droppedOnDevice: sum((d) => d.stats.dropped),
+      reconnects: sum((d) => d.stats.reconnects),
+      connectFailures: sum((d) => d.stats.connectFailures),
+      devicesAttested: at.attested,
+      attestationFailures: sum((d) => d.stats.attestationFailures),
+      attestationTimeouts: sum((d) => d.stats.attestationTimeouts),
+      reboots: sum((d) => d.stats.reboots),
+      failureReportsSent: sum((d) => d.stats.failureReportsSent),
+      heartbeatsSent: sum((d) => d.stats.heartbeatsSent),
+      updatesInstalled: sum((d) => d.stats.updatesInstalled),
+      updatesFailed: sum((d) => d.stats.updatesFailed),
+      recoveries: sum((d) => d.stats.recoveries),
+      durationMs,
+      acknowledgedPerSecond: Math.round((acknowledged / durationMs) * 1000),
+      ackLatencyMs: { p50: latency.percentile(50), p95: latency.percentile(95), p99: latency.percentile(99) },
+      deviceIds: devices.map((d) => d.deviceId),
+      timeline: [...timeline],
+      events: [...events],
+      ...sampleCertificate(devices),
+    };
+  }
   const ticker = setInterval(() => {
     sample();
     options.onProgress?.(progress());
   }, 1_000);
   let acting: Promise<void> = Promise.resolve();
+  // Where the fleet stood at the end, read before the devices are stopped: the summary and the timeline's last point agree.
+  let final: FleetProgress | undefined;
   try {
     const connectGapMs =
       1000 / (options.connectRatePerSec ?? scenario.connectRatePerSec?.(options.devices) ?? DEFAULT_CONNECT_RATE_PER_SEC);
@@ -278,6 +320,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
         devices,
         random: env.random,
         durationMs: options.durationMs,
+        firmwareSigners: options.firmwareSigners ?? demoFirmwareSigners(),
         sleep: (ms) => sleep(ms, options.signal),
         mark: (event) => events.push({ t: seconds(), event }),
       });
@@ -287,44 +330,23 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
     await acting;
     const drainTimeout = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     await Promise.all(devices.map((d) => d.stopPublishing(drainTimeout)));
+    if (options.continueUntil !== undefined) {
+      sample();
+      await options.onReport?.(report(progress()));
+      for (const device of devices) device.resumePublishing();
+      const until = options.signal === undefined ? options.continueUntil : AbortSignal.any([options.continueUntil, options.signal]);
+      await sleep(Number.MAX_SAFE_INTEGER, until);
+      await Promise.all(devices.map((d) => d.stopPublishing(drainTimeout)));
+    }
   } finally {
     clearInterval(ticker);
     sample();
+    final = progress();
     await acting.catch(() => undefined);
     await Promise.all(devices.map((d) => d.stop()));
   }
-  const durationMs = Date.now() - started;
-  const latency = new LatencyRecorder(100_000, env.random);
-  for (const device of devices) latency.merge(device.latency);
-  const acknowledged = sum((d) => d.stats.acknowledged);
-  options.onProgress?.(progress());
-  return {
-    scenario: scenario.name,
-    devices: devices.length,
-    devicesConnected: devices.filter((d) => d.stats.everConnected).length,
-    published: sum((d) => d.stats.published),
-    acknowledged,
-    unacknowledged: sum((d) => d.pendingCount),
-    droppedOnDevice: sum((d) => d.stats.dropped),
-    reconnects: sum((d) => d.stats.reconnects),
-    connectFailures: sum((d) => d.stats.connectFailures),
-    devicesAttested: devices.filter((d) => d.attested).length,
-    attestationFailures: sum((d) => d.stats.attestationFailures),
-    attestationTimeouts: sum((d) => d.stats.attestationTimeouts),
-    reboots: sum((d) => d.stats.reboots),
-    failureReportsSent: sum((d) => d.stats.failureReportsSent),
-    heartbeatsSent: sum((d) => d.stats.heartbeatsSent),
-    updatesInstalled: sum((d) => d.stats.updatesInstalled),
-    updatesFailed: sum((d) => d.stats.updatesFailed),
-    recoveries: sum((d) => d.stats.recoveries),
-    durationMs,
-    acknowledgedPerSecond: Math.round((acknowledged / durationMs) * 1000),
-    ackLatencyMs: { p50: latency.percentile(50), p95: latency.percentile(95), p99: latency.percentile(99) },
-    deviceIds: devices.map((d) => d.deviceId),
-    timeline,
-    events,
-    ...sampleCertificate(devices),
-  };
+  options.onProgress?.(final);
+  return report(final);
 }
 
 function sampleCertificate(devices: readonly EmulatedDevice[]): Pick<FleetReport, 'sampleCertificate'> {

@@ -1,5 +1,5 @@
 import type { EmulatedDevice } from '../device/emulated-device.js';
-import { demoFirmwareSigners, DEMO_HARDWARE } from '../firmware/firmware.js';
+import { DEMO_HARDWARE, type FirmwareSigners } from '../firmware/firmware.js';
 import { sampleAppImage } from '../firmware/app-images.js';
 import { encodeImage } from '@rampart/trust';
 import { PowerLoss, UPDATE_STATES, type UpdateState } from '../os/update-agent.js';
@@ -13,6 +13,8 @@ export interface FleetControl {
   mark(event: string): void;
   /** The run's length, so a scenario can place its acts. */
   readonly durationMs: number;
+  /** Who signed the fleet's firmware: the keys an image must be signed with for its devices to install it. */
+  readonly firmwareSigners: FirmwareSigners;
 }
 
 export type ScenarioAction = (fleet: FleetControl) => Promise<void>;
@@ -43,8 +45,8 @@ async function onAll(devices: readonly EmulatedDevice[], act: (d: EmulatedDevice
 }
 
 /** The crashing sensor build every device installs in the crash-wave and power-loss scenarios. */
-function crashySensorImage(): Buffer {
-  return encodeImage(sampleAppImage('sensor-1.1', demoFirmwareSigners().apps, DEMO_HARDWARE));
+function crashySensorImage(signers: FirmwareSigners): Buffer {
+  return encodeImage(sampleAppImage('sensor-1.1', signers.apps, DEMO_HARDWARE));
 }
 
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
@@ -74,7 +76,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     act: async (fleet) => {
       await fleet.sleep(fleet.durationMs / 4);
       fleet.mark('sensor 1.1.0 released to every device');
-      const image = crashySensorImage();
+      const image = crashySensorImage(fleet.firmwareSigners);
       await onAll(fleet.devices, (d) => d.os?.update(() => Promise.resolve(image), { component: 'app:sensor', maxBytes: image.length }));
       fleet.mark('updates settled');
     },
@@ -96,7 +98,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     act: async (fleet) => {
       await fleet.sleep(fleet.durationMs / 4);
       fleet.mark('update with power loss');
-      const image = crashySensorImage();
+      const image = crashySensorImage(fleet.firmwareSigners);
       const states = UPDATE_STATES.filter(
         (s): s is Exclude<UpdateState, 'idle' | 'failure' | 'rollback'> => !['idle', 'failure', 'rollback'].includes(s),
       );

@@ -337,11 +337,13 @@ export class FleetService {
     const rule = MANUAL[action];
     if (!rule.from.includes(current.state)) throw new FleetError(409, `a ${current.state} deployment cannot ${action}`);
     const ends = rule.to === 'aborted' || rule.to === 'rolled-back';
+    // Resuming accepts the open waves as they stand: the gates judge only the waves opened after (or they would pause it again).
     const [rows]: [DeploymentSqlRow[], number] = await this.dataSource.query(
-      `UPDATE updates.deployments SET state = $3, reason = $4, ended_at = CASE WHEN $5 THEN now() ELSE ended_at END
+      `UPDATE updates.deployments SET state = $3, reason = $4, ended_at = CASE WHEN $5 THEN now() ELSE ended_at END,
+              gates_from_wave = CASE WHEN $7 THEN current_wave + 1 ELSE gates_from_wave END
         WHERE tenant_id = $1 AND id = $2 AND state = ANY($6)
         RETURNING ${DEPLOYMENT_COLUMNS}`,
-      [tenantId, id, rule.to, reason, ends, rule.from],
+      [tenantId, id, rule.to, reason, ends, rule.from, action === 'resume'],
     );
     if (rows[0] === undefined) throw new FleetError(409, 'the deployment changed meanwhile; try again');
     this.logger.info({ tenantId, deploymentId: id, action, reason }, 'deployment changed by hand');

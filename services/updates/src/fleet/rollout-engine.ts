@@ -14,9 +14,19 @@ interface ActiveRow {
   rollout: RolloutPlan;
   current_wave: number;
   waves: number;
+  /** The first wave the install and attestation gates judge (a person's resume accepted those before). */
+  gates_from_wave: number;
   wave_started_at: Date;
   created_at: Date;
 }
+
+interface DeviceRow {
+  device_id: string;
+  wave: number;
+  state: string;
+}
+
+const ACTIVE_COLUMNS = 'id, tenant_id, group_id, images, rollout, current_wave, waves, gates_from_wave, wave_started_at, created_at';
 
 const HEALTH_TIMEOUT_MS = 3_000;
 /** How often devices of an open wave that have not asked are told again. */
@@ -47,32 +57,51 @@ export class RolloutEngine {
     this.decisions = meter.createCounter('rampart_updates_rollout_decisions_total', { description: 'Rollout decisions, by action' });
   }
 
+  /**
+   * One look at every active deployment, in three steps: under the
+   * deployment's lock, tidy its devices and read where they stand; with no
+   * transaction open, ask the failures service; under the lock again, act —
+   * if the deployment has not moved meanwhile. No transaction is held while
+   * another service is asked: on a database that serves one exchange at a
+   * time (the embedded mode's PGlite) the failures service's own queries
+   * would wait behind it, and the rollout would wait on them until the
+   * request timed out, on every tick.
+   */
   async tick(): Promise<Array<{ deploymentId: string; decision: RolloutDecision }>> {
-    const active: ActiveRow[] = await this.dataSource.query(
-      `SELECT id, tenant_id, group_id, images, rollout, current_wave, waves, wave_started_at, created_at FROM updates.deployments WHERE state = 'active'`,
-    );
+    const active: ActiveRow[] = await this.dataSource.query(`SELECT ${ACTIVE_COLUMNS} FROM updates.deployments WHERE state = 'active'`);
     const out: Array<{ deploymentId: string; decision: RolloutDecision }> = [];
     for (const deployment of active) {
-      const step = await this.dataSource.transaction(async (tx) => {
-        const lock: Array<{ locked: boolean }> = await tx.query(
-          `SELECT pg_try_advisory_xact_lock(hashtext('rampart.updates.rollout:' || $1)) AS locked`,
-          [deployment.id],
-        );
-        if (lock[0]?.locked !== true) return undefined;
-        // Read again under the lock: another replica (or an earlier step) may have moved it since the list was read.
-        const fresh: ActiveRow[] = await tx.query(
-          `SELECT id, tenant_id, group_id, images, rollout, current_wave, waves, wave_started_at, created_at FROM updates.deployments
-            WHERE id = $1 AND state = 'active'`,
-          [deployment.id],
-        );
-        return fresh[0] === undefined ? undefined : this.step(tx, fresh[0]);
-      });
+      const seen = await this.locked(deployment.id, undefined, (tx, d) => this.observe(tx, d));
+      if (seen === undefined) continue;
+      const { decision, stats } = await this.assess(seen.deployment, seen.rows);
+      // Acted on only if no one moved the deployment since it was read (another replica, a person).
+      const step = await this.locked(deployment.id, seen.deployment.current_wave, (tx, d) => this.act(tx, d, decision, stats, seen.rows));
       if (step === undefined) continue;
       // Told only once the wave is committed: a device that asks at once must find it open.
       if (step.notify.length > 0) await this.notify(step.notify);
-      out.push({ deploymentId: deployment.id, decision: step.decision });
+      out.push({ deploymentId: deployment.id, decision });
     }
     return out;
+  }
+
+  /**
+   * Runs `work` in a transaction holding the deployment's advisory lock, on
+   * the deployment read again under it, if it is still active (and still at
+   * `wave`, when given); undefined if another replica holds the lock.
+   */
+  private locked<T>(id: string, wave: number | undefined, work: (tx: EntityManager, d: ActiveRow) => Promise<T>): Promise<T | undefined> {
+    return this.dataSource.transaction(async (tx) => {
+      const lock: Array<{ locked: boolean }> = await tx.query(
+        `SELECT pg_try_advisory_xact_lock(hashtext('rampart.updates.rollout:' || $1)) AS locked`,
+        [id],
+      );
+      if (lock[0]?.locked !== true) return undefined;
+      const fresh: ActiveRow[] = await tx.query(
+        `SELECT ${ACTIVE_COLUMNS} FROM updates.deployments WHERE id = $1 AND state = 'active' AND ($2::int IS NULL OR current_wave = $2)`,
+        [id, wave ?? null],
+      );
+      return fresh[0] === undefined ? undefined : work(tx, fresh[0]);
+    });
   }
 
   /** Tells devices to check for updates now, wherever they are connected. */
@@ -83,7 +112,8 @@ export class RolloutEngine {
     }
   }
 
-  private async step(tx: EntityManager, d: ActiveRow): Promise<{ decision: RolloutDecision; notify: string[] }> {
+  /** Re-offers or times out devices that did not answer, ends expired deferrals; the open waves' devices. */
+  private async observe(tx: EntityManager, d: ActiveRow): Promise<{ deployment: ActiveRow; rows: DeviceRow[] }> {
     const plan = d.rollout;
     const timeoutSecs = plan.deviceTimeoutMinutes * 60;
     await tx.query(
@@ -101,15 +131,25 @@ export class RolloutEngine {
         WHERE deployment_id = $1 AND state = 'deferred' AND deferred_until < now()`,
       [d.id],
     );
-    const rows: Array<{ device_id: string; state: string }> = await tx.query(
-      `SELECT device_id, state FROM updates.deployment_devices WHERE deployment_id = $1 AND wave <= $2`,
+    const rows: DeviceRow[] = await tx.query(
+      `SELECT device_id, wave, state FROM updates.deployment_devices WHERE deployment_id = $1 AND wave <= $2`,
       [d.id, d.current_wave],
     );
+    return { deployment: d, rows };
+  }
+
+  /** The gates' verdict on the open waves, with the failures service's answers (asked outside any transaction). */
+  private async assess(d: ActiveRow, rows: readonly DeviceRow[]): Promise<{ decision: RolloutDecision; stats: WaveStats }> {
+    const plan = d.rollout;
     const installed = rows.filter((r) => r.state === 'installed').map((r) => r.device_id);
-    const count = (state: string) => rows.filter((r) => r.state === state).length;
+    const count = (state: string, among: readonly DeviceRow[] = rows) => among.filter((r) => r.state === state).length;
+    const judged = rows.filter((r) => r.wave >= d.gates_from_wave);
     const [crash, attestationFailures] = await Promise.all([
-      plan.gates.crashRate ? this.crashVerdict(tx, d, installed) : Promise.resolve<CrashVerdict>('insufficient-data'),
-      this.attestationFailures(d, installed),
+      plan.gates.crashRate ? this.crashVerdict(d, installed) : Promise.resolve<CrashVerdict>('insufficient-data'),
+      this.attestationFailures(
+        d,
+        judged.filter((r) => r.state === 'installed').map((r) => r.device_id),
+      ),
     ]);
     const stats: WaveStats = {
       devices: rows.length,
@@ -118,6 +158,7 @@ export class RolloutEngine {
       timedOut: count('timed-out'),
       waiting: count('pending') + count('notified') + count('deferred'),
       attestationFailures,
+      gated: { installed: count('installed', judged), failed: count('failed', judged), timedOut: count('timed-out', judged) },
     };
     const decision = decide(plan, stats, crash, {
       current: d.current_wave,
@@ -125,13 +166,23 @@ export class RolloutEngine {
       soakedMs: Date.now() - new Date(d.wave_started_at).getTime(),
     });
     this.decisions.add(1, { action: decision.action });
+    return { decision, stats };
+  }
+
+  private async act(
+    tx: EntityManager,
+    d: ActiveRow,
+    decision: RolloutDecision,
+    stats: WaveStats,
+    rows: readonly DeviceRow[],
+  ): Promise<{ notify: string[] }> {
     switch (decision.action) {
       case 'wait': {
         // Devices of an open wave that have not asked yet (a notice missed while offline or mid-reboot) are told again, now and then.
         const last = this.reminded.get(d.id) ?? new Date(d.wave_started_at).getTime();
-        if (Date.now() - last < REMIND_MS) return { decision, notify: [] };
+        if (Date.now() - last < REMIND_MS) return { notify: [] };
         this.reminded.set(d.id, Date.now());
-        return { decision, notify: rows.filter((r) => r.state === 'pending').map((r) => r.device_id) };
+        return { notify: rows.filter((r) => r.state === 'pending').map((r) => r.device_id) };
       }
       case 'advance': {
         await tx.query(`UPDATE updates.deployments SET current_wave = $2, wave_started_at = now() WHERE id = $1`, [
@@ -144,22 +195,22 @@ export class RolloutEngine {
         );
         this.logger.info({ deploymentId: d.id, wave: d.current_wave + 1, devices: next.length, stats }, 'rollout: next wave opened');
         this.reminded.set(d.id, Date.now());
-        return { decision, notify: next.map((n) => n.device_id) };
+        return { notify: next.map((n) => n.device_id) };
       }
       case 'complete':
         await this.end(tx, d.id, 'completed', 'every wave passed its gates', false);
         this.reminded.delete(d.id);
-        return { decision, notify: [] };
+        return { notify: [] };
       case 'pause':
         await this.end(tx, d.id, 'paused', decision.reason, false);
         this.logger.warn({ deploymentId: d.id, reason: decision.reason, stats }, 'rollout paused by its gates');
-        return { decision, notify: [] };
+        return { notify: [] };
       case 'abort':
         await this.end(tx, d.id, 'aborted', decision.reason, true);
         this.logger.warn({ deploymentId: d.id, reason: decision.reason, stats }, 'rollout aborted by itself');
         this.reminded.delete(d.id);
         // Devices that got it go back to what the group ran before.
-        return { decision, notify: rows.filter((r) => r.state !== 'pending').map((r) => r.device_id) };
+        return { notify: rows.filter((r) => r.state !== 'pending').map((r) => r.device_id) };
     }
   }
 
@@ -175,9 +226,9 @@ export class RolloutEngine {
    * deployment changes against the one it superseded: the new version on
    * the devices that installed it, against the old on the tenant's fleet.
    */
-  private async crashVerdict(tx: EntityManager, d: ActiveRow, installed: readonly string[]): Promise<CrashVerdict> {
+  private async crashVerdict(d: ActiveRow, installed: readonly string[]): Promise<CrashVerdict> {
     if (installed.length === 0) return 'insufficient-data';
-    const previous: Array<{ images: string[] }> = await tx.query(
+    const previous: Array<{ images: string[] }> = await this.dataSource.query(
       `SELECT images FROM updates.deployments WHERE group_id = $1 AND created_at < $2 AND state IN ('superseded', 'completed')
         ORDER BY created_at DESC LIMIT 1`,
       [d.group_id, d.created_at],
@@ -186,7 +237,7 @@ export class RolloutEngine {
     const versions = async (ids: readonly string[]) => {
       const map = new Map<string, string>();
       for (const sha of ids) {
-        const image = await this.images.find(d.tenant_id, sha, tx);
+        const image = await this.images.find(d.tenant_id, sha);
         if (image !== undefined) map.set(image.component, image.version);
       }
       return map;

@@ -69,4 +69,24 @@ describe('rollout plans', () => {
     expect(decide(p, stats({ installed: 10 }), 'healthy', open)).toMatchObject({ action: 'wait', why: 'soaking' });
     expect(decide(p, stats({ installed: 10 }), 'healthy', { current: 2, waves: 3, soakedMs: 600_000 })).toEqual({ action: 'complete' });
   });
+
+  it('does not judge again the shortfall a person accepted by resuming: only the waves opened since', () => {
+    const p = plan({ abort: [] });
+    const paused = stats({ installed: 7, failed: 3 });
+    expect(decide(p, paused, 'healthy', open)).toMatchObject({ action: 'pause' });
+    // Resumed at wave 0: no wave opened since, nothing judged; the rollout goes on.
+    expect(decide(p, { ...paused, gated: { installed: 0, failed: 0, timedOut: 0 } }, 'healthy', open)).toEqual({ action: 'advance' });
+    // The next wave is judged on its own devices.
+    const next = { ...open, current: 1 };
+    expect(
+      decide(p, { ...stats({ installed: 17, failed: 3 }), gated: { installed: 10, failed: 0, timedOut: 0 } }, 'healthy', next),
+    ).toEqual({
+      action: 'advance',
+    });
+    expect(
+      decide(p, { ...stats({ installed: 12, failed: 8 }), gated: { installed: 5, failed: 5, timedOut: 0 } }, 'healthy', next),
+    ).toMatchObject({
+      action: 'pause',
+    });
+  });
 });

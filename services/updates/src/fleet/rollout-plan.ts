@@ -111,8 +111,15 @@ export interface WaveStats {
   readonly timedOut: number;
   /** Not answered yet: pending, offered, deferred. */
   readonly waiting: number;
-  /** Installed devices that failed attestation since; undefined when the failures service did not answer. */
+  /** Installed devices (of `gated`'s waves) that failed attestation since; undefined when the failures service did not answer. */
   readonly attestationFailures: number | undefined;
+  /**
+   * The devices the install and attestation gates judge: those of the waves
+   * opened since a person last resumed the deployment, whose resume accepted
+   * the shortfall that paused it (judged again, it would pause it again at
+   * once). Absent: every device of the open waves.
+   */
+  readonly gated?: { readonly installed: number; readonly failed: number; readonly timedOut: number };
 }
 
 export type CrashVerdict = 'worse' | 'healthy' | 'insufficient-data' | 'unknown';
@@ -129,7 +136,8 @@ export type RolloutDecision =
  * moment), then the crash-rate answer (worse aborts; too little data is
  * not evidence of harm and does not hold a wave back; no answer waits),
  * then, once every device of the open waves answered and the soak passed,
- * the install and attestation gates: short of either pauses for a person.
+ * the install and attestation gates (on `stats.gated`): short of either
+ * pauses for a person.
  */
 export function decide(
   plan: RolloutPlan,
@@ -157,11 +165,13 @@ export function decide(
   if (stats.waiting > 0) return { action: 'wait', why: `${stats.waiting} devices have not answered` };
   if (plan.gates.crashRate && crash === 'unknown') return { action: 'wait', why: 'no crash-rate answer from the failures service' };
   if (stats.attestationFailures === undefined) return { action: 'wait', why: 'no attestation answer from the failures service' };
-  const finished = executed === 0 ? 1 : stats.installed / executed;
-  if (executed > 0 && finished < plan.gates.minInstallSuccess) {
+  const gated = stats.gated ?? stats;
+  const judged = gated.installed + gated.failed + gated.timedOut;
+  const finished = judged === 0 ? 1 : gated.installed / judged;
+  if (judged > 0 && finished < plan.gates.minInstallSuccess) {
     return { action: 'pause', reason: `install success ${(finished * 100).toFixed(1)} % is below ${plan.gates.minInstallSuccess * 100} %` };
   }
-  const attested = stats.installed === 0 ? 1 : 1 - stats.attestationFailures / stats.installed;
+  const attested = gated.installed === 0 ? 1 : 1 - stats.attestationFailures / gated.installed;
   if (attested < plan.gates.minAttestationPass) {
     return {
       action: 'pause',

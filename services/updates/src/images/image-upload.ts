@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { ImageFormatError, checkImageSignature, decodeImage, keyIdOf, measureImage, type ImageManifest } from '@rampart/trust';
+import {
+  ImageFormatError,
+  ImageManifestError,
+  checkImageManifest,
+  checkImageSignature,
+  decodeImage,
+  keyIdOf,
+  measureImage,
+  type ImageManifest,
+} from '@rampart/trust';
 
 /** An uploaded image, checked and described; its bytes stay exactly as uploaded. */
 export interface CheckedImage {
@@ -15,10 +24,6 @@ export interface CheckedImage {
 export class ImageRejectedError extends Error {
   override readonly name = 'ImageRejectedError';
 }
-
-const COMPONENT = /^(bootloader|security-monitor|os|app:[a-z0-9][a-z0-9-]{0,62})$/;
-const VERSION = /^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/;
-const HARDWARE = /^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/;
 
 /**
  * An upload is hostile until it parses as a Rampart image whose manifest is
@@ -36,12 +41,13 @@ export function checkUpload(bytes: Buffer, maxBytes: number): CheckedImage {
     if (error instanceof ImageFormatError) throw new ImageRejectedError(`not a Rampart image: ${error.message}`);
     throw error;
   }
-  const { manifest } = image;
-  if (!COMPONENT.test(manifest.component)) throw new ImageRejectedError(`unknown component ${JSON.stringify(manifest.component)}`);
-  if (!VERSION.test(manifest.version)) throw new ImageRejectedError('the version must be 1-64 letters, digits, ".", "+" or "-"');
-  if (!HARDWARE.test(manifest.hardware)) throw new ImageRejectedError('the hardware must be 1-64 letters, digits, ".", "_" or "-"');
-  if (!(manifest.securityVersion >= 0 && manifest.securityVersion <= 0xffff)) {
-    throw new ImageRejectedError('the security version must be 0-65535');
+  // The same rules `rampart image pack` applies, so a packed image is never refused here for its manifest.
+  let manifest: ImageManifest;
+  try {
+    manifest = checkImageManifest(image.manifest);
+  } catch (error) {
+    if (error instanceof ImageManifestError) throw new ImageRejectedError(`the manifest is refused: ${error.message}`);
+    throw error;
   }
   const signerKeyId = keyIdOf(image.signerSpki);
   if (checkImageSignature(image, new Set([signerKeyId])) !== 'valid') throw new ImageRejectedError('the image signature does not verify');
