@@ -261,7 +261,12 @@ describe('API front: one base URL for every service', () => {
     processes.push(early.process);
     const notReady = await get(early.url, '/readyz');
     expect(notReady.status).toBe(503);
-    expect(JSON.parse(notReady.text)).toMatchObject({ missing: ['telemetry'] });
+    expect(JSON.parse(notReady.text)).toMatchObject({
+      missing: ['telemetry'],
+      checks: { telemetry: { ok: false, error: 'not reachable: ECONNREFUSED' } },
+    });
+    // Anyone reaching the front may read /readyz: it names the service, not its address.
+    expect(notReady.text).not.toContain(String(telemetryPort));
     // Its routes are unknown yet: the front cannot say 404, so it names the service it is waiting for.
     const waiting = await get(early.url, '/v1/telemetry/stats', tenantToken);
     expect(waiting.status).toBe(503);

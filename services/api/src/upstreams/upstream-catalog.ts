@@ -181,11 +181,13 @@ export class UpstreamCatalog {
   }
 }
 
-/** A connection error's code (ECONNREFUSED …) or message, short enough for /readyz. */
+/**
+ * A connection error's code (ECONNREFUSED, UND_ERR_CONNECT_TIMEOUT …), else its message: what /readyz, which anyone
+ * reaching the front may read, says. The code names no address; the logs have the upstream's URL.
+ */
 export function describeError(error: Error): string {
-  const code = (error as { code?: unknown }).code;
-  const cause = (error as { cause?: { code?: unknown } }).cause?.code;
-  return [typeof code === 'string' ? code : undefined, typeof cause === 'string' ? cause : undefined, error.message]
-    .filter((p) => p !== undefined && p !== '')
-    .join(': ');
+  for (const code of [(error as { cause?: { code?: unknown } }).cause?.code, (error as { code?: unknown }).code]) {
+    if (typeof code === 'string' && code !== '') return code;
+  }
+  return error.message;
 }
