@@ -167,6 +167,20 @@ describe('the API front (startApi)', () => {
     expect(seen.headers['te']).toBeUndefined();
   });
 
+  it('answers Expect: 100-continue itself (as curl sends for large uploads) and forwards the body without it', async () => {
+    const answer = await raw(front.url, {
+      method: 'POST',
+      path: '/v1/echo/continue',
+      headers: { expect: '100-continue', 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(2 * 1024 * 1024, 3),
+    });
+    expect(answer.status).toBe(207);
+    const seen = echo.seen.at(-1)!;
+    expect(seen.url).toBe('/v1/echo/continue');
+    expect(seen.bytes).toBe(2 * 1024 * 1024);
+    expect(seen.headers['expect']).toBeUndefined();
+  });
+
   it('streams a response as the service writes it, without its hop-by-hop headers', async () => {
     const response = await fetch(`${front.url}/v1/stream`);
     expect(response.status).toBe(200);
