@@ -1,6 +1,6 @@
 # One image for every Rampart service and the device emulator; the command
 # picks which (the Helm chart and docker/compose.yaml set it per workload):
-#   node services/<gateway|attestation|telemetry|failures|updates>/dist/main.js [migrate]
+#   node services/<gateway|attestation|telemetry|failures|updates|api>/dist/main.js [migrate]
 #   node apps/cli/dist/main.js fleet pod
 # Build: make images (scripts/build-images.sh), which needs BuildKit for the
 # secret below. BASE_IMAGE is the official Node image where a registry is
@@ -60,5 +60,5 @@ RUN mkdir -p /var/lib/rampart/secrets /var/lib/rampart/firmware-signing /var/lib
 USER node
 # Liveness from the service kit's /healthz on HTTP_PORT (Kubernetes uses the chart's probes instead).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["node", "/app/docker/healthcheck.mjs"]
-EXPOSE 8080 8081 8083 8084 8085 8443 8883
+EXPOSE 8000 8080 8081 8083 8084 8085 8443 8883
 CMD ["node", "apps/cli/dist/main.js", "--help"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Distributed mode on one machine: the attestation service, the gateway,
 # two telemetry replicas and the failures service, each its own process, against real NATS (JetStream)
-# and PostgreSQL. Ctrl-C stops them all (SIGTERM: each drains and closes).
+# and PostgreSQL, with the API front (one base URL) before their REST APIs. Ctrl-C stops them all (SIGTERM: each drains and closes).
 # Development secrets (CA key-encryption key, operator token, the demo
 # tenant's token) are made once under .rampart/secrets.
 set -euo pipefail
@@ -40,6 +40,9 @@ HTTP_PORT=8082 node services/telemetry/dist/main.js & pids+=($!)
 HTTP_PORT=8084 node services/failures/dist/main.js & pids+=($!)
 HTTP_PORT=8080 MQTT_PORT="${MQTT_PORT:-8883}" TLS_CERT_FILE="$PKI/gateway.crt" TLS_KEY_FILE="$PKI/gateway.key" \
   MANUFACTURER_CA_FILE="$PKI/manufacturer-ca.crt" PLATFORM_CA_FILE="$PKI/platform-ca.crt" node services/gateway/dist/main.js & pids+=($!)
+# The updates service is not started here: the front names it in /readyz and in a 503 on its paths.
+HTTP_PORT="${API_PORT:-8000}" ATTESTATION_URL=http://127.0.0.1:8083 TELEMETRY_URL=http://127.0.0.1:8081 \
+  FAILURES_URL=http://127.0.0.1:8084 UPDATES_URL=http://127.0.0.1:8085 node services/api/dist/main.js & pids+=($!)
 
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:8083/readyz >/dev/null && break; sleep 0.1; done
 # The demo tenant (once) and the emulator's images as known-good.
@@ -52,7 +55,8 @@ fi
 $CLI measurement release-demo-images --token "$OPERATOR" >/dev/null
 
 cat >&2 <<MSG
-Rampart (distributed) is up: gateway mqtts://127.0.0.1:${MQTT_PORT:-8883}, attestation http://127.0.0.1:8083, telemetry http://127.0.0.1:8081 and :8082, failures http://127.0.0.1:8084
+Rampart (distributed) is up: API http://127.0.0.1:${API_PORT:-8000}/v1 (OpenAPI http://127.0.0.1:${API_PORT:-8000}/docs)
+  gateway mqtts://127.0.0.1:${MQTT_PORT:-8883}, attestation http://127.0.0.1:8083, telemetry http://127.0.0.1:8081 and :8082, failures http://127.0.0.1:8084
 Run a fleet against it:
   $CLI fleet run --gateway 127.0.0.1:${MQTT_PORT:-8883} --pki $PKI --token \$(cat $SECRETS/tenant-demo.token)
 MSG

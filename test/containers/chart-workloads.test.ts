@@ -17,6 +17,8 @@ const IMAGE = process.env['IMAGE'] ?? 'rampart:dev';
 const RELEASE = 'rampart';
 const NAMESPACE = 'rampart';
 const VALUES = join(CHART, 'ci/containers-values.yaml');
+/** The API front's container (and, in ci/containers-values.yaml, Service) port: every REST call below goes through it. */
+const API = 'http://127.0.0.1:8000';
 
 async function portInUse(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -168,7 +170,7 @@ describe.skipIf(await containerTierSkipped())('the chart, run as containers from
   it('installs as helm install --wait does: every Deployment and StatefulSet at once on an empty database, each passing its probes', async () => {
     const workloads = [...objectsOfKind(chart, 'Deployment'), ...objectsOfKind(chart, 'StatefulSet')];
     expect(workloads.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
-      ['attestation', 'failures', 'gateway', 'telemetry', 'updates']
+      ['api', 'attestation', 'failures', 'gateway', 'telemetry', 'updates']
         .map((s) => `Deployment/${RELEASE}-${s}`)
         .concat(`StatefulSet/${RELEASE}-fleet`)
         .sort(),
@@ -221,17 +223,24 @@ describe.skipIf(await containerTierSkipped())('the chart, run as containers from
       { timeoutMs: 60_000, intervalMs: 1_000, describe: `telemetry from all ${devices} devices stored` },
     );
     figures['firstTelemetryMs'] = Date.now() - began;
-    // The outside view: the demo tenant's own token (kept on the fleet pod's volume, as NOTES.txt says) lists them.
-    const listed = (await (
-      await fetch('http://127.0.0.1:8083/v1/devices', { headers: { authorization: `Bearer ${await demoToken()}` } })
-    ).json()) as unknown[];
-    expect(listed).toHaveLength(devices);
+    // The outside view: the demo tenant's own token (kept on the fleet pod's volume, as NOTES.txt says) lists them
+    // through the API front, as the attestation service's own port does.
+    const listed = await callApi(API, await demoToken(), 'GET', '/v1/devices');
+    expect(listed.status).toBe(200);
+    expect(listed.body).toHaveLength(devices);
+    const direct = await callApi('http://127.0.0.1:8083', await demoToken(), 'GET', '/v1/devices');
+    expect((listed.body as Array<{ id: string }>).map((d) => d.id).sort()).toEqual(
+      (direct.body as Array<{ id: string }>).map((d) => d.id).sort(),
+    );
+    const document = (await (await fetch(`${API}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    for (const path of ['/v1/devices', '/v1/telemetry/stats', '/v1/failure-buckets', '/v1/deployments'])
+      expect(Object.keys(document.paths)).toContain(path);
   }, 240_000);
 
-  it('rolls an uploaded OS image out to the containerised fleet', async () => {
+  it('rolls an OS image, uploaded through the API front, out to the containerised fleet', async () => {
     const token = await demoToken();
     const updates = async (method: string, path: string, body?: unknown): Promise<any> => {
-      const answer = await callApi('http://127.0.0.1:8085', token, method, path, body);
+      const answer = await callApi(API, token, method, path, body);
       expect(answer.status, `${method} ${path}: ${JSON.stringify(answer.body)}`).toBeLessThan(300);
       return answer.body;
     };
@@ -270,7 +279,7 @@ describe.skipIf(await containerTierSkipped())('the chart, run as containers from
     figures['rolloutMs'] = Date.now() - began;
   }, 240_000);
 
-  it("runs the chart's helm test pod: every service answers /readyz", async () => {
+  it("runs the chart's helm test pod: every service and the API front answer /readyz", async () => {
     const tests = chart.objects.filter(isHelmTest);
     expect(tests.map((t) => t.metadata.name)).toEqual([`${RELEASE}-test-ready`]);
     await (await start(tests[0]!)).waitSucceeded(60_000);

@@ -15,7 +15,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const IMAGE = process.env['IMAGE'] ?? 'rampart:dev';
 const DEVICES = 20;
 /** Rampart's workloads in docker/compose.yaml; NATS, PostgreSQL, Prometheus and Grafana are the machine's or absent here. */
-const SERVICES = ['gateway', 'attestation', 'telemetry', 'failures', 'updates'] as const;
+const SERVICES = ['gateway', 'attestation', 'telemetry', 'failures', 'updates', 'api'] as const;
 const ONE_SHOTS = ['init', 'migrate'] as const;
 const NOT_RUN_HERE = ['nats', 'postgres', 'prometheus', 'grafana'] as const;
 
@@ -59,7 +59,7 @@ describe.skipIf(skipped)('docker/compose.yaml (docker-compose 1.29, machine over
   let db: TestDatabase;
   let composeFile: string;
   let env: NodeJS.ProcessEnv;
-  let ports: Record<'gateway' | 'mqtt' | 'attestation' | 'telemetry' | 'failures' | 'updates' | 'updatesDevice', number>;
+  let ports: Record<'gateway' | 'mqtt' | 'attestation' | 'telemetry' | 'failures' | 'updates' | 'updatesDevice' | 'api', number>;
   let upStarted = 0;
   let firstStartMs = 0;
   let secretsAfterFirstStart: string[] = [];
@@ -152,10 +152,10 @@ describe.skipIf(skipped)('docker/compose.yaml (docker-compose 1.29, machine over
     });
     dir = await mkdtemp(join(tmpdir(), 'rampart-compose-'));
     [nats, db] = await Promise.all([StandaloneNats.start(), createTestDatabase()]);
-    const [gateway, mqtt, attestation, telemetry, failures, updates, updatesDevice] = await Promise.all(
-      Array.from({ length: 7 }, () => freePort()),
+    const [gateway, mqtt, attestation, telemetry, failures, updates, updatesDevice, api] = await Promise.all(
+      Array.from({ length: 8 }, () => freePort()),
     );
-    ports = { gateway, mqtt, attestation, telemetry, failures, updates, updatesDevice } as typeof ports;
+    ports = { gateway, mqtt, attestation, telemetry, failures, updates, updatesDevice, api } as typeof ports;
     env = {
       ...process.env,
       RAMPART_IMAGE: IMAGE,
@@ -168,6 +168,7 @@ describe.skipIf(skipped)('docker/compose.yaml (docker-compose 1.29, machine over
       RAMPART_FAILURES_PORT: String(ports.failures),
       RAMPART_UPDATES_PORT: String(ports.updates),
       RAMPART_UPDATES_DEVICE_PORT: String(ports.updatesDevice),
+      RAMPART_API_PORT: String(ports.api),
       RAMPART_FLEET_DEVICES: String(DEVICES),
       RAMPART_FLEET_RATE: '1',
       RAMPART_LOG_LEVEL: 'warn',
@@ -268,7 +269,7 @@ describe.skipIf(skipped)('docker/compose.yaml (docker-compose 1.29, machine over
     expect(stdout).toMatch(/kept none/);
   });
 
-  it("attests every device of the fleet and stores its telemetry, as the demo tenant's token shows", async () => {
+  it("attests every device of the fleet and stores its telemetry, as the demo tenant's token shows through the API front", async () => {
     const token = await waitFor(
       async () => (await compose('exec', '-T', 'fleet', 'cat', '/var/lib/rampart/fleet/tenant-demo.token')).trim() || false,
       { timeoutMs: 60_000, intervalMs: 1_000, describe: "the demo tenant's token in the fleet's volume" },
@@ -276,19 +277,27 @@ describe.skipIf(skipped)('docker/compose.yaml (docker-compose 1.29, machine over
     demoToken = token;
     const attested = await waitFor(
       async () => {
-        const devices = await apiGet<Array<{ id: string; lastPass: boolean | null }>>(ports.attestation, '/v1/devices?limit=1000', token);
+        // Through the one base URL: the front routes each path to the service whose OpenAPI document declares it.
+        const devices = await apiGet<Array<{ id: string; lastPass: boolean | null }>>(ports.api, '/v1/devices?limit=1000', token);
         return devices.length === DEVICES && devices.every((d) => d.lastPass === true) ? devices : false;
       },
       { timeoutMs: 90_000, intervalMs: 1_000, describe: `${DEVICES} devices of the demo tenant attested` },
     );
     const stored = await waitFor(
       async () => {
-        const stats = await apiGet<{ readingsStored: number; devices: number }>(ports.telemetry, '/v1/telemetry/stats', token);
+        const stats = await apiGet<{ readingsStored: number; devices: number }>(ports.api, '/v1/telemetry/stats', token);
         return stats.devices === DEVICES && stats.readingsStored >= DEVICES ? stats : false;
       },
       { timeoutMs: 60_000, intervalMs: 1_000, describe: `telemetry stored from all ${DEVICES} devices` },
     );
     firstDeviceIds = attested.map((d) => d.id).sort();
+    // The same answer as the service's own port, and one merged OpenAPI document for all four.
+    const ids = async (port: number) =>
+      (await apiGet<Array<{ id: string }>>(port, '/v1/devices?limit=1000', token)).map((d) => d.id).sort();
+    expect(await ids(ports.api)).toEqual(await ids(ports.attestation));
+    const document = await apiGet<{ paths: Record<string, unknown> }>(ports.api, '/openapi.json', token);
+    for (const path of ['/v1/devices', '/v1/telemetry/stats', '/v1/failure-buckets', '/v1/deployments'])
+      expect(Object.keys(document.paths)).toContain(path);
     process.stderr.write(
       `compose.test: ${attested.length} devices attested, ${stored.readingsStored} readings stored from ${stored.devices} devices, ` +
         `${((Date.now() - upStarted) / 1000).toFixed(1)} s after the first up\n`,

@@ -109,7 +109,7 @@ describe('the Helm chart', () => {
     const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
     const rampart = workloads.filter((o) => o.spec.template.spec.containers.some((c: { image: string }) => c.image.startsWith('rampart:')));
     expect(rampart.map((o) => o.metadata.name).sort()).toEqual(
-      ['attestation', 'failures', 'fleet', 'gateway', 'migrate-1', 'telemetry', 'updates'].map((n) => `demo-rampart-${n}`).sort(),
+      ['api', 'attestation', 'failures', 'fleet', 'gateway', 'migrate-1', 'telemetry', 'updates'].map((n) => `demo-rampart-${n}`).sort(),
     );
     for (const o of workloads) {
       const pod = o.spec.template.spec;
@@ -129,7 +129,8 @@ describe('the Helm chart', () => {
     }
     // Two replicas each by default, each with a PodDisruptionBudget; NATS as a 3-node JetStream cluster.
     const budgets = objects.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata.name);
-    for (const s of ['gateway', 'attestation', 'telemetry', 'failures', 'updates', 'nats']) expect(budgets).toContain(`demo-rampart-${s}`);
+    for (const s of ['api', 'gateway', 'attestation', 'telemetry', 'failures', 'updates', 'nats'])
+      expect(budgets).toContain(`demo-rampart-${s}`);
     const nats = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'demo-rampart-nats')!;
     expect(nats.spec.replicas).toBe(3);
     const natsConfig = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'demo-rampart-nats')!.data!['nats.conf']!;
@@ -148,6 +149,76 @@ describe('the Helm chart', () => {
     expect(job.metadata.annotations?.['helm.sh/hook']).toBe('post-install,pre-upgrade');
     const mqtt = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'demo-rampart-gateway-mqtt')!;
     expect(mqtt.spec).toMatchObject({ type: 'NodePort', ports: [{ port: 8883, nodePort: 30883 }] });
+  });
+
+  it('puts the API front before the four REST APIs: one Service on port 80, and an Ingress with one rule when asked', () => {
+    const objects = render();
+    const api = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'demo-rampart-api')!;
+    const container = api.spec.template.spec.containers[0];
+    expect(container.command).toEqual(['node', 'services/api/dist/main.js']);
+    const env = Object.fromEntries((container.env as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
+    // Each upstream by its in-cluster Service, on the port that Service exposes.
+    const services = objects.filter((o) => o.kind === 'Service');
+    for (const upstream of ['attestation', 'updates', 'failures', 'telemetry']) {
+      const service = services.find((o) => o.metadata.name === `demo-rampart-${upstream}`)!;
+      expect(env[`${upstream.toUpperCase()}_URL`]).toBe(`http://demo-rampart-${upstream}:${service.spec.ports[0].port}`);
+    }
+    // One service down must not take the whole API out of the Service: the front stays in it and names that service.
+    expect(container.readinessProbe.httpGet.path).toBe('/healthz');
+    const front = services.find((o) => o.metadata.name === 'demo-rampart-api')!;
+    expect(front.spec).toMatchObject({ type: 'ClusterIP', ports: [{ port: 80, targetPort: 'http' }] });
+    expect(objects.filter((o) => o.kind === 'Ingress')).toEqual([]);
+
+    const withIngress = render('', [
+      'ingress.enabled=true',
+      'ingress.className=nginx',
+      'ingress.host=api.example.com',
+      'ingress.tls.secretName=api-tls',
+    ]);
+    const ingresses = withIngress.filter((o) => o.kind === 'Ingress');
+    expect(ingresses).toHaveLength(1);
+    expect(ingresses[0]!.spec).toEqual({
+      ingressClassName: 'nginx',
+      tls: [{ secretName: 'api-tls', hosts: ['api.example.com'] }],
+      rules: [
+        {
+          host: 'api.example.com',
+          http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'demo-rampart-api', port: { name: 'http' } } } }] },
+        },
+      ],
+    });
+    // The smallest Ingress: any host, the default class, plain HTTP.
+    const bare = render('', ['ingress.enabled=true']).find((o) => o.kind === 'Ingress')!;
+    expect(bare.spec).toEqual({
+      rules: [
+        {
+          http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'demo-rampart-api', port: { name: 'http' } } } }] },
+        },
+      ],
+    });
+  });
+
+  it('tells the user the one API URL and the port-forward to reach it', () => {
+    const install = run(['install', 'demo', CHART, '--namespace', 'iot', '--dry-run=client']);
+    expect(install.status, install.stderr).toBe(0);
+    const notes = install.stdout.slice(install.stdout.indexOf('NOTES:'));
+    expect(notes).toContain('kubectl --namespace iot port-forward svc/demo-rampart-api 8000:80');
+    expect(notes).toContain('API http://127.0.0.1:8000/v1    OpenAPI http://127.0.0.1:8000/docs');
+    const withIngress = run([
+      'install',
+      'demo',
+      CHART,
+      '--namespace',
+      'iot',
+      '--dry-run=client',
+      '--set',
+      'ingress.enabled=true',
+      '--set',
+      'ingress.host=api.example.com',
+      '--set',
+      'ingress.tls.secretName=t',
+    ]);
+    expect(withIngress.stdout).toContain('https://api.example.com/v1');
   });
 
   it('refuses values that cannot work, naming them', () => {

@@ -49,14 +49,10 @@ describe('the demo rollout (rampart up --scenario rollout --once)', () => {
       join(dir, 'data'),
       '--report',
       report,
-      '--mqtt-port',
-      '0',
-      '--api-port',
-      '0',
-      '--gateway-http-port',
-      '0',
-      '--attestation-api-port',
-      '0',
+      // Every port free: the fixed defaults may be another platform's.
+      ...['--mqtt-port', '--api-port', '--gateway-http-port', '--attestation-port', '--telemetry-port', '--failures-port']
+        .concat(['--updates-port', '--updates-device-port'])
+        .flatMap((flag) => [flag, '0']),
     ]);
     const { code } = await cli.exited;
     const elapsedMs = Date.now() - started;

@@ -29,8 +29,14 @@ describe('embedded mode (rampart up --fleet --once)', () => {
         RATE: '2',
         ONCE: '1',
         RAMPART_DATA_DIR: join(dir, 'data'),
+        // Every port free, so the test never meets a platform already on the fixed defaults.
         MQTT_PORT: '0',
         API_PORT: '0',
+        TELEMETRY_PORT: '0',
+        ATTESTATION_PORT: '0',
+        FAILURES_PORT: '0',
+        UPDATES_PORT: '0',
+        UPDATES_DEVICE_PORT: '0',
         GATEWAY_HTTP_PORT: '0',
         LOG_LEVEL: 'warn',
       },
@@ -38,6 +44,9 @@ describe('embedded mode (rampart up --fleet --once)', () => {
     );
     const { code } = await cli.exited;
     expect(code, cli.stderr.join('\n')).toBe(0);
+    // The banner names the one API URL first, right under its title.
+    const banner = cli.stderr.findIndex((line) => line.startsWith('Rampart is up'));
+    expect(cli.stderr[banner + 1]).toMatch(/^ {2}API {2}http:\/\/127\.0\.0\.1:\d+\/v1 {3}OpenAPI http:\/\/127\.0\.0\.1:\d+\/docs/);
     const result = JSON.parse(await readFile(report, 'utf8')) as Record<string, number | string | boolean>;
     expect(result).toMatchObject({
       devices: 40,
@@ -82,14 +91,10 @@ describe('embedded mode (rampart up --fleet --once)', () => {
       join(dir, 'served-data'),
       '--report',
       report,
-      '--mqtt-port',
-      '0',
-      '--api-port',
-      '0',
-      '--gateway-http-port',
-      '0',
-      '--attestation-api-port',
-      '0',
+      // Every port free: the fixed defaults may be another platform's.
+      ...['--mqtt-port', '--api-port', '--gateway-http-port', '--attestation-port', '--telemetry-port', '--failures-port']
+        .concat(['--updates-port', '--updates-device-port'])
+        .flatMap((flag) => [flag, '0']),
     ]);
     try {
       await waitFor(() => cli.stderr.some((l) => l.startsWith('Serving until Ctrl-C')), {

@@ -122,7 +122,7 @@ describe('observability: dashboards and alerts against the running services', ()
     expect(report.devicesAttested).toBe(5);
     for (const [service, path] of [
       ['attestation', '/v1/devices'],
-      ['telemetry', '/v1/devices'],
+      ['telemetry', '/v1/telemetry/devices'],
       ['failures', '/v1/failure-buckets'],
       ['updates', '/v1/images'],
     ] as const) {

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { FRONT_ROUTES, loadApiConfig, startApi, type RunningApi } from '@rampart/api';
 import { loadAttestationConfig, startAttestation } from '@rampart/attestation';
 import { Subject } from '@rampart/contracts';
 import { loadFailuresConfig, startFailures } from '@rampart/failures';
@@ -104,6 +105,8 @@ describe('route sweep: every route of every service, every kind of caller', () =
   const acmeSecrets: string[] = [];
   const routes: SweptRoute[] = [];
   const counts = { routes: 0, calls: 0 };
+  /** The API front, in front of the four services with a REST API. */
+  let front: RunningApi;
 
   async function call(url: string, method: string, path: string, authorization?: string, body?: unknown): Promise<Answer> {
     counts.calls++;
@@ -229,9 +232,20 @@ describe('route sweep: every route of every service, every kind of caller', () =
       for (const route of servedRoutes(running.app)) routes.push({ service: name, url: running.url, ...route });
     }
     counts.routes = routes.length;
+    front = await startApi(
+      loadApiConfig({
+        HTTP_PORT: '0',
+        ATTESTATION_URL: urlOf('attestation'),
+        UPDATES_URL: urlOf('updates'),
+        FAILURES_URL: urlOf('failures'),
+        TELEMETRY_URL: urlOf('telemetry'),
+      }),
+      silent('api'),
+    );
   });
 
   afterAll(async () => {
+    await front?.close();
     for (const { running } of services.reverse()) await running.close();
     await bus?.drain();
     await removeBusPrefix(prefix);
@@ -288,6 +302,40 @@ describe('route sweep: every route of every service, every kind of caller', () =
         expect(answer.status, `${describeRoute(route)} with "${authorization.slice(0, 20)}"`).toBe(401);
       }
     }
+  });
+
+  it('serves the front’s own routes to anyone (probes, scrapers, browsers) and never answers them with a 5xx', async () => {
+    for (const route of FRONT_ROUTES) {
+      const anonymous = await call(front.url, route.method, route.path);
+      expect(anonymous.status, `api ${route.method} ${route.path}`).toBe(200);
+      const tokened = await call(front.url, route.method, route.path, `Bearer ${tokens.globex}`);
+      expect(tokened.status, `api ${route.method} ${route.path} with a token`).toBe(200);
+    }
+  });
+
+  it('answers through the front as the service does: 401 without a token or with a malformed one, never a 5xx', async () => {
+    let swept = 0;
+    for (const route of routes) {
+      if (route.service === 'gateway' || !route.path.startsWith('/v1/')) continue;
+      swept++;
+      const { path } = concrete(route);
+      const name = `via the front: ${describeRoute(route)}`;
+      const anonymous = await call(front.url, route.method, path);
+      expect(anonymous.status, name).toBeLessThan(500);
+      if (route.requirement === 'Public') {
+        expect(anonymous.status, name).toBe((await call(route.url, route.method, path)).status);
+        continue;
+      }
+      expect(anonymous.status, name).toBe(401);
+      // The front routes by exact path: /V1/ is no route of its (404), never a way around a guard.
+      expect([401, 404], `${name} as /V1/`).toContain((await call(front.url, route.method, path.replace(/^\/v1\//, '/V1/'))).status);
+      for (const authorization of MALFORMED_AUTHORIZATION) {
+        const answer = await call(front.url, route.method, path, authorization);
+        expect(answer.status, `${name} with "${authorization.slice(0, 20)}"`).toBe(401);
+      }
+    }
+    // Every REST route of the four services behind the front.
+    expect(swept).toBe(Object.values(Object.fromEntries(front.catalog.table.routeCounts())).reduce((a, b) => a + b, 0));
   });
 
   it("never shows another tenant acme's resources: 404 (or 403) for each of them, and no identifier of acme's in any answer", async () => {

@@ -96,18 +96,18 @@ describe('API tokens: list, revoke, expire', () => {
     const created = await call(attestation.url, 'POST', '/v1/tokens', tokens.acme, { role: 'Reader' });
     const doomed = created.body.token as string;
     // Each replica checks the token once and caches the answer.
-    for (const replica of replicas) expect((await call(replica.url, 'GET', '/v1/devices', doomed)).status).toBe(200);
+    for (const replica of replicas) expect((await call(replica.url, 'GET', '/v1/telemetry/devices', doomed)).status).toBe(200);
 
     // Another tenant cannot revoke it, and cannot tell it exists.
     expect((await call(attestation.url, 'POST', `/v1/tokens/${created.body.id}/revoke`, tokens.globex)).status).toBe(404);
     expect((await call(attestation.url, 'POST', `/v1/tokens/${created.body.id}/revoke`, tokens.acmeReader)).status).toBe(403);
-    for (const replica of replicas) expect((await call(replica.url, 'GET', '/v1/devices', doomed)).status).toBe(200);
+    for (const replica of replicas) expect((await call(replica.url, 'GET', '/v1/telemetry/devices', doomed)).status).toBe(200);
 
     const revoked = await call(attestation.url, 'POST', `/v1/tokens/${created.body.id}/revoke`, tokens.acme);
     expect(revoked).toEqual({ status: 200, body: { id: created.body.id, revoked: true } });
     expect((await call(attestation.url, 'GET', '/v1/devices', doomed)).status).toBe(401);
     for (const replica of replicas) {
-      await waitFor(async () => (await call(replica.url, 'GET', '/v1/devices', doomed)).status === 401, {
+      await waitFor(async () => (await call(replica.url, 'GET', '/v1/telemetry/devices', doomed)).status === 401, {
         timeoutMs: REVOCATION_DEADLINE_MS,
         describe: `revoked token refused by the replica at ${replica.url}`,
       });
@@ -160,7 +160,7 @@ describe('API tokens: list, revoke, expire', () => {
     ]);
     expect((await call(attestation.url, 'GET', '/v1/devices', token)).status).toBe(401);
     // The replicas never saw it: they ask, and hear it is not valid.
-    for (const replica of replicas) expect((await call(replica.url, 'GET', '/v1/devices', token)).status).toBe(401);
+    for (const replica of replicas) expect((await call(replica.url, 'GET', '/v1/telemetry/devices', token)).status).toBe(401);
     const listed = (await call(attestation.url, 'GET', '/v1/tokens', tokens.acme)).body as Array<{ id: string; active: boolean }>;
     expect(listed.find((t) => t.id === created.body.id)).toMatchObject({ active: false, revokedAt: null });
   });

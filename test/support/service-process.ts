@@ -14,6 +14,7 @@ export const ENTRY = {
   attestation: `${REPO_ROOT}services/attestation/dist/main.js`,
   failures: `${REPO_ROOT}services/failures/dist/main.js`,
   updates: `${REPO_ROOT}services/updates/dist/main.js`,
+  api: `${REPO_ROOT}services/api/dist/main.js`,
   cli: `${REPO_ROOT}apps/cli/dist/main.js`,
 } as const;
 
@@ -157,6 +158,13 @@ export async function startAttestationWithTenant(
     await call('PUT', '/v1/measurements', operatorToken, { stage: image.stage, sha256: image.sha256, status: 'released' });
   }
   return { process, url, call, tenantToken };
+}
+
+/** Starts the API front and resolves with its URL once it listens (its upstreams need not be up). */
+export async function startApiProcess(name: string, env: Record<string, string>): Promise<{ process: ServiceProcess; url: string }> {
+  const proc = ServiceProcess.start(name, ENTRY.api, { HTTP_PORT: '0', ...env });
+  const line = await proc.waitForLog((l) => l.msg === 'api listening');
+  return { process: proc, url: String(line['url']) };
 }
 
 /** The gateway's certificate and the device roots it trusts, from a test PKI. */

@@ -23,16 +23,14 @@ function closedPort(): Promise<number> {
 
 /**
  * The built `rampart` binary as a user runs it: its config in a temporary
- * XDG_CONFIG_HOME and HOME, against the embedded platform. Until one API
- * front serves every route, commands of the updates service get its URL by
- * --api (flags beat the context).
+ * XDG_CONFIG_HOME and HOME, against the embedded platform's one API base
+ * URL (the API front).
  */
 describe('rampart (the built binary)', () => {
   let dir: string;
   let platform: EmbeddedPlatform;
   let env: Record<string, string>;
   const rampart = (...args: string[]): Promise<CliRun> => runCli(args, env);
-  const updates = (...args: string[]): Promise<CliRun> => runCli([...args, '--api', platform.updates.url], env);
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rampart-cli-'));
@@ -65,19 +63,19 @@ describe('rampart (the built binary)', () => {
 
   it('logs in with a token from stdin, keeps the context 0600, and never prints the token', async () => {
     const token = platform.tenant.adminToken;
-    const bad = await runCli(['login', '--api', platform.attestation.url, '--token-stdin'], env, 'rmp_not-a-real-token\n');
+    const bad = await runCli(['login', '--api', platform.api.url, '--token-stdin'], env, 'rmp_not-a-real-token\n');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^error: the API at .* refused this token .*\(HTTP 401\)/);
-    const login = await runCli(['login', '--api', platform.attestation.url, '--name', 'demo', '--token-stdin'], env, `${token}\n`);
+    const login = await runCli(['login', '--api', platform.api.url, '--name', 'demo', '--token-stdin'], env, `${token}\n`);
     expect(login.stderr).toBe('');
     expect(login.code).toBe(0);
     expect(login.stdout).toMatch(
-      `Logged in to ${platform.attestation.url} as Administrator of tenant ${platform.tenant.id}. Context "demo" is current`,
+      `Logged in to ${platform.api.url} as Administrator of tenant ${platform.tenant.id}. Context "demo" is current`,
     );
     const file = join(dir, 'config', 'rampart', 'config.json');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({
-      contexts: { demo: { api: platform.attestation.url, token } },
+      contexts: { demo: { api: platform.api.url, token } },
       current: 'demo',
     });
 
@@ -116,7 +114,8 @@ describe('rampart (the built binary)', () => {
     expect(cas.stdout).not.toContain('BEGIN CERTIFICATE');
     expect((await rampart('ca-certificate', 'list', '-o', 'json')).stdout).toContain('BEGIN CERTIFICATE');
     expect(await rampart('attestation', 'log')).toMatchObject({ code: 0, stdout: 'No attestations yet.\n' });
-    const bundle = await runCli(['ca-certificate', 'download', platform.tenant.id, '--api', platform.attestation.url], {
+    expect(await rampart('telemetry', 'devices')).toMatchObject({ code: 0, stdout: 'No devices have sent telemetry.\n' });
+    const bundle = await runCli(['ca-certificate', 'download', platform.tenant.id, '--api', platform.api.url], {
       HOME: join(dir, 'nobody'),
     });
     expect(bundle).toMatchObject({ code: 0, stderr: '' });
@@ -128,67 +127,72 @@ describe('rampart (the built binary)', () => {
     const stage = await rampart('measurement', 'release', 'kernel', 'ab'.repeat(32), '--token', operator);
     expect(stage.code).toBe(1);
     expect(stage.stderr).toMatch(/^error: .*a boot stage: rom, bootloader, security-monitor, os or app:<name>.*\(HTTP 400\)/);
-    const window = await updates('device-group', 'update', 'x', '--window', 'banana');
+    const window = await rampart('device-group', 'update', 'x', '--window', 'banana');
     expect(window.stderr).toMatch(
       /--window <start-end>' argument 'banana' is invalid\. expected START-END in UTC hours \(e\.g\. 2-5\) or "any"/,
     );
-    expect((await updates('image', 'list', '--status', 'new')).stderr).toMatch(/Allowed choices are uploaded, released, revoked/);
-    expect((await updates('product', 'list', '-o', 'xml')).stderr).toMatch(/Allowed choices are table, wide, json, yaml/);
+    expect((await rampart('image', 'list', '--status', 'new')).stderr).toMatch(/Allowed choices are uploaded, released, revoked/);
+    expect((await rampart('product', 'list', '-o', 'xml')).stderr).toMatch(/Allowed choices are table, wide, json, yaml/);
   });
 
   it('rolls an image out by names and prefixes, watches it, and refuses ids that are not ids', async () => {
     const file = join(dir, 'os-2.0.0.rimg');
     await writeFile(file, encodeImage(platformImage('os', '2.0.0', 2, demoFirmwareSigners(), DEMO_HARDWARE)));
-    const upload = await updates('image', 'upload', file);
+    const upload = await rampart('image', 'upload', file);
     expect(upload.stdout).toMatch(
       /^DIGEST\s+COMPONENT\s+VERSION\s+SECURITY VERSION\s+STATUS\s+AGE\n[0-9a-f]{12}\s+os\s+2\.0\.0\s+2\s+uploaded\s+\d+s ago$/m,
     );
-    expect(await updates('image', 'release', 'os@2.0.0')).toMatchObject({ code: 0, stderr: '' });
-    expect(await updates('product', 'create', 'Thermo')).toMatchObject({ code: 0, stderr: '' });
-    const groups = await updates('device-group', 'list', '--product', 'Thermo');
+    expect(await rampart('image', 'release', 'os@2.0.0')).toMatchObject({ code: 0, stderr: '' });
+    expect(await rampart('product', 'create', 'Thermo')).toMatchObject({ code: 0, stderr: '' });
+    const groups = await rampart('device-group', 'list', '--product', 'Thermo');
     expect(groups.stdout).toMatch(/^[0-9a-f]{8}\s+Thermo\s+Field Test\s+/m);
     const junk = join(dir, 'junk.rimg');
     await writeFile(junk, 'not an image');
-    const refused = await updates('image', 'upload', junk);
+    const refused = await rampart('image', 'upload', junk);
     expect(refused).toMatchObject({ code: 1, stdout: '' });
     expect(refused.stderr).toMatch(/^error: .*not a Rampart image.*\(HTTP 400\)\n$/);
 
-    const created = await updates('deployment', 'create', 'Thermo/Field Test', 'os@2.0.0', '--waves', '10,100', '-o', 'json');
+    const created = await rampart('deployment', 'create', 'Thermo/Field Test', 'os@2.0.0', '--waves', '10,100', '-o', 'json');
     expect(created.stderr).toBe('');
     const deployment = JSON.parse(created.stdout) as { id: string; state: string };
     expect(deployment.state).toBe('active');
     // An empty group: the rollout completes on its next tick, and --watch exits 0.
-    const watched = await updates('deployment', 'status', deployment.id.slice(0, 6), '--watch', '--interval', '200ms');
+    const watched = await rampart('deployment', 'status', deployment.id.slice(0, 6), '--watch', '--interval', '200ms');
     expect(watched.stdout).toMatch(/deployment [0-9a-f-]{36} completed\n$/);
     expect(watched.code).toBe(0);
-    expect((await updates('deployment', 'list', 'Thermo/Field Test')).stdout).toMatch(/^[0-9a-f]{8}\s+Thermo\/Field Test\s+completed\s+/m);
+    expect((await rampart('deployment', 'list', 'Thermo/Field Test')).stdout).toMatch(/^[0-9a-f]{8}\s+Thermo\/Field Test\s+completed\s+/m);
 
     // A member that never answers keeps the next rollout open until it is aborted by hand.
     const silent = 'c0ffee'.padEnd(64, '0');
     expect(await rampart('device', 'claim', silent)).toMatchObject({ code: 0, stderr: '' });
-    const assigned = await updates('device-group', 'assign', 'Thermo/Field Test', silent);
+    const assigned = await rampart('device-group', 'assign', 'Thermo/Field Test', 'c0ff');
     expect(assigned).toMatchObject({ code: 0, stderr: '' });
     expect(assigned.stdout).toBe('device c0ffee00 assigned to Thermo/Field Test\n');
+    const devices = await rampart('device', 'list');
+    expect(devices.stdout).toMatch(
+      /^ID\s+STATUS\s+GROUP\s+LAST SEEN\s+LAST ATTESTED\nc0ffee00\s+unattested\s+Thermo\/Field Test\s+-\s+-$/m,
+    );
+    expect((await rampart('device', 'show', 'c0ffee', '-o', 'wide')).stdout).toContain(silent);
     const second = JSON.parse(
-      (await updates('deployment', 'create', 'Field Test', 'os@2.0.0', '--product', 'Thermo', '-o', 'json')).stdout,
+      (await rampart('deployment', 'create', 'Field Test', 'os@2.0.0', '--product', 'Thermo', '-o', 'json')).stdout,
     ) as { id: string };
-    expect(await updates('deployment', 'abort', second.id.slice(0, 8), '--reason', 'changed my mind')).toMatchObject({
+    expect(await rampart('deployment', 'abort', second.id.slice(0, 8), '--reason', 'changed my mind')).toMatchObject({
       code: 0,
       stderr: '',
     });
-    const status = await updates('deployment', 'status', second.id.slice(0, 5));
+    const status = await rampart('deployment', 'status', second.id.slice(0, 5));
     expect(status.stdout).toMatch(
       /^ID\s+GROUP\s+STATE\s+WAVE\s+INSTALLED\/FAILED\/PENDING\s+AGE\n[0-9a-f]{8}\s+Thermo\/Field Test\s+aborted\s+1\/1\s+0\/0\/1\s+\d+s ago\n\n/,
     );
     expect(status.stdout).toMatch(/^DEVICE\s+WAVE\s+STATE\s+ATTEMPTS\s+DETAIL\s+UPDATED\nc0ffee00\s+1\s+\S+/m);
     expect((await rampart('device', 'claim', '../x')).stderr).toMatch(/expected a device id, 64 hex characters, got "\.\.\/x"/);
-    const aborted = await updates('deployment', 'status', second.id, '--watch', '--interval', '200ms');
+    const aborted = await rampart('deployment', 'status', second.id, '--watch', '--interval', '200ms');
     expect(aborted.code).toBe(1);
     expect(aborted.stdout).toMatch(/aborted: changed my mind\n$/);
 
-    const escape = await updates('deployment', 'status', '../images');
+    const escape = await rampart('deployment', 'status', '../images');
     expect(escape).toMatchObject({ code: 1, stdout: '' });
     expect(escape.stderr).toMatch(/^error: no deployment matches "\.\.\/images" \(searched 2 deployments by id or id prefix/);
-    expect((await updates('deployment', 'status', 'zz')).stderr).toMatch(/no deployment matches "zz"/);
+    expect((await rampart('deployment', 'status', 'zz')).stderr).toMatch(/no deployment matches "zz"/);
   });
 });

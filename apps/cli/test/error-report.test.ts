@@ -14,7 +14,7 @@ describe('rampart error-report', () => {
   let dir: string;
   let platform: EmbeddedPlatform;
   const rampart = (...args: string[]) =>
-    runCli([...args, '--api', platform.failures.url], {
+    runCli([...args, '--api', platform.api.url], {
       HOME: dir,
       XDG_CONFIG_HOME: join(dir, 'config'),
       RAMPART_TOKEN: platform.tenant.adminToken,
@@ -61,7 +61,7 @@ describe('rampart error-report', () => {
     expect(await rampart('error-report', 'download', '--format', 'csv', '--file', file)).toMatchObject({ code: 0, stderr: '' });
     const lines = (await readFile(file, 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(13);
-    const refused = await runCli(['error-report', 'list', '--api', platform.failures.url, '--token', 'not-a-real-token-at-all'], {
+    const refused = await runCli(['error-report', 'list', '--api', platform.api.url, '--token', 'not-a-real-token-at-all'], {
       HOME: dir,
     });
     expect(refused.code).toBe(1);

@@ -13,7 +13,7 @@ const HEALTH_WINDOW_MS = 10_000;
 
 /** What `rampart image upload` (the built binary) prints, and its exit code. */
 async function upload(platform: EmbeddedPlatform, file: string): Promise<{ code: number; out: string }> {
-  const run = await runCli(['image', 'upload', file, '-o', 'json', '--api', platform.updates.url], {
+  const run = await runCli(['image', 'upload', file, '-o', 'json', '--api', platform.api.url], {
     HOME: tmpdir(),
     RAMPART_TOKEN: platform.tenant.adminToken,
   });

@@ -1,3 +1,4 @@
+import { loadApiConfig, startApi, type RunningApi } from '@rampart/api';
 import { loadFailuresConfig, startFailures, type RunningFailures } from '@rampart/failures';
 import { loadUpdatesConfig, startUpdates, type RunningUpdates } from '@rampart/updates';
 import { join } from 'node:path';
@@ -21,12 +22,16 @@ export interface EmbeddedOptions {
   readonly natsUrl: string | undefined;
   readonly busPrefix: string;
   readonly mqttPort: number;
+  /** The API front: the one base URL for every service's REST API (0: any free port). */
   readonly apiPort: number;
   readonly attestationApiPort: number;
   readonly gatewayHttpPort: number;
   readonly devListenerPort: number | undefined;
-  /** The updates REST API and its device endpoint (mutual TLS); any free port if omitted. */
+  /** Each service's own REST API, behind the front; any free port if omitted. */
+  readonly telemetryApiPort?: number;
+  readonly failuresApiPort?: number;
   readonly updatesApiPort?: number;
+  /** The update server's device endpoint (mutual TLS); any free port if omitted. */
   readonly updatesDevicePort?: number;
   /** Gateway limits tuned for a demo fleet on one machine. */
   readonly deviceRatePerSec: number;
@@ -42,6 +47,8 @@ export interface EmbeddedPlatform {
   readonly attestation: RunningAttestation;
   readonly failures: RunningFailures;
   readonly updates: RunningUpdates;
+  /** The API front before the four REST APIs: its `url` is the one base URL to give an operator. */
+  readonly api: RunningApi;
   /** The demo tenant and its Administrator token (kept in the data folder). */
   readonly tenant: { readonly id: string; readonly adminToken: string };
   readonly platformClient: ApiClient;
@@ -51,8 +58,8 @@ export interface EmbeddedPlatform {
 }
 
 /**
- * Every service in one process: the gateway (Aedes), the telemetry service,
- * PostgreSQL (PGlite over the wire protocol, unless a URL is given) and the
+ * Every service in one process: the gateway (Aedes), the attestation,
+ * telemetry, failures and updates services behind the API front, PostgreSQL (PGlite over the wire protocol, unless a URL is given) and the
  * bus (NATS when a URL is given, the in-process bus otherwise).
  */
 export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor: (service: string) => Logger): Promise<EmbeddedPlatform> {
@@ -90,14 +97,13 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
       LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
     };
     const telemetry = await startTelemetry(
-      loadTelemetryConfig({ ...common, HTTP_PORT: String(options.apiPort), DATABASE_URL: databaseUrl }),
+      loadTelemetryConfig({ ...common, HTTP_PORT: String(options.telemetryApiPort ?? 0), DATABASE_URL: databaseUrl }),
       loggerFor('telemetry'),
       bus,
     );
     closers.push(() => telemetry.close());
-    // Ops HTTP on any free port: the embedded platform's failure reports are read through the bus and the database.
     const failures = await startFailures(
-      loadFailuresConfig({ ...common, HTTP_PORT: '0', DATABASE_URL: databaseUrl }),
+      loadFailuresConfig({ ...common, HTTP_PORT: String(options.failuresApiPort ?? 0), DATABASE_URL: databaseUrl }),
       loggerFor('failures'),
       bus,
     );
@@ -158,6 +164,20 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
       bus,
     );
     closers.push(() => gateway.close());
+    // Last, so every upstream answers its first read: the front starts routed, not waiting for discovery.
+    const api = await startApi(
+      loadApiConfig({
+        HTTP_HOST: common.HTTP_HOST,
+        HTTP_PORT: String(options.apiPort),
+        LOG_LEVEL: common.LOG_LEVEL,
+        ATTESTATION_URL: attestation.url,
+        UPDATES_URL: updates.url,
+        FAILURES_URL: failures.url,
+        TELEMETRY_URL: telemetry.url,
+      }),
+      loggerFor('api'),
+    );
+    closers.push(() => api.close());
     return {
       pki,
       pkiDir,
@@ -167,6 +187,7 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
       attestation,
       failures,
       updates,
+      api,
       tenant,
       platformClient,
       bus,

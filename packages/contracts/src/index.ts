@@ -147,3 +147,5 @@ export {
   text,
 } from './edge-input.js';
 export type { TextOptions } from './edge-input.js';
+export { DEFAULT_PORTS } from './ports.js';
+export type { PortName } from './ports.js';

@@ -92,26 +92,6 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Run
   return { app, url, close };
 }
 
-/** Closes the given services on SIGTERM/SIGINT, then exits. */
-export function closeOnSignals(close: () => Promise<void>, onError: (error: unknown) => void): void {
-  let signalled = false;
-  const handler = (signal: NodeJS.Signals): void => {
-    if (signalled) {
-      process.exit(130);
-    }
-    signalled = true;
-    close().then(
-      () => process.exit(signal === 'SIGINT' ? 130 : 0),
-      (error: unknown) => {
-        onError(error);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', handler);
-  process.once('SIGINT', handler);
-}
-
 /** Paths that answer orchestrators and scrapers, not users: not counted as API traffic. */
 const OPERATIONS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 

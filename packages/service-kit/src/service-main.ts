@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ConfigError, LOG_LEVELS, env, loadConfig, type CommonConfig, type Env } from './config.js';
-import { openDatabase, type DatabaseOptions } from './database.js';
-import { closeOnSignals, type RunningService } from './http-service.js';
+import { ConfigError, LOG_LEVELS, env, loadConfig, type Env, type LogLevel } from './config.js';
+import type { DatabaseOptions } from './database.js';
+import { closeOnSignals } from './signals.js';
 import { createLogger, type Logger } from './logger.js';
 
 /** Exit code for a configuration error (EX_CONFIG from sysexits.h). */
@@ -33,6 +33,8 @@ async function migrate(name: string, database: ServiceDatabase): Promise<void> {
     process.exit(EXIT_CONFIG);
   }
   const logger = createLogger(name, e.LOG_LEVEL);
+  // Loaded here, not at the top: a process without a database (the API front) never loads TypeORM.
+  const { openDatabase } = await import('./database.js');
   const dataSource = await openDatabase({ ...database, url: e.DATABASE_URL, poolSize: 2 }, logger);
   await dataSource.destroy();
   logger.info({ schema: database.schema }, 'schema up to date');
@@ -43,10 +45,11 @@ async function migrate(name: string, database: ServiceDatabase): Promise<void> {
  * naming every bad key), start, and close gracefully on SIGTERM/SIGINT.
  * With `migrate` as its argument, a service with a database only migrates.
  */
-export async function runServiceMain<C extends CommonConfig>(
+export async function runServiceMain<C extends { readonly logLevel: LogLevel }>(
   name: string,
   load: (env: Env) => C,
-  start: (config: C, logger: Logger) => Promise<RunningService>,
+  // Any process that closes: a Nest service, or the API front (a plain HTTP server).
+  start: (config: C, logger: Logger) => Promise<{ close(): Promise<void> }>,
   database?: ServiceDatabase,
 ): Promise<void> {
   const command = process.argv[2];

@@ -131,7 +131,7 @@ describe('telemetry service', () => {
     const paths = [
       `/v1/devices/${device(1)}/telemetry/latest`,
       `/v1/devices/${device(1)}/telemetry?metric=temp`,
-      '/v1/devices',
+      '/v1/telemetry/devices',
       '/v1/telemetry/aggregate?metric=temp',
       '/v1/telemetry/stats',
     ];
@@ -150,8 +150,8 @@ describe('telemetry service', () => {
     await waitFor(async () => (await service.repository.storedForDevices([device(10), device(11)])).readingsStored === 2, {
       describe: 'readings of both tenants stored',
     });
-    const acmeDevices = (await (await get('/v1/devices', tokens.acme)).json()) as Array<{ deviceId: string }>;
-    const globexDevices = (await (await get('/v1/devices', tokens.globex)).json()) as Array<{ deviceId: string }>;
+    const acmeDevices = (await (await get('/v1/telemetry/devices', tokens.acme)).json()) as Array<{ deviceId: string }>;
+    const globexDevices = (await (await get('/v1/telemetry/devices', tokens.globex)).json()) as Array<{ deviceId: string }>;
     expect(acmeDevices.map((d) => d.deviceId)).toContain(device(10));
     expect(acmeDevices.map((d) => d.deviceId)).not.toContain(device(11));
     expect(globexDevices.map((d) => d.deviceId)).toEqual([device(11)]);

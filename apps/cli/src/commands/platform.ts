@@ -3,8 +3,15 @@ import { configPath, readConfig } from '../config/config-file.js';
 import { NotLoggedInError, resolveConnection, type ConnectionFlags } from '../config/connection.js';
 import { parseDuration } from '../duration.js';
 import { duration, port, positiveInt, positiveNumber } from '../options.js';
+// The ports alone (no schemas): the contracts index builds every zod schema, half a second the CLI must not pay.
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
 import { parseWaves } from '../waves.js';
 import type { UpScenario } from '@rampart/embedded';
+
+/** A port flag with its fixed default and environment variable; commander checks the variable's value as the flag's. */
+function portOption(flag: string, variable: string, fallback: number, description: string): Option {
+  return new Option(`${flag} <port>`, description).env(variable).argParser(port).default(fallback);
+}
 
 /** `rampart up`'s scenarios (the names its --scenario takes). */
 const UP_SCENARIOS: readonly UpScenario[] = ['telemetry', 'rollout'];
@@ -59,10 +66,19 @@ export function registerPlatform(program: Command): void {
     .option('--once', 'run the scenario, report, and exit (non-zero on any loss)', env['ONCE'] === '1')
     .option('--data-dir <dir>', 'where keys and the embedded database live', env['RAMPART_DATA_DIR'] ?? '.rampart')
     .option('--report <file>', 'where to write the run report (default reports/demo.json, reports/rollout.json for the rollout scenario)')
-    .option('--mqtt-port <port>', 'MQTT over TLS port', port, Number(env['MQTT_PORT'] ?? 8883))
-    .option('--api-port <port>', 'telemetry REST API port', port, Number(env['API_PORT'] ?? 8081))
-    .option('--gateway-http-port <port>', 'gateway health/metrics port', port, Number(env['GATEWAY_HTTP_PORT'] ?? 8080))
-    .option('--attestation-api-port <port>', 'attestation REST API port', port, Number(env['ATTESTATION_API_PORT'] ?? 8083))
+    // Fixed defaults (0: any free port), each also from an environment variable: the front's port is the one base URL.
+    .addOption(portOption('--api-port', 'API_PORT', DEFAULT_PORTS.api, 'the API front: every REST API under /v1, OpenAPI at /docs'))
+    .addOption(portOption('--mqtt-port', 'MQTT_PORT', DEFAULT_PORTS.mqtt, 'MQTT over TLS, where devices connect'))
+    .addOption(portOption('--telemetry-port', 'TELEMETRY_PORT', DEFAULT_PORTS.telemetry, 'telemetry REST API (behind the front)'))
+    .addOption(portOption('--attestation-port', 'ATTESTATION_PORT', DEFAULT_PORTS.attestation, 'attestation REST API (behind the front)'))
+    .addOption(portOption('--failures-port', 'FAILURES_PORT', DEFAULT_PORTS.failures, 'failures REST API (behind the front)'))
+    .addOption(portOption('--updates-port', 'UPDATES_PORT', DEFAULT_PORTS.updates, 'updates REST API (behind the front)'))
+    .addOption(
+      portOption('--updates-device-port', 'UPDATES_DEVICE_PORT', DEFAULT_PORTS.updatesDevice, 'update server device endpoint (mutual TLS)'),
+    )
+    .addOption(portOption('--gateway-http-port', 'GATEWAY_HTTP_PORT', DEFAULT_PORTS.gatewayHttp, 'gateway health and metrics'))
+    // The flag's name before the API front, kept for scripts that pass it.
+    .addOption(new Option('--attestation-api-port <port>').env('ATTESTATION_API_PORT').argParser(port).hideHelp())
     .addOption(reportOutput())
     .action(
       async (o: {
@@ -78,13 +94,23 @@ export function registerPlatform(program: Command): void {
         waves: number[];
         mqttPort: number;
         apiPort: number;
-        attestationApiPort: number;
+        telemetryPort: number;
+        attestationPort: number;
+        attestationApiPort: number | undefined;
+        failuresPort: number;
+        updatesPort: number;
+        updatesDevicePort: number;
         gatewayHttpPort: number;
         output: 'text' | 'json';
       }) => {
         const { up } = await import('@rampart/embedded');
-        // The rollout scenario runs its own fleet.
-        process.exitCode = await up({ ...o, fleet: o.fleet || o.scenario === 'rollout', durationMs: o.duration });
+        process.exitCode = await up({
+          ...o,
+          attestationPort: o.attestationApiPort ?? o.attestationPort,
+          // The rollout scenario runs its own fleet.
+          fleet: o.fleet || o.scenario === 'rollout',
+          durationMs: o.duration,
+        });
       },
     );
 

@@ -22,9 +22,14 @@ export interface UpOptions {
   readonly scenario: UpScenario;
   /** The rollout demo's waves: cumulative percents of the group. */
   readonly waves: readonly number[];
+  /** Where each part listens (DEFAULT_PORTS; 0: any free port). `apiPort` is the API front's: the one base URL. */
   readonly mqttPort: number;
   readonly apiPort: number;
-  readonly attestationApiPort: number;
+  readonly telemetryPort: number;
+  readonly attestationPort: number;
+  readonly failuresPort: number;
+  readonly updatesPort: number;
+  readonly updatesDevicePort: number;
   readonly gatewayHttpPort: number;
   readonly output: OutputFormat;
 }
@@ -78,7 +83,11 @@ export async function up(options: UpOptions): Promise<number> {
       busPrefix: process.env['BUS_PREFIX'] ?? '',
       mqttPort: options.mqttPort,
       apiPort: options.apiPort,
-      attestationApiPort: options.attestationApiPort,
+      telemetryApiPort: options.telemetryPort,
+      attestationApiPort: options.attestationPort,
+      failuresApiPort: options.failuresPort,
+      updatesApiPort: options.updatesPort,
+      updatesDevicePort: options.updatesDevicePort,
       gatewayHttpPort: options.gatewayHttpPort,
       devListenerPort: undefined,
       // Each demo device publishes `rate` per second; leave headroom for resends.
@@ -88,12 +97,12 @@ export async function up(options: UpOptions): Promise<number> {
   );
   const where = [
     `Rampart is up (bus: ${platform.bus.kind}, database: ${platform.database.embedded ? 'embedded PGlite' : 'external PostgreSQL'})`,
+    // The one URL an operator needs first: every REST API behind it.
+    `  API  ${platform.api.url}/v1   OpenAPI ${platform.api.url}/docs  (tenant "${platform.tenant.id}" token in ${options.dataDir}/secrets)`,
     `  MQTT over TLS   mqtts://127.0.0.1:${platform.gateway.mqttPort}  (device certificates from ${platform.pkiDir}/manufacturer-ca.crt)`,
-    `  Telemetry API   ${platform.telemetry.url}/v1   OpenAPI: ${platform.telemetry.url}/docs`,
-    `  Attestation API ${platform.attestation.url}/v1   OpenAPI: ${platform.attestation.url}/docs  (tenant "${platform.tenant.id}" token in ${options.dataDir}/secrets)`,
-    `  Updates API     ${platform.updates.url}/v1   OpenAPI: ${platform.updates.url}/docs  (devices fetch over mutual TLS on port ${platform.updates.devicePort})`,
-    `  Failures API    ${platform.failures.url}/v1   OpenAPI: ${platform.failures.url}/docs`,
-    `  Metrics         ${platform.gateway.url}/metrics  ${platform.telemetry.url}/metrics`,
+    `  Update devices  https://127.0.0.1:${platform.updates.devicePort}  (mutual TLS)`,
+    `  Behind the API  attestation ${platform.attestation.url}  telemetry ${platform.telemetry.url}  failures ${platform.failures.url}  updates ${platform.updates.url}`,
+    `  Metrics         ${platform.api.url}/metrics  ${platform.gateway.url}/metrics  ${platform.telemetry.url}/metrics`,
     `  Signing keys    ${platform.firmware.platform.privateKeyFile} (OS, bootloader, security monitor), ${platform.firmware.apps.privateKeyFile} (apps): the demo devices trust images packed with them (rampart image pack --key …)`,
   ].join('\n');
   process.stderr.write(`${where}\n`);

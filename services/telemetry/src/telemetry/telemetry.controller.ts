@@ -62,7 +62,8 @@ export class TelemetryController {
     return { deviceId, metric: query.metric, points };
   }
 
-  @Get('devices')
+  // Under telemetry/, not devices: GET /v1/devices is the attestation service's registry, and one base URL serves both.
+  @Get('telemetry/devices')
   @ApiOperation({ summary: 'Devices by when they were last seen, newest first' })
   @ApiQuery({ name: 'limit', required: false })
   @ApiQuery({ name: 'offset', required: false })
