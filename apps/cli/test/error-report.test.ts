@@ -5,15 +5,20 @@ import { Subject, type ReceivedFailureReport, type ReceivedHeartbeat } from '@ra
 import { encodeJson } from '@rampart/service-kit';
 import { waitFor } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorReportDownload, errorReportList } from '../src/commands/error-reports.js';
-import { stability } from '../src/commands/stability.js';
 import type { EmbeddedPlatform } from '@rampart/embedded';
 import { startTestPlatform } from '../../embedded/test/support/test-platform.js';
+import { runCli } from './support/run-cli.js';
 
-/** `rampart error-report` against the embedded platform (which runs the failures service too). */
+/** `rampart error-report` and `stability` (the built binary) against the embedded platform, which runs the failures service too. */
 describe('rampart error-report', () => {
   let dir: string;
   let platform: EmbeddedPlatform;
+  const rampart = (...args: string[]) =>
+    runCli([...args, '--api', platform.api.url], {
+      HOME: dir,
+      XDG_CONFIG_HOME: join(dir, 'config'),
+      RAMPART_TOKEN: platform.tenant.adminToken,
+    });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rampart-error-report-'));
@@ -46,24 +51,21 @@ describe('rampart error-report', () => {
   });
 
   it('lists buckets and downloads every report as CSV', async () => {
-    const options = { api: platform.failures.url, token: platform.tenant.adminToken, output: 'json' as const };
-    let printed = '';
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = (chunk: string) => {
-      printed += chunk;
-      return true;
-    };
-    try {
-      expect(await errorReportList(options)).toBe(0);
-    } finally {
-      process.stdout.write = write;
-    }
-    expect(JSON.parse(printed)).toEqual([expect.objectContaining({ reports: 12, devices: 3, signal: 'SIGKILL' })]);
+    const list = await rampart('error-report', 'list', '-o', 'json');
+    expect(list.stderr).toBe('');
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ reports: 12, devices: 3, signal: 'SIGKILL' })]);
+    expect((await rampart('error-report', 'list')).stdout).toMatch(
+      /^BUCKET\s+REPORTS\s+DEVICES\s+LAST SEEN\s+TITLE\n[0-9a-f]{12}\s+12\s+3\s+\d+[sm] ago\s+\S/,
+    );
     const file = join(dir, 'reports.csv');
-    expect(await errorReportDownload({ ...options, format: 'csv', file })).toBe(0);
+    expect(await rampart('error-report', 'download', '--format', 'csv', '--file', file)).toMatchObject({ code: 0, stderr: '' });
     const lines = (await readFile(file, 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(13);
-    expect(await errorReportList({ ...options, token: 'not-a-real-token-at-all' })).toBe(1);
+    const refused = await runCli(['error-report', 'list', '--api', platform.api.url, '--token', 'not-a-real-token-at-all'], {
+      HOME: dir,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: .+\(HTTP 401\)\n$/);
   });
 
   it('shows crash-free devices and hours per version', async () => {
@@ -76,17 +78,9 @@ describe('rampart error-report', () => {
     }));
     await platform.bus.publishDurable(Subject.failuresHeartbeatReceived, encodeJson({ heartbeats }), { msgId: 'hb:1' });
     await waitFor(() => platform.failures.heartbeats.counters.stored === 4, { describe: '4 heartbeats' });
-    let printed = '';
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = (chunk: string) => {
-      printed += chunk;
-      return true;
-    };
-    try {
-      expect(await stability({ api: platform.failures.url, token: platform.tenant.adminToken, output: 'text' }, 'app:sensor')).toBe(0);
-    } finally {
-      process.stdout.write = write;
-    }
+    const run = await rampart('stability', 'app:sensor');
+    expect(run.stderr).toBe('');
+    const printed = run.stdout;
     // Devices 0-2 had watchdog resets (within the last minute, which no heartbeat covers yet); an earlier hour ran cleanly on all four.
     expect(printed).toMatch(/^1\.0\.0\s+4\s+25\.00 %\s+4\.0\s+100\.00 %\s+3000\.00$/m);
   });

@@ -6,24 +6,18 @@ import type { EmbeddedPlatform } from '@rampart/embedded';
 import { callApi } from '@rampart/testing';
 import { ImageSigner, loadImageSigner, packImage, verifyImage, writeImageFile } from '@rampart/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imageUpload } from '../src/commands/updates.js';
 import { startTestPlatform } from '../../embedded/test/support/test-platform.js';
+import { runCli } from './support/run-cli.js';
 
 const HEALTH_WINDOW_MS = 10_000;
 
-/** What `rampart image upload` prints, and its exit code. */
+/** What `rampart image upload` (the built binary) prints, and its exit code. */
 async function upload(platform: EmbeddedPlatform, file: string): Promise<{ code: number; out: string }> {
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (chunk: string) => {
-    out += chunk;
-    return true;
-  };
-  try {
-    return { code: await imageUpload({ api: platform.updates.url, token: platform.tenant.adminToken, output: 'json' }, file), out };
-  } finally {
-    process.stdout.write = write;
-  }
+  const run = await runCli(['image', 'upload', file, '-o', 'json', '--api', platform.api.url], {
+    HOME: tmpdir(),
+    RAMPART_TOKEN: platform.tenant.adminToken,
+  });
+  return { code: run.code, out: run.stdout };
 }
 
 /**

@@ -1,1 +1,2 @@
-export { ApiClient } from './api-client.js';
+export { ApiClient, type ApiResult } from './api-client.js';
+export { ApiHttpError, ApiUnreachableError, messageOf, networkCode } from './errors.js';

@@ -11,7 +11,13 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** Boot stages in measurement order; apps are `app:<name>`. */
 export const FIXED_BOOT_STAGES = ['rom', 'bootloader', 'security-monitor', 'os'] as const;
-export const BootStageSchema = z.union([z.enum(FIXED_BOOT_STAGES), z.string().regex(/^app:[a-z0-9][a-z0-9-]{0,62}$/)]);
+// One pattern with a message that names the valid stages: a union's error named only its last branch's pattern.
+export const BootStageSchema = z
+  .string()
+  .regex(
+    new RegExp(`^(?:${FIXED_BOOT_STAGES.join('|')}|app:[a-z0-9][a-z0-9-]{0,62})$`),
+    `a boot stage: ${FIXED_BOOT_STAGES.join(', ')} or app:<name> (lower-case letters, digits, -)`,
+  );
 
 export const BootMeasurementSchema = z.object({ stage: BootStageSchema, sha256: z.string().regex(SHA256_HEX) }).strict();
 export type BootMeasurement = z.infer<typeof BootMeasurementSchema>;

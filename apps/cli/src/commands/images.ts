@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { ImageVerification, SigningKeyFiles } from '@rampart/trust';
-import { print, type OutputFormat } from '../output.js';
+import { printReport as print, type ReportFormat as OutputFormat } from '../output/report.js';
 
 /**
  * `rampart keys create`, `rampart image pack` and `rampart image verify`: an

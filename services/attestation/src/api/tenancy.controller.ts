@@ -65,6 +65,13 @@ export class TenantController {
     @Inject(RotationService) private readonly rotation: RotationService,
   ) {}
 
+  @Get('whoami')
+  @Requires('Reader')
+  @ApiOperation({ summary: "The calling token's tenant and role (what `rampart login` checks a token with)" })
+  whoami(@CurrentPrincipal() p: Principal) {
+    return { tenantId: tenantIdOf(p), role: p.kind === 'tenant' ? p.role : null };
+  }
+
   @Post('tokens')
   @Requires('Administrator')
   @ApiOperation({ summary: 'Create an API token for this tenant (shown once), optionally expiring after expiresInSeconds' })

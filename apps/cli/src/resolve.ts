@@ -1,0 +1,104 @@
+import { FULL_ID, pick, type Candidate } from './lookup.js';
+import type { DeploymentRow, DeviceRow, GroupRow, ImageRow, ProductRow, TokenRow } from './output/views.js';
+import { seg, type Session } from './session.js';
+
+// Every <id> argument: a full id goes straight through (the API checks it); anything else is looked up in the
+// tenant's own lists, so a typo or `../images` is an error here and never becomes part of a URL.
+
+const DEVICE_ID = /^[0-9a-f]{64}$/i;
+const TOKEN_ID = FULL_ID.uuid;
+
+export async function resolveProduct(s: Session, query: string): Promise<ProductRow> {
+  const products = await s.get<ProductRow[]>('/v1/products');
+  const id = pick(
+    'product',
+    query,
+    products.map((p) => ({ id: p.id, names: [p.name], label: `${p.id}  ${p.name}` })),
+  );
+  return products.find((p) => p.id === id)!;
+}
+
+/** Groups with their product's name, for `product/group` names and for tables. */
+export async function groupsWithProducts(s: Session, productId?: string): Promise<GroupRow[]> {
+  const [products, groups] = await Promise.all([
+    s.get<ProductRow[]>('/v1/products'),
+    s.get<GroupRow[]>(`/v1/device-groups${productId === undefined ? '' : `?productId=${seg(productId)}`}`),
+  ]);
+  const names = new Map(products.map((p) => [p.id, p.name]));
+  return groups.map((g) => ({ ...g, product: names.get(g.productId) ?? g.productId }));
+}
+
+/** A group: its id, a prefix, `product/group`, or a group name (within --product when given). */
+export async function resolveGroup(s: Session, query: string, product?: string): Promise<GroupRow> {
+  let productId: string | undefined;
+  let name = query;
+  const slash = query.indexOf('/');
+  if (slash > 0) {
+    productId = (await resolveProduct(s, query.slice(0, slash))).id;
+    name = query.slice(slash + 1);
+  } else if (product !== undefined) productId = (await resolveProduct(s, product)).id;
+  const groups = await groupsWithProducts(s, productId);
+  const candidates: Candidate[] = groups.map((g) => ({
+    id: g.id,
+    names: [g.name, `${g.product}/${g.name}`],
+    label: `${g.id}  ${g.product}/${g.name}`,
+  }));
+  const id = pick('device group', name, candidates);
+  return groups.find((g) => g.id === id)!;
+}
+
+/** Every deployment of the tenant (the API lists them per group). */
+export async function allDeployments(s: Session): Promise<DeploymentRow[]> {
+  const groups = await groupsWithProducts(s);
+  const lists = await Promise.all(
+    groups.map(async (g) =>
+      (await s.get<DeploymentRow[]>(`/v1/deployments?groupId=${seg(g.id)}`)).map((d) => ({ ...d, group: `${g.product}/${g.name}` })),
+    ),
+  );
+  return lists.flat().sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
+export async function resolveDeployment(s: Session, query: string): Promise<string> {
+  if (FULL_ID.uuid.test(query)) return query.toLowerCase();
+  const deployments = await allDeployments(s);
+  return pick(
+    'deployment',
+    query,
+    deployments.map((d) => ({ id: d.id, names: [], label: `${d.id}  ${d.group ?? d.groupId}  ${d.state}  ${d.createdAt}` })),
+  );
+}
+
+export async function resolveDevice(s: Session, query: string): Promise<string> {
+  if (DEVICE_ID.test(query)) return query.toLowerCase();
+  const devices = await s.get<DeviceRow[]>('/v1/devices?limit=1000');
+  return pick(
+    'device',
+    query,
+    devices.map((d) => ({ id: d.id, names: [], label: d.id })),
+  );
+}
+
+/** An image: its digest, a digest prefix, or `component@version`. */
+export async function resolveImage(s: Session, query: string): Promise<string> {
+  if (FULL_ID.sha256.test(query)) return query.toLowerCase();
+  const images = await s.get<ImageRow[]>('/v1/images');
+  return pick(
+    'image',
+    query,
+    images.map((i) => ({
+      id: i.sha256,
+      names: [`${i.component}@${i.version}`],
+      label: `${i.sha256}  ${i.component}@${i.version}  ${i.status}`,
+    })),
+  );
+}
+
+export async function resolveToken(s: Session, query: string): Promise<string> {
+  if (TOKEN_ID.test(query)) return query.toLowerCase();
+  const tokens = await s.get<TokenRow[]>('/v1/tokens');
+  return pick(
+    'token',
+    query,
+    tokens.map((t) => ({ id: t.id, names: [], label: `${t.id}  ${t.role}` })),
+  );
+}
