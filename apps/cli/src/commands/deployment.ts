@@ -1,9 +1,9 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { print } from '../output/format.js';
 import { deploymentDeviceView, deploymentView, type DeploymentDeviceRow, type DeploymentRow } from '../output/views.js';
 import { duration, outputOption, percent, wholeNumber } from '../options.js';
 import { allDeployments, groupsWithProducts, resolveDeployment, resolveGroup, resolveImage } from '../resolve.js';
-import { seg, withSession } from '../session.js';
+import { seg, withSession, type Session } from '../session.js';
 import { parseWaves } from '../waves.js';
 import { watchDeployment, type DeploymentStatus } from '../watch.js';
 
@@ -41,6 +41,15 @@ function waves(value: string): ReturnType<typeof parseWaves> {
 
 type Status = DeploymentStatus & { deployment: DeploymentRow; devices: DeploymentDeviceRow[] };
 
+/** Polls a deployment until it ends: its exit code (0 only when it completed). */
+function follow(s: Session, id: string, intervalMs: number): Promise<number> {
+  return watchDeployment(() => s.get<Status>(`/v1/deployments/${seg(id)}`), {
+    intervalMs: Math.max(intervalMs, 200),
+    tty: process.stdout.isTTY === true,
+    write: (text) => process.stdout.write(text),
+  });
+}
+
 export function registerDeployment(program: Command): void {
   const deployment = program
     .command('deployment')
@@ -49,16 +58,22 @@ export function registerDeployment(program: Command): void {
     .command('create <group> <image...>')
     .description('deploy released images (digest, prefix or component@version) to a group (id, prefix or product/group)')
     .option('--product <product>', 'the product, when <group> is a bare group name')
-    .option('--waves <waves>', 'cumulative percents (1,10,100) or exp:<first>x<factor>', waves, waves('100'))
-    .option('--soak <time>', 'wait after each wave (30s, 10m, 1h …)', timeWithUnit, 0)
-    .option(
-      '--abort <type:min:percent>',
-      `abort when percent of at least min finished devices failed (type ${FAILURE_TYPES.join(', ')})`,
-      abortRule,
-      abortRule('ALL:10:20'),
+    .addOption(
+      new Option('--waves <waves>', 'cumulative percents (1,10,100) or exp:<first>x<factor>').argParser(waves).default(waves('100'), '100'),
     )
-    .option('--timeout <time>', 'per-device answer timeout (30m, 2h …)', timeWithUnit, 3_600_000)
+    .addOption(new Option('--soak <time>', 'wait after each wave (30s, 10m, 1h …)').argParser(timeWithUnit).default(0, 'none'))
+    .addOption(
+      new Option(
+        '--abort <type:min:percent>',
+        `abort when percent of at least min finished devices failed (type ${FAILURE_TYPES.join(', ')})`,
+      )
+        .argParser(abortRule)
+        .default(abortRule('ALL:10:20'), 'ALL:10:20'),
+    )
+    .addOption(new Option('--timeout <time>', 'per-device answer timeout (30m, 2h …)').argParser(timeWithUnit).default(3_600_000, '1h'))
     .option('--retries <n>', 'offers before a silent device is timed out (0–10)', wholeNumber, 1)
+    .option('-w, --watch', 'then follow it to its end, as `deployment status --watch` does')
+    .addOption(new Option('--interval <time>', 'how often --watch polls (1s, 5s …)').argParser(duration).default(2000, '2s'))
     .addOption(outputOption())
     .action(
       withSession(
@@ -73,6 +88,8 @@ export function registerDeployment(program: Command): void {
             abort: ReturnType<typeof abortRule>;
             timeout: number;
             retries: number;
+            watch?: boolean;
+            interval: number;
           },
         ) => {
           const group = await resolveGroup(s, groupQuery, o.product);
@@ -89,6 +106,7 @@ export function registerDeployment(program: Command): void {
             },
           });
           await print(s.output, { ...created, group: `${group.product}/${group.name}` }, deploymentView);
+          if (o.watch === true) process.exitCode = await follow(s, created.id, o.interval);
         },
       ),
     );
@@ -108,21 +126,16 @@ export function registerDeployment(program: Command): void {
     .command('status <deployment>')
     .description('the rollout and every device state; --watch follows it to the end (exit 0 completed, 1 aborted/rolled back)')
     .option('-w, --watch', 'poll until the deployment ends; exit non-zero unless it completed')
-    .option('--interval <time>', 'how often --watch polls (1s, 5s …)', duration, 2000)
+    .addOption(new Option('--interval <time>', 'how often --watch polls (1s, 5s …)').argParser(duration).default(2000, '2s'))
     .addOption(outputOption())
     .action(
       withSession(async (s, query: string, o: { watch?: boolean; interval: number }) => {
         const id = await resolveDeployment(s, query);
-        const status = (): Promise<Status> => s.get<Status>(`/v1/deployments/${seg(id)}`);
         if (o.watch === true) {
-          process.exitCode = await watchDeployment(status, {
-            intervalMs: Math.max(o.interval, 200),
-            tty: process.stdout.isTTY === true,
-            write: (text) => process.stdout.write(text),
-          });
+          process.exitCode = await follow(s, id, o.interval);
           return;
         }
-        const current = await status();
+        const current = await s.get<Status>(`/v1/deployments/${seg(id)}`);
         if (s.output === 'json' || s.output === 'yaml') return print(s.output, current as never, deploymentView);
         const group = (await groupsWithProducts(s)).find((g) => g.id === current.deployment.groupId);
         const groupName = group === undefined ? {} : { group: `${group.product}/${group.name}` };

@@ -1,9 +1,9 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { print } from '../output/format.js';
-import { groupView, productView, type GroupRow, type ProductRow } from '../output/views.js';
+import { groupView, productView, type DeviceRow, type GroupRow, type ProductRow } from '../output/views.js';
 import { maintenanceWindow, outputOption } from '../options.js';
 import { groupsWithProducts, resolveDevice, resolveGroup, resolveProduct } from '../resolve.js';
-import { seg, withSession } from '../session.js';
+import { seg, withSession, type Session } from '../session.js';
 import { OS_FEEDS } from './image.js';
 
 export const UPDATE_POLICIES = ['all', 'no-app-updates', 'none'] as const;
@@ -94,15 +94,27 @@ export function registerProduct(program: Command): void {
       ),
     );
   group
-    .command('assign <group> <device>')
-    .description('move a claimed device (id or unique prefix) into the group')
+    .command('assign <group> [devices...]')
+    .description('move claimed devices (ids or unique prefixes) into the group; --unassigned: every device in no group')
     .option('--product <product>', 'the product, when <group> is a bare group name')
+    .option('--unassigned', "every device of your tenant that is in no group yet (the demo fleet's, say)", false)
     .action(
-      withSession(async (s, query: string, deviceQuery: string, o: { product?: string }) => {
+      withSession(async (s, query: string, deviceQueries: string[], o: { product?: string; unassigned: boolean }) => {
+        if (deviceQueries.length === 0 && !o.unassigned) throw new InvalidArgumentError('name the devices to assign, or pass --unassigned');
+        if (deviceQueries.length > 0 && o.unassigned) throw new InvalidArgumentError('name devices or pass --unassigned, not both');
         const target = await resolveGroup(s, query, o.product);
-        const device = await resolveDevice(s, deviceQuery);
-        await s.send('PUT', `/v1/device-groups/${seg(target.id)}/devices/${seg(device)}`);
-        process.stdout.write(`device ${device.slice(0, 8)} assigned to ${target.product}/${target.name}\n`);
+        const devices = o.unassigned ? await devicesInNoGroup(s) : await Promise.all(deviceQueries.map((q) => resolveDevice(s, q)));
+        // One at a time: each is one small call, and a failure names the device it stopped at.
+        for (const device of devices) await s.send('PUT', `/v1/device-groups/${seg(target.id)}/devices/${seg(device)}`);
+        process.stdout.write(`${devices.length} device${devices.length === 1 ? '' : 's'} assigned to ${target.product}/${target.name}\n`);
       }),
     );
+}
+
+/** The tenant's devices that no group holds: what `assign --unassigned` moves. */
+async function devicesInNoGroup(s: Session): Promise<string[]> {
+  const [devices, groups] = await Promise.all([s.get<DeviceRow[]>('/v1/devices?limit=1000'), groupsWithProducts(s)]);
+  const grouped = new Set<string>();
+  for (const g of groups) for (const member of await s.get<string[]>(`/v1/device-groups/${seg(g.id)}/devices`)) grouped.add(member);
+  return devices.filter((d) => !d.revoked && !grouped.has(d.id)).map((d) => d.id);
 }
