@@ -1,5 +1,5 @@
 import { FULL_ID, pick, type Candidate } from './lookup.js';
-import type { DeploymentRow, DeviceRow, GroupRow, ImageRow, ProductRow, TokenRow } from './output/views.js';
+import type { BucketRow, DeploymentRow, DeviceRow, GroupRow, ImageRow, ProductRow, TokenRow } from './output/views.js';
 import { seg, type Session } from './session.js';
 
 // Every <id> argument: a full id goes straight through (the API checks it); anything else is looked up in the
@@ -100,5 +100,16 @@ export async function resolveToken(s: Session, query: string): Promise<string> {
     'token',
     query,
     tokens.map((t) => ({ id: t.id, names: [], label: `${t.id}  ${t.role}` })),
+  );
+}
+
+/** A failure bucket: its 32-hex signature or a unique prefix of it (tables show 12 characters). */
+export async function resolveBucket(s: Session, query: string): Promise<string> {
+  if (/^[0-9a-f]{32}$/i.test(query)) return query.toLowerCase();
+  const buckets = await s.get<BucketRow[]>('/v1/failure-buckets?limit=1000');
+  return pick(
+    'bucket',
+    query,
+    buckets.map((b) => ({ id: b.signature, names: [], label: `${b.signature}  ${b.title}` })),
   );
 }
