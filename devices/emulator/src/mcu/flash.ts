@@ -13,14 +13,24 @@ export interface TrialBoot {
   readonly triesLeft: number;
 }
 
+/**
+ * `active` is absent only for an app being installed for the first time:
+ * its trial slot is all there is, and once that try is spent nothing of
+ * it boots until the update agent commits it (or uninstalls it again).
+ */
 export interface SlotControl {
-  readonly active: Slot;
+  readonly active?: Slot;
   readonly trial?: TrialBoot;
+}
+
+/** The OS always has an active slot (the factory writes it). */
+export interface OsSlotControl extends SlotControl {
+  readonly active: Slot;
 }
 
 /** Which slot of each A/B component boots: the OS, and every app by name. */
 export interface BootControl {
-  readonly os: SlotControl;
+  readonly os: OsSlotControl;
   readonly apps: Readonly<Record<string, SlotControl>>;
 }
 
@@ -70,16 +80,30 @@ export class Flash {
     this.store.write(BOOT_CONTROL, Buffer.from(JSON.stringify(control)));
   }
 
+  /** An app that is not installed has no active slot (not slot A: nothing was ever written there). */
   slotControl(component: ImageComponent): SlotControl {
     const control = this.bootControl;
     if (component === 'os') return control.os;
-    return control.apps[component.slice('app:'.length)] ?? { active: 'a' };
+    return control.apps[component.slice('app:'.length)] ?? {};
   }
 
   setSlotControl(component: ImageComponent, slot: SlotControl): void {
     const control = this.bootControl;
-    this.bootControl =
-      component === 'os' ? { ...control, os: slot } : { ...control, apps: { ...control.apps, [component.slice('app:'.length)]: slot } };
+    if (component !== 'os') {
+      this.bootControl = { ...control, apps: { ...control.apps, [component.slice('app:'.length)]: slot } };
+    } else if (slot.active === undefined) {
+      throw new RangeError('the OS always has an active slot');
+    } else {
+      this.bootControl = { ...control, os: { ...slot, active: slot.active } };
+    }
+  }
+
+  /** Takes an app out of boot control (a first install rolled back): the OS no longer looks for it. */
+  uninstall(component: ImageComponent): void {
+    if (!component.startsWith('app:')) throw new RangeError(`only an app can be uninstalled, not ${component}`);
+    const control = this.bootControl;
+    const { [component.slice('app:'.length)]: _removed, ...apps } = control.apps;
+    this.bootControl = { ...control, apps };
   }
 
   /** Names of the apps installed (those with a boot-control entry). */

@@ -98,13 +98,15 @@ export function trustedKeys(fuses: Fuses, fuse: string): ReadonlySet<string> {
 /**
  * The slots to try for an A/B component, in order: a trial slot first while
  * it has tries left (spending one now, before anything runs, so a slot that
- * hangs or loses power is not tried for ever), then the active slot.
+ * hangs or loses power is not tried for ever), then the active slot. An app
+ * on its first install has no active slot: none once its try is spent.
  */
 function bootCandidates(flash: Flash, component: ImageComponent): Slot[] {
   const control = flash.slotControl(component);
-  if (control.trial === undefined || control.trial.triesLeft <= 0) return [control.active];
+  const active = control.active === undefined ? [] : [control.active];
+  if (control.trial === undefined || control.trial.triesLeft <= 0) return active;
   flash.setSlotControl(component, { ...control, trial: { ...control.trial, triesLeft: control.trial.triesLeft - 1 } });
-  return [control.trial.slot, control.active];
+  return [control.trial.slot, ...active];
 }
 
 /**

@@ -189,6 +189,47 @@ describe('secure boot and the secure OS', () => {
       expect(kinds.at(-1)).toBe('update-failure');
     });
 
+    it('after a committed OS update, rolls back a crashing app update to the app it ran: it still boots, no boot failure', async () => {
+      const { security } = manufacture();
+      const first = powerOn(security, { appConfig: { sensor: { intervalMs: 1_000 } } });
+      await first.booted;
+      expect(await update(first.os, platformImage('os', '1.1.0', 1, signers))).toMatchObject({ result: 'committed' });
+      const outcome = await update(first.os, sampleAppImage('sensor-1.2', signers.apps, DEMO_HARDWARE));
+      expect(outcome).toMatchObject({ result: 'rolled-back', component: 'app:sensor', reason: 'health check failed' });
+      first.os.shutdown();
+      // The next power-on (a fleet device reconnecting) runs the sensor app it had, from its slot.
+      const boot = await powerOn(security).booted;
+      expect(boot).toMatchObject({ mode: 'normal', versions: { os: '1.1.0', apps: { sensor: '1.0.0' } } });
+      expect(failures.filter((f) => f.kind === 'boot-failure')).toEqual([]);
+    });
+
+    it('rolls back the first install of an app the device never had: uninstalled again, no empty slot booted', async () => {
+      // The demo fleet's devices ship with no apps; an operator's first app deployment is a first install.
+      const { store, security } = manufacture([]);
+      const first = powerOn(security);
+      await first.booted;
+      const outcome = await update(first.os, sampleAppImage('sensor-1.2', signers.apps, DEMO_HARDWARE));
+      expect(outcome).toMatchObject({ result: 'rolled-back', component: 'app:sensor', reason: 'health check failed' });
+      expect(first.os.booted).toMatchObject({ mode: 'normal', versions: { apps: {} }, failures: [] });
+      expect(new Flash(store).appNames).toEqual([]);
+      first.os.shutdown();
+      const boot = await powerOn(security).booted;
+      expect(boot).toMatchObject({ mode: 'normal', versions: { apps: {} }, failures: [] });
+      expect(failures.filter((f) => f.kind === 'boot-failure')).toEqual([]);
+      expect(failures.map((f) => f.kind)).toContain('app-crash');
+    });
+
+    it('commits the first install of an app, and a later failed update of it rolls back to that install', async () => {
+      const { security } = manufacture([]);
+      const { os, booted } = powerOn(security);
+      await booted;
+      expect(await update(os, sampleAppImage('sensor', signers.apps, DEMO_HARDWARE))).toMatchObject({ result: 'committed' });
+      expect(os.booted.versions.apps).toEqual({ sensor: '1.0.0' });
+      expect(await update(os, sampleAppImage('sensor-1.2', signers.apps, DEMO_HARDWARE))).toMatchObject({ result: 'rolled-back' });
+      expect(os.booted).toMatchObject({ mode: 'normal', versions: { apps: { sensor: '1.0.0' } }, failures: [] });
+      expect(failures.filter((f) => f.kind === 'boot-failure')).toEqual([]);
+    });
+
     it.each(UPDATE_STATES.filter((s) => !['idle', 'failure', 'rollback'].includes(s)))(
       'after power loss in %s, boots a verified slot, and the fuse moved only if the update committed',
       async (lossAt: UpdateState) => {
@@ -238,6 +279,28 @@ describe('secure boot and the secure OS', () => {
     first.os.shutdown();
     const boot = await powerOn(security).booted;
     expect(boot.versions.apps).toEqual({ sensor: '1.0.0' });
+    expect(failures.at(-1)).toMatchObject({ kind: 'update-failure', component: 'app:sensor', detail: { result: 'rolled-back' } });
+  });
+
+  it('after power loss in the health check of an app first install, boots without it and reports no empty slot', async () => {
+    const { store, security } = manufacture([]);
+    const first = powerOn(security, {
+      onUpdateState: (state) => {
+        if (state === 'health-check') throw new PowerLoss(state);
+      },
+    });
+    await first.booted;
+    const attempt = first.os.update(() => Promise.resolve(encodeImage(sampleAppImage('sensor', signers.apps, DEMO_HARDWARE))), {
+      component: 'app:sensor',
+      maxBytes: 64 * 1024,
+    });
+    await expect(attempt).rejects.toBeInstanceOf(PowerLoss);
+    first.os.shutdown();
+    // The trial boot was spent and nothing was committed: no slot of the app may boot, and none is looked for after.
+    const boot = await powerOn(security).booted;
+    expect(boot).toMatchObject({ mode: 'normal', versions: { apps: {} }, failures: [] });
+    expect(new Flash(store).appNames).toEqual([]);
+    expect(failures.filter((f) => f.kind === 'boot-failure')).toEqual([]);
     expect(failures.at(-1)).toMatchObject({ kind: 'update-failure', component: 'app:sensor', detail: { result: 'rolled-back' } });
   });
 

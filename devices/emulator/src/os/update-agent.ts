@@ -36,6 +36,7 @@ interface AgentRecord {
   readonly component?: ImageComponent;
   readonly version?: string;
   readonly securityVersion?: number;
+  /** The slot that ran before; absent on an app's first install (nothing ran, so a rollback uninstalls it). */
   readonly from?: Slot;
   readonly to?: Slot;
 }
@@ -101,9 +102,16 @@ export class UpdateAgent {
     const checked = checkImage(image, this.fuses, component, keys);
     if ('reason' in checked) return this.refuse(component, image.manifest.version, `${checked.reason}: ${checked.detail}`);
 
+    // An app not installed yet has no active slot: it goes into slot A, and nothing is its fallback.
     const from = this.flash.slotControl(component).active;
-    const to = otherSlot(from);
-    const target = { component, version: image.manifest.version, securityVersion: image.manifest.securityVersion, from, to };
+    const to = from === undefined ? 'a' : otherSlot(from);
+    const target = {
+      component,
+      version: image.manifest.version,
+      securityVersion: image.manifest.securityVersion,
+      ...(from === undefined ? {} : { from }),
+      to,
+    };
     this.enter({ state: 'install', ...target });
     const encoded = encodeImage(image);
     // A flash write takes time; power lost half-way leaves a torn slot, which
@@ -111,7 +119,7 @@ export class UpdateAgent {
     this.flash.write(component, to, encoded.subarray(0, Math.floor(encoded.length / 2)));
     this.host.onState?.('install');
     this.flash.write(component, to, encoded);
-    this.flash.setSlotControl(component, { active: from, trial: { slot: to, triesLeft: 1 } });
+    this.flash.setSlotControl(component, { ...(from === undefined ? {} : { active: from }), trial: { slot: to, triesLeft: 1 } });
 
     this.enter({ state: 'reboot', ...target });
     const boot = this.host.reboot();
@@ -169,12 +177,16 @@ export class UpdateAgent {
     return { result: 'committed', component, version: record.version ?? '' };
   }
 
-  /** Back to the old slot; a reboot only if the new image is what is running now. */
+  /**
+   * Back to the old slot — or, for an app's first install, back to no app
+   * (pointing it at a slot never written would make every boot fail to
+   * find it). A reboot only if the new image is what is running now.
+   */
   private rollback(record: AgentRecord, reason: string, reboot: boolean): UpdateOutcome {
     const component = record.component ?? 'os';
     this.enter({ ...record, state: 'rollback' });
-    const control = this.flash.slotControl(component);
-    this.flash.setSlotControl(component, { active: record.from ?? control.active });
+    if (record.from === undefined && component.startsWith('app:')) this.flash.uninstall(component);
+    else this.flash.setSlotControl(component, { active: record.from ?? this.flash.slotControl(component).active });
     if (reboot) this.host.reboot();
     this.enter({ state: 'idle' });
     return { result: 'rolled-back', component, version: record.version ?? '', reason };
