@@ -106,7 +106,8 @@ export function registerProduct(program: Command): void {
         const devices = o.unassigned ? await devicesInNoGroup(s) : await Promise.all(deviceQueries.map((q) => resolveDevice(s, q)));
         // One at a time: each is one small call, and a failure names the device it stopped at.
         for (const device of devices) await s.send('PUT', `/v1/device-groups/${seg(target.id)}/devices/${seg(device)}`);
-        process.stdout.write(`${devices.length} device${devices.length === 1 ? '' : 's'} assigned to ${target.product}/${target.name}\n`);
+        const what = devices.length === 1 ? `device ${devices[0]!.slice(0, 8)}` : `${devices.length} devices`;
+        process.stdout.write(`${what} assigned to ${target.product}/${target.name}\n`);
       }),
     );
 }
