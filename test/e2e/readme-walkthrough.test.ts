@@ -69,7 +69,8 @@ function runBash(source: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{
 /**
  * The README's "Using it" section, run as written against `rampart up
  * --fleet` (what `make demo` runs), by bash, from a folder laid out like the
- * repository's root: the operator's walkthrough (login, a product and group,
+ * repository's root: the operator's walkthrough (the platform operator logs in
+ * and creates a tenant; the demo tenant logs in, makes a product and group,
  * an OS packed, signed, uploaded, released and rolled out in waves to every
  * demo device; a crashing app stopped at its first wave) and every other
  * command of the section.
@@ -120,7 +121,8 @@ describe('the README walkthrough', () => {
   it('finds the commands: the walkthrough is in the section', async () => {
     const commands = usingItCommands(await readFile(join(REPO_ROOT, 'README.md'), 'utf8'));
     const texts = commands.map((c) => c.text);
-    expect(texts.some((t) => t.startsWith('rampart login'))).toBe(true);
+    expect(texts.filter((t) => t.startsWith('rampart login'))).toHaveLength(2);
+    expect(texts.some((t) => t.startsWith('rampart tenant create'))).toBe(true);
     expect(texts.some((t) => t.startsWith('rampart image pack'))).toBe(true);
     expect(commands.filter((c) => c.text.startsWith('rampart deployment create')).map((c) => c.exitCode)).toEqual([0, 1]);
     expect(texts.filter((t) => /\bmake\b/.test(t))).toEqual([]);
@@ -138,7 +140,9 @@ describe('the README walkthrough', () => {
     const transcript = `${run.stdout}\n--- stderr\n${run.stderr}`;
     expect(run.code, transcript).toBe(0);
     // What the walkthrough promises, read from what the commands printed.
-    expect(run.stdout).toMatch(/Logged in to http:\/\/127\.0\.0\.1:\d+ as Administrator of tenant demo/);
+    expect(run.stdout).toMatch(/Logged in to http:\/\/127\.0\.0\.1:\d+ as the platform operator\. Context "operator"/);
+    expect(run.stdout).toMatch(/^acme\s+Acme Corp\s+\S{20,}$/m);
+    expect(run.stdout).toMatch(/Logged in to http:\/\/127\.0\.0\.1:\d+ as Administrator of tenant demo\. Context "demo"/);
     expect(run.stdout).toMatch(/6 devices assigned to Thermo\/Field Test/);
     expect(run.stdout).toMatch(/^deployment [0-9a-f-]{36} completed$/m);
     expect(run.stdout).toMatch(/^deployment [0-9a-f-]{36} aborted: /m);
