@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -150,4 +150,21 @@ describe('the README walkthrough', () => {
     expect(run.stdout).toMatch(/^1\.2\.0\s+3\s+0\.00 %/m);
     expect(await readFile(join(home, '.config', 'rampart', 'config.json'), 'utf8')).not.toBe('');
   }, 360_000);
+
+  it("names the CRL in the demo's device certificate under the one API URL, where it is served", async () => {
+    const extension = spawnSync(
+      'openssl',
+      ['x509', '-noout', '-ext', 'crlDistributionPoints', '-in', join(dir, 'reports', 'device-certificate.pem')],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(extension.status, extension.stderr).toBe(0);
+    const url = /URI:(\S+)/.exec(extension.stdout)?.[1];
+    expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${apiPort}/v1/`));
+    const response = await fetch(url!);
+    expect(response.status).toBe(200);
+    const crl = spawnSync('openssl', ['crl', '-inform', 'DER', '-noout', '-issuer'], { input: Buffer.from(await response.arrayBuffer()) });
+    expect(crl.status, String(crl.stderr)).toBe(0);
+  });
 });

@@ -11,6 +11,7 @@ import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-databas
 import { ensureDemoTenant, releaseDemoMeasurements } from './demo-setup.js';
 import { loadOrCreateFirmwareSigning, type FirmwareSigning } from './firmware-signing.js';
 import { ApiClient } from '@rampart/api-client';
+import { loopbackPortFor } from './loopback-port.js';
 import { loadOrCreateSecret, newKeyEncryptionKey, newOperatorToken } from './secrets.js';
 
 /** The tenant the demo fleet belongs to. */
@@ -110,6 +111,8 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     closers.push(() => failures.close());
     const secrets = join(options.dataDir, 'secrets');
     const operatorToken = await loadOrCreateSecret(secrets, 'platform-operator.token', newOperatorToken);
+    // Issued certificates name their CRL under the one API URL, so the front's port is settled before attestation starts.
+    const apiPort = await loopbackPortFor(options.apiPort);
     const attestation = await startAttestation(
       loadAttestationConfig({
         ...common,
@@ -120,7 +123,7 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
         MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
         CA_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'ca-key-encryption.key', newKeyEncryptionKey),
         PLATFORM_ADMIN_TOKEN: operatorToken,
-        PUBLIC_BASE_URL: `http://127.0.0.1:${options.attestationApiPort}`,
+        PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
       }),
       loggerFor('attestation'),
       bus,
@@ -168,7 +171,7 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     const api = await startApi(
       loadApiConfig({
         HTTP_HOST: common.HTTP_HOST,
-        HTTP_PORT: String(options.apiPort),
+        HTTP_PORT: String(apiPort),
         LOG_LEVEL: common.LOG_LEVEL,
         ATTESTATION_URL: attestation.url,
         UPDATES_URL: updates.url,
