@@ -45,7 +45,7 @@ describe(allDevices.name, () => {
   it('reads every page of the device list, not only the first 1,000', async () => {
     const ids = Array.from({ length: 2_345 }, (_, i) => deviceId(i));
     const s = api({ devices: ids });
-    expect((await allDevices(s as Session)).map((d) => d.id)).toEqual(ids);
+    expect((await allDevices(s)).map((d) => d.id)).toEqual(ids);
     expect(s.calls).toEqual([
       '/v1/devices?limit=1000&offset=0',
       '/v1/devices?limit=1000&offset=1000',
@@ -55,31 +55,31 @@ describe(allDevices.name, () => {
 
   it('refuses a list that does not advance (an API ignoring offset) instead of looping', async () => {
     const page = Array.from({ length: API_PAGE }, (_, i) => ({ id: deviceId(i) }));
-    const s = { get: <T>() => Promise.resolve(page as T) };
-    await expect(allDevices(s as unknown as Session)).rejects.toThrow(/did not advance/);
+    const s = { get: <T>() => Promise.resolve(page as unknown as T) };
+    await expect(allDevices(s)).rejects.toThrow(/did not advance/);
   });
 });
 
 describe(resolveDevice.name, () => {
   it('sees a device past the first 1,000 that shares the prefix', async () => {
     const ids = [...Array.from({ length: API_PAGE }, (_, i) => deviceId(i)), 'ffff01'.padEnd(64, '0'), 'ffff02'.padEnd(64, '0')];
-    await expect(resolveDevice(api({ devices: ids }) as Session, 'ffff')).rejects.toThrow(/"ffff" matches 2 devices/);
-    expect(await resolveDevice(api({ devices: ids }) as Session, 'ffff02')).toBe('ffff02'.padEnd(64, '0'));
+    await expect(resolveDevice(api({ devices: ids }), 'ffff')).rejects.toThrow(/"ffff" matches 2 devices/);
+    expect(await resolveDevice(api({ devices: ids }), 'ffff02')).toBe('ffff02'.padEnd(64, '0'));
   });
 });
 
 describe('lookups in lists the API cannot page', () => {
   it('refuse a prefix when the list came back full, asking for the full id', async () => {
-    await expect(resolveBucket(api({ buckets: 1_500 }) as Session, '0000')).rejects.toThrow(
+    await expect(resolveBucket(api({ buckets: 1_500 }), '0000')).rejects.toThrow(
       new LookupError('the API lists only the first 1000 buckets and there may be more: give the full 32-hex signature'),
     );
-    await expect(resolveImage(api({ images: 1_000 }) as Session, 'os@1.0.1')).rejects.toThrow(/give the full 64-hex digest/);
+    await expect(resolveImage(api({ images: 1_000 }), 'os@1.0.1')).rejects.toThrow(/give the full 64-hex digest/);
   });
 
   it('take a prefix from a list that is not full, and a full id without listing', async () => {
-    expect(await resolveBucket(api({ buckets: 999 }) as Session, signature(998).slice(0, 4))).toBe(signature(998));
+    expect(await resolveBucket(api({ buckets: 999 }), signature(998).slice(0, 4))).toBe(signature(998));
     const s = api({ buckets: 1_500 });
-    expect(await resolveBucket(s as Session, signature(1_200))).toBe(signature(1_200));
+    expect(await resolveBucket(s, signature(1_200))).toBe(signature(1_200));
     expect(s.calls).toEqual([]);
   });
 });

@@ -8,6 +8,9 @@ import { seg, type Session } from './session.js';
 const DEVICE_ID = /^[0-9a-f]{64}$/i;
 const TOKEN_ID = FULL_ID.uuid;
 
+/** All a lookup needs of a session: reading lists. */
+type Reader = Pick<Session, 'get'>;
+
 /** The most rows the API answers per list call (its `limit` maximum). */
 export const API_PAGE = 1000;
 
@@ -15,7 +18,7 @@ export const API_PAGE = 1000;
  * Every device of the tenant. The device list pages by offset in id order, so it is read to its end: a prefix
  * unique among the first page may not be unique, and `assign --unassigned` must see every device.
  */
-export async function allDevices(s: Session): Promise<DeviceRow[]> {
+export async function allDevices(s: Reader): Promise<DeviceRow[]> {
   const devices: DeviceRow[] = [];
   for (;;) {
     const page = await s.get<DeviceRow[]>(`/v1/devices?limit=${API_PAGE}&offset=${devices.length}`);
@@ -38,7 +41,7 @@ function whole<T>(rows: T[], kind: string, fullId: string): T[] {
   return rows;
 }
 
-export async function resolveProduct(s: Session, query: string): Promise<ProductRow> {
+export async function resolveProduct(s: Reader, query: string): Promise<ProductRow> {
   const products = await s.get<ProductRow[]>('/v1/products');
   const id = pick(
     'product',
@@ -49,7 +52,7 @@ export async function resolveProduct(s: Session, query: string): Promise<Product
 }
 
 /** Groups with their product's name, for `product/group` names and for tables. */
-export async function groupsWithProducts(s: Session, productId?: string): Promise<GroupRow[]> {
+export async function groupsWithProducts(s: Reader, productId?: string): Promise<GroupRow[]> {
   const [products, groups] = await Promise.all([
     s.get<ProductRow[]>('/v1/products'),
     s.get<GroupRow[]>(`/v1/device-groups${productId === undefined ? '' : `?productId=${seg(productId)}`}`),
@@ -59,7 +62,7 @@ export async function groupsWithProducts(s: Session, productId?: string): Promis
 }
 
 /** A group: its id, a prefix, `product/group`, or a group name (within --product when given). */
-export async function resolveGroup(s: Session, query: string, product?: string): Promise<GroupRow> {
+export async function resolveGroup(s: Reader, query: string, product?: string): Promise<GroupRow> {
   let productId: string | undefined;
   let name = query;
   const slash = query.indexOf('/');
@@ -78,7 +81,7 @@ export async function resolveGroup(s: Session, query: string, product?: string):
 }
 
 /** Every deployment of the tenant (the API lists them per group). */
-export async function allDeployments(s: Session): Promise<DeploymentRow[]> {
+export async function allDeployments(s: Reader): Promise<DeploymentRow[]> {
   const groups = await groupsWithProducts(s);
   const lists = await Promise.all(
     groups.map(async (g) =>
@@ -88,7 +91,7 @@ export async function allDeployments(s: Session): Promise<DeploymentRow[]> {
   return lists.flat().sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
 
-export async function resolveDeployment(s: Session, query: string): Promise<string> {
+export async function resolveDeployment(s: Reader, query: string): Promise<string> {
   if (FULL_ID.uuid.test(query)) return query.toLowerCase();
   const deployments = await allDeployments(s);
   return pick(
@@ -98,7 +101,7 @@ export async function resolveDeployment(s: Session, query: string): Promise<stri
   );
 }
 
-export async function resolveDevice(s: Session, query: string): Promise<string> {
+export async function resolveDevice(s: Reader, query: string): Promise<string> {
   if (DEVICE_ID.test(query)) return query.toLowerCase();
   const devices = await allDevices(s);
   return pick(
@@ -109,7 +112,7 @@ export async function resolveDevice(s: Session, query: string): Promise<string> 
 }
 
 /** An image: its digest, a digest prefix, or `component@version`. */
-export async function resolveImage(s: Session, query: string): Promise<string> {
+export async function resolveImage(s: Reader, query: string): Promise<string> {
   if (FULL_ID.sha256.test(query)) return query.toLowerCase();
   const images = whole(await s.get<ImageRow[]>('/v1/images'), 'image', '64-hex digest');
   return pick(
@@ -123,7 +126,7 @@ export async function resolveImage(s: Session, query: string): Promise<string> {
   );
 }
 
-export async function resolveToken(s: Session, query: string): Promise<string> {
+export async function resolveToken(s: Reader, query: string): Promise<string> {
   if (TOKEN_ID.test(query)) return query.toLowerCase();
   const tokens = await s.get<TokenRow[]>('/v1/tokens');
   return pick(
@@ -134,7 +137,7 @@ export async function resolveToken(s: Session, query: string): Promise<string> {
 }
 
 /** A failure bucket: its 32-hex signature or a unique prefix of it (tables show 12 characters). */
-export async function resolveBucket(s: Session, query: string): Promise<string> {
+export async function resolveBucket(s: Reader, query: string): Promise<string> {
   if (/^[0-9a-f]{32}$/i.test(query)) return query.toLowerCase();
   const buckets = whole(await s.get<BucketRow[]>(`/v1/failure-buckets?limit=${API_PAGE}`), 'bucket', '32-hex signature');
   return pick(
