@@ -61,43 +61,47 @@ describe('rampart CLI and secrets', () => {
 
   it('never prints a token: login, context list in every format, context use, logout, completion', async () => {
     const home = await mkdtemp(join(tmpdir(), 'rampart-cli-secrets-'));
-    const saved = { XDG_CONFIG_HOME: process.env['XDG_CONFIG_HOME'], HOME: process.env['HOME'] };
-    process.env['XDG_CONFIG_HOME'] = join(home, 'config');
-    let printed = '';
-    const write = process.stdout.write.bind(process.stdout);
-    const writeErr = process.stderr.write.bind(process.stderr);
-    process.stdout.write = (chunk: string) => ((printed += chunk), true);
-    process.stderr.write = (chunk: string) => ((printed += chunk), true);
+    // The temp home holds a token-bearing config: removed however the test ends.
     try {
-      // A context written as login writes it: the file holds the token; nothing the CLI prints does.
-      await mkdir(join(home, 'config', 'rampart'), { recursive: true, mode: 0o700 });
-      const config = { contexts: { demo: { api: 'http://127.0.0.1:1', token: SECRETS['RAMPART_TOKEN'] } }, current: 'demo' };
-      await writeFile(join(home, 'config', 'rampart', 'config.json'), JSON.stringify(config), { mode: 0o600 });
-      for (const args of [
-        ['context', 'list'],
-        ['context', 'list', '-o', 'json'],
-        ['context', 'list', '-o', 'yaml'],
-        ['context', 'list', '-o', 'wide'],
-        ['context', 'use', 'demo'],
-        ['completion', 'bash'],
-        ['logout'],
-      ])
-        await program.parseAsync(args, { from: 'user' });
-      // A refused login names the URL, never the token it tried.
-      await expect(program.parseAsync(['login', '--api', 'http://127.0.0.1:1'], { from: 'user' })).rejects.toThrow(
-        /cannot reach http:\/\/127\.0\.0\.1:1/,
-      );
+      const saved = { XDG_CONFIG_HOME: process.env['XDG_CONFIG_HOME'], HOME: process.env['HOME'] };
+      process.env['XDG_CONFIG_HOME'] = join(home, 'config');
+      let printed = '';
+      const write = process.stdout.write.bind(process.stdout);
+      const writeErr = process.stderr.write.bind(process.stderr);
+      process.stdout.write = (chunk: string) => ((printed += chunk), true);
+      process.stderr.write = (chunk: string) => ((printed += chunk), true);
+      try {
+        // A context written as login writes it: the file holds the token; nothing the CLI prints does.
+        await mkdir(join(home, 'config', 'rampart'), { recursive: true, mode: 0o700 });
+        const config = { contexts: { demo: { api: 'http://127.0.0.1:1', token: SECRETS['RAMPART_TOKEN'] } }, current: 'demo' };
+        await writeFile(join(home, 'config', 'rampart', 'config.json'), JSON.stringify(config), { mode: 0o600 });
+        for (const args of [
+          ['context', 'list'],
+          ['context', 'list', '-o', 'json'],
+          ['context', 'list', '-o', 'yaml'],
+          ['context', 'list', '-o', 'wide'],
+          ['context', 'use', 'demo'],
+          ['completion', 'bash'],
+          ['logout'],
+        ])
+          await program.parseAsync(args, { from: 'user' });
+        // A refused login names the URL, never the token it tried.
+        await expect(program.parseAsync(['login', '--api', 'http://127.0.0.1:1'], { from: 'user' })).rejects.toThrow(
+          /cannot reach http:\/\/127\.0\.0\.1:1/,
+        );
+      } finally {
+        process.stdout.write = write;
+        process.stderr.write = writeErr;
+        for (const [name, value] of Object.entries(saved))
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+      }
+      expect(printed).toMatch(/demo\s+http:\/\/127\.0\.0\.1:1/);
+      expect(printed).toContain('Logged out');
+      for (const secret of Object.values(SECRETS)) expect(printed).not.toContain(secret);
+      expect(JSON.parse(await readFile(join(home, 'config', 'rampart', 'config.json'), 'utf8'))).toEqual({ contexts: {}, current: null });
     } finally {
-      process.stdout.write = write;
-      process.stderr.write = writeErr;
-      for (const [name, value] of Object.entries(saved))
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
+      await rm(home, { recursive: true, force: true });
     }
-    expect(printed).toMatch(/demo\s+http:\/\/127\.0\.0\.1:1/);
-    expect(printed).toContain('Logged out');
-    for (const secret of Object.values(SECRETS)) expect(printed).not.toContain(secret);
-    expect(JSON.parse(await readFile(join(home, 'config', 'rampart', 'config.json'), 'utf8'))).toEqual({ contexts: {}, current: null });
-    await rm(home, { recursive: true, force: true });
   });
 });

@@ -1,10 +1,17 @@
 import { ApiHttpError, ApiUnreachableError } from '@rampart/api-client';
+import { safeLines } from './output/safe-text.js';
 
-/** What the user reads when a command fails: the API's own message and the status, or the local cause; never a stack. */
+/** A failure in a few words: the API's own message and the status, or the local cause; never a stack. */
+export function describeError(error: unknown): string {
+  if (error instanceof ApiHttpError) return `${error.message} (HTTP ${error.status})`;
+  if (error instanceof ApiUnreachableError) return error.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * What the user reads when a command fails. The API's message may quote device-sent text, so controls and BiDi
+ * marks are shown escaped; line feeds stay (an ambiguous prefix lists its matches one per line).
+ */
 export function errorMessage(error: unknown): string {
-  if (error instanceof ApiHttpError) return `error: ${error.message} (HTTP ${error.status})`;
-  if (error instanceof ApiUnreachableError) return `error: ${error.message}`;
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  if (error instanceof Error && typeof code === 'string' && error.message.startsWith(code)) return `error: ${error.message}`;
-  return `error: ${error instanceof Error ? error.message : String(error)}`;
+  return `error: ${safeLines(describeError(error))}`;
 }

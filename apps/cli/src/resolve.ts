@@ -1,4 +1,4 @@
-import { FULL_ID, pick, type Candidate } from './lookup.js';
+import { FULL_ID, LookupError, pick, type Candidate } from './lookup.js';
 import type { BucketRow, DeploymentRow, DeviceRow, GroupRow, ImageRow, ProductRow, TokenRow } from './output/views.js';
 import { seg, type Session } from './session.js';
 
@@ -8,7 +8,40 @@ import { seg, type Session } from './session.js';
 const DEVICE_ID = /^[0-9a-f]{64}$/i;
 const TOKEN_ID = FULL_ID.uuid;
 
-export async function resolveProduct(s: Session, query: string): Promise<ProductRow> {
+/** All a lookup needs of a session: reading lists. */
+type Reader = Pick<Session, 'get'>;
+
+/** The most rows the API answers per list call (its `limit` maximum). */
+export const API_PAGE = 1000;
+
+/**
+ * Every device of the tenant. The device list pages by offset in id order, so it is read to its end: a prefix
+ * unique among the first page may not be unique, and `assign --unassigned` must see every device.
+ */
+export async function allDevices(s: Reader): Promise<DeviceRow[]> {
+  const devices: DeviceRow[] = [];
+  for (;;) {
+    const page = await s.get<DeviceRow[]>(`/v1/devices?limit=${API_PAGE}&offset=${devices.length}`);
+    // Pages come in id order; one that does not move on (an API ignoring offset) would loop for ever.
+    const previous = devices.at(-1)?.id;
+    if (previous !== undefined && page.length > 0 && page[0]!.id <= previous)
+      throw new Error('the device list did not advance from one page to the next; give full device ids');
+    devices.push(...page);
+    if (page.length < API_PAGE) return devices;
+  }
+}
+
+/**
+ * A list the API cuts at API_PAGE and cannot page: when it comes back full, what the query names may lie beyond
+ * it, so a prefix or name is refused rather than matched against part of the list.
+ */
+function whole<T>(rows: T[], kind: string, fullId: string): T[] {
+  if (rows.length >= API_PAGE)
+    throw new LookupError(`the API lists only the first ${API_PAGE} ${kind}s and there may be more: give the full ${fullId}`);
+  return rows;
+}
+
+export async function resolveProduct(s: Reader, query: string): Promise<ProductRow> {
   const products = await s.get<ProductRow[]>('/v1/products');
   const id = pick(
     'product',
@@ -19,7 +52,7 @@ export async function resolveProduct(s: Session, query: string): Promise<Product
 }
 
 /** Groups with their product's name, for `product/group` names and for tables. */
-export async function groupsWithProducts(s: Session, productId?: string): Promise<GroupRow[]> {
+export async function groupsWithProducts(s: Reader, productId?: string): Promise<GroupRow[]> {
   const [products, groups] = await Promise.all([
     s.get<ProductRow[]>('/v1/products'),
     s.get<GroupRow[]>(`/v1/device-groups${productId === undefined ? '' : `?productId=${seg(productId)}`}`),
@@ -29,7 +62,7 @@ export async function groupsWithProducts(s: Session, productId?: string): Promis
 }
 
 /** A group: its id, a prefix, `product/group`, or a group name (within --product when given). */
-export async function resolveGroup(s: Session, query: string, product?: string): Promise<GroupRow> {
+export async function resolveGroup(s: Reader, query: string, product?: string): Promise<GroupRow> {
   let productId: string | undefined;
   let name = query;
   const slash = query.indexOf('/');
@@ -48,7 +81,7 @@ export async function resolveGroup(s: Session, query: string, product?: string):
 }
 
 /** Every deployment of the tenant (the API lists them per group). */
-export async function allDeployments(s: Session): Promise<DeploymentRow[]> {
+export async function allDeployments(s: Reader): Promise<DeploymentRow[]> {
   const groups = await groupsWithProducts(s);
   const lists = await Promise.all(
     groups.map(async (g) =>
@@ -58,7 +91,7 @@ export async function allDeployments(s: Session): Promise<DeploymentRow[]> {
   return lists.flat().sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
 
-export async function resolveDeployment(s: Session, query: string): Promise<string> {
+export async function resolveDeployment(s: Reader, query: string): Promise<string> {
   if (FULL_ID.uuid.test(query)) return query.toLowerCase();
   const deployments = await allDeployments(s);
   return pick(
@@ -68,9 +101,9 @@ export async function resolveDeployment(s: Session, query: string): Promise<stri
   );
 }
 
-export async function resolveDevice(s: Session, query: string): Promise<string> {
+export async function resolveDevice(s: Reader, query: string): Promise<string> {
   if (DEVICE_ID.test(query)) return query.toLowerCase();
-  const devices = await s.get<DeviceRow[]>('/v1/devices?limit=1000');
+  const devices = await allDevices(s);
   return pick(
     'device',
     query,
@@ -79,9 +112,9 @@ export async function resolveDevice(s: Session, query: string): Promise<string> 
 }
 
 /** An image: its digest, a digest prefix, or `component@version`. */
-export async function resolveImage(s: Session, query: string): Promise<string> {
+export async function resolveImage(s: Reader, query: string): Promise<string> {
   if (FULL_ID.sha256.test(query)) return query.toLowerCase();
-  const images = await s.get<ImageRow[]>('/v1/images');
+  const images = whole(await s.get<ImageRow[]>('/v1/images'), 'image', '64-hex digest');
   return pick(
     'image',
     query,
@@ -93,7 +126,7 @@ export async function resolveImage(s: Session, query: string): Promise<string> {
   );
 }
 
-export async function resolveToken(s: Session, query: string): Promise<string> {
+export async function resolveToken(s: Reader, query: string): Promise<string> {
   if (TOKEN_ID.test(query)) return query.toLowerCase();
   const tokens = await s.get<TokenRow[]>('/v1/tokens');
   return pick(
@@ -104,9 +137,9 @@ export async function resolveToken(s: Session, query: string): Promise<string> {
 }
 
 /** A failure bucket: its 32-hex signature or a unique prefix of it (tables show 12 characters). */
-export async function resolveBucket(s: Session, query: string): Promise<string> {
+export async function resolveBucket(s: Reader, query: string): Promise<string> {
   if (/^[0-9a-f]{32}$/i.test(query)) return query.toLowerCase();
-  const buckets = await s.get<BucketRow[]>('/v1/failure-buckets?limit=1000');
+  const buckets = whole(await s.get<BucketRow[]>(`/v1/failure-buckets?limit=${API_PAGE}`), 'bucket', '32-hex signature');
   return pick(
     'bucket',
     query,

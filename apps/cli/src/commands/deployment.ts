@@ -5,7 +5,8 @@ import { duration, outputOption, percent, wholeNumber } from '../options.js';
 import { allDeployments, groupsWithProducts, resolveDeployment, resolveGroup, resolveImage } from '../resolve.js';
 import { seg, withSession, type Session } from '../session.js';
 import { parseWaves } from '../waves.js';
-import { watchDeployment, type DeploymentStatus } from '../watch.js';
+import { watchDeployment, type DeploymentStatus, type WatchResult } from '../watch.js';
+import type { OutputFormat } from '../output/format.js';
 
 export const FAILURE_TYPES = ['FAILED', 'TIMED_OUT', 'ALL'] as const;
 
@@ -41,14 +42,30 @@ function waves(value: string): ReturnType<typeof parseWaves> {
 
 type Status = DeploymentStatus & { deployment: DeploymentRow; devices: DeploymentDeviceRow[] };
 
-/** Polls a deployment until it ends: its exit code (0 only when it completed). */
-function follow(s: Session, id: string, intervalMs: number): Promise<number> {
+interface FollowOptions {
+  readonly intervalMs: number;
+  readonly timeoutMs: number | undefined;
+  readonly output: OutputFormat;
+}
+
+/**
+ * Polls a deployment until it ends: its exit code (0 completed, 1 ended otherwise, 2 could not watch). With
+ * -o json/yaml stdout carries only documents, so the progress lines go to stderr.
+ */
+function follow(s: Session, id: string, o: FollowOptions): Promise<WatchResult<Status>> {
+  const machine = o.output === 'json' || o.output === 'yaml';
+  const stream = machine ? process.stderr : process.stdout;
   return watchDeployment(() => s.get<Status>(`/v1/deployments/${seg(id)}`), {
-    intervalMs: Math.max(intervalMs, 200),
-    tty: process.stdout.isTTY === true,
-    write: (text) => process.stdout.write(text),
+    intervalMs: Math.max(o.intervalMs, 200),
+    ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+    tty: stream.isTTY === true,
+    write: (text) => stream.write(text),
   });
 }
+
+/** `--timeout`/`--watch-timeout`: how long a watch waits for the end (exit 2 when reached). */
+const watchTimeoutOption = (flag: string): Option =>
+  new Option(`${flag} <time>`, 'with --watch: give up (exit 2) if the deployment has not ended by then (10m, 1h …)').argParser(duration);
 
 export function registerDeployment(program: Command): void {
   const deployment = program
@@ -74,6 +91,8 @@ export function registerDeployment(program: Command): void {
     .option('--retries <n>', 'offers before a silent device is timed out (0–10)', wholeNumber, 1)
     .option('-w, --watch', 'then follow it to its end, as `deployment status --watch` does')
     .addOption(new Option('--interval <time>', 'how often --watch polls (1s, 5s …)').argParser(duration).default(2000, '2s'))
+    // --timeout is the per-device one here.
+    .addOption(watchTimeoutOption('--watch-timeout'))
     .addOption(outputOption())
     .action(
       withSession(
@@ -90,6 +109,7 @@ export function registerDeployment(program: Command): void {
             retries: number;
             watch?: boolean;
             interval: number;
+            watchTimeout?: number;
           },
         ) => {
           const group = await resolveGroup(s, groupQuery, o.product);
@@ -106,7 +126,8 @@ export function registerDeployment(program: Command): void {
             },
           });
           await print(s.output, { ...created, group: `${group.product}/${group.name}` }, deploymentView);
-          if (o.watch === true) process.exitCode = await follow(s, created.id, o.interval);
+          if (o.watch === true)
+            process.exitCode = (await follow(s, created.id, { intervalMs: o.interval, timeoutMs: o.watchTimeout, output: s.output })).code;
         },
       ),
     );
@@ -124,15 +145,21 @@ export function registerDeployment(program: Command): void {
     );
   deployment
     .command('status <deployment>')
-    .description('the rollout and every device state; --watch follows it to the end (exit 0 completed, 1 aborted/rolled back)')
+    .description(
+      'the rollout and every device state; --watch follows it to the end (exit 0 completed, 1 aborted/rolled back/superseded, 2 could not watch or --timeout; a pause is reported and watched on)',
+    )
     .option('-w, --watch', 'poll until the deployment ends; exit non-zero unless it completed')
     .addOption(new Option('--interval <time>', 'how often --watch polls (1s, 5s …)').argParser(duration).default(2000, '2s'))
+    .addOption(watchTimeoutOption('--timeout'))
     .addOption(outputOption())
     .action(
-      withSession(async (s, query: string, o: { watch?: boolean; interval: number }) => {
+      withSession(async (s, query: string, o: { watch?: boolean; interval: number; timeout?: number }) => {
         const id = await resolveDeployment(s, query);
         if (o.watch === true) {
-          process.exitCode = await follow(s, id, o.interval);
+          const { code, last } = await follow(s, id, { intervalMs: o.interval, timeoutMs: o.timeout, output: s.output });
+          // The final document on stdout, for scripts that watch with -o json/yaml (progress went to stderr).
+          if ((s.output === 'json' || s.output === 'yaml') && last !== undefined) await print(s.output, last as never, deploymentView);
+          process.exitCode = code;
           return;
         }
         const current = await s.get<Status>(`/v1/deployments/${seg(id)}`);

@@ -14,7 +14,7 @@ import {
   type VerdictRow,
 } from '../output/views.js';
 import { outputOption } from '../options.js';
-import { groupsWithProducts, resolveDevice } from '../resolve.js';
+import { allDevices, groupsWithProducts, resolveDevice } from '../resolve.js';
 import { seg, withSession, type Session } from '../session.js';
 
 /** Devices with their group (updates) and last-seen time (telemetry) joined in: what an operator scans for. */
@@ -46,7 +46,7 @@ export function registerDevice(program: Command): void {
     .addOption(outputOption())
     .action(
       withSession(async (s) => {
-        await print(s.output, await devicesJoined(s, await s.get<DeviceRow[]>('/v1/devices?limit=1000')), deviceView);
+        await print(s.output, await devicesJoined(s, await allDevices(s)), deviceView);
       }),
     );
   device

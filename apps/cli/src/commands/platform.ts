@@ -1,7 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { configPath, readConfig } from '../config/config-file.js';
 import { NotLoggedInError, resolveConnection, type ConnectionFlags } from '../config/connection.js';
-import { parseDuration } from '../duration.js';
 import { duration, port, positiveInt, positiveNumber } from '../options.js';
 // The ports alone (no schemas): the contracts index builds every zod schema, half a second the CLI must not pay.
 import { DEFAULT_PORTS } from '@rampart/contracts/ports';
@@ -59,9 +58,17 @@ export function registerPlatform(program: Command): void {
         .argParser(demoWaves)
         .default([10, 50, 100], '10,50,100'),
     )
-    .option('--devices <n>', 'devices in the fleet', positiveInt, Number(env['DEVICES'] ?? 100))
-    .option('--rate <perSecond>', 'readings per second per device', positiveNumber, Number(env['RATE'] ?? 1))
-    .option('--duration <time>', 'how long the fleet publishes (30s, 2m …)', duration, parseDuration(env['DURATION'] ?? '30s'))
+    // Environment defaults through commander's .env(): the value is parsed by the option's own parser only when `up`
+    // runs, and a bad one is refused naming the variable; never while the command tree is built (that broke every
+    // command, `rampart --help` included, for a bad DURATION).
+    .addOption(new Option('--devices <n>', 'devices in the fleet').env('DEVICES').argParser(positiveInt).default(100))
+    .addOption(new Option('--rate <perSecond>', 'readings per second per device').env('RATE').argParser(positiveNumber).default(1))
+    .addOption(
+      new Option('--duration <time>', 'how long the fleet publishes (30s, 2m …)')
+        .env('DURATION')
+        .argParser(duration)
+        .default(30_000, '30s'),
+    )
     .option('--metrics <n>', 'metrics per reading', positiveInt, 8)
     .option('--once', 'run the scenario, report, and exit (non-zero on any loss)', env['ONCE'] === '1')
     .option('--data-dir <dir>', 'where keys and the embedded database live', env['RAMPART_DATA_DIR'] ?? '.rampart')

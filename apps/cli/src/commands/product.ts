@@ -1,8 +1,9 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { describeError } from '../errors.js';
 import { print } from '../output/format.js';
-import { groupView, productView, type DeviceRow, type GroupRow, type ProductRow } from '../output/views.js';
+import { groupView, productView, type GroupRow, type ProductRow } from '../output/views.js';
 import { maintenanceWindow, outputOption } from '../options.js';
-import { groupsWithProducts, resolveDevice, resolveGroup, resolveProduct } from '../resolve.js';
+import { allDevices, groupsWithProducts, resolveDevice, resolveGroup, resolveProduct } from '../resolve.js';
 import { seg, withSession, type Session } from '../session.js';
 import { OS_FEEDS } from './image.js';
 
@@ -104,17 +105,30 @@ export function registerProduct(program: Command): void {
         if (deviceQueries.length > 0 && o.unassigned) throw new InvalidArgumentError('name devices or pass --unassigned, not both');
         const target = await resolveGroup(s, query, o.product);
         const devices = o.unassigned ? await devicesInNoGroup(s) : await Promise.all(deviceQueries.map((q) => resolveDevice(s, q)));
-        // One at a time: each is one small call, and a failure names the device it stopped at.
-        for (const device of devices) await s.send('PUT', `/v1/device-groups/${seg(target.id)}/devices/${seg(device)}`);
+        await assignEach(s, target.id, devices);
         const what = devices.length === 1 ? `device ${devices[0]!.slice(0, 8)}` : `${devices.length} devices`;
         process.stdout.write(`${what} assigned to ${target.product}/${target.name}\n`);
       }),
     );
 }
 
+/**
+ * Moves the devices one at a time (each one small call). A failure stops the run and says how far it got, so the
+ * operator knows which devices moved and where to carry on; main prints it and exits 1.
+ */
+export async function assignEach(s: Pick<Session, 'send'>, groupId: string, devices: readonly string[]): Promise<void> {
+  for (const [moved, device] of devices.entries()) {
+    try {
+      await s.send('PUT', `/v1/device-groups/${seg(groupId)}/devices/${seg(device)}`);
+    } catch (error) {
+      throw new Error(`moved ${moved} of ${devices.length}; stopped at ${device}: ${describeError(error)}`, { cause: error });
+    }
+  }
+}
+
 /** The tenant's devices that no group holds: what `assign --unassigned` moves. */
 async function devicesInNoGroup(s: Session): Promise<string[]> {
-  const [devices, groups] = await Promise.all([s.get<DeviceRow[]>('/v1/devices?limit=1000'), groupsWithProducts(s)]);
+  const [devices, groups] = await Promise.all([allDevices(s), groupsWithProducts(s)]);
   const grouped = new Set<string>();
   for (const g of groups) for (const member of await s.get<string[]>(`/v1/device-groups/${seg(g.id)}/devices`)) grouped.add(member);
   return devices.filter((d) => !d.revoked && !grouped.has(d.id)).map((d) => d.id);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatted, isoTimes, relative, renderTable } from './format.js';
+import { safeLine, safeLines } from './safe-text.js';
 import { deploymentView, imageView } from './views.js';
 
 const now = Date.parse('2026-12-02T06:00:00Z');
@@ -27,6 +28,13 @@ describe(renderTable.name, () => {
     expect(header).toMatch(/FEED\s+HARDWARE\s+AGE$/);
     expect(row).toContain('ab'.repeat(32));
     expect(row).toMatch(/2026-12-02T05:57:00\.000Z$/);
+  });
+
+  it('shows controls and BiDi marks in cells as visible escapes, and line breaks as spaces', () => {
+    const title = 'panic \x1b[2J\x1b]0;owned\x07 at\r\n  main.c \u202eexe';
+    const row = renderTable([{ ...image, version: title }], imageView, { wide: false, now }).split('\n')[1]!;
+    expect(row).toContain('panic \\x1b[2J\\x1b]0;owned\\x07 at main.c \\u202eexe');
+    expect(safeLine(row), 'nothing left to escape').toBe(row);
   });
 
   it('prints the empty message for no rows', () => {
@@ -78,5 +86,12 @@ describe(formatted.name, () => {
     });
     expect(JSON.parse(await formatted('json', value, imageView as never))).toMatchObject({ lastSeen: '2026-12-02T06:00:00.000Z' });
     expect(await formatted('yaml', value, imageView as never)).toContain('lastSeen: 2026-12-02T06:00:00.000Z');
+  });
+
+  it('escapes DEL, C1 and BiDi marks in json (the same value to a parser)', async () => {
+    const value = { title: 'a\u202eb\x9bc\x1bd\x7f' };
+    const text = await formatted('json', value, imageView as never);
+    expect(safeLines(text), 'nothing left to escape').toBe(text);
+    expect(JSON.parse(text)).toEqual(value);
   });
 });

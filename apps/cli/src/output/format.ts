@@ -1,3 +1,5 @@
+import { safeLine } from './safe-text.js';
+
 /** How a command prints what it got: kubectl's -o choices. */
 export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -72,8 +74,9 @@ export function renderTable<T>(rows: readonly T[], view: View<T>, context: CellC
     .join('\n');
 }
 
+/** A cell on one line, safe to print: line breaks become spaces, other controls and BiDi marks visible escapes. */
 function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ');
+  return safeLine(text.replace(/\s*[\r\n]+\s*/g, ' '));
 }
 
 /** Fields that carry an instant; as epoch ms (telemetry's) they become ISO 8601 in json and yaml. */
@@ -87,11 +90,22 @@ export function isoTimes(value: unknown, key = ''): unknown {
   return value;
 }
 
+/**
+ * JSON.stringify escapes C0 controls but leaves DEL, C1 and BiDi marks raw; those can only occur inside strings,
+ * where `\uXXXX` is the same value, so a terminal showing `-o json` is as safe as a table and parsers see no change.
+ */
+function safeJson(text: string): string {
+  return text.replace(
+    /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** The text a command prints for `value` in `format` (yaml is loaded only when asked for). */
 export async function formatted<T>(format: OutputFormat, value: T | readonly T[], view: View<T>, now = Date.now()): Promise<string> {
   switch (format) {
     case 'json':
-      return JSON.stringify(isoTimes(value), null, 2);
+      return safeJson(JSON.stringify(isoTimes(value), null, 2));
     case 'yaml': {
       const { stringify } = await import('yaml');
       return stringify(isoTimes(value)).trimEnd();
