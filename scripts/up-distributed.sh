@@ -15,6 +15,9 @@ DATA="${RAMPART_DATA_DIR:-.rampart}"
 PKI="$DATA/pki"
 SECRETS="$DATA/secrets"
 CLI="node apps/cli/dist/main.js"
+# Every CLI call below goes to this platform's API front, never to the user's current context, and takes its
+# token from the environment (an argument would show in ps and /proc/<pid>/cmdline).
+export RAMPART_API="http://127.0.0.1:${API_PORT:-8000}"
 
 if [[ "$DATABASE_URL" == *"127.0.0.1:5432/${DB_NAME}" ]]; then
   psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = '${DB_NAME}'" postgres | grep -q 1 \
@@ -44,20 +47,19 @@ HTTP_PORT=8080 MQTT_PORT="${MQTT_PORT:-8883}" TLS_CERT_FILE="$PKI/gateway.crt" T
 HTTP_PORT="${API_PORT:-8000}" ATTESTATION_URL=http://127.0.0.1:8083 TELEMETRY_URL=http://127.0.0.1:8081 \
   FAILURES_URL=http://127.0.0.1:8084 UPDATES_URL=http://127.0.0.1:8085 node services/api/dist/main.js & pids+=($!)
 
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:8083/readyz >/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 100); do curl -sf http://127.0.0.1:8083/readyz >/dev/null && curl -sf "$RAMPART_API/healthz" >/dev/null && break; sleep 0.1; done
 # The demo tenant (once) and the emulator's images as known-good.
 if [[ ! -s "$SECRETS/tenant-demo.token" ]]; then
-  $CLI tenant create demo --name Demo --token "$OPERATOR" --output json \
+  (umask 077 && RAMPART_TOKEN="$OPERATOR" $CLI tenant create demo --name Demo --output json \
     | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).administratorToken))' \
-    > "$SECRETS/tenant-demo.token"
-  chmod 600 "$SECRETS/tenant-demo.token"
+    > "$SECRETS/tenant-demo.token")
 fi
-$CLI measurement release-demo-images --token "$OPERATOR" >/dev/null
+RAMPART_TOKEN="$OPERATOR" $CLI measurement release-demo-images >/dev/null
 
 cat >&2 <<MSG
 Rampart (distributed) is up: API http://127.0.0.1:${API_PORT:-8000}/v1 (OpenAPI http://127.0.0.1:${API_PORT:-8000}/docs)
   gateway mqtts://127.0.0.1:${MQTT_PORT:-8883}, attestation http://127.0.0.1:8083, telemetry http://127.0.0.1:8081 and :8082, failures http://127.0.0.1:8084
 Run a fleet against it:
-  $CLI fleet run --gateway 127.0.0.1:${MQTT_PORT:-8883} --pki $PKI --token \$(cat $SECRETS/tenant-demo.token)
+  RAMPART_API=$RAMPART_API RAMPART_TOKEN=\$(cat $SECRETS/tenant-demo.token) $CLI fleet run --gateway 127.0.0.1:${MQTT_PORT:-8883} --pki $PKI
 MSG
 wait -n "${pids[@]}"

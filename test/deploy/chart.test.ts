@@ -210,6 +210,9 @@ describe('the Helm chart', () => {
     const notes = install.stdout.slice(install.stdout.indexOf('NOTES:'));
     expect(notes).toContain('kubectl --namespace iot port-forward svc/demo-rampart-api 8000:80');
     expect(notes).toContain('API http://127.0.0.1:8000/v1    OpenAPI http://127.0.0.1:8000/docs');
+    // The operator token goes to the CLI on stdin, never as an argument (ps, /proc/<pid>/cmdline, shell history).
+    expect(notes).toContain('| rampart login --name demo-operator --api http://127.0.0.1:8000 --token-stdin');
+    expect(notes).not.toMatch(/--token[ =]/);
     const withIngress = run([
       'install',
       'demo',
