@@ -43,17 +43,23 @@ class FakeDeploy {
   }
 }
 
+interface LogLine {
+  readonly level: string;
+  readonly msg: string;
+  readonly upstream?: string;
+}
+
 describe(UpstreamCatalog.name, () => {
   const open: Array<{ close(): Promise<void> }> = [];
   afterEach(async () => {
     for (const o of open.splice(0).reverse()) await o.close();
   });
 
-  async function catalogOf(deploys: Record<string, FakeDeploy>) {
-    const logs: Array<{ level: string; msg: string; upstream?: string }> = [];
+  function catalogOf(deploys: Record<string, FakeDeploy>) {
+    const logs: LogLine[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _encoding, done) {
-        logs.push(JSON.parse(chunk.toString('utf8')));
+        logs.push(JSON.parse(chunk.toString('utf8')) as LogLine);
         done();
       },
     });
@@ -70,14 +76,14 @@ describe(UpstreamCatalog.name, () => {
     return { catalog, logs };
   }
 
-  const conflictLogs = (logs: Array<{ level: string; msg: string; upstream?: string }>) =>
+  const conflictLogs = (logs: readonly LogLine[]) =>
     logs.filter((l) => l.level === 'error' && l.msg.startsWith('upstream routes left out'));
 
   it('keeps a route with the service that held it when a redeployed one declares it too, and serves the newcomer’s other routes', async () => {
     const attestation = await FakeDeploy.start({ '/v1/devices': ['get'] });
     const updates = await FakeDeploy.start({ '/v1/deployments': ['get', 'post'], '/v1/deployments/{id}': ['get'] });
     open.push(attestation, updates);
-    const { catalog, logs } = await catalogOf({ attestation, updates });
+    const { catalog, logs } = catalogOf({ attestation, updates });
     await catalog.start();
     expect(catalog.missing()).toEqual([]);
 
@@ -103,7 +109,7 @@ describe(UpstreamCatalog.name, () => {
     const attestation = await FakeDeploy.start({ '/v1/devices': ['get'] });
     const updates = await FakeDeploy.start({ '/v1/deployments': ['get'] });
     open.push(attestation, updates);
-    const { catalog, logs } = await catalogOf({ attestation, updates });
+    const { catalog, logs } = catalogOf({ attestation, updates });
     await catalog.start();
     attestation.paths = { '/v1/devices': ['get'], '/v1/deployments': ['get'] };
     await catalog.discover(true);
@@ -135,7 +141,7 @@ describe(UpstreamCatalog.name, () => {
     const attestation = await FakeDeploy.start({ '/v1/devices': ['get'] });
     const updates = await FakeDeploy.start({ '/v1/deployments': ['get'] });
     open.push(attestation, updates);
-    const { catalog } = await catalogOf({ attestation, updates });
+    const { catalog } = catalogOf({ attestation, updates });
     await catalog.start();
     attestation.paths = { '/v1/devices': ['get'], '/v1/deployments': ['get'] };
     await catalog.discover(true);
@@ -149,7 +155,7 @@ describe(UpstreamCatalog.name, () => {
     const attestation = await FakeDeploy.start({ '/v1/devices/{id}': ['get'] });
     const updates = await FakeDeploy.start({ '/v1/devices/{deviceId}': ['get'] });
     open.push(attestation, updates);
-    const { catalog } = await catalogOf({ attestation, updates });
+    const { catalog } = catalogOf({ attestation, updates });
     await expect(catalog.start()).rejects.toThrow(RouteConflictError);
     await expect(catalog.start()).rejects.toThrow('GET /v1/devices/{deviceId} is declared by both attestation and updates');
   });
