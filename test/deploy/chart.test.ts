@@ -151,7 +151,7 @@ describe('the Helm chart', () => {
     expect(mqtt.spec).toMatchObject({ type: 'NodePort', ports: [{ port: 8883, nodePort: 30883 }] });
   });
 
-  it('puts the API front before the four REST APIs: one Service on port 80, and an Ingress with one rule when asked', () => {
+  it('puts the API front before the four REST APIs: one Service on port 80, and an Ingress with one rule for /v1, /openapi.json and /docs when asked', () => {
     const objects = render();
     const api = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'demo-rampart-api')!;
     const container = api.spec.template.spec.containers[0];
@@ -175,6 +175,12 @@ describe('the Helm chart', () => {
       'ingress.host=api.example.com',
       'ingress.tls.secretName=api-tls',
     ]);
+    // The API, its document and its docs page; never `/`, which would put the front's /metrics and /readyz online.
+    const frontPaths = ['/v1', '/openapi.json', '/docs'].map((path) => ({
+      path,
+      pathType: 'Prefix',
+      backend: { service: { name: 'demo-rampart-api', port: { name: 'http' } } },
+    }));
     const ingresses = withIngress.filter((o) => o.kind === 'Ingress');
     expect(ingresses).toHaveLength(1);
     expect(ingresses[0]!.spec).toEqual({
@@ -183,7 +189,7 @@ describe('the Helm chart', () => {
       rules: [
         {
           host: 'api.example.com',
-          http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'demo-rampart-api', port: { name: 'http' } } } }] },
+          http: { paths: frontPaths },
         },
       ],
     });
@@ -192,7 +198,7 @@ describe('the Helm chart', () => {
     expect(bare.spec).toEqual({
       rules: [
         {
-          http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'demo-rampart-api', port: { name: 'http' } } } }] },
+          http: { paths: frontPaths },
         },
       ],
     });

@@ -82,6 +82,7 @@ describe('route sweep: every route of every service, every kind of caller', () =
   const prefix = uniqueBusPrefix('sweep');
   const services: Array<{ name: string; running: RunningService }> = [];
   let tokens: Readonly<Record<'acme' | 'globex' | 'acmeReader', string>>;
+  let operator: string;
   /** What the sweep fills route parameters with: acme's own resources (`owned`) or plain selectors. */
   const params = new Map<string, { value: string; owned: boolean }>();
   /** Query strings that make a route read something of acme's. */
@@ -142,7 +143,7 @@ describe('route sweep: every route of every service, every kind of caller', () =
   beforeAll(async () => {
     db = await createTestDatabase();
     pki = await createTestPki();
-    const operator = randomBytes(24).toString('hex');
+    operator = randomBytes(24).toString('hex');
     const silent = (name: string) => createLogger(name, 'silent');
     const common = { DATABASE_URL: db.url, NATS_URL: TEST_NATS_URL, BUS_PREFIX: prefix, HTTP_PORT: '0' };
     services.push({
@@ -363,13 +364,30 @@ describe('route sweep: every route of every service, every kind of caller', () =
     }
   });
 
+  it('tells every valid token who it is on /v1/whoami, through the front too: the operator, a tenant Administrator, a Reader', async () => {
+    const expected: Array<[string, unknown]> = [
+      [operator, { kind: 'platform' }],
+      [tokens.acme, { kind: 'tenant', tenantId: 'acme', role: 'Administrator' }],
+      [tokens.acmeReader, { kind: 'tenant', tenantId: 'acme', role: 'Reader' }],
+    ];
+    for (const base of [urlOf('attestation'), front.url]) {
+      for (const [token, identity] of expected) {
+        const answer = await call(base, 'GET', '/v1/whoami', `Bearer ${token}`);
+        expect(answer.status, answer.text).toBe(200);
+        expect(JSON.parse(answer.text)).toEqual(identity);
+      }
+    }
+  });
+
   it("answers 403 to a Reader's token on every route that needs more, and lets it read what a Reader may", async () => {
     for (const route of routes) {
       if (!route.controller || route.requirement === 'Public') continue;
       const { path } = concrete(route);
       const answer = await call(route.url, route.method, path, `Bearer ${tokens.acmeReader}`, bodies.get(`${route.method} ${route.path}`));
       expect(answer.status, describeRoute(route)).toBeLessThan(500);
-      const needed = route.requirement === 'Platform' ? undefined : tenantRoleNeeded(route.requirement!, route.method);
+      // Any token may read an `Authenticated` route (whoami); a write there needs what any write needs.
+      const declared = route.requirement === 'Authenticated' ? 'Reader' : route.requirement;
+      const needed = declared === 'Platform' ? undefined : tenantRoleNeeded(declared!, route.method);
       if (needed === undefined || RANK[needed] > RANK.Reader) expect(answer.status, describeRoute(route)).toBe(403);
       else expect([401, 403], `${describeRoute(route)}: ${answer.text}`).not.toContain(answer.status);
     }

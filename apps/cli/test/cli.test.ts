@@ -92,6 +92,24 @@ describe('rampart (the built binary)', () => {
     expect(await rampart('context', 'use', 'demo')).toMatchObject({ code: 0 });
   });
 
+  it('logs the platform operator in (whoami answers its token 200), and saves nothing when the API refuses a token', async () => {
+    const operatorToken = (await readFile(join(dir, 'platform', 'secrets', 'platform-operator.token'), 'utf8')).trim();
+    const file = join(dir, 'config', 'rampart', 'config.json');
+    const before = await readFile(file, 'utf8');
+    const bad = await runCli(['login', '--api', platform.api.url, '--name', 'bad', '--token-stdin'], env, `${operatorToken}x\n`);
+    expect(bad).toMatchObject({ code: 1, stdout: '' });
+    expect(bad.stderr).toMatch(/^error: the API at .* refused this token .*\(HTTP 401\)/);
+    expect(await readFile(file, 'utf8')).toBe(before);
+
+    const login = await runCli(['login', '--api', platform.api.url, '--name', 'operator', '--token-stdin'], env, `${operatorToken}\n`);
+    expect(login.stderr).toBe('');
+    expect(login.stdout).toMatch(`Logged in to ${platform.api.url} as the platform operator. Context "operator" is current`);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({
+      contexts: { operator: { api: platform.api.url, token: operatorToken } },
+    });
+    expect(await rampart('context', 'use', 'demo')).toMatchObject({ code: 0 });
+  });
+
   it('lists in table, json and yaml, with relative times in tables and ISO times otherwise', async () => {
     const tokens = await rampart('tenant', 'token', 'list');
     expect(tokens.code).toBe(0);

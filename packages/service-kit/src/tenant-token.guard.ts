@@ -94,7 +94,8 @@ export class TenantTokenGuard implements CanActivate, OnApplicationShutdown {
       this.deny(request, 'role', principal);
       throw new ForbiddenException({ code: 'FORBIDDEN', message: 'this needs the platform operator' });
     }
-    if (!roleSatisfies(principal.role, needed)) {
+    // Any tenant token is a valid principal; these services know no platform operator to admit besides.
+    if (needed !== 'Authenticated' && !roleSatisfies(principal.role, needed)) {
       this.deny(request, 'role', principal);
       throw new ForbiddenException({ code: 'FORBIDDEN', message: `this needs the ${needed} role; the token has ${principal.role}` });
     }

@@ -16,7 +16,7 @@ export const FRONT_ROUTES = [
   { method: 'GET', path: '/metrics' },
   { method: 'GET', path: '/openapi.json' },
   { method: 'GET', path: '/docs' },
-  ...[DOCS_INITIALIZER, ...Object.keys(DOCS_ASSETS)].map((name) => ({ method: 'GET', path: `/docs/${name}` })),
+  ...[DOCS_INITIALIZER, ...DOCS_ASSETS.keys()].map((name) => ({ method: 'GET', path: `/docs/${name}` })),
 ] as const;
 
 export interface RunningApi {

@@ -46,6 +46,18 @@ class DeclaredController {
   open(): string {
     return 'open';
   }
+
+  @Get('me')
+  @Requires('Authenticated')
+  me(): string {
+    return 'me';
+  }
+
+  @Post('me')
+  @Requires('Authenticated')
+  changeMe(): string {
+    return 'changed';
+  }
 }
 
 /** The attestation service's guard over its real token table: deny by default, on the matched route. */
@@ -99,6 +111,20 @@ describe(AuthGuard.name, () => {
     expect((await call('/v1/open')).status).toBe(200);
     expect((await call('/V1/things')).status).toBe(401);
     expect((await call('/V1/things', { headers: { authorization: `bearer ${reader}` } })).status).toBe(200);
+  });
+
+  it('lets any valid token read an Authenticated route, the platform operator included, and no one without one', async () => {
+    for (const token of [operator, reader]) {
+      expect((await call('/v1/me', { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    }
+    expect((await call('/v1/me')).status).toBe(401);
+    expect((await call('/v1/me', { headers: { authorization: `Bearer rmp_${randomBytes(24).toString('base64url')}` } })).status).toBe(401);
+  });
+
+  it('holds a write on an Authenticated route to the write floor: a Reader and the operator are refused', async () => {
+    for (const token of [operator, reader]) {
+      expect((await call('/v1/me', { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
+    }
   });
 
   it('never lets a Reader change state, though the route says Reader', async () => {

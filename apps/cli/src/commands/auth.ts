@@ -5,10 +5,7 @@ import { print } from '../output/format.js';
 import { outputOption } from '../options.js';
 
 /** Who a token is, as the API says (GET /v1/whoami). */
-export interface Identity {
-  readonly tenantId: string;
-  readonly role: string;
-}
+export type Identity = { readonly kind: 'platform' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly role: string };
 
 export function registerAuth(program: Command): void {
   program
@@ -29,7 +26,7 @@ export function registerAuth(program: Command): void {
       const path = configPath();
       const config = await readConfig(path);
       await writeConfig(path, { contexts: { ...config.contexts, [name]: { api, token } }, current: name });
-      const as = who === 'platform' ? 'the platform operator' : `${who.role} of tenant ${who.tenantId}`;
+      const as = who.kind === 'platform' ? 'the platform operator' : `${who.role} of tenant ${who.tenantId}`;
       process.stdout.write(`Logged in to ${api} as ${as}. Context "${name}" is current (${path}).\n`);
     });
 
@@ -138,15 +135,28 @@ async function promptHidden(question: string): Promise<string> {
   }
 }
 
-/** One authenticated call: a refused token is an error here, not on the first real command. */
-async function whoami(api: string, token: string): Promise<Identity | 'platform'> {
+/**
+ * One authenticated call: a refused token is an error here, not on the first real command. The API answers every
+ * valid token 200 with who it is, so any other answer is a failed login (the caller saves nothing), with the API's
+ * own message.
+ */
+async function whoami(api: string, token: string): Promise<Identity> {
+  let body: unknown;
   try {
-    return await new ApiClient(api).request<Identity>('GET', '/v1/whoami', token);
+    body = await new ApiClient(api).request<unknown>('GET', '/v1/whoami', token);
   } catch (error) {
-    // The operator's token is valid but has no tenant role: the tenant routes answer it 403, an unknown token 401.
-    if (error instanceof ApiHttpError && error.status === 403) return 'platform';
-    if (error instanceof ApiHttpError && error.status === 401)
-      throw new ApiHttpError(error.method, error.path, 401, `the API at ${api} refused this token (${error.message})`, error.body);
+    if (error instanceof ApiHttpError) {
+      const what = error.status === 401 ? 'refused this token' : 'did not log this token in';
+      throw new ApiHttpError(error.method, error.path, error.status, `the API at ${api} ${what} (${error.message})`, error.body);
+    }
     throw error;
   }
+  if (!isIdentity(body)) throw new Error(`the API at ${api} did not say who this token is: is it a Rampart API?`);
+  return body;
+}
+
+function isIdentity(body: unknown): body is Identity {
+  if (body === null || typeof body !== 'object') return false;
+  const b = body as Record<string, unknown>;
+  return b['kind'] === 'platform' || (b['kind'] === 'tenant' && typeof b['tenantId'] === 'string' && typeof b['role'] === 'string');
 }

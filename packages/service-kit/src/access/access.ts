@@ -5,11 +5,13 @@ export type TenantRole = 'Administrator' | 'Contributor' | 'Reader';
 
 /**
  * What a route needs: nothing (`Public`: health, metrics, CRLs), the platform
- * operator, or a tenant role (each role includes the ones below it). Every
- * route declares one, on its handler or its controller; the guards refuse a
- * route that declares none, so a route added without thought is closed.
+ * operator, a tenant role (each role includes the ones below it), or any
+ * valid token (`Authenticated`: the platform operator's or any tenant role's,
+ * for a route that tells a caller who it is). Every route declares one, on its
+ * handler or its controller; the guards refuse a route that declares none, so
+ * a route added without thought is closed.
  */
-export type AccessRequirement = 'Public' | 'Platform' | TenantRole;
+export type AccessRequirement = 'Public' | 'Platform' | 'Authenticated' | TenantRole;
 
 export const ACCESS_REQUIREMENT = 'rampart:access-requirement';
 
@@ -41,17 +43,26 @@ export function tenantRoleNeeded(declared: TenantRole, method: string | undefine
 
 /** What the matched route asks of a request: nothing, refusal (it declares nothing), or a principal with `needed`. */
 export type RequiredAccess =
-  { readonly kind: 'public' } | { readonly kind: 'undeclared' } | { readonly kind: 'principal'; readonly needed: 'Platform' | TenantRole };
+  | { readonly kind: 'public' }
+  | { readonly kind: 'undeclared' }
+  | { readonly kind: 'principal'; readonly needed: 'Platform' | 'Authenticated' | TenantRole };
 
 /**
  * The one reading of a route's declaration that every guard makes: public routes pass, a route that declares
  * nothing is refused, and a tenant role is raised to the write floor for a method that changes state.
+ * `Authenticated` admits any token only to read: on a write it is the write floor, so no route's
+ * declaration lets a Reader change state.
  */
 export function requiredAccess(reflector: Reflector, context: ExecutionContext, method: string | undefined): RequiredAccess {
   const declared = requirementOf(reflector, context);
   if (declared === undefined) return { kind: 'undeclared' };
   if (declared === 'Public') return { kind: 'public' };
-  return { kind: 'principal', needed: declared === 'Platform' ? declared : tenantRoleNeeded(declared, method) };
+  if (declared === 'Platform') return { kind: 'principal', needed: declared };
+  if (declared === 'Authenticated') {
+    const floor = tenantRoleNeeded('Reader', method);
+    return { kind: 'principal', needed: floor === 'Reader' ? declared : floor };
+  }
+  return { kind: 'principal', needed: tenantRoleNeeded(declared, method) };
 }
 
 /**

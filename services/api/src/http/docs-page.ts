@@ -4,13 +4,16 @@ import { dirname, join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { answerError } from './answers.js';
 
-/** The Swagger UI files the page loads (the same swagger-ui-dist the services' /docs use); nothing else is served. */
-export const DOCS_ASSETS: Readonly<Record<string, string>> = {
-  'swagger-ui.css': 'text/css; charset=utf-8',
-  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
-  'swagger-ui-standalone-preset.js': 'text/javascript; charset=utf-8',
-  'favicon-32x32.png': 'image/png',
-};
+/**
+ * The Swagger UI files the page loads (the same swagger-ui-dist the services' /docs use); nothing else is served.
+ * A Map, not an object: a name from the URL must not find `constructor` or `__proto__` on a prototype.
+ */
+export const DOCS_ASSETS: ReadonlyMap<string, string> = new Map([
+  ['swagger-ui.css', 'text/css; charset=utf-8'],
+  ['swagger-ui-bundle.js', 'text/javascript; charset=utf-8'],
+  ['swagger-ui-standalone-preset.js', 'text/javascript; charset=utf-8'],
+  ['favicon-32x32.png', 'image/png'],
+]);
 
 const distDirectory = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
@@ -64,7 +67,7 @@ export async function serveDocs(path: string, res: ServerResponse): Promise<void
     res.end(INITIALIZER);
     return;
   }
-  const type = DOCS_ASSETS[name];
+  const type = DOCS_ASSETS.get(name);
   if (type === undefined) return answerError(res, 404, `no such document: ${path}`);
   const body = await readFile(join(distDirectory, name));
   res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'public, max-age=3600' });

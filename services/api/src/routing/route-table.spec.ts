@@ -67,6 +67,24 @@ describe(RouteTable.name, () => {
     expect(shared.match('GET', '/v1/things/1')).toMatchObject({ upstream: 'a' });
   });
 
+  it('builds around a clash on request, the first claim keeping the route, and says who holds a route', () => {
+    const { table: kept, refused } = RouteTable.buildKeeping([
+      { upstream: 'updates', route: { method: 'GET', template: '/v1/deployments/{id}' } },
+      { upstream: 'attestation', route: { method: 'get', template: '/v1/deployments/{deploymentId}' } },
+      { upstream: 'attestation', route: { method: 'GET', template: '/v1/devices' } },
+    ]);
+    expect(refused.map((e) => e.message)).toEqual([
+      'GET /v1/deployments/{deploymentId} is declared by both updates and attestation: each route must belong to one service',
+    ]);
+    expect(kept.match('GET', '/v1/deployments/1')).toMatchObject({ upstream: 'updates' });
+    expect(kept.match('GET', '/v1/devices')).toMatchObject({ upstream: 'attestation' });
+    expect(Object.fromEntries(kept.routeCounts())).toEqual({ updates: 1, attestation: 1 });
+    expect(kept.owner({ method: 'get', template: '/v1/deployments/{other}' })).toBe('updates');
+    expect(kept.owner({ method: 'POST', template: '/v1/deployments/{id}' })).toBeUndefined();
+    // A route, not a request: a literal segment is not the parameter's.
+    expect(kept.owner({ method: 'GET', template: '/v1/deployments/stats' })).toBeUndefined();
+  });
+
   it('counts routes per upstream', () => {
     expect(Object.fromEntries(routes.routeCounts())).toEqual({ attestation: 4, telemetry: 3, updates: 1 });
   });

@@ -67,6 +67,38 @@ export class RouteTable {
     return table;
   }
 
+  /**
+   * Builds a table from routes in the order given, leaving out each one that clashes with a route already in (the
+   * first to claim a route keeps it): the table, and a RouteConflictError for each route left out, naming the
+   * holder first and the upstream refused second.
+   */
+  static buildKeeping(entries: Iterable<{ readonly upstream: string; readonly route: DeclaredRoute }>): {
+    table: RouteTable;
+    refused: RouteConflictError[];
+  } {
+    const table = new RouteTable();
+    const refused: RouteConflictError[] = [];
+    for (const { upstream, route } of entries) {
+      try {
+        table.add(upstream, route);
+      } catch (error) {
+        if (!(error instanceof RouteConflictError)) throw error;
+        refused.push(error);
+      }
+    }
+    return { table, refused };
+  }
+
+  /** The upstream holding this method on this template (parameter names aside), if any: not a request match. */
+  owner(route: DeclaredRoute): string | undefined {
+    let node: Node | undefined = this.root;
+    for (const segment of segmentsOf(route.template)) {
+      node = isParameter(segment) ? node.parameter : node.literals.get(segment);
+      if (node === undefined) return undefined;
+    }
+    return node.methods.get(route.method.toUpperCase())?.upstream;
+  }
+
   private add(upstream: string, route: DeclaredRoute): void {
     let node = this.root;
     for (const segment of segmentsOf(route.template)) {

@@ -1,8 +1,9 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { Logger } from '@rampart/service-kit/process';
 import { mergeDocuments, type OpenApiDocument } from '../openapi/merge.js';
-import { RouteConflictError, RouteTable, routesOfDocument, type DeclaredRoute } from '../routing/route-table.js';
+import { RouteTable, routesOfDocument, type RouteConflictError } from '../routing/route-table.js';
 
 /** Where each service serves its OpenAPI document (service-kit's Swagger set-up: `docs/openapi.json`). */
 export const UPSTREAM_DOCUMENT_PATH = '/docs/openapi.json';
@@ -28,8 +29,14 @@ export interface UpstreamState {
   /** Its last OpenAPI document, kept while it is down so its paths answer 503 naming it rather than 404. */
   readonly document: OpenApiDocument | undefined;
   readonly reachable: boolean;
-  /** Why it is not routed or not reachable: the last error, or a route conflict. */
+  /** Why it is not routed, wholly or in part, or not reachable: the last error, or the routes it lost to a conflict. */
   readonly problem: string | undefined;
+}
+
+/** Names the routes an upstream was refused because another upstream holds them, by holder. */
+function conflictProblem(refused: readonly RouteConflictError[]): string {
+  const each = refused.map((e) => `${e.method} ${e.template} (held by ${e.upstreams[0]})`);
+  return `${refused.length} route${refused.length === 1 ? '' : 's'} not routed, declared by another service too: ${each.join(', ')}`;
 }
 
 export interface CatalogOptions {
@@ -50,6 +57,10 @@ export interface CatalogOptions {
  */
 export class UpstreamCatalog {
   private readonly states = new Map<string, UpstreamState>();
+  /** Per upstream, the routes it was refused in the last rebuild (its problem while reachable). */
+  private readonly conflicts = new Map<string, string>();
+  /** Upstreams whose document changed since their conflict was logged: a conflict is logged once per document, not per read. */
+  private readonly relog = new Set<string>();
   private current = RouteTable.build(new Map());
   private merged: OpenApiDocument;
 
@@ -94,9 +105,13 @@ export class UpstreamCatalog {
     this.rebuild({ strict: true });
   }
 
-  /** Reads again each upstream that is missing (`all`: every upstream), and rebuilds the table if anything changed. */
+  /**
+   * Reads again each upstream that is missing (`all`: every upstream), and rebuilds the table if anything changed.
+   * One that is missing only for a route conflict is not asked on every discovery: its answer would be the same
+   * until someone redeploys it or the other service, which the periodic read of every upstream (`all`) notices.
+   */
   async discover(all = false): Promise<void> {
-    const due = this.options.upstreams.filter((u) => all || this.missing().includes(u.name));
+    const due = this.options.upstreams.filter((u) => all || (this.missing().includes(u.name) && !this.onlyInConflict(u.name)));
     if (due.length === 0) return;
     const fetched = await Promise.all(due.map(async (u) => [u.name, await this.fetchDocument(u)] as const));
     let changed = false;
@@ -131,7 +146,12 @@ export class UpstreamCatalog {
     }
   }
 
-  /** Records a read; true when the routes may have changed. */
+  private onlyInConflict(name: string): boolean {
+    const state = this.states.get(name)!;
+    return state.reachable && this.conflicts.has(name);
+  }
+
+  /** Records a read; true when its document changed, and so may the routes. */
   private record(name: string, result: OpenApiDocument | Error): boolean {
     const before = this.states.get(name)!;
     if (result instanceof Error) {
@@ -142,43 +162,95 @@ export class UpstreamCatalog {
       this.states.set(name, { ...before, reachable: false, problem });
       return false;
     }
-    this.states.set(name, { document: result, reachable: true, problem: undefined });
+    // Its conflict, if any, stands until the rebuild that follows a change says otherwise; a new document's is logged anew.
+    const changed = !isDeepStrictEqual(before.document, result);
+    if (changed) this.relog.add(name);
+    this.states.set(name, { document: result, reachable: true, problem: this.conflicts.get(name) });
     if (!before.reachable) this.options.logger.info({ upstream: name, routes: routesOfDocument(result).length }, 'upstream routed');
-    return true;
+    return changed;
   }
 
   /**
-   * Builds the table from every upstream with a document, in configuration order. At start-up a conflict is
-   * fatal; later (an upstream that came up with a route another declares) that upstream is left out and named.
+   * Builds the table from every upstream with a document. At start-up, in configuration order, a conflict is fatal.
+   * Later (a redeployed service's document declares a route another service holds) each route keeps the upstream that
+   * held it, and only the newcomer's clashing routes are refused: its other routes are served, and it is named (with
+   * the refused routes) until the conflict is gone, so one bad deploy cannot take another service's API away.
    */
   private rebuild({ strict }: { strict: boolean }): void {
-    const accepted = new Map<string, readonly DeclaredRoute[]>();
-    let table = RouteTable.build(accepted);
-    for (const { name } of this.options.upstreams) {
-      const state = this.states.get(name)!;
-      if (state.document === undefined) continue;
-      const candidate = new Map([...accepted, [name, routesOfDocument(state.document)]]);
-      try {
-        table = RouteTable.build(candidate);
-        accepted.set(name, candidate.get(name)!);
-      } catch (error) {
-        if (strict || !(error instanceof RouteConflictError)) throw error;
-        this.states.set(name, { ...state, problem: `not routed: ${error.message}` });
-        this.options.logger.error({ upstream: name, err: error }, 'upstream left out of the routing table');
-      }
-    }
+    const previous = this.current;
+    const declared = this.options.upstreams
+      .filter(({ name }) => this.states.get(name)!.document !== undefined)
+      .map(({ name }) => ({ name, routes: routesOfDocument(this.states.get(name)!.document!) }));
+    // Routes each upstream already holds go in first, so a newcomer can only take what nobody holds.
+    const entries = [
+      ...declared.flatMap(({ name, routes }) =>
+        routes.filter((r) => previous.owner(r) === name).map((route) => ({ upstream: name, route })),
+      ),
+      ...declared.flatMap(({ name, routes }) =>
+        routes.filter((r) => previous.owner(r) !== name).map((route) => ({ upstream: name, route })),
+      ),
+    ];
+    const { table, refused } = RouteTable.buildKeeping(entries);
+    if (strict && refused.length > 0) throw refused[0]!;
+    for (const { name } of declared)
+      this.recordConflicts(
+        name,
+        refused.filter((e) => e.upstreams[1] === name),
+      );
     this.current = table;
-    this.merged = this.merge(new Set(accepted.keys()));
+    this.merged = this.merge(new Map(declared.map(({ name }) => [name, refused.filter((e) => e.upstreams[1] === name)])));
   }
 
-  private merge(routed: ReadonlySet<string> = new Set()): OpenApiDocument {
+  /** Sets or clears an upstream's conflict, logging only a change. */
+  private recordConflicts(name: string, refused: readonly RouteConflictError[]): void {
+    const state = this.states.get(name)!;
+    const before = this.conflicts.get(name);
+    if (refused.length === 0) {
+      this.relog.delete(name);
+      if (before === undefined) return;
+      this.conflicts.delete(name);
+      if (state.reachable) this.states.set(name, { ...state, problem: undefined });
+      this.options.logger.info({ upstream: name }, 'upstream route conflict resolved: all its routes are served');
+      return;
+    }
+    const problem = conflictProblem(refused);
+    this.conflicts.set(name, problem);
+    if (state.reachable) this.states.set(name, { ...state, problem });
+    const logged = before === problem && !this.relog.has(name);
+    this.relog.delete(name);
+    if (!logged) {
+      this.options.logger.error(
+        {
+          upstream: name,
+          refused: refused.map((e) => `${e.method} ${e.template}`),
+          holders: [...new Set(refused.map((e) => e.upstreams[0]))],
+        },
+        'upstream routes left out of the routing table: another service declares them; its other routes are served',
+      );
+    }
+  }
+
+  /** The merged document of the routed upstreams (each one's refused routes taken out of its part). */
+  private merge(routed: ReadonlyMap<string, readonly RouteConflictError[]> = new Map()): OpenApiDocument {
     return mergeDocuments(
       this.options.upstreams
         .filter((u) => routed.has(u.name))
-        .map((u) => ({ service: u.name, document: this.states.get(u.name)!.document! })),
+        .map((u) => ({ service: u.name, document: withoutRoutes(this.states.get(u.name)!.document!, routed.get(u.name)!) })),
       { title: this.options.title, description: this.options.description },
     );
   }
+}
+
+/** The document without the operations the table refused it (OpenAPI method keys are lower case); a path left with none goes. */
+function withoutRoutes(document: OpenApiDocument, refused: readonly RouteConflictError[]): OpenApiDocument {
+  if (refused.length === 0) return document;
+  const gone = new Set(refused.map((e) => `${e.method} ${e.template}`));
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [template, item] of Object.entries(document.paths ?? {})) {
+    const kept = Object.fromEntries(Object.entries(item).filter(([key]) => !gone.has(`${key.toUpperCase()} ${template}`)));
+    if (routesOfDocument({ paths: { [template]: kept } }).length > 0) paths[template] = kept;
+  }
+  return { ...document, paths };
 }
 
 /**

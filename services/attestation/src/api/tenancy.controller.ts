@@ -66,10 +66,13 @@ export class TenantController {
   ) {}
 
   @Get('whoami')
-  @Requires('Reader')
-  @ApiOperation({ summary: "The calling token's tenant and role (what `rampart login` checks a token with)" })
-  whoami(@CurrentPrincipal() p: Principal) {
-    return { tenantId: tenantIdOf(p), role: p.kind === 'tenant' ? p.role : null };
+  @Requires('Authenticated')
+  @ApiOperation({
+    summary: "Who the calling token is: the platform operator, or a tenant's role (what `rampart login` checks a token with)",
+  })
+  whoami(@CurrentPrincipal() p: Principal): { kind: 'platform' } | { kind: 'tenant'; tenantId: string; role: string } {
+    // Every valid token is answered 200, so a client never has to read a refusal as an identity.
+    return p.kind === 'platform' ? { kind: 'platform' } : { kind: 'tenant', tenantId: p.tenantId, role: p.role };
   }
 
   @Post('tokens')
