@@ -164,7 +164,7 @@ describe('the README walkthrough', () => {
     expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${apiPort}/v1/`));
     const response = await fetch(url!);
     expect(response.status).toBe(200);
-    const crl = spawnSync('openssl', ['crl', '-inform', 'DER', '-noout', '-issuer'], { input: Buffer.from(await response.arrayBuffer()) });
+    const crl = spawnSync('openssl', ['crl', '-inform', 'PEM', '-noout', '-issuer'], { input: Buffer.from(await response.arrayBuffer()) });
     expect(crl.status, String(crl.stderr)).toBe(0);
   });
 });

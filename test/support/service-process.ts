@@ -61,8 +61,11 @@ export class ServiceProcess {
     return new ServiceProcess(name, child);
   }
 
-  /** Resolves with the first log line (past or future) that matches. */
-  waitForLog(match: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
+  /**
+   * Resolves with the first log line (past or future) that matches. A minute by default: the high-availability
+   * test starts ten processes at once on two cores, and one took over 30 s to say it listened in a loaded CI run.
+   */
+  waitForLog(match: (l: LogLine) => boolean, timeoutMs = 60_000): Promise<LogLine> {
     const seen = this.lines.find(match);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {

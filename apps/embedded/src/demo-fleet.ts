@@ -6,6 +6,12 @@ import type { EmbeddedPlatform } from './embedded-platform.js';
 export const DEMO_UPDATE_CHECK_INTERVAL_MS = 15_000;
 
 /**
+ * How long a demo device runs a new image before it keeps it: short, so a rollout an operator starts against the
+ * demo finishes while they watch (the emulator's default, 30 s, is closer to what a real device waits).
+ */
+export const DEMO_HEALTH_WINDOW_MS = 5_000;
+
+/**
  * What makes an emulated fleet the embedded platform's demo fleet: its
  * gateway and CAs, its devices claimed for the demo tenant (which hands
  * them the tenant's update root) before they first connect, and the
@@ -16,7 +22,7 @@ export const DEMO_UPDATE_CHECK_INTERVAL_MS = 15_000;
 export function demoFleetOptions(
   platform: EmbeddedPlatform,
   onClaimed: (deviceIds: readonly string[]) => void = () => undefined,
-): Pick<FleetOptions, 'endpoint' | 'manufacturerCa' | 'gatewayCaPem' | 'firmwareSigners' | 'updates' | 'beforeStart'> {
+): Pick<FleetOptions, 'endpoint' | 'manufacturerCa' | 'gatewayCaPem' | 'firmwareSigners' | 'updates' | 'healthWindowMs' | 'beforeStart'> {
   return {
     endpoint: { kind: 'tls', host: '127.0.0.1', port: platform.gateway.mqttPort, servername: 'localhost' },
     manufacturerCa: platform.pki.manufacturerCa,
@@ -27,6 +33,7 @@ export function demoFleetOptions(
       server: { host: '127.0.0.1', port: platform.updates.devicePort, servername: 'localhost' },
       checkIntervalMs: DEMO_UPDATE_CHECK_INTERVAL_MS,
     },
+    healthWindowMs: DEMO_HEALTH_WINDOW_MS,
     // The tenant claims its devices before they first connect, as an operator would.
     beforeStart: async (devices) => {
       warnWithoutRoot(await claimDevices(platform.platformClient, platform.tenant.adminToken, devices));
