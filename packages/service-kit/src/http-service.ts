@@ -19,19 +19,19 @@ export interface HttpAppOptions {
   readonly configure?: (app: INestApplication) => void;
 }
 
-/** A created Nest application, its bus handlers answering, its HTTP port not open yet. */
+/** A created Nest application (its providers made), neither its bus handlers nor its HTTP port answering yet. */
 export interface HttpApp {
   readonly app: INestApplication;
-  /** Opens the HTTP port; resolves to the URL it answers on. */
+  /** Starts answering: bus handlers first, then the HTTP port; resolves to the URL it answers on. */
   listen(host: string, port: number): Promise<string>;
   /** Stops HTTP and bus handlers and runs the providers' shutdown hooks. */
   close(): Promise<void>;
 }
 
 /**
- * Creates a service's NestJS application and starts its bus transport; the
- * caller opens the HTTP port when what must precede it is ready. Closing
- * it leaves the runtime (bus, pools, telemetry) to the caller.
+ * Creates a service's NestJS application; the caller makes it answer when
+ * what must precede that is ready (streams, consumers, a first policy run).
+ * Closing it leaves the runtime (bus, pools, telemetry) to the caller.
  */
 export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   const { runtime } = options;
@@ -56,7 +56,6 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
         },
         { inheritAppConfig: true },
       );
-      await app.startAllMicroservices();
     }
     recordRequests(app, runtime.name, runtime.observability.meter);
     options.configure?.(app);
@@ -67,6 +66,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   return {
     app,
     listen: async (host, port) => {
+      if (options.queueGroup !== undefined) await app.startAllMicroservices();
       await app.listen(port, host);
       const address = (app.getHttpServer() as HttpServer).address() as AddressInfo;
       const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;

@@ -34,7 +34,7 @@ export interface HostContext<C> {
  */
 export interface StartupStep<C = unknown> {
   readonly name: string;
-  run(app: INestApplicationContext, context: HostContext<C>): Promise<void> | void;
+  run(app: INestApplicationContext, context: HostContext<C>): Promise<unknown> | void;
   undo?(app: INestApplicationContext): Promise<void> | void;
 }
 
@@ -60,7 +60,7 @@ export interface ServiceDescriptor<C extends HostedConfig, R extends object> {
   readonly beforeListen?: ReadonlyArray<StartupStep<C>>;
   /** Run in order once the HTTP port is open, before the jobs start. */
   readonly afterListen?: ReadonlyArray<StartupStep<C>>;
-  /** Periodic loops, provided by the host and started in this order after the steps. */
+  /** Periodic loops, started in this order after the steps; the host provides those the module does not. */
   readonly jobs?: ReadonlyArray<Type<Job>>;
   /** What the running service shows its caller besides `app`, `url` and `close` (tests, the embedded mode). */
   readonly expose: (app: INestApplicationContext, context: HostContext<C>) => R;
@@ -246,6 +246,13 @@ function withHostProviders(
   config: HostedConfig,
   jobs: ReadonlyArray<Type<Job>>,
 ): DynamicModule {
-  const provided: Provider[] = [...runtimeProviders(runtime), { provide: SERVICE_CONFIG, useValue: config }, ...jobs];
-  return { ...module, providers: [...provided, ...(module.providers ?? [])] };
+  const own = module.providers ?? [];
+  // A job the module makes with a factory (it needs values no decorator names) is the module's; the rest are classes.
+  const tokens = new Set(own.map((provider) => ('provide' in provider ? provider.provide : provider)));
+  const provided: Provider[] = [
+    ...runtimeProviders(runtime),
+    { provide: SERVICE_CONFIG, useValue: config },
+    ...jobs.filter((job) => !tokens.has(job)),
+  ];
+  return { ...module, providers: [...provided, ...own] };
 }
