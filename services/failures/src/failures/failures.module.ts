@@ -1,8 +1,29 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { HttpErrorFilter, OpsController, TenantTokenGuard, TypedBus, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
+import {
+  CLOCK,
+  DATA_SOURCE,
+  HttpErrorFilter,
+  LOGGER,
+  MESSAGE_BUS,
+  OBSERVABILITY,
+  OpsController,
+  SERVICE_CONFIG,
+  TenantTokenGuard,
+  TypedBus,
+  type Clock,
+  type Logger,
+  type MessageBus,
+  type Observability,
+  type ServiceRuntime,
+} from '@rampart/service-kit';
+import type { DataSource } from 'typeorm';
+import { AlertSink } from '../alerts/alert-sink.js';
+import { SpikeDetector } from '../alerts/spike-detector.js';
 import { FailuresController } from '../api/failures.controller.js';
 import { StabilityController } from '../api/stability.controller.js';
+import { DeviceRateLimiter } from '../ingest/device-rate-limiter.js';
+import type { FailuresConfig } from './failures.config.js';
 
 import { HealthService } from '../health/health.service.js';
 import { BadCursorError, FailuresRepository } from '../ingest/failures.repository.js';
@@ -26,11 +47,6 @@ export class FailuresLifecycle implements OnApplicationShutdown {
 
 export interface FailuresModuleOptions {
   readonly runtime: ServiceRuntime;
-  readonly ingest: FailureIngest;
-  readonly health: HealthService;
-  readonly repository: FailuresRepository;
-  readonly heartbeats: HeartbeatIngest;
-  readonly stability: StabilityRepository;
 }
 
 @Module({})
@@ -41,7 +57,6 @@ export class FailuresModule {
       module: FailuresModule,
       controllers: [OpsController, FailuresController, StabilityController, FailuresHandler],
       providers: [
-        ...runtimeProviders(runtime),
         {
           provide: APP_FILTER,
           useValue: new HttpErrorFilter(runtime.logger, (error) =>
@@ -49,12 +64,64 @@ export class FailuresModule {
           ),
         },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('failures', runtime.bus, runtime.logger, runtime.observability.meter) },
-        { provide: FailuresRepository, useValue: options.repository },
-        { provide: FailureIngest, useValue: options.ingest },
-        { provide: HealthService, useValue: options.health },
-        { provide: HeartbeatIngest, useValue: options.heartbeats },
-        { provide: StabilityRepository, useValue: options.stability },
-        { provide: TypedBus, useValue: new TypedBus(runtime.bus) },
+        { provide: FailuresRepository, inject: [DATA_SOURCE], useFactory: (dataSource: DataSource) => new FailuresRepository(dataSource) },
+        {
+          provide: StabilityRepository,
+          inject: [DATA_SOURCE],
+          useFactory: (dataSource: DataSource) => new StabilityRepository(dataSource),
+        },
+        {
+          provide: AlertSink,
+          inject: [MESSAGE_BUS, SERVICE_CONFIG, LOGGER, OBSERVABILITY],
+          useFactory: (bus: MessageBus, config: FailuresConfig, logger: Logger, observability: Observability) =>
+            new AlertSink(bus, config.alerts.webhookUrl, logger, observability.meter),
+        },
+        {
+          provide: FailureIngest,
+          inject: [MESSAGE_BUS, FailuresRepository, AlertSink, SERVICE_CONFIG, CLOCK, LOGGER, OBSERVABILITY],
+          useFactory: (
+            bus: MessageBus,
+            repository: FailuresRepository,
+            alerts: AlertSink,
+            config: FailuresConfig,
+            clock: Clock,
+            logger: Logger,
+            observability: Observability,
+          ) =>
+            new FailureIngest(
+              bus,
+              repository,
+              new DeviceRateLimiter(config.rateLimit.perMinute, config.rateLimit.burst),
+              alerts,
+              config.ingest,
+              clock,
+              logger,
+              observability.meter,
+            ),
+        },
+        {
+          provide: HeartbeatIngest,
+          inject: [MESSAGE_BUS, StabilityRepository, SERVICE_CONFIG, LOGGER, OBSERVABILITY],
+          useFactory: (
+            bus: MessageBus,
+            stability: StabilityRepository,
+            config: FailuresConfig,
+            logger: Logger,
+            observability: Observability,
+          ) => new HeartbeatIngest(bus, stability, config.ingest, logger, observability.meter),
+        },
+        {
+          provide: HealthService,
+          inject: [FailuresRepository, StabilityRepository],
+          useFactory: (repository: FailuresRepository, stability: StabilityRepository) => new HealthService(repository, stability),
+        },
+        {
+          provide: SpikeDetector,
+          inject: [FailuresRepository, AlertSink, SERVICE_CONFIG, LOGGER],
+          useFactory: (repository: FailuresRepository, alerts: AlertSink, config: FailuresConfig, logger: Logger) =>
+            new SpikeDetector(repository, alerts, config.alerts.spike, logger),
+        },
+        { provide: TypedBus, inject: [MESSAGE_BUS], useFactory: (bus: MessageBus) => new TypedBus(bus) },
         FailuresLifecycle,
       ],
     };
