@@ -5,7 +5,7 @@ import { FailuresController } from '../api/failures.controller.js';
 import { StabilityController } from '../api/stability.controller.js';
 
 import { HealthService } from '../health/health.service.js';
-import { BadCursorError, FailuresRepository } from '../ingest/failures.repository.js';
+import { FailuresRepository } from '../ingest/failures.repository.js';
 import { FailureIngest } from '../ingest/failure-ingest.js';
 import { HeartbeatIngest } from '../stability/heartbeat-ingest.js';
 import { StabilityRepository } from '../stability/stability.repository.js';
@@ -44,9 +44,7 @@ export class FailuresModule {
         ...runtimeProviders(runtime),
         {
           provide: APP_FILTER,
-          useValue: new HttpErrorFilter(runtime.logger, (error) =>
-            error instanceof BadCursorError ? { status: 400, code: 'BAD_REQUEST', message: error.message } : undefined,
-          ),
+          useValue: new HttpErrorFilter(runtime.logger),
         },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('failures', runtime.bus, runtime.logger, runtime.observability.meter) },
         { provide: FailuresRepository, useValue: options.repository },
