@@ -1,6 +1,6 @@
 export { SecuritySubsystem } from './mcu/security-subsystem.js';
-export { manufactureDevice } from './mcu/manufacture.js';
-export type { ManufactureOptions, ManufacturedDevice } from './mcu/manufacture.js';
+export { manufactureDevice } from './factory/manufacture.js';
+export type { ManufactureOptions, ManufacturedDevice } from './factory/manufacture.js';
 export { EmulatedDevice, DEFAULT_MAX_PENDING } from './device/emulated-device.js';
 export type { ConnectFn, DeviceEnvironment, DeviceOptions, DeviceStats, GatewayEndpoint } from './device/emulated-device.js';
 export { DEFAULT_RECONNECT_SPREAD_MS, fullJitterBackoff, reconnectBackoff } from './device/backoff.js';
@@ -10,7 +10,7 @@ export { runFleet, realEnvironment } from './fleet/fleet-runner.js';
 export type { FleetOptions, FleetProgress, FleetReport, FleetTimelinePoint } from './fleet/fleet-runner.js';
 export { createSignedEvidence, measure } from './mcu/attestation-evidence.js';
 export type { BootState } from './mcu/attestation-evidence.js';
-export { demoBootState, demoKnownGood } from './mcu/demo-images.js';
+export { demoBootState, demoKnownGood } from './factory/demo-images.js';
 export type { DeviceIdentity, OperationalCertificate } from './device/emulated-device.js';
 export { SecureOs } from './os/secure-os.js';
 export type { OsEnvironment, OsSinks, SecureOsOptions } from './os/secure-os.js';

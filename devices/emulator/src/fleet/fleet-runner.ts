@@ -4,7 +4,7 @@ import type { UpdateClientOptions, UpdateServer } from '../updates/update-client
 import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint, type OperationalCertificate } from '../device/emulated-device.js';
 import { LatencyRecorder } from '../device/latency-recorder.js';
 import { demoFirmware, demoFirmwareSigners, type FirmwareSigners } from '../firmware/firmware.js';
-import { manufactureDevice, type ManufacturedDevice } from '../mcu/manufacture.js';
+import { manufactureDevice, type ManufacturedDevice } from '../factory/manufacture.js';
 import { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { DirectoryStateStore, MemoryStateStore } from '../mcu/state-store.js';
 import type { AppConfig } from '../os/app-runtime.js';
