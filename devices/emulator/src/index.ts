@@ -1,8 +1,16 @@
 export { SecuritySubsystem } from './mcu/security-subsystem.js';
 export { manufactureDevice } from './factory/manufacture.js';
 export type { ManufactureOptions, ManufacturedDevice } from './factory/manufacture.js';
-export { EmulatedDevice, DEFAULT_MAX_PENDING } from './device/emulated-device.js';
-export type { ConnectFn, DeviceEnvironment, DeviceOptions, DeviceStats, GatewayEndpoint } from './device/emulated-device.js';
+export { EmulatedDevice } from './device/emulated-device.js';
+export type { DeviceEnvironment, DeviceOptions, GatewayEndpoint } from './device/emulated-device.js';
+export { DeviceMachine, DEFAULT_MAX_PENDING } from './device/device-machine.js';
+export type { DeviceMachineConfig, DevicePhase } from './device/device-machine.js';
+export type { DeviceEffect, DeviceEvent } from './device/device-messages.js';
+export type { DeviceStats } from './device/device-stats.js';
+export { MqttJsTransport } from './device/mqtt-js-transport.js';
+export type { ConnectFn } from './device/mqtt-js-transport.js';
+export { randomSourceFrom } from './device/ports.js';
+export type { ConnectionListener, ConnectionRequest, MqttConnection, MqttTransport, RandomSource } from './device/ports.js';
 export { DEFAULT_RECONNECT_SPREAD_MS, fullJitterBackoff, reconnectBackoff } from './device/backoff.js';
 export { LatencyRecorder } from './device/latency-recorder.js';
 export { TelemetrySource, metricNames } from './device/telemetry-source.js';
@@ -11,7 +19,8 @@ export type { FleetOptions, FleetProgress, FleetReport, FleetTimelinePoint } fro
 export { createSignedEvidence, measure } from './mcu/attestation-evidence.js';
 export type { BootState } from './mcu/attestation-evidence.js';
 export { demoBootState, demoKnownGood } from './factory/demo-images.js';
-export type { DeviceIdentity, OperationalCertificate } from './device/emulated-device.js';
+export type { DeviceIdentity } from './device/emulated-device.js';
+export type { OperationalCertificate } from './device/device-messages.js';
 export { SecureOs } from './os/secure-os.js';
 export type { OsEnvironment, OsSinks, SecureOsOptions } from './os/secure-os.js';
 export { PowerLoss, UPDATE_STATES } from './os/update-agent.js';
