@@ -110,6 +110,8 @@ export class EmulatedDevice {
   constructor(
     private readonly options: DeviceOptions,
     private readonly env: DeviceEnvironment,
+    /** The MQTT port; by default mqtt.js through `env.connect`. */
+    transport?: MqttTransport,
   ) {
     if (options.identity !== undefined && options.os === undefined) {
       throw new Error('a device that attests needs its secure OS: evidence carries what its secure boot measured');
@@ -132,7 +134,7 @@ export class EmulatedDevice {
       { now: env.now },
       this.random,
     );
-    this.transport = new MqttJsTransport(env.connect);
+    this.transport = transport ?? new MqttJsTransport(env.connect);
     this.source = new TelemetrySource(options.metricsPerReading, env.random, this.takeSeqEpoch());
     this.latency = new LatencyRecorder(1_000, env.random);
     this.os = options.os?.({
