@@ -22,33 +22,16 @@ import { UpdatesController } from './api/updates.controller.js';
 import { UpdatesHandler } from './api/updates.handler.js';
 import { DeviceEndpoint } from './device-api/device-endpoint.js';
 import { DirectorService } from './fleet/director.service.js';
-import { FleetError, FleetService } from './fleet/fleet.service.js';
+import { FleetService } from './fleet/fleet.service.js';
 import { RolloutEngine } from './fleet/rollout-engine.js';
-import { ImageRejectedError } from './images/image-upload.js';
-import { ChunkCache, ImageConflictError, ImagesRepository } from './images/images.repository.js';
-import { ImageNotFoundError, ImageStateError, ImagesService } from './images/images.service.js';
+import { ChunkCache, ImagesRepository } from './images/images.repository.js';
+import { ImagesService } from './images/images.service.js';
 import { TenantMetadata } from './tuf/tenant-metadata.js';
 import { TenantRepositoryConsumer } from './tuf/tenant-repository.consumer.js';
 import type { UpdatesConfig } from './updates.config.js';
 
 export interface UpdatesModuleOptions {
   readonly runtime: ServiceRuntime;
-}
-
-/** Domain errors as HTTP answers. */
-function mapError(error: unknown): { status: number; code: string; message: string } | undefined {
-  if (error instanceof ImageRejectedError) return { status: 400, code: 'IMAGE_REJECTED', message: error.message };
-  if (error instanceof ImageConflictError) return { status: 409, code: 'CONFLICT', message: error.message };
-  if (error instanceof ImageNotFoundError) return { status: 404, code: 'NOT_FOUND', message: error.message };
-  if (error instanceof ImageStateError) return { status: 409, code: 'CONFLICT', message: error.message };
-  if (error instanceof FleetError) {
-    return {
-      status: error.status,
-      code: error.status === 404 ? 'NOT_FOUND' : error.status === 409 ? 'CONFLICT' : 'BAD_REQUEST',
-      message: error.message,
-    };
-  }
-  return undefined;
 }
 
 @Module({})
@@ -59,7 +42,7 @@ export class UpdatesModule {
       module: UpdatesModule,
       controllers: [OpsController, UpdatesController, UpdatesHandler],
       providers: [
-        { provide: APP_FILTER, useValue: new HttpErrorFilter(runtime.logger, mapError) },
+        { provide: APP_FILTER, useValue: new HttpErrorFilter(runtime.logger) },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('updates', runtime.bus, runtime.logger, runtime.observability.meter) },
         {
           provide: ImagesRepository,

@@ -26,7 +26,7 @@ import { DeviceRateLimiter } from '../ingest/device-rate-limiter.js';
 import type { FailuresConfig } from './failures.config.js';
 
 import { HealthService } from '../health/health.service.js';
-import { BadCursorError, FailuresRepository } from '../ingest/failures.repository.js';
+import { FailuresRepository } from '../ingest/failures.repository.js';
 import { FailureIngest } from '../ingest/failure-ingest.js';
 import { HeartbeatIngest } from '../stability/heartbeat-ingest.js';
 import { StabilityRepository } from '../stability/stability.repository.js';
@@ -59,9 +59,7 @@ export class FailuresModule {
       providers: [
         {
           provide: APP_FILTER,
-          useValue: new HttpErrorFilter(runtime.logger, (error) =>
-            error instanceof BadCursorError ? { status: 400, code: 'BAD_REQUEST', message: error.message } : undefined,
-          ),
+          useValue: new HttpErrorFilter(runtime.logger),
         },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('failures', runtime.bus, runtime.logger, runtime.observability.meter) },
         { provide: FailuresRepository, inject: [DATA_SOURCE], useFactory: (dataSource: DataSource) => new FailuresRepository(dataSource) },

@@ -17,7 +17,6 @@ import {
   type ServiceRuntime,
 } from '@rampart/service-kit';
 import type { DataSource } from 'typeorm';
-import { DeviceNotFoundError, QueryRangeError } from './telemetry-query.service.js';
 import { IngestService } from './ingest.service.js';
 import { ReadingsRepository } from './readings.repository.js';
 import { RetentionJob } from './retention.job.js';
@@ -50,11 +49,7 @@ export class TelemetryModule {
       providers: [
         {
           provide: APP_FILTER,
-          useValue: new HttpErrorFilter(runtime.logger, (error) => {
-            if (error instanceof QueryRangeError) return { status: 400, code: 'BAD_REQUEST', message: error.message };
-            if (error instanceof DeviceNotFoundError) return { status: 404, code: 'NOT_FOUND', message: error.message };
-            return undefined;
-          }),
+          useValue: new HttpErrorFilter(runtime.logger),
         },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('telemetry', runtime.bus, runtime.logger, runtime.observability.meter) },
         { provide: ReadingsRepository, inject: [DATA_SOURCE], useFactory: (dataSource: DataSource) => new ReadingsRepository(dataSource) },

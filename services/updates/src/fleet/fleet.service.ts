@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Subject } from '@rampart/contracts';
-import type { Logger, TypedBus } from '@rampart/service-kit';
+import { ErrorCode, Subject } from '@rampart/contracts';
+import { DomainError, type Logger, type TypedBus } from '@rampart/service-kit';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { ImageRow, ImagesRepository, OsFeed } from '../images/images.repository.js';
 import { RolloutPlanSchema, assignWaves, type RolloutPlan } from './rollout-plan.js';
@@ -16,10 +16,10 @@ export const DEFAULT_GROUPS: ReadonlyArray<{ name: string; updatePolicy: UpdateP
   { name: 'Production', updatePolicy: 'all', osFeed: 'retail' },
 ];
 
-export class FleetError extends Error {
+export class FleetError extends DomainError {
   override readonly name = 'FleetError';
   constructor(
-    readonly status: 400 | 404 | 409,
+    readonly code: typeof ErrorCode.badRequest | typeof ErrorCode.notFound | typeof ErrorCode.conflict,
     message: string,
   ) {
     super(message);
@@ -118,7 +118,7 @@ export class FleetService {
         `INSERT INTO updates.products (id, tenant_id, name, description) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id`,
         [id, tenantId, name, description],
       );
-      if (inserted.length === 0) throw new FleetError(409, `a product named ${JSON.stringify(name)} exists`);
+      if (inserted.length === 0) throw new FleetError(ErrorCode.conflict, `a product named ${JSON.stringify(name)} exists`);
       for (const group of DEFAULT_GROUPS) await this.insertGroup(tx, tenantId, id, group.name, group.updatePolicy, group.osFeed);
       return { product: (await this.products(tenantId, tx)).find((p) => p.id === id)!, groups: await this.groups(tenantId, id, tx) };
     });
@@ -134,7 +134,7 @@ export class FleetService {
 
   async createGroup(tenantId: string, productId: string, name: string, updatePolicy: UpdatePolicy, osFeed: OsFeed): Promise<DeviceGroup> {
     return this.dataSource.transaction(async (tx) => {
-      if (!(await this.products(tenantId, tx)).some((p) => p.id === productId)) throw new FleetError(404, 'no such product');
+      if (!(await this.products(tenantId, tx)).some((p) => p.id === productId)) throw new FleetError(ErrorCode.notFound, 'no such product');
       const id = await this.insertGroup(tx, tenantId, productId, name, updatePolicy, osFeed);
       return (await this.groups(tenantId, productId, tx)).find((g) => g.id === id)!;
     });
@@ -194,7 +194,7 @@ export class FleetService {
 
   async group(tenantId: string, groupId: string, manager: EntityManager | DataSource = this.dataSource): Promise<DeviceGroup> {
     const group = (await this.groups(tenantId, undefined, manager)).find((g) => g.id === groupId);
-    if (group === undefined) throw new FleetError(404, 'no such device group');
+    if (group === undefined) throw new FleetError(ErrorCode.notFound, 'no such device group');
     return group;
   }
 
@@ -203,7 +203,7 @@ export class FleetService {
     await this.group(tenantId, groupId);
     const { tenantId: claimedBy } = await this.bus.request(Subject.attestationDeviceTenant, { deviceId });
     // A device another tenant claimed answers exactly like one nobody claimed.
-    if (claimedBy !== tenantId) throw new FleetError(404, 'no such device in this tenant');
+    if (claimedBy !== tenantId) throw new FleetError(ErrorCode.notFound, 'no such device in this tenant');
     await this.dataSource.query(
       `INSERT INTO updates.group_members (device_id, tenant_id, group_id) VALUES ($1, $2, $3)
        ON CONFLICT (device_id) DO UPDATE SET group_id = excluded.group_id, assigned_at = now()`,
@@ -253,10 +253,13 @@ export class FleetService {
    * same transaction.
    */
   async deploy(tenantId: string, groupId: string, imageIds: readonly string[], planInput: unknown = {}): Promise<Deployment> {
-    if (imageIds.length === 0) throw new FleetError(400, 'a deployment needs at least one image');
+    if (imageIds.length === 0) throw new FleetError(ErrorCode.badRequest, 'a deployment needs at least one image');
     const parsed = RolloutPlanSchema.safeParse(planInput);
     if (!parsed.success)
-      throw new FleetError(400, `rollout: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      throw new FleetError(
+        ErrorCode.badRequest,
+        `rollout: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     const plan = parsed.data;
     return this.dataSource
       .transaction(async (tx) => {
@@ -264,13 +267,14 @@ export class FleetService {
         const images: ImageRow[] = [];
         for (const sha256 of new Set(imageIds)) {
           const image = await this.images.find(tenantId, sha256, tx);
-          if (image === undefined) throw new FleetError(404, `no image ${sha256}`);
-          if (image.status !== 'released') throw new FleetError(409, `image ${sha256} is ${image.status}, not released`);
+          if (image === undefined) throw new FleetError(ErrorCode.notFound, `no image ${sha256}`);
+          if (image.status !== 'released') throw new FleetError(ErrorCode.conflict, `image ${sha256} is ${image.status}, not released`);
           images.push(image);
         }
         const components = new Set(images.map((i) => i.component));
-        if (components.size !== images.length) throw new FleetError(400, 'one image per component');
-        if (new Set(images.map((i) => i.hardware)).size > 1) throw new FleetError(400, 'every image must be for the same hardware');
+        if (components.size !== images.length) throw new FleetError(ErrorCode.badRequest, 'one image per component');
+        if (new Set(images.map((i) => i.hardware)).size > 1)
+          throw new FleetError(ErrorCode.badRequest, 'every image must be for the same hardware');
         await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rampart.updates.group:' || $1))`, [groupId]);
         await tx.query(
           `UPDATE updates.deployments SET state = 'superseded', ended_at = now(), reason = 'a newer deployment'
@@ -327,7 +331,7 @@ export class FleetService {
       `SELECT ${DEPLOYMENT_COLUMNS} FROM updates.deployments WHERE tenant_id = $1 AND id = $2`,
       [tenantId, id],
     );
-    if (rows[0] === undefined) throw new FleetError(404, 'no such deployment');
+    if (rows[0] === undefined) throw new FleetError(ErrorCode.notFound, 'no such deployment');
     return deployment(rows[0]);
   }
 
@@ -335,7 +339,7 @@ export class FleetService {
   async act(tenantId: string, id: string, action: keyof typeof MANUAL, reason: string): Promise<Deployment> {
     const current = await this.deploymentById(tenantId, id);
     const rule = MANUAL[action];
-    if (!rule.from.includes(current.state)) throw new FleetError(409, `a ${current.state} deployment cannot ${action}`);
+    if (!rule.from.includes(current.state)) throw new FleetError(ErrorCode.conflict, `a ${current.state} deployment cannot ${action}`);
     const ends = rule.to === 'aborted' || rule.to === 'rolled-back';
     // Resuming accepts the open waves as they stand: the gates judge only the waves opened after (or they would pause it again).
     const [rows]: [DeploymentSqlRow[], number] = await this.dataSource.query(
@@ -345,7 +349,7 @@ export class FleetService {
         RETURNING ${DEPLOYMENT_COLUMNS}`,
       [tenantId, id, rule.to, reason, ends, rule.from, action === 'resume'],
     );
-    if (rows[0] === undefined) throw new FleetError(409, 'the deployment changed meanwhile; try again');
+    if (rows[0] === undefined) throw new FleetError(ErrorCode.conflict, 'the deployment changed meanwhile; try again');
     this.logger.info({ tenantId, deploymentId: id, action, reason }, 'deployment changed by hand');
     // Whoever it reached learns what to run now.
     const reached: Array<{ device_id: string }> = await this.dataSource.query(
@@ -416,7 +420,7 @@ export class FleetService {
        ON CONFLICT DO NOTHING RETURNING id`,
       [id, tenantId, productId, name, policy, feed],
     );
-    if (inserted.length === 0) throw new FleetError(409, `a group named ${JSON.stringify(name)} exists in this product`);
+    if (inserted.length === 0) throw new FleetError(ErrorCode.conflict, `a group named ${JSON.stringify(name)} exists in this product`);
     return id;
   }
 }

@@ -1,3 +1,5 @@
+import { ErrorCode } from '@rampart/contracts';
+import { DomainError } from '@rampart/service-kit';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { CheckedImage } from './image-upload.js';
 
@@ -107,8 +109,9 @@ export class ChunkCache {
   }
 }
 
-export class ImageConflictError extends Error {
+export class ImageConflictError extends DomainError {
   override readonly name = 'ImageConflictError';
+  readonly code = ErrorCode.conflict;
 }
 
 /** Images are immutable and content-addressed; their bytes live in PostgreSQL chunks, so every replica serves them. */

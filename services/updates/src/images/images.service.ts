@@ -1,16 +1,18 @@
-import { Stream, Subject, type ImageEvent } from '@rampart/contracts';
-import { encodeJson, openStream, type Logger, type MessageBus } from '@rampart/service-kit';
+import { ErrorCode, Stream, Subject, type ImageEvent } from '@rampart/contracts';
+import { DomainError, encodeJson, openStream, type Logger, type MessageBus } from '@rampart/service-kit';
 import type { DataSource } from 'typeorm';
 import type { TenantMetadata } from '../tuf/tenant-metadata.js';
 import { checkUpload } from './image-upload.js';
 import type { ImageRow, ImagesRepository, OsFeed } from './images.repository.js';
 
-export class ImageNotFoundError extends Error {
+export class ImageNotFoundError extends DomainError {
   override readonly name = 'ImageNotFoundError';
+  readonly code = ErrorCode.notFound;
 }
 
-export class ImageStateError extends Error {
+export class ImageStateError extends DomainError {
   override readonly name = 'ImageStateError';
+  readonly code = ErrorCode.conflict;
 }
 
 /**
