@@ -201,8 +201,8 @@ describe(defineService.name, () => {
       ]);
       expect(running.greeter.service).toBe('hosted on 127.0.0.1');
       expect(await (await fetch(`${running.url}/greeting`)).json()).toEqual({ service: 'hosted on 127.0.0.1' });
-      const ready = (await (await fetch(`${running.url}/docs/openapi.json`)).json()) as { info: { title: string } };
-      expect(ready.info.title).toBe('Rampart hosted');
+      const document = (await (await fetch(`${running.url}/docs/openapi.json`)).json()) as { info: { title: string } };
+      expect(document.info.title).toBe('Rampart hosted');
       expect(running.app.get(SweepJob).logger).toBe(logger);
     } finally {
       await running.close();

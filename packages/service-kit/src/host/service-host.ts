@@ -1,8 +1,8 @@
 import type { DynamicModule, INestApplication, INestApplicationContext, Provider, Type } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { MessageBus } from '../bus/message-bus.js';
-import type { CommonConfig, Env, LogLevel } from '../config.js';
-import type { DatabaseOptions } from '../database.js';
+import type { CommonConfig, Env } from '../config.js';
+import { openDatabase, type DatabaseOptions } from '../database.js';
 import { createHttpApp, type HttpApp, type HttpAppOptions } from '../http-service.js';
 import type { Logger } from '../logger.js';
 import type { Periodic } from '../periodic.js';
@@ -13,7 +13,7 @@ import { startJob, type Job } from './job.js';
 import { mountOpenApi, type OpenApiInfo } from './open-api.js';
 
 /** What the service kit needs of a service's configuration. */
-export type HostedConfig = CommonConfig & { readonly logLevel: LogLevel };
+export type HostedConfig = CommonConfig;
 
 /** The service's own schema and migrations, and where its configuration says the database is. */
 export interface HostedDatabase<C> extends ServiceDatabase {
@@ -86,11 +86,7 @@ export interface HostPorts {
 export const DEFAULT_HOST_PORTS: HostPorts = {
   openRuntime: createRuntimeFromConfig,
   closeRuntime: closeServiceRuntime,
-  openDatabase: async (options, logger) => {
-    // Loaded on first use, as `runServiceMain` does: importing the kit must not load TypeORM's drivers.
-    const { openDatabase } = await import('../database.js');
-    return openDatabase(options, logger);
-  },
+  openDatabase,
   createApp: createHttpApp,
   startJob,
 };
