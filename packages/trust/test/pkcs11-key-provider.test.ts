@@ -30,6 +30,7 @@ import {
   KeyExistsError,
   KeyNotFoundError,
   Pkcs11KeyProvider,
+  Pkcs11ModuleError,
   TokenLoginError,
   TokenUnavailableError,
   derToPem,
@@ -232,6 +233,18 @@ describe(Pkcs11KeyProvider.name, () => {
     expect(readiness.ready).toBe(false);
     expect(!readiness.ready && readiness.reason).toMatch(/refused the PIN in .*wrong-pin; not trying it again/);
     await wrong.close();
+    provider = openProvider();
+  });
+
+  it('names a module it cannot load, and a token no slot holds', async () => {
+    expect(() => openProvider({ modulePath: join(dir, 'no-such-module.so') })).toThrow(Pkcs11ModuleError);
+    await provider.close();
+    const absent = openProvider({ tokenLabel: 'not-plugged-in' });
+    others.push(absent);
+    const readiness = await absent.ready();
+    expect(readiness).toMatchObject({ ready: false, error: { name: 'TokenUnavailableError' } });
+    expect(!readiness.ready && readiness.reason).toMatch(/token "not-plugged-in" is unavailable: no slot holds it/);
+    await absent.close();
     provider = openProvider();
   });
 
