@@ -1,13 +1,25 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { HttpErrorFilter, OpsController, TenantTokenGuard, TypedBus, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
+import { ErrorCode } from '@rampart/contracts';
+import {
+  HttpErrorFilter,
+  OpsController,
+  TenantTokenGuard,
+  TypedBus,
+  runtimeProviders,
+  type MappedError,
+  type ServiceRuntime,
+} from '@rampart/service-kit';
 import { FailuresController } from '../api/failures.controller.js';
 import { StabilityController } from '../api/stability.controller.js';
-
+import { CohortDevices, CohortNotFoundError, CohortUnavailableError } from '../cohorts/cohort-devices.js';
 import { HealthService } from '../health/health.service.js';
 import { BadCursorError, FailuresRepository } from '../ingest/failures.repository.js';
 import { FailureIngest } from '../ingest/failure-ingest.js';
 import { HeartbeatIngest } from '../stability/heartbeat-ingest.js';
+import { FailureReportsService } from '../reports/failure-reports.service.js';
+import { ReportExport } from '../reports/report-export.js';
+import { StabilityReport } from '../stability/stability-report.service.js';
 import { StabilityRepository } from '../stability/stability.repository.js';
 import { FailuresHandler } from './failures.handler.js';
 
@@ -24,6 +36,14 @@ export class FailuresLifecycle implements OnApplicationShutdown {
   }
 }
 
+/** The failures service's domain errors at the HTTP edge; anything else is the filter's to answer. */
+function mapFailuresError(error: unknown): MappedError | undefined {
+  if (error instanceof BadCursorError) return { status: 400, code: ErrorCode.badRequest, message: error.message };
+  if (error instanceof CohortNotFoundError) return { status: 404, code: ErrorCode.notFound, message: error.message };
+  if (error instanceof CohortUnavailableError) return { status: 503, code: ErrorCode.unavailable, message: error.message };
+  return undefined;
+}
+
 export interface FailuresModuleOptions {
   readonly runtime: ServiceRuntime;
   readonly ingest: FailureIngest;
@@ -37,6 +57,8 @@ export interface FailuresModuleOptions {
 export class FailuresModule {
   static forRoot(options: FailuresModuleOptions): DynamicModule {
     const { runtime } = options;
+    const bus = new TypedBus(runtime.bus);
+    const cohorts = new CohortDevices(bus);
     return {
       module: FailuresModule,
       controllers: [OpsController, FailuresController, StabilityController, FailuresHandler],
@@ -44,9 +66,7 @@ export class FailuresModule {
         ...runtimeProviders(runtime),
         {
           provide: APP_FILTER,
-          useValue: new HttpErrorFilter(runtime.logger, (error) =>
-            error instanceof BadCursorError ? { status: 400, code: 'BAD_REQUEST', message: error.message } : undefined,
-          ),
+          useValue: new HttpErrorFilter(runtime.logger, mapFailuresError),
         },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('failures', runtime.bus, runtime.logger, runtime.observability.meter) },
         { provide: FailuresRepository, useValue: options.repository },
@@ -54,7 +74,10 @@ export class FailuresModule {
         { provide: HealthService, useValue: options.health },
         { provide: HeartbeatIngest, useValue: options.heartbeats },
         { provide: StabilityRepository, useValue: options.stability },
-        { provide: TypedBus, useValue: new TypedBus(runtime.bus) },
+        { provide: FailureReportsService, useValue: new FailureReportsService(options.repository, cohorts) },
+        { provide: ReportExport, useValue: new ReportExport(options.repository) },
+        { provide: StabilityReport, useValue: new StabilityReport(options.stability, cohorts) },
+        { provide: TypedBus, useValue: bus },
         FailuresLifecycle,
       ],
     };
