@@ -148,9 +148,10 @@ describe(DeploymentRepository.name, () => {
     await age(first.id, 30, 'superseded');
     await age(rolledBack.id, 20, 'rolled-back');
     await age(current.id, 10, 'active');
-    const createdAt = async (id: string) =>
-      ((await dataSource.query(`SELECT created_at FROM updates.deployments WHERE id = $1`, [id])) as Array<{ created_at: Date }>)[0]!
-        .created_at;
+    const createdAt = async (id: string): Promise<Date> => {
+      const rows: Array<{ created_at: Date }> = await dataSource.query(`SELECT created_at FROM updates.deployments WHERE id = $1`, [id]);
+      return rows[0]!.created_at;
+    };
     expect(await deployments.previousImages(first.groupId, await createdAt(current.id))).toEqual([first.id]);
     expect(await deployments.previousImages(first.groupId, await createdAt(first.id))).toBeUndefined();
   });

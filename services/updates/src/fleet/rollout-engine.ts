@@ -9,7 +9,7 @@ import type {
   DeploymentState,
   WaveDevice as DeviceRow,
 } from './deployment.repository.js';
-import { decide, type CrashVerdict, type RolloutDecision, type RolloutPlan, type WaveStats } from './rollout-plan.js';
+import { decide, type CrashVerdict, type RolloutDecision, type WaveStats } from './rollout-plan.js';
 
 const HEALTH_TIMEOUT_MS = 3_000;
 /** How often devices of an open wave that have not asked are told again. */
