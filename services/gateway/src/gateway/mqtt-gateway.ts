@@ -19,7 +19,7 @@ import type { AttestationGate } from './attestation-gate.js';
 import type { FailureStreamKind } from './failure-stream.js';
 import type { GatewayLimits } from './gateway.config.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
-import type { SocketFront } from './socket-front.js';
+import type { SocketFront } from '../mqtt/socket-front.js';
 import type { StreamBridge } from './stream-bridge.js';
 import type { TelemetryKind } from './telemetry-stream.js';
 

@@ -5,7 +5,7 @@ import { DenialReason } from '@rampart/contracts';
 import { PeerIdentityError } from '@rampart/trust';
 import type { Logger } from '@rampart/service-kit';
 import type { GatewayMetrics } from '../gateway/gateway-metrics.js';
-import { tlsRefusal } from '../gateway/tls-refusal.js';
+import { tlsRefusal } from './tls-refusal.js';
 import type { ConnectionInfo, DeviceConnections } from './connections.js';
 import { guardSocket, PacketTooLargeError } from './packet-size-guard.js';
 import type { PeerIdentityClassifier } from './peer-identity.js';

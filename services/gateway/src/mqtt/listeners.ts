@@ -2,9 +2,9 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { DEVICE_TLS_SERVER_OPTIONS } from '@rampart/trust';
 import type { Logger } from '@rampart/service-kit';
-import { connectionCapWithin, processOpenFileLimit } from '../gateway/descriptor-budget.js';
+import { connectionCapWithin, processOpenFileLimit } from './descriptor-budget.js';
 import type { GatewayLimits } from '../gateway/gateway.config.js';
-import { SocketFront, type DoorRefusal } from '../gateway/socket-front.js';
+import { SocketFront, type DoorRefusal } from './socket-front.js';
 
 export interface TlsListenerOptions {
   readonly host: string;

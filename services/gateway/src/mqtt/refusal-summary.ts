@@ -1,7 +1,7 @@
 import { DenialReason, type DenialReasonValue } from '@rampart/contracts';
 import type { Logger } from '@rampart/service-kit';
 import type { GatewayMetrics, ShedReason } from '../gateway/gateway-metrics.js';
-import type { DoorRefusal } from '../gateway/socket-front.js';
+import type { DoorRefusal } from './socket-front.js';
 
 /** TLS refusals logged one by one in each summary interval; the rest are counted and summarised. */
 const TLS_REFUSALS_LOGGED_PER_INTERVAL = 20;

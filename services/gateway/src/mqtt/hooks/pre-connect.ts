@@ -25,7 +25,7 @@ export function preConnectHook({ connections, maxConnections, metrics, logger }:
     if (packet.protocolId !== 'MQTT' || packet.protocolVersion !== 4) {
       // MQTT 3.1.1 only (README, "Security notes"). Aedes itself accepts 3.1 ("MQIsdp", level 3) and answers any
       // level outside 3–4 with CONNACK 0x01 before closing, as [MQTT-3.1.2-2] requires; marking the level as one
-      // it refuses sends MQTT 3.1 down that same path. Counted in onClientError, with MQTT 5's refusals.
+      // it refuses sends MQTT 3.1 down that same path. Counted in client-error.ts, with MQTT 5's refusals.
       packet.protocolVersion = 0 as ConnectPacket['protocolVersion'];
       callback(null, true);
       return;
