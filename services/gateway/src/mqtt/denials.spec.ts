@@ -68,7 +68,7 @@ describe(connackRefusal.name, () => {
     const error = connackRefusal(reason, 'refused');
     expect(error.returnCode).toBe(code);
     expect(error).toBeInstanceOf(DenialError);
-    expect((error as DenialError).reason).toBe(reason);
+    expect(error.reason).toBe(reason);
     expect(error.message).toBe('refused');
   });
 });

@@ -91,7 +91,7 @@ export class DenialError extends Error {
 }
 
 /** A refusal Aedes's authenticate step answers with the reason's CONNACK code before closing [MQTT-3.2.2-5]. */
-export function connackRefusal(reason: ConnackDenialReason, message: string): AuthenticateError {
+export function connackRefusal(reason: ConnackDenialReason, message: string): DenialError & AuthenticateError {
   // AuthErrorCode is a const enum in Aedes's types; the numbers are MQTT's CONNACK codes [MQTT-3.2.2.3].
   // A DenialError, so that Aedes's clientError event for it is known as counted already.
   return Object.assign(new DenialError(reason, message), {
