@@ -21,13 +21,16 @@ import type { DataSource } from 'typeorm';
 import { UpdatesController } from './api/updates.controller.js';
 import { UpdatesHandler } from './api/updates.handler.js';
 import { DeviceEndpoint } from './device-api/device-endpoint.js';
+import { DeploymentRepository } from './fleet/deployment.repository.js';
 import { DirectorService } from './fleet/director.service.js';
+import { FleetRepository } from './fleet/fleet.repository.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { RolloutEngine } from './fleet/rollout-engine.js';
 import { ChunkCache, ImagesRepository } from './images/images.repository.js';
 import { ImagesService } from './images/images.service.js';
 import { TenantMetadata } from './tuf/tenant-metadata.js';
 import { TenantRepositoryConsumer } from './tuf/tenant-repository.consumer.js';
+import { TufMetadataRepository } from './tuf/tuf-metadata.repository.js';
 import type { UpdatesConfig } from './updates.config.js';
 
 export interface UpdatesModuleOptions {
@@ -50,23 +53,28 @@ export class UpdatesModule {
           useFactory: (dataSource: DataSource, config: UpdatesConfig) =>
             new ImagesRepository(dataSource, new ChunkCache(config.imageCacheBytes)),
         },
+        { provide: FleetRepository, inject: [DATA_SOURCE], useFactory: (dataSource: DataSource) => new FleetRepository(dataSource) },
+        {
+          provide: DeploymentRepository,
+          inject: [DATA_SOURCE],
+          useFactory: (dataSource: DataSource) => new DeploymentRepository(dataSource),
+        },
+        {
+          provide: TufMetadataRepository,
+          inject: [DATA_SOURCE],
+          useFactory: (dataSource: DataSource) => new TufMetadataRepository(dataSource),
+        },
         {
           provide: TenantMetadata,
-          inject: [DATA_SOURCE, ImagesRepository, SERVICE_CONFIG],
-          useFactory: (dataSource: DataSource, imageRows: ImagesRepository, config: UpdatesConfig) =>
-            new TenantMetadata(dataSource, new KeyVault(config.keyEncryptionKey), imageRows, config.lifetimes, config.rootPolicy),
+          inject: [TufMetadataRepository, ImagesRepository, SERVICE_CONFIG],
+          useFactory: (tufRows: TufMetadataRepository, imageRows: ImagesRepository, config: UpdatesConfig) =>
+            new TenantMetadata(tufRows, new KeyVault(config.keyEncryptionKey), imageRows, config.lifetimes, config.rootPolicy),
         },
         {
           provide: ImagesService,
-          inject: [DATA_SOURCE, ImagesRepository, TenantMetadata, MESSAGE_BUS, LOGGER, SERVICE_CONFIG],
-          useFactory: (
-            dataSource: DataSource,
-            imageRows: ImagesRepository,
-            metadata: TenantMetadata,
-            bus: MessageBus,
-            logger: Logger,
-            config: UpdatesConfig,
-          ) => new ImagesService(dataSource, imageRows, metadata, bus, logger, config.maxImageBytes),
+          inject: [ImagesRepository, TenantMetadata, MESSAGE_BUS, LOGGER, SERVICE_CONFIG],
+          useFactory: (imageRows: ImagesRepository, metadata: TenantMetadata, bus: MessageBus, logger: Logger, config: UpdatesConfig) =>
+            new ImagesService(imageRows, metadata, bus, logger, config.maxImageBytes),
         },
         {
           provide: TenantRepositoryConsumer,
@@ -82,27 +90,37 @@ export class UpdatesModule {
         },
         {
           provide: RolloutEngine,
-          inject: [DATA_SOURCE, ImagesRepository, MESSAGE_BUS, TypedBus, LOGGER, OBSERVABILITY],
+          inject: [DeploymentRepository, ImagesRepository, MESSAGE_BUS, TypedBus, LOGGER, OBSERVABILITY],
           useFactory: (
-            dataSource: DataSource,
+            deploymentRows: DeploymentRepository,
             imageRows: ImagesRepository,
             bus: MessageBus,
             typed: TypedBus,
             logger: Logger,
             observability: Observability,
-          ) => new RolloutEngine(dataSource, imageRows, bus, typed, logger, observability.meter),
+          ) => new RolloutEngine(deploymentRows, imageRows, bus, typed, logger, observability.meter),
         },
         {
           provide: FleetService,
-          inject: [DATA_SOURCE, ImagesRepository, TypedBus, LOGGER, RolloutEngine],
-          useFactory: (dataSource: DataSource, imageRows: ImagesRepository, typed: TypedBus, logger: Logger, rollouts: RolloutEngine) =>
-            new FleetService(dataSource, imageRows, typed, logger, (deviceIds) => rollouts.notify(deviceIds)),
+          inject: [FleetRepository, DeploymentRepository, ImagesRepository, TypedBus, LOGGER, RolloutEngine],
+          useFactory: (
+            fleetRows: FleetRepository,
+            deploymentRows: DeploymentRepository,
+            imageRows: ImagesRepository,
+            typed: TypedBus,
+            logger: Logger,
+            rollouts: RolloutEngine,
+          ) => new FleetService(fleetRows, deploymentRows, imageRows, typed, logger, (deviceIds) => rollouts.notify(deviceIds)),
         },
         {
           provide: DirectorService,
-          inject: [DATA_SOURCE, ImagesRepository, TenantMetadata],
-          useFactory: (dataSource: DataSource, imageRows: ImagesRepository, metadata: TenantMetadata) =>
-            new DirectorService(dataSource, imageRows, metadata),
+          inject: [FleetRepository, DeploymentRepository, ImagesRepository, TenantMetadata],
+          useFactory: (
+            fleetRows: FleetRepository,
+            deploymentRows: DeploymentRepository,
+            imageRows: ImagesRepository,
+            metadata: TenantMetadata,
+          ) => new DirectorService(fleetRows, deploymentRows, imageRows, metadata),
         },
         {
           provide: DeviceEndpoint,

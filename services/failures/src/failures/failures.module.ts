@@ -22,13 +22,16 @@ import { AlertSink } from '../alerts/alert-sink.js';
 import { SpikeDetector } from '../alerts/spike-detector.js';
 import { FailuresController } from '../api/failures.controller.js';
 import { StabilityController } from '../api/stability.controller.js';
+import { CohortDevices } from '../cohorts/cohort-devices.js';
 import { DeviceRateLimiter } from '../ingest/device-rate-limiter.js';
 import type { FailuresConfig } from './failures.config.js';
-
 import { HealthService } from '../health/health.service.js';
 import { FailuresRepository } from '../ingest/failures.repository.js';
 import { FailureIngest } from '../ingest/failure-ingest.js';
 import { HeartbeatIngest } from '../stability/heartbeat-ingest.js';
+import { FailureReportsService } from '../reports/failure-reports.service.js';
+import { ReportExport } from '../reports/report-export.js';
+import { StabilityReport } from '../stability/stability-report.service.js';
 import { StabilityRepository } from '../stability/stability.repository.js';
 import { FailuresHandler } from './failures.handler.js';
 
@@ -120,6 +123,22 @@ export class FailuresModule {
             new SpikeDetector(repository, alerts, config.alerts.spike, logger),
         },
         { provide: TypedBus, inject: [MESSAGE_BUS], useFactory: (bus: MessageBus) => new TypedBus(bus) },
+        { provide: CohortDevices, inject: [TypedBus], useFactory: (bus: TypedBus) => new CohortDevices(bus) },
+        {
+          provide: FailureReportsService,
+          inject: [FailuresRepository, CohortDevices],
+          useFactory: (repository: FailuresRepository, cohorts: CohortDevices) => new FailureReportsService(repository, cohorts),
+        },
+        {
+          provide: ReportExport,
+          inject: [FailuresRepository],
+          useFactory: (repository: FailuresRepository) => new ReportExport(repository),
+        },
+        {
+          provide: StabilityReport,
+          inject: [StabilityRepository, CohortDevices],
+          useFactory: (stability: StabilityRepository, cohorts: CohortDevices) => new StabilityReport(stability, cohorts),
+        },
         FailuresLifecycle,
       ],
     };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { MAX_READINGS_PER_BATCH, Stream } from '@rampart/contracts';
 import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
 import type { AttestationLimits } from './attestation-gate.js';
-import type { TelemetryStreamSettings } from './telemetry-bridge.js';
+import type { TelemetryStreamSettings } from './telemetry-stream.js';
 
 export const DEFAULT_MQTT_PORT = 8883;
 export const DEFAULT_HTTP_PORT = 8080;

@@ -121,6 +121,11 @@ export class ImagesRepository {
     private readonly chunkCache: ChunkCache = new ChunkCache(0),
   ) {}
 
+  /** Runs `work` in one transaction; the repositories' methods that take an EntityManager join it. */
+  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
   /**
    * Stores an image and its bytes in one transaction. The same bytes again
    * are the same image (idempotent); other bytes under a component version
