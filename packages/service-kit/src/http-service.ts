@@ -7,89 +7,74 @@ import type { MicroserviceOptions } from '@nestjs/microservices';
 import { BusTransport } from './bus/bus-transport.js';
 import { HostileInputPipe } from './hostile-input.pipe.js';
 import { NestPinoLogger } from './logger.js';
-import { closeServiceRuntime, type ServiceRuntime } from './service-runtime.js';
+import type { ServiceRuntime } from './service-runtime.js';
 
-export interface HttpServiceOptions {
+export interface HttpAppOptions {
   readonly runtime: ServiceRuntime;
   /** The root Nest module (a dynamic module carrying the runtime's providers). */
   readonly module: unknown;
-  readonly host: string;
-  readonly port: number;
   /** Answer `@MessagePattern` requests on the bus in this queue group. */
   readonly queueGroup?: string;
-  /** Adds routes before listening, e.g. OpenAPI documents. */
+  /** Adds routes and parsers before listening, e.g. OpenAPI documents. */
   readonly configure?: (app: INestApplication) => void;
-  readonly shutdownTimeoutMs: number;
 }
 
-export interface RunningService {
+/** A created Nest application (its providers made), neither its bus handlers nor its HTTP port answering yet. */
+export interface HttpApp {
   readonly app: INestApplication;
-  readonly url: string;
-  /** Stops taking work, drains, closes every resource; idempotent. */
+  /** Starts answering: bus handlers first, then the HTTP port; resolves to the URL it answers on. */
+  listen(host: string, port: number): Promise<string>;
+  /** Stops HTTP and bus handlers and runs the providers' shutdown hooks. */
   close(): Promise<void>;
 }
 
 /**
- * Starts a NestJS HTTP application (and its bus transport) for a service.
- * Shutdown order: readiness fails first, then HTTP and bus handlers stop,
- * then the bus drains and pools close, bounded by `shutdownTimeoutMs`.
+ * Creates a service's NestJS application; the caller makes it answer when
+ * what must precede that is ready (streams, consumers, a first policy run).
+ * Closing it leaves the runtime (bus, pools, telemetry) to the caller.
  */
-export async function startHttpService(options: HttpServiceOptions): Promise<RunningService> {
+export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   const { runtime } = options;
   const app = await NestFactory.create(options.module as never, {
     logger: new NestPinoLogger(runtime.logger),
     abortOnError: false,
     bufferLogs: false,
   });
-  // One edge for hostile input in every service, under each route's own schema.
-  app.useGlobalPipes(new HostileInputPipe());
-  if (options.queueGroup !== undefined) {
-    app.connectMicroservice<MicroserviceOptions>(
-      {
-        strategy: new BusTransport(
-          runtime.bus,
-          options.queueGroup,
-          (subject, error) => runtime.logger.error({ err: error, subject }, 'request handler failed'),
-          runtime.observability.tracer,
-          runtime.observability.meter,
-        ),
-      },
-      { inheritAppConfig: true },
-    );
-    await app.startAllMicroservices();
+  try {
+    // One edge for hostile input in every service, under each route's own schema.
+    app.useGlobalPipes(new HostileInputPipe());
+    if (options.queueGroup !== undefined) {
+      app.connectMicroservice<MicroserviceOptions>(
+        {
+          strategy: new BusTransport(
+            runtime.bus,
+            options.queueGroup,
+            (subject, error) => runtime.logger.error({ err: error, subject }, 'request handler failed'),
+            runtime.observability.tracer,
+            runtime.observability.meter,
+          ),
+        },
+        { inheritAppConfig: true },
+      );
+    }
+    recordRequests(app, runtime.name, runtime.observability.meter);
+    options.configure?.(app);
+  } catch (error) {
+    await app.close();
+    throw error;
   }
-  recordRequests(app, runtime.name, runtime.observability.meter);
-  options.configure?.(app);
-  await app.listen(options.port, options.host);
-  const address = (app.getHttpServer() as HttpServer).address() as AddressInfo;
-  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${address.port}`;
-  runtime.logger.info({ url, bus: runtime.bus.kind }, `${runtime.name} listening`);
-
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      runtime.readiness.markShuttingDown();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          runtime.logger.warn({ timeoutMs: options.shutdownTimeoutMs }, 'shutdown timed out; exiting anyway');
-          resolve();
-        }, options.shutdownTimeoutMs);
-        timer.unref();
-      });
-      // The whole close is bounded, not only the HTTP side: a bus still draining toward a lost NATS node must
-      // not keep a stopping replica alive past its grace period.
-      const work = (async () => {
-        await app.close();
-        await closeServiceRuntime(runtime);
-      })();
-      await Promise.race([work, deadline]);
-      clearTimeout(timer);
-      runtime.logger.info(`${runtime.name} stopped`);
-    })();
-    return closing;
+  return {
+    app,
+    listen: async (host, port) => {
+      if (options.queueGroup !== undefined) await app.startAllMicroservices();
+      await app.listen(port, host);
+      const address = (app.getHttpServer() as HttpServer).address() as AddressInfo;
+      const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+      runtime.logger.info({ url, bus: runtime.bus.kind }, `${runtime.name} listening`);
+      return url;
+    },
+    close: () => app.close(),
   };
-  return { app, url, close };
 }
 
 /** Paths that answer orchestrators and scrapers, not users: not counted as API traffic. */

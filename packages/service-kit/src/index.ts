@@ -30,9 +30,24 @@ export { DEFAULT_DB_POOL_SIZE, openDatabase } from './database.js';
 export type { DatabaseOptions } from './database.js';
 export { Readiness } from './health.js';
 export type { ReadinessProbe, ReadinessReport } from './health.js';
-export { startHttpService } from './http-service.js';
+export { createHttpApp } from './http-service.js';
 export { closeOnSignals } from './signals.js';
-export type { HttpServiceOptions, RunningService } from './http-service.js';
+export type { HttpApp, HttpAppOptions } from './http-service.js';
+export { DEFAULT_HOST_PORTS, defineService } from './host/service-host.js';
+export type {
+  HostContext,
+  HostPorts,
+  HostedConfig,
+  HostedDatabase,
+  RunningService,
+  ServiceDefinition,
+  ServiceDescriptor,
+  StartupStep,
+} from './host/service-host.js';
+export { startJob } from './host/job.js';
+export type { Job } from './host/job.js';
+export { OPENAPI_DOCUMENT_PATH, OPENAPI_UI_PATH, mountOpenApi } from './host/open-api.js';
+export type { OpenApiInfo } from './host/open-api.js';
 export { NestPinoLogger, createLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { Observability } from './observability.js';

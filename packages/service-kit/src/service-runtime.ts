@@ -1,6 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { LOGGER, OBSERVABILITY, READINESS } from './tokens.js';
+import { CLOCK, DATA_SOURCE, LOGGER, MESSAGE_BUS, OBSERVABILITY, READINESS, systemClock } from './tokens.js';
 import { InProcessBus } from './bus/in-process-bus.js';
 import type { MessageBus } from './bus/message-bus.js';
 import { NatsBus } from './bus/nats-bus.js';
@@ -94,11 +94,17 @@ export async function closeServiceRuntime(runtime: ServiceRuntime): Promise<void
   await runtime.observability.shutdown();
 }
 
-/** The providers every service module gets from its runtime. */
+/**
+ * The providers every service module gets from its runtime; DATA_SOURCE only
+ * once the runtime's database is open (the host opens it before Nest starts).
+ */
 export function runtimeProviders(runtime: ServiceRuntime): Provider[] {
   return [
     { provide: LOGGER, useValue: runtime.logger },
     { provide: OBSERVABILITY, useValue: runtime.observability },
     { provide: READINESS, useValue: runtime.readiness },
+    { provide: MESSAGE_BUS, useValue: runtime.bus },
+    { provide: CLOCK, useValue: systemClock },
+    ...(runtime.dataSource === undefined ? [] : [{ provide: DATA_SOURCE, useValue: runtime.dataSource }]),
   ];
 }

@@ -3,10 +3,10 @@ import { APP_GUARD } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Public, Requires, bearerTokenOf, tenantRoleNeeded } from './access/access.js';
 import { InProcessBus } from './bus/in-process-bus.js';
-import { startHttpService, type RunningService } from './http-service.js';
+import { createHttpApp } from './http-service.js';
 import { createLogger } from './logger.js';
 import { OpsController } from './ops.controller.js';
-import { createServiceRuntime, runtimeProviders } from './service-runtime.js';
+import { closeServiceRuntime, createServiceRuntime, runtimeProviders } from './service-runtime.js';
 import { TenantTokenGuard } from './tenant-token.guard.js';
 
 @Controller('v1')
@@ -38,7 +38,7 @@ class DeclaredController {
 }
 
 describe(TenantTokenGuard.name, () => {
-  let service: RunningService;
+  let service: { url: string; close(): Promise<void> };
   let scrape: () => Promise<string>;
 
   beforeAll(async () => {
@@ -57,7 +57,14 @@ describe(TenantTokenGuard.name, () => {
       ],
     })
     class GuardedModule {}
-    service = await startHttpService({ runtime, module: GuardedModule, host: '127.0.0.1', port: 0, shutdownTimeoutMs: 5_000 });
+    const http = await createHttpApp({ runtime, module: GuardedModule });
+    service = {
+      url: await http.listen('127.0.0.1', 0),
+      close: async () => {
+        await http.close();
+        await closeServiceRuntime(runtime);
+      },
+    };
     scrape = async () => (await fetch(`${service.url}/metrics`)).text();
   });
 

@@ -1,26 +1,87 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { readFile } from 'node:fs/promises';
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, Reflector } from '@nestjs/core';
-import { HttpErrorFilter, OpsController, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
+import { Subject, type TenantCreatedEvent } from '@rampart/contracts';
+import {
+  CLOCK,
+  DATA_SOURCE,
+  HttpErrorFilter,
+  LOGGER,
+  MESSAGE_BUS,
+  OBSERVABILITY,
+  OpsController,
+  SERVICE_CONFIG,
+  TypedBus,
+  encodeJson,
+  type Clock,
+  type Closable,
+  type Logger,
+  type MessageBus,
+  type Observability,
+  type ServiceRuntime,
+} from '@rampart/service-kit';
+import { CertificateAuthority, KeyVault, certificatesInPemBundle } from '@rampart/trust';
+import type { DataSource } from 'typeorm';
 import { AuthGuard } from './access/auth.guard.js';
 import { CrlController } from './api/crl.controller.js';
 import { RotationService } from './api/rotation.service.js';
 import { PlatformController, TenantController } from './api/tenancy.controller.js';
 import { TenantAuthorities } from './ca/tenant-authorities.js';
 import { TenancyService } from './api/tenancy.service.js';
+import type { AttestationConfig } from './attestation.config.js';
 import { AttestationAdmission } from './attestation/attestation-admission.js';
+import { AttestationBatches } from './attestation/attestation-batches.js';
 import { AttestationHandler } from './attestation/attestation.handler.js';
-import type { AttestationRepository } from './attestation/attestation.repository.js';
+import { AttestationRepository } from './attestation/attestation.repository.js';
 import { AttestationService } from './attestation/attestation.service.js';
+import { EvidenceVerifier } from './attestation/evidence-verifier.js';
+import { FleetGauges } from './attestation/fleet-gauges.js';
+import { KnownGoodConsumer } from './attestation/known-good.consumer.js';
+import { SealedNonceStore } from './attestation/nonce-store.js';
+import { PolicyCache } from './attestation/policy-cache.js';
+
+/** How long a claim waits for the tenant's update root from the updates service. */
+const UPDATE_ROOT_TIMEOUT_MS = 5_000;
+
+/** The platform root CA, loaded from its certificate and key files. */
+export const PLATFORM_AUTHORITY = Symbol('attestation.platform-authority');
+/** The manufacturer roots device endorsements chain to (PEM, at least one). */
+export const MANUFACTURER_ROOTS = Symbol('attestation.manufacturer-roots');
+/** Drops this replica's cached policy and tells every other replica to drop theirs. */
+export const ANNOUNCE_POLICY_CHANGE = Symbol('attestation.announce-policy-change');
+export type AnnouncePolicyChange = () => Promise<void>;
+
+/** Drops the cached policy whenever any replica announces a change (known-good values, a tenant's policy). */
+@Injectable()
+export class PolicyChangeListener {
+  private listening: Closable | undefined;
+
+  constructor(
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    @Inject(PolicyCache) private readonly policies: PolicyCache,
+  ) {}
+
+  async start(): Promise<void> {
+    this.listening = await this.bus.listen(Subject.attestationPolicyChanged, () => this.policies.invalidate());
+  }
+
+  async stop(): Promise<void> {
+    await this.listening?.close();
+  }
+}
+
+/** Logs the last refusals once the handlers have stopped, so the summary covers the whole run. */
+@Injectable()
+export class AttestationLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(AttestationAdmission) private readonly admission: AttestationAdmission) {}
+
+  onApplicationShutdown(): void {
+    this.admission.logSummary();
+  }
+}
 
 export interface AttestationModuleOptions {
   readonly runtime: ServiceRuntime;
-  readonly repository: AttestationRepository;
-  readonly attestation: AttestationService;
-  readonly admission: AttestationAdmission;
-  readonly tenancy: TenancyService;
-  readonly authorities: TenantAuthorities;
-  readonly rotation: RotationService;
-  readonly platformAdminToken: string;
 }
 
 @Module({})
@@ -34,17 +95,141 @@ export class AttestationModule {
       module: AttestationModule,
       controllers: [OpsController, PlatformController, TenantController, CrlController, AttestationHandler],
       providers: [
-        ...runtimeProviders(runtime),
-        { provide: AttestationService, useValue: options.attestation },
-        { provide: AttestationAdmission, useValue: options.admission },
-        { provide: TenancyService, useValue: options.tenancy },
-        { provide: TenantAuthorities, useValue: options.authorities },
-        { provide: RotationService, useValue: options.rotation },
+        {
+          provide: PLATFORM_AUTHORITY,
+          inject: [SERVICE_CONFIG],
+          useFactory: async (config: AttestationConfig) => {
+            const [certificatePem, privateKeyPem] = await Promise.all([
+              readFile(config.ca.platformCertFile, 'utf8'),
+              readFile(config.ca.platformKeyFile, 'utf8'),
+            ]);
+            return CertificateAuthority.load({ certificatePem, privateKeyPem });
+          },
+        },
+        {
+          provide: MANUFACTURER_ROOTS,
+          inject: [SERVICE_CONFIG],
+          useFactory: async (config: AttestationConfig) => {
+            const roots = certificatesInPemBundle(await readFile(config.ca.manufacturerCaFile, 'utf8'));
+            if (roots.length === 0) throw new Error(`MANUFACTURER_CA_FILE holds no certificate: ${config.ca.manufacturerCaFile}`);
+            return roots;
+          },
+        },
+        {
+          provide: AttestationRepository,
+          inject: [DATA_SOURCE],
+          useFactory: (dataSource: DataSource) => new AttestationRepository(dataSource),
+        },
+        {
+          provide: TenantAuthorities,
+          inject: [PLATFORM_AUTHORITY, AttestationRepository, SERVICE_CONFIG],
+          useFactory: (platform: CertificateAuthority, repository: AttestationRepository, config: AttestationConfig) =>
+            new TenantAuthorities(platform, repository, new KeyVault(config.ca.keyEncryptionKey), config.ca),
+        },
+        {
+          provide: AttestationBatches,
+          inject: [AttestationRepository],
+          useFactory: (repository: AttestationRepository) => new AttestationBatches(repository),
+        },
+        {
+          provide: PolicyCache,
+          inject: [AttestationRepository],
+          useFactory: (repository: AttestationRepository) => new PolicyCache(repository),
+        },
+        PolicyChangeListener,
+        {
+          provide: ANNOUNCE_POLICY_CHANGE,
+          inject: [PolicyCache, MESSAGE_BUS],
+          useFactory:
+            (policies: PolicyCache, bus: MessageBus): AnnouncePolicyChange =>
+            async () => {
+              policies.invalidate();
+              await bus.broadcast(Subject.attestationPolicyChanged, encodeJson({}));
+            },
+        },
+        {
+          provide: AttestationService,
+          inject: [
+            AttestationRepository,
+            MANUFACTURER_ROOTS,
+            SERVICE_CONFIG,
+            AttestationBatches,
+            PolicyCache,
+            TenantAuthorities,
+            CLOCK,
+            LOGGER,
+            OBSERVABILITY,
+            MESSAGE_BUS,
+          ],
+          useFactory: (
+            repository: AttestationRepository,
+            manufacturerRoots: string[],
+            config: AttestationConfig,
+            batches: AttestationBatches,
+            policies: PolicyCache,
+            authorities: TenantAuthorities,
+            clock: Clock,
+            logger: Logger,
+            observability: Observability,
+            bus: MessageBus,
+          ) =>
+            new AttestationService(
+              repository,
+              new EvidenceVerifier(manufacturerRoots),
+              new SealedNonceStore(config.ca.keyEncryptionKey, config.nonceTtlMs, batches),
+              batches,
+              policies,
+              authorities,
+              clock,
+              logger,
+              observability.meter,
+              async (event) => {
+                await bus.publishDurable(Subject.attestationVerdictFailed, encodeJson(event), { msgId: event.id });
+              },
+              observability.tracer,
+            ),
+        },
+        {
+          provide: AttestationAdmission,
+          inject: [SERVICE_CONFIG, CLOCK, LOGGER, OBSERVABILITY],
+          useFactory: (config: AttestationConfig, clock: Clock, logger: Logger, observability: Observability) =>
+            new AttestationAdmission(config.admission, clock, logger, observability.meter),
+        },
+        {
+          provide: KnownGoodConsumer,
+          inject: [MESSAGE_BUS, AttestationRepository, LOGGER, ANNOUNCE_POLICY_CHANGE],
+          useFactory: (bus: MessageBus, repository: AttestationRepository, logger: Logger, announcePolicyChange: AnnouncePolicyChange) =>
+            new KnownGoodConsumer(bus, repository, logger, announcePolicyChange),
+        },
+        {
+          provide: RotationService,
+          inject: [AttestationRepository, TenantAuthorities, MESSAGE_BUS, CLOCK, LOGGER],
+          useFactory: (repository: AttestationRepository, authorities: TenantAuthorities, bus: MessageBus, clock: Clock, logger: Logger) =>
+            new RotationService(repository, authorities, bus, clock, logger),
+        },
+        {
+          provide: FleetGauges,
+          inject: [DATA_SOURCE, OBSERVABILITY, LOGGER, SERVICE_CONFIG],
+          useFactory: (dataSource: DataSource, observability: Observability, logger: Logger, config: AttestationConfig) =>
+            new FleetGauges(dataSource, observability.meter, logger, config.fleetGaugesMs),
+        },
+        {
+          provide: TenancyService,
+          inject: [AttestationRepository, TenantAuthorities, MESSAGE_BUS, ANNOUNCE_POLICY_CHANGE, LOGGER],
+          useFactory: (
+            repository: AttestationRepository,
+            authorities: TenantAuthorities,
+            bus: MessageBus,
+            announcePolicyChange: AnnouncePolicyChange,
+            logger: Logger,
+          ) => tenancyService(repository, authorities, bus, announcePolicyChange, logger),
+        },
+        AttestationLifecycle,
         {
           provide: APP_GUARD,
-          inject: [Reflector],
-          useFactory: (reflector: Reflector) =>
-            new AuthGuard(reflector, options.repository, options.platformAdminToken, runtime.logger, denials),
+          inject: [Reflector, AttestationRepository, SERVICE_CONFIG],
+          useFactory: (reflector: Reflector, repository: AttestationRepository, config: AttestationConfig) =>
+            new AuthGuard(reflector, repository, config.platformAdminToken, runtime.logger, denials),
         },
         {
           provide: APP_FILTER,
@@ -53,4 +238,42 @@ export class AttestationModule {
       ],
     };
   }
+}
+
+/** Tenancy with its announcements on the bus: each one's loss is logged, never the operator's failure. */
+function tenancyService(
+  repository: AttestationRepository,
+  authorities: TenantAuthorities,
+  bus: MessageBus,
+  announcePolicyChange: AnnouncePolicyChange,
+  logger: Logger,
+): TenancyService {
+  const updatesBus = new TypedBus(bus);
+  return new TenancyService(
+    repository,
+    authorities,
+    (event) => bus.broadcast(Subject.attestationDeviceRevocation, encodeJson(event)),
+    announcePolicyChange,
+    async (tenantId) => {
+      const event: TenantCreatedEvent = { tenantId };
+      // A lost announcement is not the tenant's failure: the update server also makes the repository on a device's first read.
+      await bus
+        .publishDurable(Subject.attestationTenantCreated, encodeJson(event), { msgId: `tenant-created:${tenantId}` })
+        .catch((error: unknown) => logger.warn({ err: error, tenantId }, 'tenant creation not announced to the updates service'));
+    },
+    async (tenantId) => {
+      try {
+        return (await updatesBus.request(Subject.updatesRootGet, { tenantId }, UPDATE_ROOT_TIMEOUT_MS)).root;
+      } catch (error) {
+        logger.warn({ err: error, tenantId }, 'no update root for the claim: the updates service did not answer');
+        return null;
+      }
+    },
+    async (tokenHash) => {
+      // A lost broadcast is not the revocation's failure: guards drop the token when their cache ends (≤ 10 s).
+      await bus
+        .broadcast(Subject.attestationTokenRevoked, encodeJson({ tokenHash }))
+        .catch((error: unknown) => logger.warn({ err: error }, 'token revocation not broadcast; guards drop it when their cache ends'));
+    },
+  );
 }

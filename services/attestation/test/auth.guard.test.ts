@@ -5,13 +5,13 @@ import {
   InProcessBus,
   Public,
   Requires,
+  closeServiceRuntime,
+  createHttpApp,
   createLogger,
   createServiceRuntime,
   openDatabase,
   runtimeProviders,
-  startHttpService,
 } from '@rampart/service-kit';
-import type { RunningService } from '@rampart/service-kit';
 import { createTestDatabase, type TestDatabase } from '@rampart/testing';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,7 +64,7 @@ class DeclaredController {
 describe(AuthGuard.name, () => {
   let db: TestDatabase;
   let dataSource: DataSource;
-  let service: RunningService;
+  let service: { url: string; close(): Promise<void> };
   const operator = randomBytes(24).toString('hex');
   const reader = `rmp_${randomBytes(24).toString('base64url')}`;
   const call = (path: string, init: RequestInit = {}) => fetch(`${service.url}${path}`, init);
@@ -90,7 +90,14 @@ describe(AuthGuard.name, () => {
       ],
     })
     class GuardedModule {}
-    service = await startHttpService({ runtime, module: GuardedModule, host: '127.0.0.1', port: 0, shutdownTimeoutMs: 5_000 });
+    const http = await createHttpApp({ runtime, module: GuardedModule });
+    service = {
+      url: await http.listen('127.0.0.1', 0),
+      close: async () => {
+        await http.close();
+        await closeServiceRuntime(runtime);
+      },
+    };
   });
 
   afterAll(async () => {

@@ -1,6 +1,4 @@
 import 'reflect-metadata';
-import { runServiceMain } from '@rampart/service-kit';
-import { loadGatewayConfig } from './gateway/gateway.config.js';
-import { startGateway } from './start-gateway.js';
+import { gatewayService } from './start-gateway.js';
 
-await runServiceMain('gateway', loadGatewayConfig, startGateway);
+await gatewayService.main();

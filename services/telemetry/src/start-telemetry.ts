@@ -1,20 +1,10 @@
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { QueueGroup } from '@rampart/contracts';
-import {
-  closeServiceRuntime,
-  createRuntimeFromConfig,
-  openDatabase,
-  startHttpService,
-  systemClock,
-  type Logger,
-  type MessageBus,
-  type RunningService,
-} from '@rampart/service-kit';
+import { defineService, type Logger, type MessageBus, type RunningService } from '@rampart/service-kit';
 import { telemetryDatabase } from './migrations/index.js';
 import { IngestService } from './telemetry/ingest.service.js';
 import { ReadingsRepository } from './telemetry/readings.repository.js';
 import { RetentionJob } from './telemetry/retention.job.js';
-import type { TelemetryConfig } from './telemetry/telemetry.config.js';
+import { loadTelemetryConfig, type TelemetryConfig } from './telemetry/telemetry.config.js';
 import { TelemetryModule } from './telemetry/telemetry.module.js';
 
 export interface RunningTelemetry extends RunningService {
@@ -22,52 +12,24 @@ export interface RunningTelemetry extends RunningService {
   readonly repository: ReadingsRepository;
 }
 
+/** The telemetry service: migrations, the stream consumer, REST and bus queries, partition maintenance. */
+export const telemetryService = defineService({
+  name: 'telemetry',
+  config: loadTelemetryConfig,
+  database: { ...telemetryDatabase, connection: (config: TelemetryConfig) => config.database },
+  module: ({ runtime }) => TelemetryModule.forRoot({ runtime }),
+  queueGroup: QueueGroup.telemetry,
+  openApi: { title: 'Rampart telemetry', description: 'Device telemetry queries' },
+  beforeListen: [
+    // Today's partitions exist before the first batch arrives.
+    { name: 'partition maintenance', run: (app) => app.get(RetentionJob).runOnce() },
+  ],
+  afterListen: [{ name: 'stream consumer', run: (app) => app.get(IngestService).start() }],
+  jobs: [RetentionJob],
+  expose: (app) => ({ ingest: app.get(IngestService), repository: app.get(ReadingsRepository) }),
+});
+
 /** Starts the telemetry service: migrations, the stream consumer, REST and bus queries. */
-export async function startTelemetry(config: TelemetryConfig, logger: Logger, sharedBus?: MessageBus): Promise<RunningTelemetry> {
-  const runtime = await createRuntimeFromConfig('telemetry', config, logger, sharedBus);
-  let service: RunningService | undefined;
-  try {
-    runtime.dataSource = await openDatabase(
-      {
-        url: config.database.url,
-        ...telemetryDatabase,
-        poolSize: config.database.poolSize,
-      },
-      logger,
-    );
-    const repository = new ReadingsRepository(runtime.dataSource);
-    runtime.readiness.register('database', () => repository.ping());
-    const ingest = new IngestService(
-      runtime.bus,
-      repository,
-      config.ingest,
-      logger,
-      runtime.observability.meter,
-      runtime.observability.tracer,
-    );
-    const retention = new RetentionJob(repository, systemClock, config.retention.days, config.retention.maintenanceMs, logger);
-    await retention.runOnce();
-    service = await startHttpService({
-      runtime,
-      module: TelemetryModule.forRoot({ runtime, repository, ingest, retention }),
-      host: config.http.host,
-      port: config.http.port,
-      queueGroup: QueueGroup.telemetry,
-      shutdownTimeoutMs: config.shutdownTimeoutMs,
-      configure: (app) => {
-        const document = SwaggerModule.createDocument(
-          app,
-          new DocumentBuilder().setTitle('Rampart telemetry').setVersion('1').setDescription('Device telemetry queries').build(),
-        );
-        SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
-      },
-    });
-    await ingest.start();
-    retention.start();
-    return { ...service, ingest, repository };
-  } catch (error) {
-    if (service !== undefined) await service.close();
-    else await closeServiceRuntime(runtime);
-    throw error;
-  }
+export function startTelemetry(config: TelemetryConfig, logger: Logger, sharedBus?: MessageBus): Promise<RunningTelemetry> {
+  return telemetryService.start(config, logger, sharedBus);
 }

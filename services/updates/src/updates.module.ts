@@ -1,19 +1,40 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { HttpErrorFilter, OpsController, TenantTokenGuard, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
+import {
+  DATA_SOURCE,
+  HttpErrorFilter,
+  LOGGER,
+  MESSAGE_BUS,
+  OBSERVABILITY,
+  OpsController,
+  RevocationWatcher,
+  SERVICE_CONFIG,
+  TenantTokenGuard,
+  TypedBus,
+  type Logger,
+  type MessageBus,
+  type Observability,
+  type ServiceRuntime,
+} from '@rampart/service-kit';
+import { KeyVault } from '@rampart/trust';
+import type { DataSource } from 'typeorm';
 import { UpdatesController } from './api/updates.controller.js';
 import { UpdatesHandler } from './api/updates.handler.js';
+import { DeviceEndpoint } from './device-api/device-endpoint.js';
+import { DeploymentRepository } from './fleet/deployment.repository.js';
+import { DirectorService } from './fleet/director.service.js';
+import { FleetRepository } from './fleet/fleet.repository.js';
 import { FleetService } from './fleet/fleet.service.js';
-import { ImagesRepository } from './images/images.repository.js';
+import { RolloutEngine } from './fleet/rollout-engine.js';
+import { ChunkCache, ImagesRepository } from './images/images.repository.js';
 import { ImagesService } from './images/images.service.js';
 import { TenantMetadata } from './tuf/tenant-metadata.js';
+import { TenantRepositoryConsumer } from './tuf/tenant-repository.consumer.js';
+import { TufMetadataRepository } from './tuf/tuf-metadata.repository.js';
+import type { UpdatesConfig } from './updates.config.js';
 
 export interface UpdatesModuleOptions {
   readonly runtime: ServiceRuntime;
-  readonly images: ImagesService;
-  readonly imageRows: ImagesRepository;
-  readonly fleet: FleetService;
-  readonly metadata: TenantMetadata;
 }
 
 @Module({})
@@ -24,13 +45,97 @@ export class UpdatesModule {
       module: UpdatesModule,
       controllers: [OpsController, UpdatesController, UpdatesHandler],
       providers: [
-        ...runtimeProviders(runtime),
         { provide: APP_FILTER, useValue: new HttpErrorFilter(runtime.logger) },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('updates', runtime.bus, runtime.logger, runtime.observability.meter) },
-        { provide: ImagesService, useValue: options.images },
-        { provide: ImagesRepository, useValue: options.imageRows },
-        { provide: FleetService, useValue: options.fleet },
-        { provide: TenantMetadata, useValue: options.metadata },
+        {
+          provide: ImagesRepository,
+          inject: [DATA_SOURCE, SERVICE_CONFIG],
+          useFactory: (dataSource: DataSource, config: UpdatesConfig) =>
+            new ImagesRepository(dataSource, new ChunkCache(config.imageCacheBytes)),
+        },
+        { provide: FleetRepository, inject: [DATA_SOURCE], useFactory: (dataSource: DataSource) => new FleetRepository(dataSource) },
+        {
+          provide: DeploymentRepository,
+          inject: [DATA_SOURCE],
+          useFactory: (dataSource: DataSource) => new DeploymentRepository(dataSource),
+        },
+        {
+          provide: TufMetadataRepository,
+          inject: [DATA_SOURCE],
+          useFactory: (dataSource: DataSource) => new TufMetadataRepository(dataSource),
+        },
+        {
+          provide: TenantMetadata,
+          inject: [TufMetadataRepository, ImagesRepository, SERVICE_CONFIG],
+          useFactory: (tufRows: TufMetadataRepository, imageRows: ImagesRepository, config: UpdatesConfig) =>
+            new TenantMetadata(tufRows, new KeyVault(config.keyEncryptionKey), imageRows, config.lifetimes, config.rootPolicy),
+        },
+        {
+          provide: ImagesService,
+          inject: [ImagesRepository, TenantMetadata, MESSAGE_BUS, LOGGER, SERVICE_CONFIG],
+          useFactory: (imageRows: ImagesRepository, metadata: TenantMetadata, bus: MessageBus, logger: Logger, config: UpdatesConfig) =>
+            new ImagesService(imageRows, metadata, bus, logger, config.maxImageBytes),
+        },
+        {
+          provide: TenantRepositoryConsumer,
+          inject: [MESSAGE_BUS, TenantMetadata, LOGGER],
+          useFactory: (bus: MessageBus, metadata: TenantMetadata, logger: Logger) => new TenantRepositoryConsumer(bus, metadata, logger),
+        },
+        { provide: TypedBus, inject: [MESSAGE_BUS], useFactory: (bus: MessageBus) => new TypedBus(bus) },
+        {
+          provide: RevocationWatcher,
+          inject: [MESSAGE_BUS, TypedBus, LOGGER],
+          // On a revocation there is nothing to disconnect here: the device endpoint asks the watcher on every request.
+          useFactory: (bus: MessageBus, typed: TypedBus, logger: Logger) => new RevocationWatcher(bus, typed, logger, () => undefined),
+        },
+        {
+          provide: RolloutEngine,
+          inject: [DeploymentRepository, ImagesRepository, MESSAGE_BUS, TypedBus, LOGGER, OBSERVABILITY],
+          useFactory: (
+            deploymentRows: DeploymentRepository,
+            imageRows: ImagesRepository,
+            bus: MessageBus,
+            typed: TypedBus,
+            logger: Logger,
+            observability: Observability,
+          ) => new RolloutEngine(deploymentRows, imageRows, bus, typed, logger, observability.meter),
+        },
+        {
+          provide: FleetService,
+          inject: [FleetRepository, DeploymentRepository, ImagesRepository, TypedBus, LOGGER, RolloutEngine],
+          useFactory: (
+            fleetRows: FleetRepository,
+            deploymentRows: DeploymentRepository,
+            imageRows: ImagesRepository,
+            typed: TypedBus,
+            logger: Logger,
+            rollouts: RolloutEngine,
+          ) => new FleetService(fleetRows, deploymentRows, imageRows, typed, logger, (deviceIds) => rollouts.notify(deviceIds)),
+        },
+        {
+          provide: DirectorService,
+          inject: [FleetRepository, DeploymentRepository, ImagesRepository, TenantMetadata],
+          useFactory: (
+            fleetRows: FleetRepository,
+            deploymentRows: DeploymentRepository,
+            imageRows: ImagesRepository,
+            metadata: TenantMetadata,
+          ) => new DirectorService(fleetRows, deploymentRows, imageRows, metadata),
+        },
+        {
+          provide: DeviceEndpoint,
+          inject: [SERVICE_CONFIG, TenantMetadata, DirectorService, ImagesRepository, RevocationWatcher, TypedBus, LOGGER, OBSERVABILITY],
+          useFactory: (
+            config: UpdatesConfig,
+            metadata: TenantMetadata,
+            director: DirectorService,
+            imageRows: ImagesRepository,
+            revocations: RevocationWatcher,
+            typed: TypedBus,
+            logger: Logger,
+            observability: Observability,
+          ) => DeviceEndpoint.create(config, { metadata, director, imageRows, revocations, typed, logger, meter: observability.meter }),
+        },
       ],
     };
   }

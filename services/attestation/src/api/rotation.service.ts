@@ -1,17 +1,14 @@
-import type { OnApplicationShutdown } from '@nestjs/common';
 import { Subject } from '@rampart/contracts';
-import { encodeJson, every, type Clock, type Logger, type MessageBus, type Periodic } from '@rampart/service-kit';
+import { encodeJson, type Clock, type Logger, type MessageBus } from '@rampart/service-kit';
 import type { AttestationRepository } from '../attestation/attestation.repository.js';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
 
 /**
  * Tenant CA rotation: on demand (an Administrator) or by policy (daily
- * check). Each step is audited and announced on the bus so relying parties
- * refresh their trust bundles.
+ * check, run by `RotationPolicyJob`). Each step is audited and announced on
+ * the bus so relying parties refresh their trust bundles.
  */
-export class RotationService implements OnApplicationShutdown {
-  private periodic: Periodic | undefined;
-
+export class RotationService {
   constructor(
     private readonly repository: AttestationRepository,
     private readonly authorities: TenantAuthorities,
@@ -38,18 +35,6 @@ export class RotationService implements OnApplicationShutdown {
       if (outcome === 'prepared') await this.record(tenantId, 'rotation-policy', 'ca.successor-created');
       if (outcome === 'activated') await this.record(tenantId, 'rotation-policy', 'ca.rotated');
     }
-  }
-
-  start(intervalMs: number): void {
-    this.periodic = every(
-      intervalMs,
-      () => this.runPolicy(),
-      (error) => this.logger.error({ err: error }, 'CA rotation check failed'),
-    );
-  }
-
-  onApplicationShutdown(): void {
-    this.periodic?.stop();
   }
 
   private async record(tenantId: string, actor: string, action: string): Promise<void> {

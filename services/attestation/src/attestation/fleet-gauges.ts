@@ -1,5 +1,5 @@
 import type { Meter } from '@opentelemetry/api';
-import { every, type Logger, type Periodic } from '@rampart/service-kit';
+import type { Job, Logger } from '@rampart/service-kit';
 import type { DataSource } from 'typeorm';
 
 /** OS versions reported at most (the most common first): a gauge label per version must stay bounded. */
@@ -11,17 +11,19 @@ const MAX_VERSIONS = 50;
  * hold no operational certificate; revoked) and attested devices by OS
  * version. Read from PostgreSQL every `intervalMs` and served from memory,
  * since a scrape must not wait on the database. Every replica reports the
- * whole fleet: aggregate with max(), not sum().
+ * whole fleet: aggregate with max(), not sum(). Refreshed once before the
+ * service listens, then as a job.
  */
-export class FleetGauges {
+export class FleetGauges implements Job {
+  readonly name = 'fleet gauges';
   private states: Record<'attested' | 'quarantined' | 'revoked', number> = { attested: 0, quarantined: 0, revoked: 0 };
   private versions: Array<{ version: string; devices: number }> = [];
-  private periodic: Periodic | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
     meter: Meter,
     private readonly logger: Logger,
+    readonly intervalMs: number,
   ) {
     meter
       .createObservableGauge('rampart_fleet_devices', {
@@ -37,17 +39,12 @@ export class FleetGauges {
       });
   }
 
-  async start(intervalMs: number): Promise<void> {
-    await this.refresh();
-    this.periodic = every(
-      intervalMs,
-      () => this.refresh(),
-      (error) => this.logger.warn({ err: error }, 'fleet gauges not refreshed'),
-    );
+  run(): Promise<void> {
+    return this.refresh();
   }
 
-  stop(): void {
-    this.periodic?.stop();
+  onError(error: unknown): void {
+    this.logger.warn({ err: error }, 'fleet gauges not refreshed');
   }
 
   async refresh(): Promise<void> {

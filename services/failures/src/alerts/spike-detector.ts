@@ -1,4 +1,4 @@
-import { every, type Logger, type Periodic } from '@rampart/service-kit';
+import type { Job, Logger } from '@rampart/service-kit';
 import type { FailuresRepository } from '../ingest/failures.repository.js';
 import type { AlertSink } from './alert-sink.js';
 import { isSpike, type SpikeRule } from './spike-rule.js';
@@ -7,10 +7,10 @@ import { isSpike, type SpikeRule } from './spike-rule.js';
  * Every `windowMs`, compares each recently active bucket's reports in the
  * last window with its baseline before, and alerts once per bucket per
  * window when the rule calls it a spike — once across all replicas: each
- * alert is claimed in the database first.
+ * alert is claimed in the database first. Run as a job by the service host.
  */
-export class SpikeDetector {
-  private periodic: Periodic | undefined;
+export class SpikeDetector implements Job {
+  readonly name = 'spike check';
 
   constructor(
     private readonly repository: FailuresRepository,
@@ -19,16 +19,16 @@ export class SpikeDetector {
     private readonly logger: Logger,
   ) {}
 
-  start(): void {
-    this.periodic = every(
-      this.rule.windowMs,
-      () => this.check(Date.now()),
-      (error) => this.logger.warn({ err: error }, 'spike check failed; it runs again'),
-    );
+  get intervalMs(): number {
+    return this.rule.windowMs;
   }
 
-  stop(): void {
-    this.periodic?.stop();
+  run(): Promise<string[]> {
+    return this.check(Date.now());
+  }
+
+  onError(error: unknown): void {
+    this.logger.warn({ err: error }, 'spike check failed; it runs again');
   }
 
   /** One check at `now`; returns the spiking buckets' signatures. */

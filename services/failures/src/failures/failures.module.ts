@@ -1,9 +1,30 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { HttpErrorFilter, OpsController, TenantTokenGuard, TypedBus, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
+import {
+  CLOCK,
+  DATA_SOURCE,
+  HttpErrorFilter,
+  LOGGER,
+  MESSAGE_BUS,
+  OBSERVABILITY,
+  OpsController,
+  SERVICE_CONFIG,
+  TenantTokenGuard,
+  TypedBus,
+  type Clock,
+  type Logger,
+  type MessageBus,
+  type Observability,
+  type ServiceRuntime,
+} from '@rampart/service-kit';
+import type { DataSource } from 'typeorm';
+import { AlertSink } from '../alerts/alert-sink.js';
+import { SpikeDetector } from '../alerts/spike-detector.js';
 import { FailuresController } from '../api/failures.controller.js';
 import { StabilityController } from '../api/stability.controller.js';
 import { CohortDevices } from '../cohorts/cohort-devices.js';
+import { DeviceRateLimiter } from '../ingest/device-rate-limiter.js';
+import type { FailuresConfig } from './failures.config.js';
 import { HealthService } from '../health/health.service.js';
 import { FailuresRepository } from '../ingest/failures.repository.js';
 import { FailureIngest } from '../ingest/failure-ingest.js';
@@ -29,38 +50,95 @@ export class FailuresLifecycle implements OnApplicationShutdown {
 
 export interface FailuresModuleOptions {
   readonly runtime: ServiceRuntime;
-  readonly ingest: FailureIngest;
-  readonly health: HealthService;
-  readonly repository: FailuresRepository;
-  readonly heartbeats: HeartbeatIngest;
-  readonly stability: StabilityRepository;
 }
 
 @Module({})
 export class FailuresModule {
   static forRoot(options: FailuresModuleOptions): DynamicModule {
     const { runtime } = options;
-    const bus = new TypedBus(runtime.bus);
-    const cohorts = new CohortDevices(bus);
     return {
       module: FailuresModule,
       controllers: [OpsController, FailuresController, StabilityController, FailuresHandler],
       providers: [
-        ...runtimeProviders(runtime),
         {
           provide: APP_FILTER,
           useValue: new HttpErrorFilter(runtime.logger),
         },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('failures', runtime.bus, runtime.logger, runtime.observability.meter) },
-        { provide: FailuresRepository, useValue: options.repository },
-        { provide: FailureIngest, useValue: options.ingest },
-        { provide: HealthService, useValue: options.health },
-        { provide: HeartbeatIngest, useValue: options.heartbeats },
-        { provide: StabilityRepository, useValue: options.stability },
-        { provide: FailureReportsService, useValue: new FailureReportsService(options.repository, cohorts) },
-        { provide: ReportExport, useValue: new ReportExport(options.repository) },
-        { provide: StabilityReport, useValue: new StabilityReport(options.stability, cohorts) },
-        { provide: TypedBus, useValue: bus },
+        { provide: FailuresRepository, inject: [DATA_SOURCE], useFactory: (dataSource: DataSource) => new FailuresRepository(dataSource) },
+        {
+          provide: StabilityRepository,
+          inject: [DATA_SOURCE],
+          useFactory: (dataSource: DataSource) => new StabilityRepository(dataSource),
+        },
+        {
+          provide: AlertSink,
+          inject: [MESSAGE_BUS, SERVICE_CONFIG, LOGGER, OBSERVABILITY],
+          useFactory: (bus: MessageBus, config: FailuresConfig, logger: Logger, observability: Observability) =>
+            new AlertSink(bus, config.alerts.webhookUrl, logger, observability.meter),
+        },
+        {
+          provide: FailureIngest,
+          inject: [MESSAGE_BUS, FailuresRepository, AlertSink, SERVICE_CONFIG, CLOCK, LOGGER, OBSERVABILITY],
+          useFactory: (
+            bus: MessageBus,
+            repository: FailuresRepository,
+            alerts: AlertSink,
+            config: FailuresConfig,
+            clock: Clock,
+            logger: Logger,
+            observability: Observability,
+          ) =>
+            new FailureIngest(
+              bus,
+              repository,
+              new DeviceRateLimiter(config.rateLimit.perMinute, config.rateLimit.burst),
+              alerts,
+              config.ingest,
+              clock,
+              logger,
+              observability.meter,
+            ),
+        },
+        {
+          provide: HeartbeatIngest,
+          inject: [MESSAGE_BUS, StabilityRepository, SERVICE_CONFIG, LOGGER, OBSERVABILITY],
+          useFactory: (
+            bus: MessageBus,
+            stability: StabilityRepository,
+            config: FailuresConfig,
+            logger: Logger,
+            observability: Observability,
+          ) => new HeartbeatIngest(bus, stability, config.ingest, logger, observability.meter),
+        },
+        {
+          provide: HealthService,
+          inject: [FailuresRepository, StabilityRepository],
+          useFactory: (repository: FailuresRepository, stability: StabilityRepository) => new HealthService(repository, stability),
+        },
+        {
+          provide: SpikeDetector,
+          inject: [FailuresRepository, AlertSink, SERVICE_CONFIG, LOGGER],
+          useFactory: (repository: FailuresRepository, alerts: AlertSink, config: FailuresConfig, logger: Logger) =>
+            new SpikeDetector(repository, alerts, config.alerts.spike, logger),
+        },
+        { provide: TypedBus, inject: [MESSAGE_BUS], useFactory: (bus: MessageBus) => new TypedBus(bus) },
+        { provide: CohortDevices, inject: [TypedBus], useFactory: (bus: TypedBus) => new CohortDevices(bus) },
+        {
+          provide: FailureReportsService,
+          inject: [FailuresRepository, CohortDevices],
+          useFactory: (repository: FailuresRepository, cohorts: CohortDevices) => new FailureReportsService(repository, cohorts),
+        },
+        {
+          provide: ReportExport,
+          inject: [FailuresRepository],
+          useFactory: (repository: FailuresRepository) => new ReportExport(repository),
+        },
+        {
+          provide: StabilityReport,
+          inject: [StabilityRepository, CohortDevices],
+          useFactory: (stability: StabilityRepository, cohorts: CohortDevices) => new StabilityReport(stability, cohorts),
+        },
         FailuresLifecycle,
       ],
     };

@@ -1,4 +1,4 @@
-import { every, type Clock, type Logger, type Periodic } from '@rampart/service-kit';
+import type { Clock, Job, Logger } from '@rampart/service-kit';
 import { dayOf } from './partitions.js';
 import type { ReadingsRepository } from './readings.repository.js';
 
@@ -6,15 +6,15 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** Partitions are made this many days ahead so a batch rarely waits on DDL. */
 const DAYS_AHEAD = 2;
 
-/** Keeps partitions ahead of time and drops the ones past retention. */
-export class RetentionJob {
-  private periodic: Periodic | undefined;
+/** Keeps partitions ahead of time and drops the ones past retention: once before the service listens, then as a job. */
+export class RetentionJob implements Job {
+  readonly name = 'partition maintenance';
 
   constructor(
     private readonly repository: ReadingsRepository,
     private readonly clock: Clock,
     private readonly retentionDays: number,
-    private readonly intervalMs: number,
+    readonly intervalMs: number,
     private readonly logger: Logger,
   ) {}
 
@@ -28,15 +28,11 @@ export class RetentionJob {
     return dropped;
   }
 
-  start(): void {
-    this.periodic = every(
-      this.intervalMs,
-      () => this.runOnce(),
-      (error) => this.logger.error({ err: error }, 'partition maintenance failed'),
-    );
+  run(): Promise<string[]> {
+    return this.runOnce();
   }
 
-  stop(): void {
-    this.periodic?.stop();
+  onError(error: unknown): void {
+    this.logger.error({ err: error }, 'partition maintenance failed');
   }
 }

@@ -1,9 +1,26 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { HttpErrorFilter, OpsController, TenantTokenGuard, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
+import {
+  CLOCK,
+  DATA_SOURCE,
+  HttpErrorFilter,
+  LOGGER,
+  MESSAGE_BUS,
+  OBSERVABILITY,
+  OpsController,
+  SERVICE_CONFIG,
+  TenantTokenGuard,
+  type Clock,
+  type Logger,
+  type MessageBus,
+  type Observability,
+  type ServiceRuntime,
+} from '@rampart/service-kit';
+import type { DataSource } from 'typeorm';
 import { IngestService } from './ingest.service.js';
-import type { ReadingsRepository } from './readings.repository.js';
+import { ReadingsRepository } from './readings.repository.js';
 import { RetentionJob } from './retention.job.js';
+import type { TelemetryConfig } from './telemetry.config.js';
 import { TelemetryController } from './telemetry.controller.js';
 import { TelemetryHandler } from './telemetry.handler.js';
 import { TelemetryQueryService } from './telemetry-query.service.js';
@@ -11,22 +28,15 @@ import { TelemetryQueryService } from './telemetry-query.service.js';
 /** Stops the consumer (committing what it holds) before pools close. */
 @Injectable()
 export class TelemetryLifecycle implements OnApplicationShutdown {
-  constructor(
-    @Inject(IngestService) private readonly ingest: IngestService,
-    @Inject(RetentionJob) private readonly retention: RetentionJob,
-  ) {}
+  constructor(@Inject(IngestService) private readonly ingest: IngestService) {}
 
   async onApplicationShutdown(): Promise<void> {
-    this.retention.stop();
     await this.ingest.stop();
   }
 }
 
 export interface TelemetryModuleOptions {
   readonly runtime: ServiceRuntime;
-  readonly repository: ReadingsRepository;
-  readonly ingest: IngestService;
-  readonly retention: RetentionJob;
 }
 
 @Module({})
@@ -37,15 +47,34 @@ export class TelemetryModule {
       module: TelemetryModule,
       controllers: [OpsController, TelemetryController, TelemetryHandler],
       providers: [
-        ...runtimeProviders(runtime),
         {
           provide: APP_FILTER,
           useValue: new HttpErrorFilter(runtime.logger),
         },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('telemetry', runtime.bus, runtime.logger, runtime.observability.meter) },
-        { provide: TelemetryQueryService, useValue: new TelemetryQueryService(options.repository, systemClock) },
-        { provide: IngestService, useValue: options.ingest },
-        { provide: RetentionJob, useValue: options.retention },
+        { provide: ReadingsRepository, inject: [DATA_SOURCE], useFactory: (dataSource: DataSource) => new ReadingsRepository(dataSource) },
+        {
+          provide: TelemetryQueryService,
+          inject: [ReadingsRepository, CLOCK],
+          useFactory: (repository: ReadingsRepository, clock: Clock) => new TelemetryQueryService(repository, clock),
+        },
+        {
+          provide: IngestService,
+          inject: [MESSAGE_BUS, ReadingsRepository, SERVICE_CONFIG, LOGGER, OBSERVABILITY],
+          useFactory: (
+            bus: MessageBus,
+            repository: ReadingsRepository,
+            config: TelemetryConfig,
+            logger: Logger,
+            observability: Observability,
+          ) => new IngestService(bus, repository, config.ingest, logger, observability.meter, observability.tracer),
+        },
+        {
+          provide: RetentionJob,
+          inject: [ReadingsRepository, CLOCK, SERVICE_CONFIG, LOGGER],
+          useFactory: (repository: ReadingsRepository, clock: Clock, config: TelemetryConfig, logger: Logger) =>
+            new RetentionJob(repository, clock, config.retention.days, config.retention.maintenanceMs, logger),
+        },
         TelemetryLifecycle,
       ],
     };
