@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
+import {
+  commonConfig,
+  commonEnvShape,
+  buildConfig,
+  env,
+  loadConfig,
+  withBusChoice,
+  type CommonConfig,
+  type ConfigInput,
+  type Env,
+} from '@rampart/service-kit';
 import type { MetadataLifetimes, RootPolicy } from './tuf/tenant-metadata.js';
 
 export const DEFAULT_HTTP_PORT = 8085;
@@ -73,8 +83,20 @@ export interface UpdatesConfig extends CommonConfig {
   readonly rolloutTickMs: number;
 }
 
+/** The typed values `updatesConfig` takes: the environment's keys, numbers as numbers. */
+export type UpdatesConfigInput = ConfigInput<typeof updatesEnvSchema>;
+
+/** Reads the process environment (or an env-shaped record): strings, `<KEY>_FILE` secrets. */
 export function loadUpdatesConfig(source: Env): UpdatesConfig {
-  const e = loadConfig('updates', updatesEnvSchema, source);
+  return toUpdatesConfig(loadConfig('updates', updatesEnvSchema, source));
+}
+
+/** Builds the configuration from typed values (a composition in code); the same schema, defaults and ConfigError as loadUpdatesConfig. */
+export function updatesConfig(input: UpdatesConfigInput): UpdatesConfig {
+  return toUpdatesConfig(buildConfig('updates', updatesEnvSchema, input));
+}
+
+function toUpdatesConfig(e: z.output<typeof updatesEnvSchema>): UpdatesConfig {
   return {
     ...commonConfig(e),
     database: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE },
