@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
 import {
   DEFAULT_HTTP_HOST,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
@@ -11,8 +12,8 @@ import {
   type LogLevel,
 } from '@rampart/service-kit/process';
 
-/** The one base URL's port (LAYOUT: API front 8000). */
-export const DEFAULT_HTTP_PORT = 8000;
+/** The one base URL's port. */
+export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.api;
 /** Longest wait for an upstream's response headers, and longest silence inside its body, before the front answers 504. */
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
 /** Longest wait for a TCP connection to an upstream: a host that drops packets is reported, not waited on. */

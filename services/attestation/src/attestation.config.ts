@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
 import {
   commonConfig,
   commonEnvShape,
@@ -12,7 +13,7 @@ import {
 } from '@rampart/service-kit';
 import type { AdmissionLimits } from './attestation/attestation-admission.js';
 
-export const DEFAULT_HTTP_PORT = 8083;
+export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.attestation;
 export const DEFAULT_DEVICE_CERT_VALIDITY_HOURS = 24;
 export const DEFAULT_NONCE_TTL_MS = 60_000;
 export const DEFAULT_TENANT_CA_VALIDITY_DAYS = 365;

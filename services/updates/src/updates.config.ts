@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
 import {
   commonConfig,
   commonEnvShape,
@@ -12,8 +13,8 @@ import {
 } from '@rampart/service-kit';
 import type { MetadataLifetimes, RootPolicy } from './tuf/tenant-metadata.js';
 
-export const DEFAULT_HTTP_PORT = 8085;
-export const DEFAULT_DEVICE_PORT = 8443;
+export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.updates;
+export const DEFAULT_DEVICE_PORT = DEFAULT_PORTS.updatesDevice;
 
 const updatesEnvObject = z
   .object({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
 import {
   commonConfig,
   commonEnvShape,
@@ -13,7 +14,7 @@ import {
 import type { SpikeRule } from '../alerts/spike-rule.js';
 import type { FailureIngestSettings } from '../ingest/failure-ingest.js';
 
-export const DEFAULT_HTTP_PORT = 8084;
+export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.failures;
 
 const failuresEnvObject = z.object({
   ...commonEnvShape,

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
 import { MAX_READINGS_PER_BATCH, Stream } from '@rampart/contracts';
 import {
   commonConfig,
@@ -15,8 +16,8 @@ import {
 import type { AttestationLimits } from './attestation-gate.js';
 import type { TelemetryStreamSettings } from './telemetry-bridge.js';
 
-export const DEFAULT_MQTT_PORT = 8883;
-export const DEFAULT_HTTP_PORT = 8080;
+export const DEFAULT_MQTT_PORT = DEFAULT_PORTS.mqtt;
+export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.gatewayHttp;
 /** Device packets are small; 16 KiB leaves room for a crash dump excerpt. */
 export const DEFAULT_MAX_PACKET_BYTES = 16 * 1024;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
 import {
   commonConfig,
   commonEnvShape,
@@ -12,7 +13,7 @@ import {
 } from '@rampart/service-kit';
 import type { IngestSettings } from './ingest.service.js';
 
-export const DEFAULT_HTTP_PORT = 8081;
+export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.telemetry;
 export const DEFAULT_INGEST_BATCH_SIZE = 2_000;
 export const DEFAULT_INGEST_FLUSH_MS = 100;
 /** Stream messages (each a batch of up to 1,000 readings) handed to one replica and not yet acknowledged. */
