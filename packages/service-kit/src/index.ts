@@ -29,6 +29,7 @@ export {
 export type { BusKind, CommonConfig, ConfigInput, ConfigIssue, Env, LogLevel } from './config.js';
 export { DEFAULT_DB_POOL_SIZE, openDatabase } from './database.js';
 export type { DatabaseOptions } from './database.js';
+export { freeLoopbackPort } from './free-port.js';
 export { Readiness } from './health.js';
 export type { ReadinessProbe, ReadinessReport } from './health.js';
 export { startHttpService } from './http-service.js';

@@ -6,6 +6,7 @@
  */
 export { ConfigError, DEFAULT_HTTP_HOST, DEFAULT_SHUTDOWN_TIMEOUT_MS, LOG_LEVELS, buildConfig, env, loadConfig } from './config.js';
 export type { ConfigInput, ConfigIssue, Env, LogLevel } from './config.js';
+export { freeLoopbackPort } from './free-port.js';
 export { Readiness } from './health.js';
 export type { ReadinessProbe, ReadinessReport } from './health.js';
 export { createLogger } from './logger.js';
