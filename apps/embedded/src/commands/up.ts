@@ -7,6 +7,7 @@ import { writeFleetReports } from './fleet.js';
 import { closeOnSignals, createLogger, type LogLevel } from '@rampart/service-kit';
 import { startEmbeddedPlatform, type EmbeddedPlatform } from '../embedded-platform.js';
 import { endProgress, printReport, progressPrinter, type OutputFormat } from '../output.js';
+import type { UpScenario } from '../up-scenarios.js';
 
 export interface UpOptions {
   readonly fleet: boolean;
@@ -33,9 +34,6 @@ export interface UpOptions {
   readonly gatewayHttpPort: number;
   readonly output: OutputFormat;
 }
-
-export const UP_SCENARIOS = ['telemetry', 'rollout'] as const;
-export type UpScenario = (typeof UP_SCENARIOS)[number];
 
 const DEFAULT_REPORT: Readonly<Record<UpScenario, string>> = { telemetry: 'reports/demo.json', rollout: 'reports/rollout.json' };
 
