@@ -3,6 +3,28 @@ import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+/** Workspace packages by floor (their npm names are @rampart/<name>). */
+const SERVICES = ['gateway', 'telemetry', 'attestation', 'failures', 'updates', 'api'];
+const DEVICES = ['emulator'];
+const APPS = ['cli', 'embedded'];
+
+const BY_PACKAGE_NAME = {
+  group: ['**/packages/*/src/**', '**/services/*/src/**', '**/devices/*/src/**', '**/apps/*/src/**'],
+  message: 'Import another package by its name, not a relative path.',
+};
+
+/** The import rule for one floor: by package name, and never one of `forbidden` (package names without the scope). */
+function floor(files, forbidden, message, ignores = []) {
+  const group = forbidden.flatMap((name) => [`@rampart/${name}`, `@rampart/${name}/*`]);
+  return {
+    files,
+    ignores,
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [BY_PACKAGE_NAME, { group, message }] }],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.tools/**', 'reports/**', '.rampart/**', 'coverage/**', 'charts/**', 'k8s/**'] },
   js.configs.recommended,
@@ -29,53 +51,32 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'Export by name, never `export *`.' }],
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['**/packages/*/src/**', '**/services/*/src/**', '**/devices/*/src/**', '**/apps/*/src/**'],
-              message: 'Import another package by its name, not a relative path.',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { patterns: [BY_PACKAGE_NAME] }],
     },
   },
-  {
-    // Floors: packages/ is the ground floor, services/ and devices/ stand on it, apps/ on top. No import runs
-    // back down-to-up, so a package never drags a service, the emulator or the CLI into what imports it.
-    files: ['packages/*/src/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: [
-                '@rampart/{gateway,telemetry,attestation,failures,updates,api,emulator,cli,embedded}',
-                '@rampart/{gateway,telemetry,attestation,failures,updates,api,emulator,cli,embedded}/*',
-              ],
-              message: 'packages/ is the ground floor: it never imports services/, devices/ or apps/.',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ['services/*/src/**/*.ts', 'devices/*/src/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['@rampart/{cli,embedded}', '@rampart/{cli,embedded}/*'], message: 'services/ and devices/ never import apps/.' },
-          ],
-        },
-      ],
-    },
-  },
+  // Floors: packages/ is the ground floor; services/ and devices/ stand on it, side by side; apps/ on top. No import
+  // runs back down-to-up or sideways (services talk over the bus, devices over MQTT and HTTPS), so a package never
+  // drags a service, the emulator or the CLI into what imports it. Each floor's rule repeats BY_PACKAGE_NAME: in a
+  // flat config a later setting of a rule replaces an earlier one, it does not add to it.
+  floor(
+    ['packages/*/src/**/*.ts'],
+    [...SERVICES, ...DEVICES, ...APPS],
+    'packages/ is the ground floor: it never imports services/, devices/ or apps/.',
+  ),
+  ...SERVICES.map((service) =>
+    floor(
+      [`services/${service}/src/**/*.ts`],
+      [...SERVICES.filter((other) => other !== service), ...DEVICES, ...APPS],
+      'A service imports only packages/: other services are reached over the bus or HTTP, devices over MQTT, and apps/ stand above it.',
+      // A unit test may use the emulator as the device it verifies.
+      ['**/*.spec.ts'],
+    ),
+  ),
+  floor(
+    ['devices/*/src/**/*.ts'],
+    [...SERVICES, ...APPS],
+    'devices/ import only packages/: a device reaches the platform over MQTT and HTTPS.',
+  ),
   {
     files: ['**/*.spec.ts', '**/test/**/*.ts', 'bench/**'],
     rules: {

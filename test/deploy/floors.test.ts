@@ -1,0 +1,96 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/**
+ * The floors (packages/ ← services/ and devices/ ← apps/) are kept by the lint
+ * rule in eslint.config.js; these tests lint one-line probes at paths on each
+ * floor through the repository's own configuration, so a rule that stops
+ * holding (a later config replacing it, a glob that misses a folder) fails here.
+ */
+const eslint = new ESLint({
+  cwd: ROOT,
+  // Probes are not files of any TypeScript project: parse them without type information and ask only the import rule.
+  overrideConfig: { languageOptions: { parserOptions: { project: false, projectService: false } } },
+  ruleFilter: ({ ruleId }) => ruleId === 'no-restricted-imports',
+});
+
+async function importErrors(filePath: string, specifier: string): Promise<string[]> {
+  const [result] = await eslint.lintText(`import '${specifier}';\n`, { filePath: join(ROOT, filePath) });
+  return result!.messages.map((m) => `${m.ruleId ?? 'parse'}: ${m.message}`);
+}
+
+const workspace = (floor: string): string[] =>
+  readdirSync(join(ROOT, floor), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .filter((name) => {
+      try {
+        const packageName = (JSON.parse(readFileSync(join(ROOT, floor, name, 'package.json'), 'utf8')) as { name?: string }).name;
+        if (packageName !== `@rampart/${name}`) throw new Error(`${floor}/${name} is named ${packageName}, not @rampart/${name}`);
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false; // devices/apps holds device apps, not a workspace package
+        throw error;
+      }
+    });
+
+const PACKAGES = workspace('packages');
+const SERVICES = workspace('services');
+const DEVICES = workspace('devices');
+const APPS = workspace('apps');
+/** Every workspace package is named `@rampart/<its folder>`; the first test checks it. */
+const name = (dir: string): string => `@rampart/${dir}`;
+
+describe('floors: no import runs back up or sideways', () => {
+  it('finds every floor', () => {
+    expect(PACKAGES).toEqual(expect.arrayContaining(['contracts', 'trust', 'service-kit']));
+    expect(SERVICES).toEqual(expect.arrayContaining(['gateway', 'attestation', 'updates', 'api']));
+    expect(DEVICES).toEqual(['emulator']);
+    expect(APPS).toEqual(expect.arrayContaining(['cli', 'embedded']));
+  });
+
+  it.each(PACKAGES)('packages/%s may import packages/ and nothing above', async (pkg) => {
+    const file = `packages/${pkg}/src/probe.ts`;
+    for (const other of PACKAGES.filter((p) => p !== pkg && p !== 'testing')) expect(await importErrors(file, name(other))).toEqual([]);
+    for (const above of [...SERVICES, ...DEVICES, ...APPS]) {
+      expect(await importErrors(file, name(above)), `${pkg} → ${above}`).toEqual([expect.stringContaining('ground floor')]);
+      expect(await importErrors(file, `${name(above)}/sub`), `${pkg} → ${above}/sub`).toHaveLength(1);
+    }
+  });
+
+  it.each(SERVICES)('services/%s may import packages/ but no other service, no device, no app', async (service) => {
+    const file = `services/${service}/src/probe.ts`;
+    expect(await importErrors(file, '@rampart/contracts')).toEqual([]);
+    for (const forbidden of [...SERVICES.filter((s) => s !== service), ...DEVICES, ...APPS]) {
+      expect(await importErrors(file, name(forbidden)), `${service} → ${forbidden}`).toHaveLength(1);
+    }
+  });
+
+  it('devices/ may import packages/ but no service and no app', async () => {
+    const file = 'devices/emulator/src/probe.ts';
+    expect(await importErrors(file, '@rampart/trust')).toEqual([]);
+    for (const forbidden of [...SERVICES, ...APPS]) expect(await importErrors(file, name(forbidden)), forbidden).toHaveLength(1);
+  });
+
+  it('apps/ may import every floor below', async () => {
+    for (const below of ['contracts', ...SERVICES, ...DEVICES])
+      expect(await importErrors('apps/embedded/src/probe.ts', name(below))).toEqual([]);
+  });
+
+  it('every floor still refuses a relative path into another package (the floor rules do not replace it)', async () => {
+    for (const file of [
+      'packages/trust/src/probe.ts',
+      'services/gateway/src/probe.ts',
+      'devices/emulator/src/probe.ts',
+      'apps/cli/src/probe.ts',
+    ]) {
+      expect(await importErrors(file, '../../../packages/contracts/src/index.js'), file).toEqual([
+        expect.stringContaining('by its name, not a relative path'),
+      ]);
+    }
+  });
+});
