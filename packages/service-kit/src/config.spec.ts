@@ -121,6 +121,12 @@ describe(buildConfig.name, () => {
     );
   });
 
+  it('takes an empty string for unset, as in the environment (BUS_PREFIX "" is the default, no prefix)', () => {
+    expect(buildConfig('svc', schema, { BUS: 'in-process', BUS_PREFIX: '', NAME: 'x' })).toEqual(
+      loadConfig('svc', schema, { BUS: 'in-process', BUS_PREFIX: '', NAME: 'x' }),
+    );
+  });
+
   it('names every bad key in one ConfigError, the cross-field checks included', () => {
     const error = (() => {
       try {

@@ -25,8 +25,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
  * first, so an operator fixes a deployment in one go.
  */
 export function loadConfig<S extends z.ZodType>(service: string, schema: S, env: Env): z.infer<S> {
-  // Empty strings mean "unset" in most deployment tools; treat them so.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = withoutUnset(env);
   const secrets = readSecretFiles(cleaned);
   return validate(service, schema, { ...cleaned, ...secrets.values }, secrets.issues);
 }
@@ -49,12 +48,17 @@ export type ConfigInput<S extends z.ZodType> = {
 
 /**
  * Validates typed values against the same schema as loadConfig, with the
- * same defaults and the same ConfigError naming every bad key; no
- * environment rules (empty strings, `<KEY>_FILE` secrets) apply.
+ * same defaults and the same ConfigError naming every bad key. An empty
+ * string is unset here too, so a value means the same both ways; the
+ * values are given, so no `<KEY>_FILE` secret is read.
  */
 export function buildConfig<S extends z.ZodType>(service: string, schema: S, input: ConfigInput<S>): z.infer<S> {
-  const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-  return validate(service, schema, given, []);
+  return validate(service, schema, withoutUnset<unknown>(input), []);
+}
+
+/** Empty strings mean "unset" in most deployment tools; treat them so. */
+function withoutUnset<V>(values: Readonly<Record<string, V | undefined>>): Record<string, V> {
+  return Object.fromEntries(Object.entries(values).filter((entry): entry is [string, V] => entry[1] !== undefined && entry[1] !== ''));
 }
 
 function validate<S extends z.ZodType>(
