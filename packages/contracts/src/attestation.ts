@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { text } from './edge-input.js';
+import type { DeviceErrorCode } from './errors.js';
 import { DEVICE_ID_PATTERN, TENANT_ID_PATTERN } from './identity.js';
 import { TRACEPARENT_PATTERN } from './trace-context.js';
 
@@ -127,7 +128,7 @@ export type EvidenceVerifyReply = z.infer<typeof EvidenceVerifyReplySchema>;
 export type AttestationResponse =
   | { readonly type: 'nonce'; readonly nonce: string; readonly expiresAt: number }
   | { readonly type: 'verdict'; readonly verdict: EvidenceVerifyReply }
-  | { readonly type: 'error'; readonly code: string; readonly message: string };
+  | { readonly type: 'error'; readonly code: DeviceErrorCode; readonly message: string };
 
 export const DeviceRevocationEventSchema = z
   .object({ deviceId: z.string().regex(DEVICE_ID_PATTERN), revoked: z.boolean(), reason: z.string().max(500).nullable() })

@@ -1,17 +1,112 @@
 /**
- * Error codes that cross a process boundary. On the wire an error is
- * `{ code, message }`; any code a receiver does not know maps to `INTERNAL`.
+ * Every error code that crosses a process boundary, listed once. On the wire an error is `{ code, message }`;
+ * any code a receiver does not know maps to `INTERNAL`. What each code means at each edge is `ERROR_TABLE`.
  */
 export const ErrorCode = {
   badRequest: 'BAD_REQUEST',
+  /** No valid credential (an operator's bearer token). */
+  unauthenticated: 'UNAUTHENTICATED',
+  /** A valid credential that lacks the right (role, tenant, or a route that declares no requirement). */
+  forbidden: 'FORBIDDEN',
   notFound: 'NOT_FOUND',
+  /** The request clashes with the current state: a name taken, a state that forbids the transition. */
+  conflict: 'CONFLICT',
+  /** An uploaded image is not a well-formed, correctly signed Rampart image. */
+  imageRejected: 'IMAGE_REJECTED',
   unavailable: 'UNAVAILABLE',
   timeout: 'TIMEOUT',
   /** The caller (a device identity) asked more often than its limit allows; try again later. */
   rateLimited: 'RATE_LIMITED',
   internal: 'INTERNAL',
+  // The update server's answers to devices (HTTPS, operational or identity certificate).
+  /** The device is revoked. */
+  revoked: 'REVOKED',
+  /** The operational certificate is older than a fresh attestation may be. */
+  staleAttestation: 'STALE_ATTESTATION',
+  /** A manufacturer identity certificate reaches only the recovery path. */
+  recoveryOnly: 'RECOVERY_ONLY',
+  /** The device has no recovery grant: it must attest. */
+  notRecoverable: 'NOT_RECOVERABLE',
+  /** Devices only read, and report on one path. */
+  methodNotAllowed: 'METHOD',
+  payloadTooLarge: 'TOO_LARGE',
+  /** A device's report does not parse. */
+  malformed: 'MALFORMED',
+  /** A Range header the server does not serve. */
+  rangeNotSatisfiable: 'RANGE',
+  // The update server's refusals of a device's TLS client certificate (after TLS verified its chain).
+  noCertificate: 'NO_CERTIFICATE',
+  notClientAuth: 'NOT_CLIENT_AUTH',
+  /** The subject does not name the device its key belongs to. */
+  subjectMismatch: 'SUBJECT_MISMATCH',
+  /** An operational certificate that does not name exactly one tenant, or arrived without its tenant CA. */
+  wrongTenant: 'WRONG_TENANT',
+  invalidCertificate: 'INVALID',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * MQTT 5 reason codes [MQTT-2.4] that name the outcome of a code a device meets over MQTT. The gateway speaks
+ * MQTT 3.1.1, whose PUBACK carries no reason, so a device learns the outcome from the `{ type: 'error', code }`
+ * answer on `devices/<id>/attest/response`; the reason code says what that code means in MQTT's terms.
+ */
+export const MqttReason = {
+  unspecifiedError: 0x80,
+  serverBusy: 0x89,
+  quotaExceeded: 0x97,
+  payloadFormatInvalid: 0x99,
+} as const;
+export type MqttReasonValue = (typeof MqttReason)[keyof typeof MqttReason];
+
+export interface ErrorTableEntry {
+  /** The status an HTTP edge answers with. */
+  readonly status: number;
+  /** Present when a device can receive the code over MQTT (see `MqttReason`); any other code reaches it as INTERNAL. */
+  readonly mqtt?: MqttReasonValue;
+}
+
+/** The one mapping from a wire code to each edge's answer: code → HTTP status → MQTT reason. */
+export const ERROR_TABLE = {
+  BAD_REQUEST: { status: 400, mqtt: MqttReason.payloadFormatInvalid },
+  UNAUTHENTICATED: { status: 401 },
+  FORBIDDEN: { status: 403 },
+  NOT_FOUND: { status: 404 },
+  CONFLICT: { status: 409 },
+  IMAGE_REJECTED: { status: 400 },
+  UNAVAILABLE: { status: 503, mqtt: MqttReason.serverBusy },
+  TIMEOUT: { status: 504, mqtt: MqttReason.serverBusy },
+  RATE_LIMITED: { status: 429, mqtt: MqttReason.quotaExceeded },
+  INTERNAL: { status: 500, mqtt: MqttReason.unspecifiedError },
+  REVOKED: { status: 403 },
+  STALE_ATTESTATION: { status: 403 },
+  RECOVERY_ONLY: { status: 403 },
+  NOT_RECOVERABLE: { status: 403 },
+  METHOD: { status: 405 },
+  TOO_LARGE: { status: 413 },
+  MALFORMED: { status: 400 },
+  RANGE: { status: 416 },
+  NO_CERTIFICATE: { status: 403 },
+  NOT_CLIENT_AUTH: { status: 403 },
+  SUBJECT_MISMATCH: { status: 403 },
+  WRONG_TENANT: { status: 403 },
+  INVALID: { status: 403 },
+} as const satisfies { readonly [C in ErrorCodeValue]: ErrorTableEntry };
+
+/** The HTTP status for a code. */
+export function httpStatusOf(code: ErrorCodeValue): number {
+  return ERROR_TABLE[code].status;
+}
+
+/** The codes a device may receive over MQTT: those with an MQTT reason in the table. */
+export type DeviceErrorCode = {
+  [C in ErrorCodeValue]: (typeof ERROR_TABLE)[C] extends { readonly mqtt: MqttReasonValue } ? C : never;
+}[ErrorCodeValue];
+
+/** A code as a device may see it over MQTT: one the table gives no MQTT reason says nothing a device can act on, so INTERNAL. */
+export function toDeviceErrorCode(code: ErrorCodeValue): DeviceErrorCode {
+  const entry: ErrorTableEntry = ERROR_TABLE[code];
+  return entry.mqtt === undefined ? ErrorCode.internal : (code as DeviceErrorCode);
+}
 
 export interface WireError {
   readonly code: ErrorCodeValue;
@@ -20,8 +115,12 @@ export interface WireError {
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
+export function isErrorCode(code: unknown): code is ErrorCodeValue {
+  return typeof code === 'string' && KNOWN_CODES.has(code);
+}
+
 export function toWireErrorCode(code: unknown): ErrorCodeValue {
-  return typeof code === 'string' && KNOWN_CODES.has(code) ? (code as ErrorCodeValue) : ErrorCode.internal;
+  return isErrorCode(code) ? code : ErrorCode.internal;
 }
 
 /** Reasons the gateway refuses something a device sent; each is a metric label. */

@@ -37,8 +37,17 @@ export type {
   TelemetryBatch,
   TelemetryReading,
 } from './telemetry.js';
-export { DenialReason, ErrorCode, toWireErrorCode } from './errors.js';
-export type { DenialReasonValue, ErrorCodeValue, WireError } from './errors.js';
+export {
+  DenialReason,
+  ERROR_TABLE,
+  ErrorCode,
+  MqttReason,
+  httpStatusOf,
+  isErrorCode,
+  toDeviceErrorCode,
+  toWireErrorCode,
+} from './errors.js';
+export type { DenialReasonValue, DeviceErrorCode, ErrorCodeValue, ErrorTableEntry, MqttReasonValue, WireError } from './errors.js';
 export { RequestContracts, isRequestSubject } from './request-map.js';
 export type { ReplyOf, RequestOf, RequestSubject } from './request-map.js';
 export {

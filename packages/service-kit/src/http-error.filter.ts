@@ -1,23 +1,17 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { httpStatusOf } from '@rampart/contracts';
 import type { ServerResponse } from 'node:http';
+import { DomainError } from './domain-error.js';
 import type { Logger } from './logger.js';
 
-export interface MappedError {
-  readonly status: number;
-  readonly code: string;
-  readonly message: string;
-}
-
 /**
- * The HTTP edge's one error mapping: `{ code, message }` bodies, domain
- * errors mapped by the service, anything else a logged 500 with no detail.
+ * The HTTP edge's one error mapping: `{ code, message }` bodies, a domain
+ * error's status from the contracts' error table by its code, anything else
+ * a logged 500 with no detail.
  */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
-  constructor(
-    private readonly logger: Logger,
-    private readonly mapDomainError: (error: unknown) => MappedError | undefined = () => undefined,
-  ) {}
+  constructor(private readonly logger: Logger) {}
 
   catch(error: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw error;
@@ -30,10 +24,9 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     let status = 500;
     let body: unknown = { code: 'INTERNAL', message: 'internal error' };
-    const mapped = this.mapDomainError(error);
-    if (mapped !== undefined) {
-      status = mapped.status;
-      body = { code: mapped.code, message: mapped.message };
+    if (error instanceof DomainError) {
+      status = httpStatusOf(error.code);
+      body = { code: error.code, message: error.message };
     } else if (error instanceof HttpException) {
       status = error.getStatus();
       const payload = error.getResponse();

@@ -61,8 +61,8 @@ export { describeRoutes, servedRoutes } from './route-inventory.js';
 export type { RouteArgument, RouteArgumentSource, RouteDescription, ServedRoute } from './route-inventory.js';
 export { EXIT_CONFIG, EXIT_USAGE, runServiceMain, type ServiceDatabase } from './service-main.js';
 export { linkFromHeaders, traceContextFrom, traceHeaders } from './trace-context.js';
+export { DomainError } from './domain-error.js';
 export { HttpErrorFilter } from './http-error.filter.js';
-export type { MappedError } from './http-error.filter.js';
 export { TenantTokenGuard } from './tenant-token.guard.js';
 export type { TenantPrincipal } from './tenant-token.guard.js';
 export {

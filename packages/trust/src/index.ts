@@ -75,3 +75,32 @@ export type {
 } from './tuf/update-metadata.js';
 export { metadataBytes, signDirectorTargets, signRoot, signSnapshot, signTargets, signTimestamp } from './tuf/metadata-signer.js';
 export type { ImageTarget, RoleGrants } from './tuf/metadata-signer.js';
+export type { KeyAlgorithm, KeyHandle, KeyProvider, Readiness } from './keys/key-provider.js';
+export { KEY_ALGORITHMS } from './keys/key-provider.js';
+export type { KeyOwner } from './keys/key-label.js';
+export { checkKeyLabel, keyLabel } from './keys/key-label.js';
+export {
+  InvalidKeyLabelError,
+  KeyExistsError,
+  KeyNotFoundError,
+  KeyProviderError,
+  Pkcs11ModuleError,
+  TokenLoginError,
+  TokenOperationError,
+  TokenUnavailableError,
+  UnsupportedAlgorithmError,
+  UnusableKeyError,
+} from './keys/key-errors.js';
+export { signCertificate, signCrl, signatureAlgorithmFor } from './keys/certificate-signing.js';
+export { DirectorySealedKeyStore } from './keys/sealed-key-store.js';
+export type { SealedKeyStore } from './keys/sealed-key-store.js';
+export { SoftwareKeyProvider } from './keys/software-key-provider.js';
+export { Pkcs11KeyProvider } from './keys/pkcs11/pkcs11-key-provider.js';
+export {
+  DEFAULT_PKCS11_RECONNECT_INTERVAL_MS,
+  DEFAULT_PKCS11_SESSIONS,
+  Pkcs11OptionsError,
+  parsePkcs11Options,
+  pkcs11OptionsSchema,
+} from './keys/pkcs11/pkcs11-options.js';
+export type { Pkcs11Options } from './keys/pkcs11/pkcs11-options.js';

@@ -6,7 +6,7 @@ import { CrlController } from './api/crl.controller.js';
 import { RotationService } from './api/rotation.service.js';
 import { PlatformController, TenantController } from './api/tenancy.controller.js';
 import { TenantAuthorities } from './ca/tenant-authorities.js';
-import { TenancyError, TenancyService } from './api/tenancy.service.js';
+import { TenancyService } from './api/tenancy.service.js';
 import { AttestationAdmission } from './attestation/attestation-admission.js';
 import { AttestationHandler } from './attestation/attestation.handler.js';
 import type { AttestationRepository } from './attestation/attestation.repository.js';
@@ -48,11 +48,7 @@ export class AttestationModule {
         },
         {
           provide: APP_FILTER,
-          useValue: new HttpErrorFilter(runtime.logger, (error) =>
-            error instanceof TenancyError
-              ? { status: error.code === 'NOT_FOUND' ? 404 : 409, code: error.code, message: error.message }
-              : undefined,
-          ),
+          useValue: new HttpErrorFilter(runtime.logger),
         },
       ],
     };

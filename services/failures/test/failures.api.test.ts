@@ -178,6 +178,21 @@ describe('failures REST API', () => {
     }
   });
 
+  it('answers 503 when a view names a cohort and the updates service, which owns cohorts, does not answer', async () => {
+    // No updates service runs in this test: the cohort cannot be resolved, and the view must not fall back to the whole fleet.
+    for (const path of [
+      `/v1/failure-buckets?deviceGroup=${randomUUID()}`,
+      `/v1/stability?component=os&deployment=${randomUUID()}&wave=0`,
+    ]) {
+      const answer = await call(tokens['acme'], path);
+      expect(answer.status, path).toBe(503);
+      expect(answer.body, path).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringContaining('the updates service did not answer'),
+      });
+    }
+  });
+
   it('takes numbers written in decimal only, and a cursor whose date or key the database could not hold as forged', async () => {
     for (const limit of ['0x10', '', '1e1', ' 5']) {
       expect((await call(tokens['acme'], `/v1/error-reports?limit=${encodeURIComponent(limit)}`)).status, limit).toBe(400);

@@ -3,7 +3,9 @@ export type { GatewayConfig, GatewayConfigInput } from './gateway/gateway.config
 export { MqttGateway } from './gateway/mqtt-gateway.js';
 export type { MqttGatewayOptions } from './gateway/mqtt-gateway.js';
 export { GatewayMetrics } from './gateway/gateway-metrics.js';
-export { TelemetryBridge } from './gateway/telemetry-bridge.js';
+export { StreamBridge } from './gateway/stream-bridge.js';
+export { telemetryBridge } from './gateway/telemetry-stream.js';
+export { failureBridge } from './gateway/failure-stream.js';
 export { authorizeDevicePublish, authorizeDeviceSubscribe } from './gateway/device-acl.js';
 export { PacketSizeGuard, PacketTooLargeError } from './mqtt/packet-size-guard.js';
 export { startGateway } from './start-gateway.js';

@@ -17,7 +17,9 @@ import {
 import { KeyVault, certificatesInPemBundle } from '@rampart/trust';
 import { DeviceServer } from './device-api/device-server.js';
 import { RecoveryService } from './device-api/recovery.js';
+import { DeploymentRepository } from './fleet/deployment.repository.js';
 import { DirectorService } from './fleet/director.service.js';
+import { FleetRepository } from './fleet/fleet.repository.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { RolloutEngine } from './fleet/rollout-engine.js';
 import { ChunkCache, ImagesRepository } from './images/images.repository.js';
@@ -25,6 +27,7 @@ import { ImagesService } from './images/images.service.js';
 import { updatesDatabase } from './migrations/index.js';
 import { TenantMetadata } from './tuf/tenant-metadata.js';
 import { TenantRepositoryConsumer } from './tuf/tenant-repository.consumer.js';
+import { TufMetadataRepository } from './tuf/tuf-metadata.repository.js';
 import { UpdatesModule } from './updates.module.js';
 import type { UpdatesConfig } from './updates.config.js';
 
@@ -65,18 +68,21 @@ export async function startUpdates(config: UpdatesConfig, logger: Logger, shared
     );
     const dataSource = runtime.dataSource;
     const imageRows = new ImagesRepository(dataSource, new ChunkCache(config.imageCacheBytes));
+    const fleetRows = new FleetRepository(dataSource);
+    const deploymentRows = new DeploymentRepository(dataSource);
     runtime.readiness.register('database', () => imageRows.ping());
-    const metadata = new TenantMetadata(dataSource, new KeyVault(config.keyEncryptionKey), imageRows, config.lifetimes, config.rootPolicy);
-    const images = new ImagesService(dataSource, imageRows, metadata, runtime.bus, logger, config.maxImageBytes);
+    const tufRows = new TufMetadataRepository(dataSource);
+    const metadata = new TenantMetadata(tufRows, new KeyVault(config.keyEncryptionKey), imageRows, config.lifetimes, config.rootPolicy);
+    const images = new ImagesService(imageRows, metadata, runtime.bus, logger, config.maxImageBytes);
     await images.start();
     tenantRepositories = new TenantRepositoryConsumer(runtime.bus, metadata, logger);
     await tenantRepositories.start();
     const typed = new TypedBus(runtime.bus);
     revocations = new RevocationWatcher(runtime.bus, typed, logger, () => undefined);
     await revocations.start();
-    const rollouts = new RolloutEngine(dataSource, imageRows, runtime.bus, typed, logger, runtime.observability.meter);
-    const fleet = new FleetService(dataSource, imageRows, typed, logger, (deviceIds) => rollouts.notify(deviceIds));
-    const director = new DirectorService(dataSource, imageRows, metadata);
+    const rollouts = new RolloutEngine(deploymentRows, imageRows, runtime.bus, typed, logger, runtime.observability.meter);
+    const fleet = new FleetService(fleetRows, deploymentRows, imageRows, typed, logger, (deviceIds) => rollouts.notify(deviceIds));
+    const director = new DirectorService(fleetRows, deploymentRows, imageRows, metadata);
     const [certificatePem, keyPem, platformCaPem] = await Promise.all(
       [config.device.tlsCertFile, config.device.tlsKeyFile, config.device.platformCaFile].map((f) => readFile(f, 'utf8')),
     );

@@ -1,10 +1,11 @@
 import mqtt from 'mqtt';
 import type { CertificateAuthority } from '@rampart/trust';
 import type { UpdateClientOptions, UpdateServer } from '../updates/update-client.js';
-import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint, type OperationalCertificate } from '../device/emulated-device.js';
+import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint } from '../device/emulated-device.js';
+import type { OperationalCertificate } from '../device/device-messages.js';
 import { LatencyRecorder } from '../device/latency-recorder.js';
 import { demoFirmware, demoFirmwareSigners, type FirmwareSigners } from '../firmware/firmware.js';
-import { manufactureDevice, type ManufacturedDevice } from '../mcu/manufacture.js';
+import { manufactureDevice, type ManufacturedDevice } from '../factory/manufacture.js';
 import { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { DirectoryStateStore, MemoryStateStore } from '../mcu/state-store.js';
 import type { AppConfig } from '../os/app-runtime.js';

@@ -10,6 +10,7 @@ import {
 import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { ErrorCode, streamName, withPrefix } from '@rampart/contracts';
 import { BusError } from './bus-error.js';
+import { classifyNatsError } from './nats-errors.js';
 import type {
   Closable,
   DurableConsumerOptions,
@@ -46,14 +47,16 @@ async function retryOnTimeout(call: () => Promise<void>): Promise<void> {
       await call();
       return;
     } catch (error) {
-      if (attempt >= SETUP_ATTEMPTS || !isTimeout(error)) throw error;
+      if (attempt >= SETUP_ATTEMPTS || classifyNatsError(error) !== 'timeout') throw error;
       await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
     }
   }
 }
 
+/** The stream (or, for a consumer call, the consumer or its stream) does not exist yet. */
 function isNotFound(error: unknown): boolean {
-  return /not found/i.test(String(error));
+  const failure = classifyNatsError(error);
+  return failure === 'stream-not-found' || failure === 'consumer-not-found';
 }
 
 function toNatsHeaders(record: Readonly<Record<string, string>>): MsgHdrs {
@@ -67,16 +70,6 @@ function fromNatsHeaders(h: MsgHdrs | undefined): Record<string, string> {
   const record: Record<string, string> = {};
   if (h !== undefined) for (const [key, values] of h) record[key] = values[0] ?? '';
   return record;
-}
-
-function isNoResponders(error: unknown): boolean {
-  const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
-  return /no.?responders|503/i.test(text);
-}
-
-function isTimeout(error: unknown): boolean {
-  const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
-  return /timeout/i.test(text);
 }
 
 /** `MessageBus` over NATS core (request/reply, queue groups) and JetStream. */
@@ -118,8 +111,9 @@ export class NatsBus implements MessageBus {
       });
       return reply.data;
     } catch (error) {
-      if (isNoResponders(error)) throw BusError.noResponders(subject);
-      if (isTimeout(error)) throw BusError.timeout(subject, timeoutMs);
+      const failure = classifyNatsError(error);
+      if (failure === 'no-responders') throw BusError.noResponders(subject);
+      if (failure === 'timeout') throw BusError.timeout(subject, timeoutMs);
       throw new BusError(ErrorCode.unavailable, `request on ${subject} failed`, { cause: error });
     }
   }
@@ -173,7 +167,7 @@ export class NatsBus implements MessageBus {
         try {
           joined = { created: true, config: (await this.jsm.streams.add(config)).config };
         } catch (addError) {
-          if (!/already in use/i.test(String(addError))) throw addError;
+          if (classifyNatsError(addError) !== 'stream-name-in-use') throw addError;
           joined = { created: false, config: (await this.jsm.streams.info(config.name)).config };
         }
       }

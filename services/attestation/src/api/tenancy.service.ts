@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { systemClock, type Clock } from '@rampart/service-kit';
-import type { DeviceRevocationEvent } from '@rampart/contracts';
+import { DomainError, systemClock, type Clock } from '@rampart/service-kit';
+import type { DeviceRevocationEvent, ErrorCode } from '@rampart/contracts';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
 import { hashToken } from '../access/auth.guard.js';
 import { actorOf, tenantIdOf, type Principal } from '../access/principal.js';
 import type { AttestationRepository, DeviceRow, Role, TokenRow } from '../attestation/attestation.repository.js';
 
-export class TenancyError extends Error {
+export class TenancyError extends DomainError {
   override readonly name = 'TenancyError';
   constructor(
-    readonly code: 'NOT_FOUND' | 'CONFLICT',
+    readonly code: typeof ErrorCode.notFound | typeof ErrorCode.conflict,
     message: string,
   ) {
     super(message);

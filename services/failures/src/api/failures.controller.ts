@@ -2,9 +2,11 @@ import { Controller, Get, Inject, Param, Query, Req, Res, NotFoundException } fr
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { Ids, decimalInteger, instantDate, text } from '@rampart/contracts';
-import { Requires, TypedBus, ZodValidationPipe } from '@rampart/service-kit';
-import { CohortQueryShape, cohortDevices } from './cohort-devices.js';
-import { FailuresRepository, type ReportFilter } from '../ingest/failures.repository.js';
+import { Requires, ZodValidationPipe } from '@rampart/service-kit';
+import { CohortQueryShape } from './cohort-query.js';
+import type { ReportFilter } from '../ingest/failures.repository.js';
+import { FailureReportsService } from '../reports/failure-reports.service.js';
+import { ReportExport } from '../reports/report-export.js';
 import type { TenantPrincipal } from '@rampart/service-kit';
 
 const ReportQuery = z
@@ -39,9 +41,6 @@ const BucketQuery = z
   .strict()
   .refine((q) => q.deviceGroup === undefined || q.deployment === undefined, 'name a device group or a deployment, not both');
 
-/** Reports read per query while exporting. */
-const EXPORT_PAGE_SIZE = 1_000;
-
 type WithPrincipal = { principal: TenantPrincipal };
 
 /** The part of the HTTP response the export writes to (Express's, streamed). */
@@ -51,24 +50,6 @@ interface StreamedResponse {
   end(chunk?: string): void;
 }
 
-const CSV_COLUMNS = [
-  'occurredAt',
-  'deviceId',
-  'kind',
-  'component',
-  'version',
-  'exitCode',
-  'signal',
-  'message',
-  'bucket',
-  'frames',
-] as const;
-
-function csvCell(value: unknown): string {
-  const text = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
 /** Failure reports and buckets of the caller's tenant only; no event or day cap on export. */
 @ApiTags('failures')
 @ApiBearerAuth()
@@ -76,35 +57,29 @@ function csvCell(value: unknown): string {
 @Controller('v1')
 export class FailuresController {
   constructor(
-    @Inject(FailuresRepository) private readonly repository: FailuresRepository,
-    @Inject(TypedBus) private readonly bus: TypedBus,
+    @Inject(FailureReportsService) private readonly failures: FailureReportsService,
+    @Inject(ReportExport) private readonly exports: ReportExport,
   ) {}
 
   @Get('failure-buckets')
   @ApiOperation({ summary: 'Failure buckets of this tenant, most recently seen first; or counted within a device group or deployment' })
-  async buckets(@Req() req: WithPrincipal, @Query(new ZodValidationPipe(BucketQuery)) q: z.infer<typeof BucketQuery>) {
-    const deviceIds = await cohortDevices(this.bus, req.principal.tenantId, q);
-    if (deviceIds === undefined) return this.repository.buckets(req.principal.tenantId, q.limit, q.version);
-    // A group's or a deployment's view: reports and distinct devices among its devices, in the window.
-    const until = q.to ?? new Date();
-    const since = q.from ?? new Date(until.getTime() - 30 * 86_400_000);
-    return this.repository.bucketsAmong(req.principal.tenantId, { since, until }, { deviceIds, version: q.version }, q.limit);
+  buckets(@Req() req: WithPrincipal, @Query(new ZodValidationPipe(BucketQuery)) q: z.infer<typeof BucketQuery>) {
+    return this.failures.buckets(req.principal.tenantId, q);
   }
 
   @Get('failure-buckets/:signature')
   @ApiOperation({ summary: 'One bucket and its latest reports' })
   async bucket(@Req() req: WithPrincipal, @Param('signature', new ZodValidationPipe(Ids.bucket)) signature: string) {
-    const bucket = await this.repository.bucket(req.principal.tenantId, signature);
+    const bucket = await this.failures.bucket(req.principal.tenantId, signature);
     // Another tenant's bucket answers exactly like one that does not exist.
     if (bucket === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such bucket' });
-    const latest = await this.repository.reports(req.principal.tenantId, { bucket: signature }, 20);
-    return { ...bucket, latest: latest.rows };
+    return bucket;
   }
 
   @Get('error-reports')
   @ApiOperation({ summary: 'Failure reports by time range, device, bucket or version, newest first, a page at a time' })
   reports(@Req() req: WithPrincipal, @Query(new ZodValidationPipe(ReportQuery)) q: z.infer<typeof ReportQuery>) {
-    return this.repository.reports(req.principal.tenantId, filterOf(q), q.limit, q.after);
+    return this.failures.reports(req.principal.tenantId, filterOf(q), q.limit, q.after);
   }
 
   @Get('error-reports/export')
@@ -114,23 +89,10 @@ export class FailuresController {
     @Query(new ZodValidationPipe(ExportQuery)) q: z.infer<typeof ExportQuery>,
     @Res() res: StreamedResponse,
   ) {
-    const filter = filterOf(q);
-    // The first page is read before a byte is written: a query that fails, fails with its status and a JSON body,
-    // never as a 200 that stops mid-stream.
-    let page = await this.repository.reports(req.principal.tenantId, filter, EXPORT_PAGE_SIZE);
-    res.setHeader('content-type', q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json');
-    res.write(q.format === 'csv' ? `${CSV_COLUMNS.join(',')}\n` : '[');
-    let first = true;
-    for (;;) {
-      for (const row of page.rows) {
-        if (q.format === 'csv') res.write(`${CSV_COLUMNS.map((c) => csvCell(row[c])).join(',')}\n`);
-        else res.write(`${first ? '' : ','}\n${JSON.stringify(row)}`);
-        first = false;
-      }
-      if (page.next === null) break;
-      page = await this.repository.reports(req.principal.tenantId, filter, EXPORT_PAGE_SIZE, page.next);
-    }
-    res.end(q.format === 'csv' ? '' : '\n]\n');
+    const opened = await this.exports.open(req.principal.tenantId, filterOf(q), q.format);
+    res.setHeader('content-type', opened.contentType);
+    for await (const chunk of opened.chunks) res.write(chunk);
+    res.end();
   }
 }
 

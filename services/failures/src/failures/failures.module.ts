@@ -3,11 +3,14 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { HttpErrorFilter, OpsController, TenantTokenGuard, TypedBus, runtimeProviders, type ServiceRuntime } from '@rampart/service-kit';
 import { FailuresController } from '../api/failures.controller.js';
 import { StabilityController } from '../api/stability.controller.js';
-
+import { CohortDevices } from '../cohorts/cohort-devices.js';
 import { HealthService } from '../health/health.service.js';
-import { BadCursorError, FailuresRepository } from '../ingest/failures.repository.js';
+import { FailuresRepository } from '../ingest/failures.repository.js';
 import { FailureIngest } from '../ingest/failure-ingest.js';
 import { HeartbeatIngest } from '../stability/heartbeat-ingest.js';
+import { FailureReportsService } from '../reports/failure-reports.service.js';
+import { ReportExport } from '../reports/report-export.js';
+import { StabilityReport } from '../stability/stability-report.service.js';
 import { StabilityRepository } from '../stability/stability.repository.js';
 import { FailuresHandler } from './failures.handler.js';
 
@@ -37,6 +40,8 @@ export interface FailuresModuleOptions {
 export class FailuresModule {
   static forRoot(options: FailuresModuleOptions): DynamicModule {
     const { runtime } = options;
+    const bus = new TypedBus(runtime.bus);
+    const cohorts = new CohortDevices(bus);
     return {
       module: FailuresModule,
       controllers: [OpsController, FailuresController, StabilityController, FailuresHandler],
@@ -44,9 +49,7 @@ export class FailuresModule {
         ...runtimeProviders(runtime),
         {
           provide: APP_FILTER,
-          useValue: new HttpErrorFilter(runtime.logger, (error) =>
-            error instanceof BadCursorError ? { status: 400, code: 'BAD_REQUEST', message: error.message } : undefined,
-          ),
+          useValue: new HttpErrorFilter(runtime.logger),
         },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('failures', runtime.bus, runtime.logger, runtime.observability.meter) },
         { provide: FailuresRepository, useValue: options.repository },
@@ -54,7 +57,10 @@ export class FailuresModule {
         { provide: HealthService, useValue: options.health },
         { provide: HeartbeatIngest, useValue: options.heartbeats },
         { provide: StabilityRepository, useValue: options.stability },
-        { provide: TypedBus, useValue: new TypedBus(runtime.bus) },
+        { provide: FailureReportsService, useValue: new FailureReportsService(options.repository, cohorts) },
+        { provide: ReportExport, useValue: new ReportExport(options.repository) },
+        { provide: StabilityReport, useValue: new StabilityReport(options.stability, cohorts) },
+        { provide: TypedBus, useValue: bus },
         FailuresLifecycle,
       ],
     };

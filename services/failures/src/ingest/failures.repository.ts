@@ -1,4 +1,5 @@
-import { isInstantInRange, type BucketCount } from '@rampart/contracts';
+import { ErrorCode, isInstantInRange, type BucketCount } from '@rampart/contracts';
+import { DomainError } from '@rampart/service-kit';
 import type { DataSource } from 'typeorm';
 import { CRASH_KINDS } from '../stability/stability.repository.js';
 
@@ -155,8 +156,9 @@ function decodeCursor(cursor: string): { at: Date; key: string } | null {
   }
 }
 
-export class BadCursorError extends Error {
+export class BadCursorError extends DomainError {
   override readonly name = 'BadCursorError';
+  readonly code = ErrorCode.badRequest;
 }
 
 /** All SQL of the failures service. */

@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, context, trace, type Tracer } from '@opentelemetry/api';
-import { Subject, TRACEPARENT_PATTERN, type AttestationResponse } from '@rampart/contracts';
+import { ErrorCode, Subject, TRACEPARENT_PATTERN, toDeviceErrorCode, type AttestationResponse } from '@rampart/contracts';
 import { BusError, traceContextFrom, type TypedBus } from '@rampart/service-kit';
 
 /**
@@ -60,8 +60,11 @@ export class AttestationBridge {
   }
 
   private error(error: unknown): AttestationResponse {
-    if (error instanceof BusError) return { type: 'error', code: error.code, message: error.message };
-    return { type: 'error', code: 'INTERNAL', message: 'attestation failed' };
+    // A code the error table gives no MQTT reason is nothing a device can act on: it sees INTERNAL, without the detail.
+    const code = error instanceof BusError ? toDeviceErrorCode(error.code) : ErrorCode.internal;
+    return error instanceof BusError && code === error.code
+      ? { type: 'error', code, message: error.message }
+      : { type: 'error', code, message: 'attestation failed' };
   }
 }
 

@@ -14,7 +14,7 @@ import {
   type Env,
 } from '@rampart/service-kit';
 import type { AttestationLimits } from './attestation-gate.js';
-import type { TelemetryStreamSettings } from './telemetry-bridge.js';
+import type { TelemetryStreamSettings } from './telemetry-stream.js';
 
 export const DEFAULT_MQTT_PORT = DEFAULT_PORTS.mqtt;
 export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.gatewayHttp;

@@ -1,4 +1,3 @@
-import { FailureBridge } from './failure-bridge.js';
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { OpsController, RevocationWatcher, TypedBus, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
 import { AttestationBridge } from './attestation-bridge.js';
@@ -7,7 +6,8 @@ import { AttestationGate } from './attestation-gate.js';
 import { DeviceCommandRelay } from './device-command-relay.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { MqttGateway, type MqttGatewayOptions } from './mqtt-gateway.js';
-import { TelemetryBridge, type TelemetryStreamSettings } from './telemetry-bridge.js';
+import { failureBridge } from './failure-stream.js';
+import { telemetryBridge, type TelemetryStreamSettings } from './telemetry-stream.js';
 
 /** Closes the MQTT listeners first on shutdown, so devices stop sending before the bus drains. */
 @Injectable()
@@ -37,7 +37,7 @@ export class GatewayModule {
         {
           provide: MqttGateway,
           useFactory: () => {
-            const bridge = new TelemetryBridge(runtime.bus, systemClock, options.telemetryStream, runtime.observability.tracer);
+            const telemetry = telemetryBridge(runtime.bus, systemClock, options.telemetryStream, runtime.observability.tracer);
             // The gauges read the gateway that is created right after them.
             const holder: { gateway?: MqttGateway } = {};
             const metrics = new GatewayMetrics(
@@ -59,8 +59,8 @@ export class GatewayModule {
             );
             holder.gateway = new MqttGateway(
               options.gateway,
-              bridge,
-              new FailureBridge(runtime.bus, systemClock, options.telemetryStream.batch, runtime.observability.tracer),
+              telemetry,
+              failureBridge(runtime.bus, systemClock, options.telemetryStream.batch, runtime.observability.tracer),
               attestation,
               revocations,
               metrics,

@@ -1,17 +1,19 @@
-import type { DeviceLatestReply, IngestStatsReply } from '@rampart/contracts';
-import type { Clock } from '@rampart/service-kit';
+import { ErrorCode, type DeviceLatestReply, type IngestStatsReply } from '@rampart/contracts';
+import { DomainError, type Clock } from '@rampart/service-kit';
 import type { AggregateBucket, DeviceLastSeen, MetricPoint, ReadingsRepository } from './readings.repository.js';
 
 /** Default query window when a caller gives no `from`. */
 export const DEFAULT_WINDOW_MS = 60 * 60 * 1000;
 
-export class QueryRangeError extends Error {
+export class QueryRangeError extends DomainError {
   override readonly name = 'QueryRangeError';
+  readonly code = ErrorCode.badRequest;
 }
 
 /** The device is not one of the caller's tenant's (unknown and another tenant's look the same). */
-export class DeviceNotFoundError extends Error {
+export class DeviceNotFoundError extends DomainError {
   override readonly name = 'DeviceNotFoundError';
+  readonly code = ErrorCode.notFound;
   constructor(readonly deviceId: string) {
     super(`no device ${deviceId} has sent readings to this tenant`);
   }

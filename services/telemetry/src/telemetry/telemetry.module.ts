@@ -1,7 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { HttpErrorFilter, OpsController, TenantTokenGuard, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
-import { DeviceNotFoundError, QueryRangeError } from './telemetry-query.service.js';
 import { IngestService } from './ingest.service.js';
 import type { ReadingsRepository } from './readings.repository.js';
 import { RetentionJob } from './retention.job.js';
@@ -41,11 +40,7 @@ export class TelemetryModule {
         ...runtimeProviders(runtime),
         {
           provide: APP_FILTER,
-          useValue: new HttpErrorFilter(runtime.logger, (error) => {
-            if (error instanceof QueryRangeError) return { status: 400, code: 'BAD_REQUEST', message: error.message };
-            if (error instanceof DeviceNotFoundError) return { status: 404, code: 'NOT_FOUND', message: error.message };
-            return undefined;
-          }),
+          useValue: new HttpErrorFilter(runtime.logger),
         },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('telemetry', runtime.bus, runtime.logger, runtime.observability.meter) },
         { provide: TelemetryQueryService, useValue: new TelemetryQueryService(options.repository, systemClock) },

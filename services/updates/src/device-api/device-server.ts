@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Counter, Meter } from '@opentelemetry/api';
 import { z } from 'zod';
-import { storableText } from '@rampart/contracts';
+import { ErrorCode, httpStatusOf, storableText, type ErrorCodeValue } from '@rampart/contracts';
 import type { Logger } from '@rampart/service-kit';
 import {
   DEVICE_TLS_SERVER_OPTIONS,
@@ -51,13 +51,25 @@ type ProvenPeer =
 /** A grant is asked for again after this long on one connection, so a withdrawn grant stops a kept-alive recovery. */
 const RECOVERY_GRANT_RECHECK_MS = 5_000;
 
+/** A client certificate's refusal, by why it is not a device's. */
+const CERTIFICATE_REFUSALS: Readonly<Record<PeerIdentityError['reason'], ErrorCodeValue>> = {
+  no_certificate: ErrorCode.noCertificate,
+  not_client_auth: ErrorCode.notClientAuth,
+  subject_mismatch: ErrorCode.subjectMismatch,
+  wrong_tenant: ErrorCode.wrongTenant,
+};
+
+/** A device request refused; its HTTP status comes from the contracts' error table by its code. */
 class Refusal extends Error {
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCodeValue,
     message: string,
   ) {
     super(message);
+  }
+
+  get status(): number {
+    return httpStatusOf(this.code);
   }
 }
 
@@ -175,9 +187,9 @@ export class DeviceServer {
       this.proven.set(socket, proven);
     }
     // A certificate outlives a revocation by up to a day: the deny-list closes that gap.
-    if (this.revocations.isRevoked(proven.deviceId)) throw new Refusal(403, 'REVOKED', 'this device is revoked');
+    if (this.revocations.isRevoked(proven.deviceId)) throw new Refusal(ErrorCode.revoked, 'this device is revoked');
     if (proven.credential === 'operational' && Date.now() - proven.issuedAt > this.options.freshAttestationMs) {
-      throw new Refusal(403, 'STALE_ATTESTATION', 'the operational certificate is older than a fresh attestation may be');
+      throw new Refusal(ErrorCode.staleAttestation, 'the operational certificate is older than a fresh attestation may be');
     }
     return proven;
   }
@@ -191,8 +203,8 @@ export class DeviceServer {
       const tenantId = tenantOfOperationalCertificate(certificate!, certificate!.issuerCertificate, this.platformRoots);
       return { credential: 'operational', deviceId, tenantId, issuedAt: new Date(certificate!.validFrom).getTime() };
     } catch (error) {
-      const reason = error instanceof PeerIdentityError ? error.reason : 'invalid';
-      throw new Refusal(403, reason.toUpperCase(), (error as Error).message);
+      const code = error instanceof PeerIdentityError ? CERTIFICATE_REFUSALS[error.reason] : ErrorCode.invalidCertificate;
+      throw new Refusal(code, (error as Error).message);
     }
   }
 
@@ -228,7 +240,8 @@ export class DeviceServer {
         await this.receiveReport(peer, req, res);
         return;
       }
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw new Refusal(405, 'METHOD', 'devices only read, and report on /v1/reports');
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        throw new Refusal(ErrorCode.methodNotAllowed, 'devices only read, and report on /v1/reports');
       const metadataName = METADATA_PATH.exec(path)?.[1];
       if (metadataName !== undefined) {
         // Made with the tenant (TenantRepositoryConsumer); this covers an announcement lost before it reached the stream.
@@ -237,7 +250,7 @@ export class DeviceServer {
           metadataName === 'director.json'
             ? await this.director.targetsFor(peer.tenantId, peer.deviceId, hardwareOf(url))
             : await this.metadata.file(peer.tenantId, metadataName);
-        if (body === undefined) throw new Refusal(404, 'NOT_FOUND', `no ${metadataName}`);
+        if (body === undefined) throw new Refusal(ErrorCode.notFound, `no ${metadataName}`);
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
         res.end(req.method === 'HEAD' ? undefined : body);
         return;
@@ -246,13 +259,13 @@ export class DeviceServer {
       if (sha256 !== undefined) {
         const image = await this.images.find(peer.tenantId, sha256);
         // Another tenant's image answers exactly like one that does not exist.
-        if (image?.status !== 'released') throw new Refusal(404, 'NOT_FOUND', 'no such image');
+        if (image?.status !== 'released') throw new Refusal(ErrorCode.notFound, 'no such image');
         await this.sendImage(image, req, res);
         return;
       }
-      throw new Refusal(404, 'NOT_FOUND', 'no such resource');
+      throw new Refusal(ErrorCode.notFound, 'no such resource');
     } catch (error) {
-      const refusal = error instanceof Refusal ? error : new Refusal(500, 'INTERNAL', 'internal error');
+      const refusal = error instanceof Refusal ? error : new Refusal(ErrorCode.internal, 'internal error');
       if (!(error instanceof Refusal)) this.logger.error({ err: error, url: req.url, deviceId }, 'device request failed');
       else if (refusal.status !== 404 || credential === 'identity')
         this.logger.warn({ url: req.url, deviceId, credential, code: refusal.code, err: refusal.message }, 'device request refused');
@@ -275,23 +288,23 @@ export class DeviceServer {
     const metadataName = RECOVERY_METADATA_PATH.exec(url.pathname)?.[1];
     const sha256 = RECOVERY_IMAGE_PATH.exec(url.pathname)?.[1];
     if ((metadataName === undefined && sha256 === undefined) || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      throw new Refusal(403, 'RECOVERY_ONLY', 'an identity certificate reaches only the recovery path: GET /v1/recovery/metadata|images');
+      throw new Refusal(ErrorCode.recoveryOnly, 'an identity certificate reaches only the recovery path: GET /v1/recovery/metadata|images');
     }
     const grant = await this.grantOf(req.socket as TLSSocket, deviceId);
-    if (grant === undefined) throw new Refusal(403, 'NOT_RECOVERABLE', 'this device has no recovery grant: it must attest');
+    if (grant === undefined) throw new Refusal(ErrorCode.notRecoverable, 'this device has no recovery grant: it must attest');
     if (metadataName !== undefined) {
       const body =
         metadataName === 'director.json'
           ? await recovery.director(grant, deviceId, hardwareOf(url))
           : await recovery.metadataFile(grant, metadataName);
-      if (body === undefined) throw new Refusal(404, 'NOT_FOUND', `no ${metadataName}`);
+      if (body === undefined) throw new Refusal(ErrorCode.notFound, `no ${metadataName}`);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
     const image = await recovery.image(grant, sha256!);
     // Anything but a recovery OS — an app, an older OS, another tenant's image — answers like one that does not exist.
-    if (image === undefined) throw new Refusal(404, 'NOT_FOUND', 'no such recovery image');
+    if (image === undefined) throw new Refusal(ErrorCode.notFound, 'no such recovery image');
     await this.sendImage(image, req, res);
   }
 
@@ -304,7 +317,7 @@ export class DeviceServer {
       grant = await this.recovery!.grant(deviceId);
     } catch (error) {
       this.logger.warn({ err: error, deviceId }, 'recovery grant not answered');
-      throw new Refusal(503, 'UNAVAILABLE', 'recovery cannot be decided right now; try again');
+      throw new Refusal(ErrorCode.unavailable, 'recovery cannot be decided right now; try again');
     }
     this.grants.set(socket, { grant, at: Date.now() });
     return grant;
@@ -316,17 +329,17 @@ export class DeviceServer {
     let size = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > MAX_REPORT_BYTES) throw new Refusal(413, 'TOO_LARGE', `a report is at most ${MAX_REPORT_BYTES} bytes`);
+      if (size > MAX_REPORT_BYTES) throw new Refusal(ErrorCode.payloadTooLarge, `a report is at most ${MAX_REPORT_BYTES} bytes`);
       chunks.push(chunk);
     }
     let parsed;
     try {
       parsed = DeploymentReportSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
     } catch (error) {
-      throw new Refusal(400, 'MALFORMED', `not a deployment report: ${(error as Error).message.slice(0, 200)}`);
+      throw new Refusal(ErrorCode.malformed, `not a deployment report: ${(error as Error).message.slice(0, 200)}`);
     }
     const known = await this.director.report(peer.tenantId, peer.deviceId, parsed.deploymentId, parsed);
-    if (!known) throw new Refusal(404, 'NOT_FOUND', 'this device was not directed to that deployment');
+    if (!known) throw new Refusal(ErrorCode.notFound, 'this device was not directed to that deployment');
     res.writeHead(204);
     res.end();
   }
@@ -339,7 +352,7 @@ export class DeviceServer {
     const range = req.headers.range;
     if (range !== undefined) {
       const match = /^bytes=(\d{1,15})-(\d{0,15})$/.exec(range);
-      if (match === null) throw new Refusal(416, 'RANGE', 'one range, bytes=start-[end]');
+      if (match === null) throw new Refusal(ErrorCode.rangeNotSatisfiable, 'one range, bytes=start-[end]');
       start = Number(match[1]);
       end = match[2] === '' ? image.size - 1 : Math.min(Number(match[2]), image.size - 1);
       if (start > end) {

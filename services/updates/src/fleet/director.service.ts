@@ -1,22 +1,10 @@
-import type { DataSource } from 'typeorm';
 import type { ImageRow, ImagesRepository } from '../images/images.repository.js';
 import type { TenantMetadata } from '../tuf/tenant-metadata.js';
-import type { DeploymentState, OsFeed, UpdatePolicy } from './fleet.service.js';
+import type { DeploymentForDevice as HistoryRow, DeploymentRepository } from './deployment.repository.js';
+import type { FleetRepository } from './fleet.repository.js';
 
 /** A device may put an update off, but never for more than this after it was first offered. */
 export const MAX_DEFERRAL_MS = 24 * 3_600_000;
-
-interface HistoryRow {
-  id: string;
-  images: string[];
-  state: DeploymentState;
-  current_wave: number;
-  waves: number;
-  /** This device's row in the deployment, if it has one. */
-  wave: number | null;
-  device_state: string | null;
-  deferred_until: Date | null;
-}
 
 export type DeviceReport =
   | { readonly state: 'installed' | 'failed'; readonly detail: string }
@@ -39,7 +27,8 @@ export type DeviceReport =
  */
 export class DirectorService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly fleet: FleetRepository,
+    private readonly deployments: DeploymentRepository,
     private readonly images: ImagesRepository,
     private readonly metadata: TenantMetadata,
     private readonly now: () => Date = () => new Date(),
@@ -50,27 +39,9 @@ export class DirectorService {
    * refuses an image for other hardware, so a device that lies only hurts itself.
    */
   async targetsFor(tenantId: string, deviceId: string, hardware?: string): Promise<Buffer> {
-    const member: Array<{
-      group_id: string;
-      update_policy: UpdatePolicy;
-      os_feed: OsFeed;
-      window_start: number | null;
-      window_end: number | null;
-    }> = await this.dataSource.query(
-      `SELECT m.group_id, g.update_policy, g.os_feed, g.window_start, g.window_end FROM updates.group_members m
-           JOIN updates.device_groups g ON g.id = m.group_id
-          WHERE m.device_id = $1 AND m.tenant_id = $2`,
-      [deviceId, tenantId],
-    );
-    const group = member[0];
+    const group = await this.fleet.membership(tenantId, deviceId);
     if (group === undefined || group.update_policy === 'none') return this.metadata.direct(tenantId, deviceId, [], { deployment: null });
-    const history: HistoryRow[] = await this.dataSource.query(
-      `SELECT d.id, d.images, d.state, d.current_wave, d.waves, x.wave, x.state AS device_state, x.deferred_until
-         FROM updates.deployments d
-         LEFT JOIN updates.deployment_devices x ON x.deployment_id = d.id AND x.device_id = $2
-        WHERE d.group_id = $1 ORDER BY d.created_at DESC, d.id LIMIT 20`,
-      [group.group_id, deviceId],
-    );
+    const history = await this.deployments.forDevice(group.group_id, deviceId);
     const now = this.now();
     const inWindow = group.window_start === null || group.window_end === null || withinWindow(now, group.window_start, group.window_end);
     let chosen: HistoryRow | undefined;
@@ -117,14 +88,7 @@ export class DirectorService {
         // A device that joined the group after the deployment was drawn goes in its last wave.
         const wave = d.wave ?? d.waves - 1;
         if (wave > d.current_wave || !inWindow) return false;
-        await this.dataSource.query(
-          `INSERT INTO updates.deployment_devices (deployment_id, device_id, wave, state, notified_at, first_offered_at)
-           VALUES ($1, $2, $3, 'notified', now(), now())
-           ON CONFLICT (deployment_id, device_id) DO UPDATE SET state = 'notified', notified_at = now(), updated_at = now(),
-             first_offered_at = coalesce(updates.deployment_devices.first_offered_at, now())
-            WHERE updates.deployment_devices.state IN ('pending', 'deferred')`,
-          [d.id, deviceId, wave],
-        );
+        await this.deployments.markOffered(d.id, deviceId, wave);
         return true;
       }
     }
@@ -137,25 +101,12 @@ export class DirectorService {
    */
   async report(tenantId: string, deviceId: string, deploymentId: string, report: DeviceReport): Promise<boolean> {
     // A deferral ends after the minutes asked for, and never later than MAX_DEFERRAL_MS after the first offer.
-    const [, affected]: [unknown[], number] = await this.dataSource.query(
-      `UPDATE updates.deployment_devices x SET state = $4, detail = $5, updated_at = now(),
-              deferred_until = CASE WHEN $4 = 'deferred'
-                THEN least(now() + make_interval(mins => $6), coalesce(x.first_offered_at, now()) + make_interval(secs => $7))
-              END
-         FROM updates.deployments d
-        WHERE x.deployment_id = $1 AND x.device_id = $2 AND d.id = x.deployment_id AND d.tenant_id = $3
-          AND x.state IN ('notified', 'deferred', 'installed', 'failed', 'timed-out')`,
-      [
-        deploymentId,
-        deviceId,
-        tenantId,
-        report.state,
-        report.detail.slice(0, 500),
-        report.state === 'deferred' ? Math.round(report.minutes) : 0,
-        MAX_DEFERRAL_MS / 1000,
-      ],
-    );
-    return affected === 1;
+    return this.deployments.recordReport(tenantId, deviceId, deploymentId, {
+      state: report.state,
+      detail: report.detail.slice(0, 500),
+      deferMinutes: report.state === 'deferred' ? Math.round(report.minutes) : 0,
+      maxDeferralSecs: MAX_DEFERRAL_MS / 1000,
+    });
   }
 }
 

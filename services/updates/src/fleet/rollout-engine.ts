@@ -1,32 +1,15 @@
 import type { Counter, Meter } from '@opentelemetry/api';
 import { DeviceCommandRequestSchema, Subject } from '@rampart/contracts';
 import { encodeJson, type Logger, type MessageBus, type TypedBus } from '@rampart/service-kit';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import type { ImagesRepository } from '../images/images.repository.js';
-import type { DeploymentState } from './fleet.service.js';
-import { decide, type CrashVerdict, type RolloutDecision, type RolloutPlan, type WaveStats } from './rollout-plan.js';
-
-interface ActiveRow {
-  id: string;
-  tenant_id: string;
-  group_id: string;
-  images: string[];
-  rollout: RolloutPlan;
-  current_wave: number;
-  waves: number;
-  /** The first wave the install and attestation gates judge (a person's resume accepted those before). */
-  gates_from_wave: number;
-  wave_started_at: Date;
-  created_at: Date;
-}
-
-interface DeviceRow {
-  device_id: string;
-  wave: number;
-  state: string;
-}
-
-const ACTIVE_COLUMNS = 'id, tenant_id, group_id, images, rollout, current_wave, waves, gates_from_wave, wave_started_at, created_at';
+import type {
+  ActiveDeployment as ActiveRow,
+  DeploymentRepository,
+  DeploymentState,
+  WaveDevice as DeviceRow,
+} from './deployment.repository.js';
+import { decide, type CrashVerdict, type RolloutDecision, type WaveStats } from './rollout-plan.js';
 
 const HEALTH_TIMEOUT_MS = 3_000;
 /** How often devices of an open wave that have not asked are told again. */
@@ -47,7 +30,7 @@ export class RolloutEngine {
   private readonly reminded = new Map<string, number>();
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly deployments: DeploymentRepository,
     private readonly images: ImagesRepository,
     private readonly bus: MessageBus,
     private readonly typed: TypedBus,
@@ -68,7 +51,7 @@ export class RolloutEngine {
    * request timed out, on every tick.
    */
   async tick(): Promise<Array<{ deploymentId: string; decision: RolloutDecision }>> {
-    const active: ActiveRow[] = await this.dataSource.query(`SELECT ${ACTIVE_COLUMNS} FROM updates.deployments WHERE state = 'active'`);
+    const active = await this.deployments.active();
     const out: Array<{ deploymentId: string; decision: RolloutDecision }> = [];
     for (const deployment of active) {
       const seen = await this.locked(deployment.id, undefined, (tx, d) => this.observe(tx, d));
@@ -90,17 +73,10 @@ export class RolloutEngine {
    * `wave`, when given); undefined if another replica holds the lock.
    */
   private locked<T>(id: string, wave: number | undefined, work: (tx: EntityManager, d: ActiveRow) => Promise<T>): Promise<T | undefined> {
-    return this.dataSource.transaction(async (tx) => {
-      const lock: Array<{ locked: boolean }> = await tx.query(
-        `SELECT pg_try_advisory_xact_lock(hashtext('rampart.updates.rollout:' || $1)) AS locked`,
-        [id],
-      );
-      if (lock[0]?.locked !== true) return undefined;
-      const fresh: ActiveRow[] = await tx.query(
-        `SELECT ${ACTIVE_COLUMNS} FROM updates.deployments WHERE id = $1 AND state = 'active' AND ($2::int IS NULL OR current_wave = $2)`,
-        [id, wave ?? null],
-      );
-      return fresh[0] === undefined ? undefined : work(tx, fresh[0]);
+    return this.deployments.transaction(async (tx) => {
+      if (!(await this.deployments.tryLockRollout(id, tx))) return undefined;
+      const fresh = await this.deployments.activeById(id, wave, tx);
+      return fresh === undefined ? undefined : work(tx, fresh);
     });
   }
 
@@ -116,26 +92,9 @@ export class RolloutEngine {
   private async observe(tx: EntityManager, d: ActiveRow): Promise<{ deployment: ActiveRow; rows: DeviceRow[] }> {
     const plan = d.rollout;
     const timeoutSecs = plan.deviceTimeoutMinutes * 60;
-    await tx.query(
-      `UPDATE updates.deployment_devices SET attempts = attempts + 1, notified_at = now(), state = 'pending', updated_at = now()
-        WHERE deployment_id = $1 AND state = 'notified' AND notified_at < now() - make_interval(secs => $3) AND attempts < $2`,
-      [d.id, plan.retries, timeoutSecs],
-    );
-    await tx.query(
-      `UPDATE updates.deployment_devices SET state = 'timed-out', updated_at = now(), detail = 'no answer in time'
-        WHERE deployment_id = $1 AND state = 'notified' AND notified_at < now() - make_interval(secs => $3) AND attempts >= $2`,
-      [d.id, plan.retries, timeoutSecs],
-    );
-    await tx.query(
-      `UPDATE updates.deployment_devices SET state = 'pending', deferred_until = NULL, updated_at = now()
-        WHERE deployment_id = $1 AND state = 'deferred' AND deferred_until < now()`,
-      [d.id],
-    );
-    const rows: DeviceRow[] = await tx.query(
-      `SELECT device_id, wave, state FROM updates.deployment_devices WHERE deployment_id = $1 AND wave <= $2`,
-      [d.id, d.current_wave],
-    );
-    return { deployment: d, rows };
+    await this.deployments.retryOrTimeOutUnanswered(d.id, plan.retries, timeoutSecs, tx);
+    await this.deployments.endExpiredDeferrals(d.id, tx);
+    return { deployment: d, rows: await this.deployments.openWaveDevices(d.id, d.current_wave, tx) };
   }
 
   /** The gates' verdict on the open waves, with the failures service's answers (asked outside any transaction). */
@@ -185,17 +144,10 @@ export class RolloutEngine {
         return { notify: rows.filter((r) => r.state === 'pending').map((r) => r.device_id) };
       }
       case 'advance': {
-        await tx.query(`UPDATE updates.deployments SET current_wave = $2, wave_started_at = now() WHERE id = $1`, [
-          d.id,
-          d.current_wave + 1,
-        ]);
-        const next: Array<{ device_id: string }> = await tx.query(
-          `SELECT device_id FROM updates.deployment_devices WHERE deployment_id = $1 AND wave = $2`,
-          [d.id, d.current_wave + 1],
-        );
+        const next = await this.deployments.openWave(d.id, d.current_wave + 1, tx);
         this.logger.info({ deploymentId: d.id, wave: d.current_wave + 1, devices: next.length, stats }, 'rollout: next wave opened');
         this.reminded.set(d.id, Date.now());
-        return { notify: next.map((n) => n.device_id) };
+        return { notify: next };
       }
       case 'complete':
         await this.end(tx, d.id, 'completed', 'every wave passed its gates', false);
@@ -215,10 +167,7 @@ export class RolloutEngine {
   }
 
   private async end(tx: EntityManager, id: string, state: DeploymentState, reason: string, ends: boolean): Promise<void> {
-    await tx.query(
-      `UPDATE updates.deployments SET state = $2, reason = $3, ended_at = CASE WHEN $4 THEN now() ELSE ended_at END WHERE id = $1`,
-      [id, state, reason, ends],
-    );
+    await this.deployments.setState(id, state, reason, ends, tx);
   }
 
   /**
@@ -228,12 +177,8 @@ export class RolloutEngine {
    */
   private async crashVerdict(d: ActiveRow, installed: readonly string[]): Promise<CrashVerdict> {
     if (installed.length === 0) return 'insufficient-data';
-    const previous: Array<{ images: string[] }> = await this.dataSource.query(
-      `SELECT images FROM updates.deployments WHERE group_id = $1 AND created_at < $2 AND state IN ('superseded', 'completed')
-        ORDER BY created_at DESC LIMIT 1`,
-      [d.group_id, d.created_at],
-    );
-    if (previous[0] === undefined) return 'insufficient-data';
+    const previous = await this.deployments.previousImages(d.group_id, d.created_at);
+    if (previous === undefined) return 'insufficient-data';
     const versions = async (ids: readonly string[]) => {
       const map = new Map<string, string>();
       for (const sha of ids) {
@@ -242,7 +187,7 @@ export class RolloutEngine {
       }
       return map;
     };
-    const [next, before] = await Promise.all([versions(d.images), versions(previous[0].images)]);
+    const [next, before] = await Promise.all([versions(d.images), versions(previous)]);
     const verdicts: CrashVerdict[] = [];
     for (const [component, version] of next) {
       const old = before.get(component);

@@ -9,6 +9,8 @@ import {
   measureImage,
   type ImageManifest,
 } from '@rampart/trust';
+import { ErrorCode } from '@rampart/contracts';
+import { DomainError } from '@rampart/service-kit';
 
 /** An uploaded image, checked and described; its bytes stay exactly as uploaded. */
 export interface CheckedImage {
@@ -21,8 +23,9 @@ export interface CheckedImage {
   readonly bytes: Buffer;
 }
 
-export class ImageRejectedError extends Error {
+export class ImageRejectedError extends DomainError {
   override readonly name = 'ImageRejectedError';
+  readonly code = ErrorCode.imageRejected;
 }
 
 /**

@@ -1,3 +1,5 @@
+import { ErrorCode } from '@rampart/contracts';
+import { DomainError } from '@rampart/service-kit';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { CheckedImage } from './image-upload.js';
 
@@ -107,8 +109,9 @@ export class ChunkCache {
   }
 }
 
-export class ImageConflictError extends Error {
+export class ImageConflictError extends DomainError {
   override readonly name = 'ImageConflictError';
+  readonly code = ErrorCode.conflict;
 }
 
 /** Images are immutable and content-addressed; their bytes live in PostgreSQL chunks, so every replica serves them. */
@@ -117,6 +120,11 @@ export class ImagesRepository {
     private readonly dataSource: DataSource,
     private readonly chunkCache: ChunkCache = new ChunkCache(0),
   ) {}
+
+  /** Runs `work` in one transaction; the repositories' methods that take an EntityManager join it. */
+  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
 
   /**
    * Stores an image and its bytes in one transaction. The same bytes again

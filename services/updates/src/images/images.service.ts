@@ -1,16 +1,17 @@
-import { Stream, Subject, type ImageEvent } from '@rampart/contracts';
-import { encodeJson, openStream, type Logger, type MessageBus } from '@rampart/service-kit';
-import type { DataSource } from 'typeorm';
+import { ErrorCode, Stream, Subject, type ImageEvent } from '@rampart/contracts';
+import { DomainError, encodeJson, openStream, type Logger, type MessageBus } from '@rampart/service-kit';
 import type { TenantMetadata } from '../tuf/tenant-metadata.js';
 import { checkUpload } from './image-upload.js';
 import type { ImageRow, ImagesRepository, OsFeed } from './images.repository.js';
 
-export class ImageNotFoundError extends Error {
+export class ImageNotFoundError extends DomainError {
   override readonly name = 'ImageNotFoundError';
+  readonly code = ErrorCode.notFound;
 }
 
-export class ImageStateError extends Error {
+export class ImageStateError extends DomainError {
   override readonly name = 'ImageStateError';
+  readonly code = ErrorCode.conflict;
 }
 
 /**
@@ -22,7 +23,6 @@ export class ImageStateError extends Error {
  */
 export class ImagesService {
   constructor(
-    private readonly dataSource: DataSource,
     private readonly repository: ImagesRepository,
     private readonly metadata: TenantMetadata,
     private readonly bus: MessageBus,
@@ -56,7 +56,7 @@ export class ImagesService {
     if (released.component !== 'os') throw new ImageStateError(`only OS images go on an OS feed, not ${released.component}`);
     if (released.osFeed === 'retail')
       throw new ImageStateError('the image is on the retail feed already; it cannot go back to early evaluation');
-    const onFeed = await this.dataSource.transaction((tx) => this.repository.setFeed(tenantId, sha256, osFeed, tx));
+    const onFeed = await this.repository.transaction((tx) => this.repository.setFeed(tenantId, sha256, osFeed, tx));
     if (onFeed === undefined) throw new ImageStateError('the image is no longer released');
     this.logger.info({ tenantId, sha256, osFeed }, 'OS image on a feed');
     return onFeed;
@@ -67,7 +67,7 @@ export class ImagesService {
   }
 
   private async transition(tenantId: string, sha256: string, to: 'released' | 'revoked'): Promise<ImageRow> {
-    const image = await this.dataSource.transaction(async (tx) => {
+    const image = await this.repository.transaction(async (tx) => {
       const current = await this.repository.find(tenantId, sha256, tx);
       if (current === undefined) throw new ImageNotFoundError('no such image');
       if (current.status === to) return current;

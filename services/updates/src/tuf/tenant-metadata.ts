@@ -13,8 +13,9 @@ import {
   type KeyVault,
   type RoleGrants,
 } from '@rampart/trust';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import type { ImageRow, ImagesRepository } from '../images/images.repository.js';
+import type { OnlineRole, SigningRole, TufMetadataRepository } from './tuf-metadata.repository.js';
 
 /** How long each role's metadata lives; the online roles are re-signed before they expire. */
 export interface MetadataLifetimes {
@@ -30,9 +31,6 @@ export interface RootPolicy {
   readonly keys: number;
   readonly threshold: number;
 }
-
-type OnlineRole = 'targets' | 'snapshot' | 'timestamp' | typeof DIRECTOR_ROLE;
-type SigningRole = 'root' | OnlineRole;
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -61,7 +59,7 @@ export function imageTarget(image: ImageRow): ImageTarget {
  */
 export class TenantMetadata {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly repository: TufMetadataRepository,
     private readonly vault: KeyVault,
     private readonly images: ImagesRepository,
     private readonly lifetimes: MetadataLifetimes,
@@ -72,23 +70,23 @@ export class TenantMetadata {
 
   /** A tenant's repository exists once this resolves: keys, root version 1, and the first targets, snapshot and timestamp. */
   async ensure(tenantId: string): Promise<void> {
-    if ((await this.latestVersion(this.dataSource, tenantId, 'root')) !== undefined) return;
-    await this.dataSource.transaction(async (tx) => {
-      await this.lock(tx, tenantId);
-      if ((await this.latestVersion(tx, tenantId, 'root')) !== undefined) return;
+    if ((await this.repository.latestVersion(tenantId, 'root')) !== undefined) return;
+    await this.repository.transaction(async (tx) => {
+      await this.repository.lockTenant(tenantId, tx);
+      if ((await this.repository.latestVersion(tenantId, 'root', tx)) !== undefined) return;
       const rootKeys = Array.from({ length: this.rootPolicy.keys }, () => TufSigningKey.generate());
       for (const key of rootKeys) await this.saveKey(tx, tenantId, 'root', key);
       for (const role of ['targets', 'snapshot', 'timestamp', DIRECTOR_ROLE] as const)
         await this.saveKey(tx, tenantId, role, TufSigningKey.generate());
       const root = signRoot(1, new Date(Date.now() + this.lifetimes.rootDays * DAY), await this.grants(tx, tenantId, rootKeys), rootKeys);
-      await this.saveMetadata(tx, tenantId, 'root', 1, metadataBytes(root), new Date(root.signed.expires));
+      await this.repository.saveMetadata(tenantId, 'root', 1, metadataBytes(root), new Date(root.signed.expires), tx);
       await this.publishLocked(tx, tenantId);
     });
   }
 
   /** Signs new targets (the tenant's released images), snapshot and timestamp: after a release or a revocation. */
   async publish(tenantId: string, tx: EntityManager): Promise<void> {
-    await this.lock(tx, tenantId);
+    await this.repository.lockTenant(tenantId, tx);
     await this.publishLocked(tx, tenantId);
   }
 
@@ -98,16 +96,11 @@ export class TenantMetadata {
    * follows each). Returns the tenants whose metadata changed.
    */
   async refreshExpiring(now = Date.now()): Promise<string[]> {
-    const due: Array<{ tenant_id: string }> = await this.dataSource.query(
-      `SELECT DISTINCT m.tenant_id FROM updates.metadata m
-        WHERE m.version = (SELECT max(version) FROM updates.metadata x WHERE x.tenant_id = m.tenant_id AND x.role = m.role)
-          AND ((m.role = 'timestamp' AND m.expires_at < $1) OR (m.role IN ('targets', 'snapshot') AND m.expires_at < $2))`,
-      [new Date(now + (this.lifetimes.timestampHours * HOUR) / 2), new Date(now + DAY)],
-    );
-    for (const { tenant_id: tenantId } of due) {
-      await this.dataSource.transaction((tx) => this.publish(tenantId, tx));
+    const due = await this.repository.tenantsExpiring(new Date(now + (this.lifetimes.timestampHours * HOUR) / 2), new Date(now + DAY));
+    for (const tenantId of due) {
+      await this.repository.transaction((tx) => this.publish(tenantId, tx));
     }
-    return due.map((d) => d.tenant_id);
+    return due;
   }
 
   /**
@@ -117,20 +110,18 @@ export class TenantMetadata {
    */
   async rotateRoot(tenantId: string): Promise<number> {
     await this.ensure(tenantId);
-    return this.dataSource.transaction(async (tx) => {
-      await this.lock(tx, tenantId);
+    return this.repository.transaction(async (tx) => {
+      await this.repository.lockTenant(tenantId, tx);
       const oldKeys = await this.keys(tx, tenantId, 'root');
       const newKeys = Array.from({ length: this.rootPolicy.keys }, () => TufSigningKey.generate());
-      await tx.query(`UPDATE updates.signing_keys SET retired_at = now() WHERE tenant_id = $1 AND role = 'root' AND retired_at IS NULL`, [
-        tenantId,
-      ]);
+      await this.repository.retireRootKeys(tenantId, tx);
       for (const key of newKeys) await this.saveKey(tx, tenantId, 'root', key);
-      const version = ((await this.latestVersion(tx, tenantId, 'root')) ?? 0) + 1;
+      const version = ((await this.repository.latestVersion(tenantId, 'root', tx)) ?? 0) + 1;
       const root = signRoot(version, new Date(Date.now() + this.lifetimes.rootDays * DAY), await this.grants(tx, tenantId, newKeys), [
         ...oldKeys,
         ...newKeys,
       ]);
-      await this.saveMetadata(tx, tenantId, 'root', version, metadataBytes(root), new Date(root.signed.expires));
+      await this.repository.saveMetadata(tenantId, 'root', version, metadataBytes(root), new Date(root.signed.expires), tx);
       return version;
     });
   }
@@ -142,12 +133,9 @@ export class TenantMetadata {
    */
   async currentRoot(tenantId: string): Promise<string> {
     await this.ensure(tenantId);
-    const rows: Array<{ body: string }> = await this.dataSource.query(
-      `SELECT body FROM updates.metadata WHERE tenant_id = $1 AND role = 'root' ORDER BY version DESC LIMIT 1`,
-      [tenantId],
-    );
-    if (rows[0] === undefined) throw new Error(`tenant ${tenantId} has no root`);
-    return rows[0].body;
+    const root = await this.repository.newestRoot(tenantId);
+    if (root === undefined) throw new Error(`tenant ${tenantId} has no root`);
+    return root;
   }
 
   /** A metadata file as a device asks for it, or undefined. */
@@ -160,13 +148,8 @@ export class TenantMetadata {
             name
           ];
     if (role === undefined) return undefined;
-    const rows: Array<{ body: string }> = await this.dataSource.query(
-      rootVersion === undefined
-        ? `SELECT body FROM updates.metadata WHERE tenant_id = $1 AND role = $2 ORDER BY version DESC LIMIT 1`
-        : `SELECT body FROM updates.metadata WHERE tenant_id = $1 AND role = $2 AND version = $3`,
-      rootVersion === undefined ? [tenantId, role] : [tenantId, role, Number(rootVersion)],
-    );
-    return rows[0] === undefined ? undefined : Buffer.from(rows[0].body);
+    const body = await this.repository.body(tenantId, role, rootVersion === undefined ? undefined : Number(rootVersion));
+    return body === undefined ? undefined : Buffer.from(body);
   }
 
   /**
@@ -185,12 +168,8 @@ export class TenantMetadata {
     const targets = images.map(imageTarget);
     const digest = createHash('sha256').update(JSON.stringify({ tenantId, targets, fields })).digest('hex');
     const lifetime = this.lifetimes.directorHours * HOUR;
-    return this.dataSource.transaction(async (tx) => {
-      const previous: Array<{ version: number; digest: string; body: string; expires_at: Date }> = await tx.query(
-        `SELECT version, digest, body, expires_at FROM updates.director_targets WHERE device_id = $1 FOR UPDATE`,
-        [deviceId],
-      );
-      const last = previous[0];
+    return this.repository.transaction(async (tx) => {
+      const last = await this.repository.directorTargetsForUpdate(deviceId, tx);
       if (last !== undefined && last.digest === digest && new Date(last.expires_at).getTime() - Date.now() > lifetime / 2) {
         return Buffer.from(last.body);
       }
@@ -198,19 +177,14 @@ export class TenantMetadata {
       const version = (last?.version ?? 0) + 1;
       const expires = new Date(Date.now() + lifetime);
       const body = metadataBytes(signDirectorTargets(version, expires, deviceId, targets, fields, signer!));
-      await tx.query(
-        `INSERT INTO updates.director_targets (device_id, tenant_id, version, digest, body, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (device_id) DO UPDATE SET tenant_id = excluded.tenant_id, version = excluded.version, digest = excluded.digest,
-                                               body = excluded.body, expires_at = excluded.expires_at`,
-        [deviceId, tenantId, version, digest, body.toString('utf8'), expires],
-      );
+      await this.repository.saveDirectorTargets({ deviceId, tenantId, version, digest, body, expires }, tx);
       return body;
     });
   }
 
   private async publishLocked(tx: EntityManager, tenantId: string): Promise<void> {
     const released = await this.images.released(tenantId, tx);
-    const next = async (role: OnlineRole) => ((await this.latestVersion(tx, tenantId, role)) ?? 0) + 1;
+    const next = async (role: OnlineRole) => ((await this.repository.latestVersion(tenantId, role, tx)) ?? 0) + 1;
     const [targetsKey] = await this.keys(tx, tenantId, 'targets');
     const [snapshotKey] = await this.keys(tx, tenantId, 'snapshot');
     const [timestampKey] = await this.keys(tx, tenantId, 'timestamp');
@@ -226,14 +200,18 @@ export class TenantMetadata {
     const timestampVersion = await next('timestamp');
     const timestampExpires = new Date(now + this.lifetimes.timestampHours * HOUR);
     const timestamp = metadataBytes(signTimestamp(timestampVersion, timestampExpires, snapshot, snapshotVersion, timestampKey!));
-    await this.saveMetadata(tx, tenantId, 'targets', targetsVersion, targets, new Date(now + this.lifetimes.targetsDays * DAY));
-    await this.saveMetadata(tx, tenantId, 'snapshot', snapshotVersion, snapshot, new Date(now + this.lifetimes.snapshotDays * DAY));
-    await this.saveMetadata(tx, tenantId, 'timestamp', timestampVersion, timestamp, timestampExpires);
-    // Only the latest online metadata is ever served; older versions need not be kept.
-    await tx.query(`DELETE FROM updates.metadata WHERE tenant_id = $1 AND role IN ('targets', 'snapshot', 'timestamp') AND version < $2`, [
+    await this.repository.saveMetadata(tenantId, 'targets', targetsVersion, targets, new Date(now + this.lifetimes.targetsDays * DAY), tx);
+    await this.repository.saveMetadata(
       tenantId,
-      timestampVersion - 10,
-    ]);
+      'snapshot',
+      snapshotVersion,
+      snapshot,
+      new Date(now + this.lifetimes.snapshotDays * DAY),
+      tx,
+    );
+    await this.repository.saveMetadata(tenantId, 'timestamp', timestampVersion, timestamp, timestampExpires, tx);
+    // Only the latest online metadata is ever served; older versions need not be kept.
+    await this.repository.pruneOnline(tenantId, timestampVersion - 10, tx);
   }
 
   private async grants(tx: EntityManager, tenantId: string, rootKeys: readonly TufSigningKey[]): Promise<RoleGrants> {
@@ -247,51 +225,18 @@ export class TenantMetadata {
     };
   }
 
-  private async lock(tx: EntityManager, tenantId: string): Promise<void> {
-    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rampart.updates.metadata:' || $1))`, [tenantId]);
-  }
-
-  private async latestVersion(manager: EntityManager | DataSource, tenantId: string, role: SigningRole): Promise<number | undefined> {
-    const rows: Array<{ version: number | null }> = await manager.query(
-      `SELECT max(version) AS version FROM updates.metadata WHERE tenant_id = $1 AND role = $2`,
-      [tenantId, role],
-    );
-    return rows[0]?.version ?? undefined;
-  }
-
-  private async saveMetadata(
-    tx: EntityManager,
-    tenantId: string,
-    role: SigningRole,
-    version: number,
-    body: Buffer,
-    expires: Date,
-  ): Promise<void> {
-    await tx.query(`INSERT INTO updates.metadata (tenant_id, role, version, body, expires_at) VALUES ($1, $2, $3, $4, $5)`, [
-      tenantId,
-      role,
-      version,
-      body.toString('utf8'),
-      expires,
-    ]);
-  }
-
   private async saveKey(tx: EntityManager, tenantId: string, role: SigningRole, key: TufSigningKey): Promise<void> {
-    await tx.query(`INSERT INTO updates.signing_keys (key_id, tenant_id, role, public_hex, sealed) VALUES ($1, $2, $3, $4, $5)`, [
-      key.keyId,
+    await this.repository.saveKey(
+      { keyId: key.keyId, publicHex: key.publicHex, sealed: this.vault.seal(key.exportPrivatePem(), `${tenantId}/${role}`) },
       tenantId,
       role,
-      key.publicHex,
-      this.vault.seal(key.exportPrivatePem(), `${tenantId}/${role}`),
-    ]);
+      tx,
+    );
   }
 
   private async keys(tx: EntityManager, tenantId: string, role: SigningRole): Promise<TufSigningKey[]> {
-    const rows: Array<{ sealed: Buffer }> = await tx.query(
-      `SELECT sealed FROM updates.signing_keys WHERE tenant_id = $1 AND role = $2 AND retired_at IS NULL ORDER BY created_at, key_id`,
-      [tenantId, role],
-    );
-    if (rows.length === 0) throw new Error(`tenant ${tenantId} has no ${role} key`);
-    return rows.map((r) => TufSigningKey.fromPrivatePem(this.vault.open(r.sealed, `${tenantId}/${role}`)));
+    const sealed = await this.repository.sealedKeys(tenantId, role, tx);
+    if (sealed.length === 0) throw new Error(`tenant ${tenantId} has no ${role} key`);
+    return sealed.map((s) => TufSigningKey.fromPrivatePem(this.vault.open(s, `${tenantId}/${role}`)));
   }
 }

@@ -2,7 +2,8 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { InProcessBus, Observability, decodeJson, linkFromHeaders } from '@rampart/service-kit';
 import { Stream, Subject } from '@rampart/contracts';
 import { describe, expect, it, vi } from 'vitest';
-import { TelemetryBridge } from './telemetry-bridge.js';
+import { StreamBridge } from './stream-bridge.js';
+import { telemetryBridge, type TelemetryKind } from './telemetry-stream.js';
 
 const deviceId = 'c'.repeat(64);
 const now = 1_800_000_000_000;
@@ -16,11 +17,11 @@ const observability = new Observability({
 const headersSeen: Array<Readonly<Record<string, string>>> = [];
 
 async function bridgeWithConsumer(): Promise<{
-  bridge: TelemetryBridge;
+  bridge: StreamBridge<TelemetryKind>;
   received: Array<{ readings: Array<{ deviceId: string; seq: number }> }>;
 }> {
   const bus = new InProcessBus();
-  const bridge = new TelemetryBridge(
+  const bridge = telemetryBridge(
     bus,
     clock,
     { maxAgeMs: 60_000, duplicateWindowMs: 60_000, batch: { maxReadings: 3, maxDelayMs: 5 } },
@@ -45,10 +46,15 @@ async function bridgeWithConsumer(): Promise<{
   return { bridge, received };
 }
 
-describe(TelemetryBridge.name, () => {
+describe(`${StreamBridge.name} (telemetry)`, () => {
   it('stores a valid reading with the device id from the connection, not the payload', async () => {
     const { bridge, received } = await bridgeWithConsumer();
-    const outcome = await bridge.forward(deviceId, Buffer.from(JSON.stringify({ seq: 1, ts: now, metrics: { temp: 1 } })));
+    const outcome = await bridge.forward(
+      'telemetry',
+      deviceId,
+      null,
+      Buffer.from(JSON.stringify({ seq: 1, ts: now, metrics: { temp: 1 } })),
+    );
     expect(outcome).toEqual({ kind: 'stored' });
     await vi.waitFor(() =>
       expect(received.flatMap((b) => b.readings)).toEqual([{ deviceId, seq: 1, ts: now, receivedAt: now, metrics: { temp: 1 } }]),
@@ -57,7 +63,7 @@ describe(TelemetryBridge.name, () => {
 
   it("names the tenant of the device's operational certificate, so only that tenant sees the reading", async () => {
     const { bridge, received } = await bridgeWithConsumer();
-    await bridge.forward(deviceId, Buffer.from(JSON.stringify({ seq: 2, ts: now, metrics: { temp: 1 } })), 'acme');
+    await bridge.forward('telemetry', deviceId, 'acme', Buffer.from(JSON.stringify({ seq: 2, ts: now, metrics: { temp: 1 } })));
     await vi.waitFor(() => expect(received.flatMap((b) => b.readings)).toEqual([expect.objectContaining({ deviceId, tenantId: 'acme' })]));
   });
 
@@ -67,10 +73,10 @@ describe(TelemetryBridge.name, () => {
     const payload = (seq: number) => Buffer.from(JSON.stringify({ seq, ts: now, metrics: { temp: seq } }));
     // Three readings fill a batch (maxReadings 3); the fourth goes out on the 5 ms timer.
     await Promise.all([
-      bridge.forward(deviceId, payload(1)),
-      bridge.forward(other, payload(2)),
-      bridge.forward(deviceId, payload(3)),
-      bridge.forward(other, payload(4)),
+      bridge.forward('telemetry', deviceId, null, payload(1)),
+      bridge.forward('telemetry', other, null, payload(2)),
+      bridge.forward('telemetry', deviceId, null, payload(3)),
+      bridge.forward('telemetry', other, null, payload(4)),
     ]);
     await vi.waitFor(() => expect(received.map((b) => b.readings.length)).toEqual([3, 1]));
     expect(received[0]?.readings.map((r) => r.deviceId)).toEqual([deviceId, other, deviceId]);
@@ -80,7 +86,7 @@ describe(TelemetryBridge.name, () => {
     const { bridge, received } = await bridgeWithConsumer();
     spans.reset();
     headersSeen.length = 0;
-    await bridge.forward(deviceId, Buffer.from(JSON.stringify({ seq: 9, ts: now, metrics: { temp: 1 } })));
+    await bridge.forward('telemetry', deviceId, null, Buffer.from(JSON.stringify({ seq: 9, ts: now, metrics: { temp: 1 } })));
     await vi.waitFor(() => expect(received).toHaveLength(1));
     // The publish span ends once the stream has acknowledged the batch.
     const published = await vi.waitFor(() => {
@@ -104,14 +110,17 @@ describe(TelemetryBridge.name, () => {
     ],
   ])('refuses a payload with %s', async (_label, payload) => {
     const { bridge } = await bridgeWithConsumer();
-    expect(await bridge.forward(deviceId, Buffer.from(payload))).toMatchObject({ kind: 'rejected', reason: 'malformed_payload' });
+    expect(await bridge.forward('telemetry', deviceId, null, Buffer.from(payload))).toMatchObject({
+      kind: 'rejected',
+      reason: 'malformed_payload',
+    });
   });
 
   it('refuses readings from the far future or too far past', async () => {
     const { bridge } = await bridgeWithConsumer();
     const future = JSON.stringify({ seq: 1, ts: now + 10 * 60_000, metrics: { a: 1 } });
     const past = JSON.stringify({ seq: 2, ts: now - 25 * 3_600_000, metrics: { a: 1 } });
-    expect(await bridge.forward(deviceId, Buffer.from(future))).toMatchObject({ reason: 'clock_skew' });
-    expect(await bridge.forward(deviceId, Buffer.from(past))).toMatchObject({ reason: 'clock_skew' });
+    expect(await bridge.forward('telemetry', deviceId, null, Buffer.from(future))).toMatchObject({ reason: 'clock_skew' });
+    expect(await bridge.forward('telemetry', deviceId, null, Buffer.from(past))).toMatchObject({ reason: 'clock_skew' });
   });
 });

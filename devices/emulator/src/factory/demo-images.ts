@@ -1,6 +1,6 @@
 import type { BootMeasurement } from '@rampart/contracts';
 import { demoFirmware, firmwareMeasurements } from '../firmware/firmware.js';
-import type { BootState } from './attestation-evidence.js';
+import type { BootState } from '../mcu/attestation-evidence.js';
 
 /**
  * The boot state a device running the demo firmware reports: what its

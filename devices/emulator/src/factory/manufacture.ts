@@ -1,8 +1,8 @@
 import type { CertificateAuthority } from '@rampart/trust';
 import { demoFirmware, flashFirmware, type Firmware } from '../firmware/firmware.js';
-import { Flash } from './flash.js';
-import { SecuritySubsystem } from './security-subsystem.js';
-import { MemoryStateStore, type DeviceStateStore } from './state-store.js';
+import { Flash } from '../mcu/flash.js';
+import { SecuritySubsystem } from '../mcu/security-subsystem.js';
+import { MemoryStateStore, type DeviceStateStore } from '../mcu/state-store.js';
 
 export interface ManufacturedDevice {
   readonly security: SecuritySubsystem;

@@ -1,0 +1,58 @@
+import { DenialReason, isDeviceId } from '@rampart/contracts';
+import { TokenBucket, type Clock, type Logger } from '@rampart/service-kit';
+import type { GatewayLimits } from '../../gateway/gateway.config.js';
+import type { GatewayMetrics } from '../../gateway/gateway-metrics.js';
+import type { BrokerHooks } from '../broker.js';
+import type { DeviceConnections } from '../connections.js';
+import { connackRefusal } from '../denials.js';
+
+export interface AuthenticateDeps {
+  readonly connections: DeviceConnections;
+  readonly revocations: { isRevoked(deviceId: string): boolean };
+  readonly limits: Pick<GatewayLimits, 'deviceRatePerSec' | 'deviceRateBurst'>;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+/**
+ * The client id must be the device id its certificate proves [MQTT-3.1.3-2 leaves ids to the server].
+ * Username and password are not used: the certificate is the credential.
+ */
+export function authenticateHook({
+  connections,
+  revocations,
+  limits,
+  metrics,
+  logger,
+  clock,
+}: AuthenticateDeps): BrokerHooks['authenticate'] {
+  return (client, _username, _password, callback) => {
+    const info = connections.info(client);
+    if (info === undefined) {
+      callback(connackRefusal(DenialReason.notAuthenticated, 'unknown connection'), false);
+      return;
+    }
+    if (info.listener === 'tls') {
+      // A revoked device keeps only its manufacturer identity: it may attest (and be refused), nothing more.
+      if (info.credential === 'operational' && revocations.isRevoked(client.id)) {
+        metrics.connectionRefused(DenialReason.deviceRevoked);
+        logger.warn({ deviceId: client.id }, 'revoked device refused');
+        callback(connackRefusal(DenialReason.deviceRevoked, 'device revoked'), false);
+        return;
+      }
+      if (client.id !== info.certifiedId) {
+        metrics.connectionRefused(DenialReason.clientIdMismatch);
+        logger.warn({ clientId: client.id, certified: info.certifiedId }, 'client id does not match certificate');
+        callback(connackRefusal(DenialReason.clientIdMismatch, 'client id does not match the certificate'), false);
+        return;
+      }
+    } else if (!isDeviceId(client.id)) {
+      metrics.connectionRefused(DenialReason.clientIdMismatch);
+      callback(connackRefusal(DenialReason.clientIdMismatch, 'client id is not a device id'), false);
+      return;
+    }
+    info.bucket = new TokenBucket(limits.deviceRatePerSec, limits.deviceRateBurst, clock.now());
+    callback(null, true);
+  };
+}
