@@ -1,9 +1,20 @@
 import { RECOVERABLE_REASONS, attestResponseTopic, deviceCommandTopic, deviceTopic } from '@rampart/contracts';
 import { DEFAULT_RECONNECT_SPREAD_MS, fullJitterBackoff, reconnectBackoff } from './backoff.js';
-import type { DeviceCounter, DeviceEffect, DeviceEvent, DeviceTimer, OperationalCertificate, PublishTag } from './device-messages.js';
+import type { DeviceTelemetry } from '@rampart/contracts';
+import { attestResponseEvent } from './attest-response.js';
+import type {
+  DeviceCounter,
+  DeviceEffect,
+  DeviceEvent,
+  DeviceTimer,
+  OperationalCertificate,
+  PublishTag,
+  TimedEvent,
+} from './device-messages.js';
+import { drawFraction, type RandomState } from './device-random.js';
 import { Outbox } from './outbox.js';
-import { PendingReadings } from './pending-readings.js';
-import type { RandomSource } from './ports.js';
+import { QosStore } from './qos-store.js';
+import { appReading, initialTelemetry, syntheticReading, type TelemetryState } from './telemetry-source.js';
 
 /** Readings a device buffers while offline before it drops the oldest. */
 export const DEFAULT_MAX_PENDING = 10_000;
@@ -15,6 +26,8 @@ export const MAX_PENDING_HEARTBEATS = 168;
 export const ATTESTATION_TIMEOUT_MS = 30_000;
 /** Renew the operational certificate once this share of its lifetime has passed. */
 export const RENEW_AT_LIFETIME = 0.8;
+/** Each start of a device takes a new block of telemetry sequence numbers this large. */
+export const SEQ_EPOCH = 2 ** 32;
 
 export type DevicePhase = 'idle' | 'booting' | 'connecting' | 'online' | 'backoff' | 'stopped';
 
@@ -24,6 +37,9 @@ export interface DeviceMachineConfig {
   readonly attests: boolean;
   /** Synthetic readings per second (0: only what apps send). */
   readonly ratePerSecond: number;
+  readonly metricsPerReading: number;
+  /** Share of readings (and evidence) the device traces: a W3C traceparent in the payload. Default 0. */
+  readonly traceSampleRatio?: number;
   readonly maxPending?: number;
   /** First-retry window after losing a connection that was up (see `DEFAULT_RECONNECT_SPREAD_MS`). */
   readonly reconnectSpreadMs?: number;
@@ -35,17 +51,82 @@ export interface DeviceMachineConfig {
   readonly operational?: OperationalCertificate;
 }
 
-/** The clock the machine reads (it sets no timers itself: those are effects). */
+/** The clock the machine class stamps events with (it sets no timers itself: those are effects). */
 export interface MachineClock {
   readonly now: () => number;
 }
 
 /**
- * One device's connection, attestation and telemetry logic as a state
- * machine: `handle(event)` moves the state and returns the effects to
- * perform (connect, publish, subscribe, timers, update checks). It does no
- * I/O; time and randomness come from the injected clock and random source,
- * so a test drives it event by event.
+ * Everything a device's logic knows, as a value: nothing in it changes
+ * after it is made, so a state can be kept, compared and replayed. The
+ * QoS 1 stores are persistent values too (each change returns a new store
+ * that shares what did not change), and so is the random generator.
+ */
+export interface DeviceState {
+  readonly config: DeviceMachineConfig;
+  readonly phase: DevicePhase;
+  /** The current connection's number; events from any other are stale. */
+  readonly connection: number | undefined;
+  readonly connectionsOpened: number;
+  /** Which certificate the current connection uses. */
+  readonly credential: 'identity' | 'operational';
+  readonly attempt: number;
+  /** Retrying after losing an established connection (wide first window), not after a failed first connect. */
+  readonly spreading: boolean;
+  readonly publishing: boolean;
+  readonly operational: OperationalCertificate | undefined;
+  /** Readings by sequence number until their PUBACK. */
+  readonly readings: QosStore<Buffer>;
+  readonly failures: Outbox;
+  readonly heartbeats: Outbox;
+  readonly telemetry: TelemetryState;
+  readonly random: RandomState;
+}
+
+/** What one step made of an event: the state after it and what to do, in order. */
+export interface DeviceStep {
+  readonly state: DeviceState;
+  readonly effects: readonly DeviceEffect[];
+}
+
+/** A device that has not started yet; `random` seeds everything it draws (jitter, drift, trace sampling). */
+export function initialDeviceState(config: DeviceMachineConfig, random: RandomState): DeviceState {
+  const maxPending = config.maxPending ?? DEFAULT_MAX_PENDING;
+  const ratio = config.traceSampleRatio ?? 0;
+  if (!(ratio >= 0 && ratio <= 1)) throw new Error(`traceSampleRatio must be within [0, 1], got ${ratio}`);
+  if (!(config.ratePerSecond >= 0)) throw new Error(`ratePerSecond must be 0 or more, got ${config.ratePerSecond}`);
+  let seed = random;
+  const draw = () => {
+    const next = drawFraction(seed);
+    seed = next.state;
+    return next.fraction;
+  };
+  const telemetry = initialTelemetry(config.metricsPerReading, draw);
+  return {
+    config,
+    phase: 'idle',
+    connection: undefined,
+    connectionsOpened: 0,
+    credential: 'identity',
+    attempt: 0,
+    spreading: false,
+    publishing: false,
+    operational: config.operational,
+    readings: QosStore.empty(maxPending),
+    failures: Outbox.empty(MAX_PENDING_FAILURES),
+    heartbeats: Outbox.empty(MAX_PENDING_HEARTBEATS),
+    telemetry,
+    random: seed,
+  };
+}
+
+/**
+ * One device's connection, attestation and telemetry logic: applies `event`
+ * to `state` and returns the new state and the effects to perform (connect,
+ * publish, subscribe, timers, update checks). A pure function: it does no
+ * I/O and reads no clock (the event carries its time), and its randomness
+ * is the state's own generator, so the same state and events give the same
+ * states and effects every time.
  *
  * The device connects, publishes readings with QoS 1, keeps each until its
  * PUBACK arrives and resends what is pending after a reconnect; on a TLS
@@ -53,101 +134,112 @@ export interface MachineClock {
  * certificate it is given, renewing it at 80 % of its lifetime. It
  * reconnects with exponential backoff and full jitter.
  */
+export function step(state: DeviceState, event: TimedEvent): DeviceStep {
+  const transition = new Transition(state, event.at);
+  transition.apply(event);
+  return { state: transition.next, effects: transition.effects };
+}
+
+/** The machine's current state, stepped by each event (time from `clock`); the shell holds one. */
 export class DeviceMachine {
-  private state: DevicePhase = 'idle';
-  /** The current connection's number; events from any other are stale. */
-  private connection: number | undefined;
-  private connectionsOpened = 0;
-  /** Which certificate the current connection uses. */
-  private credential: 'identity' | 'operational' = 'identity';
-  private attempt = 0;
-  /** Retrying after losing an established connection (wide first window), not after a failed first connect. */
-  private spreading = false;
-  private publishing = false;
-  private operational: OperationalCertificate | undefined;
-  private readonly readings: PendingReadings;
-  private readonly failures = new Outbox(MAX_PENDING_FAILURES);
-  private readonly heartbeats = new Outbox(MAX_PENDING_HEARTBEATS);
-  private readonly topics: { readonly telemetry: string; readonly failures: string; readonly heartbeats: string };
-  private effects: DeviceEffect[] = [];
+  private current: DeviceState;
 
   constructor(
-    private readonly config: DeviceMachineConfig,
+    config: DeviceMachineConfig,
     private readonly clock: MachineClock,
-    private readonly random: RandomSource,
+    random: RandomState,
   ) {
-    this.readings = new PendingReadings(config.maxPending ?? DEFAULT_MAX_PENDING);
-    this.operational = config.operational;
-    this.topics = {
-      telemetry: deviceTopic(config.deviceId, 'telemetry'),
-      failures: deviceTopic(config.deviceId, 'failures'),
-      heartbeats: deviceTopic(config.deviceId, 'heartbeat'),
-    };
+    this.current = initialDeviceState(config, random);
+  }
+
+  get state(): DeviceState {
+    return this.current;
   }
 
   get phase(): DevicePhase {
-    return this.state;
+    return this.current.phase;
   }
 
   get operationalCertificate(): OperationalCertificate | undefined {
-    return this.operational;
+    return this.current.operational;
   }
 
   get pendingReadings(): number {
-    return this.readings.size;
+    return this.current.readings.size;
   }
 
   get pendingFailureReports(): number {
-    return this.failures.size;
+    return this.current.failures.size;
   }
 
-  /** Applies `event`; returns what to do, in order. */
-  handle(event: DeviceEvent): DeviceEffect[] {
-    const outer = this.effects;
-    this.effects = [];
-    try {
-      this.apply(event);
-      return this.effects;
-    } finally {
-      this.effects = outer;
-    }
+  /** Applies `event` now; returns what to do, in order. */
+  handle(event: DeviceEvent): readonly DeviceEffect[] {
+    const { state, effects } = step(this.current, { ...event, at: this.clock.now() });
+    this.current = state;
+    return effects;
+  }
+}
+
+type Draft = { -readonly [K in keyof DeviceState]: DeviceState[K] };
+
+/**
+ * One step's working copy: `step` makes one per event and throws it away,
+ * so its in-place updates of its own copy are never seen from outside.
+ * (Written as methods on a draft so each rule reads as one sentence.)
+ */
+class Transition {
+  readonly next: Draft;
+  readonly effects: DeviceEffect[] = [];
+  private readonly config: DeviceMachineConfig;
+
+  constructor(
+    state: DeviceState,
+    private readonly now: number,
+  ) {
+    this.next = { ...state };
+    this.config = state.config;
   }
 
-  private apply(event: DeviceEvent): void {
+  apply(event: DeviceEvent): void {
+    const s = this.next;
     switch (event.type) {
       case 'start':
-        if (this.state !== 'idle') return;
-        this.state = 'booting';
+        if (s.phase !== 'idle') return;
+        s.phase = 'booting';
+        this.emit({ type: 'claim-seq-epoch' });
         this.emit({ type: 'power-on', after: 'start' });
         return;
+      case 'seq-epoch':
+        s.telemetry = { ...s.telemetry, nextSeq: event.epoch * SEQ_EPOCH };
+        return;
       case 'booted':
-        if (this.state !== 'booting') return;
+        if (s.phase !== 'booting') return;
         this.connect();
-        if (event.after === 'start' && this.config.ratePerSecond > 0) this.schedulePublish(this.random.fraction() * this.intervalMs());
+        if (event.after === 'start' && this.config.ratePerSecond > 0) this.schedulePublish(this.fraction() * this.intervalMs());
         return;
       case 'boot-failed':
         // A power-on that throws is a device that never comes up; it stays off.
-        this.state = 'stopped';
+        s.phase = 'stopped';
         return;
       case 'reboot':
         // The operational certificate is not trusted across a reboot: the device attests again on its IDevID.
-        if (this.state === 'stopped' || this.state === 'idle') return;
+        if (s.phase === 'stopped' || s.phase === 'idle') return;
         this.dropConnection();
         this.forgetOperational();
         this.count('reboots');
-        this.state = 'booting';
+        s.phase = 'booting';
         this.emit({ type: 'power-on', after: 'reboot' });
         return;
       case 'os-rebooted':
         // While booting (power-on, reboot) the device connects afresh anyway; otherwise — even mid-connect — it must re-attest.
-        if (this.state === 'booting' || this.state === 'idle' || this.state === 'stopped') return;
+        if (s.phase === 'booting' || s.phase === 'idle' || s.phase === 'stopped') return;
         this.count('reboots');
         this.dropConnection();
         this.forgetOperational();
         this.connect();
         return;
       case 'lose-connection':
-        if (this.state === 'online') this.connectionLost();
+        if (s.phase === 'online') this.connectionLost();
         return;
       case 'connected':
         if (this.isCurrent(event.connection)) this.onConnected();
@@ -158,9 +250,11 @@ export class DeviceMachine {
       case 'connection-lost':
         if (this.isCurrent(event.connection)) this.connectionLost();
         return;
+      case 'message':
+        this.onMessage(event.connection, event.topic, event.payload);
+        return;
       case 'nonce':
-        if (this.connection !== undefined && this.isCurrent(event.connection))
-          this.emit({ type: 'send-evidence', connection: this.connection, nonce: event.nonce });
+        if (s.connection !== undefined && this.isCurrent(event.connection)) this.sendEvidence(s.connection, event.nonce);
         return;
       case 'attestation-passed':
         if (this.isCurrent(event.connection)) this.onAttestationPassed(event.certificate, event.validFrom, event.validTo);
@@ -174,29 +268,33 @@ export class DeviceMachine {
       case 'timer':
         this.onTimer(event.timer);
         return;
-      case 'reading':
-        this.count('published');
-        if (this.readings.add(event.seq, event.payload)) this.count('dropped');
-        this.send(event.seq);
+      case 'app-reading':
+        this.addReading(appReading(s.telemetry, Math.round(this.now), event.metrics));
         return;
       case 'published':
         this.onPublished(event.tag, event.ok);
         return;
-      case 'failure-report':
-        if (this.failures.add(event.payload)) this.count('failureReportsDropped');
+      case 'failure-report': {
+        const { outbox, dropped } = s.failures.add(event.payload);
+        s.failures = outbox;
+        if (dropped) this.count('failureReportsDropped');
         this.flushOutboxes();
         return;
-      case 'heartbeat':
-        if (this.heartbeats.add(event.payload)) this.count('heartbeatsDropped');
+      }
+      case 'heartbeat': {
+        const { outbox, dropped } = s.heartbeats.add(event.payload);
+        s.heartbeats = outbox;
+        if (dropped) this.count('heartbeatsDropped');
         this.flushOutboxes();
         return;
+      }
       case 'publishing-stopped':
-        this.publishing = false;
+        s.publishing = false;
         this.emit({ type: 'clear-timer', timer: 'publish' });
         return;
       case 'publishing-resumed':
-        if (this.state === 'stopped' || this.state === 'idle' || this.publishing || this.config.ratePerSecond <= 0) return;
-        this.schedulePublish(this.random.fraction() * this.intervalMs());
+        if (s.phase === 'stopped' || s.phase === 'idle' || s.publishing || this.config.ratePerSecond <= 0) return;
+        this.schedulePublish(this.fraction() * this.intervalMs());
         return;
       case 'stop':
         this.stop();
@@ -204,18 +302,30 @@ export class DeviceMachine {
     }
   }
 
+  /** The attestation response topic carries nonces and verdicts; the commands topic, update notices. */
+  private onMessage(connection: number, topic: string, payload: Buffer): void {
+    const { deviceId } = this.config;
+    if (topic === attestResponseTopic(deviceId)) {
+      const response = attestResponseEvent(connection, payload);
+      if (response !== undefined) this.apply(response);
+    } else if (topic === deviceCommandTopic(deviceId, 'update-check')) {
+      this.apply({ type: 'update-notice', connection });
+    }
+  }
+
   private onTimer(timer: DeviceTimer): void {
+    const s = this.next;
     switch (timer) {
       case 'publish':
-        if (this.state === 'stopped') return;
-        this.emit({ type: 'produce-reading' });
+        if (s.phase === 'stopped') return;
+        this.addReading(syntheticReading(s.telemetry, Math.round(this.now), () => this.fraction()));
         this.schedulePublish(this.intervalMs());
         return;
       case 'reconnect':
-        if (this.state === 'backoff') this.connect();
+        if (s.phase === 'backoff') this.connect();
         return;
       case 'renew':
-        if (this.state === 'online') this.requestAttestation();
+        if (s.phase === 'online') this.requestAttestation();
         return;
       case 'attest':
         // No verdict in time (a message shed under load, a service restart): reconnect with backoff and try again.
@@ -223,7 +333,7 @@ export class DeviceMachine {
         this.connectionLost();
         return;
       case 'update-check':
-        if (this.state !== 'online') return;
+        if (s.phase !== 'online') return;
         this.checkForUpdates();
         this.scheduleUpdateChecks();
         return;
@@ -231,17 +341,18 @@ export class DeviceMachine {
   }
 
   private connect(): void {
-    this.state = 'connecting';
-    if (this.operational !== undefined && this.operational.notAfter <= this.clock.now()) this.operational = undefined;
-    const connection = ++this.connectionsOpened;
-    this.connection = connection;
+    const s = this.next;
+    s.phase = 'connecting';
+    if (s.operational !== undefined && s.operational.notAfter <= this.now) s.operational = undefined;
+    const connection = ++s.connectionsOpened;
+    s.connection = connection;
     if (!this.config.attests) {
-      this.credential = 'operational';
+      s.credential = 'operational';
       this.emit({ type: 'open', connection, credential: { kind: 'plain' } });
       return;
     }
-    const certificate = this.operational;
-    this.credential = certificate === undefined ? 'identity' : 'operational';
+    const certificate = s.operational;
+    s.credential = certificate === undefined ? 'identity' : 'operational';
     this.emit({
       type: 'open',
       connection,
@@ -250,11 +361,12 @@ export class DeviceMachine {
   }
 
   private onConnected(): void {
-    const connection = this.connection;
+    const s = this.next;
+    const connection = s.connection;
     if (connection === undefined) return;
-    this.state = 'online';
-    this.attempt = 0;
-    this.spreading = false;
+    s.phase = 'online';
+    s.attempt = 0;
+    s.spreading = false;
     this.emit({ type: 'went-online' });
     this.flushOutboxes();
     if (!this.config.attests) {
@@ -264,12 +376,12 @@ export class DeviceMachine {
     // Ask only once the response topic is subscribed: an answer published before the broker has the
     // subscription would be lost.
     const topics = [attestResponseTopic(this.config.deviceId)];
-    if (this.credential === 'operational') topics.push(deviceCommandTopic(this.config.deviceId, '#'));
+    if (s.credential === 'operational') topics.push(deviceCommandTopic(this.config.deviceId, '#'));
     this.emit({ type: 'subscribe', connection, topics });
   }
 
   private onSubscribed(): void {
-    if (this.credential === 'identity') {
+    if (this.next.credential === 'identity') {
       this.requestAttestation();
       return;
     }
@@ -281,19 +393,32 @@ export class DeviceMachine {
 
   /** Asks for a nonce, and gives up on the verdict after `ATTESTATION_TIMEOUT_MS`. */
   private requestAttestation(): void {
-    const connection = this.connection;
+    const connection = this.next.connection;
     if (connection === undefined) return;
     this.emit({ type: 'set-timer', timer: 'attest', ms: ATTESTATION_TIMEOUT_MS });
     this.emit({ type: 'publish', connection, topic: deviceTopic(this.config.deviceId, 'attestRequest'), payload: '{}' });
   }
 
+  /** Evidence is traced like a reading; the trace context rides beside the evidence, not in it. */
+  private sendEvidence(connection: number, nonce: string): void {
+    const traceparent = this.newTraceparent();
+    this.emit({
+      type: 'send-evidence',
+      connection,
+      topic: deviceTopic(this.config.deviceId, 'attestEvidence'),
+      nonce,
+      ...(traceparent === undefined ? {} : { traceparent }),
+    });
+  }
+
   private onAttestationPassed(certificate: OperationalCertificate, validFrom: number, validTo: number): void {
+    const s = this.next;
     this.emit({ type: 'clear-timer', timer: 'attest' });
     this.count('attestations');
-    this.operational = certificate;
+    s.operational = certificate;
     const renewAt = validFrom + (validTo - validFrom) * RENEW_AT_LIFETIME;
-    this.emit({ type: 'set-timer', timer: 'renew', ms: Math.max(0, renewAt - this.clock.now()) });
-    if (this.credential === 'identity') {
+    this.emit({ type: 'set-timer', timer: 'renew', ms: Math.max(0, renewAt - this.now) });
+    if (s.credential === 'identity') {
       // Reconnect at once with the operational certificate: no backoff for a planned switch.
       this.dropConnection();
       this.connect();
@@ -315,43 +440,47 @@ export class DeviceMachine {
    * reconnect spread; a failing connect attempt keeps backing off from where it is.
    */
   private connectionLost(): void {
+    const s = this.next;
     this.dropConnection();
-    if (this.state === 'stopped') return;
-    if (this.state === 'online') this.spreading = true;
-    if (this.state === 'connecting') this.count('connectFailures');
-    this.state = 'backoff';
+    if (s.phase === 'stopped') return;
+    if (s.phase === 'online') s.spreading = true;
+    if (s.phase === 'connecting') this.count('connectFailures');
+    s.phase = 'backoff';
     this.count('reconnects');
-    const random = () => this.random.fraction();
-    const delay = this.spreading
-      ? reconnectBackoff(this.attempt++, random, this.config.reconnectSpreadMs ?? DEFAULT_RECONNECT_SPREAD_MS)
-      : fullJitterBackoff(this.attempt++, random);
+    const random = () => this.fraction();
+    const attempt = s.attempt++;
+    const delay = s.spreading
+      ? reconnectBackoff(attempt, random, this.config.reconnectSpreadMs ?? DEFAULT_RECONNECT_SPREAD_MS)
+      : fullJitterBackoff(attempt, random);
     this.emit({ type: 'set-timer', timer: 'reconnect', ms: delay });
   }
 
   /** Closes the current connection; what was in flight waits for the next one. */
   private dropConnection(): void {
-    if (this.connection !== undefined) this.emit({ type: 'close', connection: this.connection });
-    this.connection = undefined;
+    const s = this.next;
+    if (s.connection !== undefined) this.emit({ type: 'close', connection: s.connection });
+    s.connection = undefined;
     this.emit({ type: 'clear-timer', timer: 'reconnect' });
     this.emit({ type: 'clear-timer', timer: 'update-check' });
     // The verdict it waited for can no longer arrive on this connection.
     this.emit({ type: 'clear-timer', timer: 'attest' });
-    this.readings.connectionLost();
-    this.failures.connectionLost();
-    this.heartbeats.connectionLost();
+    s.readings = s.readings.idle();
+    s.failures = s.failures.connectionLost();
+    s.heartbeats = s.heartbeats.connectionLost();
   }
 
   private forgetOperational(): void {
-    this.operational = undefined;
+    this.next.operational = undefined;
     this.emit({ type: 'clear-timer', timer: 'renew' });
   }
 
   private stop(): void {
+    const s = this.next;
     for (const timer of ['publish', 'reconnect', 'renew', 'attest', 'update-check'] as const) this.emit({ type: 'clear-timer', timer });
-    this.state = 'stopped';
-    this.publishing = false;
-    if (this.connection !== undefined) this.emit({ type: 'disconnect', connection: this.connection });
-    this.connection = undefined;
+    s.phase = 'stopped';
+    s.publishing = false;
+    if (s.connection !== undefined) this.emit({ type: 'disconnect', connection: s.connection });
+    s.connection = undefined;
   }
 
   private intervalMs(): number {
@@ -359,41 +488,80 @@ export class DeviceMachine {
   }
 
   private schedulePublish(ms: number): void {
-    this.publishing = true;
+    this.next.publishing = true;
     this.emit({ type: 'set-timer', timer: 'publish', ms });
   }
 
+  /** Keeps a new reading (traced for `traceSampleRatio` of them) and sends it if it can. */
+  private addReading(made: { readonly reading: DeviceTelemetry; readonly telemetry: TelemetryState }): void {
+    const s = this.next;
+    s.telemetry = made.telemetry;
+    const traceparent = this.newTraceparent();
+    const reading = traceparent === undefined ? made.reading : { ...made.reading, traceparent };
+    this.count('published');
+    const { store, dropped } = s.readings.add(reading.seq, Buffer.from(JSON.stringify(reading)));
+    s.readings = store;
+    if (dropped) this.count('dropped');
+    this.send(reading.seq);
+  }
+
+  /**
+   * A new trace for a message the device sends, for `traceSampleRatio` of them. The device is the trace's
+   * root: the gateway's span is its child. (MQTT 3.1.1 has no headers: the context rides in the payload.)
+   */
+  private newTraceparent(): string | undefined {
+    const ratio = this.config.traceSampleRatio ?? 0;
+    if (ratio <= 0 || this.fraction() >= ratio) return undefined;
+    return `00-${this.hex(16)}-${this.hex(8)}-01`;
+  }
+
   private send(seq: number): void {
-    const connection = this.connection;
-    if (connection === undefined || this.state !== 'online' || this.credential !== 'operational') return;
-    const payload = this.readings.take(seq, this.clock.now());
-    if (payload === undefined) return;
-    this.emit({ type: 'publish', connection, topic: this.topics.telemetry, payload, tag: { store: 'readings', seq } });
+    const s = this.next;
+    const connection = s.connection;
+    if (connection === undefined || s.phase !== 'online' || s.credential !== 'operational') return;
+    const entry = s.readings.get(seq);
+    if (entry === undefined || entry.inFlight) return;
+    s.readings = s.readings.sent(seq, this.now);
+    this.emit({
+      type: 'publish',
+      connection,
+      topic: deviceTopic(this.config.deviceId, 'telemetry'),
+      payload: entry.payload,
+      tag: { store: 'readings', seq },
+    });
   }
 
   private resendPending(): void {
-    for (const seq of this.readings.sequenceNumbers()) this.send(seq);
+    for (const { key } of this.next.readings.entries()) this.send(key);
   }
 
   private onPublished(tag: PublishTag, ok: boolean): void {
+    const s = this.next;
     switch (tag.store) {
       case 'readings': {
         if (!ok) {
-          this.readings.failed(tag.seq);
+          s.readings = s.readings.failed(tag.seq);
           return;
         }
-        const sentAt = this.readings.acknowledged(tag.seq);
-        if (sentAt === undefined) return;
-        this.emit({ type: 'acknowledged', latencyMs: this.clock.now() - sentAt });
-        if (this.readings.size === 0) this.emit({ type: 'drained' });
+        const { store, entry } = s.readings.remove(tag.seq);
+        if (entry === undefined) return;
+        s.readings = store;
+        this.emit({ type: 'acknowledged', latencyMs: this.now - entry.sentAt });
+        if (store.size === 0) this.emit({ type: 'drained' });
         return;
       }
-      case 'failures':
-        if (this.failures.settle(tag.id, ok)) this.count('failureReportsSent');
+      case 'failures': {
+        const { outbox, acknowledged } = s.failures.settle(tag.id, ok);
+        s.failures = outbox;
+        if (acknowledged) this.count('failureReportsSent');
         return;
-      case 'heartbeats':
-        if (this.heartbeats.settle(tag.id, ok)) this.count('heartbeatsSent');
+      }
+      case 'heartbeats': {
+        const { outbox, acknowledged } = s.heartbeats.settle(tag.id, ok);
+        s.heartbeats = outbox;
+        if (acknowledged) this.count('heartbeatsSent');
         return;
+      }
     }
   }
 
@@ -402,28 +570,52 @@ export class DeviceMachine {
    * operational one (the tenant's figures count attested devices). Both QoS 1 until acknowledged.
    */
   private flushOutboxes(): void {
-    const connection = this.connection;
-    if (connection === undefined || this.state !== 'online') return;
-    for (const { id, payload } of this.failures.takeUnsent())
-      this.emit({ type: 'publish', connection, topic: this.topics.failures, payload, tag: { store: 'failures', id } });
-    if (this.credential !== 'operational') return;
-    for (const { id, payload } of this.heartbeats.takeUnsent())
-      this.emit({ type: 'publish', connection, topic: this.topics.heartbeats, payload, tag: { store: 'heartbeats', id } });
+    const s = this.next;
+    const connection = s.connection;
+    if (connection === undefined || s.phase !== 'online') return;
+    const failures = s.failures.takeUnsent();
+    s.failures = failures.outbox;
+    const failuresTopic = deviceTopic(this.config.deviceId, 'failures');
+    for (const { id, payload } of failures.taken)
+      this.emit({ type: 'publish', connection, topic: failuresTopic, payload, tag: { store: 'failures', id } });
+    if (s.credential !== 'operational') return;
+    const heartbeats = s.heartbeats.takeUnsent();
+    s.heartbeats = heartbeats.outbox;
+    const heartbeatsTopic = deviceTopic(this.config.deviceId, 'heartbeat');
+    for (const { id, payload } of heartbeats.taken)
+      this.emit({ type: 'publish', connection, topic: heartbeatsTopic, payload, tag: { store: 'heartbeats', id } });
   }
 
   private checkForUpdates(): void {
-    if (this.config.updates && this.operational !== undefined) this.emit({ type: 'check-updates' });
+    if (this.config.updates && this.next.operational !== undefined) this.emit({ type: 'check-updates' });
   }
 
   /** Checks again every `updateCheckIntervalMs` (jittered) for as long as this connection lasts. */
   private scheduleUpdateChecks(): void {
     const interval = this.config.updateCheckIntervalMs;
     if (interval === undefined) return;
-    this.emit({ type: 'set-timer', timer: 'update-check', ms: interval * (0.5 + this.random.fraction()) });
+    this.emit({ type: 'set-timer', timer: 'update-check', ms: interval * (0.5 + this.fraction()) });
   }
 
   private isCurrent(connection: number): boolean {
-    return this.connection === connection;
+    return this.next.connection === connection;
+  }
+
+  /** The next draw from the state's generator (the draft moves on to the generator's next state). */
+  private fraction(): number {
+    const { fraction, state } = drawFraction(this.next.random);
+    this.next.random = state;
+    return fraction;
+  }
+
+  /** `bytes` random bytes as lowercase hex (trace IDs, never key material). */
+  private hex(bytes: number): string {
+    let out = '';
+    for (let i = 0; i < bytes; i++)
+      out += Math.floor(this.fraction() * 256)
+        .toString(16)
+        .padStart(2, '0');
+    return out;
   }
 
   private count(counter: DeviceCounter): void {

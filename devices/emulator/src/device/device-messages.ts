@@ -67,8 +67,12 @@ export type DeviceEvent =
   /** The platform sent `update-check` on the device's commands topic. */
   | { readonly type: 'update-notice'; readonly connection: number }
   | { readonly type: 'timer'; readonly timer: DeviceTimer }
-  /** A new telemetry reading (synthetic, or an app's). */
-  | { readonly type: 'reading'; readonly seq: number; readonly payload: Buffer }
+  /** A device app's reading (the machine numbers it, stamps it and may trace it). */
+  | { readonly type: 'app-reading'; readonly metrics: Readonly<Record<string, number>> }
+  /** Something arrived on a subscribed topic (the machine tells a verdict from a command by its topic). */
+  | { readonly type: 'message'; readonly connection: number; readonly topic: string; readonly payload: Buffer }
+  /** This start's block of sequence numbers (see the `claim-seq-epoch` effect). */
+  | { readonly type: 'seq-epoch'; readonly epoch: number }
   | { readonly type: 'published'; readonly tag: PublishTag; readonly ok: boolean }
   | { readonly type: 'failure-report'; readonly payload: string }
   | { readonly type: 'heartbeat'; readonly payload: string }
@@ -91,13 +95,22 @@ export type DeviceEffect =
       readonly payload: string | Buffer;
       readonly tag?: PublishTag;
     }
-  /** Sign evidence for `nonce` with the device key and publish it. */
-  | { readonly type: 'send-evidence'; readonly connection: number; readonly nonce: string }
+  /** Sign evidence for `nonce` with the device key and publish it on `topic` (with `traceparent` beside it, when traced). */
+  | {
+      readonly type: 'send-evidence';
+      readonly connection: number;
+      readonly topic: string;
+      readonly nonce: string;
+      readonly traceparent?: string;
+    }
   /** Start `timer` (replacing one already running). */
   | { readonly type: 'set-timer'; readonly timer: DeviceTimer; readonly ms: number }
   | { readonly type: 'clear-timer'; readonly timer: DeviceTimer }
-  /** Make the next synthetic reading (and feed it back as a `reading` event). */
-  | { readonly type: 'produce-reading' }
+  /**
+   * Take the next start's number from the device's state store and feed it back as `seq-epoch` (a device that
+   * restarts with its state continues numbering after every earlier start).
+   */
+  | { readonly type: 'claim-seq-epoch' }
   | { readonly type: 'check-updates' }
   /** Take the recovery path (refused attestation for what a newer OS cures). */
   | { readonly type: 'recover' }
@@ -107,3 +120,6 @@ export type DeviceEffect =
   | { readonly type: 'went-online' }
   | { readonly type: 'attestation-refused'; readonly reasons: readonly string[] }
   | { readonly type: 'count'; readonly counter: DeviceCounter };
+
+/** An event as the machine's step takes it: stamped with the time it happened, so the step reads no clock. */
+export type TimedEvent = DeviceEvent & { readonly at: number };

@@ -93,7 +93,7 @@ export function countEffect(stats: DeviceStats, effect: DeviceEffect): void {
     case 'send-evidence':
     case 'set-timer':
     case 'clear-timer':
-    case 'produce-reading':
+    case 'claim-seq-epoch':
     case 'drained':
       return;
   }

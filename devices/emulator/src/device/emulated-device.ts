@@ -1,30 +1,22 @@
-import { attestResponseTopic, deviceCommandTopic, deviceTopic, type DeviceTelemetry } from '@rampart/contracts';
-import type { OsSinks, SecureOs } from '../os/secure-os.js';
+import type { OsEnvironment, OsSinks, SecureOs } from '../os/secure-os.js';
 import { createSignedEvidence } from '../mcu/attestation-evidence.js';
 import type { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { DeviceUpdater, type DeferralPolicy } from '../updates/device-updater.js';
 import { RECOVERY_PATHS, UpdateClient, type UpdateClientOptions, type UpdateServer } from '../updates/update-client.js';
-import { attestResponseEvent } from './attest-response.js';
 import { DeviceMachine } from './device-machine.js';
 import type { Credential, DeviceEffect, DeviceEvent, DeviceTimer, OperationalCertificate } from './device-messages.js';
 import { countEffect, countRecovery, countUpdateCheck, emptyDeviceStats, type DeviceStats } from './device-stats.js';
+import { seedRandomState } from './device-random.js';
 import { LatencyRecorder } from './latency-recorder.js';
-import { MqttJsTransport, type ConnectFn } from './mqtt-js-transport.js';
-import { randomSourceFrom, type ConnectionRequest, type MqttConnection, type MqttTransport, type RandomSource } from './ports.js';
-import { TelemetrySource } from './telemetry-source.js';
+import type { ConnectionRequest, MqttConnection, MqttTransport, TimerHandle } from './ports.js';
 
-/** Each start of a device takes a new block of telemetry sequence numbers this large. */
-const SEQ_EPOCH = 2 ** 32;
+/** Where the device counts its starts (see the `claim-seq-epoch` effect). */
 const SEQ_EPOCH_ENTRY = 'telemetry-epoch';
 
-/** Clock, randomness and the MQTT client a device runs on (the OS shares the first three). */
-export interface DeviceEnvironment {
-  readonly now: () => number;
-  readonly random: () => number;
-  readonly setTimer: (fn: () => void, ms: number) => NodeJS.Timeout;
-  readonly clearTimer: (timer: NodeJS.Timeout | undefined) => void;
-  /** mqtt.js's `connect` (or a stand-in with its shape); the device reaches it through `MqttJsTransport`. */
-  readonly connect: ConnectFn;
+/** Clock, randomness and the MQTT client a device runs on (the OS shares the clock and randomness). */
+export interface DeviceEnvironment extends OsEnvironment {
+  /** The MQTT port (`realEnvironment`'s is `MqttJsTransport` on mqtt.js). */
+  readonly transport: MqttTransport;
 }
 
 export type GatewayEndpoint =
@@ -80,21 +72,18 @@ export interface DeviceOptions {
 }
 
 /**
- * One emulated device: the shell around its `DeviceMachine`. It feeds the
- * machine events (its OS booting, the transport's connections and
- * messages, timers firing, readings made) and performs the effects the
- * machine returns through its ports: the MQTT transport, the clock's
- * timers, the random source, the security subsystem that signs evidence
- * and the updater.
+ * One emulated device: the shell around its `DeviceMachine`. It makes no
+ * decisions: it turns what happens (its OS booting, the transport's
+ * connections and messages, timers firing, an app's reading) into the
+ * machine's events, and performs the effects the machine returns through
+ * its ports: the MQTT transport, the clock's timers, the security subsystem
+ * that signs evidence, the state store and the updater.
  */
 export class EmulatedDevice {
   private readonly machine: DeviceMachine;
-  private readonly transport: MqttTransport;
-  private readonly random: RandomSource;
   /** The connection the machine has open, by its number. */
   private link: { readonly id: number; readonly connection: MqttConnection } | undefined;
-  private readonly timers = new Map<DeviceTimer, NodeJS.Timeout>();
-  private readonly source: TelemetrySource;
+  private readonly timers = new Map<DeviceTimer, TimerHandle>();
   private drainWaiters: Array<() => void> = [];
   /** The power-on in progress (`reboot()` waits for it). */
   private powering: Promise<unknown> | undefined;
@@ -110,20 +99,19 @@ export class EmulatedDevice {
   constructor(
     private readonly options: DeviceOptions,
     private readonly env: DeviceEnvironment,
-    /** The MQTT port; by default mqtt.js through `env.connect`. */
-    transport?: MqttTransport,
   ) {
     if (options.identity !== undefined && options.os === undefined) {
       throw new Error('a device that attests needs its secure OS: evidence carries what its secure boot measured');
     }
     if (options.endpoint.kind === 'tls' && options.identity === undefined) throw new Error('a TLS endpoint needs the device identity');
-    this.random = randomSourceFrom(env.random);
     // Made first: the OS's sinks feed it.
     this.machine = new DeviceMachine(
       {
         deviceId: options.deviceId,
         attests: options.endpoint.kind === 'tls',
         ratePerSecond: options.ratePerSecond,
+        metricsPerReading: options.metricsPerReading,
+        ...(options.traceSampleRatio === undefined ? {} : { traceSampleRatio: options.traceSampleRatio }),
         ...(options.maxPending === undefined ? {} : { maxPending: options.maxPending }),
         ...(options.reconnectSpreadMs === undefined ? {} : { reconnectSpreadMs: options.reconnectSpreadMs }),
         // The updater (below) exists exactly when the device has updates, an OS and an identity.
@@ -132,13 +120,11 @@ export class EmulatedDevice {
         ...(options.operational === undefined ? {} : { operational: options.operational }),
       },
       { now: env.now },
-      this.random,
+      seedRandomState(env.random),
     );
-    this.transport = transport ?? new MqttJsTransport(env.connect);
-    this.source = new TelemetrySource(options.metricsPerReading, env.random, this.takeSeqEpoch());
     this.latency = new LatencyRecorder(1_000, env.random);
     this.os = options.os?.({
-      telemetry: (_app, metrics) => this.produce(metrics),
+      telemetry: (_app, metrics) => this.dispatch({ type: 'app-reading', metrics }),
       failure: (report) => this.dispatch({ type: 'failure-report', payload: JSON.stringify(report) }),
       heartbeat: (heartbeat) => this.dispatch({ type: 'heartbeat', payload: JSON.stringify(heartbeat) }),
     });
@@ -177,13 +163,13 @@ export class EmulatedDevice {
     }
   }
 
-  /** A device that restarts with its state continues numbering after every earlier start. */
-  private takeSeqEpoch(): number {
+  /** This start's number, counted in the device's state store (0 for a device without one). */
+  private claimSeqEpoch(): number {
     const store = this.options.identity?.security.store;
     if (store === undefined) return 0;
     const epoch = Number(store.read(SEQ_EPOCH_ENTRY)?.toString('utf8') ?? '0');
     store.write(SEQ_EPOCH_ENTRY, Buffer.from(String(epoch + 1)));
-    return epoch * SEQ_EPOCH;
+    return epoch;
   }
 
   /** True once the device holds an operational certificate. */
@@ -299,7 +285,7 @@ export class EmulatedDevice {
         return;
       }
       case 'send-evidence':
-        this.sendEvidence(effect.connection, effect.nonce);
+        this.sendEvidence(effect);
         return;
       case 'set-timer': {
         const timer = effect.timer;
@@ -317,8 +303,8 @@ export class EmulatedDevice {
         this.env.clearTimer(this.timers.get(effect.timer));
         this.timers.delete(effect.timer);
         return;
-      case 'produce-reading':
-        this.produce();
+      case 'claim-seq-epoch':
+        this.dispatch({ type: 'seq-epoch', epoch: this.claimSeqEpoch() });
         return;
       case 'check-updates':
         // The updater runs checks single-file; a failure (server unreachable, connection broken) is only counted:
@@ -368,9 +354,9 @@ export class EmulatedDevice {
   }
 
   private open(id: number, credential: Credential): void {
-    const connection = this.transport.open(this.connectionRequest(credential), {
+    const connection = this.env.transport.open(this.connectionRequest(credential), {
       connected: () => this.dispatch({ type: 'connected', connection: id }),
-      message: (topic, payload) => this.onMessage(id, topic, payload),
+      message: (topic, payload) => this.dispatch({ type: 'message', connection: id, topic, payload }),
       lost: () => this.dispatch({ type: 'connection-lost', connection: id }),
     });
     this.link = { id, connection };
@@ -404,44 +390,16 @@ export class EmulatedDevice {
     return connection;
   }
 
-  private onMessage(connection: number, topic: string, payload: Buffer): void {
-    if (topic === attestResponseTopic(this.options.deviceId)) {
-      const event = attestResponseEvent(connection, payload);
-      if (event !== undefined) this.dispatch(event);
-    } else if (topic === deviceCommandTopic(this.options.deviceId, 'update-check')) {
-      this.dispatch({ type: 'update-notice', connection });
-    }
-  }
-
-  /** Signed evidence for `nonce`; traced like a reading, the trace context riding beside the evidence, not in it. */
-  private sendEvidence(connection: number, nonce: string): void {
+  /** Signed evidence for the nonce, published where the machine said (with its trace context beside it, when traced). */
+  private sendEvidence(effect: Extract<DeviceEffect, { type: 'send-evidence' }>): void {
     const { identity } = this.options;
     const os = this.os;
     if (identity === undefined || os === undefined) return;
-    const evidence = createSignedEvidence(identity.security, identity.identityCertificatePem, nonce, os.bootState);
-    const traceparent = this.newTraceparent();
-    this.connectionFor(connection)?.publish(
-      deviceTopic(this.options.deviceId, 'attestEvidence'),
+    const evidence = createSignedEvidence(identity.security, identity.identityCertificatePem, effect.nonce, os.bootState);
+    const { traceparent } = effect;
+    this.connectionFor(effect.connection)?.publish(
+      effect.topic,
       JSON.stringify(traceparent === undefined ? evidence : { ...evidence, traceparent }),
     );
-  }
-
-  /**
-   * A new trace for a message the device sends, for `traceSampleRatio` of them. The device is the trace's
-   * root: the gateway's span is its child. (MQTT 3.1.1 has no headers: the context rides in the payload.)
-   */
-  private newTraceparent(): string | undefined {
-    const ratio = this.options.traceSampleRatio ?? 0;
-    if (ratio <= 0 || this.random.fraction() >= ratio) return undefined;
-    return `00-${this.random.hex(16)}-${this.random.hex(8)}-01`;
-  }
-
-  /** The next reading: synthetic load, or an app's metrics. */
-  private produce(metrics?: Record<string, number>): void {
-    const now = Math.round(this.env.now());
-    const produced: DeviceTelemetry = metrics === undefined ? this.source.next(now) : this.source.reading(now, metrics);
-    const traceparent = this.newTraceparent();
-    const reading = traceparent === undefined ? produced : { ...produced, traceparent };
-    this.dispatch({ type: 'reading', seq: reading.seq, payload: Buffer.from(JSON.stringify(reading)) });
   }
 }

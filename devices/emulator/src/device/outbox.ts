@@ -1,3 +1,5 @@
+import { QosStore } from './qos-store.js';
+
 /** A message taken from an outbox to publish; its id settles it. */
 export interface OutboxMessage {
   readonly id: number;
@@ -5,59 +7,53 @@ export interface OutboxMessage {
 }
 
 /**
- * Messages a device must deliver at least once (QoS 1): kept while the
- * device is offline, up to `capacity` (then the oldest goes), and removed
- * only when the broker acknowledges them. Each carries its own sequence
- * number, so a resend is recognised upstream. Holds no connection: the
- * device's machine takes what to publish and settles it on the PUBACK.
+ * Messages a device must deliver at least once (QoS 1), as an immutable
+ * value: kept while the device is offline, up to `capacity` (then the
+ * oldest goes), and removed only when the broker acknowledges them. Each
+ * carries its own id, so a resend is recognised upstream. Every operation
+ * returns a new outbox.
  */
 export class Outbox {
-  private readonly entries: Array<{ readonly id: number; readonly payload: string; inFlight: boolean }> = [];
-  private nextId = 0;
+  private constructor(
+    private readonly store: QosStore<string>,
+    private readonly nextId: number,
+  ) {}
 
-  constructor(private readonly capacity: number) {}
-
-  /** Keeps `payload`; true when the oldest message was dropped to make room. */
-  add(payload: string): boolean {
-    let dropped = false;
-    if (this.entries.length >= this.capacity) {
-      this.entries.shift();
-      dropped = true;
-    }
-    this.entries.push({ id: this.nextId++, payload, inFlight: false });
-    return dropped;
+  static empty(capacity: number): Outbox {
+    return new Outbox(QosStore.empty(capacity), 0);
   }
 
-  /** Whatever is not in flight yet, now marked in flight. */
-  takeUnsent(): OutboxMessage[] {
+  /** Keeps `payload`; `dropped` when the oldest message went to make room. */
+  add(payload: string): { readonly outbox: Outbox; readonly dropped: boolean } {
+    const { store, dropped } = this.store.add(this.nextId, payload);
+    return { outbox: new Outbox(store, this.nextId + 1), dropped };
+  }
+
+  /** Whatever is not in flight yet, and the outbox with it marked in flight. */
+  takeUnsent(): { readonly outbox: Outbox; readonly taken: readonly OutboxMessage[] } {
     const taken: OutboxMessage[] = [];
-    for (const entry of this.entries) {
+    let store = this.store;
+    for (const entry of this.store.entries()) {
       if (entry.inFlight) continue;
-      entry.inFlight = true;
-      taken.push({ id: entry.id, payload: entry.payload });
+      taken.push({ id: entry.key, payload: entry.payload });
+      store = store.sent(entry.key, 0);
     }
-    return taken;
+    return { outbox: taken.length === 0 ? this : new Outbox(store, this.nextId), taken };
   }
 
-  /** The publish of message `id` ended; true when it was acknowledged and so removed. */
-  settle(id: number, acknowledged: boolean): boolean {
-    const at = this.entries.findIndex((entry) => entry.id === id);
-    const entry = this.entries[at];
-    if (entry === undefined) return false;
-    if (!acknowledged) {
-      entry.inFlight = false;
-      return false;
-    }
-    this.entries.splice(at, 1);
-    return true;
+  /** The publish of message `id` ended; `acknowledged` when the broker took it and so it was removed. */
+  settle(id: number, ok: boolean): { readonly outbox: Outbox; readonly acknowledged: boolean } {
+    if (!ok) return { outbox: new Outbox(this.store.failed(id), this.nextId), acknowledged: false };
+    const { store, entry } = this.store.remove(id);
+    return { outbox: entry === undefined ? this : new Outbox(store, this.nextId), acknowledged: entry !== undefined };
   }
 
   /** The connection went away: nothing is in flight any more, everything waits for the next one. */
-  connectionLost(): void {
-    for (const entry of this.entries) entry.inFlight = false;
+  connectionLost(): Outbox {
+    return new Outbox(this.store.idle(), this.nextId);
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.store.size;
   }
 }

@@ -1,8 +1,8 @@
 import type { SecureContext } from 'node:tls';
 
 /**
- * The ports a device runs on. The device's logic (`DeviceMachine`) never
- * touches a socket, a timer or `Math.random` itself: the shell
+ * The ports a device runs on. The device's logic (`step`) never
+ * touches a socket, a timer or the clock itself: the shell
  * (`EmulatedDevice`) performs its effects through these, so a test can run
  * a device in virtual time with a seeded random source, and a fleet can run
  * thousands of devices in one process.
@@ -43,25 +43,17 @@ export interface MqttTransport {
   open(request: ConnectionRequest, listener: ConnectionListener): MqttConnection;
 }
 
-/** Randomness, injected so seeded runs repeat exactly. */
-export interface RandomSource {
-  /** Uniform in [0, 1). */
-  fraction(): number;
-  /** `bytes` random bytes as lowercase hex (identifiers such as trace IDs, never key material). */
-  hex(bytes: number): string;
+declare const timerHandle: unique symbol;
+
+/** A timer the clock started: opaque, good only for handing back to the same clock's `clearTimer`. */
+export interface TimerHandle {
+  readonly [timerHandle]: true;
 }
 
-/** A random source on a `() => number` in [0, 1) (`Math.random`, or a seeded generator in tests). */
-export function randomSourceFrom(random: () => number): RandomSource {
-  return {
-    fraction: random,
-    hex: (bytes) => {
-      let out = '';
-      for (let i = 0; i < bytes; i++)
-        out += Math.floor(random() * 256)
-          .toString(16)
-          .padStart(2, '0');
-      return out;
-    },
-  };
+/** Time and timers, injected so a device (and its OS) can run in virtual time (`VirtualClock`) or real time (`realClock`). */
+export interface Clock {
+  readonly now: () => number;
+  readonly setTimer: (fn: () => void, ms: number) => TimerHandle;
+  /** Cancels `timer` (nothing for undefined or a timer that already fired). */
+  readonly clearTimer: (timer: TimerHandle | undefined) => void;
 }

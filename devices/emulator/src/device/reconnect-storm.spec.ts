@@ -3,6 +3,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { seededRandom } from '@rampart/testing';
 import { describe, expect, it } from 'vitest';
 import { EmulatedDevice } from './emulated-device.js';
+import { MqttJsTransport } from './mqtt-js-transport.js';
 import { VirtualClock } from './virtual-clock.js';
 
 /**
@@ -58,7 +59,7 @@ describe('reconnect storm after a broker restart', () => {
         random: seededRandom(downMs),
         setTimer: clock.setTimer,
         clearTimer: clock.clearTimer,
-        connect: broker.connect,
+        transport: new MqttJsTransport(broker.connect),
       };
       const devices = Array.from(
         { length: Number(process.env.STORM_DEVICES ?? 2_000) },

@@ -10,42 +10,46 @@ export function metricNames(count: number): string[] {
 }
 
 /**
- * Plausible sensor readings that drift slowly, so aggregates and charts look
- * like a fleet's; randomness is injected so tests are repeatable.
+ * Where a device's telemetry stands, as a value: the next sequence number
+ * and the synthetic metrics' current values, which drift slowly so
+ * aggregates and charts look like a fleet's.
  */
-export class TelemetrySource {
-  private readonly names: string[];
-  private readonly values: number[];
-  private seq = 0;
+export interface TelemetryState {
+  readonly names: readonly string[];
+  readonly values: readonly number[];
+  /** The next sequence number; a device that restarts must not reuse one. */
+  readonly nextSeq: number;
+}
 
-  constructor(
-    metricCount: number,
-    private readonly random: () => number,
-    /** Where numbering starts: a device that restarts must not reuse a sequence number. */
-    firstSeq = 0,
-  ) {
-    this.names = metricNames(metricCount);
-    this.values = this.names.map(() => 20 + random() * 10);
-    this.seq = firstSeq;
-  }
+/** `metricCount` synthetic metrics starting between 20 and 30, numbered from 0. */
+export function initialTelemetry(metricCount: number, random: () => number): TelemetryState {
+  const names = metricNames(metricCount);
+  return { names, values: names.map(() => 20 + random() * 10), nextSeq: 0 };
+}
 
-  /** The next sequence number that will be used. */
-  get nextSeq(): number {
-    return this.seq;
-  }
+/** The next synthetic reading (each metric drifted a little) and the telemetry after it. */
+export function syntheticReading(
+  telemetry: TelemetryState,
+  now: number,
+  random: () => number,
+): { readonly reading: DeviceTelemetry; readonly telemetry: TelemetryState } {
+  const metrics: Record<string, number> = {};
+  const values = telemetry.names.map((name, i) => {
+    const drifted = (telemetry.values[i] ?? 0) + (random() - 0.5) * 0.2;
+    metrics[name] = Math.round(drifted * 1000) / 1000;
+    return drifted;
+  });
+  return { reading: { seq: telemetry.nextSeq, ts: now, metrics }, telemetry: { ...telemetry, values, nextSeq: telemetry.nextSeq + 1 } };
+}
 
-  next(now: number): DeviceTelemetry {
-    const metrics: Record<string, number> = {};
-    this.names.forEach((name, i) => {
-      const drifted = (this.values[i] ?? 0) + (this.random() - 0.5) * 0.2;
-      this.values[i] = drifted;
-      metrics[name] = Math.round(drifted * 1000) / 1000;
-    });
-    return { seq: this.seq++, ts: now, metrics };
-  }
-
-  /** A reading with given metrics (an app's), numbered in the same sequence. */
-  reading(now: number, metrics: Record<string, number>): DeviceTelemetry {
-    return { seq: this.seq++, ts: now, metrics };
-  }
+/** A reading with given metrics (an app's), numbered in the same sequence. */
+export function appReading(
+  telemetry: TelemetryState,
+  now: number,
+  metrics: Readonly<Record<string, number>>,
+): { readonly reading: DeviceTelemetry; readonly telemetry: TelemetryState } {
+  return {
+    reading: { seq: telemetry.nextSeq, ts: now, metrics: { ...metrics } },
+    telemetry: { ...telemetry, nextSeq: telemetry.nextSeq + 1 },
+  };
 }

@@ -1,3 +1,5 @@
+import type { Clock, TimerHandle } from './ports.js';
+
 interface VirtualTimer {
   readonly id: number;
   readonly at: number;
@@ -10,7 +12,7 @@ interface VirtualTimer {
  * run between them — so a day of device life takes milliseconds and every
  * run is the same.
  */
-export class VirtualClock {
+export class VirtualClock implements Clock {
   private time: number;
   private nextId = 1;
   private timers: VirtualTimer[] = [];
@@ -21,13 +23,14 @@ export class VirtualClock {
 
   readonly now = (): number => this.time;
 
-  readonly setTimer = (fn: () => void, ms: number): NodeJS.Timeout => {
+  /** Its handles are the timers' numbers under the opaque `TimerHandle` type. */
+  readonly setTimer = (fn: () => void, ms: number): TimerHandle => {
     const timer = { id: this.nextId++, at: this.time + Math.max(0, ms), fn };
     this.timers.push(timer);
-    return timer.id as unknown as NodeJS.Timeout;
+    return timer.id as unknown as TimerHandle;
   };
 
-  readonly clearTimer = (handle: NodeJS.Timeout | undefined): void => {
+  readonly clearTimer = (handle: TimerHandle | undefined): void => {
     if (handle === undefined) return;
     const id = handle as unknown as number;
     this.timers = this.timers.filter((t) => t.id !== id);

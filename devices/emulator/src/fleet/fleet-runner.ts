@@ -2,6 +2,8 @@ import mqtt from 'mqtt';
 import type { CertificateAuthority } from '@rampart/trust';
 import type { UpdateClientOptions, UpdateServer } from '../updates/update-client.js';
 import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint } from '../device/emulated-device.js';
+import { MqttJsTransport } from '../device/mqtt-js-transport.js';
+import { realClock } from '../device/real-clock.js';
 import type { OperationalCertificate } from '../device/device-messages.js';
 import { LatencyRecorder } from '../device/latency-recorder.js';
 import { demoFirmware, demoFirmwareSigners, type FirmwareSigners } from '../firmware/firmware.js';
@@ -130,12 +132,11 @@ export interface FleetReport {
   readonly sampleCertificate?: { readonly deviceId: string; readonly certificatePem: string; readonly chainPem: string };
 }
 
+/** Real time, `Math.random` and mqtt.js. */
 export const realEnvironment: DeviceEnvironment = {
-  now: () => Date.now(),
+  ...realClock,
   random: Math.random,
-  setTimer: (fn, ms) => setTimeout(fn, ms),
-  clearTimer: (timer) => clearTimeout(timer),
-  connect: (options) => mqtt.connect(options),
+  transport: new MqttJsTransport((options) => mqtt.connect(options)),
 };
 
 /** Timers hold at most 2^31 − 1 ms; a pod that runs "for ever" sleeps in steps of a day. */

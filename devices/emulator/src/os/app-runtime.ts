@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import vm from 'node:vm';
 import type { AppCapabilities, SignedImage } from '@rampart/trust';
+import type { TimerHandle } from '../device/ports.js';
 import type { Firewall } from './firewall.js';
 import { CallbackBatches } from './callback-batches.js';
 import { appFrames, type StackFrame } from './stack-frames.js';
@@ -8,8 +9,8 @@ import { appFrames, type StackFrame } from './stack-frames.js';
 /** What the OS lends the app runtime: time, timers, and the platform services apps may be granted. */
 export interface AppHost {
   now(): number;
-  setTimer(fn: () => void, ms: number): NodeJS.Timeout;
-  clearTimer(timer: NodeJS.Timeout | undefined): void;
+  setTimer(fn: () => void, ms: number): TimerHandle;
+  clearTimer(timer: TimerHandle | undefined): void;
   random(): number;
   publishTelemetry(app: string, metrics: Record<string, number>): void;
   /** The device key signs on the app's behalf (device authentication); the key never reaches the app. */
@@ -111,9 +112,9 @@ export class AppInstance {
   private readonly capabilities: AppCapabilities;
   private readonly file: string;
   private context: vm.Context | undefined;
-  private timers = new Set<NodeJS.Timeout>();
-  private restartTimer: NodeJS.Timeout | undefined;
-  private watchdogTimer: NodeJS.Timeout | undefined;
+  private timers = new Set<TimerHandle>();
+  private restartTimer: TimerHandle | undefined;
+  private watchdogTimer: TimerHandle | undefined;
   private lastKick = 0;
   private startedAt = 0;
   private restartDelay: number;

@@ -1,4 +1,5 @@
 import { MAX_HEARTBEAT_INTERVAL_MS, type DeviceFailureReport, type DeviceHeartbeat } from '@rampart/contracts';
+import type { Clock, TimerHandle } from '../device/ports.js';
 import type { BootState } from '../mcu/attestation-evidence.js';
 import { Flash } from '../mcu/flash.js';
 import type { ImageComponent } from '@rampart/trust';
@@ -8,11 +9,9 @@ import { AppInstance, DEFAULT_APP_RUNTIME_OPTIONS, type AppConfig, type AppEvent
 import { Firewall } from './firewall.js';
 import { UpdateAgent, type UpdateOutcome, type UpdateState } from './update-agent.js';
 
-export interface OsEnvironment {
-  readonly now: () => number;
+/** The clock and randomness the OS runs on. */
+export interface OsEnvironment extends Clock {
   readonly random: () => number;
-  readonly setTimer: (fn: () => void, ms: number) => NodeJS.Timeout;
-  readonly clearTimer: (timer: NodeJS.Timeout | undefined) => void;
 }
 
 /** Where the OS sends what leaves the device. */
@@ -59,7 +58,7 @@ export class SecureOs {
   private powerLossHook: ((state: UpdateState) => void) | undefined;
   private failureSeq: number;
   private heartbeatSeq: number;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: TimerHandle | undefined;
   /** Start of the running time the next heartbeat reports; undefined while nothing runs. */
   private runningSince: number | undefined;
 
