@@ -212,7 +212,7 @@ describe('API front: one base URL for every service', () => {
     for (const path of ['/v1/nothing-here', '/v1/devices/x/nothing', '/v1/tenants/../tokens', '/v1', '/nothing']) {
       const answer = await rawGet(front.url, path, tenantToken);
       expect(answer.status, path).toBe(404);
-      expect(JSON.parse(answer.text)).toMatchObject({ statusCode: 404, error: 'Not Found' });
+      expect(JSON.parse(answer.text)).toMatchObject({ code: 'NOT_FOUND' });
       for (const [name, url] of Object.entries(upstreams)) {
         expect(answer.text).not.toContain(name);
         expect(answer.text).not.toContain(new URL(url).port);
@@ -230,11 +230,7 @@ describe('API front: one base URL for every service', () => {
     const down = await get(front.url, '/v1/failure-buckets', tenantToken);
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(down.status).toBe(503);
-    expect(JSON.parse(down.text)).toEqual({
-      statusCode: 503,
-      error: 'Service Unavailable',
-      message: 'the failures service is unavailable; try again shortly',
-    });
+    expect(JSON.parse(down.text)).toEqual({ code: 'UNAVAILABLE', message: 'the failures service is unavailable; try again shortly' });
     const notReady = await get(front.url, '/readyz');
     expect(notReady.status).toBe(503);
     expect(JSON.parse(notReady.text)).toMatchObject({ ready: false, missing: ['failures'] });

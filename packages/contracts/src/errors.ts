@@ -15,6 +15,8 @@ export const ErrorCode = {
   imageRejected: 'IMAGE_REJECTED',
   unavailable: 'UNAVAILABLE',
   timeout: 'TIMEOUT',
+  /** A service behind the API front answered with something that is not an answer (a reset, a broken body). */
+  badGateway: 'BAD_GATEWAY',
   /** The caller (a device identity) asked more often than its limit allows; try again later. */
   rateLimited: 'RATE_LIMITED',
   internal: 'INTERNAL',
@@ -27,7 +29,7 @@ export const ErrorCode = {
   recoveryOnly: 'RECOVERY_ONLY',
   /** The device has no recovery grant: it must attest. */
   notRecoverable: 'NOT_RECOVERABLE',
-  /** Devices only read, and report on one path. */
+  /** The path exists but not for this method (devices only read, and report on one path; the API front's own routes). */
   methodNotAllowed: 'METHOD',
   payloadTooLarge: 'TOO_LARGE',
   /** A device's report does not parse. */
@@ -65,7 +67,11 @@ export interface ErrorTableEntry {
   readonly mqtt?: MqttReasonValue;
 }
 
-/** The one mapping from a wire code to each edge's answer: code → HTTP status → MQTT reason. */
+/**
+ * The one mapping from a wire code to each edge's answer: code → HTTP status → MQTT reason. Where codes share a
+ * status, the general one comes first (BAD_REQUEST before MALFORMED, FORBIDDEN before REVOKED): a status that no
+ * code of ours produced reads back as the first code with it (see `errorCodeOfHttpStatus`).
+ */
 export const ERROR_TABLE = {
   BAD_REQUEST: { status: 400, mqtt: MqttReason.payloadFormatInvalid },
   UNAUTHENTICATED: { status: 401 },
@@ -75,6 +81,7 @@ export const ERROR_TABLE = {
   IMAGE_REJECTED: { status: 400 },
   UNAVAILABLE: { status: 503, mqtt: MqttReason.serverBusy },
   TIMEOUT: { status: 504, mqtt: MqttReason.serverBusy },
+  BAD_GATEWAY: { status: 502 },
   RATE_LIMITED: { status: 429, mqtt: MqttReason.quotaExceeded },
   INTERNAL: { status: 500, mqtt: MqttReason.unspecifiedError },
   REVOKED: { status: 403 },
@@ -95,6 +102,23 @@ export const ERROR_TABLE = {
 /** The HTTP status for a code. */
 export function httpStatusOf(code: ErrorCodeValue): number {
   return ERROR_TABLE[code].status;
+}
+
+const GENERAL_CODE_OF_STATUS: ReadonlyMap<number, ErrorCodeValue> = (() => {
+  const byStatus = new Map<number, ErrorCodeValue>();
+  for (const [code, entry] of Object.entries(ERROR_TABLE) as Array<[ErrorCodeValue, ErrorTableEntry]>) {
+    if (!byStatus.has(entry.status)) byStatus.set(entry.status, code);
+  }
+  return byStatus;
+})();
+
+/**
+ * The code for an HTTP error status that no code of ours chose — a framework's own answer, such as the 404 for an
+ * unknown route or the 413 for a body over the limit: the table's general code for that status. A status the table
+ * does not hold still says whose fault it was: a 4xx reads as BAD_REQUEST, anything else as INTERNAL.
+ */
+export function errorCodeOfHttpStatus(status: number): ErrorCodeValue {
+  return GENERAL_CODE_OF_STATUS.get(status) ?? (status >= 400 && status < 500 ? ErrorCode.badRequest : ErrorCode.internal);
 }
 
 /** The codes a device may receive over MQTT: those with an MQTT reason in the table. */

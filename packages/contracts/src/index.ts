@@ -42,6 +42,7 @@ export {
   ERROR_TABLE,
   ErrorCode,
   MqttReason,
+  errorCodeOfHttpStatus,
   httpStatusOf,
   isErrorCode,
   toDeviceErrorCode,

@@ -7,4 +7,6 @@ import type { ErrorCodeValue } from '@rampart/contracts';
  */
 export abstract class DomainError extends Error {
   abstract readonly code: ErrorCodeValue;
+  /** What exactly was wrong, one line each, when the caller can fix it (a bad request's fields); sent beside the message. */
+  readonly details?: readonly string[];
 }

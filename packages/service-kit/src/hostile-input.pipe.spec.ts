@@ -1,6 +1,6 @@
-import { BadRequestException } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { HostileInputPipe, MAX_INPUT_DEPTH } from './hostile-input.pipe.js';
+import { InvalidRequestError } from './invalid-request.error.js';
 
 describe(HostileInputPipe.name, () => {
   const pipe = new HostileInputPipe();
@@ -19,17 +19,17 @@ describe(HostileInputPipe.name, () => {
       [{ version: '\u0000' }, 'query'],
       ['\u0000', 'param'],
     ] as const) {
-      expect(() => pipe.transform(value, { type }), JSON.stringify(value)).toThrow(BadRequestException);
+      expect(() => pipe.transform(value, { type }), JSON.stringify(value)).toThrow(InvalidRequestError);
     }
   });
 
   it('refuses a lone surrogate', () => {
-    expect(() => pipe.transform({ name: 'a\ud800' }, body)).toThrow(BadRequestException);
+    expect(() => pipe.transform({ name: 'a\ud800' }, body)).toThrow(InvalidRequestError);
   });
 
   it('refuses keys that reach a prototype, at any depth', () => {
     for (const json of ['{"__proto__":{"polluted":true}}', '{"a":{"constructor":{"prototype":{}}}}', '{"a":[{"prototype":1}]}']) {
-      expect(() => pipe.transform(JSON.parse(json), body), json).toThrow(BadRequestException);
+      expect(() => pipe.transform(JSON.parse(json), body), json).toThrow(InvalidRequestError);
     }
   });
 
@@ -41,10 +41,8 @@ describe(HostileInputPipe.name, () => {
     } catch (error) {
       refusal = error;
     }
-    expect(refusal).toBeInstanceOf(BadRequestException);
-    expect((refusal as BadRequestException).getResponse()).toMatchObject({
-      details: [`body: nested deeper than ${MAX_INPUT_DEPTH} levels`],
-    });
+    expect(refusal).toBeInstanceOf(InvalidRequestError);
+    expect((refusal as InvalidRequestError).details).toEqual([`body: nested deeper than ${MAX_INPUT_DEPTH} levels`]);
   });
 
   it('leaves message-bus payloads to their own contracts', () => {

@@ -1,5 +1,6 @@
-import { BadRequestException, type ArgumentMetadata, type PipeTransform } from '@nestjs/common';
+import type { ArgumentMetadata, PipeTransform } from '@nestjs/common';
 import { unstorableIn } from '@rampart/contracts';
+import { InvalidRequestError } from './invalid-request.error.js';
 
 /**
  * Keys that reach an object's prototype when a parsed body is copied by
@@ -27,7 +28,7 @@ export class HostileInputPipe implements PipeTransform {
     const problem = problemIn(value, 0);
     if (problem !== undefined) {
       const where = metadata.data === undefined ? metadata.type : `${metadata.type} ${metadata.data}`;
-      throw new BadRequestException({ code: 'BAD_REQUEST', message: 'invalid request', details: [`${where}: ${problem}`] });
+      throw new InvalidRequestError('invalid request', [`${where}: ${problem}`]);
     }
     return value;
   }

@@ -1,13 +1,22 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import { httpStatusOf } from '@rampart/contracts';
+import { ErrorCode, errorCodeOfHttpStatus, httpStatusOf, type ErrorCodeValue } from '@rampart/contracts';
 import type { ServerResponse } from 'node:http';
 import { DomainError } from './domain-error.js';
 import type { Logger } from './logger.js';
 
+/** The HTTP answer's body: the wire error, and a bad request's problems one by one. */
+interface ErrorBody {
+  readonly code: ErrorCodeValue;
+  readonly message: string;
+  readonly details?: readonly string[];
+}
+
 /**
  * The HTTP edge's one error mapping: `{ code, message }` bodies, a domain
- * error's status from the contracts' error table by its code, anything else
- * a logged 500 with no detail.
+ * error's status from the contracts' error table by its code; Nest's own
+ * answers (404 for an unknown route, 413 for a body over the limit) keep their
+ * status and take the table's code for it; anything else is a logged 500 with
+ * no detail.
  */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
@@ -22,18 +31,14 @@ export class HttpErrorFilter implements ExceptionFilter {
       response.destroy();
       return;
     }
-    let status = 500;
-    let body: unknown = { code: 'INTERNAL', message: 'internal error' };
+    let status: number = httpStatusOf(ErrorCode.internal);
+    let body: ErrorBody = { code: ErrorCode.internal, message: 'internal error' };
     if (error instanceof DomainError) {
       status = httpStatusOf(error.code);
-      body = { code: error.code, message: error.message };
+      body = { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) };
     } else if (error instanceof HttpException) {
       status = error.getStatus();
-      const payload = error.getResponse();
-      body =
-        typeof payload === 'object' && payload !== null && 'code' in payload
-          ? payload
-          : { code: status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', message: error.message };
+      body = { code: errorCodeOfHttpStatus(status), message: error.message };
     } else {
       this.logger.error({ err: error }, 'request failed');
     }

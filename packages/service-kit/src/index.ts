@@ -77,6 +77,8 @@ export type { RouteArgument, RouteArgumentSource, RouteDescription, ServedRoute 
 export { EXIT_CONFIG, EXIT_USAGE, runServiceMain, type ServiceDatabase } from './service-main.js';
 export { linkFromHeaders, traceContextFrom, traceHeaders } from './trace-context.js';
 export { DomainError } from './domain-error.js';
+export { InvalidRequestError } from './invalid-request.error.js';
+export { AccessDeniedError, CredentialCheckUnavailableError, UnauthenticatedError } from './access/access-errors.js';
 export { HttpErrorFilter } from './http-error.filter.js';
 export { TenantTokenGuard } from './tenant-token.guard.js';
 export type { TenantPrincipal } from './tenant-token.guard.js';

@@ -1,16 +1,10 @@
 import { createHash } from 'node:crypto';
-import {
-  ForbiddenException,
-  ServiceUnavailableException,
-  UnauthorizedException,
-  type CanActivate,
-  type ExecutionContext,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import type { CanActivate, ExecutionContext, OnApplicationShutdown } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Counter, Meter } from '@opentelemetry/api';
 import { Subject, TokenRevokedEventSchema } from '@rampart/contracts';
 import { bearerTokenOf, requiredAccess, roleSatisfies, type TenantRole } from './access/access.js';
+import { AccessDeniedError, CredentialCheckUnavailableError, UnauthenticatedError } from './access/access-errors.js';
 import type { Closable, MessageBus } from './bus/message-bus.js';
 import { decodeJson, TypedBus } from './bus/typed-bus.js';
 import type { Logger } from './logger.js';
@@ -81,23 +75,23 @@ export class TenantTokenGuard implements CanActivate, OnApplicationShutdown {
     if (access.kind === 'undeclared') {
       this.deny(request, 'undeclared');
       this.logger.error({ method: request.method, url: request.url }, 'route declares no access requirement: refused');
-      throw new ForbiddenException({ code: 'FORBIDDEN', message: 'this route declares no access requirement' });
+      throw new AccessDeniedError('this route declares no access requirement');
     }
     const token = bearerTokenOf(request.headers['authorization']);
     const principal = token === undefined ? undefined : await this.principalOf(token, request);
     if (principal === undefined) {
       this.deny(request, 'unauthenticated');
-      throw new UnauthorizedException({ code: 'UNAUTHENTICATED', message: 'a valid tenant bearer token is required' });
+      throw new UnauthenticatedError('a valid tenant bearer token is required');
     }
     const { needed } = access;
     if (needed === 'Platform') {
       this.deny(request, 'role', principal);
-      throw new ForbiddenException({ code: 'FORBIDDEN', message: 'this needs the platform operator' });
+      throw new AccessDeniedError('this needs the platform operator');
     }
     // Any tenant token is a valid principal; these services know no platform operator to admit besides.
     if (needed !== 'Authenticated' && !roleSatisfies(principal.role, needed)) {
       this.deny(request, 'role', principal);
-      throw new ForbiddenException({ code: 'FORBIDDEN', message: `this needs the ${needed} role; the token has ${principal.role}` });
+      throw new AccessDeniedError(`this needs the ${needed} role; the token has ${principal.role}`);
     }
     request.principal = principal;
     return true;
@@ -126,7 +120,7 @@ export class TenantTokenGuard implements CanActivate, OnApplicationShutdown {
       this.logger.error({ err: error }, 'token check failed: attestation service unavailable');
       this.deny(request, 'unavailable');
       // Not the caller's fault and not a verdict on the token: try again later.
-      throw new ServiceUnavailableException({ code: 'UNAVAILABLE', message: 'tokens cannot be checked right now' });
+      throw new CredentialCheckUnavailableError('tokens cannot be checked right now');
     });
     if (this.revoked.has(tokenHash)) return undefined;
     const principal = reply.valid ? { tenantId: reply.tenantId, role: reply.role } : undefined;

@@ -1,5 +1,6 @@
-import { BadRequestException, type PipeTransform } from '@nestjs/common';
+import type { PipeTransform } from '@nestjs/common';
 import type { z } from 'zod';
+import { InvalidRequestError } from './invalid-request.error.js';
 
 /**
  * Validates a route parameter, query or body against a schema at the HTTP
@@ -12,10 +13,9 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
   transform(value: unknown): z.infer<S> {
     const result = this.schema.safeParse(value);
     if (result.success) return result.data;
-    throw new BadRequestException({
-      code: 'BAD_REQUEST',
-      message: 'invalid request',
-      details: result.error.issues.map((i) => `${i.path.map(String).join('.') || 'value'}: ${i.message}`),
-    });
+    throw new InvalidRequestError(
+      'invalid request',
+      result.error.issues.map((i) => `${i.path.map(String).join('.') || 'value'}: ${i.message}`),
+    );
   }
 }

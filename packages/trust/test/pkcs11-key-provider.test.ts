@@ -41,6 +41,7 @@ import {
   type KeyHandle,
   type KeyProvider,
 } from '../src/index.js';
+import { loadPkcs11Binding, returnValueOf } from '../src/keys/pkcs11/pkcs11-binding.js';
 
 const run = promisify(execFile);
 /** Debian's softhsm2 package (scripts/ensure-services.sh installs it). */
@@ -286,5 +287,28 @@ describe(Pkcs11KeyProvider.name, () => {
     for (const d of data) sign('sha256', d, softwareKey);
     const nodeRate = count / ((performance.now() - started) / 1000);
     console.log(`P-256 signatures/s: SoftHSM2 via PKCS#11 ${tokenRate.toFixed(0)}, node:crypto ${nodeRate.toFixed(0)}`);
+  });
+});
+
+describe(returnValueOf.name, () => {
+  const binding = loadPkcs11Binding(SOFTHSM2);
+
+  it("reads the token's answer from a Pkcs11Error's code, and names it from the binding's constants", () => {
+    // The message names nothing: the code alone says what the token answered.
+    expect(returnValueOf(new binding.Pkcs11Error('refused', binding.CKR_PIN_INCORRECT), binding)).toEqual({
+      code: binding.CKR_PIN_INCORRECT,
+      name: 'CKR_PIN_INCORRECT',
+    });
+    expect(returnValueOf(new binding.Pkcs11Error('gone', binding.CKR_DEVICE_REMOVED), binding)?.name).toBe('CKR_DEVICE_REMOVED');
+  });
+
+  it('names a vendor-defined value by its number', () => {
+    expect(returnValueOf(new binding.Pkcs11Error('vendor', 0x80000123), binding)).toEqual({ code: 0x80000123, name: 'CKR 0x80000123' });
+  });
+
+  it("finds none in what is not the token's answer, even when its message names a return value", () => {
+    expect(returnValueOf(new Error('CKR_PIN_INCORRECT:160'), binding)).toBeUndefined();
+    expect(returnValueOf(new binding.NativeError('Parameter 1 MUST be Buffer'), binding)).toBeUndefined();
+    expect(returnValueOf('CKR_PIN_INCORRECT', binding)).toBeUndefined();
   });
 });

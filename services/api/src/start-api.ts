@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ErrorCode } from '@rampart/contracts';
 import { Agent } from 'undici';
 import { Observability, Readiness, every, type Logger } from '@rampart/service-kit/process';
 import { UPSTREAMS, type ApiConfig } from './api.config.js';
@@ -73,13 +74,20 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     const url = req.url ?? '';
     // Origin-form only (RFC 9112 §3.2.1): the front is no forward proxy.
     if (!url.startsWith('/')) {
-      answerError(res, 400, 'the request target must be a path');
+      answerError(res, ErrorCode.badRequest, 'the request target must be a path');
       return;
     }
     const path = url.split('?')[0]!;
     if (path === API_PREFIX || path.startsWith(`${API_PREFIX}/`)) return route(req, res, path, chose);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      answerError(res, FRONT_ROUTES.some((r) => r.path === path) ? 405 : 404, `Cannot ${req.method} ${path}`, { allow: 'GET, HEAD' });
+      answerError(
+        res,
+        FRONT_ROUTES.some((r) => r.path === path) ? ErrorCode.methodNotAllowed : ErrorCode.notFound,
+        `Cannot ${req.method} ${path}`,
+        {
+          allow: 'GET, HEAD',
+        },
+      );
       return;
     }
     switch (path) {
@@ -99,7 +107,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
         break;
       default:
         if (path === '/docs' || path.startsWith('/docs/')) await serveDocs(path, res);
-        else answerError(res, 404, `Cannot ${req.method} ${path}`);
+        else answerError(res, ErrorCode.notFound, `Cannot ${req.method} ${path}`);
     }
   };
 
@@ -124,7 +132,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
         );
         return;
       case 'method-not-allowed':
-        answerError(res, 405, `Cannot ${req.method} ${path}`, { allow: match.allowed.join(', ') });
+        answerError(res, ErrorCode.methodNotAllowed, `Cannot ${req.method} ${path}`, { allow: match.allowed.join(', ') });
         return;
       case 'none': {
         // While a service has never answered, an unknown path may be one of its: say so rather than 404.
@@ -132,14 +140,14 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
         if (unknown.length > 0) {
           answerError(
             res,
-            503,
+            ErrorCode.unavailable,
             `the ${unknown.join(', ')} service${unknown.length > 1 ? 's are' : ' is'} not available yet; try again shortly`,
             {
               'retry-after': '5',
             },
           );
         } else {
-          answerError(res, 404, `Cannot ${req.method} ${path}`);
+          answerError(res, ErrorCode.notFound, `Cannot ${req.method} ${path}`);
         }
         return;
       }
@@ -155,7 +163,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
       () => undefined,
       (error: unknown) => {
         logger.error({ err: error, method: req.method, url: req.url }, 'request failed');
-        if (!res.headersSent) answerError(res, 500, 'the API front failed to answer');
+        if (!res.headersSent) answerError(res, ErrorCode.internal, 'the API front failed to answer');
         else res.destroy();
       },
     );

@@ -92,36 +92,44 @@ describe('the API front (startApi)', () => {
   let echo: Upstream;
 
   beforeAll(async () => {
-    echo = await Upstream.start({ '/v1/echo/{id}': ['get', 'post'], '/v1/stream': ['get'], '/v1/reject': ['post'] }, (req, res) => {
-      if (req.url === '/v1/reject') {
-        // The answer before the body (Node then reads the rest and drops it, as behind a body parser over its limit).
-        res.writeHead(413, { 'content-type': 'application/json' }).end('{"statusCode":413}');
-        return;
-      }
-      if (req.url === '/v1/stream') {
-        // A CSV export: chunks over time, no Content-Length.
-        res.writeHead(200, {
-          'content-type': 'text/csv',
-          connection: 'keep-alive, x-private',
-          'x-private': 'hop',
-          'keep-alive': 'timeout=77',
-        });
-        echo.streamEnded = false;
-        let n = 0;
-        const timer = setInterval(() => {
-          res.write(`row,${n}\n`);
-          if (++n === 5) {
-            clearInterval(timer);
-            res.end(() => (echo.streamEnded = true));
-          }
-        }, 50);
-        return;
-      }
-      req.resume();
-      req.on('end', () =>
-        res.writeHead(207, { 'content-type': 'application/json', 'x-upstream': 'echo' }).end(JSON.stringify({ url: req.url })),
-      );
-    });
+    echo = await Upstream.start(
+      { '/v1/echo/{id}': ['get', 'post'], '/v1/stream': ['get'], '/v1/reject': ['post'], '/v1/broken': ['get'] },
+      (req, res) => {
+        if (req.url === '/v1/broken') {
+          // A service that dies mid-request: the connection closes with no answer at all.
+          req.socket.destroy();
+          return;
+        }
+        if (req.url === '/v1/reject') {
+          // The answer before the body (Node then reads the rest and drops it, as behind a body parser over its limit).
+          res.writeHead(413, { 'content-type': 'application/json' }).end('{"code":"TOO_LARGE","message":"the body is over the limit"}');
+          return;
+        }
+        if (req.url === '/v1/stream') {
+          // A CSV export: chunks over time, no Content-Length.
+          res.writeHead(200, {
+            'content-type': 'text/csv',
+            connection: 'keep-alive, x-private',
+            'x-private': 'hop',
+            'keep-alive': 'timeout=77',
+          });
+          echo.streamEnded = false;
+          let n = 0;
+          const timer = setInterval(() => {
+            res.write(`row,${n}\n`);
+            if (++n === 5) {
+              clearInterval(timer);
+              res.end(() => (echo.streamEnded = true));
+            }
+          }, 50);
+          return;
+        }
+        req.resume();
+        req.on('end', () =>
+          res.writeHead(207, { 'content-type': 'application/json', 'x-upstream': 'echo' }).end(JSON.stringify({ url: req.url })),
+        );
+      },
+    );
     slow = await Upstream.start({ '/v1/slow': ['get'] }, () => undefined);
     const plain = async (path: string) => Upstream.start({ [path]: ['get'] }, (_req, res) => res.end('{}'));
     upstreams.push(echo, slow, await plain('/v1/failures'), await plain('/v1/telemetry'));
@@ -228,7 +236,7 @@ describe('the API front (startApi)', () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const answer = await raw(front.url, { method: 'POST', path: '/v1/reject', body: Buffer.alloc(size, 1) });
       expect(answer.status).toBe(413);
-      expect(answer.text).toBe('{"statusCode":413}');
+      expect(answer.text).toBe('{"code":"TOO_LARGE","message":"the body is over the limit"}');
     }
   });
 
@@ -237,20 +245,24 @@ describe('the API front (startApi)', () => {
     const timedOut = await raw(front.url, { path: '/v1/slow' });
     expect(performance.now() - started).toBeLessThan(3_000);
     expect(timedOut.status).toBe(504);
-    expect(JSON.parse(timedOut.text)).toEqual({
-      statusCode: 504,
-      error: 'Gateway Timeout',
-      message: 'the updates service did not answer within 300 ms',
-    });
+    expect(JSON.parse(timedOut.text)).toEqual({ code: 'TIMEOUT', message: 'the updates service did not answer within 300 ms' });
     const unknown = await raw(front.url, { path: '/v1/nothing' });
     expect(unknown.status).toBe(404);
-    expect(JSON.parse(unknown.text)).toEqual({ statusCode: 404, error: 'Not Found', message: 'Cannot GET /v1/nothing' });
+    expect(JSON.parse(unknown.text)).toEqual({ code: 'NOT_FOUND', message: 'Cannot GET /v1/nothing' });
     const wrongMethod = await raw(front.url, { method: 'DELETE', path: '/v1/echo/1' });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers['allow']).toBe('GET, HEAD, POST');
+    expect(JSON.parse(wrongMethod.text)).toEqual({ code: 'METHOD', message: 'Cannot DELETE /v1/echo/1' });
     // Absolute-form is a forward proxy's request: refused.
     const proxyForm = await raw(front.url, { path: `${echo.url}/v1/echo/1` });
     expect(proxyForm.status).toBe(400);
+    expect(JSON.parse(proxyForm.text)).toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
+  it('answers 502 BAD_GATEWAY naming the service when its answer breaks off before it starts', async () => {
+    const broken = await raw(front.url, { path: '/v1/broken' });
+    expect(broken.status).toBe(502);
+    expect(JSON.parse(broken.text)).toEqual({ code: 'BAD_GATEWAY', message: "the attestation service's answer failed" });
   });
 
   it('counts requests by upstream and status class, and upstream errors by kind', async () => {

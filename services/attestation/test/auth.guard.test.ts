@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Controller, Get, Module, Post } from '@nestjs/common';
-import { APP_GUARD, Reflector } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, Reflector } from '@nestjs/core';
 import {
+  HttpErrorFilter,
   InProcessBus,
   Public,
   Requires,
@@ -87,6 +88,8 @@ describe(AuthGuard.name, () => {
           inject: [Reflector],
           useFactory: (reflector: Reflector) => new AuthGuard(reflector, repository, operator, logger, denials),
         },
+        // As the service installs it: the guard's refusals are domain errors, answered through the error table.
+        { provide: APP_FILTER, useValue: new HttpErrorFilter(logger) },
       ],
     })
     class GuardedModule {}

@@ -30,7 +30,7 @@ describe('the docs page', () => {
     async (name) => {
       const response = await fetch(`${base}/docs/${name}`);
       expect(response.status).toBe(404);
-      expect(await response.json()).toMatchObject({ statusCode: 404, message: `no such document: /docs/${name}` });
+      expect(await response.json()).toEqual({ code: 'NOT_FOUND', message: `no such document: /docs/${name}` });
     },
   );
 });

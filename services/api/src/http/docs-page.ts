@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { ServerResponse } from 'node:http';
+import { ErrorCode } from '@rampart/contracts';
 import { answerError } from './answers.js';
 
 /**
@@ -68,7 +69,7 @@ export async function serveDocs(path: string, res: ServerResponse): Promise<void
     return;
   }
   const type = DOCS_ASSETS.get(name);
-  if (type === undefined) return answerError(res, 404, `no such document: ${path}`);
+  if (type === undefined) return answerError(res, ErrorCode.notFound, `no such document: ${path}`);
   const body = await readFile(join(distDirectory, name));
   res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'public, max-age=3600' });
   res.end(body);

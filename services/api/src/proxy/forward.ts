@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ErrorCode } from '@rampart/contracts';
 import { errors, type Dispatcher } from 'undici';
 import { answerError } from '../http/answers.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
@@ -20,7 +21,7 @@ export interface ForwardOptions {
 /** Connection errors: nothing reached the service, so it is down (or not up yet), not misbehaving. */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
-/** Retry-After on a 503 for a service that is down: discovery asks it again every couple of seconds. */
+/** Retry-After on an UNAVAILABLE (503) for a service that is down: discovery asks it again every couple of seconds. */
 const RETRY_AFTER_SECONDS = '5';
 
 /**
@@ -28,7 +29,8 @@ const RETRY_AFTER_SECONDS = '5';
  * request body is piped as it arrives (an image upload is never held in
  * memory) and so is the response (CSV exports), with status and
  * end-to-end headers unchanged. Before the answer starts, a failure is a
- * JSON 503 (down), 504 (too slow) or 502 naming the service, never a hang;
+ * `{ code, message }` naming the service — UNAVAILABLE (down), TIMEOUT (too
+ * slow) or BAD_GATEWAY (a broken answer) — never a hang;
  * after it starts, the client's connection is cut, since a status already sent
  * cannot be taken back. A client that goes away aborts the upstream request.
  */
@@ -71,16 +73,22 @@ export async function forward(
     }
     switch (failure) {
       case 'unreachable':
-        answerError(res, 503, `the ${upstream.name} service is unavailable; try again shortly`, { 'retry-after': RETRY_AFTER_SECONDS });
+        answerError(res, ErrorCode.unavailable, `the ${upstream.name} service is unavailable; try again shortly`, {
+          'retry-after': RETRY_AFTER_SECONDS,
+        });
         return;
       case 'timeout':
-        answerError(res, 504, `the ${upstream.name} service did not answer within ${options.timeoutMs} ms`);
+        answerError(res, ErrorCode.timeout, `the ${upstream.name} service did not answer within ${options.timeoutMs} ms`);
         return;
       case 'failed':
-        answerError(res, 502, `the ${upstream.name} service's answer failed`);
+        answerError(res, ErrorCode.badGateway, `the ${upstream.name} service's answer failed`);
         return;
       case 'bad-request':
-        answerError(res, 400, 'the request cannot be forwarded: its body does not match its Content-Length, or a header is malformed');
+        answerError(
+          res,
+          ErrorCode.badRequest,
+          'the request cannot be forwarded: its body does not match its Content-Length, or a header is malformed',
+        );
         return;
     }
   }

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ForbiddenException, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
 import type { Counter } from '@opentelemetry/api';
-import { bearerTokenOf, requiredAccess, type Logger } from '@rampart/service-kit';
+import { AccessDeniedError, UnauthenticatedError, bearerTokenOf, requiredAccess, type Logger } from '@rampart/service-kit';
 import type { AttestationRepository } from '../attestation/attestation.repository.js';
 import { satisfies, type Principal, type Requirement } from './principal.js';
 
@@ -47,17 +47,17 @@ export class AuthGuard implements CanActivate {
     if (access.kind === 'public') return true;
     if (access.kind === 'undeclared') {
       this.deny(request, 'undeclared', 'Platform');
-      throw new ForbiddenException({ code: 'FORBIDDEN', message: 'this route declares no access requirement' });
+      throw new AccessDeniedError('this route declares no access requirement');
     }
     const requirement: Requirement = access.needed;
     const principal = await this.authenticate(request);
     if (principal === undefined) {
       this.deny(request, 'unauthenticated', requirement);
-      throw new UnauthorizedException({ code: 'UNAUTHENTICATED', message: 'a valid bearer token is required' });
+      throw new UnauthenticatedError('a valid bearer token is required');
     }
     if (!satisfies(principal, requirement)) {
       this.deny(request, 'forbidden', requirement, principal);
-      throw new ForbiddenException({ code: 'FORBIDDEN', message: `requires ${requirement}` });
+      throw new AccessDeniedError(`requires ${requirement}`);
     }
     request.principal = principal;
     return true;

@@ -1,4 +1,4 @@
-import { Controller, Get, Header, Inject, NotFoundException, Param } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Param } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public, systemClock, ZodValidationPipe } from '@rampart/service-kit';
 import { TenantAuthorities } from '../ca/tenant-authorities.js';
@@ -15,33 +15,27 @@ export class CrlController {
   @Header('content-type', 'application/x-pem-file')
   @Header('cache-control', 'max-age=300')
   @ApiOperation({ summary: "The tenant's current and next CA certificates and the platform root (PEM): trust these" })
-  async trustBundle(@Param('tenantId', new ZodValidationPipe(TenantIdParam)) tenantId: string): Promise<string> {
-    const certificates = await this.authorities.trustBundle(tenantId);
-    if (certificates === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such tenant' });
-    return certificates;
+  trustBundle(@Param('tenantId', new ZodValidationPipe(TenantIdParam)) tenantId: string): Promise<string> {
+    return this.authorities.trustBundle(tenantId);
   }
 
   @Get('tenants/:tenantId/crl')
   @Header('content-type', 'application/x-pem-file')
   @Header('cache-control', 'max-age=300')
   @ApiOperation({ summary: "The tenant's issuing CA's certificate revocation list (PEM)" })
-  async crl(@Param('tenantId', new ZodValidationPipe(TenantIdParam)) tenantId: string): Promise<string> {
-    const pem = await this.authorities.crlPem(tenantId, systemClock.now());
-    if (pem === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such tenant' });
-    return pem;
+  crl(@Param('tenantId', new ZodValidationPipe(TenantIdParam)) tenantId: string): Promise<string> {
+    return this.authorities.crlPem(tenantId, systemClock.now());
   }
 
   @Get('tenants/:tenantId/ca-certificates/:caId/crl')
   @Header('content-type', 'application/x-pem-file')
   @Header('cache-control', 'max-age=300')
   @ApiOperation({ summary: "One tenant CA's certificate revocation list (PEM): the CRL distribution point of the certificates it issues" })
-  async caCrl(
+  caCrl(
     @Param('tenantId', new ZodValidationPipe(TenantIdParam)) tenantId: string,
     @Param('caId', new ZodValidationPipe(CaIdParam)) caId: string,
   ): Promise<string> {
-    const pem = await this.authorities.caCrlPem(tenantId, caId, systemClock.now());
-    if (pem === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such CA' });
-    return pem;
+    return this.authorities.caCrlPem(tenantId, caId, systemClock.now());
   }
 
   @Get('platform/crl')

@@ -1,4 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
+import { ErrorCode } from '@rampart/contracts';
+import { DomainError } from '@rampart/service-kit';
 import { CertificateAuthority, OperationalCertificateIssuer, derToPem } from '@rampart/trust';
 import type { AttestationRepository, StoredCrl, TenantCaRow } from '../attestation/attestation.repository.js';
 import type { KeyVault } from '@rampart/trust';
@@ -14,6 +16,12 @@ const DAY_MS = 24 * HOUR_MS;
 export const SUCCESSOR_LEAD_DAYS = 30;
 /** … and becomes the issuing CA this long before. */
 export const ACTIVATE_LEAD_DAYS = 7;
+
+/** The tenant has no CA (no such tenant), or none by the id asked for. */
+export class TenantCaNotFoundError extends DomainError {
+  override readonly name = 'TenantCaNotFoundError';
+  readonly code = ErrorCode.notFound;
+}
 
 export interface IssuedCertificate {
   readonly certificatePem: string;
@@ -146,16 +154,18 @@ export class TenantAuthorities {
   /** Each issuer's CRL as this replica last served it: the revoked set it lists and when it was made. */
   private readonly crls = new Map<string, { revokedDigest: string; pem: string; madeAt: number }>();
 
-  /** The current tenant CA's CRL; undefined for an unknown tenant. */
-  async crlPem(tenantId: string, now: number): Promise<string | undefined> {
+  /** The current tenant CA's CRL; TenantCaNotFoundError for an unknown tenant. */
+  async crlPem(tenantId: string, now: number): Promise<string> {
     const row = await this.repository.currentTenantCa(tenantId);
-    return row === undefined ? undefined : this.tenantCaCrl(row, now);
+    if (row === undefined) throw new TenantCaNotFoundError('no such tenant');
+    return this.tenantCaCrl(row, now);
   }
 
-  /** The CRL of one of the tenant's CAs (current, next or retired, until it expires); undefined if it has no such CA. */
-  async caCrlPem(tenantId: string, caId: string, now: number): Promise<string | undefined> {
+  /** The CRL of one of the tenant's CAs (current, next or retired, until it expires); TenantCaNotFoundError if it has no such CA. */
+  async caCrlPem(tenantId: string, caId: string, now: number): Promise<string> {
     const row = await this.repository.tenantCaById(tenantId, caId);
-    return row === undefined ? undefined : this.tenantCaCrl(row, now);
+    if (row === undefined) throw new TenantCaNotFoundError('no such CA');
+    return this.tenantCaCrl(row, now);
   }
 
   /**
@@ -223,10 +233,10 @@ export class TenantAuthorities {
     return latest.pem;
   }
 
-  /** Current, next and recently retired tenant CAs plus the root, PEM; undefined for an unknown tenant. */
-  async trustBundle(tenantId: string): Promise<string | undefined> {
+  /** Current, next and recently retired tenant CAs plus the root, PEM; TenantCaNotFoundError for an unknown tenant. */
+  async trustBundle(tenantId: string): Promise<string> {
     const rows = await this.repository.tenantCas(tenantId, this.overlapMs);
-    if (rows.length === 0) return undefined;
+    if (rows.length === 0) throw new TenantCaNotFoundError('no such tenant');
     return [...rows.map((r) => r.certificatePem.trim()), this.platform.certificatePem.trim()].join('\n') + '\n';
   }
 

@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Param, Query, Req, Res, NotFoundException } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { Ids, decimalInteger, instantDate, text } from '@rampart/contracts';
@@ -69,11 +69,8 @@ export class FailuresController {
 
   @Get('failure-buckets/:signature')
   @ApiOperation({ summary: 'One bucket and its latest reports' })
-  async bucket(@Req() req: WithPrincipal, @Param('signature', new ZodValidationPipe(Ids.bucket)) signature: string) {
-    const bucket = await this.failures.bucket(req.principal.tenantId, signature);
-    // Another tenant's bucket answers exactly like one that does not exist.
-    if (bucket === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such bucket' });
-    return bucket;
+  bucket(@Req() req: WithPrincipal, @Param('signature', new ZodValidationPipe(Ids.bucket)) signature: string) {
+    return this.failures.bucket(req.principal.tenantId, signature);
   }
 
   @Get('error-reports')

@@ -1,3 +1,5 @@
+import { ErrorCode } from '@rampart/contracts';
+import { DomainError } from '@rampart/service-kit';
 import type { CohortDevices, CohortSelector } from '../cohorts/cohort-devices.js';
 import { cohortWindow } from '../cohorts/cohort-window.js';
 import type { BucketRow, FailuresRepository, ReportFilter, ReportRow } from '../ingest/failures.repository.js';
@@ -7,6 +9,12 @@ export const DEFAULT_BUCKET_WINDOW_DAYS = 30;
 
 /** How many of a bucket's latest reports come with it. */
 const LATEST_REPORTS = 20;
+
+/** The tenant has no bucket with that signature; another tenant's bucket answers exactly like one that does not exist. */
+export class BucketNotFoundError extends DomainError {
+  override readonly name = 'BucketNotFoundError';
+  readonly code = ErrorCode.notFound;
+}
 
 /** Failure buckets and reports of one tenant, for the REST API. */
 export class FailureReportsService {
@@ -29,10 +37,10 @@ export class FailureReportsService {
     return this.repository.bucketsAmong(tenantId, cohortWindow(q, DEFAULT_BUCKET_WINDOW_DAYS), { deviceIds, version: q.version }, q.limit);
   }
 
-  /** One bucket with its latest reports; undefined if the tenant has no such bucket (another tenant's answers alike). */
-  async bucket(tenantId: string, signature: string): Promise<(BucketRow & { latest: ReportRow[] }) | undefined> {
+  /** One bucket with its latest reports; BucketNotFoundError if the tenant has no such bucket. */
+  async bucket(tenantId: string, signature: string): Promise<BucketRow & { latest: ReportRow[] }> {
     const bucket = await this.repository.bucket(tenantId, signature);
-    if (bucket === undefined) return undefined;
+    if (bucket === undefined) throw new BucketNotFoundError('no such bucket');
     const latest = await this.repository.reports(tenantId, { bucket: signature }, LATEST_REPORTS);
     return { ...bucket, latest: latest.rows };
   }

@@ -1,22 +1,8 @@
-import {
-  BadRequestException,
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Inject,
-  NotFoundException,
-  Param,
-  Patch,
-  Post,
-  Put,
-  Query,
-  Req,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Put, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { Ids, text } from '@rampart/contracts';
-import { Requires, ZodValidationPipe, type TenantPrincipal } from '@rampart/service-kit';
+import { InvalidRequestError, Requires, ZodValidationPipe, type TenantPrincipal } from '@rampart/service-kit';
 import { FleetService } from '../fleet/fleet.service.js';
 import { ImagesRepository } from '../images/images.repository.js';
 import { ImagesService } from '../images/images.service.js';
@@ -82,8 +68,8 @@ export class UpdatesController {
   @Requires('Contributor')
   @ApiOperation({ summary: 'Upload a signed image (application/octet-stream); the same bytes again answer the stored image' })
   async upload(@Req() req: WithPrincipal) {
-    if (!Buffer.isBuffer(req.body))
-      throw new BadRequestException({ code: 'BAD_REQUEST', message: 'send the image as application/octet-stream' });
+    // Only application/octet-stream is read as raw bytes; any other type arrives parsed, or not at all.
+    if (!Buffer.isBuffer(req.body)) throw new InvalidRequestError('send the image as application/octet-stream');
     const { image } = await this.images.upload(req.principal.tenantId, req.body);
     return image;
   }
@@ -95,10 +81,8 @@ export class UpdatesController {
   }
 
   @Get('images/:sha256')
-  async image(@Req() req: WithPrincipal, @Param('sha256', new ZodValidationPipe(SHA256)) sha256: string) {
-    const image = await this.imageRows.find(req.principal.tenantId, sha256);
-    if (image === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: 'no such image' });
-    return image;
+  image(@Req() req: WithPrincipal, @Param('sha256', new ZodValidationPipe(SHA256)) sha256: string) {
+    return this.images.image(req.principal.tenantId, sha256);
   }
 
   @Post('images/:sha256/release')
@@ -126,11 +110,8 @@ export class UpdatesController {
 
   @Get('metadata/:name')
   @ApiOperation({ summary: "This tenant's TUF metadata: N.root.json, timestamp.json, snapshot.json, targets.json" })
-  async metadataFile(@Req() req: WithPrincipal, @Param('name', new ZodValidationPipe(METADATA_NAME)) name: string) {
-    await this.metadata.ensure(req.principal.tenantId);
-    const body = await this.metadata.file(req.principal.tenantId, name);
-    if (body === undefined) throw new NotFoundException({ code: 'NOT_FOUND', message: `no ${name}` });
-    return JSON.parse(body.toString('utf8')) as unknown;
+  metadataFile(@Req() req: WithPrincipal, @Param('name', new ZodValidationPipe(METADATA_NAME)) name: string) {
+    return this.metadata.document(req.principal.tenantId, name);
   }
 
   @Post('products')

@@ -46,6 +46,13 @@ export class ImagesService {
     return stored;
   }
 
+  /** One of the tenant's images; ImageNotFoundError if it has none with that digest (another tenant's answers alike). */
+  async image(tenantId: string, sha256: string): Promise<ImageRow> {
+    const image = await this.repository.find(tenantId, sha256);
+    if (image === undefined) throw new ImageNotFoundError('no such image');
+    return image;
+  }
+
   /**
    * Releases an image; an OS image may also go on an OS feed (`retail-eval` first, then `retail`, as
    * Azure Sphere staged its OS). A released image can be moved from early evaluation to retail, not back.

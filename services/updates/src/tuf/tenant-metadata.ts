@@ -13,9 +13,17 @@ import {
   type KeyVault,
   type RoleGrants,
 } from '@rampart/trust';
+import { ErrorCode } from '@rampart/contracts';
+import { DomainError } from '@rampart/service-kit';
 import type { EntityManager } from 'typeorm';
 import type { ImageRow, ImagesRepository } from '../images/images.repository.js';
 import type { OnlineRole, SigningRole, TufMetadataRepository } from './tuf-metadata.repository.js';
+
+/** No metadata file by that name: not a TUF role's file, or a root version the tenant never had. */
+export class MetadataFileNotFoundError extends DomainError {
+  override readonly name = 'MetadataFileNotFoundError';
+  readonly code = ErrorCode.notFound;
+}
 
 /** How long each role's metadata lives; the online roles are re-signed before they expire. */
 export interface MetadataLifetimes {
@@ -136,6 +144,17 @@ export class TenantMetadata {
     const root = await this.repository.newestRoot(tenantId);
     if (root === undefined) throw new Error(`tenant ${tenantId} has no root`);
     return root;
+  }
+
+  /**
+   * A metadata file as an operator reads it: parsed, and made first if the tenant has no repository yet;
+   * MetadataFileNotFoundError when there is no such file.
+   */
+  async document(tenantId: string, name: string): Promise<unknown> {
+    await this.ensure(tenantId);
+    const body = await this.file(tenantId, name);
+    if (body === undefined) throw new MetadataFileNotFoundError(`no ${name}`);
+    return JSON.parse(body.toString('utf8')) as unknown;
   }
 
   /** A metadata file as a device asks for it, or undefined. */

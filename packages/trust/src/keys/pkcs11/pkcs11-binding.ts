@@ -31,9 +31,38 @@ export function loadPkcs11Binding(modulePath: string): Pkcs11Binding {
   }
 }
 
-/** The PKCS#11 return value a pkcs11js error carries (`CKR_PIN_INCORRECT`…), or undefined for any other error. */
-export function returnValueOf(error: unknown): string | undefined {
-  return error instanceof Error ? /^CKR_[A-Z0-9_]+/.exec(error.message)?.[0] : undefined;
+/** A PKCS#11 return value: the number the token answered and its name (`CKR_PIN_INCORRECT`), for messages. */
+export interface ReturnValue {
+  readonly code: number;
+  readonly name: string;
+}
+
+/** Each binding's CKR_* constants by value, to name a return value without reading it out of a message. */
+const returnValueNames = new WeakMap<Pkcs11Binding, ReadonlyMap<number, string>>();
+
+function nameOf(binding: Pkcs11Binding, code: number): string {
+  let names = returnValueNames.get(binding);
+  if (names === undefined) {
+    const byCode = new Map<number, string>();
+    for (const [name, value] of Object.entries(binding)) {
+      // Aliases (a deprecated name and its successor share a value) keep the first name the binding lists.
+      if (name.startsWith('CKR_') && typeof value === 'number' && !byCode.has(value)) byCode.set(value, name);
+    }
+    names = byCode;
+    returnValueNames.set(binding, names);
+  }
+  // A vendor-defined value has no name in the standard: shown as PKCS#11 writes it.
+  return names.get(code) ?? `CKR 0x${code.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * The return value a failed call carries when the token answered it (pkcs11js's `Pkcs11Error`, whose `code` is
+ * the CK_RV), or undefined for any other failure: a binding error (`NativeError`: bad arguments, the module
+ * not loaded) or anything else that is not the token's answer.
+ */
+export function returnValueOf(error: unknown, binding: Pkcs11Binding): ReturnValue | undefined {
+  if (!(error instanceof binding.Pkcs11Error)) return undefined;
+  return { code: error.code, name: nameOf(binding, error.code) };
 }
 
 /** A CK_ULONG attribute or handle (native byte order, 8 bytes on the 64-bit platforms Rampart runs on) as a number. */

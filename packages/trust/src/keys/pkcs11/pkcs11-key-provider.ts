@@ -32,8 +32,11 @@ const SIGNATURE_BYTES = 64;
 /** CKA_ID length: the first 20 bytes of SHA-256 over the label (the length of the usual SHA-1 key id, so tools show it alike). */
 const KEY_ID_BYTES = 20;
 
+/** Return values by their binding's name: a name the binding lacks does not compile. */
+type ReturnValueName = Extract<keyof Pkcs11Binding, `CKR_${string}`>;
+
 /** The token (or its session) is gone: drop the connection, report it unavailable, reconnect later. */
-const TOKEN_LOST = new Set([
+const TOKEN_LOST: readonly ReturnValueName[] = [
   'CKR_DEVICE_REMOVED',
   'CKR_DEVICE_ERROR',
   'CKR_TOKEN_NOT_PRESENT',
@@ -47,16 +50,16 @@ const TOKEN_LOST = new Set([
   'CKR_OBJECT_HANDLE_INVALID',
   'CKR_KEY_HANDLE_INVALID',
   'CKR_GENERAL_ERROR',
-]);
+];
 /** The PIN is wrong or unusable: retrying the same PIN only brings the token nearer to locking it. */
-const PIN_REFUSED = new Set([
+const PIN_REFUSED: readonly ReturnValueName[] = [
   'CKR_PIN_INCORRECT',
   'CKR_PIN_INVALID',
   'CKR_PIN_LEN_RANGE',
   'CKR_PIN_LOCKED',
   'CKR_PIN_EXPIRED',
   'CKR_USER_PIN_NOT_INITIALIZED',
-]);
+];
 
 interface TokenKey {
   readonly algorithm: KeyAlgorithm;
@@ -96,6 +99,9 @@ interface Connection {
 export class Pkcs11KeyProvider implements KeyProvider {
   readonly kind = 'pkcs11';
   readonly #binding: Pkcs11Binding;
+  /** TOKEN_LOST and PIN_REFUSED as the binding's values, which a failed call's `code` is compared with. */
+  readonly #tokenLost: ReadonlySet<number>;
+  readonly #pinRefused: ReadonlySet<number>;
   readonly #module: PKCS11;
   readonly #options: Pkcs11Options;
   /** How messages name the token: `"label"` or `slot N`. */
@@ -114,6 +120,8 @@ export class Pkcs11KeyProvider implements KeyProvider {
     this.#options = options;
     this.token = options.tokenLabel !== undefined ? JSON.stringify(options.tokenLabel) : `slot ${options.slot ?? '?'}`;
     this.#binding = loadPkcs11Binding(options.modulePath);
+    this.#tokenLost = new Set(TOKEN_LOST.map((name) => this.#binding[name]));
+    this.#pinRefused = new Set(PIN_REFUSED.map((name) => this.#binding[name]));
     this.#module = new this.#binding.PKCS11();
     try {
       this.#module.load(options.modulePath);
@@ -331,7 +339,7 @@ export class Pkcs11KeyProvider implements KeyProvider {
         // concurrent sessions without it (measured).
         this.#module.C_Initialize({ flags: b.CKF_OS_LOCKING_OK });
       } catch (error) {
-        throw new Pkcs11ModuleError(this.#options.modulePath, `C_Initialize failed: ${returnValueOf(error) ?? String(error)}`, {
+        throw new Pkcs11ModuleError(this.#options.modulePath, `C_Initialize failed: ${returnValueOf(error, b)?.name ?? String(error)}`, {
           cause: error,
         });
       }
@@ -342,9 +350,9 @@ export class Pkcs11KeyProvider implements KeyProvider {
       try {
         this.#module.C_Login(first, b.CKU_USER, pin);
       } catch (error) {
-        const code = returnValueOf(error);
-        if (code !== 'CKR_USER_ALREADY_LOGGED_IN') {
-          if (code !== undefined && PIN_REFUSED.has(code)) this.#refusedPin = digest(pin);
+        const returned = returnValueOf(error, b);
+        if (returned?.code !== b.CKR_USER_ALREADY_LOGGED_IN) {
+          if (returned !== undefined && this.#pinRefused.has(returned.code)) this.#refusedPin = digest(pin);
           throw this.classify(error, 'C_Login', undefined);
         }
       }
@@ -436,11 +444,12 @@ export class Pkcs11KeyProvider implements KeyProvider {
 
   private classify(error: unknown, operation: string, label: string | undefined): KeyProviderError {
     if (error instanceof KeyProviderError) return forKey(error, label);
-    const code = returnValueOf(error);
-    if (code === undefined) return new TokenOperationError(this.token, operation, 'not a PKCS#11 error', label, { cause: error });
-    if (PIN_REFUSED.has(code)) return new TokenLoginError(this.token, `${operation}: ${code}`, label, { cause: error });
-    if (TOKEN_LOST.has(code)) return new TokenUnavailableError(this.token, `${operation}: ${code}`, label, { cause: error });
-    return new TokenOperationError(this.token, operation, code, label, { cause: error });
+    const returned = returnValueOf(error, this.#binding);
+    if (returned === undefined) return new TokenOperationError(this.token, operation, 'not a PKCS#11 error', label, { cause: error });
+    const { code, name } = returned;
+    if (this.#pinRefused.has(code)) return new TokenLoginError(this.token, `${operation}: ${name}`, label, { cause: error });
+    if (this.#tokenLost.has(code)) return new TokenUnavailableError(this.token, `${operation}: ${name}`, label, { cause: error });
+    return new TokenOperationError(this.token, operation, name, label, { cause: error });
   }
 }
 
