@@ -5,6 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { BusTransport } from './bus/bus-transport.js';
+import { HttpErrorFilter } from './http-error.filter.js';
 import { HostileInputPipe } from './hostile-input.pipe.js';
 import { NestPinoLogger } from './logger.js';
 import type { ServiceRuntime } from './service-runtime.js';
@@ -43,6 +44,9 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   try {
     // One edge for hostile input in every service, under each route's own schema.
     app.useGlobalPipes(new HostileInputPipe());
+    // One error edge in every service: the guards and pipes throw coded errors that only this filter turns into answers
+    // (anything it does not know is a logged 500), so no service can start without it.
+    app.useGlobalFilters(new HttpErrorFilter(runtime.logger));
     if (options.queueGroup !== undefined) {
       app.connectMicroservice<MicroserviceOptions>(
         {

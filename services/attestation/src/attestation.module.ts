@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, Reflector } from '@nestjs/core';
+import { APP_GUARD, Reflector } from '@nestjs/core';
 import { Subject, type TenantCreatedEvent } from '@rampart/contracts';
 import {
   CLOCK,
   DATA_SOURCE,
-  HttpErrorFilter,
   LOGGER,
   MESSAGE_BUS,
   OBSERVABILITY,
@@ -230,10 +229,6 @@ export class AttestationModule {
           inject: [Reflector, AttestationRepository, SERVICE_CONFIG],
           useFactory: (reflector: Reflector, repository: AttestationRepository, config: AttestationConfig) =>
             new AuthGuard(reflector, repository, config.platformAdminToken, runtime.logger, denials),
-        },
-        {
-          provide: APP_FILTER,
-          useValue: new HttpErrorFilter(runtime.logger),
         },
       ],
     };

@@ -1,8 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import {
   DATA_SOURCE,
-  HttpErrorFilter,
   LOGGER,
   MESSAGE_BUS,
   OBSERVABILITY,
@@ -45,7 +44,6 @@ export class UpdatesModule {
       module: UpdatesModule,
       controllers: [OpsController, UpdatesController, UpdatesHandler],
       providers: [
-        { provide: APP_FILTER, useValue: new HttpErrorFilter(runtime.logger) },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('updates', runtime.bus, runtime.logger, runtime.observability.meter) },
         {
           provide: ImagesRepository,

@@ -1,9 +1,8 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import {
   CLOCK,
   DATA_SOURCE,
-  HttpErrorFilter,
   LOGGER,
   MESSAGE_BUS,
   OBSERVABILITY,
@@ -60,10 +59,6 @@ export class FailuresModule {
       module: FailuresModule,
       controllers: [OpsController, FailuresController, StabilityController, FailuresHandler],
       providers: [
-        {
-          provide: APP_FILTER,
-          useValue: new HttpErrorFilter(runtime.logger),
-        },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('failures', runtime.bus, runtime.logger, runtime.observability.meter) },
         { provide: FailuresRepository, inject: [DATA_SOURCE], useFactory: (dataSource: DataSource) => new FailuresRepository(dataSource) },
         {

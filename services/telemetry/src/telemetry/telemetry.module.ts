@@ -1,9 +1,8 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import {
   CLOCK,
   DATA_SOURCE,
-  HttpErrorFilter,
   LOGGER,
   MESSAGE_BUS,
   OBSERVABILITY,
@@ -47,10 +46,6 @@ export class TelemetryModule {
       module: TelemetryModule,
       controllers: [OpsController, TelemetryController, TelemetryHandler],
       providers: [
-        {
-          provide: APP_FILTER,
-          useValue: new HttpErrorFilter(runtime.logger),
-        },
         { provide: APP_GUARD, useValue: new TenantTokenGuard('telemetry', runtime.bus, runtime.logger, runtime.observability.meter) },
         { provide: ReadingsRepository, inject: [DATA_SOURCE], useFactory: (dataSource: DataSource) => new ReadingsRepository(dataSource) },
         {
