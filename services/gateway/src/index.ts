@@ -6,7 +6,7 @@ export { GatewayMetrics } from './gateway/gateway-metrics.js';
 export { StreamBridge } from './gateway/stream-bridge.js';
 export { telemetryBridge } from './gateway/telemetry-stream.js';
 export { failureBridge } from './gateway/failure-stream.js';
-export { authorizeDevicePublish, authorizeDeviceSubscribe } from './gateway/device-acl.js';
+export { authorizeDevicePublish, authorizeDeviceSubscribe } from './mqtt/device-acl.js';
 export { PacketSizeGuard, PacketTooLargeError } from './mqtt/packet-size-guard.js';
 export { startGateway } from './start-gateway.js';
 export type { RunningGateway } from './start-gateway.js';

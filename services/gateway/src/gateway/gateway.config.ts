@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_READINGS_PER_BATCH, Stream } from '@rampart/contracts';
 import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
+import type { MqttLimits } from '../mqtt/limits.js';
 import type { AttestationLimits } from './attestation-gate.js';
 import type { TelemetryStreamSettings } from './telemetry-stream.js';
 
@@ -91,18 +92,8 @@ const gatewayEnvObject = z
 
 export const gatewayEnvSchema = withBusChoice(gatewayEnvObject);
 
-/** Limits that protect the gateway from hostile or runaway devices. */
-export interface GatewayLimits {
-  readonly maxPacketBytes: number;
-  readonly connectTimeoutMs: number;
-  /** Every open socket, from the TCP accept on (pre-handshake ones included). */
-  readonly maxConnections: number;
-  /** Of those, sockets that have not finished the TLS handshake. */
-  readonly maxHandshaking: number;
-  readonly deviceRatePerSec: number;
-  readonly deviceRateBurst: number;
-  readonly bridgeMaxInFlight: number;
-  readonly bridgeMaxWaiting: number;
+/** The MQTT layer's limits, and the attestation gate's. */
+export interface GatewayLimits extends MqttLimits {
   readonly attestation: AttestationLimits;
 }
 

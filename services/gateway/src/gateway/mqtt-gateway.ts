@@ -14,7 +14,7 @@ import { closeServer, startDevListener, startTlsListener, type DevListener } fro
 import { PeerIdentityClassifier } from '../mqtt/peer-identity.js';
 import { publishRoutes } from '../mqtt/publish/routes.js';
 import { RefusalSummary } from '../mqtt/refusal-summary.js';
-import { Admission } from './admission.js';
+import { Admission } from '../mqtt/admission.js';
 import type { AttestationGate } from './attestation-gate.js';
 import type { FailureStreamKind } from './failure-stream.js';
 import type { GatewayLimits } from './gateway.config.js';

@@ -1,10 +1,8 @@
 import { DenialReason, type DenialReasonValue, type StreamDefinition } from '@rampart/contracts';
 import { openStream, type Clock, type MessageBus, type StreamLimits } from '@rampart/service-kit';
 import type { ZodType } from 'zod';
+import type { BridgeOutcome, PayloadForwarder } from '../mqtt/publish/bridges.js';
 import type { StreamBatcher } from './stream-batcher.js';
-
-export type BridgeOutcome =
-  { readonly kind: 'stored' } | { readonly kind: 'rejected'; readonly reason: DenialReasonValue; readonly detail: string };
 
 /** Why a payload that parsed is still refused (a reading from outside the accepted time window, say). */
 export interface PayloadRefusal {
@@ -44,7 +42,7 @@ const STORED: BridgeOutcome = Object.freeze({ kind: 'stored' });
  * are the ones the connection proved. Each item's identity (device id +
  * sequence) makes a resend after a lost PUBACK a no-op where it is stored.
  */
-export class StreamBridge<Kind extends string> {
+export class StreamBridge<Kind extends string> implements PayloadForwarder<Kind> {
   constructor(
     private readonly bus: MessageBus,
     private readonly clock: Clock,

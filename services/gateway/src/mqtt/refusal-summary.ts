@@ -1,6 +1,6 @@
 import { DenialReason, type DenialReasonValue } from '@rampart/contracts';
 import type { Logger } from '@rampart/service-kit';
-import type { GatewayMetrics, ShedReason } from '../gateway/gateway-metrics.js';
+import type { MqttMetrics, ShedReason } from './metrics.js';
 import type { DoorRefusal } from './socket-front.js';
 
 /** TLS refusals logged one by one in each summary interval; the rest are counted and summarised. */
@@ -25,7 +25,7 @@ export class RefusalSummary {
   private tlsRefusalsLogged = 0;
 
   constructor(
-    private readonly metrics: GatewayMetrics,
+    private readonly metrics: MqttMetrics,
     private readonly logger: Logger,
     private readonly doorLoad: () => DoorLoad,
   ) {}

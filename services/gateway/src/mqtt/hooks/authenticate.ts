@@ -1,7 +1,7 @@
 import { DenialReason, isDeviceId } from '@rampart/contracts';
 import { TokenBucket, type Clock, type Logger } from '@rampart/service-kit';
-import type { GatewayLimits } from '../../gateway/gateway.config.js';
-import type { GatewayMetrics } from '../../gateway/gateway-metrics.js';
+import type { MqttLimits } from '../limits.js';
+import type { MqttMetrics } from '../metrics.js';
 import type { BrokerHooks } from '../broker.js';
 import type { DeviceConnections } from '../connections.js';
 import { connackRefusal } from '../denials.js';
@@ -9,8 +9,8 @@ import { connackRefusal } from '../denials.js';
 export interface AuthenticateDeps {
   readonly connections: DeviceConnections;
   readonly revocations: { isRevoked(deviceId: string): boolean };
-  readonly limits: Pick<GatewayLimits, 'deviceRatePerSec' | 'deviceRateBurst'>;
-  readonly metrics: GatewayMetrics;
+  readonly limits: Pick<MqttLimits, 'deviceRatePerSec' | 'deviceRateBurst'>;
+  readonly metrics: MqttMetrics;
   readonly logger: Logger;
   readonly clock: Clock;
 }

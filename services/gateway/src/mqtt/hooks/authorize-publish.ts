@@ -1,6 +1,6 @@
 import type { Clock, Logger } from '@rampart/service-kit';
-import type { Admission } from '../../gateway/admission.js';
-import type { GatewayMetrics } from '../../gateway/gateway-metrics.js';
+import type { Admission } from '../admission.js';
+import type { MqttMetrics } from '../metrics.js';
 import type { BrokerHooks } from '../broker.js';
 import type { DeviceConnections } from '../connections.js';
 import { DENIAL_RESPONSES, DenialError } from '../denials.js';
@@ -13,7 +13,7 @@ export interface AuthorizePublishDeps {
   readonly routes: PublishRoutes;
   readonly admission: Admission;
   readonly refusals: RefusalSummary;
-  readonly metrics: GatewayMetrics;
+  readonly metrics: MqttMetrics;
   readonly logger: Logger;
   readonly clock: Clock;
 }

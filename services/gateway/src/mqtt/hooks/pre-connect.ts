@@ -1,8 +1,8 @@
 import type { ConnectPacket } from 'aedes';
 import { DenialReason } from '@rampart/contracts';
 import type { Logger } from '@rampart/service-kit';
-import { authorizeDevicePublish } from '../../gateway/device-acl.js';
-import type { GatewayMetrics } from '../../gateway/gateway-metrics.js';
+import { authorizeDevicePublish } from '../device-acl.js';
+import type { MqttMetrics } from '../metrics.js';
 import type { BrokerHooks } from '../broker.js';
 import type { DeviceConnections } from '../connections.js';
 import { DenialError } from '../denials.js';
@@ -11,7 +11,7 @@ export interface PreConnectDeps {
   readonly connections: DeviceConnections;
   /** Sessions past CONNACK this gateway holds at most. */
   readonly maxConnections: number;
-  readonly metrics: GatewayMetrics;
+  readonly metrics: MqttMetrics;
   readonly logger: Logger;
 }
 

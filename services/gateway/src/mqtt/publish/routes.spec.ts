@@ -10,7 +10,7 @@ import {
 } from '@rampart/contracts';
 import { InProcessBus, TypedBus, createLogger } from '@rampart/service-kit';
 import { describe, expect, it } from 'vitest';
-import { Admission } from '../../gateway/admission.js';
+import { Admission } from '../admission.js';
 import { AttestationBridge } from '../../gateway/attestation-bridge.js';
 import { AttestationGate } from '../../gateway/attestation-gate.js';
 import { failureBridge } from '../../gateway/failure-stream.js';

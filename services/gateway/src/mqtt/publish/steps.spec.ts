@@ -2,7 +2,7 @@ import type { PublishPacket } from 'aedes';
 import { DenialReason, deviceTopic } from '@rampart/contracts';
 import { TokenBucket } from '@rampart/service-kit';
 import { describe, expect, it } from 'vitest';
-import { Admission } from '../../gateway/admission.js';
+import { Admission } from '../admission.js';
 import { acl, admit, stripRetain } from './steps.js';
 
 const deviceId = 'a'.repeat(64);

@@ -1,8 +1,8 @@
 import type { PublishPacket } from 'aedes';
 import { DenialReason, type DeviceCredential } from '@rampart/contracts';
 import type { Clock, TokenBucket } from '@rampart/service-kit';
-import type { Admission } from '../../gateway/admission.js';
-import { authorizeDevicePublish, type PublishDecision } from '../../gateway/device-acl.js';
+import type { Admission } from '../admission.js';
+import { authorizeDevicePublish, type PublishDecision } from '../device-acl.js';
 
 /*
  * A device PUBLISH goes through these steps in order: acl → stripRetain →
