@@ -4,7 +4,7 @@ import { MAX_READINGS_PER_BATCH, Stream } from '@rampart/contracts';
 import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
 import type { MqttLimits } from '../mqtt/limits.js';
 import type { AttestationLimits } from './attestation-gate.js';
-import type { TelemetryStreamSettings } from './telemetry-stream.js';
+import type { TelemetryStreamSettings } from './telemetry-bridge.js';
 
 export const DEFAULT_MQTT_PORT = 8883;
 export const DEFAULT_HTTP_PORT = 8080;

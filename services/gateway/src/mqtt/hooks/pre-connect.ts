@@ -1,7 +1,7 @@
 import type { ConnectPacket } from 'aedes';
 import { DenialReason } from '@rampart/contracts';
 import type { Logger } from '@rampart/service-kit';
-import { authorizeDevicePublish } from '../device-acl.js';
+import { acl } from '../publish/steps.js';
 import type { MqttMetrics } from '../metrics.js';
 import type { BrokerHooks } from '../broker.js';
 import type { DeviceConnections } from '../connections.js';
@@ -39,7 +39,7 @@ export function preConnectHook({ connections, maxConnections, metrics, logger }:
     // ACL, checked now so a forbidden will never waits in the broker.
     const will = packet.will;
     if (will !== undefined && will !== null) {
-      const decision = authorizeDevicePublish(packet.clientId, will.topic, connections.info(client)?.credential ?? 'identity');
+      const decision = acl(packet.clientId, will.topic, connections.info(client)?.credential ?? 'identity');
       if (!decision.allowed) {
         metrics.connectionRefused(decision.reason);
         logger.warn({ clientId: packet.clientId, topic: will.topic, reason: decision.reason }, 'will refused');
