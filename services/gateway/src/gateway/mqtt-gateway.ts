@@ -13,6 +13,7 @@ import { preConnectHook } from '../mqtt/hooks/pre-connect.js';
 import { closeServer, startDevListener, startTlsListener, type DevListener } from '../mqtt/listeners.js';
 import { PeerIdentityClassifier } from '../mqtt/peer-identity.js';
 import { publishRoutes } from '../mqtt/publish/routes.js';
+import { admitTimer } from '../mqtt/publish/steps.js';
 import { RefusalSummary } from '../mqtt/refusal-summary.js';
 import { Admission } from '../mqtt/admission.js';
 import type { AttestationGate } from './attestation-gate.js';
@@ -156,7 +157,7 @@ export class MqttGateway {
     const aedes = await createBroker(limits, {
       preConnect: preConnectHook({ connections, maxConnections: limits.maxConnections, metrics, logger }),
       authenticate: authenticateHook({ connections, revocations: this.revocations, limits, metrics, logger, clock }),
-      authorizePublish: authorizePublishHook({ connections, routes, admission, refusals, metrics, logger, clock }),
+      authorizePublish: authorizePublishHook({ connections, routes, admission, refusals, metrics, logger, timer: admitTimer(clock) }),
       authorizeSubscribe: authorizeSubscribeHook({ connections, metrics, logger }),
       authorizeForward: authorizeForwardHook(),
     });
