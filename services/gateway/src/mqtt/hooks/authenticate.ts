@@ -30,6 +30,9 @@ export function authenticateHook({
   return (client, _username, _password, callback) => {
     const info = connections.info(client);
     if (info === undefined) {
+      // Every connection is attached before Aedes sees it; one without is refused, never let in unclassified.
+      metrics.connectionRefused(DenialReason.notAuthenticated);
+      logger.warn({ clientId: client.id, reason: DenialReason.notAuthenticated }, 'connection refused: not accepted by a listener');
       callback(connackRefusal(DenialReason.notAuthenticated, 'unknown connection'), false);
       return;
     }
@@ -37,18 +40,22 @@ export function authenticateHook({
       // A revoked device keeps only its manufacturer identity: it may attest (and be refused), nothing more.
       if (info.credential === 'operational' && revocations.isRevoked(client.id)) {
         metrics.connectionRefused(DenialReason.deviceRevoked);
-        logger.warn({ deviceId: client.id }, 'revoked device refused');
+        logger.warn({ deviceId: client.id, reason: DenialReason.deviceRevoked }, 'revoked device refused');
         callback(connackRefusal(DenialReason.deviceRevoked, 'device revoked'), false);
         return;
       }
       if (client.id !== info.certifiedId) {
         metrics.connectionRefused(DenialReason.clientIdMismatch);
-        logger.warn({ clientId: client.id, certified: info.certifiedId }, 'client id does not match certificate');
+        logger.warn(
+          { clientId: client.id, certified: info.certifiedId, reason: DenialReason.clientIdMismatch },
+          'client id does not match certificate',
+        );
         callback(connackRefusal(DenialReason.clientIdMismatch, 'client id does not match the certificate'), false);
         return;
       }
     } else if (!isDeviceId(client.id)) {
       metrics.connectionRefused(DenialReason.clientIdMismatch);
+      logger.warn({ clientId: client.id, reason: DenialReason.clientIdMismatch }, 'client id is not a device id (development listener)');
       callback(connackRefusal(DenialReason.clientIdMismatch, 'client id is not a device id'), false);
       return;
     }
