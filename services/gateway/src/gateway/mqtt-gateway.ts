@@ -155,8 +155,8 @@ export class MqttGateway {
       logger,
     });
     const aedes = await createBroker(limits, {
-      preConnect: preConnectHook({ connections, maxConnections: limits.maxConnections, metrics, logger }),
-      authenticate: authenticateHook({ connections, revocations: this.revocations, limits, metrics, logger, clock }),
+      preConnect: preConnectHook({ connections, metrics, logger }),
+      authenticate: authenticateHook({ connections, revocations: this.revocations, limits, refusals, metrics, logger, clock }),
       authorizePublish: authorizePublishHook({ connections, routes, admission, refusals, metrics, logger, timer: admitTimer(clock) }),
       authorizeSubscribe: authorizeSubscribeHook({ connections, metrics, logger }),
       authorizeForward: authorizeForwardHook(),

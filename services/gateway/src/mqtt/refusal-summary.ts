@@ -19,6 +19,7 @@ export interface DoorLoad {
  */
 export class RefusalSummary {
   private shedSinceLog = 0;
+  private sessionLimitSinceLog = 0;
   private readonly refusedAtDoorSinceLog: Record<DoorRefusal, number> = { connection_limit: 0, handshake_limit: 0 };
   /** TLS refusals past the first few of an interval, by reason. */
   private tlsRefusedUnlogged: Record<string, number> = {};
@@ -45,6 +46,12 @@ export class RefusalSummary {
     this.refusedAtDoorSinceLog[reason]++;
   }
 
+  /** A CONNECT refused with CONNACK 0x03: the gateway holds as many sessions as it may. */
+  sessionLimitReached(): void {
+    this.metrics.connectionRefused(DenialReason.overloaded);
+    this.sessionLimitSinceLog++;
+  }
+
   shed(reason: ShedReason): void {
     this.metrics.shedMessage(reason);
     this.shedSinceLog++;
@@ -66,6 +73,13 @@ export class RefusalSummary {
       );
       door.connection_limit = 0;
       door.handshake_limit = 0;
+    }
+    if (this.sessionLimitSinceLog > 0) {
+      this.logger.warn(
+        { reason: DenialReason.overloaded, refused: this.sessionLimitSinceLog },
+        'connections refused with CONNACK 0x03: session limit reached',
+      );
+      this.sessionLimitSinceLog = 0;
     }
     if (this.shedSinceLog === 0) return;
     this.logger.warn({ shed: this.shedSinceLog, totals: this.metrics.totals.shed }, 'device messages shed to protect the gateway');

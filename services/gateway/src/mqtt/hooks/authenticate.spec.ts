@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { GatewayMetrics } from '../../gateway/gateway-metrics.js';
 import { DeviceConnections, type ConnectionInfo } from '../connections.js';
 import { ConnackRefusal, DenialError } from '../denials.js';
+import { RefusalSummary } from '../refusal-summary.js';
 import { authenticateHook } from './authenticate.js';
 
 const deviceId = 'a'.repeat(64);
@@ -20,9 +21,13 @@ interface Attempt {
   readonly logs: ReadonlyArray<{ level: string; reason?: string; msg: string }>;
 }
 
-/** Runs the hook for a client with id `clientId` on a connection that proved `info` (none: a connection no listener attached). */
-function authenticate(clientId: string, info: ConnectionInfo | undefined): Promise<Attempt> {
+/**
+ * Runs the hook for a client with id `clientId` on a connection that proved `info` (none: a connection no listener
+ * attached), on a gateway that holds `full` sessions already and `maxConnections` at most; then the summaries are logged.
+ */
+function authenticate(clientId: string, info: ConnectionInfo | undefined, { full = 0, maxConnections = 10 } = {}): Promise<Attempt> {
   const connections = new DeviceConnections();
+  for (let i = 0; i < full; i++) connections.sessionReady({ id: `held-${i}`, closed: false, conn: new PassThrough() } as unknown as Client);
   const conn = new PassThrough();
   if (info !== undefined) connections.attach(conn, info);
   const metrics = new GatewayMetrics(
@@ -33,10 +38,12 @@ function authenticate(clientId: string, info: ConnectionInfo | undefined): Promi
   );
   const logs: Array<{ level: string; reason?: string; msg: string }> = [];
   const logger = createLogger('gateway', 'info', { write: (line: string) => logs.push(JSON.parse(line) as Attempt['logs'][number]) });
+  const refusals = new RefusalSummary(metrics, logger, () => ({ open: undefined, handshaking: undefined }));
   const hook = authenticateHook({
     connections,
     revocations: { isRevoked: (id) => id === revokedId },
-    limits: { deviceRatePerSec: 10, deviceRateBurst: 10 },
+    limits: { deviceRatePerSec: 10, deviceRateBurst: 10, maxConnections },
+    refusals,
     metrics,
     logger,
     clock,
@@ -44,9 +51,10 @@ function authenticate(clientId: string, info: ConnectionInfo | undefined): Promi
   // The hook reads only the client's id and its connection.
   const client = { id: clientId, conn } as unknown as Client;
   return new Promise((resolve) =>
-    hook(client, undefined, undefined, (error, accepted) =>
-      resolve({ error: error as (AuthenticateError & DenialError) | null, accepted, metrics, logs }),
-    ),
+    hook(client, undefined, undefined, (error, accepted) => {
+      refusals.flush();
+      resolve({ error: error as (AuthenticateError & DenialError) | null, accepted, metrics, logs });
+    }),
   );
 }
 

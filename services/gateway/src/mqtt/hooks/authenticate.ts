@@ -5,11 +5,15 @@ import type { MqttMetrics } from '../metrics.js';
 import type { BrokerHooks } from '../broker.js';
 import type { DeviceConnections } from '../connections.js';
 import { connackRefusal } from '../denials.js';
+import type { RefusalSummary } from '../refusal-summary.js';
 
 export interface AuthenticateDeps {
   readonly connections: DeviceConnections;
   readonly revocations: { isRevoked(deviceId: string): boolean };
-  readonly limits: Pick<MqttLimits, 'deviceRatePerSec' | 'deviceRateBurst'>;
+  /** maxConnections: the sessions past CONNACK this gateway holds at most. */
+  readonly limits: Pick<MqttLimits, 'deviceRatePerSec' | 'deviceRateBurst' | 'maxConnections'>;
+  /** Counts (and summarises in the log) the connections refused because the gateway is full: they come in floods. */
+  readonly refusals: Pick<RefusalSummary, 'sessionLimitReached'>;
   readonly metrics: MqttMetrics;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -23,6 +27,7 @@ export function authenticateHook({
   connections,
   revocations,
   limits,
+  refusals,
   metrics,
   logger,
   clock,
@@ -34,6 +39,12 @@ export function authenticateHook({
       metrics.connectionRefused(DenialReason.notAuthenticated);
       logger.warn({ clientId: client.id, reason: DenialReason.notAuthenticated }, 'connection refused: not accepted by a listener');
       callback(connackRefusal(DenialReason.notAuthenticated, 'unknown connection'), false);
+      return;
+    }
+    if (connections.sessionCount >= limits.maxConnections) {
+      // CONNACK 0x03 (server unavailable), not a bare close: a device backs off and retries later instead of at once.
+      refusals.sessionLimitReached();
+      callback(connackRefusal(DenialReason.overloaded, 'connection limit reached'), false);
       return;
     }
     if (info.listener === 'tls') {

@@ -1,5 +1,4 @@
 import type { ConnectPacket } from 'aedes';
-import { DenialReason } from '@rampart/contracts';
 import type { Logger } from '@rampart/service-kit';
 import { acl } from '../publish/steps.js';
 import type { MqttMetrics } from '../metrics.js';
@@ -9,18 +8,15 @@ import { DenialError } from '../denials.js';
 
 export interface PreConnectDeps {
   readonly connections: DeviceConnections;
-  /** Sessions past CONNACK this gateway holds at most. */
-  readonly maxConnections: number;
   readonly metrics: MqttMetrics;
   readonly logger: Logger;
 }
 
 /**
- * Protocol version, connection count limit and the will message's ACL,
- * before authentication. A refusal here closes the connection without a
+ * Protocol version and the will message's ACL, before authentication. A refusal here closes the connection without a
  * CONNACK (Aedes answers a preConnect error so), as DENIAL_RESPONSES says.
  */
-export function preConnectHook({ connections, maxConnections, metrics, logger }: PreConnectDeps): BrokerHooks['preConnect'] {
+export function preConnectHook({ connections, metrics, logger }: PreConnectDeps): BrokerHooks['preConnect'] {
   return (client, packet, callback) => {
     if (packet.protocolId !== 'MQTT' || packet.protocolVersion !== 4) {
       // MQTT 3.1.1 only (README, "Security notes"). Aedes itself accepts 3.1 ("MQIsdp", level 3) and answers any
@@ -28,11 +24,6 @@ export function preConnectHook({ connections, maxConnections, metrics, logger }:
       // it refuses sends MQTT 3.1 down that same path. Counted in client-error.ts, with MQTT 5's refusals.
       packet.protocolVersion = 0 as ConnectPacket['protocolVersion'];
       callback(null, true);
-      return;
-    }
-    if (connections.sessionCount >= maxConnections) {
-      metrics.connectionRefused(DenialReason.overloaded);
-      callback(new DenialError(DenialReason.overloaded, 'connection limit reached'), false);
       return;
     }
     // A will is a publish the device arranges in advance; it obeys the same
