@@ -97,4 +97,33 @@ export default tseslint.config(
     files: ['devices/apps/**/*.js'],
     languageOptions: { sourceType: 'script', globals: { rampart: 'readonly' } },
   },
+  // Inside the gateway, mqtt/ (broker, hooks, publish flow) stands below gateway/ (wiring, bridges, config): it sees
+  // bridges and metrics only through interfaces it declares, so nothing in it reaches back up. The service floor's
+  // patterns are repeated (a later setting of a rule replaces an earlier one); specs may compose the real parts above.
+  {
+    files: ['services/gateway/src/mqtt/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            BY_PACKAGE_NAME,
+            {
+              group: [...SERVICES.filter((other) => other !== 'gateway'), ...DEVICES, ...APPS].flatMap((name) => [
+                `@rampart/${name}`,
+                `@rampart/${name}/*`,
+              ]),
+              message:
+                'A service imports only packages/: other services are reached over the bus or HTTP, devices over MQTT, and apps/ stand above it.',
+            },
+            {
+              group: ['**/gateway/*'],
+              message: 'mqtt/ stands below gateway/: declare the interface it needs in mqtt/ and let gateway/ implement it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -1,5 +1,6 @@
 import { createConnection } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import mqtt, { type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { SecuritySubsystem } from '@rampart/emulator';
 import { CertificateAuthority, tenantUri } from '@rampart/trust';
@@ -490,6 +491,25 @@ describe('gateway', () => {
         await session.endAsync();
       } finally {
         await capped.close();
+      }
+    });
+
+    it('answers a CONNECT past the session limit with CONNACK 0x03 (server unavailable), so the device backs off [MQTT-3.2.2.3]', async () => {
+      // The development listener has no socket front, so a second CONNECT reaches the session limit instead of the door.
+      const full = await GatewayHarness.start({ MAX_CONNECTIONS: '1', DEV_LISTENER_PORT: '0' });
+      const plain = (id: string): MqttClient =>
+        mqtt.connect({ host: '127.0.0.1', port: full.running.devPort, protocolVersion: 4, clientId: id, reconnectPeriod: 0 });
+      try {
+        const session = plain((await full.device()).id);
+        await connected(session);
+        const before = full.totals.denials['overloaded'] ?? 0;
+        const refused = plain((await full.device()).id);
+        await expect(connected(refused)).rejects.toMatchObject({ code: 0x03 });
+        refused.end(true);
+        expect(full.totals.denials['overloaded']).toBe(before + 1);
+        await session.endAsync();
+      } finally {
+        await full.close();
       }
     });
   });

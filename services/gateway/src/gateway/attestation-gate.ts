@@ -1,5 +1,6 @@
 import { DenialReason, ErrorCode, type AttestationResponse } from '@rampart/contracts';
 import { KeyedAdmission, type AdmissionRefusal, type Clock, type Logger } from '@rampart/service-kit';
+import type { AttestationKind, AttestationSubmitter } from '../mqtt/publish/bridges.js';
 import type { AttestationBridge } from './attestation-bridge.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 
@@ -16,8 +17,6 @@ export interface AttestationLimits {
   readonly timeoutMs: number;
 }
 
-export type AttestationKind = 'attestRequest' | 'attestEvidence';
-
 /**
  * Everything between a device's attestation message and the attestation
  * service. Issue 13 found one genuine IDevID could stall attestation for the
@@ -29,7 +28,7 @@ export type AttestationKind = 'attestRequest' | 'attestEvidence';
  * — here while it waits, and in the attestation service, which enforces the
  * same per-device limits for requests from every gateway replica.
  */
-export class AttestationGate {
+export class AttestationGate implements AttestationSubmitter {
   private readonly admission: KeyedAdmission;
 
   constructor(

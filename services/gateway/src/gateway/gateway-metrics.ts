@@ -1,11 +1,9 @@
 import type { Counter, Meter } from '@opentelemetry/api';
 import type { DenialReasonValue } from '@rampart/contracts';
-
-/** Why a device message was dropped: over a limit, no room to queue, queued past its deadline, or its device gone. */
-export type ShedReason = 'rate_limited' | 'overloaded' | 'expired' | 'cancelled';
+import type { MqttMetrics, ShedReason } from '../mqtt/metrics.js';
 
 /** Counters the gateway exports; every denial and every shed message is counted. */
-export class GatewayMetrics {
+export class GatewayMetrics implements MqttMetrics {
   private readonly connections: Counter;
   private readonly messages: Counter;
   private readonly denials: Counter;

@@ -13,8 +13,9 @@ import {
   type ConfigInput,
   type Env,
 } from '@rampart/service-kit';
+import type { MqttLimits } from '../mqtt/limits.js';
 import type { AttestationLimits } from './attestation-gate.js';
-import type { TelemetryStreamSettings } from './telemetry-stream.js';
+import type { TelemetryStreamSettings } from './telemetry-bridge.js';
 
 export const DEFAULT_MQTT_PORT = DEFAULT_PORTS.mqtt;
 export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.gatewayHttp;
@@ -102,18 +103,8 @@ const gatewayEnvObject = z
 
 export const gatewayEnvSchema = withBusChoice(gatewayEnvObject);
 
-/** Limits that protect the gateway from hostile or runaway devices. */
-export interface GatewayLimits {
-  readonly maxPacketBytes: number;
-  readonly connectTimeoutMs: number;
-  /** Every open socket, from the TCP accept on (pre-handshake ones included). */
-  readonly maxConnections: number;
-  /** Of those, sockets that have not finished the TLS handshake. */
-  readonly maxHandshaking: number;
-  readonly deviceRatePerSec: number;
-  readonly deviceRateBurst: number;
-  readonly bridgeMaxInFlight: number;
-  readonly bridgeMaxWaiting: number;
+/** The MQTT layer's limits, and the attestation gate's. */
+export interface GatewayLimits extends MqttLimits {
   readonly attestation: AttestationLimits;
 }
 

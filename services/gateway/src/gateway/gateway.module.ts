@@ -6,8 +6,8 @@ import { AttestationGate } from './attestation-gate.js';
 import { DeviceCommandRelay } from './device-command-relay.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { MqttGateway, type MqttGatewayOptions } from './mqtt-gateway.js';
-import { failureBridge } from './failure-stream.js';
-import { telemetryBridge, type TelemetryStreamSettings } from './telemetry-stream.js';
+import { failureBridge } from './failure-bridge.js';
+import { telemetryBridge, type TelemetryStreamSettings } from './telemetry-bridge.js';
 
 /** Closes the MQTT listeners first on shutdown, so devices stop sending before the bus drains. */
 @Injectable()

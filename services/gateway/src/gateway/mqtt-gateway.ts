@@ -13,17 +13,19 @@ import { preConnectHook } from '../mqtt/hooks/pre-connect.js';
 import { closeServer, startDevListener, startTlsListener, type DevListener } from '../mqtt/listeners.js';
 import { PeerIdentityClassifier } from '../mqtt/peer-identity.js';
 import { publishRoutes } from '../mqtt/publish/routes.js';
+import { admitTimer } from '../mqtt/publish/steps.js';
 import { RefusalSummary } from '../mqtt/refusal-summary.js';
-import { Admission } from './admission.js';
+import { Admission } from '../mqtt/admission.js';
 import type { AttestationGate } from './attestation-gate.js';
-import type { FailureStreamKind } from './failure-stream.js';
+import type { FailureStreamKind } from './failure-bridge.js';
 import type { GatewayLimits } from './gateway.config.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { SocketFront } from '../mqtt/socket-front.js';
 import type { StreamBridge } from './stream-bridge.js';
-import type { TelemetryKind } from './telemetry-stream.js';
+import type { TelemetryKind } from './telemetry-bridge.js';
 
-const SHED_LOG_INTERVAL_MS = 10_000;
+/** How often the flood summaries (refusals, shed messages, attestation refusals) are logged. */
+const SUMMARY_INTERVAL_MS = 10_000;
 
 export interface MqttGatewayOptions {
   readonly mqtt: { readonly host: string; readonly port: number };
@@ -62,7 +64,7 @@ export class MqttGateway {
   private aedes: Aedes | undefined;
   private front: SocketFront | undefined;
   private dev: DevListener | undefined;
-  private shedTimer: NodeJS.Timeout | undefined;
+  private summaryTimer: NodeJS.Timeout | undefined;
   private readonly extraStarts: Array<() => Promise<void>> = [];
   private readonly extraStops: Array<() => Promise<void>> = [];
 
@@ -153,9 +155,9 @@ export class MqttGateway {
       logger,
     });
     const aedes = await createBroker(limits, {
-      preConnect: preConnectHook({ connections, maxConnections: limits.maxConnections, metrics, logger }),
-      authenticate: authenticateHook({ connections, revocations: this.revocations, limits, metrics, logger, clock }),
-      authorizePublish: authorizePublishHook({ connections, routes, admission, refusals, metrics, logger, clock }),
+      preConnect: preConnectHook({ connections, metrics, logger }),
+      authenticate: authenticateHook({ connections, revocations: this.revocations, limits, refusals, metrics, logger, clock }),
+      authorizePublish: authorizePublishHook({ connections, routes, admission, refusals, metrics, logger, timer: admitTimer(clock) }),
       authorizeSubscribe: authorizeSubscribeHook({ connections, metrics, logger }),
       authorizeForward: authorizeForwardHook(),
     });
@@ -190,8 +192,8 @@ export class MqttGateway {
     if (this.options.devListener !== undefined) {
       this.dev = await startDevListener(this.options.devListener, (socket) => acceptor.acceptDev(socket), logger);
     }
-    this.shedTimer = setInterval(() => this.logSummaries(), SHED_LOG_INTERVAL_MS);
-    this.shedTimer.unref();
+    this.summaryTimer = setInterval(() => this.logSummaries(), SUMMARY_INTERVAL_MS);
+    this.summaryTimer.unref();
     return { mqttPort: tls.port, devPort: this.dev?.port };
   }
 
@@ -201,7 +203,7 @@ export class MqttGateway {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.shedTimer);
+    clearInterval(this.summaryTimer);
     this.logSummaries();
     const closing: Array<Promise<void>> = [];
     for (const server of [this.front?.server, this.dev?.server]) {

@@ -2,8 +2,10 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { InProcessBus, Observability, decodeJson, linkFromHeaders } from '@rampart/service-kit';
 import { Stream, Subject } from '@rampart/contracts';
 import { describe, expect, it, vi } from 'vitest';
-import { StreamBridge } from './stream-bridge.js';
-import { telemetryBridge, type TelemetryKind } from './telemetry-stream.js';
+import { z } from 'zod';
+import { StreamBatcher } from './stream-batcher.js';
+import { StreamBridge, payloadRule } from './stream-bridge.js';
+import { telemetryBridge, type TelemetryKind } from './telemetry-bridge.js';
 
 const deviceId = 'c'.repeat(64);
 const now = 1_800_000_000_000;
@@ -122,5 +124,24 @@ describe(`${StreamBridge.name} (telemetry)`, () => {
     const past = JSON.stringify({ seq: 2, ts: now - 25 * 3_600_000, metrics: { a: 1 } });
     expect(await bridge.forward('telemetry', deviceId, null, Buffer.from(future))).toMatchObject({ reason: 'clock_skew' });
     expect(await bridge.forward('telemetry', deviceId, null, Buffer.from(past))).toMatchObject({ reason: 'clock_skew' });
+  });
+
+  it('stores an item that happens to have `reason` and `detail` fields: only a PayloadRefusal refuses', async () => {
+    const bus = new InProcessBus();
+    const notes = payloadRule({
+      maxBytes: undefined,
+      schema: z.object({ reason: z.string(), detail: z.string() }),
+      batcher: new StreamBatcher<{ reason: string; detail: string }>(
+        bus,
+        { subject: Subject.telemetryBatchReceived, field: 'readings', maxItems: 1, spanName: 'notes publish' },
+        { maxReadings: 1, maxDelayMs: 1 },
+        observability.tracer,
+      ),
+      toItem: (_deviceId, _tenantId, _receivedAt, note) => note,
+    });
+    const bridge = new StreamBridge(bus, clock, { definition: Stream.telemetry }, { note: notes });
+    await bridge.start();
+    const note = JSON.stringify({ reason: 'maintenance', detail: 'fan replaced' });
+    expect(await bridge.forward('note', deviceId, null, Buffer.from(note))).toEqual({ kind: 'stored' });
   });
 });

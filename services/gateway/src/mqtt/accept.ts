@@ -4,7 +4,7 @@ import type { Aedes } from 'aedes';
 import { DenialReason } from '@rampart/contracts';
 import { PeerIdentityError } from '@rampart/trust';
 import type { Logger } from '@rampart/service-kit';
-import type { GatewayMetrics } from '../gateway/gateway-metrics.js';
+import type { MqttMetrics } from './metrics.js';
 import { tlsRefusal } from './tls-refusal.js';
 import type { ConnectionInfo, DeviceConnections } from './connections.js';
 import { guardSocket, PacketTooLargeError } from './packet-size-guard.js';
@@ -17,7 +17,7 @@ export interface AcceptDeps {
   readonly broker: () => Aedes | undefined;
   readonly maxPacketBytes: number;
   readonly refusals: RefusalSummary;
-  readonly metrics: GatewayMetrics;
+  readonly metrics: MqttMetrics;
   readonly logger: Logger;
 }
 

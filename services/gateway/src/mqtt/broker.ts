@@ -1,5 +1,5 @@
 import { Aedes, type AedesOptions } from 'aedes';
-import type { GatewayLimits } from '../gateway/gateway.config.js';
+import type { MqttLimits } from './limits.js';
 
 /** Aedes routes this many messages concurrently; our admission bounds what reaches it. */
 const AEDES_CONCURRENCY = 1_000;
@@ -14,7 +14,7 @@ export type BrokerHooks = Required<
 >;
 
 /** The embedded Aedes broker with the gateway's limits and hooks. */
-export function createBroker(limits: Pick<GatewayLimits, 'connectTimeoutMs'>, hooks: BrokerHooks): Promise<Aedes> {
+export function createBroker(limits: Pick<MqttLimits, 'connectTimeoutMs'>, hooks: BrokerHooks): Promise<Aedes> {
   return Aedes.createBroker({
     concurrency: AEDES_CONCURRENCY,
     connectTimeout: limits.connectTimeoutMs,

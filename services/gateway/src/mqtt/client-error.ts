@@ -1,14 +1,14 @@
 import type { Client } from 'aedes';
 import { DenialReason } from '@rampart/contracts';
 import type { Logger } from '@rampart/service-kit';
-import type { GatewayMetrics } from '../gateway/gateway-metrics.js';
+import type { MqttMetrics } from './metrics.js';
 import { DenialError } from './denials.js';
 
 /**
  * Aedes's clientError and connectionError events: each closed connection
  * counted once, under why it closed. Errors are events here, never crashes.
  */
-export function clientErrorHandler(metrics: GatewayMetrics, logger: Logger): (client: Client | null, error: Error) => void {
+export function clientErrorHandler(metrics: MqttMetrics, logger: Logger): (client: Client | null, error: Error) => void {
   return (client, error) => {
     const message = error.message;
     if (/connect did not arrive in time/.test(message)) {

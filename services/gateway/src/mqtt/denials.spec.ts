@@ -27,7 +27,7 @@ const expected: Record<DenialReasonValue, DenialResponse> = {
   keepalive_timeout: closedWithoutConnack,
   unsupported_protocol: { connack: 0x01, suback: null, closesConnection: true },
   rate_limited: keptOpen,
-  overloaded: closedWithoutConnack,
+  overloaded: { connack: 0x03, suback: null, closesConnection: true },
   protocol_error: closedWithoutConnack,
   device_revoked: { connack: 0x05, suback: null, closesConnection: true },
   wrong_tenant: closedWithoutConnack,
@@ -64,6 +64,7 @@ describe(connackRefusal.name, () => {
     [DenialReason.deviceRevoked, ConnackRefusal.notAuthorized],
     [DenialReason.clientIdMismatch, ConnackRefusal.identifierRejected],
     [DenialReason.unsupportedProtocol, ConnackRefusal.unacceptableProtocol],
+    [DenialReason.overloaded, ConnackRefusal.serverUnavailable],
   ] as const)('gives Aedes the CONNACK code of %s (%i) and marks it as counted', (reason, code) => {
     const error = connackRefusal(reason, 'refused');
     expect(error.returnCode).toBe(code);

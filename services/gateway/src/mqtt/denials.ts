@@ -6,7 +6,7 @@ export const ConnackRefusal = {
   unacceptableProtocol: 0x01,
   identifierRejected: 0x02,
   serverUnavailable: 0x03,
-  badUserNameOrPassword: 0x04,
+  // 0x04 (bad user name or password) is never sent: the certificate is the credential, user name and password are unused.
   notAuthorized: 0x05,
 } as const;
 export type ConnackRefusalCode = (typeof ConnackRefusal)[keyof typeof ConnackRefusal];
@@ -20,7 +20,8 @@ export interface DenialResponse {
    * The CONNACK code sent, before the connection closes, when this reason
    * refuses a CONNECT [MQTT-3.2.2-5]. null: it closes without one — refused
    * before MQTT starts (TLS, the socket limits), or in Aedes's preConnect,
-   * which answers a refusal by closing.
+   * which answers a refusal by closing. A reason that also refuses sockets
+   * before MQTT (overloaded) closes those without a CONNACK all the same.
    */
   readonly connack: ConnackRefusalCode | null;
   /** The SUBACK code of a topic filter refused for this reason; null when the reason never refuses a subscription. */
@@ -62,10 +63,12 @@ export const DENIAL_RESPONSES = {
   [DenialReason.keepaliveTimeout]: closedBeforeMqtt,
   // Aedes sends this CONNACK itself, for a protocol level it refuses [MQTT-3.1.2-2].
   [DenialReason.unsupportedProtocol]: { connack: ConnackRefusal.unacceptableProtocol, suback: null, closesConnection: true },
-  // An attestation message over its device's limit gets an error answer; the session goes on.
+  // Over a device's rate: a QoS 0 message is shed (and a QoS 1 one still without a token after its wait), an
+  // attestation message gets an error answer on the device's response topic. Either way the session goes on.
   [DenialReason.rateLimited]: acknowledgedAndDropped,
-  // At the door (socket limits) or in preConnect (session limit): closed without a CONNACK.
-  [DenialReason.overloaded]: closedBeforeMqtt,
+  // Past the session limit, CONNACK 0x03 from authenticate, so the device backs off and retries later
+  // [MQTT-3.2.2.3]; at the door (socket limits) the socket closes before MQTT starts, without one.
+  [DenialReason.overloaded]: { connack: ConnackRefusal.serverUnavailable, suback: null, closesConnection: true },
   [DenialReason.protocolError]: closedBeforeMqtt,
   [DenialReason.deviceRevoked]: { connack: ConnackRefusal.notAuthorized, suback: null, closesConnection: true },
   [DenialReason.wrongTenant]: closedBeforeMqtt,

@@ -3,7 +3,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { DEVICE_TLS_SERVER_OPTIONS } from '@rampart/trust';
 import type { Logger } from '@rampart/service-kit';
 import { connectionCapWithin, processOpenFileLimit } from './descriptor-budget.js';
-import type { GatewayLimits } from '../gateway/gateway.config.js';
+import type { MqttLimits } from './limits.js';
 import { SocketFront, type DoorRefusal } from './socket-front.js';
 
 export interface TlsListenerOptions {
@@ -13,7 +13,7 @@ export interface TlsListenerOptions {
   readonly privateKeyPem: string;
   /** Roots a device certificate may chain to: manufacturer (IDevID) and platform (LDevID). */
   readonly trustedCaPems: readonly string[];
-  readonly limits: Pick<GatewayLimits, 'connectTimeoutMs' | 'maxConnections' | 'maxHandshaking'>;
+  readonly limits: Pick<MqttLimits, 'connectTimeoutMs' | 'maxConnections' | 'maxHandshaking'>;
 }
 
 export interface TlsListenerEvents {

@@ -1,6 +1,6 @@
 import { DenialReason, type DenialReasonValue } from '@rampart/contracts';
 import type { Logger } from '@rampart/service-kit';
-import type { GatewayMetrics, ShedReason } from '../gateway/gateway-metrics.js';
+import type { MqttMetrics, ShedReason } from './metrics.js';
 import type { DoorRefusal } from './socket-front.js';
 
 /** TLS refusals logged one by one in each summary interval; the rest are counted and summarised. */
@@ -19,13 +19,14 @@ export interface DoorLoad {
  */
 export class RefusalSummary {
   private shedSinceLog = 0;
+  private sessionLimitSinceLog = 0;
   private readonly refusedAtDoorSinceLog: Record<DoorRefusal, number> = { connection_limit: 0, handshake_limit: 0 };
   /** TLS refusals past the first few of an interval, by reason. */
   private tlsRefusedUnlogged: Record<string, number> = {};
   private tlsRefusalsLogged = 0;
 
   constructor(
-    private readonly metrics: GatewayMetrics,
+    private readonly metrics: MqttMetrics,
     private readonly logger: Logger,
     private readonly doorLoad: () => DoorLoad,
   ) {}
@@ -43,6 +44,12 @@ export class RefusalSummary {
   refusedAtDoor(reason: DoorRefusal): void {
     this.metrics.connectionRefused(DenialReason.overloaded);
     this.refusedAtDoorSinceLog[reason]++;
+  }
+
+  /** A CONNECT refused with CONNACK 0x03: the gateway holds as many sessions as it may. */
+  sessionLimitReached(): void {
+    this.metrics.connectionRefused(DenialReason.overloaded);
+    this.sessionLimitSinceLog++;
   }
 
   shed(reason: ShedReason): void {
@@ -66,6 +73,13 @@ export class RefusalSummary {
       );
       door.connection_limit = 0;
       door.handshake_limit = 0;
+    }
+    if (this.sessionLimitSinceLog > 0) {
+      this.logger.warn(
+        { reason: DenialReason.overloaded, refused: this.sessionLimitSinceLog },
+        'connections refused with CONNACK 0x03: session limit reached',
+      );
+      this.sessionLimitSinceLog = 0;
     }
     if (this.shedSinceLog === 0) return;
     this.logger.warn({ shed: this.shedSinceLog, totals: this.metrics.totals.shed }, 'device messages shed to protect the gateway');

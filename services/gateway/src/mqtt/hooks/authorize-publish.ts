@@ -1,11 +1,11 @@
-import type { Clock, Logger } from '@rampart/service-kit';
-import type { Admission } from '../../gateway/admission.js';
-import type { GatewayMetrics } from '../../gateway/gateway-metrics.js';
+import type { Logger } from '@rampart/service-kit';
+import type { Admission } from '../admission.js';
+import type { MqttMetrics } from '../metrics.js';
 import type { BrokerHooks } from '../broker.js';
 import type { DeviceConnections } from '../connections.js';
 import { DENIAL_RESPONSES, DenialError } from '../denials.js';
 import type { PublishRoutes } from '../publish/routes.js';
-import { acl, admit, stripRetain } from '../publish/steps.js';
+import { acl, admit, stripRetain, type AdmitTimer } from '../publish/steps.js';
 import type { RefusalSummary } from '../refusal-summary.js';
 
 export interface AuthorizePublishDeps {
@@ -13,9 +13,9 @@ export interface AuthorizePublishDeps {
   readonly routes: PublishRoutes;
   readonly admission: Admission;
   readonly refusals: RefusalSummary;
-  readonly metrics: GatewayMetrics;
+  readonly metrics: MqttMetrics;
   readonly logger: Logger;
-  readonly clock: Clock;
+  readonly timer: AdmitTimer;
 }
 
 /**
@@ -31,7 +31,7 @@ export function authorizePublishHook({
   refusals,
   metrics,
   logger,
-  clock,
+  timer,
 }: AuthorizePublishDeps): BrokerHooks['authorizePublish'] {
   return (client, packet, callback) => {
     if (client === null) {
@@ -61,7 +61,7 @@ export function authorizePublishHook({
       route.deliver(client, info, packet, callback);
       return;
     }
-    admit(info.bucket, packet.qos, admission, clock).then(
+    admit(info.bucket, packet.qos, admission, timer).then(
       (shed) => {
         if (shed !== undefined) {
           // Shed: acknowledged per QoS and discarded [MQTT-3.3.5-2].

@@ -1,13 +1,13 @@
 import type { Logger } from '@rampart/service-kit';
-import { authorizeDeviceSubscribe } from '../../gateway/device-acl.js';
-import type { GatewayMetrics } from '../../gateway/gateway-metrics.js';
+import { authorizeDeviceSubscribe } from '../device-acl.js';
+import type { MqttMetrics } from '../metrics.js';
 import type { BrokerHooks } from '../broker.js';
 import type { DeviceConnections } from '../connections.js';
 import { DENIAL_RESPONSES, DenialError, SUBACK_FAILURE } from '../denials.js';
 
 export interface AuthorizeSubscribeDeps {
   readonly connections: DeviceConnections;
-  readonly metrics: GatewayMetrics;
+  readonly metrics: MqttMetrics;
   readonly logger: Logger;
 }
 

@@ -1,26 +1,22 @@
 import type { ConnectPacket } from 'aedes';
-import { DenialReason } from '@rampart/contracts';
 import type { Logger } from '@rampart/service-kit';
-import { authorizeDevicePublish } from '../../gateway/device-acl.js';
-import type { GatewayMetrics } from '../../gateway/gateway-metrics.js';
+import { acl } from '../publish/steps.js';
+import type { MqttMetrics } from '../metrics.js';
 import type { BrokerHooks } from '../broker.js';
 import type { DeviceConnections } from '../connections.js';
 import { DenialError } from '../denials.js';
 
 export interface PreConnectDeps {
   readonly connections: DeviceConnections;
-  /** Sessions past CONNACK this gateway holds at most. */
-  readonly maxConnections: number;
-  readonly metrics: GatewayMetrics;
+  readonly metrics: MqttMetrics;
   readonly logger: Logger;
 }
 
 /**
- * Protocol version, connection count limit and the will message's ACL,
- * before authentication. A refusal here closes the connection without a
+ * Protocol version and the will message's ACL, before authentication. A refusal here closes the connection without a
  * CONNACK (Aedes answers a preConnect error so), as DENIAL_RESPONSES says.
  */
-export function preConnectHook({ connections, maxConnections, metrics, logger }: PreConnectDeps): BrokerHooks['preConnect'] {
+export function preConnectHook({ connections, metrics, logger }: PreConnectDeps): BrokerHooks['preConnect'] {
   return (client, packet, callback) => {
     if (packet.protocolId !== 'MQTT' || packet.protocolVersion !== 4) {
       // MQTT 3.1.1 only (README, "Security notes"). Aedes itself accepts 3.1 ("MQIsdp", level 3) and answers any
@@ -30,16 +26,11 @@ export function preConnectHook({ connections, maxConnections, metrics, logger }:
       callback(null, true);
       return;
     }
-    if (connections.sessionCount >= maxConnections) {
-      metrics.connectionRefused(DenialReason.overloaded);
-      callback(new DenialError(DenialReason.overloaded, 'connection limit reached'), false);
-      return;
-    }
     // A will is a publish the device arranges in advance; it obeys the same
     // ACL, checked now so a forbidden will never waits in the broker.
     const will = packet.will;
     if (will !== undefined && will !== null) {
-      const decision = authorizeDevicePublish(packet.clientId, will.topic, connections.info(client)?.credential ?? 'identity');
+      const decision = acl(packet.clientId, will.topic, connections.info(client)?.credential ?? 'identity');
       if (!decision.allowed) {
         metrics.connectionRefused(decision.reason);
         logger.warn({ clientId: packet.clientId, topic: will.topic, reason: decision.reason }, 'will refused');

@@ -1,21 +1,23 @@
-import type { Client, PublishPacket } from 'aedes';
+import type { Aedes, Client, PublishPacket } from 'aedes';
 import { metrics as otelMetrics, trace } from '@opentelemetry/api';
 import {
   DEVICE_TOPIC_ROOT,
   DenialReason,
   DevicePublishTopic,
   MAX_HEARTBEAT_BYTES,
+  Subject,
+  attestResponseTopic,
   deviceTopic,
   type DevicePublishKind,
 } from '@rampart/contracts';
-import { InProcessBus, TypedBus, createLogger } from '@rampart/service-kit';
+import { InProcessBus, TypedBus, createLogger, decodeJson, encodeJson } from '@rampart/service-kit';
 import { describe, expect, it } from 'vitest';
-import { Admission } from '../../gateway/admission.js';
+import { Admission } from '../admission.js';
 import { AttestationBridge } from '../../gateway/attestation-bridge.js';
 import { AttestationGate } from '../../gateway/attestation-gate.js';
-import { failureBridge } from '../../gateway/failure-stream.js';
+import { failureBridge } from '../../gateway/failure-bridge.js';
 import { GatewayMetrics } from '../../gateway/gateway-metrics.js';
-import { telemetryBridge } from '../../gateway/telemetry-stream.js';
+import { telemetryBridge } from '../../gateway/telemetry-bridge.js';
 import type { ConnectionInfo } from '../connections.js';
 import { DenialError } from '../denials.js';
 import { publishRoutes, type PublishRoutes } from './routes.js';
@@ -30,10 +32,32 @@ const batch = { maxReadings: 1, maxDelayMs: 1 };
 const client = { id: deviceId, closed: false } as Client;
 const info: ConnectionInfo = { certifiedId: deviceId, listener: 'tls', credential: 'operational', tenantId: 'acme', remoteAddress: '' };
 
+/** What the routes publish through the broker: the answers on devices' response topics. */
+class BrokerSeen {
+  readonly published: PublishPacket[] = [];
+  private waiters: Array<() => void> = [];
+  /** Takes the place of Aedes's publish; the routes use nothing else of the broker. */
+  readonly broker = {
+    publish: (packet: PublishPacket, done: (error?: Error) => void) => {
+      this.published.push(packet);
+      done();
+      for (const wake of this.waiters.splice(0)) wake();
+    },
+  } as unknown as Aedes;
+
+  /** Resolves once `count` packets have been published. */
+  async until(count: number): Promise<readonly PublishPacket[]> {
+    while (this.published.length < count) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    return this.published;
+  }
+}
+
 async function routesOver(options: {
   streamsOpen: boolean;
+  bus?: InProcessBus;
+  broker?: BrokerSeen;
 }): Promise<{ routes: PublishRoutes; admission: Admission; metrics: GatewayMetrics }> {
-  const bus = new InProcessBus();
+  const bus = options.bus ?? new InProcessBus();
   const admission = new Admission(10, 10);
   const metrics = new GatewayMetrics(
     otelMetrics.getMeter('test'),
@@ -54,7 +78,8 @@ async function routesOver(options: {
     logger,
     clock,
   );
-  const routes = publishRoutes({ telemetry, failures, attestation, admission, broker: () => undefined, metrics, logger });
+  const broker = (): Aedes | undefined => options.broker?.broker;
+  const routes = publishRoutes({ telemetry, failures, attestation, admission, broker, metrics, logger });
   return { routes, admission, metrics };
 }
 
@@ -115,9 +140,20 @@ describe(publishRoutes.name, () => {
     expect(metrics.totals.bridgeErrors).toBe(1);
   });
 
-  it('acknowledges an attestation message at once: the device waits for the answer on its response topic', async () => {
-    const { routes, admission } = await routesOver({ streamsOpen: true });
+  it('acknowledges an attestation message at once, passes it to the attestation service and answers on devices/<id>/attest/response', async () => {
+    const bus = new InProcessBus();
+    const asked: unknown[] = [];
+    bus.serve(Subject.attestationNonceIssue, 'attestation', (data) => {
+      asked.push(decodeJson(data));
+      return Promise.resolve(encodeJson({ ok: true, data: { nonce: 'n-1', expiresAt: now + 60_000 } }));
+    });
+    const seen = new BrokerSeen();
+    const { routes, admission } = await routesOver({ streamsOpen: true, bus, broker: seen });
     expect(await deliver(routes, admission, 'attestRequest', {})).toBeNull();
     expect(admission.active).toBe(0);
+    const [answer] = await seen.until(1);
+    expect(asked).toEqual([expect.objectContaining({ deviceId })]);
+    expect(answer).toMatchObject({ cmd: 'publish', topic: attestResponseTopic(deviceId), qos: 1, retain: false });
+    expect(JSON.parse(String(answer?.payload))).toEqual({ type: 'nonce', nonce: 'n-1', expiresAt: now + 60_000 });
   });
 });

@@ -1,14 +1,11 @@
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import { attestResponseTopic, type AttestationResponse, type DevicePublishKind } from '@rampart/contracts';
 import type { Logger } from '@rampart/service-kit';
-import type { Admission } from '../../gateway/admission.js';
-import type { AttestationGate, AttestationKind } from '../../gateway/attestation-gate.js';
-import type { FailureStreamKind } from '../../gateway/failure-stream.js';
-import type { GatewayMetrics } from '../../gateway/gateway-metrics.js';
-import type { StreamBridge } from '../../gateway/stream-bridge.js';
-import type { TelemetryKind } from '../../gateway/telemetry-stream.js';
+import type { Admission } from '../admission.js';
+import type { MqttMetrics } from '../metrics.js';
 import type { ConnectionInfo } from '../connections.js';
 import { DENIAL_RESPONSES, DenialError } from '../denials.js';
+import type { AttestationKind, AttestationSubmitter, PayloadForwarder } from './bridges.js';
 
 /** Called once per PUBLISH: null acknowledges it (PUBACK per QoS); an error closes the connection instead. */
 export type PublishDone = (error?: Error | null) => void;
@@ -26,13 +23,13 @@ export interface PublishRoute {
 export type PublishRoutes = Readonly<Record<DevicePublishKind, PublishRoute>>;
 
 export interface PublishRouteDeps {
-  readonly telemetry: StreamBridge<TelemetryKind>;
-  readonly failures: StreamBridge<FailureStreamKind>;
-  readonly attestation: AttestationGate;
+  readonly telemetry: PayloadForwarder<'telemetry'>;
+  readonly failures: PayloadForwarder<'failures' | 'heartbeat'>;
+  readonly attestation: AttestationSubmitter;
   readonly admission: Admission;
   /** The broker, to answer attestation messages on the device's response topic; undefined until it has started. */
   readonly broker: () => Aedes | undefined;
-  readonly metrics: GatewayMetrics;
+  readonly metrics: MqttMetrics;
   readonly logger: Logger;
 }
 
@@ -60,7 +57,7 @@ const failureLabels: BridgeLabels = { refused: 'failure report refused', stream:
 /** PUBACK only once the stream holds the message, so an acknowledged message is never lost; holds its admission slot until then. */
 function bridgeRoute<Kind extends string>(
   kind: Kind,
-  bridge: StreamBridge<Kind>,
+  bridge: PayloadForwarder<Kind>,
   labels: BridgeLabels,
   { admission, metrics, logger }: PublishRouteDeps,
 ): PublishRoute {

@@ -2,8 +2,8 @@ import type { PublishPacket } from 'aedes';
 import { DenialReason, deviceTopic } from '@rampart/contracts';
 import { TokenBucket } from '@rampart/service-kit';
 import { describe, expect, it } from 'vitest';
-import { Admission } from '../../gateway/admission.js';
-import { acl, admit, stripRetain } from './steps.js';
+import { Admission } from '../admission.js';
+import { acl, admit, stripRetain, type AdmitTimer } from './steps.js';
 
 const deviceId = 'a'.repeat(64);
 const other = 'b'.repeat(64);
@@ -12,10 +12,26 @@ function publish(retain: boolean): PublishPacket {
   return { cmd: 'publish', topic: deviceTopic(deviceId, 'telemetry'), payload: Buffer.from('{}'), qos: 1, retain, dup: false };
 }
 
-/** A clock the test moves by hand. */
-function manualClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
+/** A timer the test moves by hand: a sleep resolves only once the clock has been advanced past its end. */
+function manualClock(start = 1_000_000): AdmitTimer & { advance: (ms: number) => void } {
   let t = start;
-  return { now: () => t, advance: (ms) => (t += ms) };
+  const sleepers: Array<{ until: number; wake: () => void }> = [];
+  return {
+    now: () => t,
+    sleep: (ms) => new Promise((wake) => sleepers.push({ until: t + ms, wake })),
+    advance: (ms) => {
+      t += ms;
+      for (const sleeper of sleepers.filter((s) => s.until <= t)) {
+        sleepers.splice(sleepers.indexOf(sleeper), 1);
+        sleeper.wake();
+      }
+    },
+  };
+}
+
+/** Lets every promise that can settle now settle. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 describe(acl.name, () => {
@@ -67,15 +83,37 @@ describe(admit.name, () => {
     expect(admission.active).toBe(1);
   });
 
-  it('makes a QoS 1 message over the device rate wait for a token instead of shedding it', async () => {
+  it('makes a QoS 1 message over the device rate wait for a token on the clock, then take a slot', async () => {
     const clock = manualClock();
-    // 1000 per second: the wait for the next token is 1 ms of real time.
+    // One token per 10 s, burst 1: the next token is 10 s away on the clock, longer than the test may take in real time.
+    const bucket = new TokenBucket(0.1, 1, clock.now());
+    const admission = new Admission(10, 10);
+    expect(await admit(bucket, 1, admission, clock)).toBeUndefined();
+    let answered = false;
+    const waiting = admit(bucket, 1, admission, clock).finally(() => (answered = true));
+    await settle();
+    expect(answered).toBe(false);
+    expect(admission.active).toBe(1);
+    clock.advance(9_999);
+    await settle();
+    expect(answered).toBe(false);
+    clock.advance(1);
+    expect(await waiting).toBeUndefined();
+    expect(admission.active).toBe(2);
+  });
+
+  it('sheds a QoS 1 message as rate limited when its token is still gone after the wait, without taking a slot', async () => {
+    const clock = manualClock();
     const bucket = new TokenBucket(1000, 1, clock.now());
     const admission = new Admission(10, 10);
     expect(await admit(bucket, 1, admission, clock)).toBeUndefined();
-    expect(bucket.waitMs(clock.now())).toBe(1);
-    expect(await admit(bucket, 1, admission, clock)).toBeUndefined();
-    expect(admission.active).toBe(2);
+    const waiting = admit(bucket, 1, admission, clock);
+    await settle();
+    clock.advance(1);
+    // Someone else takes the token the wait was for, before the waiting message looks again.
+    expect(bucket.tryTake(clock.now())).toBe(true);
+    expect(await waiting).toBe(DenialReason.rateLimited);
+    expect(admission.active).toBe(1);
   });
 
   it('sheds a QoS 0 message when every bridge slot is taken', async () => {

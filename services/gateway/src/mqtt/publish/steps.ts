@@ -1,8 +1,8 @@
 import type { PublishPacket } from 'aedes';
 import { DenialReason, type DeviceCredential } from '@rampart/contracts';
 import type { Clock, TokenBucket } from '@rampart/service-kit';
-import type { Admission } from '../../gateway/admission.js';
-import { authorizeDevicePublish, type PublishDecision } from '../../gateway/device-acl.js';
+import type { Admission } from '../admission.js';
+import { authorizeDevicePublish, type PublishDecision } from '../device-acl.js';
 
 /*
  * A device PUBLISH goes through these steps in order: acl → stripRetain →
@@ -26,8 +26,19 @@ export function stripRetain(packet: PublishPacket): typeof DenialReason.retainRe
   return DenialReason.retainRefused;
 }
 
-/** Why admission sheds a message: over the device's rate (QoS 0), or no room in the gateway. */
+/** Why admission sheds a message: over the device's rate (QoS 0, or QoS 1 still without a token after its wait), or no room in the gateway. */
 export type AdmitRefusal = typeof DenialReason.rateLimited | typeof DenialReason.overloaded;
+
+/** Time as admit sees it: the clock the device's bucket reads, and a wait on that same clock, so tests run in virtual time. */
+export interface AdmitTimer extends Clock {
+  /** Resolves once `ms` have passed on this timer's clock. */
+  sleep(ms: number): Promise<void>;
+}
+
+/** The injected clock's time, with the process's timers to wait on. */
+export function admitTimer(clock: Clock): AdmitTimer {
+  return { now: () => clock.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+}
 
 /**
  * Step 3: the device's rate limit and the gateway's global admission.
@@ -39,21 +50,18 @@ export async function admit(
   bucket: TokenBucket | undefined,
   qos: number,
   admission: Admission,
-  clock: Clock,
+  timer: AdmitTimer,
 ): Promise<AdmitRefusal | undefined> {
-  if (bucket !== undefined && !bucket.tryTake(clock.now())) {
+  if (bucket !== undefined && !bucket.tryTake(timer.now())) {
     if (qos === 0) return DenialReason.rateLimited;
     // QoS 1 over the rate waits: the client's read loop stalls and TCP
     // slows the sender instead of the gateway buffering.
-    await delay(bucket.waitMs(clock.now()));
-    bucket.tryTake(clock.now());
+    await timer.sleep(bucket.waitMs(timer.now()));
+    // The wait is for one token; if it is still not there (the timer fired early, say), the message is shed, not let past the rate.
+    if (!bucket.tryTake(timer.now())) return DenialReason.rateLimited;
   }
   const slot = qos === 0 ? admission.tryAcquire() : await admission.acquire();
   return slot ? undefined : DenialReason.overloaded;
 }
 
 // Step 4, route, is the table in routes.ts.
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

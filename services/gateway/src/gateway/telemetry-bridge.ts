@@ -12,7 +12,7 @@ import {
 } from '@rampart/contracts';
 import { traceContextFrom, traceHeaders, type Clock, type MessageBus } from '@rampart/service-kit';
 import { StreamBatcher, type BatchSettings } from './stream-batcher.js';
-import { StreamBridge, streamRoute } from './stream-bridge.js';
+import { PayloadRefusal, StreamBridge, payloadRule } from './stream-bridge.js';
 
 export interface TelemetryStreamSettings {
   readonly maxAgeMs: number;
@@ -40,13 +40,13 @@ export function telemetryBridge(
     settings.batch,
     tracer,
   );
-  const readings = streamRoute<DeviceTelemetry, TelemetryReading>({
+  const readings = payloadRule<DeviceTelemetry, TelemetryReading>({
     maxBytes: undefined,
     schema: DeviceTelemetrySchema,
     batcher,
     toItem: (deviceId, tenantId, now, { seq, ts, metrics, traceparent }) => {
       if (ts > now + MAX_CLOCK_AHEAD_MS || ts < now - MAX_READING_AGE_MS) {
-        return { reason: DenialReason.clockSkew, detail: `timestamp ${ts} is outside the accepted window` };
+        return new PayloadRefusal(DenialReason.clockSkew, `timestamp ${ts} is outside the accepted window`);
       }
       return {
         deviceId,

@@ -13,7 +13,7 @@ import {
 } from '@rampart/contracts';
 import type { Clock, MessageBus } from '@rampart/service-kit';
 import { StreamBatcher, type BatchSettings } from './stream-batcher.js';
-import { StreamBridge, streamRoute } from './stream-bridge.js';
+import { StreamBridge, payloadRule } from './stream-bridge.js';
 
 /** What a device sends for the failures service: failure reports and uptime heartbeats. */
 export type FailureStreamKind = 'failures' | 'heartbeat';
@@ -23,7 +23,7 @@ export type FailureStreamKind = 'failures' | 'heartbeat';
  * The failures service stores each once per device id and sequence number.
  */
 export function failureBridge(bus: MessageBus, clock: Clock, batch: BatchSettings, tracer: Tracer): StreamBridge<FailureStreamKind> {
-  const reports = streamRoute({
+  const reports = payloadRule({
     maxBytes: MAX_FAILURE_REPORT_BYTES,
     schema: DeviceFailureReportSchema,
     batcher: new StreamBatcher<ReceivedFailureReport>(
@@ -39,7 +39,7 @@ export function failureBridge(bus: MessageBus, clock: Clock, batch: BatchSetting
     ),
     toItem: (deviceId, tenantId, receivedAt, report): ReceivedFailureReport => ({ deviceId, tenantId, receivedAt, report }),
   });
-  const heartbeats = streamRoute({
+  const heartbeats = payloadRule({
     maxBytes: MAX_HEARTBEAT_BYTES,
     schema: DeviceHeartbeatSchema,
     batcher: new StreamBatcher<ReceivedHeartbeat>(
