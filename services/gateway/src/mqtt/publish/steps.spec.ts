@@ -102,18 +102,23 @@ describe(admit.name, () => {
     expect(admission.active).toBe(2);
   });
 
-  it('sheds a QoS 1 message as rate limited when its token is still gone after the wait, without taking a slot', async () => {
+  it('makes a QoS 1 message wait again when its token is gone after the wait, never shedding it (it is acknowledged)', async () => {
     const clock = manualClock();
     const bucket = new TokenBucket(1000, 1, clock.now());
     const admission = new Admission(10, 10);
     expect(await admit(bucket, 1, admission, clock)).toBeUndefined();
-    const waiting = admit(bucket, 1, admission, clock);
+    let answered = false;
+    const waiting = admit(bucket, 1, admission, clock).finally(() => (answered = true));
     await settle();
     clock.advance(1);
     // Someone else takes the token the wait was for, before the waiting message looks again.
     expect(bucket.tryTake(clock.now())).toBe(true);
-    expect(await waiting).toBe(DenialReason.rateLimited);
+    await settle();
+    expect(answered).toBe(false);
     expect(admission.active).toBe(1);
+    clock.advance(1);
+    expect(await waiting).toBeUndefined();
+    expect(admission.active).toBe(2);
   });
 
   it('sheds a QoS 0 message when every bridge slot is taken', async () => {

@@ -56,9 +56,10 @@ export async function admit(
     if (qos === 0) return DenialReason.rateLimited;
     // QoS 1 over the rate waits: the client's read loop stalls and TCP
     // slows the sender instead of the gateway buffering.
-    await timer.sleep(bucket.waitMs(timer.now()));
-    // The wait is for one token; if it is still not there (the timer fired early, say), the message is shed, not let past the rate.
-    if (!bucket.tryTake(timer.now())) return DenialReason.rateLimited;
+    // It waits until it holds a token: never past the rate, and never shed (a shed QoS 1 message is acknowledged and
+    // lost). A timer can fire a millisecond early against the clock, or another message take the token first: wait again.
+    do await timer.sleep(bucket.waitMs(timer.now()));
+    while (!bucket.tryTake(timer.now()));
   }
   const slot = qos === 0 ? admission.tryAcquire() : await admission.acquire();
   return slot ? undefined : DenialReason.overloaded;
