@@ -138,6 +138,32 @@ describe(DeploymentRepository.name, () => {
     expect(await transactions.run((tx) => deployments.tryLockRollout(id, tx))).toBe(true);
   });
 
+  it('runs one transaction across repositories: a group and its deployment commit together, or neither does', async () => {
+    const [tenantId, productId, groupId, id] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const failure = new Error('the deployment step failed');
+    await expect(
+      transactions.run(async (tx) => {
+        await fleet.insertProduct({ id: productId, tenantId, name: productId, description: '' }, tx);
+        await fleet.insertGroup({ id: groupId, tenantId, productId, name: 'g', updatePolicy: 'all', osFeed: 'retail' }, tx);
+        await deployments.insert({ id, tenantId, groupId, images: [id], plan, waves: 1, waveOf: new Map([[device(1), 0]]) }, tx);
+        // Both writes are visible inside the transaction, through either repository.
+        expect(await fleet.memberIds(groupId, tx)).toEqual([]);
+        expect((await deployments.activeById(id, 0, tx))?.group_id).toBe(groupId);
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect(await fleet.groups(tenantId)).toEqual([]);
+    expect(await deployments.find(tenantId, id)).toBeUndefined();
+
+    await transactions.run(async (tx) => {
+      await fleet.insertProduct({ id: productId, tenantId, name: productId, description: '' }, tx);
+      await fleet.insertGroup({ id: groupId, tenantId, productId, name: 'g', updatePolicy: 'all', osFeed: 'retail' }, tx);
+      await deployments.insert({ id, tenantId, groupId, images: [id], plan, waves: 1, waveOf: new Map([[device(1), 0]]) }, tx);
+    });
+    expect((await fleet.groups(tenantId)).map((g) => g.id)).toEqual([groupId]);
+    expect((await deployments.find(tenantId, id))?.groupId).toBe(groupId);
+  });
+
   it("finds the images of the group's deployment before, superseded or completed, never one rolled back", async () => {
     const first = await deployment('acme', new Map());
     const rolledBack = await deployment('acme', new Map(), first.groupId);

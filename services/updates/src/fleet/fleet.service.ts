@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, Subject } from '@rampart/contracts';
 import { DomainError, type Logger, type TypedBus } from '@rampart/service-kit';
 import type { ImageRow, ImagesRepository, OsFeed } from '../images/images.repository.js';
-import type { Deployment, DeploymentRepository, DeploymentState } from './deployment.repository.js';
 import type { Transactions, Tx } from '../persistence/transactions.js';
+import type { Deployment, DeploymentRepository, DeploymentState } from './deployment.repository.js';
 import type { DeviceGroup, FleetRepository, Product, UpdatePolicy } from './fleet.repository.js';
 import { RolloutPlanSchema, assignWaves } from './rollout-plan.js';
 
