@@ -1,3 +1,5 @@
+// The id format alone (no schemas): the contracts index builds every zod schema, which the CLI must not load to start.
+import { isDeviceId } from '@rampart/contracts/identity';
 import { FULL_ID, LookupError, pick, type Candidate } from './lookup.js';
 import type { BucketRow, DeploymentRow, DeviceRow, GroupRow, ImageRow, ProductRow, TokenRow } from './output/views.js';
 import { seg, type Session } from './session.js';
@@ -5,8 +7,13 @@ import { seg, type Session } from './session.js';
 // Every <id> argument: a full id goes straight through (the API checks it); anything else is looked up in the
 // tenant's own lists, so a typo or `../images` is an error here and never becomes part of a URL.
 
-const DEVICE_ID = /^[0-9a-f]{64}$/i;
 const TOKEN_ID = FULL_ID.uuid;
+
+/** A full device id typed in any case, as the API names it (lowercase); undefined for anything else (a prefix, a typo). */
+export function fullDeviceId(query: string): string | undefined {
+  const id = query.toLowerCase();
+  return isDeviceId(id) ? id : undefined;
+}
 
 /** All a lookup needs of a session: reading lists. */
 type Reader = Pick<Session, 'get'>;
@@ -102,7 +109,8 @@ export async function resolveDeployment(s: Reader, query: string): Promise<strin
 }
 
 export async function resolveDevice(s: Reader, query: string): Promise<string> {
-  if (DEVICE_ID.test(query)) return query.toLowerCase();
+  const full = fullDeviceId(query);
+  if (full !== undefined) return full;
   const devices = await allDevices(s);
   return pick(
     'device',

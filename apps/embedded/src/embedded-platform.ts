@@ -1,11 +1,11 @@
-import { loadApiConfig, startApi, type RunningApi } from '@rampart/api';
-import { loadFailuresConfig, startFailures, type RunningFailures } from '@rampart/failures';
-import { loadUpdatesConfig, startUpdates, type RunningUpdates } from '@rampart/updates';
+import { apiConfig, startApi, type RunningApi } from '@rampart/api';
+import { failuresConfig, startFailures, type RunningFailures } from '@rampart/failures';
+import { updatesConfig, startUpdates, type RunningUpdates } from '@rampart/updates';
 import { join } from 'node:path';
-import { loadAttestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
-import { startGateway, loadGatewayConfig, type RunningGateway } from '@rampart/gateway';
-import { InProcessBus, NatsBus, type Logger, type MessageBus } from '@rampart/service-kit';
-import { startTelemetry, loadTelemetryConfig, type RunningTelemetry } from '@rampart/telemetry';
+import { attestationConfig, startAttestation, type RunningAttestation } from '@rampart/attestation';
+import { gatewayConfig, startGateway, type RunningGateway } from '@rampart/gateway';
+import { InProcessBus, NatsBus, type Logger, type LogLevel, type MessageBus } from '@rampart/service-kit';
+import { startTelemetry, telemetryConfig, type RunningTelemetry } from '@rampart/telemetry';
 import { loadOrCreateDevelopmentPki, type DevelopmentPki } from '@rampart/trust';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database.js';
 import { ensureDemoTenant, releaseDemoMeasurements } from './demo-setup.js';
@@ -36,6 +36,8 @@ export interface EmbeddedOptions {
   readonly updatesDevicePort?: number;
   /** Gateway limits tuned for a demo fleet on one machine. */
   readonly deviceRatePerSec: number;
+  /** Each service's own log level (default warn); every service's schema checks it, as it would an environment's. */
+  readonly logLevel?: LogLevel;
 }
 
 export interface EmbeddedPlatform {
@@ -93,18 +95,18 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     const common = {
       HTTP_HOST: '127.0.0.1',
       // Every service shares the bus made above; its configuration says which kind, as a lone service's must.
-      ...(options.natsUrl === undefined ? { BUS: 'in-process' } : { NATS_URL: options.natsUrl }),
+      ...(options.natsUrl === undefined ? { BUS: 'in-process' as const } : { NATS_URL: options.natsUrl }),
       BUS_PREFIX: options.busPrefix,
-      LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+      LOG_LEVEL: options.logLevel ?? 'warn',
     };
     const telemetry = await startTelemetry(
-      loadTelemetryConfig({ ...common, HTTP_PORT: String(options.telemetryApiPort ?? 0), DATABASE_URL: databaseUrl }),
+      telemetryConfig({ ...common, HTTP_PORT: options.telemetryApiPort ?? 0, DATABASE_URL: databaseUrl }),
       loggerFor('telemetry'),
       bus,
     );
     closers.push(() => telemetry.close());
     const failures = await startFailures(
-      loadFailuresConfig({ ...common, HTTP_PORT: String(options.failuresApiPort ?? 0), DATABASE_URL: databaseUrl }),
+      failuresConfig({ ...common, HTTP_PORT: options.failuresApiPort ?? 0, DATABASE_URL: databaseUrl }),
       loggerFor('failures'),
       bus,
     );
@@ -114,9 +116,9 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     // Issued certificates name their CRL under the one API URL, so the front's port is settled before attestation starts.
     const apiPort = await loopbackPortFor(options.apiPort);
     const attestation = await startAttestation(
-      loadAttestationConfig({
+      attestationConfig({
         ...common,
-        HTTP_PORT: String(options.attestationApiPort),
+        HTTP_PORT: options.attestationApiPort,
         DATABASE_URL: databaseUrl,
         PLATFORM_CA_CERT_FILE: join(pkiDir, 'platform-ca.crt'),
         PLATFORM_CA_KEY_FILE: join(pkiDir, 'platform-ca.key'),
@@ -133,35 +135,35 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     const tenant = await ensureDemoTenant(platformClient, operatorToken, secrets);
     await releaseDemoMeasurements(platformClient, operatorToken);
     const updates = await startUpdates(
-      loadUpdatesConfig({
+      updatesConfig({
         ...common,
-        HTTP_PORT: String(options.updatesApiPort ?? 0),
+        HTTP_PORT: options.updatesApiPort ?? 0,
         DATABASE_URL: databaseUrl,
         UPDATES_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'updates-key-encryption.key', newKeyEncryptionKey),
         DEVICE_HOST: '127.0.0.1',
-        DEVICE_PORT: String(options.updatesDevicePort ?? 0),
+        DEVICE_PORT: options.updatesDevicePort ?? 0,
         TLS_CERT_FILE: join(pkiDir, 'gateway.crt'),
         TLS_KEY_FILE: join(pkiDir, 'gateway.key'),
         PLATFORM_CA_FILE: join(pkiDir, 'platform-ca.crt'),
         MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
-        ROLLOUT_TICK_MS: '1000',
+        ROLLOUT_TICK_MS: 1000,
       }),
       loggerFor('updates'),
       bus,
     );
     closers.push(() => updates.close());
     const gateway = await startGateway(
-      loadGatewayConfig({
+      gatewayConfig({
         ...common,
-        HTTP_PORT: String(options.gatewayHttpPort),
+        HTTP_PORT: options.gatewayHttpPort,
         MQTT_HOST: '127.0.0.1',
-        MQTT_PORT: String(options.mqttPort),
+        MQTT_PORT: options.mqttPort,
         TLS_CERT_FILE: join(pkiDir, 'gateway.crt'),
         TLS_KEY_FILE: join(pkiDir, 'gateway.key'),
         MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
         PLATFORM_CA_FILE: join(pkiDir, 'platform-ca.crt'),
-        DEVICE_RATE_PER_SEC: String(options.deviceRatePerSec),
-        ...(options.devListenerPort === undefined ? {} : { DEV_LISTENER_PORT: String(options.devListenerPort) }),
+        DEVICE_RATE_PER_SEC: options.deviceRatePerSec,
+        ...(options.devListenerPort === undefined ? {} : { DEV_LISTENER_PORT: options.devListenerPort }),
       }),
       loggerFor('gateway'),
       bus,
@@ -169,9 +171,9 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     closers.push(() => gateway.close());
     // Last, so every upstream answers its first read: the front starts routed, not waiting for discovery.
     const api = await startApi(
-      loadApiConfig({
+      apiConfig({
         HTTP_HOST: common.HTTP_HOST,
-        HTTP_PORT: String(apiPort),
+        HTTP_PORT: apiPort,
         LOG_LEVEL: common.LOG_LEVEL,
         ATTESTATION_URL: attestation.url,
         UPDATES_URL: updates.url,

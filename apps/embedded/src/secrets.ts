@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readIfPresent } from '@rampart/trust';
 
 /**
  * Development secrets of an embedded installation, made once and kept in
@@ -10,14 +11,11 @@ import { join } from 'node:path';
 export async function loadOrCreateSecret(dir: string, name: string, make: () => string): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, name);
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    const value = make();
-    await writeFile(path, `${value}\n`, { mode: 0o600 });
-    return value;
-  }
+  const stored = await readIfPresent(path);
+  if (stored !== undefined) return stored.trim();
+  const value = make();
+  await writeFile(path, `${value}\n`, { mode: 0o600 });
+  return value;
 }
 
 export const newKeyEncryptionKey = (): string => randomBytes(32).toString('base64');

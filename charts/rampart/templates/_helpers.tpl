@@ -85,7 +85,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "http://%s-%s:%d" (include "rampart.fullname" .root) .service (int (get (include "rampart.httpPorts" .root | fromYaml) .service)) -}}
 {{- end -}}
 
-{{/* Each service's HTTP port (API, /healthz, /readyz, /metrics): the services' own defaults. */}}
+{{/* Each service's HTTP port (API, /healthz, /readyz, /metrics): the services' defaults, from @rampart/contracts/ports (test/deploy/ports.test.ts keeps them equal). */}}
 {{- define "rampart.httpPorts" -}}
 gateway: 8080
 attestation: 8083

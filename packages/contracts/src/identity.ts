@@ -1,3 +1,5 @@
+// No imports: the CLI loads this alone (`@rampart/contracts/identity`), without the schemas' zod.
+
 /**
  * A device id is the lowercase hex SHA-256 of the device public key's
  * SubjectPublicKeyInfo (DER). It is derived, never assigned, so it cannot

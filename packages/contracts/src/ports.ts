@@ -3,6 +3,11 @@
  * by a flag and an environment variable (0: any free port). The API front is
  * the one base URL an operator needs: every service's REST API under /v1, the
  * merged OpenAPI document at /openapi.json and Swagger UI at /docs.
+ *
+ * The one table of default ports: each service's config takes its default
+ * from here and scripts/up-distributed.sh reads it; the Helm chart and
+ * docker/compose.yaml cannot import it, so test/deploy/ports.test.ts holds
+ * them to it. Kept free of imports so the CLI can load it in a blink.
  */
 export const DEFAULT_PORTS = {
   /** The API front. */

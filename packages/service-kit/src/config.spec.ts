@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ConfigError, commonEnvShape, env, loadConfig, withBusChoice } from './config.js';
+import { ConfigError, buildConfig, commonEnvShape, env, loadConfig, withBusChoice } from './config.js';
 
 describe('loadConfig', () => {
   const schema = z.object({ PORT: env.port(), NAME: z.string().min(1), FLAG: env.bool().default(false) });
@@ -109,5 +109,34 @@ describe('loadConfig', () => {
       const schema = z.object({ TLS_CERT_FILE: z.string(), TLS_CERT: z.string().optional() });
       expect(loadConfig('svc', schema, { TLS_CERT_FILE: file('cert', 'PEM') })).toEqual({ TLS_CERT_FILE: join(dir, 'cert') });
     });
+  });
+});
+
+describe(buildConfig.name, () => {
+  const schema = withBusChoice(z.object({ ...commonEnvShape, HTTP_PORT: env.port().default(8080), NAME: z.string().min(1) }));
+
+  it('applies the schema and its defaults to typed values, as loadConfig does to strings', () => {
+    expect(buildConfig('svc', schema, { BUS: 'in-process', HTTP_PORT: 0, NAME: 'x' })).toEqual(
+      loadConfig('svc', schema, { BUS: 'in-process', HTTP_PORT: '0', NAME: 'x' }),
+    );
+  });
+
+  it('takes an empty string for unset, as in the environment (BUS_PREFIX "" is the default, no prefix)', () => {
+    expect(buildConfig('svc', schema, { BUS: 'in-process', BUS_PREFIX: '', NAME: 'x' })).toEqual(
+      loadConfig('svc', schema, { BUS: 'in-process', BUS_PREFIX: '', NAME: 'x' }),
+    );
+  });
+
+  it('names every bad key in one ConfigError, the cross-field checks included', () => {
+    const error = (() => {
+      try {
+        buildConfig('svc', schema, { HTTP_PORT: 65_536, NAME: '' });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues.map((i) => i.key)).toEqual(['HTTP_PORT', 'NAME', 'NATS_URL']);
   });
 });

@@ -25,13 +25,52 @@ export type Env = Readonly<Record<string, string | undefined>>;
  * first, so an operator fixes a deployment in one go.
  */
 export function loadConfig<S extends z.ZodType>(service: string, schema: S, env: Env): z.infer<S> {
-  // Empty strings mean "unset" in most deployment tools; treat them so.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = withoutUnset(env);
   const secrets = readSecretFiles(cleaned);
-  const result = schema.safeParse({ ...cleaned, ...secrets.values });
-  if (result.success && secrets.issues.length === 0) return result.data;
+  return validate(service, schema, { ...cleaned, ...secrets.values }, secrets.issues);
+}
+
+/**
+ * A value as a program hands it over: where the schema coerces (it reads a
+ * number from an environment string), the coerced type; elsewhere (paths,
+ * URLs, keys, names) what the schema reads.
+ */
+type TypedValue<In, Out> = unknown extends In ? NonNullable<Out> : Exclude<In, undefined>;
+
+/**
+ * The typed counterpart of a schema's environment: the same keys (optional
+ * where the schema has a default), numbers as numbers. What a process that
+ * composes services in code (the embedded mode) passes instead of strings.
+ */
+export type ConfigInput<S extends z.ZodType> = {
+  readonly [K in keyof z.input<S>]: K extends keyof z.output<S> ? TypedValue<z.input<S>[K], z.output<S>[K]> : never;
+};
+
+/**
+ * Validates typed values against the same schema as loadConfig, with the
+ * same defaults and the same ConfigError naming every bad key. An empty
+ * string is unset here too, so a value means the same both ways; the
+ * values are given, so no `<KEY>_FILE` secret is read.
+ */
+export function buildConfig<S extends z.ZodType>(service: string, schema: S, input: ConfigInput<S>): z.infer<S> {
+  return validate(service, schema, withoutUnset<unknown>(input), []);
+}
+
+/** Empty strings mean "unset" in most deployment tools; treat them so. */
+function withoutUnset<V>(values: Readonly<Record<string, V | undefined>>): Record<string, V> {
+  return Object.fromEntries(Object.entries(values).filter((entry): entry is [string, V] => entry[1] !== undefined && entry[1] !== ''));
+}
+
+function validate<S extends z.ZodType>(
+  service: string,
+  schema: S,
+  values: Record<string, unknown>,
+  earlier: readonly ConfigIssue[],
+): z.infer<S> {
+  const result = schema.safeParse(values);
+  if (result.success && earlier.length === 0) return result.data;
   const issues = [
-    ...secrets.issues,
+    ...earlier,
     ...(result.success ? [] : result.error.issues).map((issue) => ({
       key: issue.path.length > 0 ? issue.path.map(String).join('.') : '(environment)',
       message: issue.message,

@@ -21,13 +21,15 @@ export {
   LOG_LEVELS,
   commonConfig,
   commonEnvShape,
+  buildConfig,
   env,
   loadConfig,
   withBusChoice,
 } from './config.js';
-export type { BusKind, CommonConfig, ConfigIssue, Env, LogLevel } from './config.js';
+export type { BusKind, CommonConfig, ConfigInput, ConfigIssue, Env, LogLevel } from './config.js';
 export { DEFAULT_DB_POOL_SIZE, openDatabase } from './database.js';
 export type { DatabaseOptions } from './database.js';
+export { freeLoopbackPort } from './free-port.js';
 export { Readiness } from './health.js';
 export type { ReadinessProbe, ReadinessReport } from './health.js';
 export { createHttpApp } from './http-service.js';

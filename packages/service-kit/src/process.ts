@@ -4,8 +4,9 @@
  * front imports only this, so it starts in a fraction of a Nest service's
  * time and memory; `@rampart/service-kit` re-exports all of it.
  */
-export { ConfigError, DEFAULT_HTTP_HOST, DEFAULT_SHUTDOWN_TIMEOUT_MS, LOG_LEVELS, env, loadConfig } from './config.js';
-export type { ConfigIssue, Env, LogLevel } from './config.js';
+export { ConfigError, DEFAULT_HTTP_HOST, DEFAULT_SHUTDOWN_TIMEOUT_MS, LOG_LEVELS, buildConfig, env, loadConfig } from './config.js';
+export type { ConfigInput, ConfigIssue, Env, LogLevel } from './config.js';
+export { freeLoopbackPort } from './free-port.js';
 export { Readiness } from './health.js';
 export type { ReadinessProbe, ReadinessReport } from './health.js';
 export { createLogger } from './logger.js';

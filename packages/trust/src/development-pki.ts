@@ -1,7 +1,8 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertificateAuthority, type IssuedServerCertificate } from './certificate-authority.js';
 import { x509 } from './crypto-provider.js';
+import { readIfPresent } from './stored-file.js';
 
 /**
  * The keys a development installation needs: a manufacturer CA that endorses
@@ -13,15 +14,6 @@ export interface DevelopmentPki {
   readonly manufacturerCa: CertificateAuthority;
   readonly platformCa: CertificateAuthority;
   readonly gatewayServer: IssuedServerCertificate;
-}
-
-async function readIfPresent(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
 }
 
 /** The path length a stored CA allows below itself (undefined: unlimited). */

@@ -10,6 +10,7 @@ export {
 } from './peer-identity.js';
 export { loadOrCreateDevelopmentPki } from './development-pki.js';
 export type { DevelopmentPki } from './development-pki.js';
+export { readIfPresent } from './stored-file.js';
 export { OperationalCertificateIssuer, derToPem } from './operational-issuer.js';
 export type { OperationalCertificateRequest } from './operational-issuer.js';
 export {

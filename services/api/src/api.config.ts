@@ -1,16 +1,19 @@
 import { z } from 'zod';
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
 import {
   DEFAULT_HTTP_HOST,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   LOG_LEVELS,
+  buildConfig,
   env,
   loadConfig,
+  type ConfigInput,
   type Env,
   type LogLevel,
 } from '@rampart/service-kit/process';
 
-/** The one base URL's port (LAYOUT: API front 8000). */
-export const DEFAULT_HTTP_PORT = 8000;
+/** The one base URL's port. */
+export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.api;
 /** Longest wait for an upstream's response headers, and longest silence inside its body, before the front answers 504. */
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
 /** Longest wait for a TCP connection to an upstream: a host that drops packets is reported, not waited on. */
@@ -57,8 +60,20 @@ export interface ApiConfig {
 
 const base = (url: string): string => url.replace(/\/+$/, '');
 
+/** The typed values `apiConfig` takes: the environment's keys, numbers as numbers. */
+export type ApiConfigInput = ConfigInput<typeof apiEnvSchema>;
+
+/** Reads the process environment (or an env-shaped record): strings, `<KEY>_FILE` secrets. */
 export function loadApiConfig(source: Env): ApiConfig {
-  const e = loadConfig('api', apiEnvSchema, source);
+  return toApiConfig(loadConfig('api', apiEnvSchema, source));
+}
+
+/** Builds the configuration from typed values (a composition in code); the same schema, defaults and ConfigError as loadApiConfig. */
+export function apiConfig(input: ApiConfigInput): ApiConfig {
+  return toApiConfig(buildConfig('api', apiEnvSchema, input));
+}
+
+function toApiConfig(e: z.output<typeof apiEnvSchema>): ApiConfig {
   return {
     logLevel: e.LOG_LEVEL,
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },

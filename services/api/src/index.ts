@@ -6,9 +6,10 @@ export {
   DEFAULT_UPSTREAM_TIMEOUT_MS,
   UPSTREAMS,
   apiEnvSchema,
+  apiConfig,
   loadApiConfig,
 } from './api.config.js';
-export type { ApiConfig, UpstreamName } from './api.config.js';
+export type { ApiConfig, ApiConfigInput, UpstreamName } from './api.config.js';
 export { FRONT_ROUTES, startApi } from './start-api.js';
 export type { RunningApi } from './start-api.js';
 export { RouteConflictError, RouteTable, routesOfDocument } from './routing/route-table.js';

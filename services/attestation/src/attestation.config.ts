@@ -1,8 +1,19 @@
 import { z } from 'zod';
-import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
+import {
+  commonConfig,
+  commonEnvShape,
+  buildConfig,
+  env,
+  loadConfig,
+  withBusChoice,
+  type CommonConfig,
+  type ConfigInput,
+  type Env,
+} from '@rampart/service-kit';
 import type { AdmissionLimits } from './attestation/attestation-admission.js';
 
-export const DEFAULT_HTTP_PORT = 8083;
+export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.attestation;
 export const DEFAULT_DEVICE_CERT_VALIDITY_HOURS = 24;
 export const DEFAULT_NONCE_TTL_MS = 60_000;
 export const DEFAULT_TENANT_CA_VALIDITY_DAYS = 365;
@@ -80,8 +91,20 @@ export interface AttestationConfig extends CommonConfig {
   readonly admission: AdmissionLimits;
 }
 
+/** The typed values `attestationConfig` takes: the environment's keys, numbers as numbers. */
+export type AttestationConfigInput = ConfigInput<typeof attestationEnvSchema>;
+
+/** Reads the process environment (or an env-shaped record): strings, `<KEY>_FILE` secrets. */
 export function loadAttestationConfig(source: Env): AttestationConfig {
-  const e = loadConfig('attestation', attestationEnvSchema, source);
+  return toAttestationConfig(loadConfig('attestation', attestationEnvSchema, source));
+}
+
+/** Builds the configuration from typed values (a composition in code); the same schema, defaults and ConfigError as loadAttestationConfig. */
+export function attestationConfig(input: AttestationConfigInput): AttestationConfig {
+  return toAttestationConfig(buildConfig('attestation', attestationEnvSchema, input));
+}
+
+function toAttestationConfig(e: z.output<typeof attestationEnvSchema>): AttestationConfig {
   return {
     ...commonConfig(e),
     database: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE },

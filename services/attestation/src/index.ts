@@ -2,8 +2,8 @@ export { EvidenceVerifier, measurementKey } from './attestation/evidence-verifie
 export type { AttestationPolicy, DeviceState, VerificationContext, Verdict } from './attestation/evidence-verifier.js';
 export { DEFAULT_NONCE_TTL_MS, InMemorySpentNonces, SealedNonceStore } from './attestation/nonce-store.js';
 export type { NonceOutcome, NonceStore, SpentNonces } from './attestation/nonce-store.js';
-export { attestationEnvSchema, loadAttestationConfig } from './attestation.config.js';
-export type { AttestationConfig } from './attestation.config.js';
+export { attestationConfig, attestationEnvSchema, loadAttestationConfig } from './attestation.config.js';
+export type { AttestationConfig, AttestationConfigInput } from './attestation.config.js';
 export { startAttestation } from './start-attestation.js';
 export type { RunningAttestation } from './start-attestation.js';
 export { attestationMigrations } from './migrations/index.js';

@@ -1,5 +1,5 @@
-export { loadGatewayConfig, gatewayEnvSchema } from './gateway/gateway.config.js';
-export type { GatewayConfig } from './gateway/gateway.config.js';
+export { gatewayConfig, gatewayEnvSchema, loadGatewayConfig } from './gateway/gateway.config.js';
+export type { GatewayConfig, GatewayConfigInput } from './gateway/gateway.config.js';
 export { MqttGateway } from './gateway/mqtt-gateway.js';
 export type { MqttGatewayOptions } from './gateway/mqtt-gateway.js';
 export { GatewayMetrics } from './gateway/gateway-metrics.js';

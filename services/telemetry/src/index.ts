@@ -1,5 +1,5 @@
-export { loadTelemetryConfig, telemetryEnvSchema } from './telemetry/telemetry.config.js';
-export type { TelemetryConfig } from './telemetry/telemetry.config.js';
+export { loadTelemetryConfig, telemetryConfig, telemetryEnvSchema } from './telemetry/telemetry.config.js';
+export type { TelemetryConfig, TelemetryConfigInput } from './telemetry/telemetry.config.js';
 export { IngestService } from './telemetry/ingest.service.js';
 export { ReadingsRepository } from './telemetry/readings.repository.js';
 export { telemetryMigrations } from './migrations/index.js';

@@ -1,9 +1,20 @@
 import { z } from 'zod';
-import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
+import {
+  commonConfig,
+  commonEnvShape,
+  buildConfig,
+  env,
+  loadConfig,
+  withBusChoice,
+  type CommonConfig,
+  type ConfigInput,
+  type Env,
+} from '@rampart/service-kit';
 import type { MetadataLifetimes, RootPolicy } from './tuf/tenant-metadata.js';
 
-export const DEFAULT_HTTP_PORT = 8085;
-export const DEFAULT_DEVICE_PORT = 8443;
+export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.updates;
+export const DEFAULT_DEVICE_PORT = DEFAULT_PORTS.updatesDevice;
 
 const updatesEnvObject = z
   .object({
@@ -73,8 +84,20 @@ export interface UpdatesConfig extends CommonConfig {
   readonly rolloutTickMs: number;
 }
 
+/** The typed values `updatesConfig` takes: the environment's keys, numbers as numbers. */
+export type UpdatesConfigInput = ConfigInput<typeof updatesEnvSchema>;
+
+/** Reads the process environment (or an env-shaped record): strings, `<KEY>_FILE` secrets. */
 export function loadUpdatesConfig(source: Env): UpdatesConfig {
-  const e = loadConfig('updates', updatesEnvSchema, source);
+  return toUpdatesConfig(loadConfig('updates', updatesEnvSchema, source));
+}
+
+/** Builds the configuration from typed values (a composition in code); the same schema, defaults and ConfigError as loadUpdatesConfig. */
+export function updatesConfig(input: UpdatesConfigInput): UpdatesConfig {
+  return toUpdatesConfig(buildConfig('updates', updatesEnvSchema, input));
+}
+
+function toUpdatesConfig(e: z.output<typeof updatesEnvSchema>): UpdatesConfig {
   return {
     ...commonConfig(e),
     database: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE },

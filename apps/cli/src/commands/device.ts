@@ -14,7 +14,7 @@ import {
   type VerdictRow,
 } from '../output/views.js';
 import { outputOption } from '../options.js';
-import { allDevices, groupsWithProducts, resolveDevice } from '../resolve.js';
+import { allDevices, fullDeviceId, groupsWithProducts, resolveDevice } from '../resolve.js';
 import { seg, withSession, type Session } from '../session.js';
 
 /** Devices with their group (updates) and last-seen time (telemetry) joined in: what an operator scans for. */
@@ -33,9 +33,11 @@ async function devicesJoined(s: Session, devices: DeviceRow[]): Promise<DeviceRo
   return devices.map((d) => ({ ...d, group: groupOf.get(d.id) ?? null, lastSeen: lastSeen.get(d.id) ?? null }));
 }
 
-function fullDeviceId(value: string): string {
-  if (!/^[0-9a-f]{64}$/i.test(value)) throw new InvalidArgumentError(`expected a device id, 64 hex characters, got "${value}"`);
-  return value.toLowerCase();
+/** A <device-id> argument that must be the full id: the device is not the tenant's yet, so no lookup can complete a prefix. */
+function fullDeviceIdArgument(value: string): string {
+  const id = fullDeviceId(value);
+  if (id === undefined) throw new InvalidArgumentError(`expected a device id, 64 hex characters, got "${value}"`);
+  return id;
 }
 
 export function registerDevice(program: Command): void {
@@ -62,7 +64,7 @@ export function registerDevice(program: Command): void {
   device
     .command('claim')
     .description('claim a device for your tenant (permanent)')
-    .argument('<device-id>', 'the full 64-hex id (it is not yours yet, so no prefix)', fullDeviceId)
+    .argument('<device-id>', 'the full 64-hex id (it is not yours yet, so no prefix)', fullDeviceIdArgument)
     .addOption(outputOption())
     .action(
       withSession(async (s, id: string) => {

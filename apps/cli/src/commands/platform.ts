@@ -5,15 +5,13 @@ import { duration, port, positiveInt, positiveNumber } from '../options.js';
 // The ports alone (no schemas): the contracts index builds every zod schema, half a second the CLI must not pay.
 import { DEFAULT_PORTS } from '@rampart/contracts/ports';
 import { parseWaves } from '../waves.js';
-import type { UpScenario } from '@rampart/embedded';
+// The scenario names alone (no imports): the embedded package itself loads only when `up` runs.
+import { UP_SCENARIOS, type UpScenario } from '@rampart/embedded/up-scenarios';
 
 /** A port flag with its fixed default and environment variable; commander checks the variable's value as the flag's. */
 function portOption(flag: string, variable: string, fallback: number, description: string): Option {
   return new Option(`${flag} <port>`, description).env(variable).argParser(port).default(fallback);
 }
-
-/** `rampart up`'s scenarios (the names its --scenario takes). */
-const UP_SCENARIOS: readonly UpScenario[] = ['telemetry', 'rollout'];
 
 /** Percent waves only: the demo's fleet is small and its plan shown as percents. */
 function demoWaves(value: string): number[] {

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadOrCreateDevelopmentPki } from '@rampart/trust';
+import { loadOrCreateDevelopmentPki, readIfPresent } from '@rampart/trust';
 
 /**
  * The secrets of a single-host install (docker/compose.yaml), one file each,
@@ -100,13 +100,4 @@ export function databaseUrlWithPassword(base: string, password: string): string 
   if (url.password !== '') throw new Error('--database: leave the password out; it is generated');
   url.password = password;
   return url.toString();
-}
-
-async function readIfPresent(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
 }

@@ -4,9 +4,10 @@ import { runFleet, type FleetReport } from '@rampart/emulator';
 import { demoFleetOptions } from '../demo-fleet.js';
 import { runRolloutScenario, type RolloutReport } from '../rollout-scenario.js';
 import { writeFleetReports } from './fleet.js';
-import { closeOnSignals, createLogger } from '@rampart/service-kit';
+import { closeOnSignals, createLogger, type LogLevel } from '@rampart/service-kit';
 import { startEmbeddedPlatform, type EmbeddedPlatform } from '../embedded-platform.js';
 import { endProgress, printReport, progressPrinter, type OutputFormat } from '../output.js';
+import type { UpScenario } from '../up-scenarios.js';
 
 export interface UpOptions {
   readonly fleet: boolean;
@@ -33,9 +34,6 @@ export interface UpOptions {
   readonly gatewayHttpPort: number;
   readonly output: OutputFormat;
 }
-
-export const UP_SCENARIOS = ['telemetry', 'rollout'] as const;
-export type UpScenario = (typeof UP_SCENARIOS)[number];
 
 const DEFAULT_REPORT: Readonly<Record<UpScenario, string>> = { telemetry: 'reports/demo.json', rollout: 'reports/rollout.json' };
 
@@ -74,7 +72,7 @@ async function reconcile(platform: EmbeddedPlatform, fleet: FleetReport): Promis
 }
 
 export async function up(options: UpOptions): Promise<number> {
-  const logLevel = (process.env['LOG_LEVEL'] ?? 'warn') as 'warn';
+  const logLevel = (process.env['LOG_LEVEL'] ?? 'warn') as LogLevel;
   const platform = await startEmbeddedPlatform(
     {
       dataDir: options.dataDir,
@@ -92,6 +90,7 @@ export async function up(options: UpOptions): Promise<number> {
       devListenerPort: undefined,
       // Each demo device publishes `rate` per second; leave headroom for resends.
       deviceRatePerSec: Math.max(20, Math.ceil(options.rate * 4)),
+      logLevel,
     },
     (service) => createLogger(service, logLevel),
   );

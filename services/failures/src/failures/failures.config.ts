@@ -1,9 +1,20 @@
 import { z } from 'zod';
-import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
+import {
+  commonConfig,
+  commonEnvShape,
+  buildConfig,
+  env,
+  loadConfig,
+  withBusChoice,
+  type CommonConfig,
+  type ConfigInput,
+  type Env,
+} from '@rampart/service-kit';
 import type { SpikeRule } from '../alerts/spike-rule.js';
 import type { FailureIngestSettings } from '../ingest/failure-ingest.js';
 
-export const DEFAULT_HTTP_PORT = 8084;
+export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.failures;
 
 const failuresEnvObject = z.object({
   ...commonEnvShape,
@@ -41,8 +52,20 @@ export interface FailuresConfig extends CommonConfig {
   readonly alerts: { readonly webhookUrl: string | undefined; readonly spike: SpikeRule };
 }
 
+/** The typed values `failuresConfig` takes: the environment's keys, numbers as numbers. */
+export type FailuresConfigInput = ConfigInput<typeof failuresEnvSchema>;
+
+/** Reads the process environment (or an env-shaped record): strings, `<KEY>_FILE` secrets. */
 export function loadFailuresConfig(source: Env): FailuresConfig {
-  const e = loadConfig('failures', failuresEnvSchema, source);
+  return toFailuresConfig(loadConfig('failures', failuresEnvSchema, source));
+}
+
+/** Builds the configuration from typed values (a composition in code); the same schema, defaults and ConfigError as loadFailuresConfig. */
+export function failuresConfig(input: FailuresConfigInput): FailuresConfig {
+  return toFailuresConfig(buildConfig('failures', failuresEnvSchema, input));
+}
+
+function toFailuresConfig(e: z.output<typeof failuresEnvSchema>): FailuresConfig {
   return {
     ...commonConfig(e),
     database: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE },

@@ -1,6 +1,6 @@
 import { ConfigError } from '@rampart/service-kit';
 import { describe, expect, it } from 'vitest';
-import { loadGatewayConfig } from './gateway.config.js';
+import { gatewayConfig, loadGatewayConfig, type GatewayConfigInput } from './gateway.config.js';
 
 const valid = {
   NATS_URL: 'nats://127.0.0.1:4222',
@@ -44,5 +44,28 @@ describe('loadGatewayConfig', () => {
   it('counts handshaking sockets inside the connection cap', () => {
     expect(loadGatewayConfig({ ...valid, MAX_CONNECTIONS: '100' }).limits.maxHandshaking).toBe(100);
     expect(() => loadGatewayConfig({ ...valid, MAX_CONNECTIONS: '100', MAX_HANDSHAKING: '200' })).toThrow(/MAX_HANDSHAKING/);
+  });
+});
+
+describe(gatewayConfig.name, () => {
+  const typed: GatewayConfigInput = {
+    ...valid,
+    HTTP_PORT: 0,
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: 0,
+    DEVICE_RATE_PER_SEC: 50,
+    DEV_LISTENER_PORT: 18_830,
+    ALLOWED_TENANTS: 'acme,globex',
+  };
+  /** The same values as an environment would hold them. */
+  const asEnv = (input: object): Record<string, string> => Object.fromEntries(Object.entries(input).map(([k, v]) => [k, String(v)]));
+
+  it('builds from typed values what loadGatewayConfig reads from the same values as strings, defaults included', () => {
+    expect(gatewayConfig(typed)).toEqual(loadGatewayConfig(asEnv(typed)));
+  });
+
+  it('refuses a bad typed value with the ConfigError naming its key', () => {
+    expect(() => gatewayConfig({ ...typed, MQTT_PORT: 1.5 })).toThrow(ConfigError);
+    expect(() => gatewayConfig({ ...typed, MQTT_PORT: 1.5 })).toThrow(/^gateway: invalid configuration: MQTT_PORT: /);
   });
 });

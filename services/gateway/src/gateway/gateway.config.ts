@@ -1,12 +1,23 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
 import { MAX_READINGS_PER_BATCH, Stream } from '@rampart/contracts';
-import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
+import {
+  commonConfig,
+  commonEnvShape,
+  buildConfig,
+  env,
+  loadConfig,
+  withBusChoice,
+  type CommonConfig,
+  type ConfigInput,
+  type Env,
+} from '@rampart/service-kit';
 import type { AttestationLimits } from './attestation-gate.js';
 import type { TelemetryStreamSettings } from './telemetry-stream.js';
 
-export const DEFAULT_MQTT_PORT = 8883;
-export const DEFAULT_HTTP_PORT = 8080;
+export const DEFAULT_MQTT_PORT = DEFAULT_PORTS.mqtt;
+export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.gatewayHttp;
 /** Device packets are small; 16 KiB leaves room for a crash dump excerpt. */
 export const DEFAULT_MAX_PACKET_BYTES = 16 * 1024;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -123,8 +134,20 @@ export interface GatewayConfig extends CommonConfig {
   readonly telemetryStream: TelemetryStreamSettings;
 }
 
+/** The typed values `gatewayConfig` takes: the environment's keys, numbers as numbers. */
+export type GatewayConfigInput = ConfigInput<typeof gatewayEnvSchema>;
+
+/** Reads the process environment (or an env-shaped record): strings, `<KEY>_FILE` secrets. */
 export function loadGatewayConfig(source: Env): GatewayConfig {
-  const e = loadConfig('gateway', gatewayEnvSchema, source);
+  return toGatewayConfig(loadConfig('gateway', gatewayEnvSchema, source));
+}
+
+/** Builds the configuration from typed values (a composition in code); the same schema, defaults and ConfigError as loadGatewayConfig. */
+export function gatewayConfig(input: GatewayConfigInput): GatewayConfig {
+  return toGatewayConfig(buildConfig('gateway', gatewayEnvSchema, input));
+}
+
+function toGatewayConfig(e: z.output<typeof gatewayEnvSchema>): GatewayConfig {
   return {
     ...commonConfig(e),
     mqtt: {

@@ -1,6 +1,6 @@
 import { ConfigError } from '@rampart/service-kit';
 import { describe, expect, it } from 'vitest';
-import { loadTelemetryConfig } from './telemetry.config.js';
+import { loadTelemetryConfig, telemetryConfig, type TelemetryConfigInput } from './telemetry.config.js';
 
 describe('loadTelemetryConfig', () => {
   it('needs a PostgreSQL URL', () => {
@@ -23,5 +23,20 @@ describe('loadTelemetryConfig', () => {
       const keys = (error as ConfigError).issues.map((i) => i.key).sort();
       expect(keys).toEqual(expect.arrayContaining(['LOG_LEVEL', 'RETENTION_DAYS']));
     }
+  });
+});
+
+describe(telemetryConfig.name, () => {
+  const typed: TelemetryConfigInput = { BUS: 'in-process', HTTP_PORT: 0, DATABASE_URL: 'postgres://h/db', RETENTION_DAYS: 7 };
+  /** The same values as an environment would hold them. */
+  const asEnv = (input: object): Record<string, string> => Object.fromEntries(Object.entries(input).map(([k, v]) => [k, String(v)]));
+
+  it('builds from typed values what loadTelemetryConfig reads from the same values as strings, defaults included', () => {
+    expect(telemetryConfig(typed)).toEqual(loadTelemetryConfig(asEnv(typed)));
+  });
+
+  it('refuses a bad typed value with the ConfigError naming its key', () => {
+    expect(() => telemetryConfig({ ...typed, RETENTION_DAYS: 1 })).toThrow(ConfigError);
+    expect(() => telemetryConfig({ ...typed, RETENTION_DAYS: 1 })).toThrow(/^telemetry: invalid configuration: RETENTION_DAYS: /);
   });
 });

@@ -1,8 +1,19 @@
 import { z } from 'zod';
-import { commonConfig, commonEnvShape, env, loadConfig, withBusChoice, type CommonConfig, type Env } from '@rampart/service-kit';
+import { DEFAULT_PORTS } from '@rampart/contracts/ports';
+import {
+  commonConfig,
+  commonEnvShape,
+  buildConfig,
+  env,
+  loadConfig,
+  withBusChoice,
+  type CommonConfig,
+  type ConfigInput,
+  type Env,
+} from '@rampart/service-kit';
 import type { IngestSettings } from './ingest.service.js';
 
-export const DEFAULT_HTTP_PORT = 8081;
+export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.telemetry;
 export const DEFAULT_INGEST_BATCH_SIZE = 2_000;
 export const DEFAULT_INGEST_FLUSH_MS = 100;
 /** Stream messages (each a batch of up to 1,000 readings) handed to one replica and not yet acknowledged. */
@@ -36,8 +47,20 @@ export interface TelemetryConfig extends CommonConfig {
   readonly retention: { readonly days: number; readonly maintenanceMs: number };
 }
 
+/** The typed values `telemetryConfig` takes: the environment's keys, numbers as numbers. */
+export type TelemetryConfigInput = ConfigInput<typeof telemetryEnvSchema>;
+
+/** Reads the process environment (or an env-shaped record): strings, `<KEY>_FILE` secrets. */
 export function loadTelemetryConfig(source: Env): TelemetryConfig {
-  const e = loadConfig('telemetry', telemetryEnvSchema, source);
+  return toTelemetryConfig(loadConfig('telemetry', telemetryEnvSchema, source));
+}
+
+/** Builds the configuration from typed values (a composition in code); the same schema, defaults and ConfigError as loadTelemetryConfig. */
+export function telemetryConfig(input: TelemetryConfigInput): TelemetryConfig {
+  return toTelemetryConfig(buildConfig('telemetry', telemetryEnvSchema, input));
+}
+
+function toTelemetryConfig(e: z.output<typeof telemetryEnvSchema>): TelemetryConfig {
   return {
     ...commonConfig(e),
     database: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE },
