@@ -121,7 +121,9 @@ describe('floors: no import runs back up or sideways', () => {
       // Loaded when a command runs, not when the CLI starts.
       expect(await lintErrors(file, `export const load = () => import('${name(heavy)}');\n`), `import() of ${heavy}`).toEqual([]);
     }
-    for (const light of ['@rampart/contracts', '@rampart/api-client']) expect(await importErrors(file, light), light).toEqual([]);
+    // A subpath made to import nothing heavy is named in the rule as an exception, one by one.
+    for (const light of ['@rampart/contracts', '@rampart/api-client', '@rampart/embedded/up-scenarios'])
+      expect(await importErrors(file, light), light).toEqual([]);
   });
 
   it('every floor still refuses a relative path into another package (the floor rules do not replace it)', async () => {
