@@ -7,6 +7,10 @@ import tseslint from 'typescript-eslint';
 const SERVICES = ['gateway', 'telemetry', 'attestation', 'failures', 'updates', 'api'];
 const DEVICES = ['emulator'];
 const APPS = ['cli', 'embedded'];
+/** What the CLI may load only with import(), in the commands that run it: heavy to load, needed by few commands. */
+const CLI_LOADS_ON_DEMAND = ['embedded', 'emulator', 'trust'];
+/** Their subpaths that import nothing heavy, made for the CLI to import statically. */
+const CLI_LIGHT_SUBPATHS = ['@rampart/embedded/up-scenarios'];
 
 const BY_PACKAGE_NAME = {
   group: ['**/packages/*/src/**', '**/services/*/src/**', '**/devices/*/src/**', '**/apps/*/src/**'],
@@ -63,15 +67,51 @@ export default tseslint.config(
     [...SERVICES, ...DEVICES, ...APPS],
     'packages/ is the ground floor: it never imports services/, devices/ or apps/.',
   ),
-  ...SERVICES.map((service) =>
-    floor(
-      [`services/${service}/src/**/*.ts`],
-      [...SERVICES.filter((other) => other !== service), ...DEVICES, ...APPS],
-      'A service imports only packages/: other services are reached over the bus or HTTP, devices over MQTT, and apps/ stand above it.',
-      // A unit test may use the emulator as the device it verifies.
-      ['**/*.spec.ts'],
-    ),
-  ),
+  ...SERVICES.flatMap((service) => {
+    const others = SERVICES.filter((other) => other !== service);
+    // A service's tests may use the emulator as the device they verify; nothing else they import is above or beside it.
+    const devicesBarredFromTests = DEVICES.filter((device) => device !== 'emulator');
+    return [
+      floor(
+        [`services/${service}/src/**/*.ts`],
+        [...others, ...DEVICES, ...APPS],
+        'A service imports only packages/: other services are reached over the bus or HTTP, devices over MQTT, and apps/ stand above it.',
+        ['**/*.spec.ts'],
+      ),
+      floor(
+        [`services/${service}/src/**/*.spec.ts`],
+        [...others, ...devicesBarredFromTests, ...APPS],
+        "A service's unit test imports only packages/ and the emulator (as the device it verifies).",
+      ),
+      floor(
+        [`services/${service}/test/**/*.ts`],
+        // Integration tests run a real attestation service where the service under test asks it over the bus (which
+        // tenant claimed a device): faking it is not allowed, and it is the one peer they may start.
+        [...others.filter((other) => other !== 'attestation'), ...devicesBarredFromTests, ...APPS],
+        "A service's integration test imports only packages/, the emulator, and the attestation service it runs as a real peer.",
+      ),
+    ];
+  }),
+  {
+    // The CLI starts in a blink because its static imports stay light: the platform, the fleet and the key tooling load
+    // with import() inside the commands that run them (this rule sees only static imports; type-only ones are erased).
+    files: ['apps/cli/src/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              // A regex, not a group: in a gitignore-style group `!subpath` cannot re-admit a path under a barred package.
+              regex: `^(?!(?:${CLI_LIGHT_SUBPATHS.join('|')})$)@rampart/(?:${CLI_LOADS_ON_DEMAND.join('|')})(?:/.*)?$`,
+              allowTypeImports: true,
+              message: "The CLI's static imports stay light: load this with `await import()` in the command that needs it.",
+            },
+          ],
+        },
+      ],
+    },
+  },
   floor(
     ['devices/*/src/**/*.ts'],
     [...SERVICES, ...APPS],

@@ -15,13 +15,15 @@ const eslint = new ESLint({
   cwd: ROOT,
   // Probes are not files of any TypeScript project: parse them without type information and ask only the import rule.
   overrideConfig: { languageOptions: { parserOptions: { project: false, projectService: false } } },
-  ruleFilter: ({ ruleId }) => ruleId === 'no-restricted-imports',
+  ruleFilter: ({ ruleId }) => ruleId === 'no-restricted-imports' || ruleId === '@typescript-eslint/no-restricted-imports',
 });
 
-async function importErrors(filePath: string, specifier: string): Promise<string[]> {
-  const [result] = await eslint.lintText(`import '${specifier}';\n`, { filePath: join(ROOT, filePath) });
+async function lintErrors(filePath: string, source: string): Promise<string[]> {
+  const [result] = await eslint.lintText(source, { filePath: join(ROOT, filePath) });
   return result!.messages.map((m) => `${m.ruleId ?? 'parse'}: ${m.message}`);
 }
+
+const importErrors = (filePath: string, specifier: string): Promise<string[]> => lintErrors(filePath, `import '${specifier}';\n`);
 
 const workspace = (floor: string): string[] =>
   readdirSync(join(ROOT, floor), { withFileTypes: true })
@@ -70,6 +72,33 @@ describe('floors: no import runs back up or sideways', () => {
     }
   });
 
+  it.each(SERVICES)("services/%s's unit tests may import the emulator too, but no other service and no app", async (service) => {
+    const file = `services/${service}/src/probe.spec.ts`;
+    for (const allowed of ['@rampart/contracts', '@rampart/testing', '@rampart/emulator'])
+      expect(await importErrors(file, allowed), allowed).toEqual([]);
+    for (const forbidden of [...SERVICES.filter((s) => s !== service), ...APPS]) {
+      expect(await importErrors(file, name(forbidden)), `${service} spec → ${forbidden}`).toEqual([expect.stringContaining('unit test')]);
+    }
+  });
+
+  it.each(SERVICES)(
+    "services/%s's integration tests may import packages/, the emulator and the attestation service they run; no other service, no app",
+    async (service) => {
+      const file = `services/${service}/test/probe.test.ts`;
+      for (const allowed of ['@rampart/contracts', '@rampart/testing', '@rampart/emulator', '@rampart/attestation'])
+        expect(await importErrors(file, allowed), allowed).toEqual([]);
+      for (const forbidden of [...SERVICES.filter((s) => s !== service && s !== 'attestation'), ...APPS]) {
+        expect(await importErrors(file, name(forbidden)), `${service} test → ${forbidden}`).toEqual([
+          expect.stringContaining('integration test'),
+        ]);
+        expect(
+          await importErrors(`services/${service}/test/nested/probe.ts`, `${name(forbidden)}/sub`),
+          `${service} test → ${forbidden}/sub`,
+        ).toHaveLength(1);
+      }
+    },
+  );
+
   it('devices/ may import packages/ but no service and no app', async () => {
     const file = 'devices/emulator/src/probe.ts';
     expect(await importErrors(file, '@rampart/trust')).toEqual([]);
@@ -79,6 +108,22 @@ describe('floors: no import runs back up or sideways', () => {
   it('apps/ may import every floor below', async () => {
     for (const below of ['contracts', ...SERVICES, ...DEVICES])
       expect(await importErrors('apps/embedded/src/probe.ts', name(below))).toEqual([]);
+  });
+
+  it("keeps the CLI's static imports light: the platform, the emulator and the key tooling only through import()", async () => {
+    const file = 'apps/cli/src/commands/probe.ts';
+    for (const heavy of ['embedded', 'emulator', 'trust']) {
+      expect(await importErrors(file, name(heavy)), heavy).toEqual([expect.stringContaining('static imports stay light')]);
+      expect(await importErrors(file, `${name(heavy)}/sub`), `${heavy}/sub`).toHaveLength(1);
+      expect(await lintErrors(file, `export { x } from '${name(heavy)}';\n`), `re-export of ${heavy}`).toHaveLength(1);
+      // Erased at build: a type costs the CLI nothing at start.
+      expect(await lintErrors(file, `import type { X } from '${name(heavy)}';\nexport type Y = X;\n`), `type of ${heavy}`).toEqual([]);
+      // Loaded when a command runs, not when the CLI starts.
+      expect(await lintErrors(file, `export const load = () => import('${name(heavy)}');\n`), `import() of ${heavy}`).toEqual([]);
+    }
+    // A subpath made to import nothing heavy is named in the rule as an exception, one by one.
+    for (const light of ['@rampart/contracts', '@rampart/api-client', '@rampart/embedded/up-scenarios'])
+      expect(await importErrors(file, light), light).toEqual([]);
   });
 
   it('every floor still refuses a relative path into another package (the floor rules do not replace it)', async () => {

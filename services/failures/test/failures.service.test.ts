@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { metrics } from '@opentelemetry/api';
 import { Subject, type ReceivedFailureReport } from '@rampart/contracts';
-import { createLogger, decodeJson, encodeJson, type NatsBus, type TypedBus } from '@rampart/service-kit';
+import { createLogger, decodeJson, encodeJson, systemClock, type NatsBus, type TypedBus } from '@rampart/service-kit';
 import { waitFor } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertSink } from '../src/alerts/alert-sink.js';
@@ -105,6 +105,7 @@ describe('failures service', () => {
             new AlertSink(bus, `http://127.0.0.1:${port}/hook`, logger, metrics.getMeter('test')),
             DEFAULT_SPIKE_RULE,
             logger,
+            systemClock,
           ),
       ) as [SpikeDetector, SpikeDetector];
       // Every bucket of this test is new within the hour, so each with at least 10 recent reports spikes.

@@ -27,6 +27,7 @@ import { FleetService } from './fleet/fleet.service.js';
 import { RolloutEngine } from './fleet/rollout-engine.js';
 import { ChunkCache, ImagesRepository } from './images/images.repository.js';
 import { ImagesService } from './images/images.service.js';
+import { Transactions } from './persistence/transactions.js';
 import { TenantMetadata } from './tuf/tenant-metadata.js';
 import { TenantRepositoryConsumer } from './tuf/tenant-repository.consumer.js';
 import { TufMetadataRepository } from './tuf/tuf-metadata.repository.js';
@@ -45,6 +46,7 @@ export class UpdatesModule {
       controllers: [OpsController, UpdatesController, UpdatesHandler],
       providers: [
         { provide: APP_GUARD, useValue: new TenantTokenGuard('updates', runtime.bus, runtime.logger, runtime.observability.meter) },
+        { provide: Transactions, inject: [DATA_SOURCE], useFactory: (dataSource: DataSource) => new Transactions(dataSource) },
         {
           provide: ImagesRepository,
           inject: [DATA_SOURCE, SERVICE_CONFIG],
@@ -64,15 +66,28 @@ export class UpdatesModule {
         },
         {
           provide: TenantMetadata,
-          inject: [TufMetadataRepository, ImagesRepository, SERVICE_CONFIG],
-          useFactory: (tufRows: TufMetadataRepository, imageRows: ImagesRepository, config: UpdatesConfig) =>
-            new TenantMetadata(tufRows, new KeyVault(config.keyEncryptionKey), imageRows, config.lifetimes, config.rootPolicy),
+          inject: [Transactions, TufMetadataRepository, ImagesRepository, SERVICE_CONFIG],
+          useFactory: (transactions: Transactions, tufRows: TufMetadataRepository, imageRows: ImagesRepository, config: UpdatesConfig) =>
+            new TenantMetadata(
+              transactions,
+              tufRows,
+              new KeyVault(config.keyEncryptionKey),
+              imageRows,
+              config.lifetimes,
+              config.rootPolicy,
+            ),
         },
         {
           provide: ImagesService,
-          inject: [ImagesRepository, TenantMetadata, MESSAGE_BUS, LOGGER, SERVICE_CONFIG],
-          useFactory: (imageRows: ImagesRepository, metadata: TenantMetadata, bus: MessageBus, logger: Logger, config: UpdatesConfig) =>
-            new ImagesService(imageRows, metadata, bus, logger, config.maxImageBytes),
+          inject: [Transactions, ImagesRepository, TenantMetadata, MESSAGE_BUS, LOGGER, SERVICE_CONFIG],
+          useFactory: (
+            transactions: Transactions,
+            imageRows: ImagesRepository,
+            metadata: TenantMetadata,
+            bus: MessageBus,
+            logger: Logger,
+            config: UpdatesConfig,
+          ) => new ImagesService(transactions, imageRows, metadata, bus, logger, config.maxImageBytes),
         },
         {
           provide: TenantRepositoryConsumer,
@@ -88,27 +103,30 @@ export class UpdatesModule {
         },
         {
           provide: RolloutEngine,
-          inject: [DeploymentRepository, ImagesRepository, MESSAGE_BUS, TypedBus, LOGGER, OBSERVABILITY],
+          inject: [Transactions, DeploymentRepository, ImagesRepository, MESSAGE_BUS, TypedBus, LOGGER, OBSERVABILITY],
           useFactory: (
+            transactions: Transactions,
             deploymentRows: DeploymentRepository,
             imageRows: ImagesRepository,
             bus: MessageBus,
             typed: TypedBus,
             logger: Logger,
             observability: Observability,
-          ) => new RolloutEngine(deploymentRows, imageRows, bus, typed, logger, observability.meter),
+          ) => new RolloutEngine(transactions, deploymentRows, imageRows, bus, typed, logger, observability.meter),
         },
         {
           provide: FleetService,
-          inject: [FleetRepository, DeploymentRepository, ImagesRepository, TypedBus, LOGGER, RolloutEngine],
+          inject: [Transactions, FleetRepository, DeploymentRepository, ImagesRepository, TypedBus, LOGGER, RolloutEngine],
           useFactory: (
+            transactions: Transactions,
             fleetRows: FleetRepository,
             deploymentRows: DeploymentRepository,
             imageRows: ImagesRepository,
             typed: TypedBus,
             logger: Logger,
             rollouts: RolloutEngine,
-          ) => new FleetService(fleetRows, deploymentRows, imageRows, typed, logger, (deviceIds) => rollouts.notify(deviceIds)),
+          ) =>
+            new FleetService(transactions, fleetRows, deploymentRows, imageRows, typed, logger, (deviceIds) => rollouts.notify(deviceIds)),
         },
         {
           provide: DirectorService,

@@ -7,6 +7,7 @@ import { DeploymentRepository } from '../src/fleet/deployment.repository.js';
 import { FleetRepository } from '../src/fleet/fleet.repository.js';
 import { RolloutPlanSchema } from '../src/fleet/rollout-plan.js';
 import { updatesDatabase } from '../src/migrations/index.js';
+import { Transactions } from '../src/persistence/transactions.js';
 
 const device = (n: number) => n.toString(16).padStart(64, '0');
 const plan = RolloutPlanSchema.parse({});
@@ -17,12 +18,14 @@ describe(DeploymentRepository.name, () => {
   let dataSource: DataSource;
   let fleet: FleetRepository;
   let deployments: DeploymentRepository;
+  let transactions: Transactions;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     dataSource = await openDatabase({ ...updatesDatabase, url: db.url, poolSize: 4 }, createLogger('updates', 'silent'));
     fleet = new FleetRepository(dataSource);
     deployments = new DeploymentRepository(dataSource);
+    transactions = new Transactions(dataSource);
   });
 
   afterAll(async () => {
@@ -35,14 +38,14 @@ describe(DeploymentRepository.name, () => {
     const group = groupId ?? randomUUID();
     if (groupId === undefined) {
       const productId = randomUUID();
-      await fleet.transaction(async (tx) => {
+      await transactions.run(async (tx) => {
         await fleet.insertProduct({ id: productId, tenantId, name: productId, description: '' }, tx);
         await fleet.insertGroup({ id: group, tenantId, productId, name: 'g', updatePolicy: 'all', osFeed: 'retail' }, tx);
       });
     }
     const id = randomUUID();
     const waves = Math.max(0, ...waveOf.values()) + 1;
-    await deployments.transaction((tx) => deployments.insert({ id, tenantId, groupId: group, images: [id], plan, waves, waveOf }, tx));
+    await transactions.run((tx) => deployments.insert({ id, tenantId, groupId: group, images: [id], plan, waves, waveOf }, tx));
     return { id, groupId: group };
   }
 
@@ -69,7 +72,7 @@ describe(DeploymentRepository.name, () => {
       id,
       device(3),
     ]);
-    await deployments.transaction((tx) => deployments.retryOrTimeOutUnanswered(id, 2, 60, tx));
+    await transactions.run((tx) => deployments.retryOrTimeOutUnanswered(id, 2, 60, tx));
     expect(await deviceRows(id)).toEqual({
       [device(1)]: { state: 'pending', attempts: 1, detail: null },
       [device(2)]: { state: 'timed-out', attempts: 2, detail: 'no answer in time' },
@@ -91,7 +94,7 @@ describe(DeploymentRepository.name, () => {
         WHERE deployment_id = $1`,
       [id, device(1)],
     );
-    await deployments.transaction((tx) => deployments.endExpiredDeferrals(id, tx));
+    await transactions.run((tx) => deployments.endExpiredDeferrals(id, tx));
     const rows = await deployments.devices(id);
     expect(rows.map((r) => [r.device_id, r.state, r.deferred_until === null])).toEqual([
       [device(1), 'pending', true],
@@ -108,12 +111,12 @@ describe(DeploymentRepository.name, () => {
         [device(3), 1],
       ]),
     );
-    expect(await deployments.transaction((tx) => deployments.openWaveDevices(id, 0, tx))).toEqual([
+    expect(await transactions.run((tx) => deployments.openWaveDevices(id, 0, tx))).toEqual([
       { device_id: device(1), wave: 0, state: 'pending' },
     ]);
-    expect((await deployments.transaction((tx) => deployments.openWave(id, 1, tx))).sort()).toEqual([device(2), device(3)]);
-    expect(await deployments.transaction((tx) => deployments.activeById(id, 0, tx))).toBeUndefined();
-    expect((await deployments.transaction((tx) => deployments.activeById(id, 1, tx)))?.current_wave).toBe(1);
+    expect((await transactions.run((tx) => deployments.openWave(id, 1, tx))).sort()).toEqual([device(2), device(3)]);
+    expect(await transactions.run((tx) => deployments.activeById(id, 0, tx))).toBeUndefined();
+    expect((await transactions.run((tx) => deployments.activeById(id, 1, tx)))?.current_wave).toBe(1);
   });
 
   it('gives the rollout lock of a deployment to one transaction at a time', async () => {
@@ -122,17 +125,43 @@ describe(DeploymentRepository.name, () => {
     const held = new Promise<void>((resolve) => (release = resolve));
     let locked!: () => void;
     const taken = new Promise<void>((resolve) => (locked = resolve));
-    const first = deployments.transaction(async (tx) => {
+    const first = transactions.run(async (tx) => {
       const got = await deployments.tryLockRollout(id, tx);
       locked();
       await held;
       return got;
     });
     await taken;
-    expect(await deployments.transaction((tx) => deployments.tryLockRollout(id, tx))).toBe(false);
+    expect(await transactions.run((tx) => deployments.tryLockRollout(id, tx))).toBe(false);
     release();
     expect(await first).toBe(true);
-    expect(await deployments.transaction((tx) => deployments.tryLockRollout(id, tx))).toBe(true);
+    expect(await transactions.run((tx) => deployments.tryLockRollout(id, tx))).toBe(true);
+  });
+
+  it('runs one transaction across repositories: a group and its deployment commit together, or neither does', async () => {
+    const [tenantId, productId, groupId, id] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const failure = new Error('the deployment step failed');
+    await expect(
+      transactions.run(async (tx) => {
+        await fleet.insertProduct({ id: productId, tenantId, name: productId, description: '' }, tx);
+        await fleet.insertGroup({ id: groupId, tenantId, productId, name: 'g', updatePolicy: 'all', osFeed: 'retail' }, tx);
+        await deployments.insert({ id, tenantId, groupId, images: [id], plan, waves: 1, waveOf: new Map([[device(1), 0]]) }, tx);
+        // Both writes are visible inside the transaction, through either repository.
+        expect(await fleet.memberIds(groupId, tx)).toEqual([]);
+        expect((await deployments.activeById(id, 0, tx))?.group_id).toBe(groupId);
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect(await fleet.groups(tenantId)).toEqual([]);
+    expect(await deployments.find(tenantId, id)).toBeUndefined();
+
+    await transactions.run(async (tx) => {
+      await fleet.insertProduct({ id: productId, tenantId, name: productId, description: '' }, tx);
+      await fleet.insertGroup({ id: groupId, tenantId, productId, name: 'g', updatePolicy: 'all', osFeed: 'retail' }, tx);
+      await deployments.insert({ id, tenantId, groupId, images: [id], plan, waves: 1, waveOf: new Map([[device(1), 0]]) }, tx);
+    });
+    expect((await fleet.groups(tenantId)).map((g) => g.id)).toEqual([groupId]);
+    expect((await deployments.find(tenantId, id))?.groupId).toBe(groupId);
   });
 
   it("finds the images of the group's deployment before, superseded or completed, never one rolled back", async () => {
@@ -186,6 +215,6 @@ describe(DeploymentRepository.name, () => {
     expect(await deployments.transition('acme', id, pause)).toBeUndefined();
     const resumed = await deployments.transition('acme', id, { from: ['paused'], to: 'active', reason: 'ok', ends: false, resumes: true });
     expect(resumed).toMatchObject({ state: 'active', reason: 'ok', endedAt: null });
-    expect((await deployments.transaction((tx) => deployments.activeById(id, undefined, tx)))?.gates_from_wave).toBe(1);
+    expect((await transactions.run((tx) => deployments.activeById(id, undefined, tx)))?.gates_from_wave).toBe(1);
   });
 });

@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from '@rampart/testing';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { updatesDatabase } from '../src/migrations/index.js';
+import { Transactions } from '../src/persistence/transactions.js';
 import { TufMetadataRepository, type SigningRole } from '../src/tuf/tuf-metadata.repository.js';
 
 const HOUR = 3_600_000;
@@ -12,11 +13,13 @@ describe(TufMetadataRepository.name, () => {
   let db: TestDatabase;
   let dataSource: DataSource;
   let repository: TufMetadataRepository;
+  let transactions: Transactions;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     dataSource = await openDatabase({ ...updatesDatabase, url: db.url, poolSize: 4 }, createLogger('updates', 'silent'));
     repository = new TufMetadataRepository(dataSource);
+    transactions = new Transactions(dataSource);
   });
 
   afterAll(async () => {
@@ -25,7 +28,7 @@ describe(TufMetadataRepository.name, () => {
   });
 
   const save = (tenantId: string, role: SigningRole, version: number, expiresInHours: number) =>
-    repository.transaction((tx) =>
+    transactions.run((tx) =>
       repository.saveMetadata(tenantId, role, version, Buffer.from(`${role} ${version}`), new Date(Date.now() + expiresInHours * HOUR), tx),
     );
 
@@ -51,7 +54,7 @@ describe(TufMetadataRepository.name, () => {
     expect(await repository.body('serve', 'root', 2)).toBe('root 2');
     expect(await repository.body('serve', 'timestamp')).toBe('timestamp 3');
     expect(await repository.body('serve', 'targets')).toBeUndefined();
-    await repository.transaction((tx) => repository.pruneOnline('serve', 3, tx));
+    await transactions.run((tx) => repository.pruneOnline('serve', 3, tx));
     expect(await repository.body('serve', 'timestamp', 2)).toBeUndefined();
     expect(await repository.body('serve', 'timestamp', 3)).toBe('timestamp 3');
     expect(await repository.body('serve', 'root', 1)).toBe('root 1');
@@ -61,35 +64,35 @@ describe(TufMetadataRepository.name, () => {
 
   it("gives a role's keys that are not retired, oldest first; retiring root keys leaves the online roles' keys", async () => {
     const key = (id: string) => ({ keyId: id, publicHex: `${id}-public`, sealed: Buffer.from(id) });
-    await repository.transaction(async (tx) => {
+    await transactions.run(async (tx) => {
       await repository.saveKey(key('root-a'), 'keys', 'root', tx);
       await repository.saveKey(key('targets-a'), 'keys', 'targets', tx);
     });
-    await repository.transaction((tx) => repository.saveKey(key('root-b'), 'keys', 'root', tx));
+    await transactions.run((tx) => repository.saveKey(key('root-b'), 'keys', 'root', tx));
     const sealed = (role: SigningRole) =>
-      repository.transaction(async (tx) => (await repository.sealedKeys('keys', role, tx)).map((s) => s.toString()));
+      transactions.run(async (tx) => (await repository.sealedKeys('keys', role, tx)).map((s) => s.toString()));
     expect(await sealed('root')).toEqual(['root-a', 'root-b']);
-    await repository.transaction((tx) => repository.retireRootKeys('keys', tx));
-    await repository.transaction((tx) => repository.saveKey(key('root-c'), 'keys', 'root', tx));
+    await transactions.run((tx) => repository.retireRootKeys('keys', tx));
+    await transactions.run((tx) => repository.saveKey(key('root-c'), 'keys', 'root', tx));
     expect(await sealed('root')).toEqual(['root-c']);
     expect(await sealed('targets')).toEqual(['targets-a']);
-    expect(await repository.transaction((tx) => repository.sealedKeys('other-tenant', 'root', tx))).toEqual([]);
+    expect(await transactions.run((tx) => repository.sealedKeys('other-tenant', 'root', tx))).toEqual([]);
   });
 
   it('keeps one director answer per device, replaced by the next, and locks it while it is read to be replaced', async () => {
     const device = 'd'.repeat(64);
     const expires = new Date(Date.now() + HOUR);
     const write = (version: number) =>
-      repository.transaction((tx) =>
+      transactions.run((tx) =>
         repository.saveDirectorTargets(
           { deviceId: device, tenantId: 'acme', version, digest: `digest-${version}`, body: Buffer.from(`v${version}`), expires },
           tx,
         ),
       );
-    expect(await repository.transaction((tx) => repository.directorTargetsForUpdate(device, tx))).toBeUndefined();
+    expect(await transactions.run((tx) => repository.directorTargetsForUpdate(device, tx))).toBeUndefined();
     await write(1);
     await write(2);
-    expect(await repository.transaction((tx) => repository.directorTargetsForUpdate(device, tx))).toMatchObject({
+    expect(await transactions.run((tx) => repository.directorTargetsForUpdate(device, tx))).toMatchObject({
       version: 2,
       digest: 'digest-2',
       body: 'v2',
@@ -99,14 +102,14 @@ describe(TufMetadataRepository.name, () => {
     const held = new Promise<void>((resolve) => (release = resolve));
     let read!: () => void;
     const first = new Promise<void>((resolve) => (read = resolve));
-    const holder = repository.transaction(async (tx) => {
+    const holder = transactions.run(async (tx) => {
       await repository.directorTargetsForUpdate(device, tx);
       read();
       await held;
     });
     await first;
     const order: string[] = [];
-    const waiter = repository.transaction((tx) => repository.directorTargetsForUpdate(device, tx)).then(() => order.push('second read'));
+    const waiter = transactions.run((tx) => repository.directorTargetsForUpdate(device, tx)).then(() => order.push('second read'));
     // The holder commits only after the waiter's query is on the server, blocked behind its lock.
     await expect.poll(async () => (await lockWaiters()) > 0).toBe(true);
     order.push('first done');

@@ -1,4 +1,4 @@
-import type { Job, Logger } from '@rampart/service-kit';
+import type { Clock, Job, Logger } from '@rampart/service-kit';
 import type { FailuresRepository } from '../ingest/failures.repository.js';
 import type { AlertSink } from './alert-sink.js';
 import { isSpike, type SpikeRule } from './spike-rule.js';
@@ -17,6 +17,7 @@ export class SpikeDetector implements Job {
     private readonly alerts: AlertSink,
     private readonly rule: SpikeRule,
     private readonly logger: Logger,
+    private readonly clock: Clock,
   ) {}
 
   get intervalMs(): number {
@@ -24,7 +25,7 @@ export class SpikeDetector implements Job {
   }
 
   run(): Promise<string[]> {
-    return this.check(Date.now());
+    return this.check(this.clock.now());
   }
 
   onError(error: unknown): void {

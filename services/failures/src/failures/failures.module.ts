@@ -113,16 +113,17 @@ export class FailuresModule {
         },
         {
           provide: SpikeDetector,
-          inject: [FailuresRepository, AlertSink, SERVICE_CONFIG, LOGGER],
-          useFactory: (repository: FailuresRepository, alerts: AlertSink, config: FailuresConfig, logger: Logger) =>
-            new SpikeDetector(repository, alerts, config.alerts.spike, logger),
+          inject: [FailuresRepository, AlertSink, SERVICE_CONFIG, LOGGER, CLOCK],
+          useFactory: (repository: FailuresRepository, alerts: AlertSink, config: FailuresConfig, logger: Logger, clock: Clock) =>
+            new SpikeDetector(repository, alerts, config.alerts.spike, logger, clock),
         },
         { provide: TypedBus, inject: [MESSAGE_BUS], useFactory: (bus: MessageBus) => new TypedBus(bus) },
         { provide: CohortDevices, inject: [TypedBus], useFactory: (bus: TypedBus) => new CohortDevices(bus) },
         {
           provide: FailureReportsService,
-          inject: [FailuresRepository, CohortDevices],
-          useFactory: (repository: FailuresRepository, cohorts: CohortDevices) => new FailureReportsService(repository, cohorts),
+          inject: [FailuresRepository, CohortDevices, CLOCK],
+          useFactory: (repository: FailuresRepository, cohorts: CohortDevices, clock: Clock) =>
+            new FailureReportsService(repository, cohorts, clock),
         },
         {
           provide: ReportExport,
@@ -131,8 +132,9 @@ export class FailuresModule {
         },
         {
           provide: StabilityReport,
-          inject: [StabilityRepository, CohortDevices],
-          useFactory: (stability: StabilityRepository, cohorts: CohortDevices) => new StabilityReport(stability, cohorts),
+          inject: [StabilityRepository, CohortDevices, CLOCK],
+          useFactory: (stability: StabilityRepository, cohorts: CohortDevices, clock: Clock) =>
+            new StabilityReport(stability, cohorts, clock),
         },
         FailuresLifecycle,
       ],

@@ -1,5 +1,5 @@
 import { ErrorCode } from '@rampart/contracts';
-import { DomainError } from '@rampart/service-kit';
+import { DomainError, type Clock } from '@rampart/service-kit';
 import type { CohortDevices, CohortSelector } from '../cohorts/cohort-devices.js';
 import { cohortWindow } from '../cohorts/cohort-window.js';
 import type { BucketRow, FailuresRepository, ReportFilter, ReportRow } from '../ingest/failures.repository.js';
@@ -21,6 +21,7 @@ export class FailureReportsService {
   constructor(
     private readonly repository: FailuresRepository,
     private readonly cohorts: CohortDevices,
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -34,7 +35,7 @@ export class FailureReportsService {
   ) {
     const deviceIds = await this.cohorts.of(tenantId, q);
     if (deviceIds === undefined) return this.repository.buckets(tenantId, q.limit, q.version);
-    return this.repository.bucketsAmong(tenantId, cohortWindow(q, DEFAULT_BUCKET_WINDOW_DAYS), { deviceIds, version: q.version }, q.limit);
+    return this.repository.bucketsAmong(tenantId, cohortWindow(q, DEFAULT_BUCKET_WINDOW_DAYS, new Date(this.clock.now())), { deviceIds, version: q.version }, q.limit);
   }
 
   /** One bucket with its latest reports; BucketNotFoundError if the tenant has no such bucket. */

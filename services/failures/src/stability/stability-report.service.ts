@@ -1,4 +1,5 @@
 import type { StabilityCohort } from '@rampart/contracts';
+import type { Clock } from '@rampart/service-kit';
 import type { CohortDevices, CohortSelector } from '../cohorts/cohort-devices.js';
 import { cohortWindow } from '../cohorts/cohort-window.js';
 import type { StabilityRepository } from './stability.repository.js';
@@ -11,6 +12,7 @@ export class StabilityReport {
   constructor(
     private readonly repository: StabilityRepository,
     private readonly cohorts: CohortDevices,
+    private readonly clock: Clock,
   ) {}
 
   /** `version`: one version, or several separated by commas; every version seen if omitted. */
@@ -18,7 +20,7 @@ export class StabilityReport {
     tenantId: string,
     q: CohortSelector & { component: string; version?: string | undefined; from?: Date | undefined; to?: Date | undefined },
   ): Promise<{ component: string; since: number; until: number; cohorts: StabilityCohort[] }> {
-    const { since, until } = cohortWindow(q, DEFAULT_STABILITY_WINDOW_DAYS);
+    const { since, until } = cohortWindow(q, DEFAULT_STABILITY_WINDOW_DAYS, new Date(this.clock.now()));
     const versions = q.version
       ?.split(',')
       .map((v) => v.trim())

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { Ids, text } from '@rampart/contracts';
 import { InvalidRequestError, Requires, ZodValidationPipe, type TenantPrincipal } from '@rampart/service-kit';
+import { FleetRepository } from '../fleet/fleet.repository.js';
 import { FleetService } from '../fleet/fleet.service.js';
 import { ImagesRepository } from '../images/images.repository.js';
 import { ImagesService } from '../images/images.service.js';
@@ -61,6 +62,7 @@ export class UpdatesController {
     @Inject(ImagesService) private readonly images: ImagesService,
     @Inject(ImagesRepository) private readonly imageRows: ImagesRepository,
     @Inject(FleetService) private readonly fleet: FleetService,
+    @Inject(FleetRepository) private readonly fleetRows: FleetRepository,
     @Inject(TenantMetadata) private readonly metadata: TenantMetadata,
   ) {}
 
@@ -123,7 +125,7 @@ export class UpdatesController {
 
   @Get('products')
   products(@Req() req: WithPrincipal) {
-    return this.fleet.products(req.principal.tenantId);
+    return this.fleetRows.products(req.principal.tenantId);
   }
 
   @Post('device-groups')
@@ -134,7 +136,7 @@ export class UpdatesController {
 
   @Get('device-groups')
   groups(@Req() req: WithPrincipal, @Query(new ZodValidationPipe(GroupQuery)) q: z.infer<typeof GroupQuery>) {
-    return this.fleet.groups(req.principal.tenantId, q.productId);
+    return this.fleetRows.groups(req.principal.tenantId, q.productId);
   }
 
   @Patch('device-groups/:groupId')

@@ -1,4 +1,5 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
+import { executor, type Tx } from '../persistence/transactions.js';
 import type { RolloutPlan } from './rollout-plan.js';
 
 export type DeploymentState = 'active' | 'paused' | 'aborted' | 'superseded' | 'rolled-back' | 'completed';
@@ -99,28 +100,23 @@ export interface DeploymentForDevice {
 
 /**
  * All SQL of deployments and their devices (waves, per-device state, the
- * rollout's gates' inputs). Methods that take an EntityManager run in the
+ * rollout's gates' inputs). Methods that take a `Tx` run in the
  * caller's transaction; the rollout engine decides where transactions begin
  * and end.
  */
 export class DeploymentRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Runs `work` in one transaction; the repositories' methods that take an EntityManager join it. */
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   // Deployments, as operators see them
 
   /** Holds the group's deployment lock until `tx` ends: one new deployment of a group at a time. */
-  async lockGroup(groupId: string, tx: EntityManager): Promise<void> {
-    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rampart.updates.group:' || $1))`, [groupId]);
+  async lockGroup(groupId: string, tx: Tx): Promise<void> {
+    await executor(this.dataSource, tx).query(`SELECT pg_advisory_xact_lock(hashtext('rampart.updates.group:' || $1))`, [groupId]);
   }
 
   /** Ends the group's current deployment (active, paused or completed): a newer one replaces it. */
-  async supersedeCurrent(groupId: string, tx: EntityManager): Promise<void> {
-    await tx.query(
+  async supersedeCurrent(groupId: string, tx: Tx): Promise<void> {
+    await executor(this.dataSource, tx).query(
       `UPDATE updates.deployments SET state = 'superseded', ended_at = now(), reason = 'a newer deployment'
           WHERE group_id = $1 AND state IN ('active', 'paused', 'completed')`,
       [groupId],
@@ -138,14 +134,14 @@ export class DeploymentRepository {
       waves: number;
       waveOf: ReadonlyMap<string, number>;
     },
-    tx: EntityManager,
+    tx: Tx,
   ): Promise<Deployment> {
-    const rows: DeploymentSqlRow[] = await tx.query(
+    const rows: DeploymentSqlRow[] = await executor(this.dataSource, tx).query(
       `INSERT INTO updates.deployments (id, tenant_id, group_id, images, state, rollout, waves) VALUES ($1, $2, $3, $4, 'active', $5, $6)
          RETURNING ${DEPLOYMENT_COLUMNS}`,
       [created.id, created.tenantId, created.groupId, created.images, JSON.stringify(created.plan), created.waves],
     );
-    await tx.query(
+    await executor(this.dataSource, tx).query(
       `INSERT INTO updates.deployment_devices (deployment_id, device_id, wave, state)
          SELECT $1, d, w, 'pending' FROM unnest($2::text[], $3::int[]) AS t(d, w)`,
       [created.id, [...created.waveOf.keys()], [...created.waveOf.values()]],
@@ -234,8 +230,8 @@ export class DeploymentRepository {
   }
 
   /** Takes the deployment's rollout lock until `tx` ends, if no one else holds it (false: another replica does). */
-  async tryLockRollout(id: string, tx: EntityManager): Promise<boolean> {
-    const lock: Array<{ locked: boolean }> = await tx.query(
+  async tryLockRollout(id: string, tx: Tx): Promise<boolean> {
+    const lock: Array<{ locked: boolean }> = await executor(this.dataSource, tx).query(
       `SELECT pg_try_advisory_xact_lock(hashtext('rampart.updates.rollout:' || $1)) AS locked`,
       [id],
     );
@@ -243,8 +239,8 @@ export class DeploymentRepository {
   }
 
   /** The deployment if it is still active (and still at `wave`, when given). */
-  async activeById(id: string, wave: number | undefined, tx: EntityManager): Promise<ActiveDeployment | undefined> {
-    const fresh: ActiveDeployment[] = await tx.query(
+  async activeById(id: string, wave: number | undefined, tx: Tx): Promise<ActiveDeployment | undefined> {
+    const fresh: ActiveDeployment[] = await executor(this.dataSource, tx).query(
       `SELECT ${ACTIVE_COLUMNS} FROM updates.deployments WHERE id = $1 AND state = 'active' AND ($2::int IS NULL OR current_wave = $2)`,
       [id, wave ?? null],
     );
@@ -255,13 +251,13 @@ export class DeploymentRepository {
    * Devices told more than `timeoutSecs` ago that have not answered: offered
    * again while they have attempts left (`retries`), timed out after.
    */
-  async retryOrTimeOutUnanswered(id: string, retries: number, timeoutSecs: number, tx: EntityManager): Promise<void> {
-    await tx.query(
+  async retryOrTimeOutUnanswered(id: string, retries: number, timeoutSecs: number, tx: Tx): Promise<void> {
+    await executor(this.dataSource, tx).query(
       `UPDATE updates.deployment_devices SET attempts = attempts + 1, notified_at = now(), state = 'pending', updated_at = now()
         WHERE deployment_id = $1 AND state = 'notified' AND notified_at < now() - make_interval(secs => $3) AND attempts < $2`,
       [id, retries, timeoutSecs],
     );
-    await tx.query(
+    await executor(this.dataSource, tx).query(
       `UPDATE updates.deployment_devices SET state = 'timed-out', updated_at = now(), detail = 'no answer in time'
         WHERE deployment_id = $1 AND state = 'notified' AND notified_at < now() - make_interval(secs => $3) AND attempts >= $2`,
       [id, retries, timeoutSecs],
@@ -269,8 +265,8 @@ export class DeploymentRepository {
   }
 
   /** Deferrals that ran out go back to pending. */
-  async endExpiredDeferrals(id: string, tx: EntityManager): Promise<void> {
-    await tx.query(
+  async endExpiredDeferrals(id: string, tx: Tx): Promise<void> {
+    await executor(this.dataSource, tx).query(
       `UPDATE updates.deployment_devices SET state = 'pending', deferred_until = NULL, updated_at = now()
         WHERE deployment_id = $1 AND state = 'deferred' AND deferred_until < now()`,
       [id],
@@ -278,17 +274,20 @@ export class DeploymentRepository {
   }
 
   /** The devices of waves 0..`currentWave`. */
-  async openWaveDevices(id: string, currentWave: number, tx: EntityManager): Promise<WaveDevice[]> {
-    return tx.query(`SELECT device_id, wave, state FROM updates.deployment_devices WHERE deployment_id = $1 AND wave <= $2`, [
-      id,
-      currentWave,
-    ]);
+  async openWaveDevices(id: string, currentWave: number, tx: Tx): Promise<WaveDevice[]> {
+    return executor(this.dataSource, tx).query(
+      `SELECT device_id, wave, state FROM updates.deployment_devices WHERE deployment_id = $1 AND wave <= $2`,
+      [id, currentWave],
+    );
   }
 
   /** Opens `wave` now; its devices. */
-  async openWave(id: string, wave: number, tx: EntityManager): Promise<string[]> {
-    await tx.query(`UPDATE updates.deployments SET current_wave = $2, wave_started_at = now() WHERE id = $1`, [id, wave]);
-    const next: Array<{ device_id: string }> = await tx.query(
+  async openWave(id: string, wave: number, tx: Tx): Promise<string[]> {
+    await executor(this.dataSource, tx).query(`UPDATE updates.deployments SET current_wave = $2, wave_started_at = now() WHERE id = $1`, [
+      id,
+      wave,
+    ]);
+    const next: Array<{ device_id: string }> = await executor(this.dataSource, tx).query(
       `SELECT device_id FROM updates.deployment_devices WHERE deployment_id = $1 AND wave = $2`,
       [id, wave],
     );
@@ -296,8 +295,8 @@ export class DeploymentRepository {
   }
 
   /** Moves a deployment to `state` with its reason (`ends`: stamps its end). */
-  async setState(id: string, state: DeploymentState, reason: string, ends: boolean, tx: EntityManager): Promise<void> {
-    await tx.query(
+  async setState(id: string, state: DeploymentState, reason: string, ends: boolean, tx: Tx): Promise<void> {
+    await executor(this.dataSource, tx).query(
       `UPDATE updates.deployments SET state = $2, reason = $3, ended_at = CASE WHEN $4 THEN now() ELSE ended_at END WHERE id = $1`,
       [id, state, reason, ends],
     );

@@ -1,4 +1,5 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
+import { executor, type Tx } from '../persistence/transactions.js';
 import type { OsFeed } from '../images/images.repository.js';
 
 export type UpdatePolicy = 'all' | 'no-app-updates' | 'none';
@@ -33,27 +34,22 @@ export interface Membership {
 /**
  * All SQL of products, device groups and group membership. Tenant-scoped
  * reads take the tenant id and never return another's rows. Methods that
- * take an EntityManager run in the caller's transaction.
+ * take a `Tx` run in the caller's transaction.
  */
 export class FleetRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Runs `work` in one transaction; the repositories' methods that take an EntityManager join it. */
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   /** False if the tenant has a product of that name already. */
-  async insertProduct(product: { id: string; tenantId: string; name: string; description: string }, tx: EntityManager): Promise<boolean> {
-    const inserted: unknown[] = await tx.query(
+  async insertProduct(product: { id: string; tenantId: string; name: string; description: string }, tx: Tx): Promise<boolean> {
+    const inserted: unknown[] = await executor(this.dataSource, tx).query(
       `INSERT INTO updates.products (id, tenant_id, name, description) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id`,
       [product.id, product.tenantId, product.name, product.description],
     );
     return inserted.length > 0;
   }
 
-  async products(tenantId: string, manager: EntityManager | DataSource = this.dataSource): Promise<Product[]> {
-    const rows: Array<{ id: string; name: string; description: string; created_at: Date }> = await manager.query(
+  async products(tenantId: string, tx?: Tx): Promise<Product[]> {
+    const rows: Array<{ id: string; name: string; description: string; created_at: Date }> = await executor(this.dataSource, tx).query(
       `SELECT id, name, description, created_at FROM updates.products WHERE tenant_id = $1 ORDER BY name`,
       [tenantId],
     );
@@ -63,9 +59,9 @@ export class FleetRepository {
   /** False if the product has a group of that name already. */
   async insertGroup(
     group: { id: string; tenantId: string; productId: string; name: string; updatePolicy: UpdatePolicy; osFeed: OsFeed },
-    tx: EntityManager,
+    tx: Tx,
   ): Promise<boolean> {
-    const inserted: unknown[] = await tx.query(
+    const inserted: unknown[] = await executor(this.dataSource, tx).query(
       `INSERT INTO updates.device_groups (id, tenant_id, product_id, name, update_policy, os_feed) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT DO NOTHING RETURNING id`,
       [group.id, group.tenantId, group.productId, group.name, group.updatePolicy, group.osFeed],
@@ -74,7 +70,7 @@ export class FleetRepository {
   }
 
   /** The tenant's groups (of one product, if given), by product and age. */
-  async groups(tenantId: string, productId?: string, manager: EntityManager | DataSource = this.dataSource): Promise<DeviceGroup[]> {
+  async groups(tenantId: string, productId?: string, tx?: Tx): Promise<DeviceGroup[]> {
     const rows: Array<{
       id: string;
       product_id: string;
@@ -84,7 +80,7 @@ export class FleetRepository {
       window_start: number | null;
       window_end: number | null;
       created_at: Date;
-    }> = await manager.query(
+    }> = await executor(this.dataSource, tx).query(
       `SELECT id, product_id, name, update_policy, os_feed, window_start, window_end, created_at FROM updates.device_groups
           WHERE tenant_id = $1 AND ($2::text IS NULL OR product_id = $2) ORDER BY product_id, created_at`,
       [tenantId, productId ?? null],
@@ -131,10 +127,11 @@ export class FleetRepository {
   }
 
   /** The devices of a group as `tx` sees them (the caller has checked the group is the tenant's). */
-  async memberIds(groupId: string, tx: EntityManager): Promise<string[]> {
-    const members: Array<{ device_id: string }> = await tx.query(`SELECT device_id FROM updates.group_members WHERE group_id = $1`, [
-      groupId,
-    ]);
+  async memberIds(groupId: string, tx: Tx): Promise<string[]> {
+    const members: Array<{ device_id: string }> = await executor(this.dataSource, tx).query(
+      `SELECT device_id FROM updates.group_members WHERE group_id = $1`,
+      [groupId],
+    );
     return members.map((m) => m.device_id);
   }
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, Subject } from '@rampart/contracts';
 import { DomainError, type Logger, type TypedBus } from '@rampart/service-kit';
-import type { EntityManager } from 'typeorm';
 import type { ImageRow, ImagesRepository, OsFeed } from '../images/images.repository.js';
+import type { Transactions, Tx } from '../persistence/transactions.js';
 import type { Deployment, DeploymentRepository, DeploymentState } from './deployment.repository.js';
 import type { DeviceGroup, FleetRepository, Product, UpdatePolicy } from './fleet.repository.js';
 import { RolloutPlanSchema, assignWaves } from './rollout-plan.js';
@@ -41,6 +41,7 @@ const MANUAL: Readonly<Record<'pause' | 'resume' | 'abort' | 'rollback', { from:
  */
 export class FleetService {
   constructor(
+    private readonly transactions: Transactions,
     private readonly fleetRows: FleetRepository,
     private readonly deploymentRows: DeploymentRepository,
     private readonly images: ImagesRepository,
@@ -51,31 +52,25 @@ export class FleetService {
   ) {}
 
   async createProduct(tenantId: string, name: string, description: string): Promise<{ product: Product; groups: DeviceGroup[] }> {
-    return this.fleetRows.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const id = randomUUID();
       if (!(await this.fleetRows.insertProduct({ id, tenantId, name, description }, tx)))
         throw new FleetError(ErrorCode.conflict, `a product named ${JSON.stringify(name)} exists`);
       for (const group of DEFAULT_GROUPS) await this.insertGroup(tx, tenantId, id, group.name, group.updatePolicy, group.osFeed);
-      return { product: (await this.products(tenantId, tx)).find((p) => p.id === id)!, groups: await this.groups(tenantId, id, tx) };
+      return {
+        product: (await this.fleetRows.products(tenantId, tx)).find((p) => p.id === id)!,
+        groups: await this.fleetRows.groups(tenantId, id, tx),
+      };
     });
-  }
-
-  /** `manager`: read within that transaction. */
-  async products(tenantId: string, manager?: EntityManager): Promise<Product[]> {
-    return this.fleetRows.products(tenantId, manager);
   }
 
   async createGroup(tenantId: string, productId: string, name: string, updatePolicy: UpdatePolicy, osFeed: OsFeed): Promise<DeviceGroup> {
-    return this.fleetRows.transaction(async (tx) => {
-      if (!(await this.products(tenantId, tx)).some((p) => p.id === productId)) throw new FleetError(ErrorCode.notFound, 'no such product');
+    return this.transactions.run(async (tx) => {
+      if (!(await this.fleetRows.products(tenantId, tx)).some((p) => p.id === productId))
+        throw new FleetError(ErrorCode.notFound, 'no such product');
       const id = await this.insertGroup(tx, tenantId, productId, name, updatePolicy, osFeed);
-      return (await this.groups(tenantId, productId, tx)).find((g) => g.id === id)!;
+      return (await this.fleetRows.groups(tenantId, productId, tx)).find((g) => g.id === id)!;
     });
-  }
-
-  /** `manager`: read within that transaction. */
-  async groups(tenantId: string, productId?: string, manager?: EntityManager): Promise<DeviceGroup[]> {
-    return this.fleetRows.groups(tenantId, productId, manager);
   }
 
   /** Changes a group's update policy, OS feed or maintenance window (null: any time). */
@@ -97,8 +92,9 @@ export class FleetService {
     return this.group(tenantId, groupId);
   }
 
-  async group(tenantId: string, groupId: string, manager?: EntityManager): Promise<DeviceGroup> {
-    const group = (await this.groups(tenantId, undefined, manager)).find((g) => g.id === groupId);
+  /** One of the tenant's groups (read in `tx`, if given); another tenant's answers 404 like an unknown one. */
+  async group(tenantId: string, groupId: string, tx?: Tx): Promise<DeviceGroup> {
+    const group = (await this.fleetRows.groups(tenantId, undefined, tx)).find((g) => g.id === groupId);
     if (group === undefined) throw new FleetError(ErrorCode.notFound, 'no such device group');
     return group;
   }
@@ -124,7 +120,7 @@ export class FleetService {
     of: { groupId?: string | undefined; deploymentId?: string | undefined; wave?: number | undefined },
   ): Promise<string[] | null> {
     if (of.groupId !== undefined) {
-      if (!(await this.groups(tenantId)).some((g) => g.id === of.groupId)) return null;
+      if (!(await this.fleetRows.groups(tenantId)).some((g) => g.id === of.groupId)) return null;
       return this.members(tenantId, of.groupId);
     }
     return this.deploymentRows.cohortDevices(tenantId, of.deploymentId, of.wave);
@@ -146,8 +142,8 @@ export class FleetService {
         `rollout: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
       );
     const plan = parsed.data;
-    return this.deploymentRows
-      .transaction(async (tx) => {
+    return this.transactions
+      .run(async (tx) => {
         await this.group(tenantId, groupId, tx);
         const images: ImageRow[] = [];
         for (const sha256 of new Set(imageIds)) {
@@ -249,7 +245,7 @@ export class FleetService {
   }
 
   private async insertGroup(
-    tx: EntityManager,
+    tx: Tx,
     tenantId: string,
     productId: string,
     name: string,

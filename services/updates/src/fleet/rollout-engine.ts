@@ -1,8 +1,8 @@
 import type { Counter, Meter } from '@opentelemetry/api';
 import { DeviceCommandRequestSchema, Subject } from '@rampart/contracts';
 import { encodeJson, type Logger, type MessageBus, type TypedBus } from '@rampart/service-kit';
-import type { EntityManager } from 'typeorm';
 import type { ImagesRepository } from '../images/images.repository.js';
+import type { Transactions, Tx } from '../persistence/transactions.js';
 import type {
   ActiveDeployment as ActiveRow,
   DeploymentRepository,
@@ -30,6 +30,7 @@ export class RolloutEngine {
   private readonly reminded = new Map<string, number>();
 
   constructor(
+    private readonly transactions: Transactions,
     private readonly deployments: DeploymentRepository,
     private readonly images: ImagesRepository,
     private readonly bus: MessageBus,
@@ -72,8 +73,8 @@ export class RolloutEngine {
    * the deployment read again under it, if it is still active (and still at
    * `wave`, when given); undefined if another replica holds the lock.
    */
-  private locked<T>(id: string, wave: number | undefined, work: (tx: EntityManager, d: ActiveRow) => Promise<T>): Promise<T | undefined> {
-    return this.deployments.transaction(async (tx) => {
+  private locked<T>(id: string, wave: number | undefined, work: (tx: Tx, d: ActiveRow) => Promise<T>): Promise<T | undefined> {
+    return this.transactions.run(async (tx) => {
       if (!(await this.deployments.tryLockRollout(id, tx))) return undefined;
       const fresh = await this.deployments.activeById(id, wave, tx);
       return fresh === undefined ? undefined : work(tx, fresh);
@@ -89,7 +90,7 @@ export class RolloutEngine {
   }
 
   /** Re-offers or times out devices that did not answer, ends expired deferrals; the open waves' devices. */
-  private async observe(tx: EntityManager, d: ActiveRow): Promise<{ deployment: ActiveRow; rows: DeviceRow[] }> {
+  private async observe(tx: Tx, d: ActiveRow): Promise<{ deployment: ActiveRow; rows: DeviceRow[] }> {
     const plan = d.rollout;
     const timeoutSecs = plan.deviceTimeoutMinutes * 60;
     await this.deployments.retryOrTimeOutUnanswered(d.id, plan.retries, timeoutSecs, tx);
@@ -129,7 +130,7 @@ export class RolloutEngine {
   }
 
   private async act(
-    tx: EntityManager,
+    tx: Tx,
     d: ActiveRow,
     decision: RolloutDecision,
     stats: WaveStats,
@@ -166,7 +167,7 @@ export class RolloutEngine {
     }
   }
 
-  private async end(tx: EntityManager, id: string, state: DeploymentState, reason: string, ends: boolean): Promise<void> {
+  private async end(tx: Tx, id: string, state: DeploymentState, reason: string, ends: boolean): Promise<void> {
     await this.deployments.setState(id, state, reason, ends, tx);
   }
 

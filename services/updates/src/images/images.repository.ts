@@ -1,6 +1,7 @@
 import { ErrorCode } from '@rampart/contracts';
 import { DomainError } from '@rampart/service-kit';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
+import { executor, type Tx } from '../persistence/transactions.js';
 import type { CheckedImage } from './image-upload.js';
 
 /** Image bytes are stored in chunks of this size (a range read touches only the chunks it needs). */
@@ -121,60 +122,55 @@ export class ImagesRepository {
     private readonly chunkCache: ChunkCache = new ChunkCache(0),
   ) {}
 
-  /** Runs `work` in one transaction; the repositories' methods that take an EntityManager join it. */
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   /**
-   * Stores an image and its bytes in one transaction. The same bytes again
-   * are the same image (idempotent); other bytes under a component version
-   * the tenant already has are refused — versions are immutable.
+   * Stores an image and its bytes, in `tx` (the row and its chunks commit
+   * together). The same bytes again are the same image (idempotent); other
+   * bytes under a component version the tenant already has are refused —
+   * versions are immutable.
    */
-  async store(tenantId: string, image: CheckedImage): Promise<{ image: ImageRow; created: boolean }> {
-    return this.dataSource.transaction(async (tx) => {
-      const inserted: ImageSqlRow[] = await tx.query(
-        `INSERT INTO updates.images (sha256, tenant_id, component, version, security_version, hardware, size, measurement, signer_key_id, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'uploaded')
-         ON CONFLICT DO NOTHING
-         RETURNING ${COLUMNS}`,
-        [
-          image.sha256,
-          tenantId,
-          image.manifest.component,
-          image.manifest.version,
-          image.manifest.securityVersion,
-          image.manifest.hardware,
-          image.size,
-          image.measurement,
-          image.signerKeyId,
-        ],
+  async store(tenantId: string, image: CheckedImage, tx: Tx): Promise<{ image: ImageRow; created: boolean }> {
+    const sql = executor(this.dataSource, tx);
+    const inserted: ImageSqlRow[] = await sql.query(
+      `INSERT INTO updates.images (sha256, tenant_id, component, version, security_version, hardware, size, measurement, signer_key_id, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'uploaded')
+       ON CONFLICT DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [
+        image.sha256,
+        tenantId,
+        image.manifest.component,
+        image.manifest.version,
+        image.manifest.securityVersion,
+        image.manifest.hardware,
+        image.size,
+        image.measurement,
+        image.signerKeyId,
+      ],
+    );
+    if (inserted[0] === undefined) {
+      const existing = await this.find(tenantId, image.sha256, tx);
+      if (existing !== undefined) return { image: existing, created: false };
+      // Only this tenant's images can conflict: what other tenants hold is neither seen nor told.
+      throw new ImageConflictError(
+        `${image.manifest.component} ${image.manifest.version} already exists with other bytes; versions are immutable`,
       );
-      if (inserted[0] === undefined) {
-        const existing = await this.find(tenantId, image.sha256, tx);
-        if (existing !== undefined) return { image: existing, created: false };
-        // Only this tenant's images can conflict: what other tenants hold is neither seen nor told.
-        throw new ImageConflictError(
-          `${image.manifest.component} ${image.manifest.version} already exists with other bytes; versions are immutable`,
-        );
-      }
-      // Chunks are content-addressed and shared: the same bytes from another tenant are stored once.
-      for (let seq = 0, at = 0; at < image.bytes.length; seq++, at += IMAGE_CHUNK_BYTES) {
-        await tx.query(`INSERT INTO updates.image_chunks (image_sha256, seq, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
-          image.sha256,
-          seq,
-          image.bytes.subarray(at, at + IMAGE_CHUNK_BYTES),
-        ]);
-      }
-      return { image: imageRow(inserted[0]), created: true };
-    });
+    }
+    // Chunks are content-addressed and shared: the same bytes from another tenant are stored once.
+    for (let seq = 0, at = 0; at < image.bytes.length; seq++, at += IMAGE_CHUNK_BYTES) {
+      await sql.query(`INSERT INTO updates.image_chunks (image_sha256, seq, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
+        image.sha256,
+        seq,
+        image.bytes.subarray(at, at + IMAGE_CHUNK_BYTES),
+      ]);
+    }
+    return { image: imageRow(inserted[0]), created: true };
   }
 
-  async find(tenantId: string, sha256: string, manager: EntityManager | DataSource = this.dataSource): Promise<ImageRow | undefined> {
-    const rows: ImageSqlRow[] = await manager.query(`SELECT ${COLUMNS} FROM updates.images WHERE tenant_id = $1 AND sha256 = $2`, [
-      tenantId,
-      sha256,
-    ]);
+  async find(tenantId: string, sha256: string, tx?: Tx): Promise<ImageRow | undefined> {
+    const rows: ImageSqlRow[] = await executor(this.dataSource, tx).query(
+      `SELECT ${COLUMNS} FROM updates.images WHERE tenant_id = $1 AND sha256 = $2`,
+      [tenantId, sha256],
+    );
     return rows[0] === undefined ? undefined : imageRow(rows[0]);
   }
 
@@ -188,8 +184,8 @@ export class ImagesRepository {
   }
 
   /** Released images of a tenant: what its signed targets list. */
-  async released(tenantId: string, manager: EntityManager | DataSource = this.dataSource): Promise<ImageRow[]> {
-    const rows: ImageSqlRow[] = await manager.query(
+  async released(tenantId: string, tx?: Tx): Promise<ImageRow[]> {
+    const rows: ImageSqlRow[] = await executor(this.dataSource, tx).query(
       `SELECT ${COLUMNS} FROM updates.images WHERE tenant_id = $1 AND status = 'released' ORDER BY component, created_at`,
       [tenantId],
     );
@@ -197,9 +193,9 @@ export class ImagesRepository {
   }
 
   /** Puts a released OS image on a feed (or moves it from early evaluation to retail). */
-  async setFeed(tenantId: string, sha256: string, feed: OsFeed, manager: EntityManager): Promise<ImageRow | undefined> {
+  async setFeed(tenantId: string, sha256: string, feed: OsFeed, tx: Tx): Promise<ImageRow | undefined> {
     return updatedImage(
-      await manager.query(
+      await executor(this.dataSource, tx).query(
         `UPDATE updates.images SET os_feed = $3, feed_at = now()
           WHERE tenant_id = $1 AND sha256 = $2 AND status = 'released' AND component = 'os'
           RETURNING ${COLUMNS}`,
@@ -244,10 +240,10 @@ export class ImagesRepository {
   }
 
   /** uploaded → released, released → revoked (and nothing else); returns the row after, or undefined if the move is not allowed. */
-  async setStatus(tenantId: string, sha256: string, to: 'released' | 'revoked', manager: EntityManager): Promise<ImageRow | undefined> {
+  async setStatus(tenantId: string, sha256: string, to: 'released' | 'revoked', tx: Tx): Promise<ImageRow | undefined> {
     const from = to === 'released' ? ['uploaded'] : ['uploaded', 'released'];
     return updatedImage(
-      await manager.query(
+      await executor(this.dataSource, tx).query(
         `UPDATE updates.images SET status = $3, ${to === 'released' ? 'released_at' : 'revoked_at'} = now()
           WHERE tenant_id = $1 AND sha256 = $2 AND status = ANY($4)
           RETURNING ${COLUMNS}`,

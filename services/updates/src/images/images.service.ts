@@ -1,5 +1,6 @@
 import { ErrorCode, Stream, Subject, type ImageEvent } from '@rampart/contracts';
 import { DomainError, encodeJson, openStream, type Logger, type MessageBus } from '@rampart/service-kit';
+import type { Transactions } from '../persistence/transactions.js';
 import type { TenantMetadata } from '../tuf/tenant-metadata.js';
 import { checkUpload } from './image-upload.js';
 import type { ImageRow, ImagesRepository, OsFeed } from './images.repository.js';
@@ -23,6 +24,7 @@ export class ImageStateError extends DomainError {
  */
 export class ImagesService {
   constructor(
+    private readonly transactions: Transactions,
     private readonly repository: ImagesRepository,
     private readonly metadata: TenantMetadata,
     private readonly bus: MessageBus,
@@ -37,7 +39,7 @@ export class ImagesService {
   async upload(tenantId: string, bytes: Buffer): Promise<{ image: ImageRow; created: boolean }> {
     const checked = checkUpload(bytes, this.maxImageBytes);
     await this.metadata.ensure(tenantId);
-    const stored = await this.repository.store(tenantId, checked);
+    const stored = await this.transactions.run((tx) => this.repository.store(tenantId, checked, tx));
     if (stored.created)
       this.logger.info(
         { tenantId, sha256: checked.sha256, component: checked.manifest.component, version: checked.manifest.version },
@@ -63,7 +65,7 @@ export class ImagesService {
     if (released.component !== 'os') throw new ImageStateError(`only OS images go on an OS feed, not ${released.component}`);
     if (released.osFeed === 'retail')
       throw new ImageStateError('the image is on the retail feed already; it cannot go back to early evaluation');
-    const onFeed = await this.repository.transaction((tx) => this.repository.setFeed(tenantId, sha256, osFeed, tx));
+    const onFeed = await this.transactions.run((tx) => this.repository.setFeed(tenantId, sha256, osFeed, tx));
     if (onFeed === undefined) throw new ImageStateError('the image is no longer released');
     this.logger.info({ tenantId, sha256, osFeed }, 'OS image on a feed');
     return onFeed;
@@ -74,7 +76,7 @@ export class ImagesService {
   }
 
   private async transition(tenantId: string, sha256: string, to: 'released' | 'revoked'): Promise<ImageRow> {
-    const image = await this.repository.transaction(async (tx) => {
+    const image = await this.transactions.run(async (tx) => {
       const current = await this.repository.find(tenantId, sha256, tx);
       if (current === undefined) throw new ImageNotFoundError('no such image');
       if (current.status === to) return current;

@@ -15,8 +15,8 @@ import {
 } from '@rampart/trust';
 import { ErrorCode } from '@rampart/contracts';
 import { DomainError } from '@rampart/service-kit';
-import type { EntityManager } from 'typeorm';
 import type { ImageRow, ImagesRepository } from '../images/images.repository.js';
+import type { Transactions, Tx } from '../persistence/transactions.js';
 import type { OnlineRole, SigningRole, TufMetadataRepository } from './tuf-metadata.repository.js';
 
 /** No metadata file by that name: not a TUF role's file, or a root version the tenant never had. */
@@ -67,6 +67,7 @@ export function imageTarget(image: ImageRow): ImageTarget {
  */
 export class TenantMetadata {
   constructor(
+    private readonly transactions: Transactions,
     private readonly repository: TufMetadataRepository,
     private readonly vault: KeyVault,
     private readonly images: ImagesRepository,
@@ -79,7 +80,7 @@ export class TenantMetadata {
   /** A tenant's repository exists once this resolves: keys, root version 1, and the first targets, snapshot and timestamp. */
   async ensure(tenantId: string): Promise<void> {
     if ((await this.repository.latestVersion(tenantId, 'root')) !== undefined) return;
-    await this.repository.transaction(async (tx) => {
+    await this.transactions.run(async (tx) => {
       await this.repository.lockTenant(tenantId, tx);
       if ((await this.repository.latestVersion(tenantId, 'root', tx)) !== undefined) return;
       const rootKeys = Array.from({ length: this.rootPolicy.keys }, () => TufSigningKey.generate());
@@ -93,7 +94,7 @@ export class TenantMetadata {
   }
 
   /** Signs new targets (the tenant's released images), snapshot and timestamp: after a release or a revocation. */
-  async publish(tenantId: string, tx: EntityManager): Promise<void> {
+  async publish(tenantId: string, tx: Tx): Promise<void> {
     await this.repository.lockTenant(tenantId, tx);
     await this.publishLocked(tx, tenantId);
   }
@@ -106,7 +107,7 @@ export class TenantMetadata {
   async refreshExpiring(now = Date.now()): Promise<string[]> {
     const due = await this.repository.tenantsExpiring(new Date(now + (this.lifetimes.timestampHours * HOUR) / 2), new Date(now + DAY));
     for (const tenantId of due) {
-      await this.repository.transaction((tx) => this.publish(tenantId, tx));
+      await this.transactions.run((tx) => this.publish(tenantId, tx));
     }
     return due;
   }
@@ -118,7 +119,7 @@ export class TenantMetadata {
    */
   async rotateRoot(tenantId: string): Promise<number> {
     await this.ensure(tenantId);
-    return this.repository.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       await this.repository.lockTenant(tenantId, tx);
       const oldKeys = await this.keys(tx, tenantId, 'root');
       const newKeys = Array.from({ length: this.rootPolicy.keys }, () => TufSigningKey.generate());
@@ -187,7 +188,7 @@ export class TenantMetadata {
     const targets = images.map(imageTarget);
     const digest = createHash('sha256').update(JSON.stringify({ tenantId, targets, fields })).digest('hex');
     const lifetime = this.lifetimes.directorHours * HOUR;
-    return this.repository.transaction(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const last = await this.repository.directorTargetsForUpdate(deviceId, tx);
       if (last !== undefined && last.digest === digest && new Date(last.expires_at).getTime() - Date.now() > lifetime / 2) {
         return Buffer.from(last.body);
@@ -201,7 +202,7 @@ export class TenantMetadata {
     });
   }
 
-  private async publishLocked(tx: EntityManager, tenantId: string): Promise<void> {
+  private async publishLocked(tx: Tx, tenantId: string): Promise<void> {
     const released = await this.images.released(tenantId, tx);
     const next = async (role: OnlineRole) => ((await this.repository.latestVersion(tenantId, role, tx)) ?? 0) + 1;
     const [targetsKey] = await this.keys(tx, tenantId, 'targets');
@@ -233,7 +234,7 @@ export class TenantMetadata {
     await this.repository.pruneOnline(tenantId, timestampVersion - 10, tx);
   }
 
-  private async grants(tx: EntityManager, tenantId: string, rootKeys: readonly TufSigningKey[]): Promise<RoleGrants> {
+  private async grants(tx: Tx, tenantId: string, rootKeys: readonly TufSigningKey[]): Promise<RoleGrants> {
     const online = async (role: OnlineRole) => (await this.keys(tx, tenantId, role)).map((k) => k.key);
     return {
       root: { keys: rootKeys.map((k) => k.key), threshold: this.rootPolicy.threshold },
@@ -244,7 +245,7 @@ export class TenantMetadata {
     };
   }
 
-  private async saveKey(tx: EntityManager, tenantId: string, role: SigningRole, key: TufSigningKey): Promise<void> {
+  private async saveKey(tx: Tx, tenantId: string, role: SigningRole, key: TufSigningKey): Promise<void> {
     await this.repository.saveKey(
       { keyId: key.keyId, publicHex: key.publicHex, sealed: this.vault.seal(key.exportPrivatePem(), `${tenantId}/${role}`) },
       tenantId,
@@ -253,7 +254,7 @@ export class TenantMetadata {
     );
   }
 
-  private async keys(tx: EntityManager, tenantId: string, role: SigningRole): Promise<TufSigningKey[]> {
+  private async keys(tx: Tx, tenantId: string, role: SigningRole): Promise<TufSigningKey[]> {
     const sealed = await this.repository.sealedKeys(tenantId, role, tx);
     if (sealed.length === 0) throw new Error(`tenant ${tenantId} has no ${role} key`);
     return sealed.map((s) => TufSigningKey.fromPrivatePem(this.vault.open(s, `${tenantId}/${role}`)));

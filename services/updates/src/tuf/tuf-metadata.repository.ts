@@ -1,5 +1,6 @@
 import type { DIRECTOR_ROLE } from '@rampart/trust';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
+import { executor, type Tx } from '../persistence/transactions.js';
 
 export type OnlineRole = 'targets' | 'snapshot' | 'timestamp' | typeof DIRECTOR_ROLE;
 export type SigningRole = 'root' | OnlineRole;
@@ -21,21 +22,13 @@ export interface StoredDirectorTargets {
 export class TufMetadataRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
   /** Holds the tenant's metadata lock until `tx` ends, so two replicas never sign two different metadata of the same version. */
-  async lockTenant(tenantId: string, tx: EntityManager): Promise<void> {
-    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rampart.updates.metadata:' || $1))`, [tenantId]);
+  async lockTenant(tenantId: string, tx: Tx): Promise<void> {
+    await executor(this.dataSource, tx).query(`SELECT pg_advisory_xact_lock(hashtext('rampart.updates.metadata:' || $1))`, [tenantId]);
   }
 
-  async latestVersion(
-    tenantId: string,
-    role: SigningRole,
-    manager: EntityManager | DataSource = this.dataSource,
-  ): Promise<number | undefined> {
-    const rows: Array<{ version: number | null }> = await manager.query(
+  async latestVersion(tenantId: string, role: SigningRole, tx?: Tx): Promise<number | undefined> {
+    const rows: Array<{ version: number | null }> = await executor(this.dataSource, tx).query(
       `SELECT max(version) AS version FROM updates.metadata WHERE tenant_id = $1 AND role = $2`,
       [tenantId, role],
     );
@@ -73,57 +66,52 @@ export class TufMetadataRepository {
     return rows[0]?.body;
   }
 
-  async saveMetadata(tenantId: string, role: SigningRole, version: number, body: Buffer, expires: Date, tx: EntityManager): Promise<void> {
-    await tx.query(`INSERT INTO updates.metadata (tenant_id, role, version, body, expires_at) VALUES ($1, $2, $3, $4, $5)`, [
-      tenantId,
-      role,
-      version,
-      body.toString('utf8'),
-      expires,
-    ]);
+  async saveMetadata(tenantId: string, role: SigningRole, version: number, body: Buffer, expires: Date, tx: Tx): Promise<void> {
+    await executor(this.dataSource, tx).query(
+      `INSERT INTO updates.metadata (tenant_id, role, version, body, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+      [tenantId, role, version, body.toString('utf8'), expires],
+    );
   }
 
   /** Drops the online metadata (targets, snapshot, timestamp) below `version`: only the latest is ever served. */
-  async pruneOnline(tenantId: string, belowVersion: number, tx: EntityManager): Promise<void> {
-    await tx.query(`DELETE FROM updates.metadata WHERE tenant_id = $1 AND role IN ('targets', 'snapshot', 'timestamp') AND version < $2`, [
-      tenantId,
-      belowVersion,
-    ]);
+  async pruneOnline(tenantId: string, belowVersion: number, tx: Tx): Promise<void> {
+    await executor(this.dataSource, tx).query(
+      `DELETE FROM updates.metadata WHERE tenant_id = $1 AND role IN ('targets', 'snapshot', 'timestamp') AND version < $2`,
+      [tenantId, belowVersion],
+    );
   }
 
   async saveKey(
     key: { readonly keyId: string; readonly publicHex: string; readonly sealed: Buffer },
     tenantId: string,
     role: SigningRole,
-    tx: EntityManager,
+    tx: Tx,
   ): Promise<void> {
-    await tx.query(`INSERT INTO updates.signing_keys (key_id, tenant_id, role, public_hex, sealed) VALUES ($1, $2, $3, $4, $5)`, [
-      key.keyId,
-      tenantId,
-      role,
-      key.publicHex,
-      key.sealed,
-    ]);
+    await executor(this.dataSource, tx).query(
+      `INSERT INTO updates.signing_keys (key_id, tenant_id, role, public_hex, sealed) VALUES ($1, $2, $3, $4, $5)`,
+      [key.keyId, tenantId, role, key.publicHex, key.sealed],
+    );
   }
 
   /** The sealed private keys of a role that are not retired, oldest first. */
-  async sealedKeys(tenantId: string, role: SigningRole, tx: EntityManager): Promise<Buffer[]> {
-    const rows: Array<{ sealed: Buffer }> = await tx.query(
+  async sealedKeys(tenantId: string, role: SigningRole, tx: Tx): Promise<Buffer[]> {
+    const rows: Array<{ sealed: Buffer }> = await executor(this.dataSource, tx).query(
       `SELECT sealed FROM updates.signing_keys WHERE tenant_id = $1 AND role = $2 AND retired_at IS NULL ORDER BY created_at, key_id`,
       [tenantId, role],
     );
     return rows.map((r) => r.sealed);
   }
 
-  async retireRootKeys(tenantId: string, tx: EntityManager): Promise<void> {
-    await tx.query(`UPDATE updates.signing_keys SET retired_at = now() WHERE tenant_id = $1 AND role = 'root' AND retired_at IS NULL`, [
-      tenantId,
-    ]);
+  async retireRootKeys(tenantId: string, tx: Tx): Promise<void> {
+    await executor(this.dataSource, tx).query(
+      `UPDATE updates.signing_keys SET retired_at = now() WHERE tenant_id = $1 AND role = 'root' AND retired_at IS NULL`,
+      [tenantId],
+    );
   }
 
   /** The director's targets a device was given last, its row locked until `tx` ends. */
-  async directorTargetsForUpdate(deviceId: string, tx: EntityManager): Promise<StoredDirectorTargets | undefined> {
-    const previous: StoredDirectorTargets[] = await tx.query(
+  async directorTargetsForUpdate(deviceId: string, tx: Tx): Promise<StoredDirectorTargets | undefined> {
+    const previous: StoredDirectorTargets[] = await executor(this.dataSource, tx).query(
       `SELECT version, digest, body, expires_at FROM updates.director_targets WHERE device_id = $1 FOR UPDATE`,
       [deviceId],
     );
@@ -132,9 +120,9 @@ export class TufMetadataRepository {
 
   async saveDirectorTargets(
     targets: { deviceId: string; tenantId: string; version: number; digest: string; body: Buffer; expires: Date },
-    tx: EntityManager,
+    tx: Tx,
   ): Promise<void> {
-    await tx.query(
+    await executor(this.dataSource, tx).query(
       `INSERT INTO updates.director_targets (device_id, tenant_id, version, digest, body, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (device_id) DO UPDATE SET tenant_id = excluded.tenant_id, version = excluded.version, digest = excluded.digest,
                                                body = excluded.body, expires_at = excluded.expires_at`,
