@@ -16,8 +16,6 @@ while IFS='=' read -r name port; do declare "PORT_$name=$port"; done < <(node --
 [[ -n "${PORT_API:-}" ]] || { echo "up-distributed: no port table; run pnpm build first" >&2; exit 1; }
 API_PORT="${API_PORT:-$PORT_API}"
 MQTT_PORT="${MQTT_PORT:-$PORT_MQTT}"
-# The second telemetry replica listens next to the first.
-TELEMETRY_2_PORT=$((PORT_TELEMETRY + 1))
 
 export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
 DB_NAME="${RAMPART_DB:-rampart}"
@@ -51,7 +49,7 @@ HTTP_PORT=$PORT_ATTESTATION PLATFORM_CA_CERT_FILE="$PKI/platform-ca.crt" PLATFOR
   PUBLIC_BASE_URL="$RAMPART_API" \
   node services/attestation/dist/main.js & pids+=($!)
 HTTP_PORT=$PORT_TELEMETRY node services/telemetry/dist/main.js & pids+=($!)
-HTTP_PORT=$TELEMETRY_2_PORT node services/telemetry/dist/main.js & pids+=($!)
+HTTP_PORT=$PORT_TELEMETRY_REPLICA node services/telemetry/dist/main.js & pids+=($!)
 HTTP_PORT=$PORT_FAILURES node services/failures/dist/main.js & pids+=($!)
 HTTP_PORT=$PORT_GATEWAY_HTTP MQTT_PORT="$MQTT_PORT" TLS_CERT_FILE="$PKI/gateway.crt" TLS_KEY_FILE="$PKI/gateway.key" \
   MANUFACTURER_CA_FILE="$PKI/manufacturer-ca.crt" PLATFORM_CA_FILE="$PKI/platform-ca.crt" node services/gateway/dist/main.js & pids+=($!)
@@ -80,7 +78,7 @@ RAMPART_TOKEN="$OPERATOR" $CLI measurement release-demo-images >/dev/null
 
 cat >&2 <<MSG
 Rampart (distributed) is up: API $RAMPART_API/v1 (OpenAPI $RAMPART_API/docs)
-  gateway mqtts://127.0.0.1:$MQTT_PORT, attestation http://127.0.0.1:$PORT_ATTESTATION, telemetry http://127.0.0.1:$PORT_TELEMETRY and :$TELEMETRY_2_PORT,
+  gateway mqtts://127.0.0.1:$MQTT_PORT, attestation http://127.0.0.1:$PORT_ATTESTATION, telemetry http://127.0.0.1:$PORT_TELEMETRY and :$PORT_TELEMETRY_REPLICA,
   failures http://127.0.0.1:$PORT_FAILURES, updates http://127.0.0.1:$PORT_UPDATES (devices: https://127.0.0.1:$PORT_UPDATES_DEVICE)
 Run a fleet against it:
   RAMPART_API=$RAMPART_API RAMPART_TOKEN=\$(cat $SECRETS/tenant-demo.token) $CLI fleet run --gateway 127.0.0.1:$MQTT_PORT --pki $PKI

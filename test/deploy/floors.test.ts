@@ -126,6 +126,15 @@ describe('floors: no import runs back up or sideways', () => {
       expect(await importErrors(file, light), light).toEqual([]);
   });
 
+  it('inside the gateway, mqtt/ never imports gateway/ (which wires it), while gateway/ may import mqtt/', async () => {
+    expect(await importErrors('services/gateway/src/mqtt/hooks/probe.ts', '../../gateway/mqtt-gateway.js')).toEqual([
+      expect.stringContaining('mqtt/ stands below gateway/'),
+    ]);
+    expect(await importErrors('services/gateway/src/mqtt/probe.ts', '../gateway/gateway-metrics.js')).toHaveLength(1);
+    expect(await importErrors('services/gateway/src/mqtt/probe.ts', '@rampart/attestation')).toHaveLength(1);
+    expect(await importErrors('services/gateway/src/gateway/probe.ts', '../mqtt/denials.js')).toEqual([]);
+  });
+
   it('every floor still refuses a relative path into another package (the floor rules do not replace it)', async () => {
     for (const file of [
       'packages/trust/src/probe.ts',

@@ -36,7 +36,10 @@ export interface EmbeddedOptions {
   readonly updatesDevicePort?: number;
   /** Gateway limits tuned for a demo fleet on one machine. */
   readonly deviceRatePerSec: number;
-  /** Each service's own log level (default warn); every service's schema checks it, as it would an environment's. */
+  /**
+   * The log level each service's configuration carries (default warn), as its environment would; the loggers
+   * themselves are `loggerFor`'s, made by the caller at the level it chose.
+   */
   readonly logLevel?: LogLevel;
 }
 

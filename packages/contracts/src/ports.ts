@@ -15,6 +15,8 @@ export const DEFAULT_PORTS = {
   /** The gateway's operations HTTP (/healthz, /readyz, /metrics). */
   gatewayHttp: 8080,
   telemetry: 8081,
+  /** The second telemetry replica of `make up` (distributed mode on one machine runs two). */
+  telemetryReplica: 8082,
   attestation: 8083,
   failures: 8084,
   updates: 8085,

@@ -41,6 +41,8 @@ type TypedValue<In, Out> = unknown extends In ? NonNullable<Out> : Exclude<In, u
  * The typed counterpart of a schema's environment: the same keys (optional
  * where the schema has a default), numbers as numbers. What a process that
  * composes services in code (the embedded mode) passes instead of strings.
+ * Switches (`env.bool()`) still take the environment's words, 'true' or
+ * 'false' ('1' or '0'): their schema reads words, it does not coerce.
  */
 export type ConfigInput<S extends z.ZodType> = {
   readonly [K in keyof z.input<S>]: K extends keyof z.output<S> ? TypedValue<z.input<S>[K], z.output<S>[K]> : never;

@@ -20,7 +20,7 @@ const HTTP_ARGUMENTS: ReadonlySet<ArgumentMetadata['type']> = new Set(['body', '
  * body argument of every service: whatever a schema says or forgets, no
  * string with a NUL (PostgreSQL text cannot hold one) or a lone surrogate
  * (it would be stored as U+FFFD) and no prototype key gets past the edge.
- * Installed once by {@link startHttpService}.
+ * Installed once, for every app, by createHttpApp (the service host's).
  */
 export class HostileInputPipe implements PipeTransform {
   transform(value: unknown, metadata: ArgumentMetadata): unknown {

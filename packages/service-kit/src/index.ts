@@ -35,7 +35,7 @@ export type { ReadinessProbe, ReadinessReport } from './health.js';
 export { createHttpApp } from './http-service.js';
 export { closeOnSignals } from './signals.js';
 export type { HttpApp, HttpAppOptions } from './http-service.js';
-export { DEFAULT_HOST_PORTS, defineService } from './host/service-host.js';
+export { defineService } from './host/service-host.js';
 export type {
   HostContext,
   HostPorts,
@@ -46,9 +46,8 @@ export type {
   ServiceDescriptor,
   StartupStep,
 } from './host/service-host.js';
-export { startJob } from './host/job.js';
 export type { Job } from './host/job.js';
-export { OPENAPI_DOCUMENT_PATH, OPENAPI_UI_PATH, mountOpenApi } from './host/open-api.js';
+export { OPENAPI_DOCUMENT_PATH, OPENAPI_UI_PATH } from './host/open-api.js';
 export type { OpenApiInfo } from './host/open-api.js';
 export { NestPinoLogger, createLogger } from './logger.js';
 export type { Logger } from './logger.js';

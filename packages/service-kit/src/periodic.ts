@@ -1,5 +1,6 @@
 export interface Periodic {
-  stop(): void;
+  /** No run begins after this; resolves when the run in progress (if any) has finished, so what it uses may then close. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -9,16 +10,20 @@ export interface Periodic {
  * skip (runs never overlap); the timer never keeps the process alive.
  */
 export function every(intervalMs: number, work: () => Promise<unknown>, onFailure: (error: unknown) => void): Periodic {
-  let running = false;
+  let running: Promise<void> | undefined;
   const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    work()
-      .catch(onFailure)
+    if (running !== undefined) return;
+    running = work()
+      .then(() => undefined, onFailure)
       .finally(() => {
-        running = false;
+        running = undefined;
       });
   }, intervalMs);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

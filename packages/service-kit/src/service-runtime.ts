@@ -54,13 +54,19 @@ export async function createServiceRuntime(options: RuntimeOptions): Promise<Ser
     ownsBus = false;
   } else if (options.bus !== 'in-process') {
     if (options.natsUrl === undefined) throw new Error(`${options.name}: the NATS bus needs a NATS URL (or choose the in-process bus)`);
-    bus = await NatsBus.connect({
-      url: options.natsUrl,
-      prefix: options.busPrefix,
-      name: options.name,
-      streamReplicas: options.streamReplicas ?? 1,
-      onError: (error) => options.logger.error({ err: error }, 'bus handler failed'),
-    });
+    try {
+      bus = await NatsBus.connect({
+        url: options.natsUrl,
+        prefix: options.busPrefix,
+        name: options.name,
+        streamReplicas: options.streamReplicas ?? 1,
+        onError: (error) => options.logger.error({ err: error }, 'bus handler failed'),
+      });
+    } catch (error) {
+      // Nothing else is open yet: the meter provider's export timer must not outlive the failed start.
+      await observability.shutdown().catch(() => undefined);
+      throw error;
+    }
   } else {
     bus = new InProcessBus(options.busPrefix);
   }

@@ -1,9 +1,8 @@
 import { Controller, Get, Module, Post } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Public, Requires, bearerTokenOf, tenantRoleNeeded } from './access/access.js';
 import { InProcessBus } from './bus/in-process-bus.js';
-import { HttpErrorFilter } from './http-error.filter.js';
 import { createHttpApp } from './http-service.js';
 import { createLogger } from './logger.js';
 import { OpsController } from './ops.controller.js';
@@ -55,8 +54,6 @@ describe(TenantTokenGuard.name, () => {
       providers: [
         ...runtimeProviders(runtime),
         { provide: APP_GUARD, useValue: new TenantTokenGuard('guarded', runtime.bus, runtime.logger, runtime.observability.meter) },
-        // As every service installs it: the guard's refusals are domain errors, answered through the error table.
-        { provide: APP_FILTER, useValue: new HttpErrorFilter(runtime.logger) },
       ],
     })
     class GuardedModule {}

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CanActivate, ExecutionContext, OnApplicationShutdown } from '@nestjs/common';
+import type { CanActivate, ExecutionContext, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Counter, Meter } from '@opentelemetry/api';
 import { Subject, TokenRevokedEventSchema } from '@rampart/contracts';
@@ -37,30 +37,35 @@ interface AuthenticatedRequest {
  * than Contributor. Every denial is logged and counted as
  * `rampart_<service>_api_denials_total`.
  */
-export class TenantTokenGuard implements CanActivate, OnApplicationShutdown {
+export class TenantTokenGuard implements CanActivate, OnModuleInit, OnApplicationShutdown {
   private readonly cache = new Map<string, { principal: TenantPrincipal | undefined; until: number }>();
   /** Tokens revoked lately, so an introspection already in flight when the broadcast came cannot cache them again. */
   private readonly revoked = new Set<string>();
   private readonly typed: TypedBus;
   private readonly denials: Counter;
   private readonly reflector = new Reflector();
-  private readonly subscription: Promise<Closable | undefined>;
+  private subscription: Promise<Closable | undefined> | undefined;
 
   constructor(
     private readonly service: string,
-    bus: MessageBus,
+    private readonly bus: MessageBus,
     private readonly logger: Logger,
     meter: Meter,
   ) {
     this.typed = new TypedBus(bus);
     this.denials = meter.createCounter(`rampart_${service}_api_denials_total`, { description: 'REST requests refused, by reason' });
-    this.subscription = bus
+  }
+
+  /** Subscribes when the app starts, not when the guard is made: a start that fails before then leaves nothing on a shared bus. */
+  async onModuleInit(): Promise<void> {
+    this.subscription ??= this.bus
       .listen(Subject.attestationTokenRevoked, (data) => this.onRevoked(data))
       .catch((error: unknown) => {
         // Without the broadcast a revoked token still stops when its cache entry expires.
         this.logger.error({ err: error }, 'token revocations not received: cached tokens expire on their own');
         return undefined;
       });
+    await this.subscription;
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -7,7 +7,7 @@ import { UPSTREAMS, type ApiConfig } from './api.config.js';
 import { answerError, answerJson } from './http/answers.js';
 import { DOCS_ASSETS, DOCS_INITIALIZER, serveDocs } from './http/docs-page.js';
 import { FrontMetrics, NO_UPSTREAM } from './http/front-metrics.js';
-import { forward } from './proxy/forward.js';
+import { RETRY_AFTER_SECONDS, forward } from './proxy/forward.js';
 import { API_PREFIX, UpstreamCatalog, describeError } from './upstreams/upstream-catalog.js';
 
 /** The front's own routes (everything else it serves is an upstream's, under /v1): all public, as probes and browsers call them. */
@@ -143,7 +143,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
             ErrorCode.unavailable,
             `the ${unknown.join(', ')} service${unknown.length > 1 ? 's are' : ' is'} not available yet; try again shortly`,
             {
-              'retry-after': '5',
+              'retry-after': RETRY_AFTER_SECONDS,
             },
           );
         } else {
@@ -184,9 +184,10 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   const close = (): Promise<void> => {
     closing ??= (async () => {
       readiness.markShuttingDown();
-      discovery.stop();
-      refresh.stop();
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A discovery still reading a document finishes (within its upstream timeout) before the dispatcher it uses is destroyed.
+      const loopsStopped = Promise.all([discovery.stop(), refresh.stop()]);
+      const serverStopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      const stopped = Promise.all([serverStopped, loopsStopped]);
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Controller, Get, Module, Post } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, Reflector } from '@nestjs/core';
+import { APP_GUARD, Reflector } from '@nestjs/core';
 import {
-  HttpErrorFilter,
   InProcessBus,
   Public,
   Requires,
@@ -88,8 +87,6 @@ describe(AuthGuard.name, () => {
           inject: [Reflector],
           useFactory: (reflector: Reflector) => new AuthGuard(reflector, repository, operator, logger, denials),
         },
-        // As the service installs it: the guard's refusals are domain errors, answered through the error table.
-        { provide: APP_FILTER, useValue: new HttpErrorFilter(logger) },
       ],
     })
     class GuardedModule {}

@@ -11,7 +11,7 @@ export interface RunningGateway extends RunningService {
   readonly devPort: number | undefined;
 }
 
-/** The MQTT listeners, opened once the ops port is up; GatewayLifecycle closes them first on shutdown. */
+/** The MQTT listeners, opened once the ops port is up; the step's undo closes them first on shutdown, before the bus handlers stop. */
 @Injectable()
 export class MqttListeners {
   private ports: { readonly mqttPort: number; readonly devPort: number | undefined } | undefined;
@@ -57,7 +57,7 @@ export const gatewayService = defineService({
     });
     return { ...module, providers: [...(module.providers ?? []), MqttListeners] };
   },
-  afterListen: [{ name: 'MQTT listeners', run: (app) => app.get(MqttListeners).open() }],
+  afterListen: [{ name: 'MQTT listeners', run: (app) => app.get(MqttListeners).open(), undo: (app) => app.get(MqttGateway).close() }],
   expose: (app) => ({ gateway: app.get(MqttGateway), ...app.get(MqttListeners).opened }),
 });
 

@@ -4,7 +4,7 @@ import { runFleet, type FleetReport } from '@rampart/emulator';
 import { demoFleetOptions } from '../demo-fleet.js';
 import { runRolloutScenario, type RolloutReport } from '../rollout-scenario.js';
 import { writeFleetReports } from './fleet.js';
-import { closeOnSignals, createLogger, type LogLevel } from '@rampart/service-kit';
+import { ConfigError, LOG_LEVELS, closeOnSignals, createLogger, type LogLevel } from '@rampart/service-kit';
 import { startEmbeddedPlatform, type EmbeddedPlatform } from '../embedded-platform.js';
 import { endProgress, printReport, progressPrinter, type OutputFormat } from '../output.js';
 import type { UpScenario } from '../up-scenarios.js';
@@ -71,8 +71,13 @@ async function reconcile(platform: EmbeddedPlatform, fleet: FleetReport): Promis
   }
 }
 
+function isLogLevel(value: string): value is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(value);
+}
+
 export async function up(options: UpOptions): Promise<number> {
-  const logLevel = (process.env['LOG_LEVEL'] ?? 'warn') as LogLevel;
+  const logLevel = process.env['LOG_LEVEL'] || 'warn';
+  if (!isLogLevel(logLevel)) throw new ConfigError('rampart up', [{ key: 'LOG_LEVEL', message: `one of ${LOG_LEVELS.join(', ')}` }]);
   const platform = await startEmbeddedPlatform(
     {
       dataDir: options.dataDir,

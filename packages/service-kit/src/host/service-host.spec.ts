@@ -115,7 +115,12 @@ function journalledPorts(journal: Journal, failAt: string | undefined): HostPort
     startJob: (job) => {
       fail(`job ${job.name}`);
       journal.push(`open job ${job.name}`);
-      return { stop: () => journal.push(`close job ${job.name}`) };
+      return {
+        stop: () => {
+          journal.push(`close job ${job.name}`);
+          return Promise.resolve();
+        },
+      };
     },
   };
 }

@@ -22,7 +22,7 @@ export interface ForwardOptions {
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** Retry-After on an UNAVAILABLE (503) for a service that is down: discovery asks it again every couple of seconds. */
-const RETRY_AFTER_SECONDS = '5';
+export const RETRY_AFTER_SECONDS = '5';
 
 /**
  * Forwards one request to an upstream and streams the answer back: the

@@ -100,10 +100,6 @@ export class AttestationRepository {
     return result;
   }
 
-  async ping(): Promise<void> {
-    await this.db.query('SELECT 1');
-  }
-
   // Tenants and tokens
 
   async createTenant(id: string, name: string): Promise<boolean> {

@@ -165,10 +165,6 @@ export class BadCursorError extends DomainError {
 export class FailuresRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async ping(): Promise<void> {
-    await this.dataSource.query('SELECT 1');
-  }
-
   /**
    * Stores a batch in one statement (one round trip, atomic): the reports
    * not seen before, their buckets' counts and distinct devices, and what

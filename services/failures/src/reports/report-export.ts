@@ -18,9 +18,25 @@ const CSV_COLUMNS = [
   'frames',
 ] as const;
 
-/** One CSV cell (RFC 4180): quoted when it holds a quote, comma or line break; objects as JSON. */
+/**
+ * Text a spreadsheet would run as a formula (OWASP "CSV injection"): device-sent text such as a crash message is
+ * hostile, and an operator opens exports in a spreadsheet.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One CSV cell (RFC 4180): quoted when it holds a quote, comma or line break; objects as JSON; text that starts
+ * like a formula gets a leading `'`, so a spreadsheet shows it as text (numbers, such as a negative exit code, stay numbers).
+ */
 export function csvCell(value: unknown): string {
-  const text = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  const text =
+    value === null || value === undefined
+      ? ''
+      : typeof value === 'string'
+        ? FORMULA_START.test(value)
+          ? `'${value}`
+          : value
+        : JSON.stringify(value);
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

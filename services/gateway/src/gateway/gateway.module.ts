@@ -1,5 +1,5 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { OpsController, RevocationWatcher, TypedBus, runtimeProviders, systemClock, type ServiceRuntime } from '@rampart/service-kit';
+import { OpsController, RevocationWatcher, TypedBus, systemClock, type ServiceRuntime } from '@rampart/service-kit';
 import { AttestationBridge } from './attestation-bridge.js';
 import { AttestationGate } from './attestation-gate.js';
 
@@ -9,7 +9,10 @@ import { MqttGateway, type MqttGatewayOptions } from './mqtt-gateway.js';
 import { failureBridge } from './failure-bridge.js';
 import { telemetryBridge, type TelemetryStreamSettings } from './telemetry-bridge.js';
 
-/** Closes the MQTT listeners first on shutdown, so devices stop sending before the bus drains. */
+/**
+ * Closes the gateway when Nest shuts down. On a normal close the start step's undo has already closed it (listeners
+ * first, so devices stop sending before the bus drains); this covers a start that failed before that step ran.
+ */
 @Injectable()
 export class GatewayLifecycle implements OnApplicationShutdown {
   constructor(@Inject(MqttGateway) private readonly gateway: MqttGateway) {}
@@ -33,7 +36,6 @@ export class GatewayModule {
       module: GatewayModule,
       controllers: [OpsController],
       providers: [
-        ...runtimeProviders(runtime),
         {
           provide: MqttGateway,
           useFactory: () => {

@@ -65,6 +65,7 @@ export class MqttGateway {
   private front: SocketFront | undefined;
   private dev: DevListener | undefined;
   private summaryTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
   private readonly extraStarts: Array<() => Promise<void>> = [];
   private readonly extraStops: Array<() => Promise<void>> = [];
 
@@ -202,7 +203,13 @@ export class MqttGateway {
     this.refusals.flush();
   }
 
-  async close(): Promise<void> {
+  /** Closes the listeners, then drains the bridges; idempotent (the start step's undo and Nest's shutdown both call it). */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     clearInterval(this.summaryTimer);
     this.logSummaries();
     const closing: Array<Promise<void>> = [];

@@ -203,8 +203,4 @@ export class ReadingsRepository {
     const row = rows[0];
     return { readingsStored: Number(row?.readings ?? 0), rowsStored: Number(row?.rows ?? 0), devices: Number(row?.devices ?? 0) };
   }
-
-  async ping(): Promise<void> {
-    await this.dataSource.query('SELECT 1');
-  }
 }

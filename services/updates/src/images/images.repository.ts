@@ -284,8 +284,4 @@ export class ImagesRepository {
       from = rows.at(-1)!.seq + 1;
     }
   }
-
-  async ping(): Promise<void> {
-    await this.dataSource.query('SELECT 1');
-  }
 }
