@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerAuth } from './commands/auth.js';
+import { registerCeremony } from './commands/ceremony.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerDeployment } from './commands/deployment.js';
 import { registerDevice } from './commands/device.js';
@@ -37,6 +38,7 @@ registerDeployment(program);
 registerFailures(program);
 registerMeasurement(program);
 registerTelemetry(program);
+registerCeremony(program);
 registerCompletion(program);
 
 /** Run as the `rampart` command (through any symlink), not when imported. */
