@@ -167,6 +167,23 @@ describe('rampart ceremony, run as an operator runs it', () => {
       expect(again.stderr).toMatch(/root\.pem: exists already; a root is never overwritten/);
     });
 
+    it('refuses to revoke a serial the root never issued (a typo would leave the real one trusted)', async () => {
+      const typo = await ceremony(
+        'root',
+        'crl',
+        '--root',
+        at('root'),
+        '--out',
+        at('typo.crl'),
+        '--revoke',
+        '0abc',
+        '--passphrase-file',
+        at('passphrase'),
+      );
+      expect(typo.code).toBe(1);
+      expect(typo.stderr).toMatch(/this root did not issue serial 0abc; check the serial/);
+    });
+
     it('asks for a way to open the root rather than guessing one', async () => {
       const neither = await ceremony('root', 'crl', '--root', at('root'), '--out', at('never.crl'));
       expect(neither.code).toBe(1);

@@ -146,10 +146,9 @@ export type { CreatedOfflineRoot, OfflineRootKeys, OfflineRootRequest } from './
 export {
   ROOT_FILES,
   openRootDirectory,
-  mergeRevocations,
   readPassphraseFile,
-  readRevocations,
   recordIssued,
+  revocationsWith,
   writeRevocations,
   writeRootDirectory,
 } from './ceremony/root-directory.js';

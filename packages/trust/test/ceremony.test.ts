@@ -216,7 +216,7 @@ describe('the CA signing ceremony: offline root → issuing CA → tenant CA →
       expect(tenantRevoked.out).toMatch(/certificate revoked/);
     });
 
-    it('refuses a tenant CA under it with room for more CAs below, since the root’s path length leaves none', async () => {
+    it('refuses a CA under it with room for more CAs below, since the root’s path length leaves none', async () => {
       await expect(
         signSubordinateCa(issuing, {
           subject: commonNameOnly('Too deep'),
@@ -224,7 +224,18 @@ describe('the CA signing ceremony: offline root → issuing CA → tenant CA →
           pathLength: 1,
           validityDays: 30,
         }),
-      ).rejects.toThrow(/pathLen below it, not 1/);
+      ).rejects.toThrow(/under an issuer with pathLen 1 a CA's pathLen is below 1, not 1/);
+    });
+
+    it('refuses a CA that would outlive its issuer', async () => {
+      await expect(
+        signSubordinateCa(issuing, {
+          subject: commonNameOnly('Too long'),
+          subjectPublicKeyInfo: spkiOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey),
+          pathLength: TENANT_CA_PATH_LENGTH,
+          validityDays: 1826,
+        }),
+      ).rejects.toThrow(/would outlive its issuer/);
     });
   });
 

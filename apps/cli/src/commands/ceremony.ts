@@ -139,7 +139,7 @@ function registerRootCrl(root: Command): void {
     .description("sign the root's CRL: every certificate it revoked (kept in the root directory), plus --revoke SERIAL ...")
     .requiredOption('--root <dir>', 'the root directory')
     .requiredOption('--out <file>', 'where to write the CRL (PEM), for the platform to publish at its CRL URL')
-    .option('--revoke <serial...>', 'revoke these certificates (hex serials, as `openssl x509 -serial` prints them)', [])
+    .option('--revoke <serial...>', 'revoke these certificates this root issued (hex serials, as `openssl x509 -serial` prints them)', [])
     .option('--next-update-days <days>', 'days until the next CRL is due', positiveInt, DEFAULT_ROOT_CRL_DAYS)
     .addOption(passphraseFileOption())
     .addOption(pinFileOption())
@@ -150,7 +150,7 @@ function registerRootCrl(root: Command): void {
       const opened = await trust.openRootDirectory(o.root, access);
       try {
         const now = new Date();
-        const revoked = trust.mergeRevocations(await trust.readRevocations(o.root), o.revoke, now);
+        const revoked = await trust.revocationsWith(o.root, o.revoke, now);
         const crlPem = await trust.rootCrl({ root: opened.root, revoked, nextUpdateDays: o.nextUpdateDays, now });
         // Recorded once signed: a root that could not sign leaves the record as it was.
         await trust.writeRevocations(o.root, revoked);

@@ -85,22 +85,20 @@ export function keyIdentifierOf(certificate: Certificate): Buffer {
     : Buffer.from(AsnConvert.parse(ski.extnValue.buffer, SubjectKeyIdentifier).buffer);
 }
 
-/** A CA certificate's pathLenConstraint, or undefined when it is not a CA or sets none. */
-export function pathLengthOf(certificate: Certificate): number | undefined {
+/** A certificate's basicConstraints (RFC 5280 §4.2.1.9): whether it is a CA, and its pathLenConstraint if it sets one. */
+function constraintsOf(certificate: Certificate): BasicConstraints {
   const extension = extensionOf(certificate, id_ce_basicConstraints);
-  if (extension === undefined) return undefined;
-  const constraints = AsnConvert.parse(extension.extnValue.buffer, BasicConstraints);
-  return constraints.cA ? constraints.pathLenConstraint : undefined;
+  return extension === undefined ? new BasicConstraints({ cA: false }) : AsnConvert.parse(extension.extnValue.buffer, BasicConstraints);
 }
 
 /**
  * A self-signed CA certificate (the offline root): issuer = subject, AKI = its
- * own SKI (RFC 5280 allows it, and OpenSSL's -x509_strict wants an AKI on every
- * certificate it does not treat as a trust anchor). PEM.
+ * own SKI (RFC 5280 §4.2.1.1 lets a self-signed certificate carry one; OpenSSL's
+ * `req -x509` writes the same). PEM.
  */
 export async function signSelfSignedCa(signer: TbsSigner, key: KeyHandle, request: CaCertificateSubject): Promise<string> {
   const ownKeyId = subjectKeyIdentifier(request.subjectPublicKeyInfo);
-  const tbs = caTbs(key, request.subject, ownKeyId, request);
+  const tbs = caTbs(key, request.subject, ownKeyId, validityOf(request), request);
   return derToPem(await signCertificate(signer, key, tbs));
 }
 
@@ -113,18 +111,21 @@ export async function signSelfSignedCa(signer: TbsSigner, key: KeyHandle, reques
  */
 export async function signSubordinateCa(issuer: SigningCa, request: CaCertificateSubject): Promise<string> {
   const issuerCertificate = AsnConvert.parse(issuer.certificate, Certificate);
-  const issuerPathLength = pathLengthOf(issuerCertificate);
-  if (issuerPathLength !== undefined && request.pathLength >= issuerPathLength) {
-    throw new RangeError(`a CA under an issuer with pathLen ${issuerPathLength} has pathLen below it, not ${request.pathLength}`);
-  }
-  const notAfter = validityOf(request).notAfter;
-  const issuerNotAfter = issuerCertificate.tbsCertificate.validity.notAfter.getTime();
-  if (notAfter.getTime() > issuerNotAfter.getTime()) {
+  const { cA, pathLenConstraint } = constraintsOf(issuerCertificate);
+  if (!cA) throw new RangeError('the issuer is not a CA (its basicConstraints say cA false, or it has none)');
+  if (pathLenConstraint !== undefined && request.pathLength >= pathLenConstraint) {
     throw new RangeError(
-      `a CA valid until ${notAfter.toISOString()} would outlive its issuer (valid until ${issuerNotAfter.toISOString()})`,
+      `under an issuer with pathLen ${pathLenConstraint} a CA's pathLen is below ${pathLenConstraint}, not ${request.pathLength}`,
     );
   }
-  const tbs = caTbs(issuer.key, issuerCertificate.tbsCertificate.subject, keyIdentifierOf(issuerCertificate), request);
+  const validity = validityOf(request);
+  const issuerExpiry = issuerCertificate.tbsCertificate.validity.notAfter.getTime();
+  if (validity.notAfter.getTime() > issuerExpiry.getTime()) {
+    throw new RangeError(
+      `a CA valid until ${validity.notAfter.toISOString()} would outlive its issuer (valid until ${issuerExpiry.toISOString()})`,
+    );
+  }
+  const tbs = caTbs(issuer.key, issuerCertificate.tbsCertificate.subject, keyIdentifierOf(issuerCertificate), validity, request);
   return derToPem(await signCertificate(issuer.signer, issuer.key, tbs));
 }
 
@@ -185,8 +186,13 @@ export function normalizeSerial(serial: string): string {
   return hex.length % 2 === 1 ? `0${hex}` : hex;
 }
 
-function caTbs(signingKey: KeyHandle, issuer: Name, authorityKeyId: Buffer, request: CaCertificateSubject): TBSCertificate {
-  const { notBefore, notAfter } = validityOf(request);
+function caTbs(
+  signingKey: KeyHandle,
+  issuer: Name,
+  authorityKeyId: Buffer,
+  { notBefore, notAfter }: { notBefore: Date; notAfter: Date },
+  request: CaCertificateSubject,
+): TBSCertificate {
   return new TBSCertificate({
     version: Version.v3,
     serialNumber: newSerialNumber(),

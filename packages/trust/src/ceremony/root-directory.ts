@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { Pkcs11KeyProvider } from '../keys/pkcs11/pkcs11-key-provider.js';
@@ -109,8 +109,7 @@ export async function readPassphraseFile(file: string): Promise<string> {
   return passphrase;
 }
 
-/** Every revocation this root made, from its record. */
-export async function readRevocations(directory: string): Promise<Revocation[]> {
+async function readRevocations(directory: string): Promise<Revocation[]> {
   const file = join(directory, ROOT_FILES.revoked);
   let json: unknown;
   try {
@@ -125,18 +124,23 @@ export async function readRevocations(directory: string): Promise<Revocation[]> 
 }
 
 /**
- * `existing` plus `serials` revoked at `now`. A serial revoked before keeps its
- * first date: that is when relying parties should have stopped trusting it.
+ * Every revocation the root's next CRL lists: those recorded, plus `serials`
+ * revoked at `now`. A serial revoked before keeps its first date (when relying
+ * parties should have stopped trusting it). A serial this root has no copy of
+ * in `issued/` is refused: a mistyped serial would leave the certificate the
+ * operator meant to revoke trusted, with a CRL that looks right.
  */
-export function mergeRevocations(existing: readonly Revocation[], serials: readonly string[], now: Date): Revocation[] {
-  const merged = [...existing];
-  const known = new Set(existing.map((r) => r.serial));
+export async function revocationsWith(directory: string, serials: readonly string[], now: Date): Promise<Revocation[]> {
+  const revoked = await readRevocations(directory);
+  const known = new Set(revoked.map((r) => r.serial));
   for (const serial of serials.map(normalizeSerial)) {
     if (known.has(serial)) continue;
+    const copy = join(directory, ROOT_FILES.issued, `${serial}.pem`);
+    if (!(await exists(copy))) throw new RootKeyError(copy, `is missing: this root did not issue serial ${serial}; check the serial`);
     known.add(serial);
-    merged.push({ serial, revokedAt: now });
+    revoked.push({ serial, revokedAt: now });
   }
-  return merged;
+  return revoked;
 }
 
 /** Replaces the root's record of revocations (after the CRL listing them was signed). */
@@ -151,6 +155,16 @@ export async function recordIssued(directory: string, certificatePem: string): P
   await mkdir(join(directory, ROOT_FILES.issued), { recursive: true, mode: 0o700 });
   await writeNew(join(directory, ROOT_FILES.issued, `${serial}.pem`), certificatePem, 0o644);
   return serial;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
 }
 
 async function readRootFile(directory: string, name: string): Promise<string> {
