@@ -75,6 +75,30 @@ export type {
 } from './tuf/update-metadata.js';
 export { metadataBytes, signDirectorTargets, signRoot, signSnapshot, signTargets, signTimestamp } from './tuf/metadata-signer.js';
 export type { ImageTarget, RoleGrants } from './tuf/metadata-signer.js';
+export {
+  MIN_PASSPHRASE_LENGTH,
+  OfflineKeyError,
+  createOfflineKeyFiles,
+  loadOfflineKey,
+  publicKeyFileOf,
+  readOfflinePublicKey,
+  readPassphraseFile,
+} from './tuf/offline-key-files.js';
+export type { OfflineKeyFiles } from './tuf/offline-key-files.js';
+export {
+  DEFAULT_OFFLINE_ROOT_DAYS,
+  ONLINE_ROLES,
+  OfflineRootError,
+  ceremonyFileText,
+  combineSignatures,
+  makeOfflineRoot,
+  parseOnlineGrants,
+  parseRootMetadata,
+  signOfflineRoot,
+  summarizeRoot,
+  verifyRootRotation,
+} from './tuf/offline-root.js';
+export type { OfflineRootRefusal, OfflineRootSpec, OnlineGrants, RootMetadata, RootSummary, SignedCopy } from './tuf/offline-root.js';
 export type { KeyAlgorithm, KeyHandle, KeyProvider, Readiness } from './keys/key-provider.js';
 export { KEY_ALGORITHMS } from './keys/key-provider.js';
 export type { KeyOwner } from './keys/key-label.js';
@@ -132,7 +156,6 @@ export type { IssuingCaRequest } from './ceremony/issuing-ca.js';
 export {
   DEFAULT_ROOT_VALIDITY_DAYS,
   ISSUING_CA_PATH_LENGTH,
-  MIN_ROOT_PASSPHRASE_LENGTH,
   OFFLINE_ROOT_KEY_LABEL,
   ROOT_PATH_LENGTH,
   TENANT_CA_PATH_LENGTH,
@@ -146,7 +169,6 @@ export type { CreatedOfflineRoot, OfflineRootKeys, OfflineRootRequest } from './
 export {
   ROOT_FILES,
   openRootDirectory,
-  readPassphraseFile,
   recordIssued,
   revocationsWith,
   writeRevocations,

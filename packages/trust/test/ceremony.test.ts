@@ -369,7 +369,7 @@ describe('the CA signing ceremony: offline root → issuing CA → tenant CA →
       await expect(openRootDirectory(rootDir, { passphraseFile: wrong })).rejects.toThrow(RootKeyError);
       await expect(openRootDirectory(rootDir, { passphraseFile: wrong })).rejects.toThrow(/does not open with this passphrase/);
       await expect(openRootDirectory(rootDir, { passphraseFile: await file('short', 'short\n') })).rejects.toThrow(
-        /at least 16 characters/,
+        /at least 12 characters/,
       );
     });
 

@@ -5,6 +5,7 @@ import type { TbsSigner } from '../keys/certificate-signing.js';
 import { keyLabel } from '../keys/key-label.js';
 import type { KeyHandle, KeyProvider } from '../keys/key-provider.js';
 import { x509 } from '../crypto-provider.js';
+import { MIN_PASSPHRASE_LENGTH } from '../tuf/offline-key-files.js';
 import { signCaCrl, signSelfSignedCa, type CaCrlRequest, type SigningCa } from './ca-certificates.js';
 import { RootKeyError } from './ceremony-errors.js';
 
@@ -21,11 +22,6 @@ export const TENANT_CA_PATH_LENGTH = 0;
 export const DEFAULT_ROOT_VALIDITY_DAYS = 7300;
 /** The root key's label when it lives in a token. */
 export const OFFLINE_ROOT_KEY_LABEL = keyLabel('platform', 'offline-root');
-/**
- * The shortest passphrase an encrypted root key file takes. The file is the
- * whole root once copied; PBKDF2 slows guessing, it cannot save a short phrase.
- */
-export const MIN_ROOT_PASSPHRASE_LENGTH = 16;
 /** The encrypted file's cipher: PKCS#8 EncryptedPrivateKeyInfo with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC), as OpenSSL 3 writes it. */
 const KEY_FILE_CIPHER = 'aes-256-cbc';
 
@@ -125,9 +121,10 @@ export async function rootCrl(request: CaCrlRequest & { readonly root: SigningCa
   return await signCaCrl(request.root, request);
 }
 
+/** The root key file takes the passphrase length every offline ceremony key takes (`MIN_PASSPHRASE_LENGTH`). */
 export function checkPassphrase(passphrase: string): void {
-  if (passphrase.length < MIN_ROOT_PASSPHRASE_LENGTH) {
-    throw new RangeError(`a root key passphrase has at least ${MIN_ROOT_PASSPHRASE_LENGTH} characters`);
+  if (passphrase.length < MIN_PASSPHRASE_LENGTH) {
+    throw new RangeError(`a root key passphrase has at least ${MIN_PASSPHRASE_LENGTH} characters`);
   }
 }
 

@@ -3,6 +3,8 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { Pkcs11KeyProvider } from '../keys/pkcs11/pkcs11-key-provider.js';
+// One passphrase file format for every offline ceremony (the TUF root's holders use the same).
+import { readPassphraseFile } from '../tuf/offline-key-files.js';
 import { normalizeSerial, type Revocation, type SigningCa } from './ca-certificates.js';
 import { RootKeyError } from './ceremony-errors.js';
 import { checkPassphrase, openEncryptedRoot, openTokenRoot, type CreatedOfflineRoot } from './offline-root.js';
@@ -68,6 +70,7 @@ export async function openRootDirectory(directory: string, access: RootAccess): 
   if ('passphraseFile' in access) {
     const keyPath = join(directory, ROOT_FILES.encryptedKey);
     const passphrase = await readPassphraseFile(access.passphraseFile);
+    checkPassphrase(passphrase);
     const root = openEncryptedRoot(certificatePem, await readRootFile(directory, ROOT_FILES.encryptedKey), passphrase, keyPath);
     return { root, close: () => Promise.resolve() };
   }
@@ -94,19 +97,6 @@ function parseTokenNote(path: string, text: string): RootTokenNote {
     throw new RootKeyError(path, `is not a token note: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   return parsed.data;
-}
-
-/** A passphrase from its file (one trailing line break dropped, as editors and `echo` add one); refuses a short one. */
-export async function readPassphraseFile(file: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new RootKeyError(file, 'the passphrase file cannot be read', { cause: error });
-  }
-  const passphrase = text.replace(/\r?\n$/, '');
-  checkPassphrase(passphrase);
-  return passphrase;
 }
 
 async function readRevocations(directory: string): Promise<Revocation[]> {

@@ -3,7 +3,8 @@ import { MetaFile, Metadata, Root, Snapshot, TargetFile, Targets, Timestamp, typ
 import type { TufSigningKey } from './tuf-keys.js';
 import { DIRECTOR_ROLE, MetadataFile, type ImageTargetCustom } from './update-metadata.js';
 
-const SPEC_VERSION = '1.0.31';
+/** The TUF specification version the metadata Rampart signs follows. */
+export const SPEC_VERSION = '1.0.31';
 
 /** An image as signed targets list it. */
 export interface ImageTarget {
@@ -22,7 +23,7 @@ export interface RoleGrants {
   readonly director: readonly Key[];
 }
 
-function expiry(at: Date): string {
+export function expiry(at: Date): string {
   // TUF wants whole seconds in UTC.
   return `${at.toISOString().slice(0, 19)}Z`;
 }

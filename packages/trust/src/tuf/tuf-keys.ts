@@ -28,6 +28,17 @@ export class TufSigningKey {
     return new TufSigningKey(createPrivateKey(pem));
   }
 
+  /**
+   * An Ed25519 key from an encrypted PKCS#8 PEM (an offline root key's file).
+   * A wrong passphrase and a key of another type are refused here, never
+   * discovered later as signatures no device accepts.
+   */
+  static fromEncryptedPem(pem: string, passphrase: string): TufSigningKey {
+    const key = createPrivateKey({ key: pem, format: 'pem', passphrase });
+    if (key.asymmetricKeyType !== 'ed25519') throw new TypeError(`an ${key.asymmetricKeyType ?? 'unknown'} key, not Ed25519`);
+    return new TufSigningKey(key);
+  }
+
   get keyId(): string {
     return this.key.keyID;
   }
@@ -42,6 +53,16 @@ export class TufSigningKey {
 
   exportPrivatePem(): string {
     return this.#privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  }
+
+  /** Encrypted PKCS#8 (PBES2: PBKDF2 and AES-256-CBC), for a key kept in a file on an offline machine. */
+  exportEncryptedPrivatePem(passphrase: string): string {
+    return this.#privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }).toString();
+  }
+
+  /** The public half as SubjectPublicKeyInfo PEM: what a key holder hands over to be listed in a root. */
+  exportPublicPem(): string {
+    return createPublicKey(this.#privateKey).export({ type: 'spki', format: 'pem' }).toString();
   }
 }
 
