@@ -21,7 +21,7 @@ import { printReport as print, type ReportFormat } from '../output/report.js';
 export function registerCeremony(program: Command): Command {
   const ceremony = program
     .command('ceremony')
-    .description('The offline root: create it, sign the platform issuing CA, publish its CRL (run on the offline machine)');
+    .description('Offline ceremonies: the platform CA root (create, sign the issuing CA, CRL) and TUF roots signed k-of-n');
   const root = ceremony.command('root').description("The offline root's certificate, key and CRL");
   registerRootCreate(root);
   registerRootCrl(root);
@@ -32,7 +32,10 @@ export function registerCeremony(program: Command): Command {
 
 const outputOption = () => new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text');
 const passphraseFileOption = () =>
-  new Option('--passphrase-file <file>', "the root key file's passphrase (at least 16 characters), for a root kept in a file");
+  new Option(
+    '--passphrase-file <file>',
+    "the root key file's passphrase (its first line, at least 12 characters), for a root kept in a file",
+  );
 const pinFileOption = () => new Option('--pin-file <file>', "the token's user PIN, for a root kept in a token").conflicts('passphraseFile');
 
 /** The token options, shared by `root create` (the offline token) and `issuing-csr` (the platform's token). */
