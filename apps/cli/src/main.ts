@@ -3,6 +3,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerAuth } from './commands/auth.js';
+import { registerCeremony } from './commands/ceremony.js';
+import { registerCeremonyTuf } from './commands/ceremony-tuf.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerDeployment } from './commands/deployment.js';
 import { registerDevice } from './commands/device.js';
@@ -37,6 +39,8 @@ registerDeployment(program);
 registerFailures(program);
 registerMeasurement(program);
 registerTelemetry(program);
+// The offline ceremonies, one group: the CA root's and the TUF root's.
+registerCeremonyTuf(registerCeremony(program));
 registerCompletion(program);
 
 /** Run as the `rampart` command (through any symlink), not when imported. */

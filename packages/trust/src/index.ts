@@ -128,3 +128,50 @@ export {
   pkcs11OptionsSchema,
 } from './keys/pkcs11/pkcs11-options.js';
 export type { Pkcs11Options } from './keys/pkcs11/pkcs11-options.js';
+export type { TbsSigner } from './keys/certificate-signing.js';
+export {
+  BACKDATE_MS,
+  CA_KEY_USAGE,
+  normalizeSerial,
+  signCaCrl,
+  signSubordinateCa,
+  subjectKeyIdentifier,
+} from './ceremony/ca-certificates.js';
+export type { CaCertificateSubject, CaCrlRequest, Revocation, SigningCa } from './ceremony/ca-certificates.js';
+export {
+  CsrExtensionError,
+  CsrFormatError,
+  CsrKeyTypeError,
+  CsrRefusedError,
+  CsrSignatureError,
+  RootKeyError,
+} from './ceremony/ceremony-errors.js';
+export type { CsrRefusal } from './ceremony/ceremony-errors.js';
+export { checkIssuingCsr } from './ceremony/csr-policy.js';
+export type { CheckedIssuingCsr } from './ceremony/csr-policy.js';
+export { DEFAULT_ISSUING_CA_SUBJECT, ISSUING_CA_KEY_LABEL, createIssuingCsr } from './ceremony/issuing-csr.js';
+export type { IssuingCsr } from './ceremony/issuing-csr.js';
+export { DEFAULT_ISSUING_CA_VALIDITY_DAYS, signIssuingCa } from './ceremony/issuing-ca.js';
+export type { IssuingCaRequest } from './ceremony/issuing-ca.js';
+export {
+  DEFAULT_ROOT_VALIDITY_DAYS,
+  ISSUING_CA_PATH_LENGTH,
+  OFFLINE_ROOT_KEY_LABEL,
+  ROOT_PATH_LENGTH,
+  TENANT_CA_PATH_LENGTH,
+  commonNameOnly,
+  createOfflineRoot,
+  openEncryptedRoot,
+  openTokenRoot,
+  rootCrl,
+} from './ceremony/offline-root.js';
+export type { CreatedOfflineRoot, OfflineRootKeys, OfflineRootRequest } from './ceremony/offline-root.js';
+export {
+  ROOT_FILES,
+  openRootDirectory,
+  recordIssued,
+  revocationsWith,
+  writeRevocations,
+  writeRootDirectory,
+} from './ceremony/root-directory.js';
+export type { OpenedRoot, RootAccess, RootTokenNote } from './ceremony/root-directory.js';
