@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SOFTHSM2_MODULE, createSoftHsmToken } from '@rampart/testing';
 import { runCli } from './support/run-cli.js';
 
 const run = promisify(execFile);
-const SOFTHSM2 = '/usr/lib/softhsm/libsofthsm2.so';
 const TOKEN = 'rampart-cli-ceremony';
 const PIN = '864209';
 const CRL_URL = 'https://pki.example/root.crl';
@@ -35,13 +35,8 @@ describe('rampart ceremony, run as an operator runs it', () => {
     dir = await mkdtemp(join(tmpdir(), 'rampart-cli-ceremony-'));
     await writeFile(at('passphrase'), 'an offline root passphrase, long enough\n', { mode: 0o600 });
     await writeFile(at('kek'), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-    await writeFile(at('pin'), `${PIN}\n`, { mode: 0o600 });
-    await run('mkdir', ['-p', at('tokens')]);
-    await writeFile(at('softhsm2.conf'), `directories.tokendir = ${at('tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
-    env = { HOME: dir, SOFTHSM2_CONF: at('softhsm2.conf') };
-    await run('softhsm2-util', ['--init-token', '--free', '--label', TOKEN, '--so-pin', '97531', '--pin', PIN], {
-      env: { ...process.env, ...env },
-    });
+    // The pin file is at('pin'), where the commands below name it.
+    env = { HOME: dir, ...(await createSoftHsmToken(dir, TOKEN, PIN)).env };
   });
 
   afterAll(async () => {
@@ -193,12 +188,12 @@ describe('rampart ceremony, run as an operator runs it', () => {
 
   describe('with the root key and the issuing key in a PKCS#11 token', () => {
     it('creates the root in the token, signs the token-held issuing CA’s request, and the result verifies', async () => {
-      const token = ['--pkcs11-module', SOFTHSM2, '--token-label', TOKEN, '--pin-file', at('pin')];
+      const token = ['--pkcs11-module', SOFTHSM2_MODULE, '--token-label', TOKEN, '--pin-file', at('pin')];
       const created = await ceremony('root', 'create', '--out', at('token-root'), '--common-name', 'Token Root', ...token);
       expect(created.stderr).toBe('');
       expect(created.code).toBe(0);
       expect(JSON.parse(await readFile(at('token-root/root-token.json'), 'utf8'))).toEqual({
-        modulePath: SOFTHSM2,
+        modulePath: SOFTHSM2_MODULE,
         tokenLabel: TOKEN,
         keyLabel: 'rampart/platform/offline-root',
       });

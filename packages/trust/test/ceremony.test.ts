@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { SOFTHSM2_MODULE, createSoftHsmToken } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CertificateAuthority,
@@ -39,8 +40,6 @@ import {
 import { spkiOf } from '../src/ceremony/offline-root.js';
 
 const run = promisify(execFile);
-/** Debian's softhsm2 package (scripts/ensure-services.sh installs it). */
-const SOFTHSM2 = '/usr/lib/softhsm/libsofthsm2.so';
 const TOKEN = 'rampart-ceremony';
 const PIN = '135792';
 const PASSPHRASE = 'correct horse battery staple, offline';
@@ -65,14 +64,10 @@ describe('the CA signing ceremony: offline root → issuing CA → tenant CA →
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rampart-ceremony-'));
     software = new SoftwareKeyProvider(new KeyVault(randomBytes(32)), new DirectorySealedKeyStore(join(dir, 'keys')));
-    const tokenDir = join(dir, 'tokens');
-    await run('mkdir', ['-p', tokenDir]);
-    await writeFile(join(dir, 'softhsm2.conf'), `directories.tokendir = ${tokenDir}\nobjectstore.backend = file\nlog.level = ERROR\n`);
-    // SoftHSM2 reads its configuration at C_Initialize, from this variable (and openssl's children inherit it harmlessly).
-    process.env['SOFTHSM2_CONF'] = join(dir, 'softhsm2.conf');
-    await run('softhsm2-util', ['--init-token', '--free', '--label', TOKEN, '--so-pin', '97531', '--pin', PIN]);
-    await writeFile(join(dir, 'pin'), `${PIN}\n`, { mode: 0o600 });
-    token = Pkcs11KeyProvider.open({ modulePath: SOFTHSM2, tokenLabel: TOKEN, pinFile: join(dir, 'pin'), reconnectIntervalMs: 0 });
+    const softHsm = await createSoftHsmToken(dir, TOKEN, PIN);
+    // This process opens the module (openssl's children inherit the variable harmlessly).
+    Object.assign(process.env, softHsm.env);
+    token = Pkcs11KeyProvider.open({ modulePath: SOFTHSM2_MODULE, tokenLabel: TOKEN, pinFile: softHsm.pinFile, reconnectIntervalMs: 0 });
   });
 
   afterAll(async () => {

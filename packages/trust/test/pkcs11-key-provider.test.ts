@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { SOFTHSM2_MODULE, createSoftHsmToken } from '@rampart/testing';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AttributeTypeAndValue,
@@ -44,8 +45,6 @@ import {
 import { loadPkcs11Binding, returnValueOf } from '../src/keys/pkcs11/pkcs11-binding.js';
 
 const run = promisify(execFile);
-/** Debian's softhsm2 package (scripts/ensure-services.sh installs it). */
-const SOFTHSM2 = '/usr/lib/softhsm/libsofthsm2.so';
 const TOKEN = 'rampart-test';
 const PIN = '246810';
 const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,7 +76,7 @@ console.log(JSON.stringify(out));
 `;
 
 async function tokenAttributes(label: string): Promise<Record<string, string | boolean>> {
-  const { stdout } = await run(process.execPath, ['-e', ATTRIBUTE_READER, SOFTHSM2, TOKEN, PIN, label], { cwd: PACKAGE_ROOT });
+  const { stdout } = await run(process.execPath, ['-e', ATTRIBUTE_READER, SOFTHSM2_MODULE, TOKEN, PIN, label], { cwd: PACKAGE_ROOT });
   return JSON.parse(stdout) as Record<string, string | boolean>;
 }
 
@@ -116,19 +115,15 @@ describe(Pkcs11KeyProvider.name, () => {
   const others: KeyProvider[] = [];
 
   function openProvider(overrides: Record<string, unknown> = {}): Pkcs11KeyProvider {
-    return Pkcs11KeyProvider.open({ modulePath: SOFTHSM2, tokenLabel: TOKEN, pinFile, reconnectIntervalMs: 0, ...overrides });
+    return Pkcs11KeyProvider.open({ modulePath: SOFTHSM2_MODULE, tokenLabel: TOKEN, pinFile, reconnectIntervalMs: 0, ...overrides });
   }
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rampart-pkcs11-'));
-    tokenDir = join(dir, 'tokens');
-    await run('mkdir', ['-p', tokenDir]);
-    await writeFile(join(dir, 'softhsm2.conf'), `directories.tokendir = ${tokenDir}\nobjectstore.backend = file\nlog.level = ERROR\n`);
-    // SoftHSM2 reads its configuration at C_Initialize, from this variable (and the attribute reader inherits it).
-    process.env['SOFTHSM2_CONF'] = join(dir, 'softhsm2.conf');
-    await run('softhsm2-util', ['--init-token', '--free', '--label', TOKEN, '--so-pin', '13579', '--pin', PIN]);
-    pinFile = join(dir, 'pin');
-    await writeFile(pinFile, `${PIN}\n`, { mode: 0o600 });
+    const softHsm = await createSoftHsmToken(dir, TOKEN, PIN);
+    ({ tokenDir, pinFile } = softHsm);
+    // This process opens the module, and the attribute reader inherits the variable.
+    Object.assign(process.env, softHsm.env);
     provider = openProvider();
   });
 
@@ -291,7 +286,7 @@ describe(Pkcs11KeyProvider.name, () => {
 });
 
 describe(returnValueOf.name, () => {
-  const binding = loadPkcs11Binding(SOFTHSM2);
+  const binding = loadPkcs11Binding(SOFTHSM2_MODULE);
 
   it("reads the token's answer from a Pkcs11Error's code, and names it from the binding's constants", () => {
     // The message names nothing: the code alone says what the token answered.
