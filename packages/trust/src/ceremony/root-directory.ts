@@ -8,6 +8,7 @@ import { readPassphraseFile } from '../tuf/offline-key-files.js';
 import { normalizeSerial, type Revocation, type SigningCa } from './ca-certificates.js';
 import { RootKeyError } from './ceremony-errors.js';
 import { checkPassphrase, openEncryptedRoot, openTokenRoot, type CreatedOfflineRoot } from './offline-root.js';
+import { writeNewFile } from '../stored-file.js';
 
 /**
  * The offline root's directory on the ceremony machine's media. Public files
@@ -55,13 +56,18 @@ export async function writeRootDirectory(directory: string, created: CreatedOffl
     throw new RangeError('a root directory holds either the encrypted key or the note of its token, one of them');
   }
   await mkdir(directory, { recursive: true, mode: 0o700 });
-  await writeNew(join(directory, ROOT_FILES.certificate), created.certificatePem, 0o644);
+  await writeNewFile(join(directory, ROOT_FILES.certificate), created.certificatePem, 0o644, rootFileExists);
   if (created.encryptedPrivateKeyPem !== undefined) {
-    await writeNew(join(directory, ROOT_FILES.encryptedKey), created.encryptedPrivateKeyPem, 0o600);
+    await writeNewFile(join(directory, ROOT_FILES.encryptedKey), created.encryptedPrivateKeyPem, 0o600, rootFileExists);
   } else {
-    await writeNew(join(directory, ROOT_FILES.token), `${JSON.stringify(tokenNoteSchema.parse(token), null, 2)}\n`, 0o644);
+    await writeNewFile(
+      join(directory, ROOT_FILES.token),
+      `${JSON.stringify(tokenNoteSchema.parse(token), null, 2)}\n`,
+      0o644,
+      rootFileExists,
+    );
   }
-  await writeNew(join(directory, ROOT_FILES.revoked), '[]\n', 0o644);
+  await writeNewFile(join(directory, ROOT_FILES.revoked), '[]\n', 0o644, rootFileExists);
 }
 
 /** Opens the root in `directory` to sign with: decrypts its key file, or reaches its token. */
@@ -143,7 +149,7 @@ export async function writeRevocations(directory: string, revoked: readonly Revo
 export async function recordIssued(directory: string, certificatePem: string): Promise<string> {
   const serial = normalizeSerial(new X509Certificate(certificatePem).serialNumber);
   await mkdir(join(directory, ROOT_FILES.issued), { recursive: true, mode: 0o700 });
-  await writeNew(join(directory, ROOT_FILES.issued, `${serial}.pem`), certificatePem, 0o644);
+  await writeNewFile(join(directory, ROOT_FILES.issued, `${serial}.pem`), certificatePem, 0o644, rootFileExists);
   return serial;
 }
 
@@ -165,12 +171,7 @@ async function readRootFile(directory: string, name: string): Promise<string> {
   }
 }
 
-async function writeNew(file: string, text: string, mode: number): Promise<void> {
-  try {
-    // 'wx': never replace a file already there (another root's key, a certificate it issued).
-    await writeFile(file, text, { flag: 'wx', mode });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new RootKeyError(file, 'exists already; a root is never overwritten');
-    throw error;
-  }
+/** Never replace a file already there (another root's key, a certificate it issued). */
+function rootFileExists(file: string): Error {
+  return new RootKeyError(file, 'exists already; a root is never overwritten');
 }

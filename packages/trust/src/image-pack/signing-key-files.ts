@@ -1,8 +1,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spkiOf } from '../device-id.js';
 import { ImageSigner, keyIdOf } from '../signed-image.js';
+import { writeNewFile } from '../stored-file.js';
 
 /** A key file that cannot be made or used; `path` is the file, so the caller can point at it. */
 export class SigningKeyError extends Error {
@@ -43,10 +44,9 @@ export async function createSigningKeyFiles(dir: string, name: string): Promise<
   const files = signingKeyFilesOf(dir, name);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  // Exclusive create ('wx'): the check for an existing key and the write are one step, so two callers cannot both win.
-  await writeExclusive(files.privateKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), 0o600);
+  await writeNewFile(files.privateKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), 0o600, keyFileExists);
   try {
-    await writeExclusive(files.publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }), 0o644);
+    await writeNewFile(files.publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }), 0o644, keyFileExists);
   } catch (error) {
     await unlink(files.privateKeyFile);
     throw error;
@@ -54,17 +54,9 @@ export async function createSigningKeyFiles(dir: string, name: string): Promise<
   return { ...files, keyId: keyIdOf(spkiOf(publicKey)) };
 }
 
-async function writeExclusive(path: string, text: string | Buffer, mode: number): Promise<void> {
-  try {
-    await writeFile(path, text, { flag: 'wx', mode });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new SigningKeyError(`${path} exists; a key file is never overwritten (choose another name, or move it away)`, path, {
-        cause: error,
-      });
-    }
-    throw error;
-  }
+/** A key file is never overwritten: the operator chooses another name, or moves the old one away. */
+function keyFileExists(path: string, cause: unknown): Error {
+  return new SigningKeyError(`${path} exists; a key file is never overwritten (choose another name, or move it away)`, path, { cause });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
-import { readFile, unlink, writeFile } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import type { Key } from '@tufjs/models';
+import { writeNewFile } from '../stored-file.js';
 import { TufSigningKey, tufPublicKey } from './tuf-keys.js';
 
 /** Ed25519 SubjectPublicKeyInfo is this 12-byte prefix and the 32-byte key. */
@@ -47,6 +48,11 @@ async function readText(path: string, what: string): Promise<string> {
   }
 }
 
+/** A key file is never overwritten: the holder chooses another name, or moves the old one away. */
+function keyFileExists(path: string, cause: unknown): Error {
+  return new OfflineKeyError(`${path} exists; a key file is never overwritten (choose another name, or move it away)`, path, { cause });
+}
+
 /**
  * The passphrase in `path`: its first line, without the line break an
  * editor adds (a passphrase that ends in a newline is one nobody can type).
@@ -55,20 +61,6 @@ export async function readPassphraseFile(path: string): Promise<string> {
   const passphrase = (await readText(path, 'passphrase file')).split(/\r?\n/, 1)[0] ?? '';
   if (passphrase.length === 0) throw new OfflineKeyError(`the passphrase file ${path} is empty`, path);
   return passphrase;
-}
-
-async function writeExclusive(path: string, text: string, mode: number): Promise<void> {
-  try {
-    // Exclusive create: the check for an existing key and the write are one step.
-    await writeFile(path, text, { flag: 'wx', mode });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new OfflineKeyError(`${path} exists; a key file is never overwritten (choose another name, or move it away)`, path, {
-        cause: error,
-      });
-    }
-    throw error;
-  }
 }
 
 /**
@@ -82,9 +74,9 @@ export async function createOfflineKeyFiles(privateKeyFile: string, passphrase: 
   }
   const key = TufSigningKey.generate();
   const publicKeyFile = publicKeyFileOf(privateKeyFile);
-  await writeExclusive(privateKeyFile, key.exportEncryptedPrivatePem(passphrase), 0o600);
+  await writeNewFile(privateKeyFile, key.exportEncryptedPrivatePem(passphrase), 0o600, keyFileExists);
   try {
-    await writeExclusive(publicKeyFile, key.exportPublicPem(), 0o644);
+    await writeNewFile(publicKeyFile, key.exportPublicPem(), 0o644, keyFileExists);
   } catch (error) {
     await unlink(privateKeyFile);
     throw error;
