@@ -128,6 +128,14 @@ export {
   pkcs11OptionsSchema,
 } from './keys/pkcs11/pkcs11-options.js';
 export type { Pkcs11Options } from './keys/pkcs11/pkcs11-options.js';
+export {
+  KEY_PROVIDER_KINDS,
+  keyProviderConfig,
+  keyProviderEnvShape,
+  openKeyProvider,
+  withKeyProviderChoice,
+} from './keys/key-provider-config.js';
+export type { KeyProviderConfig, KeyProviderKind } from './keys/key-provider-config.js';
 export type { TbsSigner } from './keys/certificate-signing.js';
 export {
   BACKDATE_MS,
