@@ -165,9 +165,13 @@ export {
   IssuingCaConstraintsError,
   IssuingCaImportError,
   IssuingCaKeyError,
+  RootCrlError,
+  checkRootCrl,
   importIssuingCa,
 } from './ceremony/issuing-ca-import.js';
 export type { ImportedIssuingCa, IssuingCaImport } from './ceremony/issuing-ca-import.js';
+export { signTenantCa } from './ceremony/tenant-ca.js';
+export type { TenantCaRequest } from './ceremony/tenant-ca.js';
 export type { IssuingCaRequest } from './ceremony/issuing-ca.js';
 export {
   DEFAULT_ROOT_VALIDITY_DAYS,

@@ -9,6 +9,7 @@ import {
   id_ce_basicConstraints,
   id_ce_keyUsage,
 } from '@peculiar/asn1-x509';
+import { x509 } from '../crypto-provider.js';
 import { certificatesInPemBundle } from '../device-id.js';
 import type { KeyHandle, KeyProvider } from '../keys/key-provider.js';
 import { ISSUING_CA_KEY_LABEL } from './issuing-csr.js';
@@ -47,6 +48,40 @@ export class IssuingCaKeyError extends IssuingCaImportError {
   ) {
     super(`the issuing CA key ${label}: ${why}`, options);
   }
+}
+
+/** The root CRL file is not one CRL signed by one of the roots. */
+export class RootCrlError extends IssuingCaImportError {
+  override readonly name = 'RootCrlError';
+  constructor(
+    readonly path: string,
+    why: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the root CRL ${path}: ${why}`, options);
+  }
+}
+
+/**
+ * Checks the root's CRL (`rampart ceremony root crl`) before the platform
+ * publishes it: one PEM "X509 CRL" whose signature one of `roots` made. Its
+ * freshness is the ceremony's schedule, not checked here: a stale CRL is
+ * still the newest the root signed. Returns the PEM as read.
+ */
+export async function checkRootCrl(crlPem: string, roots: readonly X509Certificate[], path: string): Promise<string> {
+  const blocks = crlPem.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? [];
+  const [block] = blocks;
+  if (block === undefined || blocks.length !== 1) throw new RootCrlError(path, `it holds ${blocks.length} PEM "X509 CRL" blocks, not one`);
+  let crl: x509.X509Crl;
+  try {
+    crl = new x509.X509Crl(block);
+  } catch (error) {
+    throw new RootCrlError(path, 'it does not parse as a CRL', { cause: error });
+  }
+  for (const root of roots) {
+    if (await crl.verify({ publicKey: new x509.X509Certificate(root.raw) })) return crlPem;
+  }
+  throw new RootCrlError(path, `it is signed by none of the ${roots.length} root(s) (issuer ${crl.issuer})`);
 }
 
 export interface IssuingCaImport {
