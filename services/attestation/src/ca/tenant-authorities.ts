@@ -142,7 +142,10 @@ export class TenantAuthorities {
   }
 
   async createTenantCa(tenantId: string, repository = this.repository, status: 'current' | 'next' = 'current'): Promise<void> {
-    const ca = await this.platform.createTenantCa(tenantId, this.settings.tenantCaValidityDays, this.platformCrlUrl);
+    // A tenant (or a successor) made while the token is away is refused as unavailable: its CA is never made in software.
+    const ca = await signingOrUnavailable(() =>
+      this.platform.createTenantCa(tenantId, this.settings.tenantCaValidityDays, this.platformCrlUrl),
+    );
     await repository.insertTenantCa(tenantId, ca, status);
   }
 
