@@ -284,7 +284,7 @@ describe('attestation with its CA keys in a PKCS#11 token (three tiers)', () => 
     expect(tenantText).toContain(`URI:${PUBLIC_BASE_URL}/v1/platform/crl`);
   });
 
-  it('keeps every private key it made in the token (private, sensitive, never extractable) and no key bytes in tenant_cas', async () => {
+  it('keeps every private key it made in the token (private, sensitive, never extractable): no key bytes in tenant_cas or its logs', async () => {
     const { stdout } = await run(process.execPath, ['-e', PRIVATE_KEY_LISTER, SOFTHSM2_MODULE, TOKEN, PIN], {
       cwd: join(REPO_ROOT, 'packages/trust'),
       env: { ...process.env, ...softHsm.env },
@@ -302,6 +302,9 @@ describe('attestation with its CA keys in a PKCS#11 token (three tiers)', () => 
     for (const key of keys) {
       expect(key, key.label).toMatchObject({ CKA_PRIVATE: true, CKA_SENSITIVE: true, CKA_EXTRACTABLE: false, CKA_NEVER_EXTRACTABLE: true });
     }
+    // Nor any key in what the service wrote: its logs hold no PEM private key and no sealed key column was used.
+    const written = JSON.stringify(attestation.process.lines) + attestation.process.stderr.join('\n');
+    expect(written).not.toMatch(/PRIVATE KEY/);
   });
 
   it('when the token is pulled: not ready, naming the error; an attestation is refused UNAVAILABLE with nothing issued; back: it signs again', async () => {
