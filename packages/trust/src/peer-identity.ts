@@ -56,12 +56,14 @@ export function tenantsNamedBy(certificate: X509Certificate): string[] {
  * The tenant CA is signed by a platform root (two tiers, development) or by
  * the platform issuing CA that the offline root signed (three tiers): then
  * the issuing CA must come with the chain (the device sends it, as
- * `issuerCertificate` of the tenant CA), be a CA, and be signed by a root.
+ * `issuerCertificate` of the tenant CA; `intermediate` names it otherwise),
+ * be a CA, and be signed by a root.
  */
 export function tenantOfOperationalCertificate(
   leaf: X509Certificate,
   issuer: X509Certificate | undefined,
   platformRoots: readonly X509Certificate[],
+  intermediate: X509Certificate | undefined = issuer?.issuerCertificate,
 ): string {
   const named = tenantsNamedBy(leaf);
   if (named.length !== 1 || named[0] === undefined) {
@@ -71,7 +73,6 @@ export function tenantOfOperationalCertificate(
   // (a forged "issuer" could carry the real CA's key under another tenant's name).
   const signedBy = (child: X509Certificate, parent: X509Certificate) => child.checkIssued(parent) && child.verify(parent.publicKey);
   const underRoot = (ca: X509Certificate) => platformRoots.some((root) => signedBy(ca, root));
-  const intermediate = issuer?.issuerCertificate;
   const chained =
     issuer !== undefined &&
     signedBy(leaf, issuer) &&
