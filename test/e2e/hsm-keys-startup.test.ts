@@ -213,6 +213,17 @@ describe('the attestation service starting while its token cannot sign (three ti
     expect((await attestOverBus(typed, device)).pass).toBe(true);
   });
 
+  it('does not start, token or no token, on files that are wrong without it: an issuing CA none of the roots signed (IssuingCaChainError)', async () => {
+    const stranger = await createOfflineRoot({ commonName: 'Not Our Root', keys: { kind: 'encrypted-file', passphrase: PASSPHRASE } });
+    const strayIssuing = await file('issuing-stray.pem', await issuingCaUnder(softHsm, stranger));
+    const putBack = await pullToken(softHsm, join(dir, 'pulled'));
+    try {
+      await expect(start(envWith(strayIssuing))).rejects.toThrow(/exited with 1:[\s\S]*IssuingCaChainError: the issuing CA does not chain/);
+    } finally {
+      await putBack();
+    }
+  });
+
   it('starts with a token holding another issuing key than the certificate names: not ready with IssuingCaKeyError and never signs', async () => {
     // An issuing CA certificate for a key that is not in this token (another ceremony's CSR), under a trusted root.
     const elsewhere = new SoftwareKeyProvider(new KeyVault(randomBytes(32)), new DirectorySealedKeyStore(join(dir, 'elsewhere')));
