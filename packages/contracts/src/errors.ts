@@ -13,6 +13,15 @@ export const ErrorCode = {
   conflict: 'CONFLICT',
   /** An uploaded image is not a well-formed, correctly signed Rampart image. */
   imageRejected: 'IMAGE_REJECTED',
+  /**
+   * The tenant's update repository has no root yet: its root keys are offline (KEYS_PROVIDER=pkcs11) and no
+   * offline-signed root was imported. Nothing can be released to it, nor served to its devices, until one is.
+   */
+  tufRootMissing: 'TUF_ROOT_MISSING',
+  /** An offered TUF root was refused (signatures, threshold, version, or online keys that are not the platform's). */
+  rootRejected: 'ROOT_REJECTED',
+  /** A signing key cannot sign now (its token is absent, refuses the PIN, or lacks the key); nothing was signed another way. */
+  signingUnavailable: 'SIGNING_UNAVAILABLE',
   unavailable: 'UNAVAILABLE',
   timeout: 'TIMEOUT',
   /** A service behind the API front answered with something that is not an answer (a reset, a broken body). */
@@ -79,6 +88,9 @@ export const ERROR_TABLE = {
   NOT_FOUND: { status: 404 },
   CONFLICT: { status: 409 },
   IMAGE_REJECTED: { status: 400 },
+  TUF_ROOT_MISSING: { status: 409 },
+  ROOT_REJECTED: { status: 400 },
+  SIGNING_UNAVAILABLE: { status: 503, mqtt: MqttReason.serverBusy },
   UNAVAILABLE: { status: 503, mqtt: MqttReason.serverBusy },
   TIMEOUT: { status: 504, mqtt: MqttReason.serverBusy },
   BAD_GATEWAY: { status: 502 },

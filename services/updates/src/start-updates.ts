@@ -1,6 +1,14 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { QueueGroup } from '@rampart/contracts';
-import { RevocationWatcher, defineService, type Logger, type MessageBus, type RunningService } from '@rampart/service-kit';
+import {
+  LOGGER,
+  RevocationWatcher,
+  SERVICE_CONFIG,
+  defineService,
+  type Logger,
+  type MessageBus,
+  type RunningService,
+} from '@rampart/service-kit';
 import { DeviceEndpoint } from './device-api/device-endpoint.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { RolloutEngine } from './fleet/rollout-engine.js';
@@ -8,9 +16,12 @@ import { ImagesService } from './images/images.service.js';
 import { updatesDatabase } from './migrations/index.js';
 import { TenantMetadata } from './tuf/tenant-metadata.js';
 import { TenantRepositoryConsumer } from './tuf/tenant-repository.consumer.js';
+import { resealLegacyTufKeys } from './tuf/legacy-tuf-keys.js';
+import { TufMetadataRepository } from './tuf/tuf-metadata.repository.js';
+import { Transactions } from './persistence/transactions.js';
 import { loadUpdatesConfig, type UpdatesConfig } from './updates.config.js';
 import { MetadataRefreshJob, RolloutTickJob } from './updates.jobs.js';
-import { UpdatesModule } from './updates.module.js';
+import { UpdatesModule, keyVaultOf } from './updates.module.js';
 
 export interface RunningUpdates extends RunningService {
   /** Where devices fetch metadata and images (mutual TLS). */
@@ -37,6 +48,15 @@ export const updatesService = defineService({
     (app as NestExpressApplication).useBodyParser('raw', { type: 'application/octet-stream', limit: config.maxImageBytes });
   },
   beforeListen: [
+    {
+      // Before anything signs: keys sealed before the key provider are re-sealed under their labels.
+      name: 'legacy TUF keys',
+      run: async (app) => {
+        const config = app.get<UpdatesConfig>(SERVICE_CONFIG);
+        if (config.keys.kind !== 'software') return;
+        await resealLegacyTufKeys(app.get(TufMetadataRepository), app.get(Transactions), keyVaultOf(config), app.get<Logger>(LOGGER));
+      },
+    },
     { name: 'updates stream', run: (app) => app.get(ImagesService).start() },
     {
       name: 'tenant repository consumer',
