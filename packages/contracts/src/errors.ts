@@ -88,9 +88,6 @@ export const ERROR_TABLE = {
   NOT_FOUND: { status: 404 },
   CONFLICT: { status: 409 },
   IMAGE_REJECTED: { status: 400 },
-  TUF_ROOT_MISSING: { status: 409 },
-  ROOT_REJECTED: { status: 400 },
-  SIGNING_UNAVAILABLE: { status: 503, mqtt: MqttReason.serverBusy },
   UNAVAILABLE: { status: 503, mqtt: MqttReason.serverBusy },
   TIMEOUT: { status: 504, mqtt: MqttReason.serverBusy },
   BAD_GATEWAY: { status: 502 },
@@ -109,6 +106,10 @@ export const ERROR_TABLE = {
   SUBJECT_MISMATCH: { status: 403 },
   WRONG_TENANT: { status: 403 },
   INVALID: { status: 403 },
+  // After the general code of each status (UNAVAILABLE, CONFLICT, BAD_REQUEST): a framework's bare status reads as that.
+  TUF_ROOT_MISSING: { status: 409 },
+  ROOT_REJECTED: { status: 400 },
+  SIGNING_UNAVAILABLE: { status: 503, mqtt: MqttReason.serverBusy },
 } as const satisfies { readonly [C in ErrorCodeValue]: ErrorTableEntry };
 
 /** The HTTP status for a code. */
