@@ -61,6 +61,13 @@ export class RootRejectedError extends DomainError {
   }
 }
 
+/** This install keeps its tenants' root keys itself (KEYS_PROVIDER=software): it takes no offline root. */
+export class OfflineRootsNotTakenError extends DomainError {
+  override readonly name = 'OfflineRootsNotTakenError';
+  readonly code = ErrorCode.conflict;
+  readonly reason = 'root-keys-online';
+}
+
 /** The platform holds no root key to rotate with (the root is offline): rotate by the ceremony and import. */
 export class RootKeysOfflineError extends DomainError {
   override readonly name = 'RootKeysOfflineError';
@@ -187,9 +194,8 @@ export class TenantMetadata {
     await this.ensure(tenantId);
     try {
       if (this.keyring.holdsRootKeys) {
-        throw new RootRejectedError(
-          'root-keys-online',
-          'this install keeps its tenants’ root keys itself (KEYS_PROVIDER=software); offline roots are imported with KEYS_PROVIDER=pkcs11',
+        throw new OfflineRootsNotTakenError(
+          'root refused (root-keys-online): this install keeps its tenants’ root keys itself (KEYS_PROVIDER=software); offline roots are imported with KEYS_PROVIDER=pkcs11',
         );
       }
       const root = parseRootMetadata(text);
@@ -206,7 +212,7 @@ export class TenantMetadata {
       });
     } catch (error) {
       const refusal = error instanceof OfflineRootError ? new RootRejectedError(error.reason, error.message, { cause: error }) : error;
-      if (refusal instanceof RootRejectedError) {
+      if (refusal instanceof RootRejectedError || refusal instanceof OfflineRootsNotTakenError) {
         this.logger.warn({ tenantId, reason: refusal.reason, err: refusal.message }, 'TUF root import refused');
         this.refusedImports.add(1, { reason: refusal.reason });
       }
