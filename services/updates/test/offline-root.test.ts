@@ -242,6 +242,11 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
       root1,
     );
     expect((await env.api(env.tokens.acme, 'POST', '/v1/tuf/root', asBody(root2))).body).toMatchObject({ version: 2 });
+    // The same root again (a retry after a lost answer) answers as before and changes nothing; root 1 again is refused.
+    const imported = await storedState();
+    expect(await env.api(env.tokens.acme, 'POST', '/v1/tuf/root', asBody(root2))).toMatchObject({ status: 200, body: { version: 2 } });
+    expect((await env.api(env.tokens.acme, 'POST', '/v1/tuf/root', asBody(root1))).body.message).toMatch(/not-the-next-version/);
+    expect(await storedState()).toEqual(imported);
 
     // The emulated device, holding root 1 from its claim, steps to root 2 by the signed chain.
     const os = new SecureOs(device.security, realEnvironment, {

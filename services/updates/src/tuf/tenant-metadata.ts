@@ -16,6 +16,7 @@ import {
   type ImageTarget,
   type OnlineGrants,
   type RoleGrants,
+  type RootMetadata,
   type RootSummary,
   type TufSigner,
 } from '@rampart/trust';
@@ -90,6 +91,11 @@ export interface RootPolicy {
 }
 
 const HOUR = 3_600_000;
+
+/** Whether two roots are the same document: the same signed part and the same signatures. */
+function sameRoot(a: RootMetadata, b: RootMetadata): boolean {
+  return metadataBytes(a).equals(metadataBytes(b));
+}
 const DAY = 24 * HOUR;
 
 export function imageTarget(image: ImageRow): ImageTarget {
@@ -203,6 +209,8 @@ export class TenantMetadata {
         await this.repository.lockTenant(tenantId, tx);
         const newest = await this.repository.newestRoot(tenantId, tx);
         const trusted = newest === undefined ? undefined : parseRootMetadata(newest);
+        // The same root again (a retry after a lost answer) is already imported: answered as it was, nothing changes.
+        if (trusted !== undefined && sameRoot(trusted, root)) return summarizeRoot(trusted);
         verifyImportedRoot(root, { trusted, online: await this.keyring.onlineGrants(tenantId, tx), now: new Date() });
         const version = root.signed.version;
         await this.repository.saveMetadata(tenantId, 'root', version, metadataBytes(root), new Date(root.signed.expires), tx);
@@ -227,9 +235,17 @@ export class TenantMetadata {
    */
   async refreshExpiring(now = Date.now()): Promise<string[]> {
     const due = await this.repository.tenantsExpiring(new Date(now + (this.lifetimes.timestampHours * HOUR) / 2), new Date(now + DAY));
+    // One tenant that cannot be signed for (its key missing from the token) must not freeze every other tenant's metadata.
+    let failure: Error | undefined;
     for (const tenantId of due) {
-      await this.transactions.run((tx) => this.publish(tenantId, tx));
+      try {
+        await this.transactions.run((tx) => this.publish(tenantId, tx));
+      } catch (error) {
+        this.logger.warn({ err: error, tenantId }, 'expiring metadata not re-signed');
+        failure ??= error instanceof Error ? error : new Error(String(error));
+      }
     }
+    if (failure !== undefined) throw failure;
     return due;
   }
 
