@@ -53,8 +53,18 @@ export const updatesService = defineService({
       name: 'legacy TUF keys',
       run: async (app) => {
         const config = app.get<UpdatesConfig>(SERVICE_CONFIG);
-        if (config.keys.kind !== 'software') return;
-        await resealLegacyTufKeys(app.get(TufMetadataRepository), app.get(Transactions), keyVaultOf(config), app.get<Logger>(LOGGER));
+        const logger = app.get<Logger>(LOGGER);
+        if (config.keys.kind === 'software') {
+          await resealLegacyTufKeys(app.get(TufMetadataRepository), app.get(Transactions), keyVaultOf(config), logger);
+        }
+        // Keys another provider holds cannot sign here, and are never replaced quietly: said at start, and by name on each use.
+        const stranded = await app.get(TufMetadataRepository).tenantsWithKeysElsewhere(config.keys.kind);
+        if (stranded.length > 0) {
+          logger.error(
+            { tenants: stranded.slice(0, 20), count: stranded.length, provider: config.keys.kind },
+            'TUF keys of these tenants are held by another key provider: their metadata cannot be signed (SIGNING_UNAVAILABLE)',
+          );
+        }
       },
     },
     { name: 'updates stream', run: (app) => app.get(ImagesService).start() },

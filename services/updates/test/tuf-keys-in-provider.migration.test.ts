@@ -90,6 +90,15 @@ describe('TUF keys from before the key provider', () => {
   it('re-seals them under their labels once; the software provider then signs what the pinned root verifies', async () => {
     const repository = new TufMetadataRepository(dataSource);
     const transactions = new Transactions(dataSource);
+    const provider = new SoftwareKeyProvider(vault, new SealedKeyTable(dataSource));
+    const keyring = new TufKeyring(provider, repository);
+    // Before the re-seal (or on an install switched to pkcs11): named as such, never signed with another key.
+    await expect(keyring.signer('acme', 'timestamp').then((s) => s.sign(Buffer.from('x')))).rejects.toMatchObject({
+      name: 'SigningUnavailableError',
+      message: expect.stringMatching(/sealed before the key provider/),
+    });
+    expect(await repository.tenantsWithKeysElsewhere('pkcs11')).toEqual(['acme']);
+    expect(await repository.tenantsWithKeysElsewhere('software')).toEqual([]);
     expect(await resealLegacyTufKeys(repository, transactions, vault, logger)).toBe(5);
     expect(await resealLegacyTufKeys(repository, transactions, vault, logger)).toBe(0);
     const rows = await queryDatabase<{ role: string; label: string; legacy_sealed: Buffer | null }>(
@@ -102,11 +111,10 @@ describe('TUF keys from before the key provider', () => {
     );
     expect(await queryDatabase(db.url, `SELECT count(*)::int AS n FROM updates.sealed_keys`)).toEqual([{ n: 5 }]);
 
-    const provider = new SoftwareKeyProvider(vault, new SealedKeyTable(dataSource));
     const metadata = new TenantMetadata(
       transactions,
       repository,
-      new TufKeyring(provider, repository),
+      keyring,
       new ImagesRepository(dataSource, new ChunkCache(0)),
       { rootDays: 365, targetsDays: 90, snapshotDays: 7, timestampHours: 24, directorHours: 24 },
       { keys: 1, threshold: 1 },

@@ -147,6 +147,11 @@ export class TufKeyring {
 
   private signerOf(stored: StoredTufKey): TufSigner {
     const { label } = stored;
+    if (label === null) {
+      throw new SigningUnavailableError(
+        `TUF key ${stored.keyId.slice(0, 12)}… was sealed before the key provider and is not re-sealed yet: start once with KEYS_PROVIDER=software and its key-encryption key`,
+      );
+    }
     if (stored.provider !== this.provider.kind) {
       throw new SigningUnavailableError(
         `TUF key ${label} is held by the ${stored.provider} key provider; this service runs with KEYS_PROVIDER=${this.provider.kind}`,

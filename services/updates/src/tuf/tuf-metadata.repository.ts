@@ -12,10 +12,14 @@ export interface TufKeyJson {
   readonly keyval: { readonly public: string };
 }
 
-/** Which key a role uses: found again in the provider by `label`; `provider` says where it lives. */
+/**
+ * Which key a role uses: found again in the provider by `label`; `provider`
+ * says where it lives. `label` is null for a key sealed before the key
+ * provider that start-up (KEYS_PROVIDER=software) has not re-sealed yet.
+ */
 export interface StoredTufKey {
   readonly keyId: string;
-  readonly label: string;
+  readonly label: string | null;
   readonly provider: 'software' | 'pkcs11';
   readonly tufKey: TufKeyJson;
 }
@@ -121,11 +125,16 @@ export class TufMetadataRepository {
         WHERE tenant_id = $1 AND role = $2 AND retired_at IS NULL ORDER BY created_at, key_id`,
       [tenantId, role],
     );
-    return rows.map((r) => {
-      // Re-sealed under its label at start-up (LegacyTufKeys); a row still without one means that step has not run.
-      if (r.label === null) throw new Error(`TUF key ${r.key_id} of ${tenantId}/${role} has no label yet: legacy keys were not re-sealed`);
-      return { keyId: r.key_id, label: r.label, provider: r.provider, tufKey: r.tuf_key };
-    });
+    return rows.map((r) => ({ keyId: r.key_id, label: r.label, provider: r.provider, tufKey: r.tuf_key }));
+  }
+
+  /** Tenants with an active key held by another provider than `provider` (an install that switched providers). */
+  async tenantsWithKeysElsewhere(provider: 'software' | 'pkcs11'): Promise<string[]> {
+    const rows: Array<{ tenant_id: string }> = await this.dataSource.query(
+      `SELECT DISTINCT tenant_id FROM updates.signing_keys WHERE provider <> $1 AND retired_at IS NULL ORDER BY tenant_id`,
+      [provider],
+    );
+    return rows.map((r) => r.tenant_id);
   }
 
   /** Keys sealed the old way (tenant/role as associated data), not yet re-sealed under a label. */
