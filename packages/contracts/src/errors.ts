@@ -20,8 +20,6 @@ export const ErrorCode = {
   tufRootMissing: 'TUF_ROOT_MISSING',
   /** An offered TUF root was refused (signatures, threshold, version, or online keys that are not the platform's). */
   rootRejected: 'ROOT_REJECTED',
-  /** A signing key cannot sign now (its token is absent, refuses the PIN, or lacks the key); nothing was signed another way. */
-  signingUnavailable: 'SIGNING_UNAVAILABLE',
   unavailable: 'UNAVAILABLE',
   timeout: 'TIMEOUT',
   /** A service behind the API front answered with something that is not an answer (a reset, a broken body). */
@@ -106,10 +104,9 @@ export const ERROR_TABLE = {
   SUBJECT_MISMATCH: { status: 403 },
   WRONG_TENANT: { status: 403 },
   INVALID: { status: 403 },
-  // After the general code of each status (UNAVAILABLE, CONFLICT, BAD_REQUEST): a framework's bare status reads as that.
+  // After the general code of each status (CONFLICT, BAD_REQUEST): a framework's bare status reads as that.
   TUF_ROOT_MISSING: { status: 409 },
   ROOT_REJECTED: { status: 400 },
-  SIGNING_UNAVAILABLE: { status: 503, mqtt: MqttReason.serverBusy },
 } as const satisfies { readonly [C in ErrorCodeValue]: ErrorTableEntry };
 
 /** The HTTP status for a code. */

@@ -62,7 +62,7 @@ export const updatesService = defineService({
         if (stranded.length > 0) {
           logger.error(
             { tenants: stranded.slice(0, 20), count: stranded.length, provider: config.keys.kind },
-            'TUF keys of these tenants are held by another key provider: their metadata cannot be signed (SIGNING_UNAVAILABLE)',
+            'TUF keys of these tenants are held by another key provider: their metadata cannot be signed (UNAVAILABLE)',
           );
         }
       },

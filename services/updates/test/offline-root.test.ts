@@ -309,7 +309,7 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
     await rename(join(token.tokenDir, tokenFolder!), pulled);
     try {
       const release = await env.api(env.tokens.acme, 'POST', `/v1/images/${upload.body.sha256}/release`);
-      expect(release).toMatchObject({ status: 503, body: { code: 'SIGNING_UNAVAILABLE' } });
+      expect(release).toMatchObject({ status: 503, body: { code: 'UNAVAILABLE' } });
       expect(release.body.message).toMatch(/rampart\/acme\/tuf-targets.*unavailable/);
       await expect(env.updates.metadata.refreshExpiring(Date.now() + 400 * DAY_MS)).rejects.toMatchObject({
         name: 'SigningUnavailableError',

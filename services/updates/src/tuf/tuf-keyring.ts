@@ -20,11 +20,12 @@ import type { OnlineRole, SigningRole, StoredTufKey, TufMetadataRepository } fro
 /**
  * A TUF signing key cannot sign now: its token is absent or refuses the PIN,
  * the key is missing, or it is not the key the tenant's root lists. Nothing
- * was signed another way; the same request succeeds once the key is back.
+ * was signed another way; the same request succeeds once the key is back
+ * (UNAVAILABLE, 503: as the attestation service's CAs answer).
  */
 export class SigningUnavailableError extends DomainError {
   override readonly name = 'SigningUnavailableError';
-  readonly code = ErrorCode.signingUnavailable;
+  readonly code = ErrorCode.unavailable;
 }
 
 /**
