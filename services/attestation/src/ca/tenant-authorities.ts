@@ -105,10 +105,33 @@ export class TenantAuthorities {
     return this.platform.rootCrlPem();
   }
 
+  /**
+   * One tenant's rotation step, in one transaction under the tenant's
+   * rotation lock: every replica runs the policy (at start and on its
+   * schedule) and an Administrator may ask at the same time, so without it
+   * two could each make a successor, or retire the current CA and then fail
+   * to activate, leaving the tenant with none.
+   */
+  private rotating<T>(tenantId: string, step: (tx: AttestationRepository) => Promise<T>): Promise<T> {
+    return this.repository.transaction(async (tx) => {
+      await tx.lockTenantCas(tenantId);
+      return step(tx);
+    });
+  }
+
   /** Creates the successor CA ('next') if there is none; returns whether it made one. */
-  async prepareSuccessor(tenantId: string, repository = this.repository): Promise<boolean> {
-    if ((await repository.nextTenantCa(tenantId)) !== undefined) return false;
-    await this.createTenantCa(tenantId, repository, 'next');
+  prepareSuccessor(tenantId: string): Promise<boolean> {
+    return this.rotating(tenantId, (tx) => this.prepareSuccessorIn(tx, tenantId));
+  }
+
+  /** The successor becomes the issuing CA; false when there is none. */
+  activateSuccessor(tenantId: string): Promise<boolean> {
+    return this.rotating(tenantId, (tx) => tx.activateNextTenantCa(tenantId));
+  }
+
+  private async prepareSuccessorIn(tx: AttestationRepository, tenantId: string): Promise<boolean> {
+    if ((await tx.nextTenantCa(tenantId)) !== undefined) return false;
+    await this.createTenantCa(tenantId, tx, 'next');
     return true;
   }
 
@@ -117,17 +140,20 @@ export class TenantAuthorities {
    * current CA expires and takes over `ACTIVATE_LEAD_DAYS` before; until then
    * both are published in the trust bundle. Returns what it did.
    */
-  async rotateIfDue(tenantId: string, now: number): Promise<'none' | 'prepared' | 'activated'> {
-    const current = await this.repository.currentTenantCa(tenantId);
-    if (current === undefined) return 'none';
-    if (this.signedByFormerCa(current)) return this.rotateAfterCeremony(tenantId);
-    const left = new Date(current.notAfter).getTime() - now;
-    if (left < ACTIVATE_LEAD_DAYS * DAY_MS && (await this.repository.nextTenantCa(tenantId)) !== undefined) {
-      await this.repository.activateNextTenantCa(tenantId);
-      return 'activated';
-    }
-    if (left < SUCCESSOR_LEAD_DAYS * DAY_MS && (await this.prepareSuccessor(tenantId))) return 'prepared';
-    return 'none';
+  rotateIfDue(tenantId: string, now: number): Promise<'none' | 'prepared' | 'activated'> {
+    return this.rotating(tenantId, async (tx) => {
+      const current = await tx.currentTenantCa(tenantId);
+      // No current CA but a successor (left so by an activation that failed before rotations were serialised): it takes over.
+      if (current === undefined) return (await tx.activateNextTenantCa(tenantId)) ? 'activated' : 'none';
+      if (this.signedByFormerCa(current)) return this.rotateAfterCeremony(tx, tenantId);
+      const left = new Date(current.notAfter).getTime() - now;
+      if (left < ACTIVATE_LEAD_DAYS * DAY_MS && (await tx.nextTenantCa(tenantId)) !== undefined) {
+        await tx.activateNextTenantCa(tenantId);
+        return 'activated';
+      }
+      if (left < SUCCESSOR_LEAD_DAYS * DAY_MS && (await this.prepareSuccessorIn(tx, tenantId))) return 'prepared';
+      return 'none';
+    });
   }
 
   /**
@@ -138,11 +164,11 @@ export class TenantAuthorities {
    * issuer for one device-certificate lifetime, so devices it certified keep
    * connecting until they re-attest.
    */
-  private async rotateAfterCeremony(tenantId: string): Promise<'activated'> {
-    const next = await this.repository.nextTenantCa(tenantId);
-    if (next !== undefined && this.signedByFormerCa(next)) await this.repository.retireTenantCa(tenantId, next.id);
-    await this.prepareSuccessor(tenantId);
-    await this.repository.activateNextTenantCa(tenantId);
+  private async rotateAfterCeremony(tx: AttestationRepository, tenantId: string): Promise<'activated'> {
+    const next = await tx.nextTenantCa(tenantId);
+    if (next !== undefined && this.signedByFormerCa(next)) await tx.retireTenantCa(tenantId, next.id);
+    await this.prepareSuccessorIn(tx, tenantId);
+    await tx.activateNextTenantCa(tenantId);
     return 'activated';
   }
 
