@@ -4,13 +4,16 @@ import type { Logger } from '@rampart/service-kit';
 import {
   ISSUING_CA_KEY_LABEL,
   OperationalCertificateIssuer,
+  RootCrlError,
   checkIssuingCaCertificate,
   checkRootCrl,
+  refuseRevokedIssuingCa,
   errorForKey,
   keyLabel,
   signCaCrl,
   signTenantCa,
   type CheckedIssuingCaCertificate,
+  type CheckedRootCrl,
   type KeyHandle,
   type KeyProvider,
   type SigningCa,
@@ -47,14 +50,18 @@ export class TokenPlatformCa implements PlatformCa {
   private readonly issuingKey: IssuingKeyCheck;
   /** The token's `sign`, after the issuing key check; its failures go to the check. */
   private readonly signer: TbsSigner = { sign: (key, data) => this.inToken(() => this.provider.sign(key, data)) };
+  private readonly roots: readonly X509Certificate[];
 
   private constructor(
     checked: CheckedIssuingCaCertificate,
     private readonly provider: KeyProvider,
     readonly meter: SigningMeter,
     private readonly rootCrlFile: string | undefined,
-    logger: Logger,
+    /** The root CRL last read and checked: served while a newer file is missing or refused. */
+    private lastRootCrl: CheckedRootCrl | undefined,
+    private readonly logger: Logger,
   ) {
+    this.roots = checked.roots;
     this.certificatePem = checked.certificate.toString();
     this.certificate = checked.certificate.raw;
     this.fingerprint = createHash('sha256').update(checked.certificate.raw).digest('hex');
@@ -65,7 +72,8 @@ export class TokenPlatformCa implements PlatformCa {
   /**
    * Reads the ceremony's files and checks what needs no token
    * (checkIssuingCaCertificate: the chain to a root, pathLen, keyCertSign,
-   * validity; checkRootCrl): those are the operator's files, and a named
+   * validity; checkRootCrl, and that CRL does not revoke the issuing CA):
+   * those are the operator's files, and a named
    * error stops start-up. The token is then asked once: when it is away, its
    * PIN refused or its key missing or not the certificate's, the service
    * starts not ready (`ready()` says which key and why) and signs once it is.
@@ -78,8 +86,13 @@ export class TokenPlatformCa implements PlatformCa {
   ): Promise<TokenPlatformCa> {
     const [issuingPem, rootsPem] = await Promise.all([readFile(files.issuingCertFile, 'utf8'), readFile(files.rootCertFile, 'utf8')]);
     const checked = checkIssuingCaCertificate({ issuingPem, rootsPem });
-    if (files.rootCrlFile !== undefined) await checkRootCrl(await readFile(files.rootCrlFile, 'utf8'), checked.roots, files.rootCrlFile);
-    const platform = new TokenPlatformCa(checked, provider, meter, files.rootCrlFile, logger);
+    let rootCrl: CheckedRootCrl | undefined;
+    if (files.rootCrlFile !== undefined) {
+      rootCrl = await checkRootCrl(await readFile(files.rootCrlFile, 'utf8'), checked.roots, files.rootCrlFile);
+      // A revoked issuing CA would sign tenant CAs no relying party accepts: refused by name, the service does not start.
+      refuseRevokedIssuingCa(checked, rootCrl, files.rootCrlFile);
+    }
+    const platform = new TokenPlatformCa(checked, provider, meter, files.rootCrlFile, rootCrl, logger);
     try {
       await platform.ready();
     } catch (error) {
@@ -131,9 +144,29 @@ export class TokenPlatformCa implements PlatformCa {
     return this.meter.track('tenant-ca', 'crl', () => signCaCrl(tenantCa, crlOf(request)));
   }
 
+  /**
+   * The root's CRL, read again on each request: the next ceremony's CRL
+   * replaces the file (a mounted secret or config map) without a restart.
+   * What is read is checked as at start-up (one CRL, signed by a configured
+   * root) and must not go back: a lower CRL Number than the last one of the
+   * same root is an old CRL put back. A file missing or refused is logged
+   * and counted, and the last good CRL served meanwhile.
+   */
   async rootCrlPem(): Promise<string | undefined> {
-    // Read on each request: the next ceremony's CRL replaces the file (a mounted secret or config map) without a restart.
-    return this.rootCrlFile === undefined ? undefined : await readFile(this.rootCrlFile, 'utf8');
+    const path = this.rootCrlFile;
+    if (path === undefined) return undefined;
+    try {
+      const read = await checkRootCrl(await readFile(path, 'utf8'), this.roots, path);
+      const last = this.lastRootCrl;
+      if (last !== undefined && read.signedBy.fingerprint256 === last.signedBy.fingerprint256 && read.crlNumber < last.crlNumber) {
+        throw new RootCrlError(path, `its CRL Number ${read.crlNumber} is below the ${last.crlNumber} already published`);
+      }
+      this.lastRootCrl = read;
+    } catch (error) {
+      this.meter.crlRefreshFailed('root', error);
+      this.logger.error({ err: error, path }, 'the root CRL file cannot be published: serving the last good one');
+    }
+    return this.lastRootCrl?.pem;
   }
 
   /**

@@ -1,0 +1,100 @@
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Attributes, Counter, Meter } from '@opentelemetry/api';
+import { createLogger } from '@rampart/service-kit';
+import {
+  DirectorySealedKeyStore,
+  IssuingCaRevokedError,
+  KeyVault,
+  RootCrlError,
+  SoftwareKeyProvider,
+  createIssuingCsr,
+  createOfflineRoot,
+  rootCrl,
+  signIssuingCa,
+  type SigningCa,
+} from '@rampart/trust';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SigningMeter } from './signing-meter.js';
+import { TokenPlatformCa } from './token-platform-ca.js';
+
+/** A meter that keeps what its counters were given: the telemetry sink, not a part under test. */
+function recordingMeter() {
+  const added: Array<{ name: string; attributes: Attributes | undefined }> = [];
+  const meter = {
+    createCounter: (name: string) => ({ add: (_value: number, attributes?: Attributes) => added.push({ name, attributes }) }) as Counter,
+  } as unknown as Meter;
+  return { added, meter };
+}
+
+describe(TokenPlatformCa.name, () => {
+  let dir: string;
+  let provider: SoftwareKeyProvider;
+  let root: SigningCa;
+  let files: { issuingCertFile: string; rootCertFile: string; rootCrlFile: string };
+  let issuingSerial: string;
+  const logger = createLogger('attestation', 'silent');
+  const crlWith = (crlNumber: number, revoked: string[] = []) =>
+    rootCrl({ root, revoked: revoked.map((serial) => ({ serial, revokedAt: new Date() })), nextUpdateDays: 30, crlNumber });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rampart-token-platform-ca-'));
+    provider = new SoftwareKeyProvider(new KeyVault(randomBytes(32)), new DirectorySealedKeyStore(join(dir, 'keys')));
+    const created = await createOfflineRoot({
+      commonName: 'Rampart Root',
+      keys: { kind: 'encrypted-file', passphrase: 'offline, long enough' },
+    });
+    root = created.root;
+    const issuingPem = await signIssuingCa({ root, csrPem: (await createIssuingCsr(provider)).csrPem });
+    issuingSerial = new X509Certificate(issuingPem).serialNumber;
+    files = { issuingCertFile: join(dir, 'issuing.pem'), rootCertFile: join(dir, 'roots.pem'), rootCrlFile: join(dir, 'root.crl') };
+    await writeFile(files.issuingCertFile, issuingPem);
+    await writeFile(files.rootCertFile, created.certificatePem);
+  });
+
+  afterAll(async () => {
+    await provider.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses to start with an issuing CA its root’s CRL revokes (IssuingCaRevokedError)', async () => {
+    await writeFile(files.rootCrlFile, await crlWith(1, [issuingSerial]));
+    const { meter } = recordingMeter();
+    await expect(TokenPlatformCa.open(files, provider, new SigningMeter(meter, 'software'), logger)).rejects.toThrow(IssuingCaRevokedError);
+  });
+
+  it('publishes a newer root CRL, and keeps the last good one while the file is missing, forged or older (logged and counted)', async () => {
+    const first = await crlWith(5);
+    await writeFile(files.rootCrlFile, first);
+    const { added, meter } = recordingMeter();
+    const platform = await TokenPlatformCa.open(files, provider, new SigningMeter(meter, 'software'), logger);
+    const failures = () => added.filter((a) => a.name === 'rampart_ca_crl_refresh_failures_total').map((a) => a.attributes?.['error']);
+    expect(await platform.rootCrlPem()).toBe(first);
+
+    const newer = await crlWith(6);
+    await writeFile(files.rootCrlFile, newer);
+    expect(await platform.rootCrlPem()).toBe(newer);
+
+    // An older CRL of the same root put back: its number goes down.
+    await writeFile(files.rootCrlFile, first);
+    expect(await platform.rootCrlPem()).toBe(newer);
+    // Signed by no configured root.
+    const stranger = await createOfflineRoot({
+      commonName: 'Rampart Root',
+      keys: { kind: 'encrypted-file', passphrase: 'offline, long enough' },
+    });
+    await writeFile(files.rootCrlFile, await rootCrl({ root: stranger.root, revoked: [], nextUpdateDays: 30, crlNumber: 99 }));
+    expect(await platform.rootCrlPem()).toBe(newer);
+    // Gone (a config map being replaced).
+    await unlink(files.rootCrlFile);
+    expect(await platform.rootCrlPem()).toBe(newer);
+    expect(failures()).toEqual([RootCrlError.name, RootCrlError.name, 'Error']);
+
+    const newest = await crlWith(7);
+    await writeFile(files.rootCrlFile, newest);
+    expect(await platform.rootCrlPem()).toBe(newest);
+    await platform.close();
+  });
+});
