@@ -156,9 +156,9 @@ export class AttestationModule {
         },
         {
           provide: TenantAuthorities,
-          inject: [PLATFORM_AUTHORITY, AttestationRepository, SERVICE_CONFIG],
-          useFactory: (platform: PlatformCa, repository: AttestationRepository, config: AttestationConfig) =>
-            new TenantAuthorities(platform, repository, config.ca),
+          inject: [PLATFORM_AUTHORITY, AttestationRepository, SERVICE_CONFIG, LOGGER],
+          useFactory: (platform: PlatformCa, repository: AttestationRepository, config: AttestationConfig, logger: Logger) =>
+            new TenantAuthorities(platform, repository, config.ca, logger),
         },
         {
           provide: AttestationBatches,

@@ -34,6 +34,7 @@ import {
 } from '@peculiar/asn1-x509';
 import { signCertificate, signCrl, signatureAlgorithmFor, type TbsSigner } from '../keys/certificate-signing.js';
 import type { KeyHandle } from '../keys/key-provider.js';
+import { x509 } from '../crypto-provider.js';
 import { derToPem } from '../operational-issuer.js';
 import { tenantUri } from '../peer-identity.js';
 
@@ -176,6 +177,15 @@ export async function signCaCrl(issuer: SigningCa, request: CaCrlRequest): Promi
     ],
   });
   return derToPem(await signCrl(issuer.signer, issuer.key, tbs), 'X509 CRL');
+}
+
+/**
+ * When a CRL (PEM) says the next one is due (RFC 5280 §5.1.2.5): until then
+ * a relying party may rely on it, so it may still be served when no newer
+ * one can be signed. Undefined when it names no nextUpdate.
+ */
+export function crlNextUpdate(crlPem: string): Date | undefined {
+  return new x509.X509Crl(crlPem).nextUpdate;
 }
 
 /** A certificate serial as hex, checked and normalised: lowercase, no leading zero octets, positive, at most 20 octets. */

@@ -1,10 +1,12 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { ErrorCode } from '@rampart/contracts';
 import { DomainError } from '@rampart/service-kit';
-import { derToPem, type OperationalCertificateIssuer } from '@rampart/trust';
+import type { Logger } from '@rampart/service-kit';
+import { crlNextUpdate, derToPem, type OperationalCertificateIssuer } from '@rampart/trust';
 import type { AttestationRepository, StoredCrl, TenantCaRow } from '../attestation/attestation.repository.js';
-import { signingOrUnavailable } from './ca-errors.js';
+import { SigningUnavailableError, signingOrUnavailable } from './ca-errors.js';
 import type { CrlEntry, PlatformCa } from './platform-ca.js';
+import type { CrlKind } from './signing-meter.js';
 
 const HOUR_MS = 3_600_000;
 /** Certificates start a little in the past so small device clock skew does not reject them. */
@@ -53,6 +55,7 @@ export class TenantAuthorities {
     private readonly platform: PlatformCa,
     private readonly repository: AttestationRepository,
     private readonly settings: AuthoritySettings,
+    private readonly logger: Logger,
   ) {}
 
   /**
@@ -237,6 +240,7 @@ export class TenantAuthorities {
    */
   platformCrlPem(now: number): Promise<string> {
     return this.crl(
+      'platform',
       this.platformCrlIssuer,
       () => Promise.resolve([]),
       now,
@@ -246,6 +250,7 @@ export class TenantAuthorities {
 
   private tenantCaCrl(row: TenantCaRow, now: number): Promise<string> {
     return this.crl(
+      'tenant-ca',
       row.id,
       async (db) => (await db.revokedCertificates(row.id)).map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revokedAt) })),
       now,
@@ -258,8 +263,15 @@ export class TenantAuthorities {
    * least every `CRL_REFRESH_MS`, well before its `nextUpdate`. The latest
    * one is kept in PostgreSQL and made under a lock, so every replica
    * serves the same list and its CRL Number only goes up (RFC 5280 §5.2.3).
+   *
+   * When no new one can be signed (the token away), the stored one is
+   * served while its nextUpdate has not passed: it is still signed and
+   * valid, and what a relying party that fetched it earlier holds anyway.
+   * The failed refresh is logged and counted; after nextUpdate the request
+   * is refused UNAVAILABLE, never answered with an expired list.
    */
   private async crl(
+    kind: CrlKind,
     issuer: string,
     revokedIn: (db: AttestationRepository) => Promise<readonly CrlEntry[]>,
     now: number,
@@ -284,9 +296,28 @@ export class TenantAuthorities {
         return stored;
       }
       const crlNumber = (stored?.crlNumber ?? 0) + 1;
-      const pem = await signingOrUnavailable(() =>
-        sign({ entries, thisUpdate: new Date(now), nextUpdate: new Date(now + CRL_VALIDITY_MS), crlNumber }),
-      );
+      let pem: string;
+      try {
+        pem = await signingOrUnavailable(() =>
+          sign({ entries, thisUpdate: new Date(now), nextUpdate: new Date(now + CRL_VALIDITY_MS), crlNumber }),
+        );
+      } catch (error) {
+        if (!(error instanceof SigningUnavailableError) || stored === undefined) throw error;
+        const nextUpdate = crlNextUpdate(stored.pem);
+        if (nextUpdate === undefined || nextUpdate.getTime() <= now) throw error;
+        this.platform.meter.crlRefreshFailed(kind, error);
+        this.logger.warn(
+          {
+            err: error,
+            crl: issuer,
+            crlNumber: stored.crlNumber,
+            nextUpdate: nextUpdate.toISOString(),
+            revokedSetChanged: stored.revokedDigest !== revokedDigest,
+          },
+          'a CRL cannot be signed now: serving the stored one until its nextUpdate',
+        );
+        return stored;
+      }
       const made = { crlNumber, revokedDigest, pem, thisUpdate: new Date(now) };
       await tx.saveCrl(issuer, made);
       return made;
