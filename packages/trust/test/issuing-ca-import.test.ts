@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,7 +144,7 @@ describe(importIssuingCa.name, () => {
 
   it('refuses an issuing CA whose keyUsage lacks cRLSign (it signs its own CRL) or keyCertSign', async () => {
     const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-    const rootKeys = await webcrypto.subtle.generateKey(algorithm, false, ['sign', 'verify']);
+    const rootKeys = await crypto.subtle.generateKey(algorithm, false, ['sign', 'verify']);
     const rootCert = await x509.X509CertificateGenerator.createSelfSigned({
       name: 'CN=Test Root',
       keys: rootKeys,
@@ -161,7 +161,7 @@ describe(importIssuingCa.name, () => {
         await x509.X509CertificateGenerator.create({
           subject: 'CN=Issuing',
           issuer: rootCert.subject,
-          publicKey: (await webcrypto.subtle.generateKey(algorithm, false, ['sign', 'verify'])).publicKey,
+          publicKey: (await crypto.subtle.generateKey(algorithm, false, ['sign', 'verify'])).publicKey,
           signingKey: rootKeys.privateKey,
           signingAlgorithm: algorithm,
           notBefore: new Date(Date.now() - 60_000),

@@ -80,6 +80,28 @@ async function tokenAttributes(label: string): Promise<Record<string, string | b
   return JSON.parse(stdout) as Record<string, string | boolean>;
 }
 
+/** Counts the token's objects (any class) under a label, from another process with its own session. */
+const OBJECT_COUNTER = `
+const pkcs11js = require('pkcs11js');
+const [modulePath, token, pin, label] = process.argv.slice(1);
+const p = new pkcs11js.PKCS11();
+p.load(modulePath);
+p.C_Initialize();
+const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === token);
+const session = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
+p.C_Login(session, pkcs11js.CKU_USER, pin);
+p.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_LABEL, value: label }]);
+const found = p.C_FindObjects(session, 10);
+p.C_FindObjectsFinal(session);
+p.C_Finalize();
+console.log(found.length);
+`;
+
+async function tokenObjects(label: string): Promise<number> {
+  const { stdout } = await run(process.execPath, ['-e', OBJECT_COUNTER, SOFTHSM2_MODULE, TOKEN, PIN, label], { cwd: PACKAGE_ROOT });
+  return Number(stdout.trim());
+}
+
 /** The TBS of a CA certificate for `publicKeySpki`, issued by `issuer` and signed by `key`'s algorithm. */
 function caTbs(key: KeyHandle, subject: string, issuer: string, publicKeySpki: Buffer): TBSCertificate {
   const now = Date.now();
@@ -194,6 +216,16 @@ describe(Pkcs11KeyProvider.name, () => {
     await expect(provider.sign(missing, Buffer.from('x'))).rejects.toBeInstanceOf(KeyNotFoundError);
     const readiness = await provider.ready([missing.label]);
     expect(readiness).toMatchObject({ ready: false, error: { name: 'KeyNotFoundError', label: missing.label } });
+  });
+
+  it('destroys both halves of a key (C_DestroyObject), and answers false for a label with none', async () => {
+    const label = keyLabel({ tenant: 'acme' }, 'ca-orphan');
+    await provider.generate(label, 'ecdsa-p256');
+    expect(await tokenObjects(label)).toBe(2);
+    expect(await provider.destroy(label)).toBe(true);
+    expect(await tokenObjects(label)).toBe(0);
+    expect(await provider.find(label)).toBeUndefined();
+    expect(await provider.destroy(label)).toBe(false);
   });
 
   it('signs a certificate and a CRL that openssl verifies', async () => {

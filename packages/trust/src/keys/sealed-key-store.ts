@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyExistsError } from './key-errors.js';
 
@@ -13,6 +13,8 @@ export interface SealedKeyStore {
   load(label: string): Promise<Buffer | undefined>;
   /** Stores a new sealed key; throws KeyExistsError when the label is taken (a key is never overwritten). */
   save(label: string, sealed: Buffer): Promise<void>;
+  /** Removes a sealed key; false when there was none. */
+  delete(label: string): Promise<boolean>;
 }
 
 /** One file per key, `<label with / as %2F>.sealed`, mode 0600, never overwritten. */
@@ -39,6 +41,16 @@ export class DirectorySealedKeyStore implements SealedKeyStore {
       await writeFile(this.fileOf(label), sealed, { flag: 'wx', mode: 0o600 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new KeyExistsError(label, this.description);
+      throw error;
+    }
+  }
+
+  async delete(label: string): Promise<boolean> {
+    try {
+      await unlink(this.fileOf(label));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     }
   }

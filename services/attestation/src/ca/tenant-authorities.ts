@@ -180,7 +180,12 @@ export class TenantAuthorities {
     const ca = await signingOrUnavailable(() =>
       this.platform.createTenantCa(tenantId, this.settings.tenantCaValidityDays, this.platformCrlUrl),
     );
-    await repository.insertTenantCa(tenantId, ca, status);
+    try {
+      await repository.insertTenantCa(tenantId, ca, status);
+    } catch (error) {
+      await this.platform.discardTenantCa(ca);
+      throw error;
+    }
   }
 
   private async issuerFor(tenantId: string): Promise<{ caId: string; issuer: OperationalCertificateIssuer; chainPem: string }> {

@@ -1,5 +1,5 @@
 import { X509Certificate, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Attributes, Counter, Meter } from '@opentelemetry/api';
@@ -95,6 +95,23 @@ describe(TokenPlatformCa.name, () => {
     const newest = await crlWith(7);
     await writeFile(files.rootCrlFile, newest);
     expect(await platform.rootCrlPem()).toBe(newest);
+    await platform.close();
+  });
+
+  it('destroys the key of a tenant CA it made but could not sign, or that was not stored: no orphan keys pile up', async () => {
+    await writeFile(files.rootCrlFile, await crlWith(10));
+    const { meter } = recordingMeter();
+    const platform = await TokenPlatformCa.open(files, provider, new SigningMeter(meter, 'software'), logger);
+    const tenantKeys = async () => (await readdir(join(dir, 'keys'))).filter((name) => name.includes('acme'));
+    const before = await tenantKeys();
+    // A certificate the issuing CA refuses to sign (no URL for its CRL distribution point): refused after its key was made.
+    await expect(platform.createTenantCa('acme', 30, 'not a url')).rejects.toThrow(/is not a URL for a CRL distribution point/);
+    expect(await tenantKeys()).toEqual(before);
+    // Made, then not stored (the row's insert failed): the caller discards it.
+    const made = await platform.createTenantCa('acme', 30, 'http://attestation.test/crl');
+    expect(await tenantKeys()).toHaveLength(before.length + 1);
+    await platform.discardTenantCa(made);
+    expect(await tenantKeys()).toEqual(before);
     await platform.close();
   });
 });

@@ -105,13 +105,18 @@ export class TokenPlatformCa implements PlatformCa {
     // Unique per CA: a tenant has several over time (rotation), each key kept while its certificates may live.
     const label = keyLabel({ tenant: tenantId }, `ca-${randomUUID()}`);
     const issuing = await this.issuing();
-    const publicKey = await this.inToken(async () => {
-      await this.provider.generate(label, 'ecdsa-p256');
-      return this.provider.publicKey(label);
-    });
-    const certificatePem = await this.meter.track('issuing-ca', 'certificate', () =>
-      signTenantCa(issuing, { tenantId, publicKey, validityDays, crlDistributionPoint }),
-    );
+    await this.inToken(() => this.provider.generate(label, 'ecdsa-p256'));
+    let certificatePem: string;
+    try {
+      const publicKey = await this.inToken(() => this.provider.publicKey(label));
+      certificatePem = await this.meter.track('issuing-ca', 'certificate', () =>
+        signTenantCa(issuing, { tenantId, publicKey, validityDays, crlDistributionPoint }),
+      );
+    } catch (error) {
+      // The key exists and no certificate names it: destroyed, not left in the token.
+      await this.destroyKey(label, error);
+      throw error;
+    }
     const certificate = new X509Certificate(certificatePem);
     return {
       certificatePem,
@@ -120,6 +125,24 @@ export class TokenPlatformCa implements PlatformCa {
       notBefore: certificate.validFromDate,
       notAfter: certificate.validToDate,
     };
+  }
+
+  /** A tenant CA that was made but not stored: its key in the token is destroyed, so keys of CAs that never were do not pile up. */
+  async discardTenantCa(ca: NewTenantCa): Promise<void> {
+    if ('keyLabel' in ca.key) await this.destroyKey(ca.key.keyLabel, undefined);
+  }
+
+  /** Destroys a key no stored certificate names; a failure to is logged (the key is orphaned, not used), never hides `why`. */
+  private async destroyKey(label: string, why: unknown): Promise<void> {
+    try {
+      await this.inToken(() => this.provider.destroy(label));
+      this.logger.info({ key: label, err: why }, 'destroyed the key of a tenant CA that was not made');
+    } catch (error) {
+      this.logger.error(
+        { key: label, err: error, why },
+        'could not destroy the key of a tenant CA that was not made: it stays in the token unused',
+      );
+    }
   }
 
   signCrl(request: CrlRequest): Promise<string> {
