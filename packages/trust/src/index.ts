@@ -153,6 +153,7 @@ export {
   BACKDATE_MS,
   CA_KEY_USAGE,
   normalizeSerial,
+  crlIssuerId,
   crlNextUpdate,
   signCaCrl,
   signSubordinateCa,

@@ -1,4 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createLogger } from '@rampart/service-kit';
 import {
   TEST_NATS_URL,
@@ -21,6 +25,8 @@ import { TenantCaOneNext1732900000180 } from '../src/migrations/1732900000180-te
 import { startAttestation, type RunningAttestation } from '../src/start-attestation.js';
 
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const run = promisify(execFile);
 
 describe(TenantAuthorities.name, () => {
   let db: TestDatabase;
@@ -30,13 +36,21 @@ describe(TenantAuthorities.name, () => {
   const operatorToken = randomBytes(24).toString('hex');
   const keyEncryptionKey = randomBytes(32).toString('base64');
 
-  const startReplica = () =>
+  const startReplica = (env: Record<string, string> = {}) =>
     startAttestation(
-      loadAttestationConfig(
-        attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken, keyEncryptionKey }),
-      ),
+      loadAttestationConfig({
+        ...attestationTestEnv({ databaseUrl: db.url, natsUrl: TEST_NATS_URL, prefix, pki, operatorToken, keyEncryptionKey }),
+        ...env,
+      }),
       createLogger('attestation', 'silent'),
     );
+  /** The CRL Number as openssl reads it. */
+  const crlNumberOf = async (pem: string) => {
+    const file = join(pki.dir, `crl-${randomBytes(4).toString('hex')}.pem`);
+    await writeFile(file, pem);
+    const { stdout } = await run('openssl', ['crl', '-in', file, '-noout', '-crlnumber']);
+    return Number.parseInt(stdout.replace(/^crlNumber=(0x)?/, '').trim(), 16);
+  };
   const statuses = async (tenantId: string) =>
     (
       await queryDatabase<{ status: string }>(db.url, `SELECT status FROM attestation.tenant_cas WHERE tenant_id = $1 ORDER BY status`, [
@@ -145,5 +159,46 @@ describe(TenantAuthorities.name, () => {
     await queryDatabase(db.url, `UPDATE attestation.tenant_cas SET status = 'next' WHERE tenant_id = 'globex' AND status = 'current'`);
     expect(await replicas[1]!.authorities.rotateIfDue('globex', Date.now())).toBe('activated');
     expect(await statuses('globex')).toEqual(['current', 'retired', 'retired']);
+  });
+
+  it('goes on numbering the platform CA’s CRLs when the same key is certified again under the same name (RFC 5280 §5.2.3)', async () => {
+    const [a] = replicas as [RunningAttestation];
+    const start = Date.now();
+    await a.authorities.platformCrlPem(start);
+    await a.authorities.platformCrlPem(start + 2 * HOUR_MS);
+    const before = await crlNumberOf(await a.authorities.platformCrlPem(start + 4 * HOUR_MS));
+    expect(before).toBeGreaterThanOrEqual(3);
+    // The root's key signs a new certificate of itself: same name and key, another certificate.
+    const recertified = join(pki.dir, 'platform-ca-again.pem');
+    await run('openssl', [
+      'x509',
+      '-in',
+      pki.files.platformCa,
+      '-signkey',
+      join(pki.dir, 'platform-ca.key'),
+      '-days',
+      '400',
+      '-set_serial',
+      '4242',
+      '-out',
+      recertified,
+    ]);
+    const again = await startReplica({ PLATFORM_CA_CERT_FILE: recertified });
+    replicas.push(again);
+    expect(again.authorities.platformCertificatePem).not.toBe(a.authorities.platformCertificatePem);
+    expect(new X509Certificate(again.authorities.platformCertificatePem).subject).toBe(
+      new X509Certificate(a.authorities.platformCertificatePem).subject,
+    );
+    expect(await crlNumberOf(await again.authorities.platformCrlPem(start + 6 * HOUR_MS))).toBe(before + 1);
+
+    // A series stored before it was keyed by name and key (by the certificate's fingerprint) is read and goes on.
+    const fingerprint = new X509Certificate(again.authorities.platformCertificatePem).fingerprint256.replace(/:/g, '').toLowerCase();
+    await queryDatabase(db.url, `DELETE FROM attestation.crls WHERE issuer LIKE 'platform:%'`);
+    await queryDatabase(
+      db.url,
+      `INSERT INTO attestation.crls (issuer, crl_number, revoked_digest, pem, this_update) VALUES ($1, 41, 'legacy', 'legacy', now() - interval '1 day')`,
+      [`platform:${fingerprint}`],
+    );
+    expect(await crlNumberOf(await again.authorities.platformCrlPem(start + 8 * HOUR_MS))).toBe(42);
   });
 });

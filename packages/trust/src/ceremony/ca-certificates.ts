@@ -86,6 +86,21 @@ export function keyIdentifierOf(certificate: Certificate): Buffer {
     : Buffer.from(AsnConvert.parse(ski.extnValue.buffer, SubjectKeyIdentifier).buffer);
 }
 
+/**
+ * Who issues a CA's CRLs, as RFC 5280 §5.2.3 counts their CRL Numbers: the
+ * CA's name and key (SHA-256 of the subject's DER, hex, ':' the key
+ * identifier, hex). The same key certified again under the same name (a
+ * new ceremony, another root) is the same issuer and its series goes on;
+ * a new key or name starts another. Takes the certificate's DER.
+ */
+export function crlIssuerId(certificateDer: Uint8Array): string {
+  const certificate = AsnConvert.parse(certificateDer, Certificate);
+  const name = createHash('sha256')
+    .update(new Uint8Array(AsnConvert.serialize(certificate.tbsCertificate.subject)))
+    .digest('hex');
+  return `${name}:${keyIdentifierOf(certificate).toString('hex')}`;
+}
+
 /** A certificate's basicConstraints (RFC 5280 §4.2.1.9): whether it is a CA, and its pathLenConstraint if it sets one. */
 function constraintsOf(certificate: Certificate): BasicConstraints {
   const extension = extensionOf(certificate, id_ce_basicConstraints);

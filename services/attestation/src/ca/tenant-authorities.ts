@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { ErrorCode } from '@rampart/contracts';
 import { DomainError } from '@rampart/service-kit';
 import type { Logger } from '@rampart/service-kit';
-import { crlNextUpdate, derToPem, type OperationalCertificateIssuer } from '@rampart/trust';
+import { crlIssuerId, crlNextUpdate, derToPem, type OperationalCertificateIssuer } from '@rampart/trust';
 import type { AttestationRepository, StoredCrl, TenantCaRow } from '../attestation/attestation.repository.js';
 import { SigningUnavailableError, signingOrUnavailable } from './ca-errors.js';
 import type { CrlEntry, PlatformCa } from './platform-ca.js';
@@ -59,11 +59,18 @@ export class TenantAuthorities {
   ) {}
 
   /**
-   * The platform CA's row in the `crls` table (tenant CAs are there by
-   * their id): by its certificate, so a replaced CA never serves the CRL
-   * its predecessor signed.
+   * The platform CA's series in the `crls` table (tenant CAs are there by
+   * their id, each with a key of its own): by its name and key, as RFC 5280
+   * §5.2.3 counts CRL Numbers per issuer, so the same issuing key certified
+   * again by a new ceremony goes on numbering where it was, and a new key
+   * or name starts a series of its own.
    */
   private get platformCrlIssuer(): string {
+    return `platform:${crlIssuerId(new X509Certificate(this.platform.certificatePem).raw)}`;
+  }
+
+  /** Where the series was kept before it was keyed by name and key: by the certificate's fingerprint (read, never written). */
+  private get legacyPlatformCrlIssuer(): string {
     return `platform:${this.platform.fingerprint}`;
   }
 
@@ -247,6 +254,7 @@ export class TenantAuthorities {
     return this.crl(
       'platform',
       this.platformCrlIssuer,
+      this.legacyPlatformCrlIssuer,
       () => Promise.resolve([]),
       now,
       (request) => this.platform.signCrl(request),
@@ -257,6 +265,7 @@ export class TenantAuthorities {
     return this.crl(
       'tenant-ca',
       row.id,
+      undefined,
       async (db) => (await db.revokedCertificates(row.id)).map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revokedAt) })),
       now,
       (request) => this.platform.signTenantCaCrl(row, request),
@@ -278,6 +287,8 @@ export class TenantAuthorities {
   private async crl(
     kind: CrlKind,
     issuer: string,
+    /** Where this issuer's series was kept before (its CRL Number goes on from there), if anywhere. */
+    legacyIssuer: string | undefined,
     revokedIn: (db: AttestationRepository) => Promise<readonly CrlEntry[]>,
     now: number,
     sign: (request: { entries: readonly CrlEntry[]; thisUpdate: Date; nextUpdate: Date; crlNumber: number }) => Promise<string>,
@@ -296,7 +307,7 @@ export class TenantAuthorities {
       // from it would carry a higher number but leave out a certificate revoked since.
       const entries = await revokedIn(tx);
       const revokedDigest = digestOf(entries);
-      const stored = await tx.latestCrl(issuer);
+      const stored = (await tx.latestCrl(issuer)) ?? (legacyIssuer === undefined ? undefined : await tx.latestCrl(legacyIssuer));
       if (stored !== undefined && fresh({ revokedDigest: stored.revokedDigest, madeAt: stored.thisUpdate.getTime() }, revokedDigest)) {
         return stored;
       }
