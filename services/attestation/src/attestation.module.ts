@@ -105,7 +105,8 @@ async function openPlatformCa(config: AttestationConfig, runtime: ServiceRuntime
   });
   let platform: PlatformCa;
   try {
-    platform = await TokenPlatformCa.open(hierarchy, provider, meter, runtime.logger);
+    // The key vault signs the CRLs of tenant CAs sealed before the move to three tiers, until they expire.
+    platform = await TokenPlatformCa.open(hierarchy, provider, meter, runtime.logger, new KeyVault(config.ca.keyEncryptionKey));
   } catch (error) {
     await provider.close();
     throw error;

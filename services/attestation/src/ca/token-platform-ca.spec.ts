@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -5,6 +7,7 @@ import { join } from 'node:path';
 import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 import { createLogger } from '@rampart/service-kit';
 import {
+  CertificateAuthority,
   DirectorySealedKeyStore,
   IssuingCaRevokedError,
   KeyVault,
@@ -18,7 +21,8 @@ import {
 } from '@rampart/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SigningMeter } from './signing-meter.js';
-import { TokenPlatformCa } from './token-platform-ca.js';
+import type { TenantCaRow } from '../attestation/attestation.repository.js';
+import { SealedTenantCaKeyError, TokenPlatformCa } from './token-platform-ca.js';
 
 /** A meter that keeps what its counters were given: the telemetry sink, not a part under test. */
 function recordingMeter() {
@@ -113,5 +117,35 @@ describe(TokenPlatformCa.name, () => {
     await platform.discardTenantCa(made);
     expect(await tenantKeys()).toEqual(before);
     await platform.close();
+  });
+
+  it('signs the CRL of a tenant CA sealed before three tiers with the key vault until it expires; without one, refuses by name', async () => {
+    await writeFile(files.rootCrlFile, await crlWith(11));
+    const vault = new KeyVault(randomBytes(32));
+    const formerRoot = await CertificateAuthority.create('Rampart Platform Root (two tiers)');
+    const former = await (await formerRoot.issueIntermediate('Rampart tenant acme CA', 30, { tenantId: 'acme' })).export();
+    const row: TenantCaRow = {
+      id: '00000000-0000-4000-8000-000000000001',
+      tenantId: 'acme',
+      certificatePem: former.certificatePem,
+      encryptedKey: vault.seal(former.privateKeyPem, 'acme'),
+      keyLabel: null,
+      issuerCertificatePem: formerRoot.certificatePem,
+      notAfter: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+      status: 'retired',
+    };
+    const request = { entries: [], thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 86_400_000), crlNumber: 3 };
+    const { meter } = recordingMeter();
+    const withVault = await TokenPlatformCa.open(files, provider, new SigningMeter(meter, 'software'), logger, vault);
+    const crl = new x509.X509Crl(await withVault.signTenantCaCrl(row, request));
+    expect(await crl.verify({ publicKey: new x509.X509Certificate(former.certificatePem) })).toBe(true);
+    // It never issues from the software key: it is rotated.
+    expect(() => withVault.deviceIssuer(row, 'http://attestation.test/crl')).toThrow(SealedTenantCaKeyError);
+    await withVault.close();
+
+    const without = await TokenPlatformCa.open(files, provider, new SigningMeter(meter, 'software'), logger);
+    await expect(without.signTenantCaCrl(row, request)).rejects.toThrow(SealedTenantCaKeyError);
+    await expect(without.signTenantCaCrl(row, request)).rejects.toMatchObject({ code: 'UNAVAILABLE', caId: row.id });
+    await without.close();
   });
 });

@@ -1,7 +1,9 @@
 import { X509Certificate, createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Logger } from '@rampart/service-kit';
+import { ErrorCode } from '@rampart/contracts';
+import { DomainError, type Logger } from '@rampart/service-kit';
 import {
+  CertificateAuthority,
   ISSUING_CA_KEY_LABEL,
   OperationalCertificateIssuer,
   RootCrlError,
@@ -16,6 +18,7 @@ import {
   type CheckedRootCrl,
   type KeyHandle,
   type KeyProvider,
+  type KeyVault,
   type SigningCa,
   type TbsSigner,
 } from '@rampart/trust';
@@ -28,6 +31,23 @@ const DAY_MS = 86_400_000;
 
 /** A tenant CA key's handle: every one this service makes is P-256 (`createTenantCa`). */
 const tenantKey = (label: string): KeyHandle => ({ label, algorithm: 'ecdsa-p256' });
+
+/**
+ * A tenant CA row from before the move to three tiers keeps its key sealed
+ * in the database, and no key vault is configured (CA_KEY_ENCRYPTION_KEY) to
+ * open it: its CRL cannot be signed until it expires (a documented
+ * limitation, packages/trust/src/ceremony/README.md), and it never issues.
+ */
+export class SealedTenantCaKeyError extends DomainError {
+  override readonly name = 'SealedTenantCaKeyError';
+  readonly code = ErrorCode.unavailable;
+  constructor(
+    readonly caId: string,
+    why: string,
+  ) {
+    super(`tenant CA ${caId} has its key sealed in the database (from before three tiers): ${why}`);
+  }
+}
 
 /**
  * Three tiers: the offline root(s) signed the platform issuing CA, whose key
@@ -60,6 +80,8 @@ export class TokenPlatformCa implements PlatformCa {
     /** The root CRL last read and checked: served while a newer file is missing or refused. */
     private lastRootCrl: CheckedRootCrl | undefined,
     private readonly logger: Logger,
+    /** Opens the sealed keys of tenant CAs made before three tiers, to sign their CRLs until they expire; none: refused by name. */
+    private readonly formerVault: KeyVault | undefined,
   ) {
     this.roots = checked.roots;
     this.certificatePem = checked.certificate.toString();
@@ -83,6 +105,7 @@ export class TokenPlatformCa implements PlatformCa {
     provider: KeyProvider,
     meter: SigningMeter,
     logger: Logger,
+    formerVault?: KeyVault,
   ): Promise<TokenPlatformCa> {
     const [issuingPem, rootsPem] = await Promise.all([readFile(files.issuingCertFile, 'utf8'), readFile(files.rootCertFile, 'utf8')]);
     const checked = checkIssuingCaCertificate({ issuingPem, rootsPem });
@@ -92,7 +115,7 @@ export class TokenPlatformCa implements PlatformCa {
       // A revoked issuing CA would sign tenant CAs no relying party accepts: refused by name, the service does not start.
       refuseRevokedIssuingCa(checked, rootCrl, files.rootCrlFile);
     }
-    const platform = new TokenPlatformCa(checked, provider, meter, files.rootCrlFile, rootCrl, logger);
+    const platform = new TokenPlatformCa(checked, provider, meter, files.rootCrlFile, rootCrl, logger, formerVault);
     try {
       await platform.ready();
     } catch (error) {
@@ -158,7 +181,8 @@ export class TokenPlatformCa implements PlatformCa {
     );
   }
 
-  signTenantCaCrl(row: TenantCaRow, request: CrlRequest): Promise<string> {
+  async signTenantCaCrl(row: TenantCaRow, request: CrlRequest): Promise<string> {
+    if (row.keyLabel === null) return this.signFormerTenantCaCrl(row, request);
     const tenantCa: SigningCa = {
       certificate: new X509Certificate(row.certificatePem).raw,
       signer: this.signer,
@@ -175,6 +199,29 @@ export class TokenPlatformCa implements PlatformCa {
    * same root is an old CRL put back. A file missing or refused is logged
    * and counted, and the last good CRL served meanwhile.
    */
+  /**
+   * A tenant CA from before three tiers (its key sealed in its row): it was
+   * rotated at start-up and issues nothing, but relying parties still fetch
+   * its CRL until it expires, so the key vault signs that CRL, in this
+   * process as it did before. Without the vault: SealedTenantCaKeyError.
+   */
+  private async signFormerTenantCaCrl(row: TenantCaRow, request: CrlRequest): Promise<string> {
+    const vault = this.formerVault;
+    if (row.encryptedKey === null || vault === undefined) {
+      throw new SealedTenantCaKeyError(
+        row.id,
+        'no key vault (CA_KEY_ENCRYPTION_KEY) is configured to open it, so its CRL cannot be signed',
+      );
+    }
+    const ca = await CertificateAuthority.load({
+      certificatePem: row.certificatePem,
+      privateKeyPem: vault.open(row.encryptedKey, row.tenantId),
+    });
+    return this.meter.track('tenant-ca', 'crl', () =>
+      ca.issueCrl(request.entries, request.thisUpdate, request.nextUpdate, request.crlNumber),
+    );
+  }
+
   async rootCrlPem(): Promise<string | undefined> {
     const path = this.rootCrlFile;
     if (path === undefined) return undefined;
@@ -232,7 +279,7 @@ export class TokenPlatformCa implements PlatformCa {
 
   private labelOf(row: TenantCaRow): string {
     if (row.keyLabel === null) {
-      throw new Error(`tenant CA ${row.id} has its key sealed in the database, which a three-tier install does not use; it is rotated`);
+      throw new SealedTenantCaKeyError(row.id, 'a three-tier install never issues from a software key; it is rotated when the CA can sign');
     }
     return row.keyLabel;
   }
