@@ -43,6 +43,11 @@ export interface PlatformCaFiles {
 
 export interface DevelopmentCeremonyRequest {
   readonly dataDir: string;
+  /**
+   * Where the development root's directory and its passphrase live (default: the data folder). A single host
+   * (docker/compose.pkcs11.yaml) keeps them in a volume only the one-shot set-up mounts, away from the services.
+   */
+  readonly offlineDir?: string;
   /** The platform's token: the issuing CA's key is made (or found) there and never leaves it. */
   readonly provider: KeyProvider;
   /** Where the root's CRL is published (the issuing CA certificate's CRL distribution point). */
@@ -60,10 +65,11 @@ export interface DevelopmentCeremonyRequest {
  */
 export async function runDevelopmentCeremony(request: DevelopmentCeremonyRequest): Promise<PlatformCaFiles> {
   const { dataDir, provider } = request;
+  const offlineDir = request.offlineDir ?? dataDir;
   const now = request.now ?? new Date();
-  const rootDir = join(dataDir, DEVELOPMENT_ROOT_DIR);
-  const passphraseFile = join(dataDir, 'secrets', DEVELOPMENT_ROOT_PASSPHRASE_FILE);
-  const passphrase = await loadOrCreateSecret(join(dataDir, 'secrets'), DEVELOPMENT_ROOT_PASSPHRASE_FILE, () =>
+  const rootDir = join(offlineDir, DEVELOPMENT_ROOT_DIR);
+  const passphraseFile = join(offlineDir, 'secrets', DEVELOPMENT_ROOT_PASSPHRASE_FILE);
+  const passphrase = await loadOrCreateSecret(join(offlineDir, 'secrets'), DEVELOPMENT_ROOT_PASSPHRASE_FILE, () =>
     randomBytes(24).toString('base64url'),
   );
   if ((await readIfPresent(join(rootDir, ROOT_FILES.certificate))) === undefined) {

@@ -25,7 +25,10 @@ export interface DevelopmentKeys {
  * the module is initialised, and the services that open the module run in
  * this process (a separate process gets it in its own environment).
  */
-export async function prepareDevelopmentKeys(dataDir: string, options: { rootCrlUrl?: string } = {}): Promise<DevelopmentKeys> {
+export async function prepareDevelopmentKeys(
+  dataDir: string,
+  options: { readonly rootCrlUrl?: string; readonly offlineDir?: string } = {},
+): Promise<DevelopmentKeys> {
   const token = await loadOrCreateDevelopmentToken(dataDir);
   process.env['SOFTHSM2_CONF'] = token.softhsmConf;
   const settings: TokenSettings = {

@@ -10,4 +10,5 @@ export { runRolloutScenario, type RolloutReport, type RolloutScenarioOptions } f
 export { fleetRun, type FleetRunOptions } from './commands/fleet.js';
 export { fleetPod } from './commands/fleet-pod.js';
 export { initPlatformSecrets } from './commands/secrets-init.js';
+export { prepareDevelopmentKeys, type DevelopmentKeys, type TokenSettings } from './development-keys.js';
 export type { OutputFormat } from './output.js';
