@@ -1,0 +1,126 @@
+import { execFile } from 'node:child_process';
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containerTierSkipped, removeContainers } from './support/docker.js';
+import { planPod, type PlanContext } from './support/pod-plan.js';
+import { RunningPod } from './support/pod-runner.js';
+import { CHART, ROOT, renderChart, type K8sObject, type RenderedChart } from './support/rendered-chart.js';
+
+const exec = promisify(execFile);
+const IMAGE = process.env['IMAGE'] ?? 'rampart:dev';
+const RELEASE = 'rampart';
+const CSR = /-----BEGIN CERTIFICATE REQUEST-----[\s\S]+?-----END CERTIFICATE REQUEST-----/;
+
+/**
+ * The chart's SoftHSM2 development mode (keys.softhsm), its init containers
+ * run for real from the rendered spec (support/pod-plan.ts): each signing
+ * service's token is made on its claim's volume under the generated PIN,
+ * attestation's init makes the platform issuing CA's key in the token and
+ * prints its request, which the offline side signs; a restarted pod finds
+ * the same token and the same key.
+ */
+describe.skipIf(await containerTierSkipped())("the chart's SoftHSM2 development token, initialised as rendered", () => {
+  const prefix = `rampart-hsm-${randomBytes(3).toString('hex')}`;
+  let workDir = '';
+  let chart: RenderedChart;
+  let context: PlanContext;
+  const workload = (name: string): K8sObject =>
+    chart.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `${RELEASE}-${name}`)!;
+  /** The pod's init containers alone: the services themselves are the ca and tuf work's to run in pkcs11 mode. */
+  const initOnly = async (name: string, runPrefix: string): Promise<RunningPod> => {
+    const plan = planPod({ ...context, prefix: runPrefix }, workload(name));
+    expect(plan.initContainers.map((c) => c.label)).toEqual([`Deployment ${RELEASE}-${name}, container softhsm-token`]);
+    return RunningPod.start({ ...plan, containers: [] });
+  };
+
+  beforeAll(async () => {
+    workDir = await mkdtemp(join(tmpdir(), 'rampart-chart-softhsm-'));
+    const colon = IMAGE.lastIndexOf(':');
+    chart = renderChart({
+      release: RELEASE,
+      namespace: 'rampart',
+      valuesFiles: [join(CHART, 'ci/containers-values.yaml'), join(CHART, 'ci/softhsm-values.yaml')],
+      sets: [`image.repository=${IMAGE.slice(0, colon)}`, `image.tag=${IMAGE.slice(colon + 1)}`, 'image.pullPolicy=Never'],
+    });
+    // keys.platformCa's Secret does not exist yet: it is what the ceremony below makes (its volume is optional).
+    // The services' own containers are not run here: their database Secret only has to exist for the plan.
+    const database: K8sObject = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'rampart-database' },
+      stringData: { url: 'postgres://unused@127.0.0.1:1/unused' },
+    };
+    context = { chart, extraObjects: [database], prefix, workDir };
+  });
+
+  afterAll(async () => {
+    await removeContainers(prefix).catch(() => undefined);
+    // The token's files are the pod user's (1000): removed through the image as that user.
+    await exec('docker', ['run', '--rm', '--user', '0:0', '-v', `${workDir}:/w`, '--entrypoint', 'rm', IMAGE, '-rf', '/w/claims']).catch(
+      () => undefined,
+    );
+    if (workDir !== '') await rm(workDir, { recursive: true, force: true });
+  });
+
+  it("makes attestation's token and issuing CA key, prints the request the offline root signs, and finds both again after a restart", async () => {
+    const pod = await initOnly('attestation', `${prefix}-first`);
+    const logs = await pod.logs('softhsm-token');
+    const csrPem = CSR.exec(logs)?.[0];
+    expect(csrPem, logs).toBeDefined();
+    const claim = join(workDir, 'claims', `${RELEASE}-attestation-softhsm`);
+    expect((await readdir(join(claim, 'tokens'))).length).toBe(1);
+    await writeFile(join(workDir, 'issuing.csr'), `${csrPem!}\n`);
+    expect(
+      (await exec('openssl', ['req', '-in', join(workDir, 'issuing.csr'), '-verify', '-noout'], { encoding: 'utf8' })).stderr,
+    ).toContain('verify OK');
+
+    // The offline side (the host's CLI): a root in an encrypted file signs the request.
+    const cli = (args: string[]) => exec(process.execPath, [join(ROOT, 'apps/cli/dist/main.js'), ...args], { encoding: 'utf8' });
+    await writeFile(join(workDir, 'passphrase'), 'the offline passphrase of this test\n', { mode: 0o600 });
+    await cli([
+      'ceremony',
+      'root',
+      'create',
+      '--out',
+      join(workDir, 'root'),
+      '--common-name',
+      'Chart Test Root',
+      '--passphrase-file',
+      join(workDir, 'passphrase'),
+    ]);
+    await cli([
+      'ceremony',
+      'issuing',
+      'sign',
+      '--root',
+      join(workDir, 'root'),
+      '--csr',
+      join(workDir, 'issuing.csr'),
+      '--out',
+      join(workDir, 'issuing.pem'),
+      '--passphrase-file',
+      join(workDir, 'passphrase'),
+    ]);
+    const issuing = new X509Certificate(await readFile(join(workDir, 'issuing.pem')));
+    expect(issuing.checkIssued(new X509Certificate(await readFile(join(workDir, 'root', 'root.pem'))))).toBe(true);
+
+    // The pod again (a restart, a new node): the same token on the claim, the key already there, the same request.
+    await removeContainers(`${prefix}-first`);
+    const again = await initOnly('attestation', `${prefix}-again`);
+    const second = await again.logs('softhsm-token');
+    expect(second).toContain('softhsm-token: token rampart-dev is there');
+    expect(CSR.exec(second)?.[0]).toBe(csrPem);
+    expect((await readdir(join(claim, 'tokens'))).length).toBe(1);
+  }, 180_000);
+
+  it("makes updates' own token on its own claim, and no request", async () => {
+    const pod = await initOnly('updates', `${prefix}-updates`);
+    const logs = await pod.logs('softhsm-token');
+    expect(logs).not.toMatch(CSR);
+    expect((await readdir(join(workDir, 'claims', `${RELEASE}-updates-softhsm`, 'tokens'))).length).toBe(1);
+  }, 120_000);
+});
