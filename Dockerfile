@@ -10,6 +10,11 @@
 # a registry.
 
 ARG BASE_IMAGE=node:24-bookworm-slim
+# Node's headers at /usr/local/include/node, for node-gyp: the official image has them; scripts/build-base-image.sh
+# makes an image of them alone, so that its base (and the runtime image on it) stays without them.
+ARG NODE_HEADERS_IMAGE=${BASE_IMAGE}
+
+FROM ${NODE_HEADERS_IMAGE} AS node-headers
 
 # ---- build: every dependency, compile TypeScript, then keep production dependencies only
 FROM ${BASE_IMAGE} AS build
@@ -17,9 +22,9 @@ ARG PNPM_VERSION=12.4.2
 WORKDIR /src
 ENV CI=true
 # pkcs11js (@rampart/trust's PKCS#11 binding, an optional dependency) is a native addon compiled by node-gyp at
-# install: python3, make and a C++ compiler here, in the build stage only. Node's headers come from the base
-# image (the official one and scripts/build-base-image.sh's both carry /usr/local/include/node), copied into
-# node-gyp's cache as scripts/ensure-node.sh does, so node-gyp fetches nothing from nodejs.org.
+# install: python3, make and a C++ compiler here, in the build stage only. Node's headers (node-headers above)
+# go into node-gyp's cache as scripts/ensure-node.sh puts them, so node-gyp fetches nothing from nodejs.org.
+COPY --from=node-headers /usr/local/include/node /usr/local/include/node
 RUN apt-get update \
  && apt-get install --yes --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/* \
