@@ -6,14 +6,29 @@
 // → attestation → certificate → device) with many concurrent devices on their
 // IDevID, against the attestation service and gateway as processes on real
 // NATS and PostgreSQL.
-import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+// Keys: each figure twice, with the tenant CA key in software (node:crypto,
+// two tiers) and in a PKCS#11 token (SoftHSM2, three tiers: every device
+// certificate a C_Sign in the token), so the cost of the HSM shows beside it.
+import { X509Certificate, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { createSignedEvidence, demoBootState, manufactureDevice } from '@rampart/emulator';
 import forge from 'node-forge';
-import { CertificateAuthority, OperationalCertificateIssuer, loadOrCreateDevelopmentPki } from '@rampart/trust';
+import { SOFTHSM2_MODULE, createSoftHsmToken } from '@rampart/testing';
+import {
+  CertificateAuthority,
+  ISSUING_CA_KEY_LABEL,
+  OperationalCertificateIssuer,
+  Pkcs11KeyProvider,
+  createIssuingCsr,
+  createOfflineRoot,
+  keyLabel,
+  loadOrCreateDevelopmentPki,
+  signIssuingCa,
+  signTenantCa,
+} from '@rampart/trust';
 import { cpuAccount } from './lib/cpu.js';
 import { startBenchGateway } from './lib/gateway.js';
 import { startBenchAttestation } from './lib/attestation.js';
@@ -23,9 +38,54 @@ import { writeReport } from './lib/report.js';
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const E2E_DEVICES = Number(process.env.BENCH_ATTEST_DEVICES ?? 100);
 const E2E_SECONDS = Number(process.env.BENCH_SECONDS_E2E ?? 10);
+const TOKEN = 'rampart-bench';
+const PIN = '48151623';
+/** Signatures in flight at once on the token path: the provider's session pool. */
+const TOKEN_SESSIONS = Number(process.env.BENCH_PKCS11_SESSIONS ?? 4);
 
-/** Round trips per second through the real path, many devices at once. */
-async function endToEnd() {
+/** A SoftHSM2 token of the run's own, in `dir`; SOFTHSM2_CONF set for this process (and inherited by the services). */
+async function benchToken(dir) {
+  const token = await createSoftHsmToken(join(dir, 'softhsm'), TOKEN, PIN);
+  Object.assign(process.env, token.env);
+  const provider = () =>
+    Pkcs11KeyProvider.open({ modulePath: SOFTHSM2_MODULE, tokenLabel: TOKEN, pinFile: token.pinFile, sessions: TOKEN_SESSIONS });
+  return { token, provider };
+}
+
+/**
+ * The three-tier settings with the keys in the token: an offline root (an
+ * encrypted file, as the ceremony makes it), the issuing CA signed from a CSR
+ * the token made.
+ */
+async function threeTierSettings(dir, token, provider) {
+  const root = await createOfflineRoot({
+    commonName: 'Bench Root',
+    keys: { kind: 'encrypted-file', passphrase: randomBytes(16).toString('hex') },
+  });
+  const online = provider();
+  let issuingPem;
+  try {
+    const csr = await createIssuingCsr(online, ISSUING_CA_KEY_LABEL);
+    issuingPem = await signIssuingCa({ root: root.root, csrPem: csr.csrPem });
+  } finally {
+    await online.close();
+  }
+  await writeFile(join(dir, 'issuing.pem'), issuingPem);
+  await writeFile(join(dir, 'roots.pem'), root.certificatePem);
+  return {
+    KEYS_PROVIDER: 'pkcs11',
+    PKCS11_MODULE: SOFTHSM2_MODULE,
+    PKCS11_TOKEN_LABEL: TOKEN,
+    PKCS11_PIN_FILE: token.pinFile,
+    PKCS11_SESSIONS: String(TOKEN_SESSIONS),
+    PLATFORM_CA_CERT_FILE: join(dir, 'issuing.pem'),
+    PLATFORM_ROOT_CERT_FILE: join(dir, 'roots.pem'),
+    ...token.env,
+  };
+}
+
+/** Round trips per second through the real path, many devices at once; `keys` says where the CA keys are. */
+async function endToEnd(keys) {
   const dir = await mkdtemp(join(tmpdir(), 'rampart-bench-attest-'));
   const db = await createBenchDatabase();
   // Experiment knob: does the WAL flush bound the round trip rate?
@@ -34,7 +94,9 @@ async function endToEnd() {
   const pki = await loadOrCreateDevelopmentPki(join(dir, 'pki'));
   const processes = [];
   try {
+    const token = keys === 'pkcs11' ? await benchToken(dir) : undefined;
     const attestation = await startBenchAttestation({
+      ...(token === undefined ? {} : { platformCa: await threeTierSettings(dir, token.token, token.provider) }),
       dbUrl: db.url,
       natsUrl: NATS_URL,
       prefix,
@@ -117,6 +179,7 @@ async function endToEnd() {
     // Devices are not part of the platform: on 2 cores of its own, the platform's CPU per attestation bounds its rate.
     const platformCpuMsPerAttestation = passed === 0 ? null : Math.round((platform / passed) * 1e6) / 1e3;
     return {
+      keys,
       devices: E2E_DEVICES,
       seconds,
       passed,
@@ -146,6 +209,30 @@ async function rate(fn) {
   return Math.round(n / ((performance.now() - started) / 1000));
 }
 
+/** The same issuer's rate with its tenant CA key in the token: one signature at a time, then the session pool full. */
+async function tokenIssuances(tenantCaOf, request) {
+  const dir = await mkdtemp(join(tmpdir(), 'rampart-bench-token-'));
+  const { provider } = await benchToken(dir);
+  const token = provider();
+  try {
+    const label = keyLabel({ tenant: 'bench' }, 'ca-bench');
+    const key = await token.generate(label, 'ecdsa-p256');
+    const certificate = await tenantCaOf(await token.publicKey(label));
+    const issuer = new OperationalCertificateIssuer(certificate, { signer: token, key }, 'bench');
+    // Sanity: what the token signed verifies under the tenant CA's certificate.
+    const sample = new X509Certificate((await issuer.issueWithSerialAsync(request(0))).der);
+    if (!sample.verify(new X509Certificate(certificate).publicKey)) throw new Error('a token-signed certificate does not verify');
+    const sequential = await rate((i) => issuer.issueWithSerialAsync(request(i)));
+    const concurrent = await rate(async (i) => {
+      await Promise.all(Array.from({ length: TOKEN_SESSIONS * 4 }, (_, j) => issuer.issueWithSerialAsync(request(i + j))));
+    });
+    return { sequential, concurrent: concurrent * TOKEN_SESSIONS * 4 };
+  } finally {
+    await token.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run() {
   const root = await CertificateAuthority.create('bench root', 3650, 1);
   const tenantCa = await root.issueIntermediate('bench tenant', 365);
@@ -160,10 +247,29 @@ export async function run() {
   const ids = Array.from({ length: 16 }, (_, i) => i.toString(16).repeat(64));
   const now = new Date();
   const later = new Date(Date.now() + 86_400_000);
+  const request = (i) => ({
+    deviceId: ids[i % 16],
+    tenantId: 'bench',
+    subjectPublicKeySpki: keys[i % 256],
+    notBefore: now,
+    notAfter: later,
+  });
 
-  const rampart = await rate((i) =>
-    issuer.issue({ deviceId: ids[i % 16], tenantId: 'bench', subjectPublicKeySpki: keys[i % 256], notBefore: now, notAfter: later }),
-  );
+  const rampart = await rate((i) => issuer.issue(request(i)));
+  // The same profile with the tenant CA key in the token: its certificate from an offline root, as in three tiers.
+  const offline = await createOfflineRoot({
+    commonName: 'Bench Root',
+    keys: { kind: 'encrypted-file', passphrase: randomBytes(16).toString('hex') },
+  });
+  const inToken = await tokenIssuances(async (publicKey) => {
+    const pem = await signTenantCa(offline.root, {
+      tenantId: 'bench',
+      publicKey,
+      validityDays: 365,
+      crlDistributionPoint: 'http://127.0.0.1/crl',
+    });
+    return new X509Certificate(pem).raw;
+  }, request);
   const peculiar = await rate((i) => tenantCa.issueDeviceIdentity(ids[i % 16], keys[i % 256], 1));
   const forgeKeys = forge.pki.rsa.generateKeyPair(2048);
   const nodeForge = await rate(() => {
@@ -186,11 +292,22 @@ export async function run() {
   process.stdout.write(
     `  issuances/s/core: rampart ${rampart}, @peculiar/x509 ${peculiar}, node-forge ${nodeForge}; raw P-256 sign+verify ${rawSignVerify}/s\n`,
   );
-  const e2e = await endToEnd();
-  process.stdout.write(`  end to end: ${e2e.perSecond} attestations/s with ${e2e.devices} devices (${e2e.failed} refused)\n`);
   process.stdout.write(
-    `  CPU s: ${JSON.stringify(e2e.cpuSeconds)}; platform ${e2e.platformCpuMsPerAttestation} ms/attestation → ≤ ${e2e.platformBoundOnTwoCores}/s on 2 cores of its own\n`,
+    `  tenant CA key in SoftHSM2 (PKCS#11): ${inToken.sequential}/s one at a time, ${inToken.concurrent}/s with ${TOKEN_SESSIONS} sessions busy\n`,
   );
+  const endToEndRuns = {};
+  for (const keys of ['software', 'pkcs11']) {
+    const e2e = await endToEnd(keys);
+    endToEndRuns[keys] = e2e;
+    process.stdout.write(
+      `  end to end, ${keys} keys: ${e2e.perSecond} attestations/s with ${e2e.devices} devices (${e2e.failed} refused)\n`,
+    );
+    process.stdout.write(
+      `    CPU s: ${JSON.stringify(e2e.cpuSeconds)}; platform ${e2e.platformCpuMsPerAttestation} ms/attestation → ≤ ${e2e.platformBoundOnTwoCores}/s on 2 cores of its own\n`,
+    );
+  }
+  const e2e = endToEndRuns.software;
+  const hsm = endToEndRuns.pkcs11;
   return writeReport({
     name: 'attestation-throughput',
     value: rampart,
@@ -202,5 +319,16 @@ export async function run() {
     rawP256SignVerify: rawSignVerify,
     ratioToRawSignVerify: Math.round((rampart / rawSignVerify) * 1000) / 1000,
     endToEnd: { ...e2e, goalPerSecond: 2000, meetsGoal: e2e.perSecond >= 2000 },
+    keysInToken: {
+      issuancesPerSecondSequential: inToken.sequential,
+      issuancesPerSecondConcurrent: inToken.concurrent,
+      sessions: TOKEN_SESSIONS,
+      ratioToSoftware: Math.round((inToken.concurrent / rampart) * 1000) / 1000,
+      endToEnd: hsm,
+      platformCpuRatioToSoftware:
+        hsm.platformCpuMsPerAttestation === null || e2e.platformCpuMsPerAttestation === null
+          ? null
+          : Math.round((hsm.platformCpuMsPerAttestation / e2e.platformCpuMsPerAttestation) * 100) / 100,
+    },
   });
 }

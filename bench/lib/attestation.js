@@ -8,7 +8,9 @@ import { REPO_ROOT } from './report.js';
  * The attestation service as its own process for a benchmark, with a
  * tenant created and the demo images registered as known-good. Resolves
  * with the process, the tenant's Administrator token, and a REST helper.
- * @param {{ dbUrl: string, natsUrl: string, prefix: string, pkiDir: string, tenantId: string, env?: Record<string, string> }} options
+ * `platformCa` replaces the two-tier development CA (the root's key file in
+ * `pkiDir`) with other settings: the three-tier ones with the keys in a token.
+ * @param {{ dbUrl: string, natsUrl: string, prefix: string, pkiDir: string, tenantId: string, env?: Record<string, string>, platformCa?: Record<string, string> }} options
  */
 export async function startBenchAttestation(options) {
   const operator = randomBytes(24).toString('hex');
@@ -19,8 +21,10 @@ export async function startBenchAttestation(options) {
       NATS_URL: options.natsUrl,
       BUS_PREFIX: options.prefix,
       HTTP_PORT: '0',
-      PLATFORM_CA_CERT_FILE: join(options.pkiDir, 'platform-ca.crt'),
-      PLATFORM_CA_KEY_FILE: join(options.pkiDir, 'platform-ca.key'),
+      ...(options.platformCa ?? {
+        PLATFORM_CA_CERT_FILE: join(options.pkiDir, 'platform-ca.crt'),
+        PLATFORM_CA_KEY_FILE: join(options.pkiDir, 'platform-ca.key'),
+      }),
       MANUFACTURER_CA_FILE: join(options.pkiDir, 'manufacturer-ca.crt'),
       CA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       PLATFORM_ADMIN_TOKEN: operator,

@@ -12,7 +12,7 @@ export { loadOrCreateDevelopmentPki } from './development-pki.js';
 export type { DevelopmentPki } from './development-pki.js';
 export { readIfPresent } from './stored-file.js';
 export { OperationalCertificateIssuer, derToPem } from './operational-issuer.js';
-export type { OperationalCertificateRequest } from './operational-issuer.js';
+export type { OperationalCertificateRequest, ProviderCaKey } from './operational-issuer.js';
 export {
   ImageFormatError,
   ImageSigner,
@@ -160,6 +160,18 @@ export type { CheckedIssuingCsr } from './ceremony/csr-policy.js';
 export { DEFAULT_ISSUING_CA_SUBJECT, ISSUING_CA_KEY_LABEL, createIssuingCsr } from './ceremony/issuing-csr.js';
 export type { IssuingCsr } from './ceremony/issuing-csr.js';
 export { DEFAULT_ISSUING_CA_VALIDITY_DAYS, signIssuingCa } from './ceremony/issuing-ca.js';
+export {
+  IssuingCaChainError,
+  IssuingCaConstraintsError,
+  IssuingCaImportError,
+  IssuingCaKeyError,
+  RootCrlError,
+  checkRootCrl,
+  importIssuingCa,
+} from './ceremony/issuing-ca-import.js';
+export type { ImportedIssuingCa, IssuingCaImport } from './ceremony/issuing-ca-import.js';
+export { signTenantCa } from './ceremony/tenant-ca.js';
+export type { TenantCaRequest } from './ceremony/tenant-ca.js';
 export type { IssuingCaRequest } from './ceremony/issuing-ca.js';
 export {
   DEFAULT_ROOT_VALIDITY_DAYS,

@@ -34,6 +34,8 @@ import {
   id_ce_subjectKeyIdentifier,
   id_kp_clientAuth,
 } from '@peculiar/asn1-x509';
+import type { TbsSigner } from './keys/certificate-signing.js';
+import type { KeyHandle } from './keys/key-provider.js';
 import { tenantUri } from './peer-identity.js';
 
 /** ecdsa-with-SHA256 (RFC 5758 §3.2): parameters absent. */
@@ -42,6 +44,15 @@ const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const ID_AT_COMMON_NAME = '2.5.4.3';
 /** RFC 5280 §4.1.2.2: serials up to 20 octets; we use 16 random octets (≥ 64 bits of entropy). */
 const SERIAL_BYTES = 16;
+
+/**
+ * A tenant CA key that lives in a KeyProvider (a token): the issuer builds
+ * the TBS and the provider signs it, so the key never enters this process.
+ */
+export interface ProviderCaKey {
+  readonly signer: TbsSigner;
+  readonly key: KeyHandle;
+}
 
 export interface OperationalCertificateRequest {
   readonly deviceId: string;
@@ -99,20 +110,34 @@ interface Slots {
  * comes from the library.
  */
 export class OperationalCertificateIssuer {
-  readonly #caKey: KeyObject;
+  /** The CA key in this process (the fast synchronous path), or undefined when a provider holds it. */
+  readonly #caKey: KeyObject | undefined;
+  readonly #providerKey: ProviderCaKey | undefined;
   private readonly template: Buffer;
   private readonly slots: Slots;
   /** DER of AlgorithmIdentifier ecdsa-with-SHA256, appended after the TBS. */
   private readonly signatureAlgorithm: Buffer;
 
+  /**
+   * `caKey`: the CA's private key as PEM (signed here with node:crypto, the
+   * synchronous path), or a provider and key handle (signed in the provider,
+   * `issueWithSerialAsync` only). Either way the certificate is ecdsa-with-SHA256.
+   */
   constructor(
     caCertificateDer: Uint8Array,
-    caPrivateKeyPem: string,
+    caKey: string | ProviderCaKey,
     readonly tenantId: string,
     crlDistributionPoint?: string,
   ) {
     const ca = AsnConvert.parse(caCertificateDer, Certificate);
-    this.#caKey = createPrivateKey(caPrivateKeyPem);
+    if (typeof caKey === 'string') {
+      this.#caKey = createPrivateKey(caKey);
+    } else {
+      // The template names ecdsa-with-SHA256: a key of another algorithm would sign something the certificate misnames.
+      if (caKey.key.algorithm !== 'ecdsa-p256')
+        throw new RangeError(`a tenant CA key is ECDSA P-256; ${caKey.key.label} is ${caKey.key.algorithm}`);
+      this.#providerKey = caKey;
+    }
     const ski = ca.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_subjectKeyIdentifier);
     const authorityKeyId =
       ski !== undefined
@@ -179,8 +204,24 @@ export class OperationalCertificateIssuer {
     return this.issueWithSerial(request).der;
   }
 
-  /** The certificate and its serial number (lowercase hex, as `X509Certificate.serialNumber` gives it). */
+  /** The certificate and its serial number (lowercase hex, as `X509Certificate.serialNumber` gives it); the in-process key only. */
   issueWithSerial(request: OperationalCertificateRequest): { der: Buffer; serial: string } {
+    const caKey = this.#caKey;
+    if (caKey === undefined) throw new TypeError('this issuer signs through a key provider: use issueWithSerialAsync');
+    const { tbs, serial } = this.tbsFor(request);
+    return { der: this.assemble(tbs, sign('sha256', tbs, caKey)), serial };
+  }
+
+  /** As `issueWithSerial`, signed by whichever key this issuer holds: through the provider (a C_Sign in the token) or in process. */
+  async issueWithSerialAsync(request: OperationalCertificateRequest): Promise<{ der: Buffer; serial: string }> {
+    if (this.#providerKey === undefined) return this.issueWithSerial(request);
+    const { tbs, serial } = this.tbsFor(request);
+    const signature = await this.#providerKey.signer.sign(this.#providerKey.key, tbs);
+    return { der: this.assemble(tbs, signature), serial };
+  }
+
+  /** The template filled with the request's values: checked first, since every field is written over a fixed-length slot. */
+  private tbsFor(request: OperationalCertificateRequest): { tbs: Buffer; serial: string } {
     const spki = Buffer.from(request.subjectPublicKeySpki);
     if (spki.length !== P256_SPKI_LENGTH || !spki.subarray(0, P256_SPKI_HEADER.length).equals(P256_SPKI_HEADER) || spki[26] !== 0x04) {
       throw new RangeError('the subject key must be an uncompressed P-256 public key');
@@ -202,12 +243,14 @@ export class OperationalCertificateIssuer {
     for (const offset of this.slots.deviceId) tbs.write(request.deviceId, offset, 'ascii');
     spki.copy(tbs, this.slots.spki);
     createHash('sha1').update(spki.subarray(P256_SPKI_HEADER.length)).digest().copy(tbs, this.slots.keyId);
+    return { tbs, serial: serial.toString('hex') };
+  }
 
-    const signature = sign('sha256', tbs, this.#caKey);
-    // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING } (RFC 5280 §4.1)
+  /** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING } (RFC 5280 §4.1); DER. */
+  private assemble(tbs: Buffer, signature: Buffer): Buffer {
     const bitString = Buffer.concat([Buffer.from([0x03]), derLength(signature.length + 1), Buffer.from([0x00]), signature]);
     const body = Buffer.concat([tbs, this.signatureAlgorithm, bitString]);
-    return { der: Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]), serial: serial.toString('hex') };
+    return Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]);
   }
 }
 

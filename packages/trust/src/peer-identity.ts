@@ -52,20 +52,37 @@ export function tenantsNamedBy(certificate: X509Certificate): string[] {
  * platform root: it must name exactly one tenant, and its issuer — which
  * must have signed it — must be that tenant's CA. A tenant CA that signs a
  * certificate in another tenant's name is refused here.
+ *
+ * The tenant CA is signed by a platform root (two tiers, development) or by
+ * the platform issuing CA that the offline root signed (three tiers): then
+ * the issuing CA must come with the chain (the device sends it, as
+ * `issuerCertificate` of the tenant CA; `intermediate` names it otherwise),
+ * be a CA, and be signed by a root.
  */
 export function tenantOfOperationalCertificate(
   leaf: X509Certificate,
   issuer: X509Certificate | undefined,
   platformRoots: readonly X509Certificate[],
+  intermediate: X509Certificate | undefined = issuer?.issuerCertificate,
 ): string {
   const named = tenantsNamedBy(leaf);
   if (named.length !== 1 || named[0] === undefined) {
     throw new PeerIdentityError('operational certificate must name exactly one tenant', 'wrong_tenant');
   }
-  // The chain a client sent is not proof of which CA signed: check both links
+  // The chain a client sent is not proof of which CA signed: check every link
   // (a forged "issuer" could carry the real CA's key under another tenant's name).
   const signedBy = (child: X509Certificate, parent: X509Certificate) => child.checkIssued(parent) && child.verify(parent.publicKey);
-  if (issuer === undefined || !signedBy(leaf, issuer) || !platformRoots.some((root) => signedBy(issuer, root))) {
+  const underRoot = (ca: X509Certificate) => platformRoots.some((root) => signedBy(ca, root));
+  const chained =
+    issuer !== undefined &&
+    signedBy(leaf, issuer) &&
+    (underRoot(issuer) ||
+      (intermediate !== undefined &&
+        intermediate.ca &&
+        !platformRoots.some((root) => root.fingerprint256 === intermediate.fingerprint256) &&
+        signedBy(issuer, intermediate) &&
+        underRoot(intermediate)));
+  if (!chained) {
     throw new PeerIdentityError('operational certificate arrived without the tenant CA that signed it', 'wrong_tenant');
   }
   const issuerTenants = tenantsNamedBy(issuer);

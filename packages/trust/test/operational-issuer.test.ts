@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { execFile } from 'node:child_process';
-import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,5 +189,61 @@ describe(OperationalCertificateIssuer.name, () => {
       notAfter: new Date(Date.now() + HOUR),
     });
     expect(serial).toBe(new X509Certificate(der).serialNumber.toLowerCase());
+  });
+
+  it('signs through a key provider on its async path: same profile, the signature made by the signer it was given', async () => {
+    const d = device();
+    const signed: Buffer[] = [];
+    const tenantKey = createPrivateKey(issuerKeyPem);
+    const viaProvider = new OperationalCertificateIssuer(
+      Buffer.from(tenantCa.certificate.rawData),
+      {
+        signer: {
+          sign: (_key, data) => {
+            signed.push(Buffer.from(data));
+            return Promise.resolve(sign('sha256', data, tenantKey));
+          },
+        },
+        key: { label: 'rampart/acme/ca-test', algorithm: 'ecdsa-p256' },
+      },
+      'acme',
+    );
+    const request = {
+      deviceId: d.id,
+      tenantId: 'acme',
+      subjectPublicKeySpki: d.spki,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + HOUR),
+    };
+    expect(() => viaProvider.issueWithSerial(request)).toThrow(/signs through a key provider/);
+    const { der, serial } = await viaProvider.issueWithSerialAsync(request);
+    expect(signed).toHaveLength(1);
+    const certificate = new X509Certificate(der);
+    expect(certificate.serialNumber.toLowerCase()).toBe(serial);
+    expect(certificate.verify(new X509Certificate(tenantCa.certificatePem).publicKey)).toBe(true);
+    await writeFile(join(dir, 'async-leaf.pem'), derToPem(der));
+    const { stdout } = await run('openssl', [
+      'verify',
+      '-x509_strict',
+      '-purpose',
+      'sslclient',
+      '-CAfile',
+      join(dir, 'root.pem'),
+      '-untrusted',
+      join(dir, 'tenant.pem'),
+      join(dir, 'async-leaf.pem'),
+    ]);
+    expect(stdout).toMatch(/OK/);
+  });
+
+  it('refuses a provider key that is not P-256, since the certificate names ecdsa-with-SHA256', () => {
+    expect(
+      () =>
+        new OperationalCertificateIssuer(
+          Buffer.from(tenantCa.certificate.rawData),
+          { signer: { sign: () => Promise.reject(new Error('never')) }, key: { label: 'rampart/acme/ca-ed', algorithm: 'ed25519' } },
+          'acme',
+        ),
+    ).toThrow(/ECDSA P-256/);
   });
 });

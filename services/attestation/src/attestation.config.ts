@@ -11,6 +11,7 @@ import {
   type ConfigInput,
   type Env,
 } from '@rampart/service-kit';
+import { keyProviderConfig, keyProviderEnvShape, withKeyProviderChoice, type KeyProviderConfig } from '@rampart/trust';
 import type { AdmissionLimits } from './attestation/attestation-admission.js';
 
 export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.attestation;
@@ -32,11 +33,24 @@ export const DEFAULT_ATTEST_DEADLINE_MS = 10_000;
 
 const attestationEnvObject = z.object({
   ...commonEnvShape,
+  ...keyProviderEnvShape,
   HTTP_PORT: env.port().default(DEFAULT_HTTP_PORT),
   DATABASE_URL: env.url(['postgres', 'postgresql']),
   DB_POOL_SIZE: env.positiveInt().max(200).default(10),
-  PLATFORM_CA_CERT_FILE: z.string().min(1, 'path to the platform root CA certificate (PEM)'),
-  PLATFORM_CA_KEY_FILE: z.string().min(1, 'path to the platform root CA private key (PEM, from a mounted secret)'),
+  /**
+   * The CA that signs tenant CAs (PEM). Two tiers (development, KEYS_PROVIDER=software): the platform root, its
+   * key in PLATFORM_CA_KEY_FILE. Three tiers (KEYS_PROVIDER=pkcs11): the platform issuing CA from the ceremony
+   * (`issuing.pem`), its key ISSUING_CA_KEY_LABEL in the token.
+   */
+  PLATFORM_CA_CERT_FILE: z
+    .string()
+    .min(1, 'path to the platform CA certificate (PEM): the root (two tiers) or the issuing CA (three tiers)'),
+  /** Two tiers only: the platform root's private key (PEM, from a mounted secret). */
+  PLATFORM_CA_KEY_FILE: z.string().min(1).optional(),
+  /** Three tiers only: the offline root(s), PEM; several while a root rotation is under way. */
+  PLATFORM_ROOT_CERT_FILE: z.string().min(1).optional(),
+  /** Three tiers, optional: the root's CRL from the ceremony (`rampart ceremony root crl`), served at ROOT_CRL_PATH. */
+  PLATFORM_ROOT_CRL_FILE: z.string().min(1).optional(),
   MANUFACTURER_CA_FILE: z.string().min(1, 'path to the trusted manufacturer CA certificates (PEM)'),
   /** Key-encryption key for tenant CA private keys at rest: 32 bytes, base64. */
   CA_KEY_ENCRYPTION_KEY: z
@@ -71,13 +85,60 @@ const attestationEnvObject = z.object({
   ATTEST_DEADLINE_MS: env.milliseconds().max(60_000).default(DEFAULT_ATTEST_DEADLINE_MS),
 });
 
-export const attestationEnvSchema = withBusChoice(attestationEnvObject);
+/**
+ * Which tier structure the key provider implies, checked together: two tiers
+ * (root key in a file) only with software keys, three tiers (offline root,
+ * issuing key in the token) with pkcs11, so a token install never quietly
+ * keeps a CA key in a file. Runs even when other keys are bad.
+ */
+function withCaHierarchy<S extends z.ZodType<z.output<typeof attestationEnvObject>>>(schema: S): S {
+  const pkcs11 = (e: z.output<typeof attestationEnvObject>) => e.KEYS_PROVIDER === 'pkcs11';
+  const always = { when: () => true };
+  return schema
+    .refine((e) => pkcs11(e) || e.PLATFORM_CA_KEY_FILE !== undefined, {
+      path: ['PLATFORM_CA_KEY_FILE'],
+      message: "required with KEYS_PROVIDER=software: the platform root's key file (two tiers)",
+      ...always,
+    })
+    .refine((e) => !pkcs11(e) || e.PLATFORM_CA_KEY_FILE === undefined, {
+      path: ['PLATFORM_CA_KEY_FILE'],
+      message: "refused with KEYS_PROVIDER=pkcs11: the issuing CA's key is in the token, no CA key is read from a file",
+      ...always,
+    })
+    .refine((e) => !pkcs11(e) || e.PLATFORM_ROOT_CERT_FILE !== undefined, {
+      path: ['PLATFORM_ROOT_CERT_FILE'],
+      message: 'required with KEYS_PROVIDER=pkcs11: the offline root certificate(s) the issuing CA chains to',
+      ...always,
+    })
+    .refine((e) => pkcs11(e) || e.PLATFORM_ROOT_CERT_FILE === undefined, {
+      path: ['PLATFORM_ROOT_CERT_FILE'],
+      message: 'only with KEYS_PROVIDER=pkcs11 (three tiers); with software keys PLATFORM_CA_CERT_FILE is the root',
+      ...always,
+    })
+    .refine((e) => pkcs11(e) || e.PLATFORM_ROOT_CRL_FILE === undefined, {
+      path: ['PLATFORM_ROOT_CRL_FILE'],
+      message: "only with KEYS_PROVIDER=pkcs11 (three tiers): the offline root's CRL",
+      ...always,
+    });
+}
+
+export const attestationEnvSchema = withCaHierarchy(withKeyProviderChoice(withBusChoice(attestationEnvObject)));
+
+/**
+ * The platform's CA tiers. `two-tier` (development): the root signs tenant CAs
+ * with its key from a file. `three-tier`: the offline root signed the issuing
+ * CA, whose key is in the provider and signs tenant CAs.
+ */
+export type CaHierarchy =
+  | { readonly kind: 'two-tier'; readonly rootCertFile: string; readonly rootKeyFile: string }
+  | { readonly kind: 'three-tier'; readonly issuingCertFile: string; readonly rootCertFile: string; readonly rootCrlFile?: string };
 
 export interface AttestationConfig extends CommonConfig {
   readonly database: { readonly url: string; readonly poolSize: number };
   readonly ca: {
-    readonly platformCertFile: string;
-    readonly platformKeyFile: string;
+    readonly hierarchy: CaHierarchy;
+    /** Where the CA keys live and are used: software (two tiers) or the token (three tiers). */
+    readonly keys: KeyProviderConfig;
     readonly manufacturerCaFile: string;
     readonly keyEncryptionKey: Buffer;
     readonly deviceCertValidityHours: number;
@@ -109,8 +170,8 @@ function toAttestationConfig(e: z.output<typeof attestationEnvSchema>): Attestat
     ...commonConfig(e),
     database: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE },
     ca: {
-      platformCertFile: e.PLATFORM_CA_CERT_FILE,
-      platformKeyFile: e.PLATFORM_CA_KEY_FILE,
+      hierarchy: caHierarchy(e),
+      keys: keyProviderConfig(e),
       manufacturerCaFile: e.MANUFACTURER_CA_FILE,
       keyEncryptionKey: Buffer.from(e.CA_KEY_ENCRYPTION_KEY, 'base64'),
       deviceCertValidityHours: e.DEVICE_CERT_VALIDITY_HOURS,
@@ -128,4 +189,19 @@ function toAttestationConfig(e: z.output<typeof attestationEnvSchema>): Attestat
       defaultDeadlineMs: e.ATTEST_DEADLINE_MS,
     },
   };
+}
+
+function caHierarchy(e: z.output<typeof attestationEnvSchema>): CaHierarchy {
+  if (e.KEYS_PROVIDER === 'software' && e.PLATFORM_CA_KEY_FILE !== undefined) {
+    return { kind: 'two-tier', rootCertFile: e.PLATFORM_CA_CERT_FILE, rootKeyFile: e.PLATFORM_CA_KEY_FILE };
+  }
+  if (e.KEYS_PROVIDER === 'pkcs11' && e.PLATFORM_ROOT_CERT_FILE !== undefined) {
+    return {
+      kind: 'three-tier',
+      issuingCertFile: e.PLATFORM_CA_CERT_FILE,
+      rootCertFile: e.PLATFORM_ROOT_CERT_FILE,
+      ...(e.PLATFORM_ROOT_CRL_FILE === undefined ? {} : { rootCrlFile: e.PLATFORM_ROOT_CRL_FILE }),
+    };
+  }
+  throw new Error('caHierarchy: the schema did not apply withCaHierarchy');
 }

@@ -19,13 +19,17 @@ import {
   type Observability,
   type ServiceRuntime,
 } from '@rampart/service-kit';
-import { CertificateAuthority, KeyVault, certificatesInPemBundle } from '@rampart/trust';
+import { KeyVault, certificatesInPemBundle, openKeyProvider } from '@rampart/trust';
 import type { DataSource } from 'typeorm';
 import { AuthGuard } from './access/auth.guard.js';
 import { CrlController } from './api/crl.controller.js';
 import { RotationService } from './api/rotation.service.js';
 import { PlatformController, TenantController } from './api/tenancy.controller.js';
+import { FilePlatformCa } from './ca/file-platform-ca.js';
+import type { PlatformCa } from './ca/platform-ca.js';
+import { SigningMeter } from './ca/signing-meter.js';
 import { TenantAuthorities } from './ca/tenant-authorities.js';
+import { TokenPlatformCa } from './ca/token-platform-ca.js';
 import { TenancyService } from './api/tenancy.service.js';
 import type { AttestationConfig } from './attestation.config.js';
 import { AttestationAdmission } from './attestation/attestation-admission.js';
@@ -42,7 +46,7 @@ import { PolicyCache } from './attestation/policy-cache.js';
 /** How long a claim waits for the tenant's update root from the updates service. */
 const UPDATE_ROOT_TIMEOUT_MS = 5_000;
 
-/** The platform root CA, loaded from its certificate and key files. */
+/** The platform's CA tiers above the tenants (PlatformCa): the root from files (two tiers) or the issuing CA in the token. */
 export const PLATFORM_AUTHORITY = Symbol('attestation.platform-authority');
 /** The manufacturer roots device endorsements chain to (PEM, at least one). */
 export const MANUFACTURER_ROOTS = Symbol('attestation.manufacturer-roots');
@@ -69,14 +73,49 @@ export class PolicyChangeListener {
   }
 }
 
-/** Logs the last refusals once the handlers have stopped, so the summary covers the whole run. */
+/** Logs the last refusals once the handlers have stopped, so the summary covers the whole run; then lets go of the key provider. */
 @Injectable()
 export class AttestationLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(AttestationAdmission) private readonly admission: AttestationAdmission) {}
+  constructor(
+    @Inject(AttestationAdmission) private readonly admission: AttestationAdmission,
+    @Inject(PLATFORM_AUTHORITY) private readonly platform: PlatformCa,
+  ) {}
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     this.admission.logSummary();
+    await this.platform.close();
   }
+}
+
+/**
+ * The platform CA the configuration names. Three tiers: the key provider
+ * opened and the ceremony's files checked against it (named errors stop
+ * start-up), and readiness tied to the token: `keys` fails, naming the key
+ * and why, while the provider cannot sign with the issuing key.
+ */
+async function openPlatformCa(config: AttestationConfig, runtime: ServiceRuntime): Promise<PlatformCa> {
+  const { hierarchy, keys } = config.ca;
+  const meter = new SigningMeter(runtime.observability.meter, keys.kind);
+  if (hierarchy.kind === 'two-tier') return FilePlatformCa.open(hierarchy, new KeyVault(config.ca.keyEncryptionKey), meter);
+  const provider = openKeyProvider(keys, () => {
+    // The schema allows three tiers with pkcs11 only; a software provider here would be a schema bug.
+    throw new Error('three-tier CA keys need KEYS_PROVIDER=pkcs11');
+  });
+  let platform: PlatformCa;
+  try {
+    platform = await TokenPlatformCa.open(hierarchy, provider, meter);
+  } catch (error) {
+    await provider.close();
+    throw error;
+  }
+  runtime.readiness.register('keys', async () => {
+    try {
+      await platform.ready();
+    } catch (error) {
+      throw new Error(error instanceof Error ? `${error.name}: ${error.message}` : String(error), { cause: error });
+    }
+  });
+  return platform;
 }
 
 export interface AttestationModuleOptions {
@@ -97,13 +136,7 @@ export class AttestationModule {
         {
           provide: PLATFORM_AUTHORITY,
           inject: [SERVICE_CONFIG],
-          useFactory: async (config: AttestationConfig) => {
-            const [certificatePem, privateKeyPem] = await Promise.all([
-              readFile(config.ca.platformCertFile, 'utf8'),
-              readFile(config.ca.platformKeyFile, 'utf8'),
-            ]);
-            return CertificateAuthority.load({ certificatePem, privateKeyPem });
-          },
+          useFactory: (config: AttestationConfig) => openPlatformCa(config, runtime),
         },
         {
           provide: MANUFACTURER_ROOTS,
@@ -122,8 +155,8 @@ export class AttestationModule {
         {
           provide: TenantAuthorities,
           inject: [PLATFORM_AUTHORITY, AttestationRepository, SERVICE_CONFIG],
-          useFactory: (platform: CertificateAuthority, repository: AttestationRepository, config: AttestationConfig) =>
-            new TenantAuthorities(platform, repository, new KeyVault(config.ca.keyEncryptionKey), config.ca),
+          useFactory: (platform: PlatformCa, repository: AttestationRepository, config: AttestationConfig) =>
+            new TenantAuthorities(platform, repository, config.ca),
         },
         {
           provide: AttestationBatches,

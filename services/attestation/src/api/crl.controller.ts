@@ -1,6 +1,7 @@
 import { Controller, Get, Header, Inject, Param } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public, systemClock, ZodValidationPipe } from '@rampart/service-kit';
+import { RootCrlNotFoundError } from '../ca/ca-errors.js';
 import { TenantAuthorities } from '../ca/tenant-authorities.js';
 import { CaIdParam, TenantIdParam } from './api.dto.js';
 
@@ -41,8 +42,23 @@ export class CrlController {
   @Get('platform/crl')
   @Header('content-type', 'application/x-pem-file')
   @Header('cache-control', 'max-age=300')
-  @ApiOperation({ summary: "The platform root's certificate revocation list (PEM): the CRL distribution point of every tenant CA" })
+  @ApiOperation({
+    summary:
+      "The platform CA's certificate revocation list (PEM): the root's in two tiers, the issuing CA's in three; the CRL distribution point of every tenant CA",
+  })
   platformCrl(): Promise<string> {
     return this.authorities.platformCrlPem(systemClock.now());
+  }
+
+  @Get('platform/root-crl')
+  @Header('content-type', 'application/x-pem-file')
+  @Header('cache-control', 'max-age=300')
+  @ApiOperation({
+    summary: "The offline root's CRL (PEM), as the ceremony signed it: the CRL distribution point of the issuing CA (three tiers)",
+  })
+  async rootCrl(): Promise<string> {
+    const pem = await this.authorities.rootCrlPem();
+    if (pem === undefined) throw new RootCrlNotFoundError();
+    return pem;
   }
 }

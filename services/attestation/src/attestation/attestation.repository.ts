@@ -39,10 +39,27 @@ export interface TenantCaRow {
   readonly id: string;
   readonly tenantId: string;
   readonly certificatePem: string;
-  readonly encryptedKey: Buffer;
+  /** The key sealed by the key vault (software keys), or null when a key provider holds it under `keyLabel`. */
+  readonly encryptedKey: Buffer | null;
+  /** The key's label in the key provider (a token), or null for a sealed key. */
+  readonly keyLabel: string | null;
+  /** The certificate of the CA that signed this one; null on rows made before it was recorded (the two-tier root). */
+  readonly issuerCertificatePem: string | null;
   readonly notAfter: string;
   readonly status: 'current' | 'next' | 'retired';
 }
+
+/** A new tenant CA: its certificate, where its key is (exactly one of the two), and its issuer's certificate. */
+export interface NewTenantCa {
+  readonly certificatePem: string;
+  readonly key: { readonly encryptedKey: Buffer } | { readonly keyLabel: string };
+  readonly issuerCertificatePem: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+const TENANT_CA_COLUMNS = `id, tenant_id AS "tenantId", certificate_pem AS "certificatePem", encrypted_key AS "encryptedKey",
+  key_label AS "keyLabel", issuer_certificate_pem AS "issuerCertificatePem", not_after AS "notAfter", status`;
 
 /** The latest CRL of one issuer, as every replica serves it. */
 export interface StoredCrl {
@@ -434,7 +451,7 @@ export class AttestationRepository {
 
   async currentTenantCa(tenantId: string): Promise<TenantCaRow | undefined> {
     const rows = await this.db.query<TenantCaRow[]>(
-      `SELECT id, tenant_id AS "tenantId", certificate_pem AS "certificatePem", encrypted_key AS "encryptedKey", not_after AS "notAfter", status
+      `SELECT ${TENANT_CA_COLUMNS}
          FROM attestation.tenant_cas WHERE tenant_id = $1 AND status = 'current'`,
       [tenantId],
     );
@@ -444,7 +461,8 @@ export class AttestationRepository {
   /** Current and next CAs, and retired ones that stopped issuing less than `overlapMs` ago (their certificates may still be valid). */
   async tenantCas(tenantId: string, overlapMs: number): Promise<Array<Omit<TenantCaRow, 'encryptedKey'>>> {
     return this.db.query(
-      `SELECT id, tenant_id AS "tenantId", certificate_pem AS "certificatePem", not_after AS "notAfter", status
+      `SELECT id, tenant_id AS "tenantId", certificate_pem AS "certificatePem", key_label AS "keyLabel",
+              issuer_certificate_pem AS "issuerCertificatePem", not_after AS "notAfter", status
          FROM attestation.tenant_cas
         WHERE tenant_id = $1 AND (status <> 'retired' OR retired_at > now() - make_interval(secs => $2 / 1000.0))
         ORDER BY not_before`,
@@ -452,26 +470,37 @@ export class AttestationRepository {
     );
   }
 
-  async insertTenantCa(
-    tenantId: string,
-    certificatePem: string,
-    encryptedKey: Buffer,
-    notBefore: Date,
-    notAfter: Date,
-    status: 'current' | 'next',
-  ): Promise<string> {
+  async insertTenantCa(tenantId: string, ca: NewTenantCa, status: 'current' | 'next'): Promise<string> {
     const rows = await this.db.query<Array<{ id: string }>>(
-      `INSERT INTO attestation.tenant_cas (tenant_id, certificate_pem, encrypted_key, not_before, not_after, status)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-      [tenantId, certificatePem, encryptedKey, notBefore, notAfter, status],
+      `INSERT INTO attestation.tenant_cas
+         (tenant_id, certificate_pem, encrypted_key, key_label, issuer_certificate_pem, not_before, not_after, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+      [
+        tenantId,
+        ca.certificatePem,
+        'encryptedKey' in ca.key ? ca.key.encryptedKey : null,
+        'keyLabel' in ca.key ? ca.key.keyLabel : null,
+        ca.issuerCertificatePem,
+        ca.notBefore,
+        ca.notAfter,
+        status,
+      ],
     );
     return rows[0]?.id ?? '';
+  }
+
+  /** Stops a successor that was never activated from ever issuing (its issuer was replaced before its turn came). */
+  async retireTenantCa(tenantId: string, caId: string): Promise<void> {
+    await this.db.query(
+      `UPDATE attestation.tenant_cas SET status = 'retired', retired_at = now() WHERE tenant_id = $1 AND id = $2 AND status = 'next'`,
+      [tenantId, caId],
+    );
   }
 
   /** One of the tenant's CAs by id, whatever its status, while it has not expired; undefined for another tenant's. */
   async tenantCaById(tenantId: string, caId: string): Promise<TenantCaRow | undefined> {
     const rows = await this.db.query<TenantCaRow[]>(
-      `SELECT id, tenant_id AS "tenantId", certificate_pem AS "certificatePem", encrypted_key AS "encryptedKey", not_after AS "notAfter", status
+      `SELECT ${TENANT_CA_COLUMNS}
          FROM attestation.tenant_cas WHERE tenant_id = $1 AND id = $2 AND not_after > now()`,
       [tenantId, caId],
     );
@@ -507,7 +536,7 @@ export class AttestationRepository {
 
   async nextTenantCa(tenantId: string): Promise<TenantCaRow | undefined> {
     const rows = await this.db.query<TenantCaRow[]>(
-      `SELECT id, tenant_id AS "tenantId", certificate_pem AS "certificatePem", encrypted_key AS "encryptedKey", not_after AS "notAfter", status
+      `SELECT ${TENANT_CA_COLUMNS}
          FROM attestation.tenant_cas WHERE tenant_id = $1 AND status = 'next'`,
       [tenantId],
     );

@@ -8,12 +8,16 @@ import {
   type RecoveryGrantReply,
 } from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
-import type { TenantAuthorities } from '../ca/tenant-authorities.js';
+import { SigningUnavailableError } from '../ca/ca-errors.js';
+import type { IssuedCertificate, TenantAuthorities } from '../ca/tenant-authorities.js';
 import type { AttestationBatches } from './attestation-batches.js';
 import type { ActiveToken, AttestationRepository } from './attestation.repository.js';
 import type { EvidenceVerifier, Recoverable } from './evidence-verifier.js';
 import type { NonceStore } from './nonce-store.js';
 import type { PolicyCache } from './policy-cache.js';
+
+/** Why an attestation that passed got no certificate: the CA's key provider cannot sign now. */
+export const SIGNING_UNAVAILABLE = 'SIGNING_UNAVAILABLE';
 
 /** How long a refusal that a newer OS would cure lets the device fetch one on its IDevID (it re-attests long before). */
 export const RECOVERY_GRANT_TTL_MS = 60 * 60_000;
@@ -95,7 +99,7 @@ export class AttestationService {
       return this.refuse(connectionDeviceId, verdict.reasons, recoverable);
     }
     const { deviceId } = verdict.evidence;
-    const issued = await this.authorities.issueDeviceCertificate(verdict.tenantId, deviceId, verdict.devicePublicKeySpki, now);
+    const issued = await this.issue(verdict.tenantId, deviceId, verdict.devicePublicKeySpki, now);
     // The certificate, verdict and audit row, written with other attestations' in one transaction (see AttestationBatches).
     await this.tracer.startActiveSpan(
       'INSERT attestation.certificates',
@@ -115,6 +119,38 @@ export class AttestationService {
     );
     this.verdicts.add(1, { result: 'pass' });
     return { pass: true, certificatePem: issued.certificatePem, chainPem: issued.chainPem, notAfter: issued.notAfter.getTime() };
+  }
+
+  /**
+   * The certificate for a device that passed. When the CA's key provider
+   * cannot sign (a token pulled, its PIN refused), the attestation is refused
+   * as unavailable — counted, logged and audited like other refusals, with
+   * the key and the provider's error named — and never signed another way.
+   * No verdict is recorded against the device: the fault is the platform's,
+   * and the device retries.
+   */
+  private async issue(tenantId: string, deviceId: string, spki: Uint8Array, now: number): Promise<IssuedCertificate & { caId: string }> {
+    try {
+      return await this.authorities.issueDeviceCertificate(tenantId, deviceId, spki, now);
+    } catch (error) {
+      if (!(error instanceof SigningUnavailableError)) throw error;
+      const { keyError } = error;
+      this.verdicts.add(1, { result: 'unavailable', reason: SIGNING_UNAVAILABLE, error: keyError.name });
+      this.logger.warn(
+        { deviceId, tenantId, reason: SIGNING_UNAVAILABLE, error: keyError.name, key: keyError.label, err: keyError },
+        'attestation refused: the CA cannot sign',
+      );
+      await this.repository
+        .audit({
+          tenantId,
+          actor: `device:${deviceId}`,
+          action: 'attestation.unavailable',
+          subject: deviceId,
+          detail: { reason: SIGNING_UNAVAILABLE, error: keyError.name, key: keyError.label ?? null },
+        })
+        .catch((auditError: unknown) => this.logger.error({ err: auditError, deviceId }, 'audit of a refused attestation failed'));
+      throw error;
+    }
   }
 
   /**

@@ -1,9 +1,10 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { ErrorCode } from '@rampart/contracts';
 import { DomainError } from '@rampart/service-kit';
-import { CertificateAuthority, OperationalCertificateIssuer, derToPem } from '@rampart/trust';
+import { derToPem, type OperationalCertificateIssuer } from '@rampart/trust';
 import type { AttestationRepository, StoredCrl, TenantCaRow } from '../attestation/attestation.repository.js';
-import type { KeyVault } from '@rampart/trust';
+import { signingOrUnavailable } from './ca-errors.js';
+import type { CrlEntry, PlatformCa } from './platform-ca.js';
 
 const HOUR_MS = 3_600_000;
 /** Certificates start a little in the past so small device clock skew does not reject them. */
@@ -39,32 +40,45 @@ export interface AuthoritySettings {
 }
 
 /**
- * The platform root (its key from a mounted secret) and one intermediate CA
- * per tenant (`pathlen:0`), whose private keys are sealed at rest. Issues
- * operational device certificates from the tenant's current CA.
+ * One intermediate CA per tenant (`pathlen:0`) under the platform's CA (see
+ * PlatformCa: the root in two tiers, the issuing CA in three, where every key
+ * is in the token). Issues operational device certificates from the
+ * tenant's current CA, serves the CRLs and trust bundles, and rotates tenant
+ * CAs: on their schedule, and promptly when the platform's CA was replaced.
  */
 export class TenantAuthorities {
   private readonly issuers = new Map<string, { caId: string; issuer: OperationalCertificateIssuer; chainPem: string }>();
 
   constructor(
-    private readonly platform: CertificateAuthority,
+    private readonly platform: PlatformCa,
     private readonly repository: AttestationRepository,
-    private readonly vault: KeyVault,
     private readonly settings: AuthoritySettings,
   ) {}
 
   /**
-   * The platform root's row in the `crls` table (tenant CAs are there by
-   * their id): by its certificate, so a replaced root never serves the CRL
+   * The platform CA's row in the `crls` table (tenant CAs are there by
+   * their id): by its certificate, so a replaced CA never serves the CRL
    * its predecessor signed.
    */
   private get platformCrlIssuer(): string {
-    return `platform:${createHash('sha256').update(new Uint8Array(this.platform.certificate.rawData)).digest('hex')}`;
+    return `platform:${this.platform.fingerprint}`;
   }
 
-  /** Where the platform root's CRL is published: named in every tenant CA certificate. */
+  /** Where the platform CA's CRL is published (the root's in two tiers, the issuing CA's in three): named in every tenant CA. */
   get platformCrlUrl(): string {
     return `${this.settings.publicBaseUrl}/v1/platform/crl`;
+  }
+
+  /** Whether this row was signed by another CA than the platform's current one (a ceremony replaced it since). */
+  private signedByFormerCa(row: Pick<TenantCaRow, 'issuerCertificatePem'>): boolean {
+    // Rows from before issuers were recorded were signed by the two-tier root, which is still current in two tiers.
+    if (row.issuerCertificatePem === null) return this.platform.tiers === 'three-tier';
+    return fingerprintOf(row.issuerCertificatePem) !== this.platform.fingerprint;
+  }
+
+  /** The certificate that signed this tenant CA: the one its row records, else (older rows) the platform CA. */
+  private issuerPemOf(row: Pick<TenantCaRow, 'issuerCertificatePem'>): string {
+    return (row.issuerCertificatePem ?? this.platform.certificatePem).trim();
   }
 
   /** Where one tenant CA's CRL is published: named in every certificate that CA issues. */
@@ -79,6 +93,11 @@ export class TenantAuthorities {
 
   get platformCertificatePem(): string {
     return this.platform.certificatePem;
+  }
+
+  /** The offline root's CRL (three tiers, when the ceremony's file is configured); undefined otherwise. */
+  rootCrlPem(): Promise<string | undefined> {
+    return this.platform.rootCrlPem();
   }
 
   /** Creates the successor CA ('next') if there is none; returns whether it made one. */
@@ -96,6 +115,7 @@ export class TenantAuthorities {
   async rotateIfDue(tenantId: string, now: number): Promise<'none' | 'prepared' | 'activated'> {
     const current = await this.repository.currentTenantCa(tenantId);
     if (current === undefined) return 'none';
+    if (this.signedByFormerCa(current)) return this.rotateAfterCeremony(tenantId);
     const left = new Date(current.notAfter).getTime() - now;
     if (left < ACTIVATE_LEAD_DAYS * DAY_MS && (await this.repository.nextTenantCa(tenantId)) !== undefined) {
       await this.repository.activateNextTenantCa(tenantId);
@@ -105,20 +125,28 @@ export class TenantAuthorities {
     return 'none';
   }
 
+  /**
+   * The platform's CA was replaced (a new ceremony: a new issuing CA, maybe
+   * under a new root): the tenant's CA signed by the former one is replaced
+   * now, not in `SUCCESSOR_LEAD_DAYS`, by a successor under the current CA,
+   * activated at once. The former CA stays in the trust bundle with its
+   * issuer for one device-certificate lifetime, so devices it certified keep
+   * connecting until they re-attest.
+   */
+  private async rotateAfterCeremony(tenantId: string): Promise<'activated'> {
+    const next = await this.repository.nextTenantCa(tenantId);
+    if (next !== undefined && this.signedByFormerCa(next)) await this.repository.retireTenantCa(tenantId, next.id);
+    await this.prepareSuccessor(tenantId);
+    await this.repository.activateNextTenantCa(tenantId);
+    return 'activated';
+  }
+
   async createTenantCa(tenantId: string, repository = this.repository, status: 'current' | 'next' = 'current'): Promise<void> {
-    const ca = await this.platform.issueIntermediate(`Rampart tenant ${tenantId} CA`, this.settings.tenantCaValidityDays, {
-      tenantId,
-      crlDistributionPoint: this.platformCrlUrl,
-    });
-    const stored = await ca.export();
-    await repository.insertTenantCa(
-      tenantId,
-      stored.certificatePem,
-      this.vault.seal(stored.privateKeyPem, tenantId),
-      ca.certificate.notBefore,
-      ca.certificate.notAfter,
-      status,
+    // A tenant (or a successor) made while the token is away is refused as unavailable: its CA is never made in software.
+    const ca = await signingOrUnavailable(() =>
+      this.platform.createTenantCa(tenantId, this.settings.tenantCaValidityDays, this.platformCrlUrl),
     );
+    await repository.insertTenantCa(tenantId, ca, status);
   }
 
   private async issuerFor(tenantId: string): Promise<{ caId: string; issuer: OperationalCertificateIssuer; chainPem: string }> {
@@ -126,14 +154,10 @@ export class TenantAuthorities {
     if (row === undefined) throw new Error(`tenant ${tenantId} has no current CA`);
     const cached = this.issuers.get(tenantId);
     if (cached?.caId === row.id) return cached;
-    const certificate = new X509Certificate(row.certificatePem);
-    const issuer = new OperationalCertificateIssuer(
-      certificate.raw,
-      this.vault.open(row.encryptedKey, tenantId),
-      tenantId,
-      this.tenantCaCrlUrl(tenantId, row.id),
-    );
-    const entry = { caId: row.id, issuer, chainPem: `${row.certificatePem.trim()}\n${this.platform.certificatePem.trim()}\n` };
+    const issuer = this.platform.deviceIssuer(row, this.tenantCaCrlUrl(tenantId, row.id));
+    // What a device presents above its own certificate: its tenant CA and that CA's issuer (the root, in two tiers;
+    // the issuing CA in three, whose root the relying party holds).
+    const entry = { caId: row.id, issuer, chainPem: `${row.certificatePem.trim()}\n${this.issuerPemOf(row)}\n` };
     this.issuers.set(tenantId, entry);
     return entry;
   }
@@ -147,7 +171,12 @@ export class TenantAuthorities {
     const { caId, issuer, chainPem } = await this.issuerFor(tenantId);
     const notBefore = new Date(now - BACKDATE_MS);
     const notAfter = new Date(now + this.settings.deviceCertValidityHours * HOUR_MS);
-    const { der, serial } = issuer.issueWithSerial({ deviceId, tenantId, subjectPublicKeySpki: publicKeySpki, notBefore, notAfter });
+    // Through the tenant CA's key wherever it is; a provider that cannot sign refuses (SigningUnavailableError), never another key.
+    const { der, serial } = await signingOrUnavailable(() =>
+      this.platform.meter.track('tenant-ca', 'certificate', () =>
+        issuer.issueWithSerialAsync({ deviceId, tenantId, subjectPublicKeySpki: publicKeySpki, notBefore, notAfter }),
+      ),
+    );
     return { caId, certificatePem: derToPem(der), chainPem, serial, notBefore, notAfter };
   }
 
@@ -169,17 +198,18 @@ export class TenantAuthorities {
   }
 
   /**
-   * The platform root's CRL. The root revokes nothing yet (a tenant CA is
-   * retired, not revoked), but a relying party checking the whole chain
-   * (`openssl verify -crl_check_all`) needs a current, signed answer for
-   * every CA in it.
+   * The platform CA's CRL: the root's in two tiers, the issuing CA's in
+   * three (the root's own CRL is the ceremony's file, `rootCrlPem`). It
+   * revokes nothing yet (a tenant CA is retired, not revoked), but a relying
+   * party checking the whole chain (`openssl verify -crl_check_all`) needs a
+   * current, signed answer for every CA in it.
    */
   platformCrlPem(now: number): Promise<string> {
     return this.crl(
       this.platformCrlIssuer,
       () => Promise.resolve([]),
       now,
-      () => Promise.resolve(this.platform),
+      (request) => this.platform.signCrl(request),
     );
   }
 
@@ -188,8 +218,7 @@ export class TenantAuthorities {
       row.id,
       async (db) => (await db.revokedCertificates(row.id)).map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revokedAt) })),
       now,
-      () =>
-        CertificateAuthority.load({ certificatePem: row.certificatePem, privateKeyPem: this.vault.open(row.encryptedKey, row.tenantId) }),
+      (request) => this.platform.signTenantCaCrl(row, request),
     );
   }
 
@@ -201,9 +230,9 @@ export class TenantAuthorities {
    */
   private async crl(
     issuer: string,
-    revokedIn: (db: AttestationRepository) => Promise<ReadonlyArray<{ serialHex: string; revokedAt: Date }>>,
+    revokedIn: (db: AttestationRepository) => Promise<readonly CrlEntry[]>,
     now: number,
-    authority: () => Promise<CertificateAuthority>,
+    sign: (request: { entries: readonly CrlEntry[]; thisUpdate: Date; nextUpdate: Date; crlNumber: number }) => Promise<string>,
   ): Promise<string> {
     const digestOf = (entries: ReadonlyArray<{ serialHex: string }>) =>
       createHash('sha256')
@@ -224,7 +253,9 @@ export class TenantAuthorities {
         return stored;
       }
       const crlNumber = (stored?.crlNumber ?? 0) + 1;
-      const pem = await (await authority()).issueCrl(entries, new Date(now), new Date(now + CRL_VALIDITY_MS), crlNumber);
+      const pem = await signingOrUnavailable(() =>
+        sign({ entries, thisUpdate: new Date(now), nextUpdate: new Date(now + CRL_VALIDITY_MS), crlNumber }),
+      );
       const made = { crlNumber, revokedDigest, pem, thisUpdate: new Date(now) };
       await tx.saveCrl(issuer, made);
       return made;
@@ -233,18 +264,44 @@ export class TenantAuthorities {
     return latest.pem;
   }
 
-  /** Current, next and recently retired tenant CAs plus the root, PEM; TenantCaNotFoundError for an unknown tenant. */
+  /**
+   * Current, next and recently retired tenant CAs, the issuing CA(s) that
+   * signed them (three tiers: a former one stays while its tenant CAs do),
+   * and every root, PEM; TenantCaNotFoundError for an unknown tenant.
+   */
   async trustBundle(tenantId: string): Promise<string> {
     const rows = await this.repository.tenantCas(tenantId, this.overlapMs);
     if (rows.length === 0) throw new TenantCaNotFoundError('no such tenant');
-    return [...rows.map((r) => r.certificatePem.trim()), this.platform.certificatePem.trim()].join('\n') + '\n';
+    return (
+      [...rows.map((r) => r.certificatePem.trim()), ...this.issuingPemsOf(rows), ...this.platform.rootPems.map((pem) => pem.trim())].join(
+        '\n',
+      ) + '\n'
+    );
   }
 
   async caCertificates(tenantId: string): Promise<Array<{ status: string; notAfter: string; certificatePem: string }>> {
     const rows = await this.repository.tenantCas(tenantId, this.overlapMs);
+    const entry = (status: string, pem: string) => ({
+      status,
+      notAfter: new X509Certificate(pem).validToDate.toISOString(),
+      certificatePem: pem,
+    });
     return [
       ...rows.map((r) => ({ status: r.status, notAfter: new Date(r.notAfter).toISOString(), certificatePem: r.certificatePem })),
-      { status: 'root', notAfter: this.platform.certificate.notAfter.toISOString(), certificatePem: this.platform.certificatePem },
+      ...this.issuingPemsOf(rows).map((pem) => entry('issuing', `${pem}\n`)),
+      ...this.platform.rootPems.map((pem) => entry('root', pem)),
     ];
   }
+
+  /** The distinct issuing CAs above these tenant CAs (three tiers; in two tiers their issuer is a root, listed as such). */
+  private issuingPemsOf(rows: ReadonlyArray<Pick<TenantCaRow, 'issuerCertificatePem'>>): string[] {
+    const roots = new Set(this.platform.rootPems.map(fingerprintOf));
+    const issuers = new Map(rows.map((r) => this.issuerPemOf(r)).map((pem) => [fingerprintOf(pem), pem] as const));
+    return [...issuers].filter(([fingerprint]) => !roots.has(fingerprint)).map(([, pem]) => pem);
+  }
+}
+
+/** SHA-256 over a certificate's DER, hex: how rows and the platform CA are compared (PEM text may differ in whitespace). */
+function fingerprintOf(pem: string): string {
+  return createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
 }

@@ -7,6 +7,7 @@ import { DeviceOsVersion1732900000004 } from './1732900000004-device-os-version.
 import { TokenExpiry1732900000005 } from './1732900000005-token-expiry.js';
 import { CrlNumbers1732900000008 } from './1732900000008-crl-numbers.js';
 import { RecoveryGrants1732900000140 } from './1732900000140-recovery-grants.js';
+import { TenantCaKeyLabels1732900000170 } from './1732900000170-tenant-ca-key-labels.js';
 
 export const attestationMigrations = [
   CreateAttestation1732900000000,
@@ -17,6 +18,7 @@ export const attestationMigrations = [
   TokenExpiry1732900000005,
   CrlNumbers1732900000008,
   RecoveryGrants1732900000140,
+  TenantCaKeyLabels1732900000170,
 ];
 
 /** The attestation service's schema and migrations (`attestation migrate` and start-up both bring it up to date). */

@@ -1,0 +1,96 @@
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DirectorySealedKeyStore,
+  ISSUING_CA_KEY_LABEL,
+  IssuingCaChainError,
+  IssuingCaConstraintsError,
+  IssuingCaKeyError,
+  KeyVault,
+  SoftwareKeyProvider,
+  TENANT_CA_PATH_LENGTH,
+  commonNameOnly,
+  createIssuingCsr,
+  createOfflineRoot,
+  importIssuingCa,
+  keyLabel,
+  signIssuingCa,
+  signSubordinateCa,
+  type SigningCa,
+} from '../src/index.js';
+import { spkiOf } from '../src/ceremony/offline-root.js';
+
+const PASSPHRASE = 'correct horse battery staple, offline';
+
+describe(importIssuingCa.name, () => {
+  let dir: string;
+  let provider: SoftwareKeyProvider;
+  let root: SigningCa;
+  let rootPem: string;
+  let issuingPem: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rampart-issuing-import-'));
+    provider = new SoftwareKeyProvider(new KeyVault(randomBytes(32)), new DirectorySealedKeyStore(join(dir, 'keys')));
+    const created = await createOfflineRoot({ commonName: 'Rampart Root', keys: { kind: 'encrypted-file', passphrase: PASSPHRASE } });
+    root = created.root;
+    rootPem = created.certificatePem;
+    const csr = await createIssuingCsr(provider);
+    issuingPem = await signIssuingCa({ root, csrPem: csr.csrPem });
+  });
+
+  afterAll(async () => {
+    await provider.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('accepts the ceremony’s issuing CA under its root, with the key the provider holds', async () => {
+    const other = await createOfflineRoot({ commonName: 'Rampart Root 2', keys: { kind: 'encrypted-file', passphrase: PASSPHRASE } });
+    const imported = await importIssuingCa({ issuingPem, rootsPem: other.certificatePem + rootPem, provider });
+    expect(imported.key).toEqual({ label: ISSUING_CA_KEY_LABEL, algorithm: 'ecdsa-p256' });
+    expect(imported.roots).toHaveLength(2);
+    expect(imported.root.fingerprint256).toBe(new X509Certificate(rootPem).fingerprint256);
+  });
+
+  it('refuses an issuing CA that none of the roots signed (IssuingCaChainError), and an empty roots file', async () => {
+    const other = await createOfflineRoot({ commonName: 'Rampart Root', keys: { kind: 'encrypted-file', passphrase: PASSPHRASE } });
+    await expect(importIssuingCa({ issuingPem, rootsPem: other.certificatePem, provider })).rejects.toThrow(IssuingCaChainError);
+    await expect(importIssuingCa({ issuingPem, rootsPem: other.certificatePem, provider })).rejects.toThrow(/signed by none of the 1 root/);
+    await expect(importIssuingCa({ issuingPem, rootsPem: '', provider })).rejects.toThrow(/the roots file holds no certificate/);
+    // The issuing CA is no root: a roots file holding it is refused by name.
+    await expect(importIssuingCa({ issuingPem, rootsPem: issuingPem, provider })).rejects.toThrow(/is not a self-signed CA/);
+  });
+
+  it('refuses a CA with pathLen 0 as the issuing CA (IssuingCaConstraintsError): no tenant CA could stand below it', async () => {
+    const label = keyLabel('platform', 'issuing-low');
+    await provider.generate(label, 'ecdsa-p256');
+    const pathLenZero = await signSubordinateCa(root, {
+      subject: commonNameOnly('Not an issuing CA'),
+      subjectPublicKeyInfo: spkiOf(await provider.publicKey(label)),
+      pathLength: TENANT_CA_PATH_LENGTH,
+      validityDays: 30,
+    });
+    const refused = importIssuingCa({ issuingPem: pathLenZero, rootsPem: rootPem, provider, label });
+    await expect(refused).rejects.toThrow(IssuingCaConstraintsError);
+    await expect(refused).rejects.toThrow(/its pathLen is 0: a tenant CA below it needs at least 1/);
+  });
+
+  it('refuses when the provider has no issuing key, or another key than the certificate’s (IssuingCaKeyError)', async () => {
+    const empty = new SoftwareKeyProvider(new KeyVault(randomBytes(32)), new DirectorySealedKeyStore(join(dir, 'empty')));
+    await expect(importIssuingCa({ issuingPem, rootsPem: rootPem, provider: empty })).rejects.toThrow(IssuingCaKeyError);
+    await empty.generate(ISSUING_CA_KEY_LABEL, 'ecdsa-p256');
+    await expect(importIssuingCa({ issuingPem, rootsPem: rootPem, provider: empty })).rejects.toThrow(
+      /is not the issuing CA certificate's key/,
+    );
+    await empty.close();
+  });
+
+  it('refuses an issuing CA that is not valid now', async () => {
+    await expect(
+      importIssuingCa({ issuingPem, rootsPem: rootPem, provider, now: new Date(Date.now() + 3650 * 86_400_000) }),
+    ).rejects.toThrow(IssuingCaConstraintsError);
+  });
+});
