@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 // The embedded platform and the commands that run platform or fleet code in this process (the CLI loads them on demand).
 export { startEmbeddedPlatform } from './embedded-platform.js';
-export type { EmbeddedOptions, EmbeddedPlatform } from './embedded-platform.js';
+export type { EmbeddedKeys, EmbeddedOptions, EmbeddedPlatform } from './embedded-platform.js';
 export { startEmbeddedDatabase } from './embedded-database.js';
 export { up, type UpOptions } from './commands/up.js';
 export { UP_SCENARIOS, type UpScenario } from './up-scenarios.js';

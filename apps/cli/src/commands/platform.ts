@@ -70,6 +70,14 @@ export function registerPlatform(program: Command): void {
     .option('--metrics <n>', 'metrics per reading', positiveInt, 8)
     .option('--once', 'run the scenario, report, and exit (non-zero on any loss)', env['ONCE'] === '1')
     .option('--data-dir <dir>', 'where keys and the embedded database live', env['RAMPART_DATA_DIR'] ?? '.rampart')
+    .addOption(
+      new Option(
+        '--keys <provider>',
+        'where the CA keys live: software (sealed in the database) or pkcs11 (DEVELOPMENT: a SoftHSM2 token under the data dir, three-tier CA from a development ceremony; needs softhsm2)',
+      )
+        .choices(['software', 'pkcs11'])
+        .default('software'),
+    )
     .option('--report <file>', 'where to write the run report (default reports/demo.json, reports/rollout.json for the rollout scenario)')
     // Fixed defaults (0: any free port), each also from an environment variable: the front's port is the one base URL.
     .addOption(portOption('--api-port', 'API_PORT', DEFAULT_PORTS.api, 'the API front: every REST API under /v1, OpenAPI at /docs'))
@@ -94,6 +102,7 @@ export function registerPlatform(program: Command): void {
         metrics: number;
         once: boolean;
         dataDir: string;
+        keys: 'software' | 'pkcs11';
         report: string | undefined;
         scenario: UpScenario;
         waves: number[];
