@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConnection } from 'node:net';
+import { createTestDatabase, queryDatabase, type TestDatabase } from '@rampart/testing';
 import { containerTierSkipped, removeContainers } from './support/docker.js';
+import { StandaloneNats } from './support/nats-server.js';
 import { planPod, type PlanContext } from './support/pod-plan.js';
 import { RunningPod } from './support/pod-runner.js';
 import { CHART, ROOT, renderChart, type K8sObject, type RenderedChart } from './support/rendered-chart.js';
@@ -21,13 +24,17 @@ const CSR = /-----BEGIN CERTIFICATE REQUEST-----[\s\S]+?-----END CERTIFICATE REQ
  * service's token is made on its claim's volume under the generated PIN,
  * attestation's init makes the platform issuing CA's key in the token and
  * prints its request, which the offline side signs; a restarted pod finds
- * the same token and the same key.
+ * the same token and the same key; with the ceremony's Secret created, the
+ * attestation container itself starts on the token, as rendered, and makes
+ * a new tenant's CA key there.
  */
 describe.skipIf(await containerTierSkipped())("the chart's SoftHSM2 development token, initialised as rendered", () => {
   const prefix = `rampart-hsm-${randomBytes(3).toString('hex')}`;
   let workDir = '';
   let chart: RenderedChart;
   let context: PlanContext;
+  let nats: StandaloneNats;
+  let db: TestDatabase;
   const workload = (name: string): K8sObject =>
     chart.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `${RELEASE}-${name}`)!;
   /** The pod's init containers alone: the services themselves are the ca and tuf work's to run in pkcs11 mode. */
@@ -39,21 +46,23 @@ describe.skipIf(await containerTierSkipped())("the chart's SoftHSM2 development 
 
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'rampart-chart-softhsm-'));
+    nats = await StandaloneNats.start();
+    db = await createTestDatabase();
     const colon = IMAGE.lastIndexOf(':');
     chart = renderChart({
       release: RELEASE,
       namespace: 'rampart',
       valuesFiles: [join(CHART, 'ci/containers-values.yaml'), join(CHART, 'ci/softhsm-values.yaml')],
-      sets: [`image.repository=${IMAGE.slice(0, colon)}`, `image.tag=${IMAGE.slice(colon + 1)}`, 'image.pullPolicy=Never'],
+      sets: [
+        `nats.externalUrl=${nats.url}`,
+        `image.repository=${IMAGE.slice(0, colon)}`,
+        `image.tag=${IMAGE.slice(colon + 1)}`,
+        'image.pullPolicy=Never',
+      ],
     });
     // keys.platformCa's Secret does not exist yet: it is what the ceremony below makes (its volume is optional).
-    // The services' own containers are not run here: their database Secret only has to exist for the plan.
-    const database: K8sObject = {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'rampart-database' },
-      stringData: { url: 'postgres://unused@127.0.0.1:1/unused' },
-    };
+    // What a user bringing their own PostgreSQL creates beforehand (postgresql.external.existingSecret).
+    const database: K8sObject = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'rampart-database' }, stringData: { url: db.url } };
     context = { chart, extraObjects: [database], prefix, workDir };
   });
 
@@ -63,8 +72,10 @@ describe.skipIf(await containerTierSkipped())("the chart's SoftHSM2 development 
     await exec('docker', ['run', '--rm', '--user', '0:0', '-v', `${workDir}:/w`, '--entrypoint', 'rm', IMAGE, '-rf', '/w/claims']).catch(
       () => undefined,
     );
+    await nats?.stop();
+    await db?.drop();
     if (workDir !== '') await rm(workDir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it("makes attestation's token and issuing CA key, prints the request the offline root signs, and finds both again after a restart", async () => {
     const pod = await initOnly('attestation', `${prefix}-first`);
@@ -116,6 +127,61 @@ describe.skipIf(await containerTierSkipped())("the chart's SoftHSM2 development 
     expect(CSR.exec(second)?.[0]).toBe(csrPem);
     expect((await readdir(join(claim, 'tokens'))).length).toBe(1);
   }, 180_000);
+
+  it("starts attestation on the token once the ceremony's Secret exists: ready, serving the root's CRL, signing tenant CAs there", async () => {
+    const port = 8083;
+    const busy = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host: '127.0.0.1', port });
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (busy) throw new Error(`port ${port} is taken: the pod shares the host's network`);
+    const cli = (args: string[]) => exec(process.execPath, [join(ROOT, 'apps/cli/dist/main.js'), ...args], { encoding: 'utf8' });
+    await cli([
+      'ceremony',
+      'root',
+      'crl',
+      '--root',
+      join(workDir, 'root'),
+      '--out',
+      join(workDir, 'root.crl'),
+      '--passphrase-file',
+      join(workDir, 'passphrase'),
+    ]);
+    // keys.platformCa.existingSecret, as `kubectl create secret generic … --from-file` makes it from the ceremony's files.
+    const platformCa: K8sObject = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'rampart-platform-ca' },
+      stringData: {
+        'root.pem': await readFile(join(workDir, 'root', 'root.pem'), 'utf8'),
+        'issuing.pem': await readFile(join(workDir, 'issuing.pem'), 'utf8'),
+        'root.crl': await readFile(join(workDir, 'root.crl'), 'utf8'),
+      },
+    };
+    const pod = await RunningPod.start(
+      planPod({ ...context, extraObjects: [...context.extraObjects, platformCa], prefix: `${prefix}-serving` }, workload('attestation')),
+    );
+    await pod.waitReady();
+    const served = await fetch(`http://127.0.0.1:${port}/v1/platform/root-crl`);
+    expect(served.status).toBe(200);
+    // A tenant made now gets its CA key in the token: its row holds the label and no key bytes.
+    const secrets = chart.objects.find((o) => o.kind === 'Secret' && o.metadata.name === `${RELEASE}-secrets`)!;
+    const admin = Buffer.from(secrets.data!['PLATFORM_ADMIN_TOKEN']!, 'base64').toString('utf8');
+    const created = await fetch(`http://127.0.0.1:${port}/v1/tenants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'hsm-chart', name: 'Keys in the chart token' }),
+    });
+    expect(created.status, await created.clone().text()).toBeLessThan(300);
+    const rows = await queryDatabase<{ key_label: string | null; sealed: boolean }>(
+      db.url,
+      `SELECT key_label, encrypted_key IS NOT NULL AS sealed FROM attestation.tenant_cas WHERE tenant_id = 'hsm-chart'`,
+    );
+    expect(rows).toEqual([{ key_label: expect.stringMatching(/^rampart\/hsm-chart\/ca-/), sealed: false }]);
+    const stopped = await pod.terminate();
+    expect(stopped).toEqual([expect.objectContaining({ exitCode: 0 })]);
+  }, 240_000);
 
   it("makes updates' own token on its own claim, and no request", async () => {
     const pod = await initOnly('updates', `${prefix}-updates`);
