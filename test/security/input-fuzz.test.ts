@@ -178,6 +178,9 @@ describe('input fuzz: hostile values in every parameter of every route', () => {
       endHour: 2,
       // No image that could deploy: an active deployment's rollout ticks write on their own, during refused writes.
       images: [randomBytes(32).toString('hex')],
+      // A TUF root's shape (POST /v1/tuf/root); this install keeps its root keys, so it is refused by state (409), never stored.
+      signed: { _type: 'root' },
+      signatures: [{ keyid: 'a'.repeat(64), sig: 'b'.repeat(128) }],
     });
   }, 120_000);
 

@@ -16,6 +16,7 @@ import { registerPlatform } from './commands/platform.js';
 import { registerProduct } from './commands/product.js';
 import { registerTelemetry } from './commands/telemetry.js';
 import { registerTenant } from './commands/tenant.js';
+import { registerTuf } from './commands/tuf.js';
 import { errorMessage } from './errors.js';
 
 /** The command tree (exported so tests can walk every command's help, usage errors and completion). */
@@ -39,6 +40,7 @@ registerDeployment(program);
 registerFailures(program);
 registerMeasurement(program);
 registerTelemetry(program);
+registerTuf(program);
 // The offline ceremonies, one group: the CA root's and the TUF root's.
 registerCeremonyTuf(registerCeremony(program));
 registerCompletion(program);

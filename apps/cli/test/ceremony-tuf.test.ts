@@ -64,7 +64,7 @@ describe('rampart ceremony tuf-key / tuf-root', () => {
     const platformRoot = TufSigningKey.generate();
     const online = Object.fromEntries(['targets', 'snapshot', 'timestamp', 'director'].map((r) => [r, TufSigningKey.generate()]));
     const root1 = metadataBytes(
-      signRoot(
+      await signRoot(
         1,
         new Date(Date.now() + 365 * DAY_MS),
         {

@@ -213,4 +213,19 @@ describe('rampart (the built binary)', () => {
     expect(escape.stderr).toMatch(/^error: no deployment matches "\.\.\/images" \(searched 2 deployments by id or id prefix/);
     expect((await rampart('deployment', 'status', 'zz')).stderr).toMatch(/no deployment matches "zz"/);
   });
+
+  it("gives the platform's online TUF keys for the ceremony, and relays an import's refusal (this install keeps its root keys itself)", async () => {
+    const out = join(dir, 'online-keys.json');
+    expect(await rampart('tuf', 'online-keys', '--out', out)).toMatchObject({ code: 0, stdout: '' });
+    const { parseOnlineGrants } = await import('@rampart/trust');
+    const online = parseOnlineGrants(JSON.parse(await readFile(out, 'utf8')), out);
+    expect(Object.keys(online.roles).sort()).toEqual(['director', 'snapshot', 'targets', 'timestamp']);
+    expect(await rampart('tuf', 'online-keys', '--out', out)).toMatchObject({ code: 1, stderr: expect.stringMatching(/exists/) });
+    // The embedded platform runs KEYS_PROVIDER=software: its root keys are online, so no offline root is taken.
+    const root = join(dir, '1.root.json');
+    await writeFile(root, JSON.stringify({ signed: { _type: 'root', version: 1 }, signatures: [{ keyid: 'a', sig: 'b' }] }));
+    const refused = await rampart('tuf', 'root', 'import', root);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/root refused \(root-keys-online\).*KEYS_PROVIDER=pkcs11/);
+  });
 });

@@ -13,6 +13,13 @@ export const ErrorCode = {
   conflict: 'CONFLICT',
   /** An uploaded image is not a well-formed, correctly signed Rampart image. */
   imageRejected: 'IMAGE_REJECTED',
+  /**
+   * The tenant's update repository has no root yet: its root keys are offline (KEYS_PROVIDER=pkcs11) and no
+   * offline-signed root was imported. Nothing can be released to it, nor served to its devices, until one is.
+   */
+  tufRootMissing: 'TUF_ROOT_MISSING',
+  /** An offered TUF root was refused (signatures, threshold, version, or online keys that are not the platform's). */
+  rootRejected: 'ROOT_REJECTED',
   unavailable: 'UNAVAILABLE',
   timeout: 'TIMEOUT',
   /** A service behind the API front answered with something that is not an answer (a reset, a broken body). */
@@ -97,6 +104,9 @@ export const ERROR_TABLE = {
   SUBJECT_MISMATCH: { status: 403 },
   WRONG_TENANT: { status: 403 },
   INVALID: { status: 403 },
+  // After the general code of each status (CONFLICT, BAD_REQUEST): a framework's bare status reads as that.
+  TUF_ROOT_MISSING: { status: 409 },
+  ROOT_REJECTED: { status: 400 },
 } as const satisfies { readonly [C in ErrorCodeValue]: ErrorTableEntry };
 
 /** The HTTP status for a code. */

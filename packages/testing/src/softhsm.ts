@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -34,4 +35,54 @@ export async function createSoftHsmToken(dir: string, label: string, pin: string
   const pinFile = join(dir, 'pin');
   await writeFile(pinFile, `${pin}\n`, { mode: 0o600 });
   return { label, pin, tokenDir, pinFile, env };
+}
+
+/** A private key's protection as the token reports it, read with a session of its own, and what reading its value gave. */
+export interface TokenKeyAttributes {
+  readonly CKA_TOKEN: boolean;
+  readonly CKA_PRIVATE: boolean;
+  readonly CKA_SENSITIVE: boolean;
+  readonly CKA_EXTRACTABLE: boolean;
+  readonly CKA_NEVER_EXTRACTABLE: boolean;
+  /** `read` if the token gave the key's value out; otherwise its refusal (CKR_ATTRIBUTE_SENSITIVE). */
+  readonly CKA_VALUE: string;
+}
+
+/**
+ * Reads the private key `label`'s attributes back in another process, with
+ * its own PKCS#11 session (the provider under test is not asked), and tries
+ * to read the key's value. Null when the token holds no such key.
+ */
+const ATTRIBUTE_READER = `
+const [bindingPath, modulePath, token, pin, label] = process.argv.slice(1);
+const pkcs11js = require(bindingPath);
+const p = new pkcs11js.PKCS11();
+p.load(modulePath);
+p.C_Initialize();
+try {
+  const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === token);
+  const session = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
+  p.C_Login(session, pkcs11js.CKU_USER, pin);
+  p.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_LABEL, value: label }]);
+  const [key] = p.C_FindObjects(session, 1);
+  p.C_FindObjectsFinal(session);
+  if (key === undefined) { console.log('null'); process.exit(0); }
+  const names = ['CKA_TOKEN', 'CKA_PRIVATE', 'CKA_SENSITIVE', 'CKA_EXTRACTABLE', 'CKA_NEVER_EXTRACTABLE'];
+  const read = p.C_GetAttributeValue(session, key, names.map((n) => ({ type: pkcs11js[n] })));
+  const out = Object.fromEntries(names.map((n, i) => [n, read[i].value[0] === 1]));
+  try { p.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_VALUE }]); out.CKA_VALUE = 'read'; } catch (e) { out.CKA_VALUE = e.message; }
+  console.log(JSON.stringify(out));
+} finally {
+  p.C_Finalize();
+}
+`;
+
+export async function readTokenKeyAttributes(token: SoftHsmToken, label: string): Promise<TokenKeyAttributes | null> {
+  // pkcs11js is @rampart/trust's (optional) dependency: resolved from there, as the provider loads it.
+  const trustEntry = createRequire(import.meta.url).resolve('@rampart/trust');
+  const binding = createRequire(trustEntry).resolve('pkcs11js');
+  const { stdout } = await run(process.execPath, ['-e', ATTRIBUTE_READER, binding, SOFTHSM2_MODULE, token.label, token.pin, label], {
+    env: { ...process.env, ...token.env },
+  });
+  return JSON.parse(stdout) as TokenKeyAttributes | null;
 }

@@ -57,6 +57,8 @@ export type { SigningKeyFiles } from './image-pack/signing-key-files.js';
 export { KeyVault } from './key-vault.js';
 export { DEVICE_TLS_SERVER_OPTIONS, TLS12_CIPHERS } from './tls-policy.js';
 export { TufSigningKey, tufPublicKey } from './tuf/tuf-keys.js';
+export { ProviderTufSigner, algorithmOfTufKey, tufKeyFromJson, tufKeyOf } from './tuf/tuf-signer.js';
+export type { TufSigner } from './tuf/tuf-signer.js';
 export {
   DIRECTOR_ROLE,
   MAX_METADATA_BYTES,
@@ -96,9 +98,18 @@ export {
   parseRootMetadata,
   signOfflineRoot,
   summarizeRoot,
+  verifyImportedRoot,
   verifyRootRotation,
 } from './tuf/offline-root.js';
-export type { OfflineRootRefusal, OfflineRootSpec, OnlineGrants, RootMetadata, RootSummary, SignedCopy } from './tuf/offline-root.js';
+export type {
+  OfflineRootRefusal,
+  OfflineRootSpec,
+  OnlineGrants,
+  RootImportContext,
+  RootMetadata,
+  RootSummary,
+  SignedCopy,
+} from './tuf/offline-root.js';
 export type { KeyAlgorithm, KeyHandle, KeyProvider, Readiness } from './keys/key-provider.js';
 export { KEY_ALGORITHMS } from './keys/key-provider.js';
 export type { KeyOwner } from './keys/key-label.js';

@@ -178,6 +178,13 @@ describe(Pkcs11KeyProvider.name, () => {
       CKA_EXTRACTABLE: false,
       CKA_VALUE: 'CKR_ATTRIBUTE_SENSITIVE',
     });
+    // Found again by a provider that did not make it (a restarted service): the token answers its private key's
+    // CKA_EC_PARAMS as the curve's name, not the OID it was made with.
+    const publicKey = await provider.publicKey(key.label);
+    await provider.close();
+    provider = openProvider();
+    expect(await provider.find(key.label)).toEqual({ label: key.label, algorithm: 'ed25519' });
+    expect(verify(null, data, publicKey, await provider.sign(key, data))).toBe(true);
   });
 
   it('refuses to make a second key under a label in use, and finds nothing under an unused one', async () => {

@@ -38,4 +38,26 @@ describe(updatesConfig.name, () => {
     expect((error as ConfigError).message).toMatch(/^updates: invalid configuration: /);
     expect((error as ConfigError).issues.map((i) => i.key).sort()).toEqual(['DEVICE_PORT', 'ROOT_THRESHOLD']);
   });
+
+  it('keeps TUF keys in software (sealed under the KEK, required) by default, and in a named token with KEYS_PROVIDER=pkcs11', () => {
+    expect(updatesConfig(typed).keys).toEqual({ kind: 'software' });
+    const { UPDATES_KEY_ENCRYPTION_KEY: _kek, ...withoutKek } = typed;
+    const issues = (input: UpdatesConfigInput) => {
+      try {
+        updatesConfig(input);
+        return [];
+      } catch (e) {
+        return (e as ConfigError).issues.map((i) => i.key).sort();
+      }
+    };
+    expect(issues(withoutKek)).toEqual(['UPDATES_KEY_ENCRYPTION_KEY']);
+    const token = { KEYS_PROVIDER: 'pkcs11', PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so', PKCS11_TOKEN_LABEL: 'rampart' } as const;
+    // A half-configured token stops start-up: no PIN file named.
+    expect(issues({ ...withoutKek, ...token })).toEqual(['PKCS11_PIN_FILE']);
+    const config = updatesConfig({ ...withoutKek, ...token, PKCS11_PIN_FILE: '/run/secrets/pin' });
+    expect(config.keys).toMatchObject({ kind: 'pkcs11', pkcs11: { tokenLabel: 'rampart', pinFile: '/run/secrets/pin' } });
+    expect(config.keyEncryptionKey).toBeUndefined();
+    // PKCS11_* given without KEYS_PROVIDER=pkcs11 would leave the keys in software unnoticed: refused.
+    expect(issues({ ...typed, PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so' })).toEqual(['KEYS_PROVIDER']);
+  });
 });

@@ -11,6 +11,7 @@ import {
   type ConfigInput,
   type Env,
 } from '@rampart/service-kit';
+import { keyProviderConfig, keyProviderEnvShape, withKeyProviderChoice, type KeyProviderConfig } from '@rampart/trust';
 import type { MetadataLifetimes, RootPolicy } from './tuf/tenant-metadata.js';
 
 export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.updates;
@@ -22,10 +23,13 @@ const updatesEnvObject = z
     HTTP_PORT: env.port().default(DEFAULT_HTTP_PORT),
     DATABASE_URL: env.url(['postgres', 'postgresql']),
     DB_POOL_SIZE: env.positiveInt().max(200).default(10),
-    /** Key-encryption key for the TUF signing keys at rest: 32 bytes, base64 (a mounted secret). */
+    /** Where the TUF signing keys live (software: sealed in this service's tables; pkcs11: a token, root keys offline). */
+    ...keyProviderEnvShape,
+    /** Key-encryption key for the TUF signing keys at rest with KEYS_PROVIDER=software: 32 bytes, base64 (a mounted secret). */
     UPDATES_KEY_ENCRYPTION_KEY: z
       .string()
-      .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64 encoded (openssl rand -base64 32)'),
+      .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64 encoded (openssl rand -base64 32)')
+      .optional(),
     /** Devices fetch metadata and images here over mutual TLS. */
     DEVICE_HOST: z.string().min(1).default('0.0.0.0'),
     DEVICE_PORT: env.port().default(DEFAULT_DEVICE_PORT),
@@ -59,13 +63,21 @@ const updatesEnvObject = z
     /** How often active rollouts are looked at (timeouts, gates, next waves). */
     ROLLOUT_TICK_MS: env.milliseconds().default(10_000),
   })
-  .refine((e) => e.ROOT_THRESHOLD <= e.ROOT_KEYS, { message: 'ROOT_THRESHOLD must not exceed ROOT_KEYS', path: ['ROOT_THRESHOLD'] });
+  .refine((e) => e.ROOT_THRESHOLD <= e.ROOT_KEYS, { message: 'ROOT_THRESHOLD must not exceed ROOT_KEYS', path: ['ROOT_THRESHOLD'] })
+  .refine((e) => e.KEYS_PROVIDER !== 'software' || e.UPDATES_KEY_ENCRYPTION_KEY !== undefined, {
+    path: ['UPDATES_KEY_ENCRYPTION_KEY'],
+    message: 'required with KEYS_PROVIDER=software: it seals the TUF signing keys at rest',
+    when: () => true,
+  });
 
-export const updatesEnvSchema = withBusChoice(updatesEnvObject);
+export const updatesEnvSchema = withKeyProviderChoice(withBusChoice(updatesEnvObject));
 
 export interface UpdatesConfig extends CommonConfig {
   readonly database: { readonly url: string; readonly poolSize: number };
-  readonly keyEncryptionKey: Buffer;
+  /** Where the TUF signing keys live; with pkcs11 the platform holds no root key (roots are imported). */
+  readonly keys: KeyProviderConfig;
+  /** Seals the software provider's keys (and re-seals keys from before it); unset with pkcs11. */
+  readonly keyEncryptionKey: Buffer | undefined;
   readonly device: {
     readonly host: string;
     readonly port: number;
@@ -101,7 +113,8 @@ function toUpdatesConfig(e: z.output<typeof updatesEnvSchema>): UpdatesConfig {
   return {
     ...commonConfig(e),
     database: { url: e.DATABASE_URL, poolSize: e.DB_POOL_SIZE },
-    keyEncryptionKey: Buffer.from(e.UPDATES_KEY_ENCRYPTION_KEY, 'base64'),
+    keys: keyProviderConfig(e),
+    keyEncryptionKey: e.UPDATES_KEY_ENCRYPTION_KEY === undefined ? undefined : Buffer.from(e.UPDATES_KEY_ENCRYPTION_KEY, 'base64'),
     device: {
       host: e.DEVICE_HOST,
       port: e.DEVICE_PORT,

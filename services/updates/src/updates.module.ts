@@ -15,7 +15,7 @@ import {
   type Observability,
   type ServiceRuntime,
 } from '@rampart/service-kit';
-import { KeyVault } from '@rampart/trust';
+import { KeyVault, openKeyProvider } from '@rampart/trust';
 import type { DataSource } from 'typeorm';
 import { UpdatesController } from './api/updates.controller.js';
 import { UpdatesHandler } from './api/updates.handler.js';
@@ -28,10 +28,18 @@ import { RolloutEngine } from './fleet/rollout-engine.js';
 import { ChunkCache, ImagesRepository } from './images/images.repository.js';
 import { ImagesService } from './images/images.service.js';
 import { Transactions } from './persistence/transactions.js';
+import { SealedKeyTable } from './tuf/sealed-key-table.js';
 import { TenantMetadata } from './tuf/tenant-metadata.js';
 import { TenantRepositoryConsumer } from './tuf/tenant-repository.consumer.js';
+import { TufKeyring } from './tuf/tuf-keyring.js';
 import { TufMetadataRepository } from './tuf/tuf-metadata.repository.js';
 import type { UpdatesConfig } from './updates.config.js';
+
+/** The vault sealing the software provider's keys; the schema requires its key with KEYS_PROVIDER=software. */
+export function keyVaultOf(config: UpdatesConfig): KeyVault {
+  if (config.keyEncryptionKey === undefined) throw new Error('UPDATES_KEY_ENCRYPTION_KEY is required with KEYS_PROVIDER=software');
+  return new KeyVault(config.keyEncryptionKey);
+}
 
 export interface UpdatesModuleOptions {
   readonly runtime: ServiceRuntime;
@@ -65,17 +73,29 @@ export class UpdatesModule {
           useFactory: (dataSource: DataSource) => new TufMetadataRepository(dataSource),
         },
         {
+          provide: TufKeyring,
+          inject: [DATA_SOURCE, TufMetadataRepository, SERVICE_CONFIG],
+          useFactory: (dataSource: DataSource, tufRows: TufMetadataRepository, config: UpdatesConfig) => {
+            const provider = openKeyProvider(config.keys, () => ({ vault: keyVaultOf(config), store: new SealedKeyTable(dataSource) }));
+            const keyring = new TufKeyring(provider, tufRows);
+            // Not ready while the keys cannot sign (a pulled token, a refused PIN): say so, never sign another way.
+            runtime.readiness.register('tuf signing keys', () => keyring.ready());
+            return keyring;
+          },
+        },
+        {
           provide: TenantMetadata,
-          inject: [Transactions, TufMetadataRepository, ImagesRepository, SERVICE_CONFIG],
-          useFactory: (transactions: Transactions, tufRows: TufMetadataRepository, imageRows: ImagesRepository, config: UpdatesConfig) =>
-            new TenantMetadata(
-              transactions,
-              tufRows,
-              new KeyVault(config.keyEncryptionKey),
-              imageRows,
-              config.lifetimes,
-              config.rootPolicy,
-            ),
+          inject: [Transactions, TufMetadataRepository, TufKeyring, ImagesRepository, SERVICE_CONFIG, LOGGER, OBSERVABILITY],
+          useFactory: (
+            transactions: Transactions,
+            tufRows: TufMetadataRepository,
+            keyring: TufKeyring,
+            imageRows: ImagesRepository,
+            config: UpdatesConfig,
+            logger: Logger,
+            observability: Observability,
+          ) =>
+            new TenantMetadata(transactions, tufRows, keyring, imageRows, config.lifetimes, config.rootPolicy, logger, observability.meter),
         },
         {
           provide: ImagesService,

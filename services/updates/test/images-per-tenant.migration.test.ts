@@ -1,6 +1,7 @@
 import { createLogger, openDatabase } from '@rampart/service-kit';
 import { createTestDatabase, queryDatabase, type TestDatabase } from '@rampart/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImagesPerTenant1734000000004 } from '../src/migrations/1734000000004-images-per-tenant.js';
 import { updatesDatabase, updatesMigrations } from '../src/migrations/index.js';
 
 const SHA = 'ab'.repeat(32);
@@ -12,7 +13,10 @@ describe('ImagesPerTenant migration', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     const logger = createLogger('updates', 'silent');
-    const before = await openDatabase({ ...updatesDatabase, url: db.url, migrations: updatesMigrations.slice(0, -1) }, logger);
+    const before = await openDatabase(
+      { ...updatesDatabase, url: db.url, migrations: updatesMigrations.slice(0, updatesMigrations.indexOf(ImagesPerTenant1734000000004)) },
+      logger,
+    );
     await before.query(
       `INSERT INTO updates.images (sha256, tenant_id, component, version, security_version, hardware, size, measurement, signer_key_id, status)
        VALUES ($1, 'acme', 'os', '1.0.0', 1, 'hw', 3, 'm', 'k', 'released')`,

@@ -42,7 +42,7 @@ class DeviceChannelFetcher extends BaseFetcher {
 }
 
 /** A repository with keys of its own: what a server that is not the tenant's update server would offer. */
-function rogueRepository(): Map<string, Buffer> {
+async function rogueRepository(): Promise<Map<string, Buffer>> {
   const [root, targets, snapshot, timestamp, director] = Array.from({ length: 5 }, () => TufSigningKey.generate());
   const expires = new Date(Date.now() + DAY_MS);
   const grants = {
@@ -52,12 +52,12 @@ function rogueRepository(): Map<string, Buffer> {
     timestamp: [timestamp!.key],
     director: [director!.key],
   };
-  const targetsBytes = metadataBytes(signTargets(1, expires, [], targets!));
-  const snapshotBytes = metadataBytes(signSnapshot(1, expires, targetsBytes, 1, snapshot!));
+  const targetsBytes = metadataBytes(await signTargets(1, expires, [], targets!));
+  const snapshotBytes = metadataBytes(await signSnapshot(1, expires, targetsBytes, 1, snapshot!));
   return new Map([
-    [MetadataFile.root(1), metadataBytes(signRoot(1, expires, grants, [root!]))],
-    [MetadataFile.root(2), metadataBytes(signRoot(2, expires, grants, [root!]))],
-    [MetadataFile.timestamp, metadataBytes(signTimestamp(1, expires, snapshotBytes, 1, timestamp!))],
+    [MetadataFile.root(1), metadataBytes(await signRoot(1, expires, grants, [root!]))],
+    [MetadataFile.root(2), metadataBytes(await signRoot(2, expires, grants, [root!]))],
+    [MetadataFile.timestamp, metadataBytes(await signTimestamp(1, expires, snapshotBytes, 1, timestamp!))],
     [MetadataFile.snapshot, snapshotBytes],
     [MetadataFile.targets, targetsBytes],
   ]);
@@ -137,9 +137,10 @@ describe('a tenant update repository from the start', () => {
     let rogue: Server;
     let rogueUrl = '';
     const served: string[] = [];
-    const files = rogueRepository();
+    let files = new Map<string, Buffer>();
 
     beforeAll(async () => {
+      files = await rogueRepository();
       // A server holding a certificate the devices accept (any platform-CA server certificate), serving its own repository.
       rogue = createServer(
         { cert: await readFile(env.pki.files.gatewayCert), key: await readFile(env.pki.files.gatewayKey) },

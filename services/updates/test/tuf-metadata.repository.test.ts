@@ -63,20 +63,25 @@ describe(TufMetadataRepository.name, () => {
   });
 
   it("gives a role's keys that are not retired, oldest first; retiring root keys leaves the online roles' keys", async () => {
-    const key = (id: string) => ({ keyId: id, publicHex: `${id}-public`, sealed: Buffer.from(id) });
+    const key = (id: string) => ({
+      keyId: id,
+      label: `rampart/keys/tuf-${id}`,
+      provider: 'pkcs11' as const,
+      tufKey: { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: `${id}-public` } },
+    });
     await transactions.run(async (tx) => {
       await repository.saveKey(key('root-a'), 'keys', 'root', tx);
       await repository.saveKey(key('targets-a'), 'keys', 'targets', tx);
     });
     await transactions.run((tx) => repository.saveKey(key('root-b'), 'keys', 'root', tx));
-    const sealed = (role: SigningRole) =>
-      transactions.run(async (tx) => (await repository.sealedKeys('keys', role, tx)).map((s) => s.toString()));
-    expect(await sealed('root')).toEqual(['root-a', 'root-b']);
+    const active = async (role: SigningRole) => (await repository.activeKeys('keys', role)).map((k) => k.keyId);
+    expect(await active('root')).toEqual(['root-a', 'root-b']);
+    expect(await repository.activeKeys('keys', 'targets')).toEqual([key('targets-a')]);
     await transactions.run((tx) => repository.retireRootKeys('keys', tx));
     await transactions.run((tx) => repository.saveKey(key('root-c'), 'keys', 'root', tx));
-    expect(await sealed('root')).toEqual(['root-c']);
-    expect(await sealed('targets')).toEqual(['targets-a']);
-    expect(await transactions.run((tx) => repository.sealedKeys('other-tenant', 'root', tx))).toEqual([]);
+    expect(await active('root')).toEqual(['root-c']);
+    expect(await active('targets')).toEqual(['targets-a']);
+    expect(await repository.activeKeys('other-tenant', 'root')).toEqual([]);
   });
 
   it('keeps one director answer per device, replaced by the next, and locks it while it is read to be replaced', async () => {

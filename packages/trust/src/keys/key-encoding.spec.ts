@@ -1,6 +1,6 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { curveParameters, ecdsaSignatureToDer, publicKeyFromEcPoint } from './key-encoding.js';
+import { curveParameters, ecdsaSignatureToDer, isCurveParameters, publicKeyFromEcPoint } from './key-encoding.js';
 
 describe('ecdsaSignatureToDer', () => {
   it('turns r‖s into the DER node:crypto verifies, for every leading-byte case', () => {
@@ -48,5 +48,18 @@ describe('curveParameters', () => {
   it('is the DER OBJECT IDENTIFIER of each curve', () => {
     expect(curveParameters('ecdsa-p256').toString('hex')).toBe('06082a8648ce3d030107');
     expect(curveParameters('ed25519').toString('hex')).toBe('06032b6570');
+  });
+});
+
+describe('isCurveParameters', () => {
+  it('takes the OID of each curve, and for Ed25519 its name too (what SoftHSM2 answers for an Ed25519 private key)', () => {
+    expect(isCurveParameters('ecdsa-p256', Buffer.from('06082a8648ce3d030107', 'hex'))).toBe(true);
+    expect(isCurveParameters('ed25519', Buffer.from('06032b6570', 'hex'))).toBe(true);
+    // PrintableString "edwards25519", as read back from a SoftHSM2 2.6.1 token.
+    expect(isCurveParameters('ed25519', Buffer.from('130c656477617264733235353139', 'hex'))).toBe(true);
+    expect(isCurveParameters('ecdsa-p256', Buffer.from('130c656477617264733235353139', 'hex'))).toBe(false);
+    expect(isCurveParameters('ed25519', Buffer.from('06082a8648ce3d030107', 'hex'))).toBe(false);
+    // curve448's name is not Ed25519's.
+    expect(isCurveParameters('ed25519', Buffer.from('130a6564776172647334343', 'hex'))).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ECParameters, id_ecPublicKey, id_secp256r1 } from '@peculiar/asn1-ecc';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AsnConvert, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { EC_P256, x509 } from '../crypto-provider.js';
 import type { KeyAlgorithm } from './key-provider.js';
@@ -19,6 +19,25 @@ const ED25519_PUBLIC_BYTES = 32;
 export function curveParameters(algorithm: KeyAlgorithm): Buffer {
   const namedCurve = algorithm === 'ecdsa-p256' ? id_secp256r1 : ID_ED25519;
   return Buffer.from(AsnConvert.serialize(new ECParameters({ namedCurve })));
+}
+
+/** The other form PKCS#11 3.0 §2.3.5 allows for an Edwards curve's CKA_EC_PARAMS: its name, a PrintableString. */
+@AsnType({ type: AsnTypeTypes.Choice })
+class EdwardsCurveName {
+  @AsnProp({ type: AsnPropTypes.PrintableString })
+  name = '';
+}
+
+const ED25519_CURVE_NAME = Buffer.from(AsnConvert.serialize(Object.assign(new EdwardsCurveName(), { name: 'edwards25519' })));
+
+/**
+ * Whether CKA_EC_PARAMS read back from a token name `algorithm`'s curve.
+ * For Ed25519 either form counts: SoftHSM2 keeps the OID it was given on the
+ * public key but answers the curve's name for the private key.
+ */
+export function isCurveParameters(algorithm: KeyAlgorithm, parameters: Buffer): boolean {
+  if (parameters.equals(curveParameters(algorithm))) return true;
+  return algorithm === 'ed25519' && parameters.equals(ED25519_CURVE_NAME);
 }
 
 /**

@@ -33,12 +33,15 @@ export class SoftwareKeyProvider implements KeyProvider {
     const { privateKey } = algorithm === 'ecdsa-p256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     await this.store.save(label, this.vault.seal(pem, label));
-    this.#keys.set(label, { privateKey, algorithm });
+    // Not cached here: a store that saves inside a transaction may yet roll it back, and a key is only
+    // ever used as the store gives it back (the first `sign` opens it).
     return { label, algorithm };
   }
 
   async find(label: string): Promise<KeyHandle | undefined> {
     checkKeyLabel(label);
+    // Whether a key exists is the store's answer, not this cache's: one read inside a transaction that rolled back is gone.
+    this.#keys.delete(label);
     const key = await this.open(label);
     return key === undefined ? undefined : { label, algorithm: key.algorithm };
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { canonicalize } from '@tufjs/canonical-json';
 import { MetaFile, Metadata, Root, Snapshot, TargetFile, Targets, Timestamp, type Key } from '@tufjs/models';
-import type { TufSigningKey } from './tuf-keys.js';
+import type { TufSigner } from './tuf-signer.js';
 import { DIRECTOR_ROLE, MetadataFile, type ImageTargetCustom } from './update-metadata.js';
 
 /** The TUF specification version the metadata Rampart signs follows. */
@@ -28,9 +29,15 @@ export function expiry(at: Date): string {
   return `${at.toISOString().slice(0, 19)}Z`;
 }
 
-function signed<T extends Root | Targets | Snapshot | Timestamp>(body: T, signers: readonly TufSigningKey[]): Metadata<T> {
+/**
+ * `body` signed by each of `signers` over its canonical JSON (the bytes
+ * `Metadata.sign` would hand a synchronous signer): a signer may be a token
+ * that answers later, so the signatures are gathered, then attached.
+ */
+async function signed<T extends Root | Targets | Snapshot | Timestamp>(body: T, signers: readonly TufSigner[]): Promise<Metadata<T>> {
   const metadata = new Metadata(body);
-  for (const signer of signers) metadata.sign(signer.signer, true);
+  const bytes = Buffer.from(canonicalize(body.toJSON()));
+  for (const signature of await Promise.all(signers.map((s) => s.sign(bytes)))) metadata.signatures[signature.keyID] = signature;
   return metadata;
 }
 
@@ -53,7 +60,7 @@ function targetFile(target: ImageTarget): TargetFile {
 }
 
 /** Root: the keys of every role (the four of TUF and the director) and the root threshold; signed by `signers`. */
-export function signRoot(version: number, expires: Date, grants: RoleGrants, signers: readonly TufSigningKey[]): Metadata<Root> {
+export function signRoot(version: number, expires: Date, grants: RoleGrants, signers: readonly TufSigner[]): Promise<Metadata<Root>> {
   const keys: Record<string, unknown> = {};
   const role = (roleKeys: readonly Key[], threshold = 1) => {
     for (const key of roleKeys) keys[key.keyID] = key.toJSON();
@@ -79,7 +86,7 @@ export function signRoot(version: number, expires: Date, grants: RoleGrants, sig
 }
 
 /** The image repository's targets: every image the tenant has released. */
-export function signTargets(version: number, expires: Date, images: readonly ImageTarget[], signer: TufSigningKey): Metadata<Targets> {
+export function signTargets(version: number, expires: Date, images: readonly ImageTarget[], signer: TufSigner): Promise<Metadata<Targets>> {
   const targets = new Targets({ version, specVersion: SPEC_VERSION, expires: expiry(expires) });
   for (const image of images) targets.addTarget(targetFile(image));
   return signed(targets, [signer]);
@@ -90,8 +97,8 @@ export function signSnapshot(
   expires: Date,
   targetsBytes: Buffer,
   targetsVersion: number,
-  signer: TufSigningKey,
-): Metadata<Snapshot> {
+  signer: TufSigner,
+): Promise<Metadata<Snapshot>> {
   return signed(
     new Snapshot({
       version,
@@ -108,8 +115,8 @@ export function signTimestamp(
   expires: Date,
   snapshotBytes: Buffer,
   snapshotVersion: number,
-  signer: TufSigningKey,
-): Metadata<Timestamp> {
+  signer: TufSigner,
+): Promise<Metadata<Timestamp>> {
   return signed(
     new Timestamp({
       version,
@@ -128,8 +135,8 @@ export function signDirectorTargets(
   deviceId: string,
   images: readonly ImageTarget[],
   fields: Readonly<Record<string, string | number | boolean | null>>,
-  signer: TufSigningKey,
-): Metadata<Targets> {
+  signer: TufSigner,
+): Promise<Metadata<Targets>> {
   const targets = new Targets({
     version,
     specVersion: SPEC_VERSION,

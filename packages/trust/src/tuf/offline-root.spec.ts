@@ -53,21 +53,25 @@ class PlatformRepository {
   readonly director = TufSigningKey.generate();
   readonly files = new Map<string, Buffer>();
 
-  constructor() {
+  private constructor() {}
+
+  static async create(): Promise<PlatformRepository> {
+    const repo = new PlatformRepository();
     const grants = {
-      root: { keys: [this.onlineRootKey.key], threshold: 1 },
-      targets: [this.targets.key],
-      snapshot: [this.snapshot.key],
-      timestamp: [this.timestamp.key],
-      director: [this.director.key],
+      root: { keys: [repo.onlineRootKey.key], threshold: 1 },
+      targets: [repo.targets.key],
+      snapshot: [repo.snapshot.key],
+      timestamp: [repo.timestamp.key],
+      director: [repo.director.key],
     };
-    this.files.set(MetadataFile.root(1), metadataBytes(signRoot(1, later(365), grants, [this.onlineRootKey])));
-    const targets = metadataBytes(signTargets(1, later(90), [OS], this.targets));
-    const snapshot = metadataBytes(signSnapshot(1, later(7), targets, 1, this.snapshot));
-    this.files.set(MetadataFile.targets, targets);
-    this.files.set(MetadataFile.snapshot, snapshot);
-    this.files.set(MetadataFile.timestamp, metadataBytes(signTimestamp(1, later(1), snapshot, 1, this.timestamp)));
-    this.files.set(MetadataFile.director, metadataBytes(signDirectorTargets(1, later(1), DEVICE, [OS], {}, this.director)));
+    repo.files.set(MetadataFile.root(1), metadataBytes(await signRoot(1, later(365), grants, [repo.onlineRootKey])));
+    const targets = metadataBytes(await signTargets(1, later(90), [OS], repo.targets));
+    const snapshot = metadataBytes(await signSnapshot(1, later(7), targets, 1, repo.snapshot));
+    repo.files.set(MetadataFile.targets, targets);
+    repo.files.set(MetadataFile.snapshot, snapshot);
+    repo.files.set(MetadataFile.timestamp, metadataBytes(await signTimestamp(1, later(1), snapshot, 1, repo.timestamp)));
+    repo.files.set(MetadataFile.director, metadataBytes(await signDirectorTargets(1, later(1), DEVICE, [OS], {}, repo.director)));
+    return repo;
   }
 
   get root1(): string {
@@ -156,8 +160,8 @@ describe('an offline, threshold-signed TUF root', () => {
     });
   }
 
-  it('lists the offline keys with their threshold, and the online roles exactly as the current root gives them', () => {
-    const repo = new PlatformRepository();
+  it('lists the offline keys with their threshold, and the online roles exactly as the current root gives them', async () => {
+    const repo = await PlatformRepository.create();
     const root = unsignedRoot(repo);
     expect(root.signed.version).toBe(2);
     expect(root.signed.roles['root']).toMatchObject({ keyIDs: holders.map((h) => h.keyId), threshold: 2 });
@@ -172,7 +176,7 @@ describe('an offline, threshold-signed TUF root', () => {
   });
 
   it('is followed, signed 2 of 3 on separate machines and merged, by the emulated device and by tuf-js', async () => {
-    const repo = new PlatformRepository();
+    const repo = await PlatformRepository.create();
     const unsigned = unsignedRoot(repo);
     const merged = combineSignatures([signedCopy(unsigned, holders[0]!, 'a.json'), signedCopy(unsigned, holders[2]!, 'c.json')]);
     // Rotating from the platform's online root: its key signs too (the import's step), and then the rotation holds.
@@ -187,7 +191,7 @@ describe('an offline, threshold-signed TUF root', () => {
   });
 
   it('is refused, signed by one of the three offline keys (and the old root), by the ceremony, the device and tuf-js', async () => {
-    const repo = new PlatformRepository();
+    const repo = await PlatformRepository.create();
     const unsigned = unsignedRoot(repo);
     const copies = [
       signedCopy(unsigned, holders[1]!, 'b.json'),
@@ -202,7 +206,7 @@ describe('an offline, threshold-signed TUF root', () => {
   });
 
   it("is refused, signed 3 of 3 but not by the old root's keys (TUF 5.3.4), by the ceremony, the device and tuf-js", async () => {
-    const repo = new PlatformRepository();
+    const repo = await PlatformRepository.create();
     const unsigned = unsignedRoot(repo);
     const copies = holders.map((h, i) => signedCopy(unsigned, h, `${i}.json`));
     const merged = combineSignatures(copies);
@@ -213,8 +217,8 @@ describe('an offline, threshold-signed TUF root', () => {
     await expect(tufJsFollows(repo)).rejects.toThrow(/root was signed by 0\/1 keys/);
   });
 
-  it('rotates on, offline to offline: a threshold of the old holders and of the new sign version 3', () => {
-    const repo = new PlatformRepository();
+  it('rotates on, offline to offline: a threshold of the old holders and of the new sign version 3', async () => {
+    const repo = await PlatformRepository.create();
     const v2 = combineSignatures([signedCopy(unsignedRoot(repo), holders[0]!, 'a'), signedCopy(unsignedRoot(repo), holders[1]!, 'b')]);
     const newcomer = TufSigningKey.generate();
     const v3 = makeOfflineRoot({
@@ -233,8 +237,8 @@ describe('an offline, threshold-signed TUF root', () => {
     expect(() => verifyRootRotation(v2, rotated)).not.toThrow();
   });
 
-  it('refuses to merge copies of different roots, a signature that does not verify, and a key that is not a root key', () => {
-    const repo = new PlatformRepository();
+  it('refuses to merge copies of different roots, a signature that does not verify, and a key that is not a root key', async () => {
+    const repo = await PlatformRepository.create();
     const unsigned = unsignedRoot(repo);
     const other = makeOfflineRoot({
       version: 2,
@@ -263,8 +267,8 @@ describe('an offline, threshold-signed TUF root', () => {
     });
   });
 
-  it('refuses a bad threshold, a repeated key, an offline key that is also online, and online keys without a role', () => {
-    const repo = new PlatformRepository();
+  it('refuses a bad threshold, a repeated key, an offline key that is also online, and online keys without a role', async () => {
+    const repo = await PlatformRepository.create();
     const online = parseOnlineGrants(JSON.parse(repo.root1));
     const spec = { version: 2, expires: later(365), rootKeys: holders.map((h) => h.key), threshold: 2, online };
     expect(refusalOf(() => makeOfflineRoot({ ...spec, threshold: 4 }))).toMatchObject({ reason: 'bad-threshold' });
@@ -287,8 +291,8 @@ describe('an offline, threshold-signed TUF root', () => {
     expect(refusalOf(() => parseOnlineGrants({ keys: [] })).reason).toBe('malformed');
   });
 
-  it('refuses to sign a root that has already expired', () => {
-    const repo = new PlatformRepository();
+  it('refuses to sign a root that has already expired', async () => {
+    const repo = await PlatformRepository.create();
     const root = makeOfflineRoot({
       version: 2,
       expires: new Date(NOW.getTime() - 1_000),

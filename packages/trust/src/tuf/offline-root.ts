@@ -21,6 +21,7 @@ export type OfflineRootRefusal =
   | 'too-few-signatures'
   | 'different-roots'
   | 'not-the-next-version'
+  | 'wrong-online-keys'
   | 'expired';
 
 /** A root, signature file or online-keys file the ceremony refuses; `file` names it when there is one. */
@@ -273,4 +274,51 @@ export function combineSignatures(copies: readonly SignedCopy[], previous?: Meta
   if (previous === undefined) verifyRootThreshold(merged, merged, 'its own');
   else verifyRootRotation(previous, merged);
   return merged;
+}
+
+/** What the platform holds when it is offered a root: the root devices trust now (none before the first), and its online keys. */
+export interface RootImportContext {
+  readonly trusted: Metadata<Root> | undefined;
+  readonly online: OnlineGrants;
+  readonly now: Date;
+}
+
+/**
+ * The platform's check of an offline-signed root before it serves it: the
+ * first (version 1) signed by a threshold of its own root keys; any later
+ * one the TUF §5.3.4 step from the trusted root; unexpired; listing exactly
+ * the root role and the online roles, the online roles being exactly the
+ * platform's keys with threshold 1 (a root naming another online key would
+ * leave devices trusting signatures the platform cannot make, or someone
+ * else's). Throws OfflineRootError saying which check failed.
+ */
+export function verifyImportedRoot(root: Metadata<Root>, context: RootImportContext): void {
+  if (context.trusted === undefined) {
+    if (root.signed.version !== 1) {
+      throw new OfflineRootError('not-the-next-version', `the tenant has no root yet: the first is version 1, not ${root.signed.version}`);
+    }
+    verifyRootThreshold(root, root, 'its own');
+  } else {
+    verifyRootRotation(context.trusted, root);
+  }
+  if (root.signed.isExpired(context.now)) throw new OfflineRootError('expired', `the root expired at ${root.signed.expires}`);
+  const roles = Object.keys(root.signed.roles).sort();
+  const expected = [MetadataKind.Root as string, ...ONLINE_ROLES].sort();
+  if (roles.join() !== expected.join()) {
+    throw new OfflineRootError('wrong-online-keys', `the root lists roles ${roles.join(', ')}; the platform serves ${expected.join(', ')}`);
+  }
+  const offered = parseOnlineGrants(root.toJSON());
+  if (canonicalize(offered) !== canonicalize(context.online)) {
+    throw new OfflineRootError(
+      'wrong-online-keys',
+      `its online roles are not the platform's keys: ${ONLINE_ROLES.map((r) => `${r} ${offered.roles[r].keyids.map((id) => id.slice(0, 12)).join(',')}`).join('; ')} (ask the platform for its online keys and make the root again)`,
+    );
+  }
+  const online = new Set(Object.keys(context.online.keys));
+  const rootKeyIds = root.signed.roles[MetadataKind.Root]?.keyIDs ?? [];
+  const shared = rootKeyIds.find((id) => online.has(id));
+  if (shared !== undefined) throw new OfflineRootError('bad-keys', `root key ${shared} is also an online key`);
+  const listed = new Set([...online, ...rootKeyIds]);
+  const stray = Object.keys(root.signed.keys).find((id) => !listed.has(id));
+  if (stray !== undefined) throw new OfflineRootError('bad-keys', `key ${stray} is listed but no role uses it`);
 }

@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { canonicalize } from '@tufjs/canonical-json';
 import { Key, Signature } from '@tufjs/models';
+import type { TufSigner } from './tuf-signer.js';
 
 /** Ed25519 SubjectPublicKeyInfo is this 12-byte prefix and the 32-byte key. */
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -10,7 +11,7 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
  * signer. The private key stays in this object; the only way out is
  * `exportPrivatePem` for sealing it at rest.
  */
-export class TufSigningKey {
+export class TufSigningKey implements TufSigner {
   readonly #privateKey: KeyObject;
   readonly key: Key;
 
@@ -50,6 +51,10 @@ export class TufSigningKey {
   /** For `Metadata.sign`. */
   readonly signer = (data: Buffer): Signature =>
     new Signature({ keyID: this.keyId, sig: sign(null, data, this.#privateKey).toString('hex') });
+
+  sign(data: Buffer): Promise<Signature> {
+    return Promise.resolve(this.signer(data));
+  }
 
   exportPrivatePem(): string {
     return this.#privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

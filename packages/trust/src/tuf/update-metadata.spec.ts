@@ -39,8 +39,12 @@ class Repository {
   rootVersion = 1;
   versions = { targets: 0, snapshot: 0, timestamp: 0, director: 0 };
 
-  constructor() {
-    this.files.set(MetadataFile.root(1), metadataBytes(signRoot(1, later(365), this.grants(), this.keys.root)));
+  private constructor() {}
+
+  static async create(): Promise<Repository> {
+    const repo = new Repository();
+    repo.files.set(MetadataFile.root(1), metadataBytes(await signRoot(1, later(365), repo.grants(), repo.keys.root)));
+    return repo;
   }
 
   grants(rootKeys = this.keys.root, threshold = 1): RoleGrants {
@@ -57,10 +61,12 @@ class Repository {
     return this.files.get(MetadataFile.root(1))!.toString();
   }
 
-  publish(images: ImageTarget[], directed: ImageTarget[], options: { timestampExpires?: Date; device?: string } = {}): void {
-    const targets = metadataBytes(signTargets(++this.versions.targets, later(90), images, this.keys.targets));
-    const snapshot = metadataBytes(signSnapshot(++this.versions.snapshot, later(7), targets, this.versions.targets, this.keys.snapshot));
-    const timestamp = signTimestamp(
+  async publish(images: ImageTarget[], directed: ImageTarget[], options: { timestampExpires?: Date; device?: string } = {}): Promise<void> {
+    const targets = metadataBytes(await signTargets(++this.versions.targets, later(90), images, this.keys.targets));
+    const snapshot = metadataBytes(
+      await signSnapshot(++this.versions.snapshot, later(7), targets, this.versions.targets, this.keys.snapshot),
+    );
+    const timestamp = await signTimestamp(
       ++this.versions.timestamp,
       options.timestampExpires ?? later(1),
       snapshot,
@@ -73,7 +79,7 @@ class Repository {
     this.files.set(
       MetadataFile.director,
       metadataBytes(
-        signDirectorTargets(
+        await signDirectorTargets(
           ++this.versions.director,
           later(1),
           options.device ?? DEVICE,
@@ -109,8 +115,8 @@ function tamper(bytes: Buffer, edit: (json: { signed: Record<string, unknown> })
 
 describe('update metadata: the device side of TUF with a director', () => {
   it('trusts a consistent repository and returns what the director says this device should run', async () => {
-    const repo = new Repository();
-    repo.publish([OS_1, OS_2], [OS_2]);
+    const repo = await Repository.create();
+    await repo.publish([OS_1, OS_2], [OS_2]);
     const client = new UpdateMetadataClient({ root: repo.root1 }, DEVICE, () => NOW);
     const result = await client.refresh(repo.fetch);
     expect(result.targets).toEqual([{ path: OS_2.path, length: 1024, sha256: OS_2.sha256, custom: OS_2.custom }]);
@@ -118,11 +124,11 @@ describe('update metadata: the device side of TUF with a director', () => {
   });
 
   it('refuses a signature that does not verify (a field changed after signing), and keeps what it trusted', async () => {
-    const repo = new Repository();
-    repo.publish([OS_1], [OS_1]);
+    const repo = await Repository.create();
+    await repo.publish([OS_1], [OS_1]);
     const client = new UpdateMetadataClient({ root: repo.root1 }, DEVICE, () => NOW);
     const before = await client.refresh(repo.fetch);
-    repo.publish([OS_1, OS_2], [OS_2]);
+    await repo.publish([OS_1, OS_2], [OS_2]);
     repo.files.set(
       MetadataFile.timestamp,
       tamper(repo.files.get(MetadataFile.timestamp)!, (j) => (j.signed['expires'] = '2099-01-01T00:00:00Z')),
@@ -132,48 +138,48 @@ describe('update metadata: the device side of TUF with a director', () => {
   });
 
   it('refuses metadata signed by a key the root does not grant the role', async () => {
-    const repo = new Repository();
-    repo.publish([OS_1], [OS_1]);
+    const repo = await Repository.create();
+    await repo.publish([OS_1], [OS_1]);
     const rogue = TufSigningKey.generate();
-    repo.files.set(MetadataFile.targets, metadataBytes(signTargets(1, later(90), [OS_1, OS_2], rogue)));
+    repo.files.set(MetadataFile.targets, metadataBytes(await signTargets(1, later(90), [OS_1, OS_2], rogue)));
     const client = new UpdateMetadataClient({ root: repo.root1 }, DEVICE, () => NOW);
     // Longer than the snapshot says targets.json is: refused before a byte more is read (swapped bytes never reach the signature check).
     expect(await refusal(client.refresh(repo.fetch))).toBe('targets.json: length-or-hash');
     // A snapshot made for the rogue targets, signed by the real snapshot key, still meets the rogue signature.
     const rogueTargets = repo.files.get(MetadataFile.targets)!;
-    const snapshot = metadataBytes(signSnapshot(2, later(7), rogueTargets, 1, repo.keys.snapshot));
+    const snapshot = metadataBytes(await signSnapshot(2, later(7), rogueTargets, 1, repo.keys.snapshot));
     repo.files.set(MetadataFile.snapshot, snapshot);
-    repo.files.set(MetadataFile.timestamp, metadataBytes(signTimestamp(2, later(1), snapshot, 2, repo.keys.timestamp)));
+    repo.files.set(MetadataFile.timestamp, metadataBytes(await signTimestamp(2, later(1), snapshot, 2, repo.keys.timestamp)));
     expect(await refusal(client.refresh(repo.fetch))).toBe('targets.json: unknown-key');
   });
 
   it('refuses a root rotation without enough signatures of the old root, and follows one signed by old and new', async () => {
-    const repo = new Repository();
-    repo.publish([OS_1], [OS_1]);
+    const repo = await Repository.create();
+    await repo.publish([OS_1], [OS_1]);
     const newRootKeys = [TufSigningKey.generate(), TufSigningKey.generate()];
     // Signed only by the new keys: an attacker who has the new keys but not the old.
-    repo.files.set(MetadataFile.root(2), metadataBytes(signRoot(2, later(365), repo.grants(newRootKeys, 2), newRootKeys)));
+    repo.files.set(MetadataFile.root(2), metadataBytes(await signRoot(2, later(365), repo.grants(newRootKeys, 2), newRootKeys)));
     const client = new UpdateMetadataClient({ root: repo.root1 }, DEVICE, () => NOW);
     expect(await refusal(client.refresh(repo.fetch))).toBe('2.root.json: unknown-key');
     // Old key and only one of the two new ones: the new root's own threshold (2) is not met.
     repo.files.set(
       MetadataFile.root(2),
-      metadataBytes(signRoot(2, later(365), repo.grants(newRootKeys, 2), [...repo.keys.root, newRootKeys[0]!])),
+      metadataBytes(await signRoot(2, later(365), repo.grants(newRootKeys, 2), [...repo.keys.root, newRootKeys[0]!])),
     );
     expect(await refusal(client.refresh(repo.fetch))).toBe('2.root.json: too-few-signatures');
     repo.files.set(
       MetadataFile.root(2),
-      metadataBytes(signRoot(2, later(365), repo.grants(newRootKeys, 2), [...repo.keys.root, ...newRootKeys])),
+      metadataBytes(await signRoot(2, later(365), repo.grants(newRootKeys, 2), [...repo.keys.root, ...newRootKeys])),
     );
     await client.refresh(repo.fetch);
     expect(JSON.parse(client.trustedMetadata.root).signed.version).toBe(2);
   });
 
   it('refuses rollback: older timestamp, older director targets', async () => {
-    const repo = new Repository();
-    repo.publish([OS_1], [OS_1]);
+    const repo = await Repository.create();
+    await repo.publish([OS_1], [OS_1]);
     const oldFiles = new Map(repo.files);
-    repo.publish([OS_1, OS_2], [OS_2]);
+    await repo.publish([OS_1, OS_2], [OS_2]);
     const client = new UpdateMetadataClient({ root: repo.root1 }, DEVICE, () => NOW);
     await client.refresh(repo.fetch);
     const replay = new Map(repo.files);
@@ -185,37 +191,37 @@ describe('update metadata: the device side of TUF with a director', () => {
   });
 
   it('refuses an expired timestamp (indefinite freeze)', async () => {
-    const repo = new Repository();
-    repo.publish([OS_1], [OS_1], { timestampExpires: new Date(NOW.getTime() - 1_000) });
+    const repo = await Repository.create();
+    await repo.publish([OS_1], [OS_1], { timestampExpires: new Date(NOW.getTime() - 1_000) });
     const client = new UpdateMetadataClient({ root: repo.root1 }, DEVICE, () => NOW);
     expect(await refusal(client.refresh(repo.fetch))).toBe('timestamp.json: expired');
   });
 
   it('refuses mix-and-match: a snapshot naming targets that were never published, a director naming an unknown image', async () => {
-    const repo = new Repository();
-    repo.publish([OS_1], [OS_1]);
+    const repo = await Repository.create();
+    await repo.publish([OS_1], [OS_1]);
     const client = new UpdateMetadataClient({ root: repo.root1 }, DEVICE, () => NOW);
     const targets = repo.files.get(MetadataFile.targets)!;
     // The snapshot names targets version 7 (with the served bytes' hash): that version was never published.
-    const snapshot = metadataBytes(signSnapshot(2, later(7), targets, 7, repo.keys.snapshot));
+    const snapshot = metadataBytes(await signSnapshot(2, later(7), targets, 7, repo.keys.snapshot));
     const files = new Map(repo.files);
     files.set(MetadataFile.snapshot, snapshot);
-    files.set(MetadataFile.timestamp, metadataBytes(signTimestamp(2, later(1), snapshot, 2, repo.keys.timestamp)));
+    files.set(MetadataFile.timestamp, metadataBytes(await signTimestamp(2, later(1), snapshot, 2, repo.keys.timestamp)));
     expect(await refusal(client.refresh((name) => Promise.resolve(files.get(name))))).toBe('targets.json: mix-and-match');
-    repo.publish([OS_1], [OS_2]);
+    await repo.publish([OS_1], [OS_2]);
     expect(await refusal(client.refresh(repo.fetch))).toBe('director.json: mix-and-match');
   });
 
   it("refuses another device's director targets", async () => {
-    const repo = new Repository();
-    repo.publish([OS_1], [OS_1], { device: 'e'.repeat(64) });
+    const repo = await Repository.create();
+    await repo.publish([OS_1], [OS_1], { device: 'e'.repeat(64) });
     const client = new UpdateMetadataClient({ root: repo.root1 }, DEVICE, () => NOW);
     expect(await refusal(client.refresh(repo.fetch))).toBe('director.json: wrong-device');
   });
 
   it('refuses metadata that is not metadata', async () => {
-    const repo = new Repository();
-    repo.publish([OS_1], [OS_1]);
+    const repo = await Repository.create();
+    await repo.publish([OS_1], [OS_1]);
     repo.files.set(MetadataFile.timestamp, Buffer.from('{"signed": {"_type": "targets"}}'));
     const client = new UpdateMetadataClient({ root: repo.root1 }, DEVICE, () => NOW);
     expect(await refusal(client.refresh(repo.fetch))).toBe('timestamp.json: malformed');

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Put, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { Ids, text } from '@rampart/contracts';
+import { Ids, MAX_ROOT_METADATA_BYTES, text } from '@rampart/contracts';
 import { InvalidRequestError, Requires, ZodValidationPipe, type TenantPrincipal } from '@rampart/service-kit';
 import { FleetRepository } from '../fleet/fleet.repository.js';
 import { FleetService } from '../fleet/fleet.service.js';
@@ -50,6 +50,14 @@ const DeploymentBody = z
   .object({ groupId: ID, images: z.array(SHA256).min(1).max(33), rollout: z.record(z.string(), z.unknown()).optional() })
   .strict();
 const DeploymentQuery = z.object({ groupId: ID }).strict();
+/**
+ * An offline-signed root as `rampart ceremony tuf-root merge` writes it: only its shape here; every signature,
+ * threshold, version and key is checked by TenantMetadata.importRoot against what the tenant trusts now.
+ */
+const RootBody = z
+  .object({ signed: z.object({ _type: z.literal('root') }).loose(), signatures: z.array(z.unknown()).min(1) })
+  .loose()
+  .refine((root) => JSON.stringify(root).length <= MAX_ROOT_METADATA_BYTES, `a root of at most ${MAX_ROOT_METADATA_BYTES} bytes`);
 const ActionBody = z.object({ reason: text({ min: 1, max: 500, multiline: true }).default('by hand') }).strict();
 
 /** Images, signed metadata, products, device groups and deployments of the caller's tenant (OpenAPI at /docs). */
@@ -114,6 +122,26 @@ export class UpdatesController {
   @ApiOperation({ summary: "This tenant's TUF metadata: N.root.json, timestamp.json, snapshot.json, targets.json" })
   metadataFile(@Req() req: WithPrincipal, @Param('name', new ZodValidationPipe(METADATA_NAME)) name: string) {
     return this.metadata.document(req.principal.tenantId, name);
+  }
+
+  @Get('tuf/online-keys')
+  @ApiOperation({
+    summary:
+      'The public keys of the roles this platform signs online (targets, snapshot, timestamp, director), as an offline root must list them: what `rampart ceremony tuf-root make --online-keys` reads',
+  })
+  onlineKeys(@Req() req: WithPrincipal) {
+    return this.metadata.onlineKeys(req.principal.tenantId);
+  }
+
+  @Post('tuf/root')
+  @Requires('Administrator')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Import an offline-signed root (N.root.json from `rampart ceremony tuf-root merge`): version 1 signed by its own threshold, a later one by the current root’s threshold and its own (TUF §5.3.4), listing exactly this platform’s online keys; refused with ROOT_REJECTED otherwise, nothing stored',
+  })
+  importRoot(@Req() req: WithPrincipal, @Body(new ZodValidationPipe(RootBody)) body: z.infer<typeof RootBody>) {
+    return this.metadata.importRoot(req.principal.tenantId, JSON.stringify(body));
   }
 
   @Post('products')

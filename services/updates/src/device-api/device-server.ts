@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Counter, Meter } from '@opentelemetry/api';
 import { z } from 'zod';
 import { ErrorCode, httpStatusOf, storableText, type ErrorCodeValue } from '@rampart/contracts';
-import type { Logger } from '@rampart/service-kit';
+import { DomainError, type Logger } from '@rampart/service-kit';
 import {
   DEVICE_TLS_SERVER_OPTIONS,
   PeerIdentityError,
@@ -265,7 +265,13 @@ export class DeviceServer {
       }
       throw new Refusal(ErrorCode.notFound, 'no such resource');
     } catch (error) {
-      const refusal = error instanceof Refusal ? error : new Refusal(ErrorCode.internal, 'internal error');
+      // A domain error (no root imported yet, a signing key unavailable) keeps its code: the device learns why, and may retry.
+      const refusal =
+        error instanceof Refusal
+          ? error
+          : error instanceof DomainError
+            ? new Refusal(error.code, error.message)
+            : new Refusal(ErrorCode.internal, 'internal error');
       if (!(error instanceof Refusal)) this.logger.error({ err: error, url: req.url, deviceId }, 'device request failed');
       else if (refusal.status !== 404 || credential === 'identity')
         this.logger.warn({ url: req.url, deviceId, credential, code: refusal.code, err: refusal.message }, 'device request refused');

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, EntityManager } from 'typeorm';
 
 declare const OPEN_TRANSACTION: unique symbol;
@@ -22,8 +23,28 @@ export class Transactions {
 
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it rejects. */
   run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction((manager) => work(manager as unknown as Tx));
+    return this.dataSource.transaction((manager) => {
+      const tx = manager as unknown as Tx;
+      return ambient.run({ dataSource: this.dataSource, tx }, () => work(tx));
+    });
   }
+}
+
+/** The transaction the code running now is inside of, and the pool it belongs to. */
+const ambient = new AsyncLocalStorage<{ readonly dataSource: DataSource; readonly tx: Tx }>();
+
+/**
+ * The transaction the caller runs in, on `dataSource`, if any: for a store
+ * behind an interface that cannot be handed a `Tx` (the key provider's
+ * sealed keys). Joining it matters twice: a key made in a transaction that
+ * rolls back is gone with it, and a second connection is never wanted while
+ * the transaction holds one (the embedded PGlite has only one; a pool of n
+ * would deadlock under n such transactions). Another pool's transaction (a
+ * service sharing the process) is not joined.
+ */
+export function ambientTransaction(dataSource: DataSource): Tx | undefined {
+  const current = ambient.getStore();
+  return current?.dataSource === dataSource ? current.tx : undefined;
 }
 
 /** Where a repository sends SQL: the caller's transaction, or (none given) the pool. For repositories only. */

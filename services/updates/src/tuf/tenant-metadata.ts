@@ -1,28 +1,78 @@
 import { createHash } from 'node:crypto';
+import type { Counter, Meter } from '@opentelemetry/api';
 import {
   DIRECTOR_ROLE,
   MetadataFile,
-  TufSigningKey,
+  OfflineRootError,
   metadataBytes,
+  parseRootMetadata,
   signDirectorTargets,
   signRoot,
   signSnapshot,
   signTargets,
   signTimestamp,
+  summarizeRoot,
+  verifyImportedRoot,
   type ImageTarget,
-  type KeyVault,
+  type OnlineGrants,
   type RoleGrants,
+  type RootMetadata,
+  type RootSummary,
+  type TufSigner,
 } from '@rampart/trust';
 import { ErrorCode } from '@rampart/contracts';
-import { DomainError } from '@rampart/service-kit';
+import { DomainError, type Logger } from '@rampart/service-kit';
 import type { ImageRow, ImagesRepository } from '../images/images.repository.js';
 import type { Transactions, Tx } from '../persistence/transactions.js';
-import type { OnlineRole, SigningRole, TufMetadataRepository } from './tuf-metadata.repository.js';
+import type { TufKeyring } from './tuf-keyring.js';
+import type { OnlineRole, TufMetadataRepository } from './tuf-metadata.repository.js';
 
 /** No metadata file by that name: not a TUF role's file, or a root version the tenant never had. */
 export class MetadataFileNotFoundError extends DomainError {
   override readonly name = 'MetadataFileNotFoundError';
   readonly code = ErrorCode.notFound;
+}
+
+/**
+ * The tenant's repository has no root yet: with KEYS_PROVIDER=pkcs11 the
+ * platform holds no root key, and an offline-signed root must be imported
+ * before anything is released to the tenant or served to its devices.
+ */
+export class TufRootMissingError extends DomainError {
+  override readonly name = 'TufRootMissingError';
+  readonly code = ErrorCode.tufRootMissing;
+  constructor(tenantId: string) {
+    super(
+      `tenant ${tenantId} has no TUF root yet: its root keys are offline. Get the online keys (rampart tuf online-keys), ` +
+        'make and sign root version 1 offline (rampart ceremony tuf-root make|sign|merge), then import it (rampart tuf root import 1.root.json)',
+    );
+  }
+}
+
+/** An offered root was refused; `reason` is the check that failed (OfflineRootRefusal, or 'root-keys-online'). Nothing was stored. */
+export class RootRejectedError extends DomainError {
+  override readonly name = 'RootRejectedError';
+  readonly code = ErrorCode.rootRejected;
+  constructor(
+    readonly reason: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(`root refused (${reason}): ${message}`, options);
+  }
+}
+
+/** This install keeps its tenants' root keys itself (KEYS_PROVIDER=software): it takes no offline root. */
+export class OfflineRootsNotTakenError extends DomainError {
+  override readonly name = 'OfflineRootsNotTakenError';
+  readonly code = ErrorCode.conflict;
+  readonly reason = 'root-keys-online';
+}
+
+/** The platform holds no root key to rotate with (the root is offline): rotate by the ceremony and import. */
+export class RootKeysOfflineError extends DomainError {
+  override readonly name = 'RootKeysOfflineError';
+  readonly code = ErrorCode.conflict;
 }
 
 /** How long each role's metadata lives; the online roles are re-signed before they expire. */
@@ -41,6 +91,11 @@ export interface RootPolicy {
 }
 
 const HOUR = 3_600_000;
+
+/** Whether two roots are the same document: the same signed part and the same signatures. */
+function sameRoot(a: RootMetadata, b: RootMetadata): boolean {
+  return metadataBytes(a).equals(metadataBytes(b));
+}
 const DAY = 24 * HOUR;
 
 export function imageTarget(image: ImageRow): ImageTarget {
@@ -59,44 +114,118 @@ export function imageTarget(image: ImageRow): ImageTarget {
 }
 
 /**
- * Each tenant's TUF repository in PostgreSQL: its signing keys (sealed
- * under the key-encryption key, bound to tenant and role), every version of
- * root, and the latest targets, snapshot and timestamp; plus the director's
- * targets for each device. Every change takes the tenant's advisory lock,
- * so two replicas never sign two different metadata of the same version.
+ * Each tenant's TUF repository in PostgreSQL: every version of root, the
+ * latest targets, snapshot and timestamp, and the director's targets for
+ * each device; every signature is made by the key provider (`TufKeyring`).
+ * With the software provider the platform also holds the root keys and signs
+ * root version 1 itself; with pkcs11 it holds none, and a repository waits
+ * for an offline-signed root (`importRoot`). Every change takes the tenant's
+ * advisory lock, so two replicas never sign two different metadata of the
+ * same version.
  */
 export class TenantMetadata {
+  private readonly refusedImports: Counter;
+
   constructor(
     private readonly transactions: Transactions,
     private readonly repository: TufMetadataRepository,
-    private readonly vault: KeyVault,
+    private readonly keyring: TufKeyring,
     private readonly images: ImagesRepository,
     private readonly lifetimes: MetadataLifetimes,
     private readonly rootPolicy: RootPolicy,
+    private readonly logger: Logger,
+    meter: Meter,
   ) {
     if (!(rootPolicy.threshold >= 1 && rootPolicy.threshold <= rootPolicy.keys)) throw new RangeError('root threshold must be 1..keys');
+    this.refusedImports = meter.createCounter('rampart_updates_root_imports_refused_total', {
+      description: 'Offered TUF roots refused, by reason',
+    });
   }
 
-  /** A tenant's repository exists once this resolves: keys, root version 1, and the first targets, snapshot and timestamp. */
+  /**
+   * A tenant's repository exists once this resolves: its online role keys;
+   * with root keys held here also root version 1 and the first targets,
+   * snapshot and timestamp (with offline roots those follow the import).
+   */
   async ensure(tenantId: string): Promise<void> {
-    if ((await this.repository.latestVersion(tenantId, 'root')) !== undefined) return;
+    if (await this.keyring.hasOnlineKeys(tenantId)) return;
     await this.transactions.run(async (tx) => {
       await this.repository.lockTenant(tenantId, tx);
-      if ((await this.repository.latestVersion(tenantId, 'root', tx)) !== undefined) return;
-      const rootKeys = Array.from({ length: this.rootPolicy.keys }, () => TufSigningKey.generate());
-      for (const key of rootKeys) await this.saveKey(tx, tenantId, 'root', key);
-      for (const role of ['targets', 'snapshot', 'timestamp', DIRECTOR_ROLE] as const)
-        await this.saveKey(tx, tenantId, role, TufSigningKey.generate());
-      const root = signRoot(1, new Date(Date.now() + this.lifetimes.rootDays * DAY), await this.grants(tx, tenantId, rootKeys), rootKeys);
+      if (await this.keyring.hasOnlineKeys(tenantId, tx)) return;
+      await this.keyring.makeOnlineKeys(tenantId, tx);
+      if (!this.keyring.holdsRootKeys) return;
+      const rootKeys = await this.keyring.makeRootKeys(tenantId, this.rootPolicy.keys, tx);
+      const root = await signRoot(
+        1,
+        new Date(Date.now() + this.lifetimes.rootDays * DAY),
+        await this.grants(tx, tenantId, rootKeys),
+        rootKeys,
+      );
       await this.repository.saveMetadata(tenantId, 'root', 1, metadataBytes(root), new Date(root.signed.expires), tx);
       await this.publishLocked(tx, tenantId);
     });
   }
 
-  /** Signs new targets (the tenant's released images), snapshot and timestamp: after a release or a revocation. */
+  /** Whether the tenant's repository has a root (made here, or imported). */
+  async hasRoot(tenantId: string, tx?: Tx): Promise<boolean> {
+    return (await this.repository.latestVersion(tenantId, 'root', tx)) !== undefined;
+  }
+
+  /**
+   * Signs new targets (the tenant's released images), snapshot and
+   * timestamp: after a release or a revocation. TufRootMissingError while
+   * the tenant's offline root has not been imported.
+   */
   async publish(tenantId: string, tx: Tx): Promise<void> {
     await this.repository.lockTenant(tenantId, tx);
+    if (!(await this.hasRoot(tenantId, tx))) throw new TufRootMissingError(tenantId);
     await this.publishLocked(tx, tenantId);
+  }
+
+  /** The online roles' keys, as `rampart ceremony tuf-root make --online-keys` reads them. */
+  async onlineKeys(tenantId: string): Promise<OnlineGrants> {
+    await this.ensure(tenantId);
+    return this.keyring.onlineGrants(tenantId);
+  }
+
+  /**
+   * Takes an offline-signed root: version 1 signed by a threshold of its own
+   * root keys, a later one the §5.3.4 step from the newest stored root;
+   * unexpired; its online roles exactly this platform's keys. Stored and
+   * served at once (with the first, the first targets, snapshot and
+   * timestamp are signed in the same transaction). A refusal stores nothing,
+   * is logged and counted, and says which check failed.
+   */
+  async importRoot(tenantId: string, text: string): Promise<RootSummary> {
+    await this.ensure(tenantId);
+    try {
+      if (this.keyring.holdsRootKeys) {
+        throw new OfflineRootsNotTakenError(
+          'root refused (root-keys-online): this install keeps its tenants’ root keys itself (KEYS_PROVIDER=software); offline roots are imported with KEYS_PROVIDER=pkcs11',
+        );
+      }
+      const root = parseRootMetadata(text);
+      return await this.transactions.run(async (tx) => {
+        await this.repository.lockTenant(tenantId, tx);
+        const newest = await this.repository.newestRoot(tenantId, tx);
+        const trusted = newest === undefined ? undefined : parseRootMetadata(newest);
+        // The same root again (a retry after a lost answer) is already imported: answered as it was, nothing changes.
+        if (trusted !== undefined && sameRoot(trusted, root)) return summarizeRoot(trusted);
+        verifyImportedRoot(root, { trusted, online: await this.keyring.onlineGrants(tenantId, tx), now: new Date() });
+        const version = root.signed.version;
+        await this.repository.saveMetadata(tenantId, 'root', version, metadataBytes(root), new Date(root.signed.expires), tx);
+        if (trusted === undefined) await this.publishLocked(tx, tenantId);
+        this.logger.info({ tenantId, version }, 'offline-signed TUF root imported');
+        return summarizeRoot(root);
+      });
+    } catch (error) {
+      const refusal = error instanceof OfflineRootError ? new RootRejectedError(error.reason, error.message, { cause: error }) : error;
+      if (refusal instanceof RootRejectedError || refusal instanceof OfflineRootsNotTakenError) {
+        this.logger.warn({ tenantId, reason: refusal.reason, err: refusal.message }, 'TUF root import refused');
+        this.refusedImports.add(1, { reason: refusal.reason });
+      }
+      throw refusal;
+    }
   }
 
   /**
@@ -106,9 +235,17 @@ export class TenantMetadata {
    */
   async refreshExpiring(now = Date.now()): Promise<string[]> {
     const due = await this.repository.tenantsExpiring(new Date(now + (this.lifetimes.timestampHours * HOUR) / 2), new Date(now + DAY));
+    // One tenant that cannot be signed for (its key missing from the token) must not freeze every other tenant's metadata.
+    let failure: Error | undefined;
     for (const tenantId of due) {
-      await this.transactions.run((tx) => this.publish(tenantId, tx));
+      try {
+        await this.transactions.run((tx) => this.publish(tenantId, tx));
+      } catch (error) {
+        this.logger.warn({ err: error, tenantId }, 'expiring metadata not re-signed');
+        failure ??= error instanceof Error ? error : new Error(String(error));
+      }
     }
+    if (failure !== undefined) throw failure;
     return due;
   }
 
@@ -118,15 +255,19 @@ export class TenantMetadata {
    * verify the step. The old root keys are retired.
    */
   async rotateRoot(tenantId: string): Promise<number> {
+    if (!this.keyring.holdsRootKeys) {
+      throw new RootKeysOfflineError(
+        'the root keys are offline: sign the next root by the ceremony and import it (rampart tuf root import)',
+      );
+    }
     await this.ensure(tenantId);
     return this.transactions.run(async (tx) => {
       await this.repository.lockTenant(tenantId, tx);
-      const oldKeys = await this.keys(tx, tenantId, 'root');
-      const newKeys = Array.from({ length: this.rootPolicy.keys }, () => TufSigningKey.generate());
+      const oldKeys = await this.keyring.signers(tenantId, 'root', tx);
       await this.repository.retireRootKeys(tenantId, tx);
-      for (const key of newKeys) await this.saveKey(tx, tenantId, 'root', key);
+      const newKeys = await this.keyring.makeRootKeys(tenantId, this.rootPolicy.keys, tx);
       const version = ((await this.repository.latestVersion(tenantId, 'root', tx)) ?? 0) + 1;
-      const root = signRoot(version, new Date(Date.now() + this.lifetimes.rootDays * DAY), await this.grants(tx, tenantId, newKeys), [
+      const root = await signRoot(version, new Date(Date.now() + this.lifetimes.rootDays * DAY), await this.grants(tx, tenantId, newKeys), [
         ...oldKeys,
         ...newKeys,
       ]);
@@ -143,7 +284,7 @@ export class TenantMetadata {
   async currentRoot(tenantId: string): Promise<string> {
     await this.ensure(tenantId);
     const root = await this.repository.newestRoot(tenantId);
-    if (root === undefined) throw new Error(`tenant ${tenantId} has no root`);
+    if (root === undefined) throw new TufRootMissingError(tenantId);
     return root;
   }
 
@@ -153,6 +294,7 @@ export class TenantMetadata {
    */
   async document(tenantId: string, name: string): Promise<unknown> {
     await this.ensure(tenantId);
+    if (!(await this.hasRoot(tenantId))) throw new TufRootMissingError(tenantId);
     const body = await this.file(tenantId, name);
     if (body === undefined) throw new MetadataFileNotFoundError(`no ${name}`);
     return JSON.parse(body.toString('utf8')) as unknown;
@@ -185,6 +327,7 @@ export class TenantMetadata {
     fields: Readonly<Record<string, string | number | boolean | null>>,
   ): Promise<Buffer> {
     await this.ensure(tenantId);
+    if (!(await this.hasRoot(tenantId))) throw new TufRootMissingError(tenantId);
     const targets = images.map(imageTarget);
     const digest = createHash('sha256').update(JSON.stringify({ tenantId, targets, fields })).digest('hex');
     const lifetime = this.lifetimes.directorHours * HOUR;
@@ -193,10 +336,10 @@ export class TenantMetadata {
       if (last !== undefined && last.digest === digest && new Date(last.expires_at).getTime() - Date.now() > lifetime / 2) {
         return Buffer.from(last.body);
       }
-      const [signer] = await this.keys(tx, tenantId, DIRECTOR_ROLE);
+      const signer = await this.keyring.signer(tenantId, DIRECTOR_ROLE, tx);
       const version = (last?.version ?? 0) + 1;
       const expires = new Date(Date.now() + lifetime);
-      const body = metadataBytes(signDirectorTargets(version, expires, deviceId, targets, fields, signer!));
+      const body = metadataBytes(await signDirectorTargets(version, expires, deviceId, targets, fields, signer));
       await this.repository.saveDirectorTargets({ deviceId, tenantId, version, digest, body, expires }, tx);
       return body;
     });
@@ -205,21 +348,21 @@ export class TenantMetadata {
   private async publishLocked(tx: Tx, tenantId: string): Promise<void> {
     const released = await this.images.released(tenantId, tx);
     const next = async (role: OnlineRole) => ((await this.repository.latestVersion(tenantId, role, tx)) ?? 0) + 1;
-    const [targetsKey] = await this.keys(tx, tenantId, 'targets');
-    const [snapshotKey] = await this.keys(tx, tenantId, 'snapshot');
-    const [timestampKey] = await this.keys(tx, tenantId, 'timestamp');
+    const targetsKey = await this.keyring.signer(tenantId, 'targets', tx);
+    const snapshotKey = await this.keyring.signer(tenantId, 'snapshot', tx);
+    const timestampKey = await this.keyring.signer(tenantId, 'timestamp', tx);
     const now = Date.now();
     const targetsVersion = await next('targets');
     const targets = metadataBytes(
-      signTargets(targetsVersion, new Date(now + this.lifetimes.targetsDays * DAY), released.map(imageTarget), targetsKey!),
+      await signTargets(targetsVersion, new Date(now + this.lifetimes.targetsDays * DAY), released.map(imageTarget), targetsKey),
     );
     const snapshotVersion = await next('snapshot');
     const snapshot = metadataBytes(
-      signSnapshot(snapshotVersion, new Date(now + this.lifetimes.snapshotDays * DAY), targets, targetsVersion, snapshotKey!),
+      await signSnapshot(snapshotVersion, new Date(now + this.lifetimes.snapshotDays * DAY), targets, targetsVersion, snapshotKey),
     );
     const timestampVersion = await next('timestamp');
     const timestampExpires = new Date(now + this.lifetimes.timestampHours * HOUR);
-    const timestamp = metadataBytes(signTimestamp(timestampVersion, timestampExpires, snapshot, snapshotVersion, timestampKey!));
+    const timestamp = metadataBytes(await signTimestamp(timestampVersion, timestampExpires, snapshot, snapshotVersion, timestampKey));
     await this.repository.saveMetadata(tenantId, 'targets', targetsVersion, targets, new Date(now + this.lifetimes.targetsDays * DAY), tx);
     await this.repository.saveMetadata(
       tenantId,
@@ -234,8 +377,8 @@ export class TenantMetadata {
     await this.repository.pruneOnline(tenantId, timestampVersion - 10, tx);
   }
 
-  private async grants(tx: Tx, tenantId: string, rootKeys: readonly TufSigningKey[]): Promise<RoleGrants> {
-    const online = async (role: OnlineRole) => (await this.keys(tx, tenantId, role)).map((k) => k.key);
+  private async grants(tx: Tx, tenantId: string, rootKeys: readonly TufSigner[]): Promise<RoleGrants> {
+    const online = async (role: OnlineRole) => (await this.keyring.signers(tenantId, role, tx)).map((k) => k.key);
     return {
       root: { keys: rootKeys.map((k) => k.key), threshold: this.rootPolicy.threshold },
       targets: await online('targets'),
@@ -243,20 +386,5 @@ export class TenantMetadata {
       timestamp: await online('timestamp'),
       director: await online(DIRECTOR_ROLE),
     };
-  }
-
-  private async saveKey(tx: Tx, tenantId: string, role: SigningRole, key: TufSigningKey): Promise<void> {
-    await this.repository.saveKey(
-      { keyId: key.keyId, publicHex: key.publicHex, sealed: this.vault.seal(key.exportPrivatePem(), `${tenantId}/${role}`) },
-      tenantId,
-      role,
-      tx,
-    );
-  }
-
-  private async keys(tx: Tx, tenantId: string, role: SigningRole): Promise<TufSigningKey[]> {
-    const sealed = await this.repository.sealedKeys(tenantId, role, tx);
-    if (sealed.length === 0) throw new Error(`tenant ${tenantId} has no ${role} key`);
-    return sealed.map((s) => TufSigningKey.fromPrivatePem(this.vault.open(s, `${tenantId}/${role}`)));
   }
 }

@@ -5,6 +5,32 @@ import { executor, type Tx } from '../persistence/transactions.js';
 export type OnlineRole = 'targets' | 'snapshot' | 'timestamp' | typeof DIRECTOR_ROLE;
 export type SigningRole = 'root' | OnlineRole;
 
+/** A TUF key object as a root lists it (public only). */
+export interface TufKeyJson {
+  readonly keytype: string;
+  readonly scheme: string;
+  readonly keyval: { readonly public: string };
+}
+
+/**
+ * Which key a role uses: found again in the provider by `label`; `provider`
+ * says where it lives. `label` is null for a key sealed before the key
+ * provider that start-up (KEYS_PROVIDER=software) has not re-sealed yet.
+ */
+export interface StoredTufKey {
+  readonly keyId: string;
+  readonly label: string | null;
+  readonly provider: 'software' | 'pkcs11';
+  readonly tufKey: TufKeyJson;
+}
+
+export interface LegacySealedKey {
+  readonly keyId: string;
+  readonly tenantId: string;
+  readonly role: SigningRole;
+  readonly sealed: Buffer;
+}
+
 /** The director's targets a device was given last. */
 export interface StoredDirectorTargets {
   readonly version: number;
@@ -14,8 +40,9 @@ export interface StoredDirectorTargets {
 }
 
 /**
- * All SQL of the tenants' TUF repositories: signed metadata, signing keys
- * (sealed; sealing is the caller's) and the director's per-device targets.
+ * All SQL of the tenants' TUF repositories: signed metadata, which key each
+ * role uses (public keys and provider labels; the software provider's sealed
+ * keys are `SealedKeyTable`'s) and the director's per-device targets.
  * Writes take the caller's transaction: signing a version and storing it
  * must happen under the tenant's lock, in one transaction.
  */
@@ -47,8 +74,8 @@ export class TufMetadataRepository {
   }
 
   /** The newest root's body, as served. */
-  async newestRoot(tenantId: string): Promise<string | undefined> {
-    const rows: Array<{ body: string }> = await this.dataSource.query(
+  async newestRoot(tenantId: string, tx?: Tx): Promise<string | undefined> {
+    const rows: Array<{ body: string }> = await executor(this.dataSource, tx).query(
       `SELECT body FROM updates.metadata WHERE tenant_id = $1 AND role = 'root' ORDER BY version DESC LIMIT 1`,
       [tenantId],
     );
@@ -81,25 +108,57 @@ export class TufMetadataRepository {
     );
   }
 
-  async saveKey(
-    key: { readonly keyId: string; readonly publicHex: string; readonly sealed: Buffer },
-    tenantId: string,
-    role: SigningRole,
-    tx: Tx,
-  ): Promise<void> {
+  async saveKey(key: StoredTufKey, tenantId: string, role: SigningRole, tx: Tx): Promise<void> {
     await executor(this.dataSource, tx).query(
-      `INSERT INTO updates.signing_keys (key_id, tenant_id, role, public_hex, sealed) VALUES ($1, $2, $3, $4, $5)`,
-      [key.keyId, tenantId, role, key.publicHex, key.sealed],
+      `INSERT INTO updates.signing_keys (key_id, tenant_id, role, label, provider, tuf_key) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [key.keyId, tenantId, role, key.label, key.provider, JSON.stringify(key.tufKey)],
     );
   }
 
-  /** The sealed private keys of a role that are not retired, oldest first. */
-  async sealedKeys(tenantId: string, role: SigningRole, tx: Tx): Promise<Buffer[]> {
-    const rows: Array<{ sealed: Buffer }> = await executor(this.dataSource, tx).query(
-      `SELECT sealed FROM updates.signing_keys WHERE tenant_id = $1 AND role = $2 AND retired_at IS NULL ORDER BY created_at, key_id`,
+  /** A role's keys that are not retired, oldest first. */
+  async activeKeys(tenantId: string, role: SigningRole, tx?: Tx): Promise<StoredTufKey[]> {
+    const rows: Array<{ key_id: string; label: string | null; provider: 'software' | 'pkcs11'; tuf_key: TufKeyJson }> = await executor(
+      this.dataSource,
+      tx,
+    ).query(
+      `SELECT key_id, label, provider, tuf_key FROM updates.signing_keys
+        WHERE tenant_id = $1 AND role = $2 AND retired_at IS NULL ORDER BY created_at, key_id`,
       [tenantId, role],
     );
-    return rows.map((r) => r.sealed);
+    return rows.map((r) => ({ keyId: r.key_id, label: r.label, provider: r.provider, tufKey: r.tuf_key }));
+  }
+
+  /** Tenants with an active key held by another provider than `provider` (an install that switched providers). */
+  async tenantsWithKeysElsewhere(provider: 'software' | 'pkcs11'): Promise<string[]> {
+    const rows: Array<{ tenant_id: string }> = await this.dataSource.query(
+      `SELECT DISTINCT tenant_id FROM updates.signing_keys WHERE provider <> $1 AND retired_at IS NULL ORDER BY tenant_id`,
+      [provider],
+    );
+    return rows.map((r) => r.tenant_id);
+  }
+
+  /** Keys sealed the old way (tenant/role as associated data), not yet re-sealed under a label. */
+  async legacyKeys(): Promise<LegacySealedKey[]> {
+    const rows: Array<{ key_id: string; tenant_id: string; role: SigningRole; legacy_sealed: Buffer }> = await this.dataSource.query(
+      `SELECT key_id, tenant_id, role, legacy_sealed FROM updates.signing_keys WHERE label IS NULL ORDER BY created_at, key_id`,
+    );
+    return rows.map((r) => ({ keyId: r.key_id, tenantId: r.tenant_id, role: r.role, sealed: r.legacy_sealed }));
+  }
+
+  /**
+   * Gives a legacy key its label, its bytes now re-sealed in `sealed_keys`
+   * (same transaction), and drops the old bytes. False when another replica
+   * did it first.
+   */
+  async adoptLegacyKey(keyId: string, label: string, resealed: Buffer, tx: Tx): Promise<boolean> {
+    const run = executor(this.dataSource, tx);
+    const rows: unknown[] = await run.query(
+      `UPDATE updates.signing_keys SET label = $2, legacy_sealed = NULL WHERE key_id = $1 AND label IS NULL RETURNING key_id`,
+      [keyId, label],
+    );
+    if (rows.length === 0) return false;
+    await run.query(`INSERT INTO updates.sealed_keys (label, sealed) VALUES ($1, $2)`, [label, resealed]);
+    return true;
   }
 
   async retireRootKeys(tenantId: string, tx: Tx): Promise<void> {

@@ -12,7 +12,7 @@ import {
   UnsupportedAlgorithmError,
   UnusableKeyError,
 } from '../key-errors.js';
-import { curveParameters, ecdsaSignatureToDer, publicKeyFromEcPoint } from '../key-encoding.js';
+import { curveParameters, ecdsaSignatureToDer, isCurveParameters, publicKeyFromEcPoint } from '../key-encoding.js';
 import { checkKeyLabel } from '../key-label.js';
 import type { KeyAlgorithm, KeyHandle, KeyProvider, Readiness } from '../key-provider.js';
 import {
@@ -492,8 +492,8 @@ function mechanismsOf(algorithm: KeyAlgorithm, b: Pkcs11Binding): readonly numbe
 function algorithmOf(keyType: unknown, parameters: unknown, b: Pkcs11Binding): KeyAlgorithm | undefined {
   if (!(keyType instanceof Buffer) || !(parameters instanceof Buffer)) return undefined;
   const type = ulongOf(keyType);
-  if (type === b.CKK_EC && parameters.equals(curveParameters('ecdsa-p256'))) return 'ecdsa-p256';
-  if (type === CKK_EC_EDWARDS && parameters.equals(curveParameters('ed25519'))) return 'ed25519';
+  if (type === b.CKK_EC && isCurveParameters('ecdsa-p256', parameters)) return 'ecdsa-p256';
+  if (type === CKK_EC_EDWARDS && isCurveParameters('ed25519', parameters)) return 'ed25519';
   return undefined;
 }
 
