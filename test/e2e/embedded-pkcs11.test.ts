@@ -41,12 +41,19 @@ const NOT_THE_PLATFORMS = new Set([
   'pki/gateway.key',
   'pki/platform-ca.key',
   'DEVELOPMENT-ONLY-offline-root/root.key.pem',
+  // The demo tenant's TUF root holders' keys, encrypted, in the folder named for them (the platform holds none).
+  'DEVELOPMENT-ONLY-tuf-root-keys/demo/holder-1.key',
+  'DEVELOPMENT-ONLY-tuf-root-keys/demo/holder-2.key',
+  'DEVELOPMENT-ONLY-tuf-root-keys/demo/holder-3.key',
 ]);
+/** Of those, the ones that are encrypted PKCS#8 (a passphrase under the data folder's secrets opens them). */
+const ENCRYPTED = [...NOT_THE_PLATFORMS].filter((f) => f.startsWith('DEVELOPMENT-ONLY-'));
 
 /**
  * `rampart up --keys pkcs11` as a user runs it (the built CLI, its own
- * process): a SoftHSM2 token and a development ceremony under the data
- * folder, an emulated fleet attested through keys that stay in the token.
+ * process): a SoftHSM2 token and the development ceremonies under the data
+ * folder (the platform CA's, the demo tenant's TUF root signed 2 of 3), an
+ * emulated fleet attested through keys that stay in the token.
  * Then the search an auditor would make for private key bytes: the
  * database, the process's environment, its logs, every file under the data
  * folder but the token's own.
@@ -130,7 +137,7 @@ describe('rampart up --keys pkcs11 (SoftHSM2, development ceremony)', () => {
     expect(await readFile(join(dir, 'platform-root.pem'), 'utf8')).toBe(await readFile(join(dataDir, 'platform-ca', 'root.pem'), 'utf8'));
   });
 
-  it('keeps the issuing CA and the tenant CA keys in the token: sensitive and never extractable, read back by pkcs11-tool', async () => {
+  it('keeps the issuing CA, tenant CA and online TUF keys in the token: sensitive and never extractable, read back by pkcs11-tool', async () => {
     const { stdout } = await exec(
       'pkcs11-tool',
       ['--module', SOFTHSM2_MODULE, '--token-label', 'rampart-dev', '--login', '--pin', pin, '--list-objects', '--type', 'privkey'],
@@ -140,6 +147,7 @@ describe('rampart up --keys pkcs11 (SoftHSM2, development ceremony)', () => {
     const labels = keys.map((k) => /label:\s+(\S+)/.exec(k)?.[1]);
     expect(labels).toContain('rampart/platform/issuing-ca');
     expect(labels.some((l) => l?.startsWith('rampart/demo/ca-'))).toBe(true);
+    for (const role of ['timestamp', 'snapshot', 'targets', 'director']) expect(labels).toContain(`rampart/demo/tuf-${role}`);
     for (const key of keys) expect(key).toMatch(/Access:\s+sensitive, always sensitive, never extractable, local/);
     // The tenant CA rows name their key in the token and hold no key bytes.
     const rows = await queryDatabase<{ key_label: string | null; sealed: boolean }>(
@@ -148,17 +156,34 @@ describe('rampart up --keys pkcs11 (SoftHSM2, development ceremony)', () => {
     );
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) expect(row).toMatchObject({ key_label: expect.stringMatching(/^rampart\/demo\/ca-/), sealed: false });
+    // The TUF roles' rows name their key in the token; nothing is sealed.
+    const tuf = await queryDatabase<{ role: string; provider: string; label: string | null; legacy: boolean }>(
+      db.url,
+      `SELECT role, provider, label, legacy_sealed IS NOT NULL AS legacy FROM updates.signing_keys WHERE retired_at IS NULL`,
+    );
+    expect(tuf.map((r) => r.role).sort()).toEqual(['director', 'snapshot', 'targets', 'timestamp']);
+    for (const row of tuf) expect(row).toMatchObject({ provider: 'pkcs11', label: `rampart/demo/tuf-${row.role}`, legacy: false });
+    expect(await queryDatabase(db.url, `SELECT label FROM updates.sealed_keys`)).toEqual([]);
+    // The tenant's root was signed offline (2 of 3 development holders) and imported.
+    const root = JSON.parse(await readFile(join(dataDir, 'DEVELOPMENT-ONLY-tuf-root-keys', 'demo', '1.root.json'), 'utf8')) as {
+      signed: { roles: Record<string, { keyids: string[]; threshold: number }> };
+      signatures: unknown[];
+    };
+    expect(root.signed.roles['root']).toMatchObject({ threshold: 2 });
+    expect(root.signed.roles['root']!.keyids).toHaveLength(3);
+    expect(root.signatures).toHaveLength(2);
   });
 
   it('writes no private key, and not the PIN, to the database, the environment or the logs', async () => {
-    const { stdout: dump } = await exec('pg_dump', ['--data-only', '--schema=attestation', db.url], {
+    const { stdout: dump } = await exec('pg_dump', ['--data-only', db.url], {
       encoding: 'utf8',
       maxBuffer: 256 * 1024 * 1024,
     });
     expect(dump).toContain('COPY attestation.tenant_cas');
+    expect(dump).toContain('COPY updates.signing_keys');
     const logs = `${cli.lines.map((l) => JSON.stringify(l)).join('\n')}\n${cli.stderr.join('\n')}`;
     expect(cli.lines.length).toBeGreaterThan(10);
-    for (const [where, text] of Object.entries({ 'the attestation schema': dump, 'the environment': environ, 'the logs': logs })) {
+    for (const [where, text] of Object.entries({ 'the database': dump, 'the environment': environ, 'the logs': logs })) {
       for (const marker of KEY_MARKERS) expect(text.includes(marker), `${where}: ${marker}`).toBe(false);
       expect(text.includes(pin), `${where}: the token's PIN`).toBe(false);
     }
@@ -177,8 +202,7 @@ describe('rampart up --keys pkcs11 (SoftHSM2, development ceremony)', () => {
     }
     // Exactly those: the search finds each of them (so it would find another), and nothing else.
     expect(holding.sort()).toEqual([...NOT_THE_PLATFORMS].sort());
-    expect(await readFile(join(dataDir, 'DEVELOPMENT-ONLY-offline-root', 'root.key.pem'), 'utf8')).toMatch(
-      /^-----BEGIN ENCRYPTED PRIVATE KEY-----/,
-    );
+    for (const file of ENCRYPTED)
+      expect(await readFile(join(dataDir, file), 'utf8'), file).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
   });
 });

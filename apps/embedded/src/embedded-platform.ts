@@ -14,6 +14,7 @@ import { ApiClient } from '@rampart/api-client';
 import { loopbackPortFor } from './loopback-port.js';
 import { loadOrCreateSecret, newKeyEncryptionKey, newOperatorToken } from './secrets.js';
 import { prepareDevelopmentKeys, type DevelopmentKeys } from './development-keys.js';
+import { importDevelopmentTufRoot } from './development-tuf-root.js';
 
 /** The tenant the demo fleet belongs to. */
 export { DEMO_TENANT } from './demo-setup.js';
@@ -56,7 +57,13 @@ export interface EmbeddedPlatform {
   readonly pki: DevelopmentPki;
   readonly pkiDir: string;
   /** Where the signing keys are, and the root device certificates chain to (PEM file): the offline root in three tiers. */
-  readonly keys: { readonly provider: EmbeddedKeys; readonly platformRootFile: string; readonly token?: DevelopmentKeys['token'] };
+  readonly keys: {
+    readonly provider: EmbeddedKeys;
+    readonly platformRootFile: string;
+    readonly token?: DevelopmentKeys['token'];
+    /** With keys in the token: the demo tenant's offline-signed TUF root (2 of 3 development holders), as imported. */
+    readonly tufRootFile?: string;
+  };
   /** The emulated device maker's firmware signing keys (kept in the data folder): what the demo fleet is fused to trust. */
   readonly firmware: FirmwareSigning;
   readonly gateway: RunningGateway;
@@ -167,7 +174,10 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
         ...common,
         HTTP_PORT: options.updatesApiPort ?? 0,
         DATABASE_URL: databaseUrl,
-        UPDATES_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'updates-key-encryption.key', newKeyEncryptionKey),
+        ...(tokenKeys === undefined
+          ? { UPDATES_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'updates-key-encryption.key', newKeyEncryptionKey) }
+          : // The TUF keys are the token's: nothing is sealed, so no key-encryption key is given.
+            { ...tokenKeys.settings, UPDATES_KEY_ENCRYPTION_KEY: '' }),
         DEVICE_HOST: '127.0.0.1',
         DEVICE_PORT: options.updatesDevicePort ?? 0,
         TLS_CERT_FILE: join(pkiDir, 'gateway.crt'),
@@ -180,6 +190,11 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
       bus,
     );
     closers.push(() => updates.close());
+    // With keys in the token the platform holds no TUF root key: the demo tenant's root is signed offline and imported.
+    const tufRootFile =
+      tokenKeys === undefined
+        ? undefined
+        : await importDevelopmentTufRoot({ dataDir: options.dataDir, updates: new ApiClient(updates.url), tenant });
     const gateway = await startGateway(
       gatewayConfig({
         ...common,
@@ -214,7 +229,12 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     return {
       pki,
       pkiDir,
-      keys: { provider: options.keys ?? 'software', platformRootFile, ...(tokenKeys === undefined ? {} : { token: tokenKeys.token }) },
+      keys: {
+        provider: options.keys ?? 'software',
+        platformRootFile,
+        ...(tokenKeys === undefined ? {} : { token: tokenKeys.token }),
+        ...(tufRootFile === undefined ? {} : { tufRootFile }),
+      },
       firmware,
       gateway,
       telemetry,
