@@ -35,6 +35,8 @@ describe.skipIf(await containerTierSkipped())("the chart's SoftHSM2 development 
   let context: PlanContext;
   let nats: StandaloneNats;
   let db: TestDatabase;
+  /** keys.platformCa.existingSecret, made from the ceremony's files by the attestation test. */
+  let platformCa: K8sObject | undefined;
   const workload = (name: string): K8sObject =>
     chart.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `${RELEASE}-${name}`)!;
   /** The pod's init containers alone: the services themselves are the ca and tuf work's to run in pkcs11 mode. */
@@ -149,7 +151,7 @@ describe.skipIf(await containerTierSkipped())("the chart's SoftHSM2 development 
       join(workDir, 'passphrase'),
     ]);
     // keys.platformCa.existingSecret, as `kubectl create secret generic … --from-file` makes it from the ceremony's files.
-    const platformCa: K8sObject = {
+    platformCa = {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'rampart-platform-ca' },
@@ -183,10 +185,20 @@ describe.skipIf(await containerTierSkipped())("the chart's SoftHSM2 development 
     expect(stopped).toEqual([expect.objectContaining({ exitCode: 0 })]);
   }, 240_000);
 
-  it("makes updates' own token on its own claim, and no request", async () => {
+  it("makes updates' own token on its own claim, and no request; the service starts on it as rendered", async () => {
     const pod = await initOnly('updates', `${prefix}-updates`);
     const logs = await pod.logs('softhsm-token');
     expect(logs).not.toMatch(CSR);
     expect((await readdir(join(workDir, 'claims', `${RELEASE}-updates-softhsm`, 'tokens'))).length).toBe(1);
-  }, 120_000);
+    expect(platformCa, 'the attestation test made the platform CA Secret').toBeDefined();
+    const serving = await RunningPod.start(
+      planPod(
+        { ...context, extraObjects: [...context.extraObjects, platformCa!], prefix: `${prefix}-updates-serving` },
+        workload('updates'),
+      ),
+    );
+    await serving.waitReady();
+    const stopped = await serving.terminate();
+    expect(stopped).toEqual([expect.objectContaining({ exitCode: 0 })]);
+  }, 240_000);
 });
