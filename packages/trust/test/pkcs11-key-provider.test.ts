@@ -274,6 +274,18 @@ describe(Pkcs11KeyProvider.name, () => {
     expect(verify('sha256', data, publicKey, await provider.sign(key, data))).toBe(true);
   });
 
+  it('is one provider per module in a process: a second open of the same token shares it until the last close; another token is refused by name', async () => {
+    const again = openProvider();
+    expect(again).toBe(provider);
+    const key = (await provider.find(keyLabel({ tenant: 'acme' }, 'ca')))!;
+    // The second opener closes (a service of the embedded platform stopping): the first one goes on signing.
+    await again.close();
+    const data = Buffer.from('after the second opener closed');
+    expect(verify('sha256', data, await provider.publicKey(key.label), await provider.sign(key, data))).toBe(true);
+    expect(() => openProvider({ tokenLabel: 'another-token' })).toThrow(Pkcs11ModuleError);
+    expect(() => openProvider({ tokenLabel: 'another-token' })).toThrow(/already open in this process for token "rampart-test"/);
+  });
+
   it('signs P-256 concurrently through its session pool; prints the rate beside node:crypto in this run', async () => {
     const key = (await provider.find(keyLabel({ tenant: 'acme' }, 'ca')))!;
     const publicKey = await provider.publicKey(key.label);
