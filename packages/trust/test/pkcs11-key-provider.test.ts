@@ -66,7 +66,7 @@ p.C_Login(session, pkcs11js.CKU_USER, pin);
 p.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_LABEL, value: label }]);
 const [key] = p.C_FindObjects(session, 1);
 p.C_FindObjectsFinal(session);
-const names = ['CKA_TOKEN', 'CKA_PRIVATE', 'CKA_SENSITIVE', 'CKA_EXTRACTABLE', 'CKA_ALWAYS_SENSITIVE', 'CKA_NEVER_EXTRACTABLE', 'CKA_SIGN'];
+const names = ['CKA_TOKEN', 'CKA_PRIVATE', 'CKA_SENSITIVE', 'CKA_EXTRACTABLE', 'CKA_ALWAYS_SENSITIVE', 'CKA_NEVER_EXTRACTABLE', 'CKA_SIGN', 'CKA_DECRYPT', 'CKA_UNWRAP', 'CKA_DERIVE'];
 const read = p.C_GetAttributeValue(session, key, names.map((n) => ({ type: pkcs11js[n] })));
 const out = Object.fromEntries(names.map((n, i) => [n, read[i].value[0] === 1]));
 out.CKA_ID = p.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_ID }])[0].value.toString('hex');
@@ -149,6 +149,9 @@ describe(Pkcs11KeyProvider.name, () => {
       CKA_ALWAYS_SENSITIVE: true,
       CKA_NEVER_EXTRACTABLE: true,
       CKA_SIGN: true,
+      CKA_DECRYPT: false,
+      CKA_UNWRAP: false,
+      CKA_DERIVE: false,
       CKA_VALUE: 'CKR_ATTRIBUTE_SENSITIVE',
     });
     expect(attributes['CKA_ID']).toMatch(/^[0-9a-f]{40}$/);

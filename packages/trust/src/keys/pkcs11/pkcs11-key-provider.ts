@@ -273,6 +273,8 @@ export class Pkcs11KeyProvider implements KeyProvider {
       { type: b.CKA_CLASS, value: b.CKO_PUBLIC_KEY },
       { type: b.CKA_PRIVATE, value: false },
       { type: b.CKA_VERIFY, value: true },
+      { type: b.CKA_ENCRYPT, value: false },
+      { type: b.CKA_WRAP, value: false },
       { type: b.CKA_EC_PARAMS, value: curveParameters(algorithm) },
     ];
     const privateTemplate: Template = [
@@ -282,6 +284,11 @@ export class Pkcs11KeyProvider implements KeyProvider {
       { type: b.CKA_SENSITIVE, value: true },
       { type: b.CKA_EXTRACTABLE, value: false },
       { type: b.CKA_SIGN, value: true },
+      // A signing key does nothing else: tokens default these to true (SoftHSM2 does), and a CA key that can also
+      // decrypt, unwrap or derive is one an attacker with a session can use as an oracle for other keys.
+      { type: b.CKA_DECRYPT, value: false },
+      { type: b.CKA_UNWRAP, value: false },
+      { type: b.CKA_DERIVE, value: false },
     ];
     const mechanism = algorithm === 'ecdsa-p256' ? b.CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN;
     try {
