@@ -66,7 +66,7 @@ p.C_Login(session, pkcs11js.CKU_USER, pin);
 p.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_LABEL, value: label }]);
 const [key] = p.C_FindObjects(session, 1);
 p.C_FindObjectsFinal(session);
-const names = ['CKA_TOKEN', 'CKA_PRIVATE', 'CKA_SENSITIVE', 'CKA_EXTRACTABLE', 'CKA_ALWAYS_SENSITIVE', 'CKA_NEVER_EXTRACTABLE', 'CKA_SIGN'];
+const names = ['CKA_TOKEN', 'CKA_PRIVATE', 'CKA_SENSITIVE', 'CKA_EXTRACTABLE', 'CKA_ALWAYS_SENSITIVE', 'CKA_NEVER_EXTRACTABLE', 'CKA_SIGN', 'CKA_DECRYPT', 'CKA_UNWRAP', 'CKA_DERIVE'];
 const read = p.C_GetAttributeValue(session, key, names.map((n) => ({ type: pkcs11js[n] })));
 const out = Object.fromEntries(names.map((n, i) => [n, read[i].value[0] === 1]));
 out.CKA_ID = p.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_ID }])[0].value.toString('hex');
@@ -171,6 +171,9 @@ describe(Pkcs11KeyProvider.name, () => {
       CKA_ALWAYS_SENSITIVE: true,
       CKA_NEVER_EXTRACTABLE: true,
       CKA_SIGN: true,
+      CKA_DECRYPT: false,
+      CKA_UNWRAP: false,
+      CKA_DERIVE: false,
       CKA_VALUE: 'CKR_ATTRIBUTE_SENSITIVE',
     });
     expect(attributes['CKA_ID']).toMatch(/^[0-9a-f]{40}$/);
@@ -304,6 +307,18 @@ describe(Pkcs11KeyProvider.name, () => {
     expect(await provider.ready([key.label])).toEqual({ ready: true });
     const data = Buffer.from('after the token returned');
     expect(verify('sha256', data, publicKey, await provider.sign(key, data))).toBe(true);
+  });
+
+  it('is one provider per module in a process: a second open of the same token shares it until the last close; another token is refused by name', async () => {
+    const again = openProvider();
+    expect(again).toBe(provider);
+    const key = (await provider.find(keyLabel({ tenant: 'acme' }, 'ca')))!;
+    // The second opener closes (a service of the embedded platform stopping): the first one goes on signing.
+    await again.close();
+    const data = Buffer.from('after the second opener closed');
+    expect(verify('sha256', data, await provider.publicKey(key.label), await provider.sign(key, data))).toBe(true);
+    expect(() => openProvider({ tokenLabel: 'another-token' })).toThrow(Pkcs11ModuleError);
+    expect(() => openProvider({ tokenLabel: 'another-token' })).toThrow(/already open in this process for token "rampart-test"/);
   });
 
   it('signs P-256 concurrently through its session pool; prints the rate beside node:crypto in this run', async () => {
