@@ -98,6 +98,9 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
       PKCS11_MODULE: SOFTHSM2_MODULE,
       PKCS11_TOKEN_LABEL: TOKEN_LABEL,
       PKCS11_PIN_FILE: token.pinFile,
+      // The floor every imported root must meet, the first included.
+      ROOT_KEYS: '3',
+      ROOT_THRESHOLD: '2',
     });
   }, 60_000);
 
@@ -157,7 +160,7 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
     });
   });
 
-  it('refuses a root one key of three signed, or one naming other online keys, or from a Reader; stores nothing, logs and counts', async () => {
+  it('refuses a root one key of three signed, a 1-of-1 root, one naming other online keys, or from a Reader; stores nothing, logs and counts', async () => {
     const before = await storedState();
     const unsigned = makeOfflineRoot({
       version: 1,
@@ -170,6 +173,18 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
     const refused = await env.api(env.tokens.acme, 'POST', '/v1/tuf/root', asBody(oneOfThree));
     expect(refused).toMatchObject({ status: 400, body: { code: 'ROOT_REJECTED' } });
     expect(refused.body.message).toMatch(/too-few-signatures/);
+
+    // Signed as it asks, but by one key of one: below ROOT_THRESHOLD, and every rotation after it would be as weak.
+    const lone = makeOfflineRoot({
+      version: 1,
+      expires: new Date(Date.now() + 365 * DAY_MS),
+      rootKeys: [firstHolders[0]!.key],
+      threshold: 1,
+      online,
+    });
+    const weak = await env.api(env.tokens.acme, 'POST', '/v1/tuf/root', asBody(signedCopy(lone, firstHolders[0]!).metadata));
+    expect(weak).toMatchObject({ status: 400, body: { code: 'ROOT_REJECTED' } });
+    expect(weak.body.message).toMatch(/weak-threshold.*1-of-1/);
 
     const rogueTargets = TufSigningKey.generate().key;
     const elsewhere = makeOfflineRoot({
@@ -195,6 +210,7 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
     const metrics = await (await fetch(`${env.updates.url}/metrics`)).text();
     expect(metrics).toMatch(/rampart_updates_root_imports_refused_total\{[^}]*reason="too-few-signatures"[^}]*\} 1/);
     expect(metrics).toMatch(/rampart_updates_root_imports_refused_total\{[^}]*reason="wrong-online-keys"[^}]*\} 1/);
+    expect(metrics).toMatch(/rampart_updates_root_imports_refused_total\{[^}]*reason="weak-threshold"[^}]*\} 1/);
     root1 = good;
   });
 

@@ -17,6 +17,7 @@ import {
   type OnlineGrants,
   type RoleGrants,
   type RootMetadata,
+  type RootPolicy,
   type RootSummary,
   type TufSigner,
 } from '@rampart/trust';
@@ -82,12 +83,6 @@ export interface MetadataLifetimes {
   readonly snapshotDays: number;
   readonly timestampHours: number;
   readonly directorHours: number;
-}
-
-export interface RootPolicy {
-  /** Root keys a tenant's root lists, and how many must sign a new root. */
-  readonly keys: number;
-  readonly threshold: number;
 }
 
 const HOUR = 3_600_000;
@@ -211,7 +206,12 @@ export class TenantMetadata {
         const trusted = newest === undefined ? undefined : parseRootMetadata(newest);
         // The same root again (a retry after a lost answer) is already imported: answered as it was, nothing changes.
         if (trusted !== undefined && sameRoot(trusted, root)) return summarizeRoot(trusted);
-        verifyImportedRoot(root, { trusted, online: await this.keyring.onlineGrants(tenantId, tx), now: new Date() });
+        verifyImportedRoot(root, {
+          trusted,
+          online: await this.keyring.onlineGrants(tenantId, tx),
+          policy: this.rootPolicy,
+          now: new Date(),
+        });
         const version = root.signed.version;
         await this.repository.saveMetadata(tenantId, 'root', version, metadataBytes(root), new Date(root.signed.expires), tx);
         if (trusted === undefined) await this.publishLocked(tx, tenantId);
