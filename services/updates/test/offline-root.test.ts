@@ -325,8 +325,27 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
     await rename(join(token.tokenDir, tokenFolder!), pulled);
     try {
       const release = await env.api(env.tokens.acme, 'POST', `/v1/images/${upload.body.sha256}/release`);
-      expect(release).toMatchObject({ status: 503, body: { code: 'UNAVAILABLE' } });
-      expect(release.body.message).toMatch(/rampart\/acme\/tuf-targets.*unavailable/);
+      // Fixed words on the wire: which key, which token, the module and PIN file are the platform's to know (its log).
+      expect(release).toMatchObject({ status: 503, body: { code: 'UNAVAILABLE', message: 'signing key unavailable; retry later' } });
+      // A device first asking for its director targets (signed for it now) is told the same, and nothing more.
+      const newcomer = await manufactureDevice(env.pki.manufacturerCa);
+      await env.claim(env.tokens.acme, newcomer.security.deviceId);
+      const newcomerCertificate = (await createTestTenantIssuer(env.pki.platformCa, 'acme'))(newcomer);
+      const newcomerClient = new UpdateClient({ host: '127.0.0.1', port: env.updates.devicePort }, () =>
+        newcomer.security.tlsContext(
+          `${newcomerCertificate.certificatePem}${newcomerCertificate.chainPem}`,
+          env.pki.platformCa.certificatePem,
+        ),
+      );
+      const deviceRefusal = (await newcomerClient
+        .metadata('director.json', 65_536)
+        .catch((e: unknown) => e)
+        .finally(() => newcomerClient.close())) as Error;
+      expect(deviceRefusal.message).toMatch(/HTTP 503 .*signing key unavailable; retry later/);
+      for (const internal of [token.pinFile, SOFTHSM2_MODULE, TOKEN_LABEL, 'rampart/acme', 'TokenUnavailableError', 'TokenLoginError']) {
+        expect(JSON.stringify(release.body)).not.toContain(internal);
+        expect(deviceRefusal.message).not.toContain(internal);
+      }
       await expect(env.updates.metadata.refreshExpiring(Date.now() + 400 * DAY_MS)).rejects.toMatchObject({
         name: 'SigningUnavailableError',
       });

@@ -1,0 +1,3 @@
+// The service kit's signing entry (`@rampart/service-kit/signing`): apart from the main one, since it loads
+// @rampart/trust, which only the services that sign need.
+export { SIGNING_UNAVAILABLE_MESSAGE, SigningUnavailableError, signingOrUnavailable } from './signing-unavailable.error.js';
