@@ -1,16 +1,14 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Subject } from '@rampart/contracts';
-import { createSignedEvidence, demoBootState, manufactureDevice, runFleet, type ManufacturedDevice } from '@rampart/emulator';
+import { manufactureDevice, runFleet, type ManufacturedDevice } from '@rampart/emulator';
 import { BusError, NatsBus, TypedBus } from '@rampart/service-kit';
 import {
   SOFTHSM2_MODULE,
   TEST_NATS_URL,
-  attestationTestEnv,
   createSoftHsmToken,
   createTestDatabase,
   createTestPki,
@@ -22,15 +20,7 @@ import {
   type TestDatabase,
   type TestPki,
 } from '@rampart/testing';
-import {
-  ISSUING_CA_KEY_LABEL,
-  Pkcs11KeyProvider,
-  createIssuingCsr,
-  createOfflineRoot,
-  rootCrl,
-  signIssuingCa,
-  type CreatedOfflineRoot,
-} from '@rampart/trust';
+import { ISSUING_CA_KEY_LABEL, createOfflineRoot, rootCrl, type CreatedOfflineRoot } from '@rampart/trust';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -42,12 +32,13 @@ import {
   startGatewayProcess,
   gatewayTlsEnv,
 } from '../support/service-process.js';
+import { HSM_PUBLIC_BASE_URL, attestOverBus, issuingCaUnder, pullToken, readinessOf, threeTierEnv } from '../support/hsm-platform.js';
 
 const run = promisify(execFile);
 const TOKEN = 'rampart-platform';
 const PIN = '97531864';
 const PASSPHRASE = 'offline root passphrase, long enough';
-const PUBLIC_BASE_URL = 'http://attestation.test';
+const PUBLIC_BASE_URL = HSM_PUBLIC_BASE_URL;
 const TENANT = 'fleet';
 
 /**
@@ -101,40 +92,21 @@ describe('attestation with its CA keys in a PKCS#11 token (three tiers)', () => 
     return path;
   };
 
-  /** The ceremony's online step (a CSR from the key in the token) and its offline step (the root signs it). */
-  async function issuingCaUnder(root: CreatedOfflineRoot): Promise<string> {
-    const provider = Pkcs11KeyProvider.open({ modulePath: SOFTHSM2_MODULE, tokenLabel: TOKEN, pinFile: softHsm.pinFile });
-    try {
-      const csr = await createIssuingCsr(provider, ISSUING_CA_KEY_LABEL, 'CN=Rampart Platform Issuing CA');
-      return await signIssuingCa({ root: root.root, csrPem: csr.csrPem, crlDistributionPoint: `${PUBLIC_BASE_URL}/v1/platform/root-crl` });
-    } finally {
-      await provider.close();
-    }
-  }
-
   /** The service on `issuingPem`; the first start makes the tenant, a restart (same database) keeps it. */
   async function startAttestation(issuingPem: string): Promise<typeof attestation> {
-    const { PLATFORM_CA_KEY_FILE: _twoTierOnly, ...env } = attestationTestEnv({
+    const env = threeTierEnv({
       databaseUrl: db.url,
-      natsUrl: TEST_NATS_URL,
       prefix,
       pki,
       operatorToken,
-    });
-    const threeTierEnv = {
-      ...env,
-      ...softHsm.env,
-      KEYS_PROVIDER: 'pkcs11',
-      PKCS11_MODULE: SOFTHSM2_MODULE,
-      PKCS11_TOKEN_LABEL: TOKEN,
-      PKCS11_PIN_FILE: softHsm.pinFile,
-      PLATFORM_CA_CERT_FILE: await file('issuing.pem', issuingPem),
+      softHsm,
+      issuingCertFile: await file('issuing.pem', issuingPem),
       // Both roots, as during a root rotation: the old one's certificates live on for one device-certificate lifetime.
-      PLATFORM_ROOT_CERT_FILE: join(dir, 'roots.pem'),
-      PLATFORM_ROOT_CRL_FILE: await file('root.crl', await rootCrl({ root: roots.old.root, revoked: [], nextUpdateDays: 30 })),
-    };
-    if (attestation === undefined) return startAttestationWithTenant(threeTierEnv, operatorToken, TENANT);
-    const { process, url } = await startAttestationProcess('attestation', threeTierEnv);
+      rootCertFile: join(dir, 'roots.pem'),
+      rootCrlFile: await file('root.crl', await rootCrl({ root: roots.old.root, revoked: [], nextUpdateDays: 30 })),
+    });
+    if (attestation === undefined) return startAttestationWithTenant(env, operatorToken, TENANT);
+    const { process, url } = await startAttestationProcess('attestation', env);
     const call: PlatformCall = async (method, path, token, body) => {
       const response = await fetch(`${url}${path}`, {
         method,
@@ -147,12 +119,7 @@ describe('attestation with its CA keys in a PKCS#11 token (three tiers)', () => 
     return { process, url, call, tenantToken: attestation.tenantToken };
   }
 
-  /** An attestation over the bus, as the gateway asks it: the reply, or the bus error when it is refused. */
-  async function attest(device: ManufacturedDevice) {
-    const { nonce } = await typed.request(Subject.attestationNonceIssue, { deviceId: device.security.deviceId });
-    const evidence = JSON.stringify(createSignedEvidence(device.security, device.identityCertificatePem, nonce, demoBootState()));
-    return typed.request(Subject.attestationEvidenceVerify, { deviceId: device.security.deviceId, evidence });
-  }
+  const attest = (device: ManufacturedDevice) => attestOverBus(typed, device);
 
   async function claimedDevice(): Promise<ManufacturedDevice> {
     const device = await manufactureDevice(pki.manufacturerCa);
@@ -180,10 +147,7 @@ describe('attestation with its CA keys in a PKCS#11 token (three tiers)', () => 
     }).finally(() => client.end(true));
   }
 
-  async function readiness(): Promise<{ status: number; body: { checks: Record<string, { ok: boolean; error?: string }> } }> {
-    const response = await fetch(`${attestation.url}/readyz`);
-    return { status: response.status, body: (await response.json()) as never };
-  }
+  const readiness = () => readinessOf(attestation.url);
 
   async function openssl(...args: string[]): Promise<{ ok: boolean; out: string }> {
     try {
@@ -209,7 +173,7 @@ describe('attestation with its CA keys in a PKCS#11 token (three tiers)', () => 
     pki = await createTestPki();
     bus = await NatsBus.connect({ url: TEST_NATS_URL, prefix, name: 'hsm-keys-test', onError: () => undefined });
     typed = new TypedBus(bus);
-    attestation = await startAttestation(await issuingCaUnder(roots.old));
+    attestation = await startAttestation(await issuingCaUnder(softHsm, roots.old));
     gateway = await startGatewayProcess('gateway', {
       NATS_URL: TEST_NATS_URL,
       BUS_PREFIX: prefix,
@@ -311,15 +275,15 @@ describe('attestation with its CA keys in a PKCS#11 token (three tiers)', () => 
     const device = await claimedDevice();
     const issuedCount = async () =>
       Number((await queryDatabase<{ n: string }>(db.url, 'SELECT count(*) AS n FROM attestation.issued_certificates'))[0]!.n);
-    const [tokenFolder] = await readdir(softHsm.tokenDir);
-    const pulled = join(dir, 'pulled');
-    await rename(join(softHsm.tokenDir, tokenFolder!), pulled);
+    const putBack = await pullToken(softHsm, join(dir, 'pulled'));
     try {
       await waitFor(async () => (await readiness()).status === 503, { timeoutMs: 10_000, describe: 'readiness false' });
       const { body } = await readiness();
       expect(body.checks['keys']).toMatchObject({
         ok: false,
-        error: expect.stringMatching(/^TokenUnavailableError: token "rampart-platform"/),
+        error: expect.stringMatching(
+          /^TokenUnavailableError: token "rampart-platform" is unavailable for key rampart\/platform\/issuing-ca/,
+        ),
       });
       const before = await issuedCount();
       const refused = await attest(device).then(
@@ -341,7 +305,7 @@ describe('attestation with its CA keys in a PKCS#11 token (three tiers)', () => 
       const metrics = await (await fetch(`${attestation.url}/metrics`)).text();
       expect(metrics).toMatch(/rampart_ca_signing_failures_total\{[^}]*error="TokenUnavailableError"[^}]*\} [1-9]/);
     } finally {
-      await rename(pulled, join(softHsm.tokenDir, tokenFolder!));
+      await putBack();
     }
     await waitFor(async () => (await readiness()).status === 200, { timeoutMs: 10_000, describe: 'readiness back' });
     const reply = await attest(device);
@@ -357,7 +321,7 @@ describe('attestation with its CA keys in a PKCS#11 token (three tiers)', () => 
     await connectsWith(before, old.certificatePem + old.chainPem);
 
     // The ceremony: the same issuing key, re-certified by the next root; the service restarts on the new issuing.pem.
-    const nextIssuingPem = await issuingCaUnder(roots.next);
+    const nextIssuingPem = await issuingCaUnder(softHsm, roots.next);
     await attestation.process.stop();
     attestation = await startAttestation(nextIssuingPem);
 

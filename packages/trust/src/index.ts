@@ -126,6 +126,7 @@ export {
   TokenUnavailableError,
   UnsupportedAlgorithmError,
   UnusableKeyError,
+  errorForKey,
 } from './keys/key-errors.js';
 export { signCertificate, signCrl, signatureAlgorithmFor } from './keys/certificate-signing.js';
 export { DirectorySealedKeyStore } from './keys/sealed-key-store.js';
@@ -178,10 +179,12 @@ export {
   IssuingCaImportError,
   IssuingCaKeyError,
   RootCrlError,
+  checkIssuingCaCertificate,
+  checkIssuingCaKey,
   checkRootCrl,
   importIssuingCa,
 } from './ceremony/issuing-ca-import.js';
-export type { ImportedIssuingCa, IssuingCaImport } from './ceremony/issuing-ca-import.js';
+export type { CheckedIssuingCaCertificate, ImportedIssuingCa, IssuingCaImport } from './ceremony/issuing-ca-import.js';
 export { signTenantCa } from './ceremony/tenant-ca.js';
 export type { TenantCaRequest } from './ceremony/tenant-ca.js';
 export type { IssuingCaRequest } from './ceremony/issuing-ca.js';

@@ -9,9 +9,12 @@ import {
   IssuingCaChainError,
   IssuingCaConstraintsError,
   IssuingCaKeyError,
+  KeyNotFoundError,
   KeyVault,
   SoftwareKeyProvider,
   TENANT_CA_PATH_LENGTH,
+  checkIssuingCaCertificate,
+  checkIssuingCaKey,
   commonNameOnly,
   createIssuingCsr,
   createOfflineRoot,
@@ -78,14 +81,23 @@ describe(importIssuingCa.name, () => {
     await expect(refused).rejects.toThrow(/its pathLen is 0: a tenant CA below it needs at least 1/);
   });
 
-  it('refuses when the provider has no issuing key, or another key than the certificate’s (IssuingCaKeyError)', async () => {
+  it('refuses when the provider has no issuing key (KeyNotFoundError), or another key than the certificate’s (IssuingCaKeyError)', async () => {
     const empty = new SoftwareKeyProvider(new KeyVault(randomBytes(32)), new DirectorySealedKeyStore(join(dir, 'empty')));
-    await expect(importIssuingCa({ issuingPem, rootsPem: rootPem, provider: empty })).rejects.toThrow(IssuingCaKeyError);
+    const missing = importIssuingCa({ issuingPem, rootsPem: rootPem, provider: empty });
+    await expect(missing).rejects.toThrow(KeyNotFoundError);
+    await expect(missing).rejects.toMatchObject({ label: ISSUING_CA_KEY_LABEL });
     await empty.generate(ISSUING_CA_KEY_LABEL, 'ecdsa-p256');
-    await expect(importIssuingCa({ issuingPem, rootsPem: rootPem, provider: empty })).rejects.toThrow(
-      /is not the issuing CA certificate's key/,
-    );
+    const another = importIssuingCa({ issuingPem, rootsPem: rootPem, provider: empty });
+    await expect(another).rejects.toThrow(IssuingCaKeyError);
+    await expect(another).rejects.toThrow(/is not the issuing CA certificate's key/);
     await empty.close();
+  });
+
+  it('checks the files without a provider (checkIssuingCaCertificate) and the key apart (checkIssuingCaKey)', async () => {
+    const checked = checkIssuingCaCertificate({ issuingPem, rootsPem: rootPem });
+    expect(checked.root.fingerprint256).toBe(new X509Certificate(rootPem).fingerprint256);
+    expect(() => checkIssuingCaCertificate({ issuingPem, rootsPem: '' })).toThrow(IssuingCaChainError);
+    expect(await checkIssuingCaKey(checked.certificate, provider)).toEqual({ label: ISSUING_CA_KEY_LABEL, algorithm: 'ecdsa-p256' });
   });
 
   it('refuses an issuing CA that is not valid now', async () => {

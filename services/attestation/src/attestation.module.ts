@@ -89,9 +89,11 @@ export class AttestationLifecycle implements OnApplicationShutdown {
 
 /**
  * The platform CA the configuration names. Three tiers: the key provider
- * opened and the ceremony's files checked against it (named errors stop
- * start-up), and readiness tied to the token: `keys` fails, naming the key
- * and why, while the provider cannot sign with the issuing key.
+ * opened and the ceremony's files checked (named errors stop start-up), and
+ * readiness tied to the token: `keys` fails, naming the key and why, while
+ * the token is away, refuses the PIN or lacks the issuing key, or holds
+ * another key than the certificate's; the service starts and serves
+ * anyway, refusing every signature as UNAVAILABLE.
  */
 async function openPlatformCa(config: AttestationConfig, runtime: ServiceRuntime): Promise<PlatformCa> {
   const { hierarchy, keys } = config.ca;
@@ -103,7 +105,7 @@ async function openPlatformCa(config: AttestationConfig, runtime: ServiceRuntime
   });
   let platform: PlatformCa;
   try {
-    platform = await TokenPlatformCa.open(hierarchy, provider, meter);
+    platform = await TokenPlatformCa.open(hierarchy, provider, meter, runtime.logger);
   } catch (error) {
     await provider.close();
     throw error;

@@ -35,8 +35,9 @@ export const attestationService = defineService({
       run: (app) => app.get(KnownGoodConsumer).start(),
       undo: (app) => app.get(KnownGoodConsumer).stop(),
     },
-    // A successor due while the service was down is made before the first device asks for a certificate.
-    { name: 'CA rotation policy', run: (app) => app.get(RotationService).runPolicy() },
+    // A successor due while the service was down is made before the first device asks for a certificate (or, while
+    // the token is away, as soon as it is back).
+    { name: 'CA rotation policy', run: (app) => app.get(RotationService).runPolicyAtStart() },
     { name: 'fleet gauges', run: (app) => app.get(FleetGauges).refresh() },
   ],
   jobs: [AdmissionLogJob, RotationPolicyJob, NonceSweepJob, FleetGauges],

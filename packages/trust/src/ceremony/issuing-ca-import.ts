@@ -11,14 +11,17 @@ import {
 } from '@peculiar/asn1-x509';
 import { x509 } from '../crypto-provider.js';
 import { certificatesInPemBundle } from '../device-id.js';
+import { KeyNotFoundError } from '../keys/key-errors.js';
 import type { KeyHandle, KeyProvider } from '../keys/key-provider.js';
 import { ISSUING_CA_KEY_LABEL } from './issuing-csr.js';
 import { ISSUING_CA_PATH_LENGTH } from './offline-root.js';
 
 /**
- * Why the platform refuses the issuing CA the ceremony gave it. The service
- * stops at start-up with one of these rather than sign tenant CAs that no
- * relying party would accept, or sign with a key the certificate does not name.
+ * Why the platform refuses the issuing CA the ceremony gave it, rather than
+ * sign tenant CAs that no relying party would accept, or sign with a key the
+ * certificate does not name. The files' errors (chain, constraints, root CRL)
+ * stop the service at start-up; IssuingCaKeyError, found in the token, keeps
+ * it not ready.
  */
 export abstract class IssuingCaImportError extends Error {}
 
@@ -38,7 +41,7 @@ export class IssuingCaConstraintsError extends IssuingCaImportError {
   }
 }
 
-/** The key provider holds no key under the issuing CA's label, or its key is not the certificate's. */
+/** The key provider's key under the issuing CA's label is not the certificate's (a missing key is the provider's KeyNotFoundError). */
 export class IssuingCaKeyError extends IssuingCaImportError {
   override readonly name = 'IssuingCaKeyError';
   constructor(
@@ -95,28 +98,40 @@ export interface IssuingCaImport {
   readonly now?: Date;
 }
 
-/** The issuing CA, checked, ready to sign through its provider; and the roots it chains to. */
-export interface ImportedIssuingCa {
+/** The ceremony's certificates, checked without the token: the issuing CA and the roots it chains to. */
+export interface CheckedIssuingCaCertificate {
   readonly certificate: X509Certificate;
-  readonly key: KeyHandle;
-  readonly signer: KeyProvider;
   /** Every root in the roots file, in its order. */
   readonly roots: readonly X509Certificate[];
   /** The root that signed the issuing CA. */
   readonly root: X509Certificate;
 }
 
+/** The issuing CA, checked, ready to sign through its provider; and the roots it chains to. */
+export interface ImportedIssuingCa extends CheckedIssuingCaCertificate {
+  readonly key: KeyHandle;
+  readonly signer: KeyProvider;
+}
+
 /**
- * The ONLINE side's import of the ceremony's output: the issuing CA
- * certificate must be signed by one of the offline roots, be a CA with
- * room for tenant CAs below it (pathLen ≥ 1, RFC 5280 §4.2.1.9), may sign
- * certificates (keyCertSign, §4.2.1.3) and be valid now; the provider must
- * hold the key under `label` and it must be the certificate's key.
- * Otherwise a named IssuingCaImportError (or the provider's own error, when
- * the token cannot be asked at all).
+ * The ONLINE side's import of the ceremony's output: `checkIssuingCaCertificate`
+ * then `checkIssuingCaKey`. A service that must start while its token is
+ * away runs the two apart: the files at start-up, the key when the token is there.
  */
 export async function importIssuingCa(request: IssuingCaImport): Promise<ImportedIssuingCa> {
-  const label = request.label ?? ISSUING_CA_KEY_LABEL;
+  const checked = checkIssuingCaCertificate(request);
+  const key = await checkIssuingCaKey(checked.certificate, request.provider, request.label);
+  return { ...checked, key, signer: request.provider };
+}
+
+/**
+ * What needs no token: the issuing CA certificate must be signed by one of
+ * the offline roots, be a CA with room for tenant CAs below it (pathLen ≥ 1,
+ * RFC 5280 §4.2.1.9), may sign certificates (keyCertSign, §4.2.1.3) and be
+ * valid now. These are the operator's files: a failure here is
+ * IssuingCaChainError or IssuingCaConstraintsError, whatever the token does.
+ */
+export function checkIssuingCaCertificate(request: Pick<IssuingCaImport, 'issuingPem' | 'rootsPem' | 'now'>): CheckedIssuingCaCertificate {
   const [issuingPem] = certificatesInPemBundle(request.issuingPem);
   if (issuingPem === undefined) throw new IssuingCaConstraintsError('the issuing CA file holds no certificate');
   const certificate = new X509Certificate(issuingPem);
@@ -132,13 +147,30 @@ export async function importIssuingCa(request: IssuingCaImport): Promise<Importe
     );
   }
   checkConstraints(certificate, request.now ?? new Date());
-  const key = await request.provider.find(label);
-  if (key === undefined) throw new IssuingCaKeyError(label, `${request.provider.kind} provider holds no key so labelled`);
-  const publicKey = await request.provider.publicKey(label);
+  return { certificate, roots, root };
+}
+
+/**
+ * What needs the token: it holds the key under `label` and that key is the
+ * certificate's. A key that is not there is the provider's KeyNotFoundError
+ * (the token may be another one, or the key not made yet: it can change
+ * while the service runs); a key that is there and is another is
+ * IssuingCaKeyError, since signing with it would make certificates that
+ * chain to nothing. The provider's own errors (token absent, PIN refused) go
+ * on unchanged.
+ */
+export async function checkIssuingCaKey(
+  certificate: X509Certificate,
+  provider: Pick<KeyProvider, 'kind' | 'find' | 'publicKey'>,
+  label: string = ISSUING_CA_KEY_LABEL,
+): Promise<KeyHandle> {
+  const key = await provider.find(label);
+  if (key === undefined) throw new KeyNotFoundError(label, `the ${provider.kind} provider`);
+  const publicKey = await provider.publicKey(label);
   if (!publicKey.equals(certificate.publicKey)) {
     throw new IssuingCaKeyError(label, "the provider's key is not the issuing CA certificate's key (another ceremony's certificate?)");
   }
-  return { certificate, key, signer: request.provider, roots, root };
+  return key;
 }
 
 function checkConstraints(certificate: X509Certificate, now: Date): void {

@@ -121,3 +121,15 @@ export class TokenOperationError extends KeyProviderError {
     super(`token ${token} refused ${operation}${label === undefined ? '' : ` with key ${label}`}: ${code}`, options);
   }
 }
+
+/**
+ * The same failure, naming the key it stopped: a token or login failure is
+ * found before any key is, and a readiness probe or a log line should still
+ * say which key could not be used. Other errors name their key already.
+ */
+export function errorForKey(error: KeyProviderError, label: string | undefined): KeyProviderError {
+  if (label === undefined || error.label !== undefined) return error;
+  if (error instanceof TokenUnavailableError) return new TokenUnavailableError(error.token, error.reason, label, { cause: error });
+  if (error instanceof TokenLoginError) return new TokenLoginError(error.token, error.reason, label, { cause: error });
+  return error;
+}

@@ -1,6 +1,7 @@
 import { Subject } from '@rampart/contracts';
 import { encodeJson, type Clock, type Logger, type MessageBus } from '@rampart/service-kit';
 import type { AttestationRepository } from '../attestation/attestation.repository.js';
+import { SigningUnavailableError } from '../ca/ca-errors.js';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
 
 /**
@@ -34,6 +35,26 @@ export class RotationService {
       const outcome = await this.authorities.rotateIfDue(tenantId, this.clock.now());
       if (outcome === 'prepared') await this.record(tenantId, 'rotation-policy', 'ca.successor-created');
       if (outcome === 'activated') await this.record(tenantId, 'rotation-policy', 'ca.rotated');
+    }
+  }
+
+  /**
+   * The start-up run: a successor due while the service was down is made
+   * before the first device asks. When the CA cannot sign yet (its token
+   * away), the service starts anyway, not ready, and this run happens as
+   * soon as the CA can sign, not at the next daily check.
+   */
+  async runPolicyAtStart(): Promise<void> {
+    try {
+      await this.runPolicy();
+    } catch (error) {
+      if (!(error instanceof SigningUnavailableError)) throw error;
+      this.logger.warn({ err: error, key: error.keyError.label }, 'CA rotation deferred until the CA can sign');
+      this.authorities.onceSigning(() => {
+        this.runPolicy().catch((deferred: unknown) =>
+          this.logger.error({ err: deferred }, 'deferred CA rotation failed; the rotation policy job runs it again'),
+        );
+      });
     }
   }
 

@@ -46,7 +46,12 @@ export interface PlatformCa {
   signTenantCaCrl(row: TenantCaRow, request: CrlRequest): Promise<string>;
   /** The offline root's CRL to publish (three tiers, when configured), read fresh; undefined when there is none. */
   rootCrlPem(): Promise<string | undefined>;
-  /** Resolves when every key this CA signs with can sign now; rejects with the provider's named error otherwise. */
+  /**
+   * Resolves when every key this CA signs with can sign now; rejects with
+   * the provider's named error (naming the key) or IssuingCaKeyError otherwise.
+   */
   ready(): Promise<void>;
+  /** Runs `listener` once, when this CA can next sign (at once if it can now): work deferred while its token was away. */
+  onceSigning(listener: () => void): void;
   close(): Promise<void>;
 }

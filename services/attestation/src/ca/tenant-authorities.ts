@@ -95,6 +95,11 @@ export class TenantAuthorities {
     return this.platform.certificatePem;
   }
 
+  /** Runs `listener` once, when the platform's CA can next sign (at once if it can now). */
+  onceSigning(listener: () => void): void {
+    this.platform.onceSigning(listener);
+  }
+
   /** The offline root's CRL (three tiers, when the ceremony's file is configured); undefined otherwise. */
   rootCrlPem(): Promise<string | undefined> {
     return this.platform.rootCrlPem();

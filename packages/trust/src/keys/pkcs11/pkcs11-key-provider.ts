@@ -11,6 +11,7 @@ import {
   TokenUnavailableError,
   UnsupportedAlgorithmError,
   UnusableKeyError,
+  errorForKey,
 } from '../key-errors.js';
 import { curveParameters, ecdsaSignatureToDer, isCurveParameters, publicKeyFromEcPoint } from '../key-encoding.js';
 import { checkKeyLabel } from '../key-label.js';
@@ -321,12 +322,12 @@ export class Pkcs11KeyProvider implements KeyProvider {
     const live = this.#connection;
     if (live !== undefined && !live.pool.closed) return live;
     const last = this.#lastFailure;
-    if (last !== undefined && Date.now() - last.at < this.#options.reconnectIntervalMs) throw forKey(last.error, label);
+    if (last !== undefined && Date.now() - last.at < this.#options.reconnectIntervalMs) throw errorForKey(last.error, label);
     this.#connecting ??= this.connect().finally(() => (this.#connecting = undefined));
     try {
       return await this.#connecting;
     } catch (error) {
-      throw forKey(error as KeyProviderError, label);
+      throw errorForKey(error as KeyProviderError, label);
     }
   }
 
@@ -443,7 +444,7 @@ export class Pkcs11KeyProvider implements KeyProvider {
   }
 
   private classify(error: unknown, operation: string, label: string | undefined): KeyProviderError {
-    if (error instanceof KeyProviderError) return forKey(error, label);
+    if (error instanceof KeyProviderError) return errorForKey(error, label);
     const returned = returnValueOf(error, this.#binding);
     if (returned === undefined) return new TokenOperationError(this.token, operation, 'not a PKCS#11 error', label, { cause: error });
     const { code, name } = returned;
@@ -463,14 +464,6 @@ function algorithmOf(keyType: unknown, parameters: unknown, b: Pkcs11Binding): K
   if (type === b.CKK_EC && isCurveParameters('ecdsa-p256', parameters)) return 'ecdsa-p256';
   if (type === CKK_EC_EDWARDS && isCurveParameters('ed25519', parameters)) return 'ed25519';
   return undefined;
-}
-
-/** The same failure, naming the key it stopped (a connection failure is found before any key is). */
-function forKey(error: KeyProviderError, label: string | undefined): KeyProviderError {
-  if (label === undefined || error.label !== undefined) return error;
-  if (error instanceof TokenUnavailableError) return new TokenUnavailableError(error.token, error.reason, label, { cause: error });
-  if (error instanceof TokenLoginError) return new TokenLoginError(error.token, error.reason, label, { cause: error });
-  return error;
 }
 
 function digest(pin: string): string {
