@@ -1,5 +1,5 @@
 import { ErrorCode } from '@rampart/contracts';
-import { KeyProviderError } from '@rampart/trust';
+import { IssuingCaKeyError, KeyProviderError } from '@rampart/trust';
 import { DomainError } from '../domain-error.js';
 
 /**
@@ -25,12 +25,15 @@ export class SigningUnavailableError extends DomainError {
   constructor(detail: string, options: { readonly key?: string; readonly cause?: unknown } = {}) {
     super(SIGNING_UNAVAILABLE_MESSAGE, options.cause === undefined ? undefined : { cause: options.cause });
     this.detail = detail;
-    this.key = options.key ?? (options.cause instanceof KeyProviderError ? options.cause.label : undefined);
+    this.key = options.key ?? (isKeyError(options.cause) ? options.cause.label : undefined);
   }
 
-  /** The key provider's own error when a provider refused (its class names the failure: TokenUnavailableError…). */
-  get keyError(): KeyProviderError | undefined {
-    return this.cause instanceof KeyProviderError ? this.cause : undefined;
+  /**
+   * The key's own error when a provider refused (its class names the failure: TokenUnavailableError…) or the key is
+   * not the issuing CA certificate's (IssuingCaKeyError).
+   */
+  get keyError(): KeyError | undefined {
+    return isKeyError(this.cause) ? this.cause : undefined;
   }
 
   /** Why it failed in one word, for a metric's or an audit entry's label: the provider error's class, or this one's. */
@@ -38,21 +41,28 @@ export class SigningUnavailableError extends DomainError {
     return this.keyError?.name ?? this.name;
   }
 
-  /** A key provider's refusal, about `key` when the caller knows which (the provider's error may not say). */
-  static fromProvider(error: KeyProviderError, key?: string): SigningUnavailableError {
+  /** A key's refusal, about `key` when the caller knows which (the provider's error may not say). */
+  static fromProvider(error: KeyError, key?: string): SigningUnavailableError {
     return new SigningUnavailableError(`${error.name}: ${error.message}`, { key: key ?? error.label, cause: error });
   }
 }
 
+/** Why a key cannot sign: its provider refused, or it is not the key its certificate names. */
+export type KeyError = KeyProviderError | IssuingCaKeyError;
+
+function isKeyError(error: unknown): error is KeyError {
+  return error instanceof KeyProviderError || error instanceof IssuingCaKeyError;
+}
+
 /**
- * Runs a step that signs (or makes or finds a key): a key provider's failure becomes SigningUnavailableError, its own
- * error kept as the cause; anything else goes on unchanged.
+ * Runs a step that signs (or makes or finds a key): a key provider's failure, or an issuing key refused, becomes
+ * SigningUnavailableError, its own error kept as the cause; anything else goes on unchanged.
  */
 export async function signingOrUnavailable<T>(sign: () => Promise<T>, key?: string): Promise<T> {
   try {
     return await sign();
   } catch (error) {
-    if (error instanceof KeyProviderError) throw SigningUnavailableError.fromProvider(error, key);
+    if (isKeyError(error)) throw SigningUnavailableError.fromProvider(error, key);
     throw error;
   }
 }
