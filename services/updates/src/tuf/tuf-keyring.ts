@@ -12,7 +12,7 @@ import {
   type OnlineGrants,
   type TufSigner,
 } from '@rampart/trust';
-import type { Tx } from '../persistence/transactions.js';
+import { afterCommit, type Tx } from '../persistence/transactions.js';
 import type { OnlineRole, SigningRole, StoredTufKey, TufMetadataRepository } from './tuf-metadata.repository.js';
 
 /**
@@ -24,8 +24,12 @@ import type { OnlineRole, SigningRole, StoredTufKey, TufMetadataRepository } fro
  * provider signs. Ed25519 where the provider has it, else ECDSA P-256.
  */
 export class TufKeyring {
-  /** Labels whose key in the provider was checked to be the key the database lists (once per process). */
-  readonly #checked = new Set<string>();
+  /**
+   * Labels whose key in the provider was checked to be the key the database lists, with that key's id (once per
+   * process and key). Kept only once the transaction that listed or read the key commits: a check made in one that
+   * rolled back stands for a row that never was, and another replica may list another key under the label.
+   */
+  readonly #checked = new Map<string, string>();
 
   constructor(
     private readonly provider: KeyProvider,
@@ -75,7 +79,7 @@ export class TufKeyring {
   async signers(tenantId: string, role: SigningRole, tx?: Tx): Promise<TufSigner[]> {
     const keys = await this.repository.activeKeys(tenantId, role, tx);
     if (keys.length === 0) throw new Error(`tenant ${tenantId} has no ${role} key`);
-    return keys.map((stored) => this.signerOf(stored));
+    return keys.map((stored) => this.signerOf(stored, tx));
   }
 
   /** The one signer of an online role. */
@@ -129,11 +133,12 @@ export class TufKeyring {
       role,
       tx,
     );
-    this.#checked.add(label);
+    const keyId = signer.key.keyID;
+    afterCommit(tx, () => this.#checked.set(label, keyId));
     return this.guarded(signer, label);
   }
 
-  private signerOf(stored: StoredTufKey): TufSigner {
+  private signerOf(stored: StoredTufKey, tx: Tx | undefined): TufSigner {
     const { label } = stored;
     if (label === null) {
       throw new SigningUnavailableError(
@@ -155,7 +160,7 @@ export class TufKeyring {
     return {
       key,
       sign: async (data) => {
-        if (!this.#checked.has(label)) {
+        if (this.#checked.get(label) !== stored.keyId) {
           // A token re-initialised with a new key under the old label would sign what no device accepts: say so instead.
           const held = await this.guard(label, async () => tufKeyOf(await this.provider.publicKey(label)));
           if (held.keyID !== stored.keyId) {
@@ -164,7 +169,7 @@ export class TufKeyring {
               { key: label },
             );
           }
-          this.#checked.add(label);
+          afterCommit(tx, () => this.#checked.set(label, stored.keyId));
         }
         return this.guard(label, () => inner.sign(data));
       },
