@@ -3,7 +3,10 @@
 # registry is reachable (so `node:24-bookworm-slim` cannot be pulled): Debian
 # bookworm (debootstrap minbase, ca-certificates) plus Node 24 and npm taken
 # from the npm registry, and the user `node` (1000:1000) the official image
-# has. Prints the image's tag.
+# has. Prints the image's tag. Beside it, `<tag>-node-headers` holds Node's
+# headers alone (/usr/local/include/node, where the official image has them),
+# for the Dockerfile's build stage: node-gyp compiles pkcs11js against them,
+# and the runtime image, built on the base, does not carry them (67 MB).
 #
 # Reproducible: every input is pinned below (Debian suite, Node and npm
 # versions), and the tag is derived from them and from this script, so the
@@ -24,7 +27,9 @@ NPM_VERSION="${BASE_NPM_VERSION:-11.21.2}"
 inputs_hash="$( { cat "$0"; echo "$DEBIAN_SUITE $DEBIAN_MIRROR $NODE_VERSION $NPM_VERSION"; } | sha256sum | cut -c1-12)"
 TAG="rampart-base:node${NODE_VERSION}-${DEBIAN_SUITE}-${inputs_hash}"
 
-if docker image inspect "$TAG" >/dev/null 2>&1; then
+HEADERS_TAG="${TAG}-node-headers"
+
+if docker image inspect "$TAG" >/dev/null 2>&1 && docker image inspect "$HEADERS_TAG" >/dev/null 2>&1; then
   echo "$TAG"
   exit 0
 fi
@@ -39,7 +44,8 @@ fi
 
 mkdir -p "$CACHE/debs" "$CACHE/npm"
 rootfs="$(mktemp -d /tmp/rampart-base.XXXXXX)"
-trap 'rm -rf "$rootfs"' EXIT
+headers="$(mktemp -d /tmp/rampart-node-headers.XXXXXX)"
+trap 'rm -rf "$rootfs" "$headers"' EXIT
 
 echo "build-base-image: debootstrap $DEBIAN_SUITE (minbase) from $DEBIAN_MIRROR" >&2
 debootstrap --variant=minbase --include=ca-certificates --cache-dir="$CACHE/debs" \
@@ -79,4 +85,8 @@ tar --numeric-owner -C "$rootfs" -c . | docker import \
   --change 'ENV NODE_VERSION='"$NODE_VERSION" \
   --change 'CMD ["node"]' \
   - "$TAG" >/dev/null
+# Node's headers alone (no OS: only ever a COPY --from source), from the same package as the base's node.
+mkdir -p "$headers/usr/local"
+tar -xzf "$node_tgz" -C "$headers/usr/local" --strip-components=1 package/include/node
+tar --numeric-owner -C "$headers" -c . | docker import - "$HEADERS_TAG" >/dev/null
 echo "$TAG"

@@ -27,15 +27,20 @@ buildkit_client() {
 }
 build="$(buildkit_client)"
 
+# Node's headers (pkcs11js is compiled against them in the build stage): the official image carries them;
+# scripts/build-base-image.sh makes an image of them alone beside its base (<base>-node-headers).
 base="${BASE_IMAGE:-}"
+headers="${NODE_HEADERS_IMAGE:-}"
 if [[ -z "$base" ]]; then
   if docker image inspect "$OFFICIAL_BASE" >/dev/null 2>&1 || timeout 60 docker pull -q "$OFFICIAL_BASE" >/dev/null 2>&1; then
     base="$OFFICIAL_BASE"
   else
     echo "build-images: $OFFICIAL_BASE cannot be pulled; building a base from Debian and the npm registry" >&2
     base="$("$ROOT/scripts/build-base-image.sh")"
+    headers="${headers:-${base}-node-headers}"
   fi
 fi
+headers="${headers:-$base}"
 
 secret=()
 if [[ -n "${NODE_EXTRA_CA_CERTS:-}" && -s "$NODE_EXTRA_CA_CERTS" ]]; then
@@ -44,7 +49,7 @@ fi
 
 echo "build-images: $IMAGE from $base" >&2
 started=$SECONDS
-$build --progress=plain --build-arg "BASE_IMAGE=$base" --build-arg "PNPM_VERSION=$PNPM_VERSION" \
+$build --progress=plain --build-arg "BASE_IMAGE=$base" --build-arg "NODE_HEADERS_IMAGE=$headers" --build-arg "PNPM_VERSION=$PNPM_VERSION" \
   "${secret[@]}" -t "$IMAGE" "$ROOT" >"${BUILD_LOG:-/tmp/rampart-image-build.log}" 2>&1 \
   || { tail -40 "${BUILD_LOG:-/tmp/rampart-image-build.log}" >&2; exit 1; }
 size="$(docker image inspect "$IMAGE" --format '{{.Size}}')"

@@ -17,6 +17,36 @@ const chart = join(dirname(fileURLToPath(import.meta.url)), '..', 'charts', 'ram
 const valuesText = readFileSync(join(chart, 'values.yaml'), 'utf8');
 const PARAM = /^\s*## @param ([A-Za-z0-9_.]+)((?:\s+\[[^\]]+\])*)\s+(.+)$/;
 
+/** A string value that must be set: what a required-when rule asks of a nullable string. */
+const SET = { type: 'string', minLength: 1 };
+
+/**
+ * Rules across values, which one value's @param comment cannot say (templates/_helpers.tpl's validateValues
+ * says the rest, and these again in words). Keys in a vendor's token (keys.provider=pkcs11, no development
+ * SoftHSM2) need the module, the token (label or slot), the PIN's Secret and the platform CA's Secret.
+ */
+const RULES = [
+  {
+    if: {
+      required: ['keys'],
+      properties: { keys: { properties: { provider: { const: 'pkcs11' }, softhsm: { properties: { enabled: { const: false } } } } } },
+    },
+    then: {
+      properties: {
+        keys: {
+          properties: {
+            pkcs11: {
+              properties: { module: SET, pin: { properties: { existingSecret: SET } } },
+              anyOf: [{ properties: { tokenLabel: SET } }, { properties: { slot: { type: 'integer' } } }],
+            },
+            platformCa: { properties: { existingSecret: SET } },
+          },
+        },
+      },
+    },
+  },
+];
+
 /** path → { description, nullable, enum } from the @param comments. */
 function params(text) {
   const found = new Map();
@@ -78,6 +108,7 @@ if (problems.length > 0) {
 }
 // Helm passes `global` to every chart; allow it.
 root.properties.global = { type: 'object', description: 'Values shared with subcharts (Helm convention)' };
+root.allOf = RULES;
 const schema = `${JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', title: 'Rampart chart values', ...root }, null, 2)}\n`;
 const target = join(chart, 'values.schema.json');
 if (process.argv.includes('--check')) {

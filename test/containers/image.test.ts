@@ -1,10 +1,34 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { containerTierSkipped, docker } from './support/docker.js';
 
 const IMAGE = process.env['IMAGE'] ?? 'rampart:dev';
+const ROOT = resolve(import.meta.dirname, '../..');
+const exec = promisify(execFile);
+/** Debian's SoftHSM2 module, where the image's softhsm2 package puts it. */
+const SOFTHSM2_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+/** As the chart runs every Rampart container: the image's user, a read-only root filesystem, no capabilities. */
+const AS_THE_CHART_RUNS_IT = [
+  '--read-only',
+  '--tmpfs',
+  '/tmp',
+  '--user',
+  '1000:1000',
+  '--cap-drop',
+  'ALL',
+  '--security-opt',
+  'no-new-privileges',
+];
+
+/** The host's rampart CLI (apps/cli/dist): the offline side of the ceremony, which never runs in the platform's image. */
+async function hostCli(args: readonly string[]): Promise<string> {
+  return (await exec(process.execPath, [join(ROOT, 'apps/cli/dist/main.js'), ...args], { encoding: 'utf8' })).stdout;
+}
 
 /** The PEM blocks of a CA bundle, by the body each carries (what a copy of the certificate would contain). */
 function pemBodies(bundle: string): string[] {
@@ -66,6 +90,106 @@ describe.skipIf(await containerTierSkipped())('the image', () => {
     const size = Number(await docker(['image', 'inspect', IMAGE, '--format', '{{.Size}}']));
     console.log(`image ${IMAGE}: ${Math.round(size / 1e6)} MB`);
   });
+
+  it('carries the built PKCS#11 binding (pkcs11js), SoftHSM2 and pkcs11-tool, and no compiler', async () => {
+    const answer = await docker([
+      'run',
+      '--rm',
+      ...AS_THE_CHART_RUNS_IT,
+      '--entrypoint',
+      'sh',
+      IMAGE,
+      '-c',
+      `cd packages/trust && node -e "console.log(typeof require('pkcs11js').PKCS11)"; ls ${SOFTHSM2_MODULE}; command -v softhsm2-util; command -v pkcs11-tool; ` +
+        'for tool in cc gcc g++ c++ make python3; do command -v $tool || true; done',
+    ]);
+    expect(answer.trim().split('\n')).toEqual(['function', SOFTHSM2_MODULE, '/usr/bin/softhsm2-util', '/usr/bin/pkcs11-tool']);
+  });
+
+  it("makes the platform issuing CA's key inside a SoftHSM token from the image, never extractable, and its request is signed offline", async () => {
+    // The token's directory is the host's, as a volume is: the image's user (1000) writes it.
+    const dir = await mkdtemp(join(tmpdir(), 'rampart-image-token-'));
+    await chmod(dir, 0o777);
+    try {
+      await writeFile(join(dir, 'pin'), `${Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString('hex')}\n`, { mode: 0o644 });
+      const inContainer = await docker([
+        'run',
+        '--rm',
+        ...AS_THE_CHART_RUNS_IT,
+        '--volume',
+        `${dir}:/token`,
+        '--env',
+        'SOFTHSM2_CONF=/token/softhsm2.conf',
+        '--entrypoint',
+        'sh',
+        IMAGE,
+        '-ec',
+        [
+          'mkdir -p /token/tokens',
+          'printf "directories.tokendir = /token/tokens\nobjectstore.backend = file\n" > /token/softhsm2.conf',
+          'softhsm2-util --init-token --free --label image-test --so-pin so-pin-0000 --pin "$(cat /token/pin)" >/dev/null',
+          `node apps/cli/dist/main.js ceremony issuing-csr --out /token/issuing.csr --pkcs11-module ${SOFTHSM2_MODULE} --token-label image-test --pin-file /token/pin -o json`,
+          `pkcs11-tool --module ${SOFTHSM2_MODULE} --token-label image-test --login --pin "$(cat /token/pin)" --list-objects --type privkey`,
+        ].join('\n'),
+      ]);
+      const made = JSON.parse(inContainer.slice(0, inContainer.indexOf('}') + 1)) as Record<string, unknown>;
+      expect(made).toMatchObject({ keyLabel: 'rampart/platform/issuing-ca', algorithm: 'ecdsa-p256', generated: true, store: 'pkcs11' });
+      // Read back from the token by OpenSC, not by our own code: the key is the token's and cannot leave it.
+      const listed = inContainer.slice(inContainer.indexOf('}') + 1);
+      expect(listed).toMatch(/Private Key Object; EC\s+label:\s+rampart\/platform\/issuing-ca/);
+      expect(listed).toMatch(/Access:\s+sensitive, always sensitive, never extractable, local/);
+
+      // The offline side, on the host: a root in an encrypted file signs the request; the chain verifies.
+      await writeFile(join(dir, 'passphrase'), 'an offline passphrase for the test\n', { mode: 0o600 });
+      const root = join(dir, 'root');
+      await hostCli([
+        'ceremony',
+        'root',
+        'create',
+        '--out',
+        root,
+        '--common-name',
+        'Image Test Root',
+        '--passphrase-file',
+        join(dir, 'passphrase'),
+      ]);
+      await hostCli([
+        'ceremony',
+        'issuing',
+        'sign',
+        '--root',
+        root,
+        '--csr',
+        join(dir, 'issuing.csr'),
+        '--out',
+        join(dir, 'issuing.pem'),
+        '--passphrase-file',
+        join(dir, 'passphrase'),
+      ]);
+      const verified = await exec('openssl', ['verify', '-x509_strict', '-CAfile', join(root, 'root.pem'), join(dir, 'issuing.pem')], {
+        encoding: 'utf8',
+      });
+      expect(verified.stdout.trim()).toBe(`${join(dir, 'issuing.pem')}: OK`);
+      const csrKey = (await exec('openssl', ['req', '-in', join(dir, 'issuing.csr'), '-noout', '-pubkey'], { encoding: 'utf8' })).stdout;
+      expect(new X509Certificate(await readFile(join(dir, 'issuing.pem'))).publicKey.export({ type: 'spki', format: 'pem' })).toBe(csrKey);
+    } finally {
+      // The token's files are the image user's: removed by that user.
+      await docker([
+        'run',
+        '--rm',
+        '--user',
+        '1000:1000',
+        '--volume',
+        `${dir}:/token`,
+        '--entrypoint',
+        'rm',
+        IMAGE,
+        '-rf',
+        '/token/tokens',
+      ]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it("carries none of the machine's extra CA certificates (NODE_EXTRA_CA_CERTS)", async (context) => {
     const extraFile = process.env['NODE_EXTRA_CA_CERTS'];

@@ -299,6 +299,196 @@ describe('the Helm chart', () => {
     });
   });
 
+  describe('keys in a token (keys.provider=pkcs11)', () => {
+    type Env = { name: string; value?: string; valueFrom?: unknown };
+    type Volume = {
+      name: string;
+      secret?: { secretName: string; optional?: boolean; items?: Array<{ key: string; path: string }> };
+    } & Record<string, any>;
+    const workload = (objects: K8sObject[], name: string) =>
+      objects.find((o) => ['Deployment', 'StatefulSet'].includes(o.kind) && o.metadata.name === `demo-rampart-${name}`)!;
+    const podOf = (objects: K8sObject[], name: string): any => workload(objects, name).spec.template.spec;
+    const envOf = (objects: K8sObject[], name: string): Map<string, Env> =>
+      new Map((podOf(objects, name).containers[0].env as Env[]).map((e) => [e.name, e]));
+    const volumesOf = (objects: K8sObject[], name: string): Volume[] => podOf(objects, name).volumes as Volume[];
+    const mountsOf = (objects: K8sObject[], name: string): Map<string, { mountPath: string; readOnly?: boolean }> =>
+      new Map((podOf(objects, name).containers[0].volumeMounts as Array<{ name: string; mountPath: string }>).map((m) => [m.name, m]));
+    const SIGNING = ['attestation', 'updates'];
+    const OTHERS = ['gateway', 'telemetry', 'failures', 'fleet'];
+
+    it("signs in the vendor's token: module, token, sessions and the PIN as a mounted file in attestation and updates only", () => {
+      const objects = render(join(CHART, 'ci/pkcs11-values.yaml'));
+      for (const service of SIGNING) {
+        const env = envOf(objects, service);
+        expect(
+          Object.fromEntries(
+            ['KEYS_PROVIDER', 'PKCS11_MODULE', 'PKCS11_TOKEN_LABEL', 'PKCS11_PIN_FILE', 'PKCS11_SESSIONS', 'VENDOR_PKCS11_CONF'].map(
+              (k) => [k, env.get(k)?.value],
+            ),
+          ),
+          service,
+        ).toEqual({
+          KEYS_PROVIDER: 'pkcs11',
+          PKCS11_MODULE: '/opt/pkcs11/lib/libvendor_pkcs11.so',
+          PKCS11_TOKEN_LABEL: 'rampart-platform',
+          PKCS11_PIN_FILE: '/etc/rampart/pkcs11/pin',
+          PKCS11_SESSIONS: '8',
+          VENDOR_PKCS11_CONF: '/opt/pkcs11/etc/client.conf',
+        });
+        expect(env.has('PKCS11_SLOT')).toBe(false);
+        // The PIN reaches the pod as one file from the user's Secret, never as an environment value.
+        const pin = volumesOf(objects, service).find((v) => v.name === 'pkcs11-pin')!;
+        expect(pin.secret).toMatchObject({ secretName: 'rampart-hsm-pin', items: [{ key: 'user-pin', path: 'pin' }] });
+        expect(mountsOf(objects, service).get('pkcs11-pin')).toMatchObject({ mountPath: '/etc/rampart/pkcs11', readOnly: true });
+        for (const e of env.values())
+          expect(JSON.stringify(e.valueFrom ?? ''), `${service} env ${e.name}`).not.toContain('rampart-hsm-pin');
+        // The vendor's client, read-only where keys.pkcs11.moduleMountPath says.
+        expect(volumesOf(objects, service).find((v) => v.name === 'pkcs11-module')).toEqual({
+          name: 'pkcs11-module',
+          hostPath: { path: '/opt/hsm-client', type: 'Directory' },
+        });
+        expect(mountsOf(objects, service).get('pkcs11-module')).toMatchObject({ mountPath: '/opt/pkcs11', readOnly: true });
+      }
+      for (const other of OTHERS) {
+        expect(
+          [...envOf(objects, other).keys()].filter((k) => k.startsWith('PKCS11_') || k === 'KEYS_PROVIDER'),
+          other,
+        ).toEqual([]);
+        expect(
+          volumesOf(objects, other).map((v) => v.name),
+          other,
+        ).not.toContain('pkcs11-pin');
+        expect(
+          volumesOf(objects, other).map((v) => v.name),
+          other,
+        ).not.toContain('pkcs11-module');
+      }
+      // The software mode renders none of it.
+      const software = render();
+      for (const service of SIGNING) {
+        expect([...envOf(software, service).keys()].filter((k) => k.startsWith('PKCS11_') || k === 'KEYS_PROVIDER')).toEqual([]);
+      }
+    });
+
+    it('gives attestation the three tiers and no platform CA key; the gateway and updates check devices against the offline roots', () => {
+      const objects = render(join(CHART, 'ci/pkcs11-values.yaml'));
+      const attestation = envOf(objects, 'attestation');
+      expect(attestation.get('PLATFORM_CA_CERT_FILE')?.value).toBe('/etc/rampart/platform-ca/issuing.pem');
+      expect(attestation.get('PLATFORM_ROOT_CERT_FILE')?.value).toBe('/etc/rampart/platform-ca/root.pem');
+      expect(attestation.get('PLATFORM_ROOT_CRL_FILE')?.value).toBe('/etc/rampart/platform-ca/root.crl');
+      expect(attestation.has('PLATFORM_CA_KEY_FILE')).toBe(false);
+      const secretFiles = (name: string, volume: string) =>
+        volumesOf(objects, name)
+          .find((v) => v.name === volume)
+          ?.secret?.items?.map((i) => i.key) ?? [];
+      // No private key file of the platform CA anywhere: the generated pki Secret's is no longer mounted in attestation.
+      expect(secretFiles('attestation', 'pki')).toEqual(['manufacturer-ca.crt']);
+      expect(secretFiles('attestation', 'platform-ca')).toEqual(['root.pem', 'issuing.pem', 'root.crl']);
+      for (const service of ['gateway', 'updates']) {
+        expect(envOf(objects, service).get('PLATFORM_CA_FILE')?.value, service).toBe('/etc/rampart/platform-ca/root.pem');
+        expect(secretFiles(service, 'platform-ca'), service).toEqual(['root.pem']);
+        expect(volumesOf(objects, service).find((v) => v.name === 'platform-ca')!.secret!.secretName).toBe('rampart-platform-ca');
+        expect(volumesOf(objects, service).find((v) => v.name === 'platform-ca')!.secret!.optional).toBeUndefined();
+      }
+      for (const service of ['telemetry', 'failures', 'fleet']) expect(secretFiles(service, 'platform-ca'), service).toEqual([]);
+      // Without a CRL in the Secret, none is named.
+      const noCrl = render(join(CHART, 'ci/pkcs11-values.yaml'), ['keys.platformCa.crl=false']);
+      expect(envOf(noCrl, 'attestation').has('PLATFORM_ROOT_CRL_FILE')).toBe(false);
+      expect(
+        volumesOf(noCrl, 'attestation')
+          .find((v) => v.name === 'platform-ca')!
+          .secret!.items!.map((i) => i.key),
+      ).toEqual(['root.pem', 'issuing.pem']);
+      // A token by slot instead of label.
+      const bySlot = render(join(CHART, 'ci/pkcs11-values.yaml'), ['keys.pkcs11.tokenLabel=', 'keys.pkcs11.slot=3']);
+      expect(envOf(bySlot, 'updates').get('PKCS11_SLOT')?.value).toBe('3');
+      expect(envOf(bySlot, 'updates').has('PKCS11_TOKEN_LABEL')).toBe(false);
+    });
+
+    it('refuses a pkcs11 install that does not say where the token, its PIN or the platform CA are, naming each value', () => {
+      // values.schema.json refuses it, naming each value; without the schema (--skip-schema-validation) the templates do.
+      const required = ['keys.pkcs11.module', 'keys.pkcs11.tokenLabel', 'keys.pkcs11.pin.existingSecret', 'keys.platformCa.existingSecret'];
+      const bare = run(['template', 'demo', CHART, '--set', 'keys.provider=pkcs11']);
+      expect(bare.status).not.toBe(0);
+      for (const value of required) expect(bare.stderr).toContain(`at '/${value.replaceAll('.', '/')}'`);
+      const unchecked = run(['template', 'demo', CHART, '--skip-schema-validation', '--set', 'keys.provider=pkcs11']);
+      expect(unchecked.status).not.toBe(0);
+      for (const value of required) expect(unchecked.stderr).toContain(`${value}: required with keys.provider=pkcs11`);
+      const values = ['-f', join(CHART, 'ci/pkcs11-values.yaml')];
+      const both = run(['template', 'demo', CHART, ...values, '--set', 'keys.pkcs11.slot=1']);
+      expect(both.stderr).toContain('keys.pkcs11: name the token by tokenLabel or slot, not both');
+      const relative = run(['template', 'demo', CHART, ...values, '--set', 'keys.pkcs11.module=lib/vendor.so']);
+      expect(relative.stderr).toContain('keys.pkcs11.module: an absolute path');
+      const badSlot = run([
+        'template',
+        'demo',
+        CHART,
+        ...values,
+        '--set',
+        'keys.pkcs11.tokenLabel=',
+        '--set-string',
+        'keys.pkcs11.slot=first',
+      ]);
+      expect(badSlot.stderr).toContain("at '/keys/pkcs11/slot': got string, want integer");
+      // The schema: a provider Rampart does not have, a misspelt key.
+      expect(run(['template', 'demo', CHART, '--set', 'keys.provider=kms']).stderr).toContain('keys/provider');
+      expect(run(['template', 'demo', CHART, '--set', 'keys.pkcs11.pinFile=/pin']).stderr).toContain('pinFile');
+      // Token settings with the software provider would be silently unused: refused, as the services refuse PKCS11_* without it.
+      const halfway = run(['template', 'demo', CHART, '--set', 'keys.pkcs11.module=/opt/vendor.so']);
+      expect(halfway.stderr).toContain(
+        'keys.provider: keys.pkcs11, keys.platformCa or keys.softhsm are set but keys.provider is not pkcs11',
+      );
+      // The development token is one file on one volume: one replica of each signing service.
+      const softhsm = ['-f', join(CHART, 'ci/softhsm-values.yaml')];
+      expect(run(['template', 'demo', CHART, ...softhsm, '--set', 'services.updates.replicas=2']).stderr).toContain(
+        'keys.softhsm.enabled: one replica of attestation and of updates',
+      );
+      expect(run(['template', 'demo', CHART, ...softhsm, '--set', 'autoscaling.enabled=true']).stderr).toContain('keys.softhsm.enabled');
+    });
+
+    it('DEVELOPMENT mode (keys.softhsm): an init container makes a SoftHSM2 token on a kept volume with a generated PIN, and says it is for development', () => {
+      const objects = render(join(CHART, 'ci/softhsm-values.yaml'));
+      const pinSecret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === 'demo-rampart-softhsm')!;
+      expect(Object.keys(pinSecret.data!).sort()).toEqual(['pin', 'so-pin']);
+      const pin = Buffer.from(pinSecret.data!['pin']!, 'base64').toString('utf8');
+      expect(pin).toMatch(/^[A-Za-z0-9]{24}$/);
+      expect(Buffer.from(pinSecret.data!['so-pin']!, 'base64').toString('utf8')).not.toBe(pin);
+      // A second render generates another: the PIN is random, not a constant of the chart.
+      const again = render(join(CHART, 'ci/softhsm-values.yaml')).find(
+        (o) => o.kind === 'Secret' && o.metadata.name === 'demo-rampart-softhsm',
+      )!;
+      expect(again.data!['pin']).not.toBe(pinSecret.data!['pin']);
+      expect(pinSecret.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+      const claims = objects.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => o.metadata.name);
+      expect(claims.sort()).toEqual(['demo-rampart-attestation-softhsm', 'demo-rampart-updates-softhsm']);
+      for (const service of SIGNING) {
+        const pod = podOf(objects, service);
+        expect(workload(objects, service).spec.strategy).toEqual({ type: 'Recreate' });
+        expect(pod.initContainers.map((c: { name: string }) => c.name)).toEqual(['softhsm-token']);
+        const init = pod.initContainers[0];
+        expect(init.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+        expect(init.command.join(' ')).toContain('softhsm2-util --init-token');
+        expect(init.command.join(' ').includes('ceremony issuing-csr'), service).toBe(service === 'attestation');
+        const env = envOf(objects, service);
+        expect(env.get('PKCS11_MODULE')?.value).toBe('/usr/lib/softhsm/libsofthsm2.so');
+        expect(env.get('PKCS11_TOKEN_LABEL')?.value).toBe('rampart-dev');
+        expect(env.get('SOFTHSM2_CONF')?.value).toBe('/var/lib/rampart/softhsm/softhsm2.conf');
+        expect(volumesOf(objects, service).find((v) => v.name === 'softhsm')).toEqual({
+          name: 'softhsm',
+          persistentVolumeClaim: { claimName: `demo-rampart-${service}-softhsm` },
+        });
+        // The SO PIN is the init container's alone.
+        expect([...mountsOf(objects, service).keys()]).not.toContain('softhsm-init');
+      }
+      for (const other of OTHERS) expect(podOf(objects, other).initContainers, other).toBeUndefined();
+      const notes = run(['install', '--dry-run', 'demo', CHART, '-f', join(CHART, 'ci/softhsm-values.yaml')]).stdout;
+      expect(notes).toContain('DEVELOPMENT ONLY (keys.softhsm.enabled)');
+      expect(notes).toContain('logs deploy/demo-rampart-attestation -c softhsm-token');
+      const values = readFileSync(join(CHART, 'values.yaml'), 'utf8');
+      expect(values).toMatch(/@param keys\.softhsm\.enabled DEVELOPMENT ONLY/);
+    });
+  });
+
   it('has a Dockerfile that builds on Node 24, keeps production dependencies only and runs as a non-root user', () => {
     const dockerfile = DockerfileParser.parse(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
     const froms = dockerfile.getFROMs();

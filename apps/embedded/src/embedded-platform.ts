@@ -13,6 +13,8 @@ import { loadOrCreateFirmwareSigning, type FirmwareSigning } from './firmware-si
 import { ApiClient } from '@rampart/api-client';
 import { loopbackPortFor } from './loopback-port.js';
 import { loadOrCreateSecret, newKeyEncryptionKey, newOperatorToken } from './secrets.js';
+import { prepareDevelopmentKeys, type DevelopmentKeys } from './development-keys.js';
+import { importDevelopmentTufRoot } from './development-tuf-root.js';
 
 /** The tenant the demo fleet belongs to. */
 export { DEMO_TENANT } from './demo-setup.js';
@@ -41,11 +43,27 @@ export interface EmbeddedOptions {
    * themselves are `loggerFor`'s, made by the caller at the level it chose.
    */
   readonly logLevel?: LogLevel;
+  /**
+   * Where the signing keys live: `software` (sealed in the database, the default) or `pkcs11`, a SoftHSM2 token
+   * under the data folder with the platform CA in three tiers from a development ceremony (development-keys.ts).
+   */
+  readonly keys?: EmbeddedKeys;
 }
+
+export const EMBEDDED_KEYS = ['software', 'pkcs11'] as const;
+export type EmbeddedKeys = (typeof EMBEDDED_KEYS)[number];
 
 export interface EmbeddedPlatform {
   readonly pki: DevelopmentPki;
   readonly pkiDir: string;
+  /** Where the signing keys are, and the root device certificates chain to (PEM file): the offline root in three tiers. */
+  readonly keys: {
+    readonly provider: EmbeddedKeys;
+    readonly platformRootFile: string;
+    readonly token?: DevelopmentKeys['token'];
+    /** With keys in the token: the demo tenant's offline-signed TUF root (2 of 3 development holders), as imported. */
+    readonly tufRootFile?: string;
+  };
   /** The emulated device maker's firmware signing keys (kept in the data folder): what the demo fleet is fused to trust. */
   readonly firmware: FirmwareSigning;
   readonly gateway: RunningGateway;
@@ -118,13 +136,27 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     const operatorToken = await loadOrCreateSecret(secrets, 'platform-operator.token', newOperatorToken);
     // Issued certificates name their CRL under the one API URL, so the front's port is settled before attestation starts.
     const apiPort = await loopbackPortFor(options.apiPort);
+    // Keys in a token: the token and the three tiers before the services that sign with them start.
+    const tokenKeys =
+      options.keys === 'pkcs11'
+        ? await prepareDevelopmentKeys(options.dataDir, { rootCrlUrl: `http://127.0.0.1:${apiPort}/v1/platform/root-crl` })
+        : undefined;
+    const platformRootFile = tokenKeys?.platformCa.rootCertFile ?? join(pkiDir, 'platform-ca.crt');
     const attestation = await startAttestation(
       attestationConfig({
         ...common,
         HTTP_PORT: options.attestationApiPort,
         DATABASE_URL: databaseUrl,
-        PLATFORM_CA_CERT_FILE: join(pkiDir, 'platform-ca.crt'),
-        PLATFORM_CA_KEY_FILE: join(pkiDir, 'platform-ca.key'),
+        ...(tokenKeys === undefined
+          ? { PLATFORM_CA_CERT_FILE: join(pkiDir, 'platform-ca.crt'), PLATFORM_CA_KEY_FILE: join(pkiDir, 'platform-ca.key') }
+          : {
+              ...tokenKeys.settings,
+              // Unset (empty is unset): the issuing CA's key is in the token, and a key file is refused with it.
+              PLATFORM_CA_KEY_FILE: '',
+              PLATFORM_CA_CERT_FILE: tokenKeys.platformCa.issuingCertFile,
+              PLATFORM_ROOT_CERT_FILE: tokenKeys.platformCa.rootCertFile,
+              PLATFORM_ROOT_CRL_FILE: tokenKeys.platformCa.rootCrlFile,
+            }),
         MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
         CA_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'ca-key-encryption.key', newKeyEncryptionKey),
         PLATFORM_ADMIN_TOKEN: operatorToken,
@@ -142,12 +174,15 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
         ...common,
         HTTP_PORT: options.updatesApiPort ?? 0,
         DATABASE_URL: databaseUrl,
-        UPDATES_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'updates-key-encryption.key', newKeyEncryptionKey),
+        ...(tokenKeys === undefined
+          ? { UPDATES_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'updates-key-encryption.key', newKeyEncryptionKey) }
+          : // The TUF keys are the token's: nothing is sealed, so no key-encryption key is given.
+            { ...tokenKeys.settings, UPDATES_KEY_ENCRYPTION_KEY: '' }),
         DEVICE_HOST: '127.0.0.1',
         DEVICE_PORT: options.updatesDevicePort ?? 0,
         TLS_CERT_FILE: join(pkiDir, 'gateway.crt'),
         TLS_KEY_FILE: join(pkiDir, 'gateway.key'),
-        PLATFORM_CA_FILE: join(pkiDir, 'platform-ca.crt'),
+        PLATFORM_CA_FILE: platformRootFile,
         MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
         ROLLOUT_TICK_MS: 1000,
       }),
@@ -155,6 +190,11 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
       bus,
     );
     closers.push(() => updates.close());
+    // With keys in the token the platform holds no TUF root key: the demo tenant's root is signed offline and imported.
+    const tufRootFile =
+      tokenKeys === undefined
+        ? undefined
+        : await importDevelopmentTufRoot({ dataDir: options.dataDir, updates: new ApiClient(updates.url), tenant });
     const gateway = await startGateway(
       gatewayConfig({
         ...common,
@@ -164,7 +204,7 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
         TLS_CERT_FILE: join(pkiDir, 'gateway.crt'),
         TLS_KEY_FILE: join(pkiDir, 'gateway.key'),
         MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
-        PLATFORM_CA_FILE: join(pkiDir, 'platform-ca.crt'),
+        PLATFORM_CA_FILE: platformRootFile,
         DEVICE_RATE_PER_SEC: options.deviceRatePerSec,
         ...(options.devListenerPort === undefined ? {} : { DEV_LISTENER_PORT: options.devListenerPort }),
       }),
@@ -189,6 +229,12 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
     return {
       pki,
       pkiDir,
+      keys: {
+        provider: options.keys ?? 'software',
+        platformRootFile,
+        ...(tokenKeys === undefined ? {} : { token: tokenKeys.token }),
+        ...(tufRootFile === undefined ? {} : { tufRootFile }),
+      },
       firmware,
       gateway,
       telemetry,

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 // The embedded platform and the commands that run platform or fleet code in this process (the CLI loads them on demand).
 export { startEmbeddedPlatform } from './embedded-platform.js';
-export type { EmbeddedOptions, EmbeddedPlatform } from './embedded-platform.js';
+export type { EmbeddedKeys, EmbeddedOptions, EmbeddedPlatform } from './embedded-platform.js';
 export { startEmbeddedDatabase } from './embedded-database.js';
 export { up, type UpOptions } from './commands/up.js';
 export { UP_SCENARIOS, type UpScenario } from './up-scenarios.js';
@@ -10,4 +10,5 @@ export { runRolloutScenario, type RolloutReport, type RolloutScenarioOptions } f
 export { fleetRun, type FleetRunOptions } from './commands/fleet.js';
 export { fleetPod } from './commands/fleet-pod.js';
 export { initPlatformSecrets } from './commands/secrets-init.js';
+export { prepareDevelopmentKeys, type DevelopmentKeys, type TokenSettings } from './development-keys.js';
 export type { OutputFormat } from './output.js';

@@ -49,6 +49,10 @@ export interface TokenKeyAttributes {
   readonly CKA_ALWAYS_SENSITIVE: boolean;
   readonly CKA_NEVER_EXTRACTABLE: boolean;
   readonly CKA_SIGN: boolean;
+  /** A signing key does nothing else: these are false on every key the provider makes. */
+  readonly CKA_DECRYPT: boolean;
+  readonly CKA_UNWRAP: boolean;
+  readonly CKA_DERIVE: boolean;
   /** `read` if the token gave the key's value out; otherwise its refusal (CKR_ATTRIBUTE_SENSITIVE). */
   readonly CKA_VALUE: string;
 }
@@ -77,7 +81,7 @@ try {
   p.C_FindObjectsInit(session, template);
   const keys = p.C_FindObjects(session, 10000);
   p.C_FindObjectsFinal(session);
-  const flags = ['CKA_TOKEN', 'CKA_PRIVATE', 'CKA_SENSITIVE', 'CKA_EXTRACTABLE', 'CKA_ALWAYS_SENSITIVE', 'CKA_NEVER_EXTRACTABLE', 'CKA_SIGN'];
+  const flags = ['CKA_TOKEN', 'CKA_PRIVATE', 'CKA_SENSITIVE', 'CKA_EXTRACTABLE', 'CKA_ALWAYS_SENSITIVE', 'CKA_NEVER_EXTRACTABLE', 'CKA_SIGN', 'CKA_DECRYPT', 'CKA_UNWRAP', 'CKA_DERIVE'];
   const out = keys.map((key) => {
     const [name, id, ...read] = p.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_LABEL }, { type: pkcs11js.CKA_ID }, ...flags.map((n) => ({ type: pkcs11js[n] }))]);
     const attributes = { label: name.value.toString(), CKA_ID: id.value.toString('hex'), ...Object.fromEntries(flags.map((n, i) => [n, read[i].value[0] === 1])) };

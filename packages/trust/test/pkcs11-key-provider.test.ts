@@ -122,6 +122,9 @@ describe(Pkcs11KeyProvider.name, () => {
       CKA_ALWAYS_SENSITIVE: true,
       CKA_NEVER_EXTRACTABLE: true,
       CKA_SIGN: true,
+      CKA_DECRYPT: false,
+      CKA_UNWRAP: false,
+      CKA_DERIVE: false,
       CKA_VALUE: 'CKR_ATTRIBUTE_SENSITIVE',
     });
     expect(attributes?.CKA_ID).toMatch(/^[0-9a-f]{40}$/);
@@ -245,6 +248,18 @@ describe(Pkcs11KeyProvider.name, () => {
     expect(await provider.ready([key.label])).toEqual({ ready: true });
     const data = Buffer.from('after the token returned');
     expect(verify('sha256', data, publicKey, await provider.sign(key, data))).toBe(true);
+  });
+
+  it('is one provider per module in a process: a second open of the same token shares it until the last close; another token is refused by name', async () => {
+    const again = openProvider();
+    expect(again).toBe(provider);
+    const key = (await provider.find(keyLabel({ tenant: 'acme' }, 'ca')))!;
+    // The second opener closes (a service of the embedded platform stopping): the first one goes on signing.
+    await again.close();
+    const data = Buffer.from('after the second opener closed');
+    expect(verify('sha256', data, await provider.publicKey(key.label), await provider.sign(key, data))).toBe(true);
+    expect(() => openProvider({ tokenLabel: 'another-token' })).toThrow(Pkcs11ModuleError);
+    expect(() => openProvider({ tokenLabel: 'another-token' })).toThrow(/already open in this process for token "rampart-test"/);
   });
 
   it('signs P-256 concurrently through its session pool; prints the rate beside node:crypto in this run', async () => {

@@ -67,6 +67,8 @@ export interface PlannedDirectory {
 export interface PodPlan {
   readonly workload: K8sObject;
   readonly podName: string;
+  /** Run one after the other before `containers`, each to exit 0 (the kubelet's order). */
+  readonly initContainers: readonly ContainerPlan[];
   readonly containers: readonly ContainerPlan[];
   readonly terminationGracePeriodSeconds: number;
   readonly restartPolicy: 'Always' | 'OnFailure' | 'Never';
@@ -110,11 +112,13 @@ const KNOWN_SECURITY_FIELDS = new Set([
   'capabilities',
 ]);
 const KNOWN_MOUNT_FIELDS = new Set(['name', 'mountPath', 'readOnly']);
-const KNOWN_SECRET_VOLUME_FIELDS = new Set(['secretName', 'defaultMode', 'items']);
+const KNOWN_SECRET_VOLUME_FIELDS = new Set(['secretName', 'defaultMode', 'items', 'optional']);
+const KNOWN_CLAIM_VOLUME_FIELDS = new Set(['claimName']);
 const KNOWN_EMPTY_DIR_FIELDS = new Set(['sizeLimit']);
 const KNOWN_POD_FIELDS = new Set([
   'securityContext',
   'automountServiceAccountToken',
+  'initContainers',
   'containers',
   'volumes',
   'terminationGracePeriodSeconds',
@@ -144,12 +148,14 @@ export function planPod(context: PlanContext, workload: K8sObject, ordinal = 0):
   const pod = spec.securityContext ?? {};
   const templates = (workload.spec?.volumeClaimTemplates ?? []) as Array<{ metadata: { name: string } }>;
   const claims = new Set(templates.map((c) => c.metadata.name));
-  const containers = spec.containers.map((container) =>
-    planContainer(context, { workload, where, podName, pod, volumes: spec.volumes ?? [], claims, container }),
-  );
+  const plan = (container: IContainer) =>
+    planContainer(context, { workload, where, podName, pod, volumes: spec.volumes ?? [], claims, container });
+  const initContainers = (spec.initContainers ?? []).map(plan);
+  const containers = spec.containers.map(plan);
   return {
     workload,
     podName,
+    initContainers,
     containers,
     terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? 30,
     restartPolicy: spec.restartPolicy ?? 'Always',
@@ -242,11 +248,27 @@ function planContainer(context: PlanContext, input: ContainerInput): ContainerPl
       const sizeLimit = volume.emptyDir.sizeLimit;
       tmpfsVolumes.push({ name, ...(sizeLimit === undefined ? {} : { sizeBytes: bytesOf(sizeLimit, fail) }) });
       options.push('--volume', `${name}:${mount.mountPath}${readOnly}`);
+    } else if (volume.persistentVolumeClaim !== undefined) {
+      refuseUnknown(`persistentVolumeClaim ${mount.name}: `, volume.persistentVolumeClaim, KNOWN_CLAIM_VOLUME_FIELDS);
+      const claimName = volume.persistentVolumeClaim.claimName;
+      if (findObject(context, 'PersistentVolumeClaim', claimName) === undefined)
+        fail(`volume ${mount.name}: no PersistentVolumeClaim ${claimName}`);
+      // The claim's volume outlives the pod: one directory per claim, the same for every start of the pod.
+      const hostPath = `${context.workDir}/claims/${claimName}`;
+      directories.push({ hostPath, gid: fsGroup ?? 0 });
+      options.push('--volume', `${hostPath}:${mount.mountPath}${readOnly}`);
     } else if (volume.secret !== undefined) {
       refuseUnknown(`secret volume ${mount.name}: `, volume.secret, KNOWN_SECRET_VOLUME_FIELDS);
       const dir = `${context.workDir}/secrets/${input.podName}/${container.name}/${mount.name}`;
       const secretName = volume.secret.secretName ?? fail(`volume ${mount.name}: a secret volume without secretName`);
-      const secret = findObject(context, 'Secret', secretName) ?? fail(`volume ${mount.name}: no Secret ${secretName}`);
+      const found = findObject(context, 'Secret', secretName);
+      if (found === undefined && volume.secret.optional === true) {
+        // An optional Secret that does not exist (yet) is an empty directory, as the kubelet mounts it.
+        directories.push({ hostPath: dir, gid: fsGroup ?? 0 });
+        options.push('--volume', `${dir}:${mount.mountPath}:ro`);
+        continue;
+      }
+      const secret = found ?? fail(`volume ${mount.name}: no Secret ${secretName}`);
       const data = secretData(secret);
       const items = volume.secret.items ?? Object.keys(data).map((key) => ({ key, path: key, mode: undefined }));
       for (const item of items) {
@@ -255,7 +277,7 @@ function planContainer(context: PlanContext, input: ContainerInput): ContainerPl
       }
       options.push('--volume', `${dir}:${mount.mountPath}:ro`);
     } else {
-      fail(`volume ${mount.name}: only emptyDir, secret and claim volumes are run by the container tier`);
+      fail(`volume ${mount.name}: only emptyDir, secret, persistentVolumeClaim and claim-template volumes are run by the container tier`);
     }
   }
 

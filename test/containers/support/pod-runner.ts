@@ -4,6 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { containerState, docker, logTail } from './docker.js';
 import type { ContainerPlan, HttpProbe, PodPlan } from './pod-plan.js';
 
+/** How long an init container may run before the pod is called failed. */
+const INIT_TIMEOUT_MS = 120_000;
+
 /** A container that failed to become ready or to finish, with what it last said. */
 export class WorkloadFailure extends Error {}
 
@@ -50,6 +53,25 @@ export class RunningPod {
   private constructor(readonly plan: PodPlan) {}
 
   static async start(plan: PodPlan): Promise<RunningPod> {
+    // Init containers first, one at a time, each to exit 0 before the next (and the pod's containers) start.
+    for (const init of plan.initContainers) {
+      await materialize(init);
+      await docker([
+        'run',
+        '--detach',
+        '--name',
+        init.dockerName,
+        ...init.dockerOptions,
+        '--entrypoint',
+        init.entrypoint,
+        init.image,
+        ...init.args,
+      ]);
+      const state = await waitExited(init, INIT_TIMEOUT_MS);
+      if (state.exitCode !== 0) {
+        throw new WorkloadFailure(`${init.label} exited ${state.exitCode}:\n${await logTail(init.dockerName)}`);
+      }
+    }
     for (const container of plan.containers) {
       await materialize(container);
       await docker([
@@ -68,7 +90,7 @@ export class RunningPod {
   }
 
   container(name: string): ContainerPlan {
-    const found = this.plan.containers.find((c) => c.dockerName.endsWith(`-${name}`));
+    const found = [...this.plan.initContainers, ...this.plan.containers].find((c) => c.dockerName.endsWith(`-${name}`));
     if (found === undefined) throw new Error(`${this.plan.podName} has no container ${name}`);
     return found;
   }

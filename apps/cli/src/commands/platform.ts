@@ -70,6 +70,14 @@ export function registerPlatform(program: Command): void {
     .option('--metrics <n>', 'metrics per reading', positiveInt, 8)
     .option('--once', 'run the scenario, report, and exit (non-zero on any loss)', env['ONCE'] === '1')
     .option('--data-dir <dir>', 'where keys and the embedded database live', env['RAMPART_DATA_DIR'] ?? '.rampart')
+    .addOption(
+      new Option(
+        '--keys <provider>',
+        'where the CA keys live: software (sealed in the database) or pkcs11 (DEVELOPMENT: a SoftHSM2 token under the data dir, three-tier CA from a development ceremony; needs softhsm2)',
+      )
+        .choices(['software', 'pkcs11'])
+        .default('software'),
+    )
     .option('--report <file>', 'where to write the run report (default reports/demo.json, reports/rollout.json for the rollout scenario)')
     // Fixed defaults (0: any free port), each also from an environment variable: the front's port is the one base URL.
     .addOption(portOption('--api-port', 'API_PORT', DEFAULT_PORTS.api, 'the API front: every REST API under /v1, OpenAPI at /docs'))
@@ -94,6 +102,7 @@ export function registerPlatform(program: Command): void {
         metrics: number;
         once: boolean;
         dataDir: string;
+        keys: 'software' | 'pkcs11';
         report: string | undefined;
         scenario: UpScenario;
         waves: number[];
@@ -171,9 +180,33 @@ export function registerPlatform(program: Command): void {
       process.stdout.write(`development PKI in ${o.dir}\n`);
     });
 
-  program
-    .command('secrets')
-    .description("A single host's secrets (docker/compose.yaml)")
+  const secrets = program.command('secrets').description("A single host's secrets (docker/compose.yaml)");
+  secrets
+    .command('dev-keys')
+    .description(
+      'DEVELOPMENT: a SoftHSM2 token (made or found) and the three-tier platform CA from a development ceremony: platform-ca/{root.pem,issuing.pem,root.crl} (docker/compose.pkcs11.yaml)',
+    )
+    .requiredOption(
+      '--dir <dir>',
+      "where the token, its PIN file and the platform CA's files are kept (a volume the signing services mount)",
+    )
+    .requiredOption(
+      '--offline-dir <dir>',
+      "where the development root's encrypted key and passphrase are kept (a volume no service mounts)",
+    )
+    .option('--root-crl-url <url>', "where the root's CRL is published (the issuing CA certificate's CRL distribution point)")
+    .action(async (o: { dir: string; offlineDir: string; rootCrlUrl?: string }) => {
+      const { prepareDevelopmentKeys } = await import('@rampart/embedded');
+      const keys = await prepareDevelopmentKeys(o.dir, {
+        offlineDir: o.offlineDir,
+        ...(o.rootCrlUrl === undefined ? {} : { rootCrlUrl: o.rootCrlUrl }),
+      });
+      process.stdout.write(
+        `development token ${JSON.stringify(keys.token.tokenLabel)} ${keys.token.created ? 'made' : 'kept'} in ${keys.token.tokenDir}; ` +
+          `issuing CA ${keys.platformCa.issued ? 'signed' : 'kept'}: ${keys.platformCa.issuingCertFile}\n`,
+      );
+    });
+  secrets
     .command('init')
     .description(
       'create (or keep) the key-encryption keys, the platform operator token, the PostgreSQL and Grafana passwords and the development PKI, one file each',

@@ -1,11 +1,11 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { runFleet, type FleetReport } from '@rampart/emulator';
 import { demoFleetOptions } from '../demo-fleet.js';
 import { runRolloutScenario, type RolloutReport } from '../rollout-scenario.js';
 import { writeFleetReports } from './fleet.js';
 import { ConfigError, LOG_LEVELS, closeOnSignals, createLogger, type LogLevel } from '@rampart/service-kit';
-import { startEmbeddedPlatform, type EmbeddedPlatform } from '../embedded-platform.js';
+import { startEmbeddedPlatform, type EmbeddedKeys, type EmbeddedPlatform } from '../embedded-platform.js';
 import { endProgress, printReport, progressPrinter, type OutputFormat } from '../output.js';
 import type { UpScenario } from '../up-scenarios.js';
 
@@ -17,6 +17,8 @@ export interface UpOptions {
   readonly metrics: number;
   readonly once: boolean;
   readonly dataDir: string;
+  /** Where the signing keys live: software (sealed in the database) or pkcs11 (a SoftHSM2 token under the data folder). */
+  readonly keys: EmbeddedKeys;
   /** Default: reports/demo.json, or reports/rollout.json for the rollout scenario. */
   readonly report: string | undefined;
   /** What `--fleet` runs: steady telemetry, or the rollout demo (which runs its own fleet). */
@@ -96,6 +98,7 @@ export async function up(options: UpOptions): Promise<number> {
       // Each demo device publishes `rate` per second; leave headroom for resends.
       deviceRatePerSec: Math.max(20, Math.ceil(options.rate * 4)),
       logLevel,
+      keys: options.keys,
     },
     (service) => createLogger(service, logLevel),
   );
@@ -107,6 +110,9 @@ export async function up(options: UpOptions): Promise<number> {
     `  Update devices  https://127.0.0.1:${platform.updates.devicePort}  (mutual TLS)`,
     `  Behind the API  attestation ${platform.attestation.url}  telemetry ${platform.telemetry.url}  failures ${platform.failures.url}  updates ${platform.updates.url}`,
     `  Metrics         ${platform.api.url}/metrics  ${platform.gateway.url}/metrics  ${platform.telemetry.url}/metrics`,
+    platform.keys.token === undefined
+      ? `  CA keys         sealed in the database (--keys pkcs11: in a SoftHSM2 token)`
+      : `  CA keys         in the SoftHSM2 token "${platform.keys.token.tokenLabel}" (${platform.keys.token.tokenDir}); offline root ${platform.keys.platformRootFile} (DEVELOPMENT ceremony)`,
     `  Signing keys    ${platform.firmware.platform.privateKeyFile} (OS, bootloader, security monitor), ${platform.firmware.apps.privateKeyFile} (apps): the demo devices trust images packed with them (rampart image pack --key …)`,
   ].join('\n');
   process.stderr.write(`${where}\n`);
@@ -188,7 +194,7 @@ async function telemetryReport(platform: EmbeddedPlatform, fleet: FleetReport, o
     const dir = dirname(reportPath);
     await writeFile(join(dir, 'device-certificate.pem'), fleet.sampleCertificate.certificatePem);
     await writeFile(join(dir, 'ca-chain.pem'), fleet.sampleCertificate.chainPem);
-    await writeFile(join(dir, 'platform-root.pem'), platform.pki.platformCa.certificatePem);
+    await writeFile(join(dir, 'platform-root.pem'), await readFile(platform.keys.platformRootFile));
   }
   printReport(options.output, report, () =>
     [

@@ -87,7 +87,10 @@ interface Connection {
  * the token returns.
  *
  * One provider per module per process: PKCS#11 state (C_Initialize, logins)
- * belongs to the process, and reconnecting finalises it.
+ * belongs to the process, and reconnecting finalises it. `open` of a module
+ * already open with the same token and PIN file gives that provider (the
+ * embedded platform runs attestation and updates in one process); with
+ * another token it is refused by name.
  *
  * Why pkcs11js rather than graphene-pk11 (measured on Node 24.22, SoftHSM2
  * 2.6.1, 2 shared cores; see README.md in this folder): both build the same
@@ -116,6 +119,12 @@ export class Pkcs11KeyProvider implements KeyProvider {
   /** Generation runs one at a time, so two callers cannot both find a label free and make two keys under it. */
   #generating: Promise<unknown> = Promise.resolve();
   #closed = false;
+  /**
+   * The providers open in this process, by module path, with how many `open`s each serves. Two providers of one
+   * module cannot coexist: the second C_Initialize fails (CKR_CRYPTOKI_ALREADY_INITIALIZED), and each one's
+   * reconnect (C_Finalize) would end the other's sessions and login.
+   */
+  static readonly #opened = new Map<string, { readonly provider: Pkcs11KeyProvider; openers: number }>();
 
   private constructor(options: Pkcs11Options) {
     this.#options = options;
@@ -138,7 +147,22 @@ export class Pkcs11KeyProvider implements KeyProvider {
    * not-ready until it is back.
    */
   static open(options: unknown): Pkcs11KeyProvider {
-    return new Pkcs11KeyProvider(parsePkcs11Options(options));
+    const parsed = parsePkcs11Options(options);
+    const shared = Pkcs11KeyProvider.#opened.get(parsed.modulePath);
+    if (shared !== undefined) {
+      const open = shared.provider.#options;
+      if (open.tokenLabel !== parsed.tokenLabel || open.slot !== parsed.slot || open.pinFile !== parsed.pinFile) {
+        throw new Pkcs11ModuleError(
+          parsed.modulePath,
+          `already open in this process for token ${shared.provider.token} with PIN file ${open.pinFile}: one token per module per process (PKCS#11 state is the process's)`,
+        );
+      }
+      shared.openers += 1;
+      return shared.provider;
+    }
+    const provider = new Pkcs11KeyProvider(parsed);
+    Pkcs11KeyProvider.#opened.set(parsed.modulePath, { provider, openers: 1 });
+    return provider;
   }
 
   async supports(algorithm: KeyAlgorithm): Promise<boolean> {
@@ -214,7 +238,15 @@ export class Pkcs11KeyProvider implements KeyProvider {
     }
   }
 
+  /** Each `open` is matched by one `close`; the module is finalised when the last of them closes. */
   async close(): Promise<void> {
+    const shared = Pkcs11KeyProvider.#opened.get(this.#options.modulePath);
+    if (shared?.provider === this) {
+      shared.openers -= 1;
+      if (shared.openers > 0) return;
+      Pkcs11KeyProvider.#opened.delete(this.#options.modulePath);
+    }
+    if (this.#closed) return;
     this.#closed = true;
     await this.disconnect(new TokenUnavailableError(this.token, 'the provider is closed'));
     this.#module.close();
@@ -241,6 +273,8 @@ export class Pkcs11KeyProvider implements KeyProvider {
       { type: b.CKA_CLASS, value: b.CKO_PUBLIC_KEY },
       { type: b.CKA_PRIVATE, value: false },
       { type: b.CKA_VERIFY, value: true },
+      { type: b.CKA_ENCRYPT, value: false },
+      { type: b.CKA_WRAP, value: false },
       { type: b.CKA_EC_PARAMS, value: curveParameters(algorithm) },
     ];
     const privateTemplate: Template = [
@@ -250,6 +284,11 @@ export class Pkcs11KeyProvider implements KeyProvider {
       { type: b.CKA_SENSITIVE, value: true },
       { type: b.CKA_EXTRACTABLE, value: false },
       { type: b.CKA_SIGN, value: true },
+      // A signing key does nothing else: tokens default these to true (SoftHSM2 does), and a CA key that can also
+      // decrypt, unwrap or derive is one an attacker with a session can use as an oracle for other keys.
+      { type: b.CKA_DECRYPT, value: false },
+      { type: b.CKA_UNWRAP, value: false },
+      { type: b.CKA_DERIVE, value: false },
     ];
     const mechanism = algorithm === 'ecdsa-p256' ? b.CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN;
     try {
