@@ -15,6 +15,13 @@ export interface SealedKeyStore {
   save(label: string, sealed: Buffer): Promise<void>;
   /** Removes a sealed key; false when there was none. */
   delete(label: string): Promise<boolean>;
+  /**
+   * Runs `then` once what this store just read or wrote (in the caller's context) is durable: at once, or, for a
+   * store that joins the caller's transaction, after it commits, and never if it rolls back. The provider caches
+   * an opened key only then: a key cached from a transaction that rolled back would sign in place of the key another
+   * replica makes under the same label.
+   */
+  whenDurable(then: () => void): void;
 }
 
 /** One file per key, `<label with / as %2F>.sealed`, mode 0600, never overwritten. */
@@ -53,6 +60,11 @@ export class DirectorySealedKeyStore implements SealedKeyStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     }
+  }
+
+  /** Files are written at once: nothing to wait for. */
+  whenDurable(then: () => void): void {
+    then();
   }
 
   private fileOf(label: string): string {

@@ -4,7 +4,7 @@ import { DomainError } from '@rampart/service-kit';
 import type { Logger } from '@rampart/service-kit';
 import { crlIssuerId, crlNextUpdate, derToPem, type OperationalCertificateIssuer } from '@rampart/trust';
 import type { AttestationRepository, StoredCrl, TenantCaRow } from '../attestation/attestation.repository.js';
-import { SigningUnavailableError, signingOrUnavailable } from './ca-errors.js';
+import { SigningUnavailableError, signingOrUnavailable } from '@rampart/service-kit/signing';
 import type { CrlEntry, PlatformCa } from './platform-ca.js';
 import type { CrlKind } from './signing-meter.js';
 

@@ -1,6 +1,6 @@
 import { KeyExistsError, type SealedKeyStore } from '@rampart/trust';
 import type { DataSource } from 'typeorm';
-import { ambientTransaction, executor } from '../persistence/transactions.js';
+import { afterCommit, ambientTransaction, executor } from '../persistence/transactions.js';
 
 /** PostgreSQL's unique_violation. */
 const UNIQUE_VIOLATION = '23505';
@@ -39,6 +39,11 @@ export class SealedKeyTable implements SealedKeyStore {
     // TypeORM answers a DELETE with [rows, count].
     const deleted = Array.isArray(rows[0]) ? (rows[0] as unknown[]) : rows;
     return deleted.length > 0;
+  }
+
+  /** After the caller's transaction commits (never if it rolls back), or at once outside one. */
+  whenDurable(then: () => void): void {
+    afterCommit(ambientTransaction(this.dataSource), then);
   }
 
   private sql() {
