@@ -241,10 +241,15 @@ describe('attestation with its CA keys in a PKCS#11 token (three tiers)', () => 
     expect(written).not.toMatch(/PRIVATE KEY/);
   });
 
-  it('when the token is pulled: not ready, naming the error; an attestation is refused UNAVAILABLE with nothing issued; back: it signs again', async () => {
+  it('when the token is pulled: not ready, naming the error; an attestation is refused UNAVAILABLE with nothing issued; the stored CRLs are still served; back: it signs again', async () => {
     const device = await claimedDevice();
     const issuedCount = async () =>
       Number((await queryDatabase<{ n: string }>(db.url, 'SELECT count(*) AS n FROM attestation.issued_certificates'))[0]!.n);
+    // A device certified before the token goes: its revocation while the token is away needs a new CRL none can sign.
+    const revokedLater = await claimedDevice();
+    if (!(await attest(revokedLater)).pass) throw new Error('the device to revoke was refused');
+    const crlPaths = [`/v1/tenants/${TENANT}/crl`, '/v1/platform/crl'];
+    const crlsBefore = await Promise.all(crlPaths.map(async (path) => (await fetch(`${attestation.url}${path}`)).text()));
     const putBack = await pullToken(softHsm, join(dir, 'pulled'));
     try {
       await waitFor(async () => (await readiness()).status === 503, { timeoutMs: 10_000, describe: 'readiness false' });
@@ -272,6 +277,20 @@ describe('attestation with its CA keys in a PKCS#11 token (three tiers)', () => 
       expect(audited).toEqual([{ detail: expect.objectContaining({ reason: 'SIGNING_UNAVAILABLE', error: 'TokenUnavailableError' }) }]);
       const metrics = await (await fetch(`${attestation.url}/metrics`)).text();
       expect(metrics).toMatch(/rampart_ca_signing_failures_total\{[^}]*error="TokenUnavailableError"[^}]*\} [1-9]/);
+
+      // The stored CRLs are valid for most of a day yet: served (the same signed lists), not a 503 for the whole outage.
+      await attestation.call('POST', `/v1/devices/${revokedLater.security.deviceId}/revoke`, attestation.tenantToken, {
+        reason: 'stolen while the token is away',
+      });
+      for (const [index, path] of crlPaths.entries()) {
+        const response = await fetch(`${attestation.url}${path}`);
+        expect(response.status, path).toBe(200);
+        expect(await response.text(), path).toBe(crlsBefore[index]);
+      }
+      const refreshFailures = await (await fetch(`${attestation.url}/metrics`)).text();
+      expect(refreshFailures).toMatch(
+        /rampart_ca_crl_refresh_failures_total\{[^}]*crl="tenant-ca"[^}]*error="SigningUnavailableError"[^}]*\} [1-9]/,
+      );
     } finally {
       await putBack();
     }

@@ -154,6 +154,8 @@ export {
   BACKDATE_MS,
   CA_KEY_USAGE,
   normalizeSerial,
+  crlIssuerId,
+  crlNextUpdate,
   signCaCrl,
   signSubordinateCa,
   subjectKeyIdentifier,
@@ -178,13 +180,15 @@ export {
   IssuingCaConstraintsError,
   IssuingCaImportError,
   IssuingCaKeyError,
+  IssuingCaRevokedError,
   RootCrlError,
   checkIssuingCaCertificate,
   checkIssuingCaKey,
   checkRootCrl,
   importIssuingCa,
+  refuseRevokedIssuingCa,
 } from './ceremony/issuing-ca-import.js';
-export type { CheckedIssuingCaCertificate, ImportedIssuingCa, IssuingCaImport } from './ceremony/issuing-ca-import.js';
+export type { CheckedIssuingCaCertificate, CheckedRootCrl, ImportedIssuingCa, IssuingCaImport } from './ceremony/issuing-ca-import.js';
 export { signTenantCa } from './ceremony/tenant-ca.js';
 export type { TenantCaRequest } from './ceremony/tenant-ca.js';
 export type { IssuingCaRequest } from './ceremony/issuing-ca.js';

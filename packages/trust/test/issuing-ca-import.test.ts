@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,17 +11,22 @@ import {
   IssuingCaChainError,
   IssuingCaConstraintsError,
   IssuingCaKeyError,
+  IssuingCaRevokedError,
   KeyNotFoundError,
+  RootCrlError,
   KeyVault,
   SoftwareKeyProvider,
   TENANT_CA_PATH_LENGTH,
   checkIssuingCaCertificate,
   checkIssuingCaKey,
+  checkRootCrl,
   commonNameOnly,
   createIssuingCsr,
   createOfflineRoot,
   importIssuingCa,
   keyLabel,
+  refuseRevokedIssuingCa,
+  rootCrl,
   signIssuingCa,
   signSubordinateCa,
   type SigningCa,
@@ -104,5 +111,71 @@ describe(importIssuingCa.name, () => {
     await expect(
       importIssuingCa({ issuingPem, rootsPem: rootPem, provider, now: new Date(Date.now() + 3650 * 86_400_000) }),
     ).rejects.toThrow(IssuingCaConstraintsError);
+  });
+
+  it('refuses an issuing CA that its root’s CRL lists (IssuingCaRevokedError); another root’s CRL, or one listing others, says nothing of it', async () => {
+    const checked = checkIssuingCaCertificate({ issuingPem, rootsPem: rootPem });
+    const serial = checked.certificate.serialNumber;
+    const revoking = await checkRootCrl(
+      await rootCrl({ root, revoked: [{ serial, revokedAt: new Date() }], nextUpdateDays: 30, crlNumber: 7 }),
+      checked.roots,
+      'root.crl',
+    );
+    expect(revoking.crlNumber).toBe(7);
+    expect(() => refuseRevokedIssuingCa(checked, revoking, 'root.crl')).toThrow(IssuingCaRevokedError);
+    expect(() => refuseRevokedIssuingCa(checked, revoking, 'root.crl')).toThrow(/is revoked by the root CRL root.crl/);
+    const others = await checkRootCrl(
+      await rootCrl({ root, revoked: [{ serial: '0a0b0c', revokedAt: new Date() }], nextUpdateDays: 30 }),
+      checked.roots,
+      'root.crl',
+    );
+    expect(() => refuseRevokedIssuingCa(checked, others, 'root.crl')).not.toThrow();
+    // A CRL of another root (during a root rotation) lists that root's certificates, not this issuing CA's.
+    const other = await createOfflineRoot({ commonName: 'Rampart Root 2', keys: { kind: 'encrypted-file', passphrase: PASSPHRASE } });
+    const otherCrl = await checkRootCrl(
+      await rootCrl({ root: other.root, revoked: [{ serial, revokedAt: new Date() }], nextUpdateDays: 30 }),
+      [new X509Certificate(rootPem), new X509Certificate(other.certificatePem)],
+      'root.crl',
+    );
+    expect(() => refuseRevokedIssuingCa(checked, otherCrl, 'root.crl')).not.toThrow();
+    await expect(checkRootCrl(otherCrl.pem, checked.roots, 'root.crl')).rejects.toThrow(RootCrlError);
+    await expect(checkRootCrl(`${revoking.pem}${revoking.pem}`, checked.roots, 'root.crl')).rejects.toThrow(/not one "X509 CRL"/);
+  });
+
+  it('refuses an issuing CA whose keyUsage lacks cRLSign (it signs its own CRL) or keyCertSign', async () => {
+    const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+    const rootKeys = await crypto.subtle.generateKey(algorithm, false, ['sign', 'verify']);
+    const rootCert = await x509.X509CertificateGenerator.createSelfSigned({
+      name: 'CN=Test Root',
+      keys: rootKeys,
+      signingAlgorithm: algorithm,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 86_400_000),
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 2, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      ],
+    });
+    const issuingWith = async (usages: number) =>
+      (
+        await x509.X509CertificateGenerator.create({
+          subject: 'CN=Issuing',
+          issuer: rootCert.subject,
+          publicKey: (await crypto.subtle.generateKey(algorithm, false, ['sign', 'verify'])).publicKey,
+          signingKey: rootKeys.privateKey,
+          signingAlgorithm: algorithm,
+          notBefore: new Date(Date.now() - 60_000),
+          notAfter: new Date(Date.now() + 3_600_000),
+          extensions: [new x509.BasicConstraintsExtension(true, 1, true), new x509.KeyUsagesExtension(usages, true)],
+        })
+      ).toString('pem');
+    const rootsPem = rootCert.toString('pem');
+    const both = await issuingWith(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign);
+    expect(checkIssuingCaCertificate({ issuingPem: both, rootsPem }).root.subject).toBe('CN=Test Root');
+    const noCrlSign = await issuingWith(x509.KeyUsageFlags.keyCertSign);
+    expect(() => checkIssuingCaCertificate({ issuingPem: noCrlSign, rootsPem })).toThrow(IssuingCaConstraintsError);
+    expect(() => checkIssuingCaCertificate({ issuingPem: noCrlSign, rootsPem })).toThrow(/lacks cRLSign/);
+    const noCertSign = await issuingWith(x509.KeyUsageFlags.cRLSign);
+    expect(() => checkIssuingCaCertificate({ issuingPem: noCertSign, rootsPem })).toThrow(/lacks keyCertSign/);
   });
 });

@@ -3,6 +3,7 @@ import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { SOFTHSM2_MODULE, createSoftHsmToken, readTokenKeyAttributes } from '@rampart/testing';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
@@ -51,6 +52,29 @@ const PIN = '246810';
 function tokenAttributes(label: string) {
   // The token's configuration is in this process's environment (beforeAll put it there).
   return readTokenKeyAttributes({ label: TOKEN, pin: PIN, env: { SOFTHSM2_CONF: process.env['SOFTHSM2_CONF']! } }, label);
+}
+
+/** Counts the token's objects (any class) under a label, from another process with its own session. */
+const OBJECT_COUNTER = `
+const [bindingPath, modulePath, token, pin, label] = process.argv.slice(1);
+const pkcs11js = require(bindingPath);
+const p = new pkcs11js.PKCS11();
+p.load(modulePath);
+p.C_Initialize();
+const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === token);
+const session = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
+p.C_Login(session, pkcs11js.CKU_USER, pin);
+p.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_LABEL, value: label }]);
+const found = p.C_FindObjects(session, 10);
+p.C_FindObjectsFinal(session);
+p.C_Finalize();
+console.log(found.length);
+`;
+
+async function tokenObjects(label: string): Promise<number> {
+  const binding = createRequire(import.meta.url).resolve('pkcs11js');
+  const { stdout } = await run(process.execPath, ['-e', OBJECT_COUNTER, binding, SOFTHSM2_MODULE, TOKEN, PIN, label]);
+  return Number(stdout.trim());
 }
 
 /** The TBS of a CA certificate for `publicKeySpki`, issued by `issuer` and signed by `key`'s algorithm. */
@@ -170,6 +194,16 @@ describe(Pkcs11KeyProvider.name, () => {
     await expect(provider.sign(missing, Buffer.from('x'))).rejects.toBeInstanceOf(KeyNotFoundError);
     const readiness = await provider.ready([missing.label]);
     expect(readiness).toMatchObject({ ready: false, error: { name: 'KeyNotFoundError', label: missing.label } });
+  });
+
+  it('destroys both halves of a key (C_DestroyObject), and answers false for a label with none', async () => {
+    const label = keyLabel({ tenant: 'acme' }, 'ca-orphan');
+    await provider.generate(label, 'ecdsa-p256');
+    expect(await tokenObjects(label)).toBe(2);
+    expect(await provider.destroy(label)).toBe(true);
+    expect(await tokenObjects(label)).toBe(0);
+    expect(await provider.find(label)).toBeUndefined();
+    expect(await provider.destroy(label)).toBe(false);
   });
 
   it('signs a certificate and a CRL that openssl verifies', async () => {

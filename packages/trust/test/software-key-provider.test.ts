@@ -47,6 +47,15 @@ describe(SoftwareKeyProvider.name, () => {
     expect(await provider.ready([missing])).toMatchObject({ ready: false, error: { name: 'KeyNotFoundError', label: missing } });
   });
 
+  it('destroys a key (its sealed file), and answers false for a label with none', async () => {
+    const label = keyLabel({ tenant: 'acme' }, 'ca-orphan');
+    await provider.generate(label, 'ecdsa-p256');
+    expect(await provider.destroy(label)).toBe(true);
+    expect(await new SoftwareKeyProvider(vault, new DirectorySealedKeyStore(dir)).find(label)).toBeUndefined();
+    expect(await provider.find(label)).toBeUndefined();
+    expect(await provider.destroy(label)).toBe(false);
+  });
+
   it('does not open a sealed key under another label or another key-encryption key', async () => {
     const original = keyLabel({ tenant: 'acme' }, 'ca');
     const moved = keyLabel({ tenant: 'other' }, 'ca');

@@ -88,6 +88,29 @@ describe(attestationConfig.name, () => {
       ]);
     });
 
+    it('needs no key-encryption key with pkcs11 when a nonce key is given; software keys need it (they seal with it)', () => {
+      const nonceKey = Buffer.alloc(32, 9).toString('base64');
+      const config = loadAttestationConfig(
+        asEnv(
+          Object.fromEntries(
+            Object.entries({ ...threeTier, CA_KEY_ENCRYPTION_KEY: undefined, ATTESTATION_NONCE_KEY: nonceKey }).filter(
+              ([, v]) => v !== undefined,
+            ),
+          ),
+        ),
+      );
+      expect(config.ca.keyEncryptionKey).toBeUndefined();
+      expect(config.ca.nonceSecret).toEqual(Buffer.from(nonceKey, 'base64'));
+      // Without a nonce key the key-encryption key keys the nonces, as before the setting existed.
+      expect(loadAttestationConfig(asEnv(typed)).ca.nonceSecret).toEqual(Buffer.from(typed.CA_KEY_ENCRYPTION_KEY!, 'base64'));
+      expect(problems({ ...threeTier, CA_KEY_ENCRYPTION_KEY: undefined })).toEqual([
+        expect.stringMatching(/^ATTESTATION_NONCE_KEY: required with KEYS_PROVIDER=pkcs11 when CA_KEY_ENCRYPTION_KEY is not given/),
+      ]);
+      expect(problems({ ...typed, CA_KEY_ENCRYPTION_KEY: undefined })).toEqual([
+        expect.stringMatching(/^CA_KEY_ENCRYPTION_KEY: required with KEYS_PROVIDER=software/),
+      ]);
+    });
+
     it('refuses software keys without the root key file, and roots or a root CRL with software keys (two tiers)', () => {
       expect(problems({ ...typed, PLATFORM_CA_KEY_FILE: undefined })).toEqual([
         expect.stringMatching(/^PLATFORM_CA_KEY_FILE: required with KEYS_PROVIDER=software/),

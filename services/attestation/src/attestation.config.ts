@@ -52,10 +52,23 @@ const attestationEnvObject = z.object({
   /** Three tiers, optional: the root's CRL from the ceremony (`rampart ceremony root crl`), served at ROOT_CRL_PATH. */
   PLATFORM_ROOT_CRL_FILE: z.string().min(1).optional(),
   MANUFACTURER_CA_FILE: z.string().min(1, 'path to the trusted manufacturer CA certificates (PEM)'),
-  /** Key-encryption key for tenant CA private keys at rest: 32 bytes, base64. */
+  /**
+   * Key-encryption key for tenant CA private keys at rest: 32 bytes, base64. Required with KEYS_PROVIDER=software;
+   * optional with pkcs11, where it only opens tenant CA keys sealed before the move to three tiers (their CRLs are
+   * signed with it until they expire) and, unless ATTESTATION_NONCE_KEY is given, keys the nonces' seal.
+   */
   CA_KEY_ENCRYPTION_KEY: z
     .string()
-    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64 encoded (openssl rand -base64 32)'),
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64 encoded (openssl rand -base64 32)')
+    .optional(),
+  /**
+   * The secret every replica derives the attestation nonces' HMAC key from: 32 bytes, base64, the same on every
+   * replica. Unset: CA_KEY_ENCRYPTION_KEY is used, as before this setting existed; one of the two is required.
+   */
+  ATTESTATION_NONCE_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64 encoded (openssl rand -base64 32)')
+    .optional(),
   /** Operator token for platform-level acts (creating tenants, known-good measurements): at least 32 characters. */
   PLATFORM_ADMIN_TOKEN: z.string().min(32, 'at least 32 characters'),
   DEVICE_CERT_VALIDITY_HOURS: env
@@ -119,6 +132,16 @@ function withCaHierarchy<S extends z.ZodType<z.output<typeof attestationEnvObjec
       path: ['PLATFORM_ROOT_CRL_FILE'],
       message: "only with KEYS_PROVIDER=pkcs11 (three tiers): the offline root's CRL",
       ...always,
+    })
+    .refine((e) => pkcs11(e) || e.CA_KEY_ENCRYPTION_KEY !== undefined, {
+      path: ['CA_KEY_ENCRYPTION_KEY'],
+      message: 'required with KEYS_PROVIDER=software: it seals the tenant CA keys at rest',
+      ...always,
+    })
+    .refine((e) => !pkcs11(e) || e.CA_KEY_ENCRYPTION_KEY !== undefined || e.ATTESTATION_NONCE_KEY !== undefined, {
+      path: ['ATTESTATION_NONCE_KEY'],
+      message: 'required with KEYS_PROVIDER=pkcs11 when CA_KEY_ENCRYPTION_KEY is not given: it keys the nonces every replica checks',
+      ...always,
     });
 }
 
@@ -140,7 +163,10 @@ export interface AttestationConfig extends CommonConfig {
     /** Where the CA keys live and are used: software (two tiers) or the token (three tiers). */
     readonly keys: KeyProviderConfig;
     readonly manufacturerCaFile: string;
-    readonly keyEncryptionKey: Buffer;
+    /** Seals tenant CA keys (software); with pkcs11 only opens those sealed before three tiers, if given. */
+    readonly keyEncryptionKey: Buffer | undefined;
+    /** What the nonces' HMAC key is derived from: ATTESTATION_NONCE_KEY, else CA_KEY_ENCRYPTION_KEY. */
+    readonly nonceSecret: Buffer;
     readonly deviceCertValidityHours: number;
     readonly tenantCaValidityDays: number;
     /** No trailing slash. */
@@ -173,7 +199,9 @@ function toAttestationConfig(e: z.output<typeof attestationEnvSchema>): Attestat
       hierarchy: caHierarchy(e),
       keys: keyProviderConfig(e),
       manufacturerCaFile: e.MANUFACTURER_CA_FILE,
-      keyEncryptionKey: Buffer.from(e.CA_KEY_ENCRYPTION_KEY, 'base64'),
+      keyEncryptionKey: e.CA_KEY_ENCRYPTION_KEY === undefined ? undefined : Buffer.from(e.CA_KEY_ENCRYPTION_KEY, 'base64'),
+      // The schema requires one of the two.
+      nonceSecret: Buffer.from(e.ATTESTATION_NONCE_KEY ?? e.CA_KEY_ENCRYPTION_KEY ?? '', 'base64'),
       deviceCertValidityHours: e.DEVICE_CERT_VALIDITY_HOURS,
       tenantCaValidityDays: e.TENANT_CA_VALIDITY_DAYS,
       publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),

@@ -98,14 +98,26 @@ export class AttestationLifecycle implements OnApplicationShutdown {
 async function openPlatformCa(config: AttestationConfig, runtime: ServiceRuntime): Promise<PlatformCa> {
   const { hierarchy, keys } = config.ca;
   const meter = new SigningMeter(runtime.observability.meter, keys.kind);
-  if (hierarchy.kind === 'two-tier') return FilePlatformCa.open(hierarchy, new KeyVault(config.ca.keyEncryptionKey), meter);
+  const { keyEncryptionKey } = config.ca;
+  if (hierarchy.kind === 'two-tier') {
+    // The schema requires the key-encryption key with software keys, the only ones two tiers use.
+    if (keyEncryptionKey === undefined) throw new Error('two tiers need CA_KEY_ENCRYPTION_KEY');
+    return FilePlatformCa.open(hierarchy, new KeyVault(keyEncryptionKey), meter);
+  }
   const provider = openKeyProvider(keys, () => {
     // The schema allows three tiers with pkcs11 only; a software provider here would be a schema bug.
     throw new Error('three-tier CA keys need KEYS_PROVIDER=pkcs11');
   });
   let platform: PlatformCa;
   try {
-    platform = await TokenPlatformCa.open(hierarchy, provider, meter, runtime.logger);
+    // The key vault signs the CRLs of tenant CAs sealed before the move to three tiers, until they expire.
+    platform = await TokenPlatformCa.open(
+      hierarchy,
+      provider,
+      meter,
+      runtime.logger,
+      keyEncryptionKey === undefined ? undefined : new KeyVault(keyEncryptionKey),
+    );
   } catch (error) {
     await provider.close();
     throw error;
@@ -156,9 +168,9 @@ export class AttestationModule {
         },
         {
           provide: TenantAuthorities,
-          inject: [PLATFORM_AUTHORITY, AttestationRepository, SERVICE_CONFIG],
-          useFactory: (platform: PlatformCa, repository: AttestationRepository, config: AttestationConfig) =>
-            new TenantAuthorities(platform, repository, config.ca),
+          inject: [PLATFORM_AUTHORITY, AttestationRepository, SERVICE_CONFIG, LOGGER],
+          useFactory: (platform: PlatformCa, repository: AttestationRepository, config: AttestationConfig, logger: Logger) =>
+            new TenantAuthorities(platform, repository, config.ca, logger),
         },
         {
           provide: AttestationBatches,
@@ -210,7 +222,7 @@ export class AttestationModule {
             new AttestationService(
               repository,
               new EvidenceVerifier(manufacturerRoots),
-              new SealedNonceStore(config.ca.keyEncryptionKey, config.nonceTtlMs, batches),
+              new SealedNonceStore(config.ca.nonceSecret, config.nonceTtlMs, batches),
               batches,
               policies,
               authorities,

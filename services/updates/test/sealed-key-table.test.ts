@@ -54,4 +54,12 @@ describe(SealedKeyTable.name, () => {
     expect(await provider.generate(dropped, 'ecdsa-p256')).toEqual({ label: dropped, algorithm: 'ecdsa-p256' });
     await expect(provider.generate(dropped, 'ecdsa-p256')).rejects.toBeInstanceOf(KeyExistsError);
   }, 20_000);
+
+  it('destroys a key (its row), and answers false for a label with none', async () => {
+    const label = keyLabel({ tenant: 'acme' }, 'tuf-orphan');
+    await provider.generate(label, 'ecdsa-p256');
+    expect(await provider.destroy(label)).toBe(true);
+    expect(await provider.find(label)).toBeUndefined();
+    expect(await provider.destroy(label)).toBe(false);
+  });
 });

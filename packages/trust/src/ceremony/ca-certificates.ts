@@ -34,6 +34,7 @@ import {
 } from '@peculiar/asn1-x509';
 import { signCertificate, signCrl, signatureAlgorithmFor, type TbsSigner } from '../keys/certificate-signing.js';
 import type { KeyHandle } from '../keys/key-provider.js';
+import { x509 } from '../crypto-provider.js';
 import { derToPem } from '../operational-issuer.js';
 import { tenantUri } from '../peer-identity.js';
 
@@ -83,6 +84,21 @@ export function keyIdentifierOf(certificate: Certificate): Buffer {
   return ski === undefined
     ? subjectKeyIdentifier(certificate.tbsCertificate.subjectPublicKeyInfo)
     : Buffer.from(AsnConvert.parse(ski.extnValue.buffer, SubjectKeyIdentifier).buffer);
+}
+
+/**
+ * Who issues a CA's CRLs, as RFC 5280 §5.2.3 counts their CRL Numbers: the
+ * CA's name and key (SHA-256 of the subject's DER, hex, ':' the key
+ * identifier, hex). The same key certified again under the same name (a
+ * new ceremony, another root) is the same issuer and its series goes on;
+ * a new key or name starts another. Takes the certificate's DER.
+ */
+export function crlIssuerId(certificateDer: Uint8Array): string {
+  const certificate = AsnConvert.parse(certificateDer, Certificate);
+  const name = createHash('sha256')
+    .update(new Uint8Array(AsnConvert.serialize(certificate.tbsCertificate.subject)))
+    .digest('hex');
+  return `${name}:${keyIdentifierOf(certificate).toString('hex')}`;
 }
 
 /** A certificate's basicConstraints (RFC 5280 §4.2.1.9): whether it is a CA, and its pathLenConstraint if it sets one. */
@@ -176,6 +192,15 @@ export async function signCaCrl(issuer: SigningCa, request: CaCrlRequest): Promi
     ],
   });
   return derToPem(await signCrl(issuer.signer, issuer.key, tbs), 'X509 CRL');
+}
+
+/**
+ * When a CRL (PEM) says the next one is due (RFC 5280 §5.1.2.5): until then
+ * a relying party may rely on it, so it may still be served when no newer
+ * one can be signed. Undefined when it names no nextUpdate.
+ */
+export function crlNextUpdate(crlPem: string): Date | undefined {
+  return new x509.X509Crl(crlPem).nextUpdate;
 }
 
 /** A certificate serial as hex, checked and normalised: lowercase, no leading zero octets, positive, at most 20 octets. */

@@ -1,18 +1,11 @@
 import { X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import {
-  BasicConstraints,
-  Certificate,
-  type Extension,
-  KeyUsage,
-  KeyUsageFlags,
-  id_ce_basicConstraints,
-  id_ce_keyUsage,
-} from '@peculiar/asn1-x509';
+import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { x509 } from '../crypto-provider.js';
 import { certificatesInPemBundle } from '../device-id.js';
 import { KeyNotFoundError } from '../keys/key-errors.js';
 import type { KeyHandle, KeyProvider } from '../keys/key-provider.js';
+import { normalizeSerial } from './ca-certificates.js';
 import { ISSUING_CA_KEY_LABEL } from './issuing-csr.js';
 import { ISSUING_CA_PATH_LENGTH } from './offline-root.js';
 
@@ -33,7 +26,7 @@ export class IssuingCaChainError extends IssuingCaImportError {
   }
 }
 
-/** The issuing CA certificate is not one that may sign tenant CAs: not a CA, pathLen below 1, no keyCertSign, or not valid now. */
+/** The issuing CA certificate is not one that may sign tenant CAs: not a CA, pathLen below 1, no keyCertSign or cRLSign, or not valid now. */
 export class IssuingCaConstraintsError extends IssuingCaImportError {
   override readonly name = 'IssuingCaConstraintsError';
   constructor(why: string) {
@@ -65,26 +58,73 @@ export class RootCrlError extends IssuingCaImportError {
   }
 }
 
+/** The root's CRL lists the issuing CA: the offline root revoked it, and nothing it signs would be trusted. */
+export class IssuingCaRevokedError extends IssuingCaImportError {
+  override readonly name = 'IssuingCaRevokedError';
+  constructor(
+    readonly serial: string,
+    readonly path: string,
+  ) {
+    super(`the issuing CA (serial ${serial}) is revoked by the root CRL ${path}: a new ceremony must sign another`);
+  }
+}
+
+/** RFC 7468 §5: a CRL's PEM label. */
+const CRL_PEM_TYPE = 'X509 CRL';
+
+/** The root's CRL, checked: as read, who signed it, its number and what it revokes. */
+export interface CheckedRootCrl {
+  readonly pem: string;
+  /** The root whose signature it bears. */
+  readonly signedBy: X509Certificate;
+  /** Its CRL Number (RFC 5280 §5.2.3): a later CRL of the same root never has a lower one. */
+  readonly crlNumber: number;
+  /** The serials it lists, normalised (`normalizeSerial`). */
+  readonly revokedSerials: ReadonlySet<string>;
+}
+
 /**
  * Checks the root's CRL (`rampart ceremony root crl`) before the platform
- * publishes it: one PEM "X509 CRL" whose signature one of `roots` made. Its
- * freshness is the ceremony's schedule, not checked here: a stale CRL is
- * still the newest the root signed. Returns the PEM as read.
+ * publishes it: one PEM "X509 CRL" whose signature one of `roots` made,
+ * with a CRL Number. Its freshness is the ceremony's schedule, not checked
+ * here: a stale CRL is still the newest the root signed.
  */
-export async function checkRootCrl(crlPem: string, roots: readonly X509Certificate[], path: string): Promise<string> {
-  const blocks = crlPem.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? [];
+export async function checkRootCrl(crlPem: string, roots: readonly X509Certificate[], path: string): Promise<CheckedRootCrl> {
+  const blocks = x509.PemConverter.decodeWithHeaders(crlPem);
   const [block] = blocks;
-  if (block === undefined || blocks.length !== 1) throw new RootCrlError(path, `it holds ${blocks.length} PEM "X509 CRL" blocks, not one`);
+  if (block === undefined || blocks.length !== 1 || block.type !== CRL_PEM_TYPE) {
+    throw new RootCrlError(path, `it holds ${blocks.length} PEM block(s), not one "X509 CRL"`);
+  }
   let crl: x509.X509Crl;
   try {
-    crl = new x509.X509Crl(block);
+    crl = new x509.X509Crl(block.rawData);
   } catch (error) {
     throw new RootCrlError(path, 'it does not parse as a CRL', { cause: error });
   }
+  const crlNumber = crl.getExtension(id_ce_cRLNumber);
+  if (crlNumber === null) throw new RootCrlError(path, 'it has no CRL Number (RFC 5280 §5.2.3)');
   for (const root of roots) {
-    if (await crl.verify({ publicKey: new x509.X509Certificate(root.raw) })) return crlPem;
+    if (await crl.verify({ publicKey: new x509.X509Certificate(root.raw) })) {
+      return {
+        pem: crlPem,
+        signedBy: root,
+        crlNumber: AsnConvert.parse(crlNumber.value, CRLNumber).value,
+        revokedSerials: new Set(crl.entries.map((entry) => normalizeSerial(entry.serialNumber))),
+      };
+    }
   }
   throw new RootCrlError(path, `it is signed by none of the ${roots.length} root(s) (issuer ${crl.issuer})`);
+}
+
+/** Refuses an issuing CA that the root which signed it lists in its CRL (IssuingCaRevokedError); another root's CRL says nothing of it. */
+export function refuseRevokedIssuingCa(
+  checked: Pick<CheckedIssuingCaCertificate, 'certificate' | 'root'>,
+  crl: CheckedRootCrl,
+  path: string,
+): void {
+  if (crl.signedBy.fingerprint256 !== checked.root.fingerprint256) return;
+  const serial = normalizeSerial(checked.certificate.serialNumber);
+  if (crl.revokedSerials.has(serial)) throw new IssuingCaRevokedError(serial, path);
 }
 
 export interface IssuingCaImport {
@@ -127,7 +167,8 @@ export async function importIssuingCa(request: IssuingCaImport): Promise<Importe
 /**
  * What needs no token: the issuing CA certificate must be signed by one of
  * the offline roots, be a CA with room for tenant CAs below it (pathLen ≥ 1,
- * RFC 5280 §4.2.1.9), may sign certificates (keyCertSign, §4.2.1.3) and be
+ * RFC 5280 §4.2.1.9), may sign certificates and CRLs (keyCertSign and
+ * cRLSign, §4.2.1.3) and be
  * valid now. These are the operator's files: a failure here is
  * IssuingCaChainError or IssuingCaConstraintsError, whatever the token does.
  */
@@ -174,31 +215,25 @@ export async function checkIssuingCaKey(
 }
 
 function checkConstraints(certificate: X509Certificate, now: Date): void {
-  if (!certificate.ca) throw new IssuingCaConstraintsError('its basicConstraints do not say CA');
-  const pathLength = pathLengthOf(certificate);
+  const parsed = new x509.X509Certificate(certificate.raw);
+  const basicConstraints = parsed.getExtension(x509.BasicConstraintsExtension);
+  if (basicConstraints?.ca !== true) throw new IssuingCaConstraintsError('its basicConstraints do not say CA');
+  const pathLength = basicConstraints.pathLength; // undefined: unlimited
   if (pathLength !== undefined && pathLength < ISSUING_CA_PATH_LENGTH) {
     throw new IssuingCaConstraintsError(`its pathLen is ${pathLength}: a tenant CA below it needs at least ${ISSUING_CA_PATH_LENGTH}`);
   }
-  if (!certificateSignAllowed(certificate)) throw new IssuingCaConstraintsError('its keyUsage lacks keyCertSign');
+  // RFC 5280 §4.2.1.3: the issuing CA signs tenant CAs (keyCertSign) and its own CRL (cRLSign), which relying parties
+  // refuse from a key without it. No keyUsage at all would allow both, but every CA certificate of ours asserts them.
+  const usages = parsed.getExtension(x509.KeyUsagesExtension)?.usages;
+  if (usages === undefined) throw new IssuingCaConstraintsError('it has no keyUsage (keyCertSign and cRLSign are required)');
+  const missing = [
+    ['keyCertSign', x509.KeyUsageFlags.keyCertSign],
+    ['cRLSign', x509.KeyUsageFlags.cRLSign],
+  ].filter(([, flag]) => (usages & (flag as number)) === 0);
+  if (missing.length > 0) throw new IssuingCaConstraintsError(`its keyUsage lacks ${missing.map(([name]) => name).join(' and ')}`);
   const validFrom = new Date(certificate.validFrom);
   const validTo = new Date(certificate.validTo);
   if (now < validFrom || now > validTo) {
     throw new IssuingCaConstraintsError(`it is valid from ${validFrom.toISOString()} to ${validTo.toISOString()}, not now`);
   }
-}
-
-/** basicConstraints' pathLenConstraint (node:crypto shows only `ca`), parsed by @peculiar/asn1-x509; undefined when unlimited. */
-function pathLengthOf(certificate: X509Certificate): number | undefined {
-  const extension = extensionOf(certificate, id_ce_basicConstraints);
-  return extension === undefined ? undefined : AsnConvert.parse(extension.extnValue.buffer, BasicConstraints).pathLenConstraint;
-}
-
-/** RFC 5280 §4.2.1.3: a CA certificate with keyUsage must assert keyCertSign to sign certificates. */
-function certificateSignAllowed(certificate: X509Certificate): boolean {
-  const extension = extensionOf(certificate, id_ce_keyUsage);
-  return extension === undefined || (AsnConvert.parse(extension.extnValue.buffer, KeyUsage).toNumber() & KeyUsageFlags.keyCertSign) !== 0;
-}
-
-function extensionOf(certificate: X509Certificate, oid: string): Extension | undefined {
-  return AsnConvert.parse(certificate.raw, Certificate).tbsCertificate.extensions?.find((e) => e.extnID === oid);
 }

@@ -46,6 +46,13 @@ export interface KeyProvider {
   /** The public half of the key under `label`. */
   publicKey(label: string): Promise<KeyObject>;
 
+  /**
+   * Destroys the key pair under `label` (both halves): a key made for a
+   * certificate that was then never issued or stored, so keys do not pile
+   * up in the token. False when there was no such key.
+   */
+  destroy(label: string): Promise<boolean>;
+
   /** Whether this provider can sign now, and with each of `labels`. Never throws. */
   ready(labels?: readonly string[]): Promise<Readiness>;
 

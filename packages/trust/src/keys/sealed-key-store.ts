@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyExistsError } from './key-errors.js';
 
@@ -13,6 +13,8 @@ export interface SealedKeyStore {
   load(label: string): Promise<Buffer | undefined>;
   /** Stores a new sealed key; throws KeyExistsError when the label is taken (a key is never overwritten). */
   save(label: string, sealed: Buffer): Promise<void>;
+  /** Removes a sealed key; false when there was none. */
+  delete(label: string): Promise<boolean>;
   /**
    * Runs `then` once what this store just read or wrote (in the caller's context) is durable: at once, or, for a
    * store that joins the caller's transaction, after it commits, and never if it rolls back. The provider caches
@@ -46,6 +48,16 @@ export class DirectorySealedKeyStore implements SealedKeyStore {
       await writeFile(this.fileOf(label), sealed, { flag: 'wx', mode: 0o600 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new KeyExistsError(label, this.description);
+      throw error;
+    }
+  }
+
+  async delete(label: string): Promise<boolean> {
+    try {
+      await unlink(this.fileOf(label));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     }
   }

@@ -46,6 +46,12 @@ export class SoftwareKeyProvider implements KeyProvider {
     return key === undefined ? undefined : { label, algorithm: key.algorithm };
   }
 
+  async destroy(label: string): Promise<boolean> {
+    checkKeyLabel(label);
+    this.#keys.delete(label);
+    return this.store.delete(label);
+  }
+
   async sign(key: KeyHandle, data: Uint8Array): Promise<Buffer> {
     const opened = await this.open(key.label);
     if (opened === undefined) throw new KeyNotFoundError(key.label, this.store.description);

@@ -25,7 +25,7 @@ export class RotationService {
   }
 
   async activate(tenantId: string, actor: string): Promise<boolean> {
-    const done = await this.repository.activateNextTenantCa(tenantId);
+    const done = await this.authorities.activateSuccessor(tenantId);
     if (done) await this.record(tenantId, actor, 'ca.rotated');
     return done;
   }

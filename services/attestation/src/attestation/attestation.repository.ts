@@ -543,17 +543,31 @@ export class AttestationRepository {
     return rows[0];
   }
 
-  /** The successor becomes current; the old current stays trusted (its certificates chain to the same root) but issues nothing. */
+  /**
+   * Serialises the rotation of one tenant's CAs across replicas until the
+   * transaction ends: every replica runs the rotation policy, and two that
+   * each saw no successor would each make one (the unique index
+   * `tenant_cas_one_next` then refuses the second, loudly).
+   */
+  async lockTenantCas(tenantId: string): Promise<void> {
+    await this.db.query(`SELECT pg_advisory_xact_lock(hashtext('rampart.attestation.tenant-ca:' || $1))`, [tenantId]);
+  }
+
+  /**
+   * The successor becomes current; the old current stays trusted (its
+   * certificates chain to the same root) but issues nothing. Two statements
+   * (a partial unique index is checked row by row, so one UPDATE swapping
+   * both could trip over itself): call it inside a transaction, under
+   * `lockTenantCas`, so a failure of the second never leaves the tenant
+   * without a current CA.
+   */
   async activateNextTenantCa(tenantId: string): Promise<boolean> {
-    const retired = await this.db.query<Array<{ id: string }>>(
-      `UPDATE attestation.tenant_cas SET status = 'retired', retired_at = now() WHERE tenant_id = $1 AND status = 'current'
-         AND EXISTS (SELECT 1 FROM attestation.tenant_cas WHERE tenant_id = $1 AND status = 'next') RETURNING id`,
+    if ((await this.nextTenantCa(tenantId)) === undefined) return false;
+    await this.db.query(
+      `UPDATE attestation.tenant_cas SET status = 'retired', retired_at = now() WHERE tenant_id = $1 AND status = 'current'`,
       [tenantId],
     );
-    if (retired.length === 0) return false;
-    await this.db.query(`UPDATE attestation.tenant_cas SET status = 'current' WHERE tenant_id = $1 AND status = 'next' RETURNING id`, [
-      tenantId,
-    ]);
+    await this.db.query(`UPDATE attestation.tenant_cas SET status = 'current' WHERE tenant_id = $1 AND status = 'next'`, [tenantId]);
     return true;
   }
 

@@ -38,6 +38,8 @@ export interface PlatformCa {
 
   /** A new tenant CA (pathLen 0, SKI/AKI, tenant URI SAN, CRL DP), its key made where this tier keeps keys. */
   createTenantCa(tenantId: string, validityDays: number, crlDistributionPoint: string): Promise<NewTenantCa>;
+  /** A tenant CA `createTenantCa` made that was then not stored: its key, where it has one of its own, is destroyed. */
+  discardTenantCa(ca: NewTenantCa): Promise<void>;
   /** This CA's own CRL (what relying parties check the tenant CAs against). */
   signCrl(request: CrlRequest): Promise<string>;
   /** The issuer of device certificates for a tenant CA row. */

@@ -2,6 +2,8 @@ import type { Counter, Meter } from '@opentelemetry/api';
 
 /** Whose key signed: the CA that signs tenant CAs (the two-tier root or the issuing CA), or a tenant CA. */
 export type SigningKeyPurpose = 'platform-root' | 'issuing-ca' | 'tenant-ca';
+/** Whose CRL: the offline root's (a file from the ceremony), the platform CA's, or a tenant CA's. */
+export type CrlKind = 'root' | 'platform' | 'tenant-ca';
 /** What was signed. */
 export type SignedObject = 'certificate' | 'crl';
 
@@ -13,6 +15,7 @@ export type SignedObject = 'certificate' | 'crl';
 export class SigningMeter {
   private readonly signatures: Counter;
   private readonly failures: Counter;
+  private readonly crlFailures: Counter;
 
   constructor(
     meter: Meter,
@@ -24,6 +27,14 @@ export class SigningMeter {
     this.failures = meter.createCounter('rampart_ca_signing_failures_total', {
       description: 'CA signatures that failed, by key purpose, key provider and error name',
     });
+    this.crlFailures = meter.createCounter('rampart_ca_crl_refresh_failures_total', {
+      description: 'CRLs that could not be made or read again, by CRL and error name, while the last good one was served',
+    });
+  }
+
+  /** A CRL could not be refreshed (a token away, a root CRL file missing or refused): the last good one is served meanwhile. */
+  crlRefreshFailed(crl: CrlKind, error: unknown): void {
+    this.crlFailures.add(1, { crl, provider: this.provider, error: error instanceof Error ? error.name : 'unknown' });
   }
 
   /** Runs one signing step and counts its outcome; the error goes on to the caller unchanged. */

@@ -1,10 +1,12 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { ErrorCode } from '@rampart/contracts';
 import { DomainError } from '@rampart/service-kit';
-import { derToPem, type OperationalCertificateIssuer } from '@rampart/trust';
+import type { Logger } from '@rampart/service-kit';
+import { crlIssuerId, crlNextUpdate, derToPem, type OperationalCertificateIssuer } from '@rampart/trust';
 import type { AttestationRepository, StoredCrl, TenantCaRow } from '../attestation/attestation.repository.js';
-import { signingOrUnavailable } from '@rampart/service-kit/signing';
+import { SigningUnavailableError, signingOrUnavailable } from '@rampart/service-kit/signing';
 import type { CrlEntry, PlatformCa } from './platform-ca.js';
+import type { CrlKind } from './signing-meter.js';
 
 const HOUR_MS = 3_600_000;
 /** Certificates start a little in the past so small device clock skew does not reject them. */
@@ -53,14 +55,22 @@ export class TenantAuthorities {
     private readonly platform: PlatformCa,
     private readonly repository: AttestationRepository,
     private readonly settings: AuthoritySettings,
+    private readonly logger: Logger,
   ) {}
 
   /**
-   * The platform CA's row in the `crls` table (tenant CAs are there by
-   * their id): by its certificate, so a replaced CA never serves the CRL
-   * its predecessor signed.
+   * The platform CA's series in the `crls` table (tenant CAs are there by
+   * their id, each with a key of its own): by its name and key, as RFC 5280
+   * §5.2.3 counts CRL Numbers per issuer, so the same issuing key certified
+   * again by a new ceremony goes on numbering where it was, and a new key
+   * or name starts a series of its own.
    */
   private get platformCrlIssuer(): string {
+    return `platform:${crlIssuerId(new X509Certificate(this.platform.certificatePem).raw)}`;
+  }
+
+  /** Where the series was kept before it was keyed by name and key: by the certificate's fingerprint (read, never written). */
+  private get legacyPlatformCrlIssuer(): string {
     return `platform:${this.platform.fingerprint}`;
   }
 
@@ -105,10 +115,33 @@ export class TenantAuthorities {
     return this.platform.rootCrlPem();
   }
 
+  /**
+   * One tenant's rotation step, in one transaction under the tenant's
+   * rotation lock: every replica runs the policy (at start and on its
+   * schedule) and an Administrator may ask at the same time, so without it
+   * two could each make a successor, or retire the current CA and then fail
+   * to activate, leaving the tenant with none.
+   */
+  private rotating<T>(tenantId: string, step: (tx: AttestationRepository) => Promise<T>): Promise<T> {
+    return this.repository.transaction(async (tx) => {
+      await tx.lockTenantCas(tenantId);
+      return step(tx);
+    });
+  }
+
   /** Creates the successor CA ('next') if there is none; returns whether it made one. */
-  async prepareSuccessor(tenantId: string, repository = this.repository): Promise<boolean> {
-    if ((await repository.nextTenantCa(tenantId)) !== undefined) return false;
-    await this.createTenantCa(tenantId, repository, 'next');
+  prepareSuccessor(tenantId: string): Promise<boolean> {
+    return this.rotating(tenantId, (tx) => this.prepareSuccessorIn(tx, tenantId));
+  }
+
+  /** The successor becomes the issuing CA; false when there is none. */
+  activateSuccessor(tenantId: string): Promise<boolean> {
+    return this.rotating(tenantId, (tx) => tx.activateNextTenantCa(tenantId));
+  }
+
+  private async prepareSuccessorIn(tx: AttestationRepository, tenantId: string): Promise<boolean> {
+    if ((await tx.nextTenantCa(tenantId)) !== undefined) return false;
+    await this.createTenantCa(tenantId, tx, 'next');
     return true;
   }
 
@@ -117,17 +150,20 @@ export class TenantAuthorities {
    * current CA expires and takes over `ACTIVATE_LEAD_DAYS` before; until then
    * both are published in the trust bundle. Returns what it did.
    */
-  async rotateIfDue(tenantId: string, now: number): Promise<'none' | 'prepared' | 'activated'> {
-    const current = await this.repository.currentTenantCa(tenantId);
-    if (current === undefined) return 'none';
-    if (this.signedByFormerCa(current)) return this.rotateAfterCeremony(tenantId);
-    const left = new Date(current.notAfter).getTime() - now;
-    if (left < ACTIVATE_LEAD_DAYS * DAY_MS && (await this.repository.nextTenantCa(tenantId)) !== undefined) {
-      await this.repository.activateNextTenantCa(tenantId);
-      return 'activated';
-    }
-    if (left < SUCCESSOR_LEAD_DAYS * DAY_MS && (await this.prepareSuccessor(tenantId))) return 'prepared';
-    return 'none';
+  rotateIfDue(tenantId: string, now: number): Promise<'none' | 'prepared' | 'activated'> {
+    return this.rotating(tenantId, async (tx) => {
+      const current = await tx.currentTenantCa(tenantId);
+      // No current CA but a successor (left so by an activation that failed before rotations were serialised): it takes over.
+      if (current === undefined) return (await tx.activateNextTenantCa(tenantId)) ? 'activated' : 'none';
+      if (this.signedByFormerCa(current)) return this.rotateAfterCeremony(tx, tenantId);
+      const left = new Date(current.notAfter).getTime() - now;
+      if (left < ACTIVATE_LEAD_DAYS * DAY_MS && (await tx.nextTenantCa(tenantId)) !== undefined) {
+        await tx.activateNextTenantCa(tenantId);
+        return 'activated';
+      }
+      if (left < SUCCESSOR_LEAD_DAYS * DAY_MS && (await this.prepareSuccessorIn(tx, tenantId))) return 'prepared';
+      return 'none';
+    });
   }
 
   /**
@@ -138,11 +174,11 @@ export class TenantAuthorities {
    * issuer for one device-certificate lifetime, so devices it certified keep
    * connecting until they re-attest.
    */
-  private async rotateAfterCeremony(tenantId: string): Promise<'activated'> {
-    const next = await this.repository.nextTenantCa(tenantId);
-    if (next !== undefined && this.signedByFormerCa(next)) await this.repository.retireTenantCa(tenantId, next.id);
-    await this.prepareSuccessor(tenantId);
-    await this.repository.activateNextTenantCa(tenantId);
+  private async rotateAfterCeremony(tx: AttestationRepository, tenantId: string): Promise<'activated'> {
+    const next = await tx.nextTenantCa(tenantId);
+    if (next !== undefined && this.signedByFormerCa(next)) await tx.retireTenantCa(tenantId, next.id);
+    await this.prepareSuccessorIn(tx, tenantId);
+    await tx.activateNextTenantCa(tenantId);
     return 'activated';
   }
 
@@ -151,7 +187,12 @@ export class TenantAuthorities {
     const ca = await signingOrUnavailable(() =>
       this.platform.createTenantCa(tenantId, this.settings.tenantCaValidityDays, this.platformCrlUrl),
     );
-    await repository.insertTenantCa(tenantId, ca, status);
+    try {
+      await repository.insertTenantCa(tenantId, ca, status);
+    } catch (error) {
+      await this.platform.discardTenantCa(ca);
+      throw error;
+    }
   }
 
   private async issuerFor(tenantId: string): Promise<{ caId: string; issuer: OperationalCertificateIssuer; chainPem: string }> {
@@ -211,7 +252,9 @@ export class TenantAuthorities {
    */
   platformCrlPem(now: number): Promise<string> {
     return this.crl(
+      'platform',
       this.platformCrlIssuer,
+      this.legacyPlatformCrlIssuer,
       () => Promise.resolve([]),
       now,
       (request) => this.platform.signCrl(request),
@@ -220,7 +263,9 @@ export class TenantAuthorities {
 
   private tenantCaCrl(row: TenantCaRow, now: number): Promise<string> {
     return this.crl(
+      'tenant-ca',
       row.id,
+      undefined,
       async (db) => (await db.revokedCertificates(row.id)).map((r) => ({ serialHex: r.serial, revokedAt: new Date(r.revokedAt) })),
       now,
       (request) => this.platform.signTenantCaCrl(row, request),
@@ -232,9 +277,18 @@ export class TenantAuthorities {
    * least every `CRL_REFRESH_MS`, well before its `nextUpdate`. The latest
    * one is kept in PostgreSQL and made under a lock, so every replica
    * serves the same list and its CRL Number only goes up (RFC 5280 §5.2.3).
+   *
+   * When no new one can be signed (the token away), the stored one is
+   * served while its nextUpdate has not passed: it is still signed and
+   * valid, and what a relying party that fetched it earlier holds anyway.
+   * The failed refresh is logged and counted; after nextUpdate the request
+   * is refused UNAVAILABLE, never answered with an expired list.
    */
   private async crl(
+    kind: CrlKind,
     issuer: string,
+    /** Where this issuer's series was kept before (its CRL Number goes on from there), if anywhere. */
+    legacyIssuer: string | undefined,
     revokedIn: (db: AttestationRepository) => Promise<readonly CrlEntry[]>,
     now: number,
     sign: (request: { entries: readonly CrlEntry[]; thisUpdate: Date; nextUpdate: Date; crlNumber: number }) => Promise<string>,
@@ -253,14 +307,33 @@ export class TenantAuthorities {
       // from it would carry a higher number but leave out a certificate revoked since.
       const entries = await revokedIn(tx);
       const revokedDigest = digestOf(entries);
-      const stored = await tx.latestCrl(issuer);
+      const stored = (await tx.latestCrl(issuer)) ?? (legacyIssuer === undefined ? undefined : await tx.latestCrl(legacyIssuer));
       if (stored !== undefined && fresh({ revokedDigest: stored.revokedDigest, madeAt: stored.thisUpdate.getTime() }, revokedDigest)) {
         return stored;
       }
       const crlNumber = (stored?.crlNumber ?? 0) + 1;
-      const pem = await signingOrUnavailable(() =>
-        sign({ entries, thisUpdate: new Date(now), nextUpdate: new Date(now + CRL_VALIDITY_MS), crlNumber }),
-      );
+      let pem: string;
+      try {
+        pem = await signingOrUnavailable(() =>
+          sign({ entries, thisUpdate: new Date(now), nextUpdate: new Date(now + CRL_VALIDITY_MS), crlNumber }),
+        );
+      } catch (error) {
+        if (!(error instanceof SigningUnavailableError) || stored === undefined) throw error;
+        const nextUpdate = crlNextUpdate(stored.pem);
+        if (nextUpdate === undefined || nextUpdate.getTime() <= now) throw error;
+        this.platform.meter.crlRefreshFailed(kind, error);
+        this.logger.warn(
+          {
+            err: error,
+            crl: issuer,
+            crlNumber: stored.crlNumber,
+            nextUpdate: nextUpdate.toISOString(),
+            revokedSetChanged: stored.revokedDigest !== revokedDigest,
+          },
+          'a CRL cannot be signed now: serving the stored one until its nextUpdate',
+        );
+        return stored;
+      }
       const made = { crlNumber, revokedDigest, pem, thisUpdate: new Date(now) };
       await tx.saveCrl(issuer, made);
       return made;

@@ -8,6 +8,7 @@ import { TokenExpiry1732900000005 } from './1732900000005-token-expiry.js';
 import { CrlNumbers1732900000008 } from './1732900000008-crl-numbers.js';
 import { RecoveryGrants1732900000140 } from './1732900000140-recovery-grants.js';
 import { TenantCaKeyLabels1732900000170 } from './1732900000170-tenant-ca-key-labels.js';
+import { TenantCaOneNext1732900000180 } from './1732900000180-tenant-ca-one-next.js';
 
 export const attestationMigrations = [
   CreateAttestation1732900000000,
@@ -19,6 +20,7 @@ export const attestationMigrations = [
   CrlNumbers1732900000008,
   RecoveryGrants1732900000140,
   TenantCaKeyLabels1732900000170,
+  TenantCaOneNext1732900000180,
 ];
 
 /** The attestation service's schema and migrations (`attestation migrate` and start-up both bring it up to date). */

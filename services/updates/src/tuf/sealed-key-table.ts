@@ -34,6 +34,13 @@ export class SealedKeyTable implements SealedKeyStore {
     }
   }
 
+  async delete(label: string): Promise<boolean> {
+    const rows: unknown[] = await this.sql().query(`DELETE FROM updates.sealed_keys WHERE label = $1 RETURNING label`, [label]);
+    // TypeORM answers a DELETE with [rows, count].
+    const deleted = Array.isArray(rows[0]) ? (rows[0] as unknown[]) : rows;
+    return deleted.length > 0;
+  }
+
   /** After the caller's transaction commits (never if it rolls back), or at once outside one. */
   whenDurable(then: () => void): void {
     afterCommit(ambientTransaction(this.dataSource), then);

@@ -219,6 +219,14 @@ export class Pkcs11KeyProvider implements KeyProvider {
     return publicKeyFromEcPoint(found.algorithm, point.value);
   }
 
+  /** C_DestroyObject on every private and public key object so labelled; serialised with `generate`, like it. */
+  destroy(label: string): Promise<boolean> {
+    checkKeyLabel(label);
+    const run = this.#generating.then(() => this.destroyNow(label));
+    this.#generating = run.catch(() => undefined);
+    return run;
+  }
+
   async ready(labels: readonly string[] = []): Promise<Readiness> {
     try {
       const connection = await this.connection(undefined);
@@ -300,6 +308,20 @@ export class Pkcs11KeyProvider implements KeyProvider {
     } catch (error) {
       throw this.failed(connection, error, 'C_GenerateKeyPair', label);
     }
+  }
+
+  private async destroyNow(label: string): Promise<boolean> {
+    const connection = await this.connection(label);
+    connection.keys.delete(label);
+    const b = this.#binding;
+    const objects = [
+      ...(await this.findObjects(connection, label, b.CKO_PRIVATE_KEY)),
+      ...(await this.findObjects(connection, label, b.CKO_PUBLIC_KEY)),
+    ];
+    for (const object of objects) {
+      await this.call(connection, 'C_DestroyObject', label, (session) => this.#module.C_DestroyObject(session, object));
+    }
+    return objects.length > 0;
   }
 
   /** The key's handles, from the cache or a search of the token by label; undefined when the token has no private key so labelled. */
