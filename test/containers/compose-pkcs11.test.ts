@@ -88,6 +88,8 @@ describe.skipIf(await containerTierSkipped())('docker/compose.pkcs11.yaml (SoftH
     // Unset: the service's config takes an empty value for none, and refuses a CA key file with pkcs11.
     expect(attestation.environment?.['PLATFORM_CA_KEY_FILE'] ?? '').toBe('');
     expect(updates.environment).toMatchObject({ ...token, PLATFORM_CA_FILE: '/var/lib/rampart/platform-ca/root.pem' });
+    // No key-encryption key for TUF keys that are in the token (empty: none, as the services read it).
+    expect(updates.environment?.['UPDATES_KEY_ENCRYPTION_KEY_FILE']).toBe('');
     expect(gateway.environment).toMatchObject({ PLATFORM_CA_FILE: '/var/lib/rampart/platform-ca/root.pem' });
     expect(gateway.environment?.['PKCS11_PIN_FILE']).toBeUndefined();
     for (const [name, service] of Object.entries({ attestation, updates, gateway })) {
