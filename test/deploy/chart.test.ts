@@ -543,6 +543,43 @@ describe('the Helm chart', () => {
         expect([...mountsOf(objects, service).keys()]).not.toContain('softhsm-init');
       }
       for (const other of OTHERS) expect(podOf(objects, other).initContainers, other).toBeUndefined();
+      // The issuing CA certificate names where the root's CRL is served (attestation's /v1/platform/root-crl), as root.crl is checked.
+      const vendorNotes = run([
+        'install',
+        '--dry-run',
+        '--namespace',
+        'iot',
+        'demo',
+        CHART,
+        '-f',
+        join(CHART, 'ci/pkcs11-values.yaml'),
+      ]).stdout;
+      expect(vendorNotes).toMatch(
+        /rampart ceremony issuing sign --root root --csr issuing\.csr --out issuing\.pem --passphrase-file <file> \\\n\s+--crl-url http:\/\/demo-rampart-attestation\.iot\.svc:8083\/v1\/platform\/root-crl/,
+      );
+      const published = run([
+        'install',
+        '--dry-run',
+        'demo',
+        CHART,
+        '-f',
+        join(CHART, 'ci/pkcs11-values.yaml'),
+        '--set',
+        'services.attestation.publicBaseUrl=https://pki.example.com/',
+      ]).stdout;
+      expect(published).toContain('--crl-url https://pki.example.com/v1/platform/root-crl');
+      const noCrl = run([
+        'install',
+        '--dry-run',
+        'demo',
+        CHART,
+        '-f',
+        join(CHART, 'ci/pkcs11-values.yaml'),
+        '--set',
+        'keys.platformCa.crl=false',
+      ]);
+      expect(noCrl.stdout).toContain('rampart ceremony issuing sign');
+      expect(noCrl.stdout).not.toContain('--crl-url');
       const notes = run(['install', '--dry-run', 'demo', CHART, '-f', join(CHART, 'ci/softhsm-values.yaml')]).stdout;
       expect(notes).toContain('DEVELOPMENT ONLY (keys.softhsm.enabled)');
       expect(notes).toContain('logs deploy/demo-rampart-attestation -c softhsm-token');

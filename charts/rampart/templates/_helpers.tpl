@@ -94,6 +94,11 @@ failures: 8084
 updates: 8085
 {{- end -}}
 
+{{/* Where devices and relying parties reach the attestation API (its PUBLIC_BASE_URL): services.attestation.publicBaseUrl, or the in-cluster Service URL. */}}
+{{- define "rampart.attestationPublicUrl" -}}
+{{- .Values.services.attestation.publicBaseUrl | default (printf "http://%s-attestation.%s.svc:%d" (include "rampart.fullname" .) .Release.Namespace (int (get (include "rampart.httpPorts" . | fromYaml) "attestation"))) -}}
+{{- end -}}
+
 {{/* Environment every service shares. */}}
 {{- define "rampart.commonEnv" -}}
 - name: LOG_LEVEL
