@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Module, Post, UnauthorizedException } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { ErrorCode } from '@rampart/contracts';
+import { TokenLoginError } from '@rampart/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus } from './bus/in-process-bus.js';
 import { DomainError } from './domain-error.js';
@@ -9,6 +10,10 @@ import { createHttpApp } from './http-service.js';
 import { InvalidRequestError } from './invalid-request.error.js';
 import { createLogger } from './logger.js';
 import { closeServiceRuntime, createServiceRuntime, runtimeProviders } from './service-runtime.js';
+import { signingOrUnavailable } from './signing/index.js';
+
+const PIN_FILE = '/run/secrets/rampart-hsm/pin';
+const KEY_LABEL = 'rampart/acme/tuf-targets';
 
 class WidgetTakenError extends DomainError {
   override readonly name = 'WidgetTakenError';
@@ -32,6 +37,11 @@ class FailingController {
     throw new UnauthorizedException();
   }
 
+  @Get('token-locked')
+  tokenLocked(): Promise<never> {
+    return signingOrUnavailable(() => Promise.reject(new TokenLoginError('rampart-updates', `cannot read ${PIN_FILE}`, KEY_LABEL)));
+  }
+
   @Get('bug')
   bug(): never {
     throw new TypeError('secret internals');
@@ -46,11 +56,12 @@ class FailingController {
 describe(HttpErrorFilter.name, () => {
   let url: string;
   let close: () => Promise<void>;
+  const logged: string[] = [];
 
   beforeAll(async () => {
     const runtime = await createServiceRuntime({
       name: 'filtered',
-      logger: createLogger('filtered', 'silent'),
+      logger: createLogger('filtered', 'warn', { write: (line: string) => void logged.push(line) }),
       busPrefix: '',
       sharedBus: new InProcessBus(),
     });
@@ -97,6 +108,20 @@ describe(HttpErrorFilter.name, () => {
       body: JSON.stringify({ padding: 'x'.repeat(200_000) }),
     });
     expect(tooLarge).toMatchObject({ status: 413, body: { code: 'TOO_LARGE' } });
+  });
+
+  it('answers a key that cannot sign with fixed words, and logs which key and why (the PIN file, the token) only here', async () => {
+    const answered = await answer('/v1/token-locked');
+    expect(answered).toEqual({ status: 503, body: { code: 'UNAVAILABLE', message: 'signing key unavailable; retry later' } });
+    for (const secret of [PIN_FILE, KEY_LABEL, 'rampart-updates', 'TokenLoginError'])
+      expect(JSON.stringify(answered)).not.toContain(secret);
+    const line = logged.find((l) => l.includes('SigningUnavailableError'));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({
+      level: 'warn',
+      code: 'UNAVAILABLE',
+      err: { detail: expect.stringContaining(PIN_FILE), key: KEY_LABEL },
+    });
   });
 
   it('answers anything else as INTERNAL with no detail', async () => {

@@ -16,7 +16,8 @@ interface ErrorBody {
  * error's status from the contracts' error table by its code; Nest's own
  * answers (404 for an unknown route, 413 for a body over the limit) keep their
  * status and take the table's code for it; anything else is a logged 500 with
- * no detail.
+ * no detail. A domain error that answers 5xx is logged too, with what it
+ * keeps off the wire.
  */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
@@ -36,6 +37,8 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (error instanceof DomainError) {
       status = httpStatusOf(error.code);
       body = { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) };
+      // A 5xx is the platform's failure, not the caller's: its detail (which key, which token) is told here only.
+      if (status >= 500) this.logger.warn({ err: error, code: error.code }, 'request failed: the platform cannot answer now');
     } else if (error instanceof HttpException) {
       status = error.getStatus();
       body = { code: errorCodeOfHttpStatus(status), message: error.message };

@@ -14,5 +14,5 @@ export { seededRandom } from './random.js';
 export { attestationTestEnv, createTestTenants } from './attestation-env.js';
 export { callApi } from './api-call.js';
 export type { ApiAnswer } from './api-call.js';
-export { SOFTHSM2_MODULE, createSoftHsmToken, readTokenKeyAttributes } from './softhsm.js';
-export type { SoftHsmToken, TokenKeyAttributes } from './softhsm.js';
+export { SOFTHSM2_MODULE, createSoftHsmToken, readTokenKeyAttributes, readTokenKeys } from './softhsm.js';
+export type { SoftHsmToken, TokenKeyAttributes, TokenToRead } from './softhsm.js';

@@ -107,6 +107,7 @@ export type {
   OnlineGrants,
   RootImportContext,
   RootMetadata,
+  RootPolicy,
   RootSummary,
   SignedCopy,
 } from './tuf/offline-root.js';

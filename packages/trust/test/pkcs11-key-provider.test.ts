@@ -2,10 +2,9 @@ import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { mkdtemp, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SOFTHSM2_MODULE, createSoftHsmToken } from '@rampart/testing';
+import { SOFTHSM2_MODULE, createSoftHsmToken, readTokenKeyAttributes } from '@rampart/testing';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AttributeTypeAndValue,
@@ -47,37 +46,11 @@ import { loadPkcs11Binding, returnValueOf } from '../src/keys/pkcs11/pkcs11-bind
 const run = promisify(execFile);
 const TOKEN = 'rampart-test';
 const PIN = '246810';
-const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/**
- * Reads a private key's attributes back from the token in another process
- * with its own PKCS#11 session (the provider under test is not asked), and
- * tries C_GetAttributeValue on CKA_VALUE.
- */
-const ATTRIBUTE_READER = `
-const pkcs11js = require('pkcs11js');
-const [modulePath, token, pin, label] = process.argv.slice(1);
-const p = new pkcs11js.PKCS11();
-p.load(modulePath);
-p.C_Initialize();
-const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === token);
-const session = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
-p.C_Login(session, pkcs11js.CKU_USER, pin);
-p.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_LABEL, value: label }]);
-const [key] = p.C_FindObjects(session, 1);
-p.C_FindObjectsFinal(session);
-const names = ['CKA_TOKEN', 'CKA_PRIVATE', 'CKA_SENSITIVE', 'CKA_EXTRACTABLE', 'CKA_ALWAYS_SENSITIVE', 'CKA_NEVER_EXTRACTABLE', 'CKA_SIGN', 'CKA_DECRYPT', 'CKA_UNWRAP', 'CKA_DERIVE'];
-const read = p.C_GetAttributeValue(session, key, names.map((n) => ({ type: pkcs11js[n] })));
-const out = Object.fromEntries(names.map((n, i) => [n, read[i].value[0] === 1]));
-out.CKA_ID = p.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_ID }])[0].value.toString('hex');
-try { p.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_VALUE }]); out.CKA_VALUE = 'read'; } catch (e) { out.CKA_VALUE = e.message; }
-p.C_Finalize();
-console.log(JSON.stringify(out));
-`;
-
-async function tokenAttributes(label: string): Promise<Record<string, string | boolean>> {
-  const { stdout } = await run(process.execPath, ['-e', ATTRIBUTE_READER, SOFTHSM2_MODULE, TOKEN, PIN, label], { cwd: PACKAGE_ROOT });
-  return JSON.parse(stdout) as Record<string, string | boolean>;
+/** A private key's attributes, read back by another process with its own PKCS#11 session (the provider is not asked). */
+function tokenAttributes(label: string) {
+  // The token's configuration is in this process's environment (beforeAll put it there).
+  return readTokenKeyAttributes({ label: TOKEN, pin: PIN, env: { SOFTHSM2_CONF: process.env['SOFTHSM2_CONF']! } }, label);
 }
 
 /** The TBS of a CA certificate for `publicKeySpki`, issued by `issuer` and signed by `key`'s algorithm. */
@@ -154,7 +127,7 @@ describe(Pkcs11KeyProvider.name, () => {
       CKA_DERIVE: false,
       CKA_VALUE: 'CKR_ATTRIBUTE_SENSITIVE',
     });
-    expect(attributes['CKA_ID']).toMatch(/^[0-9a-f]{40}$/);
+    expect(attributes?.CKA_ID).toMatch(/^[0-9a-f]{40}$/);
   });
 
   it('signs with C_Sign in the token, and node:crypto verifies the DER signature with the public key it gives', async () => {

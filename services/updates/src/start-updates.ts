@@ -1,14 +1,6 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { QueueGroup } from '@rampart/contracts';
-import {
-  LOGGER,
-  RevocationWatcher,
-  SERVICE_CONFIG,
-  defineService,
-  type Logger,
-  type MessageBus,
-  type RunningService,
-} from '@rampart/service-kit';
+import { RevocationWatcher, defineService, type Logger, type MessageBus, type RunningService } from '@rampart/service-kit';
 import { DeviceEndpoint } from './device-api/device-endpoint.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { RolloutEngine } from './fleet/rollout-engine.js';
@@ -16,12 +8,10 @@ import { ImagesService } from './images/images.service.js';
 import { updatesDatabase } from './migrations/index.js';
 import { TenantMetadata } from './tuf/tenant-metadata.js';
 import { TenantRepositoryConsumer } from './tuf/tenant-repository.consumer.js';
-import { resealLegacyTufKeys } from './tuf/legacy-tuf-keys.js';
-import { TufMetadataRepository } from './tuf/tuf-metadata.repository.js';
-import { Transactions } from './persistence/transactions.js';
+import { PrepareTufKeys } from './tuf/prepare-tuf-keys.js';
 import { loadUpdatesConfig, type UpdatesConfig } from './updates.config.js';
 import { MetadataRefreshJob, RolloutTickJob } from './updates.jobs.js';
-import { UpdatesModule, keyVaultOf } from './updates.module.js';
+import { UpdatesModule } from './updates.module.js';
 
 export interface RunningUpdates extends RunningService {
   /** Where devices fetch metadata and images (mutual TLS). */
@@ -48,25 +38,8 @@ export const updatesService = defineService({
     (app as NestExpressApplication).useBodyParser('raw', { type: 'application/octet-stream', limit: config.maxImageBytes });
   },
   beforeListen: [
-    {
-      // Before anything signs: keys sealed before the key provider are re-sealed under their labels.
-      name: 'legacy TUF keys',
-      run: async (app) => {
-        const config = app.get<UpdatesConfig>(SERVICE_CONFIG);
-        const logger = app.get<Logger>(LOGGER);
-        if (config.keys.kind === 'software') {
-          await resealLegacyTufKeys(app.get(TufMetadataRepository), app.get(Transactions), keyVaultOf(config), logger);
-        }
-        // Keys another provider holds cannot sign here, and are never replaced quietly: said at start, and by name on each use.
-        const stranded = await app.get(TufMetadataRepository).tenantsWithKeysElsewhere(config.keys.kind);
-        if (stranded.length > 0) {
-          logger.error(
-            { tenants: stranded.slice(0, 20), count: stranded.length, provider: config.keys.kind },
-            'TUF keys of these tenants are held by another key provider: their metadata cannot be signed (UNAVAILABLE)',
-          );
-        }
-      },
-    },
+    // Before anything signs: keys sealed before the key provider re-sealed, keys another provider holds named.
+    { name: 'TUF keys', run: (app) => app.get(PrepareTufKeys).run() },
     { name: 'updates stream', run: (app) => app.get(ImagesService).start() },
     {
       name: 'tenant repository consumer',

@@ -11,8 +11,8 @@ import {
   type ConfigInput,
   type Env,
 } from '@rampart/service-kit';
-import { keyProviderConfig, keyProviderEnvShape, withKeyProviderChoice, type KeyProviderConfig } from '@rampart/trust';
-import type { MetadataLifetimes, RootPolicy } from './tuf/tenant-metadata.js';
+import { keyProviderConfig, keyProviderEnvShape, withKeyProviderChoice, type KeyProviderConfig, type RootPolicy } from '@rampart/trust';
+import type { MetadataLifetimes } from './tuf/tenant-metadata.js';
 
 export const DEFAULT_HTTP_PORT = DEFAULT_PORTS.updates;
 export const DEFAULT_DEVICE_PORT = DEFAULT_PORTS.updatesDevice;

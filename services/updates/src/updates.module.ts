@@ -28,6 +28,7 @@ import { RolloutEngine } from './fleet/rollout-engine.js';
 import { ChunkCache, ImagesRepository } from './images/images.repository.js';
 import { ImagesService } from './images/images.service.js';
 import { Transactions } from './persistence/transactions.js';
+import { PrepareTufKeys } from './tuf/prepare-tuf-keys.js';
 import { SealedKeyTable } from './tuf/sealed-key-table.js';
 import { TenantMetadata } from './tuf/tenant-metadata.js';
 import { TenantRepositoryConsumer } from './tuf/tenant-repository.consumer.js';
@@ -82,6 +83,18 @@ export class UpdatesModule {
             runtime.readiness.register('tuf signing keys', () => keyring.ready());
             return keyring;
           },
+        },
+        {
+          provide: PrepareTufKeys,
+          inject: [SERVICE_CONFIG, TufMetadataRepository, Transactions, LOGGER],
+          useFactory: (config: UpdatesConfig, tufRows: TufMetadataRepository, transactions: Transactions, logger: Logger) =>
+            new PrepareTufKeys(
+              config.keys.kind,
+              config.keys.kind === 'software' ? keyVaultOf(config) : undefined,
+              tufRows,
+              transactions,
+              logger,
+            ),
         },
         {
           provide: TenantMetadata,

@@ -98,6 +98,9 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
       PKCS11_MODULE: SOFTHSM2_MODULE,
       PKCS11_TOKEN_LABEL: TOKEN_LABEL,
       PKCS11_PIN_FILE: token.pinFile,
+      // The floor every imported root must meet, the first included.
+      ROOT_KEYS: '3',
+      ROOT_THRESHOLD: '2',
     });
   }, 60_000);
 
@@ -125,7 +128,7 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
     expect([['ed25519/ed25519'], ['ecdsa/ecdsa-sha2-nistp256']]).toContainEqual([...keytypes]);
     for (const role of ONLINE_ROLES) {
       expect(online.roles[role]).toMatchObject({ threshold: 1, keyids: [expect.stringMatching(/^[0-9a-f]{64}$/)] });
-      expect(await readTokenKeyAttributes(token, `rampart/acme/tuf-${role}`)).toEqual({
+      expect(await readTokenKeyAttributes(token, `rampart/acme/tuf-${role}`)).toMatchObject({
         CKA_TOKEN: true,
         CKA_PRIVATE: true,
         CKA_SENSITIVE: true,
@@ -157,7 +160,7 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
     });
   });
 
-  it('refuses a root one key of three signed, or one naming other online keys, or from a Reader; stores nothing, logs and counts', async () => {
+  it('refuses a root one key of three signed, a 1-of-1 root, one naming other online keys, or from a Reader; stores nothing, logs and counts', async () => {
     const before = await storedState();
     const unsigned = makeOfflineRoot({
       version: 1,
@@ -170,6 +173,18 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
     const refused = await env.api(env.tokens.acme, 'POST', '/v1/tuf/root', asBody(oneOfThree));
     expect(refused).toMatchObject({ status: 400, body: { code: 'ROOT_REJECTED' } });
     expect(refused.body.message).toMatch(/too-few-signatures/);
+
+    // Signed as it asks, but by one key of one: below ROOT_THRESHOLD, and every rotation after it would be as weak.
+    const lone = makeOfflineRoot({
+      version: 1,
+      expires: new Date(Date.now() + 365 * DAY_MS),
+      rootKeys: [firstHolders[0]!.key],
+      threshold: 1,
+      online,
+    });
+    const weak = await env.api(env.tokens.acme, 'POST', '/v1/tuf/root', asBody(signedCopy(lone, firstHolders[0]!).metadata));
+    expect(weak).toMatchObject({ status: 400, body: { code: 'ROOT_REJECTED' } });
+    expect(weak.body.message).toMatch(/weak-threshold.*1-of-1/);
 
     const rogueTargets = TufSigningKey.generate().key;
     const elsewhere = makeOfflineRoot({
@@ -195,6 +210,7 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
     const metrics = await (await fetch(`${env.updates.url}/metrics`)).text();
     expect(metrics).toMatch(/rampart_updates_root_imports_refused_total\{[^}]*reason="too-few-signatures"[^}]*\} 1/);
     expect(metrics).toMatch(/rampart_updates_root_imports_refused_total\{[^}]*reason="wrong-online-keys"[^}]*\} 1/);
+    expect(metrics).toMatch(/rampart_updates_root_imports_refused_total\{[^}]*reason="weak-threshold"[^}]*\} 1/);
     root1 = good;
   });
 
@@ -309,8 +325,27 @@ describe('offline TUF roots, online keys in a PKCS#11 token', () => {
     await rename(join(token.tokenDir, tokenFolder!), pulled);
     try {
       const release = await env.api(env.tokens.acme, 'POST', `/v1/images/${upload.body.sha256}/release`);
-      expect(release).toMatchObject({ status: 503, body: { code: 'UNAVAILABLE' } });
-      expect(release.body.message).toMatch(/rampart\/acme\/tuf-targets.*unavailable/);
+      // Fixed words on the wire: which key, which token, the module and PIN file are the platform's to know (its log).
+      expect(release).toMatchObject({ status: 503, body: { code: 'UNAVAILABLE', message: 'signing key unavailable; retry later' } });
+      // A device first asking for its director targets (signed for it now) is told the same, and nothing more.
+      const newcomer = await manufactureDevice(env.pki.manufacturerCa);
+      await env.claim(env.tokens.acme, newcomer.security.deviceId);
+      const newcomerCertificate = (await createTestTenantIssuer(env.pki.platformCa, 'acme'))(newcomer);
+      const newcomerClient = new UpdateClient({ host: '127.0.0.1', port: env.updates.devicePort }, () =>
+        newcomer.security.tlsContext(
+          `${newcomerCertificate.certificatePem}${newcomerCertificate.chainPem}`,
+          env.pki.platformCa.certificatePem,
+        ),
+      );
+      const deviceRefusal = (await newcomerClient
+        .metadata('director.json', 65_536)
+        .catch((e: unknown) => e)
+        .finally(() => newcomerClient.close())) as Error;
+      expect(deviceRefusal.message).toMatch(/HTTP 503 .*signing key unavailable; retry later/);
+      for (const internal of [token.pinFile, SOFTHSM2_MODULE, TOKEN_LABEL, 'rampart/acme', 'TokenUnavailableError', 'TokenLoginError']) {
+        expect(JSON.stringify(release.body)).not.toContain(internal);
+        expect(deviceRefusal.message).not.toContain(internal);
+      }
       await expect(env.updates.metadata.refreshExpiring(Date.now() + 400 * DAY_MS)).rejects.toMatchObject({
         name: 'SigningUnavailableError',
       });

@@ -95,7 +95,8 @@ describe('TUF keys from before the key provider', () => {
     // Before the re-seal (or on an install switched to pkcs11): named as such, never signed with another key.
     await expect(keyring.signer('acme', 'timestamp').then((s) => s.sign(Buffer.from('x')))).rejects.toMatchObject({
       name: 'SigningUnavailableError',
-      message: expect.stringMatching(/sealed before the key provider/),
+      message: 'signing key unavailable; retry later',
+      detail: expect.stringMatching(/sealed before the key provider/),
     });
     expect(await repository.tenantsWithKeysElsewhere('pkcs11')).toEqual(['acme']);
     expect(await repository.tenantsWithKeysElsewhere('software')).toEqual([]);

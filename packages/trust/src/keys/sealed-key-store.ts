@@ -13,6 +13,13 @@ export interface SealedKeyStore {
   load(label: string): Promise<Buffer | undefined>;
   /** Stores a new sealed key; throws KeyExistsError when the label is taken (a key is never overwritten). */
   save(label: string, sealed: Buffer): Promise<void>;
+  /**
+   * Runs `then` once what this store just read or wrote (in the caller's context) is durable: at once, or, for a
+   * store that joins the caller's transaction, after it commits, and never if it rolls back. The provider caches
+   * an opened key only then: a key cached from a transaction that rolled back would sign in place of the key another
+   * replica makes under the same label.
+   */
+  whenDurable(then: () => void): void;
 }
 
 /** One file per key, `<label with / as %2F>.sealed`, mode 0600, never overwritten. */
@@ -41,6 +48,11 @@ export class DirectorySealedKeyStore implements SealedKeyStore {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new KeyExistsError(label, this.description);
       throw error;
     }
+  }
+
+  /** Files are written at once: nothing to wait for. */
+  whenDurable(then: () => void): void {
+    then();
   }
 
   private fileOf(label: string): string {

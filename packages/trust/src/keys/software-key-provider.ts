@@ -95,7 +95,9 @@ export class SoftwareKeyProvider implements KeyProvider {
     if (algorithm === undefined)
       throw new UnusableKeyError(label, `it is a ${privateKey.asymmetricKeyType ?? 'unknown'} key, not P-256 or Ed25519`);
     const opened = { privateKey, algorithm };
-    this.#keys.set(label, opened);
+    // Kept once the store says what it read is committed: read in a transaction that then rolls back, it may not be
+    // the key this label ends up with (another replica makes its own), and must not outlive that transaction.
+    this.store.whenDurable(() => this.#keys.set(label, opened));
     return opened;
   }
 }

@@ -22,6 +22,7 @@ import {
   parseOnlineGrants,
   parseRootMetadata,
   signOfflineRoot,
+  verifyImportedRoot,
   verifyRootRotation,
   type RootMetadata,
   type SignedCopy,
@@ -289,6 +290,30 @@ describe('an offline, threshold-signed TUF root', () => {
     swapped.signed.keys[repo.targets.keyId]!.keyval.public = repo.snapshot.publicHex;
     expect(refusalOf(() => parseOnlineGrants(swapped)).message).toMatch(/is not the hash of its key/);
     expect(refusalOf(() => parseOnlineGrants({ keys: [] })).reason).toBe('malformed');
+  });
+
+  it('is refused at import below the platform policy (weak-threshold), the first root and a rotation alike', async () => {
+    const repo = await PlatformRepository.create();
+    const online = parseOnlineGrants(JSON.parse(repo.root1));
+    const policy = { keys: 3, threshold: 2 };
+    const first = (rootKeys: TufSigningKey[], threshold: number) => {
+      const unsigned = makeOfflineRoot({ version: 1, expires: later(365), rootKeys: rootKeys.map((h) => h.key), threshold, online });
+      return combineSignatures(rootKeys.slice(0, threshold).map((h) => signedCopy(unsigned, h, `${h.keyId}.json`)));
+    };
+    const imported = (root: RootMetadata, trusted?: RootMetadata) => () => verifyImportedRoot(root, { trusted, online, policy, now: NOW });
+    // Correctly signed, but by one key of one: accepted before the policy reached imports.
+    expect(refusalOf(imported(first([holders[0]!], 1)))).toMatchObject({ reason: 'weak-threshold' });
+    expect(refusalOf(imported(first(holders, 1)))).toMatchObject({ reason: 'weak-threshold' });
+    expect(refusalOf(imported(first(holders.slice(0, 2), 2)))).toMatchObject({ reason: 'weak-threshold' });
+    const root1 = first(holders, 2);
+    expect(() => imported(root1)()).not.toThrow();
+    // A rotation down to 1-of-3, signed by a threshold of the old keys and its own: refused as well.
+    const weaker = makeOfflineRoot({ version: 2, expires: later(365), rootKeys: holders.map((h) => h.key), threshold: 1, online });
+    const root2 = combineSignatures(
+      [signedCopy(weaker, holders[0]!, 'a.json', root1), signedCopy(weaker, holders[1]!, 'b.json', root1)],
+      root1,
+    );
+    expect(refusalOf(imported(root2, root1))).toMatchObject({ reason: 'weak-threshold' });
   });
 
   it('refuses to sign a root that has already expired', async () => {

@@ -15,6 +15,7 @@ export const ONLINE_ROLES = ['targets', 'snapshot', 'timestamp', DIRECTOR_ROLE] 
 export type OfflineRootRefusal =
   | 'malformed'
   | 'bad-threshold'
+  | 'weak-threshold'
   | 'bad-keys'
   | 'unknown-key'
   | 'bad-signature'
@@ -276,11 +277,39 @@ export function combineSignatures(copies: readonly SignedCopy[], previous?: Meta
   return merged;
 }
 
-/** What the platform holds when it is offered a root: the root devices trust now (none before the first), and its online keys. */
+/** The least a tenant's root must demand: how many root keys it lists, and how many of them must sign its successor. */
+export interface RootPolicy {
+  readonly keys: number;
+  readonly threshold: number;
+}
+
+/**
+ * What the platform holds when it is offered a root: the root devices trust now (none before the first), its online
+ * keys, and its root policy (the floor an offline root may not go below, as the roots it makes itself do not).
+ */
 export interface RootImportContext {
   readonly trusted: Metadata<Root> | undefined;
   readonly online: OnlineGrants;
+  readonly policy: RootPolicy;
   readonly now: Date;
+}
+
+/**
+ * A root weaker than the platform's policy is refused even when correctly signed: one accepted 1-of-1 root would
+ * let every later rotation be signed by one key too (each is checked against its predecessor's threshold), so the
+ * floor must hold at every import, the first included. A threshold its own keys cannot meet could never be rotated.
+ */
+function checkRootPolicy(root: Metadata<Root>, policy: RootPolicy): void {
+  const role = root.signed.roles[MetadataKind.Root];
+  const keys = role?.keyIDs.length ?? 0;
+  const threshold = role?.threshold ?? 0;
+  if (threshold > keys) throw new OfflineRootError('bad-threshold', `the root role needs ${threshold} of ${keys} keys`);
+  if (threshold < policy.threshold || keys < policy.keys) {
+    throw new OfflineRootError(
+      'weak-threshold',
+      `the root role is ${threshold}-of-${keys}; this platform requires at least ${policy.threshold} signatures of at least ${policy.keys} root keys (ROOT_THRESHOLD, ROOT_KEYS)`,
+    );
+  }
 }
 
 /**
@@ -290,7 +319,8 @@ export interface RootImportContext {
  * the root role and the online roles, the online roles being exactly the
  * platform's keys with threshold 1 (a root naming another online key would
  * leave devices trusting signatures the platform cannot make, or someone
- * else's). Throws OfflineRootError saying which check failed.
+ * else's); its root role no weaker than `policy`. Throws OfflineRootError
+ * saying which check failed.
  */
 export function verifyImportedRoot(root: Metadata<Root>, context: RootImportContext): void {
   if (context.trusted === undefined) {
@@ -301,6 +331,7 @@ export function verifyImportedRoot(root: Metadata<Root>, context: RootImportCont
   } else {
     verifyRootRotation(context.trusted, root);
   }
+  checkRootPolicy(root, context.policy);
   if (root.signed.isExpired(context.now)) throw new OfflineRootError('expired', `the root expired at ${root.signed.expires}`);
   const roles = Object.keys(root.signed.roles).sort();
   const expected = [MetadataKind.Root as string, ...ONLINE_ROLES].sort();

@@ -1,7 +1,7 @@
 import { Subject } from '@rampart/contracts';
 import { encodeJson, type Clock, type Logger, type MessageBus } from '@rampart/service-kit';
 import type { AttestationRepository } from '../attestation/attestation.repository.js';
-import { SigningUnavailableError } from '../ca/ca-errors.js';
+import { SigningUnavailableError } from '@rampart/service-kit/signing';
 import type { TenantAuthorities } from '../ca/tenant-authorities.js';
 
 /**
@@ -49,7 +49,7 @@ export class RotationService {
       await this.runPolicy();
     } catch (error) {
       if (!(error instanceof SigningUnavailableError)) throw error;
-      this.logger.warn({ err: error, key: error.keyError.label }, 'CA rotation deferred until the CA can sign');
+      this.logger.warn({ err: error, key: error.key }, 'CA rotation deferred until the CA can sign');
       this.authorities.onceSigning(() => {
         this.runPolicy().catch((deferred: unknown) =>
           this.logger.error({ err: deferred }, 'deferred CA rotation failed; the rotation policy job runs it again'),

@@ -8,7 +8,7 @@ import {
   type RecoveryGrantReply,
 } from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
-import { SigningUnavailableError } from '../ca/ca-errors.js';
+import { SigningUnavailableError } from '@rampart/service-kit/signing';
 import type { IssuedCertificate, TenantAuthorities } from '../ca/tenant-authorities.js';
 import type { AttestationBatches } from './attestation-batches.js';
 import type { ActiveToken, AttestationRepository } from './attestation.repository.js';
@@ -134,10 +134,11 @@ export class AttestationService {
       return await this.authorities.issueDeviceCertificate(tenantId, deviceId, spki, now);
     } catch (error) {
       if (!(error instanceof SigningUnavailableError)) throw error;
-      const { keyError } = error;
-      this.verdicts.add(1, { result: 'unavailable', reason: SIGNING_UNAVAILABLE, error: keyError.name });
+      // Which key and why (its provider's error) are logged and audited here; the device is told the fixed words only.
+      const { failure, key } = error;
+      this.verdicts.add(1, { result: 'unavailable', reason: SIGNING_UNAVAILABLE, error: failure });
       this.logger.warn(
-        { deviceId, tenantId, reason: SIGNING_UNAVAILABLE, error: keyError.name, key: keyError.label, err: keyError },
+        { deviceId, tenantId, reason: SIGNING_UNAVAILABLE, error: failure, key, err: error },
         'attestation refused: the CA cannot sign',
       );
       await this.repository
@@ -146,7 +147,7 @@ export class AttestationService {
           actor: `device:${deviceId}`,
           action: 'attestation.unavailable',
           subject: deviceId,
-          detail: { reason: SIGNING_UNAVAILABLE, error: keyError.name, key: keyError.label ?? null },
+          detail: { reason: SIGNING_UNAVAILABLE, error: failure, key: key ?? null },
         })
         .catch((auditError: unknown) => this.logger.error({ err: auditError, deviceId }, 'audit of a refused attestation failed'));
       throw error;

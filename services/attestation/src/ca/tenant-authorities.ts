@@ -3,7 +3,7 @@ import { ErrorCode } from '@rampart/contracts';
 import { DomainError } from '@rampart/service-kit';
 import { derToPem, type OperationalCertificateIssuer } from '@rampart/trust';
 import type { AttestationRepository, StoredCrl, TenantCaRow } from '../attestation/attestation.repository.js';
-import { signingOrUnavailable } from './ca-errors.js';
+import { signingOrUnavailable } from '@rampart/service-kit/signing';
 import type { CrlEntry, PlatformCa } from './platform-ca.js';
 
 const HOUR_MS = 3_600_000;

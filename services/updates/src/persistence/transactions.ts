@@ -21,13 +21,36 @@ export interface Tx {
 export class Transactions {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Runs `work` in one transaction: committed when it resolves, rolled back when it rejects. */
-  run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction((manager) => {
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it rejects; then its `afterCommit` hooks. */
+  async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    const committed: Array<() => void> = [];
+    const result = await this.dataSource.transaction((manager) => {
       const tx = manager as unknown as Tx;
+      pendingCommit.set(tx, committed);
       return ambient.run({ dataSource: this.dataSource, tx }, () => work(tx));
     });
+    for (const then of committed) then();
+    return result;
   }
+}
+
+/** What each open transaction runs once it has committed. */
+const pendingCommit = new WeakMap<Tx, Array<() => void>>();
+
+/**
+ * Runs `then` once `tx` has committed, never if it rolls back; at once with no
+ * transaction. For what a process keeps in memory about rows it wrote or read
+ * in the transaction (a cache, a check passed): kept before the commit, it
+ * would outlive a rollback and stand for rows that never existed.
+ */
+export function afterCommit(tx: Tx | undefined, then: () => void): void {
+  if (tx === undefined) {
+    then();
+    return;
+  }
+  const hooks = pendingCommit.get(tx);
+  if (hooks === undefined) throw new Error('afterCommit: not a transaction begun by Transactions.run');
+  hooks.push(then);
 }
 
 /** The transaction the code running now is inside of, and the pool it belongs to. */

@@ -1,6 +1,6 @@
 import { KeyExistsError, type SealedKeyStore } from '@rampart/trust';
 import type { DataSource } from 'typeorm';
-import { ambientTransaction, executor } from '../persistence/transactions.js';
+import { afterCommit, ambientTransaction, executor } from '../persistence/transactions.js';
 
 /** PostgreSQL's unique_violation. */
 const UNIQUE_VIOLATION = '23505';
@@ -32,6 +32,11 @@ export class SealedKeyTable implements SealedKeyStore {
       }
       throw error;
     }
+  }
+
+  /** After the caller's transaction commits (never if it rolls back), or at once outside one. */
+  whenDurable(then: () => void): void {
+    afterCommit(ambientTransaction(this.dataSource), then);
   }
 
   private sql() {

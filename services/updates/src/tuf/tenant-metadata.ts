@@ -17,63 +17,22 @@ import {
   type OnlineGrants,
   type RoleGrants,
   type RootMetadata,
+  type RootPolicy,
   type RootSummary,
   type TufSigner,
 } from '@rampart/trust';
-import { ErrorCode } from '@rampart/contracts';
-import { DomainError, type Logger } from '@rampart/service-kit';
+import type { Logger } from '@rampart/service-kit';
 import type { ImageRow, ImagesRepository } from '../images/images.repository.js';
 import type { Transactions, Tx } from '../persistence/transactions.js';
+import {
+  MetadataFileNotFoundError,
+  OfflineRootsNotTakenError,
+  RootKeysOfflineError,
+  RootRejectedError,
+  TufRootMissingError,
+} from './tuf-errors.js';
 import type { TufKeyring } from './tuf-keyring.js';
 import type { OnlineRole, TufMetadataRepository } from './tuf-metadata.repository.js';
-
-/** No metadata file by that name: not a TUF role's file, or a root version the tenant never had. */
-export class MetadataFileNotFoundError extends DomainError {
-  override readonly name = 'MetadataFileNotFoundError';
-  readonly code = ErrorCode.notFound;
-}
-
-/**
- * The tenant's repository has no root yet: with KEYS_PROVIDER=pkcs11 the
- * platform holds no root key, and an offline-signed root must be imported
- * before anything is released to the tenant or served to its devices.
- */
-export class TufRootMissingError extends DomainError {
-  override readonly name = 'TufRootMissingError';
-  readonly code = ErrorCode.tufRootMissing;
-  constructor(tenantId: string) {
-    super(
-      `tenant ${tenantId} has no TUF root yet: its root keys are offline. Get the online keys (rampart tuf online-keys), ` +
-        'make and sign root version 1 offline (rampart ceremony tuf-root make|sign|merge), then import it (rampart tuf root import 1.root.json)',
-    );
-  }
-}
-
-/** An offered root was refused; `reason` is the check that failed (OfflineRootRefusal, or 'root-keys-online'). Nothing was stored. */
-export class RootRejectedError extends DomainError {
-  override readonly name = 'RootRejectedError';
-  readonly code = ErrorCode.rootRejected;
-  constructor(
-    readonly reason: string,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(`root refused (${reason}): ${message}`, options);
-  }
-}
-
-/** This install keeps its tenants' root keys itself (KEYS_PROVIDER=software): it takes no offline root. */
-export class OfflineRootsNotTakenError extends DomainError {
-  override readonly name = 'OfflineRootsNotTakenError';
-  readonly code = ErrorCode.conflict;
-  readonly reason = 'root-keys-online';
-}
-
-/** The platform holds no root key to rotate with (the root is offline): rotate by the ceremony and import. */
-export class RootKeysOfflineError extends DomainError {
-  override readonly name = 'RootKeysOfflineError';
-  readonly code = ErrorCode.conflict;
-}
 
 /** How long each role's metadata lives; the online roles are re-signed before they expire. */
 export interface MetadataLifetimes {
@@ -84,19 +43,13 @@ export interface MetadataLifetimes {
   readonly directorHours: number;
 }
 
-export interface RootPolicy {
-  /** Root keys a tenant's root lists, and how many must sign a new root. */
-  readonly keys: number;
-  readonly threshold: number;
-}
-
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 /** Whether two roots are the same document: the same signed part and the same signatures. */
 function sameRoot(a: RootMetadata, b: RootMetadata): boolean {
   return metadataBytes(a).equals(metadataBytes(b));
 }
-const DAY = 24 * HOUR;
 
 export function imageTarget(image: ImageRow): ImageTarget {
   return {
@@ -211,7 +164,12 @@ export class TenantMetadata {
         const trusted = newest === undefined ? undefined : parseRootMetadata(newest);
         // The same root again (a retry after a lost answer) is already imported: answered as it was, nothing changes.
         if (trusted !== undefined && sameRoot(trusted, root)) return summarizeRoot(trusted);
-        verifyImportedRoot(root, { trusted, online: await this.keyring.onlineGrants(tenantId, tx), now: new Date() });
+        verifyImportedRoot(root, {
+          trusted,
+          online: await this.keyring.onlineGrants(tenantId, tx),
+          policy: this.rootPolicy,
+          now: new Date(),
+        });
         const version = root.signed.version;
         await this.repository.saveMetadata(tenantId, 'root', version, metadataBytes(root), new Date(root.signed.expires), tx);
         if (trusted === undefined) await this.publishLocked(tx, tenantId);

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { ErrorCode } from '@rampart/contracts';
-import { DomainError } from '@rampart/service-kit';
+import { SigningUnavailableError, signingOrUnavailable } from '@rampart/service-kit/signing';
 import {
-  KeyProviderError,
   ONLINE_ROLES,
   ProviderTufSigner,
   algorithmOfTufKey,
@@ -14,19 +12,8 @@ import {
   type OnlineGrants,
   type TufSigner,
 } from '@rampart/trust';
-import type { Tx } from '../persistence/transactions.js';
+import { afterCommit, type Tx } from '../persistence/transactions.js';
 import type { OnlineRole, SigningRole, StoredTufKey, TufMetadataRepository } from './tuf-metadata.repository.js';
-
-/**
- * A TUF signing key cannot sign now: its token is absent or refuses the PIN,
- * the key is missing, or it is not the key the tenant's root lists. Nothing
- * was signed another way; the same request succeeds once the key is back
- * (UNAVAILABLE, 503: as the attestation service's CAs answer).
- */
-export class SigningUnavailableError extends DomainError {
-  override readonly name = 'SigningUnavailableError';
-  readonly code = ErrorCode.unavailable;
-}
 
 /**
  * The tenants' TUF signing keys, all held by one key provider: the online
@@ -37,8 +24,12 @@ export class SigningUnavailableError extends DomainError {
  * provider signs. Ed25519 where the provider has it, else ECDSA P-256.
  */
 export class TufKeyring {
-  /** Labels whose key in the provider was checked to be the key the database lists (once per process). */
-  readonly #checked = new Set<string>();
+  /**
+   * Labels whose key in the provider was checked to be the key the database lists, with that key's id (once per
+   * process and key). Kept only once the transaction that listed or read the key commits: a check made in one that
+   * rolled back stands for a row that never was, and another replica may list another key under the label.
+   */
+  readonly #checked = new Map<string, string>();
 
   constructor(
     private readonly provider: KeyProvider,
@@ -88,7 +79,7 @@ export class TufKeyring {
   async signers(tenantId: string, role: SigningRole, tx?: Tx): Promise<TufSigner[]> {
     const keys = await this.repository.activeKeys(tenantId, role, tx);
     if (keys.length === 0) throw new Error(`tenant ${tenantId} has no ${role} key`);
-    return keys.map((stored) => this.signerOf(stored));
+    return keys.map((stored) => this.signerOf(stored, tx));
   }
 
   /** The one signer of an online role. */
@@ -121,7 +112,7 @@ export class TufKeyring {
   }
 
   private async algorithm(): Promise<KeyAlgorithm> {
-    return this.guard('the key provider', async () => ((await this.provider.supports('ed25519')) ? 'ed25519' : 'ecdsa-p256'));
+    return this.guard(undefined, async () => ((await this.provider.supports('ed25519')) ? 'ed25519' : 'ecdsa-p256'));
   }
 
   private async list(
@@ -142,39 +133,43 @@ export class TufKeyring {
       role,
       tx,
     );
-    this.#checked.add(label);
+    const keyId = signer.key.keyID;
+    afterCommit(tx, () => this.#checked.set(label, keyId));
     return this.guarded(signer, label);
   }
 
-  private signerOf(stored: StoredTufKey): TufSigner {
+  private signerOf(stored: StoredTufKey, tx: Tx | undefined): TufSigner {
     const { label } = stored;
     if (label === null) {
       throw new SigningUnavailableError(
         `TUF key ${stored.keyId.slice(0, 12)}… was sealed before the key provider and is not re-sealed yet: start once with KEYS_PROVIDER=software and its key-encryption key`,
+        { key: stored.keyId },
       );
     }
     if (stored.provider !== this.provider.kind) {
       throw new SigningUnavailableError(
         `TUF key ${label} is held by the ${stored.provider} key provider; this service runs with KEYS_PROVIDER=${this.provider.kind}`,
+        { key: label },
       );
     }
     const algorithm = algorithmOfTufKey(stored.tufKey);
     if (algorithm === undefined)
-      throw new SigningUnavailableError(`TUF key ${label} is a ${stored.tufKey.keytype} key: not one signed with here`);
+      throw new SigningUnavailableError(`TUF key ${label} is a ${stored.tufKey.keytype} key: not one signed with here`, { key: label });
     const key = tufKeyFromJson(stored.keyId, stored.tufKey);
     const inner = new ProviderTufSigner(this.provider, { label, algorithm }, key);
     return {
       key,
       sign: async (data) => {
-        if (!this.#checked.has(label)) {
+        if (this.#checked.get(label) !== stored.keyId) {
           // A token re-initialised with a new key under the old label would sign what no device accepts: say so instead.
           const held = await this.guard(label, async () => tufKeyOf(await this.provider.publicKey(label)));
           if (held.keyID !== stored.keyId) {
             throw new SigningUnavailableError(
               `the key under ${label} is not the key ${stored.keyId.slice(0, 12)}… the tenant's root lists`,
+              { key: label },
             );
           }
-          this.#checked.add(label);
+          afterCommit(tx, () => this.#checked.set(label, stored.keyId));
         }
         return this.guard(label, () => inner.sign(data));
       },
@@ -185,15 +180,8 @@ export class TufKeyring {
     return { key: signer.key, sign: (data) => this.guard(label, () => signer.sign(data)) };
   }
 
-  /** A provider's refusal as the service's named error (503), the provider's own error kept as its cause. */
-  private async guard<T>(what: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      if (error instanceof KeyProviderError) {
-        throw new SigningUnavailableError(`TUF signing with ${what} is unavailable: ${error.message}`, { cause: error });
-      }
-      throw error;
-    }
+  /** A provider's refusal as the shared named error (503, fixed words on the wire), the provider's own error kept as its cause. */
+  private guard<T>(key: string | undefined, run: () => Promise<T>): Promise<T> {
+    return signingOrUnavailable(run, key);
   }
 }
