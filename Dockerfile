@@ -79,8 +79,9 @@ COPY --from=build --chown=root:root /src /app
 # Mount points of docker/compose.yaml's named volumes, owned by the unprivileged
 # user: a fresh named volume takes its owner and mode from the image's directory
 # (Compose has no fsGroup), so the secrets, the fleet's signing keys and its state are writable; and
-# docker/compose.pkcs11.yaml's development token (keys) and development offline root (offline-root).
-RUN dirs="/var/lib/rampart/secrets /var/lib/rampart/firmware-signing /var/lib/rampart/fleet /var/lib/rampart/keys /var/lib/rampart/offline-root" \
+# docker/compose.pkcs11.yaml's development token (keys), the platform CA's public files (platform-ca) and
+# development offline root (offline-root).
+RUN dirs="/var/lib/rampart/secrets /var/lib/rampart/firmware-signing /var/lib/rampart/fleet /var/lib/rampart/keys /var/lib/rampart/platform-ca /var/lib/rampart/offline-root" \
  && mkdir -p $dirs && chown node:node $dirs && chmod 0750 $dirs
 # The base image's unprivileged user (1000); nothing under /app is writable by
 # it (the chart also mounts the root filesystem read-only and gives /tmp as an emptyDir).

@@ -19,6 +19,10 @@ const PARAM = /^\s*## @param ([A-Za-z0-9_.]+)((?:\s+\[[^\]]+\])*)\s+(.+)$/;
 
 /** A string value that must be set: what a required-when rule asks of a nullable string. */
 const SET = { type: 'string', minLength: 1 };
+/** A nullable string left unset: what a refused-with rule asks of it (maxLength holds for strings only). */
+const UNSET = { type: ['string', 'null'], maxLength: 0 };
+/** A token's slot id: digits in a string, as Helm keeps them (a number would be a float64 and lose a large id). */
+const SLOT = { type: 'string', pattern: '^[0-9]+$' };
 
 /**
  * Rules across values, which one value's @param comment cannot say (templates/_helpers.tpl's validateValues
@@ -37,9 +41,32 @@ const RULES = [
           properties: {
             pkcs11: {
               properties: { module: SET, pin: { properties: { existingSecret: SET } } },
-              anyOf: [{ properties: { tokenLabel: SET } }, { properties: { slot: { type: 'integer' } } }],
+              anyOf: [{ properties: { tokenLabel: SET } }, { properties: { slot: SLOT } }],
             },
             platformCa: { properties: { existingSecret: SET } },
+          },
+        },
+      },
+    },
+  },
+  // A slot, when given, is a slot id.
+  { properties: { keys: { properties: { pkcs11: { properties: { slot: { anyOf: [UNSET, SLOT] } } } } } } },
+  // The development token (keys.softhsm) is SoftHSM2's, by its label, under its generated PIN: a vendor's module,
+  // its volume, another PIN's Secret or a slot would each be ignored or break it.
+  {
+    if: { required: ['keys'], properties: { keys: { properties: { softhsm: { properties: { enabled: { const: true } } } } } } },
+    then: {
+      properties: {
+        keys: {
+          properties: {
+            pkcs11: {
+              properties: {
+                module: UNSET,
+                slot: UNSET,
+                moduleVolume: { maxProperties: 0 },
+                pin: { properties: { existingSecret: UNSET } },
+              },
+            },
           },
         },
       },

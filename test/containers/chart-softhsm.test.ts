@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConnection } from 'node:net';
-import { createTestDatabase, queryDatabase, type TestDatabase } from '@rampart/testing';
+import { createTestDatabase, freePort, queryDatabase, type TestDatabase } from '@rampart/testing';
 import { containerTierSkipped, removeContainers } from './support/docker.js';
 import { StandaloneNats } from './support/nats-server.js';
 import { planPod, type PlanContext } from './support/pod-plan.js';
@@ -35,10 +34,58 @@ describe.skipIf(await containerTierSkipped())("the chart's SoftHSM2 development 
   let context: PlanContext;
   let nats: StandaloneNats;
   let db: TestDatabase;
-  /** keys.platformCa.existingSecret, made from the ceremony's files by the attestation test. */
-  let platformCa: K8sObject | undefined;
   const workload = (name: string): K8sObject =>
     chart.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `${RELEASE}-${name}`)!;
+  const cli = (args: string[]) => exec(process.execPath, [join(ROOT, 'apps/cli/dist/main.js'), ...args], { encoding: 'utf8' });
+  /**
+   * A workload's Deployment on free host ports (the pod shares the host's network, where a fixed 8083 or 8443 may
+   * be taken): HTTP_PORT and the probes' port, and DEVICE_PORT when it has one. A later env entry wins, as in Kubernetes.
+   */
+  const onFreePorts = async (name: string): Promise<{ deployment: K8sObject; port: number }> => {
+    const deployment = structuredClone(workload(name));
+    const container = deployment.spec.template.spec.containers[0];
+    const port = await freePort();
+    container.env.push({ name: 'HTTP_PORT', value: String(port) });
+    container.ports.find((p: { name: string }) => p.name === 'http').containerPort = port;
+    if (container.env.some((e: { name: string }) => e.name === 'DEVICE_PORT')) {
+      const devicePort = await freePort();
+      container.env.push({ name: 'DEVICE_PORT', value: String(devicePort) });
+      for (const p of container.ports) if (p.name !== 'http') p.containerPort = devicePort;
+    }
+    return { deployment, port };
+  };
+  /**
+   * The ceremony, once for the file whichever test needs it first: attestation's init container makes the token
+   * and the issuing CA's key and prints its request; the offline side (the host's CLI) makes a root in an encrypted
+   * file, signs the request and the root's CRL; keys.platformCa.existingSecret is made from those files, as
+   * `kubectl create secret generic … --from-file` would.
+   */
+  let ceremonyRun: Promise<{ readonly logs: string; readonly csrPem: string; readonly secret: K8sObject }> | undefined;
+  const ceremony = () => (ceremonyRun ??= runCeremony());
+  const runCeremony = async () => {
+    const pod = await initOnly('attestation', `${prefix}-first`);
+    const logs = await pod.logs('softhsm-token');
+    const csrPem = CSR.exec(logs)?.[0];
+    if (csrPem === undefined) throw new Error(`no certificate request in the init container's output:\n${logs}`);
+    await writeFile(join(workDir, 'issuing.csr'), `${csrPem}\n`);
+    await writeFile(join(workDir, 'passphrase'), 'the offline passphrase of this test\n', { mode: 0o600 });
+    const passphrase = ['--passphrase-file', join(workDir, 'passphrase')];
+    await cli(['ceremony', 'root', 'create', '--out', join(workDir, 'root'), '--common-name', 'Chart Test Root', ...passphrase]);
+    const csr = ['--csr', join(workDir, 'issuing.csr'), '--out', join(workDir, 'issuing.pem')];
+    await cli(['ceremony', 'issuing', 'sign', '--root', join(workDir, 'root'), ...csr, ...passphrase]);
+    await cli(['ceremony', 'root', 'crl', '--root', join(workDir, 'root'), '--out', join(workDir, 'root.crl'), ...passphrase]);
+    const secret: K8sObject = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'rampart-platform-ca' },
+      stringData: {
+        'root.pem': await readFile(join(workDir, 'root', 'root.pem'), 'utf8'),
+        'issuing.pem': await readFile(join(workDir, 'issuing.pem'), 'utf8'),
+        'root.crl': await readFile(join(workDir, 'root.crl'), 'utf8'),
+      },
+    };
+    return { logs, csrPem, secret };
+  };
   /** The pod's init containers alone: the services themselves are the ca and tuf work's to run in pkcs11 mode. */
   const initOnly = async (name: string, runPrefix: string): Promise<RunningPod> => {
     const plan = planPod({ ...context, prefix: runPrefix }, workload(name));
@@ -80,44 +127,13 @@ describe.skipIf(await containerTierSkipped())("the chart's SoftHSM2 development 
   }, 60_000);
 
   it("makes attestation's token and issuing CA key, prints the request the offline root signs, and finds both again after a restart", async () => {
-    const pod = await initOnly('attestation', `${prefix}-first`);
-    const logs = await pod.logs('softhsm-token');
-    const csrPem = CSR.exec(logs)?.[0];
-    expect(csrPem, logs).toBeDefined();
+    const { csrPem } = await ceremony();
     const claim = join(workDir, 'claims', `${RELEASE}-attestation-softhsm`);
     expect((await readdir(join(claim, 'tokens'))).length).toBe(1);
-    await writeFile(join(workDir, 'issuing.csr'), `${csrPem!}\n`);
     expect(
       (await exec('openssl', ['req', '-in', join(workDir, 'issuing.csr'), '-verify', '-noout'], { encoding: 'utf8' })).stderr,
     ).toContain('verify OK');
-
-    // The offline side (the host's CLI): a root in an encrypted file signs the request.
-    const cli = (args: string[]) => exec(process.execPath, [join(ROOT, 'apps/cli/dist/main.js'), ...args], { encoding: 'utf8' });
-    await writeFile(join(workDir, 'passphrase'), 'the offline passphrase of this test\n', { mode: 0o600 });
-    await cli([
-      'ceremony',
-      'root',
-      'create',
-      '--out',
-      join(workDir, 'root'),
-      '--common-name',
-      'Chart Test Root',
-      '--passphrase-file',
-      join(workDir, 'passphrase'),
-    ]);
-    await cli([
-      'ceremony',
-      'issuing',
-      'sign',
-      '--root',
-      join(workDir, 'root'),
-      '--csr',
-      join(workDir, 'issuing.csr'),
-      '--out',
-      join(workDir, 'issuing.pem'),
-      '--passphrase-file',
-      join(workDir, 'passphrase'),
-    ]);
+    // The offline side (the host's CLI) signed it with a root in an encrypted file.
     const issuing = new X509Certificate(await readFile(join(workDir, 'issuing.pem')));
     expect(issuing.checkIssued(new X509Certificate(await readFile(join(workDir, 'root', 'root.pem'))))).toBe(true);
 
@@ -131,38 +147,10 @@ describe.skipIf(await containerTierSkipped())("the chart's SoftHSM2 development 
   }, 180_000);
 
   it("starts attestation on the token once the ceremony's Secret exists: ready, serving the root's CRL, signing tenant CAs there", async () => {
-    const port = 8083;
-    const busy = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ host: '127.0.0.1', port });
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
-    if (busy) throw new Error(`port ${port} is taken: the pod shares the host's network`);
-    const cli = (args: string[]) => exec(process.execPath, [join(ROOT, 'apps/cli/dist/main.js'), ...args], { encoding: 'utf8' });
-    await cli([
-      'ceremony',
-      'root',
-      'crl',
-      '--root',
-      join(workDir, 'root'),
-      '--out',
-      join(workDir, 'root.crl'),
-      '--passphrase-file',
-      join(workDir, 'passphrase'),
-    ]);
-    // keys.platformCa.existingSecret, as `kubectl create secret generic … --from-file` makes it from the ceremony's files.
-    platformCa = {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'rampart-platform-ca' },
-      stringData: {
-        'root.pem': await readFile(join(workDir, 'root', 'root.pem'), 'utf8'),
-        'issuing.pem': await readFile(join(workDir, 'issuing.pem'), 'utf8'),
-        'root.crl': await readFile(join(workDir, 'root.crl'), 'utf8'),
-      },
-    };
+    const { secret } = await ceremony();
+    const { deployment, port } = await onFreePorts('attestation');
     const pod = await RunningPod.start(
-      planPod({ ...context, extraObjects: [...context.extraObjects, platformCa], prefix: `${prefix}-serving` }, workload('attestation')),
+      planPod({ ...context, extraObjects: [...context.extraObjects, secret], prefix: `${prefix}-serving` }, deployment),
     );
     await pod.waitReady();
     const served = await fetch(`http://127.0.0.1:${port}/v1/platform/root-crl`);
@@ -190,12 +178,14 @@ describe.skipIf(await containerTierSkipped())("the chart's SoftHSM2 development 
     const logs = await pod.logs('softhsm-token');
     expect(logs).not.toMatch(CSR);
     expect((await readdir(join(workDir, 'claims', `${RELEASE}-updates-softhsm`, 'tokens'))).length).toBe(1);
-    expect(platformCa, 'the attestation test made the platform CA Secret').toBeDefined();
+    const { secret } = await ceremony();
+    const { deployment } = await onFreePorts('updates');
+    // No key-encryption key for TUF keys: with keys in the token, updates is not given one, and starts without it.
+    expect(deployment.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name)).not.toContain(
+      'UPDATES_KEY_ENCRYPTION_KEY',
+    );
     const serving = await RunningPod.start(
-      planPod(
-        { ...context, extraObjects: [...context.extraObjects, platformCa!], prefix: `${prefix}-updates-serving` },
-        workload('updates'),
-      ),
+      planPod({ ...context, extraObjects: [...context.extraObjects, secret], prefix: `${prefix}-updates-serving` }, deployment),
     );
     await serving.waitReady();
     const stopped = await serving.terminate();

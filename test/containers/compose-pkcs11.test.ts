@@ -81,14 +81,16 @@ describe.skipIf(await containerTierSkipped())('docker/compose.pkcs11.yaml (SoftH
     };
     expect(attestation.environment).toMatchObject({
       ...token,
-      PLATFORM_CA_CERT_FILE: '/var/lib/rampart/keys/platform-ca/issuing.pem',
-      PLATFORM_ROOT_CERT_FILE: '/var/lib/rampart/keys/platform-ca/root.pem',
-      PLATFORM_ROOT_CRL_FILE: '/var/lib/rampart/keys/platform-ca/root.crl',
+      PLATFORM_CA_CERT_FILE: '/var/lib/rampart/platform-ca/issuing.pem',
+      PLATFORM_ROOT_CERT_FILE: '/var/lib/rampart/platform-ca/root.pem',
+      PLATFORM_ROOT_CRL_FILE: '/var/lib/rampart/platform-ca/root.crl',
     });
     // Unset: the service's config takes an empty value for none, and refuses a CA key file with pkcs11.
     expect(attestation.environment?.['PLATFORM_CA_KEY_FILE'] ?? '').toBe('');
-    expect(updates.environment).toMatchObject({ ...token, PLATFORM_CA_FILE: '/var/lib/rampart/keys/platform-ca/root.pem' });
-    expect(gateway.environment).toMatchObject({ PLATFORM_CA_FILE: '/var/lib/rampart/keys/platform-ca/root.pem' });
+    expect(updates.environment).toMatchObject({ ...token, PLATFORM_CA_FILE: '/var/lib/rampart/platform-ca/root.pem' });
+    // No key-encryption key for TUF keys that are in the token (empty: none, as the services read it).
+    expect(updates.environment?.['UPDATES_KEY_ENCRYPTION_KEY_FILE']).toBe('');
+    expect(gateway.environment).toMatchObject({ PLATFORM_CA_FILE: '/var/lib/rampart/platform-ca/root.pem' });
     expect(gateway.environment?.['PKCS11_PIN_FILE']).toBeUndefined();
     for (const [name, service] of Object.entries({ attestation, updates, gateway })) {
       expect(service.depends_on?.['keys-init'], name).toEqual({ condition: 'service_completed_successfully' });
@@ -96,9 +98,11 @@ describe.skipIf(await containerTierSkipped())('docker/compose.pkcs11.yaml (SoftH
     for (const [name, service] of Object.entries(config.services)) {
       const volumes = mounts(service).map((m) => m.split(':')[0]);
       expect(volumes.includes('offline-root'), name).toBe(name === 'keys-init');
-      expect(volumes.includes('keys'), name).toBe(['keys-init', 'attestation', 'updates', 'gateway'].includes(name));
+      // The token's files and its PIN: the set-up and the two services that sign, never the internet-facing gateway.
+      expect(volumes.includes('keys'), name).toBe(['keys-init', 'attestation', 'updates'].includes(name));
+      expect(volumes.includes('platform-ca'), name).toBe(['keys-init', 'attestation', 'updates', 'gateway'].includes(name));
     }
-    expect(mounts(gateway)).toContain('keys:/var/lib/rampart/keys:ro');
+    expect(mounts(gateway)).toContain('platform-ca:/var/lib/rampart/platform-ca:ro');
     const init = config.services['keys-init']!;
     expect({ user: init.user, read_only: init.read_only, cap_drop: init.cap_drop }).toEqual({
       user: '1000:1000',
@@ -110,8 +114,8 @@ describe.skipIf(await containerTierSkipped())('docker/compose.pkcs11.yaml (SoftH
   it('keys-init makes the token and signs the issuing CA the first time, and keeps both the next', async () => {
     const first = await compose('run', '--rm', '--no-deps', 'keys-init');
     expect(first).toMatch(/development token "rampart-dev" made in .*; issuing CA signed/);
-    const files = { root: 'platform-ca/root.pem', issuing: 'platform-ca/issuing.pem', crl: 'platform-ca/root.crl' };
-    for (const [name, path] of Object.entries(files)) await writeFile(join(dir, name), await readVolume('keys', path));
+    const files = { root: 'root.pem', issuing: 'issuing.pem', crl: 'root.crl' };
+    for (const [name, path] of Object.entries(files)) await writeFile(join(dir, name), await readVolume('platform-ca', path));
     const verified = await exec(
       'openssl',
       ['verify', '-x509_strict', '-crl_check', '-CAfile', join(dir, 'root'), '-CRLfile', join(dir, 'crl'), join(dir, 'issuing')],
@@ -124,8 +128,36 @@ describe.skipIf(await containerTierSkipped())('docker/compose.pkcs11.yaml (SoftH
     );
     const second = await compose('run', '--rm', '--no-deps', 'keys-init');
     expect(second).toMatch(/development token "rampart-dev" kept in .*; issuing CA kept/);
-    expect(await readVolume('keys', files.issuing)).toBe(
+    expect(await readVolume('platform-ca', files.issuing)).toBe(
       await exec('cat', [join(dir, 'issuing')], { encoding: 'utf8' }).then((r) => r.stdout),
     );
+  }, 120_000);
+
+  it('lets the gateway, as Compose runs it, read the root and its CRL but no token file and no PIN; attestation reads the PIN', async () => {
+    // After the test before: keys-init has run. Run it again here, so this test stands on its own (it keeps what it finds).
+    await compose('run', '--rm', '--no-deps', 'keys-init');
+    /** Runs `command` in a one-off container of `service` (its user, volumes, read-only root): exit status and output. */
+    const inService = async (service: string, command: string[]) =>
+      compose('run', '--rm', '--no-deps', '-T', '--entrypoint', command[0]!, service, ...command.slice(1)).then(
+        (stdout) => ({ ok: true, stdout }),
+        (error: { stderr?: string }) => ({ ok: false, stdout: error.stderr ?? '' }),
+      );
+    const gatewayRoot = await inService('gateway', [
+      'cat',
+      '/var/lib/rampart/platform-ca/root.pem',
+      '/var/lib/rampart/platform-ca/root.crl',
+    ]);
+    expect(gatewayRoot.ok).toBe(true);
+    expect(gatewayRoot.stdout).toContain('-----BEGIN CERTIFICATE-----');
+    for (const secret of ['/var/lib/rampart/keys/secrets/token-user.pin', '/var/lib/rampart/keys/softhsm/tokens']) {
+      expect((await inService('gateway', ['ls', secret])).ok, secret).toBe(false);
+    }
+    // The same look from attestation finds them: the gateway's refusal is its mounts, not a wrong path.
+    expect((await inService('attestation', ['cat', '/var/lib/rampart/keys/secrets/token-user.pin'])).stdout.trim()).toMatch(
+      /^[A-Za-z0-9_-]{24}$/,
+    );
+    expect((await inService('attestation', ['ls', '/var/lib/rampart/keys/softhsm/tokens'])).ok).toBe(true);
+    // The token's security-officer PIN is kept nowhere.
+    expect((await inService('attestation', ['ls', '/var/lib/rampart/keys/secrets'])).stdout.trim().split('\n')).toEqual(['token-user.pin']);
   }, 120_000);
 });

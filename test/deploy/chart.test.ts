@@ -368,6 +368,10 @@ describe('the Helm chart', () => {
       for (const service of SIGNING) {
         expect([...envOf(software, service).keys()].filter((k) => k.startsWith('PKCS11_') || k === 'KEYS_PROVIDER')).toEqual([]);
       }
+      // The key that seals software TUF keys: updates holds it with the software provider only.
+      expect(envOf(software, 'updates').has('UPDATES_KEY_ENCRYPTION_KEY')).toBe(true);
+      expect(envOf(objects, 'updates').has('UPDATES_KEY_ENCRYPTION_KEY')).toBe(false);
+      expect(envOf(render(join(CHART, 'ci/softhsm-values.yaml')), 'updates').has('UPDATES_KEY_ENCRYPTION_KEY')).toBe(false);
     });
 
     it('gives attestation the three tiers and no platform CA key; the gateway and updates check devices against the offline roots', () => {
@@ -400,9 +404,52 @@ describe('the Helm chart', () => {
           .secret!.items!.map((i) => i.key),
       ).toEqual(['root.pem', 'issuing.pem']);
       // A token by slot instead of label.
-      const bySlot = render(join(CHART, 'ci/pkcs11-values.yaml'), ['keys.pkcs11.tokenLabel=', 'keys.pkcs11.slot=3']);
+      const bySlotAnswer = run([
+        'template',
+        'demo',
+        CHART,
+        '-f',
+        join(CHART, 'ci/pkcs11-values.yaml'),
+        '--set',
+        'keys.pkcs11.tokenLabel=',
+        '--set-string',
+        'keys.pkcs11.slot=3',
+      ]);
+      const bySlot = parseAllDocuments(bySlotAnswer.stdout).map((d) => d.toJS() as K8sObject);
       expect(envOf(bySlot, 'updates').get('PKCS11_SLOT')?.value).toBe('3');
       expect(envOf(bySlot, 'updates').has('PKCS11_TOKEN_LABEL')).toBe(false);
+    });
+
+    it("renders a large slot id digit for digit (SoftHSM2's, CloudHSM's) from a values file, and refuses it as a number", async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'rampart-chart-slot-'));
+      try {
+        for (const slot of ['1829237426', '2305843009213693953']) {
+          const file = join(dir, `slot-${slot}.yaml`);
+          await writeFile(file, `keys:\n  pkcs11:\n    tokenLabel: ''\n    slot: "${slot}"\n`);
+          const answer = run(['template', 'demo', CHART, '-f', join(CHART, 'ci/pkcs11-values.yaml'), '-f', file]);
+          expect(answer.stderr).toBe('');
+          const objects = parseAllDocuments(answer.stdout).map((d) => d.toJS() as K8sObject);
+          for (const service of SIGNING) expect(envOf(objects, service).get('PKCS11_SLOT')?.value, service).toBe(slot);
+          // Unquoted, YAML gives Helm a number (float64: 1.829237426e+09, 2305843009213693952): refused by name.
+          await writeFile(file, `keys:\n  pkcs11:\n    tokenLabel: ''\n    slot: ${slot}\n`);
+          const number = run(['template', 'demo', CHART, '-f', join(CHART, 'ci/pkcs11-values.yaml'), '-f', file]);
+          expect(number.status).not.toBe(0);
+          expect(number.stderr).toContain("at '/keys/pkcs11/slot'");
+          const unchecked = run([
+            'template',
+            'demo',
+            CHART,
+            '--skip-schema-validation',
+            '-f',
+            join(CHART, 'ci/pkcs11-values.yaml'),
+            '-f',
+            file,
+          ]);
+          expect(unchecked.stderr).toContain('keys.pkcs11.slot: a slot id, a whole number as a string');
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('refuses a pkcs11 install that does not say where the token, its PIN or the platform CA are, naming each value', () => {
@@ -415,7 +462,7 @@ describe('the Helm chart', () => {
       expect(unchecked.status).not.toBe(0);
       for (const value of required) expect(unchecked.stderr).toContain(`${value}: required with keys.provider=pkcs11`);
       const values = ['-f', join(CHART, 'ci/pkcs11-values.yaml')];
-      const both = run(['template', 'demo', CHART, ...values, '--set', 'keys.pkcs11.slot=1']);
+      const both = run(['template', 'demo', CHART, ...values, '--set-string', 'keys.pkcs11.slot=1']);
       expect(both.stderr).toContain('keys.pkcs11: name the token by tokenLabel or slot, not both');
       const relative = run(['template', 'demo', CHART, ...values, '--set', 'keys.pkcs11.module=lib/vendor.so']);
       expect(relative.stderr).toContain('keys.pkcs11.module: an absolute path');
@@ -429,7 +476,8 @@ describe('the Helm chart', () => {
         '--set-string',
         'keys.pkcs11.slot=first',
       ]);
-      expect(badSlot.stderr).toContain("at '/keys/pkcs11/slot': got string, want integer");
+      expect(badSlot.status).not.toBe(0);
+      expect(badSlot.stderr).toContain("at '/keys/pkcs11/slot'");
       // The schema: a provider Rampart does not have, a misspelt key.
       expect(run(['template', 'demo', CHART, '--set', 'keys.provider=kms']).stderr).toContain('keys/provider');
       expect(run(['template', 'demo', CHART, '--set', 'keys.pkcs11.pinFile=/pin']).stderr).toContain('pinFile');
@@ -444,6 +492,20 @@ describe('the Helm chart', () => {
         'keys.softhsm.enabled: one replica of attestation and of updates',
       );
       expect(run(['template', 'demo', CHART, ...softhsm, '--set', 'autoscaling.enabled=true']).stderr).toContain('keys.softhsm.enabled');
+      // The development token is SoftHSM2's, by its label, under its generated PIN: each vendor setting beside it is refused.
+      const mixes: Record<string, string[]> = {
+        'keys.pkcs11.module': ['--set', 'keys.pkcs11.module=/opt/pkcs11/lib/libvendor.so'],
+        'keys.pkcs11.moduleVolume': ['--set', 'keys.pkcs11.moduleVolume.hostPath.path=/opt/hsm-client'],
+        'keys.pkcs11.pin.existingSecret': ['--set', 'keys.pkcs11.pin.existingSecret=rampart-hsm-pin'],
+        'keys.pkcs11.slot': ['--set-string', 'keys.pkcs11.slot=3'],
+      };
+      for (const [value, set] of Object.entries(mixes)) {
+        const schema = run(['template', 'demo', CHART, ...softhsm, ...set]);
+        expect(schema.status, value).not.toBe(0);
+        expect(schema.stderr, value).toContain(`at '/${value.replaceAll('.', '/')}'`);
+        const templates = run(['template', 'demo', CHART, '--skip-schema-validation', ...softhsm, ...set]);
+        expect(templates.stderr, value).toContain(`${value}: not with keys.softhsm.enabled`);
+      }
     });
 
     it('DEVELOPMENT mode (keys.softhsm): an init container makes a SoftHSM2 token on a kept volume with a generated PIN, and says it is for development', () => {
@@ -481,6 +543,43 @@ describe('the Helm chart', () => {
         expect([...mountsOf(objects, service).keys()]).not.toContain('softhsm-init');
       }
       for (const other of OTHERS) expect(podOf(objects, other).initContainers, other).toBeUndefined();
+      // The issuing CA certificate names where the root's CRL is served (attestation's /v1/platform/root-crl), as root.crl is checked.
+      const vendorNotes = run([
+        'install',
+        '--dry-run',
+        '--namespace',
+        'iot',
+        'demo',
+        CHART,
+        '-f',
+        join(CHART, 'ci/pkcs11-values.yaml'),
+      ]).stdout;
+      expect(vendorNotes).toMatch(
+        /rampart ceremony issuing sign --root root --csr issuing\.csr --out issuing\.pem --passphrase-file <file> \\\n\s+--crl-url http:\/\/demo-rampart-attestation\.iot\.svc:8083\/v1\/platform\/root-crl/,
+      );
+      const published = run([
+        'install',
+        '--dry-run',
+        'demo',
+        CHART,
+        '-f',
+        join(CHART, 'ci/pkcs11-values.yaml'),
+        '--set',
+        'services.attestation.publicBaseUrl=https://pki.example.com/',
+      ]).stdout;
+      expect(published).toContain('--crl-url https://pki.example.com/v1/platform/root-crl');
+      const noCrl = run([
+        'install',
+        '--dry-run',
+        'demo',
+        CHART,
+        '-f',
+        join(CHART, 'ci/pkcs11-values.yaml'),
+        '--set',
+        'keys.platformCa.crl=false',
+      ]);
+      expect(noCrl.stdout).toContain('rampart ceremony issuing sign');
+      expect(noCrl.stdout).not.toContain('--crl-url');
       const notes = run(['install', '--dry-run', 'demo', CHART, '-f', join(CHART, 'ci/softhsm-values.yaml')]).stdout;
       expect(notes).toContain('DEVELOPMENT ONLY (keys.softhsm.enabled)');
       expect(notes).toContain('logs deploy/demo-rampart-attestation -c softhsm-token');

@@ -14,8 +14,9 @@ const DEVICES = 8;
 /**
  * What a private key looks like wherever it could have been written: PEM
  * (PKCS#8, SEC1, encrypted or not), and an unencrypted P-256 PKCS#8 or SEC1
- * key in DER, as base64 (a JSON or text column) and as hex (PostgreSQL's
- * text form of bytea, which pg_dump writes).
+ * key or Ed25519 PKCS#8 key (the TUF roles') in DER, as base64 (a JSON or
+ * text column) and as hex (PostgreSQL's text form of bytea, which pg_dump
+ * writes).
  */
 const KEY_MARKERS = [
   'PRIVATE KEY-----',
@@ -23,23 +24,26 @@ const KEY_MARKERS = [
   '308187020100301306072a8648ce3d020106082a8648ce3d030107', // PKCS#8 P-256, hex
   'MHcCAQEEI', // SEC1 P-256, base64
   '30770201010420', // SEC1 P-256, hex
+  'MC4CAQAwBQYDK2VwBCIEI', // PKCS#8 Ed25519 (RFC 8410 §7), base64
+  '302e020100300506032b657004220420', // PKCS#8 Ed25519, hex
 ];
 
 /**
  * Files under the data folder that hold a private key on purpose, none of
  * them a platform CA's: the emulated device maker's firmware signing keys
  * and manufacturer CA (the demo fleet's, which a real device maker keeps),
- * the gateway's TLS server key and the development TLS CA that signed it
- * (it signs no tenant CA and no device: the chain below verifies to the
- * development root without it), and the development root's key, encrypted,
- * in the folder named for it.
+ * the gateway's TLS server key and the development TLS CA that signed it,
+ * named for that (it signs no tenant CA and no device: the chain below
+ * verifies to the development root without it), and the development root's
+ * key, encrypted, in the folder named for it. No platform-ca.key: with keys
+ * in the token the platform CA's key is nowhere but there.
  */
 const NOT_THE_PLATFORMS = new Set([
   'signing/platform.key',
   'signing/apps.key',
   'pki/manufacturer-ca.key',
   'pki/gateway.key',
-  'pki/platform-ca.key',
+  'pki/tls-ca.key',
   'DEVELOPMENT-ONLY-offline-root/root.key.pem',
   // The demo tenant's TUF root holders' keys, encrypted, in the folder named for them (the platform holds none).
   'DEVELOPMENT-ONLY-tuf-root-keys/demo/holder-1.key',
@@ -58,12 +62,24 @@ const ENCRYPTED = [...NOT_THE_PLATFORMS].filter((f) => f.startsWith('DEVELOPMENT
  * database, the process's environment, its logs, every file under the data
  * folder but the token's own.
  */
+/** The processes below `pid`, all generations (/proc/<pid>/task/<tid>/children, Linux 3.5+). */
+async function childProcesses(pid: number): Promise<number[]> {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  const direct = (await Promise.all(tasks.map((tid) => readFile(`/proc/${pid}/task/${tid}/children`, 'utf8').catch(() => ''))))
+    .join(' ')
+    .split(/\s+/)
+    .filter((p) => p !== '')
+    .map(Number);
+  return [...direct, ...(await Promise.all(direct.map(childProcesses))).flat()];
+}
+
 describe('rampart up --keys pkcs11 (SoftHSM2, development ceremony)', () => {
   let dir: string;
   let dataDir: string;
   let db: TestDatabase;
   let cli: ServiceProcess;
   let environ = '';
+  let childCount = -1;
   let pin = '';
 
   beforeAll(async () => {
@@ -99,7 +115,15 @@ describe('rampart up --keys pkcs11 (SoftHSM2, development ceremony)', () => {
       intervalMs: 500,
       describe: () => `the fleet's report (stderr: ${cli.stderr.slice(-20).join('\n')})`,
     });
-    environ = (await readFile(`/proc/${cli.child.pid}/environ`, 'latin1')).replaceAll('\0', '\n');
+    // What /proc shows is the environment the process started with: every service runs inside it and is handed its
+    // configuration in-process (paths to files, the PIN among them, never their contents), so that start-up
+    // environment, the logs and the files are what the search below can honestly read. It also reads the
+    // environment of any process the platform runs beside it (none are expected: softhsm2-util ran and ended).
+    const children = await childProcesses(cli.child.pid!);
+    environ = (await Promise.all([cli.child.pid!, ...children].map((pid) => readFile(`/proc/${pid}/environ`, 'latin1').catch(() => ''))))
+      .join('\0')
+      .replaceAll('\0', '\n');
+    childCount = children.length;
     pin = (await readFile(join(dataDir, 'secrets', 'token-user.pin'), 'utf8')).trim();
   }, 240_000);
 
@@ -174,7 +198,8 @@ describe('rampart up --keys pkcs11 (SoftHSM2, development ceremony)', () => {
     expect(root.signatures).toHaveLength(2);
   });
 
-  it('writes no private key, and not the PIN, to the database, the environment or the logs', async () => {
+  it("writes no private key, and not the PIN, to the database, the start-up environment (its own and any child process's) or the logs", async () => {
+    expect(childCount).toBe(0);
     const { stdout: dump } = await exec('pg_dump', ['--data-only', db.url], {
       encoding: 'utf8',
       maxBuffer: 256 * 1024 * 1024,
@@ -195,6 +220,9 @@ describe('rampart up --keys pkcs11 (SoftHSM2, development ceremony)', () => {
       .map((e) => join(e.parentPath, e.name).slice(dataDir.length + 1))
       .filter((f) => !f.startsWith('softhsm/'));
     expect(files).toContain('platform-ca/issuing.pem');
+    // The development CA beside the token signs TLS only, and is named so: no file is called the platform CA's key.
+    expect(files).toContain('pki/tls-ca.crt');
+    expect(files.filter((f) => f.includes('platform-ca.key'))).toEqual([]);
     const holding: string[] = [];
     for (const file of files) {
       const text = await readFile(join(dataDir, file), 'latin1');

@@ -48,6 +48,11 @@ export interface DevelopmentCeremonyRequest {
    * (docker/compose.pkcs11.yaml) keeps them in a volume only the one-shot set-up mounts, away from the services.
    */
   readonly offlineDir?: string;
+  /**
+   * Where the platform CA's public files go (default: `platform-ca` under the data folder). A single host gives
+   * them a volume of their own, which the gateway mounts without the token and its PIN.
+   */
+  readonly platformCaDir?: string;
   /** The platform's token: the issuing CA's key is made (or found) there and never leaves it. */
   readonly provider: KeyProvider;
   /** Where the root's CRL is published (the issuing CA certificate's CRL distribution point). */
@@ -76,7 +81,7 @@ export async function runDevelopmentCeremony(request: DevelopmentCeremonyRequest
     const created = await createOfflineRoot({ commonName: DEVELOPMENT_ROOT_NAME, keys: { kind: 'encrypted-file', passphrase }, now });
     await writeRootDirectory(rootDir, created);
   }
-  const platformDir = join(dataDir, PLATFORM_CA_DIR);
+  const platformDir = request.platformCaDir ?? join(dataDir, PLATFORM_CA_DIR);
   await mkdir(platformDir, { recursive: true, mode: 0o755 });
   const files = {
     issuingCertFile: join(platformDir, 'issuing.pem'),

@@ -27,7 +27,7 @@ export interface DevelopmentKeys {
  */
 export async function prepareDevelopmentKeys(
   dataDir: string,
-  options: { readonly rootCrlUrl?: string; readonly offlineDir?: string } = {},
+  options: { readonly rootCrlUrl?: string; readonly offlineDir?: string; readonly platformCaDir?: string } = {},
 ): Promise<DevelopmentKeys> {
   const token = await loadOrCreateDevelopmentToken(dataDir);
   process.env['SOFTHSM2_CONF'] = token.softhsmConf;

@@ -15,7 +15,6 @@ export const DEVELOPMENT_TOKEN_LABEL = 'rampart-dev';
 export const DEVELOPMENT_TOKEN_DIR = 'softhsm';
 /** Under the data folder's secrets: the token's user PIN, as the services read it (PKCS11_PIN_FILE). */
 export const DEVELOPMENT_TOKEN_PIN_FILE = 'token-user.pin';
-const SO_PIN_FILE = 'token-security-officer.pin';
 
 /** softhsm2-util is not on PATH: the pkcs11 development mode needs Debian's softhsm2. */
 export class SoftHsmMissingError extends Error {
@@ -56,7 +55,6 @@ export async function loadOrCreateDevelopmentToken(dataDir: string, modulePath =
   const secrets = join(dataDir, 'secrets');
   const newPin = () => randomBytes(18).toString('base64url');
   const pin = await loadOrCreateSecret(secrets, DEVELOPMENT_TOKEN_PIN_FILE, newPin);
-  const soPin = await loadOrCreateSecret(secrets, SO_PIN_FILE, newPin);
   const env = { ...process.env, SOFTHSM2_CONF: softhsmConf };
   const softhsm = async (args: readonly string[]): Promise<string> => {
     try {
@@ -69,6 +67,9 @@ export async function loadOrCreateDevelopmentToken(dataDir: string, modulePath =
   // softhsm2-util pads a label to 32 characters.
   const present = new RegExp(`^\\s*Label:\\s+${DEVELOPMENT_TOKEN_LABEL}\\s*$`, 'm').test(await softhsm(['--show-slots']));
   if (!present) {
+    // The security officer's PIN is used here only (it could reset the user PIN): kept nowhere, so no service
+    // that reads the user PIN can also read it. A development token that must be reset is made again.
+    const soPin = newPin();
     // The PINs go to softhsm2-util as arguments (it takes them no other way): seen by this user's processes for a moment.
     await softhsm(['--init-token', '--free', '--label', DEVELOPMENT_TOKEN_LABEL, '--so-pin', soPin, '--pin', pin]);
   }

@@ -88,7 +88,8 @@ export interface EmbeddedPlatform {
  */
 export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor: (service: string) => Logger): Promise<EmbeddedPlatform> {
   const pkiDir = join(options.dataDir, 'pki');
-  const pki = await loadOrCreateDevelopmentPki(pkiDir);
+  // With keys in the token the platform CA is the ceremony's; the development CA here signs the gateway's TLS certificate only.
+  const pki = await loadOrCreateDevelopmentPki(pkiDir, { tlsOnly: options.keys === 'pkcs11' });
   const firmware = await loadOrCreateFirmwareSigning(options.dataDir);
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {

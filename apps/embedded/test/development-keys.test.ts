@@ -12,7 +12,12 @@ import {
   PLATFORM_CA_DIR,
   runDevelopmentCeremony,
 } from '../src/development-ceremony.js';
-import { DEVELOPMENT_TOKEN_DIR, loadOrCreateDevelopmentToken, type DevelopmentToken } from '../src/development-token.js';
+import {
+  DEVELOPMENT_TOKEN_DIR,
+  DEVELOPMENT_TOKEN_PIN_FILE,
+  loadOrCreateDevelopmentToken,
+  type DevelopmentToken,
+} from '../src/development-token.js';
 
 const exec = promisify(execFile);
 
@@ -68,6 +73,8 @@ describe('the development token and ceremony of rampart up --keys pkcs11', () =>
     expect((await readdir(token.tokenDir)).length).toBe(1);
     expect((await stat(token.pinFile)).mode & 0o777).toBe(0o600);
     expect((await readFile(token.pinFile, 'utf8')).trim()).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    // The user PIN alone: the security officer's PIN (it could reset the user PIN) is used once and kept nowhere.
+    expect(await readdir(join(dataDir, 'secrets'))).toEqual([DEVELOPMENT_TOKEN_PIN_FILE]);
     const again = await loadOrCreateDevelopmentToken(dataDir);
     expect(again).toEqual({ ...token, created: false });
     expect((await readdir(token.tokenDir)).length).toBe(1);

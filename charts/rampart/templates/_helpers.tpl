@@ -94,6 +94,11 @@ failures: 8084
 updates: 8085
 {{- end -}}
 
+{{/* Where devices and relying parties reach the attestation API (its PUBLIC_BASE_URL): services.attestation.publicBaseUrl, or the in-cluster Service URL. */}}
+{{- define "rampart.attestationPublicUrl" -}}
+{{- .Values.services.attestation.publicBaseUrl | default (printf "http://%s-attestation.%s.svc:%d" (include "rampart.fullname" .) .Release.Namespace (int (get (include "rampart.httpPorts" . | fromYaml) "attestation"))) -}}
+{{- end -}}
+
 {{/* Environment every service shares. */}}
 {{- define "rampart.commonEnv" -}}
 - name: LOG_LEVEL
@@ -156,14 +161,23 @@ updates: 8085
 {{- if and $keys.pkcs11.module (not (hasPrefix "/" (toString $keys.pkcs11.module))) -}}
 {{- $messages = append $messages "keys.pkcs11.module: an absolute path" -}}
 {{- end -}}
-{{- if and $keys.pkcs11.tokenLabel (not (kindIs "invalid" $keys.pkcs11.slot)) -}}
+{{- $slot := include "rampart.pkcs11Slot" . -}}
+{{- if and $keys.pkcs11.tokenLabel $slot -}}
 {{- $messages = append $messages "keys.pkcs11: name the token by tokenLabel or slot, not both" -}}
 {{- end -}}
-{{- if not (or $keys.pkcs11.tokenLabel (not (kindIs "invalid" $keys.pkcs11.slot)) $keys.softhsm.enabled) -}}
+{{- if not (or $keys.pkcs11.tokenLabel $slot $keys.softhsm.enabled) -}}
 {{- $messages = append $messages "keys.pkcs11.tokenLabel: required with keys.provider=pkcs11 (or keys.pkcs11.slot)" -}}
 {{- end -}}
-{{- if and (not (kindIs "invalid" $keys.pkcs11.slot)) (not (regexMatch "^[0-9]+$" (toString $keys.pkcs11.slot))) -}}
-{{- $messages = append $messages "keys.pkcs11.slot: a slot id (a whole number)" -}}
+{{- if and $slot (not (regexMatch "^[0-9]+$" $slot)) -}}
+{{- $messages = append $messages "keys.pkcs11.slot: a slot id, a whole number as a string (quoted: Helm reads a number as float64, which loses a large id such as 2305843009213693953)" -}}
+{{- end -}}
+{{- if $keys.softhsm.enabled -}}
+{{- /* The development token is SoftHSM2's, made by the init container under the generated PIN and found by its label: a vendor's module, its volume, another PIN or a slot would each be ignored or break it. */ -}}
+{{- range $name, $set := dict "keys.pkcs11.module" $keys.pkcs11.module "keys.pkcs11.moduleVolume" $keys.pkcs11.moduleVolume "keys.pkcs11.pin.existingSecret" $keys.pkcs11.pin.existingSecret "keys.pkcs11.slot" $slot -}}
+{{- if $set -}}
+{{- $messages = append $messages (printf "%s: not with keys.softhsm.enabled (the development token is SoftHSM2's, by its label, under its generated PIN): unset one of them" $name) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- if not (or $keys.pkcs11.pin.existingSecret $keys.softhsm.enabled) -}}
 {{- $messages = append $messages "keys.pkcs11.pin.existingSecret: required with keys.provider=pkcs11 (a Secret holding the token's user PIN)" -}}
@@ -172,7 +186,7 @@ updates: 8085
 {{- $messages = append $messages "keys.platformCa.existingSecret: required with keys.provider=pkcs11 (root.pem, issuing.pem, root.crl from `rampart ceremony`)" -}}
 {{- end -}}
 {{- else -}}
-{{- if or $keys.pkcs11.module $keys.pkcs11.tokenLabel (not (kindIs "invalid" $keys.pkcs11.slot)) $keys.pkcs11.pin.existingSecret $keys.platformCa.existingSecret $keys.softhsm.enabled -}}
+{{- if or $keys.pkcs11.module $keys.pkcs11.tokenLabel (include "rampart.pkcs11Slot" .) $keys.pkcs11.pin.existingSecret $keys.platformCa.existingSecret $keys.softhsm.enabled -}}
 {{- $messages = append $messages "keys.provider: keys.pkcs11, keys.platformCa or keys.softhsm are set but keys.provider is not pkcs11: set it, or unset them" -}}
 {{- end -}}
 {{- end -}}
@@ -257,7 +271,15 @@ updates: [root.pem]
 {{- end -}}
 
 {{- define "rampart.pkcs11TokenLabel" -}}
-{{- if .Values.keys.pkcs11.tokenLabel -}}{{ .Values.keys.pkcs11.tokenLabel }}{{- else if and .Values.keys.softhsm.enabled (kindIs "invalid" .Values.keys.pkcs11.slot) -}}{{ .Values.keys.softhsm.tokenLabel }}{{- end -}}
+{{- if .Values.keys.pkcs11.tokenLabel -}}{{ .Values.keys.pkcs11.tokenLabel }}{{- else if and .Values.keys.softhsm.enabled (not (include "rampart.pkcs11Slot" .)) -}}{{ .Values.keys.softhsm.tokenLabel }}{{- end -}}
+{{- end -}}
+
+{{/*
+The token's slot id as written in the values, or empty for none. A string: Helm reads a number in YAML as float64,
+which prints 1829237426 as 1.829237426e+09 and rounds 2305843009213693953 (the schema takes a string only).
+*/}}
+{{- define "rampart.pkcs11Slot" -}}
+{{- if not (kindIs "invalid" .Values.keys.pkcs11.slot) -}}{{ .Values.keys.pkcs11.slot | toString }}{{- end -}}
 {{- end -}}
 
 {{/* The Secret holding the token's user PIN: the user's, or the generated development one (keys.softhsm). */}}
@@ -283,9 +305,9 @@ updates: [root.pem]
 - name: PKCS11_TOKEN_LABEL
   value: {{ . | quote }}
 {{- end }}
-{{- if not (kindIs "invalid" .Values.keys.pkcs11.slot) }}
+{{- with include "rampart.pkcs11Slot" . }}
 - name: PKCS11_SLOT
-  value: {{ .Values.keys.pkcs11.slot | toString | quote }}
+  value: {{ . | quote }}
 {{- end }}
 - name: PKCS11_PIN_FILE
   value: /etc/rampart/pkcs11/pin

@@ -105,6 +105,12 @@ describe('loadConfig', () => {
       ]);
     });
 
+    it('takes an empty _FILE key as none (a Compose override can empty a variable its base file sets, not remove it)', () => {
+      expect(issuesOf({ PLATFORM_ADMIN_TOKEN_FILE: '', DATABASE_URL: 'postgres://db/x' })).toEqual([
+        expect.stringMatching(/^PLATFORM_ADMIN_TOKEN: /),
+      ]);
+    });
+
     it('reads only the secrets it knows: a certificate path such as TLS_CERT_FILE stays a path', () => {
       const schema = z.object({ TLS_CERT_FILE: z.string(), TLS_CERT: z.string().optional() });
       expect(loadConfig('svc', schema, { TLS_CERT_FILE: file('cert', 'PEM') })).toEqual({ TLS_CERT_FILE: join(dir, 'cert') });

@@ -104,7 +104,8 @@ function readSecretFiles(env: Readonly<Record<string, string | undefined>>): {
   const issues: ConfigIssue[] = [];
   for (const key of FILE_BACKED_KEYS) {
     const path = env[`${key}_FILE`];
-    if (path === undefined) continue;
+    // Empty is none: a Compose override cannot unset a variable the base file sets, only empty it.
+    if (path === undefined || path === '') continue;
     if (env[key] !== undefined) {
       issues.push({ key: `${key}_FILE`, message: `set ${key} or ${key}_FILE, not both` });
       continue;

@@ -37,10 +37,25 @@ async function loadOrCreateCa(dir: string, name: string, commonName: string, pat
   return ca;
 }
 
-export async function loadOrCreateDevelopmentPki(dir: string): Promise<DevelopmentPki> {
+/** The file name (before .crt, .key) of the development CA that only signs the gateway's TLS certificate. */
+export const DEVELOPMENT_TLS_CA = 'tls-ca';
+
+export interface DevelopmentPkiOptions {
+  /**
+   * The platform CA is elsewhere (keys in a token, three tiers from a ceremony): the CA made here signs the
+   * gateway's TLS server certificate and nothing else, so it is named for that (tls-ca.crt, tls-ca.key) and no one
+   * takes its key for the platform CA's. `platformCa` below is then that TLS CA.
+   */
+  readonly tlsOnly?: boolean;
+}
+
+export async function loadOrCreateDevelopmentPki(dir: string, options: DevelopmentPkiOptions = {}): Promise<DevelopmentPki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const manufacturerCa = await loadOrCreateCa(dir, 'manufacturer-ca', 'Rampart Development Manufacturer CA', 0);
-  const platformCa = await loadOrCreateCa(dir, 'platform-ca', 'Rampart Development Platform Root CA', 1);
+  const platformCa =
+    options.tlsOnly === true
+      ? await loadOrCreateCa(dir, DEVELOPMENT_TLS_CA, 'Rampart Development TLS CA (gateway server certificates only)', 0)
+      : await loadOrCreateCa(dir, 'platform-ca', 'Rampart Development Platform Root CA', 1);
   let certificatePem = await readIfPresent(join(dir, 'gateway.crt'));
   let privateKeyPem = await readIfPresent(join(dir, 'gateway.key'));
   const issuedByCurrentRoot =

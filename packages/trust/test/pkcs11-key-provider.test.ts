@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
-import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -284,16 +284,70 @@ describe(Pkcs11KeyProvider.name, () => {
     expect(verify('sha256', data, publicKey, await provider.sign(key, data))).toBe(true);
   });
 
-  it('is one provider per module in a process: a second open of the same token shares it until the last close; another token is refused by name', async () => {
-    const again = openProvider();
-    expect(again).toBe(provider);
+  it('is one token per module in a process: each open is a lease on it until the last close; a lease closed twice is closed once', async () => {
     const key = (await provider.find(keyLabel({ tenant: 'acme' }, 'ca')))!;
-    // The second opener closes (a service of the embedded platform stopping): the first one goes on signing.
+    const signs = async (p: Pkcs11KeyProvider, text: string) =>
+      verify('sha256', Buffer.from(text), await provider.publicKey(key.label), await p.sign(key, Buffer.from(text)));
+    const again = openProvider();
+    const third = openProvider();
+    expect(await signs(again, 'through a second lease')).toBe(true);
+    // The second opener closes twice (a service of the embedded platform stopping, and its shutdown hook): one lease ends.
     await again.close();
-    const data = Buffer.from('after the second opener closed');
-    expect(verify('sha256', data, await provider.publicKey(key.label), await provider.sign(key, data))).toBe(true);
-    expect(() => openProvider({ tokenLabel: 'another-token' })).toThrow(Pkcs11ModuleError);
-    expect(() => openProvider({ tokenLabel: 'another-token' })).toThrow(/already open in this process for token "rampart-test"/);
+    await again.close();
+    await expect(again.sign(key, Buffer.from('x'))).rejects.toThrow(/the provider is closed/);
+    expect((await again.ready()).ready).toBe(false);
+    expect(await signs(provider, 'after the second lease closed twice')).toBe(true);
+    await third.close();
+    expect(await signs(provider, 'after the third lease closed')).toBe(true);
+  });
+
+  it('refuses by name a second open of the module with another token, PIN file, session count or reconnect interval', async () => {
+    const otherPin = join(dir, 'other-pin');
+    await writeFile(otherPin, `${PIN}\n`);
+    const refusals: Array<[Record<string, unknown>, RegExp]> = [
+      [{ tokenLabel: 'another-token' }, /already open in this process for token "rampart-test" with other tokenLabel/],
+      [{ pinFile: otherPin }, /with other pinFile/],
+      [{ sessions: 2 }, /with other sessions \(sessions 4, not 2\)/],
+      [{ reconnectIntervalMs: 5_000 }, /with other reconnectIntervalMs/],
+    ];
+    for (const [overrides, message] of refusals) {
+      expect(() => openProvider(overrides)).toThrow(Pkcs11ModuleError);
+      expect(() => openProvider(overrides)).toThrow(message);
+    }
+  });
+
+  it('takes the module by its real path: a symlink to the open module is the same module, shared or refused alike', async () => {
+    const link = join(dir, 'linked-softhsm2.so');
+    await symlink(SOFTHSM2_MODULE, link);
+    expect(() => openProvider({ modulePath: link, tokenLabel: 'another-token' })).toThrow(/already open in this process/);
+    const viaLink = openProvider({ modulePath: link });
+    others.push(viaLink);
+    const key = (await provider.find(keyLabel({ tenant: 'acme' }, 'ca')))!;
+    const data = Buffer.from('through the symlink');
+    expect(verify('sha256', data, await provider.publicKey(key.label), await viaLink.sign(key, data))).toBe(true);
+  });
+
+  it('initialises the module again only after the last close has finalised it: an open during the close signs', async () => {
+    const key = (await provider.find(keyLabel({ tenant: 'acme' }, 'ca')))!;
+    const publicKey = await provider.publicKey(key.label);
+    // Signatures in flight (C_Sign on libuv's threads) keep the closing provider draining its sessions before C_Finalize.
+    const inFlight = Array.from({ length: 4 }, (_, i) => provider.sign(key, Buffer.from(`in flight ${i}`)));
+    await new Promise((resolve) => setImmediate(resolve));
+    const closed = provider.close();
+    provider = openProvider();
+    const data = Buffer.from('opened while the last one closed');
+    const signed = provider.sign(key, data);
+    await closed;
+    // Those already signing finish; one that had not reached a session is refused as closed, never signed otherwise.
+    const settled = await Promise.allSettled(inFlight);
+    expect(settled.some((s) => s.status === 'fulfilled')).toBe(true);
+    for (const [i, outcome] of settled.entries()) {
+      if (outcome.status === 'fulfilled') expect(verify('sha256', Buffer.from(`in flight ${i}`), publicKey, outcome.value)).toBe(true);
+      else expect(outcome.reason).toBeInstanceOf(TokenUnavailableError);
+    }
+    expect(verify('sha256', data, publicKey, await signed)).toBe(true);
+    const later = Buffer.from('and later');
+    expect(verify('sha256', later, publicKey, await provider.sign(key, later))).toBe(true);
   });
 
   it('signs P-256 concurrently through its session pool; prints the rate beside node:crypto in this run', async () => {

@@ -184,7 +184,7 @@ export function registerPlatform(program: Command): void {
   secrets
     .command('dev-keys')
     .description(
-      'DEVELOPMENT: a SoftHSM2 token (made or found) and the three-tier platform CA from a development ceremony: platform-ca/{root.pem,issuing.pem,root.crl} (docker/compose.pkcs11.yaml)',
+      'DEVELOPMENT: a SoftHSM2 token (made or found) and the three-tier platform CA from a development ceremony: root.pem, issuing.pem, root.crl (docker/compose.pkcs11.yaml)',
     )
     .requiredOption(
       '--dir <dir>',
@@ -194,11 +194,16 @@ export function registerPlatform(program: Command): void {
       '--offline-dir <dir>',
       "where the development root's encrypted key and passphrase are kept (a volume no service mounts)",
     )
+    .option(
+      '--public-dir <dir>',
+      "where the platform CA's certificates and the root's CRL are written (a volume the gateway mounts without the token); default: platform-ca under --dir",
+    )
     .option('--root-crl-url <url>', "where the root's CRL is published (the issuing CA certificate's CRL distribution point)")
-    .action(async (o: { dir: string; offlineDir: string; rootCrlUrl?: string }) => {
+    .action(async (o: { dir: string; offlineDir: string; publicDir?: string; rootCrlUrl?: string }) => {
       const { prepareDevelopmentKeys } = await import('@rampart/embedded');
       const keys = await prepareDevelopmentKeys(o.dir, {
         offlineDir: o.offlineDir,
+        ...(o.publicDir === undefined ? {} : { platformCaDir: o.publicDir }),
         ...(o.rootCrlUrl === undefined ? {} : { rootCrlUrl: o.rootCrlUrl }),
       });
       process.stdout.write(

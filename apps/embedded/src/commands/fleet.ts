@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderFleetReportHtml, runFleet, type FleetReport, type ScenarioName } from '@rampart/emulator';
-import { CertificateAuthority } from '@rampart/trust';
+import { CertificateAuthority, DEVELOPMENT_TLS_CA, readIfPresent } from '@rampart/trust';
 import { ApiClient } from '@rampart/api-client';
 import { claimDevices, warnWithoutRoot } from './claim-devices.js';
 import { endProgress, printReport, progressPrinter, type OutputFormat } from '../output.js';
@@ -46,7 +46,10 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
     certificatePem: await readFile(join(options.pkiDir, 'manufacturer-ca.crt'), 'utf8'),
     privateKeyPem: await readFile(join(options.pkiDir, 'manufacturer-ca.key'), 'utf8'),
   });
-  const gatewayCaPem = await readFile(join(options.pkiDir, 'platform-ca.crt'), 'utf8');
+  // The development CA that signed the gateway's certificate: the platform CA's, or with keys in a token the TLS CA.
+  const gatewayCas = await Promise.all([`platform-ca.crt`, `${DEVELOPMENT_TLS_CA}.crt`].map((f) => readIfPresent(join(options.pkiDir, f))));
+  const gatewayCaPem = gatewayCas.filter((pem) => pem !== undefined).join('');
+  if (gatewayCaPem === '') throw new Error(`no platform-ca.crt or ${DEVELOPMENT_TLS_CA}.crt in ${options.pkiDir}: the gateway's CA`);
   const report: FleetReport = await runFleet({
     devices: options.devices,
     ratePerDevice: options.rate,
