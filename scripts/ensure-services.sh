@@ -52,6 +52,12 @@ command -v pkcs11-tool >/dev/null || missing+=(opensc)
 command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)
 command -v python3 >/dev/null || missing+=(python3)
+# TPM 2.0 devices: a software TPM per device (swtpm, its EK certificates from swtpm_setup) driven by tpm2-tools.
+command -v swtpm >/dev/null || missing+=(swtpm)
+command -v swtpm_setup >/dev/null || missing+=(swtpm-tools)
+command -v tpm2_quote >/dev/null || missing+=(tpm2-tools)
+# A second, independent CBOR/COSE stack that reads the PSA tokens the emulator emits (interop tests).
+/usr/bin/python3 -c 'import cbor2, cryptography' 2>/dev/null || missing+=(python3-cbor2 python3-cryptography)
 if (( ${#missing[@]} > 0 )); then
   echo "ensure-services: installing ${missing[*]} from Debian" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
