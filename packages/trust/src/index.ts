@@ -214,3 +214,32 @@ export {
   writeRootDirectory,
 } from './ceremony/root-directory.js';
 export type { OpenedRoot, RootAccess, RootTokenNote } from './ceremony/root-directory.js';
+export { TpmFormatError } from './tpm/tpm-reader.js';
+export { TPM_GENERATED_VALUE, TpmAlg, TpmSt, TpmaObject } from './tpm/tpm-constants.js';
+export {
+  AK_REQUIRED_ATTRIBUTES,
+  attestationKeyFaults,
+  objectName,
+  parseTpm2bPublic,
+  parseTpmtPublic,
+  publicKeyOf,
+} from './tpm/tpm-public.js';
+export type { TpmPublic, TpmSymmetric } from './tpm/tpm-public.js';
+export { kdfa, makeCredential } from './tpm/make-credential.js';
+export type { MadeCredential } from './tpm/make-credential.js';
+export { parseQuote, verifyTpmSignature } from './tpm/tpm-attest.js';
+export type { PcrSelection, TpmQuote } from './tpm/tpm-attest.js';
+export {
+  EV_EVENT_TAG,
+  EV_NO_ACTION,
+  MAX_LOG_EVENTS,
+  RAMPART_STAGE_TAG,
+  pcrEvent2,
+  pcrOfStage,
+  replayEventLog,
+  specIdEvent,
+  stageEventData,
+} from './tpm/event-log.js';
+export type { ReplayedLog, StageEvent } from './tpm/event-log.js';
+export { checkAttestationKey, verifyQuote } from './tpm/quote-verifier.js';
+export type { QuoteFault, QuoteInput, VerifiedQuote } from './tpm/quote-verifier.js';
