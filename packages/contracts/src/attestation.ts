@@ -3,6 +3,7 @@ import { text } from './edge-input.js';
 import type { DeviceErrorCode } from './errors.js';
 import { DEVICE_ID_PATTERN, TENANT_ID_PATTERN } from './identity.js';
 import { TRACEPARENT_PATTERN } from './trace-context.js';
+import { Tpm2Reason, type Tpm2CredentialChallenge } from './tpm2-quote.js';
 
 /** Evidence larger than this is refused before it is parsed. */
 export const MAX_EVIDENCE_BYTES = 16 * 1024;
@@ -76,6 +77,7 @@ export const AttestationReason = {
   deviceRevoked: 'DEVICE_REVOKED',
   claimedByOtherTenant: 'CLAIMED_BY_OTHER_TENANT',
   deviceUnclaimed: 'DEVICE_UNCLAIMED',
+  ...Tpm2Reason,
 } as const;
 export type AttestationReasonCode = (typeof AttestationReason)[keyof typeof AttestationReason];
 
@@ -127,6 +129,7 @@ export type EvidenceVerifyReply = z.infer<typeof EvidenceVerifyReplySchema>;
 /** What the platform publishes on `devices/<id>/attest/response`. */
 export type AttestationResponse =
   | { readonly type: 'nonce'; readonly nonce: string; readonly expiresAt: number }
+  | ({ readonly type: 'tpm2-credential' } & Tpm2CredentialChallenge)
   | { readonly type: 'verdict'; readonly verdict: EvidenceVerifyReply }
   | { readonly type: 'error'; readonly code: DeviceErrorCode; readonly message: string };
 

@@ -243,3 +243,11 @@ export {
 export type { ReplayedLog, StageEvent } from './tpm/event-log.js';
 export { checkAttestationKey, verifyQuote } from './tpm/quote-verifier.js';
 export type { QuoteFault, QuoteInput, VerifiedQuote } from './tpm/quote-verifier.js';
+export {
+  HW_TYPE_TPM2,
+  HardwareModuleName,
+  ID_ON_HARDWARE_MODULE_NAME,
+  hardwareModuleNameGeneralName,
+  hardwareModuleNamesOf,
+  tpmSerialOf,
+} from './tpm/hardware-module-name.js';
