@@ -6,6 +6,8 @@ import {
   type EvidenceVerifyReply,
   type NonceIssueReply,
   type RecoveryGrantReply,
+  type Tpm2AttestRequest,
+  type Tpm2ChallengeReply,
 } from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
 import { SigningUnavailableError } from '@rampart/service-kit/signing';
@@ -14,6 +16,7 @@ import type { AttestationBatches } from './attestation-batches.js';
 import type { ActiveToken, AttestationRepository } from './attestation.repository.js';
 import type { EvidenceVerifier, Recoverable } from './evidence-verifier.js';
 import type { NonceStore } from './nonce-store.js';
+import type { Tpm2QuoteAuthenticator } from './evidence/tpm2-quote/tpm2-quote.authenticator.js';
 import type { PolicyCache } from './policy-cache.js';
 
 /** Why an attestation that passed got no certificate: the CA's key provider cannot sign now. */
@@ -44,6 +47,8 @@ export class AttestationService {
     /** Publishes a refusal durably, as a failure report for the failures service. */
     private readonly reportFailure: (event: AttestationFailedEvent) => Promise<void>,
     private readonly tracer: Tracer = trace.getTracer('attestation'),
+    /** The `tpm2-quote` kind; without it (no TPM vendor roots configured) TPM devices are refused EK_UNTRUSTED. */
+    private readonly tpm2?: Tpm2QuoteAuthenticator,
   ) {
     this.verdicts = meter.createCounter('rampart_attestation_verdicts_total', { description: 'Attestation verdicts by result and reason' });
   }
@@ -51,6 +56,24 @@ export class AttestationService {
   /** The gateway asks on behalf of a device it authenticated by IDevID. Sealed nonces need no storage. */
   issueNonce(deviceId: string): Promise<NonceIssueReply> {
     return this.nonces.issue(deviceId, this.clock.now());
+  }
+
+  /**
+   * A TPM device's first message: its EK must come from a trusted TPM vendor and its AK be a restricted signing key;
+   * then a nonce, delivered only inside MakeCredential(EK, Name(AK)). A refusal is recorded like any verdict.
+   */
+  async tpm2Challenge(deviceId: string, request: Tpm2AttestRequest): Promise<Tpm2ChallengeReply> {
+    const now = this.clock.now();
+    const tpm = this.tpm2?.checkTpm(request, now) ?? {
+      reason: AttestationReason.ekUntrusted,
+      detail: 'no TPM vendor roots are configured',
+    };
+    if ('reason' in tpm) {
+      const refused = await this.refuse(deviceId, [tpm.reason], undefined, tpm.detail);
+      return { pass: false, reasons: refused.pass ? [] : refused.reasons };
+    }
+    const { nonce, expiresAt } = await this.nonces.issue(deviceId, now);
+    return { pass: true, challenge: this.tpm2!.challenge(deviceId, tpm, nonce, expiresAt) };
   }
 
   tokenByHash(tokenHash: string): Promise<ActiveToken | undefined> {
@@ -96,7 +119,7 @@ export class AttestationService {
     if (!verdict.pass) {
       // A grant only for the device this connection proved, on evidence that names it.
       const recoverable = verdict.deviceId === connectionDeviceId ? verdict.recoverable : undefined;
-      return this.refuse(connectionDeviceId, verdict.reasons, recoverable);
+      return this.refuse(connectionDeviceId, verdict.reasons, recoverable, verdict.detail);
     }
     const { deviceId } = verdict.evidence;
     const issued = await this.issue(verdict.tenantId, deviceId, verdict.devicePublicKeySpki, now);
@@ -159,7 +182,12 @@ export class AttestationService {
    * id the evidence claims: forged evidence naming another device must not
    * touch that device's record.
    */
-  private async refuse(deviceId: string, reasons: readonly string[], recoverable?: Recoverable): Promise<EvidenceVerifyReply> {
+  private async refuse(
+    deviceId: string,
+    reasons: readonly string[],
+    recoverable?: Recoverable,
+    detail?: string,
+  ): Promise<EvidenceVerifyReply> {
     const tenantId = (await this.repository.deviceState(deviceId))?.claimedBy ?? null;
     const codes = reasons as Parameters<AttestationRepository['recordVerdict']>[3];
     const grant = recoverable === undefined ? undefined : { ...recoverable, expiresAt: new Date(this.clock.now() + RECOVERY_GRANT_TTL_MS) };
@@ -176,7 +204,10 @@ export class AttestationService {
       });
     });
     for (const reason of reasons) this.verdicts.add(1, { result: 'fail', reason });
-    this.logger.warn({ deviceId, tenantId, reasons, recoverable: grant !== undefined }, 'attestation refused');
+    this.logger.warn(
+      { deviceId, tenantId, reasons, recoverable: grant !== undefined, ...(detail === undefined ? {} : { detail }) },
+      'attestation refused',
+    );
     // The verdict is stored whatever happens here; a lost report is logged, and the verdict log still holds it.
     await this.reportFailure({ id: randomUUID(), deviceId, tenantId, reasons: [...codes], at: this.clock.now() }).catch((error: unknown) =>
       this.logger.error({ err: error, deviceId }, 'attestation failure report not published'),

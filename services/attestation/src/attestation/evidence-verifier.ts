@@ -5,11 +5,13 @@ import {
   FIXED_BOOT_STAGES,
   MAX_EVIDENCE_BYTES,
   SignedEvidenceSchema,
+  TPM2_QUOTE_KIND,
   type AttestationEvidence,
   type AttestationReasonCode,
 } from '@rampart/contracts';
 import { deviceIdFromSpki, spkiOf } from '@rampart/trust';
 import type { NonceStore } from './nonce-store.js';
+import { Tpm2QuoteAuthenticator } from './evidence/tpm2-quote/tpm2-quote.authenticator.js';
 
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
@@ -60,10 +62,17 @@ export type Verdict =
       readonly reasons: readonly AttestationReasonCode[];
       readonly deviceId: string | undefined;
       readonly recoverable?: Recoverable;
+      /** For the log: what exactly was wrong (never sent to the device). */
+      readonly detail?: string;
     };
 
-function fail(reasons: AttestationReasonCode[], deviceId?: string): Verdict {
-  return { pass: false, reasons, deviceId };
+function fail(reasons: AttestationReasonCode[], deviceId?: string, detail?: string): Verdict {
+  return { pass: false, reasons, deviceId, ...(detail === undefined ? {} : { detail }) };
+}
+
+interface Authenticated {
+  readonly evidence: AttestationEvidence;
+  readonly spki: Buffer;
 }
 
 /** The one stage (and security-version component) recovery may replace. */
@@ -86,21 +95,19 @@ interface PolicyFault {
 export class EvidenceVerifier {
   private readonly roots: readonly X509Certificate[];
 
-  constructor(manufacturerRootsPem: readonly string[]) {
+  /** `tpm2`: the `tpm2-quote` kind's authenticator; without it, TPM evidence is refused as malformed. */
+  constructor(
+    manufacturerRootsPem: readonly string[],
+    private readonly tpm2?: Tpm2QuoteAuthenticator,
+  ) {
     this.roots = manufacturerRootsPem.map((pem) => new X509Certificate(pem));
   }
 
   async verify(raw: Uint8Array, context: VerificationContext): Promise<Verdict> {
     if (raw.byteLength > MAX_EVIDENCE_BYTES * 2) return fail([AttestationReason.evidenceTooLarge]);
-    const parsed = this.parse(raw);
-    if ('reason' in parsed) return fail([parsed.reason]);
-    const { evidence, evidenceBytes, signature } = parsed;
-
-    const endorsement = this.checkEndorsement(evidence, context.now);
-    if ('reason' in endorsement) return fail([endorsement.reason], evidence.deviceId);
-    if (!verifySignature('sha256', evidenceBytes, endorsement.certificate.publicKey, signature)) {
-      return fail([AttestationReason.signatureInvalid], evidence.deviceId);
-    }
+    const authenticated = await this.authenticate(raw, context);
+    if ('pass' in authenticated) return authenticated;
+    const { evidence, spki } = authenticated;
 
     // Asked together, so a batching store can answer both in one round trip.
     const [nonce, device] = await Promise.all([
@@ -139,19 +146,49 @@ export class EvidenceVerifier {
       pass: true,
       evidence,
       tenantId,
-      devicePublicKeySpki: endorsement.spki,
+      devicePublicKeySpki: spki,
     };
   }
 
-  private parse(
-    raw: Uint8Array,
-  ): { evidence: AttestationEvidence; evidenceBytes: Buffer; signature: Buffer } | { reason: AttestationReasonCode } {
-    let envelope: unknown;
+  /** The evidence, once its endorsement and signature hold, by kind: a TPM quote (`kind: 'tpm2-quote'`) or signed JSON. */
+  private async authenticate(raw: Uint8Array, context: VerificationContext): Promise<Authenticated | Verdict> {
+    let json: unknown;
     try {
-      envelope = JSON.parse(Buffer.from(raw).toString('utf8'));
+      json = JSON.parse(Buffer.from(raw).toString('utf8'));
     } catch {
-      return { reason: AttestationReason.malformedEvidence };
+      return fail([AttestationReason.malformedEvidence]);
     }
+    if ((json as { kind?: unknown } | null)?.kind === TPM2_QUOTE_KIND) return this.authenticateTpm2(json, context);
+    const parsed = this.parse(json);
+    if ('reason' in parsed) return fail([parsed.reason]);
+    const { evidence, evidenceBytes, signature } = parsed;
+    const endorsement = this.checkEndorsement(evidence, context.now);
+    if ('reason' in endorsement) return fail([endorsement.reason], evidence.deviceId);
+    if (!verifySignature('sha256', evidenceBytes, endorsement.certificate.publicKey, signature)) {
+      return fail([AttestationReason.signatureInvalid], evidence.deviceId);
+    }
+    return { evidence, spki: endorsement.spki };
+  }
+
+  private async authenticateTpm2(json: unknown, context: VerificationContext): Promise<Authenticated | Verdict> {
+    const envelope = Tpm2QuoteAuthenticator.parse(json);
+    if (this.tpm2 === undefined || envelope === undefined) return fail([AttestationReason.malformedEvidence]);
+    const result = this.tpm2.authenticate(envelope, context.now);
+    if ('reason' in result) {
+      // A quote of another nonce: if that nonce was ours for this device (spent, expired), the quote is a replay.
+      if (result.quotedNonce !== undefined && result.deviceId !== undefined) {
+        const outcome = await context.nonces.consume(result.quotedNonce, result.deviceId, context.now);
+        if (!outcome.ok && outcome.reason !== AttestationReason.nonceUnknown) return fail([outcome.reason], result.deviceId, result.detail);
+      }
+      return fail([result.reason], result.deviceId, result.detail);
+    }
+    const { devicePublicKeySpki, ...evidence } = result;
+    return { evidence: { ...evidence, bootLog: [...evidence.bootLog] }, spki: devicePublicKeySpki };
+  }
+
+  private parse(
+    envelope: unknown,
+  ): { evidence: AttestationEvidence; evidenceBytes: Buffer; signature: Buffer } | { reason: AttestationReasonCode } {
     const signed = SignedEvidenceSchema.safeParse(envelope);
     if (!signed.success) return { reason: AttestationReason.malformedEvidence };
     const evidenceBytes = Buffer.from(signed.data.evidence, 'base64url');
