@@ -96,6 +96,19 @@ describe('TPM 2.0 quote verification (node:crypto) against swtpm + tpm2-tools', 
     );
   });
 
+  it('verifies a quote by an RSA AK (RSASSA) as well', async () => {
+    const rsaAk = await other.createAttestationKey('rsa');
+    const parsed = parseTpm2bPublic(rsaAk);
+    expect(parsed.type).toBe('rsa');
+    const nonce = Buffer.alloc(32, 3);
+    const { quote, signature } = await other.quote(QUOTED_PCRS, nonce);
+    const verified = verifyQuote({ akPublic: rsaAk, quote, signature, eventLog: log }, nonce);
+    if ('fault' in verified) throw new Error(verified.detail);
+    const changed = Buffer.from(signature);
+    changed[changed.length - 1]! ^= 1;
+    expect(verifyQuote({ akPublic: rsaAk, quote, signature: changed, eventLog: log }, nonce)).toMatchObject({ fault: 'signature-invalid' });
+  });
+
   describe('refuses hostile input', () => {
     let quote: Buffer;
     let signature: Buffer;

@@ -69,9 +69,13 @@ export class TpmClient {
     });
   }
 
-  /** Creates the AK under the EK (tpm2_createak's template: restricted ECDSA P-256/SHA-256 signing key); its TPM2B_PUBLIC. */
-  createAttestationKey(): Promise<Buffer> {
+  /**
+   * Creates the AK under the EK with tpm2_createak's template (a restricted signing key, fixedTPM, fixedParent,
+   * sensitiveDataOrigin): ECDSA P-256/SHA-256 by default, or RSA-2048 RSASSA/SHA-256. Its TPM2B_PUBLIC.
+   */
+  createAttestationKey(algorithm: 'ecc' | 'rsa' = 'ecc'): Promise<Buffer> {
     return this.serial(async () => {
+      const scheme = algorithm === 'ecc' ? 'ecdsa' : 'rsassa';
       await this.tool(
         'tpm2_createak',
         '-C',
@@ -79,11 +83,11 @@ export class TpmClient {
         '-c',
         'ak.ctx',
         '-G',
-        'ecc',
+        algorithm,
         '-g',
         'sha256',
         '-s',
-        'ecdsa',
+        scheme,
         '-u',
         'ak.pub',
         '-n',
