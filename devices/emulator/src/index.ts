@@ -54,6 +54,7 @@ export { DEFAULT_TPM_ATTEST_TIMEOUT_MS, TpmDevice, firmwareStages, loadTpmDevice
 export type { AttestHooks, TpmAttestation, TpmDeviceIdentity, TpmGatewayEndpoint } from './tpm/tpm-device.js';
 export { EK_CERT_NV_INDEX, EK_HANDLE, Swtpm, manufactureTpm } from './tpm/swtpm.js';
 export type { TpmVendorCa } from './tpm/swtpm.js';
-export { TpmClient, credentialFile } from './tpm/tpm-client.js';
+export { ECC_P384_EK, TpmClient, credentialFile } from './tpm/tpm-client.js';
+export type { EkPolicy } from './tpm/tpm-client.js';
 export { QUOTED_PCRS, measureBoot } from './tpm/measured-boot.js';
 export type { MeasuredStage } from './tpm/measured-boot.js';

@@ -18,7 +18,7 @@ import {
   type TpmPublic,
 } from '@rampart/trust';
 import { Swtpm, manufactureTpm } from '../src/tpm/swtpm.js';
-import { TpmClient } from '../src/tpm/tpm-client.js';
+import { ECC_P384_EK, TpmClient } from '../src/tpm/tpm-client.js';
 import { QUOTED_PCRS, measureBoot, type MeasuredStage } from '../src/tpm/measured-boot.js';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -84,6 +84,16 @@ describe('TPM 2.0 quote verification (node:crypto) against swtpm + tpm2-tools', 
     const otherAk = parseTpm2bPublic(await other.createAttestationKey());
     const elsewhere = makeCredential(ekPublic, objectName(otherAk), secret);
     await expect(tpm.activateCredential(elsewhere.idObject, elsewhere.encryptedSecret)).rejects.toThrow();
+  });
+
+  it('makes a credential to the ECC EK (P-384, ECDH + KDFe) that the TPM activates', async () => {
+    const eccEk = parseTpm2bPublic(await tpm.ekPublic(ECC_P384_EK.handle));
+    expect(eccEk.type).toBe('ecc');
+    const ak = parseTpm2bPublic(akPublicBytes);
+    const secret = Buffer.from('a credential wrapped with ECDH..');
+    const made = makeCredential(eccEk, objectName(ak), secret);
+    const activated = await tpm.activateCredential(made.idObject, made.encryptedSecret, ECC_P384_EK);
+    expect(activated.equals(secret)).toBe(true);
   });
 
   it('verifies a quote over the replayed event log, qualified by the nonce', async () => {

@@ -2,6 +2,28 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EK_CERT_NV_INDEX, EK_HANDLE, type Swtpm } from './swtpm.js';
 
+/** An EK and what its authPolicy takes: PolicySecret(TPM_RH_ENDORSEMENT) in a session of `policyHash`, then, for the high-range templates, PolicyOR over these branches. */
+export interface EkPolicy {
+  readonly handle: string;
+  readonly policyHash: 'sha256' | 'sha384';
+  readonly policyOr?: readonly Buffer[];
+}
+
+const DEFAULT_EK: EkPolicy = { handle: EK_HANDLE, policyHash: 'sha256' };
+
+/**
+ * The ECC NIST P-384 EK swtpm provisions (TCG EK Credential Profile 2.3, template H-3 at 0x81010016): its authPolicy
+ * is PolicyOR(PolicyA, PolicyC), PolicyA = PolicySecret(TPM_RH_ENDORSEMENT) and PolicyC the NV-based branch, SHA-384.
+ */
+export const ECC_P384_EK: EkPolicy = {
+  handle: '0x81010016',
+  policyHash: 'sha384',
+  policyOr: [
+    Buffer.from('8bbf2266537c171cb56e403c4dc1d4b64f432611dc386e6f532050c3278c930e143e8bb1133824ccb431053871c6db53', 'hex'),
+    Buffer.from('d6032ce61f2fb3c240eb3cf6a33237ef2b6a16f4293c22b455e261cffd217ad5b4947c2d73e63005eed2dc2b3593d165', 'hex'),
+  ],
+};
+
 /** tpm2-tools' credential file: magic 0xBADCC0DE, version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET. */
 export function credentialFile(idObject: Buffer, encryptedSecret: Buffer): Buffer {
   const header = Buffer.alloc(8);
@@ -61,10 +83,10 @@ export class TpmClient {
     });
   }
 
-  /** The EK's TPM2B_PUBLIC. */
-  ekPublic(): Promise<Buffer> {
+  /** The EK's TPM2B_PUBLIC (`handle`: another EK, such as the ECC one swtpm also provisions). */
+  ekPublic(handle = EK_HANDLE): Promise<Buffer> {
     return this.serial(async () => {
-      await this.tool('tpm2_readpublic', '-c', EK_HANDLE, '-o', 'ek.pub', '-f', 'tss');
+      await this.tool('tpm2_readpublic', '-c', handle, '-o', 'ek.pub', '-f', 'tss');
       return readFile(join(this.work, 'ek.pub'));
     });
   }
@@ -102,18 +124,29 @@ export class TpmClient {
    * TPM2_ActivateCredential with the AK and the EK (the EK's use needs a policy session satisfying PolicySecret on
    * the endorsement hierarchy, its template's authPolicy): the credential, which only this TPM could recover.
    */
-  activateCredential(idObject: Buffer, encryptedSecret: Buffer): Promise<Buffer> {
+  activateCredential(idObject: Buffer, encryptedSecret: Buffer, ek: EkPolicy = DEFAULT_EK): Promise<Buffer> {
+    const ekHandle = ek.handle;
     return this.serial(async () => {
       await writeFile(join(this.work, 'cred.bin'), credentialFile(idObject, encryptedSecret));
-      await this.tool('tpm2_startauthsession', '--policy-session', '-S', 'session.ctx');
+      // The session's hash is the EK's nameAlg: its authPolicy (PolicySecret on the endorsement hierarchy) is a digest of that size.
+      await this.tool('tpm2_startauthsession', '--policy-session', '-g', ek.policyHash, '-S', 'session.ctx');
       try {
         await this.tool('tpm2_policysecret', '-S', 'session.ctx', '-c', 'e');
+        if (ek.policyOr !== undefined) {
+          const branches = await Promise.all(
+            ek.policyOr.map(async (digest, i) => {
+              await writeFile(join(this.work, `branch-${i}.dig`), digest);
+              return `branch-${i}.dig`;
+            }),
+          );
+          await this.tool('tpm2_policyor', '-S', 'session.ctx', '-l', `${ek.policyHash}:${branches.join(',')}`);
+        }
         await this.tool(
           'tpm2_activatecredential',
           '-c',
           'ak.ctx',
           '-C',
-          EK_HANDLE,
+          ekHandle,
           '-i',
           'cred.bin',
           '-o',
