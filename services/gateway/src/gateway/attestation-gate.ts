@@ -81,7 +81,8 @@ export class AttestationGate implements AttestationSubmitter {
         const tpm2 = tpm2RequestOf(payload);
         if (tpm2 === undefined) return this.bridge.requestNonce(deviceId, deadline);
         if (tpm2 === 'malformed') {
-          this.logger.warn({ deviceId }, 'malformed TPM 2.0 attestation request refused');
+          this.metrics.denied(DenialReason.malformedPayload);
+          this.logger.warn({ deviceId, reason: DenialReason.malformedPayload }, 'malformed TPM 2.0 attestation request refused');
           return Promise.resolve<AttestationResponse>({
             type: 'verdict',
             verdict: { pass: false, reasons: [AttestationReason.malformedEvidence] },
