@@ -13,7 +13,9 @@ import {
   parseTpm2bPublic,
   publicKeyOf,
   replayEventLog,
+  specIdEvent,
   spkiOf,
+  stageEvent,
   verifyQuote,
   type TpmPublic,
 } from '@rampart/trust';
@@ -190,14 +192,52 @@ describe('TPM 2.0 quote verification (node:crypto) against swtpm + tpm2-tools', 
     });
 
     it('an event log that does not replay to the quoted PCRs', () => {
-      // The OS event claims another measurement than the one extended.
+      // The OS event names another measurement than its digest covers.
       const tampered = Buffer.from(log);
       const at = tampered.indexOf(Buffer.from(STAGES[3]!.sha256, 'hex'));
       tampered[at]! ^= 0xff;
-      expect(verifyQuote({ ...input(), eventLog: tampered }, nonce)).toMatchObject({ fault: 'pcr-digest-mismatch' });
+      expect(verifyQuote({ ...input(), eventLog: tampered }, nonce)).toMatchObject({ fault: 'event-log-invalid' });
+      // A well-formed log claiming a higher OS security version than the boot measured.
+      const raised = Buffer.concat([
+        specIdEvent(),
+        ...STAGES.map((stage) => stageEvent(stage.stage === 'os' ? { ...stage, securityVersion: 9 } : stage).event),
+      ]);
+      expect(verifyQuote({ ...input(), eventLog: raised }, nonce)).toMatchObject({ fault: 'pcr-digest-mismatch' });
       // A stage left out of the log.
       const withoutApps = log.subarray(0, log.lastIndexOf(Buffer.from([9, 0, 0, 0, 6, 0, 0, 0])));
       expect(verifyQuote({ ...input(), eventLog: withoutApps }, nonce)).toMatchObject({ fault: 'pcr-digest-mismatch' });
+    });
+
+    it('a SHA-1 AK (name or signing hash)', () => {
+      const sha1Name = Buffer.from(akPublicBytes);
+      sha1Name.writeUInt16BE(0x0004, 4); // nameAlg
+      expect(verifyQuote({ ...input(), akPublic: sha1Name }, nonce)).toMatchObject({
+        fault: 'ak-attributes',
+        detail: expect.stringContaining('SHA-1'),
+      });
+    });
+
+    it('any one byte changed, or any truncation, of any part: a fault, never an exception; a pass only for an AK attribute that bears on no signature (under another Name) or the log header’s platform class or errata', () => {
+      const parts = { akPublic: akPublicBytes, quote, signature, eventLog: log } as const;
+      const akName = objectName(parseTpm2bPublic(akPublicBytes));
+      for (const [name, bytes] of Object.entries(parts)) {
+        for (let at = 0; at < bytes.length; at += 1) {
+          const changed = Buffer.from(bytes);
+          changed[at]! ^= 1 << (at % 8);
+          const verdict = verifyQuote({ ...input(), [name]: changed }, nonce);
+          if (!('fault' in verdict)) {
+            // stClear, userWithAuth, adminWithPolicy, noDA, … (TPMA_OBJECT, bytes 6–9 of the TPM2B_PUBLIC): the
+            // key and its signatures are the same, but its Name is not, so no credential made for it activates.
+            // The Spec ID header's platformClass (byte 48: client 0 or server 1) and specErrata (byte 54) are free.
+            if (name === 'eventLog') expect([48, 54], `${name} byte ${at} passed`).toContain(at);
+            else {
+              expect(name === 'akPublic' && at >= 6 && at <= 9, `${name} byte ${at} passed`).toBe(true);
+              expect(objectName(verdict.ak).equals(akName)).toBe(false);
+            }
+          }
+          expect('fault' in verifyQuote({ ...input(), [name]: bytes.subarray(0, at) }, nonce), `${name} cut at ${at}`).toBe(true);
+        }
+      }
     });
 
     it('a quote that leaves out a PCR the log extends', async () => {

@@ -238,6 +238,7 @@ export {
   pcrOfStage,
   replayEventLog,
   specIdEvent,
+  stageEvent,
   stageEventData,
 } from './tpm/event-log.js';
 export type { ReplayedLog, StageEvent } from './tpm/event-log.js';

@@ -1,4 +1,4 @@
-import { EV_EVENT_TAG, pcrEvent2, pcrOfStage, specIdEvent, stageEventData } from '@rampart/trust';
+import { specIdEvent, stageEvent } from '@rampart/trust';
 import type { TpmClient } from './tpm-client.js';
 
 export interface MeasuredStage {
@@ -14,16 +14,14 @@ export const QUOTED_PCRS: readonly number[] = [0, 4, 5, 8, 9];
 
 /**
  * Measured boot on a TPM: each stage, in order, is logged as a TCG_PCR_EVENT2 (EV_EVENT_TAG naming the stage, its
- * version and security version, its measurement as the SHA-256 digest) and extended into its PCR before it runs.
+ * version, security version and measurement; the digest is that data's SHA-256) and extended into its PCR before it runs.
  * Returns the crypto-agile event log, as firmware leaves it for the OS.
  */
 export async function measureBoot(tpm: TpmClient, stages: readonly MeasuredStage[]): Promise<Buffer> {
   const events: Buffer[] = [specIdEvent()];
-  for (const { stage, sha256, version, securityVersion } of stages) {
-    const pcr = pcrOfStage(stage);
-    if (pcr === undefined) throw new Error(`no PCR for stage ${stage}`);
-    const digest = Buffer.from(sha256, 'hex');
-    events.push(pcrEvent2(pcr, EV_EVENT_TAG, digest, stageEventData(stage, version, securityVersion)));
+  for (const stage of stages) {
+    const { pcr, digest, event } = stageEvent(stage);
+    events.push(event);
     await tpm.extend(pcr, digest);
   }
   return Buffer.concat(events);

@@ -1,10 +1,25 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { TpmFormatError } from './tpm-reader.js';
-import { EV_EVENT_TAG, EV_NO_ACTION, MAX_LOG_EVENTS, pcrEvent2, replayEventLog, specIdEvent, stageEventData } from './event-log.js';
+import {
+  EV_EVENT_TAG,
+  EV_NO_ACTION,
+  MAX_LOG_EVENTS,
+  pcrEvent2,
+  replayEventLog,
+  specIdEvent,
+  stageEvent,
+  stageEventData,
+} from './event-log.js';
 
-const digest = (text: string) => createHash('sha256').update(text).digest();
-const stage = (name: string, pcr: number, text = name) => pcrEvent2(pcr, EV_EVENT_TAG, digest(text), stageEventData(name, '1.0.0', 2));
+const digest = (bytes: string | Buffer) => createHash('sha256').update(bytes).digest();
+const measured = (name: string) => ({ stage: name, version: '1.0.0', securityVersion: 2, sha256: digest(name).toString('hex') });
+/** A stage event as a device writes it; `pcr` to put it elsewhere (its digest still that of its data). */
+const stage = (name: string, pcr?: number) => {
+  const data = stageEventData(measured(name));
+  return pcr === undefined ? stageEvent(measured(name)).event : pcrEvent2(pcr, EV_EVENT_TAG, digest(data), data);
+};
+const digestOf = (name: string) => stageEvent(measured(name)).digest;
 const extend = (...digests: Buffer[]) => digests.reduce((pcr, d) => createHash('sha256').update(pcr).update(d).digest(), Buffer.alloc(32));
 
 /** TCG PC Client Platform Firmware Profile §10.2: the crypto-agile log, as hostile input. */
@@ -20,17 +35,28 @@ describe(replayEventLog.name, () => {
     ]);
     const replayed = replayEventLog(log);
     expect(replayed.stages.map((s) => s.stage)).toEqual(['rom', 'os', 'app:a', 'app:b']);
-    expect(replayed.stages[1]).toEqual({ stage: 'os', version: '1.0.0', securityVersion: 2, sha256: digest('os').toString('hex') });
-    expect(replayed.pcrs.get(0)).toEqual(extend(digest('rom')));
-    expect(replayed.pcrs.get(9)).toEqual(extend(digest('app:a'), digest('app:b')));
+    expect(replayed.stages[1]).toEqual(measured('os'));
+    expect(replayed.pcrs.get(0)).toEqual(extend(digestOf('rom')));
+    expect(replayed.pcrs.get(9)).toEqual(extend(digestOf('app:a'), digestOf('app:b')));
     expect(replayed.pcrs.has(8)).toBe(true);
   });
 
   it('refuses a log without the Spec ID event, or with another signature', () => {
-    expect(() => replayEventLog(stage('rom', 0))).toThrow(TpmFormatError);
+    expect(() => replayEventLog(stage('rom'))).toThrow(TpmFormatError);
     const header = specIdEvent();
     header.write('Spec ID Event02', 32, 'latin1');
-    expect(() => replayEventLog(Buffer.concat([header, stage('rom', 0)]))).toThrow(/Spec ID Event03/);
+    expect(() => replayEventLog(Buffer.concat([header, stage('rom')]))).toThrow(/Spec ID Event03/);
+  });
+
+  it('refuses a stage whose digest is not that of its data: a raised security version, another measurement', () => {
+    const event = stage('os');
+    const raised = Buffer.from(event);
+    const svnAt = event.length - 32 - 2;
+    raised.writeUInt16LE(9, svnAt);
+    expect(() => replayEventLog(Buffer.concat([specIdEvent(), raised]))).toThrow(/not of its event data/);
+    const otherImage = Buffer.from(event);
+    otherImage[event.length - 1]! ^= 1;
+    expect(() => replayEventLog(Buffer.concat([specIdEvent(), otherImage]))).toThrow(/not of its event data/);
   });
 
   it('refuses a stage measured into another stage’s PCR', () => {
@@ -48,7 +74,7 @@ describe(replayEventLog.name, () => {
   });
 
   it('refuses an event whose digest list names a bank the header does not, or omits its bank', () => {
-    const event = stage('rom', 0);
+    const event = stage('rom');
     const sha1Bank = Buffer.from(event);
     sha1Bank.writeUInt16LE(0x0004, 12);
     expect(() => replayEventLog(Buffer.concat([specIdEvent(), sha1Bank]))).toThrow(TpmFormatError);
@@ -58,11 +84,11 @@ describe(replayEventLog.name, () => {
   });
 
   it('refuses truncation anywhere and oversized event data', () => {
-    const log = Buffer.concat([specIdEvent(), stage('rom', 0), stage('bootloader', 4)]);
+    const log = Buffer.concat([specIdEvent(), stage('rom'), stage('bootloader')]);
     for (let length = 1; length < log.length; length += 1) {
       const cut = log.subarray(0, length);
       // Cutting exactly between events leaves a shorter, valid log.
-      if (length === specIdEvent().length || length === specIdEvent().length + stage('rom', 0).length) continue;
+      if (length === specIdEvent().length || length === specIdEvent().length + stage('rom').length) continue;
       expect(() => replayEventLog(cut), `cut at ${length}`).toThrow(TpmFormatError);
     }
     const huge = pcrEvent2(0, EV_EVENT_TAG, digest('x'), Buffer.alloc(4096));

@@ -8,8 +8,9 @@ import { TpmFormatError } from './tpm-reader.js';
  * banks' digest sizes, then TCG_PCR_EVENT2 records. Little-endian, as UEFI writes it.
  *
  * A Rampart boot stage is an EV_EVENT_TAG event (TCG_PCClientTaggedEvent) with the tag RAMPART_STAGE_TAG, whose
- * data names the stage, its version and its security version; its SHA-256 digest is the stage's measurement (the
- * image's SHA-256, the same value the MCU's boot log reports), extended into the stage's PCR.
+ * data names the stage, its version, its security version and its measurement (the image's SHA-256, the same value
+ * the MCU's boot log reports). The event's digest is the SHA-256 of that data — as for UEFI variable events — so
+ * everything the verifier reads from it (not only the measurement) is in the PCR the stage extends.
  */
 export const EV_NO_ACTION = 0x00000003;
 export const EV_EVENT_TAG = 0x00000006;
@@ -64,10 +65,21 @@ function text(value: string): Buffer {
   return Buffer.concat([Buffer.from([bytes.length]), bytes]);
 }
 
-/** The event data of a stage: TCG_PCClientTaggedEvent{RAMPART_STAGE_TAG, stage, version, security version}. */
-export function stageEventData(stage: string, version: string, securityVersion: number): Buffer {
-  const data = Buffer.concat([text(stage), text(version), u16(securityVersion)]);
+/** The event data of a stage: TCG_PCClientTaggedEvent{RAMPART_STAGE_TAG, stage, version, security version, measurement}. */
+export function stageEventData(stage: StageEvent): Buffer {
+  const measurement = Buffer.from(stage.sha256, 'hex');
+  if (measurement.length !== 32) throw new TpmFormatError('a measurement is a SHA-256', 'event');
+  const data = Buffer.concat([text(stage.stage), text(stage.version), u16(stage.securityVersion), measurement]);
   return Buffer.concat([u32(RAMPART_STAGE_TAG), u32(data.length), data]);
+}
+
+/** A stage's TCG_PCR_EVENT2 and the digest to extend into its PCR (the SHA-256 of the event data). */
+export function stageEvent(stage: StageEvent): { readonly pcr: number; readonly digest: Buffer; readonly event: Buffer } {
+  const pcr = pcrOfStage(stage.stage);
+  if (pcr === undefined) throw new TpmFormatError(`no PCR for stage ${stage.stage}`, 'event');
+  const data = stageEventData(stage);
+  const digest = createHash('sha256').update(data).digest();
+  return { pcr, digest, event: pcrEvent2(pcr, EV_EVENT_TAG, digest, data) };
 }
 
 /** The log's first event: the Spec ID header naming the SHA-256 bank only. */
@@ -112,7 +124,7 @@ class LogReader {
   }
 }
 
-function parseStage(data: Buffer): Omit<StageEvent, 'sha256'> {
+function parseStage(data: Buffer): StageEvent {
   const r = new LogReader(data);
   if (r.u32() !== RAMPART_STAGE_TAG) throw new TpmFormatError('an EV_EVENT_TAG that is not a Rampart stage', 'event log');
   const size = r.u32();
@@ -120,26 +132,32 @@ function parseStage(data: Buffer): Omit<StageEvent, 'sha256'> {
   const stage = r.take(r.u8()).toString('utf8');
   const version = r.take(r.u8()).toString('utf8');
   const securityVersion = r.u16();
+  const sha256 = r.take(32).toString('hex');
   if (r.remaining !== 0) throw new TpmFormatError('trailing bytes in a stage event', 'event log');
-  return { stage, version, securityVersion };
+  return { stage, version, securityVersion, sha256 };
 }
 
 /**
  * Parses a crypto-agile log and replays its SHA-256 bank from zeroed PCRs: each event extends PCR[i] =
  * SHA-256(PCR[i] || digest). Refused: a missing or malformed Spec ID header, any digest list without exactly the
- * banks the header declares, events other than EV_NO_ACTION and Rampart stages, a stage in another stage's PCR,
+ * banks the header declares, events other than EV_NO_ACTION and Rampart stages, a stage in another stage's PCR or
+ * whose digest is not that of its data,
  * more than MAX_LOG_EVENTS events, trailing bytes.
  */
 export function replayEventLog(bytes: Uint8Array): ReplayedLog {
   const r = new LogReader(Buffer.from(bytes));
   // TCG_PCClientPCREvent (SHA-1 format) with the Spec ID event.
   if (r.u32() !== 0 || r.u32() !== EV_NO_ACTION) throw new TpmFormatError('the first event is not the Spec ID event', 'event log');
-  r.take(20);
+  if (!r.take(20).equals(Buffer.alloc(20))) throw new TpmFormatError('the Spec ID event has a digest', 'event log');
   const specSize = r.u32();
   if (specSize > MAX_EVENT_DATA) throw new TpmFormatError('Spec ID event too large', 'event log');
   const spec = new LogReader(r.take(specSize));
   if (!spec.take(16).equals(SPEC_ID_SIGNATURE)) throw new TpmFormatError('not a crypto-agile log (Spec ID Event03)', 'event log');
-  spec.take(8);
+  const platformClass = spec.u32();
+  const [minor, major, , uintnSize] = [spec.u8(), spec.u8(), spec.u8(), spec.u8()];
+  // Client or server platform; spec version 2.0 (any errata); UINTN of 32 or 64 bits.
+  if (platformClass > 1 || major !== 2 || minor !== 0 || (uintnSize !== 1 && uintnSize !== 2))
+    throw new TpmFormatError('the Spec ID event is not a TCG 2.0 crypto-agile header', 'event log');
   const algorithms = spec.u32();
   if (algorithms < 1 || algorithms > 8) throw new TpmFormatError(`${algorithms} algorithms`, 'event log');
   const sizes = new Map<number, number>();
@@ -177,7 +195,9 @@ export function replayEventLog(bytes: Uint8Array): ReplayedLog {
     const stage = parseStage(data);
     if (pcrOfStage(stage.stage) !== pcrIndex) throw new TpmFormatError(`${stage.stage} measured into PCR ${pcrIndex}`, 'event log');
     const digest = sha256 ?? Buffer.alloc(32);
-    stages.push({ ...stage, sha256: digest.toString('hex') });
+    if (!digest.equals(createHash('sha256').update(data).digest()))
+      throw new TpmFormatError(`${stage.stage}: the digest is not of its event data`, 'event log');
+    stages.push(stage);
     const before = pcrs.get(pcrIndex) ?? Buffer.alloc(32);
     pcrs.set(pcrIndex, createHash('sha256').update(before).update(digest).digest());
   }

@@ -116,6 +116,12 @@ export function publicKeyOf(key: TpmPublic): KeyObject {
   });
 }
 
+/**
+ * TPMA_OBJECT bits no TPM sets (Part 2 §8.3: 0, 3, 12–15, 20–31; 8 and 9 are firmwareLimited and svnLimited in
+ * later revisions): a key with any of them was not made by a TPM.
+ */
+const TPMA_OBJECT_RESERVED = 0xfff0f009;
+
 /** What an attestation key must be: made in this TPM, never leaving it, restricted to signing TPM-made structures. */
 export const AK_REQUIRED_ATTRIBUTES = {
   fixedTPM: TpmaObject.fixedTPM,
@@ -127,14 +133,19 @@ export const AK_REQUIRED_ATTRIBUTES = {
 
 /**
  * Why a key is no attestation key (empty when it is): each required attribute missing, `decrypt` set (a restricted
- * decryption key is a storage parent, not a signer), or a signing scheme other than RSASSA, RSAPSS or ECDSA.
+ * decryption key is a storage parent, not a signer), a signing scheme other than RSASSA, RSAPSS or ECDSA, or SHA-1
+ * as its name or signing hash.
  */
 export function attestationKeyFaults(key: TpmPublic): string[] {
   const faults: string[] = [];
   for (const [name, bit] of Object.entries(AK_REQUIRED_ATTRIBUTES)) if ((key.attributes & bit) === 0) faults.push(`${name} not set`);
   if ((key.attributes & TpmaObject.decrypt) !== 0) faults.push('decrypt set');
+  if ((key.attributes & TPMA_OBJECT_RESERVED) !== 0) faults.push('reserved attribute bits set');
   const schemes: readonly number[] = key.type === 'rsa' ? [TpmAlg.rsassa, TpmAlg.rsapss] : [TpmAlg.ecdsa];
   if (!schemes.includes(key.scheme)) faults.push(`scheme 0x${key.scheme.toString(16)} is not a signing scheme this verifier accepts`);
   if (key.schemeHash !== undefined && !TPM_HASHES.has(key.schemeHash)) faults.push('scheme hash unsupported');
+  // SHA-1 is broken for collisions: neither the Name the credential binds nor the quote's signature may rest on it.
+  if (key.nameAlg === TpmAlg.sha1) faults.push('nameAlg is SHA-1');
+  if (key.schemeHash === TpmAlg.sha1) faults.push('scheme hash is SHA-1');
   return faults;
 }
