@@ -54,6 +54,21 @@ export async function manufactureTpm(dir: string, vendor: TpmVendorCa): Promise<
   await run('swtpm_setup', ['--tpm2', '--tpm-state', state, '--create-ek-cert', '--config', join(dir, 'setup.conf'), '--overwrite']);
 }
 
+/** Every swtpm this process started and has not stopped: killed if the process exits without stopping them. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers run synchronously: kill() only sends the signal, which is all that is needed.
+  process.once('exit', () => {
+    for (const orphan of running) orphan.kill('SIGKILL');
+  });
+}
+
 /**
  * A running swtpm on a Unix socket in the device's folder (no port to collide with), its state in `dir/state`. The
  * tpm2-tools reach it through the swtpm TCTI (`swtpm:path=…`; the control channel is `<path>.ctrl`). Each start is a
@@ -83,6 +98,7 @@ export class Swtpm {
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
+    track(child);
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const deadline = Date.now() + timeoutMs;
