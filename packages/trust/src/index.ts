@@ -216,6 +216,7 @@ export {
 export type { OpenedRoot, RootAccess, RootTokenNote } from './ceremony/root-directory.js';
 export {
   COSE_ALG,
+  COSE_HEADER,
   COSE_SIGN1_TAG,
   MAX_PSA_TOKEN_BYTES,
   PSA_CLAIM,
@@ -224,6 +225,7 @@ export {
   SW_COMPONENT,
   createPsaToken,
   decodeDeviceCbor,
+  encodeClaims,
   encodeCbor,
   es256Sign,
   instanceIdOf,

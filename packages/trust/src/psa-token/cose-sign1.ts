@@ -137,10 +137,14 @@ export function verifyMac0(message: CoseMessage, key: Uint8Array): void {
  * signature as r ‖ s (64 bytes): it runs wherever the key lives (a device's security subsystem), which never
  * hands the key out.
  */
-export function signSign1(payload: Uint8Array, sign: (toBeSigned: Uint8Array) => Uint8Array): Uint8Array {
-  const protectedBytes = encodeCbor(new Map([[COSE_HEADER.alg, COSE_ALG.ES256]]));
+export function signSign1(
+  payload: Uint8Array,
+  sign: (toBeSigned: Uint8Array) => Uint8Array,
+  /** Only for tests of what a verifier refuses: another protected header than `{ alg: ES256 }`. */
+  protectedHeader: ReadonlyMap<number, unknown> = new Map([[COSE_HEADER.alg, COSE_ALG.ES256]]),
+): Uint8Array {
+  const protectedBytes = encodeCbor(protectedHeader);
   const signature = sign(sigStructure(protectedBytes, payload));
-  if (signature.length !== ES256_SIGNATURE_BYTES) throw new Error('an ES256 signer must return r ‖ s, 64 bytes');
   return encodeCbor(new Tag(COSE_SIGN1_TAG, [protectedBytes, new Map(), bytesOf(payload), bytesOf(signature)]));
 }
 
