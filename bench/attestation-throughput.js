@@ -14,7 +14,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { createSignedEvidence, demoBootState, manufactureDevice } from '@rampart/emulator';
+import { createPsaEvidence, demoBootState, manufactureDevice } from '@rampart/emulator';
 import forge from 'node-forge';
 import { SOFTHSM2_MODULE, createSoftHsmToken } from '@rampart/testing';
 import {
@@ -159,7 +159,7 @@ async function endToEnd(keys) {
               if (response.type === 'nonce') {
                 client.publish(
                   `devices/${id}/attest/evidence`,
-                  JSON.stringify(createSignedEvidence(made.security, made.identityCertificatePem, response.nonce, boot)),
+                  JSON.stringify(createPsaEvidence(made.security, made.identityCertificatePem, response.nonce, boot)),
                   { qos: 0 },
                 );
                 return;

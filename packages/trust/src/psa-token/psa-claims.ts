@@ -139,10 +139,15 @@ function bytes(claim: string, value: unknown, sizes: (n: number) => boolean, rul
   return value;
 }
 
+// eslint-disable-next-line no-control-regex -- the point is to find them
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Text claims: bounded, no control characters (NUL included: PostgreSQL holds none), well-formed Unicode. */
 function text(claim: string, value: unknown, max: number): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > max) {
     throw new PsaClaimError(claim, `must be a text string of 1 to ${max} characters`);
   }
+  if (CONTROL_CHARACTERS.test(value) || !value.isWellFormed()) throw new PsaClaimError(claim, 'control characters or ill-formed Unicode');
   return value;
 }
 

@@ -218,6 +218,7 @@ describe('verifyPsaToken', () => {
       ['no software components', PSA_CLAIM.softwareComponents, []],
       ['a component without signer id', PSA_CLAIM.softwareComponents, [new Map([[2, new Uint8Array(32)]])]],
       ['a lifecycle as text', PSA_CLAIM.securityLifecycle, '0x3000'],
+      ['a NUL in a component version', PSA_CLAIM.softwareComponents, [new Map<number, unknown>([[2, new Uint8Array(32)], [4, '1.0\u0000'], [5, new Uint8Array(32)]])]],
       ['a security version above 0xffff', PSA_CLAIM.rampartSecurityVersions, new Map([['os', 0x10000]])],
     ])('refuses %s', (_name, key, value) => {
       const claims = encodeClaims(goodClaims());
