@@ -60,7 +60,16 @@ export function certificateForEnvelope(certificatePem: string): string {
  * Evidence for one attestation: a PSA token (RFC 9783) for the boot state and the platform's nonce, signed
  * inside the security subsystem, beside the IDevID that certifies its key.
  */
-export function createPsaEvidence(security: SecuritySubsystem, identityCertificatePem: string, nonce: string, boot: BootState): PsaTokenEvidence {
+export function createPsaEvidence(
+  security: SecuritySubsystem,
+  identityCertificatePem: string,
+  nonce: string,
+  boot: BootState,
+): PsaTokenEvidence {
   const token = createPsaToken(psaClaimsFor(security, nonce, boot), (tbs) => security.attestationSign(tbs));
-  return { kind: 'psa-token', token: Buffer.from(token).toString('base64url'), iakCertificate: certificateForEnvelope(identityCertificatePem) };
+  return {
+    kind: 'psa-token',
+    token: Buffer.from(token).toString('base64url'),
+    iakCertificate: certificateForEnvelope(identityCertificatePem),
+  };
 }

@@ -1,6 +1,6 @@
 import { createHmac, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { Tag } from 'cbor2';
-import { bytesOf, CborRefusedError, decodeDeviceCbor, encodeCbor } from './strict-cbor.js';
+import { bytesOf, type CborRefusedError, decodeDeviceCbor, encodeCbor } from './strict-cbor.js';
 
 /** COSE header labels (RFC 9052 §3.1). */
 export const COSE_HEADER = { alg: 1, crit: 2, contentType: 3, kid: 4 } as const;
@@ -68,7 +68,8 @@ export function openCoseMessage(bytes: Uint8Array, expectedTag: number = COSE_SI
   const parts = outer.contents;
   if (!Array.isArray(parts) || parts.length !== 4) malformed('a COSE structure is an array of exactly four elements');
   const [protectedBytes, unprotectedHeader, payload, authenticator] = parts as unknown[];
-  if (!(protectedBytes instanceof Uint8Array) || protectedBytes.length === 0) malformed('the protected header must be a non-empty byte string');
+  if (!(protectedBytes instanceof Uint8Array) || protectedBytes.length === 0)
+    malformed('the protected header must be a non-empty byte string');
   if (!isMap(unprotectedHeader)) malformed('the unprotected header must be a map');
   if (payload === null) malformed('detached payloads are refused: the claims travel in the token');
   if (!(payload instanceof Uint8Array)) malformed('the payload must be a byte string');

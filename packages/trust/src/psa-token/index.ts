@@ -1,4 +1,15 @@
-export { COSE_ALG, COSE_HEADER, COSE_MAC0_TAG, COSE_SIGN1_TAG, CoseError, es256Sign, openCoseMessage, sigStructure, signSign1, verifySign1 } from './cose-sign1.js';
+export {
+  COSE_ALG,
+  COSE_HEADER,
+  COSE_MAC0_TAG,
+  COSE_SIGN1_TAG,
+  CoseError,
+  es256Sign,
+  openCoseMessage,
+  sigStructure,
+  signSign1,
+  verifySign1,
+} from './cose-sign1.js';
 export type { CoseFault, CoseMessage } from './cose-sign1.js';
 export {
   PSA_CLAIM,

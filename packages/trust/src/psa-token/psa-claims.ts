@@ -124,7 +124,8 @@ export function encodeClaims(claims: PsaClaims): Map<number, unknown> {
   );
   map.set(PSA_CLAIM.nonce, bytesOf(claims.nonce));
   map.set(PSA_CLAIM.instanceId, bytesOf(claims.instanceId));
-  if (claims.verificationServiceIndicator !== undefined) map.set(PSA_CLAIM.verificationServiceIndicator, claims.verificationServiceIndicator);
+  if (claims.verificationServiceIndicator !== undefined)
+    map.set(PSA_CLAIM.verificationServiceIndicator, claims.verificationServiceIndicator);
   if (claims.securityVersions !== undefined) map.set(PSA_CLAIM.rampartSecurityVersions, new Map(Object.entries(claims.securityVersions)));
   return map;
 }
@@ -193,7 +194,12 @@ export function parseClaims(payload: unknown): PsaClaims {
   );
   const clientId = integer('psa-client-id', required(map, PSA_CLAIM.clientId, 'psa-client-id'), -0x8000_0000, 0x7fff_ffff);
   if (clientId === 0) throw new PsaClaimError('psa-client-id', 'must not be 0');
-  const securityLifecycle = integer('psa-security-lifecycle', required(map, PSA_CLAIM.securityLifecycle, 'psa-security-lifecycle'), 0, 0xffff);
+  const securityLifecycle = integer(
+    'psa-security-lifecycle',
+    required(map, PSA_CLAIM.securityLifecycle, 'psa-security-lifecycle'),
+    0,
+    0xffff,
+  );
   if (lifecycleState(securityLifecycle) === undefined) {
     throw new PsaClaimError('psa-security-lifecycle', `0x${securityLifecycle.toString(16)} is in no lifecycle state`);
   }
@@ -219,14 +225,20 @@ export function parseClaims(payload: unknown): PsaClaims {
         '32, 48 or 64 bytes',
       ),
       ...(version === undefined ? {} : { version }),
-      signerId: bytes(`${name}.signer-id`, required(c, SW_COMPONENT.signerId, `${name}.signer-id`), (n) => HASH_SIZES.has(n), '32, 48 or 64 bytes'),
+      signerId: bytes(
+        `${name}.signer-id`,
+        required(c, SW_COMPONENT.signerId, `${name}.signer-id`),
+        (n) => HASH_SIZES.has(n),
+        '32, 48 or 64 bytes',
+      ),
       ...(measurementDescription === undefined ? {} : { measurementDescription }),
     };
   });
   const bootSeed = optional(map, PSA_CLAIM.bootSeed, (v) => bytes('psa-boot-seed', v, (n) => n >= 8 && n <= 32, '8 to 32 bytes'));
   const certificationReference = optional(map, PSA_CLAIM.certificationReference, (v) => {
     const reference = text('psa-certification-reference', v, 19);
-    if (!CERTIFICATION_REFERENCE.test(reference)) throw new PsaClaimError('psa-certification-reference', 'must be EAN-13 or EAN-13-5 digits');
+    if (!CERTIFICATION_REFERENCE.test(reference))
+      throw new PsaClaimError('psa-certification-reference', 'must be EAN-13 or EAN-13-5 digits');
     return reference;
   });
   const verificationServiceIndicator = optional(map, PSA_CLAIM.verificationServiceIndicator, (v) =>

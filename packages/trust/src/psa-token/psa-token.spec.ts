@@ -140,20 +140,33 @@ describe('verifyPsaToken', () => {
       const nonceEntry = Buffer.concat([Buffer.from(encodeCbor(PSA_CLAIM.nonce)), Buffer.from(encodeCbor(new Uint8Array(32).fill(8)))]);
       const duplicated = Buffer.concat([Buffer.from([payload[0]! + 1]), payload.subarray(1), nonceEntry]);
       const protectedBytes = encodeCbor(new Map([[COSE_HEADER.alg, COSE_ALG.ES256]]));
-      const token = encodeCbor(new Tag(18, [protectedBytes, new Map(), new Uint8Array(duplicated), sign(sigStructure(protectedBytes, duplicated))]));
-      expect(verifyPsaToken(token, device.publicKey)).toMatchObject({ ok: false, fault: 'token-malformed', detail: expect.stringContaining('Duplicate') });
+      const token = encodeCbor(
+        new Tag(18, [protectedBytes, new Map(), new Uint8Array(duplicated), sign(sigStructure(protectedBytes, duplicated))]),
+      );
+      expect(verifyPsaToken(token, device.publicKey)).toMatchObject({
+        ok: false,
+        fault: 'token-malformed',
+        detail: expect.stringContaining('Duplicate'),
+      });
     });
 
     it('refuses indefinite-length items (RFC 8949 §3.2.2)', () => {
       const token = Buffer.from(createPsaToken(goodClaims(), sign));
       // d2 84 → d2 9f … ff: the same four elements in an indefinite-length array.
       const indefinite = Buffer.concat([Buffer.from([0xd2, 0x9f]), token.subarray(2), Buffer.from([0xff])]);
-      expect(verifyPsaToken(indefinite, device.publicKey)).toMatchObject({ ok: false, fault: 'token-malformed', detail: expect.stringContaining('Streaming') });
+      expect(verifyPsaToken(indefinite, device.publicKey)).toMatchObject({
+        ok: false,
+        fault: 'token-malformed',
+        detail: expect.stringContaining('Streaming'),
+      });
     });
 
     it('refuses trailing bytes and a fifth array element', () => {
       const token = Buffer.from(createPsaToken(goodClaims(), sign));
-      expect(verifyPsaToken(Buffer.concat([token, Buffer.from([0x00])]), device.publicKey)).toMatchObject({ ok: false, fault: 'token-malformed' });
+      expect(verifyPsaToken(Buffer.concat([token, Buffer.from([0x00])]), device.publicKey)).toMatchObject({
+        ok: false,
+        fault: 'token-malformed',
+      });
       const five = Buffer.concat([Buffer.from([0xd2, 0x85]), token.subarray(2), Buffer.from([0x00])]);
       expect(verifyPsaToken(five, device.publicKey)).toMatchObject({ ok: false, fault: 'token-malformed' });
     });
@@ -177,7 +190,14 @@ describe('verifyPsaToken', () => {
         const token = tokenOver(good(), new Map([[COSE_HEADER.alg, alg]]));
         expect(verifyPsaToken(token, device.publicKey)).toMatchObject({ ok: false, fault: 'algorithm-unsupported' });
       }
-      const critical = tokenOver(good(), new Map<number, unknown>([[COSE_HEADER.alg, COSE_ALG.ES256], [COSE_HEADER.crit, [99]], [99, 1]]));
+      const critical = tokenOver(
+        good(),
+        new Map<number, unknown>([
+          [COSE_HEADER.alg, COSE_ALG.ES256],
+          [COSE_HEADER.crit, [99]],
+          [99, 1],
+        ]),
+      );
       expect(verifyPsaToken(critical, device.publicKey)).toMatchObject({ ok: false, fault: 'algorithm-unsupported' });
     });
 
@@ -218,7 +238,17 @@ describe('verifyPsaToken', () => {
       ['no software components', PSA_CLAIM.softwareComponents, []],
       ['a component without signer id', PSA_CLAIM.softwareComponents, [new Map([[2, new Uint8Array(32)]])]],
       ['a lifecycle as text', PSA_CLAIM.securityLifecycle, '0x3000'],
-      ['a NUL in a component version', PSA_CLAIM.softwareComponents, [new Map<number, unknown>([[2, new Uint8Array(32)], [4, '1.0\u0000'], [5, new Uint8Array(32)]])]],
+      [
+        'a NUL in a component version',
+        PSA_CLAIM.softwareComponents,
+        [
+          new Map<number, unknown>([
+            [2, new Uint8Array(32)],
+            [4, '1.0\u0000'],
+            [5, new Uint8Array(32)],
+          ]),
+        ],
+      ],
       ['a security version above 0xffff', PSA_CLAIM.rampartSecurityVersions, new Map([['os', 0x10000]])],
     ])('refuses %s', (_name, key, value) => {
       const claims = encodeClaims(goodClaims());

@@ -10,8 +10,7 @@ export const MAX_PSA_TOKEN_BYTES = 8 * 1024;
 export type PsaTokenFault = CoseFault | 'claim-invalid';
 
 export type PsaTokenCheck =
-  | { readonly ok: true; readonly claims: PsaClaims }
-  | { readonly ok: false; readonly fault: PsaTokenFault; readonly detail: string };
+  { readonly ok: true; readonly claims: PsaClaims } | { readonly ok: false; readonly fault: PsaTokenFault; readonly detail: string };
 
 /**
  * An RFC 9783 token: the claims as a CWT payload in a tagged COSE_Sign1, ES256. `sign` signs the Sig_structure
@@ -37,7 +36,8 @@ function readClaims(payload: Uint8Array): PsaClaims {
  * ES256 signature, and only then the claims (nothing the device wrote is interpreted before it is authentic).
  */
 export function verifyPsaToken(token: Uint8Array, publicKey: KeyObject): PsaTokenCheck {
-  if (token.length > MAX_PSA_TOKEN_BYTES) return { ok: false, fault: 'token-malformed', detail: `larger than ${MAX_PSA_TOKEN_BYTES} bytes` };
+  if (token.length > MAX_PSA_TOKEN_BYTES)
+    return { ok: false, fault: 'token-malformed', detail: `larger than ${MAX_PSA_TOKEN_BYTES} bytes` };
   try {
     const message = openCoseMessage(token);
     verifySign1(message, publicKey);
@@ -53,7 +53,8 @@ export function verifyPsaToken(token: Uint8Array, publicKey: KeyObject): PsaToke
  * device's key.
  */
 export function verifyPsaMacToken(token: Uint8Array, key: Uint8Array): PsaTokenCheck {
-  if (token.length > MAX_PSA_TOKEN_BYTES) return { ok: false, fault: 'token-malformed', detail: `larger than ${MAX_PSA_TOKEN_BYTES} bytes` };
+  if (token.length > MAX_PSA_TOKEN_BYTES)
+    return { ok: false, fault: 'token-malformed', detail: `larger than ${MAX_PSA_TOKEN_BYTES} bytes` };
   try {
     const message = openCoseMessage(token, COSE_MAC0_TAG);
     verifyMac0(message, key);

@@ -115,7 +115,12 @@ export class AttestationService {
             notBefore: issued.notBefore,
             notAfter: issued.notAfter,
             kind: verdict.kind,
-            audit: { serial: issued.serial, notAfter: issued.notAfter.toISOString(), os: verdict.evidence.versions.os, evidence: verdict.kind },
+            audit: {
+              serial: issued.serial,
+              notAfter: issued.notAfter.toISOString(),
+              os: verdict.evidence.versions.os,
+              evidence: verdict.kind,
+            },
           })
           .finally(() => span.end()),
     );

@@ -51,7 +51,11 @@ const encode = (evidence: EvidenceEnvelope) => Buffer.from(JSON.stringify(eviden
 
 /** A PSA envelope around token bytes, with the device's genuine IDevID. */
 const envelopeOf = (made: ManufacturedDevice, token: Uint8Array) =>
-  encode({ kind: 'psa-token', token: Buffer.from(token).toString('base64url'), iakCertificate: certificateForEnvelope(made.identityCertificatePem) });
+  encode({
+    kind: 'psa-token',
+    token: Buffer.from(token).toString('base64url'),
+    iakCertificate: certificateForEnvelope(made.identityCertificatePem),
+  });
 
 /** A token the device's own key signs, over claims it would never write (each attack edits the honest claims map). */
 function signedBy(made: ManufacturedDevice, claims: Map<number, unknown>, protectedHeader?: Map<number, unknown>) {
@@ -80,11 +84,13 @@ describe(EvidenceVerifier.name, () => {
 
   it('passes honest evidence and yields the key a certificate can be issued for', async () => {
     const { made, nonce, context } = await scenario();
-    const verdict = await verifier.verify(
-      encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, goodBoot)),
-      context,
-    );
-    expect(verdict).toMatchObject({ pass: true, kind: 'psa-token', tenantId: 'acme', evidence: { versions: { os: '24.1', apps: { thermostat: '1.2' } } } });
+    const verdict = await verifier.verify(encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, goodBoot)), context);
+    expect(verdict).toMatchObject({
+      pass: true,
+      kind: 'psa-token',
+      tenantId: 'acme',
+      evidence: { versions: { os: '24.1', apps: { thermostat: '1.2' } } },
+    });
     if (!verdict.pass) return;
     const tenantCa = await (await CertificateAuthority.create('root', 3650, 1)).issueIntermediate('acme', 30);
     const issuer = new OperationalCertificateIssuer(
@@ -158,18 +164,28 @@ describe(EvidenceVerifier.name, () => {
   describe('token-specific attacks (RFC 9783, RFC 9052, RFC 8949), none of which spends the nonce', () => {
     type Attack = (made: ManufacturedDevice, nonce: string) => Buffer;
     const honest = (made: ManufacturedDevice, nonce: string) => encodeClaims(psaClaimsFor(made.security, nonce, goodBoot));
-    const edited = (edit: (claims: Map<number, unknown>) => void): Attack => (made, nonce) => {
-      const claims = honest(made, nonce);
-      edit(claims);
-      return envelopeOf(made, signedBy(made, claims));
-    };
+    const edited =
+      (edit: (claims: Map<number, unknown>) => void): Attack =>
+      (made, nonce) => {
+        const claims = honest(made, nonce);
+        edit(claims);
+        return envelopeOf(made, signedBy(made, claims));
+      };
     const honestToken = (made: ManufacturedDevice, nonce: string) => Buffer.from(signedBy(made, honest(made, nonce)));
     const attacks: Array<[string, Attack, string]> = [
       ['another profile', edited((c) => c.set(PSA_CLAIM.profile, 'http://arm.com/psa/2.0.0')), AttestationReason.claimInvalid],
       ['no implementation id (a mandatory claim)', edited((c) => c.delete(PSA_CLAIM.implementationId)), AttestationReason.claimInvalid],
       ['no nonce (a mandatory claim)', edited((c) => c.delete(PSA_CLAIM.nonce)), AttestationReason.claimInvalid],
-      ['a lifecycle in debug', edited((c) => c.set(PSA_CLAIM.securityLifecycle, PSA_LIFECYCLE.nonPsaRotDebug)), AttestationReason.lifecycleNotSecured],
-      ['a decommissioned part', edited((c) => c.set(PSA_CLAIM.securityLifecycle, PSA_LIFECYCLE.decommissioned + 1)), AttestationReason.lifecycleNotSecured],
+      [
+        'a lifecycle in debug',
+        edited((c) => c.set(PSA_CLAIM.securityLifecycle, PSA_LIFECYCLE.nonPsaRotDebug)),
+        AttestationReason.lifecycleNotSecured,
+      ],
+      [
+        'a decommissioned part',
+        edited((c) => c.set(PSA_CLAIM.securityLifecycle, PSA_LIFECYCLE.decommissioned + 1)),
+        AttestationReason.lifecycleNotSecured,
+      ],
       [
         'a measurement type that is no boot stage',
         edited((c) => (c.get(PSA_CLAIM.softwareComponents) as Array<Map<number, unknown>>)[0]!.set(1, 'BL')),
@@ -181,7 +197,10 @@ describe(EvidenceVerifier.name, () => {
           const payload = Buffer.from(encodeCbor(honest(made, nonce)));
           const again = Buffer.concat([Buffer.from(encodeCbor(PSA_CLAIM.nonce)), Buffer.from(encodeCbor(new Uint8Array(32).fill(1)))]);
           const duplicated = Buffer.concat([Buffer.from([payload[0]! + 1]), payload.subarray(1), again]);
-          return envelopeOf(made, signSign1(duplicated, (tbs) => made.security.attestationSign(tbs)));
+          return envelopeOf(
+            made,
+            signSign1(duplicated, (tbs) => made.security.attestationSign(tbs)),
+          );
         },
         AttestationReason.tokenMalformed,
       ],
@@ -232,9 +251,9 @@ describe(EvidenceVerifier.name, () => {
       const { made, nonce, context } = await scenario();
       expect(await verifier.verify(attack(made, nonce), context)).toMatchObject({ pass: false, kind: 'psa-token', reasons: [reason] });
       // The nonce is still good for the device's honest evidence.
-      expect((await verifier.verify(encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, goodBoot)), context)).pass).toBe(
-        true,
-      );
+      expect(
+        (await verifier.verify(encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, goodBoot)), context)).pass,
+      ).toBe(true);
     });
   });
 
@@ -384,7 +403,10 @@ describe(EvidenceVerifier.name, () => {
     ['the retired JSON evidence', Buffer.from(JSON.stringify({ evidence: 'eyJ9', signature: 'AA' }))],
     ['an unknown kind', Buffer.from(JSON.stringify({ kind: 'sgx-quote', token: 'AA', iakCertificate: 'AA' }))],
     ['a TPM quote, whose verifier is not built yet', Buffer.from(JSON.stringify({ kind: 'tpm2-quote', quote: 'AA' }))],
-    ['a PSA envelope with an unexpected field', Buffer.from(JSON.stringify({ kind: 'psa-token', token: 'AA', iakCertificate: 'AA', admin: true }))],
+    [
+      'a PSA envelope with an unexpected field',
+      Buffer.from(JSON.stringify({ kind: 'psa-token', token: 'AA', iakCertificate: 'AA', admin: true })),
+    ],
     ['a PSA envelope without its certificate', Buffer.from(JSON.stringify({ kind: 'psa-token', token: 'AA' }))],
   ])('refuses malformed input: %s', async (_label, raw) => {
     const { context } = await scenario();

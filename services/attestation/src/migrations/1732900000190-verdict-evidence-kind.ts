@@ -8,9 +8,7 @@ export class VerdictEvidenceKind1732900000190 implements MigrationInterface {
   name = 'VerdictEvidenceKind1732900000190';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(
-      `ALTER TABLE attestation.verdicts ADD COLUMN evidence_kind text CHECK (evidence_kind IN ('psa-token', 'tpm2-quote'))`,
-    );
+    await q.query(`ALTER TABLE attestation.verdicts ADD COLUMN evidence_kind text CHECK (evidence_kind IN ('psa-token', 'tpm2-quote'))`);
   }
 
   async down(q: QueryRunner): Promise<void> {

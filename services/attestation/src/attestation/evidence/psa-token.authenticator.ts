@@ -52,7 +52,11 @@ export class PsaTokenAuthenticator implements EvidenceAuthenticator<'psa-token'>
     for (const component of claims.softwareComponents) {
       const stage = BootStageSchema.safeParse(component.measurementType);
       if (!stage.success || stage.data === ROM_STAGE) {
-        return { reason: AttestationReason.claimInvalid, deviceId, detail: `measurement type ${String(component.measurementType)} is no boot stage` };
+        return {
+          reason: AttestationReason.claimInvalid,
+          deviceId,
+          detail: `measurement type ${String(component.measurementType)} is no boot stage`,
+        };
       }
       bootLog.push({ stage: stage.data, sha256: Buffer.from(component.measurementValue).toString('hex') });
       if (stage.data === 'os') os = component.version ?? '';
