@@ -50,7 +50,7 @@ async function python(token: Uint8Array, publicKeyPem: string): Promise<Record<s
 
 describe('PSA tokens read by an independent stack (Python cbor2 + cryptography)', () => {
   const device = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const publicKeyPem = device.publicKey.export({ type: 'spki', format: 'pem' });
+  const publicKeyPem = device.publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const nonce = Buffer.alloc(32, 0x5a);
   const token = createPsaToken(
     {
