@@ -7,8 +7,17 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AttestationFailedEventSchema, AttestationReason, ErrorCode, Stream, Subject } from '@rampart/contracts';
-import { createPsaEvidence, manufactureDevice, measure, type BootState, type ManufacturedDevice } from '@rampart/emulator';
+import {
+  certificateForEnvelope,
+  createPsaEvidence,
+  manufactureDevice,
+  measure,
+  psaClaimsFor,
+  type BootState,
+  type ManufacturedDevice,
+} from '@rampart/emulator';
 import { NatsBus, TypedBus, createLogger, decodeJson, encodeJson } from '@rampart/service-kit';
+import { PSA_LIFECYCLE, createPsaToken } from '@rampart/trust';
 import {
   TEST_NATS_URL,
   attestationTestEnv,
@@ -444,6 +453,38 @@ describe('attestation service', () => {
     } finally {
       await consumer.close();
     }
+  });
+
+  it('refuses a part out of its secured lifecycle and unreadable evidence, recording each verdict with its evidence kind', async () => {
+    const debug = await manufactureDevice(pki.manufacturerCa);
+    await api('PUT', `/v1/devices/${debug.security.deviceId}/claim`, tokens['acme']);
+    const deviceId = debug.security.deviceId;
+    const { nonce } = await typed.request(Subject.attestationNonceIssue, { deviceId });
+    const claims = { ...psaClaimsFor(debug.security, nonce, boot), securityLifecycle: PSA_LIFECYCLE.nonPsaRotDebug };
+    const token = createPsaToken(claims, (tbs) => debug.security.attestationSign(tbs));
+    const evidence = JSON.stringify({
+      kind: 'psa-token',
+      token: Buffer.from(token).toString('base64url'),
+      iakCertificate: certificateForEnvelope(debug.identityCertificatePem),
+    });
+    expect(await typed.request(Subject.attestationEvidenceVerify, { deviceId, evidence })).toEqual({
+      pass: false,
+      reasons: [AttestationReason.lifecycleNotSecured],
+    });
+    const retired = JSON.stringify({ evidence: 'eyJ9', signature: 'AA' });
+    expect(await typed.request(Subject.attestationEvidenceVerify, { deviceId, evidence: retired })).toEqual({
+      pass: false,
+      reasons: [AttestationReason.malformedEvidence],
+    });
+    const log = await api('GET', '/v1/attestations', tokens['acmeReader']);
+    expect(
+      log.body
+        .filter((v: { deviceId: string }) => v.deviceId === deviceId)
+        .map((v: { reasons: string[]; kind: string | null }) => [v.reasons, v.kind]),
+    ).toEqual([
+      [[AttestationReason.malformedEvidence], null],
+      [[AttestationReason.lifecycleNotSecured], 'psa-token'],
+    ]);
   });
 
   it("never lets one device's connection attest as another", async () => {
