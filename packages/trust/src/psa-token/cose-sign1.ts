@@ -2,6 +2,13 @@ import { createHmac, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify
 import { Tag } from 'cbor2';
 import { bytesOf, type CborRefusedError, decodeDeviceCbor, encodeCbor } from './strict-cbor.js';
 
+/*
+ * COSE_Sign1 (RFC 9052) for one algorithm, ES256, on node:crypto. No npm COSE library is both kept and strict
+ * enough here: cose-js (the most used) implements RFC 8152 over the pure-JS `elliptic`, and neither it nor
+ * @auth0/cose or cose-kit refuses unknown critical headers or a label in both buckets. What remains is small: the
+ * four-element structure, the header rules, and the Sig_structure the signature covers (CBOR by cbor2).
+ */
+
 /** COSE header labels (RFC 9052 §3.1). */
 export const COSE_HEADER = { alg: 1, crit: 2, contentType: 3, kid: 4 } as const;
 /** COSE algorithm identifiers (RFC 9053 §2.1, §3.1). */
