@@ -27,8 +27,9 @@ const APP_PREFIX = 'app:';
  * (so a token cannot be presented with another device's certificate), and the lifecycle must be "secured".
  * Each software component's measurement type names its Rampart boot stage; its version is the image version;
  * the security versions come from Rampart's private claim. (RFC 9783 §4.4.1.1 lists "BL", "PRoT", "ARoT", "App"
- * and "TS" as types a token MAY use, not must: on Trusted Firmware-M the type is each image's boot record
- * setting, so a device maker names its stages bootloader, security-monitor, os and app:<name> there.)
+ * and "TS" as types a token MAY use, not must: with Trusted Firmware-M and MCUboot the type is set when an image
+ * is signed, in its boot record, so a device maker names its stages bootloader, security-monitor, os and
+ * app:<name> there.)
  */
 export class PsaTokenAuthenticator implements EvidenceAuthenticator<'psa-token'> {
   readonly kind = 'psa-token' as const;
