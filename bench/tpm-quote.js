@@ -1,5 +1,5 @@
-// tpm-quote: platform CPU per TPM 2.0 attestation, in process on one core, against the signed-JSON evidence of the
-// emulated MCU measured in the same run. A TPM attestation costs the platform two steps: the challenge (the EK
+// tpm-quote: platform CPU per TPM 2.0 attestation, in process on one core, against the PSA token (RFC 9783) of the
+// emulated MCU measured in the same run, both through the same EvidenceVerifier (authenticator, then policy). A TPM attestation costs the platform two steps: the challenge (the EK
 // certificate chained to its vendor root, the AK checked, a nonce, MakeCredential: RSA-OAEP to the EK, KDFa,
 // AES-CFB, HMAC; the nonce sealed) and the evidence (both certificates again — the platform keeps no state between
 // the two —, the quote's ECDSA signature, the event log replayed, the PCR digest, then the shared policy). The quote
@@ -9,10 +9,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChallengeSeal, EvidenceVerifier, SealedNonceStore, Tpm2QuoteAuthenticator, measurementKey } from '@rampart/attestation';
+import {
+  ChallengeSeal,
+  EvidenceVerifier,
+  ManufacturerEndorsement,
+  PsaTokenAuthenticator,
+  SealedNonceStore,
+  Tpm2QuoteAuthenticator,
+  measurementKey,
+} from '@rampart/attestation';
 import {
   TpmDevice,
-  createSignedEvidence,
+  createPsaEvidence,
   demoBootState,
   demoFirmware,
   firmwareStages,
@@ -49,8 +57,12 @@ export async function run() {
     const secret = randomBytes(32);
     const forgetful = { spend: () => Promise.resolve(true) };
     const nonces = new SealedNonceStore(secret, 60_000, forgetful);
-    const authenticator = new Tpm2QuoteAuthenticator([vendor.certificatePem], [manufacturer.certificatePem], new ChallengeSeal(secret));
-    const verifier = new EvidenceVerifier([manufacturer.certificatePem], authenticator);
+    const endorsement = new ManufacturerEndorsement([manufacturer.certificatePem]);
+    const authenticator = new Tpm2QuoteAuthenticator([vendor.certificatePem], endorsement, new ChallengeSeal(secret));
+    const verifier = new EvidenceVerifier([manufacturer.certificatePem], {
+      'psa-token': new PsaTokenAuthenticator(endorsement),
+      'tpm2-quote': authenticator,
+    });
     const policy = {
       measurements: new Map(stages.map((s) => [measurementKey(s.stage, s.sha256), 'released'])),
       floors: new Map([['os', 1]]),
@@ -81,7 +93,7 @@ export async function run() {
       if (!verdict.pass) throw new Error(verdict.reasons.join());
     });
 
-    // The baseline: the MCU's signed JSON evidence, verified the same way.
+    // The baseline: the MCU's PSA token, verified the same way.
     const mcu = await manufactureDevice(manufacturer);
     const { nonce } = await nonces.issue(mcu.security.deviceId, now);
     const boot = demoBootState();
@@ -89,7 +101,7 @@ export async function run() {
       measurements: new Map(boot.bootLog.map((m) => [measurementKey(m.stage, m.sha256), 'released'])),
       floors: new Map(),
     };
-    const mcuEvidence = Buffer.from(JSON.stringify(createSignedEvidence(mcu.security, mcu.identityCertificatePem, nonce, boot)));
+    const mcuEvidence = Buffer.from(JSON.stringify(createPsaEvidence(mcu.security, mcu.identityCertificatePem, nonce, boot)));
     const mcuContext = { ...context(now), policy: () => Promise.resolve(mcuPolicy) };
     const mcuMicros = await cpuPerCall(async () => {
       const verdict = await verifier.verify(mcuEvidence, mcuContext);
@@ -100,7 +112,7 @@ export async function run() {
       name: 'tpm-quote',
       value: tpmMicros,
       unit: 'µs platform CPU per attestation (one core, in process)',
-      baseline: 'signed-JSON MCU evidence',
+      baseline: 'PSA token (emulated MCU)',
       baseline_value: mcuMicros,
       tpmChallengeMicros: challengeMicros,
       tpmEvidenceMicros: evidenceMicros,

@@ -144,8 +144,14 @@ describe('TPM 2.0 devices through the gateway', () => {
       },
       { timeoutMs: 20_000, intervalMs: 250, describe: 'every TPM device’s readings stored' },
     );
-    const log = (await call('GET', '/v1/attestations?limit=100', tenantToken)) as unknown as Array<{ deviceId: string; pass: boolean }>;
-    for (const device of devices) expect(log).toContainEqual(expect.objectContaining({ deviceId: device.deviceId, pass: true }));
+    const log = (await call('GET', '/v1/attestations?limit=100', tenantToken)) as unknown as Array<{
+      deviceId: string;
+      pass: boolean;
+      kind: string;
+    }>;
+    for (const device of devices) {
+      expect(log).toContainEqual(expect.objectContaining({ deviceId: device.deviceId, pass: true, kind: 'tpm2-quote' }));
+    }
   });
 
   it('refuses a tampered stage, a replayed quote, an AK not bound to the EK, an event log that does not replay, an untrusted EK', async () => {
@@ -213,7 +219,9 @@ describe('TPM 2.0 devices through the gateway', () => {
       [tampered, AttestationReason.eventLogInvalid],
       [offVendor, AttestationReason.ekUntrusted],
     ] as const) {
-      expect(log).toContainEqual(expect.objectContaining({ deviceId: device.deviceId, pass: false, reasons: [reason] }));
+      expect(log).toContainEqual(
+        expect.objectContaining({ deviceId: device.deviceId, pass: false, reasons: [reason], kind: 'tpm2-quote' }),
+      );
     }
   });
 });

@@ -252,3 +252,24 @@ export {
   hardwareModuleNamesOf,
   tpmSerialOf,
 } from './tpm/hardware-module-name.js';
+export {
+  COSE_ALG,
+  COSE_HEADER,
+  COSE_SIGN1_TAG,
+  MAX_PSA_TOKEN_BYTES,
+  PSA_CLAIM,
+  PSA_LIFECYCLE,
+  PSA_PROFILE,
+  SW_COMPONENT,
+  createPsaToken,
+  decodeDeviceCbor,
+  encodeClaims,
+  encodeCbor,
+  es256Sign,
+  instanceIdOf,
+  lifecycleState,
+  signSign1,
+  verifyPsaMacToken,
+  verifyPsaToken,
+} from './psa-token/index.js';
+export type { PsaClaims, PsaLifecycleState, PsaSoftwareComponent, PsaTokenCheck, PsaTokenFault } from './psa-token/index.js';

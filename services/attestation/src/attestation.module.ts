@@ -42,6 +42,8 @@ import { FleetGauges } from './attestation/fleet-gauges.js';
 import { KnownGoodConsumer } from './attestation/known-good.consumer.js';
 import { SealedNonceStore } from './attestation/nonce-store.js';
 import { ChallengeSeal } from './attestation/evidence/tpm2-quote/challenge-seal.js';
+import { ManufacturerEndorsement } from './attestation/evidence/manufacturer-endorsement.js';
+import { PsaTokenAuthenticator } from './attestation/evidence/psa-token.authenticator.js';
 import { Tpm2QuoteAuthenticator } from './attestation/evidence/tpm2-quote/tpm2-quote.authenticator.js';
 import { PolicyCache } from './attestation/policy-cache.js';
 
@@ -234,13 +236,18 @@ export class AttestationModule {
             bus: MessageBus,
             tpmVendorRoots: string[],
           ) => {
+            const endorsement = new ManufacturerEndorsement(manufacturerRoots);
+            // TPM 2.0 quotes only with TPM vendor roots to check EK certificates against (TPM_VENDOR_CA_FILE).
             const tpm2 =
               tpmVendorRoots.length === 0
                 ? undefined
-                : new Tpm2QuoteAuthenticator(tpmVendorRoots, manufacturerRoots, new ChallengeSeal(config.ca.nonceSecret));
+                : new Tpm2QuoteAuthenticator(tpmVendorRoots, endorsement, new ChallengeSeal(config.ca.nonceSecret));
             return new AttestationService(
               repository,
-              new EvidenceVerifier(manufacturerRoots, tpm2),
+              new EvidenceVerifier(manufacturerRoots, {
+                'psa-token': new PsaTokenAuthenticator(endorsement),
+                ...(tpm2 === undefined ? {} : { 'tpm2-quote': tpm2 }),
+              }),
               new SealedNonceStore(config.ca.nonceSecret, config.nonceTtlMs, batches),
               batches,
               policies,

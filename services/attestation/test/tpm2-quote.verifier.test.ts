@@ -18,6 +18,8 @@ import { EvidenceVerifier, measurementKey, type AttestationPolicy } from '../src
 import { InMemorySpentNonces, SealedNonceStore } from '../src/attestation/nonce-store.js';
 import { ChallengeSeal } from '../src/attestation/evidence/tpm2-quote/challenge-seal.js';
 import { Tpm2QuoteAuthenticator } from '../src/attestation/evidence/tpm2-quote/tpm2-quote.authenticator.js';
+import { ManufacturerEndorsement } from '../src/attestation/evidence/manufacturer-endorsement.js';
+import { PsaTokenAuthenticator } from '../src/attestation/evidence/psa-token.authenticator.js';
 
 const GOOD: MeasuredStage[] = firmwareStages(demoFirmware());
 const TAMPERED: MeasuredStage[] = GOOD.map((s) => (s.stage === 'os' ? { ...s, sha256: 'ee'.repeat(32) } : s));
@@ -32,7 +34,8 @@ const policy: AttestationPolicy = {
  */
 describe(Tpm2QuoteAuthenticator.name, () => {
   let dir: string;
-  const now = Date.now();
+  /** After the factory: an EK certificate is valid from when swtpm_localca signed it. */
+  let now = 0;
   const secret = randomBytes(32);
   let authenticator: Tpm2QuoteAuthenticator;
   let verifier: EvidenceVerifier;
@@ -63,8 +66,13 @@ describe(Tpm2QuoteAuthenticator.name, () => {
     other = await TpmDevice.boot(c, GOOD);
     offVendor = await TpmDevice.boot(d, GOOD);
     devices.push(honest, tampered, other, offVendor);
-    authenticator = new Tpm2QuoteAuthenticator([vendor.certificatePem], [manufacturer.certificatePem], new ChallengeSeal(secret));
-    verifier = new EvidenceVerifier([manufacturer.certificatePem], authenticator);
+    now = Date.now();
+    const endorsement = new ManufacturerEndorsement([manufacturer.certificatePem]);
+    authenticator = new Tpm2QuoteAuthenticator([vendor.certificatePem], endorsement, new ChallengeSeal(secret));
+    verifier = new EvidenceVerifier([manufacturer.certificatePem], {
+      'psa-token': new PsaTokenAuthenticator(endorsement),
+      'tpm2-quote': authenticator,
+    });
     nonces = new SealedNonceStore(secret, 30_000, new InMemorySpentNonces(() => now));
   });
 
@@ -98,7 +106,7 @@ describe(Tpm2QuoteAuthenticator.name, () => {
     const verdict = await verify(await honestEvidence(honest));
     if (!verdict.pass) throw new Error(`refused: ${verdict.reasons.join()} ${verdict.detail ?? ''}`);
     expect(verdict.evidence.deviceId).toBe(honest.deviceId);
-    expect(verdict.devicePublicKeySpki.equals(spkiOf(new X509Certificate(honest.identity.idevidPem).publicKey))).toBe(true);
+    expect(verdict.evidence.devicePublicKeySpki.equals(spkiOf(new X509Certificate(honest.identity.idevidPem).publicKey))).toBe(true);
     expect(verdict.evidence.bootLog).toEqual(GOOD.map(({ stage, sha256 }) => ({ stage, sha256 })));
     expect(verdict.evidence.versions).toEqual({ os: '1.0.0', apps: { sensor: GOOD.at(-1)!.version } });
     expect(verdict.evidence.securityVersions).toMatchObject({ bootloader: 1, 'security-monitor': 1, os: 1 });
@@ -175,6 +183,17 @@ describe(Tpm2QuoteAuthenticator.name, () => {
       pass: false,
       reasons: [AttestationReason.akNotBound],
     });
+  });
+
+  it('refuses TPM evidence as EK_UNTRUSTED when no TPM vendor is trusted', async () => {
+    const psaOnly = new EvidenceVerifier([]);
+    const verdict = await psaOnly.verify(Buffer.from(JSON.stringify(await honestEvidence(honest))), {
+      now,
+      nonces,
+      policy: () => Promise.resolve(policy),
+      device: () => Promise.resolve({ claimedBy: 'acme', revoked: false }),
+    });
+    expect(verdict).toMatchObject({ pass: false, kind: 'tpm2-quote', reasons: [AttestationReason.ekUntrusted] });
   });
 
   it('refuses malformed TPM evidence', async () => {

@@ -1,19 +1,16 @@
-import { X509Certificate, verify as verifySignature } from 'node:crypto';
 import {
-  AttestationEvidenceSchema,
   AttestationReason,
+  EvidenceEnvelopeSchema,
   FIXED_BOOT_STAGES,
   MAX_EVIDENCE_BYTES,
-  SignedEvidenceSchema,
-  TPM2_QUOTE_KIND,
-  type AttestationEvidence,
   type AttestationReasonCode,
+  type EvidenceEnvelope,
+  type EvidenceKind,
 } from '@rampart/contracts';
-import { deviceIdFromSpki, spkiOf } from '@rampart/trust';
+import type { AuthenticatedEvidence, AuthenticationRefusal, EvidenceAuthenticator } from './evidence/evidence-authenticator.js';
+import { ManufacturerEndorsement } from './evidence/manufacturer-endorsement.js';
+import { PsaTokenAuthenticator } from './evidence/psa-token.authenticator.js';
 import type { NonceStore } from './nonce-store.js';
-import { Tpm2QuoteAuthenticator } from './evidence/tpm2-quote/tpm2-quote.authenticator.js';
-
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 /** Known-good measurements (from image releases) and anti-rollback floors. */
 export interface AttestationPolicy {
@@ -35,7 +32,7 @@ export interface DeviceState {
 export interface VerificationContext {
   readonly now: number;
   /** The policy for this evidence's boot log (looked up only once the evidence is authentic). */
-  readonly policy: (evidence: AttestationEvidence) => Promise<AttestationPolicy>;
+  readonly policy: (evidence: AuthenticatedEvidence) => Promise<AttestationPolicy>;
   readonly nonces: NonceStore;
   readonly device: (deviceId: string) => Promise<DeviceState | undefined>;
   /** When the request names a tenant, a device claimed by another one is refused. */
@@ -56,24 +53,24 @@ export interface Recoverable {
 }
 
 export type Verdict =
-  | { readonly pass: true; readonly evidence: AttestationEvidence; readonly tenantId: string; readonly devicePublicKeySpki: Buffer }
+  | { readonly pass: true; readonly kind: EvidenceKind; readonly evidence: AuthenticatedEvidence; readonly tenantId: string }
   | {
       readonly pass: false;
+      /** The kind the evidence said it was; undefined when it could not be read. */
+      readonly kind: EvidenceKind | undefined;
       readonly reasons: readonly AttestationReasonCode[];
       readonly deviceId: string | undefined;
-      readonly recoverable?: Recoverable;
-      /** For the log: what exactly was wrong (never sent to the device). */
+      /** For the log: what exactly was wrong with the evidence (never sent to the device). */
       readonly detail?: string;
+      readonly recoverable?: Recoverable;
     };
 
-function fail(reasons: AttestationReasonCode[], deviceId?: string, detail?: string): Verdict {
-  return { pass: false, reasons, deviceId, ...(detail === undefined ? {} : { detail }) };
+function fail(kind: EvidenceKind | undefined, reasons: AttestationReasonCode[], deviceId?: string, detail?: string): Verdict {
+  return { pass: false, kind, reasons, deviceId, ...(detail === undefined ? {} : { detail }) };
 }
 
-interface Authenticated {
-  readonly evidence: AttestationEvidence;
-  readonly spki: Buffer;
-}
+/** One authenticator per kind; a kind without one is refused (malformed; a TPM quote: EK_UNTRUSTED, no vendor roots). */
+type Authenticators = { readonly [K in EvidenceKind]?: EvidenceAuthenticator<K> };
 
 /** The one stage (and security-version component) recovery may replace. */
 const RECOVERY_COMPONENT = 'os';
@@ -85,36 +82,39 @@ interface PolicyFault {
 }
 
 /**
- * Checks one device's signed evidence. Order matters: nothing the device
- * sends is trusted until the endorsement chains to a manufacturer root and
- * the signature verifies with the endorsed key; only then is the nonce spent
- * (so nobody else can burn a device's nonce), and only then are the device's
- * claims compared with policy. Policy failures are all reported, not only
- * the first.
+ * Checks one device's evidence, whatever its kind. Order matters: nothing the device sends is trusted until
+ * its kind's authenticator has checked the endorsement (a chain to a manufacturer root) and the signature with
+ * the endorsed key; only then is the nonce spent (so nobody else can burn a device's nonce), and only then are
+ * the device's claims compared with policy — the same policy for every kind. Policy failures are all
+ * reported, not only the first.
  */
 export class EvidenceVerifier {
-  private readonly roots: readonly X509Certificate[];
+  private readonly authenticators: Authenticators;
 
-  /** `tpm2`: the `tpm2-quote` kind's authenticator; without it, TPM evidence is refused as malformed. */
-  constructor(
-    manufacturerRootsPem: readonly string[],
-    private readonly tpm2?: Tpm2QuoteAuthenticator,
-  ) {
-    this.roots = manufacturerRootsPem.map((pem) => new X509Certificate(pem));
+  /** Without `authenticators`, PSA tokens only (a TPM quote needs the TPM vendor roots: see Tpm2QuoteAuthenticator). */
+  constructor(manufacturerRootsPem: readonly string[], authenticators?: Authenticators) {
+    const endorsement = new ManufacturerEndorsement(manufacturerRootsPem);
+    this.authenticators = authenticators ?? { 'psa-token': new PsaTokenAuthenticator(endorsement) };
   }
 
   async verify(raw: Uint8Array, context: VerificationContext): Promise<Verdict> {
-    if (raw.byteLength > MAX_EVIDENCE_BYTES * 2) return fail([AttestationReason.evidenceTooLarge]);
-    const authenticated = await this.authenticate(raw, context);
-    if ('pass' in authenticated) return authenticated;
-    const { evidence, spki } = authenticated;
+    if (raw.byteLength > MAX_EVIDENCE_BYTES) return fail(undefined, [AttestationReason.evidenceTooLarge]);
+    const envelope = this.parse(raw);
+    if (envelope === undefined) return fail(undefined, [AttestationReason.malformedEvidence]);
+    const authenticated = this.authenticate(envelope, context.now);
+    if ('reason' in authenticated) {
+      const replayed = await this.replayedNonce(authenticated, context);
+      return fail(envelope.kind, [replayed ?? authenticated.reason], authenticated.deviceId, authenticated.detail);
+    }
+    const evidence = authenticated;
+    const kind = envelope.kind;
 
     // Asked together, so a batching store can answer both in one round trip.
     const [nonce, device] = await Promise.all([
       context.nonces.consume(evidence.nonce, evidence.deviceId, context.now),
       context.device(evidence.deviceId),
     ]);
-    if (!nonce.ok) return fail([nonce.reason], evidence.deviceId);
+    if (!nonce.ok) return fail(kind, [nonce.reason], evidence.deviceId);
 
     const reasons: AttestationReasonCode[] = [];
     if (device?.revoked === true) reasons.push(AttestationReason.deviceRevoked);
@@ -137,95 +137,54 @@ export class EvidenceVerifier {
           : undefined;
       return {
         pass: false,
+        kind,
         reasons: [...new Set(reasons)],
         deviceId: evidence.deviceId,
         ...(recoverable === undefined ? {} : { recoverable }),
       };
     }
-    return {
-      pass: true,
-      evidence,
-      tenantId,
-      devicePublicKeySpki: spki,
-    };
+    return { pass: true, kind, evidence, tenantId };
   }
 
-  /** The evidence, once its endorsement and signature hold, by kind: a TPM quote (`kind: 'tpm2-quote'`) or signed JSON. */
-  private async authenticate(raw: Uint8Array, context: VerificationContext): Promise<Authenticated | Verdict> {
+  /** The envelope, JSON of one of the kinds in `EvidenceEnvelopeSchema`; undefined if it is not one. */
+  private parse(raw: Uint8Array): EvidenceEnvelope | undefined {
     let json: unknown;
     try {
       json = JSON.parse(Buffer.from(raw).toString('utf8'));
     } catch {
-      return fail([AttestationReason.malformedEvidence]);
+      return undefined;
     }
-    if ((json as { kind?: unknown } | null)?.kind === TPM2_QUOTE_KIND) return this.authenticateTpm2(json, context);
-    const parsed = this.parse(json);
-    if ('reason' in parsed) return fail([parsed.reason]);
-    const { evidence, evidenceBytes, signature } = parsed;
-    const endorsement = this.checkEndorsement(evidence, context.now);
-    if ('reason' in endorsement) return fail([endorsement.reason], evidence.deviceId);
-    if (!verifySignature('sha256', evidenceBytes, endorsement.certificate.publicKey, signature)) {
-      return fail([AttestationReason.signatureInvalid], evidence.deviceId);
-    }
-    return { evidence, spki: endorsement.spki };
+    const envelope = EvidenceEnvelopeSchema.safeParse(json);
+    return envelope.success ? envelope.data : undefined;
   }
 
-  private async authenticateTpm2(json: unknown, context: VerificationContext): Promise<Authenticated | Verdict> {
-    const envelope = Tpm2QuoteAuthenticator.parse(json);
-    if (this.tpm2 === undefined || envelope === undefined) return fail([AttestationReason.malformedEvidence]);
-    const result = this.tpm2.authenticate(envelope, context.now);
-    if ('reason' in result) {
-      // A quote of another nonce: if that nonce was ours for this device (spent, expired), the quote is a replay.
-      if (result.quotedNonce !== undefined && result.deviceId !== undefined) {
-        const outcome = await context.nonces.consume(result.quotedNonce, result.deviceId, context.now);
-        if (!outcome.ok && outcome.reason !== AttestationReason.nonceUnknown) return fail([outcome.reason], result.deviceId, result.detail);
+  private authenticate(envelope: EvidenceEnvelope, now: number): AuthenticatedEvidence | AuthenticationRefusal {
+    switch (envelope.kind) {
+      case 'psa-token': {
+        const authenticator = this.authenticators['psa-token'];
+        return authenticator === undefined ? { reason: AttestationReason.malformedEvidence } : authenticator.authenticate(envelope, now);
       }
-      return fail([result.reason], result.deviceId, result.detail);
+      case 'tpm2-quote': {
+        const authenticator = this.authenticators['tpm2-quote'];
+        return authenticator === undefined
+          ? { reason: AttestationReason.ekUntrusted, detail: 'no TPM vendor roots are configured' }
+          : authenticator.authenticate(envelope, now);
+      }
     }
-    const { devicePublicKeySpki, ...evidence } = result;
-    return { evidence: { ...evidence, bootLog: [...evidence.bootLog] }, spki: devicePublicKeySpki };
   }
 
-  private parse(
-    envelope: unknown,
-  ): { evidence: AttestationEvidence; evidenceBytes: Buffer; signature: Buffer } | { reason: AttestationReasonCode } {
-    const signed = SignedEvidenceSchema.safeParse(envelope);
-    if (!signed.success) return { reason: AttestationReason.malformedEvidence };
-    const evidenceBytes = Buffer.from(signed.data.evidence, 'base64url');
-    if (evidenceBytes.length > MAX_EVIDENCE_BYTES) return { reason: AttestationReason.evidenceTooLarge };
-    let body: unknown;
-    try {
-      body = JSON.parse(evidenceBytes.toString('utf8'));
-    } catch {
-      return { reason: AttestationReason.malformedEvidence };
-    }
-    const evidence = AttestationEvidenceSchema.safeParse(body);
-    if (!evidence.success) return { reason: AttestationReason.malformedEvidence };
-    return { evidence: evidence.data, evidenceBytes, signature: Buffer.from(signed.data.signature, 'base64url') };
+  /**
+   * Evidence answering another nonce than the one it was given (a TPM quote with another extraData than the
+   * credential's): if that nonce is one of ours for this device, spent or expired, the evidence is a replay and is
+   * refused as one (NONCE_REPLAYED, NONCE_EXPIRED), rather than for the binding it also breaks. Spends it if it was not.
+   */
+  private async replayedNonce(refusal: AuthenticationRefusal, context: VerificationContext): Promise<AttestationReasonCode | undefined> {
+    if (refusal.answeredNonce === undefined || refusal.deviceId === undefined) return undefined;
+    const outcome = await context.nonces.consume(refusal.answeredNonce, refusal.deviceId, context.now);
+    return !outcome.ok && outcome.reason !== AttestationReason.nonceUnknown ? outcome.reason : undefined;
   }
 
-  /** The IDevID must chain to a trusted manufacturer root, be in date, be for client auth, and name the key it holds. */
-  private checkEndorsement(
-    evidence: AttestationEvidence,
-    now: number,
-  ): { certificate: X509Certificate; spki: Buffer } | { reason: AttestationReasonCode } {
-    let certificate: X509Certificate;
-    try {
-      certificate = new X509Certificate(evidence.endorsement);
-    } catch {
-      return { reason: AttestationReason.endorsementInvalid };
-    }
-    const issuedByRoot = this.roots.some((root) => certificate.checkIssued(root) && certificate.verify(root.publicKey));
-    const inDate = new Date(certificate.validFrom).getTime() <= now && now <= new Date(certificate.validTo).getTime();
-    const usages = certificate.keyUsage;
-    const forClientAuth = usages === undefined || usages.includes(CLIENT_AUTH_OID);
-    if (!issuedByRoot || !inDate || !forClientAuth || certificate.ca) return { reason: AttestationReason.endorsementInvalid };
-    const spki = spkiOf(certificate.publicKey);
-    if (deviceIdFromSpki(spki) !== evidence.deviceId) return { reason: AttestationReason.deviceMismatch };
-    return { certificate, spki };
-  }
-
-  private checkMeasurements(evidence: AttestationEvidence, policy: AttestationPolicy): PolicyFault[] {
+  private checkMeasurements(evidence: AuthenticatedEvidence, policy: AttestationPolicy): PolicyFault[] {
     const faults: PolicyFault[] = [];
     // The fixed stages come first, in boot order, each exactly once.
     const fixed = evidence.bootLog.slice(0, FIXED_BOOT_STAGES.length).map((m) => m.stage);
@@ -241,7 +200,7 @@ export class EvidenceVerifier {
     return faults;
   }
 
-  private checkFloors(evidence: AttestationEvidence, policy: AttestationPolicy): PolicyFault[] {
+  private checkFloors(evidence: AuthenticatedEvidence, policy: AttestationPolicy): PolicyFault[] {
     const faults: PolicyFault[] = [];
     for (const [component, floor] of policy.floors) {
       const version = evidence.securityVersions[component];

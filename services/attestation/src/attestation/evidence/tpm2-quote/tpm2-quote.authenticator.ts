@@ -3,9 +3,8 @@ import {
   AttestationReason,
   FIXED_BOOT_STAGES,
   NONCE_BYTES,
-  Tpm2QuoteEvidenceSchema,
+  TPM2_QUOTE_KIND,
   type AttestationReasonCode,
-  type BootMeasurement,
   type Tpm2AttestRequest,
   type Tpm2CredentialChallenge,
   type Tpm2QuoteEvidence,
@@ -27,38 +26,14 @@ import {
   type QuoteFault,
   type TpmPublic,
 } from '@rampart/trust';
+import type { AuthenticatedEvidence, AuthenticationRefusal, EvidenceAuthenticator } from '../evidence-authenticator.js';
+import type { ManufacturerEndorsement } from '../manufacturer-endorsement.js';
 import type { ChallengeSeal } from './challenge-seal.js';
-
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 /** TCG EK Credential Profile §3.2.16: the EK certificate's extended key usage, tcg-kp-EKCertificate. */
 const TCG_KP_EK_CERTIFICATE = '2.23.133.8.1';
 
-/** What a TPM quote says once it is authentic: the input of the shared policy. */
-export interface AuthenticatedTpmEvidence {
-  /** From the IDevID's key, never from a claim. */
-  readonly deviceId: string;
-  /** The platform nonce the quote answers, base64url. */
-  readonly nonce: string;
-  readonly bootLog: readonly BootMeasurement[];
-  readonly securityVersions: Readonly<Record<string, number>>;
-  readonly versions: { readonly os: string; readonly apps: Readonly<Record<string, string>> };
-  /** The IDevID, PEM. */
-  readonly endorsement: string;
-  /** The IDevID's key: the LDevID is issued for it (the device's TLS key). */
-  readonly devicePublicKeySpki: Buffer;
-}
-
-export interface TpmRefusal {
-  readonly reason: AttestationReasonCode;
-  readonly deviceId?: string;
-  /** For the log only. */
-  readonly detail: string;
-  /**
-   * With AK_NOT_BOUND for a quote of another nonce: that nonce (base64url), so the verifier can tell a replayed quote
-   * (a nonce of ours, spent or expired) from a TPM that could not activate the credential.
-   */
-  readonly quotedNonce?: string;
-}
+/** A refusal of a TPM quote: always with what was wrong, for the log. */
+export type TpmRefusal = AuthenticationRefusal & { readonly detail: string };
 
 interface CheckedTpm {
   readonly ek: TpmPublic;
@@ -79,17 +54,16 @@ const b64 = (value: string) => Buffer.from(value, 'base64url');
  * (AK_NOT_BOUND: only the TPM holding the EK, with the AK loaded, could have learnt it); the event log replays to
  * the quoted PCRs (EVENT_LOG_INVALID). Nonce spending and policy stay shared (EvidenceVerifier).
  */
-export class Tpm2QuoteAuthenticator {
+export class Tpm2QuoteAuthenticator implements EvidenceAuthenticator<typeof TPM2_QUOTE_KIND> {
+  readonly kind = TPM2_QUOTE_KIND;
   private readonly vendorRoots: readonly X509Certificate[];
-  private readonly manufacturerRoots: readonly X509Certificate[];
 
   constructor(
     vendorRootsPem: readonly string[],
-    manufacturerRootsPem: readonly string[],
+    private readonly manufacturer: ManufacturerEndorsement,
     private readonly seal: ChallengeSeal,
   ) {
     this.vendorRoots = vendorRootsPem.map((pem) => new X509Certificate(pem));
-    this.manufacturerRoots = manufacturerRootsPem.map((pem) => new X509Certificate(pem));
   }
 
   /** The first message's checks: a trusted EK and a proper AK. */
@@ -119,7 +93,7 @@ export class Tpm2QuoteAuthenticator {
     };
   }
 
-  authenticate(envelope: Tpm2QuoteEvidence, now: number): AuthenticatedTpmEvidence | TpmRefusal {
+  authenticate(envelope: Tpm2QuoteEvidence, now: number): AuthenticatedEvidence | AuthenticationRefusal {
     const tpm = this.checkTpm(envelope, now);
     if ('reason' in tpm) return tpm;
     const identity = this.checkIdevid(b64(envelope.idevid), tpm, now);
@@ -139,8 +113,8 @@ export class Tpm2QuoteAuthenticator {
     );
     if ('fault' in verified) {
       if (verified.fault !== 'extra-data-mismatch') return { reason: reasonOf(verified), deviceId, detail: verified.detail };
-      const quotedNonce = parseQuote(b64(envelope.quote)).extraData.toString('base64url');
-      return { reason: AttestationReason.akNotBound, deviceId, detail: verified.detail, quotedNonce };
+      const answeredNonce = parseQuote(b64(envelope.quote)).extraData.toString('base64url');
+      return { reason: AttestationReason.akNotBound, deviceId, detail: verified.detail, answeredNonce };
     }
     const bootLog = verified.stages.map(({ stage, sha256 }) => ({ stage, sha256 }));
     const securityVersions: Record<string, number> = {};
@@ -153,20 +127,14 @@ export class Tpm2QuoteAuthenticator {
       if (stage.startsWith('app:')) apps[stage.slice('app:'.length)] = version;
     }
     return {
+      kind: TPM2_QUOTE_KIND,
       deviceId,
       nonce: nonce.toString('base64url'),
       bootLog,
       securityVersions,
       versions: { os, apps },
-      endorsement: identity.certificate.toString(),
       devicePublicKeySpki: identity.spki,
     };
-  }
-
-  /** Parses the envelope's JSON; undefined when it is not a TPM quote envelope. */
-  static parse(json: unknown): Tpm2QuoteEvidence | undefined {
-    const parsed = Tpm2QuoteEvidenceSchema.safeParse(json);
-    return parsed.success ? parsed.data : undefined;
   }
 
   /** The EK certificate: from a trusted vendor, in date, an EK certificate, for this EK; an EK that is a restricted decryption key. */
@@ -197,37 +165,20 @@ export class Tpm2QuoteAuthenticator {
     return undefined;
   }
 
-  /** The IDevID: from a manufacturer, in date, for client auth, an end entity; naming this TPM. */
-  private checkIdevid(
-    der: Buffer,
-    tpm: CheckedTpm,
-    now: number,
-  ): { deviceId: string; certificate: X509Certificate; spki: Buffer } | TpmRefusal {
-    let certificate: X509Certificate;
-    try {
-      certificate = new X509Certificate(der);
-    } catch {
-      return { reason: AttestationReason.endorsementInvalid, detail: 'IDevID does not parse' };
-    }
-    const issued = this.manufacturerRoots.some((root) => certificate.checkIssued(root) && certificate.verify(root.publicKey));
-    const inDate = new Date(certificate.validFrom).getTime() <= now && now <= new Date(certificate.validTo).getTime();
-    const usages = certificate.keyUsage;
-    if (!issued || !inDate || certificate.ca || (usages !== undefined && !usages.includes(CLIENT_AUTH_OID)))
-      return {
-        reason: AttestationReason.endorsementInvalid,
-        detail: 'IDevID not from a trusted manufacturer, out of date or not for client auth',
-      };
-    const spki = spkiOf(certificate.publicKey);
-    const deviceId = deviceIdFromSpki(spki);
+  /** The IDevID: from a manufacturer, in date, for client auth, an end entity (ManufacturerEndorsement); naming this TPM. */
+  private checkIdevid(der: Buffer, tpm: CheckedTpm, now: number): { deviceId: string; spki: Buffer } | AuthenticationRefusal {
+    const endorsed = this.manufacturer.check(der, now);
+    if ('reason' in endorsed) return endorsed;
+    const deviceId = deviceIdFromSpki(endorsed.spki);
     let modules;
     try {
-      modules = hardwareModuleNamesOf(certificate);
+      modules = hardwareModuleNamesOf(endorsed.certificate);
     } catch {
       return { reason: AttestationReason.tpmMismatch, deviceId, detail: 'IDevID subjectAltName does not parse' };
     }
     if (!modules.some((m) => m.hwType === HW_TYPE_TPM2 && m.serial.equals(tpm.ekSerial)))
       return { reason: AttestationReason.tpmMismatch, deviceId, detail: 'the IDevID names another TPM, or none' };
-    return { deviceId, certificate, spki };
+    return { deviceId, spki: endorsed.spki };
   }
 }
 
