@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { TRACEPARENT_PATTERN } from './trace-context.js';
+import { Tpm2QuoteEvidenceSchema } from './tpm2-quote.js';
 
 /**
  * The evidence a device may attest with, one verifier per kind in the attestation service:
  * - `psa-token`: an Arm PSA attestation token (RFC 9783), as Trusted Firmware-M's Initial Attestation service
  *   emits it on Cortex-M parts, beside the certificate of its Initial Attestation Key (the device's IDevID).
- * - `tpm2-quote`: a TPM 2.0 quote from a Linux-class device (its envelope schema joins `EvidenceEnvelopeSchema`
- *   with the TPM verifier).
+ * - `tpm2-quote`: a TPM 2.0 quote from a Linux-class device, with its event log, EK certificate and IDevID
+ *   (`Tpm2QuoteEvidenceSchema`, tpm2-quote.ts; its first message and credential challenge are there too).
  */
 export const EVIDENCE_KINDS = ['psa-token', 'tpm2-quote'] as const;
 export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
@@ -42,6 +43,6 @@ export const PsaTokenEvidenceSchema = z
   .strict();
 export type PsaTokenEvidence = z.infer<typeof PsaTokenEvidenceSchema>;
 
-/** Evidence as a device sends it, told apart by `kind`. The TPM helper adds `Tpm2QuoteEvidenceSchema` here. */
-export const EvidenceEnvelopeSchema = z.discriminatedUnion('kind', [PsaTokenEvidenceSchema]);
+/** Evidence as a device sends it, told apart by `kind`. */
+export const EvidenceEnvelopeSchema = z.discriminatedUnion('kind', [PsaTokenEvidenceSchema, Tpm2QuoteEvidenceSchema]);
 export type EvidenceEnvelope = z.infer<typeof EvidenceEnvelopeSchema>;

@@ -7,3 +7,8 @@ export type { AttestationConfig, AttestationConfigInput } from './attestation.co
 export { startAttestation } from './start-attestation.js';
 export type { RunningAttestation } from './start-attestation.js';
 export { attestationMigrations } from './migrations/index.js';
+export { ChallengeSeal } from './attestation/evidence/tpm2-quote/challenge-seal.js';
+export { Tpm2QuoteAuthenticator } from './attestation/evidence/tpm2-quote/tpm2-quote.authenticator.js';
+export type { TpmRefusal } from './attestation/evidence/tpm2-quote/tpm2-quote.authenticator.js';
+export { ManufacturerEndorsement } from './attestation/evidence/manufacturer-endorsement.js';
+export { PsaTokenAuthenticator } from './attestation/evidence/psa-token.authenticator.js';

@@ -69,7 +69,7 @@ function fail(kind: EvidenceKind | undefined, reasons: AttestationReasonCode[], 
   return { pass: false, kind, reasons, deviceId, ...(detail === undefined ? {} : { detail }) };
 }
 
-/** One authenticator per kind; a kind without one (a TPM quote before its verifier is built) is refused as malformed. */
+/** One authenticator per kind; a kind without one is refused (malformed; a TPM quote: EK_UNTRUSTED, no vendor roots). */
 type Authenticators = { readonly [K in EvidenceKind]?: EvidenceAuthenticator<K> };
 
 /** The one stage (and security-version component) recovery may replace. */
@@ -91,6 +91,7 @@ interface PolicyFault {
 export class EvidenceVerifier {
   private readonly authenticators: Authenticators;
 
+  /** Without `authenticators`, PSA tokens only (a TPM quote needs the TPM vendor roots: see Tpm2QuoteAuthenticator). */
   constructor(manufacturerRootsPem: readonly string[], authenticators?: Authenticators) {
     const endorsement = new ManufacturerEndorsement(manufacturerRootsPem);
     this.authenticators = authenticators ?? { 'psa-token': new PsaTokenAuthenticator(endorsement) };
@@ -101,7 +102,10 @@ export class EvidenceVerifier {
     const envelope = this.parse(raw);
     if (envelope === undefined) return fail(undefined, [AttestationReason.malformedEvidence]);
     const authenticated = this.authenticate(envelope, context.now);
-    if ('reason' in authenticated) return fail(envelope.kind, [authenticated.reason], authenticated.deviceId, authenticated.detail);
+    if ('reason' in authenticated) {
+      const replayed = await this.replayedNonce(authenticated, context);
+      return fail(envelope.kind, [replayed ?? authenticated.reason], authenticated.deviceId, authenticated.detail);
+    }
     const evidence = authenticated;
     const kind = envelope.kind;
 
@@ -160,7 +164,24 @@ export class EvidenceVerifier {
         const authenticator = this.authenticators['psa-token'];
         return authenticator === undefined ? { reason: AttestationReason.malformedEvidence } : authenticator.authenticate(envelope, now);
       }
+      case 'tpm2-quote': {
+        const authenticator = this.authenticators['tpm2-quote'];
+        return authenticator === undefined
+          ? { reason: AttestationReason.ekUntrusted, detail: 'no TPM vendor roots are configured' }
+          : authenticator.authenticate(envelope, now);
+      }
     }
+  }
+
+  /**
+   * Evidence answering another nonce than the one it was given (a TPM quote with another extraData than the
+   * credential's): if that nonce is one of ours for this device, spent or expired, the evidence is a replay and is
+   * refused as one (NONCE_REPLAYED, NONCE_EXPIRED), rather than for the binding it also breaks. Spends it if it was not.
+   */
+  private async replayedNonce(refusal: AuthenticationRefusal, context: VerificationContext): Promise<AttestationReasonCode | undefined> {
+    if (refusal.answeredNonce === undefined || refusal.deviceId === undefined) return undefined;
+    const outcome = await context.nonces.consume(refusal.answeredNonce, refusal.deviceId, context.now);
+    return !outcome.ok && outcome.reason !== AttestationReason.nonceUnknown ? outcome.reason : undefined;
   }
 
   private checkMeasurements(evidence: AuthenticatedEvidence, policy: AttestationPolicy): PolicyFault[] {
