@@ -154,5 +154,11 @@ export {
 export type { TextOptions } from './edge-input.js';
 export { DEFAULT_PORTS } from './ports.js';
 export type { PortName } from './ports.js';
-export { EVIDENCE_KINDS, EvidenceEnvelopeSchema, MAX_EVIDENCE_BYTES, PsaTokenEvidenceSchema } from './evidence-kinds.js';
+export {
+  EVIDENCE_KINDS,
+  EvidenceEnvelopeSchema,
+  MAX_EVIDENCE_BYTES,
+  MAX_PSA_TOKEN_BYTES,
+  PsaTokenEvidenceSchema,
+} from './evidence-kinds.js';
 export type { EvidenceEnvelope, EvidenceKind, PsaTokenEvidence } from './evidence-kinds.js';
