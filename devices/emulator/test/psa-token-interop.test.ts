@@ -1,8 +1,15 @@
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
-import { PSA_LIFECYCLE, PSA_PROFILE, createPsaToken, es256Sign, instanceIdOf } from '../src/index.js';
+import { CertificateAuthority, PSA_PROFILE, instanceIdOf, keyIdOf } from '@rampart/trust';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { demoFirmware, flashFirmware } from '../src/firmware/firmware.js';
+import { manufactureDevice, type ManufacturedDevice } from '../src/factory/manufacture.js';
+import { createPsaEvidence, NSPE_CLIENT_ID } from '../src/mcu/attestation-evidence.js';
+import { Flash } from '../src/mcu/flash.js';
+import { Fuses } from '../src/mcu/fuses.js';
+import { ROM_MEASUREMENT, secureBoot } from '../src/mcu/secure-boot.js';
+import { MemoryStateStore } from '../src/mcu/state-store.js';
 
 const run = promisify(execFile);
 
@@ -10,7 +17,7 @@ const run = promisify(execFile);
  * A second, independent CBOR/COSE stack: Debian's Python with python3-cbor2 and python3-cryptography
  * (`scripts/ensure-services.sh` installs them; `/usr/bin/python3` explicitly, not a pyenv shim). It takes the
  * token apart as RFC 9052 §4.2 says, rebuilds the Sig_structure (§4.4) with its own encoder, verifies ES256 over
- * it, and prints the claims it read.
+ * it, and prints the claims it read. The token is the emulator's, as a device sends it (`createPsaEvidence`).
  */
 const VERIFY_IN_PYTHON = String.raw`
 import json, sys, cbor2
@@ -38,7 +45,9 @@ print(json.dumps({
     'ueid': claims[256].hex(),
     'clientId': claims[2394],
     'lifecycle': claims[2395],
-    'components': [[c.get(1), c[2].hex(), c.get(4)] for c in claims[2399]],
+    'implementationId': claims[2396].hex(),
+    'bootSeed': claims[2397].hex(),
+    'components': [[c.get(1), c[2].hex(), c.get(4), c[5].hex()] for c in claims[2399]],
     'securityVersions': claims.get(-70001),
 }))
 `;
@@ -49,46 +58,51 @@ async function python(token: Uint8Array, publicKeyPem: string): Promise<Record<s
 }
 
 describe('PSA tokens read by an independent stack (Python cbor2 + cryptography)', () => {
-  const device = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const publicKeyPem = device.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const firmware = demoFirmware();
   const nonce = Buffer.alloc(32, 0x5a);
-  const token = createPsaToken(
-    {
-      nonce,
-      instanceId: instanceIdOf(device.publicKey),
-      implementationId: Buffer.alloc(32, 0x11),
-      clientId: -1,
-      securityLifecycle: PSA_LIFECYCLE.secured,
-      bootSeed: Buffer.alloc(32, 0x22),
-      softwareComponents: [
-        { measurementType: 'bootloader', measurementValue: Buffer.alloc(32, 0x33), signerId: Buffer.alloc(32, 0x44) },
-        { measurementType: 'os', measurementValue: Buffer.alloc(32, 0x55), version: '24.1', signerId: Buffer.alloc(32, 0x44) },
-      ],
-      securityVersions: { bootloader: 3, os: 5 },
-    },
-    (tbs) => es256Sign(tbs, device.privateKey),
-  );
+  let made: ManufacturedDevice;
+  let publicKeyPem: string;
+  let boot: ReturnType<typeof secureBoot>;
+  let token: Buffer;
 
-  it('decodes the token and verifies its signature', async () => {
+  beforeAll(async () => {
+    made = await manufactureDevice(await CertificateAuthority.create('Test manufacturer'));
+    publicKeyPem = new X509Certificate(made.identityCertificatePem).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const store = new MemoryStateStore();
+    const fuses = new Fuses(store);
+    const flash = new Flash(store);
+    flashFirmware(fuses, flash, firmware);
+    boot = secureBoot(flash, fuses);
+    const evidence = createPsaEvidence(made.security, made.identityCertificatePem, nonce.toString('base64url'), boot);
+    token = Buffer.from(evidence.token, 'base64url');
+  });
+
+  it("decodes the emulator's token and verifies its signature", async () => {
+    const platform = keyIdOf(firmware.bootloader.signerSpki);
+    const app = keyIdOf(firmware.apps[0]!.signerSpki);
     expect(await python(token, publicKeyPem)).toEqual({
       valid: true,
       profile: PSA_PROFILE,
       nonce: nonce.toString('hex'),
-      ueid: Buffer.from(instanceIdOf(device.publicKey)).toString('hex'),
-      clientId: -1,
+      ueid: Buffer.from(instanceIdOf(made.security.publicKey)).toString('hex'),
+      clientId: NSPE_CLIENT_ID,
       lifecycle: 0x3000,
+      implementationId: ROM_MEASUREMENT,
+      bootSeed: made.security.bootSeed.toString('hex'),
       components: [
-        ['bootloader', '33'.repeat(32), null],
-        ['os', '55'.repeat(32), '24.1'],
+        ['bootloader', boot.bootLog[1]!.sha256, null, platform],
+        ['security-monitor', boot.bootLog[2]!.sha256, null, platform],
+        ['os', boot.bootLog[3]!.sha256, firmware.os.manifest.version, platform],
+        ['app:sensor', boot.bootLog[4]!.sha256, firmware.apps[0]!.manifest.version, app],
       ],
-      securityVersions: { bootloader: 3, os: 5 },
+      securityVersions: boot.securityVersions,
     });
   });
 
   it('finds the signature invalid once the payload is changed', async () => {
     const changed = Buffer.from(token);
-    const at = changed.indexOf(Buffer.alloc(32, 0x55));
-    changed[at] = 0x56;
+    const at = changed.indexOf(Buffer.from(boot.bootLog[3]!.sha256, 'hex'));
+    changed[at]! ^= 0x01;
     expect(await python(changed, publicKeyPem)).toMatchObject({ valid: false });
   });
 });
