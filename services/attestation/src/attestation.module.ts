@@ -37,6 +37,7 @@ import { AttestationBatches } from './attestation/attestation-batches.js';
 import { AttestationHandler } from './attestation/attestation.handler.js';
 import { AttestationRepository } from './attestation/attestation.repository.js';
 import { AttestationService } from './attestation/attestation.service.js';
+import { createAuthenticators } from './attestation/evidence/evidence-authenticators.js';
 import { EvidenceVerifier } from './attestation/evidence-verifier.js';
 import { FleetGauges } from './attestation/fleet-gauges.js';
 import { KnownGoodConsumer } from './attestation/known-good.consumer.js';
@@ -221,7 +222,7 @@ export class AttestationModule {
           ) =>
             new AttestationService(
               repository,
-              new EvidenceVerifier(manufacturerRoots),
+              new EvidenceVerifier(createAuthenticators(manufacturerRoots)),
               new SealedNonceStore(config.ca.nonceSecret, config.nonceTtlMs, batches),
               batches,
               policies,
