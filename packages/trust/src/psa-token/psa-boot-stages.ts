@@ -4,8 +4,8 @@ import type { PsaSoftwareComponent } from './psa-claims.js';
 /*
  * How Rampart's measured boot maps onto a PSA attestation token (RFC 9783), in both directions: the device writes
  * its boot log as claims (`psaBootClaims`), the verifier reads the claims back as a boot log (`bootLogOfPsaClaims`).
- * The first stage, the ROM, is the immutable PSA RoT: its measurement is the token's implementation id (§4.2.2),
- * not a software component. Every later stage is one software component (§4.4.1) whose measurement type is the
+ * The first stage, the ROM, is the immutable PSA RoT: its measurement is the token's implementation id,
+ * not a software component. Every later stage is one software component whose measurement type is the
  * stage's name (bootloader, security-monitor, os, app:<name>), whose version is the image version (the OS and apps
  * carry one), and whose signer id is the key id of the key its image verified with.
  */
