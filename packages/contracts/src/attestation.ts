@@ -75,11 +75,11 @@ export const NonceIssueRequestSchema = z
 export const NonceIssueReplySchema = z.object({ nonce: z.string(), expiresAt: z.number().int() });
 export type NonceIssueReply = z.infer<typeof NonceIssueReplySchema>;
 
-/** Request/reply: the gateway forwards a device's signed evidence, as the device sent it. */
+/** Request/reply: the gateway forwards a device's evidence envelope (its kind's signed token and endorsement), as the device sent it. */
 export const EvidenceVerifyRequestSchema = z
   .object({
     deviceId: z.string().regex(DEVICE_ID_PATTERN),
-    evidence: z.string().max(MAX_EVIDENCE_BYTES * 2),
+    evidence: z.string().max(MAX_EVIDENCE_BYTES),
     timeoutMs: RequestTimeoutSchema,
   })
   .strict();

@@ -15,6 +15,13 @@ export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
 /** Evidence larger than this is refused before it is parsed (the JSON envelope, as sent). */
 export const MAX_EVIDENCE_BYTES = 16 * 1024;
 
+/**
+ * A PSA token larger than this is refused, by the envelope schema and again by the verifier before it decodes a byte
+ * (a Rampart token is about 1.5 KiB; 36 components with every optional field fit). Base64url, beside a 3 KiB
+ * certificate, it keeps the envelope under `MAX_EVIDENCE_BYTES`.
+ */
+export const MAX_PSA_TOKEN_BYTES = 8 * 1024;
+
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const base64url = (maxBytes: number) =>
   z
@@ -35,7 +42,7 @@ export const PsaTokenEvidenceSchema = z
   .object({
     kind: z.literal('psa-token'),
     /** The tagged COSE_Sign1, base64url. */
-    token: base64url(6 * 1024),
+    token: base64url(MAX_PSA_TOKEN_BYTES),
     /** The IAK's certificate (the IDevID), DER, base64url: it must chain to a manufacturer root. */
     iakCertificate: base64url(3 * 1024),
     traceparent,

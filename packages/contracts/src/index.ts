@@ -164,5 +164,11 @@ export {
   Tpm2Reason,
 } from './tpm2-quote.js';
 export type { Tpm2AttestRequest, Tpm2ChallengeReply, Tpm2CredentialChallenge, Tpm2QuoteEvidence } from './tpm2-quote.js';
-export { EVIDENCE_KINDS, EvidenceEnvelopeSchema, MAX_EVIDENCE_BYTES, PsaTokenEvidenceSchema } from './evidence-kinds.js';
+export {
+  EVIDENCE_KINDS,
+  EvidenceEnvelopeSchema,
+  MAX_EVIDENCE_BYTES,
+  MAX_PSA_TOKEN_BYTES,
+  PsaTokenEvidenceSchema,
+} from './evidence-kinds.js';
 export type { EvidenceEnvelope, EvidenceKind, PsaTokenEvidence } from './evidence-kinds.js';

@@ -252,24 +252,36 @@ export {
   hardwareModuleNamesOf,
   tpmSerialOf,
 } from './tpm/hardware-module-name.js';
+export { APP_SIGNATURE_CONTEXT, appSignedBytes, verifyAppSignature } from './app-signature.js';
 export {
   COSE_ALG,
   COSE_HEADER,
   COSE_SIGN1_TAG,
-  MAX_PSA_TOKEN_BYTES,
+  MAX_DETAIL_CHARS,
   PSA_CLAIM,
   PSA_LIFECYCLE,
   PSA_PROFILE,
+  PSA_ROT_STAGE,
+  PsaBootStateError,
   SW_COMPONENT,
+  bootLogOfPsaClaims,
+  boundedDetail,
   createPsaToken,
-  decodeDeviceCbor,
   encodeClaims,
   encodeCbor,
   es256Sign,
   instanceIdOf,
   lifecycleState,
+  psaBootClaims,
   signSign1,
-  verifyPsaMacToken,
   verifyPsaToken,
 } from './psa-token/index.js';
-export type { PsaClaims, PsaLifecycleState, PsaSoftwareComponent, PsaTokenCheck, PsaTokenFault } from './psa-token/index.js';
+export type {
+  PsaBootReading,
+  PsaBootSource,
+  PsaClaims,
+  PsaLifecycleState,
+  PsaSoftwareComponent,
+  PsaTokenCheck,
+  PsaTokenFault,
+} from './psa-token/index.js';

@@ -37,13 +37,13 @@ import { AttestationBatches } from './attestation/attestation-batches.js';
 import { AttestationHandler } from './attestation/attestation.handler.js';
 import { AttestationRepository } from './attestation/attestation.repository.js';
 import { AttestationService } from './attestation/attestation.service.js';
+import { createAuthenticators } from './attestation/evidence/evidence-authenticators.js';
 import { EvidenceVerifier } from './attestation/evidence-verifier.js';
 import { FleetGauges } from './attestation/fleet-gauges.js';
 import { KnownGoodConsumer } from './attestation/known-good.consumer.js';
 import { SealedNonceStore } from './attestation/nonce-store.js';
 import { ChallengeSeal } from './attestation/evidence/tpm2-quote/challenge-seal.js';
 import { ManufacturerEndorsement } from './attestation/evidence/manufacturer-endorsement.js';
-import { PsaTokenAuthenticator } from './attestation/evidence/psa-token.authenticator.js';
 import { Tpm2QuoteAuthenticator } from './attestation/evidence/tpm2-quote/tpm2-quote.authenticator.js';
 import { PolicyCache } from './attestation/policy-cache.js';
 
@@ -244,10 +244,7 @@ export class AttestationModule {
                 : new Tpm2QuoteAuthenticator(tpmVendorRoots, endorsement, new ChallengeSeal(config.ca.nonceSecret));
             return new AttestationService(
               repository,
-              new EvidenceVerifier(manufacturerRoots, {
-                'psa-token': new PsaTokenAuthenticator(endorsement),
-                ...(tpm2 === undefined ? {} : { 'tpm2-quote': tpm2 }),
-              }),
+              new EvidenceVerifier(createAuthenticators(endorsement, tpm2)),
               new SealedNonceStore(config.ca.nonceSecret, config.nonceTtlMs, batches),
               batches,
               policies,

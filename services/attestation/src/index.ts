@@ -1,4 +1,6 @@
 export { EvidenceVerifier, measurementKey } from './attestation/evidence-verifier.js';
+export { createAuthenticators } from './attestation/evidence/evidence-authenticators.js';
+export type { Authenticators } from './attestation/evidence/evidence-authenticators.js';
 export type { AttestationPolicy, DeviceState, VerificationContext, Verdict } from './attestation/evidence-verifier.js';
 export { DEFAULT_NONCE_TTL_MS, InMemorySpentNonces, SealedNonceStore } from './attestation/nonce-store.js';
 export type { NonceOutcome, NonceStore, SpentNonces } from './attestation/nonce-store.js';

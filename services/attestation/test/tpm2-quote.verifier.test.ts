@@ -19,7 +19,7 @@ import { InMemorySpentNonces, SealedNonceStore } from '../src/attestation/nonce-
 import { ChallengeSeal } from '../src/attestation/evidence/tpm2-quote/challenge-seal.js';
 import { Tpm2QuoteAuthenticator } from '../src/attestation/evidence/tpm2-quote/tpm2-quote.authenticator.js';
 import { ManufacturerEndorsement } from '../src/attestation/evidence/manufacturer-endorsement.js';
-import { PsaTokenAuthenticator } from '../src/attestation/evidence/psa-token.authenticator.js';
+import { createAuthenticators } from '../src/attestation/evidence/evidence-authenticators.js';
 
 const GOOD: MeasuredStage[] = firmwareStages(demoFirmware());
 const TAMPERED: MeasuredStage[] = GOOD.map((s) => (s.stage === 'os' ? { ...s, sha256: 'ee'.repeat(32) } : s));
@@ -69,10 +69,7 @@ describe(Tpm2QuoteAuthenticator.name, () => {
     now = Date.now();
     const endorsement = new ManufacturerEndorsement([manufacturer.certificatePem]);
     authenticator = new Tpm2QuoteAuthenticator([vendor.certificatePem], endorsement, new ChallengeSeal(secret));
-    verifier = new EvidenceVerifier([manufacturer.certificatePem], {
-      'psa-token': new PsaTokenAuthenticator(endorsement),
-      'tpm2-quote': authenticator,
-    });
+    verifier = new EvidenceVerifier(createAuthenticators(endorsement, authenticator));
     nonces = new SealedNonceStore(secret, 30_000, new InMemorySpentNonces(() => now));
   });
 
@@ -186,7 +183,7 @@ describe(Tpm2QuoteAuthenticator.name, () => {
   });
 
   it('refuses TPM evidence as EK_UNTRUSTED when no TPM vendor is trusted', async () => {
-    const psaOnly = new EvidenceVerifier([]);
+    const psaOnly = new EvidenceVerifier(createAuthenticators(new ManufacturerEndorsement([])));
     const verdict = await psaOnly.verify(Buffer.from(JSON.stringify(await honestEvidence(honest))), {
       now,
       nonces,

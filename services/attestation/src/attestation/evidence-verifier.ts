@@ -1,3 +1,4 @@
+import { boundedDetail } from '@rampart/trust';
 import {
   AttestationReason,
   EvidenceEnvelopeSchema,
@@ -7,9 +8,8 @@ import {
   type EvidenceEnvelope,
   type EvidenceKind,
 } from '@rampart/contracts';
-import type { AuthenticatedEvidence, AuthenticationRefusal, EvidenceAuthenticator } from './evidence/evidence-authenticator.js';
-import { ManufacturerEndorsement } from './evidence/manufacturer-endorsement.js';
-import { PsaTokenAuthenticator } from './evidence/psa-token.authenticator.js';
+import type { AuthenticatedEvidence, AuthenticationRefusal } from './evidence/evidence-authenticator.js';
+import type { Authenticators } from './evidence/evidence-authenticators.js';
 import type { NonceStore } from './nonce-store.js';
 
 /** Known-good measurements (from image releases) and anti-rollback floors. */
@@ -69,9 +69,6 @@ function fail(kind: EvidenceKind | undefined, reasons: AttestationReasonCode[], 
   return { pass: false, kind, reasons, deviceId, ...(detail === undefined ? {} : { detail }) };
 }
 
-/** One authenticator per kind; a kind without one is refused (malformed; a TPM quote: EK_UNTRUSTED, no vendor roots). */
-type Authenticators = { readonly [K in EvidenceKind]?: EvidenceAuthenticator<K> };
-
 /** The one stage (and security-version component) recovery may replace. */
 const RECOVERY_COMPONENT = 'os';
 
@@ -89,13 +86,8 @@ interface PolicyFault {
  * reported, not only the first.
  */
 export class EvidenceVerifier {
-  private readonly authenticators: Authenticators;
-
-  /** Without `authenticators`, PSA tokens only (a TPM quote needs the TPM vendor roots: see Tpm2QuoteAuthenticator). */
-  constructor(manufacturerRootsPem: readonly string[], authenticators?: Authenticators) {
-    const endorsement = new ManufacturerEndorsement(manufacturerRootsPem);
-    this.authenticators = authenticators ?? { 'psa-token': new PsaTokenAuthenticator(endorsement) };
-  }
+  /** One authenticator per kind (`createAuthenticators`); a kind without one is refused as malformed. */
+  constructor(private readonly authenticators: Authenticators) {}
 
   async verify(raw: Uint8Array, context: VerificationContext): Promise<Verdict> {
     if (raw.byteLength > MAX_EVIDENCE_BYTES) return fail(undefined, [AttestationReason.evidenceTooLarge]);
@@ -104,7 +96,9 @@ export class EvidenceVerifier {
     const authenticated = this.authenticate(envelope, context.now);
     if ('reason' in authenticated) {
       const replayed = await this.replayedNonce(authenticated, context);
-      return fail(envelope.kind, [replayed ?? authenticated.reason], authenticated.deviceId, authenticated.detail);
+      // Bounded whatever the kind: a detail may quote what the device sent, and it goes to the log.
+      const detail = authenticated.detail === undefined ? undefined : boundedDetail(authenticated.detail);
+      return fail(envelope.kind, [replayed ?? authenticated.reason], authenticated.deviceId, detail);
     }
     const evidence = authenticated;
     const kind = envelope.kind;
@@ -200,6 +194,11 @@ export class EvidenceVerifier {
     return faults;
   }
 
+  /**
+   * A component with a floor must report a security version at or above it. A version the evidence does not report
+   * is below every floor, never assumed high enough: so a PSA token without Rampart's private security-version claim
+   * (Trusted Firmware-M does not emit it; see PSA_CLAIM.rampartSecurityVersions) cannot satisfy any floor.
+   */
   private checkFloors(evidence: AuthenticatedEvidence, policy: AttestationPolicy): PolicyFault[] {
     const faults: PolicyFault[] = [];
     for (const [component, floor] of policy.floors) {

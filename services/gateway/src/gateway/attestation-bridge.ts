@@ -98,7 +98,7 @@ function timeUntil(deadline: number): number {
   return Math.max(1, deadline - Date.now());
 }
 
-/** The trace context a device put beside its signed evidence, if it is well formed; the evidence itself is checked by the attestation service. */
+/** The trace context a device put in its evidence envelope (beside the signed token, not in it), if it is well formed; the evidence itself is checked by the attestation service. */
 function traceparentOf(evidence: string): string | undefined {
   try {
     const envelope: unknown = JSON.parse(evidence);
