@@ -32,6 +32,8 @@ export interface DeviceStats {
   recoveryRefusals: number;
   /** Attestation requests or evidence the attestor could not make (a TPM command failed): nothing sent, the timeout retries. */
   attestorErrors: number;
+  /** What the last such failure said. */
+  lastAttestorError: string;
 }
 
 export function emptyDeviceStats(): DeviceStats {
@@ -60,6 +62,7 @@ export function emptyDeviceStats(): DeviceStats {
     recoveries: 0,
     recoveryRefusals: 0,
     attestorErrors: 0,
+    lastAttestorError: '',
   };
 }
 

@@ -428,14 +428,15 @@ export class EmulatedDevice {
    * and nothing is sent: the machine's attestation timeout tries again.
    */
   private answer(connection: number, topic: string, make: () => string | Promise<string> | undefined): void {
-    const failed = () => {
+    const failed = (error: unknown) => {
       this.stats.attestorErrors++;
+      this.stats.lastAttestorError = error instanceof Error ? error.message : String(error);
     };
     let made: string | Promise<string> | undefined;
     try {
       made = make();
-    } catch {
-      failed();
+    } catch (error) {
+      failed(error);
       return;
     }
     if (made === undefined) return;

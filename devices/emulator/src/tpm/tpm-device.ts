@@ -64,6 +64,7 @@ export async function manufactureTpmDevice(
   try {
     const client = await TpmClient.open(tpm, dir);
     ekPublic = await client.ekPublic();
+    await client.orderlyShutdown();
     await client.close();
   } finally {
     await tpm.stop();
@@ -141,8 +142,9 @@ export class TpmDevice {
     };
   }
 
-  /** Power-off. */
+  /** Power-off, orderly (see `TpmClient.orderlyShutdown`). */
   async shutdown(): Promise<void> {
+    await this.tpm.orderlyShutdown().catch(() => undefined);
     await this.tpm.close();
     await this.swtpm.stop();
   }
