@@ -36,7 +36,7 @@ export class TpmAttestor implements Attestor {
   lastEvidence: Tpm2QuoteEvidence | undefined;
 
   constructor(
-    private readonly device: Pick<TpmDeviceIdentity, 'dir' | 'idevidPem'>,
+    private readonly device: Pick<TpmDeviceIdentity, 'dir' | 'deviceId' | 'idevidPem'>,
     /** Misbehaviour a test sets, each at one step of the protocol. */
     public hooks: AttestHooks = {},
   ) {}

@@ -85,15 +85,19 @@ export async function manufactureTpmDevice(
  */
 export class TpmDevice {
   private constructor(
-    readonly identity: Pick<TpmDeviceIdentity, 'dir' | 'idevidPem'>,
+    readonly identity: Pick<TpmDeviceIdentity, 'dir' | 'deviceId' | 'idevidPem'>,
     private readonly swtpm: Swtpm,
     readonly tpm: TpmClient,
     private readonly eventLog: Buffer,
     private readonly akPublic: Buffer,
   ) {}
 
+  get deviceId(): string {
+    return this.identity.deviceId;
+  }
+
   /** Power-on: the TPM starts (PCRs reset), each stage is measured before it runs, the AK is made. */
-  static async boot(identity: Pick<TpmDeviceIdentity, 'dir' | 'idevidPem'>, stages: readonly MeasuredStage[]): Promise<TpmDevice> {
+  static async boot(identity: Pick<TpmDeviceIdentity, 'dir' | 'deviceId' | 'idevidPem'>, stages: readonly MeasuredStage[]): Promise<TpmDevice> {
     const swtpm = await Swtpm.start(identity.dir);
     try {
       const tpm = await TpmClient.open(swtpm, identity.dir);
