@@ -16,6 +16,7 @@ import {
   platformImage,
   provisionUpdateRoot,
   realEnvironment,
+  runFleet,
   tpmDeviceIdentity,
   type AttestationOutcome,
   type DeviceEnvironment,
@@ -377,5 +378,30 @@ describe('TPM 2.0 devices through the gateway', () => {
     expect(d.verdicts.every((v) => v.pass)).toBe(true);
     expect(d.verdicts.length).toBeGreaterThanOrEqual(2);
     await d.device.stop();
+  });
+
+  it('runs in the fleet runner beside MCUs: a kind mix, each attesting with its own evidence', async () => {
+    const report = await runFleet({
+      devices: 3,
+      ratePerDevice: 2,
+      durationMs: 3_000,
+      metricsPerReading: 1,
+      endpoint: { kind: 'tls', host: '127.0.0.1', port: gatewayPort, servername: 'localhost' },
+      manufacturerCa: pki.manufacturerCa,
+      gatewayCaPem: pki.platformCa.certificatePem,
+      tpm: { devices: 2, vendor, dir: join(dir, 'fleet') },
+      beforeStart: async (devices) => {
+        for (const device of devices) await call('PUT', `/v1/devices/${device.security.deviceId}/claim`, tenantToken);
+      },
+    });
+    expect(report).toMatchObject({ devices: 3, tpmDevices: 2, devicesConnected: 3, devicesAttested: 3, attestationFailures: 0 });
+    expect(report.acknowledged).toBeGreaterThan(0);
+    const log = (await call('GET', '/v1/attestations?limit=200', tenantToken)) as unknown as Array<{
+      deviceId: string;
+      pass: boolean;
+      kind: string;
+    }>;
+    const kinds = report.deviceIds.map((id) => log.find((v) => v.deviceId === id && v.pass)?.kind);
+    expect(kinds).toEqual(['tpm2-quote', 'tpm2-quote', 'psa-token']);
   });
 });

@@ -57,7 +57,7 @@ export type { Attestor } from './device/attestor.js';
 export { PsaAttestor } from './mcu/attestation-evidence.js';
 export type { AttestationOutcome } from './device/emulated-device.js';
 export type { AttestChallenge } from './device/device-messages.js';
-export { EK_CERT_NV_INDEX, EK_HANDLE, Swtpm, manufactureTpm } from './tpm/swtpm.js';
+export { EK_CERT_NV_INDEX, EK_HANDLE, Swtpm, TPM_PROGRAMS, manufactureTpm, missingTpmPrograms } from './tpm/swtpm.js';
 export type { TpmVendorCa } from './tpm/swtpm.js';
 export { ECC_P384_EK, TpmClient, credentialFile } from './tpm/tpm-client.js';
 export type { EkPolicy } from './tpm/tpm-client.js';

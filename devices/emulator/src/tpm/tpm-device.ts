@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TPM2_QUOTE_KIND, type Tpm2AttestRequest, type Tpm2CredentialChallenge, type Tpm2QuoteEvidence } from '@rampart/contracts';
 import { HW_TYPE_TPM2, measureImage, parseTpm2bPublic, publicKeyOf, tpmSerialOf, type CertificateAuthority } from '@rampart/trust';
@@ -49,7 +49,8 @@ export interface AttestHooks {
  * The factory: a TPM from its vendor (EK and EK certificate), then the device maker's step — the device's security
  * subsystem and firmware, as for any device, and an IDevID from the manufacturer CA that names the device's TPM
  * (RFC 4108 hardwareModuleName, the EK's serial as Rampart gives it), so the platform can check the TPM that quotes
- * is the one this identity was made for. The device's state is kept in `dir/device` unless `options.store` says otherwise.
+ * is the one this identity was made for. The device's state is kept in `dir/device` unless `options.store` says
+ * otherwise; on a `dir` and store that already hold a device, that device is returned as it is.
  */
 export async function manufactureTpmDevice(
   dir: string,
@@ -58,7 +59,12 @@ export async function manufactureTpmDevice(
   options: ManufactureOptions = {},
 ): Promise<TpmDeviceIdentity> {
   await mkdir(dir, { recursive: true });
-  await manufactureTpm(dir, tpmVendor);
+  // A device restarted on its state keeps its TPM (its EK is what its IDevID names).
+  const made = await access(join(dir, 'state', 'tpm2-00.permall')).then(
+    () => true,
+    () => false,
+  );
+  if (!made) await manufactureTpm(dir, tpmVendor);
   const tpm = await Swtpm.start(dir);
   let ekPublic: Buffer;
   try {
