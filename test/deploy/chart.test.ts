@@ -256,7 +256,10 @@ describe('the Helm chart', () => {
 
   it('gives attestation the TPM vendor roots (pki.tpmVendorRoots) from a ConfigMap or a Secret, read-only, as TPM_VENDOR_CA_FILE; none by default', () => {
     type Pod = {
-      containers: Array<{ env: Array<{ name: string; value?: string }>; volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }> }>;
+      containers: Array<{
+        env: Array<{ name: string; value?: string }>;
+        volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+      }>;
       volumes: Array<{ name: string; configMap?: { name: string; items?: unknown }; secret?: { secretName: string; items?: unknown } }>;
     };
     const pod = (objects: K8sObject[], name: string): Pod =>
@@ -280,7 +283,8 @@ describe('the Helm chart', () => {
       items: [{ key: 'tpm-vendor-roots.pem', path: 'tpm-vendor-roots.pem' }],
     });
     // Only the attestation service checks EK certificates.
-    for (const service of ['gateway', 'updates', 'telemetry', 'failures']) expect(rootsVolume(pod(fromConfigMap, service)), service).toBeUndefined();
+    for (const service of ['gateway', 'updates', 'telemetry', 'failures'])
+      expect(rootsVolume(pod(fromConfigMap, service)), service).toBeUndefined();
 
     const fromSecret = render('', ['pki.tpmVendorRoots.existingSecret=tpm-secret', 'pki.tpmVendorRoots.key=roots.pem']);
     expect(rootsVolume(pod(fromSecret, 'attestation'))?.secret).toMatchObject({
@@ -289,7 +293,15 @@ describe('the Helm chart', () => {
     });
     expect(file(pod(fromSecret, 'attestation'))).toBe('/etc/rampart/tpm-vendor-roots/tpm-vendor-roots.pem');
 
-    const both = run(['template', 'demo', CHART, '--set', 'pki.tpmVendorRoots.existingConfigMap=a', '--set', 'pki.tpmVendorRoots.existingSecret=b']);
+    const both = run([
+      'template',
+      'demo',
+      CHART,
+      '--set',
+      'pki.tpmVendorRoots.existingConfigMap=a',
+      '--set',
+      'pki.tpmVendorRoots.existingSecret=b',
+    ]);
     expect(both.status).not.toBe(0);
     expect(both.stderr).toContain('pki.tpmVendorRoots: set existingConfigMap or existingSecret, not both');
   });

@@ -294,7 +294,11 @@ describe('TPM 2.0 devices through the gateway', () => {
     const guessed = await (await stranger.attestor.tpm()).quote(QUOTED_PCRS, randomBytes(32));
     honest.attestor.hooks = {
       ...withStrangerAk,
-      evidence: (evidence) => ({ ...evidence, quote: guessed.quote.toString('base64url'), signature: guessed.signature.toString('base64url') }),
+      evidence: (evidence) => ({
+        ...evidence,
+        quote: guessed.quote.toString('base64url'),
+        signature: guessed.signature.toString('base64url'),
+      }),
     };
     expect(await within(again(honest), 'honest attempt 3', honest.device)).toMatchObject(refused(AttestationReason.akNotBound));
 
@@ -362,10 +366,11 @@ describe('TPM 2.0 devices through the gateway', () => {
       images: [uploaded.sha256],
       rollout: { waves: { kind: 'percent', percents: [100] }, deviceTimeoutMinutes: 1 },
     })) as { id: string };
-    await waitFor(async () => ((await updates('GET', `/v1/deployments/${deployment.id}`)) as any).deployment.state === 'completed', {
+    const status = () => updates('GET', `/v1/deployments/${deployment.id}`) as Promise<{ deployment: { state: string } }>;
+    await waitFor(async () => (await status()).deployment.state === 'completed', {
       timeoutMs: 30_000,
       intervalMs: 250,
-      describe: async () => `the OS deployment completed: ${JSON.stringify(await updates('GET', `/v1/deployments/${deployment.id}`))} ${JSON.stringify(d.device.stats)}`,
+      describe: async () => `the OS deployment completed: ${JSON.stringify(await status())}, device ${JSON.stringify(d.device.stats)}`,
     });
     await waitFor(() => d.device.attested && d.device.os!.booted.versions.os === '2.0.0', {
       timeoutMs: 15_000,

@@ -73,7 +73,9 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
   let tpm: { devices: number; vendor: TpmVendorCa; dir: string } | undefined;
   if (tpmDevices > 0) {
     const vendor = await loadOrCreateTpmVendorCa(options.pkiDir);
-    process.stderr.write(`TPM devices: their EKs are certified by ${vendor.certificateFile} (the attestation service's TPM_VENDOR_CA_FILE)\n`);
+    process.stderr.write(
+      `TPM devices: their EKs are certified by ${vendor.certificateFile} (the attestation service's TPM_VENDOR_CA_FILE)\n`,
+    );
     tpm = { devices: tpmDevices, vendor, dir: await mkdtemp(join(tmpdir(), 'rampart-fleet-tpm-')) };
   }
   const report: FleetReport = await runFleet({

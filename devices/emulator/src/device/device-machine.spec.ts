@@ -113,7 +113,12 @@ describe(DeviceMachine.name, () => {
       ]);
 
       expect(send({ type: 'challenge', connection: open.connection, challenge: { type: 'nonce', nonce: 'n-1', expiresAt: 0 } })).toEqual([
-        { type: 'send-evidence', connection: open.connection, topic: deviceTopic(DEVICE_ID, 'attestEvidence'), challenge: { type: 'nonce', nonce: 'n-1', expiresAt: 0 } },
+        {
+          type: 'send-evidence',
+          connection: open.connection,
+          topic: deviceTopic(DEVICE_ID, 'attestEvidence'),
+          challenge: { type: 'nonce', nonce: 'n-1', expiresAt: 0 },
+        },
       ]);
     });
 
@@ -562,7 +567,10 @@ describe(DeviceMachine.name, () => {
     it('traces the share of readings and evidence it is told to, with a W3C traceparent', () => {
       const traced = machine({ traceSampleRatio: 1 });
       const identity = boot(traced.send).connection;
-      const [evidence] = only(traced.send({ type: 'challenge', connection: identity, challenge: { type: 'nonce', nonce: 'n', expiresAt: 0 } }), 'send-evidence');
+      const [evidence] = only(
+        traced.send({ type: 'challenge', connection: identity, challenge: { type: 'nonce', nonce: 'n', expiresAt: 0 } }),
+        'send-evidence',
+      );
       expect(evidence?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
       traced.send({ type: 'app-reading', metrics: { v: 1 } });
       const [kept] = traced.device.state.readings.entries();
@@ -590,7 +598,12 @@ describe(DeviceMachine.name, () => {
         payload: Buffer.from(body),
       });
       expect(send(message(attestResponseTopic(DEVICE_ID), JSON.stringify({ type: 'nonce', nonce: 'n-7' })))).toEqual([
-        { type: 'send-evidence', connection: identity, topic: deviceTopic(DEVICE_ID, 'attestEvidence'), challenge: { type: 'nonce', nonce: 'n-7' } },
+        {
+          type: 'send-evidence',
+          connection: identity,
+          topic: deviceTopic(DEVICE_ID, 'attestEvidence'),
+          challenge: { type: 'nonce', nonce: 'n-7' },
+        },
       ]);
       expect(send(message(attestResponseTopic(DEVICE_ID), 'not json'))).toEqual([]);
       expect(send(message(deviceTopic(DEVICE_ID, 'telemetry'), '{}'))).toEqual([]);

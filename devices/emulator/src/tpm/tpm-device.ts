@@ -103,7 +103,10 @@ export class TpmDevice {
   }
 
   /** Power-on: the TPM starts (PCRs reset), each stage is measured before it runs, the AK is made. */
-  static async boot(identity: Pick<TpmDeviceIdentity, 'dir' | 'deviceId' | 'idevidPem'>, stages: readonly MeasuredStage[]): Promise<TpmDevice> {
+  static async boot(
+    identity: Pick<TpmDeviceIdentity, 'dir' | 'deviceId' | 'idevidPem'>,
+    stages: readonly MeasuredStage[],
+  ): Promise<TpmDevice> {
     const swtpm = await Swtpm.start(identity.dir);
     try {
       const tpm = await TpmClient.open(swtpm, identity.dir);
