@@ -1,5 +1,15 @@
+import { availableParallelism } from 'node:os';
 import swc from 'unplugin-swc';
 import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Workers for the integration files: vitest's default leaves one core free, which is one worker on CI's 2-core
+ * machine, where an integration file mostly waits on PostgreSQL, NATS and loading its modules. Each file has its
+ * own database, bus prefix and ports, so two run side by side (222 s → 150 s there). Never fewer than 2, never
+ * more than vitest's default elsewhere. The unit specs keep the default: a few measure their own CPU time
+ * against a budget (callback-batches.spec.ts) and a second worker beside them overran it.
+ */
+const INTEGRATION_WORKERS = Math.max(2, availableParallelism() - 1);
 
 /**
  * One runner for the whole repo. SWC compiles the sources so NestJS gets
@@ -37,6 +47,7 @@ export default defineConfig({
           include: ['{packages,services,devices,apps}/*/test/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
+          maxWorkers: INTEGRATION_WORKERS,
         },
       },
       {
