@@ -4,7 +4,7 @@ import { connect as tlsConnect } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { attestResponseTopic, deviceTopic, type AttestationResponse } from '@rampart/contracts';
-import { createSignedEvidence, demoBootState, manufactureDevice, type ManufacturedDevice } from '@rampart/emulator';
+import { createPsaEvidence, demoBootState, manufactureDevice, type ManufacturedDevice } from '@rampart/emulator';
 import {
   TEST_NATS_URL,
   attestationTestEnv,
@@ -115,7 +115,7 @@ describe('the gateway under attack', () => {
     const nonce = await answer;
     if (nonce.type !== 'nonce') return nonce;
     answer = next();
-    const evidence = createSignedEvidence(device.security, device.identityCertificatePem, nonce.nonce, demoBootState());
+    const evidence = createPsaEvidence(device.security, device.identityCertificatePem, nonce.nonce, demoBootState());
     await client.publishAsync(deviceTopic(id, 'attestEvidence'), JSON.stringify(evidence), { qos: 1 });
     return answer;
   }
@@ -199,7 +199,7 @@ describe('the gateway under attack', () => {
   function attestationFlood(device: ManufacturedDevice, until: number): Promise<number> {
     const id = device.security.deviceId;
     // Signed by the genuine key, but over a nonce the platform never issued: verifying it still costs the service.
-    const evidence = JSON.stringify(createSignedEvidence(device.security, device.identityCertificatePem, 'f'.repeat(43), demoBootState()));
+    const evidence = JSON.stringify(createPsaEvidence(device.security, device.identityCertificatePem, 'f'.repeat(43), demoBootState()));
     const connect = mqttPacket.generate({
       cmd: 'connect',
       protocolId: 'MQTT',

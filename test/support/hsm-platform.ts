@@ -1,7 +1,7 @@
 import { rename, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Subject } from '@rampart/contracts';
-import { createSignedEvidence, demoBootState, type ManufacturedDevice } from '@rampart/emulator';
+import { createPsaEvidence, demoBootState, type ManufacturedDevice } from '@rampart/emulator';
 import type { TypedBus } from '@rampart/service-kit';
 import { SOFTHSM2_MODULE, TEST_NATS_URL, attestationTestEnv, type SoftHsmToken, type TestPki } from '@rampart/testing';
 import { ISSUING_CA_KEY_LABEL, Pkcs11KeyProvider, createIssuingCsr, signIssuingCa, type CreatedOfflineRoot } from '@rampart/trust';
@@ -69,7 +69,7 @@ export function threeTierEnv(settings: ThreeTierSettings): Record<string, string
 /** An attestation over the bus, as the gateway asks it: the reply, or the bus error when it is refused. */
 export async function attestOverBus(typed: TypedBus, device: ManufacturedDevice) {
   const { nonce } = await typed.request(Subject.attestationNonceIssue, { deviceId: device.security.deviceId });
-  const evidence = JSON.stringify(createSignedEvidence(device.security, device.identityCertificatePem, nonce, demoBootState()));
+  const evidence = JSON.stringify(createPsaEvidence(device.security, device.identityCertificatePem, nonce, demoBootState()));
   return typed.request(Subject.attestationEvidenceVerify, { deviceId: device.security.deviceId, evidence });
 }
 

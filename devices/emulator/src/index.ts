@@ -18,7 +18,7 @@ export { LatencyRecorder } from './device/latency-recorder.js';
 export { metricNames } from './device/telemetry-source.js';
 export { runFleet, realEnvironment } from './fleet/fleet-runner.js';
 export type { FleetOptions, FleetProgress, FleetReport, FleetTimelinePoint } from './fleet/fleet-runner.js';
-export { createSignedEvidence, measure } from './mcu/attestation-evidence.js';
+export { NSPE_CLIENT_ID, certificateForEnvelope, createPsaEvidence, measure, psaClaimsFor } from './mcu/attestation-evidence.js';
 export type { BootState } from './mcu/attestation-evidence.js';
 export { demoBootState, demoKnownGood } from './factory/demo-images.js';
 export type { DeviceIdentity } from './device/emulated-device.js';

@@ -1,14 +1,11 @@
 import { z } from 'zod';
-import { text } from './edge-input.js';
 import type { DeviceErrorCode } from './errors.js';
 import { DEVICE_ID_PATTERN, TENANT_ID_PATTERN } from './identity.js';
-import { TRACEPARENT_PATTERN } from './trace-context.js';
 
-/** Evidence larger than this is refused before it is parsed. */
-export const MAX_EVIDENCE_BYTES = 16 * 1024;
+import { MAX_EVIDENCE_BYTES } from './evidence-kinds.js';
+
 export const NONCE_BYTES = 32;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** Boot stages in measurement order; apps are `app:<name>`. */
 export const FIXED_BOOT_STAGES = ['rom', 'bootloader', 'security-monitor', 'os'] as const;
@@ -22,41 +19,6 @@ export const BootStageSchema = z
 
 export const BootMeasurementSchema = z.object({ stage: BootStageSchema, sha256: z.string().regex(SHA256_HEX) }).strict();
 export type BootMeasurement = z.infer<typeof BootMeasurementSchema>;
-
-/**
- * What a device attests to. The device signs these exact bytes (no
- * canonicalisation): see `SignedEvidenceSchema`.
- */
-export const AttestationEvidenceSchema = z
-  .object({
-    deviceId: z.string().regex(DEVICE_ID_PATTERN),
-    nonce: z.string().regex(BASE64URL).length(43), // 32 bytes, base64url without padding
-    bootLog: z.array(BootMeasurementSchema).min(FIXED_BOOT_STAGES.length).max(36),
-    /** Anti-rollback counters by component (fuse values). */
-    securityVersions: z.record(z.string().regex(/^[a-z0-9:-]{1,64}$/), z.number().int().min(0).max(0xffff)),
-    versions: z.object({ os: text({ min: 1, max: 64 }), apps: z.record(text({ max: 64 }), text({ max: 64 })) }).strict(),
-    /** The manufacturer-endorsed identity certificate (IDevID), PEM. */
-    endorsement: z
-      .string()
-      .min(1)
-      .max(8 * 1024),
-  })
-  .strict();
-export type AttestationEvidence = z.infer<typeof AttestationEvidenceSchema>;
-
-/** On the wire: the evidence JSON bytes and an ECDSA P-256/SHA-256 signature over them, both base64url. */
-export const SignedEvidenceSchema = z
-  .object({
-    evidence: z
-      .string()
-      .regex(BASE64URL)
-      .max(Math.ceil((MAX_EVIDENCE_BYTES * 4) / 3)),
-    signature: z.string().regex(BASE64URL).max(200),
-    /** W3C trace context when the device traces this attestation (not signed: it says nothing about the device). */
-    traceparent: z.string().regex(TRACEPARENT_PATTERN).optional(),
-  })
-  .strict();
-export type SignedEvidence = z.infer<typeof SignedEvidenceSchema>;
 
 /** Why an attestation failed; each is recorded, audited and counted. */
 export const AttestationReason = {
@@ -76,6 +38,14 @@ export const AttestationReason = {
   deviceRevoked: 'DEVICE_REVOKED',
   claimedByOtherTenant: 'CLAIMED_BY_OTHER_TENANT',
   deviceUnclaimed: 'DEVICE_UNCLAIMED',
+  /** The token's CBOR or COSE form is refused: not well-formed, duplicate keys, indefinite lengths, detached payload, extra bytes. */
+  tokenMalformed: 'TOKEN_MALFORMED',
+  /** A signature algorithm other than the kind's (ES256 for PSA tokens), or a critical header not understood. */
+  algorithmUnsupported: 'ALGORITHM_UNSUPPORTED',
+  /** A claim breaks its specification: a mandatory claim missing, a wrong size or type, another profile. */
+  claimInvalid: 'CLAIM_INVALID',
+  /** The security lifecycle is not "secured": a part in debug, provisioning or decommissioned is not trusted. */
+  lifecycleNotSecured: 'LIFECYCLE_NOT_SECURED',
 } as const;
 export type AttestationReasonCode = (typeof AttestationReason)[keyof typeof AttestationReason];
 

@@ -52,7 +52,6 @@ export type { DenialReasonValue, DeviceErrorCode, ErrorCodeValue, ErrorTableEntr
 export { RequestContracts, isRequestSubject } from './request-map.js';
 export type { ReplyOf, RequestOf, RequestSubject } from './request-map.js';
 export {
-  AttestationEvidenceSchema,
   AttestationReason,
   AttestationFailedEventSchema,
   DeviceRevocationEventSchema,
@@ -73,9 +72,7 @@ export {
   BootMeasurementSchema,
   BootStageSchema,
   FIXED_BOOT_STAGES,
-  MAX_EVIDENCE_BYTES,
   NONCE_BYTES,
-  SignedEvidenceSchema,
   TenantCreatedEventSchema,
   TokenRevokedEventSchema,
 } from './attestation.js';
@@ -86,13 +83,11 @@ export type {
   ImageEvent,
   DeviceRevocationEvent,
   AttestationResponse,
-  AttestationEvidence,
   AttestationReasonCode,
   BootMeasurement,
   EvidenceVerifyReply,
   NonceIssueReply,
   RecoveryGrantReply,
-  SignedEvidence,
   TenantCreatedEvent,
 } from './attestation.js';
 export {
@@ -159,3 +154,5 @@ export {
 export type { TextOptions } from './edge-input.js';
 export { DEFAULT_PORTS } from './ports.js';
 export type { PortName } from './ports.js';
+export { EVIDENCE_KINDS, EvidenceEnvelopeSchema, MAX_EVIDENCE_BYTES, PsaTokenEvidenceSchema } from './evidence-kinds.js';
+export type { EvidenceEnvelope, EvidenceKind, PsaTokenEvidence } from './evidence-kinds.js';

@@ -10,7 +10,7 @@ export const DevicePublishTopic = {
   telemetry: 'telemetry',
   /** Ask for an attestation nonce (payload ignored). */
   attestRequest: 'attest/request',
-  /** Signed evidence (`SignedEvidence` JSON). */
+  /** Evidence (an `EvidenceEnvelope`, JSON). */
   attestEvidence: 'attest/evidence',
   /** Failure reports (`DeviceFailureReport` JSON), QoS 1. */
   failures: 'failures',

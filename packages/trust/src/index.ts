@@ -214,3 +214,24 @@ export {
   writeRootDirectory,
 } from './ceremony/root-directory.js';
 export type { OpenedRoot, RootAccess, RootTokenNote } from './ceremony/root-directory.js';
+export {
+  COSE_ALG,
+  COSE_HEADER,
+  COSE_SIGN1_TAG,
+  MAX_PSA_TOKEN_BYTES,
+  PSA_CLAIM,
+  PSA_LIFECYCLE,
+  PSA_PROFILE,
+  SW_COMPONENT,
+  createPsaToken,
+  decodeDeviceCbor,
+  encodeClaims,
+  encodeCbor,
+  es256Sign,
+  instanceIdOf,
+  lifecycleState,
+  signSign1,
+  verifyPsaMacToken,
+  verifyPsaToken,
+} from './psa-token/index.js';
+export type { PsaClaims, PsaLifecycleState, PsaSoftwareComponent, PsaTokenCheck, PsaTokenFault } from './psa-token/index.js';

@@ -7,8 +7,17 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AttestationFailedEventSchema, AttestationReason, ErrorCode, Stream, Subject } from '@rampart/contracts';
-import { createSignedEvidence, manufactureDevice, measure, type BootState, type ManufacturedDevice } from '@rampart/emulator';
+import {
+  certificateForEnvelope,
+  createPsaEvidence,
+  manufactureDevice,
+  measure,
+  psaClaimsFor,
+  type BootState,
+  type ManufacturedDevice,
+} from '@rampart/emulator';
 import { NatsBus, TypedBus, createLogger, decodeJson, encodeJson } from '@rampart/service-kit';
+import { PSA_LIFECYCLE, createPsaToken } from '@rampart/trust';
 import {
   TEST_NATS_URL,
   attestationTestEnv,
@@ -35,6 +44,7 @@ const boot: BootState = {
     { stage: 'security-monitor', sha256: image('sm 1') },
     { stage: 'os', sha256: image('os 1.0') },
   ],
+  signers: {},
   securityVersions: { os: 2 },
   versions: { os: '1.0', apps: {} },
 };
@@ -65,7 +75,7 @@ describe('attestation service', () => {
 
   async function attest(device: ManufacturedDevice, state: BootState = boot, connectionId = device.security.deviceId) {
     const { nonce } = await typed.request(Subject.attestationNonceIssue, { deviceId: device.security.deviceId });
-    const evidence = JSON.stringify(createSignedEvidence(device.security, device.identityCertificatePem, nonce, state));
+    const evidence = JSON.stringify(createPsaEvidence(device.security, device.identityCertificatePem, nonce, state));
     return { evidence, reply: await typed.request(Subject.attestationEvidenceVerify, { deviceId: connectionId, evidence }) };
   }
 
@@ -142,8 +152,13 @@ describe('attestation service', () => {
     expect(replay).toEqual({ pass: false, reasons: [AttestationReason.nonceReplayed] });
     const log = await api('GET', '/v1/attestations', tokens['acmeReader']);
     expect(
-      log.body.filter((v: { deviceId: string }) => v.deviceId === device.security.deviceId).map((v: { pass: boolean }) => v.pass),
-    ).toEqual([false, true]);
+      log.body
+        .filter((v: { deviceId: string }) => v.deviceId === device.security.deviceId)
+        .map((v: { pass: boolean; kind: string | null }) => [v.pass, v.kind]),
+    ).toEqual([
+      [false, 'psa-token'],
+      [true, 'psa-token'],
+    ]);
     const audit = await api('GET', '/v1/audit', tokens['acme']);
     expect(
       audit.body.some(
@@ -440,6 +455,38 @@ describe('attestation service', () => {
     }
   });
 
+  it('refuses a part out of its secured lifecycle and unreadable evidence, recording each verdict with its evidence kind', async () => {
+    const debug = await manufactureDevice(pki.manufacturerCa);
+    await api('PUT', `/v1/devices/${debug.security.deviceId}/claim`, tokens['acme']);
+    const deviceId = debug.security.deviceId;
+    const { nonce } = await typed.request(Subject.attestationNonceIssue, { deviceId });
+    const claims = { ...psaClaimsFor(debug.security, nonce, boot), securityLifecycle: PSA_LIFECYCLE.nonPsaRotDebug };
+    const token = createPsaToken(claims, (tbs) => debug.security.attestationSign(tbs));
+    const evidence = JSON.stringify({
+      kind: 'psa-token',
+      token: Buffer.from(token).toString('base64url'),
+      iakCertificate: certificateForEnvelope(debug.identityCertificatePem),
+    });
+    expect(await typed.request(Subject.attestationEvidenceVerify, { deviceId, evidence })).toEqual({
+      pass: false,
+      reasons: [AttestationReason.lifecycleNotSecured],
+    });
+    const retired = JSON.stringify({ evidence: 'eyJ9', signature: 'AA' });
+    expect(await typed.request(Subject.attestationEvidenceVerify, { deviceId, evidence: retired })).toEqual({
+      pass: false,
+      reasons: [AttestationReason.malformedEvidence],
+    });
+    const log = await api('GET', '/v1/attestations', tokens['acmeReader']);
+    expect(
+      log.body
+        .filter((v: { deviceId: string }) => v.deviceId === deviceId)
+        .map((v: { reasons: string[]; kind: string | null }) => [v.reasons, v.kind]),
+    ).toEqual([
+      [[AttestationReason.malformedEvidence], null],
+      [[AttestationReason.lifecycleNotSecured], 'psa-token'],
+    ]);
+  });
+
   it("never lets one device's connection attest as another", async () => {
     const victim = await manufactureDevice(pki.manufacturerCa);
     const attacker = await manufactureDevice(pki.manufacturerCa);
@@ -475,7 +522,7 @@ describe('attestation service', () => {
       const device = await manufactureDevice(pki.manufacturerCa);
       await api('PUT', `/v1/devices/${device.security.deviceId}/claim`, tokens['acme']);
       const { nonce } = await typed.request(Subject.attestationNonceIssue, { deviceId: device.security.deviceId });
-      const evidence = JSON.stringify(createSignedEvidence(device.security, device.identityCertificatePem, nonce, boot));
+      const evidence = JSON.stringify(createPsaEvidence(device.security, device.identityCertificatePem, nonce, boot));
       await expect(
         typed.request(Subject.attestationEvidenceVerify, { deviceId: device.security.deviceId, evidence, timeoutMs: 0 }),
       ).rejects.toMatchObject({ code: ErrorCode.timeout });

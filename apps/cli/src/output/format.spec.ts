@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatted, isoTimes, relative, renderTable } from './format.js';
 import { safeLine, safeLines } from './safe-text.js';
-import { deploymentView, imageView } from './views.js';
+import { deploymentView, imageView, verdictView } from './views.js';
 
 const now = Date.parse('2026-12-02T06:00:00Z');
 const image = {
@@ -35,6 +35,17 @@ describe(renderTable.name, () => {
     const row = renderTable([{ ...image, version: title }], imageView, { wide: false, now }).split('\n')[1]!;
     expect(row).toContain('panic \\x1b[2J\\x1b]0;owned\\x07 at main.c \\u202eexe');
     expect(safeLine(row), 'nothing left to escape').toBe(row);
+  });
+
+  it('shows the evidence kind of each verdict in the attestation log, and - where the evidence could not be read', () => {
+    const verdicts = [
+      { deviceId: 'cd'.repeat(32), at: '2026-12-02T05:59:00Z', pass: true, reasons: [], kind: 'psa-token' },
+      { deviceId: 'ef'.repeat(32), at: '2026-12-02T05:58:00Z', pass: false, reasons: ['MALFORMED_EVIDENCE'], kind: null },
+    ];
+    const [header, passed, refused] = renderTable(verdicts, verdictView, { wide: false, now }).split('\n');
+    expect(header).toMatch(/^DEVICE\s+VERDICT\s+EVIDENCE\s+REASONS\s+AT$/);
+    expect(passed).toMatch(/\spass\s+psa-token\s+-\s+1m ago$/);
+    expect(refused).toMatch(/\sfail\s+-\s+MALFORMED_EVIDENCE\s+2m ago$/);
   });
 
   it('prints the empty message for no rows', () => {

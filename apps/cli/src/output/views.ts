@@ -238,6 +238,8 @@ export interface VerdictRow {
   readonly at: string;
   readonly pass: boolean;
   readonly reasons: readonly string[];
+  /** The evidence kind (psa-token, tpm2-quote); null when the evidence could not be read. */
+  readonly kind: string | null;
 }
 
 export const verdictView: View<VerdictRow> = {
@@ -245,6 +247,7 @@ export const verdictView: View<VerdictRow> = {
   columns: [
     { header: 'DEVICE', value: (v, c) => id(v.deviceId, c) },
     { header: 'VERDICT', value: (v) => (v.pass ? 'pass' : 'fail') },
+    { header: 'EVIDENCE', value: (v) => v.kind ?? '-' },
     { header: 'REASONS', value: (v) => (v.reasons.length === 0 ? '-' : v.reasons.join(', ')) },
     { header: 'AT', value: (v, c) => time(v.at, c) },
   ],

@@ -1,5 +1,5 @@
 import type { OsEnvironment, OsSinks, SecureOs } from '../os/secure-os.js';
-import { createSignedEvidence } from '../mcu/attestation-evidence.js';
+import { createPsaEvidence } from '../mcu/attestation-evidence.js';
 import type { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { DeviceUpdater, type DeferralPolicy } from '../updates/device-updater.js';
 import { RECOVERY_PATHS, UpdateClient, type UpdateClientOptions, type UpdateServer } from '../updates/update-client.js';
@@ -390,12 +390,12 @@ export class EmulatedDevice {
     return connection;
   }
 
-  /** Signed evidence for the nonce, published where the machine said (with its trace context beside it, when traced). */
+  /** Evidence (a PSA token) for the nonce, published where the machine said (with its trace context beside it, when traced). */
   private sendEvidence(effect: Extract<DeviceEffect, { type: 'send-evidence' }>): void {
     const { identity } = this.options;
     const os = this.os;
     if (identity === undefined || os === undefined) return;
-    const evidence = createSignedEvidence(identity.security, identity.identityCertificatePem, effect.nonce, os.bootState);
+    const evidence = createPsaEvidence(identity.security, identity.identityCertificatePem, effect.nonce, os.bootState);
     const { traceparent } = effect;
     this.connectionFor(effect.connection)?.publish(
       effect.topic,

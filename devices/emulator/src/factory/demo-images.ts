@@ -1,4 +1,5 @@
 import type { BootMeasurement } from '@rampart/contracts';
+import { keyIdOf } from '@rampart/trust';
 import { demoFirmware, firmwareMeasurements } from '../firmware/firmware.js';
 import type { BootState } from '../mcu/attestation-evidence.js';
 
@@ -12,6 +13,7 @@ export function demoBootState(): BootState {
   const images = [firmware.bootloader, firmware.securityMonitor, firmware.os, ...firmware.apps];
   return {
     bootLog: firmwareMeasurements(firmware).map(({ stage, sha256 }) => ({ stage, sha256 })),
+    signers: Object.fromEntries(images.map((i) => [i.manifest.component, keyIdOf(i.signerSpki)])),
     securityVersions: Object.fromEntries(images.map((i) => [i.manifest.component, i.manifest.securityVersion])),
     versions: {
       os: firmware.os.manifest.version,

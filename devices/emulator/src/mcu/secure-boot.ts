@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BootMeasurement } from '@rampart/contracts';
 import type { Flash, Slot } from './flash.js';
-import { checkImageSignature, measureImage, type ImageComponent, type SignedImage } from '@rampart/trust';
+import { checkImageSignature, keyIdOf, measureImage, type ImageComponent, type SignedImage } from '@rampart/trust';
 import type { Fuses } from './fuses.js';
 
 /** The mask ROM: immutable, so it is measured, not verified. */
@@ -33,6 +33,8 @@ export interface StageFailure {
 export interface BootResult {
   readonly mode: 'normal' | 'recovery';
   readonly bootLog: readonly BootMeasurement[];
+  /** Each measured stage's signer: the key id (SHA-256 of the SPKI) of the key its image verified with. */
+  readonly signers: Readonly<Record<string, string>>;
   readonly securityVersions: Readonly<Record<string, number>>;
   readonly versions: { readonly os: string; readonly apps: Readonly<Record<string, string>> };
   readonly osSlot: Slot | undefined;
@@ -120,11 +122,13 @@ function bootCandidates(flash: Flash, component: ImageComponent): Slot[] {
 export function secureBoot(flash: Flash, fuses: Fuses): BootResult {
   const bootLog: BootMeasurement[] = [{ stage: 'rom', sha256: ROM_MEASUREMENT }];
   const securityVersions: Record<string, number> = {};
+  const signers: Record<string, string> = {};
   const failures: StageFailure[] = [];
   const platformKeys = trustedKeys(fuses, PLATFORM_KEY_FUSE);
   const recovery = (): BootResult => ({
     mode: 'recovery',
     bootLog,
+    signers,
     securityVersions,
     versions: { os: '', apps: {} },
     osSlot: undefined,
@@ -133,6 +137,7 @@ export function secureBoot(flash: Flash, fuses: Fuses): BootResult {
   });
   const measured = (stage: ImageComponent, image: SignedImage) => {
     bootLog.push({ stage, sha256: measureImage(image) });
+    signers[stage] = keyIdOf(image.signerSpki);
     securityVersions[stage] = image.manifest.securityVersion;
   };
 
@@ -177,6 +182,7 @@ export function secureBoot(flash: Flash, fuses: Fuses): BootResult {
   return {
     mode: 'normal',
     bootLog,
+    signers,
     securityVersions,
     versions: { os: os.image.manifest.version, apps: appVersions },
     osSlot: os.slot,

@@ -1,6 +1,6 @@
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { deviceIdFromSpki, spkiOf } from '@rampart/trust';
+import { deviceIdFromSpki, es256Sign, spkiOf } from '@rampart/trust';
 import { Fuses } from './fuses.js';
 import { SealedStorage } from './sealed-storage.js';
 import { MemoryStateStore, type DeviceStateStore } from './state-store.js';
@@ -29,6 +29,8 @@ export class SecuritySubsystem {
   readonly publicKey: KeyObject;
   readonly publicKeySpki: Buffer;
   readonly deviceId: string;
+  /** Fresh at each power-on: tells a verifier one boot session from another (RFC 9783 §4.3.2). */
+  readonly bootSeed: Buffer = randomBytes(32);
   readonly fuses: Fuses;
   readonly sealed: SealedStorage;
 
@@ -55,6 +57,14 @@ export class SecuritySubsystem {
   /** ECDSA P-256 / SHA-256 signature, DER encoded. */
   sign(data: Uint8Array): Buffer {
     return cryptoSign('sha256', data, this.#privateKey);
+  }
+
+  /**
+   * The Initial Attestation service's signature (the device key is the IAK, as its IDevID certifies): ES256 in
+   * COSE's r ‖ s form over a token's Sig_structure.
+   */
+  attestationSign(toBeSigned: Uint8Array): Uint8Array {
+    return es256Sign(toBeSigned, this.#privateKey);
   }
 
   /**

@@ -108,8 +108,8 @@ export class SecureOs {
 
   /** What attestation evidence reports: the measured boot of the running system. */
   get bootState(): BootState {
-    const { bootLog, securityVersions, versions } = this.booted;
-    return { bootLog, securityVersions, versions };
+    const { bootLog, signers, securityVersions, versions } = this.booted;
+    return { bootLog, signers, securityVersions, versions };
   }
 
   app(name: string): AppInstance | undefined {

@@ -1,4 +1,4 @@
-import type { AttestationReasonCode } from '@rampart/contracts';
+import type { AttestationReasonCode, EvidenceKind } from '@rampart/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { AttestationPolicy, DeviceState } from './evidence-verifier.js';
 import { measurementKey } from './evidence-verifier.js';
@@ -77,6 +77,8 @@ export interface PassRecord {
   readonly caId: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
+  /** The kind of evidence that passed. */
+  readonly kind: EvidenceKind;
   readonly audit: Record<string, unknown>;
 }
 
@@ -343,13 +345,14 @@ export class AttestationRepository {
   async recordPasses(passes: ReadonlyArray<PassRecord>): Promise<void> {
     await this.db.query(
       `WITH p AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::timestamptz[], $7::jsonb[])
-           AS p(serial, device_id, tenant_id, ca_id, not_before, not_after, detail)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::timestamptz[], $7::jsonb[], $8::text[])
+           AS p(serial, device_id, tenant_id, ca_id, not_before, not_after, detail, evidence_kind)
        ), issued AS (
          INSERT INTO attestation.issued_certificates (serial, device_id, tenant_id, ca_id, not_before, not_after)
            SELECT serial, device_id, tenant_id, ca_id, not_before, not_after FROM p
        ), verdict AS (
-         INSERT INTO attestation.verdicts (device_id, tenant_id, pass, reasons) SELECT device_id, tenant_id, true, '{}' FROM p
+         INSERT INTO attestation.verdicts (device_id, tenant_id, pass, reasons, evidence_kind)
+           SELECT device_id, tenant_id, true, '{}', evidence_kind FROM p
        ), device AS (
          UPDATE attestation.devices d SET last_attested_at = now(), last_pass = true, os_version = u.os
            FROM (SELECT DISTINCT ON (device_id) device_id, detail->>'os' AS os FROM p) AS u WHERE d.id = u.device_id
@@ -366,6 +369,7 @@ export class AttestationRepository {
         passes.map((p) => p.notBefore),
         passes.map((p) => p.notAfter),
         passes.map((p) => JSON.stringify(p.audit)),
+        passes.map((p) => p.kind),
       ],
     );
   }
@@ -393,13 +397,13 @@ export class AttestationRepository {
     tenantId: string | null,
     pass: boolean,
     reasons: readonly AttestationReasonCode[],
+    /** The kind the evidence said it was; null when it could not be read. */
+    kind: EvidenceKind | null = null,
   ): Promise<void> {
-    await this.db.query(`INSERT INTO attestation.verdicts (device_id, tenant_id, pass, reasons) VALUES ($1, $2, $3, $4)`, [
-      deviceId,
-      tenantId,
-      pass,
-      reasons,
-    ]);
+    await this.db.query(
+      `INSERT INTO attestation.verdicts (device_id, tenant_id, pass, reasons, evidence_kind) VALUES ($1, $2, $3, $4, $5)`,
+      [deviceId, tenantId, pass, reasons, kind],
+    );
     if (deviceId !== null) {
       await this.db.query(`UPDATE attestation.devices SET last_attested_at = now(), last_pass = $2 WHERE id = $1`, [deviceId, pass]);
     }
@@ -442,9 +446,12 @@ export class AttestationRepository {
     return rows[0];
   }
 
-  async verdicts(tenantId: string, limit: number): Promise<Array<{ deviceId: string; at: string; pass: boolean; reasons: string[] }>> {
+  async verdicts(
+    tenantId: string,
+    limit: number,
+  ): Promise<Array<{ deviceId: string; at: string; pass: boolean; reasons: string[]; kind: EvidenceKind | null }>> {
     return this.db.query(
-      `SELECT device_id AS "deviceId", at, pass, reasons FROM attestation.verdicts WHERE tenant_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
+      `SELECT device_id AS "deviceId", at, pass, reasons, evidence_kind AS kind FROM attestation.verdicts WHERE tenant_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
       [tenantId, limit],
     );
   }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import {
   AttestationReason,
   type AttestationFailedEvent,
+  type EvidenceKind,
   type EvidenceVerifyReply,
   type NonceIssueReply,
   type RecoveryGrantReply,
@@ -91,15 +92,15 @@ export class AttestationService {
       policy: (e) => this.policies.policyFor(e.bootLog),
     });
     if (verdict.pass && verdict.evidence.deviceId !== connectionDeviceId) {
-      return this.refuse(connectionDeviceId, [AttestationReason.deviceMismatch]);
+      return this.refuse(connectionDeviceId, [AttestationReason.deviceMismatch], verdict.kind);
     }
     if (!verdict.pass) {
       // A grant only for the device this connection proved, on evidence that names it.
       const recoverable = verdict.deviceId === connectionDeviceId ? verdict.recoverable : undefined;
-      return this.refuse(connectionDeviceId, verdict.reasons, recoverable);
+      return this.refuse(connectionDeviceId, verdict.reasons, verdict.kind, recoverable, verdict.detail);
     }
     const { deviceId } = verdict.evidence;
-    const issued = await this.issue(verdict.tenantId, deviceId, verdict.devicePublicKeySpki, now);
+    const issued = await this.issue(verdict.tenantId, deviceId, verdict.evidence.devicePublicKeySpki, now);
     // The certificate, verdict and audit row, written with other attestations' in one transaction (see AttestationBatches).
     await this.tracer.startActiveSpan(
       'INSERT attestation.certificates',
@@ -113,11 +114,17 @@ export class AttestationService {
             caId: issued.caId,
             notBefore: issued.notBefore,
             notAfter: issued.notAfter,
-            audit: { serial: issued.serial, notAfter: issued.notAfter.toISOString(), os: verdict.evidence.versions.os },
+            kind: verdict.kind,
+            audit: {
+              serial: issued.serial,
+              notAfter: issued.notAfter.toISOString(),
+              os: verdict.evidence.versions.os,
+              evidence: verdict.kind,
+            },
           })
           .finally(() => span.end()),
     );
-    this.verdicts.add(1, { result: 'pass' });
+    this.verdicts.add(1, { result: 'pass', kind: verdict.kind });
     return { pass: true, certificatePem: issued.certificatePem, chainPem: issued.chainPem, notAfter: issued.notAfter.getTime() };
   }
 
@@ -159,12 +166,18 @@ export class AttestationService {
    * id the evidence claims: forged evidence naming another device must not
    * touch that device's record.
    */
-  private async refuse(deviceId: string, reasons: readonly string[], recoverable?: Recoverable): Promise<EvidenceVerifyReply> {
+  private async refuse(
+    deviceId: string,
+    reasons: readonly string[],
+    kind: EvidenceKind | undefined,
+    recoverable?: Recoverable,
+    detail?: string,
+  ): Promise<EvidenceVerifyReply> {
     const tenantId = (await this.repository.deviceState(deviceId))?.claimedBy ?? null;
     const codes = reasons as Parameters<AttestationRepository['recordVerdict']>[3];
     const grant = recoverable === undefined ? undefined : { ...recoverable, expiresAt: new Date(this.clock.now() + RECOVERY_GRANT_TTL_MS) };
     await this.repository.transaction(async (tx) => {
-      await tx.recordVerdict(deviceId, tenantId, false, codes);
+      await tx.recordVerdict(deviceId, tenantId, false, codes, kind ?? null);
       // Only a device the registry knows can hold a grant (the row it refers to).
       if (tenantId !== null) await tx.setRecoveryGrant(deviceId, grant);
       await tx.audit({
@@ -172,11 +185,15 @@ export class AttestationService {
         actor: `device:${deviceId}`,
         action: 'attestation.fail',
         subject: deviceId,
-        detail: { reasons, recovery: grant === undefined ? null : { osSecurityVersion: grant.osSecurityVersion } },
+        detail: {
+          reasons,
+          evidence: kind ?? null,
+          recovery: grant === undefined ? null : { osSecurityVersion: grant.osSecurityVersion },
+        },
       });
     });
-    for (const reason of reasons) this.verdicts.add(1, { result: 'fail', reason });
-    this.logger.warn({ deviceId, tenantId, reasons, recoverable: grant !== undefined }, 'attestation refused');
+    for (const reason of reasons) this.verdicts.add(1, { result: 'fail', reason, kind: kind ?? 'unreadable' });
+    this.logger.warn({ deviceId, tenantId, reasons, kind, detail, recoverable: grant !== undefined }, 'attestation refused');
     // The verdict is stored whatever happens here; a lost report is logged, and the verdict log still holds it.
     await this.reportFailure({ id: randomUUID(), deviceId, tenantId, reasons: [...codes], at: this.clock.now() }).catch((error: unknown) =>
       this.logger.error({ err: error, deviceId }, 'attestation failure report not published'),

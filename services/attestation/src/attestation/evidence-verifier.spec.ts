@@ -1,7 +1,28 @@
 import { X509Certificate } from 'node:crypto';
-import { AttestationReason, type SignedEvidence } from '@rampart/contracts';
-import { SecuritySubsystem, createSignedEvidence, manufactureDevice, measure, type BootState } from '@rampart/emulator';
-import { CertificateAuthority, OperationalCertificateIssuer } from '@rampart/trust';
+import { AttestationReason, type EvidenceEnvelope } from '@rampart/contracts';
+import {
+  SecuritySubsystem,
+  certificateForEnvelope,
+  createPsaEvidence,
+  manufactureDevice,
+  measure,
+  psaClaimsFor,
+  type BootState,
+  type ManufacturedDevice,
+} from '@rampart/emulator';
+import {
+  COSE_ALG,
+  COSE_HEADER,
+  CertificateAuthority,
+  OperationalCertificateIssuer,
+  PSA_CLAIM,
+  PSA_LIFECYCLE,
+  encodeCbor,
+  encodeClaims,
+  instanceIdOf,
+  signSign1,
+  type PsaClaims,
+} from '@rampart/trust';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EvidenceVerifier, measurementKey, type AttestationPolicy, type DeviceState } from './evidence-verifier.js';
 import { InMemorySpentNonces, SealedNonceStore } from './nonce-store.js';
@@ -15,6 +36,7 @@ const goodBoot: BootState = {
     { stage: 'os', sha256: image('os 24.1') },
     { stage: 'app:thermostat', sha256: image('thermostat 1.2') },
   ],
+  signers: {},
   securityVersions: { bootloader: 3, os: 5 },
   versions: { os: '24.1', apps: { thermostat: '1.2' } },
 };
@@ -25,7 +47,20 @@ function policyFor(boot: BootState, overrides: Partial<{ revoked: string; floors
   return { measurements, floors: new Map(Object.entries(overrides.floors ?? { bootloader: 3, os: 4 })) };
 }
 
-const encode = (signed: SignedEvidence) => Buffer.from(JSON.stringify(signed));
+const encode = (evidence: EvidenceEnvelope) => Buffer.from(JSON.stringify(evidence));
+
+/** A PSA envelope around token bytes, with the device's genuine IDevID. */
+const envelopeOf = (made: ManufacturedDevice, token: Uint8Array) =>
+  encode({
+    kind: 'psa-token',
+    token: Buffer.from(token).toString('base64url'),
+    iakCertificate: certificateForEnvelope(made.identityCertificatePem),
+  });
+
+/** A token the device's own key signs, over claims it would never write (each attack edits the honest claims map). */
+function signedBy(made: ManufacturedDevice, claims: Map<number, unknown>, protectedHeader?: Map<number, unknown>) {
+  return signSign1(encodeCbor(claims), (tbs) => made.security.attestationSign(tbs), protectedHeader);
+}
 
 describe(EvidenceVerifier.name, () => {
   let manufacturer: CertificateAuthority;
@@ -49,11 +84,13 @@ describe(EvidenceVerifier.name, () => {
 
   it('passes honest evidence and yields the key a certificate can be issued for', async () => {
     const { made, nonce, context } = await scenario();
-    const verdict = await verifier.verify(
-      encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, goodBoot)),
-      context,
-    );
-    expect(verdict).toMatchObject({ pass: true, tenantId: 'acme' });
+    const verdict = await verifier.verify(encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, goodBoot)), context);
+    expect(verdict).toMatchObject({
+      pass: true,
+      kind: 'psa-token',
+      tenantId: 'acme',
+      evidence: { versions: { os: '24.1', apps: { thermostat: '1.2' } } },
+    });
     if (!verdict.pass) return;
     const tenantCa = await (await CertificateAuthority.create('root', 3650, 1)).issueIntermediate('acme', 30);
     const issuer = new OperationalCertificateIssuer(
@@ -65,7 +102,7 @@ describe(EvidenceVerifier.name, () => {
       issuer.issue({
         deviceId: made.security.deviceId,
         tenantId: 'acme',
-        subjectPublicKeySpki: verdict.devicePublicKeySpki,
+        subjectPublicKeySpki: verdict.evidence.devicePublicKeySpki,
         notBefore: new Date(now),
         notAfter: new Date(now + 86_400_000),
       }),
@@ -75,14 +112,14 @@ describe(EvidenceVerifier.name, () => {
 
   it('refuses a replayed nonce', async () => {
     const { made, nonce, context } = await scenario();
-    const evidence = encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, goodBoot));
+    const evidence = encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, goodBoot));
     expect((await verifier.verify(evidence, context)).pass).toBe(true);
     expect(await verifier.verify(evidence, context)).toMatchObject({ pass: false, reasons: [AttestationReason.nonceReplayed] });
   });
 
   it('refuses an expired nonce', async () => {
     const { made, nonce, context } = await scenario();
-    const evidence = encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, goodBoot));
+    const evidence = encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, goodBoot));
     expect(await verifier.verify(evidence, { ...context, now: now + 30_000 })).toMatchObject({
       pass: false,
       reasons: [AttestationReason.nonceExpired],
@@ -92,17 +129,17 @@ describe(EvidenceVerifier.name, () => {
   it('refuses a nonce issued to another device, and a nonce never issued', async () => {
     const { made, context, nonces } = await scenario();
     const { nonce: othersNonce } = await nonces.issue('f'.repeat(64), now);
-    const stolen = encode(createSignedEvidence(made.security, made.identityCertificatePem, othersNonce, goodBoot));
+    const stolen = encode(createPsaEvidence(made.security, made.identityCertificatePem, othersNonce, goodBoot));
     expect(await verifier.verify(stolen, context)).toMatchObject({ pass: false, reasons: [AttestationReason.nonceOtherDevice] });
-    const invented = encode(createSignedEvidence(made.security, made.identityCertificatePem, 'A'.repeat(43), goodBoot));
+    const invented = encode(createPsaEvidence(made.security, made.identityCertificatePem, 'A'.repeat(43), goodBoot));
     expect(await verifier.verify(invented, context)).toMatchObject({ pass: false, reasons: [AttestationReason.nonceUnknown] });
   });
 
   it('refuses evidence signed by another key, and does not spend the nonce for it', async () => {
     const { made, nonce, context } = await scenario();
     const thief = new SecuritySubsystem();
-    const real = createSignedEvidence(made.security, made.identityCertificatePem, nonce, goodBoot);
-    const forged = { evidence: real.evidence, signature: thief.sign(Buffer.from(real.evidence, 'base64url')).toString('base64url') };
+    const real = createPsaEvidence(made.security, made.identityCertificatePem, nonce, goodBoot);
+    const forged = createPsaEvidence(thief, made.identityCertificatePem, nonce, goodBoot);
     expect(await verifier.verify(encode(forged), context)).toMatchObject({ pass: false, reasons: [AttestationReason.signatureInvalid] });
     expect((await verifier.verify(encode(real), context)).pass).toBe(true);
   });
@@ -112,15 +149,112 @@ describe(EvidenceVerifier.name, () => {
     const rogue = await CertificateAuthority.create('Rogue manufacturer');
     const fake = await manufactureDevice(rogue);
     const { nonce } = await nonces.issue(fake.security.deviceId, now);
-    const evidence = encode(createSignedEvidence(fake.security, fake.identityCertificatePem, nonce, goodBoot));
+    const evidence = encode(createPsaEvidence(fake.security, fake.identityCertificatePem, nonce, goodBoot));
     expect(await verifier.verify(evidence, context)).toMatchObject({ pass: false, reasons: [AttestationReason.endorsementInvalid] });
   });
 
-  it("refuses a genuine endorsement presented with another device's key", async () => {
+  it("refuses a token whose instance id is another device's key, even signed by the certified one", async () => {
     const { made, nonce, context } = await scenario();
-    const impostor = new SecuritySubsystem();
-    const evidence = encode(createSignedEvidence(impostor, made.identityCertificatePem, nonce, goodBoot));
+    const other = new SecuritySubsystem();
+    const claims: PsaClaims = { ...psaClaimsFor(made.security, nonce, goodBoot), instanceId: instanceIdOf(other.publicKey) };
+    const evidence = envelopeOf(made, signedBy(made, encodeClaims(claims)));
     expect(await verifier.verify(evidence, context)).toMatchObject({ pass: false, reasons: [AttestationReason.deviceMismatch] });
+  });
+
+  describe('token-specific attacks (RFC 9783, RFC 9052, RFC 8949), none of which spends the nonce', () => {
+    type Attack = (made: ManufacturedDevice, nonce: string) => Buffer;
+    const honest = (made: ManufacturedDevice, nonce: string) => encodeClaims(psaClaimsFor(made.security, nonce, goodBoot));
+    const edited =
+      (edit: (claims: Map<number, unknown>) => void): Attack =>
+      (made, nonce) => {
+        const claims = honest(made, nonce);
+        edit(claims);
+        return envelopeOf(made, signedBy(made, claims));
+      };
+    const honestToken = (made: ManufacturedDevice, nonce: string) => Buffer.from(signedBy(made, honest(made, nonce)));
+    const attacks: Array<[string, Attack, string]> = [
+      ['another profile', edited((c) => c.set(PSA_CLAIM.profile, 'http://arm.com/psa/2.0.0')), AttestationReason.claimInvalid],
+      ['no implementation id (a mandatory claim)', edited((c) => c.delete(PSA_CLAIM.implementationId)), AttestationReason.claimInvalid],
+      ['no nonce (a mandatory claim)', edited((c) => c.delete(PSA_CLAIM.nonce)), AttestationReason.claimInvalid],
+      [
+        'a lifecycle in debug',
+        edited((c) => c.set(PSA_CLAIM.securityLifecycle, PSA_LIFECYCLE.nonPsaRotDebug)),
+        AttestationReason.lifecycleNotSecured,
+      ],
+      [
+        'a decommissioned part',
+        edited((c) => c.set(PSA_CLAIM.securityLifecycle, PSA_LIFECYCLE.decommissioned + 1)),
+        AttestationReason.lifecycleNotSecured,
+      ],
+      [
+        'a measurement type that is no boot stage',
+        edited((c) => (c.get(PSA_CLAIM.softwareComponents) as Array<Map<number, unknown>>)[0]!.set(1, 'BL')),
+        AttestationReason.claimInvalid,
+      ],
+      [
+        'duplicate map keys in the claims',
+        (made, nonce) => {
+          const payload = Buffer.from(encodeCbor(honest(made, nonce)));
+          const again = Buffer.concat([Buffer.from(encodeCbor(PSA_CLAIM.nonce)), Buffer.from(encodeCbor(new Uint8Array(32).fill(1)))]);
+          const duplicated = Buffer.concat([Buffer.from([payload[0]! + 1]), payload.subarray(1), again]);
+          return envelopeOf(
+            made,
+            signSign1(duplicated, (tbs) => made.security.attestationSign(tbs)),
+          );
+        },
+        AttestationReason.tokenMalformed,
+      ],
+      [
+        'indefinite lengths',
+        (made, nonce) => {
+          const token = honestToken(made, nonce);
+          return envelopeOf(made, Buffer.concat([Buffer.from([0xd2, 0x9f]), token.subarray(2), Buffer.from([0xff])]));
+        },
+        AttestationReason.tokenMalformed,
+      ],
+      [
+        'ES384 in the protected header',
+        (made, nonce) => envelopeOf(made, signedBy(made, honest(made, nonce), new Map([[COSE_HEADER.alg, -35]]))),
+        AttestationReason.algorithmUnsupported,
+      ],
+      [
+        'HMAC in the protected header',
+        (made, nonce) => envelopeOf(made, signedBy(made, honest(made, nonce), new Map([[COSE_HEADER.alg, COSE_ALG.HMAC256]]))),
+        AttestationReason.algorithmUnsupported,
+      ],
+      [
+        'a detached (nil) payload',
+        (made, nonce) => {
+          const token = honestToken(made, nonce);
+          // d2 84 | 43 a1 01 26 | a0 | <payload> | 58 40 <signature>: the payload replaced by nil (f6).
+          const detached = Buffer.concat([token.subarray(0, 7), Buffer.from([0xf6]), token.subarray(token.length - 66)]);
+          return envelopeOf(made, detached);
+        },
+        AttestationReason.tokenMalformed,
+      ],
+      [
+        'bytes after the token',
+        (made, nonce) => envelopeOf(made, Buffer.concat([honestToken(made, nonce), Buffer.from([0x00])])),
+        AttestationReason.tokenMalformed,
+      ],
+      [
+        'a fifth element in the COSE array',
+        (made, nonce) => {
+          const token = honestToken(made, nonce);
+          return envelopeOf(made, Buffer.concat([Buffer.from([0xd2, 0x85]), token.subarray(2), Buffer.from([0x40])]));
+        },
+        AttestationReason.tokenMalformed,
+      ],
+      ['a token that is not CBOR', (made) => envelopeOf(made, Buffer.from('{"deviceId":"x"}')), AttestationReason.tokenMalformed],
+    ];
+    it.each(attacks)('refuses %s', async (_label, attack, reason) => {
+      const { made, nonce, context } = await scenario();
+      expect(await verifier.verify(attack(made, nonce), context)).toMatchObject({ pass: false, kind: 'psa-token', reasons: [reason] });
+      // The nonce is still good for the device's honest evidence.
+      expect(
+        (await verifier.verify(encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, goodBoot)), context)).pass,
+      ).toBe(true);
+    });
   });
 
   it('refuses an unknown or revoked measurement, and an incomplete boot log', async () => {
@@ -131,7 +265,7 @@ describe(EvidenceVerifier.name, () => {
     };
     let { nonce } = await nonces.issue(made.security.deviceId, now);
     expect(
-      await verifier.verify(encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, tampered)), context),
+      await verifier.verify(encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, tampered)), context),
     ).toMatchObject({
       pass: false,
       reasons: [AttestationReason.measurementUnknown],
@@ -139,7 +273,7 @@ describe(EvidenceVerifier.name, () => {
     ({ nonce } = await nonces.issue(made.security.deviceId, now));
     const revokedPolicy = policyFor(goodBoot, { revoked: measurementKey('app:thermostat', image('thermostat 1.2')) });
     expect(
-      await verifier.verify(encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, goodBoot)), {
+      await verifier.verify(encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, goodBoot)), {
         ...context,
         policy: () => Promise.resolve(revokedPolicy),
       }),
@@ -147,7 +281,7 @@ describe(EvidenceVerifier.name, () => {
     ({ nonce } = await nonces.issue(made.security.deviceId, now));
     const skipped: BootState = { ...goodBoot, bootLog: goodBoot.bootLog.filter((m) => m.stage !== 'security-monitor') };
     expect(
-      await verifier.verify(encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, skipped)), context),
+      await verifier.verify(encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, skipped)), context),
     ).toMatchObject({
       pass: false,
       reasons: [AttestationReason.bootLogIncomplete],
@@ -159,7 +293,7 @@ describe(EvidenceVerifier.name, () => {
     let { nonce } = await nonces.issue(made.security.deviceId, now);
     const rolledBack: BootState = { ...goodBoot, securityVersions: { bootloader: 2, os: 5 } };
     expect(
-      await verifier.verify(encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, rolledBack)), context),
+      await verifier.verify(encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, rolledBack)), context),
     ).toMatchObject({
       pass: false,
       reasons: [AttestationReason.securityVersionBelowFloor],
@@ -167,7 +301,7 @@ describe(EvidenceVerifier.name, () => {
     ({ nonce } = await nonces.issue(made.security.deviceId, now));
     const missing: BootState = { ...goodBoot, securityVersions: { os: 5 } };
     expect(
-      await verifier.verify(encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, missing)), context),
+      await verifier.verify(encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, missing)), context),
     ).toMatchObject({
       pass: false,
       reasons: [AttestationReason.securityVersionBelowFloor],
@@ -182,7 +316,7 @@ describe(EvidenceVerifier.name, () => {
       [{ claimedBy: 'acme', revoked: false }, 'globex', AttestationReason.claimedByOtherTenant],
     ] as const) {
       const { made, nonce, context } = await scenario(state);
-      const evidence = encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, goodBoot));
+      const evidence = encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, goodBoot));
       const verdict = await verifier.verify(evidence, { ...context, ...(expectedTenant === undefined ? {} : { expectedTenant }) });
       expect(verdict).toMatchObject({ pass: false, reasons: [reason] });
     }
@@ -255,7 +389,7 @@ describe(EvidenceVerifier.name, () => {
       const os = boot.bootLog.find((m) => m.stage === 'os')!.sha256;
       const recoverable = expected === undefined ? undefined : { ...expected, osMeasurement: os };
       const { made, nonce, context } = await scenario(state);
-      const verdict = await verifier.verify(encode(createSignedEvidence(made.security, made.identityCertificatePem, nonce, boot)), {
+      const verdict = await verifier.verify(encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, boot)), {
         ...context,
         policy: () => Promise.resolve(policy),
       });
@@ -266,14 +400,14 @@ describe(EvidenceVerifier.name, () => {
 
   it.each([
     ['not JSON', Buffer.from('{{{')],
-    ['a wrong envelope', Buffer.from(JSON.stringify({ evidence: 'x', signature: 'y', extra: 1 }))],
-    ['evidence that is not JSON', Buffer.from(JSON.stringify({ evidence: Buffer.from('nope').toString('base64url'), signature: 'AA' }))],
+    ['the retired JSON evidence', Buffer.from(JSON.stringify({ evidence: 'eyJ9', signature: 'AA' }))],
+    ['an unknown kind', Buffer.from(JSON.stringify({ kind: 'sgx-quote', token: 'AA', iakCertificate: 'AA' }))],
+    ['a TPM quote, whose verifier is not built yet', Buffer.from(JSON.stringify({ kind: 'tpm2-quote', quote: 'AA' }))],
     [
-      'evidence with an unexpected field',
-      Buffer.from(
-        JSON.stringify({ evidence: Buffer.from(JSON.stringify({ deviceId: 'x', admin: true })).toString('base64url'), signature: 'AA' }),
-      ),
+      'a PSA envelope with an unexpected field',
+      Buffer.from(JSON.stringify({ kind: 'psa-token', token: 'AA', iakCertificate: 'AA', admin: true })),
     ],
+    ['a PSA envelope without its certificate', Buffer.from(JSON.stringify({ kind: 'psa-token', token: 'AA' }))],
   ])('refuses malformed input: %s', async (_label, raw) => {
     const { context } = await scenario();
     expect(await verifier.verify(raw, context)).toMatchObject({ pass: false, reasons: [AttestationReason.malformedEvidence] });
@@ -281,7 +415,7 @@ describe(EvidenceVerifier.name, () => {
 
   it('refuses oversized evidence before parsing it', async () => {
     const { context } = await scenario();
-    const huge = Buffer.from(JSON.stringify({ evidence: 'A'.repeat(40_000), signature: 'AA' }));
+    const huge = Buffer.from(JSON.stringify({ kind: 'psa-token', token: 'A'.repeat(40_000), iakCertificate: 'AA' }));
     expect(await verifier.verify(huge, context)).toMatchObject({ pass: false, reasons: [AttestationReason.evidenceTooLarge] });
   });
 });

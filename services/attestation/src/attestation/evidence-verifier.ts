@@ -1,17 +1,16 @@
-import { X509Certificate, verify as verifySignature } from 'node:crypto';
 import {
-  AttestationEvidenceSchema,
   AttestationReason,
+  EvidenceEnvelopeSchema,
   FIXED_BOOT_STAGES,
   MAX_EVIDENCE_BYTES,
-  SignedEvidenceSchema,
-  type AttestationEvidence,
   type AttestationReasonCode,
+  type EvidenceEnvelope,
+  type EvidenceKind,
 } from '@rampart/contracts';
-import { deviceIdFromSpki, spkiOf } from '@rampart/trust';
+import type { AuthenticatedEvidence, AuthenticationRefusal, EvidenceAuthenticator } from './evidence/evidence-authenticator.js';
+import { ManufacturerEndorsement } from './evidence/manufacturer-endorsement.js';
+import { PsaTokenAuthenticator } from './evidence/psa-token.authenticator.js';
 import type { NonceStore } from './nonce-store.js';
-
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 /** Known-good measurements (from image releases) and anti-rollback floors. */
 export interface AttestationPolicy {
@@ -33,7 +32,7 @@ export interface DeviceState {
 export interface VerificationContext {
   readonly now: number;
   /** The policy for this evidence's boot log (looked up only once the evidence is authentic). */
-  readonly policy: (evidence: AttestationEvidence) => Promise<AttestationPolicy>;
+  readonly policy: (evidence: AuthenticatedEvidence) => Promise<AttestationPolicy>;
   readonly nonces: NonceStore;
   readonly device: (deviceId: string) => Promise<DeviceState | undefined>;
   /** When the request names a tenant, a device claimed by another one is refused. */
@@ -54,17 +53,24 @@ export interface Recoverable {
 }
 
 export type Verdict =
-  | { readonly pass: true; readonly evidence: AttestationEvidence; readonly tenantId: string; readonly devicePublicKeySpki: Buffer }
+  | { readonly pass: true; readonly kind: EvidenceKind; readonly evidence: AuthenticatedEvidence; readonly tenantId: string }
   | {
       readonly pass: false;
+      /** The kind the evidence said it was; undefined when it could not be read. */
+      readonly kind: EvidenceKind | undefined;
       readonly reasons: readonly AttestationReasonCode[];
       readonly deviceId: string | undefined;
+      /** For the log: what exactly was wrong with the evidence (never sent to the device). */
+      readonly detail?: string;
       readonly recoverable?: Recoverable;
     };
 
-function fail(reasons: AttestationReasonCode[], deviceId?: string): Verdict {
-  return { pass: false, reasons, deviceId };
+function fail(kind: EvidenceKind | undefined, reasons: AttestationReasonCode[], deviceId?: string, detail?: string): Verdict {
+  return { pass: false, kind, reasons, deviceId, ...(detail === undefined ? {} : { detail }) };
 }
+
+/** One authenticator per kind; a kind without one (a TPM quote before its verifier is built) is refused as malformed. */
+type Authenticators = { readonly [K in EvidenceKind]?: EvidenceAuthenticator<K> };
 
 /** The one stage (and security-version component) recovery may replace. */
 const RECOVERY_COMPONENT = 'os';
@@ -76,38 +82,35 @@ interface PolicyFault {
 }
 
 /**
- * Checks one device's signed evidence. Order matters: nothing the device
- * sends is trusted until the endorsement chains to a manufacturer root and
- * the signature verifies with the endorsed key; only then is the nonce spent
- * (so nobody else can burn a device's nonce), and only then are the device's
- * claims compared with policy. Policy failures are all reported, not only
- * the first.
+ * Checks one device's evidence, whatever its kind. Order matters: nothing the device sends is trusted until
+ * its kind's authenticator has checked the endorsement (a chain to a manufacturer root) and the signature with
+ * the endorsed key; only then is the nonce spent (so nobody else can burn a device's nonce), and only then are
+ * the device's claims compared with policy — the same policy for every kind. Policy failures are all
+ * reported, not only the first.
  */
 export class EvidenceVerifier {
-  private readonly roots: readonly X509Certificate[];
+  private readonly authenticators: Authenticators;
 
-  constructor(manufacturerRootsPem: readonly string[]) {
-    this.roots = manufacturerRootsPem.map((pem) => new X509Certificate(pem));
+  constructor(manufacturerRootsPem: readonly string[], authenticators?: Authenticators) {
+    const endorsement = new ManufacturerEndorsement(manufacturerRootsPem);
+    this.authenticators = authenticators ?? { 'psa-token': new PsaTokenAuthenticator(endorsement) };
   }
 
   async verify(raw: Uint8Array, context: VerificationContext): Promise<Verdict> {
-    if (raw.byteLength > MAX_EVIDENCE_BYTES * 2) return fail([AttestationReason.evidenceTooLarge]);
-    const parsed = this.parse(raw);
-    if ('reason' in parsed) return fail([parsed.reason]);
-    const { evidence, evidenceBytes, signature } = parsed;
-
-    const endorsement = this.checkEndorsement(evidence, context.now);
-    if ('reason' in endorsement) return fail([endorsement.reason], evidence.deviceId);
-    if (!verifySignature('sha256', evidenceBytes, endorsement.certificate.publicKey, signature)) {
-      return fail([AttestationReason.signatureInvalid], evidence.deviceId);
-    }
+    if (raw.byteLength > MAX_EVIDENCE_BYTES) return fail(undefined, [AttestationReason.evidenceTooLarge]);
+    const envelope = this.parse(raw);
+    if (envelope === undefined) return fail(undefined, [AttestationReason.malformedEvidence]);
+    const authenticated = this.authenticate(envelope, context.now);
+    if ('reason' in authenticated) return fail(envelope.kind, [authenticated.reason], authenticated.deviceId, authenticated.detail);
+    const evidence = authenticated;
+    const kind = envelope.kind;
 
     // Asked together, so a batching store can answer both in one round trip.
     const [nonce, device] = await Promise.all([
       context.nonces.consume(evidence.nonce, evidence.deviceId, context.now),
       context.device(evidence.deviceId),
     ]);
-    if (!nonce.ok) return fail([nonce.reason], evidence.deviceId);
+    if (!nonce.ok) return fail(kind, [nonce.reason], evidence.deviceId);
 
     const reasons: AttestationReasonCode[] = [];
     if (device?.revoked === true) reasons.push(AttestationReason.deviceRevoked);
@@ -130,65 +133,37 @@ export class EvidenceVerifier {
           : undefined;
       return {
         pass: false,
+        kind,
         reasons: [...new Set(reasons)],
         deviceId: evidence.deviceId,
         ...(recoverable === undefined ? {} : { recoverable }),
       };
     }
-    return {
-      pass: true,
-      evidence,
-      tenantId,
-      devicePublicKeySpki: endorsement.spki,
-    };
+    return { pass: true, kind, evidence, tenantId };
   }
 
-  private parse(
-    raw: Uint8Array,
-  ): { evidence: AttestationEvidence; evidenceBytes: Buffer; signature: Buffer } | { reason: AttestationReasonCode } {
-    let envelope: unknown;
+  /** The envelope, JSON of one of the kinds in `EvidenceEnvelopeSchema`; undefined if it is not one. */
+  private parse(raw: Uint8Array): EvidenceEnvelope | undefined {
+    let json: unknown;
     try {
-      envelope = JSON.parse(Buffer.from(raw).toString('utf8'));
+      json = JSON.parse(Buffer.from(raw).toString('utf8'));
     } catch {
-      return { reason: AttestationReason.malformedEvidence };
+      return undefined;
     }
-    const signed = SignedEvidenceSchema.safeParse(envelope);
-    if (!signed.success) return { reason: AttestationReason.malformedEvidence };
-    const evidenceBytes = Buffer.from(signed.data.evidence, 'base64url');
-    if (evidenceBytes.length > MAX_EVIDENCE_BYTES) return { reason: AttestationReason.evidenceTooLarge };
-    let body: unknown;
-    try {
-      body = JSON.parse(evidenceBytes.toString('utf8'));
-    } catch {
-      return { reason: AttestationReason.malformedEvidence };
-    }
-    const evidence = AttestationEvidenceSchema.safeParse(body);
-    if (!evidence.success) return { reason: AttestationReason.malformedEvidence };
-    return { evidence: evidence.data, evidenceBytes, signature: Buffer.from(signed.data.signature, 'base64url') };
+    const envelope = EvidenceEnvelopeSchema.safeParse(json);
+    return envelope.success ? envelope.data : undefined;
   }
 
-  /** The IDevID must chain to a trusted manufacturer root, be in date, be for client auth, and name the key it holds. */
-  private checkEndorsement(
-    evidence: AttestationEvidence,
-    now: number,
-  ): { certificate: X509Certificate; spki: Buffer } | { reason: AttestationReasonCode } {
-    let certificate: X509Certificate;
-    try {
-      certificate = new X509Certificate(evidence.endorsement);
-    } catch {
-      return { reason: AttestationReason.endorsementInvalid };
+  private authenticate(envelope: EvidenceEnvelope, now: number): AuthenticatedEvidence | AuthenticationRefusal {
+    switch (envelope.kind) {
+      case 'psa-token': {
+        const authenticator = this.authenticators['psa-token'];
+        return authenticator === undefined ? { reason: AttestationReason.malformedEvidence } : authenticator.authenticate(envelope, now);
+      }
     }
-    const issuedByRoot = this.roots.some((root) => certificate.checkIssued(root) && certificate.verify(root.publicKey));
-    const inDate = new Date(certificate.validFrom).getTime() <= now && now <= new Date(certificate.validTo).getTime();
-    const usages = certificate.keyUsage;
-    const forClientAuth = usages === undefined || usages.includes(CLIENT_AUTH_OID);
-    if (!issuedByRoot || !inDate || !forClientAuth || certificate.ca) return { reason: AttestationReason.endorsementInvalid };
-    const spki = spkiOf(certificate.publicKey);
-    if (deviceIdFromSpki(spki) !== evidence.deviceId) return { reason: AttestationReason.deviceMismatch };
-    return { certificate, spki };
   }
 
-  private checkMeasurements(evidence: AttestationEvidence, policy: AttestationPolicy): PolicyFault[] {
+  private checkMeasurements(evidence: AuthenticatedEvidence, policy: AttestationPolicy): PolicyFault[] {
     const faults: PolicyFault[] = [];
     // The fixed stages come first, in boot order, each exactly once.
     const fixed = evidence.bootLog.slice(0, FIXED_BOOT_STAGES.length).map((m) => m.stage);
@@ -204,7 +179,7 @@ export class EvidenceVerifier {
     return faults;
   }
 
-  private checkFloors(evidence: AttestationEvidence, policy: AttestationPolicy): PolicyFault[] {
+  private checkFloors(evidence: AuthenticatedEvidence, policy: AttestationPolicy): PolicyFault[] {
     const faults: PolicyFault[] = [];
     for (const [component, floor] of policy.floors) {
       const version = evidence.securityVersions[component];

@@ -9,6 +9,7 @@ import { CrlNumbers1732900000008 } from './1732900000008-crl-numbers.js';
 import { RecoveryGrants1732900000140 } from './1732900000140-recovery-grants.js';
 import { TenantCaKeyLabels1732900000170 } from './1732900000170-tenant-ca-key-labels.js';
 import { TenantCaOneNext1732900000180 } from './1732900000180-tenant-ca-one-next.js';
+import { VerdictEvidenceKind1732900000190 } from './1732900000190-verdict-evidence-kind.js';
 
 export const attestationMigrations = [
   CreateAttestation1732900000000,
@@ -21,6 +22,7 @@ export const attestationMigrations = [
   RecoveryGrants1732900000140,
   TenantCaKeyLabels1732900000170,
   TenantCaOneNext1732900000180,
+  VerdictEvidenceKind1732900000190,
 ];
 
 /** The attestation service's schema and migrations (`attestation migrate` and start-up both bring it up to date). */

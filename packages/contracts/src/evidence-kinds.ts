@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { TRACEPARENT_PATTERN } from './trace-context.js';
+
+/**
+ * The evidence a device may attest with, one verifier per kind in the attestation service:
+ * - `psa-token`: an Arm PSA attestation token (RFC 9783), as Trusted Firmware-M's Initial Attestation service
+ *   emits it on Cortex-M parts, beside the certificate of its Initial Attestation Key (the device's IDevID).
+ * - `tpm2-quote`: a TPM 2.0 quote from a Linux-class device (its envelope schema joins `EvidenceEnvelopeSchema`
+ *   with the TPM verifier).
+ */
+export const EVIDENCE_KINDS = ['psa-token', 'tpm2-quote'] as const;
+export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
+
+/** Evidence larger than this is refused before it is parsed (the JSON envelope, as sent). */
+export const MAX_EVIDENCE_BYTES = 16 * 1024;
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const base64url = (maxBytes: number) =>
+  z
+    .string()
+    .regex(BASE64URL)
+    .max(Math.ceil((maxBytes * 4) / 3));
+
+/** W3C trace context when the device traces this attestation (not signed: it says nothing about the device). */
+const traceparent = z.string().regex(TRACEPARENT_PATTERN).optional();
+
+/**
+ * A PSA token on the wire. The IAK certificate travels beside the token, not in its COSE unprotected header
+ * (RFC 9360 x5chain): Trusted Firmware-M signs a token with no certificate in it, and a device maker's firmware
+ * should send what the silicon produced, untouched, with the certificate its factory stored; the TPM kind sends
+ * its endorsement certificate the same way.
+ */
+export const PsaTokenEvidenceSchema = z
+  .object({
+    kind: z.literal('psa-token'),
+    /** The tagged COSE_Sign1, base64url. */
+    token: base64url(6 * 1024),
+    /** The IAK's certificate (the IDevID), DER, base64url: it must chain to a manufacturer root. */
+    iakCertificate: base64url(3 * 1024),
+    traceparent,
+  })
+  .strict();
+export type PsaTokenEvidence = z.infer<typeof PsaTokenEvidenceSchema>;
+
+/** Evidence as a device sends it, told apart by `kind`. The TPM helper adds `Tpm2QuoteEvidenceSchema` here. */
+export const EvidenceEnvelopeSchema = z.discriminatedUnion('kind', [PsaTokenEvidenceSchema]);
+export type EvidenceEnvelope = z.infer<typeof EvidenceEnvelopeSchema>;
