@@ -8,6 +8,7 @@ const BENCHMARKS = {
   'fleet-scale': () => import('./fleet-scale.js'),
   'failure-ingest': () => import('./failure-ingest.js'),
   rollout: () => import('./rollout.js'),
+  'tpm-quote': () => import('./tpm-quote.js'),
 };
 
 const wanted = process.argv[2];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DeviceErrorCode } from './errors.js';
 import { DEVICE_ID_PATTERN, TENANT_ID_PATTERN } from './identity.js';
+import { Tpm2Reason, type Tpm2CredentialChallenge } from './tpm2-quote.js';
 
 import { MAX_EVIDENCE_BYTES } from './evidence-kinds.js';
 
@@ -46,6 +47,7 @@ export const AttestationReason = {
   claimInvalid: 'CLAIM_INVALID',
   /** The security lifecycle is not "secured": a part in debug, provisioning or decommissioned is not trusted. */
   lifecycleNotSecured: 'LIFECYCLE_NOT_SECURED',
+  ...Tpm2Reason,
 } as const;
 export type AttestationReasonCode = (typeof AttestationReason)[keyof typeof AttestationReason];
 
@@ -73,11 +75,11 @@ export const NonceIssueRequestSchema = z
 export const NonceIssueReplySchema = z.object({ nonce: z.string(), expiresAt: z.number().int() });
 export type NonceIssueReply = z.infer<typeof NonceIssueReplySchema>;
 
-/** Request/reply: the gateway forwards a device's signed evidence, as the device sent it. */
+/** Request/reply: the gateway forwards a device's evidence envelope (its kind's signed token and endorsement), as the device sent it. */
 export const EvidenceVerifyRequestSchema = z
   .object({
     deviceId: z.string().regex(DEVICE_ID_PATTERN),
-    evidence: z.string().max(MAX_EVIDENCE_BYTES * 2),
+    evidence: z.string().max(MAX_EVIDENCE_BYTES),
     timeoutMs: RequestTimeoutSchema,
   })
   .strict();
@@ -97,6 +99,7 @@ export type EvidenceVerifyReply = z.infer<typeof EvidenceVerifyReplySchema>;
 /** What the platform publishes on `devices/<id>/attest/response`. */
 export type AttestationResponse =
   | { readonly type: 'nonce'; readonly nonce: string; readonly expiresAt: number }
+  | ({ readonly type: 'tpm2-credential' } & Tpm2CredentialChallenge)
   | { readonly type: 'verdict'; readonly verdict: EvidenceVerifyReply }
   | { readonly type: 'error'; readonly code: DeviceErrorCode; readonly message: string };
 

@@ -1,18 +1,26 @@
 import { z } from 'zod';
 import { TRACEPARENT_PATTERN } from './trace-context.js';
+import { Tpm2QuoteEvidenceSchema } from './tpm2-quote.js';
 
 /**
  * The evidence a device may attest with, one verifier per kind in the attestation service:
  * - `psa-token`: an Arm PSA attestation token (RFC 9783), as Trusted Firmware-M's Initial Attestation service
  *   emits it on Cortex-M parts, beside the certificate of its Initial Attestation Key (the device's IDevID).
- * - `tpm2-quote`: a TPM 2.0 quote from a Linux-class device (its envelope schema joins `EvidenceEnvelopeSchema`
- *   with the TPM verifier).
+ * - `tpm2-quote`: a TPM 2.0 quote from a Linux-class device, with its event log, EK certificate and IDevID
+ *   (`Tpm2QuoteEvidenceSchema`, tpm2-quote.ts; its first message and credential challenge are there too).
  */
 export const EVIDENCE_KINDS = ['psa-token', 'tpm2-quote'] as const;
 export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
 
 /** Evidence larger than this is refused before it is parsed (the JSON envelope, as sent). */
 export const MAX_EVIDENCE_BYTES = 16 * 1024;
+
+/**
+ * A PSA token larger than this is refused, by the envelope schema and again by the verifier before it decodes a byte
+ * (a Rampart token is about 1.5 KiB; 36 components with every optional field fit). Base64url, beside a 3 KiB
+ * certificate, it keeps the envelope under `MAX_EVIDENCE_BYTES`.
+ */
+export const MAX_PSA_TOKEN_BYTES = 8 * 1024;
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const base64url = (maxBytes: number) =>
@@ -34,7 +42,7 @@ export const PsaTokenEvidenceSchema = z
   .object({
     kind: z.literal('psa-token'),
     /** The tagged COSE_Sign1, base64url. */
-    token: base64url(6 * 1024),
+    token: base64url(MAX_PSA_TOKEN_BYTES),
     /** The IAK's certificate (the IDevID), DER, base64url: it must chain to a manufacturer root. */
     iakCertificate: base64url(3 * 1024),
     traceparent,
@@ -42,6 +50,6 @@ export const PsaTokenEvidenceSchema = z
   .strict();
 export type PsaTokenEvidence = z.infer<typeof PsaTokenEvidenceSchema>;
 
-/** Evidence as a device sends it, told apart by `kind`. The TPM helper adds `Tpm2QuoteEvidenceSchema` here. */
-export const EvidenceEnvelopeSchema = z.discriminatedUnion('kind', [PsaTokenEvidenceSchema]);
+/** Evidence as a device sends it, told apart by `kind`. */
+export const EvidenceEnvelopeSchema = z.discriminatedUnion('kind', [PsaTokenEvidenceSchema, Tpm2QuoteEvidenceSchema]);
 export type EvidenceEnvelope = z.infer<typeof EvidenceEnvelopeSchema>;

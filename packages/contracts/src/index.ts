@@ -154,5 +154,21 @@ export {
 export type { TextOptions } from './edge-input.js';
 export { DEFAULT_PORTS } from './ports.js';
 export type { PortName } from './ports.js';
-export { EVIDENCE_KINDS, EvidenceEnvelopeSchema, MAX_EVIDENCE_BYTES, PsaTokenEvidenceSchema } from './evidence-kinds.js';
+export {
+  TPM2_QUOTE_KIND,
+  Tpm2AttestRequestSchema,
+  Tpm2ChallengeReplySchema,
+  Tpm2ChallengeRequestSchema,
+  Tpm2CredentialChallengeSchema,
+  Tpm2QuoteEvidenceSchema,
+  Tpm2Reason,
+} from './tpm2-quote.js';
+export type { Tpm2AttestRequest, Tpm2ChallengeReply, Tpm2CredentialChallenge, Tpm2QuoteEvidence } from './tpm2-quote.js';
+export {
+  EVIDENCE_KINDS,
+  EvidenceEnvelopeSchema,
+  MAX_EVIDENCE_BYTES,
+  MAX_PSA_TOKEN_BYTES,
+  PsaTokenEvidenceSchema,
+} from './evidence-kinds.js';
 export type { EvidenceEnvelope, EvidenceKind, PsaTokenEvidence } from './evidence-kinds.js';

@@ -24,6 +24,7 @@ import {
 import { CohortDevicesReplySchema, CohortDevicesRequestSchema } from './commands.js';
 import { UpdateRootReplySchema, UpdateRootRequestSchema } from './updates.js';
 import { Subject } from './subjects.js';
+import { Tpm2ChallengeReplySchema, Tpm2ChallengeRequestSchema } from './tpm2-quote.js';
 import { DeviceLatestReplySchema, DeviceLatestRequestSchema, IngestStatsReplySchema, IngestStatsRequestSchema } from './telemetry.js';
 
 /**
@@ -35,6 +36,7 @@ export const RequestContracts = {
   [Subject.telemetryDeviceLatest]: { request: DeviceLatestRequestSchema, reply: DeviceLatestReplySchema },
   [Subject.telemetryIngestStats]: { request: IngestStatsRequestSchema, reply: IngestStatsReplySchema },
   [Subject.attestationNonceIssue]: { request: NonceIssueRequestSchema, reply: NonceIssueReplySchema },
+  [Subject.attestationTpm2Challenge]: { request: Tpm2ChallengeRequestSchema, reply: Tpm2ChallengeReplySchema },
   [Subject.attestationEvidenceVerify]: { request: EvidenceVerifyRequestSchema, reply: EvidenceVerifyReplySchema },
   [Subject.attestationRevocationsList]: { request: RevocationsListRequestSchema, reply: RevocationsListReplySchema },
   [Subject.attestationTokenIntrospect]: { request: TokenIntrospectRequestSchema, reply: TokenIntrospectReplySchema },

@@ -12,7 +12,9 @@ export const Subject = {
   telemetryIngestStats: 'telemetry.ingest.stats',
   /** Request/reply: a single-use nonce for a device's attestation. */
   attestationNonceIssue: 'attestation.nonce.issue',
-  /** Request/reply: verify signed evidence; on pass, an operational certificate. */
+  /** Request/reply: a TPM 2.0 credential challenge (the nonce inside MakeCredential) for a device's EK and AK. */
+  attestationTpm2Challenge: 'attestation.tpm2.challenge',
+  /** Request/reply: verify a device's evidence envelope (a signed token and its endorsement); on pass, an operational certificate. */
   attestationEvidenceVerify: 'attestation.evidence.verify',
   /** Broadcast: a device was revoked or un-revoked; every gateway replica acts on it. */
   attestationDeviceRevocation: 'attestation.device.revocation',

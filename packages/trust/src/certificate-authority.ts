@@ -1,6 +1,7 @@
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
+import { CRLNumber, GeneralName, SubjectAlternativeName, id_ce_cRLNumber, id_ce_subjectAltName } from '@peculiar/asn1-x509';
+import { hardwareModuleNameGeneralName } from './tpm/hardware-module-name.js';
 import { EC_P256, ECDSA_SHA256, subtle, x509 } from './crypto-provider.js';
 import { tenantUri } from './peer-identity.js';
 
@@ -142,13 +143,20 @@ export class CertificateAuthority {
 
   /**
    * Issues a manufacturer-endorsed device identity (IDevID, IEEE 802.1AR
-   * style): subject CN and a URI SAN carry the device id; clientAuth only.
+   * style): subject CN and a URI SAN carry the device id; clientAuth only. With `hardwareModule`, the SAN also
+   * names the hardware module bound to the device (RFC 4108 hardwareModuleName; for a TPM, its EK).
    */
   async issueDeviceIdentity(
     deviceId: string,
     subjectPublicKeySpki: Uint8Array,
     validityDays = DEFAULT_DEVICE_IDENTITY_VALIDITY_DAYS,
+    hardwareModule?: { readonly hwType: string; readonly serial: Uint8Array },
   ): Promise<x509.X509Certificate> {
+    const deviceUri = new GeneralName({ uniformResourceIdentifier: `urn:rampart:device:${deviceId}` });
+    const names = new SubjectAlternativeName([
+      deviceUri,
+      ...(hardwareModule === undefined ? [] : [hardwareModuleNameGeneralName(hardwareModule.hwType, hardwareModule.serial)]),
+    ]);
     const publicKey = await subtle.importKey('spki', new Uint8Array(subjectPublicKeySpki), EC_P256, true, ['verify']);
     return x509.X509CertificateGenerator.create({
       serialNumber: serial(),
@@ -162,7 +170,7 @@ export class CertificateAuthority {
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
-        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: `urn:rampart:device:${deviceId}` }]),
+        new x509.Extension(id_ce_subjectAltName, false, AsnConvert.serialize(names)),
         await this.authorityKeyIdentifier(),
       ],
     });

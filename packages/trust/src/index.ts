@@ -214,24 +214,74 @@ export {
   writeRootDirectory,
 } from './ceremony/root-directory.js';
 export type { OpenedRoot, RootAccess, RootTokenNote } from './ceremony/root-directory.js';
+export { TpmFormatError } from './tpm/tpm-reader.js';
+export { TPM_GENERATED_VALUE, TpmAlg, TpmSt, TpmaObject } from './tpm/tpm-constants.js';
+export {
+  AK_REQUIRED_ATTRIBUTES,
+  attestationKeyFaults,
+  objectName,
+  parseTpm2bPublic,
+  parseTpmtPublic,
+  publicKeyOf,
+} from './tpm/tpm-public.js';
+export type { TpmPublic, TpmSymmetric } from './tpm/tpm-public.js';
+export { kdfa, kdfe, makeCredential } from './tpm/make-credential.js';
+export type { MadeCredential } from './tpm/make-credential.js';
+export { parseQuote, verifyTpmSignature } from './tpm/tpm-attest.js';
+export type { PcrSelection, TpmQuote } from './tpm/tpm-attest.js';
+export {
+  EV_EVENT_TAG,
+  EV_NO_ACTION,
+  MAX_LOG_EVENTS,
+  RAMPART_STAGE_TAG,
+  pcrEvent2,
+  pcrOfStage,
+  replayEventLog,
+  specIdEvent,
+  stageEvent,
+  stageEventData,
+} from './tpm/event-log.js';
+export type { ReplayedLog, StageEvent } from './tpm/event-log.js';
+export { checkAttestationKey, verifyQuote } from './tpm/quote-verifier.js';
+export type { QuoteFault, QuoteInput, VerifiedQuote } from './tpm/quote-verifier.js';
+export {
+  HW_TYPE_TPM2,
+  HardwareModuleName,
+  ID_ON_HARDWARE_MODULE_NAME,
+  hardwareModuleNameGeneralName,
+  hardwareModuleNamesOf,
+  tpmSerialOf,
+} from './tpm/hardware-module-name.js';
+export { APP_SIGNATURE_CONTEXT, appSignedBytes, verifyAppSignature } from './app-signature.js';
 export {
   COSE_ALG,
   COSE_HEADER,
   COSE_SIGN1_TAG,
-  MAX_PSA_TOKEN_BYTES,
+  MAX_DETAIL_CHARS,
   PSA_CLAIM,
   PSA_LIFECYCLE,
   PSA_PROFILE,
+  PSA_ROT_STAGE,
+  PsaBootStateError,
   SW_COMPONENT,
+  bootLogOfPsaClaims,
+  boundedDetail,
   createPsaToken,
-  decodeDeviceCbor,
   encodeClaims,
   encodeCbor,
   es256Sign,
   instanceIdOf,
   lifecycleState,
+  psaBootClaims,
   signSign1,
-  verifyPsaMacToken,
   verifyPsaToken,
 } from './psa-token/index.js';
-export type { PsaClaims, PsaLifecycleState, PsaSoftwareComponent, PsaTokenCheck, PsaTokenFault } from './psa-token/index.js';
+export type {
+  PsaBootReading,
+  PsaBootSource,
+  PsaClaims,
+  PsaLifecycleState,
+  PsaSoftwareComponent,
+  PsaTokenCheck,
+  PsaTokenFault,
+} from './psa-token/index.js';

@@ -52,6 +52,8 @@ const attestationEnvObject = z.object({
   /** Three tiers, optional: the root's CRL from the ceremony (`rampart ceremony root crl`), served at ROOT_CRL_PATH. */
   PLATFORM_ROOT_CRL_FILE: z.string().min(1).optional(),
   MANUFACTURER_CA_FILE: z.string().min(1, 'path to the trusted manufacturer CA certificates (PEM)'),
+  /** Trusted TPM vendor roots (PEM) that sign EK certificates; unset, TPM 2.0 devices are refused EK_UNTRUSTED. */
+  TPM_VENDOR_CA_FILE: z.string().min(1).optional(),
   /**
    * Key-encryption key for tenant CA private keys at rest: 32 bytes, base64. Required with KEYS_PROVIDER=software;
    * optional with pkcs11, where it only opens tenant CA keys sealed before the move to three tiers (their CRLs are
@@ -163,6 +165,8 @@ export interface AttestationConfig extends CommonConfig {
     /** Where the CA keys live and are used: software (two tiers) or the token (three tiers). */
     readonly keys: KeyProviderConfig;
     readonly manufacturerCaFile: string;
+    /** TPM vendor roots for EK certificates; undefined: no TPM device attests. */
+    readonly tpmVendorCaFile: string | undefined;
     /** Seals tenant CA keys (software); with pkcs11 only opens those sealed before three tiers, if given. */
     readonly keyEncryptionKey: Buffer | undefined;
     /** What the nonces' HMAC key is derived from: ATTESTATION_NONCE_KEY, else CA_KEY_ENCRYPTION_KEY. */
@@ -199,6 +203,7 @@ function toAttestationConfig(e: z.output<typeof attestationEnvSchema>): Attestat
       hierarchy: caHierarchy(e),
       keys: keyProviderConfig(e),
       manufacturerCaFile: e.MANUFACTURER_CA_FILE,
+      tpmVendorCaFile: e.TPM_VENDOR_CA_FILE,
       keyEncryptionKey: e.CA_KEY_ENCRYPTION_KEY === undefined ? undefined : Buffer.from(e.CA_KEY_ENCRYPTION_KEY, 'base64'),
       // The schema requires one of the two.
       nonceSecret: Buffer.from(e.ATTESTATION_NONCE_KEY ?? e.CA_KEY_ENCRYPTION_KEY ?? '', 'base64'),

@@ -37,10 +37,14 @@ import { AttestationBatches } from './attestation/attestation-batches.js';
 import { AttestationHandler } from './attestation/attestation.handler.js';
 import { AttestationRepository } from './attestation/attestation.repository.js';
 import { AttestationService } from './attestation/attestation.service.js';
+import { createAuthenticators } from './attestation/evidence/evidence-authenticators.js';
 import { EvidenceVerifier } from './attestation/evidence-verifier.js';
 import { FleetGauges } from './attestation/fleet-gauges.js';
 import { KnownGoodConsumer } from './attestation/known-good.consumer.js';
 import { SealedNonceStore } from './attestation/nonce-store.js';
+import { ChallengeSeal } from './attestation/evidence/tpm2-quote/challenge-seal.js';
+import { ManufacturerEndorsement } from './attestation/evidence/manufacturer-endorsement.js';
+import { Tpm2QuoteAuthenticator } from './attestation/evidence/tpm2-quote/tpm2-quote.authenticator.js';
 import { PolicyCache } from './attestation/policy-cache.js';
 
 /** How long a claim waits for the tenant's update root from the updates service. */
@@ -50,6 +54,7 @@ const UPDATE_ROOT_TIMEOUT_MS = 5_000;
 export const PLATFORM_AUTHORITY = Symbol('attestation.platform-authority');
 /** The manufacturer roots device endorsements chain to (PEM, at least one). */
 export const MANUFACTURER_ROOTS = Symbol('attestation.manufacturer-roots');
+export const TPM_VENDOR_ROOTS = Symbol('attestation.tpm-vendor-roots');
 /** Drops this replica's cached policy and tells every other replica to drop theirs. */
 export const ANNOUNCE_POLICY_CHANGE = Symbol('attestation.announce-policy-change');
 export type AnnouncePolicyChange = () => Promise<void>;
@@ -162,6 +167,16 @@ export class AttestationModule {
           },
         },
         {
+          provide: TPM_VENDOR_ROOTS,
+          inject: [SERVICE_CONFIG],
+          useFactory: async (config: AttestationConfig) => {
+            if (config.ca.tpmVendorCaFile === undefined) return [];
+            const roots = certificatesInPemBundle(await readFile(config.ca.tpmVendorCaFile, 'utf8'));
+            if (roots.length === 0) throw new Error(`TPM_VENDOR_CA_FILE holds no certificate: ${config.ca.tpmVendorCaFile}`);
+            return roots;
+          },
+        },
+        {
           provide: AttestationRepository,
           inject: [DATA_SOURCE],
           useFactory: (dataSource: DataSource) => new AttestationRepository(dataSource),
@@ -206,6 +221,7 @@ export class AttestationModule {
             LOGGER,
             OBSERVABILITY,
             MESSAGE_BUS,
+            TPM_VENDOR_ROOTS,
           ],
           useFactory: (
             repository: AttestationRepository,
@@ -218,10 +234,17 @@ export class AttestationModule {
             logger: Logger,
             observability: Observability,
             bus: MessageBus,
-          ) =>
-            new AttestationService(
+            tpmVendorRoots: string[],
+          ) => {
+            const endorsement = new ManufacturerEndorsement(manufacturerRoots);
+            // TPM 2.0 quotes only with TPM vendor roots to check EK certificates against (TPM_VENDOR_CA_FILE).
+            const tpm2 =
+              tpmVendorRoots.length === 0
+                ? undefined
+                : new Tpm2QuoteAuthenticator(tpmVendorRoots, endorsement, new ChallengeSeal(config.ca.nonceSecret));
+            return new AttestationService(
               repository,
-              new EvidenceVerifier(manufacturerRoots),
+              new EvidenceVerifier(createAuthenticators(endorsement, tpm2)),
               new SealedNonceStore(config.ca.nonceSecret, config.nonceTtlMs, batches),
               batches,
               policies,
@@ -233,7 +256,9 @@ export class AttestationModule {
                 await bus.publishDurable(Subject.attestationVerdictFailed, encodeJson(event), { msgId: event.id });
               },
               observability.tracer,
-            ),
+              tpm2,
+            );
+          },
         },
         {
           provide: AttestationAdmission,

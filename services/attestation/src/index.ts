@@ -1,4 +1,6 @@
 export { EvidenceVerifier, measurementKey } from './attestation/evidence-verifier.js';
+export { createAuthenticators } from './attestation/evidence/evidence-authenticators.js';
+export type { Authenticators } from './attestation/evidence/evidence-authenticators.js';
 export type { AttestationPolicy, DeviceState, VerificationContext, Verdict } from './attestation/evidence-verifier.js';
 export { DEFAULT_NONCE_TTL_MS, InMemorySpentNonces, SealedNonceStore } from './attestation/nonce-store.js';
 export type { NonceOutcome, NonceStore, SpentNonces } from './attestation/nonce-store.js';
@@ -7,3 +9,8 @@ export type { AttestationConfig, AttestationConfigInput } from './attestation.co
 export { startAttestation } from './start-attestation.js';
 export type { RunningAttestation } from './start-attestation.js';
 export { attestationMigrations } from './migrations/index.js';
+export { ChallengeSeal } from './attestation/evidence/tpm2-quote/challenge-seal.js';
+export { Tpm2QuoteAuthenticator } from './attestation/evidence/tpm2-quote/tpm2-quote.authenticator.js';
+export type { TpmRefusal } from './attestation/evidence/tpm2-quote/tpm2-quote.authenticator.js';
+export { ManufacturerEndorsement } from './attestation/evidence/manufacturer-endorsement.js';
+export { PsaTokenAuthenticator } from './attestation/evidence/psa-token.authenticator.js';

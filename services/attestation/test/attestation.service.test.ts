@@ -17,7 +17,7 @@ import {
   type ManufacturedDevice,
 } from '@rampart/emulator';
 import { NatsBus, TypedBus, createLogger, decodeJson, encodeJson } from '@rampart/service-kit';
-import { PSA_LIFECYCLE, createPsaToken } from '@rampart/trust';
+import { ImageSigner, PSA_LIFECYCLE, createPsaToken } from '@rampart/trust';
 import {
   TEST_NATS_URL,
   attestationTestEnv,
@@ -37,6 +37,7 @@ import { startAttestation, type RunningAttestation } from '../src/start-attestat
 
 const run = promisify(execFile);
 const image = (name: string) => measure(Buffer.from(`image ${name}`));
+const platformSigner = ImageSigner.create().keyId;
 const boot: BootState = {
   bootLog: [
     { stage: 'rom', sha256: image('rom') },
@@ -44,7 +45,7 @@ const boot: BootState = {
     { stage: 'security-monitor', sha256: image('sm 1') },
     { stage: 'os', sha256: image('os 1.0') },
   ],
-  signers: {},
+  signers: { bootloader: platformSigner, 'security-monitor': platformSigner, os: platformSigner },
   securityVersions: { os: 2 },
   versions: { os: '1.0', apps: {} },
 };

@@ -16,6 +16,8 @@ export function attestResponseEvent(connection: number, payload: Buffer): Device
     return undefined;
   }
   if (response.type === 'nonce') return { type: 'nonce', connection, nonce: response.nonce };
+  // A TPM credential challenge is for a TPM device (see tpm/tpm-device.ts); an MCU never asks for one.
+  if (response.type === 'tpm2-credential') return undefined;
   const verdict = response.type === 'verdict' ? response.verdict : { pass: false as const, reasons: [response.code] };
   if (!verdict.pass) return { type: 'attestation-refused', connection, reasons: verdict.reasons };
   // Renewal is timed from the certificate's own validity, not from when the verdict arrived.

@@ -1,6 +1,6 @@
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { deviceIdFromSpki, es256Sign, spkiOf } from '@rampart/trust';
+import { appSignedBytes, deviceIdFromSpki, es256Sign, spkiOf } from '@rampart/trust';
 import { Fuses } from './fuses.js';
 import { SealedStorage } from './sealed-storage.js';
 import { MemoryStateStore, type DeviceStateStore } from './state-store.js';
@@ -10,6 +10,17 @@ const HUK_ENTRY = 'huk';
 const KEY_ENTRY = 'device-key';
 /** Identity certificate, operational certificate, and its successor during a renewal. */
 const MAX_TLS_CONTEXTS = 3;
+/** Boot seed size: RFC 9783 allows 8 to 32 bytes; Trusted Firmware-M sends 32. */
+const BOOT_SEED_BYTES = 32;
+const HUK_BYTES = 32;
+
+export interface SecuritySubsystemOptions {
+  /**
+   * The subsystem's entropy source (its TRNG): the hardware-unique key and each power-on's boot seed come from it.
+   * Default `crypto.randomBytes`; a test passes its own (STYLE §6: randomness is injected).
+   */
+  readonly randomBytes?: (size: number) => Uint8Array;
+}
 
 /**
  * The emulated security subsystem ("Pluton"): it creates the device key
@@ -30,14 +41,19 @@ export class SecuritySubsystem {
   readonly publicKeySpki: Buffer;
   readonly deviceId: string;
   /** Fresh at each power-on: tells a verifier one boot session from another (RFC 9783 §4.3.2). */
-  readonly bootSeed: Buffer = randomBytes(32);
+  readonly bootSeed: Buffer;
   readonly fuses: Fuses;
   readonly sealed: SealedStorage;
 
-  constructor(readonly store: DeviceStateStore = new MemoryStateStore()) {
+  constructor(
+    readonly store: DeviceStateStore = new MemoryStateStore(),
+    options: SecuritySubsystemOptions = {},
+  ) {
+    const random = options.randomBytes ?? randomBytes;
+    this.bootSeed = Buffer.from(random(BOOT_SEED_BYTES));
     let huk = store.read(HUK_ENTRY);
     if (huk === undefined) {
-      huk = randomBytes(32);
+      huk = Buffer.from(random(HUK_BYTES));
       store.write(HUK_ENTRY, huk);
     }
     this.sealed = new SealedStorage(huk);
@@ -54,9 +70,12 @@ export class SecuritySubsystem {
     this.deviceId = deviceIdFromSpki(this.publicKeySpki);
   }
 
-  /** ECDSA P-256 / SHA-256 signature, DER encoded. */
-  sign(data: Uint8Array): Buffer {
-    return cryptoSign('sha256', data, this.#privateKey);
+  /**
+   * An app's signature (`auth.sign`): ECDSA P-256 / SHA-256, DER encoded, over `appSignedBytes(data)` (a fixed context ‖ data), never
+   * over data alone, so an app holding the capability cannot have an attestation token or a TLS handshake signed.
+   */
+  appSign(data: Uint8Array): Buffer {
+    return cryptoSign('sha256', appSignedBytes(data), this.#privateKey);
   }
 
   /**

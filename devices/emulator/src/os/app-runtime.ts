@@ -13,7 +13,10 @@ export interface AppHost {
   clearTimer(timer: TimerHandle | undefined): void;
   random(): number;
   publishTelemetry(app: string, metrics: Record<string, number>): void;
-  /** The device key signs on the app's behalf (device authentication); the key never reaches the app. */
+  /**
+   * The device key signs on the app's behalf (device authentication) over `appSignedBytes(data)`, never data alone
+   * (the same key signs attestation tokens); the key never reaches the app.
+   */
   sign(data: Uint8Array): Buffer;
   /** An app's exit, crash, watchdog kill or denied call. */
   report(event: AppEvent): void;

@@ -1,9 +1,10 @@
+import { verify as cryptoVerify } from 'node:crypto';
 import { DeviceHeartbeatSchema, type DeviceFailureReport, type DeviceHeartbeat } from '@rampart/contracts';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../device/virtual-clock.js';
 import { sampleAppImage } from '../firmware/app-images.js';
 import { DEMO_HARDWARE, demoFirmware, flashFirmware, platformImage, type FirmwareSigners } from '../firmware/firmware.js';
-import { ImageSigner, encodeImage, type SignedImage } from '@rampart/trust';
+import { ImageSigner, encodeImage, verifyAppSignature, type SignedImage } from '@rampart/trust';
 import { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { MemoryStateStore } from '../mcu/state-store.js';
 import { Flash } from '../mcu/flash.js';
@@ -366,6 +367,30 @@ describe('secure boot and the secure OS', () => {
       await clock.advance(1_100);
       expect(os.app('sensor')!.stats.starts).toBe(2);
       os.shutdown();
+    });
+
+    it("signs an app's text with the device key under the app context only (auth.sign)", async () => {
+      const { store, security } = manufacture();
+      const signing = signers.apps.sign(
+        {
+          component: 'app:sensor',
+          version: '7.1.0',
+          securityVersion: 1,
+          hardware: DEMO_HARDWARE,
+          capabilities: { allowedHosts: [], telemetry: false, storageQuotaBytes: 512, deviceAuth: true },
+        },
+        Buffer.from(`rampart.storage.set('signature', rampart.auth.sign('reading 42'));`),
+      );
+      new Flash(store).write('app:sensor', 'a', signing);
+      const { os, booted } = powerOn(security);
+      await booted;
+      os.shutdown();
+      const entries = JSON.parse(security.sealed.unseal('app:sensor', store.read('app-storage.sensor')!).toString('utf8')) as {
+        signature: string;
+      };
+      const signature = Buffer.from(entries.signature, 'base64');
+      expect(verifyAppSignature(security.publicKey, Buffer.from('reading 42'), signature)).toBe(true);
+      expect(cryptoVerify('sha256', Buffer.from('reading 42'), security.publicKey, signature)).toBe(false);
     });
 
     it('keeps app storage sealed across reboots, within the quota; a write over it is EPERM', async () => {

@@ -166,7 +166,7 @@ export class SecureOs {
           setTimer: this.env.setTimer,
           clearTimer: this.env.clearTimer,
           publishTelemetry: (appName, metrics) => this.sinks.telemetry(appName, metrics),
-          sign: (data) => this.security.sign(data),
+          sign: (data) => this.security.appSign(data),
           report: (event) => this.onAppEvent(event),
           loadStorage: (appName) => this.loadAppStorage(appName),
           saveStorage: (appName, entries) => this.saveAppStorage(appName, entries),

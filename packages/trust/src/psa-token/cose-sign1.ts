@@ -1,5 +1,6 @@
-import { createHmac, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { Tag } from 'cbor2';
+import { boundedDetail } from './refusal-detail.js';
 import { bytesOf, type CborRefusedError, decodeDeviceCbor, encodeCbor } from './strict-cbor.js';
 
 /*
@@ -13,9 +14,8 @@ import { bytesOf, type CborRefusedError, decodeDeviceCbor, encodeCbor } from './
 export const COSE_HEADER = { alg: 1, crit: 2, contentType: 3, kid: 4 } as const;
 /** COSE algorithm identifiers (RFC 9053 §2.1, §3.1). */
 export const COSE_ALG = { ES256: -7, HMAC256: 5 } as const;
-/** CBOR tags of the single-signer and single-recipient MAC structures (RFC 9052 §4.2, §6.2). */
+/** CBOR tag of the single-signer structure (RFC 9052 §4.2); COSE_Mac0's is in cose-mac0.ts. */
 export const COSE_SIGN1_TAG = 18;
-export const COSE_MAC0_TAG = 17;
 /** ES256 signatures are r ‖ s, 32 bytes each (RFC 9053 §2.1), never DER. */
 const ES256_SIGNATURE_BYTES = 64;
 
@@ -58,7 +58,7 @@ function isMap(value: unknown): value is Map<unknown, unknown> {
 }
 
 /**
- * Takes a tagged COSE_Sign1 (or, for `expectedTag` 17, COSE_Mac0) apart under RFC 9052 §3–§4: exactly four
+ * Takes a tagged COSE_Sign1 (or, for another `expectedTag`, the same-shaped COSE_Mac0) apart under RFC 9052 §3–§4: exactly four
  * elements; the protected header a byte string holding a map (the empty string only for an empty map, which
  * cannot carry `alg`, so refused here); the unprotected header a map; an attached payload (nil, a detached
  * payload, is refused: the token is the claims); the signature a byte string. A label may not sit in both
@@ -69,7 +69,7 @@ export function openCoseMessage(bytes: Uint8Array, expectedTag: number = COSE_SI
   try {
     outer = decodeDeviceCbor(bytes);
   } catch (error) {
-    malformed(`not well-formed CBOR: ${(error as CborRefusedError).message}`, error);
+    malformed(`not well-formed CBOR: ${boundedDetail((error as CborRefusedError).message)}`, error);
   }
   if (!(outer instanceof Tag) || Number(outer.tag) !== expectedTag) malformed(`not a tagged COSE structure ${expectedTag}`);
   const parts = outer.contents;
@@ -85,18 +85,19 @@ export function openCoseMessage(bytes: Uint8Array, expectedTag: number = COSE_SI
   try {
     protectedHeader = decodeDeviceCbor(protectedBytes);
   } catch (error) {
-    malformed(`protected header: ${(error as CborRefusedError).message}`, error);
+    malformed(`protected header: ${boundedDetail((error as CborRefusedError).message)}`, error);
   }
   if (!isMap(protectedHeader)) malformed('the protected header must hold a map');
   for (const label of unprotectedHeader.keys()) {
-    if (protectedHeader.has(label)) malformed(`header label ${String(label)} is in both buckets`);
+    if (protectedHeader.has(label)) malformed(`header label ${boundedDetail(String(label))} is in both buckets`);
   }
   if (unprotectedHeader.has(COSE_HEADER.crit)) malformed('crit must be protected');
   const crit = protectedHeader.get(COSE_HEADER.crit);
   if (crit !== undefined) {
     if (!Array.isArray(crit) || crit.length === 0) malformed('crit must be a non-empty array of labels');
     for (const label of crit as unknown[]) {
-      if (!UNDERSTOOD_LABELS.has(label)) throw new CoseError('algorithm-unsupported', `critical header ${String(label)} is not understood`);
+      if (!UNDERSTOOD_LABELS.has(label))
+        throw new CoseError('algorithm-unsupported', `critical header ${boundedDetail(String(label))} is not understood`);
     }
   }
   if (unprotectedHeader.has(COSE_HEADER.alg)) malformed('alg must be protected');
@@ -108,11 +109,6 @@ export function openCoseMessage(bytes: Uint8Array, expectedTag: number = COSE_SI
 /** The bytes an ES256 signature covers: Sig_structure with context "Signature1" and empty external AAD (RFC 9052 §4.4). */
 export function sigStructure(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
   return encodeCbor(['Signature1', bytesOf(protectedBytes), new Uint8Array(0), bytesOf(payload)]);
-}
-
-/** The bytes a Mac0 tag covers: MAC_structure with context "MAC0" (RFC 9052 §6.3). */
-export function macStructure(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
-  return encodeCbor(['MAC0', bytesOf(protectedBytes), new Uint8Array(0), bytesOf(payload)]);
 }
 
 /** True if `key` is an EC P-256 public key: ES256 is ECDSA on that curve only (RFC 9053 §2.1). */
@@ -128,15 +124,6 @@ export function verifySign1(message: CoseMessage, publicKey: KeyObject): void {
   const signed = sigStructure(message.protectedBytes, message.payload);
   if (!cryptoVerify('sha256', signed, { key: publicKey, dsaEncoding: 'ieee-p1363' }, message.authenticator)) {
     throw new CoseError('signature-invalid', 'the signature does not verify');
-  }
-}
-
-/** Checks a Mac0 message's HMAC 256/256 tag with `key` (RFC 9053 §3.1); Rampart does not accept MACed tokens from devices. */
-export function verifyMac0(message: CoseMessage, key: Uint8Array): void {
-  if (message.alg !== COSE_ALG.HMAC256) throw new CoseError('algorithm-unsupported', `algorithm ${message.alg} is not HMAC 256/256`);
-  const expected = createHmac('sha256', key).update(macStructure(message.protectedBytes, message.payload)).digest();
-  if (message.authenticator.length !== expected.length || !timingSafeEqual(expected, message.authenticator)) {
-    throw new CoseError('signature-invalid', 'the MAC does not verify');
   }
 }
 

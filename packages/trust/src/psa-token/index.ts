@@ -1,7 +1,6 @@
 export {
   COSE_ALG,
   COSE_HEADER,
-  COSE_MAC0_TAG,
   COSE_SIGN1_TAG,
   CoseError,
   es256Sign,
@@ -11,6 +10,8 @@ export {
   verifySign1,
 } from './cose-sign1.js';
 export type { CoseFault, CoseMessage } from './cose-sign1.js';
+export { PsaBootStateError, PSA_ROT_STAGE, bootLogOfPsaClaims, psaBootClaims } from './psa-boot-stages.js';
+export type { PsaBootReading, PsaBootSource } from './psa-boot-stages.js';
 export {
   PSA_CLAIM,
   PSA_LIFECYCLE,
@@ -23,6 +24,7 @@ export {
   lifecycleState,
 } from './psa-claims.js';
 export type { PsaClaims, PsaLifecycleState, PsaSoftwareComponent } from './psa-claims.js';
-export { MAX_PSA_TOKEN_BYTES, createPsaToken, verifyPsaMacToken, verifyPsaToken } from './psa-token.js';
+export { createPsaToken, verifyPsaToken } from './psa-token.js';
 export type { PsaTokenCheck, PsaTokenFault } from './psa-token.js';
-export { CborRefusedError, decodeDeviceCbor, encodeCbor } from './strict-cbor.js';
+export { MAX_DETAIL_CHARS, boundedDetail } from './refusal-detail.js';
+export { encodeCbor } from './strict-cbor.js';

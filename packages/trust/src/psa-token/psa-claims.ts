@@ -21,7 +21,10 @@ export const PSA_CLAIM = {
    * Rampart's anti-rollback counters (component → security version), a private claim. RFC 9783 defines no place
    * for them (a software component's keys are fixed: RFC 9783 §4.4.1), but EAT says every claim a recipient does
    * not understand is ignored (RFC 9711 §4) and CWT reserves keys below -65536 for private use (RFC 8392 §9.1),
-   * so another verifier reads the token unchanged.
+   * so another verifier reads the token unchanged. Trusted Firmware-M does not emit it: a device maker who wants
+   * its devices to meet Rampart's anti-rollback floors must add it (its attestation partition's claims). A token
+   * without it has no security version for any component, and the verifier refuses it wherever a floor is set
+   * (SECURITY_VERSION_BELOW_FLOOR): an unreported counter is never taken to be high enough.
    */
   rampartSecurityVersions: -70_001,
 } as const;
@@ -131,7 +134,11 @@ export function encodeClaims(claims: PsaClaims): Map<number, unknown> {
 }
 
 const HASH_SIZES: ReadonlySet<number> = new Set([32, 48, 64]);
-const CERTIFICATION_REFERENCE = /^[0-9]{13}(?:-[0-9]{5})?$/;
+/**
+ * EAN-13+5, the only form the 2023 profile allows (RFC 9783's psa-certification-reference-type); the bare EAN-13
+ * was the legacy profile's, and the legacy profile is refused anyway.
+ */
+const CERTIFICATION_REFERENCE = /^[0-9]{13}-[0-9]{5}$/;
 const COMPONENT_NAME = /^[a-z0-9:-]{1,64}$/;
 
 function bytes(claim: string, value: unknown, sizes: (n: number) => boolean, rule: string): Uint8Array {
@@ -238,7 +245,7 @@ export function parseClaims(payload: unknown): PsaClaims {
   const certificationReference = optional(map, PSA_CLAIM.certificationReference, (v) => {
     const reference = text('psa-certification-reference', v, 19);
     if (!CERTIFICATION_REFERENCE.test(reference))
-      throw new PsaClaimError('psa-certification-reference', 'must be EAN-13 or EAN-13-5 digits');
+      throw new PsaClaimError('psa-certification-reference', 'must be EAN-13+5 (13 digits, -, 5 digits)');
     return reference;
   });
   const verificationServiceIndicator = optional(map, PSA_CLAIM.verificationServiceIndicator, (v) =>

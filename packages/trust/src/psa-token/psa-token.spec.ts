@@ -1,7 +1,9 @@
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign as derSign } from 'node:crypto';
 import { Tag } from 'cbor2';
 import { describe, expect, it } from 'vitest';
-import { COSE_ALG, COSE_HEADER, es256Sign, sigStructure } from './cose-sign1.js';
+import { COSE_MAC0_TAG } from './cose-mac0.js';
+import { COSE_ALG, COSE_HEADER, es256Sign, sigStructure, signSign1, verifySign1, openCoseMessage } from './cose-sign1.js';
+import { MAX_DETAIL_CHARS } from './refusal-detail.js';
 import { PSA_CLAIM, PSA_LIFECYCLE, encodeClaims, instanceIdOf, type PsaClaims } from './psa-claims.js';
 import { createPsaToken, verifyPsaMacToken, verifyPsaToken } from './psa-token.js';
 import { encodeCbor } from './strict-cbor.js';
@@ -85,7 +87,7 @@ function tokenOver(claims: Map<number, unknown>, protectedHeader = new Map<numbe
   return encodeCbor(new Tag(18, [protectedBytes, new Map(), payload, sign(sigStructure(protectedBytes, payload))]));
 }
 
-describe('verifyPsaToken', () => {
+describe(verifyPsaToken.name, () => {
   describe('RFC 9783 Appendix A vectors', () => {
     it('verifies the COSE_Sign1 example as well-formed and signed by its published IAK', () => {
       const check = verifyPsaToken(rfcSign1, rfcKey);
@@ -201,10 +203,88 @@ describe('verifyPsaToken', () => {
       expect(verifyPsaToken(critical, device.publicKey)).toMatchObject({ ok: false, fault: 'algorithm-unsupported' });
     });
 
+    describe('header rules (RFC 9052 §3, §3.1)', () => {
+      const es256 = (): Array<[number | string, unknown]> => [[COSE_HEADER.alg, COSE_ALG.ES256]];
+      /** A Sign1 with these header buckets, correctly signed over them. */
+      function withHeaders(protectedEntries: Array<[unknown, unknown]>, unprotected: Map<unknown, unknown>, protectedBytes?: Uint8Array) {
+        const payload = encodeCbor(good());
+        const bytes = protectedBytes ?? encodeCbor(new Map(protectedEntries));
+        return encodeCbor(new Tag(18, [bytes, unprotected, payload, sign(sigStructure(bytes, payload))]));
+      }
+
+      it.each([
+        [
+          'a label in both buckets',
+          () => withHeaders([...es256(), [COSE_HEADER.kid, new Uint8Array(4)]], new Map([[COSE_HEADER.kid, new Uint8Array(4)]])),
+          'token-malformed',
+          'header label 4 is in both buckets',
+        ],
+        [
+          'alg unprotected',
+          () => withHeaders([[COSE_HEADER.contentType, 61]], new Map([[COSE_HEADER.alg, COSE_ALG.ES256]])),
+          'token-malformed',
+          'alg must be protected',
+        ],
+        [
+          'crit unprotected',
+          () => withHeaders(es256(), new Map([[COSE_HEADER.crit, [COSE_HEADER.alg]]])),
+          'token-malformed',
+          'crit must be protected',
+        ],
+        [
+          'an empty crit',
+          () => withHeaders([...es256(), [COSE_HEADER.crit, []]], new Map()),
+          'token-malformed',
+          'crit must be a non-empty array',
+        ],
+        [
+          'an empty protected header (no alg)',
+          () => withHeaders([], new Map(), new Uint8Array(0)),
+          'token-malformed',
+          'the protected header must be a non-empty byte string',
+        ],
+        [
+          'an empty map as protected header',
+          () => withHeaders([], new Map()),
+          'algorithm-unsupported',
+          'no algorithm in the protected header',
+        ],
+      ] as const)('refuses %s', (_name, token, fault, detail) => {
+        expect(verifyPsaToken(token(), device.publicKey)).toMatchObject({ ok: false, fault, detail: expect.stringContaining(detail) });
+      });
+
+      it('accepts crit naming only labels it processes', () => {
+        const token = withHeaders([...es256(), [COSE_HEADER.crit, [COSE_HEADER.alg]]], new Map());
+        expect(verifyPsaToken(token, device.publicKey).ok).toBe(true);
+      });
+
+      it('refuses a certified key that is not P-256, before the signature', () => {
+        const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+        const ed = generateKeyPairSync('ed25519');
+        for (const key of [p384.publicKey, ed.publicKey]) {
+          expect(verifyPsaToken(createPsaToken(goodClaims(), sign), key)).toMatchObject({
+            ok: false,
+            fault: 'algorithm-unsupported',
+            detail: 'the verification key is not a P-256 key',
+          });
+        }
+        expect(() => verifySign1(openCoseMessage(createPsaToken(goodClaims(), sign)), p384.publicKey)).toThrow(/P-256/);
+      });
+
+      it('refuses a COSE_Mac0 at the Sign1 entry point, even with a valid MAC', () => {
+        expect(verifyPsaToken(rfcMac0, rfcKey)).toMatchObject({
+          ok: false,
+          fault: 'token-malformed',
+          detail: `not a tagged COSE structure 18`,
+        });
+        expect(verifyPsaMacToken(rfcMac0, RFC9783_HMAC_KEY).ok).toBe(true);
+        expect(openCoseMessage(rfcMac0, COSE_MAC0_TAG).tag).toBe(COSE_MAC0_TAG);
+      });
+    });
+
     it('refuses a DER signature where COSE wants r ‖ s', () => {
       const protectedBytes = encodeCbor(new Map([[COSE_HEADER.alg, COSE_ALG.ES256]]));
       const payload = encodeCbor(good());
-      const { sign: derSign } = require_crypto();
       const der = derSign('sha256', sigStructure(protectedBytes, payload), device.privateKey);
       const token = encodeCbor(new Tag(18, [protectedBytes, new Map(), payload, new Uint8Array(der)]));
       expect(verifyPsaToken(token, device.publicKey)).toMatchObject({ ok: false, fault: 'signature-invalid' });
@@ -212,32 +292,41 @@ describe('verifyPsaToken', () => {
   });
 
   describe('claims (RFC 9783 §4)', () => {
-    const mandatory = [
-      PSA_CLAIM.profile,
-      PSA_CLAIM.nonce,
-      PSA_CLAIM.instanceId,
-      PSA_CLAIM.implementationId,
-      PSA_CLAIM.clientId,
-      PSA_CLAIM.securityLifecycle,
-      PSA_CLAIM.softwareComponents,
+    const mandatory: Array<[number, string]> = [
+      [PSA_CLAIM.profile, 'profile'],
+      [PSA_CLAIM.nonce, 'eat_nonce'],
+      [PSA_CLAIM.instanceId, 'ueid'],
+      [PSA_CLAIM.implementationId, 'psa-implementation-id'],
+      [PSA_CLAIM.clientId, 'psa-client-id'],
+      [PSA_CLAIM.securityLifecycle, 'psa-security-lifecycle'],
+      [PSA_CLAIM.softwareComponents, 'psa-software-components'],
     ];
-    it.each(mandatory)('refuses a token without mandatory claim %i', (key) => {
+    it.each(mandatory)('refuses a token without mandatory claim %i (%s)', (key, name) => {
       const claims = encodeClaims(goodClaims());
       claims.delete(key);
-      expect(verifyPsaToken(tokenOver(claims), device.publicKey)).toMatchObject({ ok: false, fault: 'claim-invalid' });
+      expect(verifyPsaToken(tokenOver(claims), device.publicKey)).toMatchObject({
+        ok: false,
+        fault: 'claim-invalid',
+        detail: `${name}: is mandatory and missing`,
+      });
     });
 
     it.each([
-      ['another profile', PSA_CLAIM.profile, 'http://arm.com/psa/2.0.0'],
-      ['a 16-byte nonce', PSA_CLAIM.nonce, new Uint8Array(16)],
-      ['a UEID not of type RAND', PSA_CLAIM.instanceId, new Uint8Array(33).fill(2)],
-      ['a 31-byte implementation id', PSA_CLAIM.implementationId, new Uint8Array(31)],
-      ['client id 0', PSA_CLAIM.clientId, 0],
-      ['a lifecycle in no state', PSA_CLAIM.securityLifecycle, 0x7000],
-      ['a 4-byte boot seed', PSA_CLAIM.bootSeed, new Uint8Array(4)],
-      ['no software components', PSA_CLAIM.softwareComponents, []],
-      ['a component without signer id', PSA_CLAIM.softwareComponents, [new Map([[2, new Uint8Array(32)]])]],
-      ['a lifecycle as text', PSA_CLAIM.securityLifecycle, '0x3000'],
+      ['another profile', PSA_CLAIM.profile, 'http://arm.com/psa/2.0.0', 'profile:'],
+      ['a 16-byte nonce', PSA_CLAIM.nonce, new Uint8Array(16), 'eat_nonce:'],
+      ['a UEID not of type RAND', PSA_CLAIM.instanceId, new Uint8Array(33).fill(2), 'ueid:'],
+      ['a 31-byte implementation id', PSA_CLAIM.implementationId, new Uint8Array(31), 'psa-implementation-id:'],
+      ['client id 0', PSA_CLAIM.clientId, 0, 'psa-client-id:'],
+      ['a lifecycle in no state', PSA_CLAIM.securityLifecycle, 0x7000, 'psa-security-lifecycle:'],
+      ['a 4-byte boot seed', PSA_CLAIM.bootSeed, new Uint8Array(4), 'psa-boot-seed:'],
+      ['no software components', PSA_CLAIM.softwareComponents, [], 'psa-software-components:'],
+      [
+        'a component without signer id',
+        PSA_CLAIM.softwareComponents,
+        [new Map([[2, new Uint8Array(32)]])],
+        'psa-software-components[0].signer-id:',
+      ],
+      ['a lifecycle as text', PSA_CLAIM.securityLifecycle, '0x3000', 'psa-security-lifecycle:'],
       [
         'a NUL in a component version',
         PSA_CLAIM.softwareComponents,
@@ -248,12 +337,51 @@ describe('verifyPsaToken', () => {
             [5, new Uint8Array(32)],
           ]),
         ],
+        'psa-software-components[0].version:',
       ],
-      ['a security version above 0xffff', PSA_CLAIM.rampartSecurityVersions, new Map([['os', 0x10000]])],
-    ])('refuses %s', (_name, key, value) => {
+      ['a security version above 0xffff', PSA_CLAIM.rampartSecurityVersions, new Map([['os', 0x10000]]), 'rampart-security-versions.os:'],
+      [
+        'a bare EAN-13 certification reference (the legacy form)',
+        PSA_CLAIM.certificationReference,
+        '1234567890123',
+        'psa-certification-reference:',
+      ],
+      [
+        'a certification reference of other digits',
+        PSA_CLAIM.certificationReference,
+        '123456789012-123456',
+        'psa-certification-reference:',
+      ],
+    ])('refuses %s, naming the claim', (_name, key, value, claim) => {
       const claims = encodeClaims(goodClaims());
       claims.set(key, value);
-      expect(verifyPsaToken(tokenOver(claims), device.publicKey)).toMatchObject({ ok: false, fault: 'claim-invalid' });
+      expect(verifyPsaToken(tokenOver(claims), device.publicKey)).toMatchObject({
+        ok: false,
+        fault: 'claim-invalid',
+        detail: expect.stringMatching(new RegExp(`^${claim.replace(/[[\].]/g, '\\$&')}`)),
+      });
+    });
+
+    it('accepts an EAN-13+5 certification reference (the 2023 profile)', () => {
+      const claims = encodeClaims(goodClaims());
+      claims.set(PSA_CLAIM.certificationReference, '1234567890123-12345');
+      expect(verifyPsaToken(tokenOver(claims), device.publicKey)).toMatchObject({
+        ok: true,
+        claims: { certificationReference: '1234567890123-12345' },
+      });
+    });
+
+    it('bounds the detail of a refusal that quotes the token', () => {
+      const claims = encodeClaims(goodClaims());
+      // A duplicate key whose hex the decoder quotes: a 2,000-byte key written twice.
+      const payload = Buffer.from(encodeCbor(claims));
+      const longKey = Buffer.from(encodeCbor('k'.repeat(2_000)));
+      const entry = Buffer.concat([longKey, Buffer.from(encodeCbor(1))]);
+      const duplicated = Buffer.concat([Buffer.from([payload[0]! + 2]), payload.subarray(1), entry, entry]);
+      const token = signSign1(duplicated, sign);
+      const check = verifyPsaToken(token, device.publicKey);
+      expect(check).toMatchObject({ ok: false, fault: 'token-malformed' });
+      expect(check.ok ? 0 : check.detail.length).toBeLessThanOrEqual(MAX_DETAIL_CHARS);
     });
 
     it('ignores claims it does not know (RFC 9711 §4)', () => {
@@ -263,8 +391,3 @@ describe('verifyPsaToken', () => {
     });
   });
 });
-
-import * as nodeCrypto from 'node:crypto';
-function require_crypto() {
-  return nodeCrypto;
-}

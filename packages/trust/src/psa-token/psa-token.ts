@@ -1,16 +1,18 @@
 import type { KeyObject } from 'node:crypto';
-import { CoseError, openCoseMessage, signSign1, verifyMac0, verifySign1, COSE_MAC0_TAG, type CoseFault } from './cose-sign1.js';
+import { MAX_PSA_TOKEN_BYTES } from '@rampart/contracts';
+import { COSE_MAC0_TAG, verifyMac0 } from './cose-mac0.js';
+import { CoseError, openCoseMessage, signSign1, verifySign1, type CoseFault } from './cose-sign1.js';
 import { encodeClaims, parseClaims, PsaClaimError, type PsaClaims } from './psa-claims.js';
+import { boundedDetail } from './refusal-detail.js';
 import { CborRefusedError, decodeDeviceCbor, encodeCbor } from './strict-cbor.js';
-
-/** A token larger than this is refused before it is decoded (a full Rampart token is about 1.5 KiB). */
-export const MAX_PSA_TOKEN_BYTES = 8 * 1024;
 
 /** Why a token was refused: its CBOR/COSE form, its algorithm, its signature, or a claim. */
 export type PsaTokenFault = CoseFault | 'claim-invalid';
 
 export type PsaTokenCheck =
-  { readonly ok: true; readonly claims: PsaClaims } | { readonly ok: false; readonly fault: PsaTokenFault; readonly detail: string };
+  | { readonly ok: true; readonly claims: PsaClaims }
+  /** `detail` names the rule (and the claim, for `claim-invalid`); at most `MAX_DETAIL_CHARS` long, whatever the token held. */
+  | { readonly ok: false; readonly fault: PsaTokenFault; readonly detail: string };
 
 /**
  * An RFC 9783 token: the claims as a CWT payload in a tagged COSE_Sign1, ES256. `sign` signs the Sig_structure
@@ -21,9 +23,9 @@ export function createPsaToken(claims: PsaClaims, sign: (toBeSigned: Uint8Array)
 }
 
 function refusal(error: unknown): PsaTokenCheck {
-  if (error instanceof CoseError) return { ok: false, fault: error.fault, detail: error.message };
-  if (error instanceof PsaClaimError) return { ok: false, fault: 'claim-invalid', detail: error.message };
-  if (error instanceof CborRefusedError) return { ok: false, fault: 'token-malformed', detail: `claims: ${error.message}` };
+  if (error instanceof CoseError) return { ok: false, fault: error.fault, detail: boundedDetail(error.message) };
+  if (error instanceof PsaClaimError) return { ok: false, fault: 'claim-invalid', detail: boundedDetail(error.message) };
+  if (error instanceof CborRefusedError) return { ok: false, fault: 'token-malformed', detail: boundedDetail(`claims: ${error.message}`) };
   throw error;
 }
 
@@ -49,8 +51,8 @@ export function verifyPsaToken(token: Uint8Array, publicKey: KeyObject): PsaToke
 
 /**
  * The same for a COSE_Mac0 token with a symmetric IAK (RFC 9783 §5: allowed, not recommended). Kept for
- * interoperability checks; a device cannot attest to Rampart with one, as the platform would have to hold every
- * device's key.
+ * interoperability checks against RFC 9783's example, so not in the package's public index: a device cannot attest to
+ * Rampart with one, as the platform would have to hold every device's key.
  */
 export function verifyPsaMacToken(token: Uint8Array, key: Uint8Array): PsaTokenCheck {
   if (token.length > MAX_PSA_TOKEN_BYTES)

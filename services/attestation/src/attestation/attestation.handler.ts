@@ -6,6 +6,8 @@ import {
   type NonceIssueReply,
   type RecoveryGrantReply,
   type TokenIntrospectReply,
+  type Tpm2AttestRequest,
+  type Tpm2ChallengeReply,
 } from '@rampart/contracts';
 import { AttestationAdmission } from './attestation-admission.js';
 import { AttestationService } from './attestation.service.js';
@@ -21,6 +23,13 @@ export class AttestationHandler {
   @MessagePattern(Subject.attestationNonceIssue)
   nonce(request: { deviceId: string; timeoutMs?: number | undefined }): Promise<NonceIssueReply> {
     return this.admission.admit(request.deviceId, request.timeoutMs, () => this.attestation.issueNonce(request.deviceId));
+  }
+
+  @MessagePattern(Subject.attestationTpm2Challenge)
+  tpm2Challenge(request: { deviceId: string; request: Tpm2AttestRequest; timeoutMs?: number | undefined }): Promise<Tpm2ChallengeReply> {
+    return this.admission.admit(request.deviceId, request.timeoutMs, () =>
+      this.attestation.tpm2Challenge(request.deviceId, request.request),
+    );
   }
 
   @MessagePattern(Subject.attestationRevocationsList)

@@ -2,11 +2,14 @@ import { SpanKind, trace, type Counter, type Meter, type Tracer } from '@opentel
 import { randomUUID } from 'node:crypto';
 import {
   AttestationReason,
+  TPM2_QUOTE_KIND,
   type AttestationFailedEvent,
   type EvidenceKind,
   type EvidenceVerifyReply,
   type NonceIssueReply,
   type RecoveryGrantReply,
+  type Tpm2AttestRequest,
+  type Tpm2ChallengeReply,
 } from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
 import { SigningUnavailableError } from '@rampart/service-kit/signing';
@@ -15,6 +18,7 @@ import type { AttestationBatches } from './attestation-batches.js';
 import type { ActiveToken, AttestationRepository } from './attestation.repository.js';
 import type { EvidenceVerifier, Recoverable } from './evidence-verifier.js';
 import type { NonceStore } from './nonce-store.js';
+import type { Tpm2QuoteAuthenticator } from './evidence/tpm2-quote/tpm2-quote.authenticator.js';
 import type { PolicyCache } from './policy-cache.js';
 
 /** Why an attestation that passed got no certificate: the CA's key provider cannot sign now. */
@@ -45,6 +49,8 @@ export class AttestationService {
     /** Publishes a refusal durably, as a failure report for the failures service. */
     private readonly reportFailure: (event: AttestationFailedEvent) => Promise<void>,
     private readonly tracer: Tracer = trace.getTracer('attestation'),
+    /** The `tpm2-quote` kind; without it (no TPM vendor roots configured) TPM devices are refused EK_UNTRUSTED. */
+    private readonly tpm2?: Tpm2QuoteAuthenticator,
   ) {
     this.verdicts = meter.createCounter('rampart_attestation_verdicts_total', { description: 'Attestation verdicts by result and reason' });
   }
@@ -52,6 +58,24 @@ export class AttestationService {
   /** The gateway asks on behalf of a device it authenticated by IDevID. Sealed nonces need no storage. */
   issueNonce(deviceId: string): Promise<NonceIssueReply> {
     return this.nonces.issue(deviceId, this.clock.now());
+  }
+
+  /**
+   * A TPM device's first message: its EK must come from a trusted TPM vendor and its AK be a restricted signing key;
+   * then a nonce, delivered only inside MakeCredential(EK, Name(AK)). A refusal is recorded like any verdict.
+   */
+  async tpm2Challenge(deviceId: string, request: Tpm2AttestRequest): Promise<Tpm2ChallengeReply> {
+    const now = this.clock.now();
+    const tpm = this.tpm2?.checkTpm(request, now) ?? {
+      reason: AttestationReason.ekUntrusted,
+      detail: 'no TPM vendor roots are configured',
+    };
+    if ('reason' in tpm) {
+      const refused = await this.refuse(deviceId, [tpm.reason], TPM2_QUOTE_KIND, undefined, tpm.detail);
+      return { pass: false, reasons: refused.pass ? [] : refused.reasons };
+    }
+    const { nonce, expiresAt } = await this.nonces.issue(deviceId, now);
+    return { pass: true, challenge: this.tpm2!.challenge(deviceId, tpm, nonce, expiresAt) };
   }
 
   tokenByHash(tokenHash: string): Promise<ActiveToken | undefined> {

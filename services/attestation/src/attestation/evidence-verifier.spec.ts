@@ -14,6 +14,8 @@ import {
   COSE_ALG,
   COSE_HEADER,
   CertificateAuthority,
+  ImageSigner,
+  MAX_DETAIL_CHARS,
   OperationalCertificateIssuer,
   PSA_CLAIM,
   PSA_LIFECYCLE,
@@ -24,10 +26,14 @@ import {
   type PsaClaims,
 } from '@rampart/trust';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createAuthenticators } from './evidence/evidence-authenticators.js';
+import { ManufacturerEndorsement } from './evidence/manufacturer-endorsement.js';
 import { EvidenceVerifier, measurementKey, type AttestationPolicy, type DeviceState } from './evidence-verifier.js';
 import { InMemorySpentNonces, SealedNonceStore } from './nonce-store.js';
 
 const image = (name: string) => measure(Buffer.from(`image ${name}`));
+const platformSigner = ImageSigner.create().keyId;
+const appSigner = ImageSigner.create().keyId;
 const goodBoot: BootState = {
   bootLog: [
     { stage: 'rom', sha256: image('rom 1') },
@@ -36,7 +42,7 @@ const goodBoot: BootState = {
     { stage: 'os', sha256: image('os 24.1') },
     { stage: 'app:thermostat', sha256: image('thermostat 1.2') },
   ],
-  signers: {},
+  signers: { bootloader: platformSigner, 'security-monitor': platformSigner, os: platformSigner, 'app:thermostat': appSigner },
   securityVersions: { bootloader: 3, os: 5 },
   versions: { os: '24.1', apps: { thermostat: '1.2' } },
 };
@@ -69,7 +75,7 @@ describe(EvidenceVerifier.name, () => {
 
   beforeAll(async () => {
     manufacturer = await CertificateAuthority.create('Test manufacturer');
-    verifier = new EvidenceVerifier([manufacturer.certificatePem]);
+    verifier = new EvidenceVerifier(createAuthenticators(new ManufacturerEndorsement([manufacturer.certificatePem])));
   });
 
   /** `'unknown'`: the registry has never seen the device. */
@@ -172,24 +178,56 @@ describe(EvidenceVerifier.name, () => {
         return envelopeOf(made, signedBy(made, claims));
       };
     const honestToken = (made: ManufacturedDevice, nonce: string) => Buffer.from(signedBy(made, honest(made, nonce)));
-    const attacks: Array<[string, Attack, string]> = [
-      ['another profile', edited((c) => c.set(PSA_CLAIM.profile, 'http://arm.com/psa/2.0.0')), AttestationReason.claimInvalid],
-      ['no implementation id (a mandatory claim)', edited((c) => c.delete(PSA_CLAIM.implementationId)), AttestationReason.claimInvalid],
-      ['no nonce (a mandatory claim)', edited((c) => c.delete(PSA_CLAIM.nonce)), AttestationReason.claimInvalid],
+    const attacks: Array<[string, Attack, string, string]> = [
+      ['another profile', edited((c) => c.set(PSA_CLAIM.profile, 'http://arm.com/psa/2.0.0')), AttestationReason.claimInvalid, 'profile:'],
+      [
+        'no implementation id (a mandatory claim)',
+        edited((c) => c.delete(PSA_CLAIM.implementationId)),
+        AttestationReason.claimInvalid,
+        'psa-implementation-id: is mandatory',
+      ],
+      ['no nonce (a mandatory claim)', edited((c) => c.delete(PSA_CLAIM.nonce)), AttestationReason.claimInvalid, 'eat_nonce: is mandatory'],
       [
         'a lifecycle in debug',
         edited((c) => c.set(PSA_CLAIM.securityLifecycle, PSA_LIFECYCLE.nonPsaRotDebug)),
         AttestationReason.lifecycleNotSecured,
+        'lifecycle 0x4000',
       ],
       [
         'a decommissioned part',
         edited((c) => c.set(PSA_CLAIM.securityLifecycle, PSA_LIFECYCLE.decommissioned + 1)),
         AttestationReason.lifecycleNotSecured,
+        'lifecycle 0x6001',
       ],
       [
         'a measurement type that is no boot stage',
         edited((c) => (c.get(PSA_CLAIM.softwareComponents) as Array<Map<number, unknown>>)[0]!.set(1, 'BL')),
         AttestationReason.claimInvalid,
+        'psa-software-components[0].measurement-type: BL is no boot stage',
+      ],
+      [
+        'a 48-byte (SHA-384) measurement value',
+        edited((c) => (c.get(PSA_CLAIM.softwareComponents) as Array<Map<number, unknown>>)[2]!.set(2, new Uint8Array(48).fill(7))),
+        AttestationReason.claimInvalid,
+        'psa-software-components[2].measurement-value: must be a SHA-256',
+      ],
+      [
+        'a 64-byte (SHA-512) measurement value',
+        edited((c) => (c.get(PSA_CLAIM.softwareComponents) as Array<Map<number, unknown>>)[0]!.set(2, new Uint8Array(64).fill(7))),
+        AttestationReason.claimInvalid,
+        'psa-software-components[0].measurement-value: must be a SHA-256',
+      ],
+      [
+        'a secure partition as the caller',
+        edited((c) => c.set(PSA_CLAIM.clientId, 1)),
+        AttestationReason.claimInvalid,
+        'psa-client-id: 1 is not a non-secure caller',
+      ],
+      [
+        'a certification reference without its +5 part',
+        edited((c) => c.set(PSA_CLAIM.certificationReference, '1234567890123')),
+        AttestationReason.claimInvalid,
+        'psa-certification-reference:',
       ],
       [
         'duplicate map keys in the claims',
@@ -203,6 +241,7 @@ describe(EvidenceVerifier.name, () => {
           );
         },
         AttestationReason.tokenMalformed,
+        'Duplicate',
       ],
       [
         'indefinite lengths',
@@ -211,16 +250,19 @@ describe(EvidenceVerifier.name, () => {
           return envelopeOf(made, Buffer.concat([Buffer.from([0xd2, 0x9f]), token.subarray(2), Buffer.from([0xff])]));
         },
         AttestationReason.tokenMalformed,
+        'Streaming',
       ],
       [
         'ES384 in the protected header',
         (made, nonce) => envelopeOf(made, signedBy(made, honest(made, nonce), new Map([[COSE_HEADER.alg, -35]]))),
         AttestationReason.algorithmUnsupported,
+        'algorithm -35 is not ES256',
       ],
       [
         'HMAC in the protected header',
         (made, nonce) => envelopeOf(made, signedBy(made, honest(made, nonce), new Map([[COSE_HEADER.alg, COSE_ALG.HMAC256]]))),
         AttestationReason.algorithmUnsupported,
+        'algorithm 5 is not ES256',
       ],
       [
         'a detached (nil) payload',
@@ -231,11 +273,13 @@ describe(EvidenceVerifier.name, () => {
           return envelopeOf(made, detached);
         },
         AttestationReason.tokenMalformed,
+        'detached payloads are refused',
       ],
       [
         'bytes after the token',
         (made, nonce) => envelopeOf(made, Buffer.concat([honestToken(made, nonce), Buffer.from([0x00])])),
         AttestationReason.tokenMalformed,
+        'not well-formed CBOR',
       ],
       [
         'a fifth element in the COSE array',
@@ -244,12 +288,23 @@ describe(EvidenceVerifier.name, () => {
           return envelopeOf(made, Buffer.concat([Buffer.from([0xd2, 0x85]), token.subarray(2), Buffer.from([0x40])]));
         },
         AttestationReason.tokenMalformed,
+        'exactly four elements',
       ],
-      ['a token that is not CBOR', (made) => envelopeOf(made, Buffer.from('{"deviceId":"x"}')), AttestationReason.tokenMalformed],
+      [
+        'a token that is not CBOR',
+        (made) => envelopeOf(made, Buffer.from('{"deviceId":"x"}')),
+        AttestationReason.tokenMalformed,
+        'not well-formed CBOR',
+      ],
     ];
-    it.each(attacks)('refuses %s', async (_label, attack, reason) => {
+    it.each(attacks)('refuses %s', async (_label, attack, reason, detail) => {
       const { made, nonce, context } = await scenario();
-      expect(await verifier.verify(attack(made, nonce), context)).toMatchObject({ pass: false, kind: 'psa-token', reasons: [reason] });
+      expect(await verifier.verify(attack(made, nonce), context)).toMatchObject({
+        pass: false,
+        kind: 'psa-token',
+        reasons: [reason],
+        detail: expect.stringContaining(detail),
+      });
       // The nonce is still good for the device's honest evidence.
       expect(
         (await verifier.verify(encode(createPsaEvidence(made.security, made.identityCertificatePem, nonce, goodBoot)), context)).pass,
@@ -306,6 +361,46 @@ describe(EvidenceVerifier.name, () => {
       pass: false,
       reasons: [AttestationReason.securityVersionBelowFloor],
     });
+  });
+
+  it('refuses a token without the private security-version claim wherever a floor is set (TF-M never sends it)', async () => {
+    const { made, nonces, context } = await scenario();
+    const withoutClaim = (nonce: string) => {
+      const claims = encodeClaims(psaClaimsFor(made.security, nonce, goodBoot));
+      claims.delete(PSA_CLAIM.rampartSecurityVersions);
+      return envelopeOf(made, signedBy(made, claims));
+    };
+    let { nonce } = await nonces.issue(made.security.deviceId, now);
+    expect(await verifier.verify(withoutClaim(nonce), context)).toMatchObject({
+      pass: false,
+      reasons: [AttestationReason.securityVersionBelowFloor],
+    });
+    // The same token passes where policy sets no floor: the claim is needed for floors, not for attestation.
+    ({ nonce } = await nonces.issue(made.security.deviceId, now));
+    const noFloors = { ...policyFor(goodBoot), floors: new Map<string, number>() };
+    expect(await verifier.verify(withoutClaim(nonce), { ...context, policy: () => Promise.resolve(noFloors) })).toMatchObject({
+      pass: true,
+    });
+  });
+
+  it('bounds the refusal detail whatever the device put in the token', async () => {
+    const { made, nonce, context } = await scenario();
+    // A header label of 2,500 characters, twice (in crit and as a header): the token stays under its size limit.
+    const label = 'x'.repeat(2_500);
+    const header = new Map<unknown, unknown>([
+      [COSE_HEADER.alg, COSE_ALG.ES256],
+      [COSE_HEADER.crit, [label]],
+      [label, 1],
+    ]);
+    const claims = encodeClaims(psaClaimsFor(made.security, nonce, goodBoot));
+    const evidence = envelopeOf(made, signedBy(made, claims, header as Map<number, unknown>));
+    const verdict = await verifier.verify(evidence, context);
+    expect(verdict).toMatchObject({
+      pass: false,
+      reasons: [AttestationReason.algorithmUnsupported],
+      detail: expect.stringContaining('xxx'),
+    });
+    expect(verdict.pass ? undefined : verdict.detail?.length).toBeLessThanOrEqual(MAX_DETAIL_CHARS);
   });
 
   it('refuses a revoked device, an unclaimed one, and one claimed by another tenant', async () => {

@@ -1,3 +1,4 @@
+import { boundedDetail } from '@rampart/trust';
 import {
   AttestationReason,
   EvidenceEnvelopeSchema,
@@ -7,9 +8,8 @@ import {
   type EvidenceEnvelope,
   type EvidenceKind,
 } from '@rampart/contracts';
-import type { AuthenticatedEvidence, AuthenticationRefusal, EvidenceAuthenticator } from './evidence/evidence-authenticator.js';
-import { ManufacturerEndorsement } from './evidence/manufacturer-endorsement.js';
-import { PsaTokenAuthenticator } from './evidence/psa-token.authenticator.js';
+import type { AuthenticatedEvidence, AuthenticationRefusal } from './evidence/evidence-authenticator.js';
+import type { Authenticators } from './evidence/evidence-authenticators.js';
 import type { NonceStore } from './nonce-store.js';
 
 /** Known-good measurements (from image releases) and anti-rollback floors. */
@@ -69,9 +69,6 @@ function fail(kind: EvidenceKind | undefined, reasons: AttestationReasonCode[], 
   return { pass: false, kind, reasons, deviceId, ...(detail === undefined ? {} : { detail }) };
 }
 
-/** One authenticator per kind; a kind without one (a TPM quote before its verifier is built) is refused as malformed. */
-type Authenticators = { readonly [K in EvidenceKind]?: EvidenceAuthenticator<K> };
-
 /** The one stage (and security-version component) recovery may replace. */
 const RECOVERY_COMPONENT = 'os';
 
@@ -89,19 +86,20 @@ interface PolicyFault {
  * reported, not only the first.
  */
 export class EvidenceVerifier {
-  private readonly authenticators: Authenticators;
-
-  constructor(manufacturerRootsPem: readonly string[], authenticators?: Authenticators) {
-    const endorsement = new ManufacturerEndorsement(manufacturerRootsPem);
-    this.authenticators = authenticators ?? { 'psa-token': new PsaTokenAuthenticator(endorsement) };
-  }
+  /** One authenticator per kind (`createAuthenticators`); a kind without one is refused as malformed. */
+  constructor(private readonly authenticators: Authenticators) {}
 
   async verify(raw: Uint8Array, context: VerificationContext): Promise<Verdict> {
     if (raw.byteLength > MAX_EVIDENCE_BYTES) return fail(undefined, [AttestationReason.evidenceTooLarge]);
     const envelope = this.parse(raw);
     if (envelope === undefined) return fail(undefined, [AttestationReason.malformedEvidence]);
     const authenticated = this.authenticate(envelope, context.now);
-    if ('reason' in authenticated) return fail(envelope.kind, [authenticated.reason], authenticated.deviceId, authenticated.detail);
+    if ('reason' in authenticated) {
+      const replayed = await this.replayedNonce(authenticated, context);
+      // Bounded whatever the kind: a detail may quote what the device sent, and it goes to the log.
+      const detail = authenticated.detail === undefined ? undefined : boundedDetail(authenticated.detail);
+      return fail(envelope.kind, [replayed ?? authenticated.reason], authenticated.deviceId, detail);
+    }
     const evidence = authenticated;
     const kind = envelope.kind;
 
@@ -160,7 +158,24 @@ export class EvidenceVerifier {
         const authenticator = this.authenticators['psa-token'];
         return authenticator === undefined ? { reason: AttestationReason.malformedEvidence } : authenticator.authenticate(envelope, now);
       }
+      case 'tpm2-quote': {
+        const authenticator = this.authenticators['tpm2-quote'];
+        return authenticator === undefined
+          ? { reason: AttestationReason.ekUntrusted, detail: 'no TPM vendor roots are configured' }
+          : authenticator.authenticate(envelope, now);
+      }
     }
+  }
+
+  /**
+   * Evidence answering another nonce than the one it was given (a TPM quote with another extraData than the
+   * credential's): if that nonce is one of ours for this device, spent or expired, the evidence is a replay and is
+   * refused as one (NONCE_REPLAYED, NONCE_EXPIRED), rather than for the binding it also breaks. Spends it if it was not.
+   */
+  private async replayedNonce(refusal: AuthenticationRefusal, context: VerificationContext): Promise<AttestationReasonCode | undefined> {
+    if (refusal.answeredNonce === undefined || refusal.deviceId === undefined) return undefined;
+    const outcome = await context.nonces.consume(refusal.answeredNonce, refusal.deviceId, context.now);
+    return !outcome.ok && outcome.reason !== AttestationReason.nonceUnknown ? outcome.reason : undefined;
   }
 
   private checkMeasurements(evidence: AuthenticatedEvidence, policy: AttestationPolicy): PolicyFault[] {
@@ -179,6 +194,11 @@ export class EvidenceVerifier {
     return faults;
   }
 
+  /**
+   * A component with a floor must report a security version at or above it. A version the evidence does not report
+   * is below every floor, never assumed high enough: so a PSA token without Rampart's private security-version claim
+   * (Trusted Firmware-M does not emit it; see PSA_CLAIM.rampartSecurityVersions) cannot satisfy any floor.
+   */
   private checkFloors(evidence: AuthenticatedEvidence, policy: AttestationPolicy): PolicyFault[] {
     const faults: PolicyFault[] = [];
     for (const [component, floor] of policy.floors) {

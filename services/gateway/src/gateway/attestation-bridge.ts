@@ -1,5 +1,12 @@
 import { SpanKind, SpanStatusCode, context, trace, type Tracer } from '@opentelemetry/api';
-import { ErrorCode, Subject, TRACEPARENT_PATTERN, toDeviceErrorCode, type AttestationResponse } from '@rampart/contracts';
+import {
+  ErrorCode,
+  Subject,
+  TRACEPARENT_PATTERN,
+  toDeviceErrorCode,
+  type AttestationResponse,
+  type Tpm2AttestRequest,
+} from '@rampart/contracts';
 import { BusError, traceContextFrom, type TypedBus } from '@rampart/service-kit';
 
 /**
@@ -22,6 +29,25 @@ export class AttestationBridge {
         timeUntil(deadline),
       );
       return { type: 'nonce', nonce: reply.nonce, expiresAt: reply.expiresAt };
+    } catch (error) {
+      return this.error(error);
+    }
+  }
+
+  /**
+   * A TPM 2.0 device's first message (EK certificate, EK and AK publics): the attestation service answers with the
+   * nonce inside MakeCredential, or a refusal (an untrusted EK, an AK that is no attestation key).
+   */
+  async requestTpm2Challenge(deviceId: string, request: Tpm2AttestRequest, deadline: number): Promise<AttestationResponse> {
+    try {
+      const reply = await this.bus.request(
+        Subject.attestationTpm2Challenge,
+        { deviceId, request, timeoutMs: timeUntil(deadline) },
+        timeUntil(deadline),
+      );
+      return reply.pass
+        ? { type: 'tpm2-credential', ...reply.challenge }
+        : { type: 'verdict', verdict: { pass: false, reasons: reply.reasons } };
     } catch (error) {
       return this.error(error);
     }
@@ -72,7 +98,7 @@ function timeUntil(deadline: number): number {
   return Math.max(1, deadline - Date.now());
 }
 
-/** The trace context a device put beside its signed evidence, if it is well formed; the evidence itself is checked by the attestation service. */
+/** The trace context a device put in its evidence envelope (beside the signed token, not in it), if it is well formed; the evidence itself is checked by the attestation service. */
 function traceparentOf(evidence: string): string | undefined {
   try {
     const envelope: unknown = JSON.parse(evidence);

@@ -1,4 +1,12 @@
-import { DenialReason, ErrorCode, type AttestationResponse } from '@rampart/contracts';
+import {
+  AttestationReason,
+  DenialReason,
+  ErrorCode,
+  TPM2_QUOTE_KIND,
+  Tpm2AttestRequestSchema,
+  type AttestationResponse,
+  type Tpm2AttestRequest,
+} from '@rampart/contracts';
 import { KeyedAdmission, type AdmissionRefusal, type Clock, type Logger } from '@rampart/service-kit';
 import type { AttestationKind, AttestationSubmitter } from '../mqtt/publish/bridges.js';
 import type { AttestationBridge } from './attestation-bridge.js';
@@ -67,8 +75,21 @@ export class AttestationGate implements AttestationSubmitter {
     const deadline = this.clock.now() + this.limits.timeoutMs;
     const outcome = await this.admission.run(
       deviceId,
-      () =>
-        kind === 'attestRequest' ? this.bridge.requestNonce(deviceId, deadline) : this.bridge.submitEvidence(deviceId, payload, deadline),
+      () => {
+        if (kind === 'attestEvidence') return this.bridge.submitEvidence(deviceId, payload, deadline);
+        // A request is empty for signed evidence; a TPM 2.0 device's names its EK and AK.
+        const tpm2 = tpm2RequestOf(payload);
+        if (tpm2 === undefined) return this.bridge.requestNonce(deviceId, deadline);
+        if (tpm2 === 'malformed') {
+          this.metrics.denied(DenialReason.malformedPayload);
+          this.logger.warn({ deviceId, reason: DenialReason.malformedPayload }, 'malformed TPM 2.0 attestation request refused');
+          return Promise.resolve<AttestationResponse>({
+            type: 'verdict',
+            verdict: { pass: false, reasons: [AttestationReason.malformedEvidence] },
+          });
+        }
+        return this.bridge.requestTpm2Challenge(deviceId, tpm2, deadline);
+      },
       { deadline, wanted: stillConnected },
     );
     switch (outcome.kind) {
@@ -114,4 +135,20 @@ export class AttestationGate implements AttestationSubmitter {
           : { type: 'error', code: ErrorCode.unavailable, message: 'the attestation service is overloaded' };
     }
   }
+}
+
+/**
+ * The TPM 2.0 attestation request in a payload, if it says it is one (`kind: 'tpm2-quote'`); anything else asks for
+ * a plain nonce, as before.
+ */
+function tpm2RequestOf(payload: Buffer): Tpm2AttestRequest | 'malformed' | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if ((json as { kind?: unknown } | null)?.kind !== TPM2_QUOTE_KIND) return undefined;
+  const parsed = Tpm2AttestRequestSchema.safeParse(json);
+  return parsed.success ? parsed.data : 'malformed';
 }

@@ -22,6 +22,11 @@ export interface AuthenticationRefusal {
   readonly deviceId?: string;
   /** For the log: what exactly was wrong (never sent to the device). */
   readonly detail?: string;
+  /**
+   * The nonce the evidence did answer, base64url, when it is not the one it was given (a TPM quote's extraData):
+   * the verifier tells a replay (a nonce of ours, spent or expired) from a TPM that could not learn the nonce.
+   */
+  readonly answeredNonce?: string;
 }
 
 /** One kind of evidence: checks its form, its endorsement and its signature, and reads it into `AuthenticatedEvidence`. */

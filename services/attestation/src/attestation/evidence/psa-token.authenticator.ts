@@ -1,12 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import {
-  AttestationReason,
-  BootStageSchema,
-  type AttestationReasonCode,
-  type BootMeasurement,
-  type PsaTokenEvidence,
-} from '@rampart/contracts';
-import { deviceIdFromSpki, instanceIdOf, lifecycleState, verifyPsaToken, type PsaTokenFault } from '@rampart/trust';
+import { AttestationReason, type AttestationReasonCode, type PsaTokenEvidence } from '@rampart/contracts';
+import { bootLogOfPsaClaims, deviceIdFromSpki, instanceIdOf, lifecycleState, verifyPsaToken, type PsaTokenFault } from '@rampart/trust';
 import type { AuthenticatedEvidence, AuthenticationRefusal, EvidenceAuthenticator } from './evidence-authenticator.js';
 import type { ManufacturerEndorsement } from './manufacturer-endorsement.js';
 
@@ -17,19 +11,33 @@ const FAULT_REASONS: Record<PsaTokenFault, AttestationReasonCode> = {
   'claim-invalid': AttestationReason.claimInvalid,
 };
 
-/** The ROM is the immutable PSA RoT: its measurement is the token's implementation id, not a software component. */
-const ROM_STAGE = 'rom';
-const APP_PREFIX = 'app:';
+/**
+ * The caller Rampart expects in `psa-client-id` (RFC 9783 has a verifier check it against the caller it expects).
+ * The token is requested by the non-secure OS, which sends it to the platform, so the caller is in the NSPE: a
+ * negative id (positive ids are secure partitions, 0 is invalid: RFC 9783, psa-client-id). Any negative id, not one value: with Trusted Firmware-M's non-secure client
+ * identification a device maker's OS may use several (the emulator's OS is -1, TF-M's default without it). A
+ * positive id is a secure partition asking for a token for itself, which no part of Rampart's flow does.
+ */
+export function isExpectedCaller(clientId: number): boolean {
+  return clientId < 0;
+}
 
 /**
  * PSA attestation tokens (RFC 9783). The IAK is the device key its IDevID certifies: the certificate must chain
  * to a manufacturer root, the token must verify with its key, the token's instance id must be that key's
- * (so a token cannot be presented with another device's certificate), and the lifecycle must be "secured".
- * Each software component's measurement type names its Rampart boot stage; its version is the image version;
- * the security versions come from Rampart's private claim. (RFC 9783 §4.4.1.1 lists "BL", "PRoT", "ARoT", "App"
- * and "TS" as types a token MAY use, not must: with Trusted Firmware-M and MCUboot the type is set when an image
- * is signed, in its boot record, so a device maker names its stages bootloader, security-monitor, os and
- * app:<name> there.)
+ * (so a token cannot be presented with another device's certificate), the caller must be the non-secure OS, and
+ * the lifecycle must be "secured". The claims are read back as a boot log by `bootLogOfPsaClaims` (one mapping,
+ * shared with the device side): each software component's measurement type names its Rampart boot stage, its
+ * measurement a SHA-256, its version the image version; the security versions come from Rampart's private claim.
+ * (RFC 9783 §4.4.1.1 lists "BL", "PRoT", "ARoT", "App" and "TS" as types a token MAY use, not must: with Trusted
+ * Firmware-M and MCUboot the type is set when an image is signed, in its boot record, so a device maker names its
+ * stages bootloader, security-monitor, os and app:<name> there.)
+ *
+ * Signer ids are deliberately not compared with anything. The platform learns of a released image only its stage,
+ * measurement and version (`ImageEvent`), not its signing key, and the measurement already pins the image: a
+ * known-good measurement is the hash of an image the updates service released after verifying its signature, so
+ * an image signed by another key has another measurement and is refused as MEASUREMENT_UNKNOWN. A signer id check
+ * would add nothing until policy names keys rather than images.
  */
 export class PsaTokenAuthenticator implements EvidenceAuthenticator<'psa-token'> {
   readonly kind = 'psa-token' as const;
@@ -46,32 +54,22 @@ export class PsaTokenAuthenticator implements EvidenceAuthenticator<'psa-token'>
     if (!timingSafeEqualBytes(claims.instanceId, instanceIdOf(endorsed.certificate.publicKey))) {
       return { reason: AttestationReason.deviceMismatch, deviceId, detail: 'the instance id is not the certified key' };
     }
+    if (!isExpectedCaller(claims.clientId)) {
+      return { reason: AttestationReason.claimInvalid, deviceId, detail: `psa-client-id: ${claims.clientId} is not a non-secure caller` };
+    }
     if (lifecycleState(claims.securityLifecycle) !== 'secured') {
       return { reason: AttestationReason.lifecycleNotSecured, deviceId, detail: `lifecycle 0x${claims.securityLifecycle.toString(16)}` };
     }
-    const bootLog: BootMeasurement[] = [{ stage: ROM_STAGE, sha256: Buffer.from(claims.implementationId).toString('hex') }];
-    const apps: Record<string, string> = {};
-    let os = '';
-    for (const component of claims.softwareComponents) {
-      const stage = BootStageSchema.safeParse(component.measurementType);
-      if (!stage.success || stage.data === ROM_STAGE) {
-        return {
-          reason: AttestationReason.claimInvalid,
-          deviceId,
-          detail: `measurement type ${String(component.measurementType)} is no boot stage`,
-        };
-      }
-      bootLog.push({ stage: stage.data, sha256: Buffer.from(component.measurementValue).toString('hex') });
-      if (stage.data === 'os') os = component.version ?? '';
-      else if (stage.data.startsWith(APP_PREFIX)) apps[stage.data.slice(APP_PREFIX.length)] = component.version ?? '';
-    }
+    const boot = bootLogOfPsaClaims(claims.implementationId, claims.softwareComponents);
+    if (!boot.ok) return { reason: AttestationReason.claimInvalid, deviceId, detail: boot.detail };
     return {
       kind: this.kind,
       deviceId,
       nonce: Buffer.from(claims.nonce).toString('base64url'),
-      bootLog,
+      bootLog: boot.bootLog,
+      // No private claim, no counters: every floor then refuses (see PSA_CLAIM.rampartSecurityVersions).
       securityVersions: claims.securityVersions ?? {},
-      versions: { os, apps },
+      versions: boot.versions,
       devicePublicKeySpki: endorsed.spki,
     };
   }

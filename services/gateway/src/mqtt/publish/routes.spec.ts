@@ -156,4 +156,41 @@ describe(publishRoutes.name, () => {
     expect(answer).toMatchObject({ cmd: 'publish', topic: attestResponseTopic(deviceId), qos: 1, retain: false });
     expect(JSON.parse(String(answer?.payload))).toEqual({ type: 'nonce', nonce: 'n-1', expiresAt: now + 60_000 });
   });
+
+  it("passes a TPM 2.0 device's request (EK certificate, EK and AK) for a credential challenge", async () => {
+    const bus = new InProcessBus();
+    const asked: unknown[] = [];
+    const challenge = { idObject: 'aWQ', encryptedSecret: 'c2VjcmV0', challenge: 'c2VhbGVk', expiresAt: now + 60_000 };
+    bus.serve(Subject.attestationTpm2Challenge, 'attestation', (data) => {
+      asked.push(decodeJson(data));
+      return Promise.resolve(encodeJson({ ok: true, data: { pass: true, challenge } }));
+    });
+    bus.serve(Subject.attestationNonceIssue, 'attestation', () => Promise.reject(new Error('a TPM request is not a nonce request')));
+    const seen = new BrokerSeen();
+    const { routes, admission } = await routesOver({ streamsOpen: true, bus, broker: seen });
+    const request = { kind: 'tpm2-quote', ekCertificate: 'ZWs', ekPublic: 'ZWtwdWI', akPublic: 'YWtwdWI' };
+    expect(await deliver(routes, admission, 'attestRequest', request)).toBeNull();
+    const [answer] = await seen.until(1);
+    expect(asked).toEqual([expect.objectContaining({ deviceId, request })]);
+    expect(JSON.parse(String(answer?.payload))).toEqual({ type: 'tpm2-credential', ...challenge });
+  });
+
+  it('refuses a malformed TPM 2.0 request without asking the attestation service', async () => {
+    const bus = new InProcessBus();
+    const asked: string[] = [];
+    for (const subject of [Subject.attestationTpm2Challenge, Subject.attestationNonceIssue]) {
+      bus.serve(subject, 'attestation', () => {
+        asked.push(subject);
+        return Promise.reject(new Error('not to be asked'));
+      });
+    }
+    const seen = new BrokerSeen();
+    const { routes, admission, metrics } = await routesOver({ streamsOpen: true, bus, broker: seen });
+    const malformed = { kind: 'tpm2-quote', ekCertificate: 'ZWs', ekPublic: 'ZWtwdWI', akPublic: 'not base64url!' };
+    expect(await deliver(routes, admission, 'attestRequest', malformed)).toBeNull();
+    const [refused] = await seen.until(1);
+    expect(JSON.parse(String(refused?.payload))).toEqual({ type: 'verdict', verdict: { pass: false, reasons: ['MALFORMED_EVIDENCE'] } });
+    expect(asked).toEqual([]);
+    expect(metrics.totals.denials[DenialReason.malformedPayload]).toBe(1);
+  });
 });

@@ -1,0 +1,137 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { access, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Persistent handles and NV indices swtpm_setup provisions (TCG EK Credential Profile §2.2.1.4, template L-1). */
+export const EK_HANDLE = '0x81010001';
+export const EK_CERT_NV_INDEX = '0x1c00002';
+/** How long to wait for swtpm's socket to appear. */
+export const DEFAULT_SWTPM_START_TIMEOUT_MS = 5_000;
+
+/** A TPM vendor's CA as swtpm_localca takes it: a PEM private key and its certificate. */
+export interface TpmVendorCa {
+  readonly keyPem: string;
+  readonly certificatePem: string;
+}
+
+/**
+ * Manufactures a TPM's state in `dir`: an RSA-2048 EK (and the ECC one swtpm always makes) at their persistent
+ * handles, each with an EK certificate signed by the vendor CA and written to its NV index, and a SHA-256 PCR bank —
+ * what a TPM maker does at the factory. Runs Debian's swtpm_setup with swtpm_localca configured for this CA.
+ */
+export async function manufactureTpm(dir: string, vendor: TpmVendorCa): Promise<void> {
+  const state = join(dir, 'state');
+  const ca = join(dir, 'vendor-ca');
+  await mkdir(state, { recursive: true });
+  await mkdir(ca, { recursive: true });
+  await writeFile(join(ca, 'signkey.pem'), vendor.keyPem, { mode: 0o600 });
+  await writeFile(join(ca, 'issuercert.pem'), vendor.certificatePem);
+  await writeFile(
+    join(dir, 'localca.conf'),
+    [
+      `statedir = ${ca}`,
+      `signingkey = ${join(ca, 'signkey.pem')}`,
+      `issuercert = ${join(ca, 'issuercert.pem')}`,
+      `certserial = ${join(ca, 'certserial')}`,
+      '',
+    ].join('\n'),
+  );
+  await writeFile(join(dir, 'localca.options'), '--platform-manufacturer Rampart\n--platform-model swtpm-device\n--platform-version 1\n');
+  await writeFile(
+    join(dir, 'setup.conf'),
+    [
+      'create_certs_tool = /usr/bin/swtpm_localca',
+      `create_certs_tool_config = ${join(dir, 'localca.conf')}`,
+      `create_certs_tool_options = ${join(dir, 'localca.options')}`,
+      'active_pcr_banks = sha256',
+      '',
+    ].join('\n'),
+  );
+  await run('swtpm_setup', ['--tpm2', '--tpm-state', state, '--create-ek-cert', '--config', join(dir, 'setup.conf'), '--overwrite']);
+}
+
+/** Every swtpm this process started and has not stopped: killed if the process exits without stopping them. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers run synchronously: kill() only sends the signal, which is all that is needed.
+  process.once('exit', () => {
+    for (const orphan of running) orphan.kill('SIGKILL');
+  });
+}
+
+/**
+ * A running swtpm on a Unix socket in the device's folder (no port to collide with), its state in `dir/state`. The
+ * tpm2-tools reach it through the swtpm TCTI (`swtpm:path=…`; the control channel is `<path>.ctrl`). Each start is a
+ * power-on: TPM2_Startup(CLEAR) resets the PCRs.
+ */
+export class Swtpm {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly socketPath: string,
+  ) {}
+
+  static async start(dir: string, timeoutMs = DEFAULT_SWTPM_START_TIMEOUT_MS): Promise<Swtpm> {
+    const socketPath = join(dir, 'tpm.sock');
+    const child = spawn(
+      'swtpm',
+      [
+        'socket',
+        '--tpm2',
+        '--tpmstate',
+        `dir=${join(dir, 'state')}`,
+        '--server',
+        `type=unixio,path=${socketPath}`,
+        '--ctrl',
+        `type=unixio,path=${socketPath}.ctrl`,
+        '--flags',
+        'not-need-init,startup-clear',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    track(child);
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`swtpm exited (${child.exitCode}): ${stderr}`);
+      try {
+        await access(`${socketPath}.ctrl`);
+        await access(socketPath);
+        return new Swtpm(child, socketPath);
+      } catch {
+        if (Date.now() > deadline) {
+          child.kill();
+          throw new Error(`swtpm did not listen within ${timeoutMs} ms: ${stderr}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  }
+
+  get tcti(): string {
+    return `swtpm:path=${this.socketPath}`;
+  }
+
+  /** Runs one tpm2-tools command against this TPM; stdout as text. */
+  async tool(command: string, args: readonly string[], cwd: string): Promise<string> {
+    const { stdout } = await run(command, [...args], { cwd, env: { ...process.env, TPM2TOOLS_TCTI: this.tcti } });
+    return stdout;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
