@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ChallengeSeal,
+  createAuthenticators,
   EvidenceVerifier,
   ManufacturerEndorsement,
-  PsaTokenAuthenticator,
   SealedNonceStore,
   Tpm2QuoteAuthenticator,
   measurementKey,
@@ -59,10 +59,7 @@ export async function run() {
     const nonces = new SealedNonceStore(secret, 60_000, forgetful);
     const endorsement = new ManufacturerEndorsement([manufacturer.certificatePem]);
     const authenticator = new Tpm2QuoteAuthenticator([vendor.certificatePem], endorsement, new ChallengeSeal(secret));
-    const verifier = new EvidenceVerifier([manufacturer.certificatePem], {
-      'psa-token': new PsaTokenAuthenticator(endorsement),
-      'tpm2-quote': authenticator,
-    });
+    const verifier = new EvidenceVerifier(createAuthenticators(endorsement, authenticator));
     const policy = {
       measurements: new Map(stages.map((s) => [measurementKey(s.stage, s.sha256), 'released'])),
       floors: new Map([['os', 1]]),
