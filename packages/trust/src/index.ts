@@ -219,6 +219,7 @@ export { TPM_GENERATED_VALUE, TpmAlg, TpmSt, TpmaObject } from './tpm/tpm-consta
 export {
   AK_REQUIRED_ATTRIBUTES,
   attestationKeyFaults,
+  endorsementKeyFaults,
   objectName,
   parseTpm2bPublic,
   parseTpmtPublic,
@@ -234,6 +235,7 @@ export {
   EV_NO_ACTION,
   MAX_LOG_EVENTS,
   RAMPART_STAGE_TAG,
+  STAGE_PCRS,
   pcrEvent2,
   pcrOfStage,
   replayEventLog,

@@ -28,6 +28,13 @@ export function pcrOfStage(stage: string): number | undefined {
   return undefined;
 }
 
+/**
+ * Every PCR `pcrOfStage` may name. A quote must select all of them: a device that left PCR 9 out could hide the apps
+ * it ran (the log's PCR 9 events would then be unchecked); a PCR no stage extended is zero, so a device without apps
+ * still passes.
+ */
+export const STAGE_PCRS: readonly number[] = [0, 4, 5, 8, 9];
+
 export interface StageEvent {
   readonly stage: string;
   /** The stage's SHA-256 measurement, hex. */
