@@ -8,10 +8,9 @@ import {
   publicEncrypt,
   randomBytes,
 } from 'node:crypto';
-import { TPM_HASHES, TpmAlg } from './tpm-constants.js';
-import { TpmFormatError } from './tpm-reader.js';
+import { TPM_HASHES, TpmAlg, TpmEccCurve } from './tpm-constants.js';
+import { TpmFormatError, leftPad } from './tpm-reader.js';
 import { publicKeyOf, type TpmPublic } from './tpm-public.js';
-import { TpmEccCurve } from './tpm-constants.js';
 
 /** What TPM2_ActivateCredential takes (Part 3 §12.5): the wrapped credential and the seed encrypted to the EK. */
 export interface MadeCredential {
@@ -68,10 +67,6 @@ const NODE_CURVES: ReadonlyMap<number, string> = new Map([
   [TpmEccCurve.nistP521, 'secp521r1'],
 ]);
 
-function leftPad(value: Buffer, size: number): Buffer {
-  return value.length >= size ? value : Buffer.concat([Buffer.alloc(size - value.length), value]);
-}
-
 /**
  * The seed and its encryption to the EK (Part 1 §24.4 with Annex C.6 / B.10): for an RSA EK, a random seed
  * RSA-OAEP-encrypted with the label "IDENTITY"; for an ECC EK, one-pass ECDH with an ephemeral key on the EK's curve
@@ -96,8 +91,8 @@ function seedFor(ek: TpmPublic, size: number, hashName: string, fixedSeed: Buffe
   const ephemeral = generateKeyPairSync('ec', { namedCurve });
   const z = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: publicKeyOf(ek) });
   const jwk = ephemeral.publicKey.export({ format: 'jwk' });
-  const x = leftPad(Buffer.from(jwk.x!, 'base64url'), ek.x.length);
-  const y = leftPad(Buffer.from(jwk.y!, 'base64url'), ek.x.length);
+  const x = leftPad(Buffer.from(jwk.x!, 'base64url'), ek.x.length, 'MakeCredential');
+  const y = leftPad(Buffer.from(jwk.y!, 'base64url'), ek.x.length, 'MakeCredential');
   return { seed: kdfe(ek.nameAlg, z, 'IDENTITY', x, ek.x, size * 8), encrypted: Buffer.concat([sized(x), sized(y)]) };
 }
 
