@@ -226,7 +226,7 @@ export {
   publicKeyOf,
 } from './tpm/tpm-public.js';
 export type { TpmPublic, TpmSymmetric } from './tpm/tpm-public.js';
-export { kdfa, kdfe, makeCredential } from './tpm/make-credential.js';
+export { kdfa, kdfe, makeCredential, wrapCredential } from './tpm/make-credential.js';
 export type { MadeCredential } from './tpm/make-credential.js';
 export { parseQuote, verifyTpmSignature } from './tpm/tpm-attest.js';
 export type { PcrSelection, TpmQuote } from './tpm/tpm-attest.js';

@@ -109,17 +109,32 @@ function sized(bytes: Buffer): Buffer {
  * `seed` fixes an RSA EK's seed (for tests against vectors).
  */
 export function makeCredential(ek: TpmPublic, objectName: Buffer, credential: Buffer, seed?: Buffer): MadeCredential {
+  const { hash } = credentialAlgorithms(ek);
+  const { seed: secretSeed, encrypted: encryptedSeed } = seedFor(ek, hash.size, hash.name, seed);
+  return { idObject: wrapCredential(ek, objectName, credential, secretSeed), encryptedSecret: sized(encryptedSeed) };
+}
+
+/**
+ * The TPM2B_ID_OBJECT for a seed (Part 1 §24.4–24.5): `credential` as a TPM2B, AES-CFB encrypted (zero IV) under
+ * KDFa(seed, "STORAGE", Name) and behind HMAC(KDFa(seed, "INTEGRITY"), encIdentity || Name), the EK's nameAlg
+ * throughout. Exported for known-answer tests, where the seed is recovered with the EK's private key.
+ */
+export function wrapCredential(ek: TpmPublic, objectName: Buffer, credential: Buffer, seed: Buffer): Buffer {
+  const { hash, sym } = credentialAlgorithms(ek);
+  if (credential.length > hash.size) throw new TpmFormatError('credential longer than a digest', 'MakeCredential');
+  const symKey = kdfa(ek.nameAlg, seed, 'STORAGE', objectName, Buffer.alloc(0), sym.keyBits);
+  const cipher = createCipheriv(`aes-${sym.keyBits}-cfb`, symKey, Buffer.alloc(16));
+  const encIdentity = Buffer.concat([cipher.update(sized(credential)), cipher.final()]);
+  const hmacKey = kdfa(ek.nameAlg, seed, 'INTEGRITY', Buffer.alloc(0), Buffer.alloc(0), hash.size * 8);
+  const integrity = createHmac(hash.name, hmacKey).update(encIdentity).update(objectName).digest();
+  return sized(Buffer.concat([sized(integrity), encIdentity]));
+}
+
+function credentialAlgorithms(ek: TpmPublic): { hash: { name: string; size: number }; sym: { keyBits: number } } {
   const hash = TPM_HASHES.get(ek.nameAlg);
   const sym = ek.symmetric;
   if (hash === undefined || sym === undefined || sym.algorithm !== TpmAlg.aes || sym.mode !== TpmAlg.cfb)
     throw new TpmFormatError('the EK is not a storage key with AES-CFB', 'MakeCredential');
   if (sym.keyBits !== 128 && sym.keyBits !== 256) throw new TpmFormatError('unsupported AES key size', 'MakeCredential');
-  if (credential.length > hash.size) throw new TpmFormatError('credential longer than a digest', 'MakeCredential');
-  const { seed: secretSeed, encrypted: encryptedSeed } = seedFor(ek, hash.size, hash.name, seed);
-  const symKey = kdfa(ek.nameAlg, secretSeed, 'STORAGE', objectName, Buffer.alloc(0), sym.keyBits);
-  const cipher = createCipheriv(`aes-${sym.keyBits}-cfb`, symKey, Buffer.alloc(16));
-  const encIdentity = Buffer.concat([cipher.update(sized(credential)), cipher.final()]);
-  const hmacKey = kdfa(ek.nameAlg, secretSeed, 'INTEGRITY', Buffer.alloc(0), Buffer.alloc(0), hash.size * 8);
-  const integrity = createHmac(hash.name, hmacKey).update(encIdentity).update(objectName).digest();
-  return { idObject: sized(Buffer.concat([sized(integrity), encIdentity])), encryptedSecret: sized(encryptedSeed) };
+  return { hash, sym };
 }
