@@ -1,5 +1,3 @@
-import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_GUARD, Reflector } from '@nestjs/core';
 import { Subject, type TenantCreatedEvent } from '@rampart/contracts';
@@ -20,7 +18,7 @@ import {
   type Observability,
   type ServiceRuntime,
 } from '@rampart/service-kit';
-import { KeyVault, certificatesInPemBundle, openKeyProvider } from '@rampart/trust';
+import { KeyVault, openKeyProvider } from '@rampart/trust';
 import type { DataSource } from 'typeorm';
 import { AuthGuard } from './access/auth.guard.js';
 import { CrlController } from './api/crl.controller.js';
@@ -47,7 +45,8 @@ import { ChallengeSeal } from './attestation/evidence/tpm2-quote/challenge-seal.
 import { ManufacturerEndorsement } from './attestation/evidence/manufacturer-endorsement.js';
 import { Tpm2ChallengeIssuer } from './attestation/evidence/tpm2-quote/tpm2-challenge-issuer.js';
 import { Tpm2QuoteAuthenticator } from './attestation/evidence/tpm2-quote/tpm2-quote.authenticator.js';
-import { TpmVendorEndorsement } from './attestation/evidence/tpm-vendor-endorsement.js';
+import type { TpmVendorEndorsement } from './attestation/evidence/tpm-vendor-endorsement.js';
+import { readCertificateBundle, tpmVendors } from './trust-anchors.js';
 import { PolicyCache } from './attestation/policy-cache.js';
 
 /** How long a claim waits for the tenant's update root from the updates service. */
@@ -139,31 +138,6 @@ async function openPlatformCa(config: AttestationConfig, runtime: ServiceRuntime
     }
   });
   return platform;
-}
-
-/** The certificates of a PEM bundle a setting names: at least one, each parsing; an error names the setting. */
-export async function readCertificateBundle(setting: string, path: string): Promise<string[]> {
-  const pems = certificatesInPemBundle(await readFile(path, 'utf8'));
-  if (pems.length === 0) throw new Error(`${setting} holds no certificate: ${path}`);
-  for (const pem of pems) {
-    try {
-      new X509Certificate(pem);
-    } catch (error) {
-      throw new Error(`${setting} holds a certificate that does not parse (${path}): ${String(error)}`, { cause: error });
-    }
-  }
-  return pems;
-}
-
-/** TPM_VENDOR_CA_FILE checked at start-up: certificates that parse, all CAs, at least one root (TpmVendorEndorsement). */
-export async function tpmVendors(path: string | undefined): Promise<TpmVendorEndorsement | null> {
-  if (path === undefined) return null;
-  const pems = await readCertificateBundle('TPM_VENDOR_CA_FILE', path);
-  try {
-    return new TpmVendorEndorsement(pems);
-  } catch (error) {
-    throw new Error(`TPM_VENDOR_CA_FILE (${path}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
 }
 
 export interface AttestationModuleOptions {
