@@ -11,11 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ChallengeSeal,
+  createAuthenticators,
   EvidenceVerifier,
   ManufacturerEndorsement,
-  PsaTokenAuthenticator,
   SealedNonceStore,
+  Tpm2ChallengeIssuer,
   Tpm2QuoteAuthenticator,
+  TpmVendorEndorsement,
   measurementKey,
 } from '@rampart/attestation';
 import {
@@ -58,11 +60,11 @@ export async function run() {
     const forgetful = { spend: () => Promise.resolve(true) };
     const nonces = new SealedNonceStore(secret, 60_000, forgetful);
     const endorsement = new ManufacturerEndorsement([manufacturer.certificatePem]);
-    const authenticator = new Tpm2QuoteAuthenticator([vendor.certificatePem], endorsement, new ChallengeSeal(secret));
-    const verifier = new EvidenceVerifier([manufacturer.certificatePem], {
-      'psa-token': new PsaTokenAuthenticator(endorsement),
-      'tpm2-quote': authenticator,
-    });
+    const vendors = new TpmVendorEndorsement([vendor.certificatePem]);
+    const seal = new ChallengeSeal(secret);
+    const authenticator = new Tpm2QuoteAuthenticator(vendors, endorsement, seal);
+    const issuer = new Tpm2ChallengeIssuer(vendors, seal, nonces);
+    const verifier = new EvidenceVerifier(createAuthenticators(endorsement, authenticator));
     const policy = {
       measurements: new Map(stages.map((s) => [measurementKey(s.stage, s.sha256), 'released'])),
       floors: new Map([['os', 1]]),
@@ -78,10 +80,9 @@ export async function run() {
     const request = await device.attestationRequest();
     const now = Date.now();
     const challenge = async () => {
-      const tpm = authenticator.checkTpm(request, now);
-      if ('reason' in tpm) throw new Error(tpm.detail);
-      const { nonce, expiresAt } = await nonces.issue(device.deviceId, now);
-      return authenticator.challenge(device.deviceId, tpm, nonce, expiresAt);
+      const issued = await issuer.issue(device.deviceId, request, now);
+      if ('reason' in issued) throw new Error(issued.detail);
+      return issued;
     };
     const evidence = Buffer.from(JSON.stringify(await device.evidenceFor(request, await challenge())));
     const check = await verifier.verify(evidence, context(now));

@@ -149,9 +149,6 @@ describe.skipIf(await containerTierSkipped())('the chart, run as containers from
     const missingFile = mutate((c) => {
       c.env.find((e: any) => e.name === 'PLATFORM_CA_CERT_FILE').value = '/etc/rampart/pki/no-such.crt';
     });
-    await expect(start(missingFile, onScratch).then((pod) => pod.waitReady())).rejects.toThrow(
-      /Deployment rampart-attestation-broken, container attestation exited 1 before it was ready:[\s\S]*no-such\.crt/,
-    );
     // A probe at a path nothing serves, with a short budget: it fails naming the probe.
     const badProbe = mutate((c) => {
       c.readinessProbe.httpGet.path = '/no-such-probe';
@@ -159,10 +156,15 @@ describe.skipIf(await containerTierSkipped())('the chart, run as containers from
       c.env.push({ name: 'HTTP_PORT', value: '18083' }); // the later entry wins, as in Kubernetes
       c.ports[0].containerPort = 18083;
     });
-    const probed = await start(badProbe, { ...onScratch, prefix: `${prefix}-probe` });
-    await expect(probed.waitReady()).rejects.toThrow(
-      'Deployment rampart-attestation-broken, container attestation: readiness probe http://127.0.0.1:18083/no-such-probe did not pass',
-    );
+    // The two pods at once (their names and ports differ): each start is mostly Node loading the service.
+    await Promise.all([
+      expect(start(missingFile, onScratch).then((pod) => pod.waitReady())).rejects.toThrow(
+        /Deployment rampart-attestation-broken, container attestation exited 1 before it was ready:[\s\S]*no-such\.crt/,
+      ),
+      expect(start(badProbe, { ...onScratch, prefix: `${prefix}-probe` }).then((pod) => pod.waitReady())).rejects.toThrow(
+        'Deployment rampart-attestation-broken, container attestation: readiness probe http://127.0.0.1:18083/no-such-probe did not pass',
+      ),
+    ]);
     await removeContainers(`${prefix}-probe`);
     await removeContainers(`${prefix}-rampart-attestation-broken`);
   }, 120_000);
@@ -177,10 +179,17 @@ describe.skipIf(await containerTierSkipped())('the chart, run as containers from
     );
     expect(await sql(`SELECT 1 FROM pg_namespace WHERE nspname = 'attestation'`)).toEqual([]);
     const began = Date.now();
-    for (const object of objectsOfKind(chart, 'Deployment')) {
-      deployments.set(object.metadata.name.slice(RELEASE.length + 1), await start(object));
-    }
-    fleet = await start(workload('StatefulSet', 'fleet'));
+    // Created together, as the API server takes the whole release and the kubelet starts every pod on its own.
+    const [pods, fleetPod] = await Promise.all([
+      Promise.all(
+        objectsOfKind(chart, 'Deployment').map(
+          async (object) => [object.metadata.name.slice(RELEASE.length + 1), await start(object)] as const,
+        ),
+      ),
+      start(workload('StatefulSet', 'fleet')),
+    ]);
+    for (const [name, pod] of pods) deployments.set(name, pod);
+    fleet = fleetPod;
     fleetStartedAt = Date.now();
     // The services migrate at start-up under one advisory lock each: four at once on an empty database.
     await Promise.all([...deployments.values(), fleet].map((pod) => pod.waitReady()));
@@ -296,8 +305,7 @@ describe.skipIf(await containerTierSkipped())('the chart, run as containers from
     const killedAt = new Date();
     const mark = await storedReadings();
     // As the kubelet would: the same containers, started again (it waits a back-off first; nothing here needs one).
-    await gateway.restart('gateway');
-    await telemetry.restart('telemetry');
+    await Promise.all([gateway.restart('gateway'), telemetry.restart('telemetry')]);
     await waitFor(
       async () =>
         Number(

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { TRACEPARENT_PATTERN } from './trace-context.js';
 import { Tpm2QuoteEvidenceSchema } from './tpm2-quote.js';
+import { base64urlBytes as base64url } from './evidence-limits.js';
+
+export { MAX_EVIDENCE_BYTES } from './evidence-limits.js';
 
 /**
  * The evidence a device may attest with, one verifier per kind in the attestation service:
@@ -12,22 +15,12 @@ import { Tpm2QuoteEvidenceSchema } from './tpm2-quote.js';
 export const EVIDENCE_KINDS = ['psa-token', 'tpm2-quote'] as const;
 export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
 
-/** Evidence larger than this is refused before it is parsed (the JSON envelope, as sent). */
-export const MAX_EVIDENCE_BYTES = 16 * 1024;
-
 /**
  * A PSA token larger than this is refused, by the envelope schema and again by the verifier before it decodes a byte
  * (a Rampart token is about 1.5 KiB; 36 components with every optional field fit). Base64url, beside a 3 KiB
  * certificate, it keeps the envelope under `MAX_EVIDENCE_BYTES`.
  */
 export const MAX_PSA_TOKEN_BYTES = 8 * 1024;
-
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-const base64url = (maxBytes: number) =>
-  z
-    .string()
-    .regex(BASE64URL)
-    .max(Math.ceil((maxBytes * 4) / 3));
 
 /** W3C trace context when the device traces this attestation (not signed: it says nothing about the device). */
 const traceparent = z.string().regex(TRACEPARENT_PATTERN).optional();

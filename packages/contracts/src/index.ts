@@ -155,6 +155,8 @@ export type { TextOptions } from './edge-input.js';
 export { DEFAULT_PORTS } from './ports.js';
 export type { PortName } from './ports.js';
 export {
+  TPM2_LIMITS,
+  TPM2_MAX_EVENT_LOG_BYTES,
   TPM2_QUOTE_KIND,
   Tpm2AttestRequestSchema,
   Tpm2ChallengeReplySchema,
@@ -172,3 +174,4 @@ export {
   PsaTokenEvidenceSchema,
 } from './evidence-kinds.js';
 export type { EvidenceEnvelope, EvidenceKind, PsaTokenEvidence } from './evidence-kinds.js';
+export { EVIDENCE_PACKET_OVERHEAD_BYTES, base64urlBytes, base64urlLength } from './evidence-limits.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEVICE_ID_PATTERN } from './identity.js';
 import { TRACEPARENT_PATTERN } from './trace-context.js';
+import { EVIDENCE_PACKET_OVERHEAD_BYTES, MAX_EVIDENCE_BYTES, base64urlBytes as bytes, base64urlLength } from './evidence-limits.js';
 
 /**
  * Evidence kind `tpm2-quote`: a Linux-class device whose measured boot lives in a TPM 2.0. One round trip more than
@@ -33,26 +34,66 @@ export const Tpm2Reason = {
   tpmMismatch: 'TPM_MISMATCH',
 } as const;
 
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-const bytes = (max: number) =>
-  z
-    .string()
-    .regex(BASE64URL)
-    .max(Math.ceil((max * 4) / 3));
+/**
+ * Size caps, bytes before base64url. Together they fit the evidence envelope in MAX_EVIDENCE_BYTES and in the
+ * gateway's packet: the event log gets what the other fields leave (TPM2_MAX_EVENT_LOG_BYTES, about 7 KiB; a
+ * Rampart boot's log is under 1 KiB).
+ */
+export const TPM2_LIMITS = {
+  /** An X.509 certificate (EK certificate, IDevID): vendors' RSA-2048 EK certificates are 1–1.5 KiB. */
+  certificate: 2048,
+  /** A TPM2B_PUBLIC: an RSA-4096 storage key with a SHA-512 policy is about 610 bytes. */
+  public: 640,
+  /** A sealed challenge: IV, nonce and tag are 60 bytes. */
+  challenge: 128,
+  /** TPMS_ATTEST of a quote: two Names, a digest, clock info and a few PCR selections. */
+  quote: 512,
+  /** TPMT_SIGNATURE: an RSA-4096 signature with its algorithm ids is 518 bytes. */
+  signature: 520,
+  /** TPM2B_ID_OBJECT: an HMAC and the credential, each at most a SHA-512 digest, with their sizes. */
+  idObject: 256,
+  /** TPM2B_ENCRYPTED_SECRET: an RSA-4096 OAEP block, or a P-521 point. */
+  encryptedSecret: 520,
+} as const;
 
-const MAX_CERTIFICATE_BYTES = 3 * 1024;
-const MAX_PUBLIC_BYTES = 1024;
+/** The envelope's JSON around its values (field names, quotes, the longest traceparent): measured, not guessed. */
+const ENVELOPE_FRAME_CHARS = JSON.stringify({
+  kind: TPM2_QUOTE_KIND,
+  challenge: '',
+  idevid: '',
+  ekCertificate: '',
+  ekPublic: '',
+  akPublic: '',
+  quote: '',
+  signature: '',
+  eventLog: '',
+  traceparent: `00-${'1'.repeat(32)}-${'1'.repeat(16)}-01`,
+}).length;
+
+/** The event log's cap: what the other fields, at their caps, leave of the envelope's budget. */
+export const TPM2_MAX_EVENT_LOG_BYTES =
+  Math.floor(
+    (MAX_EVIDENCE_BYTES -
+      EVIDENCE_PACKET_OVERHEAD_BYTES -
+      ENVELOPE_FRAME_CHARS -
+      base64urlLength(TPM2_LIMITS.challenge) -
+      2 * base64urlLength(TPM2_LIMITS.certificate) -
+      2 * base64urlLength(TPM2_LIMITS.public) -
+      base64urlLength(TPM2_LIMITS.quote) -
+      base64urlLength(TPM2_LIMITS.signature)) /
+      4,
+  ) * 3;
 
 /** The first message: who the TPM is and which key it will quote with. All DER / TPM wire bytes, base64url. */
 export const Tpm2AttestRequestSchema = z
   .object({
     kind: z.literal(TPM2_QUOTE_KIND),
     /** The EK certificate, DER, as the TPM vendor wrote it to NV (index 0x01c00002 for RSA-2048). */
-    ekCertificate: bytes(MAX_CERTIFICATE_BYTES),
+    ekCertificate: bytes(TPM2_LIMITS.certificate),
     /** The EK's TPM2B_PUBLIC. */
-    ekPublic: bytes(MAX_PUBLIC_BYTES),
+    ekPublic: bytes(TPM2_LIMITS.public),
     /** The attestation key's TPM2B_PUBLIC. */
-    akPublic: bytes(MAX_PUBLIC_BYTES),
+    akPublic: bytes(TPM2_LIMITS.public),
   })
   .strict();
 export type Tpm2AttestRequest = z.infer<typeof Tpm2AttestRequestSchema>;
@@ -61,11 +102,11 @@ export type Tpm2AttestRequest = z.infer<typeof Tpm2AttestRequestSchema>;
 export const Tpm2CredentialChallengeSchema = z
   .object({
     /** TPM2B_ID_OBJECT, base64url. */
-    idObject: bytes(512),
+    idObject: bytes(TPM2_LIMITS.idObject),
     /** TPM2B_ENCRYPTED_SECRET, base64url. */
-    encryptedSecret: bytes(1024),
+    encryptedSecret: bytes(TPM2_LIMITS.encryptedSecret),
     /** The nonce sealed for the platform (it holds no state between the two messages); returned as it came. */
-    challenge: bytes(256),
+    challenge: bytes(TPM2_LIMITS.challenge),
     expiresAt: z.number().int(),
   })
   .strict();
@@ -75,18 +116,18 @@ export type Tpm2CredentialChallenge = z.infer<typeof Tpm2CredentialChallengeSche
 export const Tpm2QuoteEvidenceSchema = z
   .object({
     kind: z.literal(TPM2_QUOTE_KIND),
-    challenge: bytes(256),
+    challenge: bytes(TPM2_LIMITS.challenge),
     /** The device's IDevID, DER: it chains to a manufacturer root and names the TPM (hardwareModuleName). */
-    idevid: bytes(MAX_CERTIFICATE_BYTES),
-    ekCertificate: bytes(MAX_CERTIFICATE_BYTES),
-    ekPublic: bytes(MAX_PUBLIC_BYTES),
-    akPublic: bytes(MAX_PUBLIC_BYTES),
+    idevid: bytes(TPM2_LIMITS.certificate),
+    ekCertificate: bytes(TPM2_LIMITS.certificate),
+    ekPublic: bytes(TPM2_LIMITS.public),
+    akPublic: bytes(TPM2_LIMITS.public),
     /** TPMS_ATTEST as the TPM signed it. */
-    quote: bytes(1024),
+    quote: bytes(TPM2_LIMITS.quote),
     /** TPMT_SIGNATURE by the AK. */
-    signature: bytes(1024),
+    signature: bytes(TPM2_LIMITS.signature),
     /** The TCG PC Client crypto-agile event log (TCG_PCR_EVENT2). */
-    eventLog: bytes(8 * 1024),
+    eventLog: bytes(TPM2_MAX_EVENT_LOG_BYTES),
     traceparent: z.string().regex(TRACEPARENT_PATTERN).optional(),
   })
   .strict();

@@ -219,13 +219,14 @@ export { TPM_GENERATED_VALUE, TpmAlg, TpmSt, TpmaObject } from './tpm/tpm-consta
 export {
   AK_REQUIRED_ATTRIBUTES,
   attestationKeyFaults,
+  endorsementKeyFaults,
   objectName,
   parseTpm2bPublic,
   parseTpmtPublic,
   publicKeyOf,
 } from './tpm/tpm-public.js';
 export type { TpmPublic, TpmSymmetric } from './tpm/tpm-public.js';
-export { kdfa, kdfe, makeCredential } from './tpm/make-credential.js';
+export { kdfa, kdfe, makeCredential, wrapCredential } from './tpm/make-credential.js';
 export type { MadeCredential } from './tpm/make-credential.js';
 export { parseQuote, verifyTpmSignature } from './tpm/tpm-attest.js';
 export type { PcrSelection, TpmQuote } from './tpm/tpm-attest.js';
@@ -234,6 +235,7 @@ export {
   EV_NO_ACTION,
   MAX_LOG_EVENTS,
   RAMPART_STAGE_TAG,
+  STAGE_PCRS,
   pcrEvent2,
   pcrOfStage,
   replayEventLog,

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_GUARD, Reflector } from '@nestjs/core';
 import { Subject, type TenantCreatedEvent } from '@rampart/contracts';
@@ -19,7 +18,7 @@ import {
   type Observability,
   type ServiceRuntime,
 } from '@rampart/service-kit';
-import { KeyVault, certificatesInPemBundle, openKeyProvider } from '@rampart/trust';
+import { KeyVault, openKeyProvider } from '@rampart/trust';
 import type { DataSource } from 'typeorm';
 import { AuthGuard } from './access/auth.guard.js';
 import { CrlController } from './api/crl.controller.js';
@@ -44,7 +43,10 @@ import { KnownGoodConsumer } from './attestation/known-good.consumer.js';
 import { SealedNonceStore } from './attestation/nonce-store.js';
 import { ChallengeSeal } from './attestation/evidence/tpm2-quote/challenge-seal.js';
 import { ManufacturerEndorsement } from './attestation/evidence/manufacturer-endorsement.js';
+import { Tpm2ChallengeIssuer } from './attestation/evidence/tpm2-quote/tpm2-challenge-issuer.js';
 import { Tpm2QuoteAuthenticator } from './attestation/evidence/tpm2-quote/tpm2-quote.authenticator.js';
+import type { TpmVendorEndorsement } from './attestation/evidence/tpm-vendor-endorsement.js';
+import { readCertificateBundle, tpmVendors } from './trust-anchors.js';
 import { PolicyCache } from './attestation/policy-cache.js';
 
 /** How long a claim waits for the tenant's update root from the updates service. */
@@ -54,7 +56,8 @@ const UPDATE_ROOT_TIMEOUT_MS = 5_000;
 export const PLATFORM_AUTHORITY = Symbol('attestation.platform-authority');
 /** The manufacturer roots device endorsements chain to (PEM, at least one). */
 export const MANUFACTURER_ROOTS = Symbol('attestation.manufacturer-roots');
-export const TPM_VENDOR_ROOTS = Symbol('attestation.tpm-vendor-roots');
+/** The TPM vendors EK certificates chain to (TPM_VENDOR_CA_FILE), or null when none are configured. */
+export const TPM_VENDORS = Symbol('attestation.tpm-vendors');
 /** Drops this replica's cached policy and tells every other replica to drop theirs. */
 export const ANNOUNCE_POLICY_CHANGE = Symbol('attestation.announce-policy-change');
 export type AnnouncePolicyChange = () => Promise<void>;
@@ -160,21 +163,12 @@ export class AttestationModule {
         {
           provide: MANUFACTURER_ROOTS,
           inject: [SERVICE_CONFIG],
-          useFactory: async (config: AttestationConfig) => {
-            const roots = certificatesInPemBundle(await readFile(config.ca.manufacturerCaFile, 'utf8'));
-            if (roots.length === 0) throw new Error(`MANUFACTURER_CA_FILE holds no certificate: ${config.ca.manufacturerCaFile}`);
-            return roots;
-          },
+          useFactory: (config: AttestationConfig) => readCertificateBundle('MANUFACTURER_CA_FILE', config.ca.manufacturerCaFile),
         },
         {
-          provide: TPM_VENDOR_ROOTS,
+          provide: TPM_VENDORS,
           inject: [SERVICE_CONFIG],
-          useFactory: async (config: AttestationConfig) => {
-            if (config.ca.tpmVendorCaFile === undefined) return [];
-            const roots = certificatesInPemBundle(await readFile(config.ca.tpmVendorCaFile, 'utf8'));
-            if (roots.length === 0) throw new Error(`TPM_VENDOR_CA_FILE holds no certificate: ${config.ca.tpmVendorCaFile}`);
-            return roots;
-          },
+          useFactory: (config: AttestationConfig) => tpmVendors(config.ca.tpmVendorCaFile),
         },
         {
           provide: AttestationRepository,
@@ -221,7 +215,7 @@ export class AttestationModule {
             LOGGER,
             OBSERVABILITY,
             MESSAGE_BUS,
-            TPM_VENDOR_ROOTS,
+            TPM_VENDORS,
           ],
           useFactory: (
             repository: AttestationRepository,
@@ -234,18 +228,18 @@ export class AttestationModule {
             logger: Logger,
             observability: Observability,
             bus: MessageBus,
-            tpmVendorRoots: string[],
+            vendors: TpmVendorEndorsement | null,
           ) => {
             const endorsement = new ManufacturerEndorsement(manufacturerRoots);
+            const nonces = new SealedNonceStore(config.ca.nonceSecret, config.nonceTtlMs, batches);
             // TPM 2.0 quotes only with TPM vendor roots to check EK certificates against (TPM_VENDOR_CA_FILE).
-            const tpm2 =
-              tpmVendorRoots.length === 0
-                ? undefined
-                : new Tpm2QuoteAuthenticator(tpmVendorRoots, endorsement, new ChallengeSeal(config.ca.nonceSecret));
+            const seal = new ChallengeSeal(config.ca.nonceSecret);
+            const tpm2 = vendors === null ? undefined : new Tpm2QuoteAuthenticator(vendors, endorsement, seal);
+            const tpm2Challenges = vendors === null ? undefined : new Tpm2ChallengeIssuer(vendors, seal, nonces);
             return new AttestationService(
               repository,
               new EvidenceVerifier(createAuthenticators(endorsement, tpm2)),
-              new SealedNonceStore(config.ca.nonceSecret, config.nonceTtlMs, batches),
+              nonces,
               batches,
               policies,
               authorities,
@@ -256,7 +250,7 @@ export class AttestationModule {
                 await bus.publishDurable(Subject.attestationVerdictFailed, encodeJson(event), { msgId: event.id });
               },
               observability.tracer,
-              tpm2,
+              tpm2Challenges,
             );
           },
         },

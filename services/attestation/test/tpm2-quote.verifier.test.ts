@@ -11,13 +11,16 @@ import {
   type MeasuredStage,
   type TpmDeviceIdentity,
 } from '@rampart/emulator';
-import { CertificateAuthority, spkiOf } from '@rampart/trust';
+import { CertificateAuthority, specIdEvent, spkiOf, stageEvent } from '@rampart/trust';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvidenceVerifier, measurementKey, type AttestationPolicy } from '../src/attestation/evidence-verifier.js';
 import { InMemorySpentNonces, SealedNonceStore } from '../src/attestation/nonce-store.js';
 import { ChallengeSeal } from '../src/attestation/evidence/tpm2-quote/challenge-seal.js';
 import { Tpm2QuoteAuthenticator } from '../src/attestation/evidence/tpm2-quote/tpm2-quote.authenticator.js';
+import { Tpm2ChallengeIssuer } from '../src/attestation/evidence/tpm2-quote/tpm2-challenge-issuer.js';
+import { checkTpm } from '../src/attestation/evidence/tpm2-quote/tpm-check.js';
+import { TpmVendorEndorsement } from '../src/attestation/evidence/tpm-vendor-endorsement.js';
 import { ManufacturerEndorsement } from '../src/attestation/evidence/manufacturer-endorsement.js';
 import { createAuthenticators } from '../src/attestation/evidence/evidence-authenticators.js';
 
@@ -38,6 +41,10 @@ describe(Tpm2QuoteAuthenticator.name, () => {
   let now = 0;
   const secret = randomBytes(32);
   let authenticator: Tpm2QuoteAuthenticator;
+  let vendors: TpmVendorEndorsement;
+  let issuer: Tpm2ChallengeIssuer;
+  let chained: TpmDevice;
+  let rootOnly: TpmVendorEndorsement;
   let verifier: EvidenceVerifier;
   let nonces: SealedNonceStore;
   let honest: TpmDevice;
@@ -52,25 +59,34 @@ describe(Tpm2QuoteAuthenticator.name, () => {
     const unknownVendor = await CertificateAuthority.create('Unknown TPM Vendor');
     const manufacturer = await CertificateAuthority.create('Test Device Manufacturer');
     const vendorCa = await vendor.export();
+    // A vendor as real ones are: a root (the anchor) and an issuing CA that signs the EK certificates.
+    const chainRoot = await CertificateAuthority.create('Test TPM Vendor Root', 3650, 1);
+    const issuing = await chainRoot.issueIntermediate('Test TPM Vendor Issuing CA', 365);
+    const issuingCa = await issuing.export();
     const unknownCa = await unknownVendor.export();
     const make = (name: string, ca: typeof vendorCa): Promise<TpmDeviceIdentity> =>
       manufactureTpmDevice(join(dir, name), { keyPem: ca.privateKeyPem, certificatePem: ca.certificatePem }, manufacturer);
-    const [a, b, c, d] = await Promise.all([
+    const [a, b, c, d, e] = await Promise.all([
       make('honest', vendorCa),
       make('tampered', vendorCa),
       make('other', vendorCa),
       make('off-vendor', unknownCa),
+      make('chained', issuingCa),
     ]);
     honest = await TpmDevice.boot(a, GOOD);
     tampered = await TpmDevice.boot(b, TAMPERED);
     other = await TpmDevice.boot(c, GOOD);
     offVendor = await TpmDevice.boot(d, GOOD);
-    devices.push(honest, tampered, other, offVendor);
+    chained = await TpmDevice.boot(e, GOOD);
+    devices.push(honest, tampered, other, offVendor, chained);
     now = Date.now();
     const endorsement = new ManufacturerEndorsement([manufacturer.certificatePem]);
-    authenticator = new Tpm2QuoteAuthenticator([vendor.certificatePem], endorsement, new ChallengeSeal(secret));
+    vendors = new TpmVendorEndorsement([vendor.certificatePem, chainRoot.certificatePem, issuing.certificatePem]);
+    rootOnly = new TpmVendorEndorsement([vendor.certificatePem, chainRoot.certificatePem]);
+    authenticator = new Tpm2QuoteAuthenticator(vendors, endorsement, new ChallengeSeal(secret));
     verifier = new EvidenceVerifier(createAuthenticators(endorsement, authenticator));
     nonces = new SealedNonceStore(secret, 30_000, new InMemorySpentNonces(() => now));
+    issuer = new Tpm2ChallengeIssuer(vendors, new ChallengeSeal(secret), nonces);
   });
 
   afterAll(async () => {
@@ -80,10 +96,9 @@ describe(Tpm2QuoteAuthenticator.name, () => {
 
   /** The service's side of the first message. */
   async function challengeFor(device: TpmDevice, request: Tpm2AttestRequest) {
-    const tpm = authenticator.checkTpm(request, now);
-    if ('reason' in tpm) throw new Error(`${tpm.reason}: ${tpm.detail}`);
-    const { nonce, expiresAt } = await nonces.issue(device.deviceId, now);
-    return authenticator.challenge(device.deviceId, tpm, nonce, expiresAt);
+    const challenge = await issuer.issue(device.deviceId, request, now);
+    if ('reason' in challenge) throw new Error(`${challenge.reason}: ${challenge.detail}`);
+    return challenge;
   }
 
   async function honestEvidence(device: TpmDevice): Promise<Tpm2QuoteEvidence> {
@@ -148,9 +163,9 @@ describe(Tpm2QuoteAuthenticator.name, () => {
 
   it('refuses an EK whose certificate is not from a trusted TPM vendor, at the request and in the evidence', async () => {
     const request = await offVendor.attestationRequest();
-    expect(authenticator.checkTpm(request, now)).toMatchObject({ reason: AttestationReason.ekUntrusted });
+    expect(checkTpm(vendors, request, now)).toMatchObject({ reason: AttestationReason.ekUntrusted });
     const honestRequest = await honest.attestationRequest();
-    expect(authenticator.checkTpm({ ...honestRequest, ekCertificate: request.ekCertificate }, now)).toMatchObject({
+    expect(checkTpm(vendors, { ...honestRequest, ekCertificate: request.ekCertificate }, now)).toMatchObject({
       reason: AttestationReason.ekUntrusted,
     });
     const evidence = await honestEvidence(honest);
@@ -165,7 +180,7 @@ describe(Tpm2QuoteAuthenticator.name, () => {
     for (const bit of [1 << 16, 1 << 1]) {
       const ak = Buffer.from(request.akPublic, 'base64url');
       ak.writeUInt32BE((ak.readUInt32BE(6) & ~bit) >>> 0, 6);
-      expect(authenticator.checkTpm({ ...request, akPublic: ak.toString('base64url') }, now)).toMatchObject({
+      expect(checkTpm(vendors, { ...request, akPublic: ak.toString('base64url') }, now)).toMatchObject({
         reason: AttestationReason.akInvalid,
       });
     }
@@ -210,5 +225,57 @@ describe(Tpm2QuoteAuthenticator.name, () => {
       pass: false,
       reasons: [AttestationReason.malformedEvidence],
     });
+  });
+
+  it('refuses a quote that leaves out a stage PCR: apps cannot hide behind an unquoted PCR 9', async () => {
+    const request = await honest.attestationRequest();
+    const challenge = await challengeFor(honest, request);
+    const nonce = await honest.tpm.activateCredential(
+      Buffer.from(challenge.idObject, 'base64url'),
+      Buffer.from(challenge.encryptedSecret, 'base64url'),
+    );
+    // The device ran its apps (PCR 9 extended) but quotes without PCR 9 and sends a log without them.
+    const partial = await honest.tpm.quote([0, 4, 5, 8], nonce);
+    const withoutApps = Buffer.concat([specIdEvent(), ...GOOD.filter((s) => !s.stage.startsWith('app:')).map((s) => stageEvent(s).event)]);
+    const evidence = await honest.evidenceFor(request, challenge, () => Promise.resolve(nonce));
+    expect(
+      await verify({
+        ...evidence,
+        quote: partial.quote.toString('base64url'),
+        signature: partial.signature.toString('base64url'),
+        eventLog: withoutApps.toString('base64url'),
+      }),
+    ).toMatchObject({ pass: false, reasons: [AttestationReason.eventLogInvalid], detail: expect.stringContaining('9') as unknown });
+  });
+
+  it('refuses a crafted EK template with EK_UNTRUSTED instead of failing the challenge', async () => {
+    const request = await honest.attestationRequest();
+    const sha1 = Buffer.from(request.ekPublic, 'base64url');
+    sha1.writeUInt16BE(0x0004, 4); // nameAlg: SHA-1, whose digest cannot carry the nonce
+    const cbc = Buffer.from(request.ekPublic, 'base64url');
+    const modeAt = 10 + 2 + cbc.readUInt16BE(10) + 4; // after attributes, authPolicy, symmetric algorithm and keyBits
+    cbc.writeUInt16BE(0x0042, modeAt); // TPM_ALG_CBC
+    for (const ekPublic of [sha1, cbc]) {
+      await expect(issuer.issue(honest.deviceId, { ...request, ekPublic: ekPublic.toString('base64url') }, now)).resolves.toMatchObject({
+        reason: AttestationReason.ekUntrusted,
+        detail: expect.stringContaining('EK template') as unknown,
+      });
+    }
+  });
+
+  it('trusts an EK certificate through the vendor issuing CA in TPM_VENDOR_CA_FILE, and not without it', async () => {
+    const verdict = await verify(await honestEvidence(chained));
+    if (!verdict.pass) throw new Error(`refused: ${verdict.reasons.join()} ${verdict.detail ?? ''}`);
+    expect(checkTpm(rootOnly, await chained.attestationRequest(), now)).toMatchObject({
+      reason: AttestationReason.ekUntrusted,
+      detail: expect.stringContaining('not a trusted TPM vendor') as unknown,
+    });
+  });
+
+  it('refuses a vendor bundle holding a certificate that is no CA, or no root', async () => {
+    expect(() => new TpmVendorEndorsement([honest.identity.idevidPem])).toThrow(/not a CA certificate/);
+    const chainRoot = await CertificateAuthority.create('Lone Root', 3650, 1);
+    const issuing = await chainRoot.issueIntermediate('Lone Issuing CA', 365);
+    expect(() => new TpmVendorEndorsement([issuing.certificatePem])).toThrow(/no self-signed root/);
   });
 });

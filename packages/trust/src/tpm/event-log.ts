@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TPM_HASHES, TpmAlg } from './tpm-constants.js';
-import { TpmFormatError } from './tpm-reader.js';
+import { TpmFormatError, TpmReader } from './tpm-reader.js';
 
 /**
  * The TCG PC Client crypto-agile event log (TCG PC Client Platform Firmware Profile, §10.2): a first
@@ -27,6 +27,13 @@ export function pcrOfStage(stage: string): number | undefined {
   if (stage.startsWith('app:')) return 9;
   return undefined;
 }
+
+/**
+ * Every PCR `pcrOfStage` may name. A quote must select all of them: a device that left PCR 9 out could hide the apps
+ * it ran (the log's PCR 9 events would then be unchecked); a PCR no stage extended is zero, so a device without apps
+ * still passes.
+ */
+export const STAGE_PCRS: readonly number[] = [0, 4, 5, 8, 9];
 
 export interface StageEvent {
   readonly stage: string;
@@ -101,31 +108,8 @@ export function pcrEvent2(pcrIndex: number, eventType: number, sha256: Buffer, d
   return Buffer.concat([u32(pcrIndex), u32(eventType), u32(1), u16(TpmAlg.sha256), sha256, u32(data.length), data]);
 }
 
-class LogReader {
-  offset = 0;
-  constructor(private readonly bytes: Buffer) {}
-  get remaining(): number {
-    return this.bytes.length - this.offset;
-  }
-  take(length: number): Buffer {
-    if (length > this.remaining) throw new TpmFormatError(`truncated at byte ${this.offset}`, 'event log');
-    const out = this.bytes.subarray(this.offset, this.offset + length);
-    this.offset += length;
-    return out;
-  }
-  u8(): number {
-    return this.take(1).readUInt8(0);
-  }
-  u16(): number {
-    return this.take(2).readUInt16LE(0);
-  }
-  u32(): number {
-    return this.take(4).readUInt32LE(0);
-  }
-}
-
 function parseStage(data: Buffer): StageEvent {
-  const r = new LogReader(data);
+  const r = new TpmReader(data, 'event log', true);
   if (r.u32() !== RAMPART_STAGE_TAG) throw new TpmFormatError('an EV_EVENT_TAG that is not a Rampart stage', 'event log');
   const size = r.u32();
   if (size !== r.remaining) throw new TpmFormatError('tagged event size does not match', 'event log');
@@ -145,13 +129,13 @@ function parseStage(data: Buffer): StageEvent {
  * more than MAX_LOG_EVENTS events, trailing bytes.
  */
 export function replayEventLog(bytes: Uint8Array): ReplayedLog {
-  const r = new LogReader(Buffer.from(bytes));
+  const r = new TpmReader(Buffer.from(bytes), 'event log', true);
   // TCG_PCClientPCREvent (SHA-1 format) with the Spec ID event.
   if (r.u32() !== 0 || r.u32() !== EV_NO_ACTION) throw new TpmFormatError('the first event is not the Spec ID event', 'event log');
   if (!r.take(20).equals(Buffer.alloc(20))) throw new TpmFormatError('the Spec ID event has a digest', 'event log');
   const specSize = r.u32();
   if (specSize > MAX_EVENT_DATA) throw new TpmFormatError('Spec ID event too large', 'event log');
-  const spec = new LogReader(r.take(specSize));
+  const spec = new TpmReader(r.take(specSize), 'event log', true);
   if (!spec.take(16).equals(SPEC_ID_SIGNATURE)) throw new TpmFormatError('not a crypto-agile log (Spec ID Event03)', 'event log');
   const platformClass = spec.u32();
   const [minor, major, , uintnSize] = [spec.u8(), spec.u8(), spec.u8(), spec.u8()];

@@ -8,10 +8,9 @@ import {
   publicEncrypt,
   randomBytes,
 } from 'node:crypto';
-import { TPM_HASHES, TpmAlg } from './tpm-constants.js';
-import { TpmFormatError } from './tpm-reader.js';
+import { TPM_HASHES, TpmAlg, TpmEccCurve } from './tpm-constants.js';
+import { TpmFormatError, leftPad } from './tpm-reader.js';
 import { publicKeyOf, type TpmPublic } from './tpm-public.js';
-import { TpmEccCurve } from './tpm-constants.js';
 
 /** What TPM2_ActivateCredential takes (Part 3 §12.5): the wrapped credential and the seed encrypted to the EK. */
 export interface MadeCredential {
@@ -68,10 +67,6 @@ const NODE_CURVES: ReadonlyMap<number, string> = new Map([
   [TpmEccCurve.nistP521, 'secp521r1'],
 ]);
 
-function leftPad(value: Buffer, size: number): Buffer {
-  return value.length >= size ? value : Buffer.concat([Buffer.alloc(size - value.length), value]);
-}
-
 /**
  * The seed and its encryption to the EK (Part 1 §24.4 with Annex C.6 / B.10): for an RSA EK, a random seed
  * RSA-OAEP-encrypted with the label "IDENTITY"; for an ECC EK, one-pass ECDH with an ephemeral key on the EK's curve
@@ -96,8 +91,8 @@ function seedFor(ek: TpmPublic, size: number, hashName: string, fixedSeed: Buffe
   const ephemeral = generateKeyPairSync('ec', { namedCurve });
   const z = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: publicKeyOf(ek) });
   const jwk = ephemeral.publicKey.export({ format: 'jwk' });
-  const x = leftPad(Buffer.from(jwk.x!, 'base64url'), ek.x.length);
-  const y = leftPad(Buffer.from(jwk.y!, 'base64url'), ek.x.length);
+  const x = leftPad(Buffer.from(jwk.x!, 'base64url'), ek.x.length, 'MakeCredential');
+  const y = leftPad(Buffer.from(jwk.y!, 'base64url'), ek.x.length, 'MakeCredential');
   return { seed: kdfe(ek.nameAlg, z, 'IDENTITY', x, ek.x, size * 8), encrypted: Buffer.concat([sized(x), sized(y)]) };
 }
 
@@ -114,17 +109,32 @@ function sized(bytes: Buffer): Buffer {
  * `seed` fixes an RSA EK's seed (for tests against vectors).
  */
 export function makeCredential(ek: TpmPublic, objectName: Buffer, credential: Buffer, seed?: Buffer): MadeCredential {
+  const { hash } = credentialAlgorithms(ek);
+  const { seed: secretSeed, encrypted: encryptedSeed } = seedFor(ek, hash.size, hash.name, seed);
+  return { idObject: wrapCredential(ek, objectName, credential, secretSeed), encryptedSecret: sized(encryptedSeed) };
+}
+
+/**
+ * The TPM2B_ID_OBJECT for a seed (Part 1 §24.4–24.5): `credential` as a TPM2B, AES-CFB encrypted (zero IV) under
+ * KDFa(seed, "STORAGE", Name) and behind HMAC(KDFa(seed, "INTEGRITY"), encIdentity || Name), the EK's nameAlg
+ * throughout. Exported for known-answer tests, where the seed is recovered with the EK's private key.
+ */
+export function wrapCredential(ek: TpmPublic, objectName: Buffer, credential: Buffer, seed: Buffer): Buffer {
+  const { hash, sym } = credentialAlgorithms(ek);
+  if (credential.length > hash.size) throw new TpmFormatError('credential longer than a digest', 'MakeCredential');
+  const symKey = kdfa(ek.nameAlg, seed, 'STORAGE', objectName, Buffer.alloc(0), sym.keyBits);
+  const cipher = createCipheriv(`aes-${sym.keyBits}-cfb`, symKey, Buffer.alloc(16));
+  const encIdentity = Buffer.concat([cipher.update(sized(credential)), cipher.final()]);
+  const hmacKey = kdfa(ek.nameAlg, seed, 'INTEGRITY', Buffer.alloc(0), Buffer.alloc(0), hash.size * 8);
+  const integrity = createHmac(hash.name, hmacKey).update(encIdentity).update(objectName).digest();
+  return sized(Buffer.concat([sized(integrity), encIdentity]));
+}
+
+function credentialAlgorithms(ek: TpmPublic): { hash: { name: string; size: number }; sym: { keyBits: number } } {
   const hash = TPM_HASHES.get(ek.nameAlg);
   const sym = ek.symmetric;
   if (hash === undefined || sym === undefined || sym.algorithm !== TpmAlg.aes || sym.mode !== TpmAlg.cfb)
     throw new TpmFormatError('the EK is not a storage key with AES-CFB', 'MakeCredential');
   if (sym.keyBits !== 128 && sym.keyBits !== 256) throw new TpmFormatError('unsupported AES key size', 'MakeCredential');
-  if (credential.length > hash.size) throw new TpmFormatError('credential longer than a digest', 'MakeCredential');
-  const { seed: secretSeed, encrypted: encryptedSeed } = seedFor(ek, hash.size, hash.name, seed);
-  const symKey = kdfa(ek.nameAlg, secretSeed, 'STORAGE', objectName, Buffer.alloc(0), sym.keyBits);
-  const cipher = createCipheriv(`aes-${sym.keyBits}-cfb`, symKey, Buffer.alloc(16));
-  const encIdentity = Buffer.concat([cipher.update(sized(credential)), cipher.final()]);
-  const hmacKey = kdfa(ek.nameAlg, secretSeed, 'INTEGRITY', Buffer.alloc(0), Buffer.alloc(0), hash.size * 8);
-  const integrity = createHmac(hash.name, hmacKey).update(encIdentity).update(objectName).digest();
-  return { idObject: sized(Buffer.concat([sized(integrity), encIdentity])), encryptedSecret: sized(encryptedSeed) };
+  return { hash, sym };
 }

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { TPM_HASHES, TpmAlg } from './tpm-constants.js';
-import { replayEventLog, type ReplayedLog, type StageEvent } from './event-log.js';
+import { STAGE_PCRS, replayEventLog, type ReplayedLog, type StageEvent } from './event-log.js';
 import { TpmFormatError } from './tpm-reader.js';
 import { parseQuote, verifyTpmSignature, type TpmQuote } from './tpm-attest.js';
 import { attestationKeyFaults, parseTpm2bPublic, type TpmPublic } from './tpm-public.js';
@@ -11,6 +11,7 @@ export type QuoteFault =
   | { readonly fault: 'ak-attributes'; readonly detail: string }
   | { readonly fault: 'quote-malformed'; readonly detail: string }
   | { readonly fault: 'signature-invalid'; readonly detail: string }
+  | { readonly fault: 'signer-mismatch'; readonly detail: string }
   | { readonly fault: 'extra-data-mismatch'; readonly detail: string }
   | { readonly fault: 'event-log-invalid'; readonly detail: string }
   | { readonly fault: 'pcr-digest-mismatch'; readonly detail: string };
@@ -53,7 +54,7 @@ export function checkAttestationKey(akPublic: Uint8Array): TpmPublic | QuoteFaul
 /**
  * A quote by an attestation key over the PCRs its event log reaches: the AK is a restricted signing key, the quote
  * is a TPM-made TPMS_ATTEST of type quote, signed by the AK, qualified by `extraData`; the log replays, the quote
- * selects exactly the SHA-256 bank and every PCR the log extends, and the digest of the selected PCRs as replayed
+ * selects exactly the SHA-256 bank and every stage PCR (STAGE_PCRS) and every PCR the log extends, and the digest of the selected PCRs as replayed
  * (those the log leaves alone at zero) equals the quote's pcrDigest (computed with the AK's signing hash).
  * Whether the AK belongs to the TPM it claims is the credential's business, not this function's.
  */
@@ -68,6 +69,8 @@ export function verifyQuote(input: QuoteInput, extraData: Buffer): VerifiedQuote
   }
   if (!verifyTpmSignature(ak, input.quote, input.signature))
     return { fault: 'signature-invalid', detail: 'the AK did not sign this quote' };
+  const signerFault = qualifiedSignerFault(ak, quote.qualifiedSigner);
+  if (signerFault !== undefined) return { fault: 'signer-mismatch', detail: signerFault };
   if (quote.extraData.length !== extraData.length || !timingSafeEqual(quote.extraData, extraData))
     return { fault: 'extra-data-mismatch', detail: 'the quote is not qualified by this challenge' };
   let log: ReplayedLog;
@@ -79,9 +82,8 @@ export function verifyQuote(input: QuoteInput, extraData: Buffer): VerifiedQuote
   const [bank, ...others] = quote.pcrSelections;
   if (bank === undefined || others.length > 0 || bank.hashAlg !== TpmAlg.sha256)
     return { fault: 'pcr-digest-mismatch', detail: 'the quote does not select the SHA-256 bank alone' };
-  const unquoted = [...log.pcrs.keys()].filter((pcr) => !bank.pcrs.includes(pcr));
-  if (unquoted.length > 0)
-    return { fault: 'pcr-digest-mismatch', detail: `the log extends PCRs ${unquoted.join(',')} the quote leaves out` };
+  const unquoted = [...new Set([...STAGE_PCRS, ...log.pcrs.keys()])].filter((pcr) => !bank.pcrs.includes(pcr));
+  if (unquoted.length > 0) return { fault: 'pcr-digest-mismatch', detail: `the quote leaves out stage PCRs ${unquoted.join(',')}` };
   const hash = TPM_HASHES.get(ak.schemeHash ?? TpmAlg.sha256)!;
   const digest = createHash(hash.name);
   for (const pcr of bank.pcrs) digest.update(log.pcrs.get(pcr) ?? Buffer.alloc(32));
@@ -89,4 +91,19 @@ export function verifyQuote(input: QuoteInput, extraData: Buffer): VerifiedQuote
   if (expected.length !== quote.pcrDigest.length || !timingSafeEqual(expected, quote.pcrDigest))
     return { fault: 'pcr-digest-mismatch', detail: 'the event log does not replay to the quoted PCRs' };
   return { ak, quote, stages: log.stages, log };
+}
+
+/**
+ * The quote's qualifiedSigner is the AK's Qualified Name (Part 1 §16.6): nameAlg, then H(QN(parent) || Name(AK)).
+ * Checked here: it is a Name of the AK's nameAlg and that digest's length. The digest itself is not recomputed: it
+ * needs the parent's QN, which the verifier does not have — for an AK under the EK it would be
+ * QN(EK) = H(handle of the endorsement hierarchy, 0x4000000B || Name(EK)) and QN(AK) = H(QN(EK) || Name(AK)); but a
+ * device may make its AK under an SRK, whose Name the evidence does not carry. Nothing rests on the value: the AK
+ * signed the quote (the signature), and the credential binds the AK's own Name to the EK (MakeCredential).
+ */
+function qualifiedSignerFault(ak: TpmPublic, qualifiedSigner: Buffer): string | undefined {
+  const size = TPM_HASHES.get(ak.nameAlg)!.size;
+  if (qualifiedSigner.length !== 2 + size || qualifiedSigner.readUInt16BE(0) !== ak.nameAlg)
+    return "the quote's qualifiedSigner is not a Name of the AK's nameAlg";
+  return undefined;
 }

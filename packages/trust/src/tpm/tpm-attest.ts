@@ -1,6 +1,6 @@
 import { constants, verify, type KeyObject } from 'node:crypto';
 import { MAX_DIGEST_BYTES, TPM_GENERATED_VALUE, TPM_HASHES, TpmAlg, TpmSt } from './tpm-constants.js';
-import { TpmFormatError, TpmReader } from './tpm-reader.js';
+import { TpmFormatError, TpmReader, leftPad } from './tpm-reader.js';
 import { publicKeyOf, type TpmPublic } from './tpm-public.js';
 
 export interface PcrSelection {
@@ -86,7 +86,7 @@ export function verifyTpmSignature(key: TpmPublic, message: Uint8Array, signatur
       const rValue = r.sized(size, 'signatureR');
       const sValue = r.sized(size, 'signatureS');
       r.end();
-      const p1363 = Buffer.concat([leftPad(rValue, size), leftPad(sValue, size)]);
+      const p1363 = Buffer.concat([leftPad(rValue, size, 'TPMT_SIGNATURE'), leftPad(sValue, size, 'TPMT_SIGNATURE')]);
       return verify(hash.name, message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, p1363);
     }
     if ((sigAlg === TpmAlg.rsassa || sigAlg === TpmAlg.rsapss) && key.type === 'rsa') {
@@ -104,8 +104,4 @@ export function verifyTpmSignature(key: TpmPublic, message: Uint8Array, signatur
   } catch {
     return false;
   }
-}
-
-function leftPad(value: Buffer, size: number): Buffer {
-  return value.length === size ? value : Buffer.concat([Buffer.alloc(size - value.length), value]);
 }

@@ -53,8 +53,9 @@ export function parseTpmtPublic(bytes: Uint8Array): TpmPublic {
   const authPolicy = r.sized(MAX_POLICY_BYTES, 'authPolicy');
   const symmetric = readSymmetric(r);
   const scheme = r.u16();
-  // Every asymmetric scheme but NULL carries a hash (TPMU_ASYM_SCHEME, Part 2 §11.2.3.5); ECDAA adds a count.
-  const schemeHash = scheme === TpmAlg.null ? undefined : r.u16();
+  // Every asymmetric scheme but NULL and RSAES carries a hash (TPMU_ASYM_SCHEME, Part 2 §11.2.3.5): RSAES's details
+  // are TPMS_EMPTY (PKCS#1 v1.5 encryption has no hash), so nothing follows its algorithm id. ECDAA adds a count.
+  const schemeHash = scheme === TpmAlg.null || scheme === TpmAlg.rsaes ? undefined : r.u16();
   if (scheme === TpmAlg.ecdaa) r.u16();
   let result: TpmPublic;
   if (type === TpmAlg.rsa) {
@@ -147,5 +148,29 @@ export function attestationKeyFaults(key: TpmPublic): string[] {
   // SHA-1 is broken for collisions: neither the Name the credential binds nor the quote's signature may rest on it.
   if (key.nameAlg === TpmAlg.sha1) faults.push('nameAlg is SHA-1');
   if (key.schemeHash === TpmAlg.sha1) faults.push('scheme hash is SHA-1');
+  return faults;
+}
+
+/** EK nameAlgs MakeCredential accepts: SHA-1 is broken, and its 20-byte digest cannot carry a 32-byte nonce. */
+const EK_NAME_ALGS: readonly number[] = [TpmAlg.sha256, TpmAlg.sha384, TpmAlg.sha512];
+
+/**
+ * Why a key cannot be the EK a credential is made for (empty when it can): what MakeCredential needs — a nameAlg of
+ * SHA-256/384/512, an AES-128/256-CFB symmetric wrap, an RSA key or an ECC key on a supported curve — and what an EK
+ * is: a restricted decryption key fixed to its TPM, not a signing key. Checked before a credential is made, so a
+ * crafted public area is refused with a reason instead of failing the challenge.
+ */
+export function endorsementKeyFaults(key: TpmPublic): string[] {
+  const faults: string[] = [];
+  if (!EK_NAME_ALGS.includes(key.nameAlg)) faults.push(`nameAlg 0x${key.nameAlg.toString(16)} is not SHA-256, SHA-384 or SHA-512`);
+  const sym = key.symmetric;
+  if (sym === undefined || sym.algorithm !== TpmAlg.aes || sym.mode !== TpmAlg.cfb || (sym.keyBits !== 128 && sym.keyBits !== 256))
+    faults.push('symmetric is not AES-128-CFB or AES-256-CFB');
+  if (key.type === 'ecc' && !CURVES.has(key.curve)) faults.push(`curve 0x${key.curve.toString(16)} is not supported`);
+  // OAEP must fit the seed: and no TPM vendor certifies an RSA EK under 2048 bits (TCG EK Credential Profile §2.2.1).
+  if (key.type === 'rsa' && key.keyBits < 2048) faults.push(`RSA key of ${key.keyBits} bits`);
+  const required = TpmaObject.fixedTPM | TpmaObject.fixedParent | TpmaObject.restricted | TpmaObject.decrypt;
+  if ((key.attributes & required) !== required || (key.attributes & TpmaObject.sign) !== 0)
+    faults.push('not a restricted decryption key fixed to its TPM');
   return faults;
 }

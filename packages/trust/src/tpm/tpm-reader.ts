@@ -13,7 +13,7 @@ export class TpmFormatError extends Error {
 /**
  * A bounds-checked cursor over TPM 2.0 wire bytes: big-endian integers and `TPM2B_*` (a 16-bit size then that many
  * bytes) — TPM 2.0 Part 2 §5 and §10.4. Every read past the end throws; `end()` refuses trailing bytes, so a
- * structure is either consumed exactly or refused.
+ * structure is either consumed exactly or refused. `littleEndian` reads what UEFI writes (the TCG event log).
  */
 export class TpmReader {
   private offset = 0;
@@ -21,6 +21,7 @@ export class TpmReader {
   constructor(
     private readonly bytes: Buffer,
     private readonly structure: string,
+    private readonly littleEndian = false,
   ) {}
 
   get position(): number {
@@ -36,15 +37,18 @@ export class TpmReader {
   }
 
   u16(): number {
-    return this.take(2).readUInt16BE(0);
+    const b = this.take(2);
+    return this.littleEndian ? b.readUInt16LE(0) : b.readUInt16BE(0);
   }
 
   u32(): number {
-    return this.take(4).readUInt32BE(0);
+    const b = this.take(4);
+    return this.littleEndian ? b.readUInt32LE(0) : b.readUInt32BE(0);
   }
 
   u64(): bigint {
-    return this.take(8).readBigUInt64BE(0);
+    const b = this.take(8);
+    return this.littleEndian ? b.readBigUInt64LE(0) : b.readBigUInt64BE(0);
   }
 
   /** `TPM2B_*`: a 16-bit size then the bytes, at most `max` of them. */
@@ -69,4 +73,10 @@ export class TpmReader {
   end(): void {
     if (this.remaining !== 0) throw new TpmFormatError(`${this.remaining} trailing bytes`, this.structure);
   }
+}
+
+/** `value` as a big-endian integer of exactly `size` bytes: zeros prepended; longer than `size` is refused. */
+export function leftPad(value: Buffer, size: number, structure: string): Buffer {
+  if (value.length > size) throw new TpmFormatError(`${value.length} bytes where ${size} fit`, structure);
+  return value.length === size ? value : Buffer.concat([Buffer.alloc(size - value.length), value]);
 }

@@ -13,12 +13,13 @@ import {
 } from '@rampart/contracts';
 import type { Clock, Logger } from '@rampart/service-kit';
 import { SigningUnavailableError } from '@rampart/service-kit/signing';
+import { boundedDetail } from '@rampart/trust';
 import type { IssuedCertificate, TenantAuthorities } from '../ca/tenant-authorities.js';
 import type { AttestationBatches } from './attestation-batches.js';
 import type { ActiveToken, AttestationRepository } from './attestation.repository.js';
 import type { EvidenceVerifier, Recoverable } from './evidence-verifier.js';
 import type { NonceStore } from './nonce-store.js';
-import type { Tpm2QuoteAuthenticator } from './evidence/tpm2-quote/tpm2-quote.authenticator.js';
+import type { Tpm2ChallengeIssuer } from './evidence/tpm2-quote/tpm2-challenge-issuer.js';
 import type { PolicyCache } from './policy-cache.js';
 
 /** Why an attestation that passed got no certificate: the CA's key provider cannot sign now. */
@@ -49,8 +50,8 @@ export class AttestationService {
     /** Publishes a refusal durably, as a failure report for the failures service. */
     private readonly reportFailure: (event: AttestationFailedEvent) => Promise<void>,
     private readonly tracer: Tracer = trace.getTracer('attestation'),
-    /** The `tpm2-quote` kind; without it (no TPM vendor roots configured) TPM devices are refused EK_UNTRUSTED. */
-    private readonly tpm2?: Tpm2QuoteAuthenticator,
+    /** TPM credential challenges; without it (no TPM vendor roots configured) TPM devices are refused EK_UNTRUSTED. */
+    private readonly tpm2Challenges?: Tpm2ChallengeIssuer,
   ) {
     this.verdicts = meter.createCounter('rampart_attestation_verdicts_total', { description: 'Attestation verdicts by result and reason' });
   }
@@ -65,17 +66,15 @@ export class AttestationService {
    * then a nonce, delivered only inside MakeCredential(EK, Name(AK)). A refusal is recorded like any verdict.
    */
   async tpm2Challenge(deviceId: string, request: Tpm2AttestRequest): Promise<Tpm2ChallengeReply> {
-    const now = this.clock.now();
-    const tpm = this.tpm2?.checkTpm(request, now) ?? {
+    const answer = (await this.tpm2Challenges?.issue(deviceId, request, this.clock.now())) ?? {
       reason: AttestationReason.ekUntrusted,
       detail: 'no TPM vendor roots are configured',
     };
-    if ('reason' in tpm) {
-      const refused = await this.refuse(deviceId, [tpm.reason], TPM2_QUOTE_KIND, undefined, tpm.detail);
+    if ('reason' in answer) {
+      const refused = await this.refuse(deviceId, [answer.reason], TPM2_QUOTE_KIND, undefined, answer.detail);
       return { pass: false, reasons: refused.pass ? [] : refused.reasons };
     }
-    const { nonce, expiresAt } = await this.nonces.issue(deviceId, now);
-    return { pass: true, challenge: this.tpm2!.challenge(deviceId, tpm, nonce, expiresAt) };
+    return { pass: true, challenge: answer };
   }
 
   tokenByHash(tokenHash: string): Promise<ActiveToken | undefined> {
@@ -195,8 +194,10 @@ export class AttestationService {
     reasons: readonly string[],
     kind: EvidenceKind | undefined,
     recoverable?: Recoverable,
-    detail?: string,
+    unboundedDetail?: string,
   ): Promise<EvidenceVerifyReply> {
+    // Details quote device input: bounded once here, whichever path refused.
+    const detail = unboundedDetail === undefined ? undefined : boundedDetail(unboundedDetail);
     const tenantId = (await this.repository.deviceState(deviceId))?.claimedBy ?? null;
     const codes = reasons as Parameters<AttestationRepository['recordVerdict']>[3];
     const grant = recoverable === undefined ? undefined : { ...recoverable, expiresAt: new Date(this.clock.now() + RECOVERY_GRANT_TTL_MS) };
