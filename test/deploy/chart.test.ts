@@ -254,6 +254,58 @@ describe('the Helm chart', () => {
     expect(run(['template', 'demo', CHART, '--set', 'fleet.demoTenant=Not_A_Tenant']).stderr).toContain('fleet.demoTenant');
   });
 
+  it('gives attestation the TPM vendor roots (pki.tpmVendorRoots) from a ConfigMap or a Secret, read-only, as TPM_VENDOR_CA_FILE; none by default', () => {
+    type Pod = {
+      containers: Array<{
+        env: Array<{ name: string; value?: string }>;
+        volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+      }>;
+      volumes: Array<{ name: string; configMap?: { name: string; items?: unknown }; secret?: { secretName: string; items?: unknown } }>;
+    };
+    const pod = (objects: K8sObject[], name: string): Pod =>
+      objects.find((o) => o.kind === 'Deployment' && o.metadata.name === `demo-rampart-${name}`)!.spec.template.spec as Pod;
+    const file = (p: Pod) => p.containers[0]!.env.find((e) => e.name === 'TPM_VENDOR_CA_FILE')?.value;
+    const rootsVolume = (p: Pod) => p.volumes.find((v) => v.name === 'tpm-vendor-roots');
+
+    const defaults = render();
+    for (const service of ['attestation', 'gateway', 'updates']) {
+      expect(file(pod(defaults, service)), service).toBeUndefined();
+      expect(rootsVolume(pod(defaults, service)), service).toBeUndefined();
+    }
+
+    const fromConfigMap = render('', ['pki.tpmVendorRoots.existingConfigMap=tpm-roots']);
+    const attestation = pod(fromConfigMap, 'attestation');
+    const mount = attestation.containers[0]!.volumeMounts.find((m) => m.name === 'tpm-vendor-roots')!;
+    expect(mount).toEqual({ name: 'tpm-vendor-roots', mountPath: '/etc/rampart/tpm-vendor-roots', readOnly: true });
+    expect(file(attestation)).toBe(`${mount.mountPath}/tpm-vendor-roots.pem`);
+    expect(rootsVolume(attestation)?.configMap).toMatchObject({
+      name: 'tpm-roots',
+      items: [{ key: 'tpm-vendor-roots.pem', path: 'tpm-vendor-roots.pem' }],
+    });
+    // Only the attestation service checks EK certificates.
+    for (const service of ['gateway', 'updates', 'telemetry', 'failures'])
+      expect(rootsVolume(pod(fromConfigMap, service)), service).toBeUndefined();
+
+    const fromSecret = render('', ['pki.tpmVendorRoots.existingSecret=tpm-secret', 'pki.tpmVendorRoots.key=roots.pem']);
+    expect(rootsVolume(pod(fromSecret, 'attestation'))?.secret).toMatchObject({
+      secretName: 'tpm-secret',
+      items: [{ key: 'roots.pem', path: 'tpm-vendor-roots.pem' }],
+    });
+    expect(file(pod(fromSecret, 'attestation'))).toBe('/etc/rampart/tpm-vendor-roots/tpm-vendor-roots.pem');
+
+    const both = run([
+      'template',
+      'demo',
+      CHART,
+      '--set',
+      'pki.tpmVendorRoots.existingConfigMap=a',
+      '--set',
+      'pki.tpmVendorRoots.existingSecret=b',
+    ]);
+    expect(both.status).not.toBe(0);
+    expect(both.stderr).toContain('pki.tpmVendorRoots: set existingConfigMap or existingSecret, not both');
+  });
+
   describe('the PKI it generates on install', () => {
     let dir: string;
     let pem: Record<string, string>;

@@ -141,6 +141,9 @@ updates: 8085
 {{- if and .Values.nats.enabled (gt (int .Values.nats.streamReplicas) (int .Values.nats.replicas)) -}}
 {{- $messages = append $messages "nats.streamReplicas: at most nats.replicas" -}}
 {{- end -}}
+{{- if and .Values.pki.tpmVendorRoots.existingConfigMap .Values.pki.tpmVendorRoots.existingSecret -}}
+{{- $messages = append $messages "pki.tpmVendorRoots: set existingConfigMap or existingSecret, not both" -}}
+{{- end -}}
 {{- if and .Values.fleet.tenantToken .Values.fleet.existingTokenSecret -}}
 {{- $messages = append $messages "fleet: set tenantToken or existingTokenSecret, not both" -}}
 {{- end -}}
@@ -230,6 +233,20 @@ fleet: [platform-ca.crt, manufacturer-ca.crt, manufacturer-ca.key]
       - { key: {{ $file }}, path: {{ $file }} }
       {{- end }}
 {{- include "rampart.keysVolumes" . }}
+{{- if and (eq .component "attestation") (include "rampart.tpmVendorRoots" .root) }}
+{{- $roots := .root.Values.pki.tpmVendorRoots }}
+- name: tpm-vendor-roots
+  {{- if $roots.existingConfigMap }}
+  configMap:
+    name: {{ $roots.existingConfigMap }}
+  {{- else }}
+  secret:
+    secretName: {{ $roots.existingSecret }}
+  {{- end }}
+    defaultMode: 0440
+    items:
+      - { key: {{ $roots.key }}, path: tpm-vendor-roots.pem }
+{{- end }}
 {{- end -}}
 
 {{/* Mounts of a Rampart workload: (dict "root" $ "component" "gateway"). */}}
@@ -240,6 +257,16 @@ fleet: [platform-ca.crt, manufacturer-ca.crt, manufacturer-ca.key]
   mountPath: /etc/rampart/pki
   readOnly: true
 {{- include "rampart.keysVolumeMounts" . }}
+{{- if and (eq .component "attestation") (include "rampart.tpmVendorRoots" .root) }}
+- name: tpm-vendor-roots
+  mountPath: /etc/rampart/tpm-vendor-roots
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* "true" when TPM vendor roots are configured (pki.tpmVendorRoots): the attestation service accepts tpm2-quote evidence. */}}
+{{- define "rampart.tpmVendorRoots" -}}
+{{- with .Values.pki.tpmVendorRoots -}}{{- if or .existingConfigMap .existingSecret -}}true{{- end -}}{{- end -}}
 {{- end -}}
 
 {{/* ---- Keys in a PKCS#11 token (keys.provider=pkcs11) ---- */}}

@@ -50,9 +50,14 @@ export { DEFAULT_UPDATE_CLIENT_OPTIONS, DownloadError, UpdateClient } from './up
 export type { UpdateClientOptions, UpdateServer } from './updates/update-client.js';
 export { DeviceUpdater, NO_TRUSTED_ROOT, provisionUpdateRoot } from './updates/device-updater.js';
 export type { DeferralPolicy, UpdateCheck } from './updates/device-updater.js';
-export { DEFAULT_TPM_ATTEST_TIMEOUT_MS, TpmDevice, firmwareStages, loadTpmDeviceIdentity, manufactureTpmDevice } from './tpm/tpm-device.js';
-export type { AttestHooks, TpmAttestation, TpmDeviceIdentity, TpmGatewayEndpoint } from './tpm/tpm-device.js';
-export { EK_CERT_NV_INDEX, EK_HANDLE, Swtpm, manufactureTpm } from './tpm/swtpm.js';
+export { TpmDevice, firmwareStages, manufactureTpmDevice } from './tpm/tpm-device.js';
+export type { AttestHooks, TpmDeviceIdentity } from './tpm/tpm-device.js';
+export { TpmAttestor, bootStages, tpmDeviceIdentity } from './tpm/tpm-attestor.js';
+export type { Attestor } from './device/attestor.js';
+export { PsaAttestor } from './mcu/attestation-evidence.js';
+export type { AttestationOutcome } from './device/emulated-device.js';
+export type { AttestChallenge } from './device/device-messages.js';
+export { EK_CERT_NV_INDEX, EK_HANDLE, Swtpm, TPM_PROGRAMS, manufactureTpm, missingTpmPrograms } from './tpm/swtpm.js';
 export type { TpmVendorCa } from './tpm/swtpm.js';
 export { ECC_P384_EK, TpmClient, credentialFile } from './tpm/tpm-client.js';
 export type { EkPolicy } from './tpm/tpm-client.js';

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { configPath, readConfig } from '../config/config-file.js';
 import { NotLoggedInError, resolveConnection, type ConnectionFlags } from '../config/connection.js';
-import { duration, port, positiveInt, positiveNumber } from '../options.js';
+import { duration, port, positiveInt, positiveNumber, wholeNumber } from '../options.js';
 // The ports alone (no schemas): the contracts index builds every zod schema, half a second the CLI must not pay.
 import { DEFAULT_PORTS } from '@rampart/contracts/ports';
 import { parseWaves } from '../waves.js';
@@ -135,6 +135,12 @@ export function registerPlatform(program: Command): void {
     .option('--gateway <host:port>', 'the gateway MQTT/TLS endpoint', '127.0.0.1:8883')
     .option('--pki <dir>', 'development PKI folder (manufacturer CA, platform CA)', '.rampart/pki')
     .option('--devices <n>', 'devices', positiveInt, 100)
+    .option(
+      '--tpm-devices <n>',
+      'of those, devices with a TPM 2.0 (swtpm and tpm2-tools; the attestation service trusts <pki>/tpm-vendor-ca.crt in TPM_VENDOR_CA_FILE)',
+      wholeNumber,
+      0,
+    )
     .option('--rate <perSecond>', 'readings per second per device', positiveNumber, 1)
     .option('--duration <time>', 'how long to publish', duration, 30_000)
     .option('--metrics <n>', 'metrics per reading', positiveInt, 8)
@@ -236,6 +242,7 @@ interface FleetFlags {
   gateway: string;
   pki: string;
   devices: number;
+  tpmDevices: number;
   rate: number;
   duration: number;
   metrics: number;

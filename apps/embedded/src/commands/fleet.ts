@@ -1,6 +1,7 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderFleetReportHtml, runFleet, type FleetReport, type ScenarioName } from '@rampart/emulator';
+import { renderFleetReportHtml, runFleet, type FleetReport, type ScenarioName, type TpmVendorCa } from '@rampart/emulator';
 import { CertificateAuthority, DEVELOPMENT_TLS_CA, readIfPresent } from '@rampart/trust';
 import { ApiClient } from '@rampart/api-client';
 import { claimDevices, warnWithoutRoot } from './claim-devices.js';
@@ -10,6 +11,8 @@ export interface FleetRunOptions {
   readonly gateway: string;
   readonly pkiDir: string;
   readonly devices: number;
+  /** Of `devices`, those with a TPM 2.0 (default none). */
+  readonly tpmDevices?: number;
   readonly rate: number;
   readonly durationMs: number;
   readonly metrics: number;
@@ -39,6 +42,22 @@ export function parseHostPort(text: string): { host: string; port: number } {
   return { host: match[1] ?? '', port: Number(match[2]) };
 }
 
+/**
+ * The development TPM vendor CA in the PKI folder (`tpm-vendor-ca.crt` and `.key`), made on first use: it certifies
+ * the emulated TPMs' EKs, and the attestation service trusts it when `TPM_VENDOR_CA_FILE` names the certificate.
+ */
+export async function loadOrCreateTpmVendorCa(pkiDir: string): Promise<TpmVendorCa & { readonly certificateFile: string }> {
+  const certificateFile = join(pkiDir, 'tpm-vendor-ca.crt');
+  const keyFile = join(pkiDir, 'tpm-vendor-ca.key');
+  const [certificatePem, keyPem] = await Promise.all([readIfPresent(certificateFile), readIfPresent(keyFile)]);
+  if (certificatePem !== undefined && keyPem !== undefined) return { certificatePem, keyPem, certificateFile };
+  const exported = await (await CertificateAuthority.create('Rampart Development TPM Vendor')).export();
+  await mkdir(pkiDir, { recursive: true });
+  await writeFile(keyFile, exported.privateKeyPem, { mode: 0o600 });
+  await writeFile(certificateFile, exported.certificatePem);
+  return { certificatePem: exported.certificatePem, keyPem: exported.privateKeyPem, certificateFile };
+}
+
 /** Runs an emulated fleet against a gateway that is already running. */
 export async function fleetRun(options: FleetRunOptions): Promise<number> {
   const { host, port } = parseHostPort(options.gateway);
@@ -50,7 +69,17 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
   const gatewayCas = await Promise.all([`platform-ca.crt`, `${DEVELOPMENT_TLS_CA}.crt`].map((f) => readIfPresent(join(options.pkiDir, f))));
   const gatewayCaPem = gatewayCas.filter((pem) => pem !== undefined).join('');
   if (gatewayCaPem === '') throw new Error(`no platform-ca.crt or ${DEVELOPMENT_TLS_CA}.crt in ${options.pkiDir}: the gateway's CA`);
+  const tpmDevices = options.tpmDevices ?? 0;
+  let tpm: { devices: number; vendor: TpmVendorCa; dir: string } | undefined;
+  if (tpmDevices > 0) {
+    const vendor = await loadOrCreateTpmVendorCa(options.pkiDir);
+    process.stderr.write(
+      `TPM devices: their EKs are certified by ${vendor.certificateFile} (the attestation service's TPM_VENDOR_CA_FILE)\n`,
+    );
+    tpm = { devices: tpmDevices, vendor, dir: await mkdtemp(join(tmpdir(), 'rampart-fleet-tpm-')) };
+  }
   const report: FleetReport = await runFleet({
+    ...(tpm === undefined ? {} : { tpm }),
     devices: options.devices,
     ratePerDevice: options.rate,
     durationMs: options.durationMs,
@@ -67,7 +96,7 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
       }
       warnWithoutRoot(await claimDevices(new ApiClient(options.api.replace(/\/$/, '')), options.token, devices));
     },
-  });
+  }).finally(() => (tpm === undefined ? undefined : rm(tpm.dir, { recursive: true, force: true })));
   endProgress();
   const written = await writeFleetReports(report, options.reportDir);
   const { deviceIds, timeline, events, ...summary } = report;
@@ -77,6 +106,7 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
     [
       `Devices connected  ${report.devicesConnected}/${report.devices}`,
       `Devices attested   ${report.devicesAttested}/${report.devices}  (failures ${report.attestationFailures})`,
+      ...(report.tpmDevices > 0 ? [`TPM devices        ${report.tpmDevices}`] : []),
       `Published          ${report.published}`,
       `Acknowledged       ${report.acknowledged}  (${report.acknowledgedPerSecond}/s)`,
       `Unacknowledged     ${report.unacknowledged}`,

@@ -4,12 +4,14 @@ import { attestResponseEvent } from './attest-response.js';
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
 describe(attestResponseEvent.name, () => {
-  it('turns a nonce into a nonce event on the connection it came on', () => {
+  it('turns a nonce or a TPM credential challenge into a challenge event on the connection it came on', () => {
     expect(attestResponseEvent(3, json({ type: 'nonce', nonce: 'n-1', expiresAt: 0 }))).toEqual({
-      type: 'nonce',
+      type: 'challenge',
       connection: 3,
-      nonce: 'n-1',
+      challenge: { type: 'nonce', nonce: 'n-1', expiresAt: 0 },
     });
+    const credential = { type: 'tpm2-credential', challenge: 'c', idObject: 'i', encryptedSecret: 's', expiresAt: 0 };
+    expect(attestResponseEvent(4, json(credential))).toEqual({ type: 'challenge', connection: 4, challenge: credential });
   });
 
   it('turns a failed verdict into a refusal with its reasons', () => {

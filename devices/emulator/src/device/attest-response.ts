@@ -4,7 +4,7 @@ import type { DeviceEvent } from './device-messages.js';
 
 /**
  * The machine's event for what the platform published on the device's
- * attestation response topic (on `connection`): a nonce, a verdict, or an
+ * attestation response topic (on `connection`): a challenge (a nonce or a TPM credential), a verdict, or an
  * error (a refusal with the error's code). Undefined for a payload that is
  * not JSON: the device ignores it and its attestation timeout takes over.
  */
@@ -15,9 +15,8 @@ export function attestResponseEvent(connection: number, payload: Buffer): Device
   } catch {
     return undefined;
   }
-  if (response.type === 'nonce') return { type: 'nonce', connection, nonce: response.nonce };
-  // A TPM credential challenge is for a TPM device (see tpm/tpm-device.ts); an MCU never asks for one.
-  if (response.type === 'tpm2-credential') return undefined;
+  // The attestor answers either kind of challenge; one that does not know it sends nothing and times out.
+  if (response.type === 'nonce' || response.type === 'tpm2-credential') return { type: 'challenge', connection, challenge: response };
   const verdict = response.type === 'verdict' ? response.verdict : { pass: false as const, reasons: [response.code] };
   if (!verdict.pass) return { type: 'attestation-refused', connection, reasons: verdict.reasons };
   // Renewal is timed from the certificate's own validity, not from when the verdict arrived.

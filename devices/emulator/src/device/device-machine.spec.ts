@@ -77,7 +77,7 @@ function attest(
   const identity = boot(send).connection;
   send({ type: 'connected', connection: identity });
   send({ type: 'subscribed', connection: identity, ok: true });
-  send({ type: 'nonce', connection: identity, nonce: 'n-1' });
+  send({ type: 'challenge', connection: identity, challenge: { type: 'nonce', nonce: 'n-1', expiresAt: 0 } });
   const passed = send({
     type: 'attestation-passed',
     connection: identity,
@@ -108,12 +108,17 @@ describe(DeviceMachine.name, () => {
 
       const subscribed = send({ type: 'subscribed', connection: open.connection, ok: true });
       expect(subscribed).toContainEqual({ type: 'set-timer', timer: 'attest', ms: ATTESTATION_TIMEOUT_MS });
-      expect(only(subscribed, 'publish')).toEqual([
-        { type: 'publish', connection: open.connection, topic: deviceTopic(DEVICE_ID, 'attestRequest'), payload: '{}' },
+      expect(only(subscribed, 'request-attestation')).toEqual([
+        { type: 'request-attestation', connection: open.connection, topic: deviceTopic(DEVICE_ID, 'attestRequest') },
       ]);
 
-      expect(send({ type: 'nonce', connection: open.connection, nonce: 'n-1' })).toEqual([
-        { type: 'send-evidence', connection: open.connection, topic: deviceTopic(DEVICE_ID, 'attestEvidence'), nonce: 'n-1' },
+      expect(send({ type: 'challenge', connection: open.connection, challenge: { type: 'nonce', nonce: 'n-1', expiresAt: 0 } })).toEqual([
+        {
+          type: 'send-evidence',
+          connection: open.connection,
+          topic: deviceTopic(DEVICE_ID, 'attestEvidence'),
+          challenge: { type: 'nonce', nonce: 'n-1', expiresAt: 0 },
+        },
       ]);
     });
 
@@ -208,7 +213,7 @@ describe(DeviceMachine.name, () => {
       send({ type: 'connected', connection: identity });
       send({ type: 'timer', timer: 'attest' });
 
-      expect(send({ type: 'nonce', connection: identity, nonce: 'late' })).toEqual([]);
+      expect(send({ type: 'challenge', connection: identity, challenge: { type: 'nonce', nonce: 'late', expiresAt: 0 } })).toEqual([]);
       expect(
         send({
           type: 'attestation-passed',
@@ -245,8 +250,8 @@ describe(DeviceMachine.name, () => {
 
       clock.time = START + 0.8 * DAY_MS;
       const renewing = send({ type: 'timer', timer: 'renew' });
-      expect(only(renewing, 'publish').map((p) => p.topic)).toEqual([deviceTopic(DEVICE_ID, 'attestRequest')]);
-      expect(only(renewing, 'publish')[0]?.connection).toBe(operational);
+      expect(only(renewing, 'request-attestation').map((p) => p.topic)).toEqual([deviceTopic(DEVICE_ID, 'attestRequest')]);
+      expect(only(renewing, 'request-attestation')[0]?.connection).toBe(operational);
 
       const renewed = certificate(START + 2 * DAY_MS);
       const passedAgain = send({
@@ -405,7 +410,8 @@ describe(DeviceMachine.name, () => {
 
       send({ type: 'connected', connection: identity });
       const onIdentity = send({ type: 'subscribed', connection: identity, ok: true });
-      expect(only(onIdentity, 'publish').map((p) => p.topic)).toEqual([deviceTopic(DEVICE_ID, 'attestRequest')]);
+      expect(only(onIdentity, 'publish')).toEqual([]);
+      expect(only(onIdentity, 'request-attestation').map((p) => p.topic)).toEqual([deviceTopic(DEVICE_ID, 'attestRequest')]);
       // (The failure report went out when the connection came up.)
       const passed = send({
         type: 'attestation-passed',
@@ -561,7 +567,10 @@ describe(DeviceMachine.name, () => {
     it('traces the share of readings and evidence it is told to, with a W3C traceparent', () => {
       const traced = machine({ traceSampleRatio: 1 });
       const identity = boot(traced.send).connection;
-      const [evidence] = only(traced.send({ type: 'nonce', connection: identity, nonce: 'n' }), 'send-evidence');
+      const [evidence] = only(
+        traced.send({ type: 'challenge', connection: identity, challenge: { type: 'nonce', nonce: 'n', expiresAt: 0 } }),
+        'send-evidence',
+      );
       expect(evidence?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
       traced.send({ type: 'app-reading', metrics: { v: 1 } });
       const [kept] = traced.device.state.readings.entries();
@@ -589,7 +598,12 @@ describe(DeviceMachine.name, () => {
         payload: Buffer.from(body),
       });
       expect(send(message(attestResponseTopic(DEVICE_ID), JSON.stringify({ type: 'nonce', nonce: 'n-7' })))).toEqual([
-        { type: 'send-evidence', connection: identity, topic: deviceTopic(DEVICE_ID, 'attestEvidence'), nonce: 'n-7' },
+        {
+          type: 'send-evidence',
+          connection: identity,
+          topic: deviceTopic(DEVICE_ID, 'attestEvidence'),
+          challenge: { type: 'nonce', nonce: 'n-7' },
+        },
       ]);
       expect(send(message(attestResponseTopic(DEVICE_ID), 'not json'))).toEqual([]);
       expect(send(message(deviceTopic(DEVICE_ID, 'telemetry'), '{}'))).toEqual([]);
@@ -629,7 +643,7 @@ describe(DeviceMachine.name, () => {
       send({ type: 'seq-epoch', epoch: 1 });
       send({ type: 'connected', connection: identity });
       send({ type: 'subscribed', connection: identity, ok: true });
-      send({ type: 'nonce', connection: identity, nonce: 'n-1' });
+      send({ type: 'challenge', connection: identity, challenge: { type: 'nonce', nonce: 'n-1', expiresAt: 0 } });
       const operational = opened(
         send({
           type: 'attestation-passed',

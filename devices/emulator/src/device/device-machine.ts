@@ -3,6 +3,7 @@ import { DEFAULT_RECONNECT_SPREAD_MS, fullJitterBackoff, reconnectBackoff } from
 import type { DeviceTelemetry } from '@rampart/contracts';
 import { attestResponseEvent } from './attest-response.js';
 import type {
+  AttestChallenge,
   DeviceCounter,
   DeviceEffect,
   DeviceEvent,
@@ -253,8 +254,8 @@ class Transition {
       case 'message':
         this.onMessage(event.connection, event.topic, event.payload);
         return;
-      case 'nonce':
-        if (s.connection !== undefined && this.isCurrent(event.connection)) this.sendEvidence(s.connection, event.nonce);
+      case 'challenge':
+        if (s.connection !== undefined && this.isCurrent(event.connection)) this.sendEvidence(s.connection, event.challenge);
         return;
       case 'attestation-passed':
         if (this.isCurrent(event.connection)) this.onAttestationPassed(event.certificate, event.validFrom, event.validTo);
@@ -391,22 +392,22 @@ class Transition {
     this.scheduleUpdateChecks();
   }
 
-  /** Asks for a nonce, and gives up on the verdict after `ATTESTATION_TIMEOUT_MS`. */
+  /** Asks for a challenge (the attestor writes the request), and gives up on the verdict after `ATTESTATION_TIMEOUT_MS`. */
   private requestAttestation(): void {
     const connection = this.next.connection;
     if (connection === undefined) return;
     this.emit({ type: 'set-timer', timer: 'attest', ms: ATTESTATION_TIMEOUT_MS });
-    this.emit({ type: 'publish', connection, topic: deviceTopic(this.config.deviceId, 'attestRequest'), payload: '{}' });
+    this.emit({ type: 'request-attestation', connection, topic: deviceTopic(this.config.deviceId, 'attestRequest') });
   }
 
   /** Evidence is traced like a reading; the trace context rides beside the evidence, not in it. */
-  private sendEvidence(connection: number, nonce: string): void {
+  private sendEvidence(connection: number, challenge: AttestChallenge): void {
     const traceparent = this.newTraceparent();
     this.emit({
       type: 'send-evidence',
       connection,
       topic: deviceTopic(this.config.deviceId, 'attestEvidence'),
-      nonce,
+      challenge,
       ...(traceparent === undefined ? {} : { traceparent }),
     });
   }
@@ -415,6 +416,7 @@ class Transition {
     const s = this.next;
     this.emit({ type: 'clear-timer', timer: 'attest' });
     this.count('attestations');
+    this.emit({ type: 'attestation-passed' });
     s.operational = certificate;
     const renewAt = validFrom + (validTo - validFrom) * RENEW_AT_LIFETIME;
     this.emit({ type: 'set-timer', timer: 'renew', ms: Math.max(0, renewAt - this.now) });

@@ -1,8 +1,13 @@
+import type { AttestationResponse } from '@rampart/contracts';
+
 /**
  * What goes into the device's machine (events) and what comes out of it
  * (effects). Connections are numbered: an event from a connection the
  * machine has already dropped is ignored.
  */
+
+/** What the platform asks the device to prove: a nonce (PSA token) or a TPM credential challenge (the nonce inside MakeCredential). */
+export type AttestChallenge = Extract<AttestationResponse, { readonly type: 'nonce' | 'tpm2-credential' }>;
 
 export interface OperationalCertificate {
   readonly certificatePem: string;
@@ -54,7 +59,7 @@ export type DeviceEvent =
   | { readonly type: 'connected'; readonly connection: number }
   | { readonly type: 'subscribed'; readonly connection: number; readonly ok: boolean }
   | { readonly type: 'connection-lost'; readonly connection: number }
-  | { readonly type: 'nonce'; readonly connection: number; readonly nonce: string }
+  | { readonly type: 'challenge'; readonly connection: number; readonly challenge: AttestChallenge }
   | {
       readonly type: 'attestation-passed';
       readonly connection: number;
@@ -95,12 +100,14 @@ export type DeviceEffect =
       readonly payload: string | Buffer;
       readonly tag?: PublishTag;
     }
-  /** Sign evidence for `nonce` with the device key and publish it on `topic` (with `traceparent` beside it, when traced). */
+  /** Ask the attestor for the first message of an attestation (its evidence kind's request) and publish it on `topic`. */
+  | { readonly type: 'request-attestation'; readonly connection: number; readonly topic: string }
+  /** The attestor's evidence for `challenge`, published on `topic` (with `traceparent` beside it, when traced). */
   | {
       readonly type: 'send-evidence';
       readonly connection: number;
       readonly topic: string;
-      readonly nonce: string;
+      readonly challenge: AttestChallenge;
       readonly traceparent?: string;
     }
   /** Start `timer` (replacing one already running). */
@@ -119,6 +126,8 @@ export type DeviceEffect =
   | { readonly type: 'drained' }
   | { readonly type: 'went-online' }
   | { readonly type: 'attestation-refused'; readonly reasons: readonly string[] }
+  /** An operational certificate was issued (first attestation or renewal). */
+  | { readonly type: 'attestation-passed' }
   | { readonly type: 'count'; readonly counter: DeviceCounter };
 
 /** An event as the machine's step takes it: stamped with the time it happened, so the step reads no clock. */

@@ -30,6 +30,10 @@ export interface DeviceStats {
   recoveries: number;
   /** Recovery attempts the server refused or that failed (no grant, unreachable). */
   recoveryRefusals: number;
+  /** Attestation requests or evidence the attestor could not make (a TPM command failed): nothing sent, the timeout retries. */
+  attestorErrors: number;
+  /** What the last such failure said. */
+  lastAttestorError: string;
 }
 
 export function emptyDeviceStats(): DeviceStats {
@@ -57,6 +61,8 @@ export function emptyDeviceStats(): DeviceStats {
     recoveryAttempts: 0,
     recoveries: 0,
     recoveryRefusals: 0,
+    attestorErrors: 0,
+    lastAttestorError: '',
   };
 }
 
@@ -91,6 +97,8 @@ export function countEffect(stats: DeviceStats, effect: DeviceEffect): void {
     case 'subscribe':
     case 'publish':
     case 'send-evidence':
+    case 'request-attestation':
+    case 'attestation-passed':
     case 'set-timer':
     case 'clear-timer':
     case 'claim-seq-epoch':

@@ -1,5 +1,6 @@
 import type { OsEnvironment, OsSinks, SecureOs } from '../os/secure-os.js';
-import { createPsaEvidence } from '../mcu/attestation-evidence.js';
+import { PsaAttestor } from '../mcu/attestation-evidence.js';
+import type { Attestor } from './attestor.js';
 import type { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { DeviceUpdater, type DeferralPolicy } from '../updates/device-updater.js';
 import { RECOVERY_PATHS, UpdateClient, type UpdateClientOptions, type UpdateServer } from '../updates/update-client.js';
@@ -23,12 +24,20 @@ export type GatewayEndpoint =
   | { readonly kind: 'tls'; readonly host: string; readonly port: number; readonly servername?: string }
   | { readonly kind: 'dev'; readonly host: string; readonly port: number };
 
-/** What a device needs to attest: its security subsystem, IDevID and the gateway's CA (the boot state comes from its OS). */
+/**
+ * What a device needs to attest: its security subsystem (the TLS key, its state), IDevID and the gateway's CA, and
+ * the attestor of its evidence kind — by default a PSA token signed by the security subsystem; a device with a TPM
+ * 2.0 passes a `TpmAttestor`. The boot state comes from its OS.
+ */
 export interface DeviceIdentity {
   readonly security: SecuritySubsystem;
   readonly identityCertificatePem: string;
   readonly gatewayCaPem: string;
+  readonly attestor?: Attestor;
 }
+
+/** One attestation's outcome, as the device saw it. */
+export type AttestationOutcome = { readonly pass: true } | { readonly pass: false; readonly reasons: readonly string[] };
 
 export interface DeviceOptions {
   readonly deviceId: string;
@@ -69,6 +78,8 @@ export interface DeviceOptions {
   };
   /** Told the publish → PUBACK latency of every acknowledged reading (a fleet's timeline). */
   readonly onAck?: (latencyMs: number) => void;
+  /** Told every attestation verdict (a pass issues or renews the operational certificate). */
+  readonly onAttestation?: (outcome: AttestationOutcome) => void;
 }
 
 /**
@@ -94,6 +105,7 @@ export class EmulatedDevice {
   private readonly updateClient: UpdateClient | undefined;
   private readonly recoveryClient: UpdateClient | undefined;
   readonly os: SecureOs | undefined;
+  readonly attestor: Attestor | undefined;
   readonly latency: LatencyRecorder;
 
   constructor(
@@ -128,10 +140,14 @@ export class EmulatedDevice {
       failure: (report) => this.dispatch({ type: 'failure-report', payload: JSON.stringify(report) }),
       heartbeat: (heartbeat) => this.dispatch({ type: 'heartbeat', payload: JSON.stringify(heartbeat) }),
     });
+    const identity = options.identity;
+    this.attestor =
+      identity === undefined ? undefined : (identity.attestor ?? new PsaAttestor(identity.security, identity.identityCertificatePem));
+    // The attestor measures (a TPM: extends its PCRs) before the machine hears of the boot and attests on it.
+    this.os?.onBoot((result) => this.attestor?.booted(result));
     this.os?.onBoot(() => this.dispatch({ type: 'os-rebooted' }));
     const updates = options.updates;
-    if (updates !== undefined && this.os !== undefined && options.identity !== undefined) {
-      const identity = options.identity;
+    if (updates !== undefined && this.os !== undefined && identity !== undefined) {
       const client = new UpdateClient(
         updates.server,
         () => {
@@ -245,6 +261,7 @@ export class EmulatedDevice {
     this.recoveryClient?.close();
     this.os?.shutdown();
     if (this.disconnecting !== before) await this.disconnecting;
+    await this.attestor?.shutdown();
   }
 
   private dispatch(event: DeviceEvent): void {
@@ -284,9 +301,19 @@ export class EmulatedDevice {
         );
         return;
       }
-      case 'send-evidence':
-        this.sendEvidence(effect);
+      case 'request-attestation':
+        this.answer(effect.connection, effect.topic, () => this.attestor?.request());
         return;
+      case 'send-evidence': {
+        const { challenge, traceparent } = effect;
+        this.answer(effect.connection, effect.topic, () => {
+          const evidence = this.attestor?.evidence(challenge);
+          const traced = (made: object) => JSON.stringify(traceparent === undefined ? made : { ...made, traceparent });
+          if (evidence === undefined) return undefined;
+          return evidence instanceof Promise ? evidence.then(traced) : traced(evidence);
+        });
+        return;
+      }
       case 'set-timer': {
         const timer = effect.timer;
         this.env.clearTimer(this.timers.get(timer));
@@ -331,8 +358,13 @@ export class EmulatedDevice {
         for (const resolve of waiters) resolve();
         return;
       }
-      case 'went-online':
+      case 'attestation-passed':
+        this.options.onAttestation?.({ pass: true });
+        return;
       case 'attestation-refused':
+        this.options.onAttestation?.({ pass: false, reasons: effect.reasons });
+        return;
+      case 'went-online':
       case 'count':
         // Counted only (see countEffect).
         return;
@@ -390,16 +422,28 @@ export class EmulatedDevice {
     return connection;
   }
 
-  /** Evidence (a PSA token) for the nonce, published where the machine said (with its trace context beside it, when traced). */
-  private sendEvidence(effect: Extract<DeviceEffect, { type: 'send-evidence' }>): void {
-    const { identity } = this.options;
-    const os = this.os;
-    if (identity === undefined || os === undefined) return;
-    const evidence = createPsaEvidence(identity.security, identity.identityCertificatePem, effect.nonce, os.bootState);
-    const { traceparent } = effect;
-    this.connectionFor(effect.connection)?.publish(
-      effect.topic,
-      JSON.stringify(traceparent === undefined ? evidence : { ...evidence, traceparent }),
-    );
+  /**
+   * Publishes what the attestor made on `connection`: at once when it answers synchronously (a PSA token), once its
+   * promise settles otherwise (a TPM), and then only if that connection is still the one open. A failure is counted
+   * and nothing is sent: the machine's attestation timeout tries again.
+   */
+  private answer(connection: number, topic: string, make: () => string | Promise<string> | undefined): void {
+    const failed = (error: unknown) => {
+      this.stats.attestorErrors++;
+      this.stats.lastAttestorError = error instanceof Error ? error.message : String(error);
+    };
+    let made: string | Promise<string> | undefined;
+    try {
+      made = make();
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    if (made === undefined) return;
+    if (typeof made === 'string') {
+      this.connectionFor(connection)?.publish(topic, made);
+      return;
+    }
+    made.then((payload) => this.connectionFor(connection)?.publish(topic, payload), failed);
   }
 }

@@ -15,6 +15,8 @@ export interface ManufactureOptions {
   readonly store?: DeviceStateStore;
   /** What the factory flashes; default the demo firmware with the sample sensor app. */
   readonly firmware?: Firmware;
+  /** The hardware module the IDevID names (RFC 4108 hardwareModuleName): a TPM device's TPM. */
+  readonly hardwareModule?: { readonly hwType: string; readonly serial: Uint8Array };
 }
 
 const IDENTITY_ENTRY = 'idevid.pem';
@@ -34,7 +36,9 @@ export async function manufactureDevice(
   const security = new SecuritySubsystem(store);
   if (existing !== undefined) return { security, identityCertificatePem: existing.toString('utf8') };
   flashFirmware(security.fuses, new Flash(store), options.firmware ?? demoFirmware());
-  const certificate = (await manufacturerCa.issueDeviceIdentity(security.deviceId, security.publicKeySpki)).toString('pem');
+  const certificate = (
+    await manufacturerCa.issueDeviceIdentity(security.deviceId, security.publicKeySpki, undefined, options.hardwareModule)
+  ).toString('pem');
   store.write(IDENTITY_ENTRY, Buffer.from(certificate));
   return { security, identityCertificatePem: certificate };
 }

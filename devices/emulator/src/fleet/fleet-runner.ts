@@ -1,7 +1,8 @@
 import mqtt from 'mqtt';
 import type { CertificateAuthority } from '@rampart/trust';
 import type { UpdateClientOptions, UpdateServer } from '../updates/update-client.js';
-import { EmulatedDevice, type DeviceEnvironment, type GatewayEndpoint } from '../device/emulated-device.js';
+import { join } from 'node:path';
+import { EmulatedDevice, type DeviceEnvironment, type DeviceIdentity, type GatewayEndpoint } from '../device/emulated-device.js';
 import { MqttJsTransport } from '../device/mqtt-js-transport.js';
 import { realClock } from '../device/real-clock.js';
 import type { OperationalCertificate } from '../device/device-messages.js';
@@ -12,6 +13,9 @@ import { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { DirectoryStateStore, MemoryStateStore } from '../mcu/state-store.js';
 import type { AppConfig } from '../os/app-runtime.js';
 import { SecureOs } from '../os/secure-os.js';
+import { missingTpmPrograms, type TpmVendorCa } from '../tpm/swtpm.js';
+import { tpmDeviceIdentity } from '../tpm/tpm-attestor.js';
+import { manufactureTpmDevice } from '../tpm/tpm-device.js';
 import { SCENARIOS, type ScenarioName } from './scenarios.js';
 
 export const DEFAULT_CONNECT_RATE_PER_SEC = 200;
@@ -67,6 +71,12 @@ export interface FleetOptions {
    */
   readonly continueUntil?: AbortSignal;
   readonly onReport?: (report: FleetReport) => Promise<void> | void;
+  /**
+   * The first `devices` of the fleet are Linux-class devices with a TPM 2.0 (each its own swtpm under `dir`, its EK
+   * certified by `vendor`: the attestation service must trust it, `TPM_VENDOR_CA_FILE`), attesting with quotes;
+   * the rest are MCUs. Needs swtpm and tpm2-tools: the run is refused up front, naming what is missing, without them.
+   */
+  readonly tpm?: { readonly devices: number; readonly vendor: TpmVendorCa; readonly dir: string };
 }
 
 export interface FleetProgress {
@@ -111,6 +121,8 @@ export interface FleetReport {
   readonly connectFailures: number;
   /** Devices that hold an operational certificate at the end. */
   readonly devicesAttested: number;
+  /** Of `devices`, those with a TPM 2.0 (attesting with quotes). */
+  readonly tpmDevices: number;
   readonly attestationFailures: number;
   /** Attestations that got no verdict in time (the device reconnected and tried again). */
   readonly attestationTimeouts: number;
@@ -178,24 +190,42 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
   const onAck = (ms: number) => windowLatency.record(ms);
   const manufactured: ManufacturedDevice[] = [];
   const firmware = demoFirmware(options.firmwareSigners, apps);
+  const tpmDevices = options.tpm?.devices ?? 0;
+  if (tpmDevices > 0) {
+    if (options.endpoint.kind !== 'tls') throw new Error('TPM devices attest: they need the TLS endpoint');
+    if (tpmDevices > options.devices) throw new Error(`${tpmDevices} TPM devices in a fleet of ${options.devices}`);
+    const missing = await missingTpmPrograms();
+    if (missing.length > 0) {
+      throw new Error(
+        `TPM devices need swtpm and tpm2-tools, and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not installed ` +
+          '(Debian: apt-get install swtpm swtpm-tools tpm2-tools)',
+      );
+    }
+  }
   for (let i = 0; i < options.devices; i++) {
     if (options.endpoint.kind === 'tls') {
       if (options.manufacturerCa === undefined || options.gatewayCaPem === undefined) {
         throw new Error('a TLS endpoint needs the manufacturer CA and the gateway CA');
       }
       const store = options.stateDir === undefined ? new MemoryStateStore() : new DirectoryStateStore(`${options.stateDir}/${i}`);
-      const made = await manufactureDevice(options.manufacturerCa, { store, firmware });
+      const tpm = i < tpmDevices ? options.tpm : undefined;
+      let made: ManufacturedDevice;
+      let identity: DeviceIdentity;
+      if (tpm === undefined) {
+        made = await manufactureDevice(options.manufacturerCa, { store, firmware });
+        identity = { security: made.security, identityCertificatePem: made.identityCertificatePem, gatewayCaPem: options.gatewayCaPem };
+      } else {
+        const withTpm = await manufactureTpmDevice(join(tpm.dir, String(i)), tpm.vendor, options.manufacturerCa, { store, firmware });
+        made = withTpm;
+        identity = tpmDeviceIdentity(withTpm, options.gatewayCaPem);
+      }
       manufactured.push(made);
       devices.push(
         new EmulatedDevice(
           {
             deviceId: made.security.deviceId,
             endpoint: options.endpoint,
-            identity: {
-              security: made.security,
-              identityCertificatePem: made.identityCertificatePem,
-              gatewayCaPem: options.gatewayCaPem,
-            },
+            identity,
             ...(options.preIssue === undefined ? {} : { operational: await options.preIssue(made) }),
             ratePerSecond: options.ratePerDevice,
             metricsPerReading: options.metricsPerReading,
@@ -284,6 +314,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
       reconnects: sum((d) => d.stats.reconnects),
       connectFailures: sum((d) => d.stats.connectFailures),
       devicesAttested: at.attested,
+      tpmDevices,
       attestationFailures: sum((d) => d.stats.attestationFailures),
       attestationTimeouts: sum((d) => d.stats.attestationTimeouts),
       reboots: sum((d) => d.stats.reboots),

@@ -1,6 +1,9 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { PsaTokenEvidence } from '@rampart/contracts';
 import { PSA_LIFECYCLE, createPsaToken, instanceIdOf, psaBootClaims, type PsaBootSource, type PsaClaims } from '@rampart/trust';
+import type { Attestor } from '../device/attestor.js';
+import type { AttestChallenge } from '../device/device-messages.js';
+import type { BootResult } from './secure-boot.js';
 import type { SecuritySubsystem } from './security-subsystem.js';
 
 /** SHA-256 of an image, as the secure boot chain measures it. */
@@ -55,4 +58,34 @@ export function createPsaEvidence(
     token: Buffer.from(token).toString('base64url'),
     iakCertificate: certificateForEnvelope(identityCertificatePem),
   };
+}
+
+/** The MCU's attestor: a bare request, then a PSA token for the nonce, signed by the security subsystem over what secure boot measured. */
+export class PsaAttestor implements Attestor {
+  readonly kind = 'psa-token';
+  private boot: BootState | undefined;
+
+  constructor(
+    private readonly security: SecuritySubsystem,
+    private readonly identityCertificatePem: string,
+  ) {}
+
+  booted(result: BootResult): void {
+    const { bootLog, signers, securityVersions, versions } = result;
+    this.boot = { bootLog, signers, securityVersions, versions };
+  }
+
+  request(): string {
+    return '{}';
+  }
+
+  evidence(challenge: AttestChallenge): PsaTokenEvidence {
+    if (challenge.type !== 'nonce') throw new Error(`a PSA device cannot answer a ${challenge.type} challenge`);
+    if (this.boot === undefined) throw new Error('the device has not booted');
+    return createPsaEvidence(this.security, this.identityCertificatePem, challenge.nonce, this.boot);
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
 }

@@ -36,6 +36,8 @@ export interface BootResult {
   /** Each measured stage's signer: the key id (SHA-256 of the SPKI) of the key its image verified with. */
   readonly signers: Readonly<Record<string, string>>;
   readonly securityVersions: Readonly<Record<string, number>>;
+  /** Each measured stage's image version (what a TPM's event log names beside its measurement). */
+  readonly stageVersions: Readonly<Record<string, string>>;
   readonly versions: { readonly os: string; readonly apps: Readonly<Record<string, string>> };
   readonly osSlot: Slot | undefined;
   /** The app images that verified and may run, with the slot each came from. */
@@ -123,6 +125,7 @@ export function secureBoot(flash: Flash, fuses: Fuses): BootResult {
   const bootLog: BootMeasurement[] = [{ stage: 'rom', sha256: ROM_MEASUREMENT }];
   const securityVersions: Record<string, number> = {};
   const signers: Record<string, string> = {};
+  const stageVersions: Record<string, string> = {};
   const failures: StageFailure[] = [];
   const platformKeys = trustedKeys(fuses, PLATFORM_KEY_FUSE);
   const recovery = (): BootResult => ({
@@ -130,6 +133,7 @@ export function secureBoot(flash: Flash, fuses: Fuses): BootResult {
     bootLog,
     signers,
     securityVersions,
+    stageVersions,
     versions: { os: '', apps: {} },
     osSlot: undefined,
     apps: [],
@@ -139,6 +143,7 @@ export function secureBoot(flash: Flash, fuses: Fuses): BootResult {
     bootLog.push({ stage, sha256: measureImage(image) });
     signers[stage] = keyIdOf(image.signerSpki);
     securityVersions[stage] = image.manifest.securityVersion;
+    stageVersions[stage] = image.manifest.version;
   };
 
   for (const stage of ['bootloader', 'security-monitor'] as const) {
@@ -184,6 +189,7 @@ export function secureBoot(flash: Flash, fuses: Fuses): BootResult {
     bootLog,
     signers,
     securityVersions,
+    stageVersions,
     versions: { os: os.image.manifest.version, apps: appVersions },
     osSlot: os.slot,
     apps,

@@ -1,7 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { constants } from 'node:fs';
 import { access, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -11,6 +12,31 @@ export const EK_HANDLE = '0x81010001';
 export const EK_CERT_NV_INDEX = '0x1c00002';
 /** How long to wait for swtpm's socket to appear. */
 export const DEFAULT_SWTPM_START_TIMEOUT_MS = 5_000;
+
+/** The programs a TPM device runs: Debian's swtpm, swtpm-tools and tpm2-tools. */
+export const TPM_PROGRAMS = ['swtpm', 'swtpm_setup', 'swtpm_localca', 'tpm2_quote', 'tpm2_createak', 'tpm2_activatecredential'] as const;
+
+/**
+ * The TPM programs missing from PATH (empty: TPM devices can run). A fleet asked for TPM devices says which are
+ * missing and how to install them, rather than failing at the first device's factory step.
+ */
+export async function missingTpmPrograms(path = process.env['PATH'] ?? ''): Promise<string[]> {
+  const dirs = path.split(delimiter).filter((d) => d !== '');
+  const found = await Promise.all(
+    TPM_PROGRAMS.map(async (program) => {
+      for (const dir of dirs) {
+        try {
+          await access(join(dir, program), constants.X_OK);
+          return true;
+        } catch {
+          // not in this folder
+        }
+      }
+      return false;
+    }),
+  );
+  return TPM_PROGRAMS.filter((_, i) => !found[i]);
+}
 
 /** A TPM vendor's CA as swtpm_localca takes it: a PEM private key and its certificate. */
 export interface TpmVendorCa {

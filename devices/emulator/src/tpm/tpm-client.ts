@@ -197,8 +197,18 @@ export class TpmClient {
     });
   }
 
+  /**
+   * TPM2_Shutdown(CLEAR) before the power goes: an orderly shutdown. Without it each power cycle counts as a
+   * dictionary-attack failure on the next startup, and after a few reboots the TPM locks its AK out (TPM_RC_LOCKOUT).
+   */
+  orderlyShutdown(): Promise<void> {
+    return this.serial(async () => {
+      await this.tool('tpm2_shutdown', '-c');
+    });
+  }
+
   async close(): Promise<void> {
-    await this.queue;
+    await this.queue.catch(() => undefined);
     await rm(this.work, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,102 @@
+import type { Tpm2AttestRequest, Tpm2QuoteEvidence } from '@rampart/contracts';
+import { TPM2_QUOTE_KIND } from '@rampart/contracts';
+import type { Attestor } from '../device/attestor.js';
+import type { DeviceIdentity } from '../device/emulated-device.js';
+import type { AttestChallenge } from '../device/device-messages.js';
+import type { BootResult } from '../mcu/secure-boot.js';
+import type { MeasuredStage } from './measured-boot.js';
+import type { TpmClient } from './tpm-client.js';
+import { TpmDevice, type AttestHooks, type TpmDeviceIdentity } from './tpm-device.js';
+
+/** What secure boot measured, as the stages a TPM's measured boot extends: each with its version and security version. */
+export function bootStages(boot: BootResult): MeasuredStage[] {
+  return boot.bootLog.map(({ stage, sha256 }) => ({
+    stage,
+    sha256,
+    version: stage === 'rom' ? '1' : (boot.stageVersions[stage] ?? ''),
+    securityVersion: boot.securityVersions[stage] ?? 0,
+  }));
+}
+
+/**
+ * The attestor of a device with a TPM 2.0 (`tpm2-quote`). Every boot is a power cycle of its TPM — swtpm restarts,
+ * TPM2_Startup(CLEAR) resets the PCRs — then each stage secure boot measured is extended into its PCR and logged,
+ * and a new attestation key is made under the EK. An update changes the OS measurement, so the boot after it
+ * extends the new one and the next attestation quotes it. The request carries the EK certificate, EK and AK
+ * publics; the evidence answers the credential challenge with ActivateCredential and a quote over the boot PCRs
+ * with the recovered nonce, and the event log. Work for one boot waits for that boot's measurements.
+ */
+export class TpmAttestor implements Attestor {
+  readonly kind = TPM2_QUOTE_KIND;
+  /** The TPM as the latest boot left it (undefined: off, or its power-on failed). */
+  private power: Promise<TpmDevice | undefined> = Promise.resolve(undefined);
+  /** The request this boot sent: the evidence repeats its EK and AK. */
+  private sent: Tpm2AttestRequest | undefined;
+  /** The evidence sent last (a test replays it). */
+  lastEvidence: Tpm2QuoteEvidence | undefined;
+
+  constructor(
+    private readonly device: Pick<TpmDeviceIdentity, 'dir' | 'deviceId' | 'idevidPem'>,
+    /** Misbehaviour a test sets, each at one step of the protocol. */
+    public hooks: AttestHooks = {},
+  ) {}
+
+  booted(boot: BootResult): void {
+    const stages = bootStages(boot);
+    this.sent = undefined;
+    this.power = this.power
+      .catch(() => undefined)
+      .then(async (previous) => {
+        await previous?.shutdown();
+        return TpmDevice.boot(this.device, stages);
+      });
+  }
+
+  /** The TPM of this boot (for a test that has it quote something else). */
+  async tpm(): Promise<TpmClient> {
+    return (await this.powered()).tpm;
+  }
+
+  async request(): Promise<string> {
+    const made = await (await this.powered()).attestationRequest();
+    const request = this.hooks.request ? this.hooks.request(made) : made;
+    this.sent = request;
+    return JSON.stringify(request);
+  }
+
+  async evidence(challenge: AttestChallenge): Promise<Tpm2QuoteEvidence> {
+    if (challenge.type !== 'tpm2-credential') throw new Error(`a TPM device cannot answer a ${challenge.type} challenge`);
+    const request = this.sent;
+    if (request === undefined) throw new Error('a credential challenge before any request on this boot');
+    const made = await (await this.powered()).evidenceFor(request, challenge, this.hooks.activate);
+    const evidence = this.hooks.evidence ? this.hooks.evidence(made) : made;
+    this.lastEvidence = evidence;
+    return evidence;
+  }
+
+  async shutdown(): Promise<void> {
+    const previous = this.power;
+    this.power = Promise.resolve(undefined);
+    await (await previous.catch(() => undefined))?.shutdown();
+  }
+
+  private async powered(): Promise<TpmDevice> {
+    const device = await this.power;
+    if (device === undefined) throw new Error('the TPM is off');
+    return device;
+  }
+}
+
+/** The identity an `EmulatedDevice` attests with: its security subsystem for TLS, and a `TpmAttestor` on its TPM. */
+export function tpmDeviceIdentity(
+  device: TpmDeviceIdentity,
+  gatewayCaPem: string,
+  hooks: AttestHooks = {},
+): DeviceIdentity & { readonly attestor: TpmAttestor } {
+  return {
+    security: device.security,
+    identityCertificatePem: device.identityCertificatePem,
+    gatewayCaPem,
+    attestor: new TpmAttestor(device, hooks),
+  };
+}
