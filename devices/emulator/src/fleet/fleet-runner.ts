@@ -126,6 +126,10 @@ export interface FleetReport {
   readonly attestationFailures: number;
   /** Attestations that got no verdict in time (the device reconnected and tried again). */
   readonly attestationTimeouts: number;
+  /** Requests or evidence a device's attestor could not make (a TPM that did not power on, a TPM command that failed). */
+  readonly attestorErrors: number;
+  /** What the last of those said, on some device (empty: none). */
+  readonly lastAttestorError: string;
   readonly reboots: number;
   readonly failureReportsSent: number;
   readonly heartbeatsSent: number;
@@ -317,6 +321,8 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
       tpmDevices,
       attestationFailures: sum((d) => d.stats.attestationFailures),
       attestationTimeouts: sum((d) => d.stats.attestationTimeouts),
+      attestorErrors: sum((d) => d.stats.attestorErrors),
+      lastAttestorError: devices.map((d) => d.stats.lastAttestorError).findLast((error) => error !== '') ?? '',
       reboots: sum((d) => d.stats.reboots),
       failureReportsSent: sum((d) => d.stats.failureReportsSent),
       heartbeatsSent: sum((d) => d.stats.heartbeatsSent),

@@ -28,8 +28,10 @@ export function bootStages(boot: BootResult): MeasuredStage[] {
  */
 export class TpmAttestor implements Attestor {
   readonly kind = TPM2_QUOTE_KIND;
-  /** The TPM as the latest boot left it (undefined: off, or its power-on failed). */
+  /** The TPM as the latest boot left it (undefined: off; rejected: its power-on failed). */
   private power: Promise<TpmDevice | undefined> = Promise.resolve(undefined);
+  /** What the latest boot measured (undefined: off): a power-on that failed is tried again with them. */
+  private stages: readonly MeasuredStage[] | undefined;
   /** The request this boot sent: the evidence repeats its EK and AK. */
   private sent: Tpm2AttestRequest | undefined;
   /** The evidence sent last (a test replays it). */
@@ -43,6 +45,7 @@ export class TpmAttestor implements Attestor {
 
   booted(boot: BootResult): void {
     const stages = bootStages(boot);
+    this.stages = stages;
     this.sent = undefined;
     this.power = this.power
       .catch(() => undefined)
@@ -76,11 +79,24 @@ export class TpmAttestor implements Attestor {
 
   async shutdown(): Promise<void> {
     const previous = this.power;
+    this.stages = undefined;
     this.power = Promise.resolve(undefined);
     await (await previous.catch(() => undefined))?.shutdown();
   }
 
+  /**
+   * The TPM of this boot. A power-on that failed (swtpm did not start, a command failed) is tried again with the
+   * boot's stages, so one bad start does not leave the TPM off until the next reboot; callers that come together
+   * share one retry.
+   */
   private async powered(): Promise<TpmDevice> {
+    const current = this.power;
+    if ((await current.catch(() => undefined)) === undefined && this.stages !== undefined) {
+      const stages = this.stages;
+      if (this.power === current) {
+        this.power = current.catch(() => undefined).then((device) => device ?? TpmDevice.boot(this.device, stages));
+      }
+    }
     const device = await this.power;
     if (device === undefined) throw new Error('the TPM is off');
     return device;
