@@ -4,19 +4,12 @@ import type { Attestor } from '../device/attestor.js';
 import type { DeviceIdentity } from '../device/emulated-device.js';
 import type { AttestChallenge } from '../device/device-messages.js';
 import type { BootResult } from '../mcu/secure-boot.js';
+import type { AttestHooks } from './attest-hooks.js';
+import { bootStages } from './boot-stages.js';
 import type { MeasuredStage } from './measured-boot.js';
 import type { TpmClient } from './tpm-client.js';
-import { TpmDevice, type AttestHooks, type TpmDeviceIdentity } from './tpm-device.js';
-
-/** What secure boot measured, as the stages a TPM's measured boot extends: each with its version and security version. */
-export function bootStages(boot: BootResult): MeasuredStage[] {
-  return boot.bootLog.map(({ stage, sha256 }) => ({
-    stage,
-    sha256,
-    version: stage === 'rom' ? '1' : (boot.stageVersions[stage] ?? ''),
-    securityVersion: boot.securityVersions[stage] ?? 0,
-  }));
-}
+import { TpmDevice } from './tpm-device.js';
+import type { TpmDeviceIdentity } from './tpm-factory.js';
 
 /**
  * The attestor of a device with a TPM 2.0 (`tpm2-quote`). Every boot is a power cycle of its TPM — swtpm restarts,
