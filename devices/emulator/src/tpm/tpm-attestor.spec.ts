@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TPM2_QUOTE_KIND, type Tpm2AttestRequest } from '@rampart/contracts';
@@ -44,9 +44,13 @@ describe(TpmAttestor.name, () => {
   });
 
   it('tries a failed power-on again with the same boot, rather than staying off until the next reboot', async () => {
+    // A TPM not manufactured yet: swtpm starts on an empty state, and this power-on fails when the AK is made (no
+    // EK to make it under), and so does the first retry.
+    await mkdir(join(dir, 'state'));
     attestor.booted(BOOT);
-    // No TPM manufactured in `dir`: this power-on fails (no EK to make the AK under), and so does the first retry.
     await expect(attestor.request()).rejects.toThrow();
+    // Each failed power-on shut its TPM down and removed its tools' scratch folder.
+    expect((await readdir(dir)).filter((name) => name.startsWith('tools-'))).toEqual([]);
     const stored = await (await CertificateAuthority.create('Test TPM Vendor CA')).export();
     await manufactureTpm(dir, { keyPem: stored.privateKeyPem, certificatePem: stored.certificatePem });
     // The same boot, no reboot in between: the next request powers the TPM on and asks with its EK and a new AK.
