@@ -406,7 +406,14 @@ describe('TPM 2.0 devices through the gateway', () => {
         },
       });
     const report = await fleetRun(3_000, join(dir, 'fleet'));
-    expect(report).toMatchObject({ devices: 3, tpmDevices: 2, devicesConnected: 3, devicesAttested: 3, attestationFailures: 0, attestorErrors: 0 });
+    expect(report).toMatchObject({
+      devices: 3,
+      tpmDevices: 2,
+      devicesConnected: 3,
+      devicesAttested: 3,
+      attestationFailures: 0,
+      attestorErrors: 0,
+    });
     expect(report.acknowledged).toBeGreaterThan(0);
     const log = (await call('GET', '/v1/attestations?limit=200', tenantToken)) as unknown as Array<{
       deviceId: string;

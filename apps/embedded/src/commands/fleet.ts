@@ -2,7 +2,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderFleetReportHtml, runFleet, type FleetReport, type ScenarioName, type TpmVendorCa } from '@rampart/emulator';
-import { CertificateAuthority, DEVELOPMENT_TLS_CA, DEVELOPMENT_TPM_VENDOR_CA, loadOrCreateTpmVendorCa, readIfPresent } from '@rampart/trust';
+import {
+  CertificateAuthority,
+  DEVELOPMENT_TLS_CA,
+  DEVELOPMENT_TPM_VENDOR_CA,
+  loadOrCreateTpmVendorCa,
+  readIfPresent,
+} from '@rampart/trust';
 import { ApiClient } from '@rampart/api-client';
 import { claimDevices, warnWithoutRoot } from './claim-devices.js';
 import { endProgress, printReport, progressPrinter, type OutputFormat } from '../output.js';

@@ -32,7 +32,10 @@ export function bootStages(boot: BootResult): MeasuredStage[] {
 export function firmwareStages(firmware: Firmware): MeasuredStage[] {
   const images = [firmware.bootloader, firmware.securityMonitor, firmware.os, ...firmware.apps];
   return measuredStages(
-    [{ stage: 'rom', sha256: ROM_MEASUREMENT }, ...images.map((image) => ({ stage: image.manifest.component, sha256: measureImage(image) }))],
+    [
+      { stage: 'rom', sha256: ROM_MEASUREMENT },
+      ...images.map((image) => ({ stage: image.manifest.component, sha256: measureImage(image) })),
+    ],
     Object.fromEntries(images.map((image) => [image.manifest.component, image.manifest.version])),
     Object.fromEntries(images.map((image) => [image.manifest.component, image.manifest.securityVersion])),
   );

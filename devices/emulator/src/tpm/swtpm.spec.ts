@@ -125,7 +125,7 @@ describe(Swtpm.name, () => {
         return false;
       }
     };
-    for (const deadline = Date.now() + 3_000; alive() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    for (const deadline = Date.now() + 3_000; alive() && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
     expect(alive(), 'the swtpm outlived its process').toBe(false);
   });
 });

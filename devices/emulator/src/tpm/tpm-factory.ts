@@ -1,14 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  HW_TYPE_TPM2,
-  hardwareModuleNamesOf,
-  parseTpm2bPublic,
-  publicKeyOf,
-  tpmSerialOf,
-  type CertificateAuthority,
-} from '@rampart/trust';
+import { HW_TYPE_TPM2, hardwareModuleNamesOf, parseTpm2bPublic, publicKeyOf, tpmSerialOf, type CertificateAuthority } from '@rampart/trust';
 import { manufactureDevice, type ManufactureOptions, type ManufacturedDevice } from '../factory/manufacture.js';
 import { DirectoryStateStore } from '../mcu/state-store.js';
 import { Swtpm, manufactureTpm, type TpmVendorCa } from './swtpm.js';
