@@ -21,7 +21,6 @@ import {
   type AttestationOutcome,
   type DeviceEnvironment,
   type Firmware,
-  type TpmAttestor,
   type TpmDeviceIdentity,
   type TpmVendorCa,
 } from '@rampart/emulator';
@@ -51,6 +50,7 @@ import {
   type PlatformCall,
   type ServiceProcess,
 } from '../support/service-process.js';
+import { MisbehavingTpmAttestor } from '../support/misbehaving-tpm-attestor.js';
 
 const FLEET = 10;
 const READINGS = 3;
@@ -72,7 +72,7 @@ const renewalSoon: DeviceEnvironment = {
 
 interface TpmFleetDevice {
   readonly device: EmulatedDevice;
-  readonly attestor: TpmAttestor;
+  readonly attestor: MisbehavingTpmAttestor;
   readonly made: TpmDeviceIdentity;
   /** Every verdict the device was told, in order. */
   readonly verdicts: AttestationOutcome[];
@@ -116,7 +116,8 @@ describe('TPM 2.0 devices through the gateway', () => {
 
   const run = (made: TpmDeviceIdentity, options: { env?: DeviceEnvironment; updates?: boolean; rate?: number } = {}): TpmFleetDevice => {
     const env = options.env ?? realEnvironment;
-    const identity = tpmDeviceIdentity(made, pki.platformCa.certificatePem);
+    const base = tpmDeviceIdentity(made, pki.platformCa.certificatePem);
+    const identity = { ...base, attestor: new MisbehavingTpmAttestor(base.attestor) };
     const verdicts: AttestationOutcome[] = [];
     let waiters: Array<(outcome: AttestationOutcome) => void> = [];
     const device = new EmulatedDevice(

@@ -4,10 +4,8 @@ import type { Attestor } from '../device/attestor.js';
 import type { DeviceIdentity } from '../device/emulated-device.js';
 import type { AttestChallenge } from '../device/device-messages.js';
 import type { BootResult } from '../mcu/secure-boot.js';
-import type { AttestHooks } from './attest-hooks.js';
 import { bootStages } from './boot-stages.js';
 import type { MeasuredStage } from './measured-boot.js';
-import type { TpmClient } from './tpm-client.js';
 import { TpmDevice } from './tpm-device.js';
 import type { TpmDeviceIdentity } from './tpm-factory.js';
 
@@ -27,14 +25,8 @@ export class TpmAttestor implements Attestor {
   private stages: readonly MeasuredStage[] | undefined;
   /** The request this boot sent: the evidence repeats its EK and AK. */
   private sent: Tpm2AttestRequest | undefined;
-  /** The evidence sent last (a test replays it). */
-  lastEvidence: Tpm2QuoteEvidence | undefined;
 
-  constructor(
-    private readonly device: Pick<TpmDeviceIdentity, 'dir' | 'deviceId' | 'idevidPem'>,
-    /** Misbehaviour a test sets, each at one step of the protocol. */
-    public hooks: AttestHooks = {},
-  ) {}
+  constructor(private readonly device: Pick<TpmDeviceIdentity, 'dir' | 'deviceId' | 'idevidPem'>) {}
 
   booted(boot: BootResult): void {
     const stages = bootStages(boot);
@@ -48,14 +40,13 @@ export class TpmAttestor implements Attestor {
       });
   }
 
-  /** The TPM of this boot (for a test that has it quote something else). */
-  async tpm(): Promise<TpmClient> {
-    return (await this.powered()).tpm;
+  /** The TPM of this boot, powered on (again, if its power-on failed). */
+  current(): Promise<TpmDevice> {
+    return this.powered();
   }
 
   async request(): Promise<string> {
-    const made = await (await this.powered()).attestationRequest();
-    const request = this.hooks.request ? this.hooks.request(made) : made;
+    const request = await (await this.powered()).attestationRequest();
     this.sent = request;
     return JSON.stringify(request);
   }
@@ -64,10 +55,7 @@ export class TpmAttestor implements Attestor {
     if (challenge.type !== 'tpm2-credential') throw new Error(`a TPM device cannot answer a ${challenge.type} challenge`);
     const request = this.sent;
     if (request === undefined) throw new Error('a credential challenge before any request on this boot');
-    const made = await (await this.powered()).evidenceFor(request, challenge, this.hooks.activate);
-    const evidence = this.hooks.evidence ? this.hooks.evidence(made) : made;
-    this.lastEvidence = evidence;
-    return evidence;
+    return (await this.powered()).evidenceFor(request, challenge);
   }
 
   async shutdown(): Promise<void> {
@@ -97,15 +85,11 @@ export class TpmAttestor implements Attestor {
 }
 
 /** The identity an `EmulatedDevice` attests with: its security subsystem for TLS, and a `TpmAttestor` on its TPM. */
-export function tpmDeviceIdentity(
-  device: TpmDeviceIdentity,
-  gatewayCaPem: string,
-  hooks: AttestHooks = {},
-): DeviceIdentity & { readonly attestor: TpmAttestor } {
+export function tpmDeviceIdentity(device: TpmDeviceIdentity, gatewayCaPem: string): DeviceIdentity & { readonly attestor: TpmAttestor } {
   return {
     security: device.security,
     identityCertificatePem: device.identityCertificatePem,
     gatewayCaPem,
-    attestor: new TpmAttestor(device, hooks),
+    attestor: new TpmAttestor(device),
   };
 }

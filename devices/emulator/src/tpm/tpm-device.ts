@@ -1,6 +1,5 @@
 import { X509Certificate } from 'node:crypto';
 import { TPM2_QUOTE_KIND, type Tpm2AttestRequest, type Tpm2CredentialChallenge, type Tpm2QuoteEvidence } from '@rampart/contracts';
-import type { AttestHooks } from './attest-hooks.js';
 import { QUOTED_PCRS, measureBoot, type MeasuredStage } from './measured-boot.js';
 import { Swtpm } from './swtpm.js';
 import { TpmClient } from './tpm-client.js';
@@ -59,7 +58,8 @@ export class TpmDevice {
   async evidenceFor(
     request: Tpm2AttestRequest,
     challenge: Tpm2CredentialChallenge,
-    activate?: AttestHooks['activate'],
+    /** Instead of this TPM's ActivateCredential (a test's device that cannot activate answers with what it has). */
+    activate?: (challenge: Tpm2CredentialChallenge) => Promise<Buffer>,
   ): Promise<Tpm2QuoteEvidence> {
     const nonce = activate
       ? await activate(challenge)
