@@ -44,6 +44,8 @@ const NOT_THE_PLATFORMS = new Set([
   'pki/manufacturer-ca.key',
   'pki/gateway.key',
   'pki/tls-ca.key',
+  // The development TPM vendor's: it certifies emulated TPMs' EKs, and signs nothing of the platform's.
+  'pki/tpm-vendor-ca.key',
   'DEVELOPMENT-ONLY-offline-root/root.key.pem',
   // The demo tenant's TUF root holders' keys, encrypted, in the folder named for them (the platform holds none).
   'DEVELOPMENT-ONLY-tuf-root-keys/demo/holder-1.key',

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AttestationReason, type Tpm2AttestRequest } from '@rampart/contracts';
@@ -21,7 +21,6 @@ import {
   type AttestationOutcome,
   type DeviceEnvironment,
   type Firmware,
-  type TpmAttestor,
   type TpmDeviceIdentity,
   type TpmVendorCa,
 } from '@rampart/emulator';
@@ -51,6 +50,7 @@ import {
   type PlatformCall,
   type ServiceProcess,
 } from '../support/service-process.js';
+import { MisbehavingTpmAttestor } from '../support/misbehaving-tpm-attestor.js';
 
 const FLEET = 10;
 const READINGS = 3;
@@ -72,7 +72,7 @@ const renewalSoon: DeviceEnvironment = {
 
 interface TpmFleetDevice {
   readonly device: EmulatedDevice;
-  readonly attestor: TpmAttestor;
+  readonly attestor: MisbehavingTpmAttestor;
   readonly made: TpmDeviceIdentity;
   /** Every verdict the device was told, in order. */
   readonly verdicts: AttestationOutcome[];
@@ -116,7 +116,8 @@ describe('TPM 2.0 devices through the gateway', () => {
 
   const run = (made: TpmDeviceIdentity, options: { env?: DeviceEnvironment; updates?: boolean; rate?: number } = {}): TpmFleetDevice => {
     const env = options.env ?? realEnvironment;
-    const identity = tpmDeviceIdentity(made, pki.platformCa.certificatePem);
+    const base = tpmDeviceIdentity(made, pki.platformCa.certificatePem);
+    const identity = { ...base, attestor: new MisbehavingTpmAttestor(base.attestor) };
     const verdicts: AttestationOutcome[] = [];
     let waiters: Array<(outcome: AttestationOutcome) => void> = [];
     const device = new EmulatedDevice(
@@ -340,7 +341,11 @@ describe('TPM 2.0 devices through the gateway', () => {
     await waitFor(() => d.device.attested, { timeoutMs: 20_000, describe: 'first attestation' });
     const firstCertificate = d.device.operationalCertificate!.certificatePem;
     const firstQuote = d.attestor.lastEvidence!.quote;
+    const reconnects = d.device.stats.reconnects;
     await waitFor(() => d.verdicts.length >= 2, { timeoutMs: 20_000, describe: 'the renewal' });
+    // On the connection it has: no reconnect, no failed connect, between the first attestation and the renewal.
+    expect(d.device.stats.reconnects).toBe(reconnects);
+    expect(d.device.stats.connectFailures).toBe(0);
     expect(d.verdicts.slice(0, 2)).toEqual([{ pass: true }, { pass: true }]);
     expect(d.device.operationalCertificate!.certificatePem).not.toBe(firstCertificate);
     expect(d.attestor.lastEvidence!.quote).not.toBe(firstQuote);
@@ -385,21 +390,31 @@ describe('TPM 2.0 devices through the gateway', () => {
     await d.device.stop();
   });
 
-  it('runs in the fleet runner beside MCUs: a kind mix, each attesting with its own evidence', async () => {
-    const report = await runFleet({
+  it('runs in the fleet runner beside MCUs: a kind mix, each attesting with its own evidence; restarted, with the same TPMs', async () => {
+    const fleetRun = (durationMs: number, tpmDir: string) =>
+      runFleet({
+        devices: 3,
+        ratePerDevice: 2,
+        durationMs,
+        metricsPerReading: 1,
+        endpoint: { kind: 'tls', host: '127.0.0.1', port: gatewayPort, servername: 'localhost' },
+        manufacturerCa: pki.manufacturerCa,
+        gatewayCaPem: pki.platformCa.certificatePem,
+        stateDir: join(dir, 'fleet-state'),
+        tpm: { devices: 2, vendor, dir: tpmDir },
+        beforeStart: async (devices) => {
+          for (const device of devices) await call('PUT', `/v1/devices/${device.security.deviceId}/claim`, tenantToken);
+        },
+      });
+    const report = await fleetRun(3_000, join(dir, 'fleet'));
+    expect(report).toMatchObject({
       devices: 3,
-      ratePerDevice: 2,
-      durationMs: 3_000,
-      metricsPerReading: 1,
-      endpoint: { kind: 'tls', host: '127.0.0.1', port: gatewayPort, servername: 'localhost' },
-      manufacturerCa: pki.manufacturerCa,
-      gatewayCaPem: pki.platformCa.certificatePem,
-      tpm: { devices: 2, vendor, dir: join(dir, 'fleet') },
-      beforeStart: async (devices) => {
-        for (const device of devices) await call('PUT', `/v1/devices/${device.security.deviceId}/claim`, tenantToken);
-      },
+      tpmDevices: 2,
+      devicesConnected: 3,
+      devicesAttested: 3,
+      attestationFailures: 0,
+      attestorErrors: 0,
     });
-    expect(report).toMatchObject({ devices: 3, tpmDevices: 2, devicesConnected: 3, devicesAttested: 3, attestationFailures: 0 });
     expect(report.acknowledged).toBeGreaterThan(0);
     const log = (await call('GET', '/v1/attestations?limit=200', tenantToken)) as unknown as Array<{
       deviceId: string;
@@ -408,5 +423,11 @@ describe('TPM 2.0 devices through the gateway', () => {
     }>;
     const kinds = report.deviceIds.map((id) => log.find((v) => v.deviceId === id && v.pass)?.kind);
     expect(kinds).toEqual(['tpm2-quote', 'tpm2-quote', 'psa-token']);
+    // Restarted on its state (and another TPM folder, which a kept device does not use): the same devices, each with
+    // the TPM its IDevID names, kept beside its state, attest again.
+    const restarted = await fleetRun(1_000, join(dir, 'fleet-elsewhere'));
+    expect(restarted.deviceIds).toEqual(report.deviceIds);
+    expect(restarted).toMatchObject({ devicesAttested: 3, attestationFailures: 0, attestorErrors: 0 });
+    await expect(access(join(dir, 'fleet-state', '0', 'tpm', 'state', 'tpm2-00.permall'))).resolves.toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@ import { attestationConfig, startAttestation, type RunningAttestation } from '@r
 import { gatewayConfig, startGateway, type RunningGateway } from '@rampart/gateway';
 import { InProcessBus, NatsBus, type Logger, type LogLevel, type MessageBus } from '@rampart/service-kit';
 import { startTelemetry, telemetryConfig, type RunningTelemetry } from '@rampart/telemetry';
-import { loadOrCreateDevelopmentPki, type DevelopmentPki } from '@rampart/trust';
+import { DEVELOPMENT_TPM_VENDOR_CA, loadOrCreateDevelopmentPki, type DevelopmentPki } from '@rampart/trust';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database.js';
 import { ensureDemoTenant, releaseDemoMeasurements } from './demo-setup.js';
 import { loadOrCreateFirmwareSigning, type FirmwareSigning } from './firmware-signing.js';
@@ -159,6 +159,8 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
               PLATFORM_ROOT_CRL_FILE: tokenKeys.platformCa.rootCrlFile,
             }),
         MANUFACTURER_CA_FILE: join(pkiDir, 'manufacturer-ca.crt'),
+        // The development TPM vendor: `fleet run --tpm-devices` certifies its TPMs' EKs with it.
+        TPM_VENDOR_CA_FILE: join(pkiDir, `${DEVELOPMENT_TPM_VENDOR_CA}.crt`),
         CA_KEY_ENCRYPTION_KEY: await loadOrCreateSecret(secrets, 'ca-key-encryption.key', newKeyEncryptionKey),
         PLATFORM_ADMIN_TOKEN: operatorToken,
         PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,

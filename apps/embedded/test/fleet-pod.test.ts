@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fleetRun } from '../src/commands/fleet.js';
 import { fleetPod, ordinalFromHostname } from '../src/commands/fleet-pod.js';
 import type { EmbeddedPlatform } from '../src/embedded-platform.js';
 import { startTestPlatform } from './support/test-platform.js';
@@ -72,6 +73,27 @@ describe('emulator pod', () => {
     expect(await fleetPod(environment)).toBe(0);
     expect((await report()).deviceIds).toEqual(first);
     expect(first).toHaveLength(3);
+  });
+
+  it('runs TPM devices the way a user does after `rampart up`: the platform already trusts the PKI folder’s TPM vendor', async () => {
+    const reportDir = join(dir, 'tpm-fleet');
+    const code = await fleetRun({
+      gateway: `127.0.0.1:${platform.gateway.mqttPort}`,
+      pkiDir: platform.pkiDir,
+      devices: 2,
+      tpmDevices: 1,
+      rate: 2,
+      durationMs: 2_000,
+      metrics: 2,
+      api: platform.attestation.url,
+      token: platform.tenant.adminToken,
+      output: 'json',
+      scenario: 'steady',
+      reportDir,
+    });
+    const report = JSON.parse(await readFile(join(reportDir, 'fleet-report.json'), 'utf8')) as Record<string, unknown>;
+    expect(report).toMatchObject({ devices: 2, tpmDevices: 1, devicesAttested: 2, attestationFailures: 0, attestorErrors: 0 });
+    expect(code).toBe(0);
   });
 
   it("takes part in updates with UPDATE_SERVER: its devices verify and keep their tenant's signed metadata", async () => {

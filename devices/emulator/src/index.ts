@@ -50,10 +50,13 @@ export { DEFAULT_UPDATE_CLIENT_OPTIONS, DownloadError, UpdateClient } from './up
 export type { UpdateClientOptions, UpdateServer } from './updates/update-client.js';
 export { DeviceUpdater, NO_TRUSTED_ROOT, provisionUpdateRoot } from './updates/device-updater.js';
 export type { DeferralPolicy, UpdateCheck } from './updates/device-updater.js';
-export { TpmDevice, firmwareStages, manufactureTpmDevice } from './tpm/tpm-device.js';
-export type { AttestHooks, TpmDeviceIdentity } from './tpm/tpm-device.js';
-export { TpmAttestor, bootStages, tpmDeviceIdentity } from './tpm/tpm-attestor.js';
+export { TpmDevice } from './tpm/tpm-device.js';
+export { manufactureTpmDevice } from './tpm/tpm-factory.js';
+export type { TpmDeviceIdentity } from './tpm/tpm-factory.js';
+export { ROM_VERSION, bootStages, firmwareStages } from './tpm/boot-stages.js';
+export { TpmAttestor, tpmDeviceIdentity } from './tpm/tpm-attestor.js';
 export type { Attestor } from './device/attestor.js';
+export type { BootResult } from './mcu/secure-boot.js';
 export { PsaAttestor } from './mcu/attestation-evidence.js';
 export type { AttestationOutcome } from './device/emulated-device.js';
 export type { AttestChallenge } from './device/device-messages.js';

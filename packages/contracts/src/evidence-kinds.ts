@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TRACEPARENT_PATTERN } from './trace-context.js';
-import { Tpm2QuoteEvidenceSchema } from './tpm2-quote.js';
+import { TPM2_QUOTE_KIND, Tpm2QuoteEvidenceSchema } from './tpm2-quote.js';
 import { base64urlBytes as base64url } from './evidence-limits.js';
 
 export { MAX_EVIDENCE_BYTES } from './evidence-limits.js';
@@ -12,7 +12,8 @@ export { MAX_EVIDENCE_BYTES } from './evidence-limits.js';
  * - `tpm2-quote`: a TPM 2.0 quote from a Linux-class device, with its event log, EK certificate and IDevID
  *   (`Tpm2QuoteEvidenceSchema`, tpm2-quote.ts; its first message and credential challenge are there too).
  */
-export const EVIDENCE_KINDS = ['psa-token', 'tpm2-quote'] as const;
+export const PSA_TOKEN_KIND = 'psa-token';
+export const EVIDENCE_KINDS = [PSA_TOKEN_KIND, TPM2_QUOTE_KIND] as const;
 export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
 
 /**
@@ -33,7 +34,7 @@ const traceparent = z.string().regex(TRACEPARENT_PATTERN).optional();
  */
 export const PsaTokenEvidenceSchema = z
   .object({
-    kind: z.literal('psa-token'),
+    kind: z.literal(PSA_TOKEN_KIND),
     /** The tagged COSE_Sign1, base64url. */
     token: base64url(MAX_PSA_TOKEN_BYTES),
     /** The IAK's certificate (the IDevID), DER, base64url: it must chain to a manufacturer root. */

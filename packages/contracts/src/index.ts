@@ -171,6 +171,7 @@ export {
   EvidenceEnvelopeSchema,
   MAX_EVIDENCE_BYTES,
   MAX_PSA_TOKEN_BYTES,
+  PSA_TOKEN_KIND,
   PsaTokenEvidenceSchema,
 } from './evidence-kinds.js';
 export type { EvidenceEnvelope, EvidenceKind, PsaTokenEvidence } from './evidence-kinds.js';

@@ -6,12 +6,15 @@ import { readIfPresent } from './stored-file.js';
 
 /**
  * The keys a development installation needs: a manufacturer CA that endorses
- * emulated devices, a platform CA, and the gateway's TLS server certificate.
+ * emulated devices, a TPM vendor CA that certifies emulated TPMs' EKs, a
+ * platform CA, and the gateway's TLS server certificate.
  * Stored in a folder owned by the operator (mode 0700, keys 0600); a
  * production installation brings its own manufacturer roots instead.
  */
 export interface DevelopmentPki {
   readonly manufacturerCa: CertificateAuthority;
+  /** Certifies the emulated TPMs' EKs (`TPM_VENDOR_CA_FILE` is its certificate, `tpm-vendor-ca.crt`). */
+  readonly tpmVendorCa: CertificateAuthority;
   readonly platformCa: CertificateAuthority;
   readonly gatewayServer: IssuedServerCertificate;
 }
@@ -37,6 +40,19 @@ async function loadOrCreateCa(dir: string, name: string, commonName: string, pat
   return ca;
 }
 
+/** The file name (before .crt, .key) of the development TPM vendor CA: it signs the emulated TPMs' EK certificates. */
+export const DEVELOPMENT_TPM_VENDOR_CA = 'tpm-vendor-ca';
+
+/**
+ * The development TPM vendor CA in `dir` (`tpm-vendor-ca.crt`, `.key`), made if it is not there. Part of the
+ * development PKI, so a platform started on that folder already trusts the TPMs a later fleet manufactures.
+ */
+export async function loadOrCreateTpmVendorCa(dir: string): Promise<CertificateAuthority> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // It signs end-entity EK certificates only.
+  return loadOrCreateCa(dir, DEVELOPMENT_TPM_VENDOR_CA, 'Rampart Development TPM Vendor CA', 0);
+}
+
 /** The file name (before .crt, .key) of the development CA that only signs the gateway's TLS certificate. */
 export const DEVELOPMENT_TLS_CA = 'tls-ca';
 
@@ -52,6 +68,7 @@ export interface DevelopmentPkiOptions {
 export async function loadOrCreateDevelopmentPki(dir: string, options: DevelopmentPkiOptions = {}): Promise<DevelopmentPki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const manufacturerCa = await loadOrCreateCa(dir, 'manufacturer-ca', 'Rampart Development Manufacturer CA', 0);
+  const tpmVendorCa = await loadOrCreateTpmVendorCa(dir);
   const platformCa =
     options.tlsOnly === true
       ? await loadOrCreateCa(dir, DEVELOPMENT_TLS_CA, 'Rampart Development TLS CA (gateway server certificates only)', 0)
@@ -69,5 +86,5 @@ export async function loadOrCreateDevelopmentPki(dir: string, options: Developme
     await writeFile(join(dir, 'gateway.crt'), certificatePem, { mode: 0o644 });
     await writeFile(join(dir, 'gateway.key'), privateKeyPem, { mode: 0o600 });
   }
-  return { manufacturerCa, platformCa, gatewayServer: { certificatePem, privateKeyPem } };
+  return { manufacturerCa, tpmVendorCa, platformCa, gatewayServer: { certificatePem, privateKeyPem } };
 }

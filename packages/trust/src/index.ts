@@ -8,7 +8,13 @@ export {
   tenantUri,
   tenantsNamedBy,
 } from './peer-identity.js';
-export { DEVELOPMENT_TLS_CA, loadOrCreateDevelopmentPki, type DevelopmentPkiOptions } from './development-pki.js';
+export {
+  DEVELOPMENT_TLS_CA,
+  DEVELOPMENT_TPM_VENDOR_CA,
+  loadOrCreateDevelopmentPki,
+  loadOrCreateTpmVendorCa,
+  type DevelopmentPkiOptions,
+} from './development-pki.js';
 export type { DevelopmentPki } from './development-pki.js';
 export { readIfPresent } from './stored-file.js';
 export { OperationalCertificateIssuer, derToPem } from './operational-issuer.js';

@@ -178,7 +178,7 @@ export function registerPlatform(program: Command): void {
     .command('pki')
     .description('Development keys and certificates')
     .command('init')
-    .description('create (or keep) the development manufacturer CA, platform CA and gateway certificate')
+    .description('create (or keep) the development manufacturer CA, TPM vendor CA, platform CA and gateway certificate')
     .option('--dir <dir>', 'where to keep them', `${env['RAMPART_DATA_DIR'] ?? '.rampart'}/pki`)
     .action(async (o: { dir: string }) => {
       const { loadOrCreateDevelopmentPki } = await import('@rampart/trust');

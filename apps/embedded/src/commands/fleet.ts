@@ -2,7 +2,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderFleetReportHtml, runFleet, type FleetReport, type ScenarioName, type TpmVendorCa } from '@rampart/emulator';
-import { CertificateAuthority, DEVELOPMENT_TLS_CA, readIfPresent } from '@rampart/trust';
+import {
+  CertificateAuthority,
+  DEVELOPMENT_TLS_CA,
+  DEVELOPMENT_TPM_VENDOR_CA,
+  loadOrCreateTpmVendorCa,
+  readIfPresent,
+} from '@rampart/trust';
 import { ApiClient } from '@rampart/api-client';
 import { claimDevices, warnWithoutRoot } from './claim-devices.js';
 import { endProgress, printReport, progressPrinter, type OutputFormat } from '../output.js';
@@ -43,19 +49,15 @@ export function parseHostPort(text: string): { host: string; port: number } {
 }
 
 /**
- * The development TPM vendor CA in the PKI folder (`tpm-vendor-ca.crt` and `.key`), made on first use: it certifies
- * the emulated TPMs' EKs, and the attestation service trusts it when `TPM_VENDOR_CA_FILE` names the certificate.
+ * The development TPM vendor CA of the PKI folder (`tpm-vendor-ca.crt` and `.key`, part of the development PKI that
+ * `rampart up` makes and trusts as `TPM_VENDOR_CA_FILE`): it certifies the emulated TPMs' EKs. A folder from before
+ * it was part of that PKI gets one here, and the platform must be restarted to trust it.
  */
-export async function loadOrCreateTpmVendorCa(pkiDir: string): Promise<TpmVendorCa & { readonly certificateFile: string }> {
-  const certificateFile = join(pkiDir, 'tpm-vendor-ca.crt');
-  const keyFile = join(pkiDir, 'tpm-vendor-ca.key');
-  const [certificatePem, keyPem] = await Promise.all([readIfPresent(certificateFile), readIfPresent(keyFile)]);
-  if (certificatePem !== undefined && keyPem !== undefined) return { certificatePem, keyPem, certificateFile };
-  const exported = await (await CertificateAuthority.create('Rampart Development TPM Vendor')).export();
-  await mkdir(pkiDir, { recursive: true });
-  await writeFile(keyFile, exported.privateKeyPem, { mode: 0o600 });
-  await writeFile(certificateFile, exported.certificatePem);
-  return { certificatePem: exported.certificatePem, keyPem: exported.privateKeyPem, certificateFile };
+export async function tpmVendorCaOf(pkiDir: string): Promise<TpmVendorCa & { readonly certificateFile: string; readonly made: boolean }> {
+  const certificateFile = join(pkiDir, `${DEVELOPMENT_TPM_VENDOR_CA}.crt`);
+  const made = (await readIfPresent(certificateFile)) === undefined;
+  const exported = await (await loadOrCreateTpmVendorCa(pkiDir)).export();
+  return { certificatePem: exported.certificatePem, keyPem: exported.privateKeyPem, certificateFile, made };
 }
 
 /** Runs an emulated fleet against a gateway that is already running. */
@@ -72,9 +74,10 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
   const tpmDevices = options.tpmDevices ?? 0;
   let tpm: { devices: number; vendor: TpmVendorCa; dir: string } | undefined;
   if (tpmDevices > 0) {
-    const vendor = await loadOrCreateTpmVendorCa(options.pkiDir);
+    const vendor = await tpmVendorCaOf(options.pkiDir);
     process.stderr.write(
-      `TPM devices: their EKs are certified by ${vendor.certificateFile} (the attestation service's TPM_VENDOR_CA_FILE)\n`,
+      `TPM devices: their EKs are certified by ${vendor.certificateFile} (the attestation service's TPM_VENDOR_CA_FILE)` +
+        `${vendor.made ? ', made now: restart the platform so that it trusts it' : ''}\n`,
     );
     tpm = { devices: tpmDevices, vendor, dir: await mkdtemp(join(tmpdir(), 'rampart-fleet-tpm-')) };
   }
@@ -107,6 +110,7 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
       `Devices connected  ${report.devicesConnected}/${report.devices}`,
       `Devices attested   ${report.devicesAttested}/${report.devices}  (failures ${report.attestationFailures})`,
       ...(report.tpmDevices > 0 ? [`TPM devices        ${report.tpmDevices}`] : []),
+      ...(report.attestorErrors > 0 ? [`Attestor errors    ${report.attestorErrors}  (last: ${report.lastAttestorError})`] : []),
       `Published          ${report.published}`,
       `Acknowledged       ${report.acknowledged}  (${report.acknowledgedPerSecond}/s)`,
       `Unacknowledged     ${report.unacknowledged}`,

@@ -1,3 +1,4 @@
+import type { EvidenceKind } from '@rampart/contracts';
 import type { BootResult } from '../mcu/secure-boot.js';
 import type { AttestChallenge } from './device-messages.js';
 
@@ -10,7 +11,7 @@ import type { AttestChallenge } from './device-messages.js';
  */
 export interface Attestor {
   /** The evidence kind (`EVIDENCE_KINDS`). */
-  readonly kind: string;
+  readonly kind: EvidenceKind;
   /** Told of every boot (power-on, reboot, an update's reboot) before the device attests on it. */
   booted(boot: BootResult): void;
   /** The body of `attest/request`. */

@@ -444,6 +444,7 @@ export class EmulatedDevice {
       this.connectionFor(connection)?.publish(topic, made);
       return;
     }
-    made.then((payload) => this.connectionFor(connection)?.publish(topic, payload), failed);
+    // A publish that throws is counted too, not left as an unhandled rejection.
+    made.then((payload) => this.connectionFor(connection)?.publish(topic, payload)).catch(failed);
   }
 }

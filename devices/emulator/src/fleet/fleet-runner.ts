@@ -15,7 +15,7 @@ import type { AppConfig } from '../os/app-runtime.js';
 import { SecureOs } from '../os/secure-os.js';
 import { missingTpmPrograms, type TpmVendorCa } from '../tpm/swtpm.js';
 import { tpmDeviceIdentity } from '../tpm/tpm-attestor.js';
-import { manufactureTpmDevice } from '../tpm/tpm-device.js';
+import { manufactureTpmDevice } from '../tpm/tpm-factory.js';
 import { SCENARIOS, type ScenarioName } from './scenarios.js';
 
 export const DEFAULT_CONNECT_RATE_PER_SEC = 200;
@@ -72,7 +72,8 @@ export interface FleetOptions {
   readonly continueUntil?: AbortSignal;
   readonly onReport?: (report: FleetReport) => Promise<void> | void;
   /**
-   * The first `devices` of the fleet are Linux-class devices with a TPM 2.0 (each its own swtpm under `dir`, its EK
+   * The first `devices` of the fleet are Linux-class devices with a TPM 2.0 (each its own swtpm under `dir`, or under
+   * `<stateDir>/<index>/tpm` with `stateDir`, so that a restarted device keeps the TPM its IDevID names; its EK
    * certified by `vendor`: the attestation service must trust it, `TPM_VENDOR_CA_FILE`), attesting with quotes;
    * the rest are MCUs. Needs swtpm and tpm2-tools: the run is refused up front, naming what is missing, without them.
    */
@@ -126,6 +127,10 @@ export interface FleetReport {
   readonly attestationFailures: number;
   /** Attestations that got no verdict in time (the device reconnected and tried again). */
   readonly attestationTimeouts: number;
+  /** Requests or evidence a device's attestor could not make (a TPM that did not power on, a TPM command that failed). */
+  readonly attestorErrors: number;
+  /** What the last of those said, on some device (empty: none). */
+  readonly lastAttestorError: string;
   readonly reboots: number;
   readonly failureReportsSent: number;
   readonly heartbeatsSent: number;
@@ -215,7 +220,9 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
         made = await manufactureDevice(options.manufacturerCa, { store, firmware });
         identity = { security: made.security, identityCertificatePem: made.identityCertificatePem, gatewayCaPem: options.gatewayCaPem };
       } else {
-        const withTpm = await manufactureTpmDevice(join(tpm.dir, String(i)), tpm.vendor, options.manufacturerCa, { store, firmware });
+        // A device kept in stateDir keeps its TPM beside it: its IDevID names that TPM's EK.
+        const tpmDir = options.stateDir === undefined ? join(tpm.dir, String(i)) : join(options.stateDir, String(i), 'tpm');
+        const withTpm = await manufactureTpmDevice(tpmDir, tpm.vendor, options.manufacturerCa, { store, firmware });
         made = withTpm;
         identity = tpmDeviceIdentity(withTpm, options.gatewayCaPem);
       }
@@ -317,6 +324,8 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
       tpmDevices,
       attestationFailures: sum((d) => d.stats.attestationFailures),
       attestationTimeouts: sum((d) => d.stats.attestationTimeouts),
+      attestorErrors: sum((d) => d.stats.attestorErrors),
+      lastAttestorError: devices.map((d) => d.stats.lastAttestorError).findLast((error) => error !== '') ?? '',
       reboots: sum((d) => d.stats.reboots),
       failureReportsSent: sum((d) => d.stats.failureReportsSent),
       heartbeatsSent: sum((d) => d.stats.heartbeatsSent),

@@ -1,5 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import type { PsaTokenEvidence } from '@rampart/contracts';
+import { PSA_TOKEN_KIND, type PsaTokenEvidence } from '@rampart/contracts';
 import { PSA_LIFECYCLE, createPsaToken, instanceIdOf, psaBootClaims, type PsaBootSource, type PsaClaims } from '@rampart/trust';
 import type { Attestor } from '../device/attestor.js';
 import type { AttestChallenge } from '../device/device-messages.js';
@@ -54,7 +54,7 @@ export function createPsaEvidence(
 ): PsaTokenEvidence {
   const token = createPsaToken(psaClaimsFor(security, nonce, boot), (tbs) => security.attestationSign(tbs));
   return {
-    kind: 'psa-token',
+    kind: PSA_TOKEN_KIND,
     token: Buffer.from(token).toString('base64url'),
     iakCertificate: certificateForEnvelope(identityCertificatePem),
   };
@@ -62,7 +62,7 @@ export function createPsaEvidence(
 
 /** The MCU's attestor: a bare request, then a PSA token for the nonce, signed by the security subsystem over what secure boot measured. */
 export class PsaAttestor implements Attestor {
-  readonly kind = 'psa-token';
+  readonly kind = PSA_TOKEN_KIND;
   private boot: BootState | undefined;
 
   constructor(

@@ -1,8 +1,11 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TPM_PROGRAMS, missingTpmPrograms } from './swtpm.js';
+import { CertificateAuthority } from '@rampart/trust';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Swtpm, TPM_PROGRAMS, manufactureTpm, missingTpmPrograms, type TpmVendorCa } from './swtpm.js';
 
 describe(missingTpmPrograms.name, () => {
   let bin: string;
@@ -33,5 +36,96 @@ describe(missingTpmPrograms.name, () => {
     expect(await missingTpmPrograms([other, bin].join(delimiter))).toEqual(['tpm2_quote']);
     await chmod(join(bin, 'tpm2_quote'), 0o755);
     expect(await missingTpmPrograms([other, bin].join(delimiter))).toEqual([]);
+  });
+});
+
+/** Real swtpm and swtpm_setup: how a TPM is made, started and stopped, and what is left behind. */
+describe(Swtpm.name, () => {
+  let dir: string;
+  let vendor: TpmVendorCa;
+
+  beforeAll(async () => {
+    const stored = await (await CertificateAuthority.create('Test TPM Vendor CA')).export();
+    vendor = { keyPem: stored.privateKeyPem, certificatePem: stored.certificatePem };
+  });
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rampart-swtpm-'));
+  });
+
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const filesUnder = async (folder: string): Promise<string[]> =>
+    (await readdir(folder, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+
+  it("leaves the vendor CA's private key nowhere in the device's folder after manufacturing its TPM", async () => {
+    await manufactureTpm(dir, vendor);
+    const files = await filesUnder(dir);
+    expect(files.some((f) => f.endsWith('tpm2-00.permall'))).toBe(true);
+    for (const file of files) expect(await readFile(file, 'utf8'), file).not.toContain(vendor.keyPem.trim().split('\n')[1]);
+  });
+
+  it("removes the vendor CA's private key when swtpm_setup fails too", async () => {
+    await expect(manufactureTpm(dir, { ...vendor, certificatePem: 'not a certificate' })).rejects.toThrow();
+    for (const file of await filesUnder(dir)) expect(await readFile(file, 'utf8'), file).not.toContain(vendor.keyPem.trim().split('\n')[1]);
+  });
+
+  it('rejects start() when swtpm cannot be run, rather than throwing an uncaught error', async () => {
+    const path = process.env['PATH'];
+    process.env['PATH'] = dir;
+    try {
+      await expect(Swtpm.start(dir)).rejects.toThrow(/swtpm did not start: .*ENOENT/);
+    } finally {
+      process.env['PATH'] = path;
+    }
+  });
+
+  it('does not take a socket left behind for a swtpm that is listening', async () => {
+    // No TPM state: this swtpm exits at once. The sockets a previous run left must not make it look ready.
+    await writeFile(join(dir, 'tpm.sock'), '');
+    await writeFile(join(dir, 'tpm.sock.ctrl'), '');
+    await expect(Swtpm.start(dir)).rejects.toThrow(/swtpm exited/);
+  });
+
+  it('stops with SIGTERM, and with SIGKILL when SIGTERM does not end it in time', async () => {
+    await manufactureTpm(dir, vendor);
+    const tpm = await Swtpm.start(dir);
+    const pid = tpm.pid!;
+    // A swtpm that ignores SIGTERM: stopped (SIGSTOP) processes keep SIGTERM pending, SIGKILL still ends them.
+    process.kill(pid, 'SIGSTOP');
+    const started = Date.now();
+    await tpm.stop(300);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('kills its swtpms when the process ends on a SIGTERM it does not handle', async () => {
+    await manufactureTpm(dir, vendor);
+    const script = [
+      // The built module (pnpm build), as a program that uses the emulator runs it.
+      `import { Swtpm } from ${JSON.stringify(new URL('../../dist/tpm/swtpm.js', import.meta.url).pathname)};`,
+      `const tpm = await Swtpm.start(${JSON.stringify(dir)});`,
+      'console.log(tpm.pid);',
+      'setInterval(() => undefined, 1000);',
+    ].join('\n');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = (await once(child.stdout, 'data')) as [Buffer];
+    const pid = Number(line.toString().trim());
+    expect(() => process.kill(pid, 0)).not.toThrow();
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    expect((await exited)[1]).toBe('SIGTERM');
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const deadline = Date.now() + 3_000; alive() && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+    expect(alive(), 'the swtpm outlived its process').toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { constants } from 'node:fs';
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -12,6 +12,8 @@ export const EK_HANDLE = '0x81010001';
 export const EK_CERT_NV_INDEX = '0x1c00002';
 /** How long to wait for swtpm's socket to appear. */
 export const DEFAULT_SWTPM_START_TIMEOUT_MS = 5_000;
+/** How long `stop` waits after SIGTERM before SIGKILL. */
+export const DEFAULT_SWTPM_STOP_TIMEOUT_MS = 3_000;
 
 /** The programs a TPM device runs: Debian's swtpm, swtpm-tools and tpm2-tools. */
 export const TPM_PROGRAMS = ['swtpm', 'swtpm_setup', 'swtpm_localca', 'tpm2_quote', 'tpm2_createak', 'tpm2_activatecredential'] as const;
@@ -21,21 +23,21 @@ export const TPM_PROGRAMS = ['swtpm', 'swtpm_setup', 'swtpm_localca', 'tpm2_quot
  * missing and how to install them, rather than failing at the first device's factory step.
  */
 export async function missingTpmPrograms(path = process.env['PATH'] ?? ''): Promise<string[]> {
-  const dirs = path.split(delimiter).filter((d) => d !== '');
-  const found = await Promise.all(
-    TPM_PROGRAMS.map(async (program) => {
-      for (const dir of dirs) {
-        try {
-          await access(join(dir, program), constants.X_OK);
-          return true;
-        } catch {
-          // not in this folder
-        }
-      }
-      return false;
-    }),
-  );
-  return TPM_PROGRAMS.filter((_, i) => !found[i]);
+  const found = await Promise.all(TPM_PROGRAMS.map((program) => findProgram(program, path)));
+  return TPM_PROGRAMS.filter((_, i) => found[i] === undefined);
+}
+
+/** Where `program` is on `path`: the first folder holding it executable (undefined: nowhere). */
+export async function findProgram(program: string, path = process.env['PATH'] ?? ''): Promise<string | undefined> {
+  for (const dir of path.split(delimiter).filter((d) => d !== '')) {
+    try {
+      await access(join(dir, program), constants.X_OK);
+      return join(dir, program);
+    } catch {
+      // not in this folder
+    }
+  }
+  return undefined;
 }
 
 /** A TPM vendor's CA as swtpm_localca takes it: a PEM private key and its certificate. */
@@ -47,14 +49,26 @@ export interface TpmVendorCa {
 /**
  * Manufactures a TPM's state in `dir`: an RSA-2048 EK (and the ECC one swtpm always makes) at their persistent
  * handles, each with an EK certificate signed by the vendor CA and written to its NV index, and a SHA-256 PCR bank —
- * what a TPM maker does at the factory. Runs Debian's swtpm_setup with swtpm_localca configured for this CA.
+ * what a TPM maker does at the factory. Runs Debian's swtpm_setup with swtpm_localca configured for this CA; the
+ * vendor's private key is on disk (0600, in a 0700 folder) only while swtpm_setup runs.
  */
 export async function manufactureTpm(dir: string, vendor: TpmVendorCa): Promise<void> {
+  const localca = await findProgram('swtpm_localca');
+  if (localca === undefined) throw new Error('swtpm_localca is not on PATH (Debian: apt-get install swtpm-tools)');
   const state = join(dir, 'state');
   const ca = join(dir, 'vendor-ca');
   await mkdir(state, { recursive: true });
-  await mkdir(ca, { recursive: true });
-  await writeFile(join(ca, 'signkey.pem'), vendor.keyPem, { mode: 0o600 });
+  await mkdir(ca, { recursive: true, mode: 0o700 });
+  const signingKey = join(ca, 'signkey.pem');
+  try {
+    await writeFile(signingKey, vendor.keyPem, { mode: 0o600 });
+    await setUp(dir, state, ca, localca, vendor);
+  } finally {
+    await rm(signingKey, { force: true });
+  }
+}
+
+async function setUp(dir: string, state: string, ca: string, localca: string, vendor: TpmVendorCa): Promise<void> {
   await writeFile(join(ca, 'issuercert.pem'), vendor.certificatePem);
   await writeFile(
     join(dir, 'localca.conf'),
@@ -70,7 +84,7 @@ export async function manufactureTpm(dir: string, vendor: TpmVendorCa): Promise<
   await writeFile(
     join(dir, 'setup.conf'),
     [
-      'create_certs_tool = /usr/bin/swtpm_localca',
+      `create_certs_tool = ${localca}`,
       `create_certs_tool_config = ${join(dir, 'localca.conf')}`,
       `create_certs_tool_options = ${join(dir, 'localca.options')}`,
       'active_pcr_banks = sha256',
@@ -82,19 +96,35 @@ export async function manufactureTpm(dir: string, vendor: TpmVendorCa): Promise<
 
 /** Every swtpm this process started and has not stopped: killed if the process exits without stopping them. */
 const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
+let hooksInstalled = false;
+
+function killOrphans(): void {
+  for (const orphan of running) orphan.kill('SIGKILL');
+}
+
+/**
+ * On SIGTERM or SIGINT nobody else handles, Node ends without 'exit': the swtpms are killed, then the signal is
+ * raised again so that the process ends as it would have. When the program handles the signal itself it shuts down
+ * in order (stopping its devices), and 'exit' kills what is left.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  killOrphans();
+  process.removeListener(signal, onSignal);
+  process.kill(process.pid, signal);
+}
 
 function track(child: ChildProcess): void {
   running.add(child);
   child.once('exit', () => running.delete(child));
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
+  child.once('error', () => running.delete(child));
+  if (hooksInstalled) return;
+  hooksInstalled = true;
   // 'exit' handlers run synchronously: kill() only sends the signal, which is all that is needed.
-  process.once('exit', () => {
-    for (const orphan of running) orphan.kill('SIGKILL');
-  });
+  process.once('exit', killOrphans);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
-
 /**
  * A running swtpm on a Unix socket in the device's folder (no port to collide with), its state in `dir/state`. The
  * tpm2-tools reach it through the swtpm TCTI (`swtpm:path=…`; the control channel is `<path>.ctrl`). Each start is a
@@ -108,6 +138,8 @@ export class Swtpm {
 
   static async start(dir: string, timeoutMs = DEFAULT_SWTPM_START_TIMEOUT_MS): Promise<Swtpm> {
     const socketPath = join(dir, 'tpm.sock');
+    // A socket left by a swtpm that did not stop would pass for this one's readiness.
+    await Promise.all([rm(socketPath, { force: true }), rm(`${socketPath}.ctrl`, { force: true })]);
     const child = spawn(
       'swtpm',
       [
@@ -124,11 +156,15 @@ export class Swtpm {
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
+    // Not there (ENOENT), not executable: 'error' instead of 'exit', which would otherwise be thrown uncaught.
+    let failed: Error | undefined;
+    child.on('error', (error) => (failed ??= error));
     track(child);
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (failed !== undefined) throw new Error(`swtpm did not start: ${failed.message}`, { cause: failed });
       if (child.exitCode !== null) throw new Error(`swtpm exited (${child.exitCode}): ${stderr}`);
       try {
         await access(`${socketPath}.ctrl`);
@@ -136,7 +172,7 @@ export class Swtpm {
         return new Swtpm(child, socketPath);
       } catch {
         if (Date.now() > deadline) {
-          child.kill();
+          child.kill('SIGKILL');
           throw new Error(`swtpm did not listen within ${timeoutMs} ms: ${stderr}`);
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -154,10 +190,25 @@ export class Swtpm {
     return stdout;
   }
 
-  async stop(): Promise<void> {
+  /** The swtpm process's id. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** SIGTERM, and SIGKILL if it has not exited within `timeoutMs`. */
+  async stop(timeoutMs = DEFAULT_SWTPM_STOP_TIMEOUT_MS): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = once(this.child, 'exit');
     this.child.kill('SIGTERM');
-    await exited;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+    try {
+      if ((await Promise.race([exited, late])) === 'late') {
+        this.child.kill('SIGKILL');
+        await exited;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -4,19 +4,10 @@ import type { Attestor } from '../device/attestor.js';
 import type { DeviceIdentity } from '../device/emulated-device.js';
 import type { AttestChallenge } from '../device/device-messages.js';
 import type { BootResult } from '../mcu/secure-boot.js';
+import { bootStages } from './boot-stages.js';
 import type { MeasuredStage } from './measured-boot.js';
-import type { TpmClient } from './tpm-client.js';
-import { TpmDevice, type AttestHooks, type TpmDeviceIdentity } from './tpm-device.js';
-
-/** What secure boot measured, as the stages a TPM's measured boot extends: each with its version and security version. */
-export function bootStages(boot: BootResult): MeasuredStage[] {
-  return boot.bootLog.map(({ stage, sha256 }) => ({
-    stage,
-    sha256,
-    version: stage === 'rom' ? '1' : (boot.stageVersions[stage] ?? ''),
-    securityVersion: boot.securityVersions[stage] ?? 0,
-  }));
-}
+import { TpmDevice } from './tpm-device.js';
+import type { TpmDeviceIdentity } from './tpm-factory.js';
 
 /**
  * The attestor of a device with a TPM 2.0 (`tpm2-quote`). Every boot is a power cycle of its TPM — swtpm restarts,
@@ -28,21 +19,18 @@ export function bootStages(boot: BootResult): MeasuredStage[] {
  */
 export class TpmAttestor implements Attestor {
   readonly kind = TPM2_QUOTE_KIND;
-  /** The TPM as the latest boot left it (undefined: off, or its power-on failed). */
+  /** The TPM as the latest boot left it (undefined: off; rejected: its power-on failed). */
   private power: Promise<TpmDevice | undefined> = Promise.resolve(undefined);
+  /** What the latest boot measured (undefined: off): a power-on that failed is tried again with them. */
+  private stages: readonly MeasuredStage[] | undefined;
   /** The request this boot sent: the evidence repeats its EK and AK. */
   private sent: Tpm2AttestRequest | undefined;
-  /** The evidence sent last (a test replays it). */
-  lastEvidence: Tpm2QuoteEvidence | undefined;
 
-  constructor(
-    private readonly device: Pick<TpmDeviceIdentity, 'dir' | 'deviceId' | 'idevidPem'>,
-    /** Misbehaviour a test sets, each at one step of the protocol. */
-    public hooks: AttestHooks = {},
-  ) {}
+  constructor(private readonly device: Pick<TpmDeviceIdentity, 'dir' | 'deviceId' | 'idevidPem'>) {}
 
   booted(boot: BootResult): void {
     const stages = bootStages(boot);
+    this.stages = stages;
     this.sent = undefined;
     this.power = this.power
       .catch(() => undefined)
@@ -52,14 +40,13 @@ export class TpmAttestor implements Attestor {
       });
   }
 
-  /** The TPM of this boot (for a test that has it quote something else). */
-  async tpm(): Promise<TpmClient> {
-    return (await this.powered()).tpm;
+  /** The TPM of this boot, powered on (again, if its power-on failed). */
+  current(): Promise<TpmDevice> {
+    return this.powered();
   }
 
   async request(): Promise<string> {
-    const made = await (await this.powered()).attestationRequest();
-    const request = this.hooks.request ? this.hooks.request(made) : made;
+    const request = await (await this.powered()).attestationRequest();
     this.sent = request;
     return JSON.stringify(request);
   }
@@ -68,19 +55,29 @@ export class TpmAttestor implements Attestor {
     if (challenge.type !== 'tpm2-credential') throw new Error(`a TPM device cannot answer a ${challenge.type} challenge`);
     const request = this.sent;
     if (request === undefined) throw new Error('a credential challenge before any request on this boot');
-    const made = await (await this.powered()).evidenceFor(request, challenge, this.hooks.activate);
-    const evidence = this.hooks.evidence ? this.hooks.evidence(made) : made;
-    this.lastEvidence = evidence;
-    return evidence;
+    return (await this.powered()).evidenceFor(request, challenge);
   }
 
   async shutdown(): Promise<void> {
     const previous = this.power;
+    this.stages = undefined;
     this.power = Promise.resolve(undefined);
     await (await previous.catch(() => undefined))?.shutdown();
   }
 
+  /**
+   * The TPM of this boot. A power-on that failed (swtpm did not start, a command failed) is tried again with the
+   * boot's stages, so one bad start does not leave the TPM off until the next reboot; callers that come together
+   * share one retry.
+   */
   private async powered(): Promise<TpmDevice> {
+    const current = this.power;
+    if ((await current.catch(() => undefined)) === undefined && this.stages !== undefined) {
+      const stages = this.stages;
+      if (this.power === current) {
+        this.power = current.catch(() => undefined).then((device) => device ?? TpmDevice.boot(this.device, stages));
+      }
+    }
     const device = await this.power;
     if (device === undefined) throw new Error('the TPM is off');
     return device;
@@ -88,15 +85,11 @@ export class TpmAttestor implements Attestor {
 }
 
 /** The identity an `EmulatedDevice` attests with: its security subsystem for TLS, and a `TpmAttestor` on its TPM. */
-export function tpmDeviceIdentity(
-  device: TpmDeviceIdentity,
-  gatewayCaPem: string,
-  hooks: AttestHooks = {},
-): DeviceIdentity & { readonly attestor: TpmAttestor } {
+export function tpmDeviceIdentity(device: TpmDeviceIdentity, gatewayCaPem: string): DeviceIdentity & { readonly attestor: TpmAttestor } {
   return {
     security: device.security,
     identityCertificatePem: device.identityCertificatePem,
     gatewayCaPem,
-    attestor: new TpmAttestor(device, hooks),
+    attestor: new TpmAttestor(device),
   };
 }

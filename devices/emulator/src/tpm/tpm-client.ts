@@ -24,6 +24,22 @@ export const ECC_P384_EK: EkPolicy = {
   ],
 };
 
+/**
+ * Runs `task`, then `cleanup` whatever happened. A cleanup that fails after the task failed does not hide the task's
+ * error (the one worth reporting); after a task that succeeded, it is the error.
+ */
+async function withCleanup<T>(task: () => Promise<T>, cleanup: () => Promise<void>): Promise<T> {
+  let result: T;
+  try {
+    result = await task();
+  } catch (error) {
+    await cleanup().catch(() => undefined);
+    throw error;
+  }
+  await cleanup();
+  return result;
+}
+
 /** tpm2-tools' credential file: magic 0xBADCC0DE, version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET. */
 export function credentialFile(idObject: Buffer, encryptedSecret: Buffer): Buffer {
   const header = Buffer.alloc(8);
@@ -98,24 +114,28 @@ export class TpmClient {
   createAttestationKey(algorithm: 'ecc' | 'rsa' = 'ecc'): Promise<Buffer> {
     return this.serial(async () => {
       const scheme = algorithm === 'ecc' ? 'ecdsa' : 'rsassa';
-      await this.tool(
-        'tpm2_createak',
-        '-C',
-        EK_HANDLE,
-        '-c',
-        'ak.ctx',
-        '-G',
-        algorithm,
-        '-g',
-        'sha256',
-        '-s',
-        scheme,
-        '-u',
-        'ak.pub',
-        '-n',
-        'ak.name',
+      // What tpm2_createak loaded stays loaded if it fails midway: flushed either way.
+      await withCleanup(
+        () =>
+          this.tool(
+            'tpm2_createak',
+            '-C',
+            EK_HANDLE,
+            '-c',
+            'ak.ctx',
+            '-G',
+            algorithm,
+            '-g',
+            'sha256',
+            '-s',
+            scheme,
+            '-u',
+            'ak.pub',
+            '-n',
+            'ak.name',
+          ),
+        () => this.flushTransient(),
       );
-      await this.flushTransient();
       return readFile(join(this.work, 'ak.pub'));
     });
   }
@@ -130,34 +150,39 @@ export class TpmClient {
       await writeFile(join(this.work, 'cred.bin'), credentialFile(idObject, encryptedSecret));
       // The session's hash is the EK's nameAlg: its authPolicy (PolicySecret on the endorsement hierarchy) is a digest of that size.
       await this.tool('tpm2_startauthsession', '--policy-session', '-g', ek.policyHash, '-S', 'session.ctx');
-      try {
-        await this.tool('tpm2_policysecret', '-S', 'session.ctx', '-c', 'e');
-        if (ek.policyOr !== undefined) {
-          const branches = await Promise.all(
-            ek.policyOr.map(async (digest, i) => {
-              await writeFile(join(this.work, `branch-${i}.dig`), digest);
-              return `branch-${i}.dig`;
-            }),
+      await withCleanup(
+        async () => {
+          await this.tool('tpm2_policysecret', '-S', 'session.ctx', '-c', 'e');
+          if (ek.policyOr !== undefined) {
+            const branches = await Promise.all(
+              ek.policyOr.map(async (digest, i) => {
+                await writeFile(join(this.work, `branch-${i}.dig`), digest);
+                return `branch-${i}.dig`;
+              }),
+            );
+            await this.tool('tpm2_policyor', '-S', 'session.ctx', '-l', `${ek.policyHash}:${branches.join(',')}`);
+          }
+          await this.tool(
+            'tpm2_activatecredential',
+            '-c',
+            'ak.ctx',
+            '-C',
+            ekHandle,
+            '-i',
+            'cred.bin',
+            '-o',
+            'credential.bin',
+            '-P',
+            'session:session.ctx',
           );
-          await this.tool('tpm2_policyor', '-S', 'session.ctx', '-l', `${ek.policyHash}:${branches.join(',')}`);
-        }
-        await this.tool(
-          'tpm2_activatecredential',
-          '-c',
-          'ak.ctx',
-          '-C',
-          ekHandle,
-          '-i',
-          'cred.bin',
-          '-o',
-          'credential.bin',
-          '-P',
-          'session:session.ctx',
-        );
-      } finally {
-        await this.tool('tpm2_flushcontext', 'session.ctx');
-        await this.flushTransient();
-      }
+        },
+        // The session and the transient objects, each flushed even when the other cannot be.
+        () =>
+          withCleanup(
+            () => this.tool('tpm2_flushcontext', 'session.ctx').then(() => undefined),
+            () => this.flushTransient(),
+          ),
+      );
       const credential = await readFile(join(this.work, 'credential.bin'));
       await rm(join(this.work, 'credential.bin'));
       return credential;
@@ -174,25 +199,25 @@ export class TpmClient {
   /** TPM2_Quote by the AK over SHA-256 PCRs, qualified by `extraData`: the TPMS_ATTEST and its TPMT_SIGNATURE. */
   quote(pcrs: readonly number[], extraData: Buffer): Promise<{ quote: Buffer; signature: Buffer }> {
     return this.serial(async () => {
-      try {
-        await this.tool(
-          'tpm2_quote',
-          '-c',
-          'ak.ctx',
-          '-l',
-          `sha256:${pcrs.join(',')}`,
-          '-q',
-          extraData.toString('hex'),
-          '-m',
-          'quote.msg',
-          '-s',
-          'quote.sig',
-          '-g',
-          'sha256',
-        );
-      } finally {
-        await this.flushTransient();
-      }
+      await withCleanup(
+        () =>
+          this.tool(
+            'tpm2_quote',
+            '-c',
+            'ak.ctx',
+            '-l',
+            `sha256:${pcrs.join(',')}`,
+            '-q',
+            extraData.toString('hex'),
+            '-m',
+            'quote.msg',
+            '-s',
+            'quote.sig',
+            '-g',
+            'sha256',
+          ),
+        () => this.flushTransient(),
+      );
       return { quote: await readFile(join(this.work, 'quote.msg')), signature: await readFile(join(this.work, 'quote.sig')) };
     });
   }
