@@ -9,12 +9,23 @@
 // Keys: each figure twice, with the tenant CA key in software (node:crypto,
 // two tiers) and in a PKCS#11 token (SoftHSM2, three tiers: every device
 // certificate a C_Sign in the token), so the cost of the HSM shows beside it.
+// Kinds: the end to end run with PSA-token MCUs, then (software keys) with
+// TPM 2.0 devices, each its own swtpm, answering credential challenges with
+// quotes: the platform's CPU per attestation for each evidence kind.
 import { X509Certificate, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { createPsaEvidence, demoBootState, manufactureDevice } from '@rampart/emulator';
+import {
+  TpmDevice,
+  createPsaEvidence,
+  demoBootState,
+  demoFirmware,
+  firmwareStages,
+  manufactureDevice,
+  manufactureTpmDevice,
+} from '@rampart/emulator';
 import forge from 'node-forge';
 import { SOFTHSM2_MODULE, createSoftHsmToken } from '@rampart/testing';
 import {
@@ -39,6 +50,20 @@ import { writeReport } from './lib/report.js';
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const E2E_DEVICES = Number(process.env.BENCH_ATTEST_DEVICES ?? 100);
 const E2E_SECONDS = Number(process.env.BENCH_SECONDS_E2E ?? 10);
+/**
+ * TPM devices in the tpm2-quote run. Few on purpose: each attestation costs the device side a tpm2_activatecredential
+ * and a tpm2_quote (processes) and swtpm's RSA and ECC work, all on the same 2 cores as the platform; more devices
+ * would starve the platform rather than load it. The figure is CPU per attestation, which does not need saturation.
+ */
+const E2E_TPM_DEVICES = Number(process.env.BENCH_ATTEST_TPM_DEVICES ?? 10);
+/** swtpm_setup, a swtpm boot and the tpm2-tools are processes: made and booted this many at a time. */
+const TPM_SETUP_BATCH = 4;
+/**
+ * Seconds the platform is sampled idle (connected, nothing attesting) before a run: its timers and PostgreSQL's and
+ * NATS's background (and whatever else uses those shared servers) cost the same per second at any rate, so at a low
+ * rate — the TPM run's — they weigh on the per-attestation figure; the report gives it with that floor taken off too.
+ */
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 2);
 const TOKEN = 'rampart-bench';
 const PIN = '48151623';
 /** Signatures in flight at once on the token path: the provider's session pool. */
@@ -85,8 +110,65 @@ async function threeTierSettings(dir, token, provider) {
   };
 }
 
-/** Round trips per second through the real path, many devices at once; `keys` says where the CA keys are. */
-async function endToEnd(keys) {
+/** `task` over `items`, at most `limit` at once. */
+async function inBatches(items, limit, task) {
+  const results = [];
+  for (let start = 0; start < items.length; start += limit) {
+    results.push(...(await Promise.all(items.slice(start, start + limit).map((item, i) => task(item, start + i)))));
+  }
+  return results;
+}
+
+/**
+ * The devices of an evidence kind, made, claimed and powered on, each with what it answers: the body of its
+ * `attest/request` and its evidence for a challenge. A PSA-token MCU signs a token over the nonce; a TPM device
+ * (booted once: its PCRs extended, its AK made) activates the credential and quotes, a new challenge each time.
+ * Each TPM is pushed onto `powered` as soon as it is on, so the caller powers it off even when a later one fails.
+ */
+async function benchDevices(kind, { pki, claim, dir, tpmVendor, powered }) {
+  if (kind === 'psa-token') {
+    const boot = demoBootState();
+    return inBatches(
+      Array.from({ length: E2E_DEVICES }, (_, i) => i),
+      1,
+      async () => {
+        const made = await manufactureDevice(pki.manufacturerCa);
+        await claim(made.security.deviceId);
+        return {
+          made,
+          request: '{}',
+          challengeType: 'nonce',
+          evidence: (challenge) => createPsaEvidence(made.security, made.identityCertificatePem, challenge.nonce, boot),
+        };
+      },
+    );
+  }
+  const stages = firmwareStages(demoFirmware());
+  return inBatches(
+    Array.from({ length: E2E_TPM_DEVICES }, (_, i) => i),
+    TPM_SETUP_BATCH,
+    async (_, i) => {
+      const made = await manufactureTpmDevice(join(dir, 'tpm', `device-${i}`), tpmVendor, pki.manufacturerCa);
+      await claim(made.deviceId);
+      const tpm = await TpmDevice.boot(made, stages);
+      powered.push(tpm);
+      // The request is the same for the whole boot (EK certificate, EK and AK publics): read from the TPM once.
+      const request = await tpm.attestationRequest();
+      return {
+        made,
+        request: JSON.stringify(request),
+        challengeType: 'tpm2-credential',
+        evidence: (challenge) => tpm.evidenceFor(request, challenge),
+      };
+    },
+  );
+}
+
+/**
+ * Round trips per second through the real path, many devices at once; `keys` says where the CA keys are, `kind`
+ * the devices' evidence.
+ */
+async function endToEnd(keys, kind = 'psa-token') {
   const dir = await mkdtemp(join(tmpdir(), 'rampart-bench-attest-'));
   const db = await createBenchDatabase();
   // Experiment knob: does the WAL flush bound the round trip rate?
@@ -94,8 +176,19 @@ async function endToEnd(keys) {
   const prefix = `bench${randomBytes(4).toString('hex')}`;
   const pki = await loadOrCreateDevelopmentPki(join(dir, 'pki'));
   const processes = [];
+  /** The TPM devices powered on (their swtpm processes), powered off at the end. */
+  const powered = [];
   try {
     const token = keys === 'pkcs11' ? await benchToken(dir) : undefined;
+    // TPM devices: a vendor of the run's own certifies their EKs, and the platform trusts it (TPM_VENDOR_CA_FILE).
+    let tpmVendor;
+    const tpmEnv = {};
+    if (kind === 'tpm2-quote') {
+      const vendorCa = await (await CertificateAuthority.create('Bench TPM Vendor')).export();
+      tpmVendor = { keyPem: vendorCa.privateKeyPem, certificatePem: vendorCa.certificatePem };
+      tpmEnv.TPM_VENDOR_CA_FILE = join(dir, 'tpm-vendor-roots.pem');
+      await writeFile(tpmEnv.TPM_VENDOR_CA_FILE, vendorCa.certificatePem);
+    }
     const attestation = await startBenchAttestation({
       ...(token === undefined ? {} : { platformCa: await threeTierSettings(dir, token.token, token.provider) }),
       dbUrl: db.url,
@@ -105,6 +198,7 @@ async function endToEnd(keys) {
       tenantId: 'bench',
       env: {
         DB_POOL_SIZE: '20',
+        ...tpmEnv,
         ...(process.env.BENCH_ATTESTATION_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_ATTESTATION_NODE_OPTIONS } : {}),
       },
     });
@@ -118,26 +212,35 @@ async function endToEnd(keys) {
       env: process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {},
     });
     processes.push(gateway);
-    const boot = demoBootState();
-    const devices = [];
-    for (let i = 0; i < E2E_DEVICES; i++) {
-      const made = await manufactureDevice(pki.manufacturerCa);
-      await call('PUT', `/v1/devices/${made.security.deviceId}/claim`, administratorToken);
-      devices.push(made);
-    }
+    const claim = (id) => call('PUT', `/v1/devices/${id}/claim`, administratorToken);
+    const devices = await benchDevices(kind, { pki, claim, dir, tpmVendor, powered });
+    const idle = cpuAccount(
+      { attestation: attestation.process.child.pid, gateway: gateway.child.pid },
+      { postgres: 'postgres', nats: 'nats-server' },
+    );
+    const idleStarted = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
+    const idleSeconds = idle.stop();
+    const platformIdleCpuPerSecond =
+      (idleSeconds.attestation + idleSeconds.gateway + idleSeconds.postgres + idleSeconds.nats) /
+      ((performance.now() - idleStarted) / 1000);
     let passed = 0;
     let failed = 0;
+    /** @type {Record<string, number>} */
+    const refusals = {};
     const until = Date.now() + E2E_SECONDS * 1000;
     const started = performance.now();
+    // By pid: the services; by name: PostgreSQL's backends and nats-server. A TPM device's swtpm and tpm2-tools are
+    // this process's children (loadGeneratorChildren), never part of the platform figure.
     const cpu = cpuAccount(
       { attestation: attestation.process.child.pid, gateway: gateway.child.pid },
       { postgres: 'postgres', nats: 'nats-server' },
     );
     await Promise.all(
       devices.map(
-        (made) =>
+        (device) =>
           new Promise((resolve, reject) => {
-            const id = made.security.deviceId;
+            const id = device.made.security.deviceId;
             const client = mqtt.connect({
               protocol: 'mqtts',
               host: '127.0.0.1',
@@ -146,27 +249,31 @@ async function endToEnd(keys) {
               clientId: id,
               reconnectPeriod: 0,
               servername: 'localhost',
-              secureContext: made.security.tlsContext(made.identityCertificatePem, pki.platformCa.certificatePem),
+              secureContext: device.made.security.tlsContext(device.made.identityCertificatePem, pki.platformCa.certificatePem),
             });
             const next = () => {
               if (Date.now() >= until) {
                 client.end(true, {}, () => resolve(undefined));
                 return;
               }
-              client.publish(`devices/${id}/attest/request`, '{}', { qos: 0 });
+              client.publish(`devices/${id}/attest/request`, device.request, { qos: 0 });
             };
             client.on('message', (_topic, payload) => {
               const response = JSON.parse(payload.toString());
-              if (response.type === 'nonce') {
-                client.publish(
-                  `devices/${id}/attest/evidence`,
-                  JSON.stringify(createPsaEvidence(made.security, made.identityCertificatePem, response.nonce, boot)),
-                  { qos: 0 },
+              if (response.type === device.challengeType) {
+                Promise.resolve(device.evidence(response)).then(
+                  (evidence) => client.publish(`devices/${id}/attest/evidence`, JSON.stringify(evidence), { qos: 0 }),
+                  reject,
                 );
                 return;
               }
               if (response.type === 'verdict' && response.verdict.pass) passed++;
-              else failed++;
+              else {
+                failed++;
+                const reason =
+                  response.type === 'verdict' ? (response.verdict.reasons ?? []).join('+') : `${response.type}:${response.code}`;
+                refusals[reason] = (refusals[reason] ?? 0) + 1;
+              }
               next();
             });
             client.once('error', reject);
@@ -179,19 +286,36 @@ async function endToEnd(keys) {
     const platform = cpuSeconds.attestation + cpuSeconds.gateway + cpuSeconds.postgres + cpuSeconds.nats;
     // Devices are not part of the platform: on 2 cores of its own, the platform's CPU per attestation bounds its rate.
     const platformCpuMsPerAttestation = passed === 0 ? null : Math.round((platform / passed) * 1e6) / 1e3;
+    const platformCpuMsPerAttestationNetOfIdle =
+      passed === 0 ? null : Math.round((Math.max(0, platform - platformIdleCpuPerSecond * seconds) / passed) * 1e6) / 1e3;
+    /** Each platform process's share: where an attestation's CPU goes. */
+    const platformCpuMsPerAttestationByProcess =
+      passed === 0
+        ? null
+        : Object.fromEntries(
+            ['attestation', 'gateway', 'postgres', 'nats'].map((p) => [p, Math.round((cpuSeconds[p] / passed) * 1e6) / 1e3]),
+          );
     return {
       keys,
-      evidenceKind: 'psa-token',
-      devices: E2E_DEVICES,
+      evidenceKind: kind,
+      devices: devices.length,
       seconds,
       passed,
       failed,
+      refusals,
       perSecond: Math.round(passed / seconds),
       cpuSeconds,
       platformCpuMsPerAttestation,
+      platformCpuMsPerAttestationByProcess,
+      /** The platform's CPU per second with no attestation in flight (ms/s), and the per-attestation figure without it. */
+      platformIdleCpuMsPerSecond: Math.round(platformIdleCpuPerSecond * 1e4) / 10,
+      platformCpuMsPerAttestationNetOfIdle,
+      deviceSideCpuMsPerAttestation:
+        passed === 0 ? null : Math.round(((cpuSeconds.loadGenerator + cpuSeconds.loadGeneratorChildren) / passed) * 1e6) / 1e3,
       platformBoundOnTwoCores: platformCpuMsPerAttestation === null ? null : Math.round(2000 / platformCpuMsPerAttestation),
     };
   } finally {
+    await Promise.all(powered.map((tpm) => tpm.shutdown().catch(() => undefined)));
     for (const p of processes.reverse()) await p.stop();
     await db.drop();
     await rm(dir, { recursive: true, force: true });
@@ -325,8 +449,25 @@ export async function run() {
       `    CPU s: ${JSON.stringify(e2e.cpuSeconds)}; platform ${e2e.platformCpuMsPerAttestation} ms/attestation → ≤ ${e2e.platformBoundOnTwoCores}/s on 2 cores of its own\n`,
     );
   }
+  // The TPM kind, software keys: the platform's extra work is the challenge (EK chain, MakeCredential) and the quote.
+  const tpm = await endToEnd('software', 'tpm2-quote');
+  process.stdout.write(
+    `  end to end, software keys, ${tpm.evidenceKind} evidence: ${tpm.perSecond} attestations/s with ${tpm.devices} swtpm devices (${tpm.failed} refused${
+      tpm.failed === 0 ? '' : `: ${JSON.stringify(tpm.refusals)}`
+    })\n`,
+  );
+  process.stdout.write(
+    `    CPU s: ${JSON.stringify(tpm.cpuSeconds)}; platform ${tpm.platformCpuMsPerAttestation} ms/attestation ${JSON.stringify(
+      tpm.platformCpuMsPerAttestationByProcess,
+    )} → ≤ ${tpm.platformBoundOnTwoCores}/s on 2 cores of its own; device side (swtpm, tpm2-tools, this process) ${
+      tpm.deviceSideCpuMsPerAttestation
+    } ms/attestation, not the platform's\n`,
+  );
   const e2e = endToEndRuns.software;
   const hsm = endToEndRuns.pkcs11;
+  process.stdout.write(
+    `  platform CPU per attestation (software keys): psa-token ${e2e.platformCpuMsPerAttestation} ms (${e2e.platformCpuMsPerAttestationNetOfIdle} net of idle), tpm2-quote ${tpm.platformCpuMsPerAttestation} ms (${tpm.platformCpuMsPerAttestationNetOfIdle} net of idle; idle ${tpm.platformIdleCpuMsPerSecond} ms/s)\n`,
+  );
   return writeReport({
     name: 'attestation-throughput',
     value: rampart,
@@ -339,6 +480,20 @@ export async function run() {
     evidenceChecksPerSecond: evidenceChecks,
     ratioToRawSignVerify: Math.round((rampart / rawSignVerify) * 1000) / 1000,
     endToEnd: { ...e2e, goalPerSecond: 2000, meetsGoal: e2e.perSecond >= 2000 },
+    // Platform CPU per attestation for each evidence kind, software keys (attestation + gateway + PostgreSQL + NATS).
+    platformCpuMsPerAttestation: e2e.platformCpuMsPerAttestation,
+    platformCpuMsPerTpmAttestation: tpm.platformCpuMsPerAttestation,
+    platformCpuMsPerAttestationNetOfIdle: e2e.platformCpuMsPerAttestationNetOfIdle,
+    platformCpuMsPerTpmAttestationNetOfIdle: tpm.platformCpuMsPerAttestationNetOfIdle,
+    platformCpuMsPerAttestationByProcess: {
+      'psa-token': e2e.platformCpuMsPerAttestationByProcess,
+      'tpm2-quote': tpm.platformCpuMsPerAttestationByProcess,
+    },
+    tpmToPsaPlatformCpuRatio:
+      tpm.platformCpuMsPerAttestation === null || e2e.platformCpuMsPerAttestation === null
+        ? null
+        : Math.round((tpm.platformCpuMsPerAttestation / e2e.platformCpuMsPerAttestation) * 100) / 100,
+    endToEndTpm: tpm,
     keysInToken: {
       issuancesPerSecondSequential: inToken.sequential,
       issuancesPerSecondConcurrent: inToken.concurrent,
