@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CertificateAuthority } from '@rampart/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectoryStateStore } from '../mcu/state-store.js';
-import type { TpmVendorCa } from './swtpm.js';
-import { manufactureTpmDevice } from './tpm-factory.js';
+import { DirectoryStateStore } from '../src/mcu/state-store.js';
+import type { TpmVendorCa } from '../src/tpm/swtpm.js';
+import { manufactureTpmDevice } from '../src/tpm/tpm-factory.js';
 
 /** Real swtpm: a device kept on its state is the same device only with the TPM its IDevID names. */
 describe(manufactureTpmDevice.name, () => {

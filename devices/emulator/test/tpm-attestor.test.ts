@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { TPM2_QUOTE_KIND, type Tpm2AttestRequest } from '@rampart/contracts';
 import { CertificateAuthority } from '@rampart/trust';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BootResult } from '../mcu/secure-boot.js';
-import { manufactureTpm } from './swtpm.js';
-import { TpmAttestor } from './tpm-attestor.js';
+import type { BootResult } from '../src/mcu/secure-boot.js';
+import { manufactureTpm } from '../src/tpm/swtpm.js';
+import { TpmAttestor } from '../src/tpm/tpm-attestor.js';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
