@@ -53,7 +53,7 @@ export type { DeferralPolicy, UpdateCheck } from './updates/device-updater.js';
 export { TpmDevice } from './tpm/tpm-device.js';
 export { manufactureTpmDevice } from './tpm/tpm-factory.js';
 export type { TpmDeviceIdentity } from './tpm/tpm-factory.js';
-export { ROM_VERSION, bootStages, firmwareStages } from './tpm/boot-stages.js';
+export { bootStages, firmwareStages } from './tpm/boot-stages.js';
 export { TpmAttestor, tpmDeviceIdentity } from './tpm/tpm-attestor.js';
 export type { Attestor } from './device/attestor.js';
 export type { BootResult } from './mcu/secure-boot.js';

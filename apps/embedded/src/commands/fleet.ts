@@ -111,6 +111,9 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
       `Devices attested   ${report.devicesAttested}/${report.devices}  (failures ${report.attestationFailures})`,
       ...(report.tpmDevices > 0 ? [`TPM devices        ${report.tpmDevices}`] : []),
       ...(report.attestorErrors > 0 ? [`Attestor errors    ${report.attestorErrors}  (last: ${report.lastAttestorError})`] : []),
+      ...(report.attestationPublishesDropped > 0
+        ? [`Attest. not sent   ${report.attestationPublishesDropped}  (MQTT publish failed)`]
+        : []),
       `Published          ${report.published}`,
       `Acknowledged       ${report.acknowledged}  (${report.acknowledgedPerSecond}/s)`,
       `Unacknowledged     ${report.unacknowledged}`,

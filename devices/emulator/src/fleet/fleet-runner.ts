@@ -131,6 +131,8 @@ export interface FleetReport {
   readonly attestorErrors: number;
   /** What the last of those said, on some device (empty: none). */
   readonly lastAttestorError: string;
+  /** Attestation requests or evidence made but not sent: their MQTT publish failed. */
+  readonly attestationPublishesDropped: number;
   readonly reboots: number;
   readonly failureReportsSent: number;
   readonly heartbeatsSent: number;
@@ -326,6 +328,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
       attestationTimeouts: sum((d) => d.stats.attestationTimeouts),
       attestorErrors: sum((d) => d.stats.attestorErrors),
       lastAttestorError: devices.map((d) => d.stats.lastAttestorError).findLast((error) => error !== '') ?? '',
+      attestationPublishesDropped: sum((d) => d.stats.attestationPublishesDropped),
       reboots: sum((d) => d.stats.reboots),
       failureReportsSent: sum((d) => d.stats.failureReportsSent),
       heartbeatsSent: sum((d) => d.stats.heartbeatsSent),
