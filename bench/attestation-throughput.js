@@ -25,6 +25,7 @@ import {
   firmwareStages,
   manufactureDevice,
   manufactureTpmDevice,
+  storeTpmVendorCa,
 } from '@rampart/emulator';
 import forge from 'node-forge';
 import { SOFTHSM2_MODULE, createSoftHsmToken } from '@rampart/testing';
@@ -191,7 +192,7 @@ async function endToEnd(keys, kind = 'psa-token') {
     const tpmEnv = {};
     if (kind === 'tpm2-quote') {
       const vendorCa = await pki.tpmVendorCa.export();
-      tpmVendor = { keyPem: vendorCa.privateKeyPem, certificatePem: vendorCa.certificatePem };
+      tpmVendor = await storeTpmVendorCa(join(dir, 'tpm-vendor'), vendorCa);
       tpmEnv.TPM_VENDOR_CA_FILE = join(dir, 'tpm-vendor-roots.pem');
       await writeFile(tpmEnv.TPM_VENDOR_CA_FILE, vendorCa.certificatePem);
     }

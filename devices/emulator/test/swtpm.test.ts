@@ -6,7 +6,8 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CertificateAuthority } from '@rampart/trust';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Swtpm, TPM_PROGRAMS, manufactureTpm, missingTpmPrograms, type TpmVendorCa } from '../src/tpm/swtpm.js';
+import { Swtpm, TPM_PROGRAMS, missingTpmPrograms } from '../src/tpm/swtpm.js';
+import { manufactureTpm, storeTpmVendorCa, type TpmVendorCa } from '../src/tpm/tpm-factory.js';
 
 describe(missingTpmPrograms.name, () => {
   let bin: string;
@@ -43,11 +44,20 @@ describe(missingTpmPrograms.name, () => {
 /** Real swtpm and swtpm_setup: how a TPM is made, started and stopped, and what is left behind. */
 describe(Swtpm.name, () => {
   let dir: string;
+  let vendorDir: string;
   let vendor: TpmVendorCa;
+  /** A line of the vendor key's PEM body: what a copy of the key would contain. */
+  let keyLine: string;
 
   beforeAll(async () => {
     const stored = await (await CertificateAuthority.create('Test TPM Vendor CA')).export();
-    vendor = { keyPem: stored.privateKeyPem, certificatePem: stored.certificatePem };
+    vendorDir = await mkdtemp(join(tmpdir(), 'rampart-tpm-vendor-'));
+    vendor = await storeTpmVendorCa(vendorDir, stored);
+    keyLine = stored.privateKeyPem.trim().split('\n')[1]!;
+  });
+
+  afterAll(async () => {
+    await rm(vendorDir, { recursive: true, force: true });
   });
 
   beforeEach(async () => {
@@ -61,16 +71,19 @@ describe(Swtpm.name, () => {
   const filesUnder = async (folder: string): Promise<string[]> =>
     (await readdir(folder, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 
-  it("leaves the vendor CA's private key nowhere in the device's folder after manufacturing its TPM", async () => {
+  it("signs the EK certificate with the vendor's key read where the vendor keeps it, no copy in the device's folder", async () => {
     await manufactureTpm(dir, vendor);
     const files = await filesUnder(dir);
     expect(files.some((f) => f.endsWith('tpm2-00.permall'))).toBe(true);
-    for (const file of files) expect(await readFile(file, 'utf8'), file).not.toContain(vendor.keyPem.trim().split('\n')[1]);
+    expect(await readFile(join(dir, 'localca.conf'), 'utf8')).toContain(`signingkey = ${vendor.keyFile}\n`);
+    for (const file of files) expect(await readFile(file, 'utf8'), file).not.toContain(keyLine);
   });
 
-  it("removes the vendor CA's private key when swtpm_setup fails too", async () => {
+  it("leaves no copy of the vendor's key when swtpm_setup fails either", async () => {
     await expect(manufactureTpm(dir, { ...vendor, certificatePem: 'not a certificate' })).rejects.toThrow(/Command failed: swtpm_setup /);
-    for (const file of await filesUnder(dir)) expect(await readFile(file, 'utf8'), file).not.toContain(vendor.keyPem.trim().split('\n')[1]);
+    const files = await filesUnder(dir);
+    expect(files.some((f) => f.endsWith('localca.conf'))).toBe(true);
+    for (const file of files) expect(await readFile(file, 'utf8'), file).not.toContain(keyLine);
   });
 
   it('rejects start() when swtpm cannot be run, rather than throwing an uncaught error', async () => {

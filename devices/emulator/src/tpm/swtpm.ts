@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { constants } from 'node:fs';
-import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -49,60 +49,6 @@ export async function findProgram(program: string, path = process.env['PATH'] ??
     }
   }
   return undefined;
-}
-
-/** A TPM vendor's CA as swtpm_localca takes it: a PEM private key and its certificate. */
-export interface TpmVendorCa {
-  readonly keyPem: string;
-  readonly certificatePem: string;
-}
-
-/**
- * Manufactures a TPM's state in `dir`: an RSA-2048 EK (and the ECC one swtpm always makes) at their persistent
- * handles, each with an EK certificate signed by the vendor CA and written to its NV index, and a SHA-256 PCR bank —
- * what a TPM maker does at the factory. Runs Debian's swtpm_setup with swtpm_localca configured for this CA; the
- * vendor's private key is on disk (0600, in a 0700 folder) only while swtpm_setup runs.
- */
-export async function manufactureTpm(dir: string, vendor: TpmVendorCa): Promise<void> {
-  const localca = await findProgram('swtpm_localca');
-  if (localca === undefined) throw new Error('swtpm_localca is not on PATH (Debian: apt-get install swtpm-tools)');
-  const state = join(dir, 'state');
-  const ca = join(dir, 'vendor-ca');
-  await mkdir(state, { recursive: true });
-  await mkdir(ca, { recursive: true, mode: 0o700 });
-  const signingKey = join(ca, 'signkey.pem');
-  try {
-    await writeFile(signingKey, vendor.keyPem, { mode: 0o600 });
-    await setUp(dir, state, ca, localca, vendor);
-  } finally {
-    await rm(signingKey, { force: true });
-  }
-}
-
-async function setUp(dir: string, state: string, ca: string, localca: string, vendor: TpmVendorCa): Promise<void> {
-  await writeFile(join(ca, 'issuercert.pem'), vendor.certificatePem);
-  await writeFile(
-    join(dir, 'localca.conf'),
-    [
-      `statedir = ${ca}`,
-      `signingkey = ${join(ca, 'signkey.pem')}`,
-      `issuercert = ${join(ca, 'issuercert.pem')}`,
-      `certserial = ${join(ca, 'certserial')}`,
-      '',
-    ].join('\n'),
-  );
-  await writeFile(join(dir, 'localca.options'), '--platform-manufacturer Rampart\n--platform-model swtpm-device\n--platform-version 1\n');
-  await writeFile(
-    join(dir, 'setup.conf'),
-    [
-      `create_certs_tool = ${localca}`,
-      `create_certs_tool_config = ${join(dir, 'localca.conf')}`,
-      `create_certs_tool_options = ${join(dir, 'localca.options')}`,
-      'active_pcr_banks = sha256',
-      '',
-    ].join('\n'),
-  );
-  await run('swtpm_setup', ['--tpm2', '--tpm-state', state, '--create-ek-cert', '--config', join(dir, 'setup.conf'), '--overwrite']);
 }
 
 /**
