@@ -136,7 +136,7 @@ describe(Swtpm.name, () => {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );
-    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const [line] = (await once(child.stdout, 'data')) as [Buffer];
     const swtpmPid = Number(line.toString().trim());
     expect(alive(swtpmPid)).toBe(true);
     return { child, swtpmPid };
