@@ -25,6 +25,7 @@ import {
   firmwareStages,
   manufactureDevice,
   manufactureTpmDevice,
+  storeTpmVendorCa,
 } from '@rampart/emulator';
 import forge from 'node-forge';
 import { SOFTHSM2_MODULE, createSoftHsmToken } from '@rampart/testing';
@@ -110,11 +111,17 @@ async function threeTierSettings(dir, token, provider) {
   };
 }
 
-/** `task` over `items`, at most `limit` at once. */
+/**
+ * `task` over `items`, at most `limit` at once. Every task of a batch settles before a failure is thrown: a task still
+ * powering a TPM on when another fails records it (`powered`) before the caller powers them all off.
+ */
 async function inBatches(items, limit, task) {
   const results = [];
   for (let start = 0; start < items.length; start += limit) {
-    results.push(...(await Promise.all(items.slice(start, start + limit).map((item, i) => task(item, start + i)))));
+    const settled = await Promise.allSettled(items.slice(start, start + limit).map((item, i) => task(item, start + i)));
+    const failed = settled.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    results.push(...settled.map((outcome) => outcome.value));
   }
   return results;
 }
@@ -180,12 +187,12 @@ async function endToEnd(keys, kind = 'psa-token') {
   const powered = [];
   try {
     const token = keys === 'pkcs11' ? await benchToken(dir) : undefined;
-    // TPM devices: a vendor of the run's own certifies their EKs, and the platform trusts it (TPM_VENDOR_CA_FILE).
+    // TPM devices: the development PKI's TPM vendor certifies their EKs, and the platform trusts it (TPM_VENDOR_CA_FILE).
     let tpmVendor;
     const tpmEnv = {};
     if (kind === 'tpm2-quote') {
-      const vendorCa = await (await CertificateAuthority.create('Bench TPM Vendor')).export();
-      tpmVendor = { keyPem: vendorCa.privateKeyPem, certificatePem: vendorCa.certificatePem };
+      const vendorCa = await pki.tpmVendorCa.export();
+      tpmVendor = await storeTpmVendorCa(join(dir, 'tpm-vendor'), vendorCa);
       tpmEnv.TPM_VENDOR_CA_FILE = join(dir, 'tpm-vendor-roots.pem');
       await writeFile(tpmEnv.TPM_VENDOR_CA_FILE, vendorCa.certificatePem);
     }

@@ -28,6 +28,7 @@ import {
   firmwareStages,
   manufactureDevice,
   manufactureTpmDevice,
+  storeTpmVendorCa,
 } from '@rampart/emulator';
 import { CertificateAuthority } from '@rampart/trust';
 import { writeReport } from './lib/report.js';
@@ -48,11 +49,7 @@ export async function run() {
   const vendor = await CertificateAuthority.create('Bench TPM Vendor');
   const manufacturer = await CertificateAuthority.create('Bench Manufacturer');
   const vendorCa = await vendor.export();
-  const identity = await manufactureTpmDevice(
-    join(dir, 'device'),
-    { keyPem: vendorCa.privateKeyPem, certificatePem: vendorCa.certificatePem },
-    manufacturer,
-  );
+  const identity = await manufactureTpmDevice(join(dir, 'device'), await storeTpmVendorCa(join(dir, 'vendor'), vendorCa), manufacturer);
   const stages = firmwareStages(demoFirmware());
   const device = await TpmDevice.boot(identity, stages);
   try {

@@ -22,6 +22,7 @@ import {
   type DeviceEnvironment,
   type Firmware,
   type TpmDeviceIdentity,
+  storeTpmVendorCa,
   type TpmVendorCa,
 } from '@rampart/emulator';
 import {
@@ -172,7 +173,7 @@ describe('TPM 2.0 devices through the gateway', () => {
     db = await createTestDatabase();
     pki = await createTestPki();
     const vendorCa = await (await CertificateAuthority.create('Test TPM Vendor Root')).export();
-    vendor = { keyPem: vendorCa.privateKeyPem, certificatePem: vendorCa.certificatePem };
+    vendor = await storeTpmVendorCa(join(dir, 'vendor'), vendorCa);
     const vendorFile = join(dir, 'tpm-vendor-roots.pem');
     await writeFile(vendorFile, vendor.certificatePem);
     const operatorToken = randomBytes(24).toString('hex');
@@ -249,7 +250,7 @@ describe('TPM 2.0 devices through the gateway', () => {
       make('honest'),
       make('tampered', { firmware: unreleased }),
       make('stranger'),
-      make('off-vendor', { vendor: { keyPem: unknownVendorCa.privateKeyPem, certificatePem: unknownVendorCa.certificatePem } }),
+      make('off-vendor', { vendor: await storeTpmVendorCa(join(dir, 'off-vendor-ca'), unknownVendorCa) }),
     ]);
     const [honest, tampered, stranger, offVendor] = [run(honestId), run(tamperedId), run(strangerId), run(offVendorId)];
     const first = (d: TpmFleetDevice) => {

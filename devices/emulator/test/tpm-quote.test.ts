@@ -19,7 +19,8 @@ import {
   verifyQuote,
   type TpmPublic,
 } from '@rampart/trust';
-import { Swtpm, manufactureTpm } from '../src/tpm/swtpm.js';
+import { Swtpm } from '../src/tpm/swtpm.js';
+import { manufactureTpm, storeTpmVendorCa } from '../src/tpm/tpm-factory.js';
 import { ECC_P384_EK, TpmClient } from '../src/tpm/tpm-client.js';
 import { QUOTED_PCRS, measureBoot, type MeasuredStage } from '../src/tpm/measured-boot.js';
 
@@ -47,7 +48,7 @@ describe('TPM 2.0 quote verification (node:crypto) against swtpm + tpm2-tools', 
     dir = await mkdtemp(join(tmpdir(), 'rampart-tpm-'));
     vendor = await CertificateAuthority.create('Test TPM Vendor CA');
     const stored = await vendor.export();
-    await manufactureTpm(dir, { keyPem: stored.privateKeyPem, certificatePem: stored.certificatePem });
+    await manufactureTpm(dir, await storeTpmVendorCa(join(dir, 'vendor'), stored));
     swtpm = await Swtpm.start(dir);
     tpm = await TpmClient.open(swtpm, dir);
     other = await TpmClient.open(swtpm, dir);

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { freePort } from './ports.js';
+import { freePort, portSlice } from './ports.js';
 
 function listen(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -33,5 +33,24 @@ describe(freePort.name, () => {
     } finally {
       held?.close();
     }
+  });
+});
+
+describe(portSlice.name, () => {
+  it('gives every worker up to the slice count its own slice, disjoint from the others and below the ephemeral range', () => {
+    for (const slices of [8, 9, 16, 32]) {
+      const all = Array.from({ length: slices }, (_, i) => portSlice(i + 1, slices));
+      for (const [i, slice] of all.entries()) {
+        expect(slice.start).toBeGreaterThanOrEqual(20_000);
+        expect(slice.start + slice.size).toBeLessThanOrEqual(32_768);
+        if (i > 0) expect(slice.start).toBeGreaterThanOrEqual(all[i - 1]!.start + all[i - 1]!.size);
+      }
+    }
+  });
+
+  it("refuses a worker beyond the slice count rather than sharing another worker's ports", () => {
+    expect(() => portSlice(9, 8)).toThrow(/VITEST_POOL_ID 9 is outside 1-8/);
+    expect(() => portSlice(0, 8)).toThrow(/outside/);
+    expect(() => portSlice(1, 100)).toThrow(/fewer than 200 ports/);
   });
 });

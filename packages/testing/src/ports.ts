@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { createServer } from 'node:net';
 
 /**
@@ -9,11 +10,27 @@ import { createServer } from 'node:net';
  * within a worker a port comes round again only after the whole slice.
  */
 const RANGE_START = 20_000;
-const SLICE_SIZE = 1_500;
-const SLICES = 8;
+/** The first port of the kernel's ephemeral range (Linux default). */
+const RANGE_END = 32_768;
+/** A slice smaller than this would wrap round to ports a test may still hold. */
+const MIN_SLICE_SIZE = 200;
 
-const worker = Math.max(0, Number(process.env.VITEST_POOL_ID ?? '1') - 1) % SLICES;
-const sliceStart = RANGE_START + worker * SLICE_SIZE;
+/**
+ * Worker `poolId`'s slice (VITEST_POOL_ID runs 1…maxWorkers) when the range is split into `slices`: disjoint for every
+ * pool id up to `slices`; a pool id beyond it, or slices too small to use, is an error — never a silent overlap.
+ */
+export function portSlice(poolId: number, slices: number): { start: number; size: number } {
+  const size = Math.floor((RANGE_END - RANGE_START) / slices);
+  if (size < MIN_SLICE_SIZE)
+    throw new Error(`${slices} test workers leave fewer than ${MIN_SLICE_SIZE} ports each in ${RANGE_START}-${RANGE_END - 1}`);
+  if (!Number.isInteger(poolId) || poolId < 1 || poolId > slices) {
+    throw new Error(`VITEST_POOL_ID ${poolId} is outside 1-${slices}: its test ports would collide with another worker's`);
+  }
+  return { start: RANGE_START + (poolId - 1) * size, size };
+}
+
+// Vitest runs at most availableParallelism() workers unless told otherwise (its default is one fewer): one slice each.
+const { start: sliceStart, size: SLICE_SIZE } = portSlice(Number(process.env.VITEST_POOL_ID ?? '1'), Math.max(8, availableParallelism()));
 // A random start, so that files run one after another in fresh workers do not all begin with the same port.
 let turn = randomInt(SLICE_SIZE);
 

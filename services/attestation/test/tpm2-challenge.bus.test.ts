@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { AttestationReason, Subject, type Tpm2AttestRequest } from '@rampart/contracts';
-import { TpmDevice, demoFirmware, firmwareStages, manufactureTpmDevice } from '@rampart/emulator';
+import { TpmDevice, demoFirmware, firmwareStages, manufactureTpmDevice, storeTpmVendorCa } from '@rampart/emulator';
 import { NatsBus, TypedBus, createLogger } from '@rampart/service-kit';
 import { CertificateAuthority, MAX_DETAIL_CHARS } from '@rampart/trust';
 import {
@@ -51,7 +51,7 @@ describe('TPM credential challenge over the bus', () => {
     const issuingCa = await issuing.export();
     const identity = await manufactureTpmDevice(
       join(dir, 'device'),
-      { keyPem: issuingCa.privateKeyPem, certificatePem: issuingCa.certificatePem },
+      await storeTpmVendorCa(join(dir, 'vendor'), issuingCa),
       pki.manufacturerCa,
     );
     device = await TpmDevice.boot(identity, firmwareStages(demoFirmware()));

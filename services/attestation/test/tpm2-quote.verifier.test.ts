@@ -8,6 +8,7 @@ import {
   demoFirmware,
   firmwareStages,
   manufactureTpmDevice,
+  storeTpmVendorCa,
   type MeasuredStage,
   type TpmDeviceIdentity,
 } from '@rampart/emulator';
@@ -64,8 +65,8 @@ describe(Tpm2QuoteAuthenticator.name, () => {
     const issuing = await chainRoot.issueIntermediate('Test TPM Vendor Issuing CA', 365);
     const issuingCa = await issuing.export();
     const unknownCa = await unknownVendor.export();
-    const make = (name: string, ca: typeof vendorCa): Promise<TpmDeviceIdentity> =>
-      manufactureTpmDevice(join(dir, name), { keyPem: ca.privateKeyPem, certificatePem: ca.certificatePem }, manufacturer);
+    const make = async (name: string, ca: typeof vendorCa): Promise<TpmDeviceIdentity> =>
+      manufactureTpmDevice(join(dir, name), await storeTpmVendorCa(join(dir, `${name}-vendor`), ca), manufacturer);
     const [a, b, c, d, e] = await Promise.all([
       make('honest', vendorCa),
       make('tampered', vendorCa),

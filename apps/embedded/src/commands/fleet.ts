@@ -57,7 +57,8 @@ export async function tpmVendorCaOf(pkiDir: string): Promise<TpmVendorCa & { rea
   const certificateFile = join(pkiDir, `${DEVELOPMENT_TPM_VENDOR_CA}.crt`);
   const made = (await readIfPresent(certificateFile)) === undefined;
   const exported = await (await loadOrCreateTpmVendorCa(pkiDir)).export();
-  return { certificatePem: exported.certificatePem, keyPem: exported.privateKeyPem, certificateFile, made };
+  // swtpm_localca reads the key where it is kept: no device's folder gets a copy.
+  return { certificatePem: exported.certificatePem, keyFile: join(pkiDir, `${DEVELOPMENT_TPM_VENDOR_CA}.key`), certificateFile, made };
 }
 
 /** Runs an emulated fleet against a gateway that is already running. */
@@ -111,6 +112,9 @@ export async function fleetRun(options: FleetRunOptions): Promise<number> {
       `Devices attested   ${report.devicesAttested}/${report.devices}  (failures ${report.attestationFailures})`,
       ...(report.tpmDevices > 0 ? [`TPM devices        ${report.tpmDevices}`] : []),
       ...(report.attestorErrors > 0 ? [`Attestor errors    ${report.attestorErrors}  (last: ${report.lastAttestorError})`] : []),
+      ...(report.attestationPublishesDropped > 0
+        ? [`Attest. not sent   ${report.attestationPublishesDropped}  (MQTT publish failed)`]
+        : []),
       `Published          ${report.published}`,
       `Acknowledged       ${report.acknowledged}  (${report.acknowledgedPerSecond}/s)`,
       `Unacknowledged     ${report.unacknowledged}`,

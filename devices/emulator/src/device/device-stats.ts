@@ -34,6 +34,8 @@ export interface DeviceStats {
   attestorErrors: number;
   /** What the last such failure said. */
   lastAttestorError: string;
+  /** Attestation requests or evidence made but not sent (the MQTT publish failed): the timeout retries. */
+  attestationPublishesDropped: number;
 }
 
 export function emptyDeviceStats(): DeviceStats {
@@ -63,6 +65,7 @@ export function emptyDeviceStats(): DeviceStats {
     recoveryRefusals: 0,
     attestorErrors: 0,
     lastAttestorError: '',
+    attestationPublishesDropped: 0,
   };
 }
 

@@ -424,13 +424,24 @@ export class EmulatedDevice {
 
   /**
    * Publishes what the attestor made on `connection`: at once when it answers synchronously (a PSA token), once its
-   * promise settles otherwise (a TPM), and then only if that connection is still the one open. A failure is counted
-   * and nothing is sent: the machine's attestation timeout tries again.
+   * promise settles otherwise (a TPM), and then only if that connection is still the one open. An attestor failure is
+   * counted (attestorErrors) and nothing is sent; a publish that fails is counted apart (attestationPublishesDropped):
+   * either way the machine's attestation timeout tries again.
    */
   private answer(connection: number, topic: string, make: () => string | Promise<string> | undefined): void {
     const failed = (error: unknown) => {
       this.stats.attestorErrors++;
       this.stats.lastAttestorError = error instanceof Error ? error.message : String(error);
+    };
+    const send = (payload: string) => {
+      const dropped = () => this.stats.attestationPublishesDropped++;
+      try {
+        this.connectionFor(connection)?.publish(topic, payload, (error) => {
+          if (error !== undefined) dropped();
+        });
+      } catch {
+        dropped();
+      }
     };
     let made: string | Promise<string> | undefined;
     try {
@@ -441,10 +452,9 @@ export class EmulatedDevice {
     }
     if (made === undefined) return;
     if (typeof made === 'string') {
-      this.connectionFor(connection)?.publish(topic, made);
+      send(made);
       return;
     }
-    // A publish that throws is counted too, not left as an unhandled rejection.
-    made.then((payload) => this.connectionFor(connection)?.publish(topic, payload)).catch(failed);
+    made.then(send, failed);
   }
 }

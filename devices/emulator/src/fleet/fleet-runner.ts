@@ -13,7 +13,8 @@ import { SecuritySubsystem } from '../mcu/security-subsystem.js';
 import { DirectoryStateStore, MemoryStateStore } from '../mcu/state-store.js';
 import type { AppConfig } from '../os/app-runtime.js';
 import { SecureOs } from '../os/secure-os.js';
-import { missingTpmPrograms, type TpmVendorCa } from '../tpm/swtpm.js';
+import { missingTpmPrograms } from '../tpm/swtpm.js';
+import type { TpmVendorCa } from '../tpm/tpm-factory.js';
 import { tpmDeviceIdentity } from '../tpm/tpm-attestor.js';
 import { manufactureTpmDevice } from '../tpm/tpm-factory.js';
 import { SCENARIOS, type ScenarioName } from './scenarios.js';
@@ -131,6 +132,8 @@ export interface FleetReport {
   readonly attestorErrors: number;
   /** What the last of those said, on some device (empty: none). */
   readonly lastAttestorError: string;
+  /** Attestation requests or evidence made but not sent: their MQTT publish failed. */
+  readonly attestationPublishesDropped: number;
   readonly reboots: number;
   readonly failureReportsSent: number;
   readonly heartbeatsSent: number;
@@ -326,6 +329,7 @@ export async function runFleet(options: FleetOptions, env: DeviceEnvironment = r
       attestationTimeouts: sum((d) => d.stats.attestationTimeouts),
       attestorErrors: sum((d) => d.stats.attestorErrors),
       lastAttestorError: devices.map((d) => d.stats.lastAttestorError).findLast((error) => error !== '') ?? '',
+      attestationPublishesDropped: sum((d) => d.stats.attestationPublishesDropped),
       reboots: sum((d) => d.stats.reboots),
       failureReportsSent: sum((d) => d.stats.failureReportsSent),
       heartbeatsSent: sum((d) => d.stats.heartbeatsSent),

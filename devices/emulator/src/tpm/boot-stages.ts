@@ -4,7 +4,7 @@ import { ROM_MEASUREMENT, type BootResult } from '../mcu/secure-boot.js';
 import type { MeasuredStage } from './measured-boot.js';
 
 /** The ROM's version in a measured-boot event: mask ROM is never updated, so it has one version. */
-export const ROM_VERSION = '1';
+const ROM_VERSION = '1';
 
 /**
  * The stages a TPM's measured boot extends, in boot order: each measurement with the stage's version and security

@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { constants } from 'node:fs';
-import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -15,8 +15,19 @@ export const DEFAULT_SWTPM_START_TIMEOUT_MS = 5_000;
 /** How long `stop` waits after SIGTERM before SIGKILL. */
 export const DEFAULT_SWTPM_STOP_TIMEOUT_MS = 3_000;
 
-/** The programs a TPM device runs: Debian's swtpm, swtpm-tools and tpm2-tools. */
-export const TPM_PROGRAMS = ['swtpm', 'swtpm_setup', 'swtpm_localca', 'tpm2_quote', 'tpm2_createak', 'tpm2_activatecredential'] as const;
+/**
+ * The programs a TPM device runs: Debian's swtpm, swtpm-tools and tpm2-tools, and util-linux's setpriv (which starts
+ * each swtpm so that the kernel kills it when its parent dies).
+ */
+export const TPM_PROGRAMS = [
+  'setpriv',
+  'swtpm',
+  'swtpm_setup',
+  'swtpm_localca',
+  'tpm2_quote',
+  'tpm2_createak',
+  'tpm2_activatecredential',
+] as const;
 
 /**
  * The TPM programs missing from PATH (empty: TPM devices can run). A fleet asked for TPM devices says which are
@@ -40,91 +51,6 @@ export async function findProgram(program: string, path = process.env['PATH'] ??
   return undefined;
 }
 
-/** A TPM vendor's CA as swtpm_localca takes it: a PEM private key and its certificate. */
-export interface TpmVendorCa {
-  readonly keyPem: string;
-  readonly certificatePem: string;
-}
-
-/**
- * Manufactures a TPM's state in `dir`: an RSA-2048 EK (and the ECC one swtpm always makes) at their persistent
- * handles, each with an EK certificate signed by the vendor CA and written to its NV index, and a SHA-256 PCR bank —
- * what a TPM maker does at the factory. Runs Debian's swtpm_setup with swtpm_localca configured for this CA; the
- * vendor's private key is on disk (0600, in a 0700 folder) only while swtpm_setup runs.
- */
-export async function manufactureTpm(dir: string, vendor: TpmVendorCa): Promise<void> {
-  const localca = await findProgram('swtpm_localca');
-  if (localca === undefined) throw new Error('swtpm_localca is not on PATH (Debian: apt-get install swtpm-tools)');
-  const state = join(dir, 'state');
-  const ca = join(dir, 'vendor-ca');
-  await mkdir(state, { recursive: true });
-  await mkdir(ca, { recursive: true, mode: 0o700 });
-  const signingKey = join(ca, 'signkey.pem');
-  try {
-    await writeFile(signingKey, vendor.keyPem, { mode: 0o600 });
-    await setUp(dir, state, ca, localca, vendor);
-  } finally {
-    await rm(signingKey, { force: true });
-  }
-}
-
-async function setUp(dir: string, state: string, ca: string, localca: string, vendor: TpmVendorCa): Promise<void> {
-  await writeFile(join(ca, 'issuercert.pem'), vendor.certificatePem);
-  await writeFile(
-    join(dir, 'localca.conf'),
-    [
-      `statedir = ${ca}`,
-      `signingkey = ${join(ca, 'signkey.pem')}`,
-      `issuercert = ${join(ca, 'issuercert.pem')}`,
-      `certserial = ${join(ca, 'certserial')}`,
-      '',
-    ].join('\n'),
-  );
-  await writeFile(join(dir, 'localca.options'), '--platform-manufacturer Rampart\n--platform-model swtpm-device\n--platform-version 1\n');
-  await writeFile(
-    join(dir, 'setup.conf'),
-    [
-      `create_certs_tool = ${localca}`,
-      `create_certs_tool_config = ${join(dir, 'localca.conf')}`,
-      `create_certs_tool_options = ${join(dir, 'localca.options')}`,
-      'active_pcr_banks = sha256',
-      '',
-    ].join('\n'),
-  );
-  await run('swtpm_setup', ['--tpm2', '--tpm-state', state, '--create-ek-cert', '--config', join(dir, 'setup.conf'), '--overwrite']);
-}
-
-/** Every swtpm this process started and has not stopped: killed if the process exits without stopping them. */
-const running = new Set<ChildProcess>();
-let hooksInstalled = false;
-
-function killOrphans(): void {
-  for (const orphan of running) orphan.kill('SIGKILL');
-}
-
-/**
- * On SIGTERM or SIGINT nobody else handles, Node ends without 'exit': the swtpms are killed, then the signal is
- * raised again so that the process ends as it would have. When the program handles the signal itself it shuts down
- * in order (stopping its devices), and 'exit' kills what is left.
- */
-function onSignal(signal: NodeJS.Signals): void {
-  if (process.listenerCount(signal) > 1) return;
-  killOrphans();
-  process.removeListener(signal, onSignal);
-  process.kill(process.pid, signal);
-}
-
-function track(child: ChildProcess): void {
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  child.once('error', () => running.delete(child));
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  // 'exit' handlers run synchronously: kill() only sends the signal, which is all that is needed.
-  process.once('exit', killOrphans);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-}
 /**
  * A running swtpm on a Unix socket in the device's folder (no port to collide with), its state in `dir/state`. The
  * tpm2-tools reach it through the swtpm TCTI (`swtpm:path=…`; the control channel is `<path>.ctrl`). Each start is a
@@ -140,9 +66,15 @@ export class Swtpm {
     const socketPath = join(dir, 'tpm.sock');
     // A socket left by a swtpm that did not stop would pass for this one's readiness.
     await Promise.all([rm(socketPath, { force: true }), rm(`${socketPath}.ctrl`, { force: true })]);
+    // PR_SET_PDEATHSIG: the kernel kills this swtpm when the process that started it ends, however it ends — no
+    // process-wide signal handler, which would decide for the program how it shuts down. setpriv execs swtpm: same pid.
     const child = spawn(
-      'swtpm',
+      'setpriv',
       [
+        '--pdeathsig',
+        'SIGKILL',
+        '--',
+        'swtpm',
         'socket',
         '--tpm2',
         '--tpmstate',
@@ -159,7 +91,6 @@ export class Swtpm {
     // Not there (ENOENT), not executable: 'error' instead of 'exit', which would otherwise be thrown uncaught.
     let failed: Error | undefined;
     child.on('error', (error) => (failed ??= error));
-    track(child);
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const deadline = Date.now() + timeoutMs;

@@ -37,9 +37,13 @@ export class TpmDevice {
       return new TpmDevice(identity, swtpm, tpm, eventLog, akPublic);
     } catch (error) {
       // Power-off as on any other path: orderly (no dictionary-attack count), its scratch folder removed.
-      await tpm?.orderlyShutdown().catch(() => undefined);
-      await tpm?.close();
-      await swtpm.stop();
+      // The swtpm is stopped even when closing the client throws: a failed power-on leaves no process behind.
+      try {
+        await tpm?.orderlyShutdown().catch(() => undefined);
+        await tpm?.close();
+      } finally {
+        await swtpm.stop();
+      }
       throw error;
     }
   }

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { TPM2_QUOTE_KIND, type Tpm2AttestRequest } from '@rampart/contracts';
 import { CertificateAuthority } from '@rampart/trust';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BootResult } from '../mcu/secure-boot.js';
-import { manufactureTpm } from './swtpm.js';
-import { TpmAttestor } from './tpm-attestor.js';
+import type { BootResult } from '../src/mcu/secure-boot.js';
+import { manufactureTpm, storeTpmVendorCa } from '../src/tpm/tpm-factory.js';
+import { TpmAttestor } from '../src/tpm/tpm-attestor.js';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -52,7 +52,7 @@ describe(TpmAttestor.name, () => {
     // Each failed power-on shut its TPM down and removed its tools' scratch folder.
     expect((await readdir(dir)).filter((name) => name.startsWith('tools-'))).toEqual([]);
     const stored = await (await CertificateAuthority.create('Test TPM Vendor CA')).export();
-    await manufactureTpm(dir, { keyPem: stored.privateKeyPem, certificatePem: stored.certificatePem });
+    await manufactureTpm(dir, await storeTpmVendorCa(join(dir, 'vendor'), stored));
     // The same boot, no reboot in between: the next request powers the TPM on and asks with its EK and a new AK.
     const request = JSON.parse(await attestor.request()) as Tpm2AttestRequest;
     expect(request.kind).toBe(TPM2_QUOTE_KIND);

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CertificateAuthority } from '@rampart/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectoryStateStore } from '../mcu/state-store.js';
-import type { TpmVendorCa } from './swtpm.js';
-import { manufactureTpmDevice } from './tpm-factory.js';
+import { DirectoryStateStore } from '../src/mcu/state-store.js';
+import { manufactureTpmDevice, storeTpmVendorCa, type TpmVendorCa } from '../src/tpm/tpm-factory.js';
 
 /** Real swtpm: a device kept on its state is the same device only with the TPM its IDevID names. */
 describe(manufactureTpmDevice.name, () => {
@@ -16,7 +15,7 @@ describe(manufactureTpmDevice.name, () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rampart-tpm-factory-'));
     const stored = await (await CertificateAuthority.create('Test TPM Vendor CA')).export();
-    vendor = { keyPem: stored.privateKeyPem, certificatePem: stored.certificatePem };
+    vendor = await storeTpmVendorCa(join(dir, 'vendor'), stored);
     manufacturer = await CertificateAuthority.create('Test Manufacturer CA', undefined, 0);
   });
 

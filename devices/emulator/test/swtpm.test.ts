@@ -1,11 +1,13 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CertificateAuthority } from '@rampart/trust';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Swtpm, TPM_PROGRAMS, manufactureTpm, missingTpmPrograms, type TpmVendorCa } from './swtpm.js';
+import { Swtpm, TPM_PROGRAMS, missingTpmPrograms } from '../src/tpm/swtpm.js';
+import { manufactureTpm, storeTpmVendorCa, type TpmVendorCa } from '../src/tpm/tpm-factory.js';
 
 describe(missingTpmPrograms.name, () => {
   let bin: string;
@@ -42,11 +44,20 @@ describe(missingTpmPrograms.name, () => {
 /** Real swtpm and swtpm_setup: how a TPM is made, started and stopped, and what is left behind. */
 describe(Swtpm.name, () => {
   let dir: string;
+  let vendorDir: string;
   let vendor: TpmVendorCa;
+  /** A line of the vendor key's PEM body: what a copy of the key would contain. */
+  let keyLine: string;
 
   beforeAll(async () => {
     const stored = await (await CertificateAuthority.create('Test TPM Vendor CA')).export();
-    vendor = { keyPem: stored.privateKeyPem, certificatePem: stored.certificatePem };
+    vendorDir = await mkdtemp(join(tmpdir(), 'rampart-tpm-vendor-'));
+    vendor = await storeTpmVendorCa(vendorDir, stored);
+    keyLine = stored.privateKeyPem.trim().split('\n')[1]!;
+  });
+
+  afterAll(async () => {
+    await rm(vendorDir, { recursive: true, force: true });
   });
 
   beforeEach(async () => {
@@ -60,16 +71,19 @@ describe(Swtpm.name, () => {
   const filesUnder = async (folder: string): Promise<string[]> =>
     (await readdir(folder, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 
-  it("leaves the vendor CA's private key nowhere in the device's folder after manufacturing its TPM", async () => {
+  it("signs the EK certificate with the vendor's key read where the vendor keeps it, no copy in the device's folder", async () => {
     await manufactureTpm(dir, vendor);
     const files = await filesUnder(dir);
     expect(files.some((f) => f.endsWith('tpm2-00.permall'))).toBe(true);
-    for (const file of files) expect(await readFile(file, 'utf8'), file).not.toContain(vendor.keyPem.trim().split('\n')[1]);
+    expect(await readFile(join(dir, 'localca.conf'), 'utf8')).toContain(`signingkey = ${vendor.keyFile}\n`);
+    for (const file of files) expect(await readFile(file, 'utf8'), file).not.toContain(keyLine);
   });
 
-  it("removes the vendor CA's private key when swtpm_setup fails too", async () => {
-    await expect(manufactureTpm(dir, { ...vendor, certificatePem: 'not a certificate' })).rejects.toThrow();
-    for (const file of await filesUnder(dir)) expect(await readFile(file, 'utf8'), file).not.toContain(vendor.keyPem.trim().split('\n')[1]);
+  it("leaves no copy of the vendor's key when swtpm_setup fails either", async () => {
+    await expect(manufactureTpm(dir, { ...vendor, certificatePem: 'not a certificate' })).rejects.toThrow(/Command failed: swtpm_setup /);
+    const files = await filesUnder(dir);
+    expect(files.some((f) => f.endsWith('localca.conf'))).toBe(true);
+    for (const file of files) expect(await readFile(file, 'utf8'), file).not.toContain(keyLine);
   });
 
   it('rejects start() when swtpm cannot be run, rather than throwing an uncaught error', async () => {
@@ -101,31 +115,71 @@ describe(Swtpm.name, () => {
     expect(() => process.kill(pid, 0)).toThrow();
   });
 
-  it('kills its swtpms when the process ends on a SIGTERM it does not handle', async () => {
-    await manufactureTpm(dir, vendor);
-    const script = [
-      // The built module (pnpm build), as a program that uses the emulator runs it.
-      `import { Swtpm } from ${JSON.stringify(new URL('../../dist/tpm/swtpm.js', import.meta.url).pathname)};`,
+  /**
+   * A program using the emulator, run from the TypeScript source (Node strips the types; no stale build): `handler`
+   * is its own SIGTERM handling, registered before its swtpm starts. Prints the swtpm's pid, then idles.
+   */
+  const program = (handler: string): string =>
+    [
+      `import { Swtpm } from ${JSON.stringify(fileURLToPath(new URL('../src/tpm/swtpm.ts', import.meta.url)))};`,
+      handler,
       `const tpm = await Swtpm.start(${JSON.stringify(dir)});`,
       'console.log(tpm.pid);',
       'setInterval(() => undefined, 1000);',
     ].join('\n');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+
+  const runProgram = async (handler: string): Promise<{ child: ChildProcess; swtpmPid: number }> => {
+    const child = spawn(
+      process.execPath,
+      ['--experimental-transform-types', '--no-warnings', '--input-type=module', '-e', program(handler)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const [line] = (await once(child.stdout, 'data')) as [Buffer];
-    const pid = Number(line.toString().trim());
-    expect(() => process.kill(pid, 0)).not.toThrow();
+    const swtpmPid = Number(line.toString().trim());
+    expect(alive(swtpmPid)).toBe(true);
+    return { child, swtpmPid };
+  };
+
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  const gone = async (pid: number): Promise<boolean> => {
+    for (const deadline = Date.now() + 3_000; alive(pid) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+    return !alive(pid);
+  };
+
+  it('kills its swtpms when the process ends on a SIGTERM it does not handle', async () => {
+    await manufactureTpm(dir, vendor);
+    const { child, swtpmPid } = await runProgram('');
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
     expect((await exited)[1]).toBe('SIGTERM');
-    const alive = () => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    for (const deadline = Date.now() + 3_000; alive() && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
-    expect(alive(), 'the swtpm outlived its process').toBe(false);
+    expect(await gone(swtpmPid), 'the swtpm outlived its process').toBe(true);
+  });
+
+  it("leaves a program's own once-SIGTERM handler to close in order, and its swtpm still dies with it", async () => {
+    await manufactureTpm(dir, vendor);
+    // As closeOnSignals does: a once-handler, which an emulator-side process-wide handler must not pre-empt.
+    const handler = [
+      "process.once('SIGTERM', () => {",
+      "  setTimeout(() => { console.log('closed'); process.exit(0); }, 100);",
+      '});',
+    ].join('\n');
+    const { child, swtpmPid } = await runProgram(handler);
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    expect(await exited).toEqual([0, null]);
+    expect(out).toContain('closed');
+    expect(await gone(swtpmPid), 'the swtpm outlived its process').toBe(true);
   });
 });
