@@ -38,6 +38,7 @@ import {
   createOfflineRoot,
   keyLabel,
   loadOrCreateDevelopmentPki,
+  loadOrCreateTpmVendorCa,
   signIssuingCa,
   signTenantCa,
   verifyPsaToken,
@@ -187,11 +188,11 @@ async function endToEnd(keys, kind = 'psa-token') {
   const powered = [];
   try {
     const token = keys === 'pkcs11' ? await benchToken(dir) : undefined;
-    // TPM devices: the development PKI's TPM vendor certifies their EKs, and the platform trusts it (TPM_VENDOR_CA_FILE).
+    // TPM devices: a development TPM vendor of the run's own certifies their EKs, and the platform trusts it (TPM_VENDOR_CA_FILE).
     let tpmVendor;
     const tpmEnv = {};
     if (kind === 'tpm2-quote') {
-      const vendorCa = await pki.tpmVendorCa.export();
+      const vendorCa = await (await loadOrCreateTpmVendorCa(join(dir, 'tpm-vendor-ca'))).export();
       tpmVendor = await storeTpmVendorCa(join(dir, 'tpm-vendor'), vendorCa);
       tpmEnv.TPM_VENDOR_CA_FILE = join(dir, 'tpm-vendor-roots.pem');
       await writeFile(tpmEnv.TPM_VENDOR_CA_FILE, vendorCa.certificatePem);

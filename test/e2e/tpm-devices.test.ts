@@ -373,8 +373,10 @@ describe('TPM 2.0 devices through the gateway', () => {
       rollout: { waves: { kind: 'percent', percents: [100] }, deviceTimeoutMinutes: 1 },
     })) as { id: string };
     const status = () => updates('GET', `/v1/deployments/${deployment.id}`) as Promise<{ deployment: { state: string } }>;
+    // The rollout engine notifies on its tick and the device installs between checks: under a loaded CI box the
+    // notification alone took 30 s once.
     await waitFor(async () => (await status()).deployment.state === 'completed', {
-      timeoutMs: 30_000,
+      timeoutMs: 90_000,
       intervalMs: 250,
       describe: async () => `the OS deployment completed: ${JSON.stringify(await status())}, device ${JSON.stringify(d.device.stats)}`,
     });

@@ -6,7 +6,7 @@ import { attestationConfig, startAttestation, type RunningAttestation } from '@r
 import { gatewayConfig, startGateway, type RunningGateway } from '@rampart/gateway';
 import { InProcessBus, NatsBus, type Logger, type LogLevel, type MessageBus } from '@rampart/service-kit';
 import { startTelemetry, telemetryConfig, type RunningTelemetry } from '@rampart/telemetry';
-import { DEVELOPMENT_TPM_VENDOR_CA, loadOrCreateDevelopmentPki, type DevelopmentPki } from '@rampart/trust';
+import { DEVELOPMENT_TPM_VENDOR_CA, loadOrCreateDevelopmentPki, loadOrCreateTpmVendorCa, type DevelopmentPki } from '@rampart/trust';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database.js';
 import { ensureDemoTenant, releaseDemoMeasurements } from './demo-setup.js';
 import { loadOrCreateFirmwareSigning, type FirmwareSigning } from './firmware-signing.js';
@@ -90,6 +90,8 @@ export async function startEmbeddedPlatform(options: EmbeddedOptions, loggerFor:
   const pkiDir = join(options.dataDir, 'pki');
   // With keys in the token the platform CA is the ceremony's; the development CA here signs the gateway's TLS certificate only.
   const pki = await loadOrCreateDevelopmentPki(pkiDir, { tlsOnly: options.keys === 'pkcs11' });
+  // The development TPM vendor, trusted below (TPM_VENDOR_CA_FILE): `fleet run --tpm-devices` certifies its TPMs' EKs with it.
+  await loadOrCreateTpmVendorCa(pkiDir);
   const firmware = await loadOrCreateFirmwareSigning(options.dataDir);
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {

@@ -47,16 +47,7 @@ describe(initPlatformSecrets.name, () => {
     const password = await readFile(join(dir, 'postgres-password'), 'utf8');
     expect(await readFile(join(dir, 'database-url'), 'utf8')).toBe(`postgres://rampart:${password}@postgres:5432/rampart`);
     expect((await readdir(join(dir, 'pki'))).sort()).toEqual(
-      [
-        'gateway.crt',
-        'gateway.key',
-        'manufacturer-ca.crt',
-        'manufacturer-ca.key',
-        'platform-ca.crt',
-        'platform-ca.key',
-        'tpm-vendor-ca.crt',
-        'tpm-vendor-ca.key',
-      ].sort(),
+      ['gateway.crt', 'gateway.key', 'manufacturer-ca.crt', 'manufacturer-ca.key', 'platform-ca.crt', 'platform-ca.key'].sort(),
     );
   });
 

@@ -13,8 +13,6 @@ import { readIfPresent } from './stored-file.js';
  */
 export interface DevelopmentPki {
   readonly manufacturerCa: CertificateAuthority;
-  /** Certifies the emulated TPMs' EKs (`TPM_VENDOR_CA_FILE` is its certificate, `tpm-vendor-ca.crt`). */
-  readonly tpmVendorCa: CertificateAuthority;
   readonly platformCa: CertificateAuthority;
   readonly gatewayServer: IssuedServerCertificate;
 }
@@ -44,8 +42,9 @@ async function loadOrCreateCa(dir: string, name: string, commonName: string, pat
 export const DEVELOPMENT_TPM_VENDOR_CA = 'tpm-vendor-ca';
 
 /**
- * The development TPM vendor CA in `dir` (`tpm-vendor-ca.crt`, `.key`), made if it is not there. Part of the
- * development PKI, so a platform started on that folder already trusts the TPMs a later fleet manufactures.
+ * The development TPM vendor CA in `dir` (`tpm-vendor-ca.crt`, `.key`), made if it is not there. `rampart up` makes it
+ * beside its development PKI, so the platform it starts already trusts the TPMs a later `fleet run` manufactures. Not
+ * part of `loadOrCreateDevelopmentPki`: Compose's secrets, which every service mounts, have no use for a TPM vendor's key.
  */
 export async function loadOrCreateTpmVendorCa(dir: string): Promise<CertificateAuthority> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -68,7 +67,6 @@ export interface DevelopmentPkiOptions {
 export async function loadOrCreateDevelopmentPki(dir: string, options: DevelopmentPkiOptions = {}): Promise<DevelopmentPki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const manufacturerCa = await loadOrCreateCa(dir, 'manufacturer-ca', 'Rampart Development Manufacturer CA', 0);
-  const tpmVendorCa = await loadOrCreateTpmVendorCa(dir);
   const platformCa =
     options.tlsOnly === true
       ? await loadOrCreateCa(dir, DEVELOPMENT_TLS_CA, 'Rampart Development TLS CA (gateway server certificates only)', 0)
@@ -86,5 +84,5 @@ export async function loadOrCreateDevelopmentPki(dir: string, options: Developme
     await writeFile(join(dir, 'gateway.crt'), certificatePem, { mode: 0o644 });
     await writeFile(join(dir, 'gateway.key'), privateKeyPem, { mode: 0o600 });
   }
-  return { manufacturerCa, tpmVendorCa, platformCa, gatewayServer: { certificatePem, privateKeyPem } };
+  return { manufacturerCa, platformCa, gatewayServer: { certificatePem, privateKeyPem } };
 }
